@@ -1,0 +1,141 @@
+/*
+ * tessera/cbor.h — CBOR for untrusted input and deterministic output.
+ *
+ * Decoding: tes_cbor_parse() decodes one complete CBOR item from untrusted
+ * bytes (built on libcbor's cbor_stream_decode, never cbor_load) into a flat
+ * array of nodes in pre-order. Nothing is copied: every node keeps the exact
+ * byte span it was read from, and strings point into the input. The input
+ * must therefore outlive the document. Limits bound input size, depth, number
+ * of items and string length; duplicate map keys, trailing bytes,
+ * indefinite-length strings and invalid UTF-8 in text strings are rejected.
+ * Non-canonical (non-shortest, unsorted) encodings are accepted.
+ *
+ * Encoding: tes_cbor_enc writes shortest-form heads with libcbor's
+ * cbor_encode_* primitives into a tes_buf. Errors are sticky; check
+ * tes_cbor_enc_finish() once. tes_cbor_enc_sort_map() re-orders a map just
+ * written into RFC 8949 core deterministic order (bytewise-lexicographic keys).
+ */
+#ifndef TESSERA_CBOR_H
+#define TESSERA_CBOR_H
+
+#include "tessera/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tes_cbor_type {
+    TES_CBOR_UINT = 0,   /* val = value */
+    TES_CBOR_NEGINT = 1, /* value is -1 - val */
+    TES_CBOR_BYTES = 2,  /* data/len */
+    TES_CBOR_TEXT = 3,   /* data/len (valid UTF-8, not NUL-terminated) */
+    TES_CBOR_ARRAY = 4,  /* val = number of items */
+    TES_CBOR_MAP = 5,    /* val = number of pairs; children alternate key, value */
+    TES_CBOR_TAG = 6,    /* val = tag number; exactly one child */
+    TES_CBOR_FALSE = 7,
+    TES_CBOR_TRUE = 8,
+    TES_CBOR_NULL = 9,
+    TES_CBOR_UNDEFINED = 10,
+    TES_CBOR_FLOAT = 11, /* fval */
+    TES_CBOR_SIMPLE = 12,/* other simple value, val = number */
+} tes_cbor_type;
+
+typedef struct tes_cbor_node {
+    uint8_t type;       /* tes_cbor_type */
+    uint8_t indefinite; /* container had indefinite length */
+    uint32_t off;       /* offset of the item's first byte in the input */
+    uint32_t span;      /* number of bytes of the whole item, children included */
+    uint32_t next;      /* index of the node after this item's subtree */
+    uint64_t val;
+    double fval;
+    const uint8_t *data;/* BYTES/TEXT content, points into the input */
+    size_t len;
+} tes_cbor_node;
+
+typedef struct tes_cbor_limits {
+    size_t max_input;   /* bytes; default 16 MiB */
+    uint32_t max_depth; /* default 24 */
+    uint32_t max_items; /* default 1,000,000 */
+} tes_cbor_limits;
+
+typedef struct tes_cbor_doc {
+    tes_bytes input;       /* borrowed */
+    tes_cbor_node *nodes;  /* owned; nodes[0] is the top-level item */
+    uint32_t count;
+} tes_cbor_doc;
+
+/* Decodes exactly one item spanning all of `input`. limits may be NULL.
+ * On success *doc owns its node array (free with tes_cbor_doc_free) and
+ * borrows input. On failure *doc is empty and nothing needs freeing. */
+TES_MUST_CHECK tes_err tes_cbor_parse(tes_bytes input, const tes_cbor_limits *limits,
+                                      tes_cbor_doc *doc);
+void tes_cbor_doc_free(tes_cbor_doc *doc);
+
+/* Navigation. Node indices are uint32_t; TES_CBOR_NONE means "absent". */
+#define TES_CBOR_NONE UINT32_MAX
+static inline const tes_cbor_node *tes_cbor_at(const tes_cbor_doc *d, uint32_t i) {
+    return i < d->count ? &d->nodes[i] : NULL;
+}
+/* The exact encoded bytes of node i. */
+tes_bytes tes_cbor_span(const tes_cbor_doc *d, uint32_t i);
+/* First child of a container or tag (TES_CBOR_NONE when empty). */
+uint32_t tes_cbor_child(const tes_cbor_doc *d, uint32_t i);
+/* The k-th child (for maps: counts keys and values alike). */
+uint32_t tes_cbor_child_at(const tes_cbor_doc *d, uint32_t i, uint32_t k);
+/* The item after i among its siblings (TES_CBOR_NONE past the end of parent). */
+static inline uint32_t tes_cbor_next(const tes_cbor_doc *d, uint32_t i) {
+    return d->nodes[i].next;
+}
+/* Map look-up by text key or integer key; returns the value node or TES_CBOR_NONE. */
+uint32_t tes_cbor_map_get_text(const tes_cbor_doc *d, uint32_t map, const char *key);
+uint32_t tes_cbor_map_get_int(const tes_cbor_doc *d, uint32_t map, int64_t key);
+/* Number of children of a container: items for arrays, pairs for maps. */
+static inline uint64_t tes_cbor_count(const tes_cbor_doc *d, uint32_t i) {
+    return d->nodes[i].val;
+}
+bool tes_cbor_is(const tes_cbor_doc *d, uint32_t i, tes_cbor_type t);
+/* Integer value as int64 (UINT or NEGINT within range). */
+bool tes_cbor_get_int(const tes_cbor_doc *d, uint32_t i, int64_t *out);
+bool tes_cbor_text_eq(const tes_cbor_doc *d, uint32_t i, const char *s);
+/* If node i is tag 24 wrapping a bstr, returns the bstr content (the embedded
+ * CBOR bytes) and true. */
+bool tes_cbor_tag24_content(const tes_cbor_doc *d, uint32_t i, tes_bytes *inner);
+
+/* Encoder. Zero-initialise, or set `out` to a caller buffer to append to. */
+typedef struct tes_cbor_enc {
+    tes_buf *out;
+    tes_err err;
+} tes_cbor_enc;
+
+void tes_cbor_enc_uint(tes_cbor_enc *e, uint64_t v);
+void tes_cbor_enc_int(tes_cbor_enc *e, int64_t v);
+void tes_cbor_enc_bytes(tes_cbor_enc *e, const void *p, size_t n);
+void tes_cbor_enc_text(tes_cbor_enc *e, const char *s, size_t n);
+void tes_cbor_enc_cstr(tes_cbor_enc *e, const char *s);
+void tes_cbor_enc_array(tes_cbor_enc *e, size_t n);
+void tes_cbor_enc_map(tes_cbor_enc *e, size_t n);
+void tes_cbor_enc_tag(tes_cbor_enc *e, uint64_t tag);
+void tes_cbor_enc_bool(tes_cbor_enc *e, bool v);
+void tes_cbor_enc_null(tes_cbor_enc *e);
+void tes_cbor_enc_float(tes_cbor_enc *e, double v); /* shortest exact form */
+/* Appends already-encoded CBOR as-is. */
+void tes_cbor_enc_raw(tes_cbor_enc *e, tes_bytes encoded);
+/* Writes a byte-string head of n bytes and returns the offset in out where
+ * the content starts (the caller appends exactly n bytes next). */
+size_t tes_cbor_enc_bytes_head(tes_cbor_enc *e, size_t n);
+/* Re-orders the definite-length map starting at byte offset `map_off` of
+ * e->out (and ending at the current end) into deterministic key order.
+ * Fails with TES_ERR_CBOR_DUP_KEY if two keys are equal. */
+void tes_cbor_enc_sort_map(tes_cbor_enc *e, size_t map_off);
+static inline size_t tes_cbor_enc_pos(const tes_cbor_enc *e) { return e->out->len; }
+/* Returns the first error (buffer failure included), TES_OK otherwise. */
+TES_MUST_CHECK tes_err tes_cbor_enc_finish(tes_cbor_enc *e);
+
+/* Renders CBOR diagnostic notation (RFC 8949 §8). With unwrap24, tag-24 byte
+ * strings holding valid CBOR are rendered as 24(<<...>>) with their content. */
+TES_MUST_CHECK tes_err tes_cbor_diag(tes_bytes input, bool unwrap24, tes_buf *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

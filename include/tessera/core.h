@@ -1,0 +1,200 @@
+/*
+ * tessera/core.h — errors, byte slices, growable buffers, injected clock and
+ * randomness, hex and base64url.
+ *
+ * Conventions used by every libtessera module:
+ *  - Fallible functions return tes_err. TES_OK is 0. On failure the library
+ *    also records a human-readable message for the calling thread, retrievable
+ *    with tes_err_message() until the next failing call on that thread.
+ *  - Input buffers are borrowed (tes_bytes): the library never keeps a pointer
+ *    past the call unless the function says so.
+ *  - Output buffers (tes_buf) are owned by the caller; free with tes_buf_free().
+ *  - The library never prints and never exits.
+ */
+#ifndef TESSERA_CORE_H
+#define TESSERA_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TES_MUST_CHECK __attribute__((warn_unused_result))
+
+/*
+ * Error codes, grouped in ranges so "whose fault is it?" is one comparison.
+ * Codes are never renumbered; new ones are appended within their range.
+ *   1..99     the caller misused the API
+ *   100..299  the input is malformed (cannot be parsed as what it claims)
+ *   300..599  the input is well-formed but a check failed
+ *   600..699  the environment failed (memory, I/O, crypto backend)
+ */
+typedef enum tes_err {
+    TES_OK = 0,
+
+    /* caller mistakes */
+    TES_ERR_ARG = 1,             /* invalid argument */
+    TES_ERR_BUFFER_SMALL = 2,    /* output buffer too small */
+    TES_ERR_STATE = 3,           /* call out of sequence */
+    TES_ERR_UNSUPPORTED = 4,     /* algorithm or feature not supported */
+    TES_ERR_NOT_FOUND = 5,       /* requested item does not exist */
+
+    /* malformed input: CBOR */
+    TES_ERR_CBOR_TRUNCATED = 100,   /* input ends inside an item */
+    TES_ERR_CBOR_TRAILING = 101,    /* bytes after the top-level item */
+    TES_ERR_CBOR_INVALID = 102,     /* reserved or ill-formed encoding */
+    TES_ERR_CBOR_TOO_DEEP = 103,    /* nesting beyond the decoder's limit */
+    TES_ERR_CBOR_TOO_LARGE = 104,   /* input, string or item count beyond limits */
+    TES_ERR_CBOR_DUP_KEY = 105,     /* a map has the same key twice */
+    TES_ERR_CBOR_INDEFINITE = 106,  /* indefinite-length string (not supported) */
+    TES_ERR_CBOR_TYPE = 107,        /* an item has the wrong type for its place */
+    TES_ERR_CBOR_UTF8 = 108,        /* text string is not valid UTF-8 */
+    /* malformed input: COSE */
+    TES_ERR_COSE_MALFORMED = 120,   /* not a COSE_Sign1 / COSE_Mac0 / COSE_Key */
+    TES_ERR_COSE_ALG = 121,         /* missing or unsupported algorithm */
+    TES_ERR_COSE_X5CHAIN = 122,     /* x5chain missing or malformed */
+    TES_ERR_COSE_KEY = 123,         /* COSE_Key malformed or unsupported */
+    /* malformed input: certificates and keys */
+    TES_ERR_CERT_MALFORMED = 140,   /* certificate cannot be parsed */
+    TES_ERR_KEY_MALFORMED = 141,    /* key cannot be parsed */
+    /* malformed input: mdoc */
+    TES_ERR_MDOC_STRUCTURE = 160,   /* DeviceResponse/Document/IssuerSigned shape */
+    TES_ERR_MDOC_VERSION = 161,     /* unsupported version */
+    TES_ERR_MSO_STRUCTURE = 162,    /* MobileSecurityObject shape */
+    TES_ERR_MDOC_ITEM = 163,        /* IssuerSignedItem shape */
+    TES_ERR_MDOC_REQUEST = 164,     /* DeviceRequest shape */
+    TES_ERR_MDOC_TRANSCRIPT = 165,  /* SessionTranscript shape */
+    TES_ERR_MDOC_DEVICE_AUTH = 166, /* DeviceSigned/DeviceAuth shape */
+    TES_ERR_JSON = 180,             /* JSON input malformed */
+    TES_ERR_CLAIMS = 181,           /* claims do not fit the doctype */
+    TES_ERR_ENCODING = 182,         /* hex / base64url / PEM text malformed */
+
+    /* failed checks */
+    TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
+    TES_ERR_CHAIN_UNTRUSTED = 301,   /* DS does not chain to a trusted root */
+    TES_ERR_CHAIN_SIG = 302,         /* a certificate signature in the chain is wrong */
+    TES_ERR_CERT_EXPIRED = 303,      /* a certificate has expired at the evaluation time */
+    TES_ERR_CERT_NOT_YET_VALID = 304,/* a certificate is not yet valid */
+    TES_ERR_DS_PROFILE = 305,        /* document signer violates the 18013-5 profile */
+    TES_ERR_IACA_PROFILE = 306,      /* root violates the IACA profile */
+    TES_ERR_READER_PROFILE = 307,    /* reader certificate violates its profile */
+    TES_ERR_DOCTYPE_MISMATCH = 308,  /* MSO docType differs from the Document's */
+    TES_ERR_MSO_EXPIRED = 309,       /* evaluation time after validUntil */
+    TES_ERR_MSO_NOT_YET_VALID = 310, /* evaluation time before validFrom */
+    TES_ERR_DIGEST_MISMATCH = 311,   /* a disclosed item's digest differs from the MSO */
+    TES_ERR_DIGEST_MISSING = 312,    /* a disclosed item has no digest in the MSO */
+    TES_ERR_DEVICE_SIG = 313,        /* device signature is wrong */
+    TES_ERR_DEVICE_MAC = 314,        /* device MAC is wrong */
+    TES_ERR_READER_SIG = 315,        /* reader authentication signature is wrong */
+    TES_ERR_MSO_DIGEST_ALG = 316,    /* MSO digest algorithm not supported */
+    TES_ERR_DEVICE_KEY = 317,        /* MSO deviceKey unusable for the requested auth */
+    TES_ERR_ELEMENT_NOT_ISSUED = 318,/* requested element is not in the credential */
+    TES_ERR_SIGNATURE = 319,         /* a generic COSE signature or MAC check failed */
+    TES_ERR_DEVICE_NAMESPACES = 320, /* device-signed elements not allowed / mismatched */
+    TES_ERR_STATUS = 321,            /* MSO status member malformed */
+    TES_ERR_DOC_ERRORS = 322,        /* response reports documentErrors/status != 0 */
+
+    /* environment */
+    TES_ERR_NOMEM = 600,   /* allocation failed */
+    TES_ERR_IO = 601,      /* file or socket I/O failed */
+    TES_ERR_CRYPTO = 602,  /* the crypto backend failed unexpectedly */
+    TES_ERR_RANDOM = 603,  /* the random source failed */
+} tes_err;
+
+static inline bool tes_err_is_caller(tes_err e) { return e > 0 && e < 100; }
+static inline bool tes_err_is_malformed(tes_err e) { return e >= 100 && e < 300; }
+static inline bool tes_err_is_check(tes_err e) { return e >= 300 && e < 600; }
+static inline bool tes_err_is_env(tes_err e) { return e >= 600; }
+
+/* Stable symbolic name, e.g. "TES_ERR_ISSUER_SIG" -> "issuer_signature". Never NULL. */
+const char *tes_err_name(tes_err e);
+/* One-line description of the code (static text). Never NULL. */
+const char *tes_err_describe(tes_err e);
+/* Message of the calling thread's most recent failure (details: which item,
+ * which element). Valid until the next libtessera call on this thread. */
+const char *tes_err_message(void);
+/* Records code and message for the calling thread and returns code. */
+tes_err tes_err_set(tes_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tes_err_clear(void);
+
+/* A borrowed, read-only byte slice. */
+typedef struct tes_bytes {
+    const uint8_t *ptr;
+    size_t len;
+} tes_bytes;
+
+#define TES_BYTES(p, n) ((tes_bytes){(const uint8_t *)(p), (n)})
+#define TES_BYTES_STR(s) ((tes_bytes){(const uint8_t *)(s), sizeof(s) - 1})
+bool tes_bytes_eq(tes_bytes a, tes_bytes b);
+/* Constant-time equality of two equal-length slices; false if lengths differ. */
+bool tes_ct_eq(tes_bytes a, tes_bytes b);
+/* Overwrites memory in a way the compiler will not elide. */
+void tes_wipe(void *p, size_t n);
+
+/* A growable, owned byte buffer. Zero-initialise before first use.
+ * Errors are sticky: after an allocation failure every append is a no-op and
+ * `failed` stays set; check once at the end. */
+typedef struct tes_buf {
+    uint8_t *ptr;
+    size_t len;
+    size_t cap;
+    bool failed;
+    bool secret; /* wipe on growth and on free */
+} tes_buf;
+
+void tes_buf_append(tes_buf *b, const void *data, size_t n);
+/* Reserves n bytes at the end, returns a pointer to them (NULL after failure). */
+uint8_t *tes_buf_extend(tes_buf *b, size_t n);
+void tes_buf_reset(tes_buf *b);
+void tes_buf_free(tes_buf *b);
+static inline tes_bytes tes_buf_bytes(const tes_buf *b) { return TES_BYTES(b->ptr, b->len); }
+
+/* Injected clock: seconds since the Unix epoch (UTC). */
+typedef struct tes_clock {
+    int64_t (*now)(void *ctx);
+    void *ctx;
+} tes_clock;
+/* The system clock. */
+tes_clock tes_clock_system(void);
+int64_t tes_clock_now(const tes_clock *c);
+
+/* Injected randomness. fill() returns 0 on success. */
+typedef struct tes_rng {
+    int (*fill)(void *ctx, uint8_t *out, size_t n);
+    void *ctx;
+} tes_rng;
+/* The operating system's CSPRNG (getrandom). */
+tes_rng tes_rng_system(void);
+TES_MUST_CHECK tes_err tes_rng_fill(const tes_rng *r, uint8_t *out, size_t n);
+
+/* Hex (lower case out; either case in; whitespace at the end tolerated on input). */
+void tes_hex_encode(tes_buf *out, tes_bytes in);
+TES_MUST_CHECK tes_err tes_hex_decode(tes_buf *out, const char *text, size_t len);
+/* base64url without padding on output; padding tolerated on input. */
+void tes_b64url_encode(tes_buf *out, tes_bytes in);
+TES_MUST_CHECK tes_err tes_b64url_decode(tes_buf *out, const char *text, size_t len);
+/* Standard base64 (for PEM); whitespace skipped on input. */
+void tes_b64_encode(tes_buf *out, tes_bytes in);
+TES_MUST_CHECK tes_err tes_b64_decode(tes_buf *out, const char *text, size_t len);
+
+/* Calendar time helpers (UTC, proleptic Gregorian). */
+/* Formats t as "YYYY-MM-DDThh:mm:ssZ" into out (at least 21 bytes). */
+void tes_time_format(int64_t t, char out[21]);
+/* Parses RFC 3339 "YYYY-MM-DDThh:mm:ss[.frac](Z|±hh:mm)". frac is accepted
+ * and truncated unless strict is true, in which case it is rejected. */
+TES_MUST_CHECK tes_err tes_time_parse(const char *s, size_t len, bool strict, int64_t *out);
+/* Validates "YYYY-MM-DD". */
+bool tes_date_valid(const char *s, size_t len);
+
+/* Reads a whole file (bounded by max bytes). */
+TES_MUST_CHECK tes_err tes_file_read(const char *path, size_t max, tes_buf *out);
+/* Writes a file atomically (temp file, fsync, rename). mode e.g. 0600. */
+TES_MUST_CHECK tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

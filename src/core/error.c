@@ -1,0 +1,114 @@
+/* Error codes: names, descriptions and the per-thread last message. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tessera/core.h"
+
+static _Thread_local char last_message[512];
+
+typedef struct {
+    tes_err code;
+    const char *name;
+    const char *text;
+} err_entry;
+
+static const err_entry table[] = {
+    {TES_OK, "ok", "success"},
+    {TES_ERR_ARG, "invalid_argument", "invalid argument"},
+    {TES_ERR_BUFFER_SMALL, "buffer_too_small", "output buffer too small"},
+    {TES_ERR_STATE, "bad_state", "call out of sequence"},
+    {TES_ERR_UNSUPPORTED, "unsupported", "algorithm or feature not supported"},
+    {TES_ERR_NOT_FOUND, "not_found", "requested item does not exist"},
+    {TES_ERR_CBOR_TRUNCATED, "cbor_truncated", "CBOR input ends inside an item"},
+    {TES_ERR_CBOR_TRAILING, "cbor_trailing_bytes", "bytes after the CBOR item"},
+    {TES_ERR_CBOR_INVALID, "cbor_invalid", "ill-formed CBOR encoding"},
+    {TES_ERR_CBOR_TOO_DEEP, "cbor_too_deep", "CBOR nesting too deep"},
+    {TES_ERR_CBOR_TOO_LARGE, "cbor_too_large", "CBOR input beyond size limits"},
+    {TES_ERR_CBOR_DUP_KEY, "cbor_duplicate_key", "CBOR map has a duplicate key"},
+    {TES_ERR_CBOR_INDEFINITE, "cbor_indefinite", "indefinite-length CBOR string"},
+    {TES_ERR_CBOR_TYPE, "cbor_type", "CBOR item of the wrong type"},
+    {TES_ERR_CBOR_UTF8, "cbor_utf8", "CBOR text string is not valid UTF-8"},
+    {TES_ERR_COSE_MALFORMED, "cose_malformed", "malformed COSE structure"},
+    {TES_ERR_COSE_ALG, "cose_algorithm", "missing or unsupported COSE algorithm"},
+    {TES_ERR_COSE_X5CHAIN, "cose_x5chain", "x5chain missing or malformed"},
+    {TES_ERR_COSE_KEY, "cose_key", "COSE_Key malformed or unsupported"},
+    {TES_ERR_CERT_MALFORMED, "certificate_malformed", "certificate cannot be parsed"},
+    {TES_ERR_KEY_MALFORMED, "key_malformed", "key cannot be parsed"},
+    {TES_ERR_MDOC_STRUCTURE, "mdoc_structure", "malformed DeviceResponse or Document"},
+    {TES_ERR_MDOC_VERSION, "mdoc_version", "unsupported mdoc version"},
+    {TES_ERR_MSO_STRUCTURE, "mso_structure", "malformed MobileSecurityObject"},
+    {TES_ERR_MDOC_ITEM, "issuer_signed_item", "malformed IssuerSignedItem"},
+    {TES_ERR_MDOC_REQUEST, "device_request", "malformed DeviceRequest"},
+    {TES_ERR_MDOC_TRANSCRIPT, "session_transcript", "malformed SessionTranscript"},
+    {TES_ERR_MDOC_DEVICE_AUTH, "device_signed_structure", "malformed DeviceSigned"},
+    {TES_ERR_JSON, "json", "malformed JSON"},
+    {TES_ERR_CLAIMS, "claims", "claims do not fit the document type"},
+    {TES_ERR_ENCODING, "encoding", "malformed hex, base64url or PEM text"},
+    {TES_ERR_ISSUER_SIG, "issuer_signature", "issuer signature is wrong"},
+    {TES_ERR_CHAIN_UNTRUSTED, "chain_untrusted", "issuer does not chain to a trusted root"},
+    {TES_ERR_CHAIN_SIG, "chain_signature", "a certificate signature in the chain is wrong"},
+    {TES_ERR_CERT_EXPIRED, "certificate_expired", "certificate expired"},
+    {TES_ERR_CERT_NOT_YET_VALID, "certificate_not_yet_valid", "certificate not yet valid"},
+    {TES_ERR_DS_PROFILE, "document_signer_profile", "document signer violates its profile"},
+    {TES_ERR_IACA_PROFILE, "iaca_profile", "root certificate violates the IACA profile"},
+    {TES_ERR_READER_PROFILE, "reader_profile", "reader certificate violates its profile"},
+    {TES_ERR_DOCTYPE_MISMATCH, "doctype_mismatch", "MSO docType differs from the Document"},
+    {TES_ERR_MSO_EXPIRED, "mso_expired", "credential expired (validUntil passed)"},
+    {TES_ERR_MSO_NOT_YET_VALID, "mso_not_yet_valid", "credential not yet valid (validFrom)"},
+    {TES_ERR_DIGEST_MISMATCH, "digest_mismatch", "disclosed element does not match its digest"},
+    {TES_ERR_DIGEST_MISSING, "digest_missing", "disclosed element has no digest in the MSO"},
+    {TES_ERR_DEVICE_SIG, "device_signature", "device signature is wrong"},
+    {TES_ERR_DEVICE_MAC, "device_mac", "device MAC is wrong"},
+    {TES_ERR_READER_SIG, "reader_signature", "reader authentication signature is wrong"},
+    {TES_ERR_MSO_DIGEST_ALG, "mso_digest_algorithm", "MSO digest algorithm not supported"},
+    {TES_ERR_DEVICE_KEY, "device_key", "MSO deviceKey unusable"},
+    {TES_ERR_ELEMENT_NOT_ISSUED, "element_not_issued", "element is not in the credential"},
+    {TES_ERR_SIGNATURE, "signature", "signature or MAC is wrong"},
+    {TES_ERR_DEVICE_NAMESPACES, "device_namespaces", "device-signed elements not accepted"},
+    {TES_ERR_STATUS, "status_reference", "MSO status member malformed"},
+    {TES_ERR_DOC_ERRORS, "document_errors", "response reports errors"},
+    {TES_ERR_NOMEM, "out_of_memory", "allocation failed"},
+    {TES_ERR_IO, "io", "file or socket I/O failed"},
+    {TES_ERR_CRYPTO, "crypto_backend", "the crypto backend failed"},
+    {TES_ERR_RANDOM, "random", "the random source failed"},
+};
+
+static const err_entry *find(tes_err e)
+{
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+        if (table[i].code == e)
+            return &table[i];
+    return NULL;
+}
+
+const char *tes_err_name(tes_err e)
+{
+    const err_entry *t = find(e);
+    return t ? t->name : "unknown_error";
+}
+
+const char *tes_err_describe(tes_err e)
+{
+    const err_entry *t = find(e);
+    return t ? t->text : "unknown error";
+}
+
+const char *tes_err_message(void)
+{
+    return last_message;
+}
+
+tes_err tes_err_set(tes_err code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_message, sizeof(last_message), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void tes_err_clear(void)
+{
+    last_message[0] = '\0';
+}
