@@ -295,8 +295,31 @@ tes_err tes_cbor_parse(tes_bytes input, const tes_cbor_limits *limits, tes_cbor_
             return fail(doc, tes_err_set(TES_ERR_CBOR_TRUNCATED,
                                          "input ends inside an item (%u open)", depth));
         memset(&p, 0, sizeof(p));
-        struct cbor_decoder_result r = cbor_stream_decode(input.ptr + pos, input.len - pos,
-                                                          &callbacks, &p);
+        struct cbor_decoder_result r;
+        uint8_t ib = input.ptr[pos];
+        if (ib >= 0xc6 && ib <= 0xd4) {
+            /* libcbor 0.8 refuses the valid one-byte heads of tags 6..20 (17 and 18 are
+             * the COSE_Mac0 and COSE_Sign1 tags) */
+            cb_tag(&p, (uint64_t)(ib - 0xc0));
+            r = (struct cbor_decoder_result){.read = 1, .status = CBOR_DECODER_FINISHED};
+        } else if (ib >= 0xe0 && ib <= 0xf3) {
+            /* unassigned simple values 0..19: well-formed, libcbor 0.8 refuses them */
+            set_leaf(&p, TES_CBOR_SIMPLE, ib - 0xe0u);
+            r = (struct cbor_decoder_result){.read = 1, .status = CBOR_DECODER_FINISHED};
+        } else if (ib == 0xf8) {
+            /* two-byte simple value: 32..255 are well-formed, below 32 is invalid */
+            if (input.len - pos < 2)
+                return fail(doc, tes_err_set(TES_ERR_CBOR_TRUNCATED,
+                                             "input ends inside the item at offset %zu", pos));
+            if (input.ptr[pos + 1] < 32)
+                return fail(doc, tes_err_set(TES_ERR_CBOR_INVALID,
+                                             "non-canonical two-byte simple value at offset %zu",
+                                             pos));
+            set_leaf(&p, TES_CBOR_SIMPLE, input.ptr[pos + 1]);
+            r = (struct cbor_decoder_result){.read = 2, .status = CBOR_DECODER_FINISHED};
+        } else {
+            r = cbor_stream_decode(input.ptr + pos, input.len - pos, &callbacks, &p);
+        }
         if (r.status == CBOR_DECODER_NEDATA)
             return fail(doc, tes_err_set(TES_ERR_CBOR_TRUNCATED,
                                          "input ends inside the item at offset %zu", pos));

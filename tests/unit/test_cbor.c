@@ -68,6 +68,13 @@ TEST(non_canonical_but_valid_is_accepted)
     CHECK_ERR(parse_err("a2026161016162"), TES_OK);
     CHECK_ERR(parse_err("9f0102ff"), TES_OK);
     CHECK_ERR(parse_err("bf616101ff"), TES_OK);
+    /* one-byte tags 6..20 (COSE uses 17 and 18), simple values, all float widths */
+    CHECK_ERR(parse_err("d28440a0f640"), TES_OK);
+    CHECK_ERR(parse_err("d18440a0f640"), TES_OK);
+    CHECK_ERR(parse_err("c601"), TES_OK);
+    CHECK_ERR(parse_err("d401"), TES_OK);
+    CHECK_ERR(parse_err("83e0f3f820"), TES_OK);
+    CHECK_ERR(parse_err("83f93c00fa3f800000fb3ff0000000000000"), TES_OK);
     tes_buf b = {0};
     tes_cbor_doc d;
     REQUIRE(parse_hex("9f9f01ff02ff", &d, &b) == TES_OK);
@@ -111,6 +118,9 @@ static const struct bad bad_inputs[] = {
     {"utf8 surrogate", "63eda080", TES_ERR_CBOR_UTF8},
     {"utf8 overlong", "62c0af", TES_ERR_CBOR_UTF8},
     {"tag 24 over non-bstr", "d81801", TES_ERR_CBOR_TYPE},
+    {"two-byte simple below 32", "f810", TES_ERR_CBOR_INVALID},
+    {"truncated two-byte simple", "f8", TES_ERR_CBOR_TRUNCATED},
+    {"reserved float-type info 28", "fc", TES_ERR_CBOR_INVALID},
 };
 
 TEST(malformed_matrix)

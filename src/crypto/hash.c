@@ -1,0 +1,119 @@
+/* Digests, HMAC-SHA-256, HKDF-SHA-256 and random bytes. */
+#include <limits.h>
+
+#include <openssl/core_names.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "crypto_internal.h"
+
+size_t tes_hash_size(tes_hash h)
+{
+    switch (h) {
+    case TES_HASH_SHA256:
+        return 32;
+    case TES_HASH_SHA384:
+        return 48;
+    case TES_HASH_SHA512:
+        return 64;
+    default:
+        return 0;
+    }
+}
+
+tes_err tes_digest(tes_hash h, tes_bytes in, uint8_t *out)
+{
+    if (out == NULL || (in.ptr == NULL && in.len != 0))
+        return tes_err_set(TES_ERR_ARG, "tes_digest: NULL argument");
+    if (tes_hash_size(h) == 0)
+        return tes_err_set(TES_ERR_ARG, "tes_digest: hash %d is not a digest", (int)h);
+    const EVP_MD *md = tes_crypto_md(h);
+    if (md == NULL)
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching digest");
+    static const uint8_t empty[1];
+    if (!EVP_Digest(in.len ? in.ptr : empty, in.len, out, NULL, md, NULL))
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "computing digest");
+    return TES_OK;
+}
+
+tes_err tes_hmac_sha256(tes_bytes key, tes_bytes msg, uint8_t out[32])
+{
+    if (out == NULL || (key.ptr == NULL && key.len != 0) || (msg.ptr == NULL && msg.len != 0))
+        return tes_err_set(TES_ERR_ARG, "tes_hmac_sha256: NULL argument");
+    EVP_MAC *mac = tes_crypto_hmac();
+    if (mac == NULL)
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching HMAC");
+    EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(mac);
+    if (ctx == NULL)
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "HMAC context");
+    static const uint8_t empty[1];
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end(),
+    };
+    size_t len = 0;
+    /* A zero-length key is legal in HMAC (it is padded with zeros like any other). */
+    int ok = EVP_MAC_init(ctx, key.len ? key.ptr : empty, key.len, params) &&
+             EVP_MAC_update(ctx, msg.len ? msg.ptr : empty, msg.len) &&
+             EVP_MAC_final(ctx, out, &len, 32) && len == 32;
+    EVP_MAC_CTX_free(ctx); /* frees (and cleanses) the keyed state */
+    if (!ok) {
+        tes_wipe(out, 32);
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "computing HMAC-SHA-256");
+    }
+    return TES_OK;
+}
+
+tes_err tes_hkdf_sha256(tes_bytes ikm, tes_bytes salt, tes_bytes info, uint8_t *out,
+                        size_t out_len)
+{
+    if (out == NULL || (ikm.ptr == NULL && ikm.len != 0) || (salt.ptr == NULL && salt.len != 0) ||
+        (info.ptr == NULL && info.len != 0))
+        return tes_err_set(TES_ERR_ARG, "tes_hkdf_sha256: NULL argument");
+    if (out_len == 0 || out_len > 255 * 32)
+        return tes_err_set(TES_ERR_ARG, "tes_hkdf_sha256: output length %zu not in 1..8160",
+                           out_len);
+    EVP_KDF *kdf = tes_crypto_hkdf();
+    if (kdf == NULL)
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching HKDF");
+    EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
+    if (ctx == NULL)
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "HKDF context");
+    static uint8_t empty[1];
+    OSSL_PARAM params[5];
+    size_t n = 0;
+    params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[n++] = OSSL_PARAM_construct_octet_string(
+        OSSL_KDF_PARAM_KEY, ikm.len ? (void *)ikm.ptr : (void *)empty, ikm.len);
+    /* No salt is the same as HashLen zero bytes (RFC 5869 2.2), which HMAC's key padding
+     * makes identical to an empty salt; info defaults to empty. */
+    if (salt.len)
+        params[n++] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt.ptr, salt.len);
+    if (info.len)
+        params[n++] =
+            OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info.ptr, info.len);
+    params[n] = OSSL_PARAM_construct_end();
+    int ok = EVP_KDF_derive(ctx, out, out_len, params);
+    EVP_KDF_CTX_free(ctx); /* clears the copied key material */
+    if (ok <= 0) {
+        tes_wipe(out, out_len);
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "deriving HKDF-SHA-256");
+    }
+    return TES_OK;
+}
+
+tes_err tes_crypto_random(uint8_t *out, size_t n)
+{
+    if (out == NULL && n != 0)
+        return tes_err_set(TES_ERR_ARG, "tes_crypto_random: NULL output");
+    while (n > 0) {
+        int chunk = n > INT_MAX ? INT_MAX : (int)n;
+        if (RAND_bytes(out, chunk) != 1)
+            return tes_crypto_ossl_fail(TES_ERR_RANDOM, "RAND_bytes");
+        out += chunk;
+        n -= (size_t)chunk;
+    }
+    return TES_OK;
+}

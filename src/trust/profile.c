@@ -1,0 +1,76 @@
+/*
+ * Certificate profiles of ISO/IEC 18013-5 Annex B: IACA (and reader) roots,
+ * document signers and mdoc reader authentication certificates.
+ */
+#include "trust_internal.h"
+
+#include <string.h>
+
+const char *tes_trust_role(tes_trust_profile p, int role)
+{
+    switch (role) {
+    case TES_TRUST_ROLE_LEAF:
+        return p == TES_PROFILE_READER ? "reader certificate" : "document signer";
+    case TES_TRUST_ROLE_INTERMEDIATE:
+        return "intermediate CA";
+    default:
+        return p == TES_PROFILE_READER ? "reader root" : "IACA root";
+    }
+}
+
+tes_err tes_trust_check_root(const tes_cert *root)
+{
+    if (!root)
+        return tes_err_set(TES_ERR_ARG, "trust: NULL root");
+    const tes_cert_info *ci = tes_cert_get_info(root);
+    const char *who = ci->subject;
+    if (!ci->has_basic_constraints || !ci->is_ca)
+        return tes_err_set(TES_ERR_IACA_PROFILE, "root '%s' is not a CA (basicConstraints cA)",
+                           who);
+    if (ci->path_len > 0)
+        return tes_err_set(TES_ERR_IACA_PROFILE,
+                           "root '%s' has pathLenConstraint %d; the IACA profile requires 0", who,
+                           ci->path_len);
+    if (!ci->has_key_usage || !(ci->key_usage & TES_KU_KEY_CERT_SIGN))
+        return tes_err_set(TES_ERR_IACA_PROFILE, "root '%s' keyUsage lacks keyCertSign", who);
+    if (!(ci->key_usage & TES_KU_CRL_SIGN))
+        return tes_err_set(TES_ERR_IACA_PROFILE, "root '%s' keyUsage lacks cRLSign", who);
+    if (ci->ski_len == 0)
+        return tes_err_set(TES_ERR_IACA_PROFILE, "root '%s' has no subject key identifier", who);
+    if (ci->unknown_critical)
+        return tes_err_set(TES_ERR_IACA_PROFILE, "root '%s' has an unknown critical extension",
+                           who);
+    return TES_OK;
+}
+
+tes_err tes_trust_check_leaf(const tes_cert *leaf, tes_trust_profile p, const tes_cert *issuer)
+{
+    if (!leaf || (p != TES_PROFILE_DS && p != TES_PROFILE_READER))
+        return tes_err_set(TES_ERR_ARG, "trust: bad arguments to check_leaf");
+    tes_err code = p == TES_PROFILE_DS ? TES_ERR_DS_PROFILE : TES_ERR_READER_PROFILE;
+    const char *eku = p == TES_PROFILE_DS ? TES_OID_EKU_MDL_DS : TES_OID_EKU_MDL_READER;
+    const char *role = tes_trust_role(p, TES_TRUST_ROLE_LEAF);
+    const tes_cert_info *ci = tes_cert_get_info(leaf);
+    const char *who = ci->subject;
+
+    if (!tes_cert_has_eku(leaf, eku))
+        return tes_err_set(code, "%s '%s' lacks extended key usage %s", role, who, eku);
+    if (!ci->has_key_usage || !(ci->key_usage & TES_KU_DIGITAL_SIGNATURE))
+        return tes_err_set(code, "%s '%s' keyUsage lacks digitalSignature", role, who);
+    if (ci->is_ca)
+        return tes_err_set(code, "%s '%s' is a CA certificate", role, who);
+    if (ci->aki_len == 0)
+        return tes_err_set(code, "%s '%s' has no authority key identifier", role, who);
+    if (issuer) {
+        const tes_cert_info *ii = tes_cert_get_info(issuer);
+        if (ii->ski_len != 0 &&
+            (ii->ski_len != ci->aki_len || memcmp(ii->ski, ci->aki, ci->aki_len) != 0))
+            return tes_err_set(code,
+                               "%s '%s' authority key identifier differs from the "
+                               "subject key identifier of its issuer '%s'",
+                               role, who, ii->subject);
+    }
+    if (ci->unknown_critical)
+        return tes_err_set(code, "%s '%s' has an unknown critical extension", role, who);
+    return TES_OK;
+}

@@ -1,0 +1,17 @@
+/* Private declarations shared by the files of src/trust/. */
+#ifndef TESSERA_TRUST_INTERNAL_H
+#define TESSERA_TRUST_INTERNAL_H
+
+#include "tessera/trust.h"
+
+/* Position of a certificate in a validated path (for messages). */
+enum {
+    TES_TRUST_ROLE_LEAF = 0,
+    TES_TRUST_ROLE_INTERMEDIATE = 1,
+    TES_TRUST_ROLE_ROOT = 2,
+};
+
+/* "document signer", "reader certificate", "intermediate CA", "IACA root", "reader root". */
+const char *tes_trust_role(tes_trust_profile p, int role);
+
+#endif
