@@ -1,0 +1,183 @@
+/* Pieces shared by issuing, presenting and verifying. */
+#include <stdio.h>
+#include <string.h>
+
+#include "mdoc_internal.h"
+
+void mdoc_view_str(char *out, size_t cap, tes_bytes v)
+{
+    size_t n = v.len < cap - 1 ? v.len : cap - 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = v.ptr[i] >= 0x20 && v.ptr[i] < 0x7f ? (char)v.ptr[i] : '?';
+    out[n] = '\0';
+}
+
+void mdoc_enc_tdate(tes_cbor_enc *e, int64_t t)
+{
+    char s[21];
+    tes_time_format(t, s);
+    tes_cbor_enc_tag(e, 0);
+    tes_cbor_enc_text(e, s, 20);
+}
+
+bool mdoc_get_tdate(const tes_cbor_doc *d, uint32_t i, int64_t *out)
+{
+    if (!tes_cbor_is(d, i, TES_CBOR_TAG) || d->nodes[i].val != 0 ||
+        !tes_cbor_is(d, i + 1, TES_CBOR_TEXT))
+        return false;
+    const tes_cbor_node *t = &d->nodes[i + 1];
+    return tes_time_parse((const char *)t->data, t->len, false, out) == TES_OK;
+}
+
+void mdoc_device_auth_bytes(tes_buf *out, tes_bytes transcript, tes_bytes doctype,
+                            tes_bytes device_ns_bytes)
+{
+    /* inner array first, then wrap: the bstr head needs the inner length */
+    static const char label[] = "DeviceAuthentication";
+    tes_buf tmp = {0};
+    tes_cbor_enc e = {.out = &tmp};
+    tes_cbor_enc_array(&e, 4);
+    tes_cbor_enc_text(&e, label, sizeof(label) - 1);
+    tes_cbor_enc_raw(&e, transcript);
+    tes_cbor_enc_text(&e, (const char *)doctype.ptr, doctype.len);
+    tes_cbor_enc_raw(&e, device_ns_bytes);
+    tes_cbor_enc o = {.out = out};
+    tes_cbor_enc_tag(&o, 24);
+    tes_cbor_enc_bytes(&o, tmp.ptr, tmp.len);
+    if (e.err != TES_OK || tmp.failed)
+        out->failed = true;
+    tes_buf_free(&tmp);
+}
+
+tes_err mdoc_cred_load(tes_bytes in, mdoc_cred *c)
+{
+    memset(c, 0, sizeof(*c));
+    tes_cbor_limits lim = {.max_input = TES_MDOC_MAX_INPUT, .max_depth = TES_MDOC_MAX_DEPTH};
+    tes_err e = tes_cbor_parse(in, &lim, &c->doc);
+    if (e != TES_OK)
+        return e;
+    tes_cbor_doc *d = &c->doc;
+    uint32_t root = 0, is = TES_CBOR_NONE;
+    if (!tes_cbor_is(d, root, TES_CBOR_MAP)) {
+        e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential is not a CBOR map");
+        goto fail;
+    }
+    uint32_t docs = tes_cbor_map_get_text(d, root, "documents");
+    if (docs != TES_CBOR_NONE) {
+        /* a DeviceResponse holding one document */
+        if (!tes_cbor_is(d, docs, TES_CBOR_ARRAY) || tes_cbor_count(d, docs) != 1) {
+            e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential file holds %s documents",
+                            tes_cbor_is(d, docs, TES_CBOR_ARRAY) ? "several or no" : "no");
+            goto fail;
+        }
+        root = tes_cbor_child(d, docs);
+    }
+    is = tes_cbor_map_get_text(d, root, "issuerSigned");
+    if (is == TES_CBOR_NONE && tes_cbor_map_get_text(d, root, "issuerAuth") != TES_CBOR_NONE)
+        is = root;
+    if (!tes_cbor_is(d, is, TES_CBOR_MAP)) {
+        e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential has no issuerSigned map");
+        goto fail;
+    }
+    c->issuer_signed = is;
+    c->issuer_auth = tes_cbor_map_get_text(d, is, "issuerAuth");
+    c->name_spaces = tes_cbor_map_get_text(d, is, "nameSpaces");
+    if (c->issuer_auth == TES_CBOR_NONE ||
+        (c->name_spaces != TES_CBOR_NONE && !tes_cbor_is(d, c->name_spaces, TES_CBOR_MAP))) {
+        e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "issuerSigned lacks issuerAuth or has bad nameSpaces");
+        goto fail;
+    }
+    uint32_t dt = tes_cbor_map_get_text(d, root, "docType");
+    if (tes_cbor_is(d, dt, TES_CBOR_TEXT)) {
+        c->doctype = TES_BYTES(d->nodes[dt].data, d->nodes[dt].len);
+    } else {
+        /* bare IssuerSigned: take docType from the MSO */
+        tes_cose_msg m;
+        e = tes_cose_sign1_decode(d, c->issuer_auth, &m);
+        if (e != TES_OK)
+            goto fail;
+        tes_cbor_doc pd;
+        tes_bytes mso;
+        e = tes_cbor_parse(m.payload, &lim, &pd);
+        if (e != TES_OK)
+            goto fail;
+        bool ok = tes_cbor_tag24_content(&pd, 0, &mso);
+        tes_cbor_doc_free(&pd);
+        tes_cbor_doc md;
+        if (!ok || tes_cbor_parse(mso, &lim, &md) != TES_OK) {
+            e = tes_err_set(TES_ERR_MSO_STRUCTURE, "credential MSO cannot be read");
+            goto fail;
+        }
+        uint32_t mdt = tes_cbor_map_get_text(&md, 0, "docType");
+        if (tes_cbor_is(&md, mdt, TES_CBOR_TEXT))
+            c->doctype = TES_BYTES(md.nodes[mdt].data, md.nodes[mdt].len);
+        tes_cbor_doc_free(&md);
+        if (c->doctype.len == 0) {
+            e = tes_err_set(TES_ERR_MSO_STRUCTURE, "credential MSO has no docType");
+            goto fail;
+        }
+    }
+    return TES_OK;
+fail:
+    tes_cbor_doc_free(&c->doc);
+    return e;
+}
+
+tes_err tes_mdoc_transcript_load(tes_bytes in, tes_buf *plain, tes_buf *tagged)
+{
+    tes_cbor_doc d;
+    tes_cbor_limits lim = {.max_input = 1u << 20, .max_depth = 16};
+    tes_err e = tes_cbor_parse(in, &lim, &d);
+    if (e != TES_OK)
+        return tes_err_set(TES_ERR_MDOC_TRANSCRIPT, "SessionTranscript is not valid CBOR: %s",
+                           tes_err_message());
+    tes_bytes inner = in;
+    tes_cbor_doc id = {0};
+    bool wrapped = tes_cbor_tag24_content(&d, 0, &inner);
+    if (wrapped) {
+        e = tes_cbor_parse(inner, &lim, &id);
+        if (e != TES_OK) {
+            tes_cbor_doc_free(&d);
+            return tes_err_set(TES_ERR_MDOC_TRANSCRIPT,
+                               "SessionTranscriptBytes do not hold valid CBOR");
+        }
+    }
+    const tes_cbor_doc *t = wrapped ? &id : &d;
+    bool ok = tes_cbor_is(t, 0, TES_CBOR_ARRAY) && tes_cbor_count(t, 0) == 3;
+    tes_cbor_doc_free(&id);
+    tes_cbor_doc_free(&d);
+    if (!ok)
+        return tes_err_set(TES_ERR_MDOC_TRANSCRIPT,
+                           "SessionTranscript must be an array of 3 items "
+                           "[DeviceEngagementBytes, EReaderKeyBytes, Handover]");
+    if (plain)
+        tes_buf_append(plain, inner.ptr, inner.len);
+    if (tagged) {
+        tes_cbor_enc en = {.out = tagged};
+        tes_cbor_enc_tag(&en, 24);
+        tes_cbor_enc_bytes(&en, inner.ptr, inner.len);
+    }
+    if ((plain && plain->failed) || (tagged && tagged->failed))
+        return tes_err_set(TES_ERR_NOMEM, "out of memory copying the transcript");
+    return TES_OK;
+}
+
+tes_err tes_mdoc_derive_key(const tes_key *priv, const tes_key *pub, tes_bytes transcript,
+                            const char *info, uint8_t out[32])
+{
+    tes_buf tagged = {0};
+    tes_err e = tes_mdoc_transcript_load(transcript, NULL, &tagged);
+    if (e != TES_OK)
+        return e;
+    uint8_t z[TES_MAX_COORD], salt[32];
+    size_t zlen = 0;
+    e = tes_key_ecdh(priv, pub, z, &zlen);
+    if (e == TES_OK)
+        e = tes_digest(TES_HASH_SHA256, tes_buf_bytes(&tagged), salt);
+    if (e == TES_OK)
+        e = tes_hkdf_sha256(TES_BYTES(z, zlen), TES_BYTES(salt, 32),
+                            TES_BYTES(info, strlen(info)), out, 32);
+    tes_wipe(z, sizeof(z));
+    tes_buf_free(&tagged);
+    return e;
+}

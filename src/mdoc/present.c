@@ -1,0 +1,242 @@
+/*
+ * Presenting: a DeviceResponse disclosing the requested elements, copied as
+ * the exact IssuerSignedItemBytes the issuer signed, with device
+ * authentication by signature or MAC (18013-5 §8.3.2.1.2, §9.1.3).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdoc_internal.h"
+
+typedef struct held {
+    uint32_t node;  /* tag-24 item node in the credential */
+    tes_bytes name; /* elementIdentifier */
+    int age;        /* NN for age_over_NN, else -1 */
+    bool value;     /* age_over value */
+    bool chosen;
+} held;
+
+static int age_nn(tes_bytes name)
+{
+    static const char p[] = "age_over_";
+    if (name.len != sizeof(p) + 1 || memcmp(name.ptr, p, sizeof(p) - 1) != 0)
+        return -1;
+    uint8_t a = name.ptr[sizeof(p) - 1], b = name.ptr[sizeof(p)];
+    if (a < '0' || a > '9' || b < '0' || b > '9')
+        return -1;
+    return (a - '0') * 10 + (b - '0');
+}
+
+/* Reads the items of one namespace array. */
+static tes_err read_items(const tes_cbor_doc *d, uint32_t arr, held *h, size_t *n)
+{
+    *n = 0;
+    for (uint32_t c = tes_cbor_child(d, arr); c != TES_CBOR_NONE && c < d->nodes[arr].next;
+         c = tes_cbor_next(d, c)) {
+        tes_bytes inner;
+        tes_cbor_doc it;
+        if (!tes_cbor_tag24_content(d, c, &inner) || tes_cbor_parse(inner, NULL, &it) != TES_OK)
+            return tes_err_set(TES_ERR_MDOC_ITEM, "credential item is not IssuerSignedItemBytes");
+        uint32_t name = tes_cbor_map_get_text(&it, 0, "elementIdentifier");
+        uint32_t val = tes_cbor_map_get_text(&it, 0, "elementValue");
+        if (!tes_cbor_is(&it, name, TES_CBOR_TEXT) || val == TES_CBOR_NONE) {
+            tes_cbor_doc_free(&it);
+            return tes_err_set(TES_ERR_MDOC_ITEM, "credential item lacks elementIdentifier");
+        }
+        held *x = &h[(*n)++];
+        *x = (held){.node = c, .name = TES_BYTES(it.nodes[name].data, it.nodes[name].len)};
+        x->age = age_nn(x->name);
+        x->value = tes_cbor_is(&it, val, TES_CBOR_TRUE);
+        tes_cbor_doc_free(&it);
+    }
+    return TES_OK;
+}
+
+/* Marks the item answering a request for `name`; false when none does.
+ * age_over_NN not held exactly: the nearest NN above that is true, else the
+ * nearest NN below that is false (18013-5 §7.2.5). */
+static bool choose(held *h, size_t n, tes_bytes name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tes_bytes_eq(h[i].name, name)) {
+            h[i].chosen = true;
+            return true;
+        }
+    int nn = age_nn(name);
+    if (nn < 0)
+        return false;
+    held *best = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (h[i].age > nn && h[i].value && (best == NULL || h[i].age < best->age))
+            best = &h[i];
+    if (best == NULL)
+        for (size_t i = 0; i < n; i++)
+            if (h[i].age >= 0 && h[i].age < nn && !h[i].value &&
+                (best == NULL || h[i].age > best->age))
+                best = &h[i];
+    if (best)
+        best->chosen = true;
+    return best != NULL;
+}
+
+tes_err tes_mdoc_present(const tes_mdoc_present_params *p, tes_buf *out, size_t *missing)
+{
+    return mdoc_present_flawed(p, 0, out, missing);
+}
+
+tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, tes_buf *out,
+                            size_t *missing)
+{
+    if (p == NULL || (p->device == NULL && (p->reader_key == NULL || p->device_key == NULL)))
+        return tes_err_set(TES_ERR_ARG,
+                           "presenting needs a device signer, or a device key and the reader's "
+                           "ephemeral key for MAC");
+    if (missing)
+        *missing = 0;
+    mdoc_cred c;
+    tes_err e = mdoc_cred_load(p->mdoc, &c);
+    if (e != TES_OK)
+        return e;
+    const tes_cbor_doc *d = &c.doc;
+    size_t total = 0;
+    if (c.name_spaces != TES_CBOR_NONE)
+        for (uint32_t k = tes_cbor_child(d, c.name_spaces);
+             k != TES_CBOR_NONE && k < d->nodes[c.name_spaces].next;) {
+            uint32_t arr = tes_cbor_next(d, k);
+            if (!tes_cbor_is(d, k, TES_CBOR_TEXT) || !tes_cbor_is(d, arr, TES_CBOR_ARRAY)) {
+                tes_cbor_doc_free(&c.doc);
+                return tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential nameSpaces malformed");
+            }
+            total += tes_cbor_count(d, arr);
+            k = tes_cbor_next(d, arr);
+        }
+    held *h = calloc(total ? total : 1, sizeof(*h));
+    tes_buf resp = {0}, dab = {0}, auth = {0};
+    if (h == NULL) {
+        tes_cbor_doc_free(&c.doc);
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    /* the response */
+    tes_cbor_enc en = {.out = &resp};
+    tes_cbor_enc_map(&en, 3);
+    tes_cbor_enc_cstr(&en, "version");
+    tes_cbor_enc_cstr(&en, "1.0");
+    tes_cbor_enc_cstr(&en, "documents");
+    tes_cbor_enc_array(&en, 1);
+    size_t docm = tes_cbor_enc_pos(&en);
+    tes_cbor_enc_map(&en, flaws & MDOC_FLAW_NO_DEVICE_SIGNED ? 2 : 3);
+    tes_cbor_enc_cstr(&en, "docType");
+    tes_cbor_enc_text(&en, (const char *)c.doctype.ptr, c.doctype.len);
+    tes_cbor_enc_cstr(&en, "issuerSigned");
+    tes_cbor_enc_map(&en, 2);
+    tes_cbor_enc_cstr(&en, "nameSpaces");
+    /* count namespaces with at least one chosen item, choose per namespace */
+    size_t n_missing = 0;
+    bool *answered = calloc(p->n_elems ? p->n_elems : 1, sizeof(bool));
+    size_t used_ns = 0;
+    if (answered == NULL)
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    size_t base = 0;
+    if (e == TES_OK && c.name_spaces != TES_CBOR_NONE)
+        for (uint32_t k = tes_cbor_child(d, c.name_spaces);
+             k != TES_CBOR_NONE && k < d->nodes[c.name_spaces].next && e == TES_OK;) {
+            uint32_t arr = tes_cbor_next(d, k);
+            tes_bytes ns = TES_BYTES(d->nodes[k].data, d->nodes[k].len);
+            size_t n;
+            e = read_items(d, arr, h + base, &n);
+            bool any = false;
+            for (size_t r = 0; r < p->n_elems && e == TES_OK; r++)
+                if (tes_bytes_eq(p->elems[r].ns, ns) && choose(h + base, n, p->elems[r].name)) {
+                    answered[r] = true;
+                    any = true;
+                }
+            used_ns += any;
+            base += n;
+            k = tes_cbor_next(d, arr);
+        }
+    for (size_t r = 0; r < p->n_elems && answered; r++)
+        n_missing += !answered[r];
+    free(answered);
+    size_t nsm = tes_cbor_enc_pos(&en);
+    tes_cbor_enc_map(&en, used_ns);
+    base = 0;
+    if (e == TES_OK && c.name_spaces != TES_CBOR_NONE)
+        for (uint32_t k = tes_cbor_child(d, c.name_spaces);
+             k != TES_CBOR_NONE && k < d->nodes[c.name_spaces].next;) {
+            uint32_t arr = tes_cbor_next(d, k);
+            size_t n = (size_t)tes_cbor_count(d, arr), chosen = 0;
+            for (size_t i = 0; i < n; i++)
+                chosen += h[base + i].chosen;
+            if (chosen > 0) {
+                tes_cbor_enc_raw(&en, tes_cbor_span(d, k));
+                tes_cbor_enc_array(&en, chosen);
+                for (size_t i = 0; i < n; i++)
+                    if (h[base + i].chosen)
+                        tes_cbor_enc_raw(&en, tes_cbor_span(d, h[base + i].node));
+            }
+            base += n;
+            k = tes_cbor_next(d, arr);
+        }
+    tes_cbor_enc_sort_map(&en, nsm);
+    tes_cbor_enc_cstr(&en, "issuerAuth");
+    tes_cbor_enc_raw(&en, tes_cbor_span(d, c.issuer_auth));
+
+    /* device authentication over DeviceAuthenticationBytes; no device-signed elements */
+    static const uint8_t empty_ns[] = {0xd8, 0x18, 0x41, 0xa0}; /* 24(<<{}>>) */
+    /* 24(<<{"org.example": {"extra": "x"}}>>), for MDOC_FLAW_DEVICE_NS */
+    static const uint8_t extra_ns[] = {0xd8, 0x18, 0x56, 0xa1, 0x6b, 'o', 'r', 'g', '.', 'e', 'x',
+                                       'a', 'm', 'p', 'l', 'e', 0xa1, 0x65, 'e', 'x', 't', 'r',
+                                       'a', 0x61, 'x'};
+    tes_bytes dev_ns = flaws & MDOC_FLAW_DEVICE_NS ? TES_BYTES(extra_ns, sizeof(extra_ns))
+                                                   : TES_BYTES(empty_ns, sizeof(empty_ns));
+    mdoc_device_auth_bytes(&dab, p->transcript, c.doctype, dev_ns);
+    tes_cbor_enc ae = {.out = &auth};
+    bool mac = p->reader_key != NULL;
+    if (e == TES_OK && dab.failed)
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    if (e == TES_OK && mac) {
+        uint8_t emac[32];
+        e = tes_mdoc_derive_key(p->device_key, p->reader_key, p->transcript, "EMacKey", emac);
+        if (e == TES_OK)
+            tes_cose_mac0_write(&ae, TES_BYTES(emac, 32), tes_buf_bytes(&dab), true,
+                                TES_BYTES(NULL, 0), false);
+        tes_wipe(emac, sizeof(emac));
+    } else if (e == TES_OK) {
+        tes_cose_sign1_write(&ae, p->device, tes_buf_bytes(&dab), true, NULL, 0,
+                             TES_BYTES(NULL, 0), false);
+    }
+    if (e == TES_OK)
+        e = tes_cbor_enc_finish(&ae);
+    if (e == TES_OK && (flaws & MDOC_FLAW_DEVICE_SIG))
+        auth.ptr[auth.len - 1] ^= 0x01; /* the signature or tag is the last item */
+    if (!(flaws & MDOC_FLAW_NO_DEVICE_SIGNED)) {
+        tes_cbor_enc_cstr(&en, "deviceSigned");
+        tes_cbor_enc_map(&en, 2);
+        tes_cbor_enc_cstr(&en, "nameSpaces");
+        tes_cbor_enc_raw(&en, dev_ns);
+        tes_cbor_enc_cstr(&en, "deviceAuth");
+        tes_cbor_enc_map(&en, 1);
+        tes_cbor_enc_cstr(&en, mac ? "deviceMac" : "deviceSignature");
+        tes_cbor_enc_raw(&en, tes_buf_bytes(&auth));
+    }
+    tes_cbor_enc_sort_map(&en, docm);
+    tes_cbor_enc_cstr(&en, "status");
+    tes_cbor_enc_uint(&en, 0);
+    tes_cbor_enc_sort_map(&en, 0);
+    if (e == TES_OK)
+        e = tes_cbor_enc_finish(&en);
+    if (e == TES_OK) {
+        tes_buf_append(out, resp.ptr, resp.len);
+        if (out->failed)
+            e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    if (missing)
+        *missing = n_missing;
+    free(h);
+    tes_buf_free(&resp);
+    tes_buf_free(&dab);
+    tes_buf_free(&auth);
+    tes_cbor_doc_free(&c.doc);
+    return e;
+}

@@ -1,0 +1,309 @@
+/* DeviceRequest: parsing, reader authentication, building (18013-5 §8.3.2.1.2.1, §9.1.4). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mdoc_internal.h"
+
+#define MAX_DOC_REQUESTS 16
+#define MAX_REQUESTED_ELEMENTS 1024
+
+static const tes_cbor_limits limits = {.max_input = 1u << 20, .max_depth = 16};
+
+void tes_mdoc_request_free(tes_mdoc_request *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n_docs; i++)
+        free(r->docs[i].elems);
+    free(r->docs);
+    *r = (tes_mdoc_request){0};
+}
+
+static tes_err parse_items_request(tes_bytes bytes, tes_mdoc_doc_request *dr, size_t di)
+{
+    tes_cbor_doc d;
+    tes_bytes inner;
+    tes_err e = tes_cbor_parse(bytes, &limits, &d);
+    if (e != TES_OK)
+        return e;
+    if (!tes_cbor_tag24_content(&d, 0, &inner)) {
+        tes_cbor_doc_free(&d);
+        return tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu: itemsRequest is not tag 24", di);
+    }
+    tes_cbor_doc_free(&d);
+    e = tes_cbor_parse(inner, &limits, &d);
+    if (e != TES_OK)
+        return e;
+    uint32_t dt = tes_cbor_map_get_text(&d, 0, "docType");
+    uint32_t nss = tes_cbor_map_get_text(&d, 0, "nameSpaces");
+    size_t n = 0;
+    if (!tes_cbor_is(&d, dt, TES_CBOR_TEXT) || !tes_cbor_is(&d, nss, TES_CBOR_MAP)) {
+        e = tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu: ItemsRequest needs docType and nameSpaces", di);
+        goto out;
+    }
+    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;) {
+        uint32_t m = tes_cbor_next(&d, k);
+        if (!tes_cbor_is(&d, k, TES_CBOR_TEXT) || !tes_cbor_is(&d, m, TES_CBOR_MAP)) {
+            e = tes_err_set(TES_ERR_MDOC_REQUEST,
+                            "docRequest %zu: nameSpaces must map namespace to {element: bool}", di);
+            goto out;
+        }
+        n += tes_cbor_count(&d, m);
+        k = tes_cbor_next(&d, m);
+    }
+    if (n > MAX_REQUESTED_ELEMENTS) {
+        e = tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu asks for more than %d elements", di,
+                        MAX_REQUESTED_ELEMENTS);
+        goto out;
+    }
+    dr->doctype = TES_BYTES(d.nodes[dt].data, d.nodes[dt].len);
+    dr->elems = calloc(n ? n : 1, sizeof(*dr->elems));
+    if (dr->elems == NULL) {
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;) {
+        uint32_t m = tes_cbor_next(&d, k);
+        for (uint32_t c = tes_cbor_child(&d, m); c != TES_CBOR_NONE && c < d.nodes[m].next;) {
+            uint32_t v = tes_cbor_next(&d, c);
+            if (!tes_cbor_is(&d, c, TES_CBOR_TEXT) ||
+                !(tes_cbor_is(&d, v, TES_CBOR_TRUE) || tes_cbor_is(&d, v, TES_CBOR_FALSE))) {
+                e = tes_err_set(TES_ERR_MDOC_REQUEST,
+                                "docRequest %zu: each requested element maps to IntentToRetain (bool)", di);
+                goto out;
+            }
+            dr->elems[dr->n_elems++] = (tes_mdoc_req_elem){
+                .ns = TES_BYTES(d.nodes[k].data, d.nodes[k].len),
+                .name = TES_BYTES(d.nodes[c].data, d.nodes[c].len),
+                .intent_to_retain = tes_cbor_is(&d, v, TES_CBOR_TRUE)};
+            c = tes_cbor_next(&d, v);
+        }
+        k = tes_cbor_next(&d, m);
+    }
+out:
+    tes_cbor_doc_free(&d);
+    return e;
+}
+
+tes_err tes_mdoc_request_parse(tes_bytes in, tes_mdoc_request *out)
+{
+    *out = (tes_mdoc_request){0};
+    tes_cbor_doc d;
+    tes_err e = tes_cbor_parse(in, &limits, &d);
+    if (e != TES_OK)
+        return e;
+    uint32_t ver = tes_cbor_map_get_text(&d, 0, "version");
+    uint32_t drs = tes_cbor_map_get_text(&d, 0, "docRequests");
+    if (!tes_cbor_is(&d, 0, TES_CBOR_MAP) || !tes_cbor_is(&d, ver, TES_CBOR_TEXT) ||
+        !tes_cbor_is(&d, drs, TES_CBOR_ARRAY) || tes_cbor_count(&d, drs) == 0) {
+        e = tes_err_set(TES_ERR_MDOC_REQUEST,
+                        "not a DeviceRequest: needs version and a non-empty docRequests array");
+        goto fail;
+    }
+    if (d.nodes[ver].len < 2 || memcmp(d.nodes[ver].data, "1.", 2) != 0) {
+        e = tes_err_set(TES_ERR_MDOC_VERSION, "DeviceRequest version is not 1.x");
+        goto fail;
+    }
+    size_t n = (size_t)tes_cbor_count(&d, drs);
+    if (n > MAX_DOC_REQUESTS) {
+        e = tes_err_set(TES_ERR_MDOC_REQUEST, "more than %d docRequests", MAX_DOC_REQUESTS);
+        goto fail;
+    }
+    out->docs = calloc(n, sizeof(*out->docs));
+    if (out->docs == NULL) {
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    uint32_t c = tes_cbor_child(&d, drs);
+    for (size_t i = 0; i < n; i++, c = tes_cbor_next(&d, c)) {
+        out->n_docs = i + 1;
+        tes_mdoc_doc_request *dr = &out->docs[i];
+        uint32_t ir = tes_cbor_map_get_text(&d, c, "itemsRequest");
+        uint32_t ra = tes_cbor_map_get_text(&d, c, "readerAuth");
+        if (!tes_cbor_is(&d, c, TES_CBOR_MAP) || ir == TES_CBOR_NONE) {
+            e = tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu lacks itemsRequest", i);
+            goto fail;
+        }
+        dr->items_request_bytes = tes_cbor_span(&d, ir);
+        e = parse_items_request(dr->items_request_bytes, dr, i);
+        if (e != TES_OK)
+            goto fail;
+        if (ra != TES_CBOR_NONE) {
+            e = tes_cose_sign1_decode(&d, ra, &dr->reader_auth);
+            if (e != TES_OK)
+                goto fail;
+            dr->has_reader_auth = true;
+        }
+    }
+    tes_cbor_doc_free(&d);
+    return TES_OK;
+fail:
+    tes_cbor_doc_free(&d);
+    tes_mdoc_request_free(out);
+    return e;
+}
+
+/* ReaderAuthenticationBytes = 24(bstr(["ReaderAuthentication", transcript, ItemsRequestBytes])) */
+static void reader_auth_bytes(tes_buf *out, tes_bytes transcript, tes_bytes items_request_bytes)
+{
+    tes_buf tmp = {0};
+    tes_cbor_enc e = {.out = &tmp};
+    tes_cbor_enc_array(&e, 3);
+    tes_cbor_enc_cstr(&e, "ReaderAuthentication");
+    tes_cbor_enc_raw(&e, transcript);
+    tes_cbor_enc_raw(&e, items_request_bytes);
+    tes_cbor_enc o = {.out = out};
+    tes_cbor_enc_tag(&o, 24);
+    tes_cbor_enc_bytes(&o, tmp.ptr, tmp.len);
+    if (tmp.failed)
+        out->failed = true;
+    tes_buf_free(&tmp);
+}
+
+tes_err tes_mdoc_request_verify_reader(const tes_mdoc_request *r, size_t i, tes_bytes transcript,
+                                       tes_trust_store *trust, int64_t at, const tes_cert **reader)
+{
+    if (i >= r->n_docs)
+        return tes_err_set(TES_ERR_ARG, "no docRequest %zu", i);
+    const tes_mdoc_doc_request *dr = &r->docs[i];
+    if (!dr->has_reader_auth)
+        return tes_err_set(TES_ERR_NOT_FOUND, "docRequest %zu carries no readerAuth", i);
+    if (dr->reader_auth.x5chain_len == 0)
+        return tes_err_set(TES_ERR_COSE_X5CHAIN, "readerAuth carries no reader certificate");
+    tes_buf plain = {0}, rab = {0};
+    tes_err e = tes_mdoc_transcript_load(transcript, &plain, NULL);
+    if (e != TES_OK)
+        return e;
+    tes_trust_result tr;
+    e = tes_trust_validate(trust, TES_PROFILE_READER, dr->reader_auth.x5chain,
+                           dr->reader_auth.x5chain_len, at, &tr);
+    if (e == TES_OK) {
+        reader_auth_bytes(&rab, tes_buf_bytes(&plain), dr->items_request_bytes);
+        e = rab.failed ? tes_err_set(TES_ERR_NOMEM, "out of memory")
+                       : tes_cose_sign1_verify(&dr->reader_auth, tes_cert_key(tr.leaf),
+                                               tes_buf_bytes(&rab), TES_BYTES(NULL, 0));
+        if (e == TES_ERR_SIGNATURE)
+            e = tes_err_set(TES_ERR_READER_SIG,
+                            "reader authentication signature of '%s' is wrong (wrong transcript or "
+                            "altered request)", tes_cert_get_info(tr.leaf)->subject);
+        if (e == TES_OK && reader)
+            *reader = tr.leaf;
+    }
+    tes_buf_free(&plain);
+    tes_buf_free(&rab);
+    return e;
+}
+
+tes_err tes_mdoc_request_build(const char *doctype, const tes_mdoc_req_elem *elems, size_t n,
+                               tes_bytes transcript, const tes_signer *reader,
+                               const tes_bytes *chain, size_t chain_len, tes_buf *out)
+{
+    /* ItemsRequest = {"docType": .., "nameSpaces": {ns: {elem: intent}}} */
+    tes_buf ir = {0}, irb = {0}, plain = {0}, rab = {0}, ra = {0};
+    tes_cbor_enc e = {.out = &ir};
+    tes_cbor_enc_map(&e, 2);
+    tes_cbor_enc_cstr(&e, "docType");
+    tes_cbor_enc_cstr(&e, doctype);
+    tes_cbor_enc_cstr(&e, "nameSpaces");
+    size_t nsm = tes_cbor_enc_pos(&e);
+    size_t n_ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = tes_bytes_eq(elems[j].ns, elems[i].ns);
+        n_ns += !seen;
+    }
+    tes_cbor_enc_map(&e, n_ns);
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = tes_bytes_eq(elems[j].ns, elems[i].ns);
+        if (seen)
+            continue;
+        size_t cnt = 0;
+        for (size_t j = i; j < n; j++)
+            cnt += tes_bytes_eq(elems[j].ns, elems[i].ns);
+        tes_cbor_enc_text(&e, (const char *)elems[i].ns.ptr, elems[i].ns.len);
+        size_t m = tes_cbor_enc_pos(&e);
+        tes_cbor_enc_map(&e, cnt);
+        for (size_t j = i; j < n; j++)
+            if (tes_bytes_eq(elems[j].ns, elems[i].ns)) {
+                tes_cbor_enc_text(&e, (const char *)elems[j].name.ptr, elems[j].name.len);
+                tes_cbor_enc_bool(&e, elems[j].intent_to_retain);
+            }
+        tes_cbor_enc_sort_map(&e, m);
+    }
+    tes_cbor_enc_sort_map(&e, nsm);
+    tes_cbor_enc_sort_map(&e, 0);
+    tes_err err = tes_cbor_enc_finish(&e);
+    tes_cbor_enc be = {.out = &irb};
+    tes_cbor_enc_tag(&be, 24);
+    tes_cbor_enc_bytes(&be, ir.ptr, ir.len);
+    if (err == TES_OK)
+        err = tes_cbor_enc_finish(&be);
+    if (err == TES_OK && reader) {
+        err = tes_mdoc_transcript_load(transcript, &plain, NULL);
+        if (err == TES_OK) {
+            reader_auth_bytes(&rab, tes_buf_bytes(&plain), tes_buf_bytes(&irb));
+            tes_cbor_enc ae = {.out = &ra};
+            tes_cose_sign1_write(&ae, reader, tes_buf_bytes(&rab), true, chain, chain_len,
+                                 TES_BYTES(NULL, 0), false);
+            err = rab.failed ? TES_ERR_NOMEM : tes_cbor_enc_finish(&ae);
+        }
+    }
+    if (err == TES_OK) {
+        tes_cbor_enc oe = {.out = out};
+        size_t top = tes_cbor_enc_pos(&oe);
+        tes_cbor_enc_map(&oe, 2);
+        tes_cbor_enc_cstr(&oe, "version");
+        tes_cbor_enc_cstr(&oe, "1.0");
+        tes_cbor_enc_cstr(&oe, "docRequests");
+        tes_cbor_enc_array(&oe, 1);
+        tes_cbor_enc_map(&oe, reader ? 2 : 1);
+        tes_cbor_enc_cstr(&oe, "itemsRequest");
+        tes_cbor_enc_raw(&oe, tes_buf_bytes(&irb));
+        if (reader) {
+            tes_cbor_enc_cstr(&oe, "readerAuth");
+            tes_cbor_enc_raw(&oe, tes_buf_bytes(&ra));
+        }
+        tes_cbor_enc_sort_map(&oe, top);
+        err = tes_cbor_enc_finish(&oe);
+    }
+    tes_buf_free(&ir);
+    tes_buf_free(&irb);
+    tes_buf_free(&plain);
+    tes_buf_free(&rab);
+    tes_buf_free(&ra);
+    return err;
+}
+
+tes_err tes_mdoc_status_ref(tes_bytes issuer_auth, uint64_t *idx, tes_buf *uri)
+{
+    tes_cose_msg m;
+    tes_err e = tes_cose_sign1_parse(issuer_auth, &m);
+    if (e != TES_OK)
+        return e;
+    tes_cbor_doc pd, md;
+    tes_bytes inner;
+    e = tes_cbor_parse(m.payload, &limits, &pd);
+    if (e != TES_OK)
+        return tes_err_set(TES_ERR_MSO_STRUCTURE, "MSO payload is not CBOR");
+    bool ok = tes_cbor_tag24_content(&pd, 0, &inner);
+    tes_cbor_doc_free(&pd);
+    if (!ok || tes_cbor_parse(inner, &limits, &md) != TES_OK)
+        return tes_err_set(TES_ERR_MSO_STRUCTURE, "issuerAuth payload is not an MSO");
+    uint32_t st = tes_cbor_map_get_text(&md, 0, "status");
+    uint32_t sl = tes_cbor_map_get_text(&md, st, "status_list");
+    uint32_t ix = tes_cbor_map_get_text(&md, sl, "idx");
+    uint32_t ur = tes_cbor_map_get_text(&md, sl, "uri");
+    if (st == TES_CBOR_NONE)
+        e = tes_err_set(TES_ERR_NOT_FOUND, "the MSO carries no status reference");
+    else if (!tes_cbor_is(&md, ix, TES_CBOR_UINT) || !tes_cbor_is(&md, ur, TES_CBOR_TEXT))
+        e = tes_err_set(TES_ERR_STATUS, "MSO status lacks status_list {idx, uri}");
+    else {
+        *idx = md.nodes[ix].val;
+        tes_buf_append(uri, md.nodes[ur].data, md.nodes[ur].len);
+    }
+    tes_cbor_doc_free(&md);
+    return e;
+}
