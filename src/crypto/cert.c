@@ -31,8 +31,8 @@ static tes_err time_to_unix(const ASN1_TIME *t, const char *which, int64_t *out)
     struct tm tm;
     if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
         return tes_crypto_ossl_fail(TES_ERR_CERT_MALFORMED, which);
-    int64_t days = days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1,
-                                   (unsigned)tm.tm_mday);
+    int64_t days =
+        days_from_civil((int64_t)tm.tm_year + 1900, (unsigned)tm.tm_mon + 1, (unsigned)tm.tm_mday);
     *out = days * 86400 + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
     return TES_OK;
 }
@@ -96,8 +96,7 @@ static tes_err copy_key_id(const ASN1_OCTET_STRING *id, const char *which, uint8
         return TES_OK;
     int len = ASN1_STRING_length(id);
     if (len <= 0 || len > 64)
-        return tes_err_set(TES_ERR_CERT_MALFORMED, "%s of %d bytes (1..64 supported)", which,
-                           len);
+        return tes_err_set(TES_ERR_CERT_MALFORMED, "%s of %d bytes (1..64 supported)", which, len);
     memcpy(out, ASN1_STRING_get0_data(id), (size_t)len);
     *out_len = (size_t)len;
     return TES_OK;
@@ -276,8 +275,7 @@ tes_err tes_cert_parse_all(tes_bytes in, tes_cert **out, size_t max, size_t *n)
             break;
         if (count == max) {
             tes_cert_free(c);
-            err = tes_err_set(TES_ERR_BUFFER_SMALL, "more than %zu certificates in PEM input",
-                              max);
+            err = tes_err_set(TES_ERR_BUFFER_SMALL, "more than %zu certificates in PEM input", max);
             break;
         }
         out[count++] = c;

@@ -21,11 +21,10 @@ static tes_err add_name_entry(X509_NAME *name, int nid, const char *value)
     if (value == NULL)
         return TES_OK;
     if (value[0] == '\0' || strlen(value) > 64)
-        return tes_err_set(TES_ERR_ARG, "certificate %s must be 1..64 characters",
-                           OBJ_nid2sn(nid));
+        return tes_err_set(TES_ERR_ARG, "certificate %s must be 1..64 characters", OBJ_nid2sn(nid));
     /* OpenSSL's string table makes countryName a 2-letter PrintableString. */
-    if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, -1,
-                                    -1, 0))
+    if (!X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8, (const unsigned char *)value, -1, -1,
+                                    0))
         return tes_crypto_ossl_fail(TES_ERR_ARG, OBJ_nid2sn(nid));
     return TES_OK;
 }
@@ -33,7 +32,8 @@ static tes_err add_name_entry(X509_NAME *name, int nid, const char *value)
 /* Adds ext (an i2d-able extension struct for nid); frees nothing. */
 static tes_err add_ext(X509 *x, int nid, void *value, bool critical)
 {
-    if (value == NULL || X509_add1_ext_i2d(x, nid, value, critical ? 1 : 0, X509V3_ADD_DEFAULT) != 1)
+    if (value == NULL ||
+        X509_add1_ext_i2d(x, nid, value, critical ? 1 : 0, X509V3_ADD_DEFAULT) != 1)
         return fail(OBJ_nid2sn(nid));
     return TES_OK;
 }
@@ -93,8 +93,8 @@ static tes_err add_basic_constraints(X509 *x, const tes_cert_template *t)
     if (bc == NULL)
         return fail("basicConstraints");
     bc->ca = 0xFF;
-    if (t->path_len >= 0 &&
-        ((bc->pathlen = ASN1_INTEGER_new()) == NULL || !ASN1_INTEGER_set(bc->pathlen, t->path_len))) {
+    if (t->path_len >= 0 && ((bc->pathlen = ASN1_INTEGER_new()) == NULL ||
+                             !ASN1_INTEGER_set(bc->pathlen, t->path_len))) {
         BASIC_CONSTRAINTS_free(bc);
         return fail("basicConstraints pathLen");
     }

@@ -21,9 +21,9 @@ struct tes_key {
     atomic_int refs;
     tes_curve curve;
     bool has_private;
-    EC_KEY *ec;                /* EC curves only */
-    _Atomic(EVP_PKEY *) pkey;  /* lazily created for EC; always set for Ed25519 */
-    uint8_t okp_pub[32];       /* Ed25519 raw public key */
+    EC_KEY *ec;               /* EC curves only */
+    _Atomic(EVP_PKEY *) pkey; /* lazily created for EC; always set for Ed25519 */
+    uint8_t okp_pub[32];      /* Ed25519 raw public key */
 };
 
 /* A parsed certificate; everything in it is computed once at parse time. */
@@ -39,10 +39,10 @@ struct tes_cert {
 /* Process-wide, created once, never modified afterwards. */
 typedef struct tes_curve_params {
     int nid;
-    EC_GROUP *group;  /* named-curve group, shared template for EC_KEY_set_group */
-    BIGNUM *p;        /* field prime */
+    EC_GROUP *group; /* named-curve group, shared template for EC_KEY_set_group */
+    BIGNUM *p;       /* field prime */
     BIGNUM *order;
-    size_t size;      /* coordinate / scalar bytes */
+    size_t size; /* coordinate / scalar bytes */
 } tes_curve_params;
 
 /* Parameters of an EC curve (P-256/384/521): TES_ERR_UNSUPPORTED for other curves,

@@ -65,8 +65,7 @@ tes_err tes_hmac_sha256(tes_bytes key, tes_bytes msg, uint8_t out[32])
     return TES_OK;
 }
 
-tes_err tes_hkdf_sha256(tes_bytes ikm, tes_bytes salt, tes_bytes info, uint8_t *out,
-                        size_t out_len)
+tes_err tes_hkdf_sha256(tes_bytes ikm, tes_bytes salt, tes_bytes info, uint8_t *out, size_t out_len)
 {
     if (out == NULL || (ikm.ptr == NULL && ikm.len != 0) || (salt.ptr == NULL && salt.len != 0) ||
         (info.ptr == NULL && info.len != 0))

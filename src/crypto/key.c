@@ -176,8 +176,8 @@ tes_err tes_key_from_ec_private(tes_curve c, tes_bytes d, tes_key **out)
     if (err)
         return err;
     if (d.len == 0 || d.len > cp->size)
-        return tes_err_set(TES_ERR_KEY_MALFORMED, "EC private scalar must be 1..%zu bytes (got %zu)",
-                           cp->size, d.len);
+        return tes_err_set(TES_ERR_KEY_MALFORMED,
+                           "EC private scalar must be 1..%zu bytes (got %zu)", cp->size, d.len);
     EC_KEY *ec = NULL;
     BIGNUM *bd = BN_secure_new();
     if (bd == NULL || BN_bin2bn(d.ptr, (int)d.len, bd) == NULL) {
@@ -341,9 +341,8 @@ tes_err tes_key_parse(tes_bytes in, tes_key **out)
                     : PEM_read_bio_PUBKEY(bio, NULL, no_passphrase, NULL);
         BIO_free(bio);
         if (pkey == NULL)
-            return tes_crypto_ossl_fail(TES_ERR_KEY_MALFORMED,
-                                        priv ? "PEM private key malformed"
-                                             : "PEM public key malformed");
+            return tes_crypto_ossl_fail(TES_ERR_KEY_MALFORMED, priv ? "PEM private key malformed"
+                                                                    : "PEM public key malformed");
     } else {
         /* DER: PKCS#8 or SEC1 private key, then SubjectPublicKeyInfo; all input consumed. */
         const unsigned char *p = in.ptr;
@@ -552,8 +551,8 @@ tes_err tes_key_sign(const tes_key *k, tes_hash h, tes_bytes msg, uint8_t *sig, 
         static const uint8_t empty[1];
         size_t n = ED25519_SIG_LEN;
         int ok = ctx != NULL &&
-                 EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, atomic_load(&((tes_key *)k)->pkey),
-                                       NULL) == 1 &&
+                 EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL,
+                                       atomic_load(&((tes_key *)k)->pkey), NULL) == 1 &&
                  EVP_DigestSign(ctx, sig, &n, msg.len ? msg.ptr : empty, msg.len) == 1 &&
                  n == ED25519_SIG_LEN;
         EVP_MD_CTX_free(ctx);
@@ -588,7 +587,8 @@ tes_err tes_key_verify(const tes_key *k, tes_hash h, tes_bytes msg, tes_bytes si
         return tes_err_set(TES_ERR_ARG, "tes_key_verify: NULL argument");
     if (k->ec == NULL) {
         if (h != TES_HASH_NONE)
-            return tes_err_set(TES_ERR_ARG, "Ed25519 verifies the message itself (hash must be none)");
+            return tes_err_set(TES_ERR_ARG,
+                               "Ed25519 verifies the message itself (hash must be none)");
         if (sig.len != ED25519_SIG_LEN)
             return tes_err_set(TES_ERR_SIGNATURE, "Ed25519 signature must be 64 bytes (got %zu)",
                                sig.len);
@@ -646,8 +646,8 @@ tes_err tes_key_ecdh(const tes_key *priv, const tes_key *pub, uint8_t out[TES_MA
     if (priv->ec == NULL || pub->ec == NULL)
         return tes_err_set(TES_ERR_UNSUPPORTED, "ECDH needs EC keys (P-256, P-384, P-521)");
     if (priv->curve != pub->curve)
-        return tes_err_set(TES_ERR_ARG, "ECDH keys on different curves (%d, %d)",
-                           (int)priv->curve, (int)pub->curve);
+        return tes_err_set(TES_ERR_ARG, "ECDH keys on different curves (%d, %d)", (int)priv->curve,
+                           (int)pub->curve);
     if (!priv->has_private)
         return tes_err_set(TES_ERR_ARG, "ECDH: first key has no private part");
     size_t size = tes_curve_size(priv->curve);
