@@ -9,6 +9,7 @@ PACKAGES=(
     clang libclang-rt-14-dev clang-format  # libFuzzer builds, `make format`
     nodejs npm                          # interop tests (tests/interop)
     valgrind
+    openssl xxd                         # test and demo scripts (keys, hex vectors)
 )
 
 # Commands that count as "installed" even when not from dpkg (e.g. Node from nodesource

@@ -172,7 +172,8 @@ void tes_cbor_enc_sort_map(tes_cbor_enc *e, size_t map_off)
         ents[i].all_len = d.nodes[k].span + d.nodes[v].span;
         k = d.nodes[v].next;
     }
-    qsort(ents, n, sizeof(*ents), entry_cmp);
+    if (n > 1)
+        qsort(ents, n, sizeof(*ents), entry_cmp);
     uint8_t *w = e->out->ptr + map_off + (n ? head : 0);
     for (size_t i = 0; i < n; i++) {
         if (i > 0 && entry_cmp(&ents[i - 1], &ents[i]) == 0) {

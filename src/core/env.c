@@ -175,12 +175,13 @@ tes_err tes_file_read(const char *path, size_t max, tes_buf *out)
     if (f == NULL)
         return tes_err_set(TES_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     size_t start = out->len;
+    uint8_t chunk[16384];
     for (;;) {
-        uint8_t chunk[16384];
         size_t n = fread(chunk, 1, sizeof(chunk), f);
         if (n > 0) {
             if (out->len - start + n > max) {
                 fclose(f);
+                tes_wipe(chunk, sizeof(chunk));
                 out->len = start;
                 return tes_err_set(TES_ERR_IO, "'%s' is larger than %zu bytes", path, max);
             }
@@ -191,6 +192,7 @@ tes_err tes_file_read(const char *path, size_t max, tes_buf *out)
     }
     bool err = ferror(f);
     fclose(f);
+    tes_wipe(chunk, sizeof(chunk)); /* the file may hold a key */
     if (err)
         return tes_err_set(TES_ERR_IO, "cannot read '%s'", path);
     if (out->failed)

@@ -101,10 +101,13 @@ const char *tes_err_message(void)
 
 tes_err tes_err_set(tes_err code, const char *fmt, ...)
 {
+    /* format into a copy first: callers may pass tes_err_message() as an argument */
+    char msg[sizeof(last_message)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof(last_message), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    memcpy(last_message, msg, sizeof(msg));
     return code;
 }
 

@@ -1,0 +1,109 @@
+/*
+ * tools/tessera/cli.h — private to the `tessera` command-line tool.
+ *
+ * The tool is thin: argument parsing, file I/O and printing. Everything the
+ * commands do with credentials is done by libtessera.
+ *
+ * Exit codes (every command):
+ *   0  success (verify: the response is valid)
+ *   1  the operation failed on its input (verify: the response is invalid;
+ *      inspect: not CBOR; issue: the claims do not fit the doctype; ...)
+ *   2  usage error, or an input could not be read (missing file, unreadable
+ *      key or certificate, bad time), or an output could not be written
+ */
+#ifndef TESSERA_CLI_H
+#define TESSERA_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "tessera/cbor.h"
+#include "tessera/core.h"
+#include "tessera/crypto.h"
+
+/* Keep in step with project(VERSION) in CMakeLists.txt. */
+#define CLI_VERSION "0.1.0"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+/* Every input file is bounded. */
+#define CLI_MAX_INPUT ((size_t)64 * 1024 * 1024)
+
+/* A subcommand: argv[0] is the subcommand's name. Returns the exit code. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+int cmd_authority(int argc, char **argv);
+int cmd_issue(int argc, char **argv);
+int cmd_present(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/* Per-command usage text (main.c); cmd is the subcommand name. */
+void cli_print_usage(const char *cmd, bool to_stderr);
+
+/* ---- reporting (util.c) ---- */
+
+/* Prints "tessera: <what>: <tes_err_message()>" to stderr and returns code.
+ * Call it right after the failing library call: the message belongs to the
+ * calling thread's most recent failure. */
+int cli_fail(int code, const char *what_fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "tessera: <msg>" to stderr and returns code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "tessera: <cmd>: <msg> (see 'tessera <cmd> --help')" and returns 2. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Exit code for a failed library operation: 2 when the caller or the
+ * environment is at fault (bad argument, I/O), else 1 (the input failed). */
+static inline int cli_exit_for(tes_err e)
+{
+    return tes_err_is_caller(e) || tes_err_is_env(e) ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+}
+/* Handles the getopt_long '?' / ':' results uniformly. */
+int cli_bad_option(const char *cmd, int c, char **argv);
+
+/* ---- files (util.c) ---- */
+
+/* Reads a public file into out (64 MiB bound). "-" reads standard input. */
+tes_err cli_read_file(const char *path, tes_buf *out);
+/* Reads a file holding secret material straight into a secret buffer (no
+ * intermediate copies; wiped when freed). */
+tes_err cli_read_secret(const char *path, tes_buf *out);
+/* Writes atomically (0644 public, 0600 secret). */
+tes_err cli_write_file(const char *path, tes_bytes data, bool secret);
+
+/* Loads a PEM/DER key (PKCS#8, SEC1 or SPKI). The file's bytes are wiped. */
+tes_err cli_load_key(const char *path, tes_key **out);
+/* Loads a PEM or DER certificate (the first one of a PEM file). */
+tes_err cli_load_cert(const char *path, tes_cert **out);
+/* Loads a SessionTranscript file (plain or tag 24, binary or hex text) and
+ * returns its plain encoding. */
+tes_err cli_load_transcript(const char *path, tes_buf *plain);
+/* When `raw` is not CBOR but is all hex digits and whitespace, replaces it by
+ * the decoded bytes and returns true. */
+bool cli_maybe_unhex(tes_buf *raw);
+
+/* Parses a non-negative decimal integer no larger than max. */
+bool cli_parse_size(const char *s, size_t max, size_t *out);
+
+/* ---- CBOR to JSON (cbor_json.c) ---- */
+
+typedef struct cli_json_opts {
+    /* byte strings longer than this become "<N bytes>" (0: never shorten) */
+    size_t abbreviate_bytes;
+} cli_json_opts;
+
+/* Converts one encoded CBOR item into a new JSON value:
+ *   tstr -> string; bstr -> base64url string; integers -> number (outside the
+ *   int64 range: a real); true/false/null; undefined -> null; floats -> number
+ *   (NaN and infinities as the strings "NaN", "Infinity", "-Infinity");
+ *   1004("YYYY-MM-DD") and 0("date-time") -> their text; 100(days) and
+ *   1(seconds) -> the date / date-time text; other tags ->
+ *   {"tag": N, "value": ...}; other simple values -> {"simple": N};
+ *   arrays and maps recursively, map keys: text as is, anything else as its
+ *   diagnostic notation. Returns NULL (tes_err_message set) on failure. */
+json_t *cli_cbor_to_json(tes_bytes encoded, const cli_json_opts *o);
+
+#endif

@@ -1,0 +1,216 @@
+/* tessera issue — one mdoc signed by an authority's document signer. */
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tessera/mdoc.h"
+
+#include "cli.h"
+
+#define DAY 86400LL
+#define MAX_VALID_DAYS 36500
+#define MAX_DECOYS 1000
+
+typedef struct issue_args {
+    const char *authority, *doctype, *claims, *device_key, *table, *out;
+    size_t valid_days, decoys;
+} issue_args;
+
+/* Registers the doctype table and remembers its docType for error messages. */
+static int register_table(const char *path, char *registered, size_t cap)
+{
+    tes_buf raw = {0};
+    if (cli_read_file(path, &raw) != TES_OK)
+        return cli_fail(CLI_EXIT_USAGE, "reading the doctype table");
+    int rc = CLI_EXIT_OK;
+    if (tes_doctype_register_json((const char *)raw.ptr, raw.len) != TES_OK) {
+        rc = cli_fail(CLI_EXIT_USAGE, "doctype table %s", path);
+    } else {
+        json_t *j = json_loadb((const char *)raw.ptr, raw.len, 0, NULL);
+        const char *dt = json_string_value(json_object_get(j, "docType"));
+        snprintf(registered, cap, "%s", dt ? dt : "");
+        json_decref(j);
+    }
+    tes_buf_free(&raw);
+    return rc;
+}
+
+static int unknown_doctype(const char *doctype, const char *registered)
+{
+    fprintf(stderr, "tessera: issue: unknown doctype '%s'; known doctypes: %s, %s", doctype,
+            TES_DOCTYPE_MDL, TES_DOCTYPE_PID);
+    if (*registered)
+        fprintf(stderr, ", %s", registered);
+    fprintf(stderr, " (add one with --doctype-table)\n");
+    return CLI_EXIT_USAGE;
+}
+
+static int load_claims(const tes_doctype *t, const char *path, tes_mdoc_claims *claims)
+{
+    tes_buf raw = {0};
+    if (cli_read_file(path, &raw) != TES_OK)
+        return cli_fail(CLI_EXIT_USAGE, "reading the claims");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    const char *base = dirname(dir);
+    int rc = CLI_EXIT_OK;
+    tes_err e = tes_mdoc_claims_from_json(t, (const char *)raw.ptr, raw.len, base, claims);
+    if (e != TES_OK)
+        rc = cli_fail(cli_exit_for(e), "claims %s", path);
+    tes_wipe(raw.ptr, raw.len); /* personal data */
+    tes_buf_free(&raw);
+    return rc;
+}
+
+static int issue(const issue_args *a)
+{
+    char registered[256] = "";
+    int rc;
+    if (a->table && (rc = register_table(a->table, registered, sizeof(registered))) != 0)
+        return rc;
+    const tes_doctype *t = tes_doctype_find(a->doctype);
+    if (t == NULL)
+        return unknown_doctype(a->doctype, registered);
+
+    char ds_path[PATH_MAX], ds_key_path[PATH_MAX];
+    if (snprintf(ds_path, sizeof(ds_path), "%s/ds.pem", a->authority) >= (int)sizeof(ds_path) ||
+        snprintf(ds_key_path, sizeof(ds_key_path), "%s/ds_key.pem", a->authority) >=
+            (int)sizeof(ds_key_path))
+        return cli_usage_error("issue", "--authority path too long");
+
+    tes_cert *ds = NULL;
+    tes_key *ds_key = NULL, *device = NULL;
+    tes_mdoc_claims claims = {0};
+    tes_buf out = {0};
+    rc = CLI_EXIT_USAGE;
+    if (cli_load_cert(ds_path, &ds) != TES_OK) {
+        cli_fail(rc, "document signer certificate");
+        goto done;
+    }
+    if (cli_load_key(ds_key_path, &ds_key) != TES_OK) {
+        cli_fail(rc, "document signer key");
+        goto done;
+    }
+    if (!tes_key_has_private(ds_key)) {
+        cli_error(rc, "document signer key: %s holds no private key", ds_key_path);
+        goto done;
+    }
+    if (!tes_key_equal_public(ds_key, tes_cert_key(ds))) {
+        cli_error(rc, "document signer key: %s does not belong to %s", ds_key_path, ds_path);
+        goto done;
+    }
+    if (cli_load_key(a->device_key, &device) != TES_OK) {
+        cli_fail(rc, "device key");
+        goto done;
+    }
+    if ((rc = load_claims(t, a->claims, &claims)) != CLI_EXIT_OK)
+        goto done;
+
+    const int64_t now = (int64_t)time(NULL);
+    const tes_signer signer = tes_signer_from_key(ds_key);
+    const tes_bytes chain[1] = {tes_cert_der(ds)};
+    const tes_mdoc_issue_params p = {
+        .doctype = a->doctype,
+        .claims = &claims,
+        .device_key = device,
+        .issuer = &signer,
+        .ds_chain = chain,
+        .ds_chain_len = 1,
+        .signed_at = now,
+        .valid_from = now,
+        .valid_until = now + (int64_t)a->valid_days * DAY,
+        .decoys = a->decoys,
+    };
+    tes_err e = tes_mdoc_issue(&p, &out);
+    if (e != TES_OK) {
+        rc = cli_fail(cli_exit_for(e), "issuing %s", a->doctype);
+        goto done;
+    }
+    if (cli_write_file(a->out, tes_buf_bytes(&out), false) != TES_OK) {
+        rc = cli_fail(CLI_EXIT_USAGE, "writing the credential");
+        goto done;
+    }
+    fprintf(stderr, "issued %s with %zu elements to %s\n", a->doctype, claims.n, a->out);
+    rc = CLI_EXIT_OK;
+done:
+    tes_buf_free(&out);
+    tes_mdoc_claims_free(&claims);
+    tes_key_free(device);
+    tes_key_free(ds_key);
+    tes_cert_free(ds);
+    return rc;
+}
+
+int cmd_issue(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"authority", required_argument, NULL, 'a'},
+        {"doctype", required_argument, NULL, 't'},
+        {"claims", required_argument, NULL, 'c'},
+        {"device-key", required_argument, NULL, 'k'},
+        {"valid-days", required_argument, NULL, 'v'},
+        {"decoys", required_argument, NULL, 'y'},
+        {"doctype-table", required_argument, NULL, 'T'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    issue_args a = {.valid_days = 365, .decoys = 2};
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            a.authority = optarg;
+            break;
+        case 't':
+            a.doctype = optarg;
+            break;
+        case 'c':
+            a.claims = optarg;
+            break;
+        case 'k':
+            a.device_key = optarg;
+            break;
+        case 'T':
+            a.table = optarg;
+            break;
+        case 'o':
+            a.out = optarg;
+            break;
+        case 'v':
+            if (!cli_parse_size(optarg, MAX_VALID_DAYS, &a.valid_days) || a.valid_days == 0)
+                return cli_usage_error("issue", "--valid-days must be 1..%d, not '%s'",
+                                       MAX_VALID_DAYS, optarg);
+            break;
+        case 'y':
+            if (!cli_parse_size(optarg, MAX_DECOYS, &a.decoys))
+                return cli_usage_error("issue", "--decoys must be 0..%d, not '%s'", MAX_DECOYS,
+                                       optarg);
+            break;
+        case 'h':
+            cli_print_usage("issue", false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option("issue", c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("issue", "unexpected argument '%s'", argv[optind]);
+    const struct {
+        const char *v, *name;
+    } req[] = {{a.authority, "--authority"},
+               {a.doctype, "--doctype"},
+               {a.claims, "--claims"},
+               {a.device_key, "--device-key"},
+               {a.out, "--out"}};
+    for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+        if (req[i].v == NULL)
+            return cli_usage_error("issue", "missing %s", req[i].name);
+    return issue(&a);
+}

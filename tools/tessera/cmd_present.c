@@ -1,0 +1,340 @@
+/* tessera present — a DeviceResponse for a request, signed or MACed by the device key. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tessera/mdoc.h"
+
+#include "cli.h"
+
+#define MAX_ELEMENTS 1024
+
+typedef struct present_args {
+    const char *mdoc, *device_key, *request, *elements, *transcript, *reader_pub, *out;
+    bool mac;
+} present_args;
+
+/* The credential's docType: the stored-credential map's "docType", or that of
+ * the first document of a DeviceResponse. Empty when absent (bare IssuerSigned). */
+static void mdoc_doctype(tes_bytes mdoc, char *out, size_t cap)
+{
+    out[0] = '\0';
+    tes_cbor_doc d;
+    if (tes_cbor_parse(mdoc, NULL, &d) != TES_OK)
+        return;
+    uint32_t dt = TES_CBOR_NONE;
+    if (tes_cbor_is(&d, 0, TES_CBOR_MAP)) {
+        dt = tes_cbor_map_get_text(&d, 0, "docType");
+        uint32_t docs = tes_cbor_map_get_text(&d, 0, "documents");
+        if (dt == TES_CBOR_NONE && docs != TES_CBOR_NONE && tes_cbor_is(&d, docs, TES_CBOR_ARRAY) &&
+            tes_cbor_count(&d, docs) > 0) {
+            uint32_t first = tes_cbor_child(&d, docs);
+            if (tes_cbor_is(&d, first, TES_CBOR_MAP))
+                dt = tes_cbor_map_get_text(&d, first, "docType");
+        }
+    }
+    if (dt != TES_CBOR_NONE && tes_cbor_is(&d, dt, TES_CBOR_TEXT)) {
+        const tes_cbor_node *n = tes_cbor_at(&d, dt);
+        snprintf(out, cap, "%.*s", (int)n->len, (const char *)n->data);
+    }
+    tes_cbor_doc_free(&d);
+}
+
+/* Splits "ns/name,ns/name,name" in place; a bare name takes default_ns. */
+static int parse_elements(char *list, const char *default_ns, tes_mdoc_req_elem *elems, size_t *n)
+{
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        while (*tok == ' ')
+            tok++;
+        size_t len = strlen(tok);
+        while (len > 0 && tok[len - 1] == ' ')
+            tok[--len] = '\0';
+        if (len == 0)
+            continue;
+        if (*n == MAX_ELEMENTS)
+            return cli_usage_error("present", "more than %d elements", MAX_ELEMENTS);
+        char *slash = strrchr(tok, '/');
+        tes_mdoc_req_elem *e = &elems[(*n)++];
+        *e = (tes_mdoc_req_elem){0};
+        if (slash) {
+            if (slash == tok || slash[1] == '\0')
+                return cli_usage_error("present", "'%s' is not NAMESPACE/ELEMENT", tok);
+            e->ns = TES_BYTES(tok, (size_t)(slash - tok));
+            e->name = TES_BYTES(slash + 1, strlen(slash + 1));
+        } else {
+            if (default_ns == NULL)
+                return cli_usage_error("present",
+                                       "'%s' needs a namespace (NAMESPACE/ELEMENT): the "
+                                       "credential's doctype is not known",
+                                       tok);
+            e->ns = TES_BYTES(default_ns, strlen(default_ns));
+            e->name = TES_BYTES(tok, len);
+        }
+    }
+    if (*n == 0)
+        return cli_usage_error("present", "--elements lists no element");
+    return CLI_EXIT_OK;
+}
+
+/* Whether the response discloses (ns, name) among its IssuerSignedItems. */
+static bool disclosed(const tes_cbor_doc *d, tes_bytes ns, tes_bytes name)
+{
+    uint32_t docs = tes_cbor_map_get_text(d, 0, "documents");
+    if (docs == TES_CBOR_NONE || !tes_cbor_is(d, docs, TES_CBOR_ARRAY))
+        return false;
+    for (uint32_t doc = tes_cbor_child(d, docs); doc != TES_CBOR_NONE && doc < d->nodes[docs].next;
+         doc = tes_cbor_next(d, doc)) {
+        uint32_t is = tes_cbor_is(d, doc, TES_CBOR_MAP)
+                          ? tes_cbor_map_get_text(d, doc, "issuerSigned")
+                          : TES_CBOR_NONE;
+        uint32_t nss = is != TES_CBOR_NONE && tes_cbor_is(d, is, TES_CBOR_MAP)
+                           ? tes_cbor_map_get_text(d, is, "nameSpaces")
+                           : TES_CBOR_NONE;
+        if (nss == TES_CBOR_NONE || !tes_cbor_is(d, nss, TES_CBOR_MAP))
+            continue;
+        for (uint32_t k = tes_cbor_child(d, nss); k != TES_CBOR_NONE && k < d->nodes[nss].next;
+             k = tes_cbor_next(d, tes_cbor_next(d, k))) {
+            const tes_cbor_node *kn = tes_cbor_at(d, k);
+            uint32_t items = tes_cbor_next(d, k);
+            if (kn->type != TES_CBOR_TEXT || !tes_bytes_eq(TES_BYTES(kn->data, kn->len), ns) ||
+                !tes_cbor_is(d, items, TES_CBOR_ARRAY))
+                continue;
+            for (uint32_t it = tes_cbor_child(d, items);
+                 it != TES_CBOR_NONE && it < d->nodes[items].next; it = tes_cbor_next(d, it)) {
+                tes_bytes inner;
+                tes_cbor_doc sub;
+                if (!tes_cbor_tag24_content(d, it, &inner) ||
+                    tes_cbor_parse(inner, NULL, &sub) != TES_OK)
+                    continue;
+                uint32_t id = tes_cbor_is(&sub, 0, TES_CBOR_MAP)
+                                  ? tes_cbor_map_get_text(&sub, 0, "elementIdentifier")
+                                  : TES_CBOR_NONE;
+                bool match = false;
+                if (id != TES_CBOR_NONE && tes_cbor_is(&sub, id, TES_CBOR_TEXT)) {
+                    const tes_cbor_node *in = tes_cbor_at(&sub, id);
+                    match = tes_bytes_eq(TES_BYTES(in->data, in->len), name);
+                }
+                tes_cbor_doc_free(&sub);
+                if (match)
+                    return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Tells on stderr what was disclosed and which requested elements the
+ * credential does not hold. */
+static void report(const present_args *a, const tes_mdoc_req_elem *elems, size_t n, size_t missing,
+                   tes_bytes response)
+{
+    fprintf(stderr, "presented %zu of %zu requested elements (device %s) to %s\n", n - missing, n,
+            a->mac ? "MAC" : "signature", a->out);
+    if (missing == 0)
+        return;
+    tes_cbor_doc d;
+    size_t listed = 0;
+    bool ok = tes_cbor_parse(response, NULL, &d) == TES_OK;
+    if (ok) {
+        for (size_t i = 0; i < n; i++)
+            listed += !disclosed(&d, elems[i].ns, elems[i].name);
+    }
+    if (!ok || listed != missing) {
+        /* e.g. age_over_NN answered by a neighbouring age_over_MM */
+        fprintf(stderr, "not in the credential: %zu requested element(s)\n", missing);
+    } else {
+        fprintf(stderr, "not in the credential (left out):");
+        for (size_t i = 0; i < n; i++)
+            if (!disclosed(&d, elems[i].ns, elems[i].name))
+                fprintf(stderr, " %.*s/%.*s", (int)elems[i].ns.len, (const char *)elems[i].ns.ptr,
+                        (int)elems[i].name.len, (const char *)elems[i].name.ptr);
+        fputc('\n', stderr);
+    }
+    if (ok)
+        tes_cbor_doc_free(&d);
+}
+
+static int present(const present_args *a)
+{
+    int rc = CLI_EXIT_USAGE;
+    tes_buf mdoc = {0}, req_raw = {0}, transcript = {0}, out = {0};
+    tes_key *device = NULL, *reader = NULL;
+    tes_mdoc_request req = {0};
+    bool have_req = false;
+    char *list = NULL;
+    static tes_mdoc_req_elem list_elems[MAX_ELEMENTS];
+    const tes_mdoc_req_elem *elems = NULL;
+    size_t n_elems = 0, missing = 0;
+
+    if (cli_read_file(a->mdoc, &mdoc) != TES_OK) {
+        cli_fail(rc, "reading the credential");
+        goto done;
+    }
+    cli_maybe_unhex(&mdoc);
+    if (cli_load_key(a->device_key, &device) != TES_OK) {
+        cli_fail(rc, "device key");
+        goto done;
+    }
+    if (!tes_key_has_private(device)) {
+        cli_error(rc, "device key: %s is a public key; presenting needs the private key",
+                  a->device_key);
+        goto done;
+    }
+    if (a->mac && cli_load_key(a->reader_pub, &reader) != TES_OK) {
+        cli_fail(rc, "reader public key");
+        goto done;
+    }
+    if (cli_load_transcript(a->transcript, &transcript) != TES_OK) {
+        cli_fail(rc, "session transcript");
+        goto done;
+    }
+
+    char doctype[256];
+    mdoc_doctype(tes_buf_bytes(&mdoc), doctype, sizeof(doctype));
+    if (a->request) {
+        if (cli_read_file(a->request, &req_raw) != TES_OK) {
+            cli_fail(rc, "reading the request");
+            goto done;
+        }
+        cli_maybe_unhex(&req_raw);
+        tes_err e = tes_mdoc_request_parse(tes_buf_bytes(&req_raw), &req);
+        if (e != TES_OK) {
+            rc = cli_fail(cli_exit_for(e), "request %s", a->request);
+            goto done;
+        }
+        have_req = true;
+        const tes_mdoc_doc_request *match = NULL;
+        for (size_t i = 0; i < req.n_docs && match == NULL; i++)
+            if (*doctype ? tes_bytes_eq(req.docs[i].doctype, TES_BYTES(doctype, strlen(doctype)))
+                         : req.n_docs == 1)
+                match = &req.docs[i];
+        if (match == NULL) {
+            rc = cli_error(CLI_EXIT_FAIL, "request %s asks for no document of type '%s'",
+                           a->request, *doctype ? doctype : "(unknown)");
+            goto done;
+        }
+        if (match->has_reader_auth)
+            fprintf(stderr, "note: the request's reader authentication is not checked here "
+                            "(the reader is untrusted)\n");
+        elems = match->elems;
+        n_elems = match->n_elems;
+    } else {
+        const tes_doctype *t = *doctype ? tes_doctype_find(doctype) : NULL;
+        list = strdup(a->elements);
+        if (list == NULL) {
+            rc = cli_error(CLI_EXIT_USAGE, "out of memory");
+            goto done;
+        }
+        if ((rc = parse_elements(list, t ? t->ns : NULL, list_elems, &n_elems)) != CLI_EXIT_OK)
+            goto done;
+        rc = CLI_EXIT_USAGE;
+        elems = list_elems;
+    }
+
+    const tes_signer signer = tes_signer_from_key(device);
+    const tes_mdoc_present_params p = {
+        .mdoc = tes_buf_bytes(&mdoc),
+        .elems = elems,
+        .n_elems = n_elems,
+        .transcript = tes_buf_bytes(&transcript),
+        .device = a->mac ? NULL : &signer,
+        .device_key = a->mac ? device : NULL,
+        .reader_key = a->mac ? reader : NULL,
+    };
+    tes_err e = tes_mdoc_present(&p, &out, &missing);
+    if (e != TES_OK) {
+        rc = cli_fail(cli_exit_for(e), "presenting %s", a->mdoc);
+        goto done;
+    }
+    if (cli_write_file(a->out, tes_buf_bytes(&out), false) != TES_OK) {
+        rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
+        goto done;
+    }
+    report(a, elems, n_elems, missing, tes_buf_bytes(&out));
+    rc = CLI_EXIT_OK;
+done:
+    if (have_req)
+        tes_mdoc_request_free(&req);
+    free(list);
+    tes_key_free(reader);
+    tes_key_free(device);
+    tes_buf_free(&out);
+    tes_buf_free(&transcript);
+    tes_buf_free(&req_raw);
+    tes_buf_free(&mdoc);
+    return rc;
+}
+
+int cmd_present(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"mdoc", required_argument, NULL, 'm'},
+        {"device-key", required_argument, NULL, 'k'},
+        {"request", required_argument, NULL, 'r'},
+        {"elements", required_argument, NULL, 'e'},
+        {"transcript", required_argument, NULL, 's'},
+        {"mac", no_argument, NULL, 'M'},
+        {"reader-pub", required_argument, NULL, 'R'},
+        {"out", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    present_args a = {0};
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            a.mdoc = optarg;
+            break;
+        case 'k':
+            a.device_key = optarg;
+            break;
+        case 'r':
+            a.request = optarg;
+            break;
+        case 'e':
+            a.elements = optarg;
+            break;
+        case 's':
+            a.transcript = optarg;
+            break;
+        case 'M':
+            a.mac = true;
+            break;
+        case 'R':
+            a.reader_pub = optarg;
+            break;
+        case 'o':
+            a.out = optarg;
+            break;
+        case 'h':
+            cli_print_usage("present", false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option("present", c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("present", "unexpected argument '%s'", argv[optind]);
+    const struct {
+        const char *v, *name;
+    } req[] = {{a.mdoc, "--mdoc"},
+               {a.device_key, "--device-key"},
+               {a.transcript, "--transcript"},
+               {a.out, "--out"}};
+    for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+        if (req[i].v == NULL)
+            return cli_usage_error("present", "missing %s", req[i].name);
+    if ((a.request == NULL) == (a.elements == NULL))
+        return cli_usage_error("present", "give exactly one of --request and --elements");
+    if (a.reader_pub)
+        a.mac = true; /* --reader-pub only makes sense for a MAC */
+    if (a.mac && a.reader_pub == NULL)
+        return cli_usage_error("present", "--mac needs --reader-pub (the reader's public key)");
+    return present(&a);
+}
