@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
     build-essential cmake pkg-config   # toolchain
     libssl-dev libcbor-dev libjansson-dev  # libraries linked into libtessera
+    libsqlite3-dev libp11-kit-dev          # wallet store, PKCS#11 secure elements
+    softhsm2 p11-kit                       # a real PKCS#11 token for the tests
     clang libclang-rt-14-dev clang-format  # libFuzzer builds, `make format`
     nodejs npm                          # interop tests (tests/interop)
     valgrind

@@ -41,6 +41,8 @@ typedef enum tes_err {
     TES_ERR_STATE = 3,           /* call out of sequence */
     TES_ERR_UNSUPPORTED = 4,     /* algorithm or feature not supported */
     TES_ERR_NOT_FOUND = 5,       /* requested item does not exist */
+    TES_ERR_PIN_REQUIRED = 6,    /* the key needs user verification: give the PIN */
+    TES_ERR_PIN_FORMAT = 7,      /* PIN/PUK not of the allowed length or alphabet */
 
     /* malformed input: CBOR */
     TES_ERR_CBOR_TRUNCATED = 100,   /* input ends inside an item */
@@ -71,6 +73,10 @@ typedef enum tes_err {
     TES_ERR_JSON = 180,             /* JSON input malformed */
     TES_ERR_CLAIMS = 181,           /* claims do not fit the doctype */
     TES_ERR_ENCODING = 182,         /* hex / base64url / PEM text malformed */
+    TES_ERR_SE_TAMPERED = 200,      /* secure-element state fails authentication or is cut short */
+    TES_ERR_SE_ROLLBACK = 201,      /* secure-element state is older than the monotonic counter */
+    TES_ERR_STORE_CORRUPT = 202,    /* the wallet store is not a store or is damaged */
+    TES_ERR_ATTESTATION_FORMAT = 203, /* a key attestation cannot be parsed */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -96,12 +102,25 @@ typedef enum tes_err {
     TES_ERR_DEVICE_NAMESPACES = 320, /* device-signed elements not allowed / mismatched */
     TES_ERR_STATUS = 321,            /* MSO status member malformed */
     TES_ERR_DOC_ERRORS = 322,        /* response reports documentErrors/status != 0 */
+    TES_ERR_PIN_WRONG = 330,         /* wrong PIN (tries left in the message) */
+    TES_ERR_PIN_LOCKED = 331,        /* too many wrong PINs: unblock with the PUK */
+    TES_ERR_PUK_WRONG = 332,         /* wrong PUK */
+    TES_ERR_SE_BLOCKED = 333,        /* too many wrong PUKs: permanently blocked */
+    TES_ERR_KEY_UNKNOWN = 334,       /* no such key (never created or deleted) */
+    TES_ERR_KEY_USED = 335,          /* a single-use key was already used */
+    TES_ERR_ATTESTATION = 336,       /* key attestation does not verify or is not accepted */
+    TES_ERR_PIN_NOT_SET = 337,       /* the secure element has no PIN yet */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */
     TES_ERR_IO = 601,      /* file or socket I/O failed */
     TES_ERR_CRYPTO = 602,  /* the crypto backend failed unexpectedly */
     TES_ERR_RANDOM = 603,  /* the random source failed */
+    TES_ERR_SE_MODULE = 604,   /* PKCS#11 module missing or cannot be loaded */
+    TES_ERR_SE_NO_TOKEN = 605, /* no token (card) present / token label not found */
+    TES_ERR_SE_BACKEND = 606,  /* the secure element failed (PKCS#11 CKR_* in the message) */
+    TES_ERR_STORE = 607,       /* the store (SQLite/PostgreSQL) failed */
+    TES_ERR_BUSY = 608,        /* the store is locked by another process beyond the timeout */
 } tes_err;
 
 static inline bool tes_err_is_caller(tes_err e) { return e > 0 && e < 100; }

@@ -1,0 +1,168 @@
+/*
+ * tessera/se.h — the secure area: where credential keys are created and used,
+ * and from which they never leave.
+ *
+ * One small runtime interface (a table of functions, versioned by its size so
+ * members are only ever appended) with several backends:
+ *   - "soft": the built-in software secure element (the embedded default). Its
+ *     state is one file sealed with AES-256-GCM under a device key kept in a
+ *     separate owner-only file; see docs/SECURE-ELEMENT.md for exactly what a
+ *     software secure element can and cannot promise.
+ *   - "pkcs11": any PKCS#11 token (SoftHSM2 in tests, a smart card through
+ *     OpenSC), loaded through p11-kit from a module path.
+ *
+ * No function of this interface returns private key bytes. Keys are named by
+ * a short text id (at most TES_SE_ID_MAX-1 characters) chosen by the backend.
+ *
+ * PIN: one holder PIN per secure element, 4..16 digits, with a PUK of 8..16
+ * digits. The retry counter is decremented and persisted before the PIN is
+ * compared; after TES_SE_PIN_TRIES wrong PINs in a row the PIN is locked
+ * (TES_ERR_PIN_LOCKED) and only the PUK unblocks it; after TES_SE_PUK_TRIES
+ * wrong PUKs the secure element is permanently blocked (TES_ERR_SE_BLOCKED).
+ * Keys created with user_verification need the PIN on every sign or key
+ * agreement; other keys do not.
+ */
+#ifndef TESSERA_SE_H
+#define TESSERA_SE_H
+
+#include "tessera/crypto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TES_SE_ID_MAX 64
+#define TES_SE_PIN_TRIES 5
+#define TES_SE_PUK_TRIES 10
+
+/* Capability word: which protections the backend enforces itself. What it
+ * does not enforce, Tessera enforces on top (and says so in key info). */
+enum {
+    TES_SE_CAP_HARDWARE = 1u << 0,        /* keys live in separate hardware */
+    TES_SE_CAP_PIN_LOCKOUT = 1u << 1,     /* the backend itself locks its PIN */
+    TES_SE_CAP_USER_VERIFICATION = 1u << 2, /* the backend itself gates keys on the PIN */
+    TES_SE_CAP_SINGLE_USE = 1u << 3,      /* the backend itself refuses a second use */
+    TES_SE_CAP_ECDH_EXPORT = 1u << 4,     /* key agreement may return the shared secret
+                                             (needed for device MAC) */
+    TES_SE_CAP_ATTESTATION = 1u << 5,     /* keys can be attested */
+    TES_SE_CAP_ROLLBACK = 1u << 6,        /* refuses older copies of its own state */
+};
+
+typedef struct tes_se_key_opts {
+    bool user_verification; /* every use needs the PIN */
+    bool single_use;        /* one signature or key agreement, then refused */
+} tes_se_key_opts;
+
+typedef struct tes_se_key_info {
+    char id[TES_SE_ID_MAX];
+    tes_curve curve;
+    bool user_verification;
+    bool single_use;
+    bool used;        /* single-use key already used */
+    uint32_t enforced_by_backend; /* TES_SE_CAP_* bits the backend enforces for this key */
+} tes_se_key_info;
+
+typedef struct tes_se tes_se;
+
+/* The backend interface. `size` is sizeof(struct tes_se_ops) of the version
+ * the backend was built against; callers check it before using a member
+ * appended later. Every member is required unless noted. */
+typedef struct tes_se_ops {
+    size_t size;
+    const char *name; /* "soft", "pkcs11" */
+    uint32_t (*caps)(tes_se *se);
+    tes_err (*create_key)(tes_se *se, const tes_se_key_opts *opts, char id[TES_SE_ID_MAX]);
+    tes_err (*key_info)(tes_se *se, const char *id, tes_se_key_info *out);
+    /* New reference to the public key. */
+    tes_err (*public_key)(tes_se *se, const char *id, tes_key **out);
+    /* ECDSA with SHA-256 over msg; raw r||s. pin may be NULL for keys without
+     * user verification. */
+    tes_err (*sign)(tes_se *se, const char *id, const char *pin, tes_bytes msg, uint8_t *sig,
+                    size_t *sig_len);
+    /* ECDH with peer; the x-coordinate. Only with TES_SE_CAP_ECDH_EXPORT,
+     * else TES_ERR_UNSUPPORTED. */
+    tes_err (*key_agreement)(tes_se *se, const char *id, const char *pin, const tes_key *peer,
+                             uint8_t out[TES_MAX_COORD], size_t *out_len);
+    /* Attestation of key `id` as an x5chain: a CBOR array of DER certificates,
+     * leaf first (see tes_se_attestation_verify). Optional (NULL). */
+    tes_err (*attest)(tes_se *se, const char *id, tes_bytes challenge, tes_buf *chain);
+    tes_err (*delete_key)(tes_se *se, const char *id);
+    /* Sets the first PIN and PUK (TES_ERR_STATE when a PIN is already set). */
+    tes_err (*pin_set)(tes_se *se, const char *pin, const char *puk);
+    tes_err (*pin_verify)(tes_se *se, const char *pin);
+    tes_err (*pin_change)(tes_se *se, const char *old_pin, const char *new_pin);
+    tes_err (*pin_unblock)(tes_se *se, const char *puk, const char *new_pin);
+    /* Tries left before lockout; *blocked when permanently blocked. */
+    tes_err (*pin_status)(tes_se *se, int *pin_tries_left, int *puk_tries_left, bool *pin_set);
+    /* Lists key ids (up to max). */
+    tes_err (*list_keys)(tes_se *se, char (*ids)[TES_SE_ID_MAX], size_t max, size_t *n);
+    void (*close)(tes_se *se);
+} tes_se_ops;
+
+/* Every backend's instance starts with this header. */
+struct tes_se {
+    const tes_se_ops *ops;
+};
+
+/* Opens a secure element from a specification:
+ *   "soft:DIR"                          the software SE whose files live in DIR
+ *   "pkcs11:MODULE_PATH[:TOKEN_LABEL]"  a PKCS#11 token; state (Tessera's own
+ *                                       PIN counters) kept in state_dir
+ * The soft SE is created on first open (DIR is created with mode 0700).
+ * Errors: TES_ERR_SE_TAMPERED, TES_ERR_SE_ROLLBACK, TES_ERR_SE_MODULE,
+ * TES_ERR_SE_NO_TOKEN, TES_ERR_IO, TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_se_open(const char *spec, const char *state_dir, tes_se **out);
+void tes_se_close(tes_se *se);
+
+/* Convenience wrappers over se->ops (same errors as the members). */
+uint32_t tes_se_caps(tes_se *se);
+TES_MUST_CHECK tes_err tes_se_create_key(tes_se *se, const tes_se_key_opts *o, char id[TES_SE_ID_MAX]);
+TES_MUST_CHECK tes_err tes_se_public_key(tes_se *se, const char *id, tes_key **out);
+TES_MUST_CHECK tes_err tes_se_sign(tes_se *se, const char *id, const char *pin, tes_bytes msg,
+                                   uint8_t *sig, size_t *sig_len);
+
+/* Signing through the secure element for COSE: use as
+ *     tes_se_signer_ctx c = {se, id, pin};
+ *     tes_signer s = {tes_se_cose_sign, &c, TES_COSE_ES256};
+ * (se.h sits beside cose.h in the layers, so it does not include it.)
+ * Only alg -7 (ES256) is accepted. */
+typedef struct tes_se_signer_ctx {
+    tes_se *se;
+    const char *id;
+    const char *pin; /* may be NULL for keys without user verification */
+} tes_se_signer_ctx;
+tes_err tes_se_cose_sign(void *ctx, int64_t alg, tes_bytes msg, uint8_t *sig, size_t *sig_len);
+
+/* Soft backend only: certifies the secure element's attestation key with a
+ * vendor root (vendor.pem / vendor_key.pem in vendor_dir, see
+ * tes_se_vendor_create), standing in for factory provisioning. Until then its
+ * attestation chain ends at a self-signed certificate that nobody trusts. */
+TES_MUST_CHECK tes_err tes_se_soft_provision(tes_se *se, const char *vendor_dir);
+
+/* ---- attestation ---- */
+
+/* OID of the attestation extension (Tessera's arc; CBOR map
+ * {"uv": bool, "single_use": bool, "backend": tstr, "challenge": bstr}). */
+#define TES_OID_KEY_ATTESTATION "1.3.6.1.4.1.59999.1.1"
+
+typedef struct tes_se_attested {
+    tes_key *key;          /* the attested public key (new reference) */
+    bool user_verification, single_use;
+    char backend[32];
+} tes_se_attested;
+
+/* Verifies an attestation chain (CBOR array of DER, leaf first) against the
+ * vendor roots in `vendor_roots` (PEM or DER, several allowed) at time `at`,
+ * and that it carries `challenge`. Errors: TES_ERR_ATTESTATION_FORMAT,
+ * TES_ERR_ATTESTATION (chain, signature, challenge or policy). */
+TES_MUST_CHECK tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots,
+                                                 tes_bytes challenge, int64_t at,
+                                                 tes_se_attested *out);
+/* Creates a vendor root (self-signed CA) for tests and small deployments:
+ * writes vendor.pem and vendor_key.pem into dir. */
+TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

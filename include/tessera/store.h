@@ -1,0 +1,87 @@
+/*
+ * tessera/store.h — the wallet's store: credentials, their secure-element
+ * keys and single-use batch copies, and the holder-readable transaction log.
+ *
+ * SQLite in WAL mode, one transaction per change, a busy timeout so two
+ * processes can use one wallet at once. A process killed at any point leaves
+ * either the old or the new state and the store always opens again.
+ * Strings returned in structs are owned by the struct; free with the
+ * matching *_free function.
+ */
+#ifndef TESSERA_STORE_H
+#define TESSERA_STORE_H
+
+#include "tessera/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tes_store tes_store;
+
+/* Opens (creating and migrating when needed) the store file at path.
+ * Errors: TES_ERR_STORE_CORRUPT (not a Tessera store / damaged),
+ * TES_ERR_STORE, TES_ERR_BUSY. */
+TES_MUST_CHECK tes_err tes_store_open(const char *path, tes_store **out);
+void tes_store_close(tes_store *s);
+
+/* One copy of a credential: the stored mdoc bytes and its device key. */
+typedef struct tes_store_copy {
+    int64_t id;
+    char *key_id;      /* secure-element key id */
+    tes_buf mdoc;      /* the stored credential bytes */
+    int64_t use_count;
+} tes_store_copy;
+
+typedef struct tes_store_cred {
+    int64_t id;
+    char *doctype;
+    char *display_name;
+    char *issuer;      /* document signer subject */
+    int64_t valid_from, valid_until;
+    int64_t copies, unused_copies;
+    int64_t created_at;
+} tes_store_cred;
+
+/* Adds a credential with n copies (each an mdoc bound to its own key) in one
+ * transaction; *id receives the credential id. */
+typedef struct tes_store_new_copy {
+    const char *key_id;
+    tes_bytes mdoc;
+} tes_store_new_copy;
+TES_MUST_CHECK tes_err tes_store_add_credential(tes_store *s, const tes_store_cred *meta,
+                                                const tes_store_new_copy *copies, size_t n,
+                                                bool single_use, int64_t *id);
+/* Lists credentials (allocated array; free with tes_store_creds_free). */
+TES_MUST_CHECK tes_err tes_store_list(tes_store *s, tes_store_cred **out, size_t *n);
+void tes_store_creds_free(tes_store_cred *c, size_t n);
+/* Takes a copy to present: for single-use credentials the least-used unused
+ * copy, marked used in the same transaction (never shown twice); otherwise the
+ * copy with the lowest use count, its count incremented. TES_ERR_NOT_FOUND
+ * when the credential does not exist, TES_ERR_KEY_USED when every single-use
+ * copy is spent. */
+TES_MUST_CHECK tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out);
+void tes_store_copy_free(tes_store_copy *c);
+TES_MUST_CHECK tes_err tes_store_delete_credential(tes_store *s, int64_t cred_id);
+
+/* The transaction log. */
+typedef struct tes_store_log_entry {
+    int64_t id, at;
+    char *relying_party; /* reader's or website's name from its certificate, or "unauthenticated" */
+    char *elements;      /* "ns/elem[*],..." where * marks announced retention */
+    int64_t cred_id;
+    char *outcome;       /* "disclosed", "declined", "failed: <code>" */
+} tes_store_log_entry;
+TES_MUST_CHECK tes_err tes_store_log_add(tes_store *s, const tes_store_log_entry *e);
+TES_MUST_CHECK tes_err tes_store_log_list(tes_store *s, tes_store_log_entry **out, size_t *n);
+void tes_store_log_free(tes_store_log_entry *e, size_t n);
+
+/* Small key/value settings (e.g. the secure-element spec of this wallet). */
+TES_MUST_CHECK tes_err tes_store_set(tes_store *s, const char *key, const char *value);
+/* *value is malloc'd; TES_ERR_NOT_FOUND when absent. */
+TES_MUST_CHECK tes_err tes_store_get(tes_store *s, const char *key, char **value);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
