@@ -160,6 +160,12 @@ typedef struct tes_mdoc_present_params {
     const tes_signer *device;
     const tes_key *device_key;
     const tes_key *reader_key;
+    /* MAC with a device key held elsewhere (a secure element): when set, it
+     * computes ECDH(device private key, peer) -> x-coordinate and is used
+     * instead of device_key. */
+    tes_err (*device_ecdh)(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD],
+                           size_t *out_len);
+    void *device_ecdh_ctx;
 } tes_mdoc_present_params;
 
 /* Builds a DeviceResponse disclosing exactly the requested elements that the
@@ -180,6 +186,9 @@ TES_MUST_CHECK tes_err tes_mdoc_transcript_load(tes_bytes in, tes_buf *plain, te
 TES_MUST_CHECK tes_err tes_mdoc_derive_key(const tes_key *priv, const tes_key *pub,
                                            tes_bytes transcript, const char *info,
                                            uint8_t out[32]);
+/* The same from an already computed shared secret z. */
+TES_MUST_CHECK tes_err tes_mdoc_derive_key_from_secret(tes_bytes z, tes_bytes transcript,
+                                                       const char *info, uint8_t out[32]);
 
 /* ---- verifying ---- */
 

@@ -162,22 +162,29 @@ tes_err tes_mdoc_transcript_load(tes_bytes in, tes_buf *plain, tes_buf *tagged)
     return TES_OK;
 }
 
-tes_err tes_mdoc_derive_key(const tes_key *priv, const tes_key *pub, tes_bytes transcript,
-                            const char *info, uint8_t out[32])
+tes_err tes_mdoc_derive_key_from_secret(tes_bytes z, tes_bytes transcript, const char *info,
+                                        uint8_t out[32])
 {
     tes_buf tagged = {0};
     tes_err e = tes_mdoc_transcript_load(transcript, NULL, &tagged);
     if (e != TES_OK)
         return e;
-    uint8_t z[TES_MAX_COORD], salt[32];
-    size_t zlen = 0;
-    e = tes_key_ecdh(priv, pub, z, &zlen);
+    uint8_t salt[32];
+    e = tes_digest(TES_HASH_SHA256, tes_buf_bytes(&tagged), salt);
     if (e == TES_OK)
-        e = tes_digest(TES_HASH_SHA256, tes_buf_bytes(&tagged), salt);
-    if (e == TES_OK)
-        e = tes_hkdf_sha256(TES_BYTES(z, zlen), TES_BYTES(salt, 32),
-                            TES_BYTES(info, strlen(info)), out, 32);
-    tes_wipe(z, sizeof(z));
+        e = tes_hkdf_sha256(z, TES_BYTES(salt, 32), TES_BYTES(info, strlen(info)), out, 32);
     tes_buf_free(&tagged);
+    return e;
+}
+
+tes_err tes_mdoc_derive_key(const tes_key *priv, const tes_key *pub, tes_bytes transcript,
+                            const char *info, uint8_t out[32])
+{
+    uint8_t z[TES_MAX_COORD];
+    size_t zlen = 0;
+    tes_err e = tes_key_ecdh(priv, pub, z, &zlen);
+    if (e == TES_OK)
+        e = tes_mdoc_derive_key_from_secret(TES_BYTES(z, zlen), transcript, info, out);
+    tes_wipe(z, sizeof(z));
     return e;
 }

@@ -88,7 +88,9 @@ tes_err tes_mdoc_present(const tes_mdoc_present_params *p, tes_buf *out, size_t 
 tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, tes_buf *out,
                             size_t *missing)
 {
-    if (p == NULL || (p->device == NULL && (p->reader_key == NULL || p->device_key == NULL)))
+    if (p == NULL ||
+        (p->device == NULL &&
+         (p->reader_key == NULL || (p->device_key == NULL && p->device_ecdh == NULL))))
         return tes_err_set(TES_ERR_ARG,
                            "presenting needs a device signer, or a device key and the reader's "
                            "ephemeral key for MAC");
@@ -197,7 +199,17 @@ tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, te
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
     if (e == TES_OK && mac) {
         uint8_t emac[32];
-        e = tes_mdoc_derive_key(p->device_key, p->reader_key, p->transcript, "EMacKey", emac);
+        if (p->device_ecdh) {
+            uint8_t z[TES_MAX_COORD];
+            size_t zl = 0;
+            e = p->device_ecdh(p->device_ecdh_ctx, p->reader_key, z, &zl);
+            if (e == TES_OK)
+                e = tes_mdoc_derive_key_from_secret(TES_BYTES(z, zl), p->transcript, "EMacKey",
+                                                    emac);
+            tes_wipe(z, sizeof(z));
+        } else {
+            e = tes_mdoc_derive_key(p->device_key, p->reader_key, p->transcript, "EMacKey", emac);
+        }
         if (e == TES_OK)
             tes_cose_mac0_write(&ae, TES_BYTES(emac, 32), tes_buf_bytes(&dab), true,
                                 TES_BYTES(NULL, 0), false);

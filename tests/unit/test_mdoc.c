@@ -795,3 +795,28 @@ TEST(every_prefix_of_a_response_fails_cleanly)
     tes_buf_free(&resp);
     fixture_free(&f);
 }
+
+static tes_err ecdh_cb(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD], size_t *len)
+{
+    return tes_key_ecdh((const tes_key *)ctx, peer, out, len);
+}
+
+TEST(mac_with_an_ecdh_callback_as_a_secure_element_does_it)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f, TES_DOCTYPE_MDL, mdl_claims));
+    tes_buf mdoc = {0}, resp = {0};
+    REQUIRE(issue_with(&f, f.a.ds, 0, &mdoc) == TES_OK);
+    tes_mdoc_present_params p = {.mdoc = tes_buf_bytes(&mdoc), .elems = mdl_request, .n_elems = 4,
+                                 .transcript = TES_BYTES(transcript, sizeof(transcript)),
+                                 .reader_key = f.ereader, .device_ecdh = ecdh_cb,
+                                 .device_ecdh_ctx = f.device};
+    REQUIRE(tes_mdoc_present(&p, &resp, NULL) == TES_OK);
+    tes_mdoc_result r;
+    CHECK_ERR(verify_with(&f, tes_buf_bytes(&resp), T0, &r), TES_OK);
+    CHECK(r.n_docs == 1 && r.docs[0].device_mac && r.docs[0].n_elems == 4);
+    tes_mdoc_result_free(&r);
+    tes_buf_free(&mdoc);
+    tes_buf_free(&resp);
+    fixture_free(&f);
+}
