@@ -82,7 +82,9 @@ tes_bytes tes_cbor_span(const tes_cbor_doc *d, uint32_t i);
 uint32_t tes_cbor_child(const tes_cbor_doc *d, uint32_t i);
 /* The k-th child (for maps: counts keys and values alike). */
 uint32_t tes_cbor_child_at(const tes_cbor_doc *d, uint32_t i, uint32_t k);
-/* The item after i among its siblings (TES_CBOR_NONE past the end of parent). */
+/* The node after item i's subtree. Among siblings this is the next sibling;
+ * after the last child it is the parent's own next, so loop while the result
+ * is below the parent's `next` (see tes_cbor_child_at). */
 static inline uint32_t tes_cbor_next(const tes_cbor_doc *d, uint32_t i) {
     return d->nodes[i].next;
 }

@@ -187,8 +187,13 @@ static int key_cmp(const tes_cbor_doc *d, uint32_t a, uint32_t b)
     case TES_CBOR_NEGINT:
     case TES_CBOR_SIMPLE:
         return x->val < y->val ? -1 : x->val > y->val;
-    case TES_CBOR_FLOAT:
-        return x->fval < y->fval ? -1 : x->fval > y->fval;
+    case TES_CBOR_FLOAT: {
+        /* by bit pattern: NaN equals only itself, 0.0 and -0.0 differ */
+        uint64_t bx, by;
+        memcpy(&bx, &x->fval, sizeof(bx));
+        memcpy(&by, &y->fval, sizeof(by));
+        return bx < by ? -1 : bx > by;
+    }
     case TES_CBOR_BYTES:
     case TES_CBOR_TEXT:
         if (x->len != y->len)

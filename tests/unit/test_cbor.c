@@ -75,6 +75,10 @@ TEST(non_canonical_but_valid_is_accepted)
     CHECK_ERR(parse_err("d401"), TES_OK);
     CHECK_ERR(parse_err("83e0f3f820"), TES_OK);
     CHECK_ERR(parse_err("83f93c00fa3f800000fb3ff0000000000000"), TES_OK);
+    /* float keys compare by bit pattern: NaN and 1.0, 0.0 and -0.0 are distinct keys */
+    CHECK_ERR(parse_err("a2f97e0001f93c0002"), TES_OK);
+    CHECK_ERR(parse_err("a2f9000001f9800002"), TES_OK);
+    CHECK_ERR(parse_err("a2f93c0001f93c0002"), TES_ERR_CBOR_DUP_KEY);
     tes_buf b = {0};
     tes_cbor_doc d;
     REQUIRE(parse_hex("9f9f01ff02ff", &d, &b) == TES_OK);
