@@ -75,8 +75,8 @@ typedef struct tes_se_ops {
     tes_err (*key_info)(tes_se *se, const char *id, tes_se_key_info *out);
     /* New reference to the public key. */
     tes_err (*public_key)(tes_se *se, const char *id, tes_key **out);
-    /* ECDSA with SHA-256 over msg; raw r||s. pin may be NULL for keys without
-     * user verification. */
+    /* ECDSA with SHA-256 over msg; raw r||s into sig (TES_MAX_SIG bytes).
+     * pin may be NULL for keys without user verification. */
     tes_err (*sign)(tes_se *se, const char *id, const char *pin, tes_bytes msg, uint8_t *sig,
                     size_t *sig_len);
     /* ECDH with peer; the x-coordinate. Only with TES_SE_CAP_ECDH_EXPORT,
@@ -92,9 +92,11 @@ typedef struct tes_se_ops {
     tes_err (*pin_verify)(tes_se *se, const char *pin);
     tes_err (*pin_change)(tes_se *se, const char *old_pin, const char *new_pin);
     tes_err (*pin_unblock)(tes_se *se, const char *puk, const char *new_pin);
-    /* Tries left before lockout; *blocked when permanently blocked. */
+    /* Tries left before lockout (PIN) and before the permanent block (PUK:
+     * 0 means permanently blocked); *pin_set once a PIN was set. */
     tes_err (*pin_status)(tes_se *se, int *pin_tries_left, int *puk_tries_left, bool *pin_set);
-    /* Lists key ids (up to max). */
+    /* Lists key ids: *n receives the number copied; TES_ERR_BUFFER_SMALL when
+     * more than max exist (the first max are copied). */
     tes_err (*list_keys)(tes_se *se, char (*ids)[TES_SE_ID_MAX], size_t max, size_t *n);
     void (*close)(tes_se *se);
 } tes_se_ops;
@@ -146,7 +148,7 @@ TES_MUST_CHECK tes_err tes_se_soft_provision(tes_se *se, const char *vendor_dir)
 #define TES_OID_KEY_ATTESTATION "1.3.6.1.4.1.59999.1.1"
 
 typedef struct tes_se_attested {
-    tes_key *key;          /* the attested public key (new reference) */
+    tes_key *key;          /* the attested public key (new reference: tes_key_free it) */
     bool user_verification, single_use;
     char backend[32];
 } tes_se_attested;

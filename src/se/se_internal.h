@@ -1,0 +1,38 @@
+/*
+ * se_internal.h — private to src/se/: the backends' constructors and helpers
+ * shared between the files of the se module. Not installed, not public.
+ */
+#ifndef TESSERA_SE_INTERNAL_H
+#define TESSERA_SE_INTERNAL_H
+
+#include "tessera/se.h"
+
+/* Opens (creating on first use) the software secure element whose files live
+ * in dir. Errors: TES_ERR_SE_TAMPERED, TES_ERR_SE_ROLLBACK, TES_ERR_IO, TES_ERR_ARG. */
+TES_MUST_CHECK tes_err se_soft_open(const char *dir, tes_se **out);
+
+/* Opens a PKCS#11 token (src/se/pkcs11.c). label may be NULL (first token with
+ * a token present); state_dir holds Tessera's own PIN counters. */
+TES_MUST_CHECK tes_err se_pkcs11_open(const char *module, const char *label, const char *state_dir,
+                                      tes_se **out);
+
+/* Soft backend: the attestation step behind tes_se_soft_provision (se must be a
+ * soft SE; TES_ERR_ARG otherwise). */
+TES_MUST_CHECK tes_err se_soft_provision(tes_se *se, const char *vendor_dir);
+
+/* PIN / PUK syntax shared by the backends: PIN 4..16 ASCII digits, PUK 8..16.
+ * TES_OK or TES_ERR_PIN_FORMAT (what is wrong in the message, never the PIN). */
+TES_MUST_CHECK tes_err se_check_pin_format(const char *pin, bool puk);
+
+/* Builds the DER value of the attestation extension (an OCTET STRING holding
+ * the CBOR map {"uv", "single_use", "backend", "challenge"}) into out. */
+TES_MUST_CHECK tes_err se_attestation_ext(bool uv, bool single_use, const char *backend,
+                                          tes_bytes challenge, tes_buf *out);
+
+/* TEST ONLY. Copies the private scalar of soft-SE key `id` into out. Exists so
+ * that tests/unit/test_se_soft.c can search the SE's files for the scalar; no
+ * public header declares it and nothing in libtessera calls it. A real chip has
+ * no such function. TES_ERR_ARG when se is not a soft SE. */
+TES_MUST_CHECK tes_err se_soft_debug_scalar(tes_se *se, const char *id, uint8_t out[32]);
+
+#endif
