@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The Tessera story so far, played with the `tessera` tool: an authority issues an eID (PID)
-# to a phone, the phone shows part of it to a hotel's front-desk reader, the reader verifies
-# it offline, and a tampered copy is rejected.
+# to a phone whose wallet keeps the key in its (software) secure element, the phone shows part
+# of it to a hotel's front-desk reader after the holder's PIN, the reader verifies it offline,
+# and a tampered copy is rejected.
 #
 #   make demo                      (builds first; binary build/tessera)
 #   TESSERA_BIN=/path/to/tessera bash scripts/demo.sh
 #
-# Needs openssl and xxd. Exits non-zero if any step fails.
+# Needs xxd. Exits non-zero if any step fails.
 set -euo pipefail
 
 TESSERA_BIN=${TESSERA_BIN:-build/tessera}
@@ -14,7 +15,7 @@ if [[ ! -x $TESSERA_BIN ]]; then
     echo "demo: $TESSERA_BIN not found; run 'make build' or set TESSERA_BIN" >&2
     exit 1
 fi
-for tool in openssl xxd; do
+for tool in xxd; do
     command -v "$tool" >/dev/null || { echo "demo: needs $tool" >&2; exit 1; }
 done
 
@@ -37,19 +38,43 @@ show() {
     sed 's/^/     /' ".out"
     return $rc
 }
+# show_id CMD ARGS...: like show, for commands that print an id on standard output (the key
+# id of 'wallet keygen', the credential id of 'wallet add'); the id is left in $ID
+show_id() {
+    local shown='' a rc=0
+    for a in "$@"; do
+        if [[ $a =~ ^[A-Za-z0-9_./:,=@+-]+$ ]]; then shown+=" $a"; else shown+=" '$a'"; fi
+    done
+    printf '   $%s\n' "$shown"
+    "$@" >".stdout" 2>".stderr" || rc=$?
+    cat ".stderr" ".stdout" | sed 's/^/     /'
+    ID=$(head -1 ".stdout")
+    return $rc
+}
 tessera() { "$TESSERA_BIN" "$@"; }
 
 step "1. The Ministry creates its authority (IACA root + document signer)"
 say "The root key signs only the document signer's certificate; the document signer signs credentials."
 show tessera authority init --dir "ministry" --name "Utopia Ministry of Interior" --country UT
 
-step "2. The phone creates its device key"
-say "A P-256 key made with openssl stands in for the phone's security chip until the secure"
-say "element backend lands; the credential will be bound to its public half."
-openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null |
-    openssl pkcs8 -topk8 -nocrypt -out "phone_key.pem"
-openssl pkey -in "phone_key.pem" -pubout -out "phone_pub.pem" 2>/dev/null
-say "phone_key.pem (private, stays on the phone), phone_pub.pem (sent to the Ministry)"
+step "2. The phone's wallet: a secure element holds the keys, a PIN guards them"
+say "A chip maker's root certifies the phone's secure element (here the built-in software one),"
+say "so that an issuer can check that a key really lives in it."
+show tessera vendor init --dir "chipmaker" --name "Utopia Chip Works"
+show tessera wallet init --dir "phone" --vendor "chipmaker"
+say "The holder chooses a PIN and a PUK. In this script the prompts are answered from file"
+say "descriptor 3 (PIN, PIN again, PUK, PUK again); on a terminal they are typed without echo:"
+say "\$ exec 3< <(printf '123456\\n123456\\n12345678\\n12345678\\n')"
+exec 3< <(printf '123456\n123456\n12345678\n12345678\n')
+show tessera wallet pin set --wallet "phone" --pin-fd 3
+say "PIN prompt answered by the script."
+exec 3<&-
+say "The wallet creates the eID's key in the secure element: every use needs the PIN (--uv),"
+say "and the key is attested for the Ministry's challenge."
+show_id tessera wallet keygen --wallet "phone" --uv --attest --challenge 4d696e6973747279 \
+    --out "phone_pub.pem" --attestation-out "phone_key.att"
+KEY_ID=$ID
+say "Key $KEY_ID: only its public half (phone_pub.pem) and its attestation leave the phone."
 
 step "3. After identity proofing, the Ministry issues a PID eID to the phone"
 # a 1x1 PNG standing in for the portrait photo
@@ -73,8 +98,11 @@ cat >"claims.json" <<'EOF'
 EOF
 say "claims.json: name, birth date, age_over_18/21, document number, nationality, portrait, ..."
 show tessera issue --authority "ministry" --doctype eu.europa.ec.eudi.pid.1 \
-    --claims "claims.json" --device-key "phone_pub.pem" --out "pid.mdoc"
+    --claims "claims.json" --wallet "phone" --key "$KEY_ID" --out "pid.mdoc"
 say "Each element is salted and only its digest is signed, so the phone can show any subset."
+say "The wallet stores it; it finds the key the credential is bound to by itself:"
+show_id tessera wallet add --wallet "phone" --mdoc "pid.mdoc" --name "Utopia eID"
+CRED=$ID
 
 step "4. Hotel check-in: reader and phone agree on a session transcript"
 say "(Engagement and session encryption come later; here a fixed transcript binds the answer"
@@ -82,10 +110,14 @@ say " to this one session: [null, null, [\"tessera-demo\", h'0102030405060708']]
 echo 83f6f6826c74657373657261 2d64656d6f 480102030405060708 | xxd -r -p >"transcript.cbor"
 show tessera inspect "transcript.cbor"
 
-step "5. The front desk asks for name, portrait and age over 18; the holder consents"
-show tessera present --mdoc "pid.mdoc" --device-key "phone_key.pem" \
+step "5. The front desk asks for name, portrait and age over 18; the holder consents with the PIN"
+say "\$ exec 3< <(printf '123456\\n')"
+exec 3< <(printf '123456\n')
+show tessera present --wallet "phone" --credential "$CRED" --pin-fd 3 \
     --elements family_name,given_name,portrait,age_over_18 \
     --transcript "transcript.cbor" --out "response.cbor"
+exec 3<&-
+say "PIN prompt answered by the script; the secure element signed the response."
 say "The birth date, document number and the rest never leave the phone."
 
 step "6. The reader verifies offline: trusted root, issuer signature, digests, device signature"
@@ -130,5 +162,9 @@ if [[ $rc != 1 ]] || ! grep -q '^INVALID: device_signature' "out"; then
     exit 1
 fi
 say "Rejected: the device signature covers the session transcript."
+
+step "9. The holder looks into the wallet: what it holds, and to whom it showed what"
+show tessera wallet list --wallet "phone"
+show tessera wallet log --wallet "phone"
 
 step "The story so far plays end to end."

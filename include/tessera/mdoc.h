@@ -110,6 +110,19 @@ typedef struct tes_mdoc_issue_params {
  * IssuerSignedItem gets 32 random bytes and a random digestID < 2^31. */
 TES_MUST_CHECK tes_err tes_mdoc_issue(const tes_mdoc_issue_params *p, tes_buf *out);
 
+/* What a wallet records about a stored credential, read from its MSO and
+ * document signer certificate. The issuer signature is checked against the
+ * DS certificate the credential carries, so a damaged or altered credential
+ * is refused; the chain is not (a wallet holds no trust roots). */
+typedef struct tes_mdoc_cred_info {
+    char doctype[256];
+    char issuer[256];    /* document signer subject */
+    int64_t signed_at, valid_from, valid_until;
+    tes_key *device_key; /* MSO deviceKeyInfo.deviceKey (owned: freed by _free) */
+} tes_mdoc_cred_info;
+TES_MUST_CHECK tes_err tes_mdoc_cred_info_read(tes_bytes mdoc, tes_mdoc_cred_info *out);
+void tes_mdoc_cred_info_free(tes_mdoc_cred_info *info);
+
 /* ---- requests ---- */
 
 typedef struct tes_mdoc_req_elem {

@@ -7,6 +7,9 @@
  * either the old or the new state and the store always opens again.
  * Strings returned in structs are owned by the struct; free with the
  * matching *_free function.
+ *
+ * A tes_store belongs to one thread, and is not carried across fork(): a
+ * child process opens its own (SQLite's POSIX locks belong to the process).
  */
 #ifndef TESSERA_STORE_H
 #define TESSERA_STORE_H
@@ -39,8 +42,9 @@ typedef struct tes_store_cred {
     char *display_name;
     char *issuer;      /* document signer subject */
     int64_t valid_from, valid_until;
-    int64_t copies, unused_copies;
+    int64_t copies, unused_copies; /* unused: never shown */
     int64_t created_at;
+    bool single_use;               /* copies are shown once each (listing only) */
 } tes_store_cred;
 
 /* Adds a credential with n copies (each an mdoc bound to its own key) in one
@@ -57,7 +61,9 @@ TES_MUST_CHECK tes_err tes_store_list(tes_store *s, tes_store_cred **out, size_t
 void tes_store_creds_free(tes_store_cred *c, size_t n);
 /* Takes a copy to present: for single-use credentials the least-used unused
  * copy, marked used in the same transaction (never shown twice); otherwise the
- * copy with the lowest use count, its count incremented. TES_ERR_NOT_FOUND
+ * copy with the lowest use count, its count incremented. A taken single-use
+ * copy is spent even if the presentation then fails (the safe side).
+ * TES_ERR_NOT_FOUND
  * when the credential does not exist, TES_ERR_KEY_USED when every single-use
  * copy is spent. */
 TES_MUST_CHECK tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out);

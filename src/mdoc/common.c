@@ -188,3 +188,79 @@ tes_err tes_mdoc_derive_key(const tes_key *priv, const tes_key *pub, tes_bytes t
     tes_wipe(z, sizeof(z));
     return e;
 }
+
+tes_err tes_mdoc_cred_info_read(tes_bytes mdoc, tes_mdoc_cred_info *f)
+{
+    memset(f, 0, sizeof(*f));
+    tes_cbor_limits lim = {.max_input = TES_MDOC_MAX_INPUT, .max_depth = TES_MDOC_MAX_DEPTH};
+    mdoc_cred c;
+    tes_err e = mdoc_cred_load(mdoc, &c);
+    if (e != TES_OK)
+        return e;
+    tes_cbor_doc pd = {0}, md = {0};
+    tes_cert *ds = NULL;
+    tes_cose_msg m;
+    if ((e = tes_cose_sign1_decode(&c.doc, c.issuer_auth, &m)) != TES_OK)
+        goto done;
+    if (m.x5chain_len == 0) {
+        e = tes_err_set(TES_ERR_COSE_X5CHAIN, "issuerAuth carries no document signer certificate");
+        goto done;
+    }
+    if ((e = tes_cert_parse(m.x5chain[0], &ds)) != TES_OK)
+        goto done;
+    snprintf(f->issuer, sizeof(f->issuer), "%s", tes_cert_get_info(ds)->subject);
+    e = tes_cose_sign1_verify(&m, tes_cert_key(ds), TES_BYTES(NULL, 0), TES_BYTES(NULL, 0));
+    if (e == TES_ERR_SIGNATURE)
+        e = tes_err_set(TES_ERR_ISSUER_SIG,
+                        "the issuer signature over the MSO does not verify with the document "
+                        "signer certificate it carries");
+    if (e != TES_OK)
+        goto done;
+    tes_bytes mso;
+    if (m.detached || tes_cbor_parse(m.payload, &lim, &pd) != TES_OK ||
+        !tes_cbor_tag24_content(&pd, 0, &mso) || tes_cbor_parse(mso, &lim, &md) != TES_OK ||
+        !tes_cbor_is(&md, 0, TES_CBOR_MAP)) {
+        e = tes_err_set(TES_ERR_MSO_STRUCTURE, "the MSO (issuerAuth payload) cannot be read");
+        goto done;
+    }
+    uint32_t dt = tes_cbor_map_get_text(&md, 0, "docType");
+    uint32_t vi = tes_cbor_map_get_text(&md, 0, "validityInfo");
+    uint32_t dki = tes_cbor_map_get_text(&md, 0, "deviceKeyInfo");
+    uint32_t dk = tes_cbor_map_get_text(&md, dki, "deviceKey");
+    if (!tes_cbor_is(&md, dt, TES_CBOR_TEXT) || !tes_cbor_is(&md, vi, TES_CBOR_MAP) ||
+        dk == TES_CBOR_NONE) {
+        e = tes_err_set(TES_ERR_MSO_STRUCTURE, "the MSO lacks docType, validityInfo or deviceKey");
+        goto done;
+    }
+    tes_bytes mdt = TES_BYTES(md.nodes[dt].data, md.nodes[dt].len);
+    mdoc_view_str(f->doctype, sizeof(f->doctype), mdt);
+    if (!tes_bytes_eq(mdt, c.doctype)) {
+        e = tes_err_set(TES_ERR_DOCTYPE_MISMATCH,
+                        "the credential's docType differs from its MSO's ('%s')", f->doctype);
+        goto done;
+    }
+    if (!mdoc_get_tdate(&md, tes_cbor_map_get_text(&md, vi, "signed"), &f->signed_at) ||
+        !mdoc_get_tdate(&md, tes_cbor_map_get_text(&md, vi, "validFrom"), &f->valid_from) ||
+        !mdoc_get_tdate(&md, tes_cbor_map_get_text(&md, vi, "validUntil"), &f->valid_until)) {
+        e = tes_err_set(TES_ERR_MSO_STRUCTURE,
+                        "the MSO's validityInfo lacks signed, validFrom or validUntil");
+        goto done;
+    }
+    e = tes_cose_key_decode(&md, dk, &f->device_key);
+    if (e != TES_OK)
+        e = tes_err_set(TES_ERR_DEVICE_KEY, "the MSO deviceKey is unusable: %s", tes_err_message());
+done:
+    tes_cert_free(ds);
+    tes_cbor_doc_free(&md);
+    tes_cbor_doc_free(&pd);
+    tes_cbor_doc_free(&c.doc);
+    if (e != TES_OK)
+        tes_mdoc_cred_info_free(f);
+    return e;
+}
+
+void tes_mdoc_cred_info_free(tes_mdoc_cred_info *info)
+{
+    tes_key_free(info->device_key);
+    info->device_key = NULL;
+}

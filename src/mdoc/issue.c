@@ -23,11 +23,29 @@ static bool id_used(const uint32_t *ids, size_t n, uint32_t id)
     return false;
 }
 
-static tes_err random_id(const tes_rng *rng, const uint32_t *ids, size_t n, uint32_t *out)
+/* Randomness for one issuance, drawn from the RNG in one call: a system call
+ * per salt costs as much as a tenth of the signature. */
+typedef struct rand_pool {
+    const tes_rng *rng;
+    uint8_t *bytes;
+    size_t len, used;
+} rand_pool;
+
+static tes_err pool_take(rand_pool *rp, uint8_t *out, size_t n)
+{
+    if (rp->len - rp->used >= n) {
+        memcpy(out, rp->bytes + rp->used, n);
+        rp->used += n;
+        return TES_OK;
+    }
+    return tes_rng_fill(rp->rng, out, n);
+}
+
+static tes_err random_id(rand_pool *rp, const uint32_t *ids, size_t n, uint32_t *out)
 {
     for (int tries = 0; tries < 64; tries++) {
         uint8_t r[4];
-        tes_err e = tes_rng_fill(rng, r, sizeof(r));
+        tes_err e = pool_take(rp, r, sizeof(r));
         if (e != TES_OK)
             return e;
         uint32_t id = ((uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3]) &
@@ -40,37 +58,37 @@ static tes_err random_id(const tes_rng *rng, const uint32_t *ids, size_t n, uint
     return tes_err_set(TES_ERR_RANDOM, "the random source repeats itself");
 }
 
-/* Writes 24(bstr(IssuerSignedItem)) into items and its digest into dg. */
-static tes_err write_item(tes_buf *items, const tes_mdoc_claim *c, uint32_t id, const tes_rng *rng,
-                          uint8_t dg[32], size_t rnd_len)
+/* Appends 24(bstr(IssuerSignedItem)) to items and puts its digest into dg.
+ * The keys are written in deterministic order (bytewise order of their
+ * encodings: "random", "digestID", "elementValue", "elementIdentifier"). */
+static tes_err write_item(tes_buf *items, tes_buf *scratch, const tes_mdoc_claim *c, uint32_t id,
+                          rand_pool *rp, uint8_t dg[32], size_t rnd_len)
 {
     uint8_t rnd[RANDOM_LEN];
-    tes_err e = tes_rng_fill(rng, rnd, sizeof(rnd));
+    tes_err e = pool_take(rp, rnd, sizeof(rnd));
     if (e != TES_OK)
         return e;
-    tes_buf item = {0};
-    tes_cbor_enc ie = {.out = &item};
+    tes_buf_reset(scratch);
+    tes_cbor_enc ie = {.out = scratch};
     tes_cbor_enc_map(&ie, 4);
-    tes_cbor_enc_cstr(&ie, "digestID");
-    tes_cbor_enc_uint(&ie, id);
     tes_cbor_enc_cstr(&ie, "random");
     tes_cbor_enc_bytes(&ie, rnd, rnd_len);
-    tes_cbor_enc_cstr(&ie, "elementIdentifier");
-    tes_cbor_enc_cstr(&ie, c->name);
+    tes_cbor_enc_cstr(&ie, "digestID");
+    tes_cbor_enc_uint(&ie, id);
     tes_cbor_enc_cstr(&ie, "elementValue");
     tes_cbor_enc_raw(&ie, tes_buf_bytes(&c->value));
-    tes_cbor_enc_sort_map(&ie, 0);
+    tes_cbor_enc_cstr(&ie, "elementIdentifier");
+    tes_cbor_enc_cstr(&ie, c->name);
     e = tes_cbor_enc_finish(&ie);
     size_t start = items->len;
     if (e == TES_OK) {
         tes_cbor_enc oe = {.out = items};
         tes_cbor_enc_tag(&oe, 24);
-        tes_cbor_enc_bytes(&oe, item.ptr, item.len);
+        tes_cbor_enc_bytes(&oe, scratch->ptr, scratch->len);
         e = tes_cbor_enc_finish(&oe);
     }
     if (e == TES_OK)
         e = tes_digest(TES_HASH_SHA256, TES_BYTES(items->ptr + start, items->len - start), dg);
-    tes_buf_free(&item);
     tes_wipe(rnd, sizeof(rnd));
     return e;
 }
@@ -91,18 +109,25 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
         if (strcmp(p->claims->items[i - 1].ns, p->claims->items[i].ns) > 0)
             return tes_err_set(TES_ERR_ARG, "claims must be grouped by namespace in order");
     tes_rng sys = tes_rng_system();
-    const tes_rng *rng = p->rng ? p->rng : &sys;
+    rand_pool rp = {.rng = p->rng ? p->rng : &sys};
 
     /* group claims by namespace */
     size_t n_groups = 0;
     ns_group *groups = calloc(p->claims->n ? p->claims->n : 1, sizeof(*groups));
     tes_buf *item_bufs = calloc(p->claims->n ? p->claims->n : 1, sizeof(*item_bufs));
-    tes_buf mso = {0}, msob = {0}, auth = {0};
+    tes_buf mso = {0}, msob = {0}, auth = {0}, scratch = {0};
     tes_err e = TES_OK;
-    if (groups == NULL || item_bufs == NULL) {
+    /* per item a salt and an ID, per decoy an ID and 64 bytes */
+    size_t n_groups_max = p->claims->n ? p->claims->n : 1;
+    rp.len = p->claims->n * (RANDOM_LEN + 4) + n_groups_max * p->decoys * (4 + 64);
+    rp.bytes = malloc(rp.len ? rp.len : 1);
+    if (rp.bytes == NULL || groups == NULL || item_bufs == NULL) {
         e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
         goto out;
     }
+    e = tes_rng_fill(rp.rng, rp.bytes, rp.len);
+    if (e != TES_OK)
+        goto out;
     for (size_t i = 0; i < p->claims->n; i++) {
         const tes_mdoc_claim *c = &p->claims->items[i];
         if (n_groups == 0 || strcmp(groups[n_groups - 1].ns, c->ns) != 0)
@@ -120,19 +145,19 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
             break;
         }
         for (size_t k = 0; k < total && e == TES_OK; k++) {
-            e = random_id(rng, gr->ids, gr->n_ids, &gr->ids[k]);
+            e = random_id(&rp, gr->ids, gr->n_ids, &gr->ids[k]);
             if (e != TES_OK)
                 break;
             gr->n_ids++;
             if (k < gr->count) {
                 bool first = g == 0 && k == 0;
-                e = write_item(&item_bufs[g], &p->claims->items[gr->first + k], gr->ids[k], rng,
-                               gr->digests[k],
+                e = write_item(&item_bufs[g], &scratch, &p->claims->items[gr->first + k],
+                               gr->ids[k], &rp, gr->digests[k],
                                first && (flaws & MDOC_FLAW_SHORT_RANDOM) ? 8 : RANDOM_LEN);
             } else {
                 /* a decoy: a digest of random bytes, indistinguishable from a real one */
                 uint8_t junk[64];
-                e = tes_rng_fill(rng, junk, sizeof(junk));
+                e = pool_take(&rp, junk, sizeof(junk));
                 if (e == TES_OK)
                     e = tes_digest(TES_HASH_SHA256, TES_BYTES(junk, sizeof(junk)), gr->digests[k]);
             }
@@ -268,6 +293,10 @@ out:
             tes_buf_free(&item_bufs[g]);
     free(groups);
     free(item_bufs);
+    if (rp.bytes)
+        tes_wipe(rp.bytes, rp.len);
+    free(rp.bytes);
+    tes_buf_free(&scratch);
     tes_buf_free(&mso);
     tes_buf_free(&msob);
     tes_buf_free(&auth);

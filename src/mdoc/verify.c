@@ -114,13 +114,14 @@ static tes_err parse_mso(const vctx *v, const tes_cose_msg *auth, tes_bytes doct
 static tes_err check_validity(const vctx *v, const tes_mdoc_document *doc)
 {
     char a[21], b[21];
-    tes_time_format(v->o->at, b);
     if (v->o->at < doc->valid_from) {
+        tes_time_format(v->o->at, b);
         tes_time_format(doc->valid_from, a);
         return tes_err_set(TES_ERR_MSO_NOT_YET_VALID,
                            "document %zu: not valid before %s (evaluated at %s)", v->doc_index, a, b);
     }
     if (v->o->at > doc->valid_until) {
+        tes_time_format(v->o->at, b);
         tes_time_format(doc->valid_until, a);
         return tes_err_set(TES_ERR_MSO_EXPIRED, "document %zu: expired %s (evaluated at %s)",
                            v->doc_index, a, b);
@@ -156,16 +157,19 @@ static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, t
                           uint8_t *scratch_hash)
 {
     size_t di = v->doc_index;
-    char nsname[96];
-    mdoc_view_str(nsname, sizeof(nsname), ns);
+    /* names are rendered for error messages only, off the success path */
+    char nsname[96], ename[96];
+#define NAMES() (mdoc_view_str(nsname, sizeof(nsname), ns), \
+                 mdoc_view_str(ename, sizeof(ename), el->name))
+    el->name = TES_BYTES(NULL, 0);
     tes_bytes inner;
-    if (!tes_cbor_tag24_content(d, item, &inner))
+    if (!tes_cbor_tag24_content(d, item, &inner) && (NAMES(), true))
         return tes_err_set(TES_ERR_MDOC_ITEM,
                            "document %zu: an item of namespace '%s' is not IssuerSignedItemBytes "
                            "(tag 24)", di, nsname);
     tes_cbor_doc it;
     tes_err e = tes_cbor_parse(inner, &limits, &it);
-    if (e != TES_OK)
+    if (e != TES_OK && (NAMES(), true))
         return tes_err_set(TES_ERR_MDOC_ITEM, "document %zu: an item of namespace '%s' is not CBOR: %s",
                            di, nsname, tes_err_message());
     uint32_t id = tes_cbor_map_get_text(&it, 0, "digestID");
@@ -176,6 +180,7 @@ static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, t
         it.nodes[id].val > UINT32_MAX || !tes_cbor_is(&it, rnd, TES_CBOR_BYTES) ||
         it.nodes[rnd].len < 16 || !tes_cbor_is(&it, name, TES_CBOR_TEXT) || val == TES_CBOR_NONE) {
         tes_cbor_doc_free(&it);
+        NAMES();
         return tes_err_set(TES_ERR_MDOC_ITEM,
                            "document %zu: an item of namespace '%s' lacks digestID, random "
                            "(>= 16 bytes), elementIdentifier or elementValue", di, nsname);
@@ -186,27 +191,28 @@ static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, t
     el->digest_id = (uint32_t)it.nodes[id].val;
     tes_cbor_doc_free(&it); /* the views point into the response, not into `it` */
 
-    char ename[96];
-    mdoc_view_str(ename, sizeof(ename), el->name);
     uint32_t want = ns_digests == TES_CBOR_NONE
                         ? TES_CBOR_NONE
                         : tes_cbor_map_get_int(&m->doc, ns_digests, el->digest_id);
-    if (want == TES_CBOR_NONE)
+    if (want == TES_CBOR_NONE && (NAMES(), true))
         return tes_err_set(TES_ERR_DIGEST_MISSING,
                            "document %zu: %s/%s (digestID %u) has no digest in the MSO", di, nsname,
                            ename, el->digest_id);
     size_t hl = tes_hash_size(m->hash);
-    if (!tes_cbor_is(&m->doc, want, TES_CBOR_BYTES) || m->doc.nodes[want].len != hl)
+    if ((!tes_cbor_is(&m->doc, want, TES_CBOR_BYTES) || m->doc.nodes[want].len != hl) &&
+        (NAMES(), true))
         return tes_err_set(TES_ERR_MSO_STRUCTURE,
                            "document %zu: MSO digest for %s digestID %u is not a %zu-byte bstr", di,
                            nsname, el->digest_id, hl);
     e = tes_digest(m->hash, tes_cbor_span(d, item), scratch_hash);
     if (e != TES_OK)
         return e;
-    if (!tes_ct_eq(TES_BYTES(scratch_hash, hl), TES_BYTES(m->doc.nodes[want].data, hl)))
+    if (!tes_ct_eq(TES_BYTES(scratch_hash, hl), TES_BYTES(m->doc.nodes[want].data, hl)) &&
+        (NAMES(), true))
         return tes_err_set(TES_ERR_DIGEST_MISMATCH,
                            "document %zu: %s/%s (digestID %u) does not match its MSO digest", di,
                            nsname, ename, el->digest_id);
+#undef NAMES
     return TES_OK;
 }
 
@@ -287,10 +293,10 @@ static tes_err check_device(const vctx *v, const tes_cbor_doc *d, uint32_t dev_s
         for (uint32_t c = tes_cbor_child(&nd, em); c != TES_CBOR_NONE && c < nd.nodes[em].next;) {
             uint32_t val = tes_cbor_next(&nd, c);
             tes_bytes name = TES_BYTES(nd.nodes[c].data, nd.nodes[c].len);
-            char a[96], b[96];
-            mdoc_view_str(a, sizeof(a), ns);
-            mdoc_view_str(b, sizeof(b), name);
             if (!tes_cbor_is(&nd, c, TES_CBOR_TEXT) || !authorised(&m->doc, m->device_key_info, ns, name)) {
+                char a[96], b[96];
+                mdoc_view_str(a, sizeof(a), ns);
+                mdoc_view_str(b, sizeof(b), name);
                 e = tes_err_set(TES_ERR_DEVICE_NAMESPACES,
                                 "document %zu: device-signed element %s/%s is not authorised by "
                                 "the MSO keyAuthorizations", di, a, b);
@@ -446,8 +452,7 @@ static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t no
          e == TES_OK && nk != TES_CBOR_NONE && nk < d->nodes[nsm].next;) {
         uint32_t arr = tes_cbor_next(d, nk);
         tes_bytes ns = TES_BYTES(d->nodes[nk].data, d->nodes[nk].len);
-        char nsname[96];
-        mdoc_view_str(nsname, sizeof(nsname), ns);
+        char nsname[96] = "";
         /* look the namespace's digests up once */
         uint32_t ns_digests = TES_CBOR_NONE;
         for (uint32_t q = tes_cbor_child(&m.doc, m.value_digests);
@@ -461,6 +466,7 @@ static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t no
             q = tes_cbor_next(&m.doc, qv);
         }
         if (ns_digests != TES_CBOR_NONE && !tes_cbor_is(&m.doc, ns_digests, TES_CBOR_MAP)) {
+            mdoc_view_str(nsname, sizeof(nsname), ns);
             e = tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: valueDigests['%s'] is not a map",
                             di, nsname);
             break;
@@ -476,7 +482,7 @@ static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t no
             for (size_t j = first; j < k && e == TES_OK; j++)
                 if (out->elems[j].digest_id == out->elems[k].digest_id ||
                     tes_bytes_eq(out->elems[j].name, out->elems[k].name))
-                    e = tes_err_set(TES_ERR_MDOC_ITEM,
+                    e = (mdoc_view_str(nsname, sizeof(nsname), ns), 0) ? TES_OK : tes_err_set(TES_ERR_MDOC_ITEM,
                                     "document %zu: namespace '%s' discloses an element or digestID "
                                     "twice", di, nsname);
             k++;

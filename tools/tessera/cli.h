@@ -14,6 +14,7 @@
 #ifndef TESSERA_CLI_H
 #define TESSERA_CLI_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,6 +23,8 @@
 #include "tessera/cbor.h"
 #include "tessera/core.h"
 #include "tessera/crypto.h"
+#include "tessera/se.h"
+#include "tessera/store.h"
 
 /* Keep in step with project(VERSION) in CMakeLists.txt. */
 #define CLI_VERSION "0.1.0"
@@ -41,8 +44,11 @@ int cmd_issue(int argc, char **argv);
 int cmd_present(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_wallet(int argc, char **argv);
+int cmd_vendor(int argc, char **argv);
 
-/* Per-command usage text (main.c); cmd is the subcommand name. */
+/* Per-command usage text (main.c); cmd is the subcommand name, or for the
+ * commands with subcommands "wallet keygen", "vendor init", ... */
 void cli_print_usage(const char *cmd, bool to_stderr);
 
 /* ---- reporting (util.c) ---- */
@@ -87,6 +93,63 @@ bool cli_maybe_unhex(tes_buf *raw);
 
 /* Parses a non-negative decimal integer no larger than max. */
 bool cli_parse_size(const char *s, size_t max, size_t *out);
+
+/* ---- wallets (wallet.c) ---- */
+
+/* A wallet directory D holds D/wallet.db (the store) and D/se/ (the software
+ * secure element's files, or the PKCS#11 backend's own PIN counters). The
+ * store's setting "se" names the secure element: "soft:se" (a relative soft
+ * directory is taken relative to D) or "pkcs11:MODULE[:LABEL]". */
+#define CLI_WALLET_DB "wallet.db"
+#define CLI_WALLET_SE_DIR "se"
+#define CLI_SETTING_SE "se"
+/* Per credential: "1" when its copies' keys need user verification (so
+ * `present` can ask for and check the PIN before it spends a copy), and "1"
+ * when its copies are single-use (so `wallet list` can say what is left). */
+#define CLI_SETTING_CRED_UV_FMT "credential.%lld.uv"
+#define CLI_SETTING_CRED_SINGLE_FMT "credential.%lld.single_use"
+/* Whether the wallet recorded setting fmt (one of the above) as "1" for cred. */
+
+typedef struct cli_wallet {
+    char dir[PATH_MAX];
+    char spec[PATH_MAX + 16]; /* as stored */
+    tes_store *store;
+    tes_se *se;
+} cli_wallet;
+
+bool cli_path_in(char *out, size_t cap, const char *dir, const char *file);
+/* True when every use of a private key in a new process needs the PIN (a
+ * PKCS#11 token logs its session in with the user PIN), whether or not the key
+ * needs user verification. */
+bool cli_se_needs_login(const tes_se *se);
+/* Opens the store and the secure element of wallet dir; returns an exit code
+ * (errors already reported, prefixed with cmd). */
+int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w);
+void cli_wallet_close(cli_wallet *w);
+/* Whether the wallet recorded setting fmt (CLI_SETTING_CRED_*_FMT) as "1" for
+ * credential cred. */
+bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred);
+
+/* Like cli_fail, with the error's stable name appended: "...: msg [pin_wrong]". */
+int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Reports a failed secure-element operation (cli_fail_code) and, for PIN/PUK
+ * failures, how many tries are left; returns cli_exit_for(e). w may be NULL. */
+int cli_se_fail(cli_wallet *w, tes_err e, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* PINs are never taken from the command line: from the terminal without echo
+ * (/dev/tty), or with fd >= 0 one per line from that descriptor, read byte by
+ * byte so that nothing past the line is consumed. */
+#define CLI_PIN_MAX 64
+bool cli_parse_fd(const char *s, int *fd);
+/* Usage error when fd (>= 0) is not an open descriptor. */
+int cli_pin_check_fd(const char *cmd, int fd);
+/* Asks for one secret ("PIN", "current PIN", "PUK", ...); exit code. */
+int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX]);
+/* Asks twice (the second time "<prompt> again") and insists both agree. */
+int cli_pin_read_new(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX]);
+
 
 /* ---- CBOR to JSON (cbor_json.c) ---- */
 

@@ -17,6 +17,7 @@
 
 typedef struct issue_args {
     const char *authority, *doctype, *claims, *device_key, *table, *out;
+    const char *wallet, *key_id; /* device key from a wallet's secure element */
     size_t valid_days, decoys;
 } issue_args;
 
@@ -103,7 +104,18 @@ static int issue(const issue_args *a)
         cli_error(rc, "document signer key: %s does not belong to %s", ds_key_path, ds_path);
         goto done;
     }
-    if (cli_load_key(a->device_key, &device) != TES_OK) {
+    if (a->wallet) {
+        cli_wallet w;
+        if ((rc = cli_wallet_open("issue", a->wallet, &w)) != CLI_EXIT_OK)
+            goto done;
+        tes_err ke = tes_se_public_key(w.se, a->key_id, &device);
+        if (ke != TES_OK)
+            rc = cli_se_fail(&w, ke, "issue: key %s of wallet %s", a->key_id, a->wallet);
+        cli_wallet_close(&w);
+        if (ke != TES_OK)
+            goto done;
+        rc = CLI_EXIT_USAGE;
+    } else if (cli_load_key(a->device_key, &device) != TES_OK) {
         cli_fail(rc, "device key");
         goto done;
     }
@@ -156,6 +168,8 @@ int cmd_issue(int argc, char **argv)
         {"decoys", required_argument, NULL, 'y'},
         {"doctype-table", required_argument, NULL, 'T'},
         {"out", required_argument, NULL, 'o'},
+        {"wallet", required_argument, NULL, 'w'},
+        {"key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -183,6 +197,12 @@ int cmd_issue(int argc, char **argv)
         case 'o':
             a.out = optarg;
             break;
+        case 'w':
+            a.wallet = optarg;
+            break;
+        case 'K':
+            a.key_id = optarg;
+            break;
         case 'v':
             if (!cli_parse_size(optarg, MAX_VALID_DAYS, &a.valid_days) || a.valid_days == 0)
                 return cli_usage_error("issue", "--valid-days must be 1..%d, not '%s'",
@@ -202,12 +222,22 @@ int cmd_issue(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("issue", "unexpected argument '%s'", argv[optind]);
+    if (a.wallet || a.key_id) {
+        if (a.device_key)
+            return cli_usage_error("issue", "give either --device-key or --wallet and --key");
+        if (a.wallet == NULL)
+            return cli_usage_error("issue", "--key needs --wallet");
+        if (a.key_id == NULL)
+            return cli_usage_error("issue",
+                                   "--wallet needs --key ID (from 'tessera wallet keygen')");
+        a.device_key = "(wallet)";
+    }
     const struct {
         const char *v, *name;
     } req[] = {{a.authority, "--authority"},
                {a.doctype, "--doctype"},
                {a.claims, "--claims"},
-               {a.device_key, "--device-key"},
+               {a.device_key, "--device-key (or --wallet and --key)"},
                {a.out, "--out"}};
     for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
         if (req[i].v == NULL)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "tessera/mdoc.h"
 
@@ -13,6 +14,11 @@
 typedef struct present_args {
     const char *mdoc, *device_key, *request, *elements, *transcript, *reader_pub, *out;
     bool mac;
+    /* with a wallet instead of --mdoc/--device-key */
+    const char *wallet;
+    int64_t credential;
+    bool have_credential;
+    int pin_fd;
 } present_args;
 
 /* The credential's docType: the stored-credential map's "docType", or that of
@@ -131,8 +137,8 @@ static bool disclosed(const tes_cbor_doc *d, tes_bytes ns, tes_bytes name)
 static void report(const present_args *a, const tes_mdoc_req_elem *elems, size_t n, size_t missing,
                    tes_bytes response)
 {
-    fprintf(stderr, "presented %zu of %zu requested elements (device %s) to %s\n", n - missing, n,
-            a->mac ? "MAC" : "signature", a->out);
+    fprintf(stderr, "presented %zu of %zu requested elements (device %s%s) to %s\n", n - missing, n,
+            a->mac ? "MAC" : "signature", a->wallet ? ", key in the secure element" : "", a->out);
     if (missing == 0)
         return;
     tes_cbor_doc d;
@@ -157,10 +163,133 @@ static void report(const present_args *a, const tes_mdoc_req_elem *elems, size_t
         tes_cbor_doc_free(&d);
 }
 
+/* Appends "ns/name[*]" for every element the response discloses; '*' when the
+ * request announced it will be retained. */
+static void disclosed_list(tes_bytes response, const tes_mdoc_req_elem *elems, size_t n,
+                           tes_buf *out)
+{
+    tes_cbor_doc d;
+    if (tes_cbor_parse(response, NULL, &d) != TES_OK)
+        return;
+    uint32_t docs = tes_cbor_map_get_text(&d, 0, "documents");
+    uint32_t doc = docs != TES_CBOR_NONE && tes_cbor_is(&d, docs, TES_CBOR_ARRAY) &&
+                           tes_cbor_count(&d, docs) > 0
+                       ? tes_cbor_child(&d, docs)
+                       : TES_CBOR_NONE;
+    uint32_t is = doc != TES_CBOR_NONE && tes_cbor_is(&d, doc, TES_CBOR_MAP)
+                      ? tes_cbor_map_get_text(&d, doc, "issuerSigned")
+                      : TES_CBOR_NONE;
+    uint32_t nss = is != TES_CBOR_NONE && tes_cbor_is(&d, is, TES_CBOR_MAP)
+                       ? tes_cbor_map_get_text(&d, is, "nameSpaces")
+                       : TES_CBOR_NONE;
+    if (nss == TES_CBOR_NONE || !tes_cbor_is(&d, nss, TES_CBOR_MAP)) {
+        tes_cbor_doc_free(&d);
+        return;
+    }
+    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;
+         k = tes_cbor_next(&d, tes_cbor_next(&d, k))) {
+        const tes_cbor_node *kn = tes_cbor_at(&d, k);
+        uint32_t items = tes_cbor_next(&d, k);
+        if (kn->type != TES_CBOR_TEXT || !tes_cbor_is(&d, items, TES_CBOR_ARRAY))
+            continue;
+        tes_bytes ns = TES_BYTES(kn->data, kn->len);
+        for (uint32_t it = tes_cbor_child(&d, items);
+             it != TES_CBOR_NONE && it < d.nodes[items].next; it = tes_cbor_next(&d, it)) {
+            tes_bytes inner;
+            tes_cbor_doc sub;
+            if (!tes_cbor_tag24_content(&d, it, &inner) ||
+                tes_cbor_parse(inner, NULL, &sub) != TES_OK)
+                continue;
+            uint32_t id = tes_cbor_is(&sub, 0, TES_CBOR_MAP)
+                              ? tes_cbor_map_get_text(&sub, 0, "elementIdentifier")
+                              : TES_CBOR_NONE;
+            if (id != TES_CBOR_NONE && tes_cbor_is(&sub, id, TES_CBOR_TEXT)) {
+                tes_bytes name = TES_BYTES(sub.nodes[id].data, sub.nodes[id].len);
+                bool retain = false;
+                for (size_t i = 0; i < n; i++)
+                    if (elems[i].intent_to_retain && tes_bytes_eq(elems[i].ns, ns) &&
+                        tes_bytes_eq(elems[i].name, name))
+                        retain = true;
+                if (out->len)
+                    tes_buf_append(out, ",", 1);
+                tes_buf_append(out, ns.ptr, ns.len);
+                tes_buf_append(out, "/", 1);
+                tes_buf_append(out, name.ptr, name.len);
+                if (retain)
+                    tes_buf_append(out, "*", 1);
+            }
+            tes_cbor_doc_free(&sub);
+        }
+    }
+    tes_cbor_doc_free(&d);
+}
+
+/* The requested elements, for a log entry of a failed presentation. */
+static void requested_list(const tes_mdoc_req_elem *elems, size_t n, tes_buf *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (out->len)
+            tes_buf_append(out, ",", 1);
+        tes_buf_append(out, elems[i].ns.ptr, elems[i].ns.len);
+        tes_buf_append(out, "/", 1);
+        tes_buf_append(out, elems[i].name.ptr, elems[i].name.len);
+        if (elems[i].intent_to_retain)
+            tes_buf_append(out, "*", 1);
+    }
+}
+
+/* The name `present` gives the relying party in the log: the reader is not
+ * authenticated by this command. */
+#define UNKNOWN_READER "unknown reader"
+
+/* Writes one log entry; false (reported) when the store refused it. */
+static bool log_entry(cli_wallet *w, int64_t cred, tes_buf *elements, const char *outcome)
+{
+    tes_buf_append(elements, "", 1); /* NUL */
+    const tes_store_log_entry ent = {
+        .at = (int64_t)time(NULL),
+        .relying_party = UNKNOWN_READER,
+        .elements = elements->failed ? "" : (char *)elements->ptr,
+        .cred_id = cred,
+        .outcome = (char *)outcome,
+    };
+    tes_err e = tes_store_log_add(w->store, &ent);
+    if (e != TES_OK) {
+        cli_fail_code(CLI_EXIT_FAIL, e, "present: writing the wallet's transaction log");
+        return false;
+    }
+    return true;
+}
+
+static void log_failure(cli_wallet *w, int64_t cred, const tes_mdoc_req_elem *elems, size_t n,
+                        tes_err e)
+{
+    char msg[1024], outcome[128];
+    snprintf(msg, sizeof(msg), "%s", tes_err_message()); /* keep the failure's message */
+    snprintf(outcome, sizeof(outcome), "failed: %s", tes_err_name(e));
+    tes_buf l = {0};
+    requested_list(elems, n, &l);
+    log_entry(w, cred, &l, outcome);
+    tes_buf_free(&l);
+    tes_err_set(e, "%s", msg);
+}
+
+/* ECDH in the secure element, for device MAC. */
+typedef struct se_ecdh_ctx {
+    tes_se *se;
+    const char *id, *pin;
+} se_ecdh_ctx;
+
+static tes_err se_ecdh(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD], size_t *out_len)
+{
+    const se_ecdh_ctx *c = ctx;
+    return c->se->ops->key_agreement(c->se, c->id, c->pin, peer, out, out_len);
+}
+
 static int present(const present_args *a)
 {
     int rc = CLI_EXIT_USAGE;
-    tes_buf mdoc = {0}, req_raw = {0}, transcript = {0}, out = {0};
+    tes_buf mdoc_file = {0}, req_raw = {0}, transcript = {0}, out = {0};
     tes_key *device = NULL, *reader = NULL;
     tes_mdoc_request req = {0};
     bool have_req = false;
@@ -168,20 +297,60 @@ static int present(const present_args *a)
     static tes_mdoc_req_elem list_elems[MAX_ELEMENTS];
     const tes_mdoc_req_elem *elems = NULL;
     size_t n_elems = 0, missing = 0;
+    cli_wallet w = {0};
+    bool wallet_open = false, have_copy = false;
+    tes_store_copy copy = {0};
+    tes_store_cred *creds = NULL;
+    size_t n_creds = 0;
+    char pin[CLI_PIN_MAX] = "";
+    bool have_pin = false;
+    char doctype[256] = "";
+    tes_err e;
 
-    if (cli_read_file(a->mdoc, &mdoc) != TES_OK) {
-        cli_fail(rc, "reading the credential");
-        goto done;
-    }
-    cli_maybe_unhex(&mdoc);
-    if (cli_load_key(a->device_key, &device) != TES_OK) {
-        cli_fail(rc, "device key");
-        goto done;
-    }
-    if (!tes_key_has_private(device)) {
-        cli_error(rc, "device key: %s is a public key; presenting needs the private key",
-                  a->device_key);
-        goto done;
+    if (a->wallet) {
+        if ((rc = cli_wallet_open("present", a->wallet, &w)) != CLI_EXIT_OK)
+            goto done;
+        wallet_open = true;
+        rc = CLI_EXIT_USAGE;
+        if ((e = tes_store_list(w.store, &creds, &n_creds)) != TES_OK) {
+            rc = cli_fail_code(cli_exit_for(e), e, "present: reading the wallet");
+            goto done;
+        }
+        const tes_store_cred *cred = NULL;
+        for (size_t i = 0; i < n_creds; i++)
+            if (creds[i].id == a->credential)
+                cred = &creds[i];
+        if (cred == NULL) {
+            rc = cli_error(CLI_EXIT_USAGE,
+                           "present: the wallet %s holds no credential %lld (see 'tessera wallet "
+                           "list --wallet %s')",
+                           a->wallet, (long long)a->credential, a->wallet);
+            goto done;
+        }
+        snprintf(doctype, sizeof(doctype), "%s", cred->doctype ? cred->doctype : "");
+        if (a->mac && !(tes_se_caps(w.se) & TES_SE_CAP_ECDH_EXPORT)) {
+            rc = cli_error(CLI_EXIT_FAIL,
+                           "present: --mac needs the device key's ECDH result, and the wallet's "
+                           "%s secure element does not let it leave (no ecdh-export capability); "
+                           "present with a device signature instead",
+                           w.se->ops->name);
+            goto done;
+        }
+    } else {
+        if (cli_read_file(a->mdoc, &mdoc_file) != TES_OK) {
+            cli_fail(rc, "reading the credential");
+            goto done;
+        }
+        cli_maybe_unhex(&mdoc_file);
+        if (cli_load_key(a->device_key, &device) != TES_OK) {
+            cli_fail(rc, "device key");
+            goto done;
+        }
+        if (!tes_key_has_private(device)) {
+            cli_error(rc, "device key: %s is a public key; presenting needs the private key",
+                      a->device_key);
+            goto done;
+        }
     }
     if (a->mac && cli_load_key(a->reader_pub, &reader) != TES_OK) {
         cli_fail(rc, "reader public key");
@@ -192,15 +361,15 @@ static int present(const present_args *a)
         goto done;
     }
 
-    char doctype[256];
-    mdoc_doctype(tes_buf_bytes(&mdoc), doctype, sizeof(doctype));
+    if (!a->wallet)
+        mdoc_doctype(tes_buf_bytes(&mdoc_file), doctype, sizeof(doctype));
     if (a->request) {
         if (cli_read_file(a->request, &req_raw) != TES_OK) {
             cli_fail(rc, "reading the request");
             goto done;
         }
         cli_maybe_unhex(&req_raw);
-        tes_err e = tes_mdoc_request_parse(tes_buf_bytes(&req_raw), &req);
+        e = tes_mdoc_request_parse(tes_buf_bytes(&req_raw), &req);
         if (e != TES_OK) {
             rc = cli_fail(cli_exit_for(e), "request %s", a->request);
             goto done;
@@ -234,20 +403,92 @@ static int present(const present_args *a)
         elems = list_elems;
     }
 
-    const tes_signer signer = tes_signer_from_key(device);
-    const tes_mdoc_present_params p = {
-        .mdoc = tes_buf_bytes(&mdoc),
+    tes_signer signer;
+    tes_se_signer_ctx sctx;
+    se_ecdh_ctx ectx;
+    tes_mdoc_present_params p = {
         .elems = elems,
         .n_elems = n_elems,
         .transcript = tes_buf_bytes(&transcript),
-        .device = a->mac ? NULL : &signer,
-        .device_key = a->mac ? device : NULL,
         .reader_key = a->mac ? reader : NULL,
     };
-    tes_err e = tes_mdoc_present(&p, &out, &missing);
+    if (a->wallet) {
+        /* A key that needs the PIN: ask for it and check it before a copy is
+         * spent, so that a mistyped PIN costs no single-use copy. */
+        bool need_pin = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_UV_FMT, a->credential);
+        /* A PKCS#11 token's private keys are usable only in a session logged in
+         * with the user PIN, whether or not the key needs user verification. */
+        need_pin = need_pin || cli_se_needs_login(w.se);
+        if (need_pin) {
+            if ((rc = cli_pin_read("present", a->pin_fd, "PIN", pin)) != CLI_EXIT_OK)
+                goto done;
+            have_pin = true;
+            e = w.se->ops->pin_verify(w.se, pin);
+            if (e != TES_OK) {
+                log_failure(&w, a->credential, elems, n_elems, e);
+                rc = cli_se_fail(&w, e, "present: checking the PIN");
+                goto done;
+            }
+        }
+        e = tes_store_take_copy(w.store, a->credential, &copy);
+        if (e != TES_OK) {
+            if (e != TES_ERR_NOT_FOUND)
+                log_failure(&w, a->credential, elems, n_elems, e);
+            rc = cli_fail_code(cli_exit_for(e), e, "present: taking a copy of credential %lld",
+                               (long long)a->credential);
+            goto done;
+        }
+        have_copy = true;
+        tes_se_key_info ki;
+        e = w.se->ops->key_info(w.se, copy.key_id, &ki);
+        if (e != TES_OK) {
+            log_failure(&w, a->credential, elems, n_elems, e);
+            rc = cli_se_fail(&w, e, "present: key %s of credential %lld", copy.key_id,
+                             (long long)a->credential);
+            goto done;
+        }
+        if (ki.user_verification && !have_pin) {
+            if ((rc = cli_pin_read("present", a->pin_fd, "PIN", pin)) != CLI_EXIT_OK)
+                goto done;
+            have_pin = true;
+        }
+        sctx = (tes_se_signer_ctx){w.se, copy.key_id, have_pin ? pin : NULL};
+        signer = (tes_signer){tes_se_cose_sign, &sctx, TES_COSE_ES256};
+        ectx = (se_ecdh_ctx){w.se, copy.key_id, have_pin ? pin : NULL};
+        p.mdoc = tes_buf_bytes(&copy.mdoc);
+        if (a->mac) {
+            p.device_ecdh = se_ecdh;
+            p.device_ecdh_ctx = &ectx;
+        } else {
+            p.device = &signer;
+        }
+    } else {
+        signer = tes_signer_from_key(device);
+        p.mdoc = tes_buf_bytes(&mdoc_file);
+        p.device = a->mac ? NULL : &signer;
+        p.device_key = a->mac ? device : NULL;
+    }
+    e = tes_mdoc_present(&p, &out, &missing);
     if (e != TES_OK) {
-        rc = cli_fail(cli_exit_for(e), "presenting %s", a->mdoc);
+        if (a->wallet) {
+            log_failure(&w, a->credential, elems, n_elems, e);
+            rc = cli_se_fail(&w, e, "presenting credential %lld", (long long)a->credential);
+        } else {
+            rc = cli_fail(cli_exit_for(e), "presenting %s", a->mdoc);
+        }
         goto done;
+    }
+    if (a->wallet) {
+        /* Logged before the response leaves: the holder's log never misses a
+         * disclosure. */
+        tes_buf l = {0};
+        disclosed_list(tes_buf_bytes(&out), elems, n_elems, &l);
+        bool logged = log_entry(&w, a->credential, &l, "disclosed");
+        tes_buf_free(&l);
+        if (!logged) {
+            rc = CLI_EXIT_FAIL;
+            goto done;
+        }
     }
     if (cli_write_file(a->out, tes_buf_bytes(&out), false) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
@@ -256,6 +497,12 @@ static int present(const present_args *a)
     report(a, elems, n_elems, missing, tes_buf_bytes(&out));
     rc = CLI_EXIT_OK;
 done:
+    tes_wipe(pin, sizeof(pin));
+    if (have_copy)
+        tes_store_copy_free(&copy);
+    tes_store_creds_free(creds, n_creds);
+    if (wallet_open)
+        cli_wallet_close(&w);
     if (have_req)
         tes_mdoc_request_free(&req);
     free(list);
@@ -264,7 +511,7 @@ done:
     tes_buf_free(&out);
     tes_buf_free(&transcript);
     tes_buf_free(&req_raw);
-    tes_buf_free(&mdoc);
+    tes_buf_free(&mdoc_file);
     return rc;
 }
 
@@ -279,11 +526,15 @@ int cmd_present(int argc, char **argv)
         {"mac", no_argument, NULL, 'M'},
         {"reader-pub", required_argument, NULL, 'R'},
         {"out", required_argument, NULL, 'o'},
+        {"wallet", required_argument, NULL, 'w'},
+        {"credential", required_argument, NULL, 'c'},
+        {"pin-fd", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    present_args a = {0};
+    present_args a = {.pin_fd = -1};
     int c;
+    size_t v;
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
@@ -312,6 +563,23 @@ int cmd_present(int argc, char **argv)
         case 'o':
             a.out = optarg;
             break;
+        case 'w':
+            a.wallet = optarg;
+            break;
+        case 'c':
+            if (!cli_parse_size(optarg, INT64_MAX, &v))
+                return cli_usage_error("present", "--credential needs a credential id, not '%s'",
+                                       optarg);
+            a.credential = (int64_t)v;
+            a.have_credential = true;
+            break;
+        case 'p':
+            if (!cli_parse_fd(optarg, &a.pin_fd))
+                return cli_usage_error("present",
+                                       "--pin-fd needs a file descriptor number, not "
+                                       "'%s'",
+                                       optarg);
+            break;
         case 'h':
             cli_print_usage("present", false);
             return CLI_EXIT_OK;
@@ -321,12 +589,26 @@ int cmd_present(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("present", "unexpected argument '%s'", argv[optind]);
+    if (a.wallet || a.have_credential) {
+        if (a.mdoc || a.device_key)
+            return cli_usage_error("present", "give either --wallet and --credential, or --mdoc "
+                                              "and --device-key");
+        if (a.wallet == NULL)
+            return cli_usage_error("present", "--credential needs --wallet");
+        if (!a.have_credential)
+            return cli_usage_error("present", "--wallet needs --credential ID (see 'tessera "
+                                              "wallet list')");
+    } else {
+        if (a.pin_fd >= 0)
+            return cli_usage_error("present", "--pin-fd goes with --wallet");
+        if (a.mdoc == NULL)
+            return cli_usage_error("present", "missing --mdoc (or --wallet and --credential)");
+        if (a.device_key == NULL)
+            return cli_usage_error("present", "missing --device-key");
+    }
     const struct {
         const char *v, *name;
-    } req[] = {{a.mdoc, "--mdoc"},
-               {a.device_key, "--device-key"},
-               {a.transcript, "--transcript"},
-               {a.out, "--out"}};
+    } req[] = {{a.transcript, "--transcript"}, {a.out, "--out"}};
     for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
         if (req[i].v == NULL)
             return cli_usage_error("present", "missing %s", req[i].name);
@@ -336,5 +618,8 @@ int cmd_present(int argc, char **argv)
         a.mac = true; /* --reader-pub only makes sense for a MAC */
     if (a.mac && a.reader_pub == NULL)
         return cli_usage_error("present", "--mac needs --reader-pub (the reader's public key)");
+    int rc = cli_pin_check_fd("present", a.pin_fd);
+    if (rc != CLI_EXIT_OK)
+        return rc;
     return present(&a);
 }

@@ -45,7 +45,7 @@ static const char USAGE_AUTHORITY[] =
 
 static const char USAGE_ISSUE[] =
     "usage: tessera issue --authority DIR --doctype DOCTYPE --claims CLAIMS.json\n"
-    "                     --device-key PUB.pem --out MDOC.cbor\n"
+    "                     (--device-key PUB.pem | --wallet D --key ID) --out MDOC.cbor\n"
     "                     [--valid-days N] [--decoys N] [--doctype-table TABLE.json]\n"
     "\n"
     "Issues one mdoc (ISO/IEC 18013-5 IssuerSigned with a signed MSO), signed by the\n"
@@ -61,6 +61,8 @@ static const char USAGE_ISSUE[] =
     "                          {\"file\": \"path\"} (relative to the claims file)\n"
     "  --device-key PUB.pem    the holder's device public key (PEM or DER; a private key\n"
     "                          file also works, only its public half is used)\n"
+    "  --wallet D --key ID     instead of --device-key: the public key of key ID in the\n"
+    "                          secure element of wallet D (see 'tessera wallet keygen')\n"
     "  --valid-days N          validity from now (default 365)\n"
     "  --decoys N              decoy digests per namespace (default 2)\n"
     "  --doctype-table FILE    registers a doctype first: {\"docType\", \"namespace\",\n"
@@ -76,7 +78,8 @@ static const char USAGE_ISSUE[] =
     "      --claims pid.json --device-key device_pub.pem --out pid.mdoc\n";
 
 static const char USAGE_PRESENT[] =
-    "usage: tessera present --mdoc MDOC.cbor --device-key KEY.pem\n"
+    "usage: tessera present (--mdoc MDOC.cbor --device-key KEY.pem |\n"
+    "                        --wallet D --credential ID [--pin-fd N])\n"
     "                       (--request REQUEST.cbor | --elements NS/NAME,...)\n"
     "                       --transcript ST.cbor [--mac --reader-pub READER.pem]\n"
     "                       --out RESPONSE.cbor\n"
@@ -88,23 +91,36 @@ static const char USAGE_PRESENT[] =
     "options:\n"
     "  --mdoc MDOC.cbor          credential made by 'tessera issue'\n"
     "  --device-key KEY.pem      the device PRIVATE key the credential is bound to\n"
+    "  --wallet D                instead of --mdoc and --device-key: present from wallet D;\n"
+    "  --credential ID           a copy of credential ID ('tessera wallet list') is taken\n"
+    "                            (single-use copies are never shown twice) and the device\n"
+    "                            key in the secure element signs; the presentation goes into\n"
+    "                            the wallet's log (relying party \"unknown reader\")\n"
+    "  --pin-fd N                read the PIN as one line from file descriptor N instead of\n"
+    "                            the terminal; it is asked when the key needs user\n"
+    "                            verification (checked before a copy is spent), and on a\n"
+    "                            PKCS#11 token for every key (its session needs a login)\n"
     "  --request REQUEST.cbor    a DeviceRequest: the first DocRequest for the mdoc's\n"
     "                            docType is answered (its reader authentication is NOT\n"
     "                            checked by this command)\n"
     "  --elements LIST           comma-separated NAMESPACE/ELEMENT; a bare ELEMENT means\n"
     "                            the doctype's own namespace\n"
     "  --transcript ST.cbor      SessionTranscript, plain or tag-24 wrapped (binary or hex)\n"
-    "  --mac                     device MAC instead of a device signature\n"
+    "  --mac                     device MAC instead of a device signature (with --wallet only\n"
+    "                            when the secure element may release the ECDH result)\n"
     "  --reader-pub READER.pem   the reader's ephemeral public key (with --mac)\n"
     "  --out RESPONSE.cbor       where to write the DeviceResponse\n"
     "\n"
     "stderr tells how many elements were disclosed and which requested ones the\n"
     "credential does not hold (they are left out, not an error).\n"
-    "exit status: 0 written; 1 the library refused; 2 usage error or unreadable input\n"
+    "exit status: 0 written; 1 the library refused (also: wrong PIN, locked PIN, every\n"
+    "             single-use copy spent); 2 usage error or unreadable input\n"
     "\n"
-    "example:\n"
+    "examples:\n"
     "  tessera present --mdoc pid.mdoc --device-key device_key.pem \\\n"
-    "      --elements family_name,given_name,age_over_18 --transcript st.cbor --out resp.cbor\n";
+    "      --elements family_name,given_name,age_over_18 --transcript st.cbor --out resp.cbor\n"
+    "  tessera present --wallet phone --credential 1 --pin-fd 3 \\\n"
+    "      --elements family_name,age_over_18 --transcript st.cbor --out resp.cbor\n";
 
 static const char USAGE_VERIFY[] =
     "usage: tessera verify --trust ROOT.pem[,ROOT2.pem...] --transcript ST.cbor\n"
@@ -148,7 +164,195 @@ static const char USAGE_INSPECT[] =
     "example:\n"
     "  tessera inspect resp.cbor\n";
 
-static const char USAGE_HELP[] = "usage: tessera help [COMMAND]\n";
+static const char USAGE_WALLET[] =
+    "usage: tessera wallet init --dir D [--se soft | --se pkcs11:MODULE_PATH[:TOKEN_LABEL]]\n"
+    "                           [--vendor VENDOR_DIR]\n"
+    "       tessera wallet pin set|change|unblock|status --wallet D [--pin-fd N]\n"
+    "       tessera wallet keygen --wallet D [--uv] [--single-use] [--out PUB.pem]\n"
+    "                             [--attest --attestation-out FILE [--challenge HEX]]\n"
+    "       tessera wallet add --wallet D --mdoc FILE [--mdoc FILE...] [--name DISPLAY]\n"
+    "       tessera wallet list --wallet D [--json]\n"
+    "       tessera wallet log --wallet D [--json]\n"
+    "\n"
+    "The holder's wallet: credentials in a store (D/wallet.db), their device keys in a\n"
+    "secure element that never lets them out (the software secure element in D/se/, or a\n"
+    "PKCS#11 token). Present from it with 'tessera present --wallet D --credential ID'.\n"
+    "\n"
+    "PINs are never given on the command line: they are asked on the terminal (no echo)\n"
+    "or, with --pin-fd N, read one per line from file descriptor N.\n"
+    "\n"
+    "See 'tessera wallet SUBCOMMAND --help'.\n"
+    "exit status: 0 done; 1 the operation failed (wrong PIN or PUK, locked PIN, no matching\n"
+    "             key, ...); 2 usage error, not a wallet, or unreadable input\n"
+    "\n"
+    "example (software secure element):\n"
+    "  tessera vendor init --dir vendor\n"
+    "  tessera wallet init --dir phone --vendor vendor\n"
+    "  tessera wallet pin set --wallet phone\n"
+    "  id=$(tessera wallet keygen --wallet phone --uv --out dev.pem)\n"
+    "  tessera issue --authority ministry --doctype eu.europa.ec.eudi.pid.1 \\\n"
+    "      --claims pid.json --wallet phone --key \"$id\" --out pid.mdoc\n"
+    "  tessera wallet add --wallet phone --mdoc pid.mdoc --name \"My eID\"\n";
+
+static const char USAGE_WALLET_INIT[] =
+    "usage: tessera wallet init --dir D [--se soft | --se pkcs11:MODULE_PATH[:TOKEN_LABEL]]\n"
+    "                           [--vendor VENDOR_DIR]\n"
+    "\n"
+    "Creates a wallet: the directory D (mode 0700) with\n"
+    "  wallet.db  the store: credentials, their copies, the transaction log, and the\n"
+    "             setting \"se\" naming the secure element\n"
+    "  se/        the software secure element's sealed state and device key (--se soft),\n"
+    "             or Tessera's own PIN retry counters for the token (--se pkcs11:...)\n"
+    "\n"
+    "options:\n"
+    "  --dir D             the wallet directory (created; an existing one must hold no\n"
+    "                      wallet.db)\n"
+    "  --se soft           the built-in software secure element (default)\n"
+    "  --se pkcs11:MODULE_PATH[:TOKEN_LABEL]\n"
+    "                      a PKCS#11 token, e.g. pkcs11:/usr/lib/softhsm/libsofthsm2.so:t;\n"
+    "                      without a label the first token present. The token's user\n"
+    "                      PIN is the wallet PIN and its SO PIN the PUK ('wallet pin set'\n"
+    "                      checks both with the token; Tessera counts the tries itself)\n"
+    "  --vendor VENDOR_DIR certify the software secure element's attestation key with the\n"
+    "                      vendor root made by 'tessera vendor init' (soft only)\n"
+    "\n"
+    "exit status: 0 created; 1 the secure element refused; 2 usage error, D already holds a\n"
+    "             wallet, PKCS#11 module missing or token not found, or I/O error\n"
+    "\n"
+    "example:\n"
+    "  tessera wallet init --dir phone --vendor vendor\n";
+
+static const char USAGE_WALLET_PIN[] =
+    "usage: tessera wallet pin set|change|unblock --wallet D [--pin-fd N]\n"
+    "       tessera wallet pin status --wallet D\n"
+    "\n"
+    "Manages the secure element's holder PIN (4..16 digits) and its PUK (8..16 digits).\n"
+    "After 5 wrong PINs in a row the PIN is locked and the keys that need it refuse to\n"
+    "work until the PUK unblocks it; after 10 wrong PUKs the secure element is blocked for\n"
+    "good. Every failure says how many tries are left.\n"
+    "\n"
+    "  set      sets the first PIN and PUK. Asks, in this order:\n"
+    "             new PIN, new PIN again, new PUK, new PUK again\n"
+    "  change   asks: current PIN, new PIN, new PIN again\n"
+    "  unblock  asks: PUK, new PIN, new PIN again (resets the PIN tries)\n"
+    "  status   prints whether a PIN is set and the PIN and PUK tries left\n"
+    "\n"
+    "options:\n"
+    "  --wallet D    the wallet directory\n"
+    "  --pin-fd N    read the answers from file descriptor N, one per line, in the order\n"
+    "                above (confirmations included) instead of asking on the terminal,\n"
+    "                e.g. 3< <(printf '123456\\n123456\\n12345678\\n12345678\\n')\n"
+    "\n"
+    "exit status: 0 done; 1 wrong PIN or PUK, PIN locked, secure element blocked; 2 usage\n"
+    "             error, a PIN already set, the two entries differ, malformed PIN or PUK, no\n"
+    "             terminal and no --pin-fd\n"
+    "\n"
+    "example:\n"
+    "  tessera wallet pin change --wallet phone\n";
+
+static const char USAGE_WALLET_KEYGEN[] =
+    "usage: tessera wallet keygen --wallet D [--uv] [--single-use] [--out PUB.pem]\n"
+    "                             [--attest --attestation-out FILE [--challenge HEX]]\n"
+    "                             [--pin-fd N]\n"
+    "\n"
+    "Creates a P-256 key in the wallet's secure element. The key's id goes to standard\n"
+    "output (the first line; without --out the public key PEM follows it); the private key\n"
+    "never leaves the secure element.\n"
+    "\n"
+    "options:\n"
+    "  --wallet D              the wallet directory\n"
+    "  --uv                    every use of the key needs the PIN\n"
+    "  --single-use            the key signs (or agrees) once, then refuses; for batches of\n"
+    "                          single-use credential copies\n"
+    "  --out PUB.pem           write the public key (PEM) here, for 'tessera issue'\n"
+    "  --attest                also write the key's attestation: a CBOR array of DER\n"
+    "                          certificates, leaf first, stating the key's protections and\n"
+    "                          chaining to the secure element's vendor root\n"
+    "  --attestation-out FILE  where the attestation goes (implies --attest)\n"
+    "  --challenge HEX         the issuer's nonce, carried in the attestation\n"
+    "  --pin-fd N              when the secure element needs the PIN to create keys (a\n"
+    "                          PKCS#11 token: the session must be logged in), read it as\n"
+    "                          one line from file descriptor N instead of the terminal\n"
+    "\n"
+    "exit status: 0 created; 1 the secure element refused; 2 usage error or I/O error\n"
+    "\n"
+    "example:\n"
+    "  tessera wallet keygen --wallet phone --uv --attest --challenge 0011aabb \\\n"
+    "      --out dev.pem --attestation-out dev.att\n";
+
+static const char USAGE_WALLET_ADD[] =
+    "usage: tessera wallet add --wallet D --mdoc FILE [--mdoc FILE...] [--name DISPLAY]\n"
+    "\n"
+    "Stores a credential in the wallet. Each FILE is an mdoc made by 'tessera issue' for a\n"
+    "key of the wallet's secure element: the key is found by the MSO's deviceKey. Several\n"
+    "FILEs are copies of one credential (same doctype and issuer), each bound to its own\n"
+    "key; when those keys are single-use, every copy is shown at most once. The doctype,\n"
+    "validity and issuer (document signer subject) are read from the MSO and the document\n"
+    "signer certificate, whose signature over the MSO is checked (the chain is not: the\n"
+    "wallet holds no trust roots). The new credential's id goes to standard output.\n"
+    "\n"
+    "options:\n"
+    "  --wallet D        the wallet directory\n"
+    "  --mdoc FILE       a credential copy (repeat for a batch, up to 256)\n"
+    "  --name DISPLAY    the name shown in 'tessera wallet list' (default: PID, mDL, or\n"
+    "                    the doctype)\n"
+    "\n"
+    "exit status: 0 added; 1 no key of the secure element matches, copies that do not\n"
+    "             belong together, a damaged credential; 2 usage error or unreadable file\n"
+    "\n"
+    "example:\n"
+    "  tessera wallet add --wallet phone --mdoc pid1.mdoc --mdoc pid2.mdoc --name \"My eID\"\n";
+
+static const char USAGE_WALLET_LIST[] =
+    "usage: tessera wallet list --wallet D [--json]\n"
+    "\n"
+    "Lists the wallet's credentials: id, display name, doctype, issuer, validity, whether\n"
+    "presenting needs the PIN, and how many copies are left (a single-use copy once shown\n"
+    "is gone; reusable copies stay).\n"
+    "\n"
+    "options:\n"
+    "  --wallet D   the wallet directory\n"
+    "  --json       [{\"id\", \"docType\", \"name\", \"issuer\", \"validFrom\", \"validUntil\",\n"
+    "                \"copies\", \"copiesLeft\", \"singleUse\", \"needsPin\", \"added\"}]\n"
+    "\n"
+    "exit status: 0 listed; 1 the store failed; 2 usage error or not a wallet\n";
+
+static const char USAGE_WALLET_LOG[] =
+    "usage: tessera wallet log --wallet D [--json]\n"
+    "\n"
+    "Prints the wallet's transaction log, oldest first: when, which credential, to whom\n"
+    "(the reader's or website's name from its certificate, \"unknown reader\" when it was\n"
+    "not authenticated), which elements (* = the relying party announced it keeps them)\n"
+    "and the outcome (\"disclosed\", \"declined\" or \"failed: <code>\").\n"
+    "\n"
+    "options:\n"
+    "  --wallet D   the wallet directory\n"
+    "  --json       [{\"id\", \"at\", \"credential\", \"relyingParty\", \"elements\":\n"
+    "                [{\"namespace\", \"element\", \"intentToRetain\"}], \"outcome\"}]\n"
+    "\n"
+    "exit status: 0 printed; 1 the store failed; 2 usage error or not a wallet\n";
+
+static const char USAGE_VENDOR[] =
+    "usage: tessera vendor init --dir V [--name NAME] [--force]\n"
+    "\n"
+    "Creates a secure-element vendor root, standing in for a chip maker's: the directory V\n"
+    "(mode 0700) with\n"
+    "  vendor.pem      the self-signed root certificate; issuers check key attestations\n"
+    "                  against it\n"
+    "  vendor_key.pem  its private key (mode 0600); 'tessera wallet init --vendor V' uses it\n"
+    "                  to certify a software secure element's attestation key\n"
+    "\n"
+    "options:\n"
+    "  --dir V       where to create it\n"
+    "  --name NAME   the root's name (default \"Tessera Test SE Vendor\")\n"
+    "  --force       replace a vendor root already in V\n"
+    "\n"
+    "exit status: 0 created; 2 usage error, V already holds a root, or I/O error\n"
+    "\n"
+    "example:\n"
+    "  tessera vendor init --dir vendor --name \"Utopia Chip Works\"\n";
+
+static const char USAGE_HELP[] = "usage: tessera help [COMMAND [SUBCOMMAND]]\n";
 
 static const cli_cmd COMMANDS[] = {
     {"authority", cmd_authority, "create an issuing authority (IACA root + document signer)",
@@ -157,9 +361,32 @@ static const cli_cmd COMMANDS[] = {
     {"present", cmd_present, "answer a request with a DeviceResponse", USAGE_PRESENT},
     {"verify", cmd_verify, "verify a DeviceResponse as a reader", USAGE_VERIFY},
     {"inspect", cmd_inspect, "print CBOR in diagnostic notation", USAGE_INSPECT},
+    {"wallet", cmd_wallet, "the holder's wallet: secure-element keys, credentials, PIN, log",
+     USAGE_WALLET},
+    {"vendor", cmd_vendor, "create a secure-element vendor root (for key attestation)",
+     USAGE_VENDOR},
     {"help", cmd_help, "show help for a command", USAGE_HELP},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
+
+/* Help of the subcommands of the commands that have them (dispatched by their
+ * command's function). */
+static const struct {
+    const char *name, *usage;
+} SUBCOMMANDS[] = {
+    {"wallet init", USAGE_WALLET_INIT},     {"wallet pin", USAGE_WALLET_PIN},
+    {"wallet keygen", USAGE_WALLET_KEYGEN}, {"wallet add", USAGE_WALLET_ADD},
+    {"wallet list", USAGE_WALLET_LIST},     {"wallet log", USAGE_WALLET_LOG},
+    {"vendor init", USAGE_VENDOR},
+};
+
+static const char *find_sub_usage(const char *name)
+{
+    for (size_t i = 0; i < sizeof(SUBCOMMANDS) / sizeof(SUBCOMMANDS[0]); i++)
+        if (strcmp(SUBCOMMANDS[i].name, name) == 0)
+            return SUBCOMMANDS[i].usage;
+    return NULL;
+}
 
 static const cli_cmd *find_cmd(const char *name)
 {
@@ -195,14 +422,19 @@ static void print_overview(FILE *f)
                "      --elements family_name,age_over_18 --transcript st.cbor --out resp.cbor\n"
                "  tessera verify --trust ministry/iaca.pem --transcript st.cbor resp.cbor\n"
                "\n"
+               "with a wallet whose keys live in a secure element: see 'tessera wallet --help'.\n"
+               "\n"
                "See 'tessera COMMAND --help' and tessera(1).\n");
 }
 
 void cli_print_usage(const char *cmd, bool to_stderr)
 {
     const cli_cmd *c = find_cmd(cmd);
+    const char *sub = find_sub_usage(cmd);
     FILE *f = to_stderr ? stderr : stdout;
-    if (c == NULL)
+    if (sub != NULL)
+        fputs(sub, f);
+    else if (c == NULL)
         print_overview(f);
     else
         fputs(c->usage, f);
@@ -217,6 +449,17 @@ static int cmd_help(int argc, char **argv)
     if (find_cmd(argv[1]) == NULL) {
         fprintf(stderr, "tessera: help: unknown command '%s' (see 'tessera --help')\n", argv[1]);
         return CLI_EXIT_USAGE;
+    }
+    if (argc >= 3) {
+        char full[128];
+        snprintf(full, sizeof(full), "%s %s", argv[1], argv[2]);
+        if (find_sub_usage(full) == NULL) {
+            fprintf(stderr, "tessera: help: unknown subcommand '%s' (see 'tessera help %s')\n",
+                    full, argv[1]);
+            return CLI_EXIT_USAGE;
+        }
+        cli_print_usage(full, false);
+        return CLI_EXIT_OK;
     }
     cli_print_usage(argv[1], false);
     return CLI_EXIT_OK;

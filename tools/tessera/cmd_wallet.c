@@ -1,0 +1,935 @@
+/* tessera wallet — the holder's wallet: a store of credentials whose keys live
+ * in a secure element (software SE or a PKCS#11 token). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tessera/mdoc.h"
+
+#include "cli.h"
+
+#define MAX_COPIES 256
+#define MAX_KEYS 4096
+#define MAX_CHALLENGE 1024
+
+/* ---- small helpers ---- */
+
+static void fmt_time(int64_t t, char out[21])
+{
+    tes_time_format(t, out);
+}
+
+static void print_caps(FILE *f, uint32_t caps)
+{
+    static const struct {
+        uint32_t bit;
+        const char *name;
+    } names[] = {
+        {TES_SE_CAP_HARDWARE, "hardware"},
+        {TES_SE_CAP_PIN_LOCKOUT, "pin-lockout"},
+        {TES_SE_CAP_USER_VERIFICATION, "user-verification"},
+        {TES_SE_CAP_SINGLE_USE, "single-use"},
+        {TES_SE_CAP_ECDH_EXPORT, "ecdh-export"},
+        {TES_SE_CAP_ATTESTATION, "attestation"},
+        {TES_SE_CAP_ROLLBACK, "rollback"},
+    };
+    bool any = false;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (caps & names[i].bit) {
+            fprintf(f, "%s%s", any ? ", " : "", names[i].name);
+            any = true;
+        }
+    if (!any)
+        fputs("(none: Tessera enforces every protection itself)", f);
+}
+
+/* Parses the common options of a wallet subcommand: returns -1 to go on, or
+ * an exit code. */
+typedef struct wopts {
+    const char *wallet;
+    int pin_fd;
+    bool json;
+} wopts;
+
+/* ---- wallet init ---- */
+
+/* Checks "soft" / "pkcs11:MODULE[:LABEL]" and makes a relative module path
+ * absolute (the wallet may be used from another directory later). */
+static int parse_se_spec(const char *in, char *spec, size_t cap)
+{
+    if (strcmp(in, "soft") == 0) {
+        snprintf(spec, cap, "soft:%s", CLI_WALLET_SE_DIR);
+        return CLI_EXIT_OK;
+    }
+    if (strncmp(in, "pkcs11:", 7) != 0 || in[7] == '\0' || in[7] == ':')
+        return cli_usage_error(
+            "wallet init", "--se must be 'soft' or 'pkcs11:MODULE_PATH[:TOKEN_LABEL]', not '%s'",
+            in);
+    const char *module = in + 7;
+    const char *colon = strchr(module, ':');
+    size_t mlen = colon ? (size_t)(colon - module) : strlen(module);
+    char mod[PATH_MAX];
+    if (mlen >= sizeof(mod))
+        return cli_usage_error("wallet init", "--se module path too long");
+    memcpy(mod, module, mlen);
+    mod[mlen] = '\0';
+    char abs[PATH_MAX];
+    const char *use = mod;
+    if (strchr(mod, '/') != NULL && mod[0] != '/') {
+        if (realpath(mod, abs) == NULL)
+            return cli_error(CLI_EXIT_USAGE, "wallet init: PKCS#11 module '%s': %s", mod,
+                             strerror(errno));
+        use = abs;
+    }
+    if (snprintf(spec, cap, "pkcs11:%s%s", use, colon ? colon : "") >= (int)cap)
+        return cli_usage_error("wallet init", "--se too long");
+    return CLI_EXIT_OK;
+}
+
+static int wallet_init(const char *dir, const char *se_arg, const char *vendor)
+{
+    const char *cmd = "wallet init";
+    char spec[PATH_MAX + 16];
+    int rc = parse_se_spec(se_arg, spec, sizeof(spec));
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    bool soft = strncmp(spec, "soft:", 5) == 0;
+    if (vendor != NULL && !soft)
+        return cli_usage_error(cmd, "--vendor provisions the software secure element only "
+                                    "(a PKCS#11 token has no Tessera attestation key)");
+    char db[PATH_MAX], state[PATH_MAX], open_spec[PATH_MAX + 32];
+    if (!cli_path_in(db, sizeof(db), dir, CLI_WALLET_DB) ||
+        !cli_path_in(state, sizeof(state), dir, CLI_WALLET_SE_DIR) ||
+        snprintf(open_spec, sizeof(open_spec), "soft:%s", state) >= (int)sizeof(open_spec))
+        return cli_usage_error(cmd, "--dir path too long");
+    if (vendor != NULL) {
+        char vp[PATH_MAX], vk[PATH_MAX];
+        if (!cli_path_in(vp, sizeof(vp), vendor, "vendor.pem") ||
+            !cli_path_in(vk, sizeof(vk), vendor, "vendor_key.pem"))
+            return cli_usage_error(cmd, "--vendor path too long");
+        if (access(vp, R_OK) != 0 || access(vk, R_OK) != 0)
+            return cli_error(CLI_EXIT_USAGE,
+                             "%s: '%s' is not a vendor directory (needs vendor.pem and "
+                             "vendor_key.pem; make one with 'tessera vendor init')",
+                             cmd, vendor);
+    }
+
+    if (mkdir(dir, 0700) == 0) {
+        if (chmod(dir, 0700) != 0)
+            return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
+                             strerror(errno));
+    } else if (errno != EEXIST) {
+        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, dir, strerror(errno));
+    } else {
+        struct stat st;
+        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+            return cli_error(CLI_EXIT_USAGE, "%s: '%s' exists and is not a directory", cmd, dir);
+        if (access(db, F_OK) == 0)
+            return cli_error(CLI_EXIT_USAGE,
+                             "%s: '%s' already holds a wallet (%s exists); refusing to touch it",
+                             cmd, dir, CLI_WALLET_DB);
+        if (chmod(dir, 0700) != 0)
+            return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
+                             strerror(errno));
+    }
+    if (!soft && mkdir(state, 0700) != 0 && errno != EEXIST)
+        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, state, strerror(errno));
+
+    /* The secure element first: a missing PKCS#11 module leaves no store. */
+    tes_se *se = NULL;
+    tes_store *store = NULL;
+    tes_err e = tes_se_open(soft ? open_spec : spec, state, &se);
+    if (e != TES_OK)
+        return cli_fail_code(cli_exit_for(e), e, "%s: opening the secure element '%s'", cmd,
+                             soft ? "soft" : spec);
+    if (vendor != NULL && (e = tes_se_soft_provision(se, vendor)) != TES_OK) {
+        rc = cli_fail_code(cli_exit_for(e), e, "%s: provisioning the attestation key from %s", cmd,
+                           vendor);
+        goto out;
+    }
+    if ((e = tes_store_open(db, &store)) != TES_OK) {
+        rc = cli_fail_code(cli_exit_for(e), e, "%s: creating the store %s", cmd, db);
+        goto out;
+    }
+    if ((e = tes_store_set(store, CLI_SETTING_SE, spec)) != TES_OK) {
+        rc = cli_fail_code(cli_exit_for(e), e, "%s: recording the secure element", cmd);
+        goto out;
+    }
+    printf("created wallet in %s\n", dir);
+    printf("  %-10s credentials, their copies and the transaction log (SQLite)\n", CLI_WALLET_DB);
+    if (soft)
+        printf("  %-10s the software secure element (sealed state, device key 0600)\n",
+               CLI_WALLET_SE_DIR "/");
+    else
+        printf("  %-10s Tessera's own PIN counters for the token\n", CLI_WALLET_SE_DIR "/");
+    printf("  secure element: %s (%s); capabilities: ", se->ops->name, soft ? "soft" : spec);
+    print_caps(stdout, tes_se_caps(se));
+    printf("\n");
+    if (vendor)
+        printf("  attestation: provisioned with the vendor root in %s\n", vendor);
+    printf("next: set the PIN with 'tessera wallet pin set --wallet %s'\n", dir);
+    rc = CLI_EXIT_OK;
+out:
+    if (store)
+        tes_store_close(store);
+    tes_se_close(se);
+    return rc;
+}
+
+static int cmd_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"dir", required_argument, NULL, 'd'},
+        {"se", required_argument, NULL, 's'},
+        {"vendor", required_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "wallet init";
+    const char *dir = NULL, *se = "soft", *vendor = NULL;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 's':
+            se = optarg;
+            break;
+        case 'v':
+            vendor = optarg;
+            break;
+        case 'h':
+            cli_print_usage(cmd, false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (dir == NULL || *dir == '\0')
+        return cli_usage_error(cmd, "missing --dir");
+    return wallet_init(dir, se, vendor);
+}
+
+/* ---- common option parsing for --wallet / --pin-fd / --json ---- */
+
+static int parse_wallet_opts(const char *cmd, int argc, char **argv, bool allow_pin,
+                             bool allow_json, wopts *o)
+{
+    static const struct option opts[] = {
+        {"wallet", required_argument, NULL, 'w'},
+        {"pin-fd", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (wopts){.pin_fd = -1};
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            o->wallet = optarg;
+            break;
+        case 'p':
+            if (!allow_pin)
+                return cli_usage_error(cmd, "unknown option '--pin-fd'");
+            if (!cli_parse_fd(optarg, &o->pin_fd))
+                return cli_usage_error(cmd, "--pin-fd needs a file descriptor number, not '%s'",
+                                       optarg);
+            break;
+        case 'j':
+            if (!allow_json)
+                return cli_usage_error(cmd, "unknown option '--json'");
+            o->json = true;
+            break;
+        case 'h':
+            cli_print_usage(cmd, false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (o->wallet == NULL || *o->wallet == '\0')
+        return cli_usage_error(cmd, "missing --wallet");
+    int rc = cli_pin_check_fd(cmd, o->pin_fd);
+    return rc != CLI_EXIT_OK ? rc : -1;
+}
+
+/* ---- wallet pin ---- */
+
+static int pin_status(cli_wallet *w)
+{
+    int pin_left = 0, puk_left = 0;
+    bool set = false;
+    tes_err e = w->se->ops->pin_status(w->se, &pin_left, &puk_left, &set);
+    if (e != TES_OK)
+        return cli_se_fail(w, e, "wallet pin status");
+    if (!set)
+        printf("PIN: not set\n");
+    else if (puk_left == 0)
+        printf("PIN: blocked for good (no PUK tries left)\n");
+    else if (pin_left == 0)
+        printf("PIN: locked (unblock with the PUK); PUK tries left: %d of %d\n", puk_left,
+               TES_SE_PUK_TRIES);
+    else
+        printf("PIN: set; tries left: %d of %d; PUK tries left: %d of %d\n", pin_left,
+               TES_SE_PIN_TRIES, puk_left, TES_SE_PUK_TRIES);
+    return CLI_EXIT_OK;
+}
+
+static int cmd_pin(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        if (argc < 2)
+            return cli_usage_error("wallet pin", "missing set, change, unblock or status");
+        cli_print_usage("wallet pin", false);
+        return CLI_EXIT_OK;
+    }
+    const char *what = argv[1];
+    enum { SET, CHANGE, UNBLOCK, STATUS } op;
+    if (strcmp(what, "set") == 0)
+        op = SET;
+    else if (strcmp(what, "change") == 0)
+        op = CHANGE;
+    else if (strcmp(what, "unblock") == 0)
+        op = UNBLOCK;
+    else if (strcmp(what, "status") == 0)
+        op = STATUS;
+    else
+        return cli_usage_error("wallet pin", "unknown action '%s' (set, change, unblock, status)",
+                               what);
+    const char *cmd = "wallet pin";
+    wopts o;
+    int rc = parse_wallet_opts(cmd, argc - 1, argv + 1, op != STATUS, false, &o);
+    if (rc >= 0)
+        return rc;
+    cli_wallet w;
+    if ((rc = cli_wallet_open(cmd, o.wallet, &w)) != CLI_EXIT_OK)
+        return rc;
+    if (op == STATUS) {
+        rc = pin_status(&w);
+        cli_wallet_close(&w);
+        return rc;
+    }
+    char a[CLI_PIN_MAX] = "", b[CLI_PIN_MAX] = "";
+    tes_err e = TES_OK;
+    const tes_se_ops *ops = w.se->ops;
+    switch (op) {
+    case SET:
+        if ((rc = cli_pin_read_new(cmd, o.pin_fd, "new PIN", a)) == CLI_EXIT_OK &&
+            (rc = cli_pin_read_new(cmd, o.pin_fd, "new PUK", b)) == CLI_EXIT_OK) {
+            e = ops->pin_set(w.se, a, b);
+            rc = e == TES_OK ? CLI_EXIT_OK : cli_se_fail(&w, e, "wallet pin set");
+        }
+        break;
+    case CHANGE:
+        if ((rc = cli_pin_read(cmd, o.pin_fd, "current PIN", a)) == CLI_EXIT_OK &&
+            (rc = cli_pin_read_new(cmd, o.pin_fd, "new PIN", b)) == CLI_EXIT_OK) {
+            e = ops->pin_change(w.se, a, b);
+            rc = e == TES_OK ? CLI_EXIT_OK : cli_se_fail(&w, e, "wallet pin change");
+        }
+        break;
+    case UNBLOCK:
+        if ((rc = cli_pin_read(cmd, o.pin_fd, "PUK", a)) == CLI_EXIT_OK &&
+            (rc = cli_pin_read_new(cmd, o.pin_fd, "new PIN", b)) == CLI_EXIT_OK) {
+            e = ops->pin_unblock(w.se, a, b);
+            rc = e == TES_OK ? CLI_EXIT_OK : cli_se_fail(&w, e, "wallet pin unblock");
+        }
+        break;
+    case STATUS:
+        break;
+    }
+    tes_wipe(a, sizeof(a));
+    tes_wipe(b, sizeof(b));
+    if (rc == CLI_EXIT_OK)
+        fprintf(stderr, "%s\n",
+                op == SET      ? "PIN and PUK set"
+                : op == CHANGE ? "PIN changed"
+                               : "PIN unblocked and replaced; tries reset");
+    cli_wallet_close(&w);
+    return rc;
+}
+
+/* ---- wallet list ---- */
+
+static int cmd_list(int argc, char **argv)
+{
+    const char *cmd = "wallet list";
+    wopts o;
+    int rc = parse_wallet_opts(cmd, argc, argv, false, true, &o);
+    if (rc >= 0)
+        return rc;
+    cli_wallet w;
+    if ((rc = cli_wallet_open(cmd, o.wallet, &w)) != CLI_EXIT_OK)
+        return rc;
+    tes_store_cred *creds = NULL;
+    size_t n = 0;
+    tes_err e = tes_store_list(w.store, &creds, &n);
+    if (e != TES_OK) {
+        rc = cli_fail_code(cli_exit_for(e), e, "%s: reading the store", cmd);
+        goto out;
+    }
+    if (o.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            char f[21], u[21], a[21];
+            fmt_time(creds[i].valid_from, f);
+            fmt_time(creds[i].valid_until, u);
+            fmt_time(creds[i].created_at, a);
+            bool single = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_SINGLE_FMT, creds[i].id);
+            bool uv = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_UV_FMT, creds[i].id);
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:s}", "id",
+                               (json_int_t)creds[i].id, "docType",
+                               creds[i].doctype ? creds[i].doctype : "", "name",
+                               creds[i].display_name ? creds[i].display_name : "", "issuer",
+                               creds[i].issuer ? creds[i].issuer : "", "validFrom", f, "validUntil",
+                               u, "copies", (json_int_t)creds[i].copies, "copiesLeft",
+                               (json_int_t)(single ? creds[i].unused_copies : creds[i].copies),
+                               "singleUse", single, "needsPin", uv, "added", a));
+        }
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(arr);
+        if (s == NULL) {
+            rc = cli_error(CLI_EXIT_USAGE, "out of memory");
+            goto out;
+        }
+        printf("%s\n", s);
+        free(s);
+    } else if (n == 0) {
+        printf("no credentials in %s\n", o.wallet);
+    } else {
+        int64_t now = (int64_t)time(NULL);
+        for (size_t i = 0; i < n; i++) {
+            const tes_store_cred *c = &creds[i];
+            char f[21], u[21];
+            fmt_time(c->valid_from, f);
+            fmt_time(c->valid_until, u);
+            bool single = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_SINGLE_FMT, c->id);
+            bool uv = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_UV_FMT, c->id);
+            printf("%lld  %s  (%s)%s\n", (long long)c->id, c->display_name ? c->display_name : "",
+                   c->doctype ? c->doctype : "", uv ? "  needs the PIN" : "");
+            printf("    issuer:      %s\n", c->issuer ? c->issuer : "");
+            printf("    valid:       %s .. %s%s\n", f, u,
+                   now > c->valid_until  ? "  (EXPIRED)"
+                   : now < c->valid_from ? "  (not yet valid)"
+                                         : "");
+            if (single)
+                printf("    copies left: %lld of %lld (single-use)\n", (long long)c->unused_copies,
+                       (long long)c->copies);
+            else
+                printf("    copies left: %lld of %lld (reusable; %lld shown at least once)\n",
+                       (long long)c->copies, (long long)c->copies,
+                       (long long)(c->copies - c->unused_copies));
+        }
+    }
+    rc = CLI_EXIT_OK;
+out:
+    tes_store_creds_free(creds, n);
+    cli_wallet_close(&w);
+    return rc;
+}
+
+/* ---- wallet log ---- */
+
+static json_t *elements_json(const char *list)
+{
+    json_t *arr = json_array();
+    if (list == NULL)
+        return arr;
+    char *copy = strdup(list);
+    if (copy == NULL)
+        return arr;
+    for (char *save = NULL, *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        size_t len = strlen(t);
+        bool retain = len > 0 && t[len - 1] == '*';
+        if (retain)
+            t[--len] = '\0';
+        char *slash = strrchr(t, '/');
+        json_t *item = slash ? json_pack("{s:s%, s:s, s:b}", "namespace", t, (size_t)(slash - t),
+                                         "element", slash + 1, "intentToRetain", retain)
+                             : json_pack("{s:n, s:s, s:b}", "namespace", "element", t,
+                                         "intentToRetain", retain);
+        json_array_append_new(arr, item);
+    }
+    free(copy);
+    return arr;
+}
+
+static int cmd_log(int argc, char **argv)
+{
+    const char *cmd = "wallet log";
+    wopts o;
+    int rc = parse_wallet_opts(cmd, argc, argv, false, true, &o);
+    if (rc >= 0)
+        return rc;
+    cli_wallet w;
+    if ((rc = cli_wallet_open(cmd, o.wallet, &w)) != CLI_EXIT_OK)
+        return rc;
+    tes_store_log_entry *ents = NULL;
+    size_t n = 0;
+    tes_err e = tes_store_log_list(w.store, &ents, &n);
+    if (e != TES_OK) {
+        rc = cli_fail_code(cli_exit_for(e), e, "%s: reading the log", cmd);
+        goto out;
+    }
+    if (o.json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+            char at[21];
+            fmt_time(ents[i].at, at);
+            json_array_append_new(
+                arr, json_pack("{s:I, s:s, s:I, s:s, s:o, s:s}", "id", (json_int_t)ents[i].id, "at",
+                               at, "credential", (json_int_t)ents[i].cred_id, "relyingParty",
+                               ents[i].relying_party ? ents[i].relying_party : "", "elements",
+                               elements_json(ents[i].elements), "outcome",
+                               ents[i].outcome ? ents[i].outcome : ""));
+        }
+        char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(arr);
+        if (s == NULL) {
+            rc = cli_error(CLI_EXIT_USAGE, "out of memory");
+            goto out;
+        }
+        printf("%s\n", s);
+        free(s);
+    } else if (n == 0) {
+        printf("no transactions in %s\n", o.wallet);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            char at[21];
+            fmt_time(ents[i].at, at);
+            printf("%s  credential %lld  to %s: %s\n", at, (long long)ents[i].cred_id,
+                   ents[i].relying_party ? ents[i].relying_party : "?",
+                   ents[i].outcome ? ents[i].outcome : "?");
+            if (ents[i].elements && *ents[i].elements)
+                printf("    elements: %s\n", ents[i].elements);
+        }
+        printf("(* = the relying party announced it will keep the element)\n");
+    }
+    rc = CLI_EXIT_OK;
+out:
+    tes_store_log_free(ents, n);
+    cli_wallet_close(&w);
+    return rc;
+}
+
+/* ---- wallet keygen ---- */
+
+static int cmd_keygen(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"wallet", required_argument, NULL, 'w'},
+        {"attest", no_argument, NULL, 'a'},
+        {"challenge", required_argument, NULL, 'c'},
+        {"uv", no_argument, NULL, 'u'},
+        {"single-use", no_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'o'},
+        {"attestation-out", required_argument, NULL, 'A'},
+        {"pin-fd", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "wallet keygen";
+    const char *wallet = NULL, *challenge_hex = NULL, *out = NULL, *att_out = NULL;
+    bool attest = false;
+    int pin_fd = -1;
+    tes_se_key_opts ko = {0};
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            wallet = optarg;
+            break;
+        case 'a':
+            attest = true;
+            break;
+        case 'c':
+            challenge_hex = optarg;
+            break;
+        case 'u':
+            ko.user_verification = true;
+            break;
+        case 's':
+            ko.single_use = true;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'A':
+            att_out = optarg;
+            break;
+        case 'p':
+            if (!cli_parse_fd(optarg, &pin_fd))
+                return cli_usage_error(cmd, "--pin-fd needs a file descriptor number, not '%s'",
+                                       optarg);
+            break;
+        case 'h':
+            cli_print_usage(cmd, false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (wallet == NULL)
+        return cli_usage_error(cmd, "missing --wallet");
+    if (att_out)
+        attest = true;
+    if (attest && att_out == NULL)
+        return cli_usage_error(cmd, "--attest needs --attestation-out FILE");
+    if (challenge_hex && !attest)
+        return cli_usage_error(cmd, "--challenge only goes with --attest");
+    int prc = cli_pin_check_fd(cmd, pin_fd);
+    if (prc != CLI_EXIT_OK)
+        return prc;
+    tes_buf challenge = {0};
+    if (challenge_hex) {
+        size_t len = strlen(challenge_hex);
+        if (len == 0 || len > 2 * MAX_CHALLENGE ||
+            tes_hex_decode(&challenge, challenge_hex, len) != TES_OK || challenge.failed) {
+            tes_buf_free(&challenge);
+            return cli_usage_error(cmd, "--challenge must be 1..%d bytes of hex", MAX_CHALLENGE);
+        }
+    }
+
+    cli_wallet w;
+    int rc = cli_wallet_open(cmd, wallet, &w);
+    if (rc != CLI_EXIT_OK) {
+        tes_buf_free(&challenge);
+        return rc;
+    }
+    char id[TES_SE_ID_MAX] = "";
+    tes_key *pub = NULL;
+    tes_buf pem = {0}, chain = {0};
+    if (attest && w.se->ops->attest == NULL) {
+        rc = cli_error(CLI_EXIT_FAIL, "%s: the %s secure element cannot attest keys", cmd,
+                       w.se->ops->name);
+        goto out;
+    }
+    tes_err e = tes_se_create_key(w.se, &ko, id);
+    if (e == TES_ERR_PIN_REQUIRED) {
+        /* e.g. a PKCS#11 token: creating keys needs a logged-in session */
+        char pin[CLI_PIN_MAX];
+        if ((rc = cli_pin_read(cmd, pin_fd, "PIN", pin)) != CLI_EXIT_OK)
+            goto out;
+        e = w.se->ops->pin_verify(w.se, pin);
+        tes_wipe(pin, sizeof(pin));
+        if (e != TES_OK) {
+            rc = cli_se_fail(&w, e, "%s: checking the PIN", cmd);
+            goto out;
+        }
+        e = tes_se_create_key(w.se, &ko, id);
+    }
+    if (e != TES_OK) {
+        rc = cli_se_fail(&w, e, "%s: creating the key", cmd);
+        goto out;
+    }
+    if ((e = tes_se_public_key(w.se, id, &pub)) != TES_OK ||
+        (e = tes_key_to_pem(pub, false, &pem)) != TES_OK) {
+        rc = cli_se_fail(&w, e, "%s: reading the public key of %s", cmd, id);
+        goto out;
+    }
+    if (out && cli_write_file(out, tes_buf_bytes(&pem), false) != TES_OK) {
+        rc = cli_fail(CLI_EXIT_USAGE, "%s: writing the public key", cmd);
+        goto out;
+    }
+    if (attest) {
+        e = w.se->ops->attest(w.se, id, tes_buf_bytes(&challenge), &chain);
+        if (e != TES_OK) {
+            rc = cli_se_fail(&w, e, "%s: attesting key %s", cmd, id);
+            goto out;
+        }
+        if (cli_write_file(att_out, tes_buf_bytes(&chain), false) != TES_OK) {
+            rc = cli_fail(CLI_EXIT_USAGE, "%s: writing the attestation", cmd);
+            goto out;
+        }
+    }
+    printf("%s\n", id);
+    fprintf(stderr, "created key %s in the %s secure element (P-256%s%s)", id, w.se->ops->name,
+            ko.user_verification ? ", needs the PIN" : "", ko.single_use ? ", single use" : "");
+    if (out)
+        fprintf(stderr, "; public key in %s", out);
+    if (attest)
+        fprintf(stderr, "; attestation chain in %s", att_out);
+    fputc('\n', stderr);
+    if (!out) /* the public key follows the id line */
+        fwrite(pem.ptr, 1, pem.len, stdout);
+    rc = CLI_EXIT_OK;
+out:
+    tes_buf_free(&chain);
+    tes_buf_free(&pem);
+    tes_buf_free(&challenge);
+    tes_key_free(pub);
+    cli_wallet_close(&w);
+    return rc;
+}
+
+/* ---- wallet add ---- */
+
+/* Finds the secure-element key whose public key is `want`. */
+static tes_err find_key(tes_se *se, const tes_key *want, char (*ids)[TES_SE_ID_MAX], size_t n,
+                        char id[TES_SE_ID_MAX])
+{
+    for (size_t i = 0; i < n; i++) {
+        tes_key *k = NULL;
+        if (tes_se_public_key(se, ids[i], &k) != TES_OK)
+            continue;
+        bool eq = tes_key_equal_public(k, want);
+        tes_key_free(k);
+        if (eq) {
+            snprintf(id, TES_SE_ID_MAX, "%s", ids[i]);
+            return TES_OK;
+        }
+    }
+    return tes_err_set(TES_ERR_KEY_UNKNOWN, "no key in the wallet's secure element matches the "
+                                            "credential's device key");
+}
+
+/* The display name of a credential added without --name. */
+static const char *default_name(const char *doctype)
+{
+    if (strcmp(doctype, TES_DOCTYPE_PID) == 0)
+        return "PID";
+    if (strcmp(doctype, TES_DOCTYPE_MDL) == 0)
+        return "mDL";
+    return doctype;
+}
+
+static int wallet_add(const char *wallet, const char **files, size_t nfiles, const char *name)
+{
+    const char *cmd = "wallet add";
+    cli_wallet w;
+    int rc = cli_wallet_open(cmd, wallet, &w);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    tes_buf *raw = calloc(nfiles, sizeof(*raw));
+    tes_store_new_copy *copies = calloc(nfiles, sizeof(*copies));
+    char(*key_ids)[TES_SE_ID_MAX] = calloc(nfiles, TES_SE_ID_MAX);
+    char(*all)[TES_SE_ID_MAX] = calloc(MAX_KEYS, TES_SE_ID_MAX);
+    tes_mdoc_cred_info first = {0};
+    size_t n_all = 0;
+    bool single = false, uv = false;
+    rc = CLI_EXIT_USAGE;
+    if (!raw || !copies || !key_ids || !all) {
+        cli_error(rc, "out of memory");
+        goto out;
+    }
+    tes_err e = w.se->ops->list_keys(w.se, all, MAX_KEYS, &n_all);
+    if (e != TES_OK) {
+        rc = cli_se_fail(&w, e, "%s: listing the secure element's keys", cmd);
+        goto out;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        if (cli_read_file(files[i], &raw[i]) != TES_OK) {
+            rc = cli_fail(CLI_EXIT_USAGE, "%s: reading the credential", cmd);
+            goto out;
+        }
+        cli_maybe_unhex(&raw[i]);
+        tes_mdoc_cred_info f;
+        e = tes_mdoc_cred_info_read(tes_buf_bytes(&raw[i]), &f);
+        if (e != TES_OK) {
+            rc = cli_fail_code(CLI_EXIT_FAIL, e, "%s: %s", cmd, files[i]);
+            goto out;
+        }
+        if (i > 0 &&
+            (strcmp(f.doctype, first.doctype) != 0 || strcmp(f.issuer, first.issuer) != 0)) {
+            rc = cli_error(CLI_EXIT_FAIL,
+                           "%s: %s is not a copy of the same credential as %s (%s from %s, not "
+                           "%s from %s)",
+                           cmd, files[i], files[0], f.doctype, f.issuer, first.doctype,
+                           first.issuer);
+            tes_mdoc_cred_info_free(&f);
+            goto out;
+        }
+        e = find_key(w.se, f.device_key, all, n_all, key_ids[i]);
+        if (e != TES_OK) {
+            rc = cli_fail_code(CLI_EXIT_FAIL, e, "%s: %s", cmd, files[i]);
+            tes_mdoc_cred_info_free(&f);
+            goto out;
+        }
+        if (i == 0) {
+            first = f;
+        } else {
+            /* the batch is valid from the latest start to the earliest end */
+            if (f.valid_from > first.valid_from)
+                first.valid_from = f.valid_from;
+            if (f.valid_until < first.valid_until)
+                first.valid_until = f.valid_until;
+            tes_mdoc_cred_info_free(&f);
+        }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(key_ids[j], key_ids[i]) == 0) {
+                rc = cli_error(CLI_EXIT_FAIL,
+                               "%s: %s and %s are bound to the same key %s (copies need keys of "
+                               "their own)",
+                               cmd, files[j], files[i], key_ids[i]);
+                goto out;
+            }
+        tes_se_key_info ki;
+        e = w.se->ops->key_info(w.se, key_ids[i], &ki);
+        if (e != TES_OK) {
+            rc = cli_se_fail(&w, e, "%s: key %s", cmd, key_ids[i]);
+            goto out;
+        }
+        if (i == 0) {
+            single = ki.single_use;
+            uv = ki.user_verification;
+        } else if (ki.single_use != single || ki.user_verification != uv) {
+            rc = cli_error(CLI_EXIT_FAIL,
+                           "%s: the copies' keys differ in their protections (key %s is%s "
+                           "single-use and %s the PIN; key %s is%s single-use and %s the PIN)",
+                           cmd, key_ids[0], single ? "" : " not", uv ? "needs" : "does not need",
+                           key_ids[i], ki.single_use ? "" : " not",
+                           ki.user_verification ? "needs" : "does not need");
+            goto out;
+        }
+        if (ki.single_use && ki.used) {
+            rc = cli_error(CLI_EXIT_FAIL, "%s: %s is bound to single-use key %s, already used", cmd,
+                           files[i], key_ids[i]);
+            goto out;
+        }
+        copies[i].key_id = key_ids[i];
+        copies[i].mdoc = tes_buf_bytes(&raw[i]);
+    }
+    const tes_store_cred meta = {
+        .doctype = first.doctype,
+        .display_name = (char *)(name ? name : default_name(first.doctype)),
+        .issuer = first.issuer,
+        .valid_from = first.valid_from,
+        .valid_until = first.valid_until,
+        .copies = (int64_t)nfiles,
+    };
+    int64_t id = 0;
+    e = tes_store_add_credential(w.store, &meta, copies, nfiles, single, &id);
+    if (e != TES_OK) {
+        rc = cli_fail_code(cli_exit_for(e), e, "%s: storing the credential", cmd);
+        goto out;
+    }
+    const char *flags[2] = {uv ? CLI_SETTING_CRED_UV_FMT : NULL,
+                            single ? CLI_SETTING_CRED_SINGLE_FMT : NULL};
+    for (size_t i = 0; i < 2; i++) {
+        char key[96];
+        if (flags[i] == NULL)
+            continue;
+        snprintf(key, sizeof(key), flags[i], (long long)id);
+        if ((e = tes_store_set(w.store, key, "1")) != TES_OK) {
+            rc = cli_fail_code(cli_exit_for(e), e,
+                               "%s: recording the protections of credential %lld", cmd,
+                               (long long)id);
+            goto out;
+        }
+    }
+    printf("%lld\n", (long long)id);
+    char f1[21], f2[21];
+    fmt_time(first.valid_from, f1);
+    fmt_time(first.valid_until, f2);
+    fprintf(stderr, "added credential %lld: %s (%s) from %s, valid %s .. %s, %zu %scop%s%s\n",
+            (long long)id, meta.display_name, first.doctype, first.issuer, f1, f2, nfiles,
+            single ? "single-use " : "", nfiles == 1 ? "y" : "ies", uv ? ", needs the PIN" : "");
+    rc = CLI_EXIT_OK;
+out:
+    tes_mdoc_cred_info_free(&first);
+    if (raw)
+        for (size_t i = 0; i < nfiles; i++)
+            tes_buf_free(&raw[i]);
+    free(raw);
+    free(copies);
+    free(key_ids);
+    free(all);
+    cli_wallet_close(&w);
+    return rc;
+}
+
+static int cmd_add(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"wallet", required_argument, NULL, 'w'},
+        {"mdoc", required_argument, NULL, 'm'},
+        {"name", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "wallet add";
+    const char *wallet = NULL, *name = NULL;
+    const char *files[MAX_COPIES];
+    size_t nfiles = 0;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            wallet = optarg;
+            break;
+        case 'm':
+            if (nfiles == MAX_COPIES)
+                return cli_usage_error(cmd, "more than %d --mdoc copies", MAX_COPIES);
+            files[nfiles++] = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'h':
+            cli_print_usage(cmd, false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (wallet == NULL)
+        return cli_usage_error(cmd, "missing --wallet");
+    if (nfiles == 0)
+        return cli_usage_error(cmd, "missing --mdoc");
+    if (name && *name == '\0')
+        return cli_usage_error(cmd, "--name must not be empty");
+    return wallet_add(wallet, files, nfiles, name);
+}
+
+/* ---- dispatch ---- */
+
+int cmd_wallet(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        cli_cmd_fn fn;
+    } subs[] = {
+        {"init", cmd_init}, {"pin", cmd_pin},       {"list", cmd_list},
+        {"log", cmd_log},   {"keygen", cmd_keygen}, {"add", cmd_add},
+    };
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+                      strcmp(argv[1], "help") == 0)) {
+        char full[64] = "wallet";
+        if (argc >= 3 && strcmp(argv[1], "help") == 0)
+            snprintf(full, sizeof(full), "wallet %s", argv[2]);
+        cli_print_usage(full, false);
+        return CLI_EXIT_OK;
+    }
+    if (argc < 2)
+        return cli_usage_error("wallet", "missing subcommand (init, pin, list, log, keygen, add)");
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].fn(argc - 1, argv + 1);
+    return cli_usage_error("wallet", "unknown subcommand '%s' (init, pin, list, log, keygen, add)",
+                           argv[1]);
+}

@@ -1,0 +1,302 @@
+/* Wallet helpers shared by `tessera wallet`, `present --wallet` and
+ * `issue --wallet`: opening a wallet directory, asking for PINs, and reading
+ * the facts a wallet keeps about an mdoc. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "tessera/mdoc.h"
+
+#include "cli.h"
+
+/* ---- wallet directory ---- */
+
+bool cli_path_in(char *out, size_t cap, const char *dir, const char *file)
+{
+    return snprintf(out, cap, "%s/%s", dir, file) < (int)cap;
+}
+
+bool cli_se_needs_login(const tes_se *se)
+{
+    return strcmp(se->ops->name, "pkcs11") == 0;
+}
+
+/* Turns the stored spec into one tes_se_open accepts: a relative soft
+ * directory is relative to the wallet directory. */
+static bool resolve_spec(const char *dir, const char *spec, char *out, size_t cap)
+{
+    if (strncmp(spec, "soft:", 5) == 0 && spec[5] != '/')
+        return snprintf(out, cap, "soft:%s/%s", dir, spec + 5) < (int)cap;
+    return snprintf(out, cap, "%s", spec) < (int)cap;
+}
+
+int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w)
+{
+    memset(w, 0, sizeof(*w));
+    char db[PATH_MAX], state[PATH_MAX];
+    if (!cli_path_in(db, sizeof(db), dir, CLI_WALLET_DB) ||
+        !cli_path_in(state, sizeof(state), dir, CLI_WALLET_SE_DIR) ||
+        snprintf(w->dir, sizeof(w->dir), "%s", dir) >= (int)sizeof(w->dir))
+        return cli_usage_error(cmd, "--wallet path too long");
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(CLI_EXIT_USAGE,
+                         "%s: wallet '%s' does not exist (create it with "
+                         "'tessera wallet init --dir %s')",
+                         cmd, dir, dir);
+    if (access(db, F_OK) != 0)
+        return cli_error(CLI_EXIT_USAGE,
+                         "%s: '%s' is not a wallet: it has no %s (create one with 'tessera wallet "
+                         "init')",
+                         cmd, dir, CLI_WALLET_DB);
+    tes_err e = tes_store_open(db, &w->store);
+    if (e != TES_OK)
+        return cli_fail(cli_exit_for(e), "%s: opening the wallet store %s", cmd, db);
+    char *spec = NULL;
+    e = tes_store_get(w->store, CLI_SETTING_SE, &spec);
+    if (e != TES_OK) {
+        int rc = e == TES_ERR_NOT_FOUND
+                     ? cli_error(CLI_EXIT_FAIL,
+                                 "%s: the wallet store %s names no secure element (setting '%s')",
+                                 cmd, db, CLI_SETTING_SE)
+                     : cli_fail(cli_exit_for(e), "%s: reading the wallet's settings", cmd);
+        cli_wallet_close(w);
+        return rc;
+    }
+    snprintf(w->spec, sizeof(w->spec), "%s", spec);
+    char resolved[PATH_MAX + 16];
+    bool fits = resolve_spec(dir, spec, resolved, sizeof(resolved));
+    free(spec);
+    if (!fits) {
+        cli_wallet_close(w);
+        return cli_usage_error(cmd, "--wallet path too long");
+    }
+    e = tes_se_open(resolved, state, &w->se);
+    if (e != TES_OK) {
+        int rc =
+            cli_fail_code(cli_exit_for(e), e, "%s: opening the secure element '%s'", cmd, w->spec);
+        cli_wallet_close(w);
+        return rc;
+    }
+    return CLI_EXIT_OK;
+}
+
+void cli_wallet_close(cli_wallet *w)
+{
+    if (w->se)
+        tes_se_close(w->se);
+    if (w->store)
+        tes_store_close(w->store);
+    w->se = NULL;
+    w->store = NULL;
+}
+
+bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred)
+{
+    char key[96], *v = NULL;
+    snprintf(key, sizeof(key), fmt, (long long)cred);
+    bool set = tes_store_get(w->store, key, &v) == TES_OK && strcmp(v, "1") == 0;
+    free(v);
+    return set;
+}
+
+int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
+{
+    char msg[1024];
+    snprintf(msg, sizeof(msg), "%s", tes_err_message());
+    fputs("tessera: ", stderr);
+    va_list ap;
+    va_start(ap, what_fmt);
+    vfprintf(stderr, what_fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s [%s]\n", msg, tes_err_name(e));
+    return code;
+}
+
+int cli_se_fail(cli_wallet *w, tes_err e, const char *what_fmt, ...)
+{
+    char msg[1024], what[512];
+    snprintf(msg, sizeof(msg), "%s", tes_err_message());
+    va_list ap;
+    va_start(ap, what_fmt);
+    vsnprintf(what, sizeof(what), what_fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "tessera: %s: %s [%s]\n", what, msg, tes_err_name(e));
+    int pin_left = -1, puk_left = -1;
+    bool set = false;
+    if ((e == TES_ERR_PIN_WRONG || e == TES_ERR_PIN_LOCKED || e == TES_ERR_PUK_WRONG) &&
+        w != NULL && w->se != NULL &&
+        w->se->ops->pin_status(w->se, &pin_left, &puk_left, &set) == TES_OK) {
+        if (e == TES_ERR_PUK_WRONG)
+            fprintf(stderr,
+                    "tessera: %d PUK tries left before the secure element is blocked "
+                    "for good\n",
+                    puk_left);
+        else if (pin_left > 0)
+            fprintf(stderr, "tessera: %d PIN tries left before the PIN is locked\n", pin_left);
+        else
+            fprintf(stderr,
+                    "tessera: the PIN is locked: unblock it with 'tessera wallet pin "
+                    "unblock --wallet %s' and the PUK (%d PUK tries left)\n",
+                    w->dir, puk_left);
+    } else if (e == TES_ERR_PIN_NOT_SET && w != NULL) {
+        fprintf(stderr, "tessera: set one with 'tessera wallet pin set --wallet %s'\n", w->dir);
+    }
+    return cli_exit_for(e);
+}
+
+/* ---- PINs ---- */
+
+bool cli_parse_fd(const char *s, int *fd)
+{
+    size_t v;
+    if (!cli_parse_size(s, INT_MAX, &v))
+        return false;
+    *fd = (int)v;
+    return true;
+}
+
+int cli_pin_check_fd(const char *cmd, int fd)
+{
+    if (fd >= 0 && fcntl(fd, F_GETFD) == -1)
+        return cli_usage_error(cmd, "--pin-fd %d: file descriptor %d is not open", fd, fd);
+    return CLI_EXIT_OK;
+}
+
+/* Reads one line byte by byte (never past the newline, so several commands
+ * can take their PINs from one descriptor in turn). */
+static int read_line(int fd, char out[CLI_PIN_MAX], bool *eof)
+{
+    size_t n = 0;
+    bool too_long = false;
+    *eof = false;
+    for (;;) {
+        char c;
+        ssize_t r = read(fd, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0) {
+            *eof = n == 0;
+            break;
+        }
+        if (c == '\n')
+            break;
+        if (n + 1 < CLI_PIN_MAX)
+            out[n++] = c;
+        else
+            too_long = true;
+    }
+    if (n > 0 && out[n - 1] == '\r')
+        n--;
+    out[n] = '\0';
+    return too_long ? 1 : 0;
+}
+
+/* Echo comes back even when the user interrupts the prompt. */
+static int g_tty = -1;
+static struct termios g_tty_saved;
+static const int ECHO_SIGNALS[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
+#define N_ECHO_SIGNALS (sizeof(ECHO_SIGNALS) / sizeof(ECHO_SIGNALS[0]))
+
+static void restore_echo_and_die(int sig)
+{
+    if (g_tty >= 0)
+        tcsetattr(g_tty, TCSAFLUSH, &g_tty_saved);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
+{
+    out[0] = '\0';
+    bool eof = false;
+    int r;
+    if (fd >= 0) {
+        r = read_line(fd, out, &eof);
+        if (r < 0)
+            return cli_error(CLI_EXIT_USAGE, "%s: reading the %s from file descriptor %d: %s", cmd,
+                             prompt, fd, strerror(-r));
+        if (eof)
+            return cli_error(CLI_EXIT_USAGE,
+                             "%s: file descriptor %d ended before the %s (see 'tessera %s "
+                             "--help' for the order)",
+                             cmd, fd, prompt, cmd);
+    } else {
+        int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (tty < 0)
+            return cli_error(CLI_EXIT_USAGE,
+                             "%s: no terminal to ask for the %s on; give it with --pin-fd N", cmd,
+                             prompt);
+        struct termios old, quiet;
+        struct sigaction prev[N_ECHO_SIGNALS];
+        bool restore = tcgetattr(tty, &old) == 0;
+        if (restore) {
+            g_tty_saved = old;
+            g_tty = tty;
+            struct sigaction sa = {.sa_handler = restore_echo_and_die};
+            sigemptyset(&sa.sa_mask);
+            for (size_t i = 0; i < N_ECHO_SIGNALS; i++)
+                sigaction(ECHO_SIGNALS[i], &sa, &prev[i]);
+            quiet = old;
+            quiet.c_lflag &= (tcflag_t) ~(ECHO | ECHONL);
+            quiet.c_lflag |= ICANON;
+            tcsetattr(tty, TCSAFLUSH, &quiet);
+        }
+        char p[256];
+        int pl = snprintf(p, sizeof(p), "%c%s: ",
+                          prompt[0] >= 'a' && prompt[0] <= 'z' ? (char)(prompt[0] - 32) : prompt[0],
+                          prompt + 1);
+        if (pl > 0 && write(tty, p, (size_t)pl) < 0) { /* best effort */
+        }
+        r = read_line(tty, out, &eof);
+        if (restore) {
+            tcsetattr(tty, TCSAFLUSH, &old);
+            for (size_t i = 0; i < N_ECHO_SIGNALS; i++)
+                sigaction(ECHO_SIGNALS[i], &prev[i], NULL);
+            g_tty = -1;
+        }
+        if (write(tty, "\n", 1) < 0) { /* the newline the user typed was not echoed */
+        }
+        close(tty);
+        if (r < 0 || eof) {
+            tes_wipe(out, CLI_PIN_MAX);
+            return cli_error(CLI_EXIT_USAGE, "%s: no %s entered", cmd, prompt);
+        }
+    }
+    if (r == 1) {
+        tes_wipe(out, CLI_PIN_MAX);
+        return cli_error(CLI_EXIT_USAGE, "%s: the %s is longer than %d characters", cmd, prompt,
+                         CLI_PIN_MAX - 1);
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_pin_read_new(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
+{
+    int rc = cli_pin_read(cmd, fd, prompt, out);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    char again[CLI_PIN_MAX], p2[128];
+    snprintf(p2, sizeof(p2), "%s again", prompt);
+    rc = cli_pin_read(cmd, fd, p2, again);
+    if (rc == CLI_EXIT_OK && strcmp(out, again) != 0)
+        rc = cli_error(CLI_EXIT_USAGE, "%s: the two entries of the %s differ; nothing changed", cmd,
+                       prompt);
+    tes_wipe(again, sizeof(again));
+    if (rc != CLI_EXIT_OK)
+        tes_wipe(out, CLI_PIN_MAX);
+    return rc;
+}
+
+
