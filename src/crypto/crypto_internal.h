@@ -24,6 +24,9 @@ struct tes_key {
     EC_KEY *ec;               /* EC curves only */
     _Atomic(EVP_PKEY *) pkey; /* lazily created for EC; always set for Ed25519 */
     uint8_t okp_pub[32];      /* Ed25519 raw public key */
+    /* EC public point x || y, filled at construction (immutable afterwards):
+     * reading it back from OpenSSL costs a field inversion every time */
+    uint8_t ec_xy[2 * TES_MAX_COORD];
 };
 
 /* A parsed certificate; everything in it is computed once at parse time. */

@@ -22,7 +22,16 @@
 
 /* ---------------------------------------------------------------- construction */
 
+/* Wraps ec or pkey into a new key. xy (may be NULL) is the EC public point
+ * x || y when the caller already has it; else it is computed once here. */
+static tes_err key_wrap(tes_curve c, EC_KEY *ec, EVP_PKEY *pkey, const uint8_t *xy, tes_key **out);
+
 tes_err tes_crypto_key_wrap(tes_curve c, EC_KEY *ec, EVP_PKEY *pkey, tes_key **out)
+{
+    return key_wrap(c, ec, pkey, NULL, out);
+}
+
+static tes_err key_wrap(tes_curve c, EC_KEY *ec, EVP_PKEY *pkey, const uint8_t *xy, tes_key **out)
 {
     tes_key *k = calloc(1, sizeof *k);
     if (k == NULL) {
@@ -36,6 +45,19 @@ tes_err tes_crypto_key_wrap(tes_curve c, EC_KEY *ec, EVP_PKEY *pkey, tes_key **o
     k->ec = ec;
     if (ec != NULL) {
         k->has_private = EC_KEY_get0_private_key(ec) != NULL;
+        size_t size = tes_curve_size(c);
+        if (xy != NULL) {
+            memcpy(k->ec_xy, xy, 2 * size);
+        } else {
+            uint8_t buf[1 + 2 * TES_MAX_COORD];
+            size_t n = EC_POINT_point2oct(EC_KEY_get0_group(ec), EC_KEY_get0_public_key(ec),
+                                          POINT_CONVERSION_UNCOMPRESSED, buf, sizeof buf, NULL);
+            if (n != 1 + 2 * size) {
+                tes_key_free(k);
+                return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "encoding EC public key");
+            }
+            memcpy(k->ec_xy, buf + 1, 2 * size);
+        }
     } else {
         size_t len = ED25519_LEN;
         if (pkey == NULL || EVP_PKEY_get_raw_public_key(pkey, k->okp_pub, &len) != 1 ||
@@ -147,7 +169,10 @@ tes_err tes_key_from_ec_point(tes_curve c, tes_bytes x, tes_bytes y, tes_key **o
         err = tes_crypto_ossl_fail(TES_ERR_CRYPTO, "setting EC public key");
         goto done;
     }
-    err = tes_crypto_key_wrap(c, ec, NULL, out);
+    uint8_t xy[2 * TES_MAX_COORD];
+    memcpy(xy, x.ptr, x.len);
+    memcpy(xy + x.len, y.ptr, y.len);
+    err = key_wrap(c, ec, NULL, xy, out);
     ec = NULL; /* owned by the key, or freed by wrap */
 done:
     EC_POINT_free(pt);
@@ -448,14 +473,9 @@ tes_err tes_key_public_raw(const tes_key *k, uint8_t x[TES_MAX_COORD], uint8_t y
         memcpy(x, k->okp_pub, ED25519_LEN);
         return TES_OK;
     }
-    uint8_t buf[1 + 2 * TES_MAX_COORD];
     size_t size = tes_curve_size(k->curve);
-    size_t n = EC_POINT_point2oct(EC_KEY_get0_group(k->ec), EC_KEY_get0_public_key(k->ec),
-                                  POINT_CONVERSION_UNCOMPRESSED, buf, sizeof buf, NULL);
-    if (n != 1 + 2 * size)
-        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "encoding EC public key");
-    memcpy(x, buf + 1, size);
-    memcpy(y, buf + 1 + size, size);
+    memcpy(x, k->ec_xy, size);
+    memcpy(y, k->ec_xy + size, size);
     return TES_OK;
 }
 
@@ -465,11 +485,7 @@ bool tes_key_equal_public(const tes_key *a, const tes_key *b)
         return false;
     if (a->ec == NULL || b->ec == NULL)
         return a->ec == NULL && b->ec == NULL && memcmp(a->okp_pub, b->okp_pub, ED25519_LEN) == 0;
-    int r = EC_POINT_cmp(EC_KEY_get0_group(a->ec), EC_KEY_get0_public_key(a->ec),
-                         EC_KEY_get0_public_key(b->ec), NULL);
-    if (r < 0)
-        tes_crypto_clear_errors();
-    return r == 0;
+    return memcmp(a->ec_xy, b->ec_xy, 2 * tes_curve_size(a->curve)) == 0;
 }
 
 /* ---------------------------------------------------------------- export */
