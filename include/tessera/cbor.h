@@ -60,8 +60,9 @@ typedef struct tes_cbor_limits {
 
 typedef struct tes_cbor_doc {
     tes_bytes input;       /* borrowed */
-    tes_cbor_node *nodes;  /* owned; nodes[0] is the top-level item */
+    tes_cbor_node *nodes;  /* nodes[0] is the top-level item */
     uint32_t count;
+    bool heap;             /* nodes were allocated (else: the caller's storage) */
 } tes_cbor_doc;
 
 /* Decodes exactly one item spanning all of `input`. limits may be NULL.
@@ -70,6 +71,12 @@ typedef struct tes_cbor_doc {
 TES_MUST_CHECK tes_err tes_cbor_parse(tes_bytes input, const tes_cbor_limits *limits,
                                       tes_cbor_doc *doc);
 void tes_cbor_doc_free(tes_cbor_doc *doc);
+/* The same, decoding into the caller's array of cap nodes first: no
+ * allocation while the item has at most cap nodes (more spill to the heap).
+ * storage must outlive the document; tes_cbor_doc_free is still required. */
+TES_MUST_CHECK tes_err tes_cbor_parse_with(tes_bytes input, const tes_cbor_limits *limits,
+                                           tes_cbor_node *storage, uint32_t cap,
+                                           tes_cbor_doc *doc);
 
 /* Navigation. Node indices are uint32_t; TES_CBOR_NONE means "absent". */
 #define TES_CBOR_NONE UINT32_MAX

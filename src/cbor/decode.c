@@ -259,7 +259,8 @@ void tes_cbor_doc_free(tes_cbor_doc *doc)
 {
     if (doc == NULL)
         return;
-    free(doc->nodes);
+    if (doc->heap)
+        free(doc->nodes);
     *doc = (tes_cbor_doc){0};
 }
 
@@ -271,6 +272,12 @@ static tes_err fail(tes_cbor_doc *doc, tes_err e)
 
 tes_err tes_cbor_parse(tes_bytes input, const tes_cbor_limits *limits, tes_cbor_doc *doc)
 {
+    return tes_cbor_parse_with(input, limits, NULL, 0, doc);
+}
+
+tes_err tes_cbor_parse_with(tes_bytes input, const tes_cbor_limits *limits,
+                            tes_cbor_node *storage, uint32_t storage_cap, tes_cbor_doc *doc)
+{
     size_t max_input = limits && limits->max_input ? limits->max_input : DEFAULT_MAX_INPUT;
     uint32_t max_depth = limits && limits->max_depth ? limits->max_depth : DEFAULT_MAX_DEPTH;
     uint32_t max_items = limits && limits->max_items ? limits->max_items : DEFAULT_MAX_ITEMS;
@@ -279,7 +286,7 @@ tes_err tes_cbor_parse(tes_bytes input, const tes_cbor_limits *limits, tes_cbor_
     if (max_input > UINT32_MAX - 1)
         max_input = UINT32_MAX - 1;
 
-    *doc = (tes_cbor_doc){.input = input};
+    *doc = (tes_cbor_doc){.input = input, .nodes = storage};
     if (input.ptr == NULL && input.len != 0)
         return tes_err_set(TES_ERR_ARG, "NULL input");
     if (input.len == 0)
@@ -290,7 +297,7 @@ tes_err tes_cbor_parse(tes_bytes input, const tes_cbor_limits *limits, tes_cbor_
 
     frame stack[HARD_MAX_DEPTH];
     uint32_t depth = 0;
-    uint32_t cap = 0;
+    uint32_t cap = storage ? storage_cap : 0;
     size_t pos = 0;
     bool done = false;
     pctx p;
@@ -361,10 +368,18 @@ tes_err tes_cbor_parse(tes_bytes input, const tes_cbor_limits *limits, tes_cbor_
             uint32_t ncap = cap ? cap * 2 : 16;
             if (ncap > max_items)
                 ncap = max_items;
-            tes_cbor_node *nn = realloc(doc->nodes, (size_t)ncap * sizeof(*nn));
+            tes_cbor_node *nn;
+            if (doc->heap) {
+                nn = realloc(doc->nodes, (size_t)ncap * sizeof(*nn));
+            } else {
+                nn = malloc((size_t)ncap * sizeof(*nn));
+                if (nn && cap)
+                    memcpy(nn, doc->nodes, (size_t)cap * sizeof(*nn));
+            }
             if (nn == NULL)
                 return fail(doc, tes_err_set(TES_ERR_NOMEM, "out of memory decoding CBOR"));
             doc->nodes = nn;
+            doc->heap = true;
             cap = ncap;
         }
         uint32_t idx = doc->count++;

@@ -67,6 +67,8 @@ tes_err tes_crypto_ossl_fail(tes_err code, const char *what);
 void tes_crypto_clear_errors(void);
 
 /* New key taking ownership of ec (EC curves) or pkey (Ed25519; for EC optional). */
+/* SHA-2 one-shot (out holds tes_hash_size(h) bytes). */
+tes_err tes_crypto_sha(tes_hash h, tes_bytes in, uint8_t *out);
 tes_err tes_crypto_key_wrap(tes_curve c, EC_KEY *ec, EVP_PKEY *pkey, tes_key **out);
 /* The key's EVP_PKEY (created on first use for EC keys); NULL with error recorded. */
 EVP_PKEY *tes_crypto_key_pkey(const tes_key *k);

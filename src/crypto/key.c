@@ -543,15 +543,8 @@ static tes_err hash_for_ecdsa(tes_hash h, tes_bytes msg, uint8_t *dgst, size_t *
 {
     if (tes_hash_size(h) == 0)
         return tes_err_set(TES_ERR_ARG, "ECDSA needs a hash (got %d)", (int)h);
-    const EVP_MD *md = tes_crypto_md(h);
-    if (md == NULL)
-        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching digest");
-    static const uint8_t empty[1];
-    unsigned int n = 0;
-    if (!EVP_Digest(msg.len ? msg.ptr : empty, msg.len, dgst, &n, md, NULL))
-        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "hashing message");
-    *dlen = n;
-    return TES_OK;
+    *dlen = tes_hash_size(h);
+    return tes_crypto_sha(h, msg, dgst);
 }
 
 tes_err tes_key_sign(const tes_key *k, tes_hash h, tes_bytes msg, uint8_t *sig, size_t *sig_len)

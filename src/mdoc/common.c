@@ -126,8 +126,9 @@ fail:
 tes_err tes_mdoc_transcript_load(tes_bytes in, tes_buf *plain, tes_buf *tagged)
 {
     tes_cbor_doc d;
+    tes_cbor_node dn[32], idn[32];
     tes_cbor_limits lim = {.max_input = 1u << 20, .max_depth = 16};
-    tes_err e = tes_cbor_parse(in, &lim, &d);
+    tes_err e = tes_cbor_parse_with(in, &lim, dn, 32, &d);
     if (e != TES_OK)
         return tes_err_set(TES_ERR_MDOC_TRANSCRIPT, "SessionTranscript is not valid CBOR: %s",
                            tes_err_message());
@@ -135,7 +136,7 @@ tes_err tes_mdoc_transcript_load(tes_bytes in, tes_buf *plain, tes_buf *tagged)
     tes_cbor_doc id = {0};
     bool wrapped = tes_cbor_tag24_content(&d, 0, &inner);
     if (wrapped) {
-        e = tes_cbor_parse(inner, &lim, &id);
+        e = tes_cbor_parse_with(inner, &lim, idn, 32, &id);
         if (e != TES_OK) {
             tes_cbor_doc_free(&d);
             return tes_err_set(TES_ERR_MDOC_TRANSCRIPT,

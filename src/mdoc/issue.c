@@ -166,21 +166,63 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     if (e != TES_OK)
         goto out;
 
-    /* the MSO */
+    /* Namespaces in deterministic order: by encoded key, i.e. length first. */
+    size_t *order = calloc(n_groups ? n_groups : 1, sizeof(*order));
+    if (order == NULL) {
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
+        goto out;
+    }
+    for (size_t g = 0; g < n_groups; g++) {
+        size_t j = g;
+        size_t lg = strlen(groups[g].ns);
+        while (j > 0) {
+            const char *prev = groups[order[j - 1]].ns;
+            size_t lp = strlen(prev);
+            if (lp < lg || (lp == lg && strcmp(prev, groups[g].ns) < 0))
+                break;
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = g;
+    }
+
+    /* the MSO, its keys written in deterministic order: "status", "docType",
+     * "version", "validityInfo", "valueDigests", "deviceKeyInfo", "digestAlgorithm" */
     tes_cbor_enc me = {.out = &mso};
     bool status = p->status_uri != NULL || (flaws & MDOC_FLAW_MSO_STATUS);
     bool validity = !(flaws & MDOC_FLAW_MSO_NO_VALIDITY);
     tes_cbor_enc_map(&me, 5 + status + validity);
-    tes_cbor_enc_cstr(&me, "version");
-    tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_VERSION ? "2.0" : "1.0");
-    tes_cbor_enc_cstr(&me, "digestAlgorithm");
-    tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_DIGEST_ALG ? "MD5" : "SHA-256");
+    if (flaws & MDOC_FLAW_MSO_STATUS) {
+        tes_cbor_enc_cstr(&me, "status");
+        tes_cbor_enc_map(&me, 0);
+    } else if (status) {
+        tes_cbor_enc_cstr(&me, "status");
+        tes_cbor_enc_map(&me, 1);
+        tes_cbor_enc_cstr(&me, "status_list");
+        tes_cbor_enc_map(&me, 2);
+        tes_cbor_enc_cstr(&me, "idx");
+        tes_cbor_enc_uint(&me, p->status_idx);
+        tes_cbor_enc_cstr(&me, "uri");
+        tes_cbor_enc_cstr(&me, p->status_uri);
+    }
     tes_cbor_enc_cstr(&me, "docType");
     tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_DOCTYPE ? "org.example.other" : p->doctype);
+    tes_cbor_enc_cstr(&me, "version");
+    tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_VERSION ? "2.0" : "1.0");
+    if (validity) {
+        tes_cbor_enc_cstr(&me, "validityInfo");
+        tes_cbor_enc_map(&me, 3);
+        tes_cbor_enc_cstr(&me, "signed");
+        mdoc_enc_tdate(&me, p->signed_at);
+        tes_cbor_enc_cstr(&me, "validFrom");
+        mdoc_enc_tdate(&me, p->valid_from);
+        tes_cbor_enc_cstr(&me, "validUntil");
+        mdoc_enc_tdate(&me, p->valid_until);
+    }
     tes_cbor_enc_cstr(&me, "valueDigests");
-    size_t vd = tes_cbor_enc_pos(&me);
     tes_cbor_enc_map(&me, n_groups);
-    for (size_t g = 0; g < n_groups; g++) {
+    for (size_t o = 0; o < n_groups; o++) {
+        size_t g = order[o];
         tes_cbor_enc_cstr(&me, groups[g].ns);
         size_t m = tes_cbor_enc_pos(&me);
         size_t skip = g == 0 && (flaws & MDOC_FLAW_DIGEST_OMIT) ? 1 : 0;
@@ -189,9 +231,8 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
             tes_cbor_enc_uint(&me, groups[g].ids[k]);
             tes_cbor_enc_bytes(&me, groups[g].digests[k], 32);
         }
-        tes_cbor_enc_sort_map(&me, m);
+        tes_cbor_enc_sort_map(&me, m); /* digest IDs in numeric order */
     }
-    tes_cbor_enc_sort_map(&me, vd);
     tes_cbor_enc_cstr(&me, "deviceKeyInfo");
     tes_cbor_enc_map(&me, 1);
     tes_cbor_enc_cstr(&me, "deviceKey");
@@ -208,37 +249,13 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     } else {
         tes_cose_key_write(&me, p->device_key);
     }
-    if (validity) {
-        tes_cbor_enc_cstr(&me, "validityInfo");
-        size_t vi = tes_cbor_enc_pos(&me);
-        tes_cbor_enc_map(&me, 3);
-        tes_cbor_enc_cstr(&me, "signed");
-        mdoc_enc_tdate(&me, p->signed_at);
-        tes_cbor_enc_cstr(&me, "validFrom");
-        mdoc_enc_tdate(&me, p->valid_from);
-        tes_cbor_enc_cstr(&me, "validUntil");
-        mdoc_enc_tdate(&me, p->valid_until);
-        tes_cbor_enc_sort_map(&me, vi);
-    }
-    if (flaws & MDOC_FLAW_MSO_STATUS) {
-        tes_cbor_enc_cstr(&me, "status");
-        tes_cbor_enc_map(&me, 0);
-    } else if (status) {
-        tes_cbor_enc_cstr(&me, "status");
-        tes_cbor_enc_map(&me, 1);
-        tes_cbor_enc_cstr(&me, "status_list");
-        size_t sl = tes_cbor_enc_pos(&me);
-        tes_cbor_enc_map(&me, 2);
-        tes_cbor_enc_cstr(&me, "idx");
-        tes_cbor_enc_uint(&me, p->status_idx);
-        tes_cbor_enc_cstr(&me, "uri");
-        tes_cbor_enc_cstr(&me, p->status_uri);
-        tes_cbor_enc_sort_map(&me, sl);
-    }
-    tes_cbor_enc_sort_map(&me, 0);
+    tes_cbor_enc_cstr(&me, "digestAlgorithm");
+    tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_DIGEST_ALG ? "MD5" : "SHA-256");
     e = tes_cbor_enc_finish(&me);
-    if (e != TES_OK)
+    if (e != TES_OK) {
+        free(order);
         goto out;
+    }
     tes_cbor_enc be = {.out = &msob};
     if (flaws & MDOC_FLAW_MSO_UNTAGGED) {
         tes_cbor_enc_raw(&be, tes_buf_bytes(&mso));
@@ -261,26 +278,31 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     if ((flaws & MDOC_FLAW_ISSUER_ALG) && auth.len > 5 && auth.ptr[1] == 0x43 && auth.ptr[4] == 0x26)
         auth.ptr[4] = 0x20; /* protected 43 a1 01 26 (ES256) becomes alg -1 */
 
-    /* the stored credential: {"docType": T, "issuerSigned": {"nameSpaces": .., "issuerAuth": ..}} */
+    /* the stored credential, keys in deterministic order:
+     * {"docType": T, "issuerSigned": {"issuerAuth": .., "nameSpaces": ..}} */
     tes_cbor_enc oe = {.out = out};
-    size_t top = tes_cbor_enc_pos(&oe);
+    /* reserve the whole size once: the items (the portrait) are copied once */
+    size_t extra = auth.len + 64 + strlen(p->doctype), before = out->len;
+    for (size_t g = 0; g < n_groups; g++)
+        extra += item_bufs[g].len + strlen(groups[g].ns) + 16;
+    if (tes_buf_extend(out, extra) != NULL)
+        out->len = before;
     tes_cbor_enc_map(&oe, 2);
     tes_cbor_enc_cstr(&oe, "docType");
     tes_cbor_enc_cstr(&oe, p->doctype);
     tes_cbor_enc_cstr(&oe, "issuerSigned");
     tes_cbor_enc_map(&oe, 2);
+    tes_cbor_enc_cstr(&oe, "issuerAuth");
+    tes_cbor_enc_raw(&oe, tes_buf_bytes(&auth));
     tes_cbor_enc_cstr(&oe, "nameSpaces");
-    size_t nsm = tes_cbor_enc_pos(&oe);
     tes_cbor_enc_map(&oe, n_groups);
-    for (size_t g = 0; g < n_groups; g++) {
+    for (size_t o = 0; o < n_groups; o++) {
+        size_t g = order[o];
         tes_cbor_enc_cstr(&oe, groups[g].ns);
         tes_cbor_enc_array(&oe, groups[g].count);
         tes_cbor_enc_raw(&oe, tes_buf_bytes(&item_bufs[g]));
     }
-    tes_cbor_enc_sort_map(&oe, nsm);
-    tes_cbor_enc_cstr(&oe, "issuerAuth");
-    tes_cbor_enc_raw(&oe, tes_buf_bytes(&auth));
-    tes_cbor_enc_sort_map(&oe, top);
+    free(order);
     e = tes_cbor_enc_finish(&oe);
 out:
     if (groups)

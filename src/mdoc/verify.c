@@ -19,7 +19,10 @@ static const tes_cbor_limits limits = {.max_input = TES_MDOC_MAX_INPUT,
                                        .max_depth = TES_MDOC_MAX_DEPTH};
 
 /* The MSO, parsed. */
+#define MSO_NODES 160 /* an MSO with ~50 digests; larger ones spill to the heap */
+
 typedef struct mso_view {
+    tes_cbor_node nodes[MSO_NODES];
     tes_cbor_doc doc;
     tes_hash hash;
     uint32_t value_digests, device_key_info;
@@ -31,9 +34,10 @@ static tes_err parse_mso(const vctx *v, const tes_cose_msg *auth, tes_bytes doct
     size_t di = v->doc_index;
     /* payload = 24(bstr .cbor MobileSecurityObject) */
     tes_cbor_doc pd;
+    tes_cbor_node pn[4];
     if (auth->detached)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: issuerAuth has no payload", di);
-    tes_err e = tes_cbor_parse(auth->payload, &limits, &pd);
+    tes_err e = tes_cbor_parse_with(auth->payload, &limits, pn, 4, &pd);
     if (e != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO payload is not CBOR: %s", di,
                            tes_err_message());
@@ -44,7 +48,7 @@ static tes_err parse_mso(const vctx *v, const tes_cose_msg *auth, tes_bytes doct
         return tes_err_set(TES_ERR_MSO_STRUCTURE,
                            "document %zu: issuerAuth payload is not MobileSecurityObjectBytes "
                            "(tag 24)", di);
-    e = tes_cbor_parse(inner, &limits, &m->doc);
+    e = tes_cbor_parse_with(inner, &limits, m->nodes, MSO_NODES, &m->doc);
     if (e != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO is not CBOR: %s", di,
                            tes_err_message());
@@ -168,7 +172,8 @@ static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, t
                            "document %zu: an item of namespace '%s' is not IssuerSignedItemBytes "
                            "(tag 24)", di, nsname);
     tes_cbor_doc it;
-    tes_err e = tes_cbor_parse(inner, &limits, &it);
+    tes_cbor_node itn[32];
+    tes_err e = tes_cbor_parse_with(inner, &limits, itn, 32, &it);
     if (e != TES_OK && (NAMES(), true))
         return tes_err_set(TES_ERR_MDOC_ITEM, "document %zu: an item of namespace '%s' is not CBOR: %s",
                            di, nsname, tes_err_message());
@@ -274,7 +279,8 @@ static tes_err check_device(const vctx *v, const tes_cbor_doc *d, uint32_t dev_s
 
     /* device-signed elements must be authorised by the MSO's keyAuthorizations */
     tes_cbor_doc nd = {0};
-    e = tes_cbor_parse(dns, &limits, &nd);
+    tes_cbor_node ndn[16];
+    e = tes_cbor_parse_with(dns, &limits, ndn, 16, &nd);
     if (e == TES_OK && !tes_cbor_is(&nd, 0, TES_CBOR_MAP))
         e = TES_ERR_CBOR_TYPE;
     if (e != TES_OK) {
@@ -435,7 +441,8 @@ static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t no
     if (e != TES_OK)
         return e;
 
-    mso_view m = {0};
+    mso_view m;
+    m.doc = (tes_cbor_doc){0};
     e = parse_mso(v, &auth, out->doctype, &m, out);
     if (e == TES_OK)
         e = check_validity(v, out);

@@ -246,3 +246,24 @@ TEST(diagnostic_notation)
     tes_buf_free(&in);
     tes_buf_free(&out);
 }
+
+TEST(parse_into_caller_storage_and_spill_to_heap)
+{
+    uint8_t arr[] = {0x85, 1, 2, 3, 4, 5};
+    tes_cbor_node small[3], big[8];
+    tes_cbor_doc d;
+    /* fits: no heap, nodes are the caller's */
+    REQUIRE(tes_cbor_parse_with(TES_BYTES(arr, sizeof(arr)), NULL, big, 8, &d) == TES_OK);
+    CHECK(d.nodes == big && !d.heap && d.count == 6);
+    tes_cbor_doc_free(&d);
+    /* does not fit: the same result from the heap, the storage's contents carried over */
+    REQUIRE(tes_cbor_parse_with(TES_BYTES(arr, sizeof(arr)), NULL, small, 3, &d) == TES_OK);
+    CHECK(d.nodes != small && d.heap && d.count == 6);
+    int64_t v;
+    CHECK(tes_cbor_get_int(&d, tes_cbor_child_at(&d, 0, 4), &v) && v == 5);
+    CHECK(tes_cbor_get_int(&d, tes_cbor_child_at(&d, 0, 0), &v) && v == 1);
+    tes_cbor_doc_free(&d);
+    /* failures leave nothing to free and say the same as the heap decoder */
+    CHECK_ERR(tes_cbor_parse_with(TES_BYTES(arr, 4), NULL, big, 8, &d), TES_ERR_CBOR_TRUNCATED);
+    CHECK(d.nodes == NULL && d.count == 0);
+}

@@ -532,6 +532,28 @@ TEST(age_over_nearest_match)
     fixture_free(&f);
 }
 
+/* True when every map in d has its keys in RFC 8949 deterministic order. */
+static bool keys_sorted(const tes_cbor_doc *d)
+{
+    for (uint32_t i = 0; i < d->count; i++) {
+        if (d->nodes[i].type != TES_CBOR_MAP)
+            continue;
+        tes_bytes prev = {0};
+        for (uint32_t k = tes_cbor_child(d, i); k != TES_CBOR_NONE && k < d->nodes[i].next;
+             k = tes_cbor_next(d, tes_cbor_next(d, k))) {
+            tes_bytes key = tes_cbor_span(d, k);
+            if (prev.ptr) {
+                size_t n = prev.len < key.len ? prev.len : key.len;
+                int c = memcmp(prev.ptr, key.ptr, n);
+                if (c > 0 || (c == 0 && prev.len >= key.len))
+                    return false;
+            }
+            prev = key;
+        }
+    }
+    return true;
+}
+
 TEST(issued_items_have_random_ids_salts_and_decoys)
 {
     fixture f;
@@ -545,6 +567,7 @@ TEST(issued_items_have_random_ids_salts_and_decoys)
     uint32_t arr = tes_cbor_map_get_text(&c.doc, c.name_spaces, TES_NS_MDL);
     REQUIRE(arr != TES_CBOR_NONE);
     CHECK_EQ_INT(tes_cbor_count(&c.doc, arr), 14);
+    CHECK(keys_sorted(&c.doc)); /* deterministic encoding of the stored credential */
     for (uint32_t it = tes_cbor_child(&c.doc, arr); it != TES_CBOR_NONE && it < c.doc.nodes[arr].next;
          it = tes_cbor_next(&c.doc, it)) {
         tes_bytes inner;
@@ -556,6 +579,7 @@ TEST(issued_items_have_random_ids_salts_and_decoys)
         CHECK(tes_cbor_is(&d, rnd, TES_CBOR_BYTES) && d.nodes[rnd].len >= 16);
         /* the item is deterministically encoded: keys in bytewise order */
         CHECK(tes_cbor_text_eq(&d, 1, "random"));
+        CHECK(keys_sorted(&d));
         tes_cbor_doc_free(&d);
     }
     /* 14 elements + 3 decoys in the MSO */
@@ -565,6 +589,7 @@ TEST(issued_items_have_random_ids_salts_and_decoys)
     tes_bytes mso;
     REQUIRE(tes_cbor_parse(m.payload, NULL, &pd) == TES_OK && tes_cbor_tag24_content(&pd, 0, &mso));
     REQUIRE(tes_cbor_parse(mso, NULL, &md) == TES_OK);
+    CHECK(keys_sorted(&md));
     uint32_t vd = tes_cbor_map_get_text(&md, 0, "valueDigests");
     uint32_t nsd = tes_cbor_map_get_text(&md, vd, TES_NS_MDL);
     CHECK_EQ_INT(tes_cbor_count(&md, nsd), 17);

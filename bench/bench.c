@@ -1,0 +1,658 @@
+/*
+ * bench/bench.c — Tessera's benchmark (run through bench/run.sh by `make bench`).
+ *
+ *   tessera_bench prepare DIR   writes DIR/response.cbor, DIR/transcript.cbor and
+ *                               DIR/roots.pem (the response @auth0/mdl verifies)
+ *   tessera_bench table DIR     measures everything and prints the table; reads
+ *                               DIR/auth0.txt (Node results) and DIR/heap.txt
+ *                               (tessera_bench_heap results) when present
+ *   tessera_bench loop N [KIND] N operations of one kind (verification by default,
+ *                               or its floor, issuing, ...) and nothing else, for
+ *                               callgrind / perf; see docs/PERFORMANCE.md
+ *
+ * Single-core figures are CPU time of the measuring thread
+ * (CLOCK_THREAD_CPUTIME_ID), so a busy neighbour on the machine does not skew
+ * them; tessera and its reference alternate in rounds and the median round is
+ * reported. The multi-thread figures are wall time.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fixture.h"
+#include "floor.h"
+
+#define POOL_HOLDERS 256
+#define POOL_ISSUERS 4
+#define ROUNDS 5
+#define ROUND_SECONDS 0.4 /* per side and round: 5 x 2 x 0.4 s = 4 s per comparison */
+
+/* ------------------------------------------------------------------ timing */
+
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double wall_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+typedef void (*op_fn)(void *ctx, size_t i);
+
+/* Runs op round-robin over n items for at least `secs` of CPU; seconds per op. */
+static double run_for(op_fn op, void *ctx, size_t n, size_t *cursor, double secs)
+{
+    size_t ops = 0;
+    double t0 = cpu_now(), t;
+    do {
+        for (int k = 0; k < 4; k++) {
+            op(ctx, *cursor);
+            *cursor = (*cursor + 1) % n;
+            ops++;
+        }
+        t = cpu_now();
+    } while (t - t0 < secs);
+    return (t - t0) / (double)ops;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* Alternates a and b for ROUNDS rounds; median seconds per op of each. */
+static void paired(op_fn a, void *ca, op_fn b, void *cb, size_t n, double *ta, double *tb)
+{
+    double va[ROUNDS], vb[ROUNDS];
+    size_t cur_a = 0, cur_b = 0;
+    run_for(a, ca, n, &cur_a, 0.05); /* warm-up */
+    run_for(b, cb, n, &cur_b, 0.05);
+    for (int r = 0; r < ROUNDS; r++) {
+        va[r] = run_for(a, ca, n, &cur_a, ROUND_SECONDS);
+        vb[r] = run_for(b, cb, n, &cur_b, ROUND_SECONDS);
+    }
+    *ta = median(va, ROUNDS);
+    *tb = median(vb, ROUNDS);
+}
+
+/* ------------------------------------------------------------------ operations */
+
+typedef struct vctx {
+    bench_world *w;
+    floor_pool *fl;
+    tes_trust_store *trust; /* NULL: the world's (warm) store */
+} vctx;
+
+static void verify_one(bench_world *w, size_t i, tes_trust_store *trust)
+{
+    tes_mdoc_verify_opts o = bench_opts(w, i, trust);
+    tes_mdoc_result r;
+    tes_err e = tes_mdoc_verify(tes_buf_bytes(&w->h[i].resp), &o, &r);
+    if (e != TES_OK)
+        bench_die("tes_mdoc_verify", e);
+    tes_mdoc_result_free(&r);
+}
+
+static void op_ours(void *c, size_t i)
+{
+    vctx *v = c;
+    verify_one(v->w, i, v->trust);
+}
+
+static void cold_store(bench_world *w, tes_trust_store **s)
+{
+    tes_err e = tes_trust_store_new(s);
+    for (size_t a = 0; e == TES_OK && a < w->n_auth; a++)
+        e = tes_trust_store_add(*s, TES_PROFILE_DS, w->auth[a].iaca);
+    if (e != TES_OK)
+        bench_die("trust store", e);
+}
+
+/* A fresh trust store (the 4 roots) per verification: nothing cached. */
+static void op_ours_cold(void *c, size_t i)
+{
+    vctx *v = c;
+    tes_trust_store *s;
+    cold_store(v->w, &s);
+    verify_one(v->w, i, s);
+    tes_trust_store_free(s);
+}
+
+/* The store set-up alone, subtracted from op_ours_cold. */
+static void op_store_only(void *c, size_t i)
+{
+    (void)i;
+    vctx *v = c;
+    tes_trust_store *s;
+    cold_store(v->w, &s);
+    tes_trust_store_free(s);
+}
+
+static void op_floor_sig(void *c, size_t i) { floor_sig(((vctx *)c)->fl, i); }
+static void op_floor_items(void *c, size_t i) { floor_sig_items(((vctx *)c)->fl, i); }
+static void op_floor_cold(void *c, size_t i) { floor_cold(((vctx *)c)->fl, i); }
+static void op_floor_mac(void *c, size_t i) { floor_mac(((vctx *)c)->fl, i); }
+
+typedef struct ictx {
+    bench_world *w;
+    floor_issue *fl;
+} ictx;
+
+static void op_issue(void *c, size_t i)
+{
+    ictx *x = c;
+    tes_buf out = {0};
+    tes_err e = bench_issue(x->w, &x->w->auth[0], x->w->h[i].device, &out);
+    if (e != TES_OK)
+        bench_die("tes_mdoc_issue", e);
+    tes_buf_free(&out);
+}
+
+static void op_floor_issue(void *c, size_t i)
+{
+    (void)i;
+    floor_issue_run(((ictx *)c)->fl);
+}
+
+/* The single response of `prepare`, verified the way the Node script does. */
+typedef struct file_ctx {
+    tes_buf resp, transcript;
+    tes_trust_store *trust;
+    int64_t at;
+} file_ctx;
+
+static void op_file(void *c, size_t i)
+{
+    (void)i;
+    file_ctx *f = c;
+    tes_mdoc_verify_opts o = {.trust = f->trust, .transcript = tes_buf_bytes(&f->transcript),
+                              .at = f->at};
+    tes_mdoc_result r;
+    tes_err e = tes_mdoc_verify(tes_buf_bytes(&f->resp), &o, &r);
+    if (e != TES_OK)
+        bench_die("tes_mdoc_verify (response file)", e);
+    tes_mdoc_result_free(&r);
+}
+
+/* ------------------------------------------------------------------ threads */
+
+typedef struct worker {
+    op_fn op;
+    void *ctx;
+    size_t n, first, step;
+    pthread_barrier_t *go;
+    atomic_bool *stop;
+    size_t ops;
+    double secs;
+} worker;
+
+static void *worker_main(void *arg)
+{
+    worker *k = arg;
+    pthread_barrier_wait(k->go);
+    double t0 = wall_now();
+    size_t i = k->first;
+    while (!atomic_load_explicit(k->stop, memory_order_relaxed)) {
+        k->op(k->ctx, i);
+        k->ops++;
+        i += k->step;
+        if (i >= k->n)
+            i = k->first;
+    }
+    k->secs = wall_now() - t0;
+    return NULL;
+}
+
+/* Operations per second (wall) with t threads, each on its own slice of the pool. */
+static double threads_run(op_fn op, void *ctx, size_t n, int t, double secs)
+{
+    pthread_t th[8];
+    worker wk[8];
+    pthread_barrier_t go;
+    atomic_bool stop;
+    atomic_init(&stop, false);
+    pthread_barrier_init(&go, NULL, (unsigned)t + 1);
+    for (int k = 0; k < t; k++) {
+        wk[k] = (worker){.op = op, .ctx = ctx, .n = n, .first = (size_t)k, .step = (size_t)t,
+                         .go = &go, .stop = &stop};
+        if (pthread_create(&th[k], NULL, worker_main, &wk[k]) != 0) {
+            fprintf(stderr, "bench: pthread_create failed\n");
+            exit(1);
+        }
+    }
+    pthread_barrier_wait(&go);
+    struct timespec d = {.tv_sec = (time_t)secs,
+                         .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
+    while (nanosleep(&d, &d) != 0 && errno == EINTR)
+        ;
+    atomic_store(&stop, true);
+    double rate = 0;
+    for (int k = 0; k < t; k++) {
+        pthread_join(th[k], NULL);
+        rate += (double)wk[k].ops / wk[k].secs;
+    }
+    pthread_barrier_destroy(&go);
+    return rate;
+}
+
+/* ------------------------------------------------------------------ machine */
+
+static void cpu_model(char *out, size_t cap)
+{
+    snprintf(out, cap, "unknown CPU");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *p = strchr(line, ':');
+            if (p) {
+                p += 1 + strspn(p + 1, " \t");
+                p[strcspn(p, "\n")] = 0;
+                snprintf(out, cap, "%s", p);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static bool cpu_flag(const char *flag)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "flags", 5) != 0)
+            continue;
+        size_t n = strlen(flag);
+        for (char *p = strstr(line, flag); p; p = strstr(p + 1, flag))
+            if (p[-1] == ' ' && (p[n] == ' ' || p[n] == '\n')) {
+                found = true;
+                break;
+            }
+        break;
+    }
+    fclose(f);
+    return found;
+}
+
+/* ------------------------------------------------------------------ output */
+
+static void rate_str(char *out, size_t cap, double sec_per_op)
+{
+    snprintf(out, cap, "%7.0f/s %7.1f us", 1.0 / sec_per_op, sec_per_op * 1e6);
+}
+
+static void row(const char *num, const char *what, const char *ours, const char *ref,
+                const char *ratio, const char *target)
+{
+    printf("%-3s| %-48s| %-22s| %-50s| %-7s| %s\n", num, what, ours, ref, ratio, target);
+}
+
+static const char *verdict(double v, double target)
+{
+    return v >= target ? "ok" : "BELOW";
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static int cmd_prepare(const char *dir)
+{
+    bench_world w;
+    bench_world_params p = {.n_holders = 1, .n_auth = POOL_ISSUERS,
+                            .portrait_len = BENCH_PORTRAIT_DEFAULT};
+    if (!bench_world_make(&w, &p))
+        return 1;
+    char path[4096];
+    tes_buf roots = {0};
+    for (size_t a = 0; a < w.n_auth; a++)
+        if (tes_cert_to_pem(w.auth[a].iaca, &roots) != TES_OK)
+            bench_die("tes_cert_to_pem", TES_ERR_NOMEM);
+    bool ok = true;
+    snprintf(path, sizeof path, "%s/response.cbor", dir);
+    ok &= bench_write_file(path, w.h[0].resp.ptr, w.h[0].resp.len);
+    snprintf(path, sizeof path, "%s/transcript.cbor", dir);
+    ok &= bench_write_file(path, w.h[0].transcript.ptr, w.h[0].transcript.len);
+    snprintf(path, sizeof path, "%s/roots.pem", dir);
+    ok &= bench_write_file(path, roots.ptr, roots.len);
+    tes_buf_free(&roots);
+    bench_world_free(&w);
+    return ok ? 0 : 1;
+}
+
+/* The profiled region (callgrind --toggle-collect=bench_loop). */
+__attribute__((noinline)) void bench_loop(op_fn op, void *ctx, size_t n, long count);
+__attribute__((noinline)) void bench_loop(op_fn op, void *ctx, size_t n, long count)
+{
+    for (long k = 0; k < count; k++)
+        op(ctx, (size_t)k % n);
+}
+
+/* loop N [sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]:
+ * N operations of one
+ * kind over the pool and nothing else timed, for callgrind / perf. */
+static int cmd_loop(long n, const char *what)
+{
+    bool mac = strstr(what, "mac") != NULL;
+    bench_world w;
+    bench_world_params p = {.n_holders = POOL_HOLDERS, .n_auth = POOL_ISSUERS,
+                            .portrait_len = BENCH_PORTRAIT_DEFAULT, .mac = mac};
+    if (!bench_world_make(&w, &p))
+        return 1;
+    floor_pool *fl = strncmp(what, "floor", 5) == 0 ? floor_prepare(&w) : NULL;
+    vctx v = {.w = &w, .fl = fl};
+    ictx ic = {.w = &w};
+    int rc = 0;
+    if (strcmp(what, "sig") == 0 || strcmp(what, "mac") == 0)
+        bench_loop(op_ours, &v, w.n, n);
+    else if (strcmp(what, "cold") == 0)
+        bench_loop(op_ours_cold, &v, w.n, n);
+    else if (strcmp(what, "floor") == 0)
+        bench_loop(op_floor_sig, &v, w.n, n);
+    else if (strcmp(what, "floor-items") == 0)
+        bench_loop(op_floor_items, &v, w.n, n);
+    else if (strcmp(what, "floor-mac") == 0)
+        bench_loop(op_floor_mac, &v, w.n, n);
+    else if (strcmp(what, "floor-cold") == 0)
+        bench_loop(op_floor_cold, &v, w.n, n);
+    else if (strcmp(what, "issue") == 0)
+        bench_loop(op_issue, &ic, w.n, n);
+    else if (strcmp(what, "floor-issue") == 0) {
+        ic.fl = floor_issue_prepare(&w.auth[0], tes_buf_bytes(&w.h[0].mdoc));
+        bench_loop(op_floor_issue, &ic, w.n, n);
+        floor_issue_free(ic.fl);
+    } else {
+        fprintf(stderr, "tessera_bench loop: unknown kind '%s'\n", what);
+        rc = 2;
+    }
+    floor_free(fl);
+    bench_world_free(&w);
+    return rc;
+}
+
+/* Reads "key=value" (double) from a small text file; NAN-free: false when absent. */
+static bool read_kv(const char *path, const char *key, double *out)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    size_t kl = strlen(key);
+    while (!found && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
+            *out = strtod(line + kl + 1, NULL);
+            found = true;
+        }
+    fclose(f);
+    return found;
+}
+
+static bool read_kv_str(const char *path, const char *key, char *out, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    size_t kl = strlen(key);
+    while (!found && fgets(line, sizeof line, f))
+        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
+            line[strcspn(line, "\n")] = 0;
+            snprintf(out, cap, "%s", line + kl + 1);
+            found = true;
+        }
+    fclose(f);
+    return found;
+}
+
+static void heap_rows(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/heap.txt", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        row("5", "peak heap of one verification", "not measured", "(tessera_bench_heap)", "", "");
+        return;
+    }
+    char line[512];
+    double prev_in = 0, prev_peak = 0;
+    while (fgets(line, sizeof line, f)) {
+        double in = 0, warm = 0, cold = 0;
+        if (sscanf(line, "input=%lf warm_peak=%lf cold_peak=%lf", &in, &warm, &cold) != 3)
+            continue;
+        char what[128], ours[64], ref[96], ratio[32];
+        snprintf(what, sizeof what, "peak heap, verify, %.0f B input", in);
+        snprintf(ours, sizeof ours, "%9.0f B", warm);
+        if (prev_in > 0)
+            snprintf(ref, sizeof ref, "first verify %.0f B; growth %.4f B/input B", cold,
+                     (warm - prev_peak) / (in - prev_in));
+        else
+            snprintf(ref, sizeof ref, "first verify (fills cache) %.0f B", cold);
+        snprintf(ratio, sizeof ratio, "%.3f", warm / in);
+        row("5", what, ours, ref, ratio, "<= input + small const");
+        prev_in = in;
+        prev_peak = warm;
+    }
+    fclose(f);
+}
+
+static int cmd_table(const char *dir)
+{
+    char cpu[256], path[4096];
+    cpu_model(cpu, sizeof cpu);
+    struct utsname un;
+    uname(&un);
+    printf("Tessera benchmark (make bench)\n");
+    printf("machine : %s, %ld CPUs online (nproc), SHA extensions %s, %s %s %s\n", cpu,
+           sysconf(_SC_NPROCESSORS_ONLN), cpu_flag("sha_ni") ? "yes" : "no", un.sysname,
+           un.release, un.machine);
+    printf("crypto  : %s (floors: EC_KEY + ECDSA_do_verify/ECDH, low-level SHA-256)\n",
+           floor_openssl_version());
+    printf("compiler: gcc %s, library and bench at -O2 (CMake RelWithDebInfo)\n", __VERSION__);
+
+    bench_world w, wm;
+    bench_world_params p = {.n_holders = POOL_HOLDERS, .n_auth = POOL_ISSUERS,
+                            .portrait_len = BENCH_PORTRAIT_DEFAULT};
+    double t0 = wall_now();
+    if (!bench_world_make(&w, &p))
+        return 1;
+    p.mac = true;
+    if (!bench_world_make(&wm, &p))
+        return 1;
+    floor_pool *fs = floor_prepare(&w), *fm = floor_prepare(&wm);
+    printf("pool    : %d holders (own device key, reader key, transcript each), %d issuers "
+           "(IACA + DS, all roots in one trust store); built in %.1f s\n",
+           POOL_HOLDERS, POOL_ISSUERS, wall_now() - t0);
+    printf("response: 1 mDL document, %d disclosed elements incl. a %u-byte portrait, %zu bytes "
+           "(device signature), %zu bytes (device MAC)\n",
+           BENCH_N_ELEMS, BENCH_PORTRAIT_DEFAULT, w.h[0].resp.len, wm.h[0].resp.len);
+    printf("timing  : CPU time of one thread; tessera and reference alternate in %d rounds of "
+           "%.1f s each, median round; ratio = reference time / tessera time\n\n",
+           ROUNDS, ROUND_SECONDS);
+    fflush(stdout);
+
+    row("#", "measurement", "tessera", "reference (same process, same bytes)", "ratio", "target");
+    printf("---+-------------------------------------------------+-----------------------+----------"
+           "-------------------------------------------+--------+---------\n");
+    char ours[64], ref[160], ratio[32], target[64];
+    double to, tf;
+
+    /* 1: warm chain cache */
+    vctx vs = {.w = &w, .fl = fs};
+    paired(op_ours, &vs, op_floor_sig, &vs, w.n, &to, &tf);
+    rate_str(ours, sizeof ours, to);
+    char fr[64];
+    rate_str(fr, sizeof fr, tf);
+    snprintf(ref, sizeof ref, "floor 2xECDSA P-256 %s", fr);
+    snprintf(ratio, sizeof ratio, "%.3f", tf / to);
+    snprintf(target, sizeof target, ">= 0.85 %s", verdict(tf / to, 0.85));
+    row("1", "verify, device signature (chain cached)", ours, ref, ratio, target);
+    fflush(stdout);
+    paired(op_ours, &vs, op_floor_items, &vs, w.n, &to, &tf);
+    rate_str(ours, sizeof ours, to);
+    rate_str(fr, sizeof fr, tf);
+    snprintf(ref, sizeof ref, "floor + item digests %s", fr);
+    snprintf(ratio, sizeof ratio, "%.3f", tf / to);
+    row("1a", "  same, vs all crypto incl. the 10 item digests", ours, ref, ratio, "(info)");
+    fflush(stdout);
+
+    /* 1b: cold chain cache */
+    double tstore;
+    size_t cur = 0;
+    run_for(op_store_only, &vs, w.n, &cur, 0.05);
+    double vst[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++)
+        vst[r] = run_for(op_store_only, &vs, w.n, &cur, 0.1);
+    tstore = median(vst, ROUNDS);
+    paired(op_ours_cold, &vs, op_floor_cold, &vs, w.n, &to, &tf);
+    to -= tstore;
+    rate_str(ours, sizeof ours, to);
+    rate_str(fr, sizeof fr, tf);
+    snprintf(ref, sizeof ref, "floor + DS cert sig %s", fr);
+    snprintf(ratio, sizeof ratio, "%.3f", tf / to);
+    row("1b", "verify, chain cache cold (fresh store each)", ours, ref, ratio, "(none)");
+    fflush(stdout);
+
+    /* 1c: device MAC */
+    vctx vm = {.w = &wm, .fl = fm};
+    paired(op_ours, &vm, op_floor_mac, &vm, wm.n, &to, &tf);
+    rate_str(ours, sizeof ours, to);
+    rate_str(fr, sizeof fr, tf);
+    snprintf(ref, sizeof ref, "ECDSA+ECDH+HKDF+HMAC  %s", fr);
+    snprintf(ratio, sizeof ratio, "%.3f", tf / to);
+    row("1c", "verify, device MAC (chain cached)", ours, ref, ratio, "(none)");
+    fflush(stdout);
+
+    /* 2: @auth0/mdl on the same response file */
+    {
+        file_ctx fc = {0};
+        char rp[4096], tp[4096], pp[4096];
+        snprintf(rp, sizeof rp, "%s/response.cbor", dir);
+        snprintf(tp, sizeof tp, "%s/transcript.cbor", dir);
+        snprintf(pp, sizeof pp, "%s/roots.pem", dir);
+        tes_buf roots = {0};
+        double theirs = 0;
+        char ver[64] = "?", node[64] = "?";
+        snprintf(path, sizeof path, "%s/auth0.txt", dir);
+        bool have = read_kv(path, "ops_per_cpu_s", &theirs);
+        read_kv_str(path, "mdl_version", ver, sizeof ver);
+        read_kv_str(path, "node", node, sizeof node);
+        if (bench_read_file(rp, &fc.resp) && bench_read_file(tp, &fc.transcript) &&
+            bench_read_file(pp, &roots)) {
+            fc.at = (int64_t)time(NULL);
+            if (tes_trust_store_new(&fc.trust) != TES_OK ||
+                tes_trust_store_add_blob(fc.trust, TES_PROFILE_DS, tes_buf_bytes(&roots)) != TES_OK)
+                bench_die("trust store (roots.pem)", TES_ERR_CRYPTO);
+            size_t c2 = 0;
+            run_for(op_file, &fc, 1, &c2, 0.05);
+            double v[3];
+            for (int r = 0; r < 3; r++)
+                v[r] = run_for(op_file, &fc, 1, &c2, 0.5);
+            double tfile = median(v, 3);
+            snprintf(ours, sizeof ours, "%7.0f/s", 1.0 / tfile);
+            if (have && theirs > 0) {
+                snprintf(ref, sizeof ref, "@auth0/mdl %s, node %s: %.0f/s", ver, node, theirs);
+                snprintf(ratio, sizeof ratio, "%.1fx", (1.0 / tfile) / theirs);
+                snprintf(target, sizeof target, ">= 20x %s", verdict((1.0 / tfile) / theirs, 20));
+            } else {
+                snprintf(ref, sizeof ref, "@auth0/mdl not measured (node/npm missing?)");
+                snprintf(ratio, sizeof ratio, "n/a");
+                snprintf(target, sizeof target, ">= 20x");
+            }
+            row("2", "same response file vs @auth0/mdl (CPU time)", ours, ref, ratio, target);
+            tes_trust_store_free(fc.trust);
+        } else {
+            row("2", "same response file vs @auth0/mdl", "no response file", "(run via run.sh)",
+                "n/a", ">= 20x");
+        }
+        tes_buf_free(&roots);
+        tes_buf_free(&fc.resp);
+        tes_buf_free(&fc.transcript);
+        fflush(stdout);
+    }
+
+    /* 3: issuing */
+    {
+        floor_issue *fi = floor_issue_prepare(&w.auth[0], tes_buf_bytes(&w.h[0].mdoc));
+        ictx ic = {.w = &w, .fl = fi};
+        paired(op_issue, &ic, op_floor_issue, &ic, w.n, &to, &tf);
+        rate_str(ours, sizeof ours, to);
+        rate_str(fr, sizeof fr, tf);
+        snprintf(ref, sizeof ref, "ECDSA sign + 11 SHA-256 %s", fr);
+        snprintf(ratio, sizeof ratio, "%.3f", tf / to);
+        snprintf(target, sizeof target, ">= 0.8 %s", verdict(tf / to, 0.8));
+        row("3", "issue one mdoc (10 elements, 15 kB portrait)", ours, ref, ratio, target);
+        floor_issue_free(fi);
+        fflush(stdout);
+    }
+
+    /* 4 */
+    row("4", "status list check / decompression", "n/a (issue 5)", "", "", "");
+
+    /* 5 */
+    heap_rows(dir);
+    fflush(stdout);
+
+    /* 6: threads (wall time); the floor with the same threads as reference */
+    {
+        double r1 = threads_run(op_ours, &vs, w.n, 1, 1.5);
+        double f1 = threads_run(op_floor_sig, &vs, w.n, 1, 1.0);
+        double r2 = threads_run(op_ours, &vs, w.n, 2, 1.5);
+        double f2 = threads_run(op_floor_sig, &vs, w.n, 2, 1.0);
+        snprintf(ours, sizeof ours, "%7.0f/s (%.2fx)", r2, r2 / r1);
+        snprintf(ref, sizeof ref, "floor 2T %.0f/s (%.2fx of its 1T)", f2, f2 / f1);
+        snprintf(ratio, sizeof ratio, "%.3f", r2 / f2);
+        row("6", "verify, 2 threads, shared trust store (wall)", ours, ref, ratio,
+            sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? "scales as floor" : "(1 core only)");
+        snprintf(ours, sizeof ours, "%7.0f/s", r1);
+        snprintf(ref, sizeof ref, "floor 1T %.0f/s", f1);
+        snprintf(ratio, sizeof ratio, "%.3f", r1 / f1);
+        row("6", "verify, 1 thread (wall)", ours, ref, ratio, "");
+    }
+
+    /* 7 */
+    row("7", "proximity transaction (memory / NFC via vpcd)", "n/a (issue 4)", "", "", "");
+
+    floor_free(fs);
+    floor_free(fm);
+    bench_world_free(&w);
+    bench_world_free(&wm);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "prepare") == 0)
+        return cmd_prepare(argv[2]);
+    if (argc == 3 && strcmp(argv[1], "table") == 0)
+        return cmd_table(argv[2]);
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "loop") == 0)
+        return cmd_loop(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : "sig");
+    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | loop N "
+                    "[sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]\n");
+    return 2;
+}
