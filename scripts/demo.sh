@@ -97,8 +97,12 @@ cat >"claims.json" <<'EOF'
 }}
 EOF
 say "claims.json: name, birth date, age_over_18/21, document number, nationality, portrait, ..."
+say "Before binding, the Ministry checks that the key lives in a secure element it accepts"
+say "(the chip maker's root), answers its challenge, and needs the PIN:"
 show tessera issue --authority "ministry" --doctype eu.europa.ec.eudi.pid.1 \
-    --claims "claims.json" --wallet "phone" --key "$KEY_ID" --out "pid.mdoc"
+    --claims "claims.json" --device-key "phone_pub.pem" \
+    --attestation "phone_key.att" --vendor-root "chipmaker/vendor.pem" \
+    --challenge 4d696e6973747279 --require-uv --out "pid.mdoc"
 say "Each element is salted and only its digest is signed, so the phone can show any subset."
 say "The wallet stores it; it finds the key the credential is bound to by itself:"
 show_id tessera wallet add --wallet "phone" --mdoc "pid.mdoc" --name "Utopia eID"

@@ -181,6 +181,32 @@ run 2 "issue --wallet and --device-key" tes issue --authority "$T/auth" --doctyp
 run 0 "issue to the keygen PEM" tes issue --authority "$T/auth" --doctype $PID --claims "$T/claims/pid.json" \
     --device-key "$T/k1.pem" --out "$T/pid1b.mdoc"
 
+# the issuer checks the key attestation before binding
+run 0 "issue with an accepted attestation" tes issue --authority "$T/auth" --doctype $PID \
+    --claims "$T/claims/pid.json" --device-key "$T/k1.pem" --attestation "$T/k1.att" \
+    --vendor-root "$T/vendor/vendor.pem" --challenge 00112233 --require-uv --out "$T/pid1c.mdoc"
+grep_in "$T/err" "attested: in a soft secure element, needs the PIN" "attestation summary"
+run 1 "attestation with another challenge" tes issue --authority "$T/auth" --doctype $PID \
+    --claims "$T/claims/pid.json" --device-key "$T/k1.pem" --attestation "$T/k1.att" \
+    --vendor-root "$T/vendor/vendor.pem" --challenge 0011223344 --out "$T/x.mdoc"
+grep_in "$T/err" "attestation" "wrong challenge names the attestation"
+tes vendor init --dir "$T/vendor2" --name "Other Chips" >/dev/null 2>&1
+run 1 "attestation from an untrusted vendor" tes issue --authority "$T/auth" --doctype $PID \
+    --claims "$T/claims/pid.json" --device-key "$T/k1.pem" --attestation "$T/k1.att" \
+    --vendor-root "$T/vendor2/vendor.pem" --challenge 00112233 --out "$T/x.mdoc"
+tes wallet keygen --wallet "$W" --attest --challenge 00112233 --out "$T/k0.pem" \
+    --attestation-out "$T/k0.att" >/dev/null 2>&1
+run 1 "attestation of another key" tes issue --authority "$T/auth" --doctype $PID \
+    --claims "$T/claims/pid.json" --device-key "$T/k1.pem" --attestation "$T/k0.att" \
+    --vendor-root "$T/vendor/vendor.pem" --challenge 00112233 --out "$T/x.mdoc"
+grep_in "$T/err" "another key" "attestation of another key"
+run 1 "policy: PIN-less key refused" tes issue --authority "$T/auth" --doctype $PID \
+    --claims "$T/claims/pid.json" --device-key "$T/k0.pem" --attestation "$T/k0.att" \
+    --vendor-root "$T/vendor/vendor.pem" --challenge 00112233 --require-uv --out "$T/x.mdoc"
+[[ ! -e $T/x.mdoc ]] && ok || bad "nothing issued when the attestation is refused"
+run 2 "--attestation without --vendor-root" tes issue --authority "$T/auth" --doctype $PID \
+    --claims "$T/claims/pid.json" --device-key "$T/k1.pem" --attestation "$T/k1.att" --out "$T/x.mdoc"
+
 # an mdoc bound to a key outside the wallet
 openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/ext.pem"
 run 0 "issue to an outside key" tes issue --authority "$T/auth" --doctype $PID --claims "$T/claims/pid.json" \

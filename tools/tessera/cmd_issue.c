@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "tessera/mdoc.h"
+#include "tessera/se.h"
 
 #include "cli.h"
 
@@ -18,8 +19,58 @@
 typedef struct issue_args {
     const char *authority, *doctype, *claims, *device_key, *table, *out;
     const char *wallet, *key_id; /* device key from a wallet's secure element */
+    /* key attestation checked before binding: chain file, vendor roots, challenge */
+    const char *attestation, *vendor_root, *challenge;
+    bool require_uv;
     size_t valid_days, decoys;
 } issue_args;
+
+/* Checks that the device key lives in a secure element the issuer accepts:
+ * the attestation chain verifies to a vendor root, carries our challenge,
+ * attests exactly this key, and (with --require-uv) says the key needs the PIN. */
+static int check_attestation(const issue_args *a, const tes_key *device)
+{
+    tes_buf chain = {0}, roots = {0}, challenge = {0};
+    int rc = CLI_EXIT_USAGE;
+    tes_se_attested att = {0};
+    if (cli_read_file(a->attestation, &chain) != TES_OK) {
+        cli_fail(rc, "reading the key attestation");
+        goto done;
+    }
+    if (cli_read_file(a->vendor_root, &roots) != TES_OK) {
+        cli_fail(rc, "reading the secure-element vendor roots");
+        goto done;
+    }
+    if (a->challenge && tes_hex_decode(&challenge, a->challenge, strlen(a->challenge)) != TES_OK) {
+        cli_usage_error("issue", "--challenge must be hex");
+        goto done;
+    }
+    tes_err e = tes_se_attestation_verify(tes_buf_bytes(&chain), tes_buf_bytes(&roots),
+                                          tes_buf_bytes(&challenge), (int64_t)time(NULL), &att);
+    if (e != TES_OK) {
+        rc = cli_fail(cli_exit_for(e), "issue: the device key's attestation is not accepted");
+        goto done;
+    }
+    rc = CLI_EXIT_FAIL;
+    if (!tes_key_equal_public(att.key, device)) {
+        cli_error(rc, "issue: the attestation is for another key than the device key");
+        goto done;
+    }
+    if (a->require_uv && !att.user_verification) {
+        cli_error(rc, "issue: policy needs a key that asks for the PIN; the attestation says "
+                      "it does not (create it with 'tessera wallet keygen --uv')");
+        goto done;
+    }
+    fprintf(stderr, "device key attested: in a %s secure element%s%s\n", att.backend,
+            att.user_verification ? ", needs the PIN" : "", att.single_use ? ", single use" : "");
+    rc = CLI_EXIT_OK;
+done:
+    tes_key_free(att.key);
+    tes_buf_free(&chain);
+    tes_buf_free(&roots);
+    tes_buf_free(&challenge);
+    return rc;
+}
 
 /* Registers the doctype table and remembers its docType for error messages. */
 static int register_table(const char *path, char *registered, size_t cap)
@@ -119,6 +170,8 @@ static int issue(const issue_args *a)
         cli_fail(rc, "device key");
         goto done;
     }
+    if (a->attestation && (rc = check_attestation(a, device)) != CLI_EXIT_OK)
+        goto done;
     if ((rc = load_claims(t, a->claims, &claims)) != CLI_EXIT_OK)
         goto done;
 
@@ -170,6 +223,10 @@ int cmd_issue(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},
         {"wallet", required_argument, NULL, 'w'},
         {"key", required_argument, NULL, 'K'},
+        {"attestation", required_argument, NULL, 'A'},
+        {"vendor-root", required_argument, NULL, 'V'},
+        {"challenge", required_argument, NULL, 'C'},
+        {"require-uv", no_argument, NULL, 'U'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -203,6 +260,18 @@ int cmd_issue(int argc, char **argv)
         case 'K':
             a.key_id = optarg;
             break;
+        case 'A':
+            a.attestation = optarg;
+            break;
+        case 'V':
+            a.vendor_root = optarg;
+            break;
+        case 'C':
+            a.challenge = optarg;
+            break;
+        case 'U':
+            a.require_uv = true;
+            break;
         case 'v':
             if (!cli_parse_size(optarg, MAX_VALID_DAYS, &a.valid_days) || a.valid_days == 0)
                 return cli_usage_error("issue", "--valid-days must be 1..%d, not '%s'",
@@ -222,6 +291,10 @@ int cmd_issue(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error("issue", "unexpected argument '%s'", argv[optind]);
+    if ((a.attestation == NULL) != (a.vendor_root == NULL))
+        return cli_usage_error("issue", "--attestation and --vendor-root go together");
+    if ((a.challenge || a.require_uv) && a.attestation == NULL)
+        return cli_usage_error("issue", "--challenge and --require-uv need --attestation");
     if (a.wallet || a.key_id) {
         if (a.device_key)
             return cli_usage_error("issue", "give either --device-key or --wallet and --key");
