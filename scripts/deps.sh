@@ -8,6 +8,8 @@ PACKAGES=(
     libssl-dev libcbor-dev libjansson-dev  # libraries linked into libtessera
     libsqlite3-dev libp11-kit-dev          # wallet store, PKCS#11 secure elements
     softhsm2 p11-kit                       # a real PKCS#11 token for the tests
+    libpcsclite-dev pcscd vsmartcard-vpcd  # NFC: the reader speaks PC/SC; the wallet plays the card via vpcd
+    libqrencode-dev libzbar-dev libpng-dev # engagement QR codes: terminal, PNG, and reading a PNG
     clang libclang-rt-14-dev clang-format  # libFuzzer builds, `make format`
     nodejs npm                          # interop tests (tests/interop)
     valgrind

@@ -77,6 +77,11 @@ typedef enum tes_err {
     TES_ERR_SE_ROLLBACK = 201,      /* secure-element state is older than the monotonic counter */
     TES_ERR_STORE_CORRUPT = 202,    /* the wallet store is not a store or is damaged */
     TES_ERR_ATTESTATION_FORMAT = 203, /* a key attestation cannot be parsed */
+    TES_ERR_ENGAGEMENT = 204,       /* DeviceEngagement / "mdoc:" URI malformed */
+    TES_ERR_HANDOVER = 205,         /* NFC handover (NDEF) malformed */
+    TES_ERR_SESSION_MESSAGE = 206,  /* SessionEstablishment / SessionData malformed */
+    TES_ERR_APDU = 207,             /* APDU malformed or out of sequence */
+    TES_ERR_POLICY = 208,           /* consent policy file malformed */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -110,6 +115,12 @@ typedef enum tes_err {
     TES_ERR_KEY_USED = 335,          /* a single-use key was already used */
     TES_ERR_ATTESTATION = 336,       /* key attestation does not verify or is not accepted */
     TES_ERR_PIN_NOT_SET = 337,       /* the secure element has no PIN yet */
+    TES_ERR_SESSION_DECRYPT = 338,   /* session message fails authentication (altered,
+                                        replayed, reordered or reflected) */
+    TES_ERR_SESSION_ENDED = 339,     /* the peer ended the session (status in the message) */
+    TES_ERR_READER_SCOPE = 340,      /* the reader asks beyond the scope its certificate grants */
+    TES_ERR_CONSENT = 341,           /* the holder declined */
+    TES_ERR_AGE_OVER_LIMIT = 342,    /* more than two age_over_NN asked (18013-5 §7.2.5) */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */
@@ -121,6 +132,9 @@ typedef enum tes_err {
     TES_ERR_SE_BACKEND = 606,  /* the secure element failed (PKCS#11 CKR_* in the message) */
     TES_ERR_STORE = 607,       /* the store (SQLite/PostgreSQL) failed */
     TES_ERR_BUSY = 608,        /* the store is locked by another process beyond the timeout */
+    TES_ERR_TRANSPORT = 609,   /* the connection failed or the peer went away */
+    TES_ERR_TIMEOUT = 610,     /* no answer in time */
+    TES_ERR_PCSC = 611,        /* PC/SC failed (no pcscd, no reader, card removed) */
 } tes_err;
 
 static inline bool tes_err_is_caller(tes_err e) { return e > 0 && e < 100; }

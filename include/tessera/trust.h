@@ -65,6 +65,29 @@ TES_MUST_CHECK tes_err tes_trust_check_root(const tes_cert *root);
 TES_MUST_CHECK tes_err tes_trust_check_leaf(const tes_cert *leaf, tes_trust_profile p,
                                             const tes_cert *issuer);
 
+
+/* ---- reader scope ----
+ * A reader certificate carries the scope its authority granted, in a
+ * non-critical extension TES_OID_READER_SCOPE whose value is an OCTET STRING
+ * holding CBOR {"purpose": tstr, "elements": [tstr "namespace/element", ...]}.
+ * "ns/age_over_NN" in a scope allows every age_over_NN of that namespace. */
+#define TES_OID_READER_SCOPE "1.3.6.1.4.1.59999.2.1"
+
+typedef struct tes_reader_scope {
+    char *purpose;
+    char **elements; /* "ns/element" */
+    size_t n;
+} tes_reader_scope;
+
+/* The DER extension value (OCTET STRING) for tes_cert_template.extra_value. */
+TES_MUST_CHECK tes_err tes_reader_scope_encode(const char *purpose, const char *const *elements,
+                                               size_t n, tes_buf *der);
+/* Reads the scope of a reader certificate. TES_ERR_NOT_FOUND when it has
+ * none; TES_ERR_READER_PROFILE when the extension is malformed. */
+TES_MUST_CHECK tes_err tes_reader_scope_from_cert(const tes_cert *c, tes_reader_scope *out);
+bool tes_reader_scope_allows(const tes_reader_scope *s, tes_bytes ns, tes_bytes element);
+void tes_reader_scope_free(tes_reader_scope *s);
+
 #ifdef __cplusplus
 }
 #endif

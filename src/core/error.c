@@ -51,6 +51,11 @@ static const err_entry table[] = {
     {TES_ERR_SE_ROLLBACK, "se_rollback", "secure-element state is an older copy (rollback)"},
     {TES_ERR_STORE_CORRUPT, "store_corrupt", "the wallet store is damaged"},
     {TES_ERR_ATTESTATION_FORMAT, "attestation_format", "key attestation cannot be parsed"},
+    {TES_ERR_ENGAGEMENT, "engagement", "DeviceEngagement or mdoc: URI malformed"},
+    {TES_ERR_HANDOVER, "handover", "NFC handover message malformed"},
+    {TES_ERR_SESSION_MESSAGE, "session_message", "session message malformed"},
+    {TES_ERR_APDU, "apdu", "APDU malformed or out of sequence"},
+    {TES_ERR_POLICY, "policy", "consent policy malformed"},
     {TES_ERR_ISSUER_SIG, "issuer_signature", "issuer signature is wrong"},
     {TES_ERR_CHAIN_UNTRUSTED, "chain_untrusted", "issuer does not chain to a trusted root"},
     {TES_ERR_CHAIN_SIG, "chain_signature", "a certificate signature in the chain is wrong"},
@@ -82,6 +87,11 @@ static const err_entry table[] = {
     {TES_ERR_KEY_USED, "key_used", "single-use key already used"},
     {TES_ERR_ATTESTATION, "attestation", "key attestation does not verify or is not accepted"},
     {TES_ERR_PIN_NOT_SET, "pin_not_set", "the secure element has no PIN yet"},
+    {TES_ERR_SESSION_DECRYPT, "session_decrypt", "session message fails authentication"},
+    {TES_ERR_SESSION_ENDED, "session_ended", "the peer ended the session"},
+    {TES_ERR_READER_SCOPE, "reader_scope", "the reader asks beyond its granted scope"},
+    {TES_ERR_CONSENT, "consent_declined", "the holder declined"},
+    {TES_ERR_AGE_OVER_LIMIT, "age_over_limit", "more than two age_over_NN requested"},
     {TES_ERR_NOMEM, "out_of_memory", "allocation failed"},
     {TES_ERR_IO, "io", "file or socket I/O failed"},
     {TES_ERR_CRYPTO, "crypto_backend", "the crypto backend failed"},
@@ -91,6 +101,9 @@ static const err_entry table[] = {
     {TES_ERR_SE_BACKEND, "se_backend", "the secure element failed"},
     {TES_ERR_STORE, "store", "the store failed"},
     {TES_ERR_BUSY, "busy", "the store is locked by another process"},
+    {TES_ERR_TRANSPORT, "transport", "the connection failed"},
+    {TES_ERR_TIMEOUT, "timeout", "no answer in time"},
+    {TES_ERR_PCSC, "pcsc", "PC/SC failed"},
 };
 
 static const err_entry *find(tes_err e)
