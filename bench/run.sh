@@ -8,7 +8,9 @@
 # 2. bench/node/bench.mjs:  @auth0/mdl verifying that response (npm ci into bench/node/node_modules
 #                           on first use; skipped with a note when node/npm are missing)
 # 3. tessera_bench_heap:    peak heap of one verification at ~1 kB, 16 kB, 256 kB, 4 MB input
-# 4. tessera_bench table:   all in-process measurements, printed with the results of 2 and 3
+# 4. tessera_bench table:   all in-process measurements, printed with the results of 2 and 3;
+#                           row 7a (NFC through vpcd) needs pcscd: started here with
+#                           scripts/pcscd-test.sh (as root), else the row says n/a
 #
 # Env: TES_BENCH_DIR (default: a temp dir), BENCH_NODE_SECONDS (default 3),
 #      BENCH_SKIP_NODE=1 (no Node run).
@@ -57,6 +59,15 @@ for args in "0 few" "13400" "259000" "4190000"; do
   # shellcheck disable=SC2086
   "$heap" $args >>"$dir/heap.txt"
 done
+
+# --- pcscd + vpcd for the NFC row ---------------------------------------------------
+pcscd_dir="$dir/pcscd"
+if bash "$here/../scripts/pcscd-test.sh" start "$pcscd_dir" >"$dir/pcscd.out" 2>&1; then
+  export TES_BENCH_NFC=1
+  trap 'bash "$here/../scripts/pcscd-test.sh" stop "$pcscd_dir" >/dev/null 2>&1 || true' EXIT
+else
+  export TES_BENCH_NFC="pcscd-test.sh: $(tail -1 "$dir/pcscd.out" | cut -c1-60)"
+fi
 
 "$bench" table "$dir"
 [ -n "$node_note" ] && echo "note: @auth0/mdl: $node_note"

@@ -2,7 +2,9 @@
 # The Tessera story so far, played with the `tessera` tool: an authority issues an eID (PID)
 # to a phone whose wallet keeps the key in its (software) secure element, the phone shows part
 # of it to a hotel's front-desk reader after the holder's PIN, the reader verifies it offline,
-# and a tampered copy is rejected.
+# and a tampered copy is rejected; then the real offline check-in: the police bureau licenses the
+# hotel's reader, the phone shows a QR code and waits, the front-desk reader takes it, and the
+# two run an encrypted ISO 18013-5 session with reader authentication and the holder's consent.
 #
 #   make demo                      (builds first; binary build/tessera)
 #   TESSERA_BIN=/path/to/tessera bash scripts/demo.sh
@@ -21,7 +23,12 @@ done
 
 TESSERA_BIN=$(cd "$(dirname "$TESSERA_BIN")" && pwd)/$(basename "$TESSERA_BIN")
 W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
+WALLET_PID=""
+cleanup() {
+    if [[ -n $WALLET_PID ]]; then kill "$WALLET_PID" 2>/dev/null || true; fi
+    rm -rf "$W"
+}
+trap cleanup EXIT
 cd "$W" # short relative paths in what is shown
 
 if [[ -t 1 ]]; then B=$'\033[1m' N=$'\033[0m'; else B='' N=''; fi
@@ -169,6 +176,70 @@ say "Rejected: the device signature covers the session transcript."
 
 step "9. The holder looks into the wallet: what it holds, and to whom it showed what"
 show tessera wallet list --wallet "phone"
+show tessera wallet log --wallet "phone"
+
+step "10. Hotel check-in, offline: the phone shows a QR code, the front desk reads it"
+say "The police bureau licenses readers: a hotel's reader certificate says who it is and what"
+say "it may ask for (its scope), so the phone can tell the guest."
+show tessera reader-ca init --dir "police" --name "Utopia Police Bureau"
+PID_NS=eu.europa.ec.eudi.pid.1
+show tessera reader-ca issue --dir "police" --name "Hotel Utopia" --purpose "hotel registration" \
+    --scope "$PID_NS/family_name,$PID_NS/given_name,$PID_NS/document_number,$PID_NS/portrait,$PID_NS/nationality,$PID_NS/age_over_18" \
+    --out "hotel"
+say "The wallet trusts the bureau's root for reader authentication:"
+show tessera wallet trust-reader --wallet "phone" --root "police/reader_ca.pem"
+cat >"policy.json" <<EOF
+{"readers": [{"name": "Hotel Utopia", "authenticated": true,
+              "allow": ["$PID_NS/family_name", "$PID_NS/given_name", "$PID_NS/document_number",
+                        "$PID_NS/portrait", "$PID_NS/nationality", "$PID_NS/age_over_18"]}],
+ "unauthenticated": "decline"}
+EOF
+say "On a phone the holder sees who asks for what and answers a prompt; in this script the"
+say "holder's consent comes from a policy file (policy.json: share the hotel set with an"
+say "authenticated \"Hotel Utopia\", decline anyone unauthenticated) and the PIN from fd 3."
+# a free loopback port for the phone's data channel
+PORT=""
+for _ in $(seq 1 50); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
+done
+[[ -n $PORT ]] || { echo "demo: no free loopback port" >&2; exit 1; }
+say "The phone (a separate process, in the background) makes a fresh session key, shows the"
+say "engagement as a QR code, and waits for the reader on 127.0.0.1:$PORT:"
+printf '   $ tessera wallet present --wallet phone --qr --tcp 127.0.0.1:%s --policy policy.json \\\n' "$PORT"
+printf '         --pin-fd 3 --uri-out uri.txt --timeout 15 3< <(printf %s) &\n' "'123456\n'"
+"$TESSERA_BIN" wallet present --wallet "phone" --qr --tcp "127.0.0.1:$PORT" --policy "policy.json" \
+    --pin-fd 3 --uri-out "uri.txt" --timeout 15 3< <(printf '123456\n') >"wallet.log" 2>&1 &
+WALLET_PID=$!
+for _ in $(seq 1 100); do
+    [[ -s uri.txt ]] && break
+    kill -0 "$WALLET_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [[ ! -s uri.txt ]]; then
+    sed 's/^/     /' "wallet.log"
+    echo "demo: the phone did not start" >&2
+    exit 1
+fi
+sed 's/^/     /' "wallet.log"
+shown_lines=$(wc -l <"wallet.log")
+URI=$(cat uri.txt)
+say "The front desk scans the QR code (here: takes its text), connects, asks for the guest's"
+say "name, ID number, nationality, portrait and age over 18 (announcing that it keeps the"
+say "first four), authenticates with its reader key, and verifies the answer with no network:"
+show tessera reader checkin --reader "hotel" --trust "ministry/iaca.pem" --qr "$URI" \
+    --tcp "127.0.0.1:$PORT" --retain family_name,given_name,document_number,nationality \
+    --portrait-out "guest.png" --timeout 15
+rc=0
+wait "$WALLET_PID" || rc=$?
+WALLET_PID=""
+say "Meanwhile on the phone: who asked (verified with the bureau's root), for what, what it"
+say "keeps, and what was shared:"
+tail -n +"$((shown_lines + 1))" "wallet.log" | sed 's/^/     /'
+[[ $rc == 0 ]] || { echo "demo: the phone's side failed (exit $rc)" >&2; exit 1; }
+cmp -s "guest.png" "portrait.png" || { echo "demo: the portrait differs" >&2; exit 1; }
+say "The reader wrote only the portrait it was asked for (guest.png) and stored nothing else."
+say "The wallet's log has the entry (* = the hotel keeps it):"
 show tessera wallet log --wallet "phone"
 
 step "The story so far plays end to end."

@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -25,6 +26,8 @@
 #include "tessera/crypto.h"
 #include "tessera/se.h"
 #include "tessera/store.h"
+#include "tessera/trust.h"
+#include "tessera/mdoc.h"
 
 /* Keep in step with project(VERSION) in CMakeLists.txt. */
 #define CLI_VERSION "0.1.0"
@@ -46,6 +49,11 @@ int cmd_verify(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_wallet(int argc, char **argv);
 int cmd_vendor(int argc, char **argv);
+int cmd_reader_ca(int argc, char **argv);
+int cmd_reader(int argc, char **argv);
+/* wallet subcommands living in cmd_wallet_present.c */
+int cmd_wallet_present(int argc, char **argv);
+int cmd_wallet_trust_reader(int argc, char **argv);
 
 /* Per-command usage text (main.c); cmd is the subcommand name, or for the
  * commands with subcommands "wallet keygen", "vendor init", ... */
@@ -150,6 +158,32 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
 /* Asks twice (the second time "<prompt> again") and insists both agree. */
 int cli_pin_read_new(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX]);
 
+
+/* ---- verdicts (verdict.c): shared by verify and reader checkin ---- */
+
+/* Adds every certificate of each comma-separated file list in lists[] as a
+ * root of `profile`; usage error when none is found. */
+int cli_load_trust(const char *cmd, const char *const *lists, size_t n_lists,
+                   tes_trust_profile profile, tes_trust_store *store);
+/* {"valid", "error": {"code", "message"} | null, "documents": [...]} on stdout;
+ * returns 0 when valid, else 1. */
+int cli_verdict_json(tes_err verdict, const char *code, const char *message,
+                     const tes_mdoc_result *r);
+/* "VALID" and the documents, or "INVALID: code: message" (exit 1), or, for a
+ * caller or environment failure, "could not check" on stderr (exit 2). */
+int cli_verdict_human(const char *cmd, tes_err verdict, const char *code, const char *message,
+                      const tes_mdoc_result *r);
+
+/* ---- QR codes (qr.c) ---- */
+
+/* Draws text as a QR code on f (two rows of modules per line with half
+ * blocks, quiet zone of 4 modules; black on white with ANSI colours when
+ * ansi is true, else for a dark terminal background). */
+tes_err cli_qr_print(FILE *f, const char *text, bool ansi);
+/* Writes text as a QR code PNG (8 pixels per module, quiet zone 4), atomically. */
+tes_err cli_qr_write_png(const char *path, const char *text);
+/* Decodes the first QR code of a PNG file; *out is a malloc'd NUL-terminated string. */
+tes_err cli_qr_read_png(const char *path, char **out);
 
 /* ---- CBOR to JSON (cbor_json.c) ---- */
 

@@ -914,8 +914,14 @@ int cmd_wallet(int argc, char **argv)
         const char *name;
         cli_cmd_fn fn;
     } subs[] = {
-        {"init", cmd_init}, {"pin", cmd_pin},       {"list", cmd_list},
-        {"log", cmd_log},   {"keygen", cmd_keygen}, {"add", cmd_add},
+        {"init", cmd_init},
+        {"pin", cmd_pin},
+        {"list", cmd_list},
+        {"log", cmd_log},
+        {"keygen", cmd_keygen},
+        {"add", cmd_add},
+        {"present", cmd_wallet_present},
+        {"trust-reader", cmd_wallet_trust_reader},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
@@ -926,10 +932,14 @@ int cmd_wallet(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     if (argc < 2)
-        return cli_usage_error("wallet", "missing subcommand (init, pin, list, log, keygen, add)");
+        return cli_usage_error(
+            "wallet",
+            "missing subcommand (init, pin, list, log, keygen, add, present, trust-reader)");
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(argc - 1, argv + 1);
-    return cli_usage_error("wallet", "unknown subcommand '%s' (init, pin, list, log, keygen, add)",
-                           argv[1]);
+    return cli_usage_error(
+        "wallet",
+        "unknown subcommand '%s' (init, pin, list, log, keygen, add, present, trust-reader)",
+        argv[1]);
 }

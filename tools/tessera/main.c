@@ -179,10 +179,13 @@ static const char USAGE_WALLET[] =
     "       tessera wallet add --wallet D --mdoc FILE [--mdoc FILE...] [--name DISPLAY]\n"
     "       tessera wallet list --wallet D [--json]\n"
     "       tessera wallet log --wallet D [--json]\n"
+    "       tessera wallet present --wallet D (--qr --tcp HOST:PORT | --nfc) [--policy FILE]\n"
+    "       tessera wallet trust-reader --wallet D [--root READER_CA.pem]\n"
     "\n"
     "The holder's wallet: credentials in a store (D/wallet.db), their device keys in a\n"
     "secure element that never lets them out (the software secure element in D/se/, or a\n"
-    "PKCS#11 token). Present from it with 'tessera present --wallet D --credential ID'.\n"
+    "PKCS#11 token). At a front desk: 'tessera wallet present' (QR or NFC); from files:\n"
+    "'tessera present --wallet D --credential ID'.\n"
     "\n"
     "PINs are never given on the command line: they are asked on the terminal (no echo)\n"
     "or, with --pin-fd N, read one per line from file descriptor N.\n"
@@ -358,6 +361,158 @@ static const char USAGE_VENDOR[] =
     "example:\n"
     "  tessera vendor init --dir vendor --name \"Utopia Chip Works\"\n";
 
+static const char USAGE_READER_CA[] =
+    "usage: tessera reader-ca init --dir D --name NAME [--country CC] [--force]\n"
+    "       tessera reader-ca issue --dir D --name READER --scope NS/ELEM,... --out DIR\n"
+    "                               [--purpose TEXT] [--valid-days N | --valid-from T\n"
+    "                               --valid-until T] [--country CC] [--force]\n"
+    "\n"
+    "The authority that licenses mdoc readers (for example the police bureau that\n"
+    "authorises hotels to register guests) and the reader certificates it issues.\n"
+    "\n"
+    "  init    creates D (mode 0700) with\n"
+    "            reader_ca.pem      root certificate CN=NAME, C=CC: CA, pathLen 0,\n"
+    "                               keyCertSign+cRLSign, SKI; valid 10 years\n"
+    "            reader_ca_key.pem  its private key (P-256, PKCS#8, mode 0600)\n"
+    "  issue   creates DIR (mode 0700) with\n"
+    "            reader.pem         reader certificate CN=READER, signed by D's root: EKU\n"
+    "                               1.0.18013.5.1.6 (mdoc reader authentication),\n"
+    "                               keyUsage digitalSignature, AKI, not a CA, and the\n"
+    "                               granted scope (extension 1.3.6.1.4.1.59999.2.1:\n"
+    "                               purpose and the elements the reader may ask for)\n"
+    "            reader_key.pem     its private key (P-256, PKCS#8, mode 0600)\n"
+    "\n"
+    "options:\n"
+    "  --dir D            the reader authority's directory\n"
+    "  --name NAME        init: the authority's name; issue: the reader's name, which\n"
+    "                     wallets show the holder\n"
+    "  --country CC       two-letter country (init default UT; issue default the root's)\n"
+    "  --scope LIST       comma-separated NAMESPACE/ELEMENT the reader may ask for;\n"
+    "                     NS/age_over_NN allows every age_over_NN of NS\n"
+    "  --purpose TEXT     why it may ask, shown to the holder (e.g. \"hotel registration\")\n"
+    "  --valid-days N     validity from one hour ago (default 365)\n"
+    "  --valid-from T, --valid-until T\n"
+    "                     an explicit validity (RFC 3339), e.g. to make an expired\n"
+    "                     certificate for tests\n"
+    "  --out DIR          where the reader's certificate and key go\n"
+    "  --force            replace files already there\n"
+    "\n"
+    "exit status: 0 created; 1 creating a key or certificate failed; 2 usage error, files\n"
+    "             already there, not a reader authority, or I/O error\n"
+    "\n"
+    "example:\n"
+    "  tessera reader-ca init --dir police --name \"Utopia Police Bureau\"\n"
+    "  tessera reader-ca issue --dir police --name \"Hotel Utopia\" --out hotel \\\n"
+    "      --purpose \"hotel registration\" --scope eu.europa.ec.eudi.pid.1/family_name,\\\n"
+    "  eu.europa.ec.eudi.pid.1/given_name,eu.europa.ec.eudi.pid.1/portrait\n";
+
+static const char USAGE_READER[] =
+    "usage: tessera reader checkin --reader DIR --trust ROOTS.pem[,ROOTS2.pem]\n"
+    "                              (--qr URI --tcp HOST:PORT | --qr-png FILE --tcp HOST:PORT |\n"
+    "                               --nfc [--pcsc-reader NAME])\n"
+    "                              [--elements NS/ELEM,...] [--retain NS/ELEM,...|all]\n"
+    "                              [--doctype T] [--json] [--portrait-out FILE]\n"
+    "                              [--timeout SEC]\n"
+    "\n"
+    "The front desk's side of an offline check-in (ISO/IEC 18013-5 proximity\n"
+    "presentation): takes the phone's device engagement, opens an encrypted session,\n"
+    "asks for the elements with reader authentication (DIR/reader.pem and\n"
+    "DIR/reader_key.pem from 'tessera reader-ca issue'), and verifies the answer with\n"
+    "the issuing authorities' roots at the current time, with no network. The verdict\n"
+    "is printed as by 'tessera verify' (--json: the same JSON). Nothing is stored; the\n"
+    "portrait is written only to --portrait-out.\n"
+    "\n"
+    "options:\n"
+    "  --reader DIR          the reader's certificate (+ chain) and key\n"
+    "  --trust ROOTS.pem     IACA roots accepted (repeatable, comma-separated lists)\n"
+    "  --qr URI              the \"mdoc:\" text of the phone's QR code\n"
+    "  --qr-png FILE         an image (PNG) of the phone's QR code, decoded with zbar\n"
+    "  --tcp HOST:PORT       with --qr/--qr-png: the phone's data channel\n"
+    "  --nfc                 tap: the phone is found through PC/SC (pcscd); the\n"
+    "                        engagement comes from its NFC handover\n"
+    "  --pcsc-reader NAME    the first PC/SC reader whose name contains NAME (default any)\n"
+    "  --elements LIST       NAMESPACE/ELEMENT or ELEMENT (the doctype's namespace);\n"
+    "                        default family_name, given_name, document_number, portrait,\n"
+    "                        nationality, age_over_18\n"
+    "  --retain LIST|all     elements announced as kept by the hotel (intentToRetain);\n"
+    "                        default none\n"
+    "  --doctype T           default eu.europa.ec.eudi.pid.1\n"
+    "  --json                {\"valid\", \"error\", \"documents\"} as 'tessera verify --json'\n"
+    "  --portrait-out FILE   write the disclosed portrait here\n"
+    "  --timeout SEC         for the connection and each answer (default 30)\n"
+    "\n"
+    "exit status: 0 valid; 1 invalid, declined by the holder (session_ended) or the phone's\n"
+    "             engagement is malformed; 2 usage error, unreadable input, no connection\n"
+    "             or timeout\n"
+    "\n"
+    "example:\n"
+    "  tessera reader checkin --reader hotel --trust ministry/iaca.pem \\\n"
+    "      --qr \"$(cat uri.txt)\" --tcp 127.0.0.1:47001 --portrait-out guest.png\n";
+
+static const char USAGE_WALLET_PRESENT[] =
+    "usage: tessera wallet present --wallet D (--qr --tcp HOST:PORT | --tcp HOST:PORT | --nfc)\n"
+    "                              [--policy FILE] [--pin-fd N] [--reader-trust ROOTS.pem]\n"
+    "                              [--qr-png FILE] [--uri-out FILE] [--timeout SEC]\n"
+    "                              [--vpcd HOST:PORT]\n"
+    "\n"
+    "The phone at the front desk (ISO/IEC 18013-5 proximity presentation). A fresh\n"
+    "ephemeral key and device engagement are made for the session, then:\n"
+    "  --qr --tcp H:P   the engagement is shown as a QR code in the terminal (and its\n"
+    "                   \"mdoc:\" text); the data goes over TCP on H:P, which the reader\n"
+    "                   is told out of band (printed; port 0 picks one)\n"
+    "  --tcp H:P        the same without drawing the QR code\n"
+    "  --nfc            the phone plays an NFC card through vsmartcard's vpcd (pcscd):\n"
+    "                   the reader reads the Handover Select, then exchanges the session\n"
+    "                   messages with ENVELOPE / GET RESPONSE\n"
+    "The reader's request is decrypted and its reader authentication checked against\n"
+    "the trusted reader authorities; then the holder is asked: the reader's verified name\n"
+    "and authority (or a WARNING that it is not authenticated, and why), the purpose, each\n"
+    "requested element (\"will be kept\" when the reader says so, \"OUTSIDE THE READER'S\n"
+    "PERMITTED SCOPE\" when its certificate does not grant it). The holder shares all,\n"
+    "some (by number) or none; each out-of-scope element needs its own 'yes'; then the\n"
+    "PIN. Nothing is released before that. The answer is signed in the secure element\n"
+    "and the wallet's log records the transaction.\n"
+    "\n"
+    "options:\n"
+    "  --wallet D            the wallet directory\n"
+    "  --policy FILE         decide by rules instead of asking (for scripts):\n"
+    "                        {\"readers\": [{\"name\": \"Hotel Utopia\" | \"*\",\n"
+    "                          \"authenticated\": true, \"allow\": [\"ns/elem\", ...] | \"*\",\n"
+    "                          \"deny\": [...], \"override_scope\": false}],\n"
+    "                         \"unauthenticated\": \"decline\", \"pin\": \"123456\"}\n"
+    "  --pin-fd N            read the PIN as one line from descriptor N (else the policy's\n"
+    "                        \"pin\", else the terminal without echo)\n"
+    "  --reader-trust FILE   reader authority roots (repeatable); default the wallet's own\n"
+    "                        (see 'tessera wallet trust-reader')\n"
+    "  --qr-png FILE         also write the QR code as a PNG image (implies --qr)\n"
+    "  --uri-out FILE        also write the \"mdoc:\" URI to FILE (for scripts; written once\n"
+    "                        the phone listens)\n"
+    "  --timeout SEC         waiting for the reader and for each message (default 120)\n"
+    "  --vpcd HOST:PORT      where vpcd listens (default 127.0.0.1:35963)\n"
+    "\n"
+    "exit status: 0 answered (what was disclosed is printed); 1 declined or the session\n"
+    "             failed on the reader's input; 2 usage error, no terminal and no policy,\n"
+    "             I/O error or timeout\n"
+    "\n"
+    "example:\n"
+    "  tessera wallet present --wallet phone --qr --tcp 127.0.0.1:47001\n";
+
+static const char USAGE_WALLET_TRUST_READER[] =
+    "usage: tessera wallet trust-reader --wallet D [--root READER_CA.pem ...]\n"
+    "\n"
+    "Adds reader authority roots (made by 'tessera reader-ca init') to those the wallet\n"
+    "trusts, kept in D/reader_roots.pem, and lists them. 'wallet present' shows a reader\n"
+    "as verified only when its certificate chains to one of them.\n"
+    "\n"
+    "options:\n"
+    "  --wallet D     the wallet directory\n"
+    "  --root FILE    a PEM file of root certificates (repeatable); none: only list\n"
+    "\n"
+    "exit status: 0 done; 1 a certificate is not a root; 2 usage error or I/O error\n"
+    "\n"
+    "example:\n"
+    "  tessera wallet trust-reader --wallet phone --root police/reader_ca.pem\n";
+
 static const char USAGE_HELP[] = "usage: tessera help [COMMAND [SUBCOMMAND]]\n";
 
 static const cli_cmd COMMANDS[] = {
@@ -371,6 +526,9 @@ static const cli_cmd COMMANDS[] = {
      USAGE_WALLET},
     {"vendor", cmd_vendor, "create a secure-element vendor root (for key attestation)",
      USAGE_VENDOR},
+    {"reader-ca", cmd_reader_ca, "the authority that licenses readers, and reader certificates",
+     USAGE_READER_CA},
+    {"reader", cmd_reader, "front desk: check a guest in from the phone (QR or NFC)", USAGE_READER},
     {"help", cmd_help, "show help for a command", USAGE_HELP},
 };
 #define N_COMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
@@ -380,10 +538,18 @@ static const cli_cmd COMMANDS[] = {
 static const struct {
     const char *name, *usage;
 } SUBCOMMANDS[] = {
-    {"wallet init", USAGE_WALLET_INIT},     {"wallet pin", USAGE_WALLET_PIN},
-    {"wallet keygen", USAGE_WALLET_KEYGEN}, {"wallet add", USAGE_WALLET_ADD},
-    {"wallet list", USAGE_WALLET_LIST},     {"wallet log", USAGE_WALLET_LOG},
+    {"wallet init", USAGE_WALLET_INIT},
+    {"wallet pin", USAGE_WALLET_PIN},
+    {"wallet keygen", USAGE_WALLET_KEYGEN},
+    {"wallet add", USAGE_WALLET_ADD},
+    {"wallet list", USAGE_WALLET_LIST},
+    {"wallet log", USAGE_WALLET_LOG},
     {"vendor init", USAGE_VENDOR},
+    {"wallet present", USAGE_WALLET_PRESENT},
+    {"wallet trust-reader", USAGE_WALLET_TRUST_READER},
+    {"reader-ca init", USAGE_READER_CA},
+    {"reader-ca issue", USAGE_READER_CA},
+    {"reader checkin", USAGE_READER},
 };
 
 static const char *find_sub_usage(const char *name)
