@@ -10,6 +10,8 @@ PACKAGES=(
     softhsm2 p11-kit                       # a real PKCS#11 token for the tests
     libpcsclite-dev pcscd vsmartcard-vpcd  # NFC: the reader speaks PC/SC; the wallet plays the card via vpcd
     libqrencode-dev libzbar-dev libpng-dev # engagement QR codes: terminal, PNG, and reading a PNG
+    libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev  # issuer service, clients, status lists
+    libpq-dev postgresql                   # the issuer's registry on PostgreSQL (tests start a cluster)
     clang libclang-rt-14-dev clang-format  # libFuzzer builds, `make format`
     nodejs npm                          # interop tests (tests/interop)
     valgrind

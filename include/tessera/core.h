@@ -82,6 +82,8 @@ typedef enum tes_err {
     TES_ERR_SESSION_MESSAGE = 206,  /* SessionEstablishment / SessionData malformed */
     TES_ERR_APDU = 207,             /* APDU malformed or out of sequence */
     TES_ERR_POLICY = 208,           /* consent policy file malformed */
+    TES_ERR_STATUS_TOKEN = 209,     /* status list token malformed (or a decompression bomb) */
+    TES_ERR_HTTP_REQUEST = 210,     /* an HTTP request body, JWT or parameter is malformed */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -121,6 +123,12 @@ typedef enum tes_err {
     TES_ERR_READER_SCOPE = 340,      /* the reader asks beyond the scope its certificate grants */
     TES_ERR_CONSENT = 341,           /* the holder declined */
     TES_ERR_AGE_OVER_LIMIT = 342,    /* more than two age_over_NN asked (18013-5 §7.2.5) */
+    TES_ERR_STATUS_EXPIRED = 343,    /* status list token expired or older than allowed */
+    TES_ERR_GRANT = 344,             /* pre-authorized code unknown, used, expired, or wrong tx code */
+    TES_ERR_TOKEN = 345,             /* access token unknown or expired */
+    TES_ERR_NONCE = 346,             /* c_nonce unknown, used or expired */
+    TES_ERR_PROOF = 347,             /* proof of possession does not verify */
+    TES_ERR_RATE_LIMIT = 348,        /* too many requests for this offer */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

@@ -1,0 +1,104 @@
+/*
+ * tessera/registry.h — the issuing authority's registry: people enrolled
+ * after identity proofing, credential offers, access tokens and nonces of
+ * OpenID4VCI, issued credentials with their status-list indexes, and an
+ * audit log of every operator action.
+ *
+ * Two backends with the same schema, migrations and behaviour: SQLite (a
+ * file; the default) and PostgreSQL (libpq) for an authority that outgrows
+ * one machine. Every change is one transaction: a service killed at any
+ * point leaves no half-issued batch and no lost or doubly used status index.
+ * A tes_registry belongs to one thread (open one per thread / connection).
+ * Secrets (pre-authorized codes, transaction codes, access tokens) are
+ * stored as SHA-256 hashes only.
+ */
+#ifndef TESSERA_REGISTRY_H
+#define TESSERA_REGISTRY_H
+
+#include "tessera/core.h"
+#include "tessera/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tes_registry tes_registry;
+
+/* url: a file path or "sqlite:PATH", or "postgresql://..." / "postgres://...".
+ * Creates / migrates the schema. Errors: TES_ERR_STORE, TES_ERR_STORE_CORRUPT. */
+TES_MUST_CHECK tes_err tes_registry_open(const char *url, tes_registry **out);
+void tes_registry_close(tes_registry *r);
+
+/* ---- people ---- */
+/* Enrols a person: the claims established at identity proofing (JSON text as
+ * for tes_mdoc_claims_from_json) for a doctype. */
+TES_MUST_CHECK tes_err tes_registry_person_add(tes_registry *r, const char *doctype,
+                                               const char *claims_json, const char *operator_name,
+                                               int64_t *person_id);
+/* *doctype and *claims_json are malloc'd. TES_ERR_NOT_FOUND. */
+TES_MUST_CHECK tes_err tes_registry_person_get(tes_registry *r, int64_t person_id, char **doctype,
+                                               char **claims_json);
+
+/* ---- offers, tokens, nonces (OpenID4VCI pre-authorized code flow) ---- */
+/* Creates an offer for a person: a fresh random pre-authorized code and a
+ * numeric transaction code (tx_digits digits), both returned once in clear. */
+TES_MUST_CHECK tes_err tes_registry_offer_create(tes_registry *r, int64_t person_id, int64_t now,
+                                                 int64_t lifetime, int tx_digits,
+                                                 const char *operator_name, char code[64],
+                                                 char tx_code[16]);
+/* Redeems a code: one transaction checks it exists, is unused, not expired,
+ * the tx code matches (at most 5 wrong tries, then the offer is dead), marks
+ * it used and creates an access token (returned in clear) valid for
+ * token_lifetime. Errors: TES_ERR_GRANT (message says which), TES_ERR_RATE_LIMIT. */
+TES_MUST_CHECK tes_err tes_registry_offer_redeem(tes_registry *r, const char *code,
+                                                 const char *tx_code, int64_t now,
+                                                 int64_t token_lifetime, char token[64],
+                                                 int64_t *person_id);
+/* Resolves an access token. Errors: TES_ERR_TOKEN. */
+TES_MUST_CHECK tes_err tes_registry_token_check(tes_registry *r, const char *token, int64_t now,
+                                                int64_t *person_id);
+/* A fresh c_nonce valid for lifetime; consume checks and uses it up once.
+ * Errors: TES_ERR_NONCE. */
+TES_MUST_CHECK tes_err tes_registry_nonce_new(tes_registry *r, int64_t now, int64_t lifetime,
+                                              char nonce[64]);
+TES_MUST_CHECK tes_err tes_registry_nonce_consume(tes_registry *r, const char *nonce, int64_t now);
+
+/* ---- issued credentials and status ---- */
+typedef struct tes_registry_issued {
+    int64_t credential_id;
+    uint32_t status_idx; /* random, unused index in the list */
+} tes_registry_issued;
+
+/* Records a batch of n credentials for a person in one transaction: each
+ * gets a random unused index in the status list at list_uri (list size
+ * list_size entries) and the device key thumbprint (SHA-256 of the COSE_Key,
+ * hex). Errors: TES_ERR_STORE (list full...). */
+TES_MUST_CHECK tes_err tes_registry_issue_batch(tes_registry *r, int64_t person_id,
+                                                const char *doctype, int64_t valid_from,
+                                                int64_t valid_until, const char *list_uri,
+                                                size_t list_size, const char *const *thumbprints,
+                                                size_t n, tes_registry_issued *out);
+/* Sets the status of one credential, or (credential_id 0) of every
+ * credential of person_id: revoke, suspend, reinstate (VALID). One
+ * transaction, audited. Revoked is final: reinstating it fails (TES_ERR_STATE).
+ * *changed (may be NULL) receives the number of credentials changed. */
+TES_MUST_CHECK tes_err tes_registry_set_status(tes_registry *r, int64_t credential_id,
+                                               int64_t person_id, tes_status_value v,
+                                               const char *operator_name, size_t *changed);
+/* The list at list_uri as it must be published now. */
+TES_MUST_CHECK tes_err tes_registry_status_list(tes_registry *r, const char *list_uri,
+                                                size_t list_size, tes_status_list *out);
+
+/* ---- audit ---- */
+typedef struct tes_registry_audit_entry {
+    int64_t id, at;
+    char *operator_name, *action, *detail;
+} tes_registry_audit_entry;
+TES_MUST_CHECK tes_err tes_registry_audit_list(tes_registry *r, tes_registry_audit_entry **out,
+                                               size_t *n);
+void tes_registry_audit_free(tes_registry_audit_entry *e, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
