@@ -6,6 +6,7 @@
  *   tessera_bench table DIR     measures everything and prints the table; reads
  *                               DIR/auth0.txt (Node results) and DIR/heap.txt
  *                               (tessera_bench_heap results) when present
+ *   tessera_bench status        row 4 alone (status-list lookup and zlib, 1 M and 100 M)
  *   tessera_bench loop N [KIND] N operations of one kind (verification by default,
  *                               or its floor, issuing, ...) and nothing else, for
  *                               callgrind / perf; see docs/PERFORMANCE.md
@@ -28,6 +29,9 @@
 #include "fixture.h"
 #include "floor.h"
 #include "prox.h"
+#include "tessera/status.h"
+
+#include <zlib.h>
 
 #define POOL_HOLDERS 256
 #define POOL_ISSUERS 4
@@ -316,6 +320,163 @@ static void row(const char *num, const char *what, const char *ours, const char 
 static const char *verdict(double v, double target)
 {
     return v >= target ? "ok" : "BELOW";
+}
+
+/* ------------------------------------------------------------------ row 4: status lists */
+
+/* Row 4: Token Status List lookup and (de)compression, lists of 2-bit entries with ~1 %
+ * revoked at random positions. References, same bytes, same run: for lookups the same
+ * shift-and-mask inlined in the loop; for the zlib rows zlib's one-shot compress2 (level 9,
+ * as the library) and uncompress into a buffer of the known size (the library does not
+ * know the size and grows its buffer up to the bound). CPU time of this thread. */
+#define STATUS_LOOKUPS 4000000
+
+static void status_fill(tes_status_list *l, size_t n)
+{
+    if (tes_status_list_new(n, l) != TES_OK)
+        bench_die("tes_status_list_new", TES_ERR_NOMEM);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t k = 0; k < n / 100; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        if (tes_status_list_set(l, (size_t)(x % n), TES_STATUS_REVOKED) != TES_OK)
+            bench_die("tes_status_list_set", TES_ERR_ARG);
+    }
+}
+
+static volatile unsigned status_sink;
+
+static double status_lookup_ours(const tes_status_list *l, const uint32_t *idx, size_t m)
+{
+    unsigned acc = 0;
+    double t0 = cpu_now();
+    for (size_t k = 0; k < STATUS_LOOKUPS; k++)
+        acc += (unsigned)tes_status_list_get(l, idx[k % m]);
+    double t = cpu_now() - t0;
+    status_sink += acc;
+    return t / STATUS_LOOKUPS;
+}
+
+static double status_lookup_ref(const tes_status_list *l, const uint32_t *idx, size_t m)
+{
+    unsigned acc = 0;
+    double t0 = cpu_now();
+    for (size_t k = 0; k < STATUS_LOOKUPS; k++) {
+        size_t i = idx[k % m];
+        unsigned v = i < l->n ? (l->bits[i >> 2] >> ((i & 3) * 2)) & 3u : 255u;
+        acc += v == 3 ? 255u : v;
+    }
+    double t = cpu_now() - t0;
+    status_sink += acc;
+    return t / STATUS_LOOKUPS;
+}
+
+/* One (de)compression of each kind; seconds. out_len: compressed size. */
+typedef struct status_times {
+    double ours_c, ref_c, ours_d, ref_d;
+    size_t zlen;
+} status_times;
+
+static void status_zlib_once(const tes_status_list *l, status_times *t)
+{
+    size_t raw = (l->n + 3) / 4;
+    tes_buf z = {0};
+    double t0 = cpu_now();
+    if (tes_status_list_compress(l, &z) != TES_OK)
+        bench_die("tes_status_list_compress", TES_ERR_NOMEM);
+    t->ours_c += cpu_now() - t0;
+
+    uLongf rl = compressBound((uLong)raw);
+    uint8_t *rz = malloc(rl), *rd = malloc(raw);
+    if (!rz || !rd)
+        bench_die("malloc", TES_ERR_NOMEM);
+    t0 = cpu_now();
+    if (compress2(rz, &rl, l->bits, (uLong)raw, 9) != Z_OK)
+        bench_die("compress2", TES_ERR_CRYPTO);
+    t->ref_c += cpu_now() - t0;
+    if (rl != z.len || memcmp(rz, z.ptr, rl) != 0) /* same bytes out, or the row is unfair */
+        bench_die("compress2 output differs from tes_status_list_compress", TES_ERR_CRYPTO);
+
+    tes_status_list back;
+    t0 = cpu_now();
+    if (tes_status_list_decompress(tes_buf_bytes(&z), l->n + 3, &back) != TES_OK)
+        bench_die("tes_status_list_decompress", TES_ERR_STATUS_TOKEN);
+    t->ours_d += cpu_now() - t0;
+
+    uLongf dl = (uLongf)raw;
+    t0 = cpu_now();
+    if (uncompress(rd, &dl, rz, rl) != Z_OK || dl != raw)
+        bench_die("uncompress", TES_ERR_CRYPTO);
+    t->ref_d += cpu_now() - t0;
+    if (memcmp(back.bits, l->bits, raw) != 0 || memcmp(rd, l->bits, raw) != 0)
+        bench_die("status list round trip", TES_ERR_CRYPTO);
+    t->zlen = z.len;
+    tes_status_list_free(&back);
+    tes_buf_free(&z);
+    free(rz);
+    free(rd);
+}
+
+static void status_rows(void)
+{
+    char what[96], ours[64], ref[160], ratio[32];
+    static const size_t sizes[2] = {1000000, 100000000};
+    /* 100 M: one of each, no warm-up. zlib level 9 itself needs ~7 s for a 25 MB sparse list
+     * (long hash chains through the runs of zeros), so this row cannot be shorter than twice
+     * that; see docs/PERFORMANCE.md. */
+    static const int rounds[2] = {7, 1};
+    for (int s = 0; s < 2; s++) {
+        size_t n = sizes[s];
+        tes_status_list l;
+        status_fill(&l, n);
+        if (s == 0) {
+            size_t m = 1u << 20;
+            uint32_t *idx = malloc(m * sizeof *idx);
+            if (!idx)
+                bench_die("malloc", TES_ERR_NOMEM);
+            uint64_t x = 88172645463325252ull;
+            for (size_t k = 0; k < m; k++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                idx[k] = (uint32_t)(x % n);
+            }
+            double vo[ROUNDS], vr[ROUNDS];
+            (void)status_lookup_ours(&l, idx, m);
+            for (int r = 0; r < ROUNDS; r++) {
+                vo[r] = status_lookup_ours(&l, idx, m);
+                vr[r] = status_lookup_ref(&l, idx, m);
+            }
+            double to = median(vo, ROUNDS), tr = median(vr, ROUNDS);
+            snprintf(ours, sizeof ours, "%7.2f ns/lookup", to * 1e9);
+            snprintf(ref, sizeof ref, "inline shift+mask, same indexes: %.2f ns", tr * 1e9);
+            snprintf(ratio, sizeof ratio, "%.3f", tr / to);
+            row("4", "status list lookup (1 M entries, random idx)", ours, ref, ratio, "(info)");
+            fflush(stdout);
+            free(idx);
+        }
+        status_times t = {0};
+        if (s == 0) {
+            status_zlib_once(&l, &t); /* warm-up (page faults of the buffers) */
+            t = (status_times){0};
+        }
+        for (int r = 0; r < rounds[s]; r++)
+            status_zlib_once(&l, &t);
+        double k = rounds[s];
+        double mb = (double)((n + 3) / 4) / 1e6;
+        const char *label = s == 0 ? "1 M" : "100 M";
+        snprintf(what, sizeof what, "status list compress, %s entries (%.2f MB)", label, mb);
+        snprintf(ours, sizeof ours, "%8.2f ms", t.ours_c / k * 1e3);
+        snprintf(ref, sizeof ref, "zlib compress2 level 9: %.2f ms, -> %zu B", t.ref_c / k * 1e3,
+                 t.zlen);
+        snprintf(ratio, sizeof ratio, "%.3f", t.ref_c / t.ours_c);
+        row(s == 0 ? "4a" : "4c", what, ours, ref, ratio, "(info)");
+        fflush(stdout);
+        snprintf(what, sizeof what, "status list decompress, %s entries", label);
+        snprintf(ours, sizeof ours, "%8.2f ms", t.ours_d / k * 1e3);
+        snprintf(ref, sizeof ref, "zlib uncompress, size known: %.2f ms", t.ref_d / k * 1e3);
+        snprintf(ratio, sizeof ratio, "%.3f", t.ref_d / t.ours_d);
+        row(s == 0 ? "4b" : "4d", what, ours, ref, ratio, "(info)");
+        fflush(stdout);
+        tes_status_list_free(&l);
+    }
 }
 
 /* ------------------------------------------------------------------ commands */
@@ -656,8 +817,8 @@ static int cmd_table(const char *dir)
         fflush(stdout);
     }
 
-    /* 4 */
-    row("4", "status list check / decompression", "n/a (issue 5)", "", "", "");
+    /* 4: status lists */
+    status_rows();
 
     /* 5 */
     heap_rows(dir);
@@ -710,9 +871,14 @@ int main(int argc, char **argv)
         bench_world_free(&w);
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "status") == 0) {
+        status_rows();
+        return 0;
+    }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "loop") == 0)
         return cmd_loop(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : "sig");
-    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | prox memory|nfc | loop N "
+    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | prox memory|nfc | status | "
+                    "loop N "
                     "[sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]\n");
     return 2;
 }

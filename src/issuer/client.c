@@ -1,0 +1,616 @@
+/*
+ * The wallet's OpenID4VCI client (tes_oid4vci_obtain, issuer.h): offer URI ->
+ * issuer and AS metadata -> token (pre-authorized code + tx code) -> c_nonce
+ * -> one key, attestation and proof JWT per copy -> credential request ->
+ * every returned mdoc checked to be bound to the key made for it.
+ *
+ * Everything received is untrusted: responses are bounded (32 MiB), parsed
+ * strictly (duplicate JSON members refused), redirects are not followed,
+ * only http and https are spoken, every request has a connect and a total
+ * timeout.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "tessera/cbor.h"
+#include "tessera/mdoc.h"
+
+#include "issuer/issuer_internal.h"
+
+#define MAX_RESPONSE (32u << 20)
+#define MAX_OFFER 16384
+#define CONNECT_TIMEOUT_MS 10000L
+#define TOTAL_TIMEOUT_MS 60000L
+#define OFFER_SCHEME "openid-credential-offer://"
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_FAILED_INIT;
+
+static void curl_init(void)
+{
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+typedef struct client {
+    CURL *h;
+    char errbuf[CURL_ERROR_SIZE];
+    tes_buf body;
+    bool too_big;
+    long status;
+} client;
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+    client *c = ctx;
+    size_t len = size * n;
+    if (c->body.len + len > MAX_RESPONSE) {
+        c->too_big = true;
+        return 0;
+    }
+    tes_buf_append(&c->body, p, len);
+    return c->body.failed ? 0 : len;
+}
+
+static bool http_url(const char *u)
+{
+    return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
+           strlen(u) < 2048;
+}
+
+/* Maps an OAuth / OpenID4VCI error name to a code. */
+static tes_err wire_code(const char *name)
+{
+    static const struct {
+        const char *name;
+        tes_err code;
+    } map[] = {
+        {"invalid_grant", TES_ERR_GRANT},     {"invalid_proof", TES_ERR_PROOF},
+        {"invalid_nonce", TES_ERR_NONCE},     {"invalid_token", TES_ERR_TOKEN},
+        {"rate_limited", TES_ERR_RATE_LIMIT},
+    };
+    for (size_t i = 0; name && i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(name, map[i].name) == 0)
+            return map[i].code;
+    return TES_ERR_HTTP_REQUEST;
+}
+
+/* One request; on a 2xx answer *out receives the JSON object (unless
+ * want_json is false). Error answers become codes with the issuer's
+ * error_description in the message. */
+static tes_err http_call(client *c, const char *what, const char *url, const char *ctype,
+                         const char *bearer, const char *body, size_t body_len, bool post,
+                         json_t **out)
+{
+    if (!http_url(url))
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "%s: '%.200s' is not an http(s) URL", what,
+                           url ? url : "(none)");
+    tes_buf_reset(&c->body);
+    c->too_big = false;
+    c->errbuf[0] = '\0';
+    struct curl_slist *hdrs = NULL, *t;
+    char line[160];
+    bool ok = (hdrs = curl_slist_append(NULL, "Accept: application/json")) != NULL &&
+              (t = curl_slist_append(hdrs, "Expect:")) != NULL;
+    if (ok && ctype) {
+        snprintf(line, sizeof line, "Content-Type: %s", ctype);
+        ok = (t = curl_slist_append(hdrs, line)) != NULL;
+    }
+    if (ok && bearer) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
+        ok = (t = curl_slist_append(hdrs, line)) != NULL;
+        tes_wipe(line, sizeof line);
+    }
+    if (!ok) {
+        curl_slist_free_all(hdrs);
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    curl_easy_setopt(c->h, CURLOPT_URL, url);
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
+    if (post) {
+        curl_easy_setopt(c->h, CURLOPT_POST, 1L);
+        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    } else {
+        curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
+    }
+    CURLcode rc = curl_easy_perform(c->h);
+    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, NULL);
+    curl_slist_free_all(hdrs);
+    if (rc != CURLE_OK) {
+        if (c->too_big)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "%s: the answer is larger than %u bytes", what,
+                               MAX_RESPONSE);
+        if (rc == CURLE_OPERATION_TIMEDOUT)
+            return tes_err_set(TES_ERR_TIMEOUT, "%s: no answer from %.200s in time", what, url);
+        return tes_err_set(TES_ERR_TRANSPORT, "%s: %.200s: %s", what, url,
+                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+    }
+    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
+    json_error_t jerr;
+    json_t *v = json_loadb(c->body.len ? (const char *)c->body.ptr : "", c->body.len,
+                           JSON_REJECT_DUPLICATES, &jerr);
+    if (c->status < 200 || c->status > 299) {
+        json_t *e = json_is_object(v) ? json_object_get(v, "error") : NULL;
+        json_t *d = json_is_object(v) ? json_object_get(v, "error_description") : NULL;
+        tes_err code = json_is_string(e) ? wire_code(json_string_value(e)) : TES_ERR_HTTP_REQUEST;
+        tes_err r = tes_err_set(code, "%s: HTTP %ld %s: %.300s", what, c->status,
+                                json_is_string(e) ? json_string_value(e) : "(no error code)",
+                                json_is_string(d) ? json_string_value(d) : "");
+        json_decref(v);
+        return r;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "%s: the answer is not a JSON object", what);
+    }
+    *out = v;
+    return TES_OK;
+}
+
+/* ------------------------------------------------------------------ offer */
+
+typedef struct offer {
+    char *issuer, *config_id, *code;
+    bool needs_tx;
+} offer;
+
+static void offer_free(offer *o)
+{
+    free(o->issuer);
+    free(o->config_id);
+    if (o->code) {
+        tes_wipe(o->code, strlen(o->code));
+        free(o->code);
+    }
+    memset(o, 0, sizeof *o);
+}
+
+static tes_err offer_parse(const char *uri, offer *o)
+{
+    memset(o, 0, sizeof *o);
+    if (strncmp(uri, OFFER_SCHEME, sizeof OFFER_SCHEME - 1) != 0)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: not an " OFFER_SCHEME " URI");
+    const char *q = strchr(uri, '?');
+    if (q == NULL)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: the URI has no query");
+    const char *val = NULL;
+    size_t val_len = 0;
+    for (const char *p = q + 1; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        if (n > 17 && strncmp(p, "credential_offer=", 17) == 0) {
+            if (val != NULL)
+                return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: credential_offer given twice");
+            val = p + 17;
+            val_len = n - 17;
+        } else if (n >= 21 && strncmp(p, "credential_offer_uri=", 21) == 0) {
+            return tes_err_set(TES_ERR_UNSUPPORTED,
+                               "offer: credential_offer_uri (offer by reference) is not supported");
+        }
+        p += n + (amp ? 1 : 0);
+    }
+    if (val == NULL)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: no credential_offer parameter");
+    char *text = malloc(MAX_OFFER + 1);
+    if (text == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    size_t len;
+    tes_err err = iss_url_decode(val, val_len, true, text, MAX_OFFER + 1, &len);
+    if (err != TES_OK) {
+        free(text);
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: %s", tes_err_message());
+    }
+    json_error_t jerr;
+    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    free(text);
+    if (!json_is_object(j)) {
+        json_decref(j);
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: credential_offer is not a JSON object");
+    }
+    json_t *iss = json_object_get(j, "credential_issuer");
+    json_t *ids = json_object_get(j, "credential_configuration_ids");
+    json_t *grant = json_object_get(json_object_get(j, "grants"), ISS_GRANT_PRE_AUTH);
+    json_t *code = json_object_get(grant, "pre-authorized_code");
+    json_t *id0 = json_array_get(ids, 0);
+    if (!json_is_string(iss) || !http_url(json_string_value(iss))) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "offer: credential_issuer is not an http(s) URL");
+    } else if (!json_is_string(id0)) {
+        err =
+            tes_err_set(TES_ERR_HTTP_REQUEST,
+                        "offer: credential_configuration_ids is not a non-empty array of strings");
+    } else if (!json_is_object(grant) || !json_is_string(code) || json_string_length(code) == 0) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                          "offer: no pre-authorized code grant (only that grant is supported)");
+    } else {
+        o->issuer = strdup(json_string_value(iss));
+        o->config_id = strdup(json_string_value(id0));
+        o->code = strdup(json_string_value(code));
+        o->needs_tx = json_object_get(grant, "tx_code") != NULL;
+        if (o->issuer == NULL || o->config_id == NULL || o->code == NULL)
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        else {
+            size_t n = strlen(o->issuer);
+            while (n > 0 && o->issuer[n - 1] == '/')
+                o->issuer[--n] = '\0';
+        }
+    }
+    json_decref(j);
+    if (err != TES_OK)
+        offer_free(o);
+    return err;
+}
+
+/* https://host[/path] -> https://host/.well-known/<name>[/path] (RFC 8414 §3,
+ * OpenID4VCI §12.2.2). */
+static char *well_known(const char *base, const char *name)
+{
+    const char *auth = strstr(base, "://");
+    if (auth == NULL)
+        return NULL;
+    auth += 3;
+    const char *path = strchr(auth, '/');
+    size_t host_len = path ? (size_t)(path - base) : strlen(base);
+    const char *rest = path ? path : "";
+    if (strcmp(rest, "/") == 0)
+        rest = "";
+    size_t n = host_len + strlen("/.well-known/") + strlen(name) + strlen(rest) + 1;
+    char *u = malloc(n);
+    if (u)
+        snprintf(u, n, "%.*s/.well-known/%s%s", (int)host_len, base, name, rest);
+    return u;
+}
+
+static const char *str_member(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* ------------------------------------------------------------------ proofs */
+
+/* The header's x5c from an attestation chain (CBOR array of DER). */
+static tes_err x5c_from_chain(tes_bytes chain, json_t **out)
+{
+    tes_cbor_limits lim = {.max_input = 64 * 1024, .max_depth = 2, .max_items = ISS_X5C_MAX + 1};
+    tes_cbor_doc d;
+    if (tes_cbor_parse(chain, &lim, &d) != TES_OK)
+        return tes_err_set(TES_ERR_ATTESTATION_FORMAT, "attestation: %s", tes_err_message());
+    tes_err err = TES_OK;
+    json_t *arr = json_array();
+    if (!tes_cbor_is(&d, 0, TES_CBOR_ARRAY) || tes_cbor_count(&d, 0) == 0)
+        err = tes_err_set(TES_ERR_ATTESTATION_FORMAT,
+                          "attestation is not a CBOR array of certificates");
+    uint64_t count = err == TES_OK ? tes_cbor_count(&d, 0) : 0;
+    uint32_t node = count ? tes_cbor_child(&d, 0) : TES_CBOR_NONE;
+    tes_buf b64 = {0};
+    for (uint64_t k = 0; k < count && err == TES_OK; k++, node = tes_cbor_next(&d, node)) {
+        const tes_cbor_node *n = tes_cbor_at(&d, node);
+        if (!tes_cbor_is(&d, node, TES_CBOR_BYTES)) {
+            err = tes_err_set(TES_ERR_ATTESTATION_FORMAT, "attestation item %llu is not bytes",
+                              (unsigned long long)k);
+            break;
+        }
+        tes_buf_reset(&b64);
+        tes_b64_encode(&b64, TES_BYTES(n->data, n->len));
+        if (b64.failed || arr == NULL ||
+            json_array_append_new(arr, json_stringn((const char *)b64.ptr, b64.len)) != 0)
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    tes_buf_free(&b64);
+    tes_cbor_doc_free(&d);
+    if (err != TES_OK || arr == NULL) {
+        json_decref(arr);
+        return err != TES_OK ? err : tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    *out = arr;
+    return TES_OK;
+}
+
+static void b64url_json(tes_buf *out, json_t *v, bool *ok)
+{
+    char *t = json_dumps(v, JSON_COMPACT);
+    if (t == NULL) {
+        *ok = false;
+        return;
+    }
+    tes_b64url_encode(out, TES_BYTES(t, strlen(t)));
+    free(t);
+}
+
+/* Makes a key for one copy and its proof JWT (NUL-terminated in jwt). */
+static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const char *nonce,
+                          char key_id[64], tes_key **key, tes_buf *jwt)
+{
+    tes_buf pem = {0}, att = {0}, x = {0}, y = {0};
+    json_t *hdr = NULL, *claims = NULL;
+    tes_err err = keys->create(keys->ctx, TES_BYTES(nonce, strlen(nonce)), key_id, &pem, &att);
+    if (err != TES_OK)
+        goto out;
+    key_id[63] = '\0';
+    if ((err = tes_key_parse(tes_buf_bytes(&pem), key)) != TES_OK ||
+        (err = iss_key_jwk(*key, &x, &y)) != TES_OK)
+        goto out;
+    hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", ISS_PROOF_TYP, "alg", "ES256",
+                    "jwk", "kty", "EC", "crv", "P-256", "x", (const char *)x.ptr, x.len, "y",
+                    (const char *)y.ptr, y.len);
+    if (hdr != NULL && att.len > 0) {
+        json_t *x5c = NULL;
+        if ((err = x5c_from_chain(tes_buf_bytes(&att), &x5c)) != TES_OK)
+            goto out;
+        json_object_set_new(hdr, "x5c", x5c);
+    }
+    claims =
+        json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)time(NULL), "nonce", nonce);
+    bool ok = hdr != NULL && claims != NULL;
+    if (ok)
+        b64url_json(jwt, hdr, &ok);
+    tes_buf_append(jwt, ".", 1);
+    if (ok)
+        b64url_json(jwt, claims, &ok);
+    if (!ok || jwt->failed) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    uint8_t sig[64];
+    if ((err = keys->sign(keys->ctx, key_id, tes_buf_bytes(jwt), sig)) != TES_OK)
+        goto out;
+    tes_buf_append(jwt, ".", 1);
+    tes_b64url_encode(jwt, TES_BYTES(sig, 64));
+    tes_buf_append(jwt, "", 1);
+    if (jwt->failed)
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+out:
+    json_decref(hdr);
+    json_decref(claims);
+    tes_buf_free(&pem);
+    tes_buf_free(&att);
+    tes_buf_free(&x);
+    tes_buf_free(&y);
+    return err;
+}
+
+/* ------------------------------------------------------------------ the flow */
+
+tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t batch,
+                           const tes_oid4vci_keys *keys, tes_buf **mdocs, char (**key_ids)[64],
+                           size_t *n)
+{
+    if (offer_uri == NULL || keys == NULL || keys->create == NULL || keys->sign == NULL ||
+        mdocs == NULL || key_ids == NULL || n == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: NULL argument");
+    *mdocs = NULL;
+    *key_ids = NULL;
+    *n = 0;
+    if (batch == 0 || batch > ISS_BATCH_HARD_MAX)
+        return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: batch must be 1..%d",
+                           ISS_BATCH_HARD_MAX);
+    if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK)
+        return tes_err_set(TES_ERR_TRANSPORT, "libcurl could not be initialised");
+
+    offer o;
+    tes_err err = offer_parse(offer_uri, &o);
+    if (err != TES_OK)
+        return err;
+    if (o.needs_tx && (tx_code == NULL || tx_code[0] == '\0')) {
+        offer_free(&o);
+        return tes_err_set(TES_ERR_ARG, "the offer needs a transaction code (tx_code)");
+    }
+
+    client c = {0};
+    json_t *md = NULL, *as = NULL, *tok = NULL, *nonce_j = NULL, *resp = NULL, *req = NULL;
+    char *md_url = NULL, *as_url = NULL, *token = NULL, *req_text = NULL;
+    tes_buf form = {.secret = true}, jwt = {0};
+    tes_key **made = calloc(batch, sizeof *made);
+    tes_buf *out = calloc(batch, sizeof *out);
+    char(*ids)[64] = calloc(batch, sizeof *ids);
+    tes_mdoc_cred_info info = {0};
+    if (made == NULL || out == NULL || ids == NULL || (c.h = curl_easy_init()) == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &c);
+    curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, c.errbuf);
+    curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c.h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c.h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
+    curl_easy_setopt(c.h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_RESPONSE);
+    curl_easy_setopt(c.h, CURLOPT_USERAGENT, "tessera-wallet");
+
+    /* ---- metadata */
+    if ((md_url = well_known(o.issuer, "openid-credential-issuer")) == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((err = http_call(&c, "issuer metadata", md_url, NULL, NULL, NULL, 0, false, &md)) != TES_OK)
+        goto out;
+    const char *md_issuer = str_member(md, "credential_issuer");
+    const char *cred_ep = str_member(md, "credential_endpoint");
+    const char *nonce_ep = str_member(md, "nonce_endpoint");
+    if (md_issuer == NULL || strcmp(md_issuer, o.issuer) != 0) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                          "issuer metadata: credential_issuer is not the offer's issuer");
+        goto out;
+    }
+    if (cred_ep == NULL || nonce_ep == NULL) {
+        err = tes_err_set(TES_ERR_UNSUPPORTED,
+                          "issuer metadata: no credential_endpoint or no nonce_endpoint");
+        goto out;
+    }
+    json_t *cfg =
+        json_object_get(json_object_get(md, "credential_configurations_supported"), o.config_id);
+    const char *fmt = str_member(cfg, "format");
+    if (fmt == NULL || strcmp(fmt, "mso_mdoc") != 0) {
+        err = tes_err_set(TES_ERR_UNSUPPORTED,
+                          "issuer metadata: configuration %.128s is missing or not mso_mdoc",
+                          o.config_id);
+        goto out;
+    }
+    json_t *bs = json_object_get(json_object_get(md, "batch_credential_issuance"), "batch_size");
+    size_t batch_size =
+        json_is_integer(bs) && json_integer_value(bs) > 0 ? (size_t)json_integer_value(bs) : 1;
+    if (batch > batch_size) {
+        err = tes_err_set(TES_ERR_UNSUPPORTED, "the issuer issues at most %zu copies per request",
+                          batch_size);
+        goto out;
+    }
+    json_t *as_list = json_object_get(md, "authorization_servers");
+    const char *as_issuer = json_is_string(json_array_get(as_list, 0))
+                                ? json_string_value(json_array_get(as_list, 0))
+                                : o.issuer;
+    if (!http_url(as_issuer) ||
+        (as_url = well_known(as_issuer, "oauth-authorization-server")) == NULL) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "authorization server URL is not http(s)");
+        goto out;
+    }
+    if ((err = http_call(&c, "authorization server metadata", as_url, NULL, NULL, NULL, 0, false,
+                         &as)) != TES_OK)
+        goto out;
+    const char *token_ep = str_member(as, "token_endpoint");
+    const char *as_iss = str_member(as, "issuer");
+    if (as_iss == NULL || strcmp(as_iss, as_issuer) != 0 || token_ep == NULL) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "authorization server metadata: wrong issuer or "
+                                                "no token_endpoint");
+        goto out;
+    }
+
+    /* ---- token */
+    tes_buf_append(&form, "grant_type=", 11);
+    iss_url_encode(&form, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
+    tes_buf_append(&form, "&pre-authorized_code=", 21);
+    iss_url_encode(&form, o.code, strlen(o.code));
+    if (o.needs_tx) {
+        tes_buf_append(&form, "&tx_code=", 9);
+        iss_url_encode(&form, tx_code, strlen(tx_code));
+    }
+    if (form.failed) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((err = http_call(&c, "token", token_ep, "application/x-www-form-urlencoded", NULL,
+                         (const char *)form.ptr, form.len, true, &tok)) != TES_OK)
+        goto out;
+    const char *at = str_member(tok, "access_token"), *tt = str_member(tok, "token_type");
+    if (at == NULL || tt == NULL || strcasecmp(tt, "Bearer") != 0 || strlen(at) > 128) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "token: no Bearer access_token in the answer");
+        goto out;
+    }
+    if ((token = strdup(at)) == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+
+    /* ---- nonce */
+    if ((err = http_call(&c, "nonce", nonce_ep, NULL, NULL, "", 0, true, &nonce_j)) != TES_OK)
+        goto out;
+    const char *nonce = str_member(nonce_j, "c_nonce");
+    if (nonce == NULL || nonce[0] == '\0' || strlen(nonce) > ISS_NONCE_MAX) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "nonce: no c_nonce in the answer");
+        goto out;
+    }
+
+    /* ---- keys and proofs */
+    json_t *jwts = json_array();
+    req = json_pack("{s:s, s:{s:o}}", "credential_configuration_id", o.config_id, "proofs", "jwt",
+                    jwts);
+    if (req == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < batch; i++) {
+        tes_buf_reset(&jwt);
+        if ((err = make_proof(keys, o.issuer, nonce, ids[i], &made[i], &jwt)) != TES_OK)
+            goto out;
+        if (json_array_append_new(jwts, json_string((const char *)jwt.ptr)) != 0) {
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if ((req_text = json_dumps(req, JSON_COMPACT)) == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+
+    /* ---- credentials */
+    if ((err = http_call(&c, "credential", cred_ep, "application/json", token, req_text,
+                         strlen(req_text), true, &resp)) != TES_OK)
+        goto out;
+    json_t *creds = json_object_get(resp, "credentials");
+    if (!json_is_array(creds) || json_array_size(creds) != batch) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                          "credential: the answer does not hold %zu credentials", batch);
+        goto out;
+    }
+    for (size_t i = 0; i < batch; i++) {
+        json_t *cr = json_object_get(json_array_get(creds, i), "credential");
+        if (!json_is_string(cr) ||
+            tes_b64url_decode(&out[i], json_string_value(cr), json_string_length(cr)) != TES_OK) {
+            err = tes_err_set(TES_ERR_HTTP_REQUEST, "credential %zu is not base64url text", i);
+            goto out;
+        }
+        if ((err = tes_mdoc_cred_info_read(tes_buf_bytes(&out[i]), &info)) != TES_OK) {
+            err = tes_err_set(err, "credential %zu: %s", i, tes_err_message());
+            goto out;
+        }
+        if (info.device_key == NULL || !tes_key_equal_public(info.device_key, made[i])) {
+            err = tes_err_set(TES_ERR_DEVICE_KEY,
+                              "credential %zu is not bound to the key made for it", i);
+            goto out;
+        }
+        if (strcmp(info.doctype, o.config_id) != 0) {
+            err = tes_err_set(TES_ERR_DOCTYPE_MISMATCH, "credential %zu is a %.128s, not a %.128s",
+                              i, info.doctype, o.config_id);
+            goto out;
+        }
+        tes_mdoc_cred_info_free(&info);
+        memset(&info, 0, sizeof info);
+    }
+    *mdocs = out;
+    *key_ids = ids;
+    *n = batch;
+    out = NULL;
+    ids = NULL;
+out:
+    tes_mdoc_cred_info_free(&info);
+    if (out)
+        for (size_t i = 0; i < batch; i++)
+            tes_buf_free(&out[i]);
+    free(out);
+    free(ids);
+    if (made)
+        for (size_t i = 0; i < batch; i++)
+            tes_key_free(made[i]);
+    free(made);
+    if (token) {
+        tes_wipe(token, strlen(token));
+        free(token);
+    }
+    free(req_text);
+    json_decref(req);
+    json_decref(md);
+    json_decref(as);
+    json_decref(tok);
+    json_decref(nonce_j);
+    json_decref(resp);
+    free(md_url);
+    free(as_url);
+    tes_buf_free(&form);
+    tes_buf_free(&jwt);
+    tes_buf_free(&c.body);
+    if (c.h)
+        curl_easy_cleanup(c.h);
+    offer_free(&o);
+    return err;
+}

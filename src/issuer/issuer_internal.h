@@ -1,0 +1,123 @@
+/*
+ * issuer_internal.h — private to src/issuer/: the request parsers of the
+ * OpenID4VCI service (token form, credential request JSON, proof JWT), kept
+ * free of HTTP and registry so the fuzz target (tests/fuzz/fuzz_issuer_http.c)
+ * and the unit test can call them directly, plus small helpers shared by the
+ * service, the operator's enrolment and the wallet client.
+ *
+ * Every parser here takes untrusted bytes, is bounded (sizes below), never
+ * keeps a pointer into its input, and fails with one of:
+ *   TES_ERR_HTTP_REQUEST  malformed form / JSON shape / JWT framing  -> invalid_request
+ *   TES_ERR_JSON          body is not JSON (or has duplicate members) -> invalid_request
+ *   TES_ERR_PROOF         a proof does not verify or lacks what it must carry -> invalid_proof
+ *   TES_ERR_NOT_FOUND     unknown credential configuration -> unknown_credential_configuration
+ *   TES_ERR_NOMEM         allocation
+ * with tes_err_message() saying what was wrong.
+ */
+#ifndef TES_ISSUER_INTERNAL_H
+#define TES_ISSUER_INTERNAL_H
+
+#include "tessera/crypto.h"
+#include "tessera/issuer.h"
+
+#define ISS_GRANT_PRE_AUTH "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+#define ISS_PROOF_TYP "openid4vci-proof+jwt"
+
+#define ISS_FORM_MAX_PARAMS 32   /* parameters in a token request */
+#define ISS_FORM_MAX_VALUE 512   /* bytes of one decoded parameter value */
+#define ISS_BATCH_HARD_MAX 100   /* batch_max is clamped to this */
+#define ISS_JWT_MAX 32768        /* characters of one proof JWT */
+#define ISS_JWT_HEADER_MAX 24576 /* characters of its base64url header */
+#define ISS_JWT_PAYLOAD_MAX 4096 /* characters of its base64url payload */
+#define ISS_X5C_MAX 4            /* certificates in an attestation chain */
+#define ISS_X5C_CERT_MAX 8192    /* bytes of one DER certificate */
+#define ISS_NONCE_MAX 256        /* bytes of a nonce claim (the registry's are < 64) */
+#define ISS_IAT_SKEW 300         /* |iat - now| allowed, seconds */
+#define ISS_CONFIG_ID_MAX 128
+
+/* The fixed facts a request is checked against. */
+typedef struct iss_policy {
+    const char *credential_issuer; /* "aud" of proofs */
+    tes_bytes vendor_roots;        /* PEM; empty: attestation not required */
+    bool require_uv;
+    size_t batch_max;
+} iss_policy;
+
+/* ---- token request (application/x-www-form-urlencoded) ---- */
+typedef struct iss_token_req {
+    char grant_type[ISS_FORM_MAX_VALUE + 1];
+    char code[ISS_FORM_MAX_VALUE + 1]; /* pre-authorized_code */
+    char tx_code[ISS_FORM_MAX_VALUE + 1];
+    bool has_grant_type, has_code, has_tx_code;
+} iss_token_req;
+
+/* Parses a form body strictly: name=value pairs joined by '&', '+' is a
+ * space, '%' must be followed by two hex digits, no decoded NUL or control
+ * characters, no parameter twice (RFC 6749 §3.2), at most
+ * ISS_FORM_MAX_PARAMS pairs; unknown parameters are ignored (RFC 6749 §3.2).
+ * TES_ERR_HTTP_REQUEST otherwise. */
+TES_MUST_CHECK tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out);
+
+/* Percent-decodes one form component strictly ('+' -> ' ' when plus_space)
+ * into out (NUL-terminated, cap bytes including the NUL). */
+TES_MUST_CHECK tes_err iss_url_decode(const char *in, size_t len, bool plus_space, char *out,
+                                      size_t cap, size_t *out_len);
+/* Appends the percent-encoding of s (RFC 3986 unreserved characters kept). */
+void iss_url_encode(tes_buf *out, const char *s, size_t len);
+
+/* ---- credential request (JSON) ---- */
+typedef struct iss_cred_req {
+    char config_id[ISS_CONFIG_ID_MAX + 1];
+    char **proofs; /* n malloc'd NUL-terminated JWT strings */
+    size_t n;
+} iss_cred_req;
+
+/* Parses {"credential_configuration_id": id, "proofs": {"jwt": [jwt, ...]}}
+ * with duplicate members refused, no other member, 1..batch_max proofs.
+ * The id must be one of the two doctypes (TES_ERR_NOT_FOUND otherwise). */
+TES_MUST_CHECK tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max,
+                                          iss_cred_req *out);
+void iss_cred_req_free(iss_cred_req *r);
+
+/* True for the credential configuration ids the service offers. */
+bool iss_config_known(const char *id);
+
+/* ---- proof of possession (JWT) ---- */
+typedef struct iss_proof {
+    tes_key *key;        /* from the header's jwk (owned) */
+    tes_buf attestation; /* the header's x5c as a CBOR array of DER (empty: no x5c) */
+    char nonce[ISS_NONCE_MAX + 1];
+    int64_t iat;
+} iss_proof;
+
+/* Parses and checks one proof JWT: three base64url parts (no padding);
+ * header {"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": EC P-256,
+ * optional "x5c"} with no "crit", "kid" or private "d"; the ES256 signature
+ * over header.payload with the jwk key; claims "aud" == credential_issuer
+ * (string, or array holding it), integer "iat" within ISS_IAT_SKEW of now,
+ * "exp" (if any) after now, string "nonce". The nonce is not looked up here.
+ * TES_ERR_HTTP_REQUEST for framing, TES_ERR_PROOF for the rest. */
+TES_MUST_CHECK tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len,
+                                       int64_t now, iss_proof *out);
+/* Checks the proof's key attestation when the policy has vendor roots:
+ * chain to a vendor root, challenge = the nonce bytes, the attested key is
+ * the jwk key, user verification when required. TES_OK when the policy has
+ * no vendor roots. TES_ERR_PROOF with the reason otherwise. */
+TES_MUST_CHECK tes_err iss_proof_attestation(const iss_policy *p, const iss_proof *proof,
+                                             int64_t now);
+void iss_proof_free(iss_proof *p);
+
+/* Hex SHA-256 of the public COSE_Key of k (65 bytes with the NUL). */
+TES_MUST_CHECK tes_err iss_key_thumbprint(const tes_key *k, char out[65]);
+
+/* base64url of each 32-byte coordinate of a P-256 key into jwk_x / jwk_y. */
+TES_MUST_CHECK tes_err iss_key_jwk(const tes_key *k, tes_buf *jwk_x, tes_buf *jwk_y);
+
+/* Builds the offer URI of issuer.h for an offer. */
+TES_MUST_CHECK tes_err iss_offer_uri(const char *credential_issuer, const char *config_id,
+                                     const char *code, int tx_digits, tes_buf *out);
+
+/* Error name of the OpenID4VCI / OAuth wire and its HTTP status for a code. */
+const char *iss_wire_error(tes_err e, int *http_status);
+
+#endif

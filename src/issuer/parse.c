@@ -1,0 +1,640 @@
+/*
+ * Request parsing of the OpenID4VCI service: the token form, the credential
+ * request JSON and the proof-of-possession JWT (see issuer_internal.h).
+ * No HTTP, no registry: pure functions over untrusted bytes, fuzzed by
+ * tests/fuzz/fuzz_issuer_http.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tessera/cbor.h"
+#include "tessera/cose.h"
+#include "tessera/mdoc.h"
+#include "tessera/se.h"
+
+#include "issuer/issuer_internal.h"
+
+/* ------------------------------------------------------------------ wire errors */
+
+const char *iss_wire_error(tes_err e, int *http_status)
+{
+    int st = 400;
+    const char *name;
+    switch (e) {
+    case TES_ERR_HTTP_REQUEST:
+    case TES_ERR_JSON:
+    case TES_ERR_ARG:
+        name = "invalid_request";
+        break;
+    case TES_ERR_GRANT:
+        name = "invalid_grant";
+        break;
+    case TES_ERR_UNSUPPORTED:
+        name = "unsupported_grant_type";
+        break;
+    case TES_ERR_TOKEN:
+        name = "invalid_token";
+        st = 401;
+        break;
+    case TES_ERR_PROOF:
+        name = "invalid_proof";
+        break;
+    case TES_ERR_NONCE:
+        name = "invalid_nonce";
+        break;
+    case TES_ERR_NOT_FOUND:
+        name = "unknown_credential_configuration";
+        break;
+    case TES_ERR_RATE_LIMIT:
+        name = "rate_limited";
+        st = 429;
+        break;
+    default:
+        name = "server_error";
+        st = 500;
+        break;
+    }
+    if (http_status)
+        *http_status = st;
+    return name;
+}
+
+/* ------------------------------------------------------------------ URL encoding */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+tes_err iss_url_decode(const char *in, size_t len, bool plus_space, char *out, size_t cap,
+                       size_t *out_len)
+{
+    if ((in == NULL && len != 0) || out == NULL || cap == 0)
+        return tes_err_set(TES_ERR_ARG, "iss_url_decode: NULL argument");
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '%') {
+            if (len - i < 3)
+                return tes_err_set(TES_ERR_HTTP_REQUEST,
+                                   "'%%' at offset %zu not followed by two hex digits", i);
+            int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+            if (h < 0 || l < 0)
+                return tes_err_set(TES_ERR_HTTP_REQUEST,
+                                   "'%%' at offset %zu not followed by two hex digits", i);
+            c = (unsigned char)(h << 4 | l);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        } else if (c <= 0x20 || c >= 0x7f) {
+            return tes_err_set(TES_ERR_HTTP_REQUEST,
+                               "byte 0x%02x at offset %zu must be percent-encoded", c, i);
+        }
+        if (c < 0x20 || c == 0x7f)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "control character (0x%02x) in a parameter",
+                               c);
+        if (o + 1 >= cap)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter longer than %zu bytes", cap - 1);
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    if (out_len)
+        *out_len = o;
+    return TES_OK;
+}
+
+void iss_url_encode(tes_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            tes_buf_append(out, &c, 1);
+        } else {
+            char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            tes_buf_append(out, enc, 3);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ token form */
+
+tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out)
+{
+    if (out == NULL || (body == NULL && len != 0))
+        return tes_err_set(TES_ERR_ARG, "iss_form_parse: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (len == 0)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "empty token request");
+    size_t pos = 0, params = 0;
+    while (pos <= len) {
+        const char *amp = memchr(body + pos, '&', len - pos);
+        size_t end = amp ? (size_t)(amp - body) : len;
+        if (end == pos)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "empty parameter at offset %zu", pos);
+        if (++params > ISS_FORM_MAX_PARAMS)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "more than %d parameters",
+                               ISS_FORM_MAX_PARAMS);
+        const char *eq = memchr(body + pos, '=', end - pos);
+        if (eq == NULL)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter at offset %zu has no '='", pos);
+        char name[64];
+        size_t name_len = (size_t)(eq - (body + pos));
+        if (name_len == 0)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter at offset %zu has no name", pos);
+        tes_err err = iss_url_decode(body + pos, name_len, true, name, sizeof name, NULL);
+        if (err != TES_OK) {
+            if (err == TES_ERR_HTTP_REQUEST && name_len >= sizeof name) {
+                /* A long unknown name: validate it, then ignore it. */
+                char big[ISS_FORM_MAX_VALUE + 1];
+                if (iss_url_decode(body + pos, name_len, true, big, sizeof big, NULL) != TES_OK)
+                    return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter name: %s",
+                                       tes_err_message());
+                name[0] = '\0';
+            } else {
+                return tes_err_set(err, "parameter name: %s", tes_err_message());
+            }
+        }
+        char *dst = NULL;
+        bool *seen = NULL;
+        if (strcmp(name, "grant_type") == 0) {
+            dst = out->grant_type;
+            seen = &out->has_grant_type;
+        } else if (strcmp(name, "pre-authorized_code") == 0) {
+            dst = out->code;
+            seen = &out->has_code;
+        } else if (strcmp(name, "tx_code") == 0) {
+            dst = out->tx_code;
+            seen = &out->has_tx_code;
+        }
+        char scratch[ISS_FORM_MAX_VALUE + 1];
+        const char *val = eq + 1;
+        size_t val_len = end - (size_t)(val - body);
+        err = iss_url_decode(val, val_len, true, dst ? dst : scratch, ISS_FORM_MAX_VALUE + 1, NULL);
+        if (err != TES_OK)
+            return tes_err_set(err, "parameter '%.63s': %s", name[0] ? name : "(long name)",
+                               tes_err_message());
+        if (seen) {
+            if (*seen)
+                return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter '%s' given twice", name);
+            *seen = true;
+        }
+        if (amp == NULL)
+            break;
+        pos = end + 1;
+        if (pos == len)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "trailing '&'");
+    }
+    return TES_OK;
+}
+
+/* ------------------------------------------------------------------ credential request */
+
+bool iss_config_known(const char *id)
+{
+    return id && (strcmp(id, TES_DOCTYPE_PID) == 0 || strcmp(id, TES_DOCTYPE_MDL) == 0);
+}
+
+void iss_cred_req_free(iss_cred_req *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->proofs[i]);
+    free(r->proofs);
+    r->proofs = NULL;
+    r->n = 0;
+}
+
+tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max, iss_cred_req *out)
+{
+    if (out == NULL || (body == NULL && len != 0))
+        return tes_err_set(TES_ERR_ARG, "iss_cred_req_parse: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (batch_max == 0 || batch_max > ISS_BATCH_HARD_MAX)
+        batch_max = ISS_BATCH_HARD_MAX;
+    json_error_t jerr;
+    json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL)
+        return tes_err_set(TES_ERR_JSON, "credential request is not JSON: %.200s (line %d)",
+                           jerr.text, jerr.line);
+    tes_err err = TES_OK;
+    if (!json_is_object(root)) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "credential request is not a JSON object");
+        goto done;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(root, key, val)
+    {
+        if (strcmp(key, "credential_configuration_id") != 0 && strcmp(key, "proofs") != 0) {
+            err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                              "credential request member '%.64s' is not supported", key);
+            goto done;
+        }
+    }
+    json_t *id = json_object_get(root, "credential_configuration_id");
+    if (!json_is_string(id)) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                          "credential_configuration_id missing or not a string");
+        goto done;
+    }
+    const char *ids = json_string_value(id);
+    if (json_string_length(id) > ISS_CONFIG_ID_MAX || !iss_config_known(ids)) {
+        err =
+            tes_err_set(TES_ERR_NOT_FOUND, "credential configuration '%.128s' is not offered", ids);
+        goto done;
+    }
+    memcpy(out->config_id, ids, json_string_length(id) + 1);
+
+    json_t *proofs = json_object_get(root, "proofs");
+    if (proofs == NULL) {
+        err = tes_err_set(TES_ERR_PROOF, "the request has no proofs");
+        goto done;
+    }
+    if (!json_is_object(proofs) || json_object_size(proofs) != 1) {
+        err = tes_err_set(TES_ERR_PROOF, "proofs must be an object with exactly one proof type");
+        goto done;
+    }
+    json_t *jwts = json_object_get(proofs, "jwt");
+    if (jwts == NULL) {
+        err = tes_err_set(TES_ERR_PROOF, "proof type not supported (only \"jwt\")");
+        goto done;
+    }
+    if (!json_is_array(jwts) || json_array_size(jwts) == 0) {
+        err = tes_err_set(TES_ERR_PROOF, "proofs.jwt must be a non-empty array");
+        goto done;
+    }
+    size_t n = json_array_size(jwts);
+    if (n > batch_max) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "%zu proofs: at most %zu per request (batch_size)",
+                          n, batch_max);
+        goto done;
+    }
+    out->proofs = calloc(n, sizeof *out->proofs);
+    if (out->proofs == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *j = json_array_get(jwts, i);
+        if (!json_is_string(j) || json_string_length(j) == 0 ||
+            json_string_length(j) > ISS_JWT_MAX) {
+            err = tes_err_set(TES_ERR_PROOF, "proof %zu is not a JWT string of 1..%d characters", i,
+                              ISS_JWT_MAX);
+            goto done;
+        }
+        size_t l = json_string_length(j);
+        out->proofs[i] = malloc(l + 1);
+        if (out->proofs[i] == NULL) {
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(out->proofs[i], json_string_value(j), l + 1);
+        out->n = i + 1;
+    }
+done:
+    json_decref(root);
+    if (err != TES_OK)
+        iss_cred_req_free(out);
+    return err;
+}
+
+/* ------------------------------------------------------------------ proof JWT */
+
+void iss_proof_free(iss_proof *p)
+{
+    if (p == NULL)
+        return;
+    tes_key_free(p->key);
+    tes_buf_free(&p->attestation);
+    memset(p, 0, sizeof *p);
+}
+
+static bool b64url_chars(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Decodes a base64url JSON member of exactly want bytes into out. */
+static tes_err jwk_coord(json_t *jwk, const char *name, uint8_t out[32])
+{
+    json_t *v = json_object_get(jwk, name);
+    if (!json_is_string(v))
+        return tes_err_set(TES_ERR_PROOF, "jwk \"%s\" missing or not a string", name);
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (n != 43 || !b64url_chars(s, n))
+        return tes_err_set(TES_ERR_PROOF, "jwk \"%s\" is not 32 bytes of base64url", name);
+    tes_buf b = {0};
+    tes_err err = tes_b64url_decode(&b, s, n);
+    if (err == TES_OK && b.len != 32)
+        err = TES_ERR_ENCODING;
+    if (err == TES_OK)
+        memcpy(out, b.ptr, 32);
+    tes_buf_free(&b);
+    return err == TES_OK
+               ? TES_OK
+               : tes_err_set(TES_ERR_PROOF, "jwk \"%s\" is not 32 bytes of base64url", name);
+}
+
+static tes_err parse_jwk(json_t *jwk, tes_key **out)
+{
+    if (!json_is_object(jwk))
+        return tes_err_set(TES_ERR_PROOF, "proof header has no \"jwk\" object");
+    if (json_object_get(jwk, "d") != NULL)
+        return tes_err_set(TES_ERR_PROOF, "jwk carries a private key (\"d\")");
+    json_t *kty = json_object_get(jwk, "kty"), *crv = json_object_get(jwk, "crv");
+    if (!json_is_string(kty) || strcmp(json_string_value(kty), "EC") != 0)
+        return tes_err_set(TES_ERR_PROOF, "jwk \"kty\" must be \"EC\"");
+    if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") != 0)
+        return tes_err_set(TES_ERR_PROOF, "jwk \"crv\" must be \"P-256\"");
+    uint8_t x[32], y[32];
+    tes_err err;
+    if ((err = jwk_coord(jwk, "x", x)) != TES_OK || (err = jwk_coord(jwk, "y", y)) != TES_OK)
+        return err;
+    if (tes_key_from_ec_point(TES_CURVE_P256, TES_BYTES(x, 32), TES_BYTES(y, 32), out) != TES_OK)
+        return tes_err_set(TES_ERR_PROOF, "jwk is not a point on P-256");
+    return TES_OK;
+}
+
+/* x5c: array of standard-base64 DER -> CBOR array of bstr. */
+static tes_err parse_x5c(json_t *x5c, tes_buf *out)
+{
+    if (!json_is_array(x5c) || json_array_size(x5c) == 0 || json_array_size(x5c) > ISS_X5C_MAX)
+        return tes_err_set(TES_ERR_PROOF, "\"x5c\" must be an array of 1..%d certificates",
+                           ISS_X5C_MAX);
+    tes_cbor_enc e = {.out = out};
+    tes_cbor_enc_array(&e, json_array_size(x5c));
+    tes_buf der = {0};
+    tes_err err = TES_OK;
+    for (size_t i = 0; i < json_array_size(x5c) && err == TES_OK; i++) {
+        json_t *c = json_array_get(x5c, i);
+        tes_buf_reset(&der);
+        if (!json_is_string(c) || json_string_length(c) == 0 ||
+            json_string_length(c) > (ISS_X5C_CERT_MAX / 3 + 1) * 4) {
+            err = tes_err_set(TES_ERR_PROOF, "x5c[%zu] is not a base64 string of at most %d bytes",
+                              i, ISS_X5C_CERT_MAX);
+            break;
+        }
+        if (tes_b64_decode(&der, json_string_value(c), json_string_length(c)) != TES_OK ||
+            der.len == 0 || der.len > ISS_X5C_CERT_MAX) {
+            err = tes_err_set(TES_ERR_PROOF, "x5c[%zu] is not base64 DER", i);
+            break;
+        }
+        tes_cbor_enc_bytes(&e, der.ptr, der.len);
+    }
+    tes_buf_free(&der);
+    if (err == TES_OK && tes_cbor_enc_finish(&e) != TES_OK)
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    return err;
+}
+
+/* Decodes one base64url JWT segment and parses it as a JSON object. */
+static tes_err segment_json(const char *s, size_t n, const char *what, json_t **out)
+{
+    tes_buf raw = {0};
+    tes_err err = tes_b64url_decode(&raw, s, n);
+    if (err != TES_OK) {
+        tes_buf_free(&raw);
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof %s is not base64url", what);
+    }
+    json_error_t jerr;
+    *out = json_loadb(raw.len ? (const char *)raw.ptr : "", raw.len, JSON_REJECT_DUPLICATES, &jerr);
+    tes_buf_free(&raw);
+    if (*out == NULL)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof %s is not JSON: %.200s", what, jerr.text);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof %s is not a JSON object", what);
+    }
+    return TES_OK;
+}
+
+static tes_err check_claims(const iss_policy *p, json_t *claims, int64_t now, iss_proof *out)
+{
+    json_t *aud = json_object_get(claims, "aud");
+    bool aud_ok = false;
+    if (json_is_string(aud)) {
+        aud_ok = strcmp(json_string_value(aud), p->credential_issuer) == 0 &&
+                 json_string_length(aud) == strlen(p->credential_issuer);
+    } else if (json_is_array(aud)) {
+        for (size_t i = 0; i < json_array_size(aud) && !aud_ok; i++) {
+            json_t *a = json_array_get(aud, i);
+            aud_ok = json_is_string(a) && json_string_length(a) == strlen(p->credential_issuer) &&
+                     strcmp(json_string_value(a), p->credential_issuer) == 0;
+        }
+    }
+    if (!aud_ok)
+        return tes_err_set(TES_ERR_PROOF, "proof \"aud\" is not this issuer (%.200s)",
+                           p->credential_issuer);
+    json_t *iat = json_object_get(claims, "iat");
+    if (!json_is_integer(iat))
+        return tes_err_set(TES_ERR_PROOF, "proof \"iat\" missing or not an integer");
+    json_int_t t = json_integer_value(iat);
+    if (t < now - ISS_IAT_SKEW || t > now + ISS_IAT_SKEW)
+        return tes_err_set(TES_ERR_PROOF, "proof \"iat\" is more than %d seconds from now",
+                           ISS_IAT_SKEW);
+    out->iat = t;
+    json_t *exp = json_object_get(claims, "exp");
+    if (exp != NULL && (!json_is_integer(exp) || json_integer_value(exp) <= now))
+        return tes_err_set(TES_ERR_PROOF, "proof has expired (\"exp\")");
+    json_t *nonce = json_object_get(claims, "nonce");
+    if (!json_is_string(nonce) || json_string_length(nonce) == 0)
+        return tes_err_set(TES_ERR_PROOF, "proof carries no \"nonce\" (get one at the nonce "
+                                          "endpoint)");
+    size_t nl = json_string_length(nonce);
+    if (nl > ISS_NONCE_MAX || strlen(json_string_value(nonce)) != nl)
+        return tes_err_set(TES_ERR_PROOF, "proof \"nonce\" is not a c_nonce of this issuer");
+    memcpy(out->nonce, json_string_value(nonce), nl + 1);
+    return TES_OK;
+}
+
+tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_t now,
+                        iss_proof *out)
+{
+    if (p == NULL || p->credential_issuer == NULL || out == NULL || (jwt == NULL && len != 0))
+        return tes_err_set(TES_ERR_ARG, "iss_proof_parse: NULL argument");
+    memset(out, 0, sizeof *out);
+    if (len == 0 || len > ISS_JWT_MAX)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof JWT empty or longer than %d characters",
+                           ISS_JWT_MAX);
+    /* ---- framing: header.payload.signature, base64url without padding */
+    const char *d1 = memchr(jwt, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - jwt)) : NULL;
+    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - jwt)) != NULL)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof is not a compact JWS of three parts");
+    size_t hl = (size_t)(d1 - jwt), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - jwt);
+    if (hl == 0 || pl == 0 || hl > ISS_JWT_HEADER_MAX || pl > ISS_JWT_PAYLOAD_MAX)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof header or payload empty or too long");
+    if (!b64url_chars(jwt, hl) || !b64url_chars(d1 + 1, pl) || !b64url_chars(d2 + 1, sl))
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof parts are not base64url (no padding)");
+    if (sl != 86)
+        return tes_err_set(TES_ERR_PROOF, "proof signature is not 64 bytes (ES256 r||s)");
+
+    json_t *hdr = NULL, *claims = NULL;
+    tes_buf sig = {0};
+    tes_err err;
+    if ((err = segment_json(jwt, hl, "header", &hdr)) != TES_OK ||
+        (err = segment_json(d1 + 1, pl, "payload", &claims)) != TES_OK)
+        goto done;
+    if (tes_b64url_decode(&sig, d2 + 1, sl) != TES_OK || sig.len != 64) {
+        err = tes_err_set(TES_ERR_PROOF, "proof signature is not 64 bytes (ES256 r||s)");
+        goto done;
+    }
+
+    /* ---- header */
+    json_t *typ = json_object_get(hdr, "typ"), *alg = json_object_get(hdr, "alg");
+    if (!json_is_string(typ) || strcmp(json_string_value(typ), ISS_PROOF_TYP) != 0) {
+        err = tes_err_set(TES_ERR_PROOF, "proof header \"typ\" must be \"" ISS_PROOF_TYP "\"");
+        goto done;
+    }
+    if (!json_is_string(alg) || strcmp(json_string_value(alg), "ES256") != 0) {
+        err = tes_err_set(TES_ERR_PROOF, "proof header \"alg\" must be \"ES256\"");
+        goto done;
+    }
+    if (json_object_get(hdr, "crit") != NULL) {
+        err = tes_err_set(TES_ERR_PROOF, "proof header has \"crit\" parameters");
+        goto done;
+    }
+    if (json_object_get(hdr, "kid") != NULL) {
+        err = tes_err_set(TES_ERR_PROOF, "proof header must name its key by \"jwk\", not \"kid\"");
+        goto done;
+    }
+    if ((err = parse_jwk(json_object_get(hdr, "jwk"), &out->key)) != TES_OK)
+        goto done;
+    json_t *x5c = json_object_get(hdr, "x5c");
+    if (x5c != NULL && (err = parse_x5c(x5c, &out->attestation)) != TES_OK)
+        goto done;
+
+    /* ---- signature over the exact received header.payload */
+    err =
+        tes_key_verify(out->key, TES_HASH_SHA256, TES_BYTES(jwt, hl + 1 + pl), tes_buf_bytes(&sig));
+    if (err == TES_ERR_SIGNATURE) {
+        err = tes_err_set(TES_ERR_PROOF, "proof signature does not verify with its jwk");
+        goto done;
+    }
+    if (err != TES_OK)
+        goto done;
+
+    /* ---- claims */
+    err = check_claims(p, claims, now, out);
+done:
+    json_decref(hdr);
+    json_decref(claims);
+    tes_buf_free(&sig);
+    if (err != TES_OK)
+        iss_proof_free(out);
+    return err;
+}
+
+tes_err iss_proof_attestation(const iss_policy *p, const iss_proof *proof, int64_t now)
+{
+    if (p == NULL || proof == NULL || proof->key == NULL)
+        return tes_err_set(TES_ERR_ARG, "iss_proof_attestation: NULL argument");
+    if (p->vendor_roots.len == 0)
+        return TES_OK;
+    if (proof->attestation.len == 0)
+        return tes_err_set(TES_ERR_PROOF,
+                           "key attestation required: the proof header has no \"x5c\"");
+    tes_se_attested att = {0};
+    tes_err err =
+        tes_se_attestation_verify(tes_buf_bytes(&proof->attestation), p->vendor_roots,
+                                  TES_BYTES(proof->nonce, strlen(proof->nonce)), now, &att);
+    if (err == TES_ERR_ATTESTATION || err == TES_ERR_ATTESTATION_FORMAT)
+        return tes_err_set(TES_ERR_PROOF, "key attestation not accepted: %s", tes_err_message());
+    if (err != TES_OK)
+        return err;
+    if (!tes_key_equal_public(att.key, proof->key))
+        err = tes_err_set(TES_ERR_PROOF, "the key attestation certifies a different key than "
+                                         "the proof's jwk");
+    else if (p->require_uv && !att.user_verification)
+        err = tes_err_set(TES_ERR_PROOF, "the attested key does not require user verification "
+                                         "(PIN), which this issuer requires");
+    tes_key_free(att.key);
+    return err;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+tes_err iss_key_thumbprint(const tes_key *k, char out[65])
+{
+    tes_buf cose = {0}, hex = {0};
+    tes_cbor_enc e = {.out = &cose};
+    tes_cose_key_write(&e, k);
+    uint8_t h[32];
+    tes_err err = tes_cbor_enc_finish(&e);
+    if (err == TES_OK)
+        err = tes_digest(TES_HASH_SHA256, tes_buf_bytes(&cose), h);
+    if (err == TES_OK) {
+        tes_hex_encode(&hex, TES_BYTES(h, 32));
+        if (hex.failed || hex.len != 64)
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        else {
+            memcpy(out, hex.ptr, 64);
+            out[64] = '\0';
+        }
+    }
+    tes_buf_free(&cose);
+    tes_buf_free(&hex);
+    return err;
+}
+
+tes_err iss_key_jwk(const tes_key *k, tes_buf *jwk_x, tes_buf *jwk_y)
+{
+    if (k == NULL || tes_key_curve(k) != TES_CURVE_P256)
+        return tes_err_set(TES_ERR_UNSUPPORTED, "proof keys must be EC P-256");
+    uint8_t x[TES_MAX_COORD], y[TES_MAX_COORD];
+    tes_err err = tes_key_public_raw(k, x, y);
+    if (err != TES_OK)
+        return err;
+    tes_b64url_encode(jwk_x, TES_BYTES(x, 32));
+    tes_b64url_encode(jwk_y, TES_BYTES(y, 32));
+    if (jwk_x->failed || jwk_y->failed)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    return TES_OK;
+}
+
+/* ------------------------------------------------------------------ offer URI */
+
+tes_err iss_offer_uri(const char *credential_issuer, const char *config_id, const char *code,
+                      int tx_digits, tes_buf *out)
+{
+    if (credential_issuer == NULL || config_id == NULL || code == NULL || out == NULL)
+        return tes_err_set(TES_ERR_ARG, "iss_offer_uri: NULL argument");
+    json_t *offer = json_pack("{s:s, s:[s], s:{s:{s:s, s:{s:s, s:i, s:s}}}}", "credential_issuer",
+                              credential_issuer, "credential_configuration_ids", config_id,
+                              "grants", ISS_GRANT_PRE_AUTH, "pre-authorized_code", code, "tx_code",
+                              "input_mode", "numeric", "length", tx_digits, "description",
+                              "the one-time code you received at the counter");
+    if (offer == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "cannot build the credential offer");
+    char *text = json_dumps(offer, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(offer);
+    if (text == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "cannot build the credential offer");
+    static const char prefix[] = "openid-credential-offer://?credential_offer=";
+    tes_buf_append(out, prefix, sizeof prefix - 1);
+    iss_url_encode(out, text, strlen(text));
+    free(text);
+    if (out->failed)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    return TES_OK;
+}

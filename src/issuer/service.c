@@ -1,0 +1,1099 @@
+/*
+ * The OpenID4VCI issuer service (issuer.h): libmicrohttpd with a pool of
+ * worker threads, one registry handle per worker (registry handles belong to
+ * one thread), request bodies bounded before they are buffered, a connection
+ * limit and a per-connection idle timeout.
+ *
+ * Credential endpoint order of checks (each failure answers at once):
+ *   bearer token (401 invalid_token) -> rate per token (429) -> JSON body
+ *   (invalid_request / unknown_credential_configuration) -> every proof JWT
+ *   parsed, signature and claims checked (invalid_proof) -> all proofs carry
+ *   the same nonce and distinct keys (invalid_proof) -> the nonce consumed
+ *   once for the whole request (invalid_nonce) -> key attestations
+ *   (invalid_proof) -> issue.
+ *
+ * Issuing a batch: the status indexes must be inside the signed MSO, so the
+ * batch is recorded first (one registry transaction: credential rows, random
+ * status indexes, device-key thumbprints), then the mdocs are signed in
+ * memory, then the response is sent. If signing fails after the batch was
+ * recorded, every credential of that batch is revoked (operator "system") so
+ * no index stays VALID for a credential nobody holds, and the request gets
+ * 500 server_error. A process killed between the two steps leaves recorded,
+ * VALID, never-delivered credentials: harmless (no one holds them), and the
+ * registry shows them as a batch with no later delivery.
+ *
+ * Times: signed and validFrom of every copy are the start of the current UTC
+ * day, so copies of a batch (and batches of one day) cannot be told apart by
+ * time; validUntil = validFrom + valid_days.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "tessera/cose.h"
+#include "tessera/mdoc.h"
+#include "tessera/registry.h"
+#include "tessera/status.h"
+
+#include "issuer/issuer_internal.h"
+
+#define DAY 86400LL
+#define WORKERS 4
+#define CONN_LIMIT 256
+#define CONN_TIMEOUT 30          /* seconds of inactivity */
+#define DISCARD_SLACK (1u << 20) /* chunked body past max_body: read this much more, then drop */
+#define STATUS_CACHE_SECONDS 5
+#define STATUS_LIST_NAME "1"
+#define RL_BUCKETS 1024
+#define RL_WAYS 4
+#define RL_WINDOW 60
+#define DECOYS 2
+#define TX_DIGITS 6
+
+typedef struct rl_slot {
+    uint8_t key[16]; /* prefix of SHA-256(kind || key) */
+    int64_t window;  /* start of the minute */
+    int count;
+    bool used;
+} rl_slot;
+
+struct tes_issuer {
+    struct MHD_Daemon *mhd;
+    char *db_url, *public_url, *status_uri;
+    char *metadata, *as_metadata; /* prebuilt JSON */
+    tes_buf vendor_roots;
+    iss_policy pol;
+    tes_key *ds_key;
+    tes_cert *ds;
+    tes_clock clock;
+    int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl;
+    size_t status_list_size, max_body;
+    int rate_limit;
+
+    pthread_key_t tls; /* this worker's tes_registry */
+    bool tls_made;
+    pthread_mutex_t reg_mu;
+    tes_registry **regs; /* every handle opened, closed at stop */
+    size_t n_regs, cap_regs;
+
+    pthread_mutex_t status_mu;
+    tes_buf status_token;
+    int64_t status_built;
+    bool status_cached;
+
+    pthread_mutex_t rl_mu;
+    rl_slot rl[RL_BUCKETS][RL_WAYS];
+};
+
+typedef struct req_state {
+    tes_buf body;
+    size_t seen;
+    bool too_large;
+    bool answered;
+} req_state;
+
+static int64_t now_of(const tes_issuer *s)
+{
+    return tes_clock_now(&s->clock);
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
+                                 const void *data, size_t len, bool no_store, const char *www_auth,
+                                 const char *allow)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (no_store)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (www_auth)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
+    if (allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* Sends a JSON value (stolen). */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *v,
+                                 bool no_store, const char *www_auth, const char *allow)
+{
+    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
+    json_decref(v);
+    if (text == NULL) {
+        static const char oom[] =
+            "{\"error\":\"server_error\",\"error_description\":\"out of memory\"}";
+        return send_text(c, 500, "application/json", oom, sizeof oom - 1, true, NULL, NULL);
+    }
+    enum MHD_Result ret =
+        send_text(c, status, "application/json", text, strlen(text), no_store, www_auth, allow);
+    free(text);
+    return ret;
+}
+
+/* Sends {"error": name, "error_description": desc} with an explicit status. */
+static enum MHD_Result send_error_as(struct MHD_Connection *c, unsigned status, const char *name,
+                                     const char *desc, const char *www_auth, const char *allow)
+{
+    json_t *v = json_pack("{s:s, s:s}", "error", name, "error_description", desc ? desc : "");
+    return send_json(c, status, v, true, www_auth, allow);
+}
+
+/* Sends the wire error for code e with description desc. */
+static enum MHD_Result send_error(struct MHD_Connection *c, tes_err e, const char *desc)
+{
+    int status;
+    const char *name = iss_wire_error(e, &status);
+    if (status == 500)
+        desc = "the issuer failed; try again later"; /* details stay on the server */
+    const char *www = NULL;
+    char hdr[600];
+    if (e == TES_ERR_TOKEN) {
+        /* RFC 6750 §3: a quoted-string; drop characters that cannot be in one. */
+        char clean[400];
+        size_t j = 0;
+        for (size_t i = 0; desc && desc[i] && j + 1 < sizeof clean; i++)
+            if (desc[i] != '"' && desc[i] != '\\' && (unsigned char)desc[i] >= 0x20 &&
+                (unsigned char)desc[i] < 0x7f)
+                clean[j++] = desc[i];
+        clean[j] = '\0';
+        snprintf(hdr, sizeof hdr, "Bearer error=\"invalid_token\", error_description=\"%s\"",
+                 clean);
+        www = hdr;
+    }
+    return send_error_as(c, (unsigned)status, name, desc, www, NULL);
+}
+
+/* Sends the calling thread's last error (message copied first). */
+static enum MHD_Result send_last_error(struct MHD_Connection *c, tes_err e, const char *prefix)
+{
+    char desc[512];
+    if (prefix)
+        snprintf(desc, sizeof desc, "%s: %s", prefix, tes_err_message());
+    else
+        snprintf(desc, sizeof desc, "%s", tes_err_message());
+    return send_error(c, e, desc);
+}
+
+/* ------------------------------------------------------------------ rate limiting */
+
+/* Counts one event (add 1) or only looks (add 0) for (kind, key) in the
+ * current minute; returns the count in the window. Fixed window, 4-way
+ * buckets; under pressure the oldest entry of a bucket is replaced. */
+static int rl_touch(tes_issuer *s, const char *kind, const char *key, size_t key_len, int add)
+{
+    uint8_t h[32];
+    tes_buf in = {0};
+    tes_buf_append(&in, kind, strlen(kind) + 1);
+    tes_buf_append(&in, key, key_len);
+    bool ok = !in.failed && tes_digest(TES_HASH_SHA256, tes_buf_bytes(&in), h) == TES_OK;
+    tes_buf_free(&in);
+    if (!ok)
+        return 0;
+    int64_t now = now_of(s), window = now - now % RL_WINDOW;
+    uint32_t b = ((uint32_t)h[16] | (uint32_t)h[17] << 8 | (uint32_t)h[18] << 16) % RL_BUCKETS;
+    pthread_mutex_lock(&s->rl_mu);
+    rl_slot *hit = NULL, *victim = NULL;
+    for (int w = 0; w < RL_WAYS; w++) {
+        rl_slot *sl = &s->rl[b][w];
+        if (sl->used && memcmp(sl->key, h, 16) == 0) {
+            hit = sl;
+            break;
+        }
+        if (victim == NULL || !sl->used || (victim->used && sl->window < victim->window))
+            victim = sl;
+    }
+    if (hit == NULL) {
+        hit = victim;
+        memcpy(hit->key, h, 16);
+        hit->used = true;
+        hit->window = window;
+        hit->count = 0;
+    }
+    if (hit->window != window) {
+        hit->window = window;
+        hit->count = 0;
+    }
+    if (add && hit->count < INT_MAX)
+        hit->count += add;
+    int count = hit->count;
+    pthread_mutex_unlock(&s->rl_mu);
+    return count;
+}
+
+static void client_ip(struct MHD_Connection *c, char out[INET6_ADDRSTRLEN])
+{
+    out[0] = '\0';
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci == NULL || ci->client_addr == NULL)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  INET6_ADDRSTRLEN);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  INET6_ADDRSTRLEN);
+}
+
+/* ------------------------------------------------------------------ registry per worker */
+
+static tes_err worker_registry(tes_issuer *s, tes_registry **out)
+{
+    tes_registry *r = pthread_getspecific(s->tls);
+    if (r != NULL) {
+        *out = r;
+        return TES_OK;
+    }
+    tes_err err = tes_registry_open(s->db_url, &r);
+    if (err != TES_OK)
+        return err;
+    pthread_mutex_lock(&s->reg_mu);
+    if (s->n_regs == s->cap_regs) {
+        size_t cap = s->cap_regs ? 2 * s->cap_regs : 8;
+        tes_registry **n = realloc(s->regs, cap * sizeof *n);
+        if (n == NULL) {
+            pthread_mutex_unlock(&s->reg_mu);
+            tes_registry_close(r);
+            return tes_err_set(TES_ERR_NOMEM, "out of memory");
+        }
+        s->regs = n;
+        s->cap_regs = cap;
+    }
+    s->regs[s->n_regs++] = r;
+    pthread_mutex_unlock(&s->reg_mu);
+    if (pthread_setspecific(s->tls, r) != 0)
+        return tes_err_set(TES_ERR_NOMEM, "pthread_setspecific failed");
+    *out = r;
+    return TES_OK;
+}
+
+/* ------------------------------------------------------------------ /token */
+
+static bool is_form(struct MHD_Connection *c)
+{
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+    static const char form[] = "application/x-www-form-urlencoded";
+    if (ct == NULL || strncasecmp(ct, form, sizeof form - 1) != 0)
+        return false;
+    const char *rest = ct + sizeof form - 1;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == '\0' || *rest == ';';
+}
+
+static enum MHD_Result handle_token(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body)
+{
+    if (!is_form(c))
+        return send_error(c, TES_ERR_HTTP_REQUEST,
+                          "the token request must be application/x-www-form-urlencoded");
+    iss_token_req *req = malloc(sizeof *req);
+    if (req == NULL)
+        return send_error(c, TES_ERR_NOMEM, "out of memory");
+    enum MHD_Result ret;
+    tes_err err = iss_form_parse((const char *)body->ptr, body->len, req);
+    if (err != TES_OK) {
+        ret = send_last_error(c, err, NULL);
+        goto out;
+    }
+    if (!req->has_grant_type) {
+        ret = send_error(c, TES_ERR_HTTP_REQUEST, "grant_type is missing");
+        goto out;
+    }
+    if (strcmp(req->grant_type, ISS_GRANT_PRE_AUTH) != 0) {
+        ret = send_error(c, TES_ERR_UNSUPPORTED,
+                         "only the grant type " ISS_GRANT_PRE_AUTH " is supported");
+        goto out;
+    }
+    if (!req->has_code || req->code[0] == '\0') {
+        ret = send_error(c, TES_ERR_HTTP_REQUEST, "pre-authorized_code is missing");
+        goto out;
+    }
+    char ip[INET6_ADDRSTRLEN];
+    client_ip(c, ip);
+    if (rl_touch(s, "ip-fail", ip, strlen(ip), 0) >= s->rate_limit) {
+        ret = send_error(c, TES_ERR_RATE_LIMIT,
+                         "too many failed token requests from this address; wait a minute");
+        goto out;
+    }
+    if (rl_touch(s, "code", req->code, strlen(req->code), 1) > s->rate_limit) {
+        ret = send_error(c, TES_ERR_RATE_LIMIT,
+                         "too many requests for this pre-authorized code; wait a minute");
+        goto out;
+    }
+    tes_registry *r;
+    if ((err = worker_registry(s, &r)) != TES_OK) {
+        ret = send_error(c, err, NULL);
+        goto out;
+    }
+    char token[64];
+    int64_t person_id;
+    err = tes_registry_offer_redeem(r, req->code, req->has_tx_code ? req->tx_code : "", now_of(s),
+                                    s->token_lifetime, token, &person_id);
+    if (err != TES_OK) {
+        if (err == TES_ERR_GRANT)
+            (void)rl_touch(s, "ip-fail", ip, strlen(ip), 1);
+        ret = send_last_error(c, err, NULL);
+        goto out;
+    }
+    json_t *v = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
+                          "expires_in", (json_int_t)s->token_lifetime);
+    tes_wipe(token, sizeof token);
+    ret = send_json(c, 200, v, true, NULL, NULL);
+out:
+    tes_wipe(req, sizeof *req);
+    free(req);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ /nonce */
+
+static enum MHD_Result handle_nonce(tes_issuer *s, struct MHD_Connection *c)
+{
+    tes_registry *r;
+    tes_err err = worker_registry(s, &r);
+    char nonce[64];
+    if (err == TES_OK)
+        err = tes_registry_nonce_new(r, now_of(s), s->nonce_lifetime, nonce);
+    if (err != TES_OK)
+        return send_last_error(c, err, NULL);
+    return send_json(c, 200, json_pack("{s:s}", "c_nonce", nonce), true, NULL, NULL);
+}
+
+/* ------------------------------------------------------------------ /credential */
+
+/* Reads "Authorization: Bearer <token>" into token (at most 63 characters). */
+static bool bearer_token(struct MHD_Connection *c, char token[64], const char **why)
+{
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (h == NULL) {
+        *why = "the request has no Authorization: Bearer access token";
+        return false;
+    }
+    if (strncasecmp(h, "Bearer ", 7) != 0) {
+        *why = "the Authorization header is not a Bearer token";
+        return false;
+    }
+    h += 7;
+    while (*h == ' ')
+        h++;
+    size_t n = strlen(h);
+    while (n > 0 && h[n - 1] == ' ')
+        n--;
+    if (n == 0 || n > 63) {
+        *why = "the access token is unknown or expired";
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        /* RFC 6750 b64token */
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              strchr("-._~+/=", ch) != NULL)) {
+            *why = "the access token is malformed";
+            return false;
+        }
+    }
+    memcpy(token, h, n);
+    token[n] = '\0';
+    return true;
+}
+
+/* Signs n mdocs for the batch (indexes from the registry). */
+static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_claims *claims,
+                            iss_proof *proofs, const tes_registry_issued *issued, size_t n,
+                            int64_t valid_from, int64_t valid_until, json_t *list)
+{
+    const tes_signer signer = tes_signer_from_key(s->ds_key);
+    const tes_bytes chain[1] = {tes_cert_der(s->ds)};
+    tes_buf mdoc = {0}, text = {0};
+    tes_err err = TES_OK;
+    for (size_t i = 0; i < n && err == TES_OK; i++) {
+        tes_buf_reset(&mdoc);
+        tes_buf_reset(&text);
+        const tes_mdoc_issue_params p = {
+            .doctype = doctype,
+            .claims = claims,
+            .device_key = proofs[i].key,
+            .issuer = &signer,
+            .ds_chain = chain,
+            .ds_chain_len = 1,
+            .signed_at = valid_from,
+            .valid_from = valid_from,
+            .valid_until = valid_until,
+            .decoys = DECOYS,
+            .status_uri = s->status_uri,
+            .status_idx = issued[i].status_idx,
+        };
+        if ((err = tes_mdoc_issue(&p, &mdoc)) != TES_OK)
+            break;
+        tes_b64url_encode(&text, tes_buf_bytes(&mdoc));
+        tes_buf_append(&text, "", 1);
+        if (text.failed) {
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+            break;
+        }
+        if (json_array_append_new(list, json_pack("{s:s}", "credential", (const char *)text.ptr)) !=
+            0)
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    tes_buf_free(&mdoc);
+    tes_buf_free(&text);
+    return err;
+}
+
+static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c,
+                                         const tes_buf *body)
+{
+    char token[64];
+    const char *why = NULL;
+    if (!bearer_token(c, token, &why)) {
+        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
+            /* RFC 6750 §3.1: no error code in the challenge when no token was sent. */
+            return send_error_as(c, 401, "invalid_token", why, "Bearer", NULL);
+        return send_error(c, TES_ERR_TOKEN, why);
+    }
+    if (rl_touch(s, "token", token, strlen(token), 1) > s->rate_limit)
+        return send_error(c, TES_ERR_RATE_LIMIT,
+                          "too many credential requests with this access token; wait a minute");
+
+    tes_registry *r;
+    tes_err err = worker_registry(s, &r);
+    if (err != TES_OK)
+        return send_error(c, err, NULL);
+    const int64_t now = now_of(s);
+    int64_t person_id;
+    if ((err = tes_registry_token_check(r, token, now, &person_id)) != TES_OK)
+        return send_last_error(c, err, NULL);
+    tes_wipe(token, sizeof token);
+
+    iss_cred_req req;
+    if ((err = iss_cred_req_parse((const char *)body->ptr, body->len, s->pol.batch_max, &req)) !=
+        TES_OK)
+        return send_last_error(c, err, NULL);
+
+    enum MHD_Result ret = MHD_NO;
+    iss_proof *proofs = calloc(req.n, sizeof *proofs);
+    char *doctype = NULL, *claims_json = NULL;
+    tes_mdoc_claims claims = {0};
+    char(*thumbs)[65] = calloc(req.n, sizeof *thumbs);
+    const char **thumb_ptrs = calloc(req.n, sizeof *thumb_ptrs);
+    tes_registry_issued *issued = calloc(req.n, sizeof *issued);
+    json_t *list = json_array();
+    if (proofs == NULL || thumbs == NULL || thumb_ptrs == NULL || issued == NULL || list == NULL) {
+        ret = send_error(c, TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+
+    /* ---- every proof: framing, signature, claims */
+    char prefix[64];
+    for (size_t i = 0; i < req.n; i++) {
+        err = iss_proof_parse(&s->pol, req.proofs[i], strlen(req.proofs[i]), now, &proofs[i]);
+        if (err != TES_OK) {
+            if (err == TES_ERR_HTTP_REQUEST)
+                err = TES_ERR_PROOF; /* a malformed JWT is an invalid proof */
+            snprintf(prefix, sizeof prefix, "proof %zu", i);
+            ret = send_last_error(c, err, prefix);
+            goto out;
+        }
+    }
+    for (size_t i = 1; i < req.n; i++)
+        if (strcmp(proofs[i].nonce, proofs[0].nonce) != 0) {
+            ret = send_error(c, TES_ERR_PROOF,
+                             "all proofs of one request must carry the same "
+                             "c_nonce");
+            goto out;
+        }
+    for (size_t i = 0; i < req.n; i++)
+        for (size_t j = i + 1; j < req.n; j++)
+            if (tes_key_equal_public(proofs[i].key, proofs[j].key)) {
+                char d[160];
+                snprintf(d, sizeof d,
+                         "proofs %zu and %zu use the same key; each copy needs its "
+                         "own key",
+                         i, j);
+                ret = send_error(c, TES_ERR_PROOF, d);
+                goto out;
+            }
+
+    /* ---- the nonce, once for the request */
+    if (strlen(proofs[0].nonce) > 63) {
+        ret = send_error(c, TES_ERR_NONCE, "the c_nonce is unknown, used or expired");
+        goto out;
+    }
+    if ((err = tes_registry_nonce_consume(r, proofs[0].nonce, now)) != TES_OK) {
+        ret = send_last_error(c, err, NULL);
+        goto out;
+    }
+
+    /* ---- key attestations */
+    for (size_t i = 0; i < req.n; i++) {
+        if ((err = iss_proof_attestation(&s->pol, &proofs[i], now)) != TES_OK) {
+            snprintf(prefix, sizeof prefix, "proof %zu", i);
+            ret = send_last_error(c, err, prefix);
+            goto out;
+        }
+    }
+
+    /* ---- the person's claims for the requested doctype */
+    if ((err = tes_registry_person_get(r, person_id, &doctype, &claims_json)) != TES_OK) {
+        ret = send_last_error(c, err == TES_ERR_NOT_FOUND ? TES_ERR_STORE : err, NULL);
+        goto out;
+    }
+    if (strcmp(doctype, req.config_id) != 0) {
+        char d[300];
+        snprintf(d, sizeof d, "this access token is for %.128s, not %.128s", doctype,
+                 req.config_id);
+        ret = send_error(c, TES_ERR_NOT_FOUND, d);
+        goto out;
+    }
+    const tes_doctype *t = tes_doctype_find(doctype);
+    if (t == NULL || (err = tes_mdoc_claims_from_json(t, claims_json, strlen(claims_json),
+                                                      "/nonexistent", &claims)) != TES_OK) {
+        ret = send_error(c, TES_ERR_STORE, NULL);
+        goto out;
+    }
+
+    /* ---- record the batch (status indexes), then sign */
+    for (size_t i = 0; i < req.n; i++) {
+        if ((err = iss_key_thumbprint(proofs[i].key, thumbs[i])) != TES_OK) {
+            ret = send_error(c, err, NULL);
+            goto out;
+        }
+        thumb_ptrs[i] = thumbs[i];
+    }
+    const int64_t valid_from = now - ((now % DAY) + DAY) % DAY;
+    const int64_t valid_until = valid_from + s->valid_days * DAY;
+    if ((err =
+             tes_registry_issue_batch(r, person_id, doctype, valid_from, valid_until, s->status_uri,
+                                      s->status_list_size, thumb_ptrs, req.n, issued)) != TES_OK) {
+        ret = send_error(c, err, NULL);
+        goto out;
+    }
+    err = issue_copies(s, doctype, &claims, proofs, issued, req.n, valid_from, valid_until, list);
+    if (err != TES_OK) {
+        /* The batch is recorded but will not be delivered: revoke it. */
+        for (size_t i = 0; i < req.n; i++) {
+            /* Best effort: the answer is 500 either way, and a copy left VALID is one that
+             * nobody holds. */
+            tes_err re = tes_registry_set_status(r, issued[i].credential_id, person_id,
+                                                 TES_STATUS_REVOKED, "system", NULL);
+            (void)re;
+        }
+        ret = send_error(c, err, NULL);
+        goto out;
+    }
+    json_t *resp = json_pack("{s:O}", "credentials", list);
+    ret = send_json(c, 200, resp, true, NULL, NULL);
+out:
+    json_decref(list);
+    if (proofs)
+        for (size_t i = 0; i < req.n; i++)
+            iss_proof_free(&proofs[i]);
+    free(proofs);
+    free(thumbs);
+    free(thumb_ptrs);
+    free(issued);
+    tes_mdoc_claims_free(&claims);
+    free(doctype);
+    free(claims_json);
+    iss_cred_req_free(&req);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ /status/1 */
+
+static tes_err build_status(tes_issuer *s, int64_t now, tes_buf *out)
+{
+    tes_registry *r;
+    tes_err err = worker_registry(s, &r);
+    if (err != TES_OK)
+        return err;
+    tes_status_list l = {0};
+    if ((err = tes_registry_status_list(r, s->status_uri, s->status_list_size, &l)) != TES_OK)
+        return err;
+    const tes_signer signer = tes_signer_from_key(s->ds_key);
+    const tes_bytes chain[1] = {tes_cert_der(s->ds)};
+    err = tes_status_token_build(&l, s->status_uri, now, now + 2 * s->status_ttl, s->status_ttl,
+                                 &signer, chain, 1, out);
+    tes_status_list_free(&l);
+    return err;
+}
+
+static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c)
+{
+    const int64_t now = now_of(s);
+    tes_buf tok = {0};
+    pthread_mutex_lock(&s->status_mu);
+    if (s->status_cached && now >= s->status_built && now - s->status_built < STATUS_CACHE_SECONDS)
+        tes_buf_append(&tok, s->status_token.ptr, s->status_token.len);
+    pthread_mutex_unlock(&s->status_mu);
+    if (tok.len == 0 && !tok.failed) {
+        tes_err err = build_status(s, now, &tok);
+        if (err != TES_OK) {
+            tes_buf_free(&tok);
+            return send_error(c, err, NULL);
+        }
+        pthread_mutex_lock(&s->status_mu);
+        tes_buf_reset(&s->status_token);
+        tes_buf_append(&s->status_token, tok.ptr, tok.len);
+        s->status_cached = !s->status_token.failed;
+        s->status_built = now;
+        pthread_mutex_unlock(&s->status_mu);
+    }
+    if (tok.failed) {
+        tes_buf_free(&tok);
+        return send_error(c, TES_ERR_NOMEM, NULL);
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(tok.len, tok.ptr, MHD_RESPMEM_MUST_COPY);
+    tes_buf_free(&tok);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/statuslist+cwt");
+    char cc[64];
+    snprintf(cc, sizeof cc, "max-age=%d", STATUS_CACHE_SECONDS);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
+    enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const char *url,
+                                const char *method, const tes_buf *body)
+{
+    static const struct {
+        const char *path, *method;
+        int id;
+    } routes[] = {
+        {"/.well-known/openid-credential-issuer", "GET", 1},
+        {"/.well-known/oauth-authorization-server", "GET", 2},
+        {"/token", "POST", 3},
+        {"/nonce", "POST", 4},
+        {"/credential", "POST", 5},
+        {"/status/" STATUS_LIST_NAME, "GET", 6},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(url, routes[i].path) != 0)
+            continue;
+        if (strcmp(method, routes[i].method) != 0) {
+            char d[96];
+            snprintf(d, sizeof d, "%.16s is not allowed here; use %s", method, routes[i].method);
+            return send_error_as(c, 405, "invalid_request", d, NULL, routes[i].method);
+        }
+        switch (routes[i].id) {
+        case 1:
+            return send_text(c, 200, "application/json", s->metadata, strlen(s->metadata), false,
+                             NULL, NULL);
+        case 2:
+            return send_text(c, 200, "application/json", s->as_metadata, strlen(s->as_metadata),
+                             false, NULL, NULL);
+        case 3:
+            return handle_token(s, c, body);
+        case 4:
+            return handle_nonce(s, c);
+        case 5:
+            return handle_credential(s, c, body);
+        default:
+            return handle_status(s, c);
+        }
+    }
+    return send_error_as(c, 404, "not_found", "no such endpoint", NULL, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    tes_issuer *s = cls;
+    req_state *st = *con_cls;
+    if (st == NULL) {
+        st = calloc(1, sizeof *st);
+        if (st == NULL)
+            return MHD_NO;
+        *con_cls = st;
+        /* A declared body beyond the limit is refused before reading it. */
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL) {
+            char *end;
+            errno = 0;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (errno != 0 || end == cl || *end != '\0' || n > s->max_body) {
+                st->answered = true;
+                char d[96];
+                snprintf(d, sizeof d, "the request body is larger than %zu bytes", s->max_body);
+                return send_error_as(c, 413, "invalid_request", d, NULL, NULL);
+            }
+        }
+        return MHD_YES;
+    }
+    if (st->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size != 0) {
+        size_t n = *upload_data_size;
+        st->seen += n;
+        if (!st->too_large && st->body.len + n > s->max_body) {
+            st->too_large = true;
+            tes_buf_free(&st->body);
+        }
+        if (st->too_large) {
+            if (st->seen - s->max_body > DISCARD_SLACK)
+                return MHD_NO; /* a chunked flood: drop the connection */
+        } else {
+            tes_buf_append(&st->body, upload_data, n);
+            if (st->body.failed)
+                return MHD_NO;
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    st->answered = true;
+    if (st->too_large) {
+        char d[96];
+        snprintf(d, sizeof d, "the request body is larger than %zu bytes", s->max_body);
+        return send_error_as(c, 413, "invalid_request", d, NULL, NULL);
+    }
+    return dispatch(s, c, url, method, &st->body);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req_state *st = *con_cls;
+    if (st != NULL) {
+        tes_buf_free(&st->body);
+        free(st);
+        *con_cls = NULL;
+    }
+}
+
+/* ------------------------------------------------------------------ start / stop */
+
+static char *dup_str(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+static char *join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *r = malloc(la + lb + 1);
+    if (r) {
+        memcpy(r, a, la);
+        memcpy(r + la, b, lb + 1);
+    }
+    return r;
+}
+
+static tes_err load_authority(tes_issuer *s, const char *dir)
+{
+    char *p1 = join(dir, "/ds.pem"), *p2 = join(dir, "/ds_key.pem");
+    tes_buf cert = {0}, key = {.secret = true};
+    tes_err err = TES_OK;
+    if (p1 == NULL || p2 == NULL)
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    else if ((err = tes_file_read(p1, 1u << 20, &cert)) != TES_OK)
+        err = tes_err_set(err, "document signer certificate %s: %s", p1, tes_err_message());
+    else if ((err = tes_cert_parse_any(tes_buf_bytes(&cert), &s->ds)) != TES_OK)
+        err = tes_err_set(err, "document signer certificate %s: %s", p1, tes_err_message());
+    else if ((err = tes_file_read(p2, 1u << 20, &key)) != TES_OK)
+        err = tes_err_set(err, "document signer key %s: %s", p2, tes_err_message());
+    else if ((err = tes_key_parse(tes_buf_bytes(&key), &s->ds_key)) != TES_OK)
+        err = tes_err_set(err, "document signer key %s: %s", p2, tes_err_message());
+    else if (!tes_key_has_private(s->ds_key))
+        err = tes_err_set(TES_ERR_KEY_MALFORMED, "%s holds no private key", p2);
+    else if (!tes_key_equal_public(s->ds_key, tes_cert_key(s->ds)))
+        err = tes_err_set(TES_ERR_KEY_MALFORMED, "%s does not belong to %s", p2, p1);
+    free(p1);
+    free(p2);
+    tes_buf_free(&cert);
+    tes_buf_free(&key);
+    return err;
+}
+
+/* Splits "HOST:PORT" / "[V6]:PORT" and binds a listening socket. */
+static tes_err listen_on(const char *listen_spec, int *fd_out, int *port_out, bool *v6,
+                         char *host_out, size_t host_cap)
+{
+    char host[256];
+    const char *colon, *port_s;
+    if (listen_spec[0] == '[') {
+        const char *rb = strchr(listen_spec, ']');
+        if (rb == NULL || rb[1] != ':' || (size_t)(rb - listen_spec - 1) >= sizeof host)
+            return tes_err_set(TES_ERR_ARG, "listen: expected [ADDRESS]:PORT, got '%.100s'",
+                               listen_spec);
+        memcpy(host, listen_spec + 1, (size_t)(rb - listen_spec - 1));
+        host[rb - listen_spec - 1] = '\0';
+        port_s = rb + 2;
+    } else {
+        colon = strrchr(listen_spec, ':');
+        if (colon == NULL || (size_t)(colon - listen_spec) >= sizeof host)
+            return tes_err_set(TES_ERR_ARG, "listen: expected ADDRESS:PORT, got '%.100s'",
+                               listen_spec);
+        memcpy(host, listen_spec, (size_t)(colon - listen_spec));
+        host[colon - listen_spec] = '\0';
+        port_s = colon + 1;
+    }
+    char *end;
+    long port = strtol(port_s, &end, 10);
+    if (*port_s == '\0' || *end != '\0' || port < 0 || port > 65535)
+        return tes_err_set(TES_ERR_ARG, "listen: bad port in '%.100s'", listen_spec);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(host[0] ? host : NULL, port_s, &hints, &ai) != 0 || ai == NULL)
+        return tes_err_set(TES_ERR_ARG, "listen: '%.100s' is not a numeric address", host);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    tes_err err = TES_OK;
+    if (fd < 0) {
+        err = tes_err_set(TES_ERR_IO, "socket: %s", strerror(errno));
+    } else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+               bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        err = tes_err_set(TES_ERR_IO, "cannot listen on %.100s: %s", listen_spec, strerror(errno));
+    } else {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+            err = tes_err_set(TES_ERR_IO, "fcntl: %s", strerror(errno));
+    }
+    if (err == TES_OK) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+            err = tes_err_set(TES_ERR_IO, "getsockname: %s", strerror(errno));
+        } else if (ss.ss_family == AF_INET6) {
+            *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            *v6 = true;
+        } else {
+            *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            *v6 = false;
+        }
+    }
+    freeaddrinfo(ai);
+    if (err != TES_OK) {
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    snprintf(host_out, host_cap, "%s", host[0] ? host : (*v6 ? "::1" : "127.0.0.1"));
+    *fd_out = fd;
+    return TES_OK;
+}
+
+static tes_err build_metadata(tes_issuer *s)
+{
+    const char *pub = s->public_url;
+    char *cred = join(pub, "/credential"), *nonce = join(pub, "/nonce"),
+         *token = join(pub, "/token");
+    tes_err err = TES_OK;
+    json_t *configs = json_object(), *md = NULL, *as = NULL;
+    if (cred == NULL || nonce == NULL || token == NULL || configs == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    static const char *const doctypes[] = {TES_DOCTYPE_PID, TES_DOCTYPE_MDL};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *jwt = json_pack("{s:[s]}", "proof_signing_alg_values_supported", "ES256");
+        if (jwt && s->vendor_roots.len > 0)
+            json_object_set_new(jwt, "key_attestations_required", json_object());
+        json_t *cfg = json_pack("{s:s, s:s, s:[s], s:[i], s:{s:o}}", "format", "mso_mdoc",
+                                "doctype", doctypes[i], "cryptographic_binding_methods_supported",
+                                "cose_key", "credential_signing_alg_values_supported", -7,
+                                "proof_types_supported", "jwt", jwt);
+        if (cfg == NULL || json_object_set_new(configs, doctypes[i], cfg) != 0) {
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    md = json_pack("{s:s, s:s, s:s, s:O}", "credential_issuer", pub, "credential_endpoint", cred,
+                   "nonce_endpoint", nonce, "credential_configurations_supported", configs);
+    if (md && s->pol.batch_max >= 2)
+        json_object_set_new(md, "batch_credential_issuance",
+                            json_pack("{s:I}", "batch_size", (json_int_t)s->pol.batch_max));
+    as = json_pack("{s:s, s:s, s:[s], s:b, s:[s]}", "issuer", pub, "token_endpoint", token,
+                   "grant_types_supported", ISS_GRANT_PRE_AUTH,
+                   "pre-authorized_grant_anonymous_access_supported", 1,
+                   "token_endpoint_auth_methods_supported", "none");
+    if (md == NULL || as == NULL ||
+        (s->metadata = json_dumps(md, JSON_COMPACT | JSON_SORT_KEYS)) == NULL ||
+        (s->as_metadata = json_dumps(as, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+out:
+    json_decref(configs);
+    json_decref(md);
+    json_decref(as);
+    free(cred);
+    free(nonce);
+    free(token);
+    return err;
+}
+
+void tes_issuer_stop(tes_issuer *s)
+{
+    if (s == NULL)
+        return;
+    if (s->mhd)
+        MHD_stop_daemon(s->mhd); /* joins the workers; closes the listening socket */
+    for (size_t i = 0; i < s->n_regs; i++)
+        tes_registry_close(s->regs[i]);
+    free(s->regs);
+    if (s->tls_made)
+        pthread_key_delete(s->tls);
+    pthread_mutex_destroy(&s->reg_mu);
+    pthread_mutex_destroy(&s->status_mu);
+    pthread_mutex_destroy(&s->rl_mu);
+    tes_buf_free(&s->status_token);
+    tes_buf_free(&s->vendor_roots);
+    tes_key_free(s->ds_key);
+    tes_cert_free(s->ds);
+    free(s->db_url);
+    free(s->public_url);
+    free(s->status_uri);
+    free(s->metadata);
+    free(s->as_metadata);
+    free(s);
+}
+
+tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port)
+{
+    if (c == NULL || out == NULL || c->authority_dir == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_issuer_start: NULL argument or no authority_dir");
+    *out = NULL;
+    tes_issuer *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&s->reg_mu, NULL);
+    pthread_mutex_init(&s->status_mu, NULL);
+    pthread_mutex_init(&s->rl_mu, NULL);
+    s->clock = c->clock ? *c->clock : tes_clock_system();
+    s->valid_days = c->valid_days > 0 ? c->valid_days : 365;
+    s->token_lifetime = c->token_lifetime > 0 ? c->token_lifetime : 300;
+    s->nonce_lifetime = c->nonce_lifetime > 0 ? c->nonce_lifetime : 300;
+    s->status_ttl = c->status_ttl > 0 ? c->status_ttl : 3600;
+    s->status_list_size = c->status_list_size > 0 ? c->status_list_size : (size_t)1 << 17;
+    s->max_body = c->max_body > 0 ? c->max_body : 64 * 1024;
+    s->rate_limit = c->rate_limit > 0 ? c->rate_limit : 60;
+    s->pol.batch_max = c->batch_max > 0 ? c->batch_max : 10;
+    if (s->pol.batch_max > ISS_BATCH_HARD_MAX)
+        s->pol.batch_max = ISS_BATCH_HARD_MAX;
+    s->pol.require_uv = c->require_uv;
+
+    tes_err err = TES_OK;
+    int fd = -1, bound = 0;
+    bool v6 = false;
+    char host[256];
+    if (s->status_list_size > TES_STATUS_MAX_ENTRIES) {
+        err = tes_err_set(TES_ERR_ARG, "status_list_size above %u", TES_STATUS_MAX_ENTRIES);
+        goto fail;
+    }
+    if ((err = load_authority(s, c->authority_dir)) != TES_OK)
+        goto fail;
+    if (c->vendor_roots != NULL) {
+        tes_cert *roots[16];
+        size_t nr = 0;
+        if ((err = tes_file_read(c->vendor_roots, 1u << 20, &s->vendor_roots)) != TES_OK ||
+            (err = tes_cert_parse_all(tes_buf_bytes(&s->vendor_roots), roots, 16, &nr)) != TES_OK) {
+            err = tes_err_set(err, "vendor roots %s: %s", c->vendor_roots, tes_err_message());
+            goto fail;
+        }
+        for (size_t i = 0; i < nr; i++)
+            tes_cert_free(roots[i]);
+        if (nr == 0) {
+            err = tes_err_set(TES_ERR_CERT_MALFORMED, "vendor roots %s: no certificate",
+                              c->vendor_roots);
+            goto fail;
+        }
+        s->pol.vendor_roots = tes_buf_bytes(&s->vendor_roots);
+    }
+    s->db_url = c->db_url ? dup_str(c->db_url) : join(c->authority_dir, "/registry.db");
+    if (s->db_url == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    /* Open once here: creates / migrates the schema and reports a bad URL now. */
+    tes_registry *probe = NULL;
+    if ((err = tes_registry_open(s->db_url, &probe)) != TES_OK)
+        goto fail;
+    tes_registry_close(probe);
+
+    if ((err = listen_on(c->listen ? c->listen : "127.0.0.1:8080", &fd, &bound, &v6, host,
+                         sizeof host)) != TES_OK)
+        goto fail;
+    if (c->public_url != NULL) {
+        size_t n = strlen(c->public_url);
+        while (n > 0 && c->public_url[n - 1] == '/')
+            n--;
+        s->public_url = strndup(c->public_url, n);
+    } else {
+        char url[320];
+        snprintf(url, sizeof url, v6 ? "http://[%s]:%d" : "http://%s:%d", host, bound);
+        s->public_url = strdup(url);
+    }
+    if (s->public_url == NULL ||
+        (s->status_uri = join(s->public_url, "/status/" STATUS_LIST_NAME)) == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    s->pol.credential_issuer = s->public_url;
+    if ((err = build_metadata(s)) != TES_OK)
+        goto fail;
+    if (pthread_key_create(&s->tls, NULL) != 0) {
+        err = tes_err_set(TES_ERR_NOMEM, "pthread_key_create failed");
+        goto fail;
+    }
+    s->tls_made = true;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
+                              (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WORKERS,
+                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
+                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        err = tes_err_set(TES_ERR_IO, "libmicrohttpd could not start on %s", host);
+        goto fail;
+    }
+    fd = -1; /* the daemon owns it now */
+    *out = s;
+    if (port)
+        *port = bound;
+    return TES_OK;
+fail:
+    if (fd >= 0)
+        close(fd);
+    {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", tes_err_message());
+        tes_issuer_stop(s);
+        return tes_err_set(err, "%s", msg);
+    }
+}

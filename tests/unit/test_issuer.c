@@ -1,0 +1,1415 @@
+/*
+ * The OpenID4VCI issuer service and the wallet's client, over HTTP on loopback:
+ * an authority made in a temp dir (IACA + DS), a secure-element vendor root and
+ * a soft secure element it provisioned (plus one provisioned by a vendor the
+ * issuer does not trust), a SQLite registry (and PostgreSQL when
+ * scripts/pg-test.sh can start a throw-away cluster).
+ *
+ *  - end to end: enrol -> offer URI + tx code -> obtain a batch of 3 -> three
+ *    mdocs on three distinct keys, distinct status indexes, identical
+ *    signed/validFrom; each presented (device signature in the SE) and
+ *    verified; the status token verifies and shows VALID; one revoked through
+ *    the registry -> REVOKED at its index only.
+ *  - bad requests, each with its standard error, the service serving after.
+ *  - the request parsers directly (form, credential request, proof JWT).
+ *  - a bounded load run: 4 threads x 250 obtains (token + nonce + credential).
+ */
+#define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
+#include "harness.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "tessera/cbor.h"
+#include "tessera/cose.h"
+#include "tessera/issuer.h"
+#include "tessera/mdoc.h"
+#include "tessera/registry.h"
+#include "tessera/se.h"
+#include "tessera/status.h"
+#include "tessera/trust.h"
+
+#include "issuer/issuer_internal.h"
+
+#define DAY 86400LL
+#define BATCH_MAX 5
+#define NONCE_LIFETIME 60
+#define LOAD_THREADS 4
+#define LOAD_PER_THREAD 250
+
+static const char PID_CLAIMS[] =
+    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","
+    " \"birth_date\": \"1964-08-12\", \"issuing_authority\": \"Utopia\", \"issuing_country\": "
+    "\"UT\", \"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"UT\"}}";
+
+static const uint8_t TRANSCRIPT[] = {0x83, 0xf6, 0xf6, 0xf6};
+
+/* ------------------------------------------------------------------ test clock */
+
+static _Atomic int64_t clock_offset;
+static int64_t test_now(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL) + atomic_load(&clock_offset);
+}
+static const tes_clock TEST_CLOCK = {test_now, NULL};
+
+/* ------------------------------------------------------------------ fixture */
+
+typedef struct env {
+    bool ready, failed;
+    char dir[64], auth[128], vendor_pem[160], db[160], status_uri[256], url[128];
+    tes_cert *iaca;
+    tes_trust_store *trust;
+    tes_se *se, *se_untrusted;
+    tes_issuer *iss;
+    int port;
+    tes_issuer_config cfg;
+} env;
+static env E;
+
+static bool write_pem_cert(const char *dir, const char *name, const tes_cert *c)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    tes_buf pem = {0};
+    bool ok = tes_cert_to_pem(c, &pem) == TES_OK &&
+              tes_file_write(p, tes_buf_bytes(&pem), 0644) == TES_OK;
+    tes_buf_free(&pem);
+    return ok;
+}
+
+/* An authority as `tessera authority init` makes it. */
+static bool make_authority(const char *dir)
+{
+    int64_t now = time(NULL);
+    tes_key *ik = NULL, *dk = NULL;
+    tes_cert *ds = NULL;
+    bool ok = tes_key_generate(TES_CURVE_P256, &ik) == TES_OK &&
+              tes_key_generate(TES_CURVE_P256, &dk) == TES_OK;
+    tes_cert_template rt = {.common_name = "Utopia IACA",
+                            .country = "UT",
+                            .not_before = now - 3600,
+                            .not_after = now + 3650 * DAY,
+                            .is_ca = true,
+                            .path_len = 0,
+                            .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
+                            .issuer_alt_uri = "https://iaca.ut.example"};
+    tes_cert_template dt = {.common_name = "Utopia Document Signer",
+                            .country = "UT",
+                            .not_before = now - 3600,
+                            .not_after = now + 1000 * DAY,
+                            .path_len = -1,
+                            .key_usage = TES_KU_DIGITAL_SIGNATURE,
+                            .eku_oid = TES_OID_EKU_MDL_DS,
+                            .issuer_alt_uri = "https://iaca.ut.example",
+                            .crl_uri = "https://iaca.ut.example/crl/iaca.crl"};
+    ok = ok && tes_cert_create(&rt, ik, NULL, ik, &E.iaca) == TES_OK &&
+         tes_cert_create(&dt, dk, E.iaca, ik, &ds) == TES_OK;
+    tes_buf pem = {.secret = true};
+    char p[256];
+    snprintf(p, sizeof p, "%s/ds_key.pem", dir);
+    ok = ok && tes_key_to_pem(dk, true, &pem) == TES_OK &&
+         tes_file_write(p, tes_buf_bytes(&pem), 0600) == TES_OK &&
+         write_pem_cert(dir, "ds.pem", ds) && write_pem_cert(dir, "iaca.pem", E.iaca);
+    tes_buf_free(&pem);
+    tes_key_free(ik);
+    tes_key_free(dk);
+    tes_cert_free(ds);
+    return ok;
+}
+
+static bool env_up(void)
+{
+    if (E.ready || E.failed)
+        return E.ready;
+    E.failed = true;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(E.dir, sizeof E.dir, "/tmp/tes_issuer_XXXXXX");
+    if (!mkdtemp(E.dir))
+        return false;
+    snprintf(E.auth, sizeof E.auth, "%s/authority", E.dir);
+    mkdir(E.auth, 0700);
+    if (!make_authority(E.auth))
+        return false;
+    char vdir[128], vdir2[128], sdir[160], sdir2[160];
+    snprintf(vdir, sizeof vdir, "%s/vendor", E.dir);
+    snprintf(vdir2, sizeof vdir2, "%s/vendor2", E.dir);
+    snprintf(E.vendor_pem, sizeof E.vendor_pem, "%s/vendor.pem", vdir);
+    snprintf(sdir, sizeof sdir, "soft:%s/se", E.dir);
+    snprintf(sdir2, sizeof sdir2, "soft:%s/se2", E.dir);
+    if (tes_se_vendor_create(vdir, "Trusted Chip Vendor") != TES_OK ||
+        tes_se_vendor_create(vdir2, "Unknown Chip Vendor") != TES_OK ||
+        tes_se_open(sdir, NULL, &E.se) != TES_OK || tes_se_soft_provision(E.se, vdir) != TES_OK ||
+        tes_se_open(sdir2, NULL, &E.se_untrusted) != TES_OK ||
+        tes_se_soft_provision(E.se_untrusted, vdir2) != TES_OK)
+        return false;
+    if (tes_trust_store_new(&E.trust) != TES_OK ||
+        tes_trust_store_add(E.trust, TES_PROFILE_DS, tes_cert_ref(E.iaca)) != TES_OK)
+        return false;
+    snprintf(E.db, sizeof E.db, "%s/registry.db", E.dir);
+    E.cfg = (tes_issuer_config){.authority_dir = E.auth,
+                                .db_url = E.db,
+                                .listen = "127.0.0.1:0",
+                                .vendor_roots = E.vendor_pem,
+                                .batch_max = BATCH_MAX,
+                                .nonce_lifetime = NONCE_LIFETIME,
+                                .rate_limit = 30,
+                                .clock = &TEST_CLOCK};
+    if (tes_issuer_start(&E.cfg, &E.iss, &E.port) != TES_OK) {
+        fprintf(stderr, "issuer start: %s\n", tes_err_message());
+        return false;
+    }
+    snprintf(E.url, sizeof E.url, "http://127.0.0.1:%d", E.port);
+    snprintf(E.status_uri, sizeof E.status_uri, "%s/status/1", E.url);
+    E.cfg.public_url = E.url; /* for enrolment (the service derived the same) */
+    E.ready = true;
+    E.failed = false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ keys over the SE */
+
+static tes_err se_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *pem,
+                         tes_buf *att)
+{
+    tes_se *se = ctx;
+    tes_se_key_opts o = {0};
+    tes_key *pub = NULL;
+    tes_err e = tes_se_create_key(se, &o, key_id);
+    if (e == TES_OK)
+        e = tes_se_public_key(se, key_id, &pub);
+    if (e == TES_OK)
+        e = tes_key_to_pem(pub, false, pem);
+    if (e == TES_OK)
+        e = se->ops->attest(se, key_id, challenge, att);
+    tes_key_free(pub);
+    return e;
+}
+
+static tes_err se_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64])
+{
+    uint8_t s[TES_MAX_SIG];
+    size_t n = 0;
+    tes_err e = tes_se_sign(ctx, key_id, NULL, msg, s, &n);
+    if (e == TES_OK && n != 64)
+        e = TES_ERR_CRYPTO;
+    if (e == TES_OK)
+        memcpy(sig, s, 64);
+    return e;
+}
+
+/* ------------------------------------------------------------------ software keys (load run) */
+
+typedef struct soft_keys {
+    tes_key *k[4];
+    size_t n;
+} soft_keys;
+
+static tes_err soft_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *pem,
+                           tes_buf *att)
+{
+    (void)challenge;
+    (void)att;
+    soft_keys *s = ctx;
+    if (s->n == 4)
+        return TES_ERR_ARG;
+    tes_err e = tes_key_generate(TES_CURVE_P256, &s->k[s->n]);
+    if (e == TES_OK)
+        e = tes_key_to_pem(s->k[s->n], false, pem);
+    if (e == TES_OK)
+        snprintf(key_id, 64, "k%zu", s->n++);
+    return e;
+}
+
+static tes_err soft_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64])
+{
+    soft_keys *s = ctx;
+    size_t i = (size_t)(key_id[1] - '0'), n = 0;
+    uint8_t out[TES_MAX_SIG];
+    if (key_id[0] != 'k' || i >= s->n)
+        return TES_ERR_KEY_UNKNOWN;
+    tes_err e = tes_key_sign(s->k[i], TES_HASH_SHA256, msg, out, &n);
+    if (e == TES_OK)
+        memcpy(sig, out, 64);
+    return e;
+}
+
+static void soft_keys_clear(soft_keys *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        tes_key_free(s->k[i]);
+    s->n = 0;
+}
+
+/* ------------------------------------------------------------------ HTTP helper */
+
+typedef struct resp {
+    long status;
+    tes_buf body;
+    char www_auth[256];
+    char ctype[128];
+} resp;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
+{
+    tes_buf_append(&((resp *)ctx)->body, p, sz * n);
+    return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
+{
+    resp *r = ctx;
+    size_t len = sz * n;
+    char line[512];
+    snprintf(line, sizeof line, "%.*s", (int)(len < 511 ? len : 511), p);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (strncasecmp(line, "WWW-Authenticate:", 17) == 0)
+        snprintf(r->www_auth, sizeof r->www_auth, "%.200s", line + 18);
+    if (strncasecmp(line, "Content-Type:", 13) == 0)
+        snprintf(r->ctype, sizeof r->ctype, "%.100s", line + 14);
+    return len;
+}
+
+/* method "GET" or "POST"; body may be NULL; extra header lines may be NULL. */
+static bool http(const char *method, const char *path, const char *ctype, const char *bearer,
+                 const char *body, size_t len, resp *r)
+{
+    memset(r, 0, sizeof *r);
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return false;
+    char url[512], line[600];
+    snprintf(url, sizeof url, "%s%s", E.url, path);
+    struct curl_slist *hd = curl_slist_append(NULL, "Expect:");
+    if (ctype) {
+        snprintf(line, sizeof line, "Content-Type: %s", ctype);
+        hd = curl_slist_append(hd, line);
+    }
+    if (bearer) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
+        hd = curl_slist_append(hd, line);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    }
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    tes_buf_append(&r->body, "", 1);
+    r->body.len--;
+    return rc == CURLE_OK;
+}
+
+/* The "error" member of a JSON error body ("" when none). */
+static const char *err_name(const resp *r, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    json_t *v = json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+    json_t *e = json_object_get(v, "error");
+    json_t *d = json_object_get(v, "error_description");
+    if (json_is_string(e) && json_is_string(d))
+        snprintf(buf, cap, "%s", json_string_value(e));
+    json_decref(v);
+    return buf;
+}
+
+static bool desc_has(const resp *r, const char *needle)
+{
+    json_t *v = json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+    json_t *d = json_object_get(v, "error_description");
+    bool ok = json_is_string(d) && strstr(json_string_value(d), needle) != NULL;
+    if (!ok)
+        fprintf(stderr, "    description %s lacks '%s'\n", (const char *)r->body.ptr, needle);
+    json_decref(v);
+    return ok;
+}
+
+#define CHECK_WIRE(r, want_status, want_error)                                                     \
+    do {                                                                                           \
+        char eb_[64];                                                                              \
+        CHECK_EQ_INT((r)->status, want_status);                                                    \
+        CHECK_EQ_STR(err_name((r), eb_, sizeof eb_), want_error);                                  \
+    } while (0)
+
+static bool still_serving(void)
+{
+    resp r;
+    bool ok = http("GET", "/.well-known/openid-credential-issuer", NULL, NULL, NULL, 0, &r) &&
+              r.status == 200;
+    tes_buf_free(&r.body);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ protocol steps by hand */
+
+/* The pre-authorized code inside an offer URI. */
+static bool offer_code(const char *uri, char *code, size_t cap)
+{
+    const char *q = strstr(uri, "credential_offer=");
+    if (!q)
+        return false;
+    char *dec = malloc(8192);
+    size_t n;
+    bool ok = iss_url_decode(q + 17, strlen(q + 17), true, dec, 8192, &n) == TES_OK;
+    json_t *j = ok ? json_loadb(dec, n, 0, NULL) : NULL;
+    json_t *c = json_object_get(json_object_get(json_object_get(j, "grants"), ISS_GRANT_PRE_AUTH),
+                                "pre-authorized_code");
+    ok = json_is_string(c);
+    if (ok)
+        snprintf(code, cap, "%s", json_string_value(c));
+    json_decref(j);
+    free(dec);
+    return ok;
+}
+
+/* Enrols a PID holder; offer URI, code and tx code out. */
+static bool enrol(tes_buf *uri, char code[128], char tx[16], int64_t *person)
+{
+    memset(uri, 0, sizeof *uri);
+    tes_err e = tes_issuer_enrol(&E.cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", uri, tx, person);
+    if (e != TES_OK) {
+        fprintf(stderr, "enrol: %s\n", tes_err_message());
+        return false;
+    }
+    tes_buf_append(uri, "", 1);
+    uri->len--;
+    return offer_code((const char *)uri->ptr, code, 128);
+}
+
+static void token_form(tes_buf *f, const char *code, const char *tx)
+{
+    tes_buf_append(f, "grant_type=", 11);
+    iss_url_encode(f, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
+    tes_buf_append(f, "&pre-authorized_code=", 21);
+    iss_url_encode(f, code, strlen(code));
+    if (tx) {
+        tes_buf_append(f, "&tx_code=", 9);
+        tes_buf_append(f, tx, strlen(tx));
+    }
+}
+
+static bool get_token(const char *code, const char *tx, char out[128])
+{
+    tes_buf f = {0};
+    token_form(&f, code, tx);
+    resp r;
+    bool ok = http("POST", "/token", "application/x-www-form-urlencoded", NULL, (const char *)f.ptr,
+                   f.len, &r) &&
+              r.status == 200;
+    json_t *v = ok ? json_loadb((const char *)r.body.ptr, r.body.len, 0, NULL) : NULL;
+    json_t *t = json_object_get(v, "access_token");
+    ok = ok && json_is_string(t);
+    if (ok)
+        snprintf(out, 128, "%s", json_string_value(t));
+    else
+        fprintf(stderr, "    token: %ld %s\n", r.status, (const char *)r.body.ptr);
+    json_decref(v);
+    tes_buf_free(&f);
+    tes_buf_free(&r.body);
+    return ok;
+}
+
+static bool get_nonce(char out[128])
+{
+    resp r;
+    bool ok = http("POST", "/nonce", NULL, NULL, "", 0, &r) && r.status == 200;
+    json_t *v = ok ? json_loadb((const char *)r.body.ptr, r.body.len, 0, NULL) : NULL;
+    json_t *n = json_object_get(v, "c_nonce");
+    ok = ok && json_is_string(n);
+    if (ok)
+        snprintf(out, 128, "%s", json_string_value(n));
+    json_decref(v);
+    tes_buf_free(&r.body);
+    return ok;
+}
+
+/* How to build a proof. */
+typedef struct proof_opts {
+    tes_se *se; /* key made here (NULL: software key) */
+    const char *nonce;
+    const tes_key *sign_with; /* sign with this software key instead of the jwk's */
+    tes_se *attest_other;     /* x5c: attestation of a fresh key of this SE instead */
+    bool no_x5c;
+    const char *aud; /* NULL: the issuer */
+    int64_t iat_shift;
+} proof_opts;
+
+static char *b64url_json(json_t *v)
+{
+    char *t = json_dumps(v, JSON_COMPACT);
+    tes_buf b = {0};
+    tes_b64url_encode(&b, TES_BYTES(t, strlen(t)));
+    tes_buf_append(&b, "", 1);
+    free(t);
+    return (char *)b.ptr;
+}
+
+static json_t *x5c_of(tes_bytes chain)
+{
+    tes_cbor_doc d;
+    if (tes_cbor_parse(chain, NULL, &d) != TES_OK)
+        return NULL;
+    json_t *a = json_array();
+    uint32_t node = tes_cbor_child(&d, 0);
+    for (uint64_t k = 0; k < tes_cbor_count(&d, 0); k++, node = tes_cbor_next(&d, node)) {
+        const tes_cbor_node *n = tes_cbor_at(&d, node);
+        tes_buf b = {0};
+        tes_b64_encode(&b, TES_BYTES(n->data, n->len));
+        json_array_append_new(a, json_stringn((const char *)b.ptr, b.len));
+        tes_buf_free(&b);
+    }
+    tes_cbor_doc_free(&d);
+    return a;
+}
+
+/* Builds a proof JWT (malloc'd); the key used goes to *key_out (may be NULL). */
+static char *make_proof(const proof_opts *o, tes_key **key_out, char key_id[64])
+{
+    tes_key *key = NULL, *soft = NULL;
+    tes_buf att = {0};
+    char id[64] = "";
+    tes_bytes ch = TES_BYTES(o->nonce, strlen(o->nonce));
+    if (o->se) {
+        tes_buf pem = {0};
+        if (se_create(o->se, ch, id, &pem, &att) != TES_OK ||
+            tes_key_parse(tes_buf_bytes(&pem), &key) != TES_OK) {
+            tes_buf_free(&pem);
+            return NULL;
+        }
+        tes_buf_free(&pem);
+    } else {
+        if (tes_key_generate(TES_CURVE_P256, &soft) != TES_OK)
+            return NULL;
+        key = tes_key_ref(soft);
+    }
+    if (o->attest_other) {
+        tes_buf pem = {0};
+        char other[64];
+        tes_buf_reset(&att);
+        if (se_create(o->attest_other, ch, other, &pem, &att) != TES_OK)
+            return NULL;
+        tes_buf_free(&pem);
+    }
+    tes_buf x = {0}, y = {0};
+    if (iss_key_jwk(key, &x, &y) != TES_OK)
+        return NULL;
+    json_t *hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", ISS_PROOF_TYP, "alg",
+                            "ES256", "jwk", "kty", "EC", "crv", "P-256", "x", (char *)x.ptr, x.len,
+                            "y", (char *)y.ptr, y.len);
+    if (att.len && !o->no_x5c)
+        json_object_set_new(hdr, "x5c", x5c_of(tes_buf_bytes(&att)));
+    json_t *cl = json_pack("{s:s, s:I, s:s}", "aud", o->aud ? o->aud : E.url, "iat",
+                           (json_int_t)(test_now(NULL) + o->iat_shift), "nonce", o->nonce);
+    char *h = b64url_json(hdr), *p = b64url_json(cl);
+    tes_buf jwt = {0};
+    tes_buf_append(&jwt, h, strlen(h));
+    tes_buf_append(&jwt, ".", 1);
+    tes_buf_append(&jwt, p, strlen(p));
+    uint8_t sig[TES_MAX_SIG];
+    size_t sl = 0;
+    tes_err e;
+    if (o->sign_with)
+        e = tes_key_sign(o->sign_with, TES_HASH_SHA256, tes_buf_bytes(&jwt), sig, &sl);
+    else if (o->se)
+        e = tes_se_sign(o->se, id, NULL, tes_buf_bytes(&jwt), sig, &sl);
+    else
+        e = tes_key_sign(soft, TES_HASH_SHA256, tes_buf_bytes(&jwt), sig, &sl);
+    tes_buf_append(&jwt, ".", 1);
+    tes_b64url_encode(&jwt, TES_BYTES(sig, sl));
+    tes_buf_append(&jwt, "", 1);
+    free(h);
+    free(p);
+    json_decref(hdr);
+    json_decref(cl);
+    tes_buf_free(&x);
+    tes_buf_free(&y);
+    tes_buf_free(&att);
+    tes_key_free(soft);
+    if (key_out)
+        *key_out = key;
+    else
+        tes_key_free(key);
+    if (key_id)
+        snprintf(key_id, 64, "%s", id);
+    if (e != TES_OK) {
+        tes_buf_free(&jwt);
+        return NULL;
+    }
+    return (char *)jwt.ptr;
+}
+
+/* POSTs a credential request with these proofs (NULL-terminated list). */
+static bool post_credential(const char *token, const char *config, char **proofs, resp *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; proofs[i]; i++)
+        json_array_append_new(arr, json_string(proofs[i]));
+    json_t *req =
+        json_pack("{s:s, s:{s:o}}", "credential_configuration_id", config, "proofs", "jwt", arr);
+    char *body = json_dumps(req, JSON_COMPACT);
+    bool ok = http("POST", "/credential", "application/json", token, body, strlen(body), r);
+    free(body);
+    json_decref(req);
+    return ok;
+}
+
+/* A fresh token (new person, redeemed offer) for credential-endpoint tests. */
+static bool fresh_token(char token[128])
+{
+    tes_buf uri;
+    char code[128], tx[16];
+    int64_t person;
+    bool ok = enrol(&uri, code, tx, &person) && get_token(code, tx, token);
+    tes_buf_free(&uri);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ registry look-ups */
+
+/* Credential id of the credential bound to key k (SQLite or PostgreSQL). */
+static int64_t cred_id_of(const char *db_url, const tes_key *k)
+{
+    char th[65];
+    if (iss_key_thumbprint(k, th) != TES_OK)
+        return -1;
+    int64_t id = -1;
+    if (strncmp(db_url, "postgres", 8) == 0) {
+        /* psql rather than libpq: the test does not get libpq's include path */
+        char cmd[512], out[64] = "";
+        snprintf(cmd, sizeof cmd,
+                 "psql '%s' -At -c \"SELECT id FROM credentials WHERE thumbprint = '%s'\"", db_url,
+                 th);
+        FILE *f = popen(cmd, "r");
+        if (f && fgets(out, sizeof out, f))
+            id = strtoll(out, NULL, 10);
+        if (f)
+            pclose(f);
+        return id > 0 ? id : -1;
+    }
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    if (sqlite3_open_v2(db_url, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT id FROM credentials WHERE thumbprint = ?", -1, &st, NULL) ==
+            SQLITE_OK) {
+        sqlite3_bind_text(st, 1, th, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            id = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return id;
+}
+
+/* Fetches /status/1 and verifies it; out owned by the caller. */
+static bool fetch_status(tes_status_token *out)
+{
+    resp r;
+    bool ok = http("GET", "/status/1", NULL, NULL, NULL, 0, &r) && r.status == 200;
+    CHECK(ok);
+    CHECK_EQ_STR(r.ctype, "application/statuslist+cwt");
+    tes_err e = ok ? tes_status_token_verify(tes_buf_bytes(&r.body), E.status_uri, E.trust,
+                                             test_now(NULL), out)
+                   : TES_ERR_IO;
+    if (e != TES_OK)
+        fprintf(stderr, "    status token: %s\n", tes_err_message());
+    tes_buf_free(&r.body);
+    return e == TES_OK;
+}
+
+/* ------------------------------------------------------------------ tests: parsers */
+
+TEST(form_parser)
+{
+    iss_token_req t;
+    CHECK_ERR(iss_form_parse("grant_type=a%3Ab&pre-authorized_code=x+y&tx_code=123456", 55, &t),
+              TES_OK);
+    CHECK_EQ_STR(t.grant_type, "a:b");
+    CHECK_EQ_STR(t.code, "x y");
+    CHECK_EQ_STR(t.tx_code, "123456");
+    const char *bad[] = {"grant_type=a&grant_type=b",
+                         "grant_type=%zz",
+                         "grant_type=%4",
+                         "a=1&&b=2",
+                         "novalue",
+                         "=x",
+                         "a=1&",
+                         "grant_type=a%00b",
+                         "grant_type=a b",
+                         "grant_type=%0a"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_ERR(iss_form_parse(bad[i], strlen(bad[i]), &t), TES_ERR_HTTP_REQUEST);
+    CHECK_ERR(iss_form_parse("unknown=1&grant_type=g", 22, &t), TES_OK); /* ignored */
+    char many[2048] = "";
+    for (int i = 0; i < 40; i++)
+        strcat(many, i ? "&x=1" : "x=1");
+    CHECK_ERR(iss_form_parse(many, strlen(many), &t), TES_ERR_HTTP_REQUEST);
+}
+
+TEST(credential_request_parser)
+{
+    iss_cred_req r;
+    const char ok[] = "{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\","
+                      "\"proofs\":{\"jwt\":[\"a.b.c\",\"d.e.f\"]}}";
+    CHECK_ERR(iss_cred_req_parse(ok, strlen(ok), 5, &r), TES_OK);
+    CHECK_EQ_INT(r.n, 2);
+    CHECK_EQ_STR(r.proofs[1], "d.e.f");
+    iss_cred_req_free(&r);
+    static const struct {
+        const char *json;
+        tes_err want;
+    } cases[] = {
+        {"{", TES_ERR_JSON},
+        {"{\"credential_configuration_id\":\"x\",\"credential_configuration_id\":\"y\"}",
+         TES_ERR_JSON},
+        {"[]", TES_ERR_HTTP_REQUEST},
+        {"{\"credential_configuration_id\":\"nope\",\"proofs\":{\"jwt\":[\"a\"]}}",
+         TES_ERR_NOT_FOUND},
+        {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\"}", TES_ERR_PROOF},
+        {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":[]}}",
+         TES_ERR_PROOF},
+        {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"ldp_vp\":[]}}",
+         TES_ERR_PROOF},
+        {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":[1]}}",
+         TES_ERR_PROOF},
+        {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proof\":{}}",
+         TES_ERR_HTTP_REQUEST},
+        {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":"
+         "[\"a\",\"b\",\"c\"]}}",
+         TES_ERR_HTTP_REQUEST}, /* batch_max 2 below */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_ERR(iss_cred_req_parse(cases[i].json, strlen(cases[i].json), 2, &r), cases[i].want);
+}
+
+TEST(proof_parser)
+{
+    REQUIRE(env_up());
+    iss_policy pol = {.credential_issuer = E.url, .batch_max = 5};
+    proof_opts o = {.nonce = "n0nce"};
+    char *jwt = make_proof(&o, NULL, NULL);
+    REQUIRE(jwt != NULL);
+    iss_proof p;
+    int64_t now = test_now(NULL);
+    CHECK_ERR(iss_proof_parse(&pol, jwt, strlen(jwt), now, &p), TES_OK);
+    CHECK_EQ_STR(p.nonce, "n0nce");
+    CHECK(p.attestation.len == 0);
+    iss_proof_free(&p);
+    CHECK_ERR(iss_proof_parse(&pol, jwt, strlen(jwt), now + 400, &p), TES_ERR_PROOF); /* iat */
+    /* a flipped signature byte */
+    size_t l = strlen(jwt);
+    jwt[l - 3] = jwt[l - 3] == 'A' ? 'B' : 'A';
+    CHECK_ERR(iss_proof_parse(&pol, jwt, l, now, &p), TES_ERR_PROOF);
+    /* two parts, padding, empty */
+    char *dot = strrchr(jwt, '.');
+    CHECK_ERR(iss_proof_parse(&pol, jwt, (size_t)(dot - jwt), now, &p), TES_ERR_HTTP_REQUEST);
+    CHECK_ERR(iss_proof_parse(&pol, "a=.b.c", 6, now, &p), TES_ERR_HTTP_REQUEST);
+    CHECK_ERR(iss_proof_parse(&pol, "", 0, now, &p), TES_ERR_HTTP_REQUEST);
+    free(jwt);
+    o.aud = "https://other.example";
+    jwt = make_proof(&o, NULL, NULL);
+    CHECK_ERR(iss_proof_parse(&pol, jwt, strlen(jwt), now, &p), TES_ERR_PROOF);
+    free(jwt);
+    /* attestation required by policy, none given */
+    tes_buf roots = {0};
+    REQUIRE(tes_file_read(E.vendor_pem, 1 << 20, &roots) == TES_OK);
+    pol.vendor_roots = tes_buf_bytes(&roots);
+    o.aud = NULL;
+    jwt = make_proof(&o, NULL, NULL);
+    CHECK_ERR(iss_proof_parse(&pol, jwt, strlen(jwt), now, &p), TES_OK);
+    CHECK_ERR(iss_proof_attestation(&pol, &p, now), TES_ERR_PROOF);
+    iss_proof_free(&p);
+    free(jwt);
+    /* with the SE: accepted; the uv policy refuses a key made without user verification */
+    o.se = E.se;
+    jwt = make_proof(&o, NULL, NULL);
+    CHECK_ERR(iss_proof_parse(&pol, jwt, strlen(jwt), now, &p), TES_OK);
+    CHECK_ERR(iss_proof_attestation(&pol, &p, now), TES_OK);
+    pol.require_uv = true;
+    CHECK_ERR(iss_proof_attestation(&pol, &p, now), TES_ERR_PROOF);
+    iss_proof_free(&p);
+    free(jwt);
+    tes_buf_free(&roots);
+}
+
+TEST(offer_uri_round_trip)
+{
+    tes_buf u = {0};
+    CHECK_ERR(iss_offer_uri("http://127.0.0.1:1", TES_DOCTYPE_PID, "c+/=ode", 6, &u), TES_OK);
+    tes_buf_append(&u, "", 1);
+    char code[128];
+    CHECK(strncmp((char *)u.ptr, "openid-credential-offer://?credential_offer=", 44) == 0);
+    CHECK(offer_code((char *)u.ptr, code, sizeof code));
+    CHECK_EQ_STR(code, "c+/=ode");
+    tes_buf_free(&u);
+}
+
+/* ------------------------------------------------------------------ tests: end to end */
+
+static void end_to_end(const char *db_url)
+{
+    tes_issuer_config cfg = E.cfg;
+    tes_issuer *iss = E.iss;
+    char saved_url[128], url[128], status_uri[256];
+    int port = E.port;
+    if (db_url != NULL) { /* a second service on another registry */
+        cfg.db_url = db_url;
+        cfg.public_url = NULL;
+        if (tes_issuer_start(&cfg, &iss, &port) != TES_OK) {
+            fprintf(stderr, "start on %s: %s\n", db_url, tes_err_message());
+            CHECK(0);
+            return;
+        }
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+        cfg.public_url = url;
+        snprintf(saved_url, sizeof saved_url, "%s", E.url);
+        memcpy(status_uri, E.status_uri, sizeof status_uri);
+        snprintf(E.url, sizeof E.url, "%s", url);
+        snprintf(E.status_uri, sizeof E.status_uri, "%s/status/1", url);
+    }
+    const char *reg_url = cfg.db_url;
+
+    tes_buf uri = {0};
+    char tx[16];
+    int64_t person;
+    CHECK_ERR(tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", &uri, tx, &person),
+              TES_OK);
+    tes_buf_append(&uri, "", 1);
+    CHECK_EQ_INT(strlen(tx), 6);
+
+    tes_oid4vci_keys keys = {se_create, se_sign, E.se};
+    tes_buf *mdocs = NULL;
+    char(*ids)[64] = NULL;
+    size_t n = 0;
+    tes_err e = tes_oid4vci_obtain((char *)uri.ptr, tx, 3, &keys, &mdocs, &ids, &n);
+    if (e != TES_OK)
+        fprintf(stderr, "obtain: %s\n", tes_err_message());
+    CHECK_ERR(e, TES_OK);
+    tes_buf_free(&uri);
+    if (e != TES_OK)
+        goto stop;
+    CHECK_EQ_INT(n, 3);
+
+    tes_key *dk[3] = {0};
+    int64_t signed_at[3], valid_from[3], valid_until[3];
+    uint64_t idx[3] = {0};
+    for (size_t i = 0; i < 3; i++) {
+        tes_mdoc_cred_info info;
+        REQUIRE(tes_mdoc_cred_info_read(tes_buf_bytes(&mdocs[i]), &info) == TES_OK);
+        dk[i] = tes_key_ref(info.device_key);
+        signed_at[i] = info.signed_at;
+        valid_from[i] = info.valid_from;
+        valid_until[i] = info.valid_until;
+        CHECK_EQ_STR(info.doctype, TES_DOCTYPE_PID);
+        tes_mdoc_cred_info_free(&info);
+        tes_key *se_pub = NULL;
+        CHECK_ERR(tes_se_public_key(E.se, ids[i], &se_pub), TES_OK);
+        CHECK(se_pub && tes_key_equal_public(se_pub, dk[i]));
+        tes_key_free(se_pub);
+
+        /* present with the SE key, verify as a reader would */
+        tes_se_signer_ctx sc = {E.se, ids[i], NULL};
+        tes_signer dev = {tes_se_cose_sign, &sc, TES_COSE_ES256};
+        tes_mdoc_req_elem el[] = {{TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("family_name"), false}};
+        tes_mdoc_present_params pp = {.mdoc = tes_buf_bytes(&mdocs[i]),
+                                      .elems = el,
+                                      .n_elems = 1,
+                                      .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
+                                      .device = &dev};
+        tes_buf dr = {0};
+        CHECK_ERR(tes_mdoc_present(&pp, &dr, NULL), TES_OK);
+        tes_mdoc_verify_opts vo = {.trust = E.trust,
+                                   .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
+                                   .at = test_now(NULL)};
+        tes_mdoc_result res = {0};
+        e = tes_mdoc_verify(tes_buf_bytes(&dr), &vo, &res);
+        if (e != TES_OK)
+            fprintf(stderr, "verify copy %zu: %s\n", i, tes_err_message());
+        CHECK_ERR(e, TES_OK);
+        if (e == TES_OK && res.n_docs == 1) {
+            CHECK(res.docs[0].has_status);
+            idx[i] = res.docs[0].status_idx;
+            CHECK(tes_bytes_eq(res.docs[0].status_uri,
+                               TES_BYTES(E.status_uri, strlen(E.status_uri))));
+            CHECK_EQ_INT(res.docs[0].n_elems, 1);
+        }
+        tes_mdoc_result_free(&res);
+        tes_buf_free(&dr);
+    }
+    /* three keys, three indexes, one time */
+    CHECK(!tes_key_equal_public(dk[0], dk[1]) && !tes_key_equal_public(dk[0], dk[2]) &&
+          !tes_key_equal_public(dk[1], dk[2]));
+    CHECK(idx[0] != idx[1] && idx[0] != idx[2] && idx[1] != idx[2]);
+    int64_t now = test_now(NULL);
+    for (size_t i = 0; i < 3; i++) {
+        CHECK_EQ_INT(signed_at[i], signed_at[0]);
+        CHECK_EQ_INT(valid_from[i], valid_from[0]);
+        CHECK_EQ_INT(valid_until[i], valid_until[0]);
+    }
+    CHECK_EQ_INT(valid_from[0] % DAY, 0);
+    CHECK(valid_from[0] <= now && now - valid_from[0] < DAY);
+    CHECK_EQ_INT(valid_until[0] - valid_from[0], 365 * DAY);
+
+    /* status: all valid, then one revoked */
+    tes_status_token st = {0};
+    if (fetch_status(&st)) {
+        for (size_t i = 0; i < 3; i++)
+            CHECK_EQ_INT(tes_status_list_get(&st.list, idx[i]), TES_STATUS_VALID);
+        CHECK(st.ttl == 3600 && st.exp == st.iat + 7200);
+    } else {
+        CHECK(0);
+    }
+    tes_status_token_free(&st);
+    int64_t cid = cred_id_of(reg_url, dk[1]);
+    CHECK(cid > 0);
+    tes_registry *r = NULL;
+    REQUIRE(tes_registry_open(reg_url, &r) == TES_OK);
+    size_t changed = 0;
+    CHECK_ERR(tes_registry_set_status(r, cid, person, TES_STATUS_REVOKED, "counter-7", &changed),
+              TES_OK);
+    CHECK_EQ_INT(changed, 1);
+    tes_registry_close(r);
+    atomic_fetch_add(&clock_offset, 6); /* past the service's status cache */
+    if (fetch_status(&st)) {
+        CHECK_EQ_INT(tes_status_list_get(&st.list, idx[0]), TES_STATUS_VALID);
+        CHECK_EQ_INT(tes_status_list_get(&st.list, idx[1]), TES_STATUS_REVOKED);
+        CHECK_EQ_INT(tes_status_list_get(&st.list, idx[2]), TES_STATUS_VALID);
+    } else {
+        CHECK(0);
+    }
+    tes_status_token_free(&st);
+
+    for (size_t i = 0; i < 3; i++) {
+        tes_key_free(dk[i]);
+        tes_buf_free(&mdocs[i]);
+    }
+    free(mdocs);
+    free(ids);
+stop:
+    if (db_url != NULL) {
+        tes_issuer_stop(iss);
+        snprintf(E.url, sizeof E.url, "%s", saved_url);
+        memcpy(E.status_uri, status_uri, sizeof status_uri);
+    }
+}
+
+TEST(end_to_end_sqlite)
+{
+    REQUIRE(env_up());
+    end_to_end(NULL);
+    CHECK(still_serving());
+}
+
+TEST(end_to_end_postgresql)
+{
+    REQUIRE(env_up());
+    if (access("scripts/pg-test.sh", X_OK) != 0 && access("scripts/pg-test.sh", R_OK) != 0) {
+        printf("     (no scripts/pg-test.sh: PostgreSQL skipped)\n");
+        return;
+    }
+    char pgdir[128], cmd[512], url[256] = "";
+    snprintf(pgdir, sizeof pgdir, "%s/pg", E.dir);
+    chmod(E.dir, 0711); /* the server (user postgres) must reach pgdir; nothing is listable */
+    int port = 21000 + (int)(getpid() % 20000);
+    snprintf(cmd, sizeof cmd, "bash scripts/pg-test.sh start %s %d 2>%s/pg.err", pgdir, port,
+             E.dir);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL || fgets(url, sizeof url, f) == NULL) {
+        if (f)
+            pclose(f);
+        printf("     (PostgreSQL could not start: skipped; see %s/pg.err)\n", E.dir);
+        return;
+    }
+    int rc = pclose(f);
+    url[strcspn(url, "\r\n")] = '\0';
+    if (rc != 0 || strncmp(url, "postgres", 8) != 0) {
+        printf("     (PostgreSQL could not start: skipped)\n");
+        return;
+    }
+    printf("     PostgreSQL at %s\n", url);
+    end_to_end(url);
+    snprintf(cmd, sizeof cmd, "bash scripts/pg-test.sh stop %s >/dev/null 2>&1", pgdir);
+    CHECK(system(cmd) == 0);
+}
+
+/* ------------------------------------------------------------------ tests: bad requests */
+
+TEST(token_errors)
+{
+    REQUIRE(env_up());
+    tes_buf uri;
+    char code[128], tx[16], tok[128];
+    int64_t person;
+    REQUIRE(enrol(&uri, code, tx, &person));
+
+    /* wrong transaction code: invalid_grant with the tries left */
+    tes_buf f = {0};
+    char bad_tx[16];
+    snprintf(bad_tx, sizeof bad_tx, "%s", tx);
+    bad_tx[0] = bad_tx[0] == '1' ? '2' : '1';
+    token_form(&f, code, bad_tx);
+    resp r;
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
+               &r));
+    CHECK_WIRE(&r, 400, "invalid_grant");
+    CHECK(desc_has(&r, "4 tries left"));
+    tes_buf_free(&r.body);
+    tes_buf_free(&f);
+    /* the client maps it */
+    soft_keys sk = {0};
+    tes_oid4vci_keys keys = {soft_create, soft_sign, &sk};
+    tes_buf *m;
+    char(*ids)[64];
+    size_t n;
+    tes_buf_append(&uri, "", 1);
+    char wrong[16];
+    snprintf(wrong, sizeof wrong, "%s", tx);
+    wrong[5] = wrong[5] == '9' ? '0' : (char)(wrong[5] + 1);
+    CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, wrong, 1, &keys, &m, &ids, &n), TES_ERR_GRANT);
+    CHECK(strstr(tes_err_message(), "tries left") != NULL);
+
+    /* right code once; reused: invalid_grant */
+    CHECK(get_token(code, tx, tok));
+    token_form(&f, code, tx);
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
+               &r));
+    CHECK_WIRE(&r, 400, "invalid_grant");
+    CHECK(desc_has(&r, "already used"));
+    tes_buf_free(&r.body);
+    tes_buf_free(&f);
+    CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, tx, 1, &keys, &m, &ids, &n), TES_ERR_GRANT);
+    soft_keys_clear(&sk);
+    tes_buf_free(&uri);
+
+    /* unknown code */
+    token_form(&f, "no-such-code", "123456");
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
+               &r));
+    CHECK_WIRE(&r, 400, "invalid_grant");
+    CHECK(desc_has(&r, "unknown"));
+    tes_buf_free(&r.body);
+    tes_buf_free(&f);
+
+    /* grant type, content type, form syntax */
+    static const char other_grant[] = "grant_type=authorization_code&code=x";
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, other_grant,
+               strlen(other_grant), &r));
+    CHECK_WIRE(&r, 400, "unsupported_grant_type");
+    tes_buf_free(&r.body);
+    CHECK(http("POST", "/token", "application/json", NULL, "{}", 2, &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    tes_buf_free(&r.body);
+    static const char bad_pct[] = "grant_type=urn%3Aietf%3&pre-authorized_code=x";
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, bad_pct,
+               strlen(bad_pct), &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    tes_buf_free(&r.body);
+    CHECK(http("GET", "/token", NULL, NULL, NULL, 0, &r));
+    CHECK_WIRE(&r, 405, "invalid_request");
+    tes_buf_free(&r.body);
+    CHECK(http("GET", "/nowhere", NULL, NULL, NULL, 0, &r));
+    CHECK_EQ_INT(r.status, 404);
+    tes_buf_free(&r.body);
+    CHECK(still_serving());
+}
+
+TEST(credential_errors)
+{
+    REQUIRE(env_up());
+    char tok[128], nonce[128];
+    REQUIRE(fresh_token(tok));
+    resp r;
+
+    /* bearer */
+    char *none[] = {NULL};
+    CHECK(post_credential(NULL, TES_DOCTYPE_PID, none, &r));
+    CHECK_WIRE(&r, 401, "invalid_token");
+    CHECK(strncmp(r.www_auth, "Bearer", 6) == 0);
+    tes_buf_free(&r.body);
+    CHECK(post_credential("not-a-token", TES_DOCTYPE_PID, none, &r));
+    CHECK_WIRE(&r, 401, "invalid_token");
+    CHECK(strstr(r.www_auth, "error=\"invalid_token\"") != NULL);
+    tes_buf_free(&r.body);
+
+    /* body: malformed JSON, unknown configuration, too many proofs, oversized */
+    static const char bad_json[] = "{\"credential_configuration_id\": ";
+    CHECK(http("POST", "/credential", "application/json", tok, bad_json, strlen(bad_json), &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    tes_buf_free(&r.body);
+    REQUIRE(get_nonce(nonce));
+    proof_opts o = {.se = E.se, .nonce = nonce};
+    char *p1 = make_proof(&o, NULL, NULL);
+    REQUIRE(p1 != NULL);
+    char *one[] = {p1, NULL};
+    CHECK(post_credential(tok, "org.example.unknown", one, &r));
+    CHECK_WIRE(&r, 400, "unknown_credential_configuration");
+    tes_buf_free(&r.body);
+    char *six[] = {p1, p1, p1, p1, p1, p1, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, six, &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    CHECK(desc_has(&r, "at most 5"));
+    tes_buf_free(&r.body);
+    size_t big = 70 * 1024;
+    char *huge = malloc(big);
+    memset(huge, ' ', big);
+    huge[0] = '{';
+    huge[big - 1] = '}';
+    CHECK(http("POST", "/credential", "application/json", tok, huge, big, &r));
+    CHECK_WIRE(&r, 413, "invalid_request");
+    tes_buf_free(&r.body);
+    free(huge);
+
+    /* malformed JWTs */
+    char two_parts[] = "eyJhbGciOiJFUzI1NiJ9.eyJub25jZSI6IngifQ";
+    char bad_b64[] = "eyJhbGciOiJFUzI1NiJ9.ey$$$.c2ln";
+    char *tp[] = {two_parts, NULL}, *bb[] = {bad_b64, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, tp, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    tes_buf_free(&r.body);
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, bb, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    tes_buf_free(&r.body);
+
+    /* the same key twice */
+    char *dup[] = {p1, p1, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, dup, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    CHECK(desc_has(&r, "same key"));
+    tes_buf_free(&r.body);
+
+    /* signed by another key than its jwk */
+    tes_key *other = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &other) == TES_OK);
+    proof_opts ow = {.se = E.se, .nonce = nonce, .sign_with = other};
+    char *pw = make_proof(&ow, NULL, NULL);
+    char *w[] = {pw, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, w, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    CHECK(desc_has(&r, "does not verify"));
+    tes_buf_free(&r.body);
+    tes_key_free(other);
+    free(pw);
+
+    /* nonce: the failures above did not use it up (they fail before it is consumed) */
+    /* attestation from an untrusted vendor (consumes the nonce, then fails) */
+    proof_opts ou = {.se = E.se_untrusted, .nonce = nonce};
+    char *pu = make_proof(&ou, NULL, NULL);
+    char *u[] = {pu, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, u, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    CHECK(desc_has(&r, "attestation"));
+    tes_buf_free(&r.body);
+    free(pu);
+
+    /* attestation for another key */
+    REQUIRE(get_nonce(nonce));
+    proof_opts oa = {.se = E.se, .nonce = nonce, .attest_other = E.se};
+    char *pa = make_proof(&oa, NULL, NULL);
+    char *a[] = {pa, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, a, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    CHECK(desc_has(&r, "different key"));
+    tes_buf_free(&r.body);
+    free(pa);
+
+    /* no attestation at all */
+    REQUIRE(get_nonce(nonce));
+    proof_opts on = {.se = E.se, .nonce = nonce, .no_x5c = true};
+    char *pn = make_proof(&on, NULL, NULL);
+    char *nx[] = {pn, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, nx, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    tes_buf_free(&r.body);
+    free(pn);
+
+    /* a good request; then the same nonce again: invalid_nonce */
+    REQUIRE(get_nonce(nonce));
+    free(p1);
+    p1 = make_proof(&o, NULL, NULL);
+    char *good[] = {p1, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, good, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_buf_free(&r.body);
+    char *p2 = make_proof(&o, NULL, NULL);
+    char *again[] = {p2, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, again, &r));
+    CHECK_WIRE(&r, 400, "invalid_nonce");
+    tes_buf_free(&r.body);
+    free(p2);
+
+    /* an unknown nonce */
+    proof_opts ox = {.se = E.se, .nonce = "never-issued"};
+    char *px = make_proof(&ox, NULL, NULL);
+    char *xx[] = {px, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, xx, &r));
+    CHECK_WIRE(&r, 400, "invalid_nonce");
+    tes_buf_free(&r.body);
+    free(px);
+
+    /* two proofs with different nonces */
+    char n2[128];
+    REQUIRE(get_nonce(nonce) && get_nonce(n2));
+    proof_opts o2 = {.se = E.se, .nonce = n2};
+    char *pa1 = make_proof(&o, NULL, NULL), *pa2 = make_proof(&o2, NULL, NULL);
+    char *mixed[] = {pa1, pa2, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, mixed, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof");
+    CHECK(desc_has(&r, "same c_nonce"));
+    tes_buf_free(&r.body);
+    free(pa1);
+    free(pa2);
+
+    /* the token is for a PID: asking for an mDL is refused */
+    REQUIRE(get_nonce(nonce));
+    char *pm = make_proof(&o, NULL, NULL);
+    char *mm[] = {pm, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_MDL, mm, &r));
+    CHECK_WIRE(&r, 400, "unknown_credential_configuration");
+    tes_buf_free(&r.body);
+    free(pm);
+
+    /* a stale nonce (the clock moves past its lifetime) */
+    REQUIRE(get_nonce(nonce));
+    atomic_fetch_add(&clock_offset, NONCE_LIFETIME + 1);
+    char *ps = make_proof(&o, NULL, NULL);
+    char *ss[] = {ps, NULL};
+    CHECK(post_credential(tok, TES_DOCTYPE_PID, ss, &r));
+    CHECK_WIRE(&r, 400, "invalid_nonce");
+    tes_buf_free(&r.body);
+    free(ps);
+    free(p1);
+    CHECK(still_serving());
+
+    /* the client maps an untrusted chip to TES_ERR_PROOF */
+    tes_buf uri;
+    char code[128], tx[16];
+    int64_t person;
+    REQUIRE(enrol(&uri, code, tx, &person));
+    tes_oid4vci_keys keys = {se_create, se_sign, E.se_untrusted};
+    tes_buf *m;
+    char(*ids)[64];
+    size_t n;
+    CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, tx, 2, &keys, &m, &ids, &n), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "attestation") != NULL);
+    tes_buf_free(&uri);
+}
+
+TEST(metadata)
+{
+    REQUIRE(env_up());
+    resp r;
+    REQUIRE(http("GET", "/.well-known/openid-credential-issuer", NULL, NULL, NULL, 0, &r));
+    CHECK_EQ_INT(r.status, 200);
+    json_t *v = json_loadb((char *)r.body.ptr, r.body.len, 0, NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(v, "credential_issuer")), E.url);
+    json_t *cfg =
+        json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_MDL);
+    CHECK_EQ_STR(json_string_value(json_object_get(cfg, "doctype")), TES_DOCTYPE_MDL);
+    CHECK(json_is_object(
+        json_object_get(json_object_get(json_object_get(cfg, "proof_types_supported"), "jwt"),
+                        "key_attestations_required")));
+    CHECK_EQ_INT(json_integer_value(json_object_get(json_object_get(v, "batch_credential_issuance"),
+                                                    "batch_size")),
+                 BATCH_MAX);
+    json_decref(v);
+    tes_buf_free(&r.body);
+    REQUIRE(http("GET", "/.well-known/oauth-authorization-server", NULL, NULL, NULL, 0, &r));
+    v = json_loadb((char *)r.body.ptr, r.body.len, 0, NULL);
+    char tok_ep[160];
+    snprintf(tok_ep, sizeof tok_ep, "%s/token", E.url);
+    CHECK_EQ_STR(json_string_value(json_object_get(v, "token_endpoint")), tok_ep);
+    json_decref(v);
+    tes_buf_free(&r.body);
+}
+
+/* Last on this service: it uses up the failure allowance of 127.0.0.1. */
+TEST(rate_limits)
+{
+    REQUIRE(env_up());
+    tes_buf uri;
+    char code[128], tx[16];
+    int64_t person;
+    REQUIRE(enrol(&uri, code, tx, &person));
+    tes_buf f = {0};
+    token_form(&f, code, tx); /* right code and tx: but sent 31 times (rate 30/min) */
+    int ok = 0, limited = 0, other = 0;
+    for (int i = 0; i < 31; i++) {
+        resp r;
+        CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr,
+                   f.len, &r));
+        char eb[64];
+        if (r.status == 200)
+            ok++;
+        else if (r.status == 429 && strcmp(err_name(&r, eb, sizeof eb), "rate_limited") == 0)
+            limited++;
+        else
+            other++;
+        tes_buf_free(&r.body);
+    }
+    CHECK_EQ_INT(ok, 1);
+    CHECK(limited >= 1);
+    tes_buf_free(&f);
+    /* the client reports it */
+    soft_keys sk = {0};
+    tes_oid4vci_keys keys = {soft_create, soft_sign, &sk};
+    tes_buf *m;
+    char(*ids)[64];
+    size_t n;
+    tes_buf_append(&uri, "", 1);
+    CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, tx, 1, &keys, &m, &ids, &n), TES_ERR_RATE_LIMIT);
+    soft_keys_clear(&sk);
+    tes_buf_free(&uri);
+    CHECK(still_serving());
+}
+
+/* ------------------------------------------------------------------ load */
+
+typedef struct load_job {
+    char **uris;
+    size_t n;
+    char tx[LOAD_PER_THREAD][16];
+    size_t ok, failed;
+} load_job;
+
+static void *load_worker(void *arg)
+{
+    load_job *j = arg;
+    soft_keys sk = {0};
+    tes_oid4vci_keys keys = {soft_create, soft_sign, &sk};
+    for (size_t i = 0; i < j->n; i++) {
+        tes_buf *m = NULL;
+        char(*ids)[64] = NULL;
+        size_t n = 0;
+        tes_err e = tes_oid4vci_obtain(j->uris[i], j->tx[i], 1, &keys, &m, &ids, &n);
+        if (e == TES_OK && n == 1) {
+            j->ok++;
+            tes_buf_free(&m[0]);
+            free(m);
+            free(ids);
+        } else {
+            if (j->failed++ < 3)
+                fprintf(stderr, "load: %s\n", tes_err_message());
+        }
+        soft_keys_clear(&sk);
+    }
+    return NULL;
+}
+
+static long rss_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = strtol(line + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+TEST(load_run)
+{
+    REQUIRE(env_up());
+    /* A second service: no attestation required (software keys), its own registry. */
+    char db[192];
+    snprintf(db, sizeof db, "%s/load.db", E.dir);
+    tes_issuer_config cfg = {
+        .authority_dir = E.auth, .db_url = db, .listen = "127.0.0.1:0", .batch_max = 4};
+    tes_issuer *iss = NULL;
+    int port = 0;
+    REQUIRE(tes_issuer_start(&cfg, &iss, &port) == TES_OK);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+
+    /* the offers, made up front through the registry */
+    tes_registry *r = NULL;
+    REQUIRE(tes_registry_open(db, &r) == TES_OK);
+    load_job jobs[LOAD_THREADS];
+    memset(jobs, 0, sizeof jobs);
+    int64_t now = time(NULL);
+    for (size_t t = 0; t < LOAD_THREADS; t++) {
+        int64_t person;
+        REQUIRE(tes_registry_person_add(r, TES_DOCTYPE_PID, PID_CLAIMS, "load", &person) == TES_OK);
+        jobs[t].uris = calloc(LOAD_PER_THREAD, sizeof(char *));
+        for (size_t i = 0; i < LOAD_PER_THREAD; i++) {
+            char code[64];
+            REQUIRE(tes_registry_offer_create(r, person, now, 3600, 6, "load", code,
+                                              jobs[t].tx[i]) == TES_OK);
+            tes_buf u = {0};
+            REQUIRE(iss_offer_uri(url, TES_DOCTYPE_PID, code, 6, &u) == TES_OK);
+            tes_buf_append(&u, "", 1);
+            jobs[t].uris[i] = (char *)u.ptr;
+            jobs[t].n++;
+        }
+    }
+    tes_registry_close(r);
+
+    long before = rss_kb();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_t th[LOAD_THREADS];
+    for (size_t t = 0; t < LOAD_THREADS; t++)
+        REQUIRE(pthread_create(&th[t], NULL, load_worker, &jobs[t]) == 0);
+    size_t ok = 0, failed = 0;
+    for (size_t t = 0; t < LOAD_THREADS; t++) {
+        pthread_join(th[t], NULL);
+        ok += jobs[t].ok;
+        failed += jobs[t].failed;
+        for (size_t i = 0; i < jobs[t].n; i++)
+            free(jobs[t].uris[i]);
+        free(jobs[t].uris);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long after = rss_kb();
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("     load: %zu credentials ok, %zu failed, %d threads, %.1f s (%.0f/s), "
+           "RSS %ld kB before, %ld kB after\n",
+           ok, failed, LOAD_THREADS, secs, (double)ok / secs, before, after);
+    CHECK_EQ_INT(ok, LOAD_THREADS * LOAD_PER_THREAD);
+    CHECK_EQ_INT(failed, 0);
+    tes_issuer_stop(iss);
+}
+
+TEST(teardown)
+{
+    if (!E.ready)
+        return;
+    tes_issuer_stop(E.iss);
+    /* the config of a stopped service still refuses what it must */
+    tes_issuer_config bad = E.cfg;
+    bad.authority_dir = "/nonexistent";
+    tes_issuer *x = NULL;
+    CHECK(tes_issuer_start(&bad, &x, NULL) != TES_OK);
+    bad = E.cfg;
+    bad.listen = "127.0.0.1:notaport";
+    CHECK_ERR(tes_issuer_start(&bad, &x, NULL), TES_ERR_ARG);
+    tes_se_close(E.se);
+    tes_se_close(E.se_untrusted);
+    tes_trust_store_free(E.trust);
+    tes_cert_free(E.iaca);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
+    CHECK(system(cmd) == 0);
+    curl_global_cleanup();
+}

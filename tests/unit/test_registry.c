@@ -1,0 +1,1185 @@
+/*
+ * The issuing authority's registry: one test body run against both backends,
+ * SQLite (a temporary file) and PostgreSQL (a throw-away cluster this test
+ * starts through scripts/pg-test.sh on a free loopback port; if it cannot start,
+ * the PostgreSQL tests fail, they are not skipped).
+ *
+ * Offers and transaction codes, tokens, nonces, races between two connections
+ * (threads) on one code or nonce, batch issuance with random distinct indexes,
+ * full lists, status changes and the audit log, and processes killed with
+ * SIGKILL in the middle of issuing.
+ */
+#define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <postgresql/libpq-fe.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tessera/registry.h"
+
+/* ------------------------------------------------------------ where the repository is */
+
+static char repo_root[4096];
+
+static void find_repo_root(void)
+{
+    /* __FILE__ is <repo>/tests/unit/test_registry.c in CMake builds. */
+    const char *f = __FILE__;
+    const char *tail = strstr(f, "tests/unit/test_registry.c");
+    if (f[0] == '/' && tail)
+        snprintf(repo_root, sizeof repo_root, "%.*s", (int)(tail - f), f);
+    else if (getcwd(repo_root, sizeof repo_root - 2))
+        strcat(repo_root, "/");
+}
+
+__attribute__((constructor)) static void root_setup(void)
+{
+    find_repo_root();
+}
+
+/* ------------------------------------------------------------ the PostgreSQL cluster */
+
+static struct {
+    int tried, ok;
+    char dir[64];
+    char url[256];  /* .../tessera */
+    char base[192]; /* postgresql://postgres@127.0.0.1:PORT/ */
+    int reaper_fd;  /* write end: the reaper stops the cluster when it closes */
+    pid_t reaper;
+    int ndb;
+} pg = {.reaper_fd = -1};
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return 0;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    int port = 0;
+    if (bind(s, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(s, (struct sockaddr *)&a, &al) == 0)
+        port = ntohs(a.sin_port);
+    close(s);
+    return port;
+}
+
+/* Runs the script; stdout's first line into out. Returns the exit status (0 ok). */
+static int run_script(const char *args, char *out, size_t cap)
+{
+    char cmd[4600];
+    snprintf(cmd, sizeof cmd, "bash '%sscripts/pg-test.sh' %s", repo_root, args);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    if (out && cap) {
+        out[0] = '\0';
+        if (fgets(out, (int)cap, p))
+            out[strcspn(out, "\r\n")] = '\0';
+    }
+    char sink[256];
+    while (fgets(sink, sizeof sink, p)) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* A child that stops the cluster once this process is gone, however it ends. */
+static void start_reaper(void)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[1]);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
+        char c;
+        while (read(fds[0], &c, 1) < 0 && errno == EINTR) {
+        }
+        char script[4200];
+        snprintf(script, sizeof script, "%sscripts/pg-test.sh", repo_root);
+        execl("/bin/bash", "bash", script, "stop", pg.dir, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[0]);
+    if (pid < 0) {
+        close(fds[1]);
+        return;
+    }
+    pg.reaper = pid;
+    pg.reaper_fd = fds[1];
+}
+
+static int pg_ensure(void)
+{
+    if (pg.tried)
+        return pg.ok;
+    pg.tried = 1;
+    for (int attempt = 0; attempt < 3 && !pg.ok; attempt++) {
+        snprintf(pg.dir, sizeof pg.dir, "/tmp/tes_regpg_XXXXXX");
+        if (!mkdtemp(pg.dir))
+            return 0;
+        int port = free_port();
+        char args[256];
+        snprintf(args, sizeof args, "start '%s' %d", pg.dir, port);
+        int rc = run_script(args, pg.url, sizeof pg.url);
+        if (rc == 0 && strncmp(pg.url, "postgresql://", 13) == 0) {
+            pg.ok = 1;
+            snprintf(pg.base, sizeof pg.base, "postgresql://postgres@127.0.0.1:%d/", port);
+            start_reaper();
+        } else {
+            fprintf(stderr, "    pg-test.sh start failed (exit %d) on port %d\n", rc, port);
+            snprintf(args, sizeof args, "stop '%s'", pg.dir);
+            (void)run_script(args, NULL, 0);
+        }
+    }
+    return pg.ok;
+}
+
+/* Creates a fresh database; its URL into url. */
+static int pg_new_db(char *url, size_t cap)
+{
+    if (!pg_ensure())
+        return 0;
+    PGconn *c = PQconnectdb(pg.url);
+    int ok = PQstatus(c) == CONNECTION_OK;
+    if (ok) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "CREATE DATABASE t%d", ++pg.ndb);
+        PGresult *r = PQexec(c, sql);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf(stderr, "    %s", PQresultErrorMessage(r));
+        PQclear(r);
+        snprintf(url, cap, "%st%d", pg.base, pg.ndb);
+    } else {
+        fprintf(stderr, "    cannot connect to %s: %s", pg.url, PQerrorMessage(c));
+    }
+    PQfinish(c);
+    return ok;
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+typedef enum { BK_SQLITE, BK_PG } backend;
+
+typedef struct {
+    backend bk;
+    char dir[64];
+    char path[128];
+    char url[256];
+} fixture;
+
+static int fx_new(backend bk, fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    f->bk = bk;
+    if (bk == BK_SQLITE) {
+        snprintf(f->dir, sizeof f->dir, "/tmp/tes_reg_XXXXXX");
+        if (!mkdtemp(f->dir))
+            return 0;
+        snprintf(f->path, sizeof f->path, "%s/registry.db", f->dir);
+        snprintf(f->url, sizeof f->url, "sqlite:%s", f->path);
+        return 1;
+    }
+    return pg_new_db(f->url, sizeof f->url);
+}
+
+static void fx_done(fixture *f)
+{
+    if (f->bk == BK_SQLITE && f->dir[0]) {
+        static const char *const sfx[] = {"", "-wal", "-shm", "-journal"};
+        char p[160];
+        for (size_t i = 0; i < 4; i++) {
+            snprintf(p, sizeof p, "%s%s", f->path, sfx[i]);
+            unlink(p);
+        }
+        rmdir(f->dir);
+    }
+}
+
+/* Direct SQL for checks the API does not offer: one integer, or -1 on error. */
+static long long q_int(const fixture *f, const char *sql)
+{
+    long long v = -1;
+    if (f->bk == BK_SQLITE) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int64(st, 0);
+        else
+            fprintf(stderr, "    sqlite: %s: %s\n", sql, db ? sqlite3_errmsg(db) : "?");
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    } else {
+        PGconn *c = PQconnectdb(f->url);
+        PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+        if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        else
+            fprintf(stderr, "    pg: %s: %s\n", sql, r ? PQresultErrorMessage(r) : "no conn");
+        PQclear(r);
+        PQfinish(c);
+    }
+    return v;
+}
+
+/* All values of a one-column integer query, sorted ascending by the query. */
+static long long *q_ints(const fixture *f, const char *sql, size_t *n)
+{
+    long long *out = NULL;
+    size_t len = 0, cap = 0;
+    *n = 0;
+    if (f->bk == BK_SQLITE) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW) {
+                if (len == cap) {
+                    cap = cap ? cap * 2 : 256;
+                    out = realloc(out, cap * sizeof *out);
+                }
+                out[len++] = sqlite3_column_int64(st, 0);
+            }
+        }
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+    } else {
+        PGconn *c = PQconnectdb(f->url);
+        PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+        if (r && PQresultStatus(r) == PGRES_TUPLES_OK) {
+            len = (size_t)PQntuples(r);
+            out = malloc((len + 1) * sizeof *out);
+            for (size_t i = 0; i < len; i++)
+                out[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+        }
+        PQclear(r);
+        PQfinish(c);
+    }
+    *n = len;
+    return out;
+}
+
+/* One test body, two tests. */
+#define BOTH(name)                                                                                 \
+    static void body_##name(backend bk);                                                           \
+    TEST(sqlite_##name)                                                                            \
+    {                                                                                              \
+        body_##name(BK_SQLITE);                                                                    \
+    }                                                                                              \
+    TEST(pg_##name)                                                                                \
+    {                                                                                              \
+        body_##name(BK_PG);                                                                        \
+    }                                                                                              \
+    static void body_##name(backend bk)
+
+#define OPEN(f, r)                                                                                 \
+    fixture f;                                                                                     \
+    REQUIRE(fx_new(bk, &f));                                                                       \
+    tes_registry *r = NULL;                                                                        \
+    CHECK_ERR(tes_registry_open(f.url, &r), TES_OK);                                               \
+    if (!r) {                                                                                      \
+        fprintf(stderr, "    open %s: %s\n", f.url, tes_err_message());                            \
+        fx_done(&f);                                                                               \
+        return;                                                                                    \
+    }
+
+static const char *const PID = "eu.europa.ec.eudi.pid.1";
+static const char *const CLAIMS = "{\"family_name\":\"Mustermann\",\"given_name\":\"Erika\","
+                                  "\"birth_date\":\"1984-01-26\"}";
+
+static int has(const char *msg, const char *part)
+{
+    int ok = msg && strstr(msg, part) != NULL;
+    if (!ok)
+        fprintf(stderr, "    message \"%s\" lacks \"%s\"\n", msg ? msg : "(null)", part);
+    return ok;
+}
+
+/* Expects code with a message containing part. */
+#define CHECK_FAIL(expr, code, part)                                                               \
+    do {                                                                                           \
+        CHECK_ERR(expr, code);                                                                     \
+        CHECK(has(tes_err_message(), part));                                                       \
+    } while (0)
+
+static void thumb(char out[65], unsigned seed)
+{
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 64; i++) {
+        seed = seed * 1103515245u + 12345u;
+        out[i] = hx[(seed >> 16) & 15];
+    }
+    out[64] = '\0';
+}
+
+static int64_t enrol(tes_registry *r)
+{
+    int64_t id = 0;
+    CHECK_ERR(tes_registry_person_add(r, PID, CLAIMS, "clerk", &id), TES_OK);
+    return id;
+}
+
+/* Issues n credentials with thumbprints derived from seed. */
+static tes_err issue(tes_registry *r, int64_t person, const char *uri, size_t size, size_t n,
+                     unsigned seed, tes_registry_issued *out)
+{
+    char th[64][65];
+    const char *tp[64];
+    if (n > 64)
+        return TES_ERR_ARG;
+    for (size_t i = 0; i < n; i++) {
+        thumb(th[i], seed + (unsigned)i);
+        tp[i] = th[i];
+    }
+    return tes_registry_issue_batch(r, person, PID, 1000, 2000, uri, size, tp, n, out);
+}
+
+/* ------------------------------------------------------------ people */
+
+BOTH(enrol_and_get)
+{
+    OPEN(f, r);
+    int64_t a = 0, b = 0;
+    CHECK_ERR(tes_registry_person_add(r, PID, CLAIMS, "clerk-1", &a), TES_OK);
+    CHECK_ERR(tes_registry_person_add(r, "org.iso.18013.5.1.mDL", "{\"x\":1}", "clerk-2", &b),
+              TES_OK);
+    CHECK(a > 0 && b > a);
+    char *dt = NULL, *cj = NULL;
+    CHECK_ERR(tes_registry_person_get(r, a, &dt, &cj), TES_OK);
+    CHECK_EQ_STR(dt, PID);
+    CHECK_EQ_STR(cj, CLAIMS);
+    free(dt);
+    free(cj);
+    CHECK_FAIL(tes_registry_person_get(r, b + 100, &dt, &cj), TES_ERR_NOT_FOUND, "no person");
+    CHECK(dt == NULL && cj == NULL);
+
+    int64_t z = 0;
+    CHECK_ERR(tes_registry_person_add(r, PID, "{\"a\":", "clerk", &z), TES_ERR_JSON);
+    CHECK_ERR(tes_registry_person_add(r, PID, "[1,2]", "clerk", &z), TES_ERR_JSON);
+    CHECK_ERR(tes_registry_person_add(r, PID, "{\"a\":1,\"a\":2}", "clerk", &z), TES_ERR_JSON);
+    CHECK_ERR(tes_registry_person_add(r, "", CLAIMS, "clerk", &z), TES_ERR_ARG);
+    CHECK_ERR(tes_registry_person_add(r, PID, CLAIMS, NULL, &z), TES_ERR_ARG);
+
+    /* The data survives closing and reopening (and migration runs only once). */
+    tes_registry_close(r);
+    r = NULL;
+    REQUIRE(tes_registry_open(f.url, &r) == TES_OK);
+    CHECK_ERR(tes_registry_person_get(r, b, &dt, &cj), TES_OK);
+    CHECK_EQ_STR(dt, "org.iso.18013.5.1.mDL");
+    CHECK_EQ_STR(cj, "{\"x\":1}");
+    free(dt);
+    free(cj);
+
+    tes_registry_audit_entry *e = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_registry_audit_list(r, &e, &n), TES_OK);
+    CHECK_EQ_INT(n, 2);
+    if (n == 2) {
+        CHECK_EQ_STR(e[0].action, "enrol");
+        CHECK_EQ_STR(e[0].operator_name, "clerk-1");
+        CHECK_EQ_STR(e[1].operator_name, "clerk-2");
+        CHECK(e[0].id < e[1].id);
+        CHECK(e[0].at > 1600000000);
+        char want[32];
+        snprintf(want, sizeof want, "person %lld", (long long)b);
+        CHECK(has(e[1].detail, want));
+    }
+    tes_registry_audit_free(e, n);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ offers */
+
+BOTH(offer_wrong_tx_code_then_right)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    char code[64], tx[16], token[64];
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 600, 6, "clerk", code, tx), TES_OK);
+    CHECK_EQ_INT(strlen(code), 43);
+    CHECK_EQ_INT(strlen(tx), 6);
+    CHECK(strspn(tx, "0123456789") == 6);
+    CHECK(strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43);
+
+    char wrong[16];
+    snprintf(wrong, sizeof wrong, "%06d", (atoi(tx) + 1) % 1000000);
+    int64_t who = 0;
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, wrong, 1001, 300, token, &who), TES_ERR_GRANT,
+               "wrong transaction code (4 tries left)");
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, "12", 1002, 300, token, &who), TES_ERR_GRANT,
+               "wrong transaction code (3 tries left)");
+    /* Missing code: refused, but no try is used up. */
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, NULL, 1002, 300, token, &who), TES_ERR_GRANT,
+               "needs a transaction code");
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, "", 1002, 300, token, &who), TES_ERR_GRANT,
+               "needs a transaction code");
+    CHECK_ERR(tes_registry_offer_redeem(r, code, tx, 1003, 300, token, &who), TES_OK);
+    CHECK_EQ_INT(who, p);
+    CHECK_EQ_INT(strlen(token), 43);
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, tx, 1004, 300, token, &who), TES_ERR_GRANT,
+               "already used");
+    CHECK_FAIL(tes_registry_offer_redeem(r, "nonsense", tx, 1004, 300, token, &who), TES_ERR_GRANT,
+               "unknown pre-authorized code");
+    CHECK_FAIL(tes_registry_offer_redeem(r, "", tx, 1004, 300, token, &who), TES_ERR_GRANT,
+               "unknown pre-authorized code");
+
+    /* Unknown person, bad arguments. */
+    CHECK_FAIL(tes_registry_offer_create(r, p + 99, 1000, 600, 6, "clerk", code, tx),
+               TES_ERR_NOT_FOUND, "no person");
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 600, 3, "clerk", code, tx), TES_ERR_ARG);
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 600, 16, "clerk", code, tx), TES_ERR_ARG);
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 0, 6, "clerk", code, tx), TES_ERR_ARG);
+
+    /* No transaction code at all. */
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 600, 0, "clerk", code, tx), TES_OK);
+    CHECK_EQ_STR(tx, "");
+    CHECK_ERR(tes_registry_offer_redeem(r, code, NULL, 1001, 300, token, &who), TES_OK);
+
+    /* Secrets are stored hashed only. */
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM offers WHERE code_hash = '%s'", code);
+    CHECK_EQ_INT(q_int(&f, sql), 0);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM tokens WHERE token_hash = '%s'", token);
+    CHECK_EQ_INT(q_int(&f, sql), 0);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM offers WHERE length(code_hash) = 64"), 2);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(offer_locked_after_five_wrong_codes)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    char code[64], tx[16], token[64];
+    int64_t who = 0;
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 600, 8, "clerk", code, tx), TES_OK);
+    char wrong[16];
+    snprintf(wrong, sizeof wrong, "%08ld", (atol(tx) + 7) % 100000000);
+    for (int i = 0; i < 5; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "wrong transaction code (%d %s left)", 4 - i,
+                 4 - i == 1 ? "try" : "tries");
+        CHECK_FAIL(tes_registry_offer_redeem(r, code, wrong, 1001 + i, 300, token, &who),
+                   TES_ERR_GRANT, want);
+        /* The count is committed: it survives reopening. */
+        tes_registry_close(r);
+        r = NULL;
+        REQUIRE(tes_registry_open(f.url, &r) == TES_OK);
+    }
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, tx, 1010, 300, token, &who), TES_ERR_GRANT,
+               "offer locked after 5 wrong transaction codes");
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, wrong, 1010, 300, token, &who), TES_ERR_GRANT,
+               "offer locked");
+    CHECK_EQ_INT(q_int(&f, "SELECT max(attempts) FROM offers"), 5);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM tokens"), 0);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(offer_expiry)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    char c1[64], t1[16], c2[64], t2[16], token[64];
+    int64_t who = 0;
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 60, 6, "clerk", c1, t1), TES_OK);
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 60, 6, "clerk", c2, t2), TES_OK);
+    CHECK(strcmp(c1, c2) != 0);
+    CHECK_FAIL(tes_registry_offer_redeem(r, c1, t1, 1060, 300, token, &who), TES_ERR_GRANT,
+               "expired");
+    /* An expired offer does not count tries either. */
+    CHECK_FAIL(tes_registry_offer_redeem(r, c1, "000000", 1061, 300, token, &who), TES_ERR_GRANT,
+               "expired");
+    CHECK_ERR(tes_registry_offer_redeem(r, c2, t2, 1059, 300, token, &who), TES_OK);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(tx_codes_are_uniform_digits)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    long hist[10] = {0};
+    for (int i = 0; i < 150; i++) {
+        char code[64], tx[16];
+        CHECK_ERR(tes_registry_offer_create(r, p, 1000, 60, 8, "clerk", code, tx), TES_OK);
+        CHECK_EQ_INT(strlen(tx), 8);
+        for (int k = 0; tx[k]; k++)
+            if (tx[k] >= '0' && tx[k] <= '9')
+                hist[tx[k] - '0']++;
+    }
+    /* 1200 digits, 120 expected each; a bias like "% 10 of a byte" stays far inside. */
+    for (int d = 0; d < 10; d++)
+        CHECK(hist[d] > 70 && hist[d] < 175);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ tokens, nonces */
+
+BOTH(token_check_and_expiry)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    char code[64], tx[16], token[64];
+    int64_t who = 0;
+    CHECK_ERR(tes_registry_offer_create(r, p, 1000, 600, 6, "clerk", code, tx), TES_OK);
+    CHECK_ERR(tes_registry_offer_redeem(r, code, tx, 1000, 300, token, &who), TES_OK);
+    who = 0;
+    CHECK_ERR(tes_registry_token_check(r, token, 1000, &who), TES_OK);
+    CHECK_EQ_INT(who, p);
+    CHECK_ERR(tes_registry_token_check(r, token, 1299, &who), TES_OK);
+    CHECK_FAIL(tes_registry_token_check(r, token, 1300, &who), TES_ERR_TOKEN, "expired");
+    CHECK_FAIL(tes_registry_token_check(r, code, 1000, &who), TES_ERR_TOKEN, "unknown");
+    CHECK_FAIL(tes_registry_token_check(r, "", 1000, &who), TES_ERR_TOKEN, "unknown");
+    token[5] ^= 1;
+    CHECK_FAIL(tes_registry_token_check(r, token, 1000, &who), TES_ERR_TOKEN, "unknown");
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(nonce_once)
+{
+    OPEN(f, r);
+    char n1[64], n2[64], n3[64];
+    CHECK_ERR(tes_registry_nonce_new(r, 1000, 60, n1), TES_OK);
+    CHECK_ERR(tes_registry_nonce_new(r, 1000, 60, n2), TES_OK);
+    CHECK_EQ_INT(strlen(n1), 22);
+    CHECK(strcmp(n1, n2) != 0);
+    CHECK_ERR(tes_registry_nonce_consume(r, n1, 1010), TES_OK);
+    CHECK_FAIL(tes_registry_nonce_consume(r, n1, 1011), TES_ERR_NONCE, "already used");
+    CHECK_FAIL(tes_registry_nonce_consume(r, n2, 1060), TES_ERR_NONCE, "expired");
+    CHECK_FAIL(tes_registry_nonce_consume(r, "AAAAAAAAAAAAAAAAAAAAAA", 1010), TES_ERR_NONCE,
+               "unknown");
+    CHECK_ERR(tes_registry_nonce_consume(r, n2, 1059), TES_OK);
+    /* Making a nonce later clears out the expired ones. */
+    CHECK_ERR(tes_registry_nonce_new(r, 5000, 60, n3), TES_OK);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM nonces"), 1);
+    CHECK_FAIL(tes_registry_nonce_consume(r, n1, 5001), TES_ERR_NONCE, "unknown");
+    CHECK_ERR(tes_registry_nonce_consume(r, n3, 5001), TES_OK);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ races between connections */
+
+typedef struct {
+    const char *url;
+    pthread_barrier_t *bar;
+    int kind; /* 0 redeem, 1 nonce */
+    const char *code, *tx;
+    tes_err result;
+    char msg[256];
+    int64_t who;
+} racer;
+
+static void *race_main(void *arg)
+{
+    racer *x = arg;
+    tes_registry *r = NULL;
+    tes_err e = tes_registry_open(x->url, &r);
+    pthread_barrier_wait(x->bar);
+    if (!e) {
+        char token[64];
+        e = x->kind == 0 ? tes_registry_offer_redeem(r, x->code, x->tx, 1001, 300, token, &x->who)
+                         : tes_registry_nonce_consume(r, x->code, 1001);
+    }
+    x->result = e;
+    snprintf(x->msg, sizeof x->msg, "%s", e ? tes_err_message() : "");
+    tes_registry_close(r);
+    return NULL;
+}
+
+static void race(const fixture *f, int kind, const char *code, const char *tx, int *wins,
+                 int *losses)
+{
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    racer x[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        x[i] = (racer){f->url, &bar, kind, code, tx, TES_OK, "", 0};
+        pthread_create(&th[i], NULL, race_main, &x[i]);
+    }
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    for (int i = 0; i < 2; i++) {
+        if (x[i].result == TES_OK)
+            (*wins)++;
+        else if (x[i].result == (kind == 0 ? TES_ERR_GRANT : TES_ERR_NONCE) &&
+                 strstr(x[i].msg, "already used"))
+            (*losses)++;
+        else
+            fprintf(stderr, "    racer failed: %s: %s\n", tes_err_name(x[i].result), x[i].msg);
+    }
+}
+
+BOTH(concurrent_redeem_one_wins)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    for (int round = 0; round < 12; round++) {
+        char code[64], tx[16];
+        CHECK_ERR(tes_registry_offer_create(r, p, 1000, 600, 6, "clerk", code, tx), TES_OK);
+        int wins = 0, losses = 0;
+        race(&f, 0, code, tx, &wins, &losses);
+        CHECK_EQ_INT(wins, 1);
+        CHECK_EQ_INT(losses, 1);
+    }
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM tokens"), 12);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(concurrent_nonce_one_wins)
+{
+    OPEN(f, r);
+    for (int round = 0; round < 12; round++) {
+        char n[64];
+        CHECK_ERR(tes_registry_nonce_new(r, 1000, 600, n), TES_OK);
+        int wins = 0, losses = 0;
+        race(&f, 1, n, NULL, &wins, &losses);
+        CHECK_EQ_INT(wins, 1);
+        CHECK_EQ_INT(losses, 1);
+    }
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ issuing */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+BOTH(issue_batch_distinct_indexes)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    const char *uri = "https://authority.example/status/1";
+    tes_registry_issued out[64];
+    CHECK_ERR(issue(r, p, uri, 1 << 20, 3, 1, out), TES_OK);
+    CHECK(out[0].status_idx != out[1].status_idx && out[1].status_idx != out[2].status_idx &&
+          out[0].status_idx != out[2].status_idx);
+    CHECK(out[0].credential_id > 0 && out[1].credential_id != out[0].credential_id);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(DISTINCT batch_id) FROM credentials"), 1);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials WHERE status = 0"), 3);
+    /* Random, not in sequence: three consecutive indexes from 2^20 would be a giveaway. */
+    uint32_t s[3] = {out[0].status_idx, out[1].status_idx, out[2].status_idx};
+    qsort(s, 3, sizeof s[0], cmp_u32);
+    CHECK(!(s[1] == s[0] + 1 && s[2] == s[1] + 1));
+
+    /* 500 credentials in a list of 1024: all distinct, all in range. */
+    const char *uri2 = "https://authority.example/status/2";
+    uint32_t all[500];
+    size_t k = 0;
+    for (int b = 0; b < 10; b++) {
+        CHECK_ERR(issue(r, p, uri2, 1024, 50, 100 + (unsigned)b * 50, out), TES_OK);
+        for (int i = 0; i < 50; i++)
+            all[k++] = out[i].status_idx;
+    }
+    qsort(all, k, sizeof all[0], cmp_u32);
+    int distinct = 1;
+    for (size_t i = 1; i < k; i++)
+        distinct &= all[i] != all[i - 1];
+    CHECK(distinct);
+    CHECK(all[k - 1] < 1024);
+
+    /* A small list filled to the last index (the crowded path picks among the free ones). */
+    const char *uri3 = "https://authority.example/status/3";
+    uint32_t fill[64];
+    for (int i = 0; i < 64; i++) {
+        CHECK_ERR(issue(r, p, uri3, 64, 1, 1000 + (unsigned)i, out), TES_OK);
+        fill[i] = out[0].status_idx;
+    }
+    qsort(fill, 64, sizeof fill[0], cmp_u32);
+    int each = 1;
+    for (uint32_t i = 0; i < 64; i++)
+        each &= fill[i] == i;
+    CHECK(each);
+    CHECK_FAIL(issue(r, p, uri3, 64, 1, 7, out), TES_ERR_STORE, "is full");
+
+    /* Room for part of a batch only: nothing is written. */
+    const char *uri4 = "https://authority.example/status/4";
+    CHECK_ERR(issue(r, p, uri4, 8, 6, 1, out), TES_OK);
+    long long before = q_int(&f, "SELECT count(*) FROM credentials");
+    CHECK_FAIL(issue(r, p, uri4, 8, 3, 1, out), TES_ERR_STORE, "is full");
+    CHECK_FAIL(issue(r, p, uri4, 8, 9, 1, out), TES_ERR_STORE, "is full");
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials"), before);
+    CHECK_ERR(issue(r, p, uri4, 8, 2, 1, out), TES_OK);
+
+    /* Wrong size for a known list, unknown person, bad thumbprint. */
+    CHECK_FAIL(issue(r, p, uri2, 2048, 1, 1, out), TES_ERR_ARG, "has 1024 entries");
+    CHECK_FAIL(issue(r, p + 50, uri2, 1024, 1, 1, out), TES_ERR_NOT_FOUND, "no person");
+    const char *bad[] = {"abc"};
+    CHECK_ERR(tes_registry_issue_batch(r, p, PID, 1000, 2000, uri, 1 << 20, bad, 1, out),
+              TES_ERR_ARG);
+    CHECK_ERR(issue(r, p, uri, 0, 1, 1, out), TES_ERR_ARG);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials"), before + 2);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM status_lists s WHERE used <> (SELECT count(*)"
+                           " FROM credentials c WHERE c.list_uri = s.uri)"),
+                 0);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* Several connections issuing into one crowded list at once: every batch succeeds (conflicts
+ * are waited for or retried, never reported) and no index is handed out twice. */
+enum { ISSUERS = 4, ISSUER_BATCHES = 15, SHARED_LIST = 256 };
+
+typedef struct {
+    const char *url;
+    int64_t person;
+    unsigned seed;
+    pthread_barrier_t *bar;
+    int failures;
+    uint32_t idx[ISSUER_BATCHES * 3];
+} issuer_thread;
+
+static void *issuer_main(void *arg)
+{
+    issuer_thread *t = arg;
+    tes_registry *r = NULL;
+    tes_err e = tes_registry_open(t->url, &r);
+    pthread_barrier_wait(t->bar);
+    for (int b = 0; !e && b < ISSUER_BATCHES; b++) {
+        tes_registry_issued out[3];
+        e = issue(r, t->person, "https://authority.example/status/shared", SHARED_LIST, 3,
+                  t->seed + (unsigned)b * 3, out);
+        if (e)
+            fprintf(stderr, "    issuer: %s: %s\n", tes_err_name(e), tes_err_message());
+        for (int i = 0; !e && i < 3; i++)
+            t->idx[b * 3 + i] = out[i].status_idx;
+    }
+    t->failures = e != TES_OK;
+    tes_registry_close(r);
+    return NULL;
+}
+
+BOTH(concurrent_issuers_share_a_list)
+{
+    OPEN(f, r);
+    int64_t p = enrol(r);
+    pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, ISSUERS);
+    issuer_thread t[ISSUERS];
+    pthread_t th[ISSUERS];
+    for (int i = 0; i < ISSUERS; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].url = f.url;
+        t[i].person = p;
+        t[i].seed = (unsigned)i * 1000;
+        t[i].bar = &bar;
+        pthread_create(&th[i], NULL, issuer_main, &t[i]);
+    }
+    for (int i = 0; i < ISSUERS; i++)
+        pthread_join(th[i], NULL);
+    pthread_barrier_destroy(&bar);
+    uint32_t all[ISSUERS * ISSUER_BATCHES * 3];
+    size_t k = 0;
+    int failures = 0;
+    for (int i = 0; i < ISSUERS; i++) {
+        failures += t[i].failures;
+        for (int j = 0; j < ISSUER_BATCHES * 3; j++)
+            all[k++] = t[i].idx[j];
+    }
+    CHECK_EQ_INT(failures, 0);
+    qsort(all, k, sizeof all[0], cmp_u32);
+    int distinct = 1;
+    for (size_t i = 1; i < k; i++)
+        distinct &= all[i] != all[i - 1];
+    CHECK(distinct);
+    CHECK_EQ_INT(q_int(&f, "SELECT used FROM status_lists"), ISSUERS * ISSUER_BATCHES * 3);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ status and audit */
+
+static int count_action(const tes_registry_audit_entry *e, size_t n, const char *action)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += strcmp(e[i].action, action) == 0;
+    return c;
+}
+
+BOTH(set_status_and_lists)
+{
+    OPEN(f, r);
+    int64_t a = enrol(r), b = enrol(r);
+    const char *uri = "https://authority.example/status/7";
+    tes_registry_issued ia[3], ib[2];
+    CHECK_ERR(issue(r, a, uri, 4096, 3, 1, ia), TES_OK);
+    CHECK_ERR(issue(r, b, uri, 4096, 2, 9, ib), TES_OK);
+    size_t changed = 99;
+
+    /* Revoke one of a's credentials. */
+    CHECK_ERR(
+        tes_registry_set_status(r, ia[0].credential_id, 0, TES_STATUS_REVOKED, "officer", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 1);
+    tes_status_list l = {0};
+    CHECK_ERR(tes_registry_status_list(r, uri, 4096, &l), TES_OK);
+    CHECK_EQ_INT(l.n, 4096);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[0].status_idx), TES_STATUS_REVOKED);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[1].status_idx), TES_STATUS_VALID);
+    tes_status_list_free(&l);
+
+    /* Lost phone: suspend everything of a's; the revoked one stays revoked. */
+    CHECK_ERR(tes_registry_set_status(r, 0, a, TES_STATUS_SUSPENDED, "officer", &changed), TES_OK);
+    CHECK_EQ_INT(changed, 2);
+    CHECK_ERR(tes_registry_set_status(r, 0, a, TES_STATUS_SUSPENDED, "officer", &changed), TES_OK);
+    CHECK_EQ_INT(changed, 0);
+    CHECK_ERR(tes_registry_status_list(r, uri, 4096, &l), TES_OK);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[0].status_idx), TES_STATUS_REVOKED);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[1].status_idx), TES_STATUS_SUSPENDED);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[2].status_idx), TES_STATUS_SUSPENDED);
+    CHECK_EQ_INT(tes_status_list_get(&l, ib[0].status_idx), TES_STATUS_VALID);
+    CHECK_EQ_INT(tes_status_list_get(&l, ib[1].status_idx), TES_STATUS_VALID);
+    tes_status_list_free(&l);
+
+    /* Revoked is final. */
+    CHECK_FAIL(
+        tes_registry_set_status(r, ia[0].credential_id, 0, TES_STATUS_VALID, "officer", &changed),
+        TES_ERR_STATE, "revocation is final");
+    CHECK_FAIL(tes_registry_set_status(r, ia[0].credential_id, a, TES_STATUS_SUSPENDED, "officer",
+                                       &changed),
+               TES_ERR_STATE, "revoked");
+    CHECK_ERR(
+        tes_registry_set_status(r, ia[0].credential_id, 0, TES_STATUS_REVOKED, "officer", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 0);
+
+    /* Phone found: reinstate a's credentials; the revoked one is skipped. */
+    CHECK_ERR(tes_registry_set_status(r, 0, a, TES_STATUS_VALID, "officer", &changed), TES_OK);
+    CHECK_EQ_INT(changed, 2);
+    CHECK_ERR(tes_registry_status_list(r, uri, 4096, &l), TES_OK);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[0].status_idx), TES_STATUS_REVOKED);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[1].status_idx), TES_STATUS_VALID);
+    CHECK_EQ_INT(tes_status_list_get(&l, ia[2].status_idx), TES_STATUS_VALID);
+    size_t nonvalid = 0;
+    for (size_t i = 0; i < l.n; i++)
+        nonvalid += tes_status_list_get(&l, i) != TES_STATUS_VALID;
+    CHECK_EQ_INT(nonvalid, 1);
+    tes_status_list_free(&l);
+
+    /* Suspend and reinstate a single credential. */
+    CHECK_ERR(tes_registry_set_status(r, ib[1].credential_id, b, TES_STATUS_SUSPENDED, "officer",
+                                      &changed),
+              TES_OK);
+    CHECK_EQ_INT(changed, 1);
+    CHECK_ERR(tes_registry_set_status(r, ib[1].credential_id, 0, TES_STATUS_VALID, "officer", NULL),
+              TES_OK);
+
+    /* Errors: wrong owner, unknown ids, bad arguments. */
+    CHECK_FAIL(tes_registry_set_status(r, ib[0].credential_id, a, TES_STATUS_SUSPENDED, "officer",
+                                       &changed),
+               TES_ERR_NOT_FOUND, "not person");
+    CHECK_FAIL(tes_registry_set_status(r, 999999, 0, TES_STATUS_REVOKED, "officer", &changed),
+               TES_ERR_NOT_FOUND, "no credential");
+    CHECK_FAIL(tes_registry_set_status(r, 0, 999999, TES_STATUS_REVOKED, "officer", &changed),
+               TES_ERR_NOT_FOUND, "no person");
+    CHECK_ERR(tes_registry_set_status(r, 0, 0, TES_STATUS_REVOKED, "officer", &changed),
+              TES_ERR_ARG);
+    CHECK_ERR(tes_registry_set_status(r, ia[1].credential_id, 0, TES_STATUS_UNDETERMINED, "officer",
+                                      &changed),
+              TES_ERR_ARG);
+    CHECK_ERR(tes_registry_set_status(r, ia[1].credential_id, 0, TES_STATUS_REVOKED, "", &changed),
+              TES_ERR_ARG);
+
+    /* Lists: unknown list is all valid; a known list with another size is refused. */
+    CHECK_ERR(tes_registry_status_list(r, "https://authority.example/status/none", 16, &l), TES_OK);
+    CHECK_EQ_INT(l.n, 16);
+    tes_status_list_free(&l);
+    CHECK_ERR(tes_registry_status_list(r, uri, 1024, &l), TES_ERR_ARG);
+
+    /* The audit log: every action, in order, with the ids. */
+    tes_registry_audit_entry *e = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_registry_audit_list(r, &e, &n), TES_OK);
+    /* 2 enrol, revoke x2, suspend x2 + 1 single, reinstate person + single. */
+    CHECK_EQ_INT(n, 9);
+    CHECK_EQ_INT(count_action(e, n, "enrol"), 2);
+    CHECK_EQ_INT(count_action(e, n, "revoke"), 2);
+    CHECK_EQ_INT(count_action(e, n, "suspend"), 3);
+    CHECK_EQ_INT(count_action(e, n, "reinstate"), 2);
+    int ordered = 1;
+    for (size_t i = 1; i < n; i++)
+        ordered &= e[i].id > e[i - 1].id;
+    CHECK(ordered);
+    if (n == 9) {
+        char want[64];
+        snprintf(want, sizeof want, "credential %lld", (long long)ia[0].credential_id);
+        CHECK_EQ_STR(e[2].action, "revoke");
+        CHECK(has(e[2].detail, want));
+        CHECK(has(e[2].detail, "valid -> revoked"));
+        CHECK_EQ_STR(e[2].operator_name, "officer");
+        CHECK_EQ_STR(e[3].action, "suspend");
+        snprintf(want, sizeof want, "%lld, %lld", (long long)ia[1].credential_id,
+                 (long long)ia[2].credential_id);
+        CHECK(has(e[3].detail, want));
+        CHECK(has(e[4].detail, "no credential changed"));
+        CHECK_EQ_STR(e[6].action, "reinstate");
+        CHECK(has(e[6].detail, "2 credentials set valid"));
+    }
+    tes_registry_audit_free(e, n);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(audit_every_operator_action)
+{
+    OPEN(f, r);
+    int64_t p = 0;
+    CHECK_ERR(tes_registry_person_add(r, PID, CLAIMS, "alice", &p), TES_OK);
+    char code[64], tx[16], token[64];
+    int64_t who = 0;
+    CHECK_ERR(tes_registry_offer_create(r, p, 1700000000, 600, 6, "bob", code, tx), TES_OK);
+    /* Wallet-side steps are not operator actions. */
+    CHECK_ERR(tes_registry_offer_redeem(r, code, tx, 1700000001, 300, token, &who), TES_OK);
+    tes_registry_issued out[2];
+    CHECK_ERR(issue(r, p, "https://a.example/s", 128, 2, 3, out), TES_OK);
+    CHECK_ERR(
+        tes_registry_set_status(r, out[0].credential_id, 0, TES_STATUS_SUSPENDED, "carol", NULL),
+        TES_OK);
+    CHECK_ERR(tes_registry_set_status(r, out[0].credential_id, 0, TES_STATUS_VALID, "carol", NULL),
+              TES_OK);
+    CHECK_ERR(tes_registry_set_status(r, 0, p, TES_STATUS_REVOKED, "dave", NULL), TES_OK);
+    /* A failed action leaves no entry. */
+    CHECK_ERR(tes_registry_set_status(r, out[1].credential_id, 0, TES_STATUS_VALID, "eve", NULL),
+              TES_ERR_STATE);
+
+    tes_registry_audit_entry *e = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_registry_audit_list(r, &e, &n), TES_OK);
+    static const char *const actions[] = {"enrol", "offer", "suspend", "reinstate", "revoke"};
+    static const char *const ops[] = {"alice", "bob", "carol", "carol", "dave"};
+    CHECK_EQ_INT(n, 5);
+    for (size_t i = 0; i < n && i < 5; i++) {
+        CHECK_EQ_STR(e[i].action, actions[i]);
+        CHECK_EQ_STR(e[i].operator_name, ops[i]);
+        CHECK(e[i].detail && e[i].detail[0]);
+        if (i > 0)
+            CHECK(e[i].id > e[i - 1].id);
+    }
+    if (n >= 5) {
+        CHECK_EQ_INT(e[1].at, 1700000000);
+        char want[64];
+        snprintf(want, sizeof want, "person %lld", (long long)p);
+        CHECK(has(e[1].detail, want));
+        CHECK(has(e[4].detail, "2 credentials set revoked"));
+    }
+    tes_registry_audit_free(e, n);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ opening */
+
+TEST(sqlite_refuses_foreign_files)
+{
+    fixture f;
+    REQUIRE(fx_new(BK_SQLITE, &f));
+    FILE *fp = fopen(f.path, "w");
+    REQUIRE(fp != NULL);
+    fputs("this is not a database, it is a shopping list\n", fp);
+    fclose(fp);
+    tes_registry *r = NULL;
+    CHECK_ERR(tes_registry_open(f.path, &r), TES_ERR_STORE_CORRUPT);
+    unlink(f.path);
+
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(f.path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    CHECK_ERR(tes_registry_open(f.url, &r), TES_ERR_STORE_CORRUPT);
+    CHECK(r == NULL);
+    CHECK_ERR(tes_registry_open("sqlite:", &r), TES_ERR_ARG);
+    fx_done(&f);
+}
+
+TEST(pg_unreachable_server_is_a_store_error)
+{
+    tes_registry *r = NULL;
+    char url[128];
+    snprintf(url, sizeof url, "postgresql://postgres@127.0.0.1:%d/x?connect_timeout=2",
+             free_port());
+    CHECK_FAIL(tes_registry_open(url, &r), TES_ERR_STORE, "cannot connect");
+    CHECK(r == NULL);
+}
+
+/* ------------------------------------------------------------ SIGKILL during issuance */
+
+enum { KILL_ITERATIONS = 40, KILL_LIST = 1 << 16 };
+static const char *const KILL_URI = "https://authority.example/status/kill";
+
+static void kill_child(const char *url, int64_t person, int fd)
+{
+    tes_registry *r = NULL;
+    if (tes_registry_open(url, &r) != TES_OK)
+        _exit(3);
+    int64_t zero = 0;
+    if (write(fd, &zero, sizeof zero) != (ssize_t)sizeof zero)
+        _exit(4);
+    for (unsigned k = 0;; k++) {
+        tes_registry_issued out[3];
+        if (issue(r, person, KILL_URI, KILL_LIST, 3, k * 3, out) != TES_OK)
+            _exit(5);
+        int64_t ids[3] = {out[0].credential_id, out[1].credential_id, out[2].credential_id};
+        if (write(fd, ids, sizeof ids) != (ssize_t)sizeof ids) /* atomic: < PIPE_BUF */
+            _exit(6);
+    }
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+BOTH(killed_issuer_leaves_whole_batches)
+{
+    OPEN(f, r);
+    int64_t person = enrol(r);
+    tes_registry_close(r); /* no connection is carried across fork */
+    r = NULL;
+
+    int64_t *reported = calloc(200000, sizeof *reported);
+    REQUIRE(reported != NULL);
+    size_t nrep = 0;
+    int killed = 0, bad_exit = 0;
+    for (int i = 0; i < KILL_ITERATIONS; i++) {
+        int p[2];
+        REQUIRE(pipe(p) == 0);
+        pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            kill_child(f.url, person, p[1]);
+            _exit(7);
+        }
+        close(p[1]);
+        /* Every eighth child is killed counting from fork (also while connecting); the
+         * others once connected, so the kills land inside issue_batch. */
+        if (i % 8 != 0) {
+            int64_t ready = -1;
+            ssize_t got;
+            while ((got = read(p[0], &ready, sizeof ready)) < 0 && errno == EINTR) {
+            }
+            CHECK(got == (ssize_t)sizeof ready && ready == 0);
+        }
+        /* 0 .. 7.9 ms, spread over the microseconds. */
+        useconds_t delay = (useconds_t)((i % 8) * 1000 + (i * 397) % 1000);
+        if (delay)
+            usleep(delay);
+        kill(pid, SIGKILL);
+        int st = 0;
+        REQUIRE(waitpid(pid, &st, 0) == pid);
+        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL)
+            killed++;
+        else
+            bad_exit++, fprintf(stderr, "    child ended with status 0x%x\n", (unsigned)st);
+        for (;;) {
+            int64_t id;
+            ssize_t got = read(p[0], &id, sizeof id);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0)
+                break;
+            if (got == (ssize_t)sizeof id && id != 0 && nrep < 200000)
+                reported[nrep++] = id;
+        }
+        close(p[0]);
+    }
+    CHECK_EQ_INT(bad_exit, 0);
+    CHECK_EQ_INT(killed, KILL_ITERATIONS);
+    CHECK(nrep > 0);
+
+    /* Every batch is whole, no index is used twice, the list's count is right. */
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM (SELECT b.id FROM batches b LEFT JOIN"
+                           " credentials c ON c.batch_id = b.id GROUP BY b.id"
+                           " HAVING count(c.id) <> 3) t"),
+                 0);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM (SELECT batch_id FROM credentials"
+                           " GROUP BY batch_id HAVING count(*) <> 3) t"),
+                 0);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM (SELECT list_uri, idx FROM credentials"
+                           " GROUP BY list_uri, idx HAVING count(*) > 1) t"),
+                 0);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM status_lists s WHERE used <> (SELECT count(*)"
+                           " FROM credentials c WHERE c.list_uri = s.uri)"),
+                 0);
+    /* Every id a child saw committed is there. */
+    size_t nids = 0;
+    long long *ids = q_ints(&f, "SELECT id FROM credentials ORDER BY id", &nids);
+    CHECK(nids >= nrep);
+    size_t missing = 0;
+    for (size_t i = 0; i < nrep; i++) {
+        long long key = reported[i];
+        if (!ids || !bsearch(&key, ids, nids, sizeof *ids, cmp_ll))
+            missing++;
+    }
+    CHECK_EQ_INT(missing, 0);
+    fprintf(stderr, "    %s: %d kills, %zu credentials reported, %zu in the registry\n",
+            bk == BK_SQLITE ? "sqlite" : "postgresql", killed, nrep, nids);
+    free(ids);
+    free(reported);
+
+    /* The registry is usable afterwards (no lock left behind) and the list is right. */
+    REQUIRE(tes_registry_open(f.url, &r) == TES_OK);
+    tes_registry_issued out[3];
+    CHECK_ERR(issue(r, person, KILL_URI, KILL_LIST, 3, 424242, out), TES_OK);
+    CHECK_ERR(tes_registry_set_status(r, 0, person, TES_STATUS_SUSPENDED, "officer", NULL), TES_OK);
+    tes_status_list l = {0};
+    CHECK_ERR(tes_registry_status_list(r, KILL_URI, KILL_LIST, &l), TES_OK);
+    size_t susp = 0;
+    for (size_t i = 0; i < l.n; i++)
+        susp += tes_status_list_get(&l, i) == TES_STATUS_SUSPENDED;
+    CHECK_EQ_INT(susp, nids + 3);
+    tes_status_list_free(&l);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ teardown */
+
+TEST(zz_pg_cluster_stops)
+{
+    if (!pg.tried)
+        return;
+    if (pg.reaper_fd >= 0) {
+        close(pg.reaper_fd); /* the reaper runs pg-test.sh stop */
+        pg.reaper_fd = -1;
+        int st = 0;
+        CHECK(waitpid(pg.reaper, &st, 0) == pg.reaper);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    struct stat sb;
+    CHECK(stat(pg.dir, &sb) != 0);
+}
