@@ -5,6 +5,10 @@
 # and a tampered copy is rejected; then the real offline check-in: the police bureau licenses the
 # hotel's reader, the phone shows a QR code and waits, the front-desk reader takes it, and the
 # two run an encrypted ISO 18013-5 session with reader authentication and the holder's consent.
+# Then the lost phone: the Ministry runs its OpenID4VCI service on loopback, enrols the citizen,
+# the wallet obtains its eID over the network (three single-use copies, keys attested by the
+# chip maker), the hotel checks the eID's status list at check-in; the phone is reported lost,
+# the Ministry suspends the eID, and the hotel reader, once it refreshes its list, rejects it.
 #
 #   make demo                      (builds first; binary build/tessera)
 #   TESSERA_BIN=/path/to/tessera bash scripts/demo.sh
@@ -24,8 +28,10 @@ done
 TESSERA_BIN=$(cd "$(dirname "$TESSERA_BIN")" && pwd)/$(basename "$TESSERA_BIN")
 W=$(mktemp -d)
 WALLET_PID=""
+ISSUER_PID=""
 cleanup() {
     if [[ -n $WALLET_PID ]]; then kill "$WALLET_PID" 2>/dev/null || true; fi
+    if [[ -n $ISSUER_PID ]]; then kill "$ISSUER_PID" 2>/dev/null || true; fi
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -241,5 +247,98 @@ cmp -s "guest.png" "portrait.png" || { echo "demo: the portrait differs" >&2; ex
 say "The reader wrote only the portrait it was asked for (guest.png) and stored nothing else."
 say "The wallet's log has the entry (* = the hotel keeps it):"
 show tessera wallet log --wallet "phone"
+
+# checkin_round LABEL [READER OPTIONS...]: the phone (background, policy consent, PIN on fd 3)
+# shows its QR code; the front desk checks in; sets CHECKIN_RC.
+checkin_round() {
+    local label=$1
+    shift
+    local port="" p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+    done
+    [[ -n $port ]] || { echo "demo: no free loopback port" >&2; exit 1; }
+    rm -f "uri.txt"
+    "$TESSERA_BIN" wallet present --wallet "phone" --tcp "127.0.0.1:$port" --policy "policy.json" \
+        --pin-fd 3 --uri-out "uri.txt" --timeout 15 3< <(printf '123456\n') >"wallet-$label.log" 2>&1 &
+    WALLET_PID=$!
+    for _ in $(seq 1 100); do
+        [[ -s uri.txt ]] && break
+        kill -0 "$WALLET_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [[ -s uri.txt ]] || { sed 's/^/     /' "wallet-$label.log"; echo "demo: the phone did not start" >&2; exit 1; }
+    say "(the phone shows its QR code, as above; the front desk reads it)"
+    CHECKIN_RC=0
+    show tessera reader checkin --reader "hotel" --trust "ministry/iaca.pem" --qr "$(cat uri.txt)" \
+        --tcp "127.0.0.1:$port" --elements family_name,given_name,age_over_18 --timeout 15 "$@" ||
+        CHECKIN_RC=$?
+    local rc=0
+    wait "$WALLET_PID" || rc=$?
+    WALLET_PID=""
+    [[ $rc == 0 ]] || { sed 's/^/     /' "wallet-$label.log"; echo "demo: the phone's side failed (exit $rc)" >&2; exit 1; }
+}
+
+step "11. The Ministry runs its issuing service (OpenID4VCI) on the network"
+say "The service issues eIDs to phones over the standard protocol, only to keys the chip maker"
+say "attests and that need the PIN, and publishes signed status lists. Here it listens on a free"
+say "loopback port (written to a file); hotels may cache its lists for 5 s (an hour by default)."
+printf '   $ tessera authority serve --dir ministry --listen 127.0.0.1:0 --port-file issuer.port \\\n'
+printf '         --vendor-root chipmaker/vendor.pem --require-uv --status-ttl 5 &\n'
+"$TESSERA_BIN" authority serve --dir "ministry" --listen 127.0.0.1:0 --port-file "issuer.port" \
+    --vendor-root "chipmaker/vendor.pem" --require-uv --status-ttl 5 >"issuer.log" 2>&1 &
+ISSUER_PID=$!
+for _ in $(seq 1 100); do
+    [[ -s issuer.port ]] && break
+    kill -0 "$ISSUER_PID" 2>/dev/null || break
+    sleep 0.05
+done
+[[ -s issuer.port ]] || { sed 's/^/     /' "issuer.log"; echo "demo: the issuer service did not start" >&2; exit 1; }
+sed 's/^/     /' "issuer.log"
+
+step "12. At the counter: the citizen is enrolled; the phone obtains its eID over OpenID4VCI"
+say "After identity proofing, the clerk enrols the citizen. The offer goes to the phone as a QR"
+say "code; the one-time transaction code is told to the citizen, never sent with it:"
+show tessera authority enrol --dir "ministry" --claims "claims.json" --doctype eu.europa.ec.eudi.pid.1 \
+    --operator "counter 3"
+OFFER=$(sed -n 's/^offer: //p' .out)
+TX=$(sed -n 's/.*tell the citizen: \([0-9]*\).*/\1/p' .out)
+PERSON=$(sed -n 's/^person id: //p' .out)
+[[ -n $OFFER && -n $TX && -n $PERSON ]] || { echo "demo: enrol printed no offer" >&2; exit 1; }
+say "The wallet scans the offer, the citizen types the PIN and the code (here from fd 3, PIN first):"
+say "three copies, each bound to its own key made and attested in the secure element; each copy"
+say "is shown once, so that hotels cannot link the holder's visits."
+exec 3< <(printf '123456\n%s\n' "$TX")
+show_id tessera wallet enrol --wallet "phone" --offer "$OFFER" --batch 3 --pin-fd 3 --name "Utopia eID"
+exec 3<&-
+show tessera wallet list --wallet "phone"
+
+step "13. Hotel check-in with the eID's status"
+say "The front desk now also checks the eID's status list (--status online: it fetches the"
+say "Ministry's signed list when its copy is older than the list's ttl, and keeps it for the"
+say "hours without network):"
+checkin_round valid --status online
+[[ $CHECKIN_RC == 0 ]] || { echo "demo: the check-in with status failed (exit $CHECKIN_RC)" >&2; exit 1; }
+
+step "14. The phone is lost"
+say "The citizen reports the phone lost; at the counter the Ministry suspends every credential"
+say "of the person in one audited step:"
+show tessera authority suspend --dir "ministry" --person "$PERSON" --operator "counter 3"
+say "Whoever holds the phone tries to check in. Once the hotel reader's copy of the list is"
+say "older than its ttl (5 s here), it fetches the list again..."
+sleep 5.5
+checkin_round lost --status online
+if [[ $CHECKIN_RC != 1 ]] || ! grep -q '^INVALID: credential_suspended' .out; then
+    echo "demo: the suspended eID was not rejected (exit $CHECKIN_RC)" >&2
+    exit 1
+fi
+say "Rejected: the eID is suspended. (Without network the reader uses its cached list while it"
+say "is young enough and unexpired; a list it cannot check is undetermined, never valid.)"
+say "When the phone turns up again, the Ministry reinstates it:"
+show tessera authority reinstate --dir "ministry" --person "$PERSON" --operator "counter 3"
+kill "$ISSUER_PID" 2>/dev/null || true
+wait "$ISSUER_PID" 2>/dev/null || true
+ISSUER_PID=""
 
 step "The story so far plays end to end."

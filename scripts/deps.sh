@@ -12,6 +12,7 @@ PACKAGES=(
     libqrencode-dev libzbar-dev libpng-dev # engagement QR codes: terminal, PNG, and reading a PNG
     libmicrohttpd-dev libcurl4-openssl-dev zlib1g-dev  # issuer service, clients, status lists
     libpq-dev postgresql                   # the issuer's registry on PostgreSQL (tests start a cluster)
+    sqlite3                                # tests inspect the registry and store files
     clang libclang-rt-14-dev clang-format  # libFuzzer builds, `make format`
     nodejs npm                          # interop tests (tests/interop)
     valgrind

@@ -63,6 +63,12 @@ typedef struct tes_issuer_config {
     size_t max_body;           /* bytes (default 64 KiB) */
     int rate_limit;            /* requests per minute per token or code (default 60) */
     const tes_clock *clock;    /* NULL: system */
+    /* appended members */
+    int64_t status_lifetime;   /* seconds a published list stays valid (its exp), so that
+                                  offline readers can keep using it (default 2 days,
+                                  never less than 2 * status_ttl) */
+    int64_t status_cache;      /* seconds the service reuses a signed list (default 5;
+                                  negative: 0, rebuild on every request) */
 } tes_issuer_config;
 
 typedef struct tes_issuer tes_issuer;

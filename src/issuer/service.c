@@ -78,7 +78,7 @@ struct tes_issuer {
     tes_key *ds_key;
     tes_cert *ds;
     tes_clock clock;
-    int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl;
+    int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl, status_lifetime, status_cache;
     size_t status_list_size, max_body;
     int rate_limit;
 
@@ -631,7 +631,7 @@ static tes_err build_status(tes_issuer *s, int64_t now, tes_buf *out)
         return err;
     const tes_signer signer = tes_signer_from_key(s->ds_key);
     const tes_bytes chain[1] = {tes_cert_der(s->ds)};
-    err = tes_status_token_build(&l, s->status_uri, now, now + 2 * s->status_ttl, s->status_ttl,
+    err = tes_status_token_build(&l, s->status_uri, now, now + s->status_lifetime, s->status_ttl,
                                  &signer, chain, 1, out);
     tes_status_list_free(&l);
     return err;
@@ -642,7 +642,7 @@ static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c)
     const int64_t now = now_of(s);
     tes_buf tok = {0};
     pthread_mutex_lock(&s->status_mu);
-    if (s->status_cached && now >= s->status_built && now - s->status_built < STATUS_CACHE_SECONDS)
+    if (s->status_cached && now >= s->status_built && now - s->status_built < s->status_cache)
         tes_buf_append(&tok, s->status_token.ptr, s->status_token.len);
     pthread_mutex_unlock(&s->status_mu);
     if (tok.len == 0 && !tok.failed) {
@@ -669,7 +669,7 @@ static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/statuslist+cwt");
     char cc[64];
-    snprintf(cc, sizeof cc, "max-age=%d", STATUS_CACHE_SECONDS);
+    snprintf(cc, sizeof cc, "max-age=%lld", (long long)s->status_cache);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
     enum MHD_Result ret = MHD_queue_response(c, 200, resp);
     MHD_destroy_response(resp);
@@ -997,6 +997,10 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     s->token_lifetime = c->token_lifetime > 0 ? c->token_lifetime : 300;
     s->nonce_lifetime = c->nonce_lifetime > 0 ? c->nonce_lifetime : 300;
     s->status_ttl = c->status_ttl > 0 ? c->status_ttl : 3600;
+    s->status_lifetime = c->status_lifetime > 0 ? c->status_lifetime : 2 * 86400;
+    if (s->status_lifetime < 2 * s->status_ttl)
+        s->status_lifetime = 2 * s->status_ttl;
+    s->status_cache = c->status_cache > 0 ? c->status_cache : c->status_cache < 0 ? 0 : STATUS_CACHE_SECONDS;
     s->status_list_size = c->status_list_size > 0 ? c->status_list_size : (size_t)1 << 17;
     s->max_body = c->max_body > 0 ? c->max_body : 64 * 1024;
     s->rate_limit = c->rate_limit > 0 ? c->rate_limit : 60;

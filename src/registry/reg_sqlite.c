@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@ typedef struct sqlite_backend {
     sqlite3 *db;
     sqlite3_stmt *st[RS_COUNT];
     sqlite3_stmt *begin, *commit, *rollback;
+    char *path;   /* as opened */
+    bool tracked; /* counted in open_files */
 } sqlite_backend;
 
 static tes_err sql_fail(sqlite3 *db, int rc, const char *what)
@@ -188,17 +191,70 @@ static tes_err sq_commit(reg_backend *b)
     return e;
 }
 
+/*
+ * Files this process has open through SQLite. Closing any descriptor of a
+ * file drops all of the process's POSIX locks on it, those of SQLite's open
+ * connections included (SQLite then stops seeing other processes' changes,
+ * and can corrupt the file). So the pre-check below, which open()s and
+ * close()s the path, runs only while no connection of this process has the
+ * file open; opens are serialised by this lock.
+ */
+typedef struct open_file {
+    dev_t dev;
+    ino_t ino;
+    int refs;
+} open_file;
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static open_file open_files[64];
+
+static open_file *open_find(dev_t dev, ino_t ino)
+{
+    for (size_t i = 0; i < sizeof open_files / sizeof open_files[0]; i++)
+        if (open_files[i].refs > 0 && open_files[i].dev == dev && open_files[i].ino == ino)
+            return &open_files[i];
+    return NULL;
+}
+
+static void open_track(const char *path, int delta)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return;
+    open_file *f = open_find(sb.st_dev, sb.st_ino);
+    if (f == NULL && delta > 0)
+        for (size_t i = 0; i < sizeof open_files / sizeof open_files[0] && !f; i++)
+            if (open_files[i].refs == 0) {
+                f = &open_files[i];
+                *f = (open_file){.dev = sb.st_dev, .ino = sb.st_ino};
+            }
+    if (f)
+        f->refs += delta;
+}
+
+static bool open_known(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && open_find(sb.st_dev, sb.st_ino) != NULL;
+}
+
 static void sq_close(reg_backend *b)
 {
     sqlite_backend *s = (sqlite_backend *)b;
     if (!s)
         return;
+
     for (int i = 0; i < RS_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_finalize(s->begin);
     sqlite3_finalize(s->commit);
     sqlite3_finalize(s->rollback);
     sqlite3_close(s->db); /* all statements finalized: always closes */
+    if (s->tracked) {
+        pthread_mutex_lock(&open_lock);
+        open_track(s->path, -1);
+        pthread_mutex_unlock(&open_lock);
+    }
+    free(s->path);
     free(s);
 }
 
@@ -385,12 +441,21 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out)
     *out = NULL;
     if (!*path)
         return tes_err_set(TES_ERR_ARG, "registry: empty path");
-    tes_err e = precheck_file(path);
-    if (e)
+    pthread_mutex_lock(&open_lock);
+    tes_err e = open_known(path) ? TES_OK : precheck_file(path);
+    if (e) {
+        pthread_mutex_unlock(&open_lock);
         return e;
+    }
     sqlite_backend *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        pthread_mutex_unlock(&open_lock);
         return reg_nomem("opening");
+    }
+    open_track(path, +1);
+    s->tracked = true;
+    pthread_mutex_unlock(&open_lock);
     s->base.vt = &sqlite_class;
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |

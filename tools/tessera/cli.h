@@ -28,6 +28,7 @@
 #include "tessera/store.h"
 #include "tessera/trust.h"
 #include "tessera/mdoc.h"
+#include "tessera/status.h"
 
 /* Keep in step with project(VERSION) in CMakeLists.txt. */
 #define CLI_VERSION "0.1.0"
@@ -54,6 +55,14 @@ int cmd_reader(int argc, char **argv);
 /* wallet subcommands living in cmd_wallet_present.c */
 int cmd_wallet_present(int argc, char **argv);
 int cmd_wallet_trust_reader(int argc, char **argv);
+/* wallet enrol (cmd_wallet_enrol.c) */
+int cmd_wallet_enrol(int argc, char **argv);
+/* authority serve / enrol / revoke / suspend / reinstate (cmd_authority_service.c);
+ * argv[0] is the subcommand's name. `tessera-issuerd ARGS` runs
+ * cmd_authority_serve with the same arguments. */
+int cmd_authority_serve(int argc, char **argv);
+int cmd_authority_enrol(int argc, char **argv);
+int cmd_authority_status(int argc, char **argv);
 
 /* Per-command usage text (main.c); cmd is the subcommand name, or for the
  * commands with subcommands "wallet keygen", "vendor init", ... */
@@ -159,20 +168,70 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
 int cli_pin_read_new(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX]);
 
 
+/* ---- credential status (status_check.c): verify and reader checkin ---- */
+
+/* Each status list fetch gives up after this long (then: undetermined). */
+#define CLI_STATUS_TIMEOUT_MS 5000
+#define CLI_STATUS_DEFAULT_MAX_AGE (24 * 3600)
+
+typedef struct cli_status_opts {
+    tes_status_mode mode;
+    const char *cache_dir;   /* --status-cache, or NULL */
+    const char *default_dir; /* the command's default cache, or NULL:
+                                $XDG_CACHE_HOME/tessera/status or ~/.cache/tessera/status */
+    int64_t max_age;         /* seconds */
+} cli_status_opts;
+
+/* The status of one verified document. */
+typedef struct cli_doc_status {
+    bool checked;           /* it carries a status reference and --status is not off */
+    tes_status_value value; /* TES_STATUS_UNDETERMINED: could not check */
+    int64_t fetched_at;     /* when the list used was fetched (0: none) */
+    char uri[512];
+    char detail[256];
+} cli_doc_status;
+
+/* "off", "online", "cached". */
+bool cli_status_parse_mode(const char *s, tes_status_mode *out);
+/* "valid", "revoked", "suspended", "undetermined". */
+const char *cli_status_value_name(tes_status_value v);
+/* Checks every document of r that carries a status reference (trust: the
+ * issuing authorities' roots, which also certify the list signers). *out
+ * gets r->n_docs entries (free()), or NULL when mode is off. Network, age and
+ * signature problems are "undetermined", not failures; the exit code is
+ * non-zero only when the cache cannot be used at all (reported). */
+int cli_status_check_docs(const char *cmd, const cli_status_opts *o, tes_trust_store *trust,
+                          const tes_mdoc_result *r, cli_doc_status **out);
+
 /* ---- verdicts (verdict.c): shared by verify and reader checkin ---- */
+
+typedef struct cli_verdict {
+    tes_err verdict;            /* of the verification */
+    const char *code, *message; /* its error name and message when verdict != TES_OK */
+    const tes_mdoc_result *r;
+    const cli_doc_status *status; /* per document, or NULL: status not checked */
+    /* set by cli_status_verdict: "credential_revoked" / "credential_suspended"
+     * when a document's status makes the response invalid, else NULL */
+    const char *status_code;
+    char status_message[768];
+} cli_verdict;
+
+/* Fills status_code / status_message from the documents' statuses. */
+void cli_status_verdict(cli_verdict *v);
+/* Warns on stderr about every document whose status is undetermined. */
+void cli_status_warn(const char *cmd, const cli_verdict *v);
 
 /* Adds every certificate of each comma-separated file list in lists[] as a
  * root of `profile`; usage error when none is found. */
 int cli_load_trust(const char *cmd, const char *const *lists, size_t n_lists,
                    tes_trust_profile profile, tes_trust_store *store);
 /* {"valid", "error": {"code", "message"} | null, "documents": [...]} on stdout;
- * returns 0 when valid, else 1. */
-int cli_verdict_json(tes_err verdict, const char *code, const char *message,
-                     const tes_mdoc_result *r);
+ * returns 0 when valid, else 1 (a revoked or suspended document: 1, with the
+ * documents listed). */
+int cli_verdict_json(const cli_verdict *v);
 /* "VALID" and the documents, or "INVALID: code: message" (exit 1), or, for a
  * caller or environment failure, "could not check" on stderr (exit 2). */
-int cli_verdict_human(const char *cmd, tes_err verdict, const char *code, const char *message,
-                      const tes_mdoc_result *r);
+int cli_verdict_human(const char *cmd, const cli_verdict *v);
 
 /* ---- QR codes (qr.c) ---- */
 

@@ -1,4 +1,5 @@
-/* tessera authority init — an IACA root and a document signer, each with its key. */
+/* tessera authority init — an IACA root and a document signer, each with its key;
+ * dispatch of the other authority subcommands (cmd_authority_service.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -189,14 +190,31 @@ int cmd_authority(int argc, char **argv)
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
-        cli_print_usage("authority", false);
+        char full[64] = "authority";
+        if (argc >= 3 && strcmp(argv[1], "help") == 0)
+            snprintf(full, sizeof(full), "authority %s", argv[2]);
+        cli_print_usage(full, false);
         return CLI_EXIT_OK;
     }
-    if (argc < 2 || strcmp(argv[1], "init") != 0) {
-        if (argc < 2)
-            return cli_usage_error("authority", "missing subcommand 'init'");
-        return cli_usage_error("authority", "unknown subcommand '%s' (only 'init')", argv[1]);
-    }
+    static const struct {
+        const char *name;
+        cli_cmd_fn fn;
+    } subs[] = {
+        {"serve", cmd_authority_serve},       {"enrol", cmd_authority_enrol},
+        {"enroll", cmd_authority_enrol},      {"revoke", cmd_authority_status},
+        {"suspend", cmd_authority_status},    {"reinstate", cmd_authority_status},
+    };
+    if (argc < 2)
+        return cli_usage_error("authority", "missing subcommand (init, serve, enrol, revoke, "
+                                            "suspend, reinstate)");
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            return subs[i].fn(argc - 1, argv + 1);
+    if (strcmp(argv[1], "init") != 0)
+        return cli_usage_error("authority",
+                               "unknown subcommand '%s' (init, serve, enrol, revoke, suspend, "
+                               "reinstate)",
+                               argv[1]);
     argc--;
     argv++;
 
@@ -223,7 +241,7 @@ int cmd_authority(int argc, char **argv)
             force = true;
             break;
         case 'h':
-            cli_print_usage("authority", false);
+            cli_print_usage("authority init", false);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option("authority", c, argv);

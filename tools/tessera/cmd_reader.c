@@ -5,6 +5,7 @@
  * only when asked). */
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #define MAX_ELEMENTS 256
 #define MAX_CHAIN 8
 #define DEFAULT_TIMEOUT 30
+#define CLI_READER_STATUS_CACHE "status-cache"
 
 /* The hotel registration set of the PID. */
 static const char DEFAULT_ELEMENTS[] =
@@ -31,6 +33,7 @@ typedef struct checkin_args {
     size_t n_trust;
     bool nfc, json;
     size_t timeout;
+    cli_status_opts status;
 } checkin_args;
 
 /* Splits "ns/name,name" in place; a bare name takes default_ns. */
@@ -166,6 +169,7 @@ static int checkin(const checkin_args *a)
     tes_transport *t = NULL;
     tes_mdoc_result result = {0};
     char *uri = NULL, *list = NULL;
+    cli_doc_status *st = NULL;
     static tes_mdoc_req_elem elems[MAX_ELEMENTS];
     size_t n_elems = 0;
     int timeout_ms = (int)a->timeout * 1000;
@@ -254,17 +258,31 @@ static int checkin(const checkin_args *a)
     tes_err verdict = tes_reader_checkin(&p, &response, &result);
     char message[1024];
     snprintf(message, sizeof(message), "%s", verdict == TES_OK ? "" : tes_err_message());
-    const char *code = tes_err_name(verdict);
-    rc = a->json ? cli_verdict_json(verdict, code, message, &result)
-                 : cli_verdict_human(cmd, verdict, code, message, &result);
+    /* The status, once the session is over: from the reader's cache (no
+     * network at the front desk) or, with --status online, fetched. */
+    if (verdict == TES_OK &&
+        (rc = cli_status_check_docs(cmd, &a->status, trust, &result, &st)) != CLI_EXIT_OK)
+        goto out;
+    cli_verdict v = {
+        .verdict = verdict,
+        .code = tes_err_name(verdict),
+        .message = message,
+        .r = &result,
+        .status = st,
+    };
+    cli_status_verdict(&v);
+    rc = a->json ? cli_verdict_json(&v) : cli_verdict_human(cmd, &v);
+    cli_status_warn(cmd, &v);
     if (verdict != TES_OK && (tes_err_is_caller(verdict) || tes_err_is_env(verdict)))
         rc = CLI_EXIT_USAGE;
-    if (verdict == TES_OK && a->portrait_out) {
+    /* No portrait of a revoked or suspended credential. */
+    if (verdict == TES_OK && v.status_code == NULL && a->portrait_out) {
         int prc = write_portrait(cmd, &result, a->portrait_out);
         if (prc != CLI_EXIT_OK)
             rc = prc;
     }
 out:
+    free(st);
     tes_mdoc_result_free(&result);
     tes_buf_free(&response);
     if (t)
@@ -297,11 +315,18 @@ static int cmd_checkin(int argc, char **argv)
         {"portrait-out", required_argument, NULL, 'p'},
         {"timeout", required_argument, NULL, 'T'},
         {"pcsc-reader", required_argument, NULL, 'P'},
+        {"status", required_argument, NULL, 'S'},
+        {"status-cache", required_argument, NULL, 'C'},
+        {"status-max-age", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "reader checkin";
-    checkin_args a = {.timeout = DEFAULT_TIMEOUT};
+    checkin_args a = {
+        .timeout = DEFAULT_TIMEOUT,
+        .status = {.mode = TES_STATUS_CACHED, .max_age = CLI_STATUS_DEFAULT_MAX_AGE},
+    };
+    size_t max_age;
     int c;
     optind = 0;
     opterr = 0;
@@ -349,6 +374,19 @@ static int cmd_checkin(int argc, char **argv)
         case 'P':
             a.pcsc_reader = optarg;
             break;
+        case 'S':
+            if (!cli_status_parse_mode(optarg, &a.status.mode))
+                return cli_usage_error(cmd, "--status must be online, cached or off, not '%s'",
+                                       optarg);
+            break;
+        case 'C':
+            a.status.cache_dir = optarg;
+            break;
+        case 'M':
+            if (!cli_parse_size(optarg, (size_t)INT32_MAX, &max_age))
+                return cli_usage_error(cmd, "--status-max-age needs seconds, not '%s'", optarg);
+            a.status.max_age = (int64_t)max_age;
+            break;
         case 'h':
             cli_print_usage(cmd, false);
             return CLI_EXIT_OK;
@@ -377,6 +415,11 @@ static int cmd_checkin(int argc, char **argv)
                                     "channel with --tcp HOST:PORT");
     if (a.pcsc_reader && !a.nfc)
         return cli_usage_error(cmd, "--pcsc-reader goes with --nfc");
+    /* The reader keeps the lists it fetched beside its certificate. */
+    char cache[PATH_MAX];
+    if (!cli_path_in(cache, sizeof(cache), a.reader, CLI_READER_STATUS_CACHE))
+        return cli_usage_error(cmd, "--reader path too long");
+    a.status.default_dir = cache;
     return checkin(&a);
 }
 

@@ -18,6 +18,7 @@ typedef struct verify_args {
     size_t n_trust;
     const char *transcript, *reader_key, *at, *response;
     bool json;
+    cli_status_opts status;
 } verify_args;
 
 /* ---- the command ---- */
@@ -29,6 +30,7 @@ static int verify(const verify_args *a)
     tes_key *reader = NULL;
     tes_buf transcript = {0}, response = {0};
     tes_mdoc_result result = {0};
+    cli_doc_status *st = NULL;
 
     int64_t at = (int64_t)time(NULL);
     if (a->at && tes_time_parse(a->at, strlen(a->at), false, &at) != TES_OK)
@@ -72,15 +74,28 @@ static int verify(const verify_args *a)
     tes_err verdict = tes_mdoc_verify(tes_buf_bytes(&response), &o, &result);
     char message[1024];
     snprintf(message, sizeof(message), "%s", verdict == TES_OK ? "" : tes_err_message());
-    const char *code = tes_err_name(verdict);
-    rc = a->json ? cli_verdict_json(verdict, code, message, &result)
-                 : cli_verdict_human("verify", verdict, code, message, &result);
+    /* The status of what verified: the lists are signed by keys the same
+     * IACA roots certify. */
+    if (verdict == TES_OK &&
+        (rc = cli_status_check_docs("verify", &a->status, store, &result, &st)) != CLI_EXIT_OK)
+        goto done;
+    cli_verdict v = {
+        .verdict = verdict,
+        .code = tes_err_name(verdict),
+        .message = message,
+        .r = &result,
+        .status = st,
+    };
+    cli_status_verdict(&v);
+    rc = a->json ? cli_verdict_json(&v) : cli_verdict_human("verify", &v);
+    cli_status_warn("verify", &v);
     /* "Could not check" is not "invalid": a caller-side problem (such as a
      * MAC-authenticated response without --reader-key) or an environment
      * failure exits with 2. */
     if (verdict != TES_OK && (tes_err_is_caller(verdict) || tes_err_is_env(verdict)))
         rc = CLI_EXIT_USAGE;
 done:
+    free(st);
     tes_mdoc_result_free(&result);
     tes_buf_free(&response);
     tes_buf_free(&transcript);
@@ -97,10 +112,14 @@ int cmd_verify(int argc, char **argv)
         {"reader-key", required_argument, NULL, 'r'},
         {"at", required_argument, NULL, 'a'},
         {"json", no_argument, NULL, 'j'},
+        {"status", required_argument, NULL, 'S'},
+        {"status-cache", required_argument, NULL, 'C'},
+        {"status-max-age", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    verify_args a = {0};
+    verify_args a = {.status = {.mode = TES_STATUS_OFF, .max_age = CLI_STATUS_DEFAULT_MAX_AGE}};
+    size_t max_age;
     int c;
     optind = 0;
     opterr = 0;
@@ -122,6 +141,19 @@ int cmd_verify(int argc, char **argv)
             break;
         case 'j':
             a.json = true;
+            break;
+        case 'S':
+            if (!cli_status_parse_mode(optarg, &a.status.mode))
+                return cli_usage_error("verify", "--status must be online, cached or off, not '%s'",
+                                       optarg);
+            break;
+        case 'C':
+            a.status.cache_dir = optarg;
+            break;
+        case 'M':
+            if (!cli_parse_size(optarg, (size_t)INT32_MAX, &max_age))
+                return cli_usage_error("verify", "--status-max-age needs seconds, not '%s'", optarg);
+            a.status.max_age = (int64_t)max_age;
             break;
         case 'h':
             cli_print_usage("verify", false);

@@ -922,6 +922,8 @@ int cmd_wallet(int argc, char **argv)
         {"add", cmd_add},
         {"present", cmd_wallet_present},
         {"trust-reader", cmd_wallet_trust_reader},
+        {"enrol", cmd_wallet_enrol},
+        {"enroll", cmd_wallet_enrol},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
@@ -934,12 +936,13 @@ int cmd_wallet(int argc, char **argv)
     if (argc < 2)
         return cli_usage_error(
             "wallet",
-            "missing subcommand (init, pin, list, log, keygen, add, present, trust-reader)");
+            "missing subcommand (init, pin, list, log, keygen, add, enrol, present, trust-reader)");
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(argc - 1, argv + 1);
     return cli_usage_error(
         "wallet",
-        "unknown subcommand '%s' (init, pin, list, log, keygen, add, present, trust-reader)",
+        "unknown subcommand '%s' (init, pin, list, log, keygen, add, enrol, present, "
+        "trust-reader)",
         argv[1]);
 }

@@ -4,6 +4,7 @@
  * main() only dispatches; each subcommand lives in its own cmd_*.c file and
  * parses its own options with getopt_long. See docs/tessera.1.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,140 @@ typedef struct cli_cmd {
 static int cmd_help(int argc, char **argv);
 
 static const char USAGE_AUTHORITY[] =
+    "usage: tessera authority init --dir DIR [--country CC] [--name NAME] [--url URL] [--force]\n"
+    "       tessera authority serve --dir DIR [--db URL] [--listen HOST:PORT] [--public-url URL]\n"
+    "                               [--vendor-root PEM] [--require-uv] [--batch-max N]\n"
+    "                               [--valid-days N] [--status-ttl SEC] [--port-file FILE]\n"
+    "       tessera authority enrol --dir DIR --claims PERSON.json [--doctype T] [--db URL]\n"
+    "                               [--public-url URL] [--operator NAME] [--json]\n"
+    "                               [--qr-png FILE]\n"
+    "       tessera authority revoke|suspend|reinstate --dir DIR [--db URL]\n"
+    "                               (--credential ID | --person ID) [--operator NAME]\n"
+    "\n"
+    "The issuing authority: its root and document signer (init), its OpenID4VCI service\n"
+    "(serve; also the 'tessera-issuerd' program), the counter where a citizen is enrolled\n"
+    "after identity proofing (enrol), and the operator's status changes (revoke, suspend,\n"
+    "reinstate), all on the authority's registry (DIR/registry.db, or --db\n"
+    "postgresql://...).\n"
+    "\n"
+    "See 'tessera help authority SUBCOMMAND'.\n"
+    "exit status: 0 done; 1 the operation failed on its input (claims do not fit, no such\n"
+    "             credential, a revoked credential cannot be reinstated, ...); 2 usage\n"
+    "             error, not an authority, I/O or registry failure\n"
+    "\n"
+    "example (the lost-phone story):\n"
+    "  tessera authority init --dir ministry\n"
+    "  tessera authority serve --dir ministry --listen 127.0.0.1:8080 \\\n"
+    "      --vendor-root chipmaker/vendor.pem --require-uv &\n"
+    "  tessera authority enrol --dir ministry --claims person.json   # offer + code\n"
+    "  tessera wallet enrol --wallet phone --offer 'openid-credential-offer://...' --batch 3\n"
+    "  tessera authority suspend --dir ministry --person 1           # phone lost\n"
+    "  tessera authority reinstate --dir ministry --person 1         # phone found\n";
+
+static const char USAGE_AUTHORITY_SERVE[] =
+    "usage: tessera authority serve --dir DIR [--db URL] [--listen HOST:PORT]\n"
+    "                               [--public-url URL] [--vendor-root PEM] [--require-uv]\n"
+    "                               [--batch-max N] [--valid-days N] [--status-ttl SEC]\n"
+    "                               [--port-file FILE]\n"
+    "       tessera-issuerd (the same options)\n"
+    "\n"
+    "Runs the authority's OpenID4VCI 1.0 issuer (mso_mdoc, pre-authorized code with a\n"
+    "transaction code, nonce endpoint, proofs of possession with the secure element's key\n"
+    "attestation, batch issuance) and publishes its Token Status Lists, until SIGINT or\n"
+    "SIGTERM (then it stops cleanly). Endpoints: /.well-known/openid-credential-issuer,\n"
+    "/.well-known/oauth-authorization-server, /token, /nonce, /credential,\n"
+    "/status/<list>. Prints \"serving OpenID4VCI at URL\" once it listens, and records\n"
+    "URL in DIR/issuer_url (where 'authority enrol' points its offers).\n"
+    "\n"
+    "The status lists are built from the registry: a revoke, suspend or reinstate is in\n"
+    "the next list served. Verifiers cache a list for its ttl (--status-ttl).\n"
+    "\n"
+    "options:\n"
+    "  --dir DIR           the authority (made by 'tessera authority init'): ds.pem and\n"
+    "                      ds_key.pem sign credentials and status lists\n"
+    "  --db URL            the registry: a file path, sqlite:PATH or postgresql://...\n"
+    "                      (default DIR/registry.db)\n"
+    "  --listen HOST:PORT  where to listen (default 127.0.0.1:8080; port 0 picks a free one)\n"
+    "  --public-url URL    the credential_issuer URL wallets reach (default http://HOST:PORT\n"
+    "                      with the port bound; set it behind a TLS proxy)\n"
+    "  --vendor-root PEM   secure-element vendor roots: proofs must carry a key attestation\n"
+    "                      that chains to one of them (without: attestation not required,\n"
+    "                      for development only)\n"
+    "  --require-uv        refuse keys not attested as needing the holder's PIN\n"
+    "  --batch-max N       most copies per credential request (default 10)\n"
+    "  --valid-days N      validity of issued credentials (default 365)\n"
+    "  --status-ttl SEC    how long verifiers may cache a status list before fetching it\n"
+    "                      again (default 3600)\n"
+    "  --status-cache SEC  how long the service reuses a signed list (default 5; 0: rebuild\n"
+    "                      it on every request)\n"
+    "  --port-file FILE    write the bound port to FILE once listening (for scripts)\n"
+    "\n"
+    "exit status: 0 stopped by a signal; 2 usage error, not an authority, cannot listen, or\n"
+    "             the registry cannot be opened\n"
+    "\n"
+    "example:\n"
+    "  tessera authority serve --dir ministry --listen 127.0.0.1:0 --port-file port \\\n"
+    "      --vendor-root chipmaker/vendor.pem --require-uv\n";
+
+static const char USAGE_AUTHORITY_ENROL[] =
+    "usage: tessera authority enrol --dir DIR --claims PERSON.json [--doctype T] [--db URL]\n"
+    "                               [--public-url URL] [--operator NAME] [--json]\n"
+    "                               [--qr-png FILE]\n"
+    "\n"
+    "At the counter, after identity proofing: records the person's claims in the registry\n"
+    "and makes a credential offer (OpenID4VCI pre-authorized code). Prints the\n"
+    "openid-credential-offer:// URI, its QR code (for the citizen's wallet), the one-time\n"
+    "transaction code to tell the citizen (never sent with the offer), and the person id\n"
+    "(for 'authority suspend --person'). The offer works once, expires after 10 minutes,\n"
+    "and dies after 5 wrong transaction codes. The service need not run meanwhile.\n"
+    "\n"
+    "options:\n"
+    "  --dir DIR            the authority\n"
+    "  --claims FILE        {\"namespace\": {\"element\": value}} as for 'tessera issue';\n"
+    "                       {\"file\": \"path\"} values (relative to FILE) are read now\n"
+    "  --doctype T          default eu.europa.ec.eudi.pid.1\n"
+    "  --db URL             the registry (default DIR/registry.db)\n"
+    "  --public-url URL     the service's URL (default: the one 'authority serve' recorded\n"
+    "                       in DIR/issuer_url)\n"
+    "  --operator NAME      who enrols, for the audit log (default $USER)\n"
+    "  --json               {\"person\", \"doctype\", \"offer\", \"tx_code\",\n"
+    "                        \"credential_issuer\"} instead of the text and the QR code\n"
+    "  --qr-png FILE        also write the offer's QR code as a PNG image\n"
+    "\n"
+    "exit status: 0 enrolled; 1 the claims do not fit the doctype; 2 usage error,\n"
+    "             unreadable claims, not an authority, registry failure\n"
+    "\n"
+    "example:\n"
+    "  tessera authority enrol --dir ministry --claims erika.json\n";
+
+static const char USAGE_AUTHORITY_STATUS[] =
+    "usage: tessera authority revoke|suspend|reinstate --dir DIR [--db URL]\n"
+    "                               (--credential ID | --person ID) [--operator NAME]\n"
+    "\n"
+    "Changes the status of one issued credential (--credential: the registry's credential\n"
+    "id), or of every credential of a person (--person: e.g. the phone was lost), in one\n"
+    "audited transaction on the registry; prints how many credentials changed. Suspended\n"
+    "credentials can be reinstated; revoked is final.\n"
+    "\n"
+    "The running service builds its status lists from the registry, so the change is in\n"
+    "the next list it serves; a verifier sees it when it fetches the list again, at the\n"
+    "latest after the list's ttl ('authority serve --status-ttl', default 3600 s) unless\n"
+    "it refreshes sooner.\n"
+    "\n"
+    "options:\n"
+    "  --dir DIR          the authority\n"
+    "  --db URL           the registry (default DIR/registry.db)\n"
+    "  --credential ID    one credential (one copy of a batch)\n"
+    "  --person ID        every credential of the person (as printed by 'authority enrol')\n"
+    "  --operator NAME    who acts, for the audit log (default $USER)\n"
+    "\n"
+    "exit status: 0 done; 1 no such credential or person, or reinstating a revoked\n"
+    "             credential; 2 usage error or registry failure\n"
+    "\n"
+    "example:\n"
+    "  tessera authority suspend --dir ministry --person 7 --operator \"desk 3\"\n";
+
+static const char USAGE_AUTHORITY_INIT[] =
     "usage: tessera authority init --dir DIR [--country CC] [--name NAME] [--url URL] [--force]\n"
     "\n"
     "Creates an issuing authority: a new directory DIR (mode 0700) holding\n"
@@ -130,11 +265,17 @@ static const char USAGE_PRESENT[] =
 
 static const char USAGE_VERIFY[] =
     "usage: tessera verify --trust ROOT.pem[,ROOT2.pem...] --transcript ST.cbor\n"
-    "                      [--reader-key EREADER.pem] [--at TIME] [--json] RESPONSE.cbor\n"
+    "                      [--reader-key EREADER.pem] [--at TIME] [--json]\n"
+    "                      [--status online|cached|off] [--status-cache DIR]\n"
+    "                      [--status-max-age SEC] RESPONSE.cbor\n"
     "\n"
     "Verifies a DeviceResponse as a reader does: the document signer chains to one of\n"
     "the trusted IACA roots, the issuer signature, the MSO validity at TIME, every\n"
     "disclosed element's digest, and the device signature or MAC over the transcript.\n"
+    "With --status, then the status of every document that carries a status reference\n"
+    "(IETF Token Status List, signed by a key the same roots certify): valid, REVOKED\n"
+    "or SUSPENDED (the response is then invalid), or undetermined (list unreachable,\n"
+    "not verifiable or too old: a warning, never reported as valid nor as revoked).\n"
     "\n"
     "options:\n"
     "  --trust FILES        IACA root certificates (PEM, every certificate of each file;\n"
@@ -148,15 +289,31 @@ static const char USAGE_VERIFY[] =
     "                       {\"valid\", \"error\": null|{\"code\",\"message\"}, \"documents\": [\n"
     "                        {\"docType\", \"issuer\", \"signed\", \"validFrom\", \"validUntil\",\n"
     "                         \"deviceAuth\": \"signature\"|\"mac\", \"status\": "
-    "null|{\"idx\",\"uri\"},\n"
-    "                         \"elements\": {NAMESPACE: {ELEMENT: value}}}]}\n"
+    "null|{\"idx\",\"uri\"[,\n"
+    "                         \"value\": \"valid\"|\"revoked\"|\"suspended\"|\"undetermined\",\n"
+    "                         \"detail\", \"fetched\"]}, \"elements\": {NAMESPACE: {ELEMENT:\n"
+    "                         value}}}]}; a revoked or suspended document is listed, with\n"
+    "                       \"valid\": false and the error credential_revoked or\n"
+    "                       credential_suspended\n"
+    "  --status MODE        off (default): not checked; online: fetch the list when the\n"
+    "                       cached one is older than its ttl (if the fetch fails, a cached\n"
+    "                       list younger than --status-max-age is used); cached: never\n"
+    "                       fetch, use a cached list younger than --status-max-age\n"
+    "  --status-cache DIR   where fetched lists are kept (default\n"
+    "                       $XDG_CACHE_HOME/tessera/status or ~/.cache/tessera/status)\n"
+    "  --status-max-age SEC the oldest cached list accepted (default 86400)\n"
+    "Fetches time out after 5 s; the status is checked at the current time (not --at).\n"
     "\n"
-    "Output: \"VALID\" and the disclosed data, or \"INVALID: <code>: <reason>\".\n"
-    "exit status: 0 valid; 1 invalid; 2 usage error or unreadable input (missing file,\n"
-    "             unreadable key or root, bad --at)\n"
+    "Output: \"VALID\" and the disclosed data (with each document's status), or\n"
+    "\"INVALID: <code>: <reason>\" (credential_revoked / credential_suspended: the data is\n"
+    "not shown). An undetermined status adds a WARNING on standard error.\n"
+    "exit status: 0 valid (also with an undetermined status); 1 invalid, revoked or\n"
+    "             suspended; 2 usage error or unreadable input (missing file, unreadable\n"
+    "             key or root, bad --at, unusable status cache)\n"
     "\n"
     "example:\n"
-    "  tessera verify --trust ministry/iaca.pem --transcript st.cbor --json resp.cbor\n";
+    "  tessera verify --trust ministry/iaca.pem --transcript st.cbor --json resp.cbor\n"
+    "  tessera verify --trust ministry/iaca.pem --transcript st.cbor --status online resp.cbor\n";
 
 static const char USAGE_INSPECT[] =
     "usage: tessera inspect FILE\n"
@@ -177,6 +334,8 @@ static const char USAGE_WALLET[] =
     "       tessera wallet keygen --wallet D [--uv] [--single-use] [--out PUB.pem]\n"
     "                             [--attest --attestation-out FILE [--challenge HEX]]\n"
     "       tessera wallet add --wallet D --mdoc FILE [--mdoc FILE...] [--name DISPLAY]\n"
+    "       tessera wallet enrol --wallet D --offer URI [--tx-code CODE] [--pin-fd N]\n"
+    "                            [--batch N] [--name DISPLAY]\n"
     "       tessera wallet list --wallet D [--json]\n"
     "       tessera wallet log --wallet D [--json]\n"
     "       tessera wallet present --wallet D (--qr --tcp HOST:PORT | --nfc) [--policy FILE]\n"
@@ -341,6 +500,43 @@ static const char USAGE_WALLET_LOG[] =
     "\n"
     "exit status: 0 printed; 1 the store failed; 2 usage error or not a wallet\n";
 
+static const char USAGE_WALLET_ENROL[] =
+    "usage: tessera wallet enrol --wallet D --offer URI [--tx-code CODE] [--pin-fd N]\n"
+    "                            [--batch N] [--name DISPLAY]\n"
+    "\n"
+    "Obtains a credential from an issuing authority over OpenID4VCI 1.0: redeems the\n"
+    "offer's pre-authorized code with the transaction code the citizen was told, gets a\n"
+    "c_nonce, makes one key per copy in the wallet's secure element (each needs the PIN),\n"
+    "attests it for the c_nonce (the issuer checks that the key lives in a chip it\n"
+    "trusts), proves possession with a signature, and stores the copies it receives as\n"
+    "one credential. With --batch N > 1 the copies are single-use: each presentation\n"
+    "spends one, so that verifiers cannot link presentations. (The keys themselves are\n"
+    "not single-use in the secure element: the proof of possession is their first\n"
+    "signature; the store hands out each copy once.)\n"
+    "\n"
+    "The PIN is checked before the offer is redeemed (an offer works once). Order of the\n"
+    "lines on --pin-fd: the PIN, then the transaction code (unless --tx-code is given).\n"
+    "On a terminal both are asked without echo.\n"
+    "\n"
+    "options:\n"
+    "  --wallet D         the wallet directory (its PIN must be set)\n"
+    "  --offer URI        openid-credential-offer://... (the QR code's text)\n"
+    "  --tx-code CODE     the transaction code (else asked, or read from --pin-fd)\n"
+    "  --pin-fd N         read the PIN (then the transaction code) one per line from N\n"
+    "  --batch N          copies to obtain, each bound to its own key (default 1; the\n"
+    "                     issuer may allow up to 10)\n"
+    "  --name DISPLAY     display name (default PID, mDL, or the doctype)\n"
+    "\n"
+    "Prints the new credential id on standard output and a summary on standard error.\n"
+    "exit status: 0 stored; 1 the issuer refused (invalid_grant: wrong, used or expired\n"
+    "             offer or transaction code, with the tries left; invalid_proof: the key's\n"
+    "             attestation is not accepted; ...), wrong PIN; 2 usage error, not a wallet,\n"
+    "             no PIN set, the issuer cannot be reached\n"
+    "\n"
+    "example:\n"
+    "  tessera wallet enrol --wallet phone --batch 3 \\\n"
+    "      --offer 'openid-credential-offer://?credential_offer=...'\n";
+
 static const char USAGE_VENDOR[] =
     "usage: tessera vendor init --dir V [--name NAME] [--force]\n"
     "\n"
@@ -412,7 +608,8 @@ static const char USAGE_READER[] =
     "                               --nfc [--pcsc-reader NAME])\n"
     "                              [--elements NS/ELEM,...] [--retain NS/ELEM,...|all]\n"
     "                              [--doctype T] [--json] [--portrait-out FILE]\n"
-    "                              [--timeout SEC]\n"
+    "                              [--timeout SEC] [--status cached|online|off]\n"
+    "                              [--status-cache DIR] [--status-max-age SEC]\n"
     "\n"
     "The front desk's side of an offline check-in (ISO/IEC 18013-5 proximity\n"
     "presentation): takes the phone's device engagement, opens an encrypted session,\n"
@@ -440,8 +637,17 @@ static const char USAGE_READER[] =
     "  --json                {\"valid\", \"error\", \"documents\"} as 'tessera verify --json'\n"
     "  --portrait-out FILE   write the disclosed portrait here\n"
     "  --timeout SEC         for the connection and each answer (default 30)\n"
+    "  --status MODE         the credential's status (IETF Token Status List), as for\n"
+    "                        'tessera verify': cached (default: the front desk has no\n"
+    "                        network; a list fetched within --status-max-age), online (fetch\n"
+    "                        when the cached list is past its ttl: the reader refreshes its\n"
+    "                        lists), off. A revoked or suspended eID is rejected; an\n"
+    "                        undetermined status is a WARNING (the guest's data is shown)\n"
+    "  --status-cache DIR    default DIR/status-cache in the --reader directory\n"
+    "  --status-max-age SEC  the oldest cached list accepted (default 86400)\n"
     "\n"
-    "exit status: 0 valid; 1 invalid, declined by the holder (session_ended) or the phone's\n"
+    "exit status: 0 valid (also with an undetermined status); 1 invalid, revoked or\n"
+    "             suspended, declined by the holder (session_ended) or the phone's\n"
     "             engagement is malformed; 2 usage error, unreadable input, no connection\n"
     "             or timeout\n"
     "\n"
@@ -516,8 +722,8 @@ static const char USAGE_WALLET_TRUST_READER[] =
 static const char USAGE_HELP[] = "usage: tessera help [COMMAND [SUBCOMMAND]]\n";
 
 static const cli_cmd COMMANDS[] = {
-    {"authority", cmd_authority, "create an issuing authority (IACA root + document signer)",
-     USAGE_AUTHORITY},
+    {"authority", cmd_authority,
+     "the issuing authority: keys, OpenID4VCI service, enrolment, revocation", USAGE_AUTHORITY},
     {"issue", cmd_issue, "issue an mdoc bound to a device key", USAGE_ISSUE},
     {"present", cmd_present, "answer a request with a DeviceResponse", USAGE_PRESENT},
     {"verify", cmd_verify, "verify a DeviceResponse as a reader", USAGE_VERIFY},
@@ -538,6 +744,15 @@ static const cli_cmd COMMANDS[] = {
 static const struct {
     const char *name, *usage;
 } SUBCOMMANDS[] = {
+    {"authority init", USAGE_AUTHORITY_INIT},
+    {"authority serve", USAGE_AUTHORITY_SERVE},
+    {"authority enrol", USAGE_AUTHORITY_ENROL},
+    {"authority enroll", USAGE_AUTHORITY_ENROL},
+    {"authority revoke", USAGE_AUTHORITY_STATUS},
+    {"authority suspend", USAGE_AUTHORITY_STATUS},
+    {"authority reinstate", USAGE_AUTHORITY_STATUS},
+    {"wallet enrol", USAGE_WALLET_ENROL},
+    {"wallet enroll", USAGE_WALLET_ENROL},
     {"wallet init", USAGE_WALLET_INIT},
     {"wallet pin", USAGE_WALLET_PIN},
     {"wallet keygen", USAGE_WALLET_KEYGEN},
@@ -637,8 +852,26 @@ static int cmd_help(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
+/* `tessera-issuerd ARGS` is `tessera authority serve ARGS`. */
+static bool called_as_issuerd(const char *argv0)
+{
+    const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+    base = base ? base + 1 : argv0;
+    return base != NULL && strcmp(base, "tessera-issuerd") == 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (called_as_issuerd(argv[0])) {
+        if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+            printf("tessera-issuerd %s\n", CLI_VERSION);
+            return CLI_EXIT_OK;
+        }
+        int rc = cmd_authority_serve(argc, argv);
+        if (fflush(stdout) != 0 && rc == CLI_EXIT_OK)
+            rc = cli_error(CLI_EXIT_USAGE, "cannot write to standard output");
+        return rc;
+    }
     if (argc < 2) {
         print_overview(stderr);
         return CLI_EXIT_USAGE;

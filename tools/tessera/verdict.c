@@ -81,15 +81,25 @@ static json_t *elements_json(const tes_mdoc_document *doc, const cli_json_opts *
     return all;
 }
 
-static json_t *document_json(const tes_mdoc_document *doc)
+static json_t *status_json(const tes_mdoc_document *doc, const cli_doc_status *st)
+{
+    if (!doc->has_status)
+        return json_null();
+    if (st == NULL || !st->checked)
+        return json_pack("{sIso}", "idx", (json_int_t)doc->status_idx, "uri",
+                         jstr_bytes(doc->status_uri));
+    json_t *fetched = st->fetched_at > 0 ? jtime(st->fetched_at) : json_null();
+    return json_pack("{sIsossssso}", "idx", (json_int_t)doc->status_idx, "uri",
+                     jstr_bytes(doc->status_uri), "value", cli_status_value_name(st->value),
+                     "detail", st->detail, "fetched", fetched);
+}
+
+static json_t *document_json(const tes_mdoc_document *doc, const cli_doc_status *st)
 {
     json_t *elems = elements_json(doc, NULL);
     if (elems == NULL)
         return NULL;
-    json_t *status = json_null();
-    if (doc->has_status)
-        status = json_pack("{sIso}", "idx", (json_int_t)doc->status_idx, "uri",
-                           jstr_bytes(doc->status_uri));
+    json_t *status = status_json(doc, st);
     return json_pack("{sosssosososososo}", "docType", jstr_bytes(doc->doctype), "issuer",
                      doc->issuer, "signed", jtime(doc->signed_at), "validFrom",
                      jtime(doc->valid_from), "validUntil", jtime(doc->valid_until), "deviceAuth",
@@ -97,28 +107,33 @@ static json_t *document_json(const tes_mdoc_document *doc)
                      "elements", elems);
 }
 
-int cli_verdict_json(tes_err verdict, const char *code, const char *message,
-                     const tes_mdoc_result *r)
+int cli_verdict_json(const cli_verdict *v)
 {
+    bool verified = v->verdict == TES_OK;
+    bool valid = verified && v->status_code == NULL;
     json_t *docs = json_array();
-    for (size_t i = 0; verdict == TES_OK && docs && i < r->n_docs; i++) {
-        json_t *d = document_json(&r->docs[i]);
+    /* A document refused for its status was verified: it is listed, with
+     * its status, so that the caller sees which one and why. */
+    for (size_t i = 0; verified && docs && i < v->r->n_docs; i++) {
+        json_t *d = document_json(&v->r->docs[i], v->status ? &v->status[i] : NULL);
         if (d == NULL || json_array_append_new(docs, d) != 0) {
             json_decref(docs);
             return cli_fail(CLI_EXIT_USAGE, "rendering JSON");
         }
     }
-    json_t *err =
-        verdict == TES_OK ? json_null() : json_pack("{ssss}", "code", code, "message", message);
-    json_t *top =
-        json_pack("{sbsoso}", "valid", verdict == TES_OK, "error", err, "documents", docs);
+    json_t *err = json_null();
+    if (!verified)
+        err = json_pack("{ssss}", "code", v->code, "message", v->message);
+    else if (!valid)
+        err = json_pack("{ssss}", "code", v->status_code, "message", v->status_message);
+    json_t *top = json_pack("{sbsoso}", "valid", valid, "error", err, "documents", docs);
     char *text = top ? json_dumps(top, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     json_decref(top);
     if (text == NULL)
         return cli_error(CLI_EXIT_USAGE, "out of memory rendering JSON");
     puts(text);
     free(text);
-    return verdict == TES_OK ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+    return valid ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 /* ---- text ---- */
@@ -134,14 +149,58 @@ static void print_value(const tes_mdoc_element *e)
     json_decref(v);
 }
 
-int cli_verdict_human(const char *cmd, tes_err verdict, const char *code, const char *message,
-                      const tes_mdoc_result *r)
+static void print_status(const tes_mdoc_document *d, const cli_doc_status *st)
 {
-    if (verdict != TES_OK && (tes_err_is_caller(verdict) || tes_err_is_env(verdict)))
-        return cli_error(CLI_EXIT_USAGE, "%s: could not check the response: %s: %s", cmd, code,
-                         message);
-    if (verdict != TES_OK) {
-        printf("INVALID: %s: %s\n", code, message);
+    if (!d->has_status) {
+        if (st != NULL)
+            printf("  status:      none (the credential carries no status reference)\n");
+        return;
+    }
+    if (st == NULL || !st->checked) {
+        printf("  status:      index %llu in %.*s (not checked: --status off)\n",
+               (unsigned long long)d->status_idx, (int)d->status_uri.len,
+               (const char *)d->status_uri.ptr);
+        return;
+    }
+    char t[21] = "";
+    if (st->fetched_at > 0)
+        tes_time_format(st->fetched_at, t);
+    switch (st->value) {
+    case TES_STATUS_VALID:
+        printf("  status:      valid (index %llu in %s; list fetched %s)\n",
+               (unsigned long long)d->status_idx, st->uri, t);
+        break;
+    case TES_STATUS_REVOKED:
+    case TES_STATUS_SUSPENDED:
+        printf("  status:      %s (index %llu in %s; list fetched %s)\n",
+               st->value == TES_STATUS_REVOKED ? "REVOKED" : "SUSPENDED",
+               (unsigned long long)d->status_idx, st->uri, t);
+        break;
+    default:
+        printf("  status:      UNDETERMINED (%s): neither known valid nor known revoked\n",
+               st->detail[0] ? st->detail : "no reason given");
+        break;
+    }
+}
+
+int cli_verdict_human(const char *cmd, const cli_verdict *v)
+{
+    if (v->verdict != TES_OK && (tes_err_is_caller(v->verdict) || tes_err_is_env(v->verdict)))
+        return cli_error(CLI_EXIT_USAGE, "%s: could not check the response: %s: %s", cmd, v->code,
+                         v->message);
+    if (v->verdict != TES_OK) {
+        printf("INVALID: %s: %s\n", v->code, v->message);
+        return CLI_EXIT_FAIL;
+    }
+    const tes_mdoc_result *r = v->r;
+    if (v->status_code != NULL) {
+        /* The data of a revoked or suspended credential is not shown. */
+        printf("INVALID: %s: %s\n", v->status_code, v->status_message);
+        for (size_t i = 0; i < r->n_docs; i++) {
+            printf("document %zu: %.*s\n", i + 1, (int)r->docs[i].doctype.len,
+                   (const char *)r->docs[i].doctype.ptr);
+            print_status(&r->docs[i], v->status ? &v->status[i] : NULL);
+        }
         return CLI_EXIT_FAIL;
     }
     printf("VALID\n");
@@ -157,10 +216,7 @@ int cli_verdict_human(const char *cmd, tes_err verdict, const char *code, const 
         tes_time_format(d->valid_until, t);
         printf("  valid until: %s\n", t);
         printf("  device auth: %s\n", d->device_mac ? "MAC" : "signature");
-        if (d->has_status)
-            printf("  status:      index %llu in %.*s (not checked here)\n",
-                   (unsigned long long)d->status_idx, (int)d->status_uri.len,
-                   (const char *)d->status_uri.ptr);
+        print_status(d, v->status ? &v->status[i] : NULL);
         printf("  elements (%zu):\n", d->n_elems);
         for (size_t k = 0; k < d->n_elems; k++)
             print_value(&d->elems[k]);

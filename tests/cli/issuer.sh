@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# CLI test of the issuing authority (issue 5): `authority serve` (OpenID4VCI on a loopback
+# port) and `tessera-issuerd`, `authority enrol`, `wallet enrol` (a batch of 3 single-use
+# copies, keys attested by the chip vendor, PIN and transaction code through --pin-fd),
+# presenting one copy and verifying it with --status online: valid; suspend the person ->
+# suspended (exit 1); reinstate -> valid; revoke the credential -> revoked (final); stop the
+# service -> online falls back to the cached list, cached with max age 0 -> undetermined
+# (exit 0, warning). Refusals: wrong transaction code (invalid_grant, tries left), reused
+# offer (invalid_grant), a wallet whose secure element no trusted vendor provisioned
+# (invalid_proof), wrong PIN (the offer survives). Then the service is SIGKILLed about ten
+# times while wallets enrol, restarted on the same registry each time, and the registry is
+# checked with sqlite3: every batch complete, no status index used twice.
+# Needs: $TESSERA_BIN (and $TESSERA_ISSUERD_BIN, default: beside it), node (JSON checks),
+# xxd, sqlite3 (or python3's sqlite3 module).
+set -euo pipefail
+
+TESSERA_BIN=${TESSERA_BIN:-build/tessera}
+TESSERA_BIN=$(cd "$(dirname "$TESSERA_BIN")" && pwd)/$(basename "$TESSERA_BIN")
+ISSUERD=${TESSERA_ISSUERD_BIN:-$(dirname "$TESSERA_BIN")/tessera-issuerd}
+T=$(mktemp -d)
+SPID=""
+cleanup() {
+    if [[ -n $SPID ]]; then kill -9 "$SPID" 2>/dev/null || true; fi
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*" >&2
+    for f in "$T/out" "$T/err"; do
+        if [[ -s $f ]]; then echo "    [$(basename "$f")]" >&2; sed 's/^/    | /' "$f" | head -25 >&2 || true; fi
+    done
+    return 0
+}
+# run WANT_RC NAME CMD... — stdout in $T/out, stderr in $T/err.
+run() {
+    local want=$1 name=$2
+    shift 2
+    local rc=0
+    "$@" >"$T/out" 2>"$T/err" || rc=$?
+    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
+}
+# runfd WANT_RC NAME 'LINES' CMD... — like run, with LINES (printf format) on fd 3.
+runfd() {
+    local want=$1 name=$2 lines=$3
+    shift 3
+    local rc=0
+    "$@" 3< <(printf "$lines") >"$T/out" 2>"$T/err" || rc=$?
+    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
+}
+grep_in() {
+    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(basename "$1")"; fi
+}
+no_grep_in() {
+    if grep -q -- "$2" "$1"; then bad "$3: '$2' in $(basename "$1")"; else ok; fi
+}
+# json NAME EXPR — the JS expression EXPR over j = the JSON in $T/out.
+json() {
+    if EXPR=$2 node -e '
+        const fs = require("fs");
+        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+        const ok = eval(process.env.EXPR);
+        if (!ok) { console.error("expression false: " + process.env.EXPR); process.exit(1); }
+    ' "$T/out" 2>>"$T/err"; then ok; else bad "$1"; fi
+}
+# jget EXPR — prints the JS expression EXPR over j = the JSON in $T/out.
+jget() {
+    EXPR=$1 node -e '
+        const fs = require("fs");
+        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
+        console.log(eval(process.env.EXPR));
+    ' "$T/out"
+}
+# sql DB QUERY — prints the rows, columns separated by '|'.
+sql() {
+    if command -v sqlite3 >/dev/null; then
+        sqlite3 -batch "$1" "$2"
+    else
+        python3 -c '
+import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in row))' "$1" "$2"
+    fi
+}
+tes() { "$TESSERA_BIN" "$@"; }
+
+A=$T/ministry
+PID=eu.europa.ec.eudi.pid.1
+# The service's status lists: verifiers may cache one for TTL seconds; the service rebuilds its
+# token at most every 5 s (its own cache). After a status change, WAIT covers both.
+TTL=5
+WAIT=5.2
+
+# serve_bg BIN_AND_ARGS... — starts the service in the background with --port-file; waits for
+# the port; sets SPID, PORT, URL.
+serve_bg() {
+    rm -f "$T/port"
+    "$@" --dir "$A" --listen 127.0.0.1:0 --port-file "$T/port" \
+        --vendor-root "$T/chipmaker/vendor.pem" --require-uv --status-ttl $TTL \
+        >"$T/serve.out" 2>"$T/serve.err" &
+    SPID=$!
+    local i
+    for i in $(seq 1 100); do
+        [[ -s $T/port ]] && break
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.05
+    done
+    PORT=$(cat "$T/port" 2>/dev/null || true)
+    URL="http://127.0.0.1:$PORT"
+    if [[ -n $PORT ]]; then ok; else
+        bad "the service did not start"
+        sed 's/^/    | /' "$T/serve.err" >&2
+        return 1
+    fi
+}
+# serve_stop SIGNAL — stops the background service; checks a clean exit for TERM/INT.
+serve_stop() {
+    local rc=0
+    kill "-$1" "$SPID" 2>/dev/null || true
+    wait "$SPID" || rc=$?
+    SPID=""
+    if [[ $1 != KILL ]]; then
+        if [[ $rc == 0 ]]; then ok; else bad "service stopped by SIG$1: exit $rc"; fi
+    fi
+}
+# enrol — a fresh offer for the citizen: sets OFFER, TX, PERSON.
+enrol() {
+    run 0 "authority enrol" tes authority enrol --dir "$A" --claims "$T/claims/pid.json" \
+        --doctype $PID --operator "desk 1" --json
+    OFFER=$(jget j.offer)
+    TX=$(jget j.tx_code)
+    PERSON=$(jget j.person)
+}
+# verify_status MODE [ARGS...] — presents nothing; verifies $T/resp.cbor with the status.
+verify_status() {
+    local mode=$1
+    shift
+    tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" --status "$mode" \
+        --status-cache "$T/cache" --json "$@" "$T/resp.cbor"
+}
+
+# ---------------------------------------------------------------- help and usage
+run 0 "authority --help" tes authority --help
+grep_in "$T/out" "authority serve" "authority --help lists serve"
+run 0 "help authority serve" tes help authority serve
+grep_in "$T/out" "--port-file" "serve --help"
+run 0 "help authority enrol" tes help authority enrol
+grep_in "$T/out" "transaction code" "enrol --help"
+run 0 "help authority suspend" tes help authority suspend
+grep_in "$T/out" "ttl" "suspend --help says how long verifiers may cache"
+run 0 "help wallet enrol" tes help wallet enrol
+grep_in "$T/out" "the PIN, then the transaction code" "wallet enrol --help gives the fd order"
+run 0 "verify --help" tes verify --help
+grep_in "$T/out" "--status-max-age" "verify --help lists the status options"
+run 0 "tessera-issuerd --help" "$ISSUERD" --help
+grep_in "$T/out" "--vendor-root" "tessera-issuerd --help is serve's"
+run 2 "authority frob" tes authority frob
+run 2 "serve without --dir" tes authority serve
+run 2 "suspend without target" tes authority suspend --dir "$T/nowhere"
+run 2 "suspend with both targets" tes authority suspend --dir "$T/nowhere" --person 1 --credential 2
+run 2 "wallet enrol without --offer" tes wallet enrol --wallet "$T/phone"
+run 2 "verify --status bogus" tes verify --trust x --transcript y --status bogus z
+run 2 "serve: not an authority" tes authority serve --dir "$T/nowhere"
+
+# ---------------------------------------------------------------- authority, vendor, wallets
+run 0 "authority init" tes authority init --dir "$A" --name "Utopia Ministry" --country UT
+run 0 "vendor init" tes vendor init --dir "$T/chipmaker" --name "Utopia Chip Works"
+run 0 "wallet init --vendor" tes wallet init --dir "$T/phone" --vendor "$T/chipmaker"
+runfd 0 "pin set" '123456\n123456\n12345678\n12345678\n' tes wallet pin set --wallet "$T/phone" --pin-fd 3
+run 0 "wallet init (no vendor)" tes wallet init --dir "$T/rogue"
+runfd 0 "pin set (rogue)" '123456\n123456\n12345678\n12345678\n' tes wallet pin set --wallet "$T/rogue" --pin-fd 3
+mkdir -p "$T/claims"
+printf '%s' 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==' |
+    base64 -d >"$T/claims/portrait.png"
+cat >"$T/claims/pid.json" <<'EOF'
+{"eu.europa.ec.eudi.pid.1": {
+  "family_name": "Mustermann", "given_name": "Erika", "birth_date": "1984-01-26",
+  "age_over_18": true, "issuing_authority": "Utopia", "issuing_country": "UT",
+  "expiry_date": "2031-11-26", "nationality": "UT", "document_number": "UT-4711",
+  "portrait": {"file": "portrait.png"}}}
+EOF
+echo 83f6f6826c746573736572612d746573744401020304 | xxd -r -p >"$T/st.cbor"
+
+# ---------------------------------------------------------------- serve, enrol, obtain
+serve_bg "$TESSERA_BIN" authority serve
+grep_in "$T/serve.out" "serving OpenID4VCI at $URL" "serve prints its URL"
+grep_in "$A/issuer_url" "$URL" "serve records its URL"
+
+run 0 "enrol (text)" tes authority enrol --dir "$A" --claims "$T/claims/pid.json" --doctype $PID
+grep_in "$T/out" "^offer: openid-credential-offer://" "enrol prints the offer URI"
+grep_in "$T/out" "tell the citizen: [0-9]\{6\}" "enrol prints the transaction code"
+grep_in "$T/out" "▀\|█\|▄" "enrol draws the QR code"
+grep_in "$T/out" "^person id: [0-9]" "enrol prints the person id"
+enrol
+json "enrol --json" '/^openid-credential-offer:\/\//.test(j.offer) && /^[0-9]{6}$/.test(j.tx_code) && j.person > 0'
+P1=$PERSON
+
+runfd 0 "wallet enrol --batch 3" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
+    --offer "$OFFER" --batch 3 --pin-fd 3 --name "Utopia eID"
+CRED=$(head -1 "$T/out")
+grep_in "$T/err" "3 single-use copies" "wallet enrol reports the batch"
+run 0 "wallet list --json" tes wallet list --wallet "$T/phone" --json
+json "3 single-use copies that need the PIN" \
+    "j.length === 1 && j[0].id == $CRED && j[0].copies === 3 && j[0].copiesLeft === 3 && j[0].singleUse && j[0].needsPin && j[0].docType === '$PID'"
+
+# present one copy; verify with the status
+runfd 0 "present one copy" '123456\n' tes present --wallet "$T/phone" --credential "$CRED" \
+    --pin-fd 3 --elements family_name,age_over_18,portrait --transcript "$T/st.cbor" --out "$T/resp.cbor"
+run 0 "verify --status online: valid" verify_status online
+json "status valid" 'j.valid && j.documents[0].status.value === "valid" && j.documents[0].status.uri.startsWith("http") && Number.isInteger(j.documents[0].status.idx)'
+IDX=$(jget 'j.documents[0].status.idx')
+LIST=$(jget 'j.documents[0].status.uri')
+run 0 "verify without --status: not checked" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" --json "$T/resp.cbor"
+json "status reference only" 'j.valid && j.documents[0].status.idx === '"$IDX"' && !("value" in j.documents[0].status)'
+run 0 "verify --status online (text)" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" \
+    --status online --status-cache "$T/cache" "$T/resp.cbor"
+grep_in "$T/out" "^VALID" "text verdict"
+grep_in "$T/out" "status:      valid" "text status valid"
+
+# a second copy, to see the list again after the revocation of the first
+runfd 0 "present a second copy" '123456\n' tes present --wallet "$T/phone" --credential "$CRED" \
+    --pin-fd 3 --elements family_name --transcript "$T/st.cbor" --out "$T/resp2.cbor"
+
+# ---------------------------------------------------------------- suspend, reinstate, revoke
+run 0 "suspend --person" tes authority suspend --dir "$A" --person "$P1" --operator "desk 2"
+grep_in "$T/out" "3 credentials changed" "suspend counts the batch"
+sleep $WAIT
+run 1 "verify: suspended" verify_status online
+json "credential_suspended" '!j.valid && j.error.code === "credential_suspended" && j.documents[0].status.value === "suspended"'
+run 1 "verify (text): suspended" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" \
+    --status online --status-cache "$T/cache" "$T/resp.cbor"
+grep_in "$T/out" "^INVALID: credential_suspended" "text INVALID suspended"
+no_grep_in "$T/out" "Mustermann" "no data of a suspended credential"
+
+run 0 "reinstate --person" tes authority reinstate --dir "$A" --person "$P1"
+grep_in "$T/out" "3 credentials changed" "reinstate counts the batch"
+sleep $WAIT
+run 0 "verify: valid again" verify_status online
+json "valid again" 'j.valid && j.documents[0].status.value === "valid"'
+
+# the registry's credential id of the presented copy (by its status index)
+DB=$A/registry.db
+C1=$(sql "$DB" "SELECT id FROM credentials WHERE idx = $IDX AND list_uri = '$LIST'" 2>"$T/err" || true)
+if [[ $C1 =~ ^[0-9]+$ ]]; then ok; else bad "credential of status index $IDX not found in the registry ($C1)"; fi
+run 0 "revoke --credential" tes authority revoke --dir "$A" --credential "$C1"
+grep_in "$T/out" "1 credential changed" "revoke counts one"
+run 1 "reinstate a revoked credential" tes authority reinstate --dir "$A" --credential "$C1"
+run 1 "revoke: no such credential" tes authority revoke --dir "$A" --credential 999999
+sleep $WAIT
+run 1 "verify: revoked" verify_status online
+json "credential_revoked" '!j.valid && j.error.code === "credential_revoked" && j.documents[0].status.value === "revoked"'
+cp "$T/resp.cbor" "$T/resp1.cbor"
+cp "$T/resp2.cbor" "$T/resp.cbor"
+run 0 "verify: the other copy stays valid" verify_status online
+json "other copy valid" 'j.valid && j.documents[0].status.value === "valid"'
+run 0 "audit log" sql "$DB" "SELECT count(*) FROM audit"
+if [[ $(cat "$T/out") -ge 4 ]]; then ok; else bad "audit log has $(cat "$T/out") entries, want >= 4"; fi
+
+# ---------------------------------------------------------------- the service goes away
+serve_stop TERM
+sleep $WAIT
+run 0 "online, service down: from the cache" verify_status online
+json "valid from the cache" 'j.valid && j.documents[0].status.value === "valid"'
+cp "$T/resp1.cbor" "$T/resp.cbor"
+run 1 "online, service down: revoked from the cache" verify_status online
+json "revoked from the cache" 'j.documents[0].status.value === "revoked"'
+cp "$T/resp2.cbor" "$T/resp.cbor"
+run 0 "cached within max age" verify_status cached
+json "cached valid" 'j.valid && j.documents[0].status.value === "valid"'
+run 0 "cached, max age 0: undetermined" verify_status cached --status-max-age 0
+json "undetermined" 'j.valid && j.documents[0].status.value === "undetermined" && j.documents[0].status.detail.length > 0'
+grep_in "$T/err" "WARNING" "undetermined warns"
+run 0 "undetermined (text)" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" \
+    --status cached --status-max-age 0 --status-cache "$T/cache" "$T/resp.cbor"
+grep_in "$T/out" "UNDETERMINED" "text says undetermined"
+no_grep_in "$T/out" "status:      valid" "undetermined is not valid"
+run 0 "online, empty cache, service down: undetermined" verify_status online --status-cache "$T/cache2"
+json "undetermined without cache" 'j.valid && j.documents[0].status.value === "undetermined"'
+
+# ---------------------------------------------------------------- refusals (tessera-issuerd)
+serve_bg "$ISSUERD"
+grep_in "$T/serve.out" "serving OpenID4VCI at" "tessera-issuerd serves"
+enrol
+WRONG=$(printf '%06d' $(((10#$TX + 1) % 1000000)))
+runfd 1 "wrong transaction code" "123456\n$WRONG\n" tes wallet enrol --wallet "$T/phone" \
+    --offer "$OFFER" --pin-fd 3
+grep_in "$T/err" "invalid_grant" "wrong tx code: invalid_grant"
+grep_in "$T/err" "left" "wrong tx code: tries left"
+runfd 1 "wrong PIN" "654321\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --pin-fd 3
+grep_in "$T/err" "pin_wrong" "wrong PIN reported"
+runfd 0 "right code after a wrong one" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
+    --offer "$OFFER" --pin-fd 3
+runfd 1 "reused offer" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --pin-fd 3
+grep_in "$T/err" "invalid_grant" "reused offer: invalid_grant"
+enrol
+run 1 "unprovisioned secure element" tes wallet enrol --wallet "$T/rogue" --offer "$OFFER" \
+    --tx-code "$TX" --pin-fd 3 3< <(printf '123456\n')
+grep_in "$T/err" "invalid_proof" "untrusted attestation: invalid_proof"
+run 0 "rogue wallet stored nothing" tes wallet list --wallet "$T/rogue" --json
+json "rogue empty" 'j.length === 0'
+serve_stop INT
+
+# ---------------------------------------------------------------- SIGKILL during issuance
+# Each round: a fresh offer, a wallet enrolling a batch of 3 in the background, the service
+# killed after a varied delay, restarted on the same registry.
+serve_bg "$ISSUERD"
+got=0
+for round in $(seq 1 10); do
+    enrol
+    tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --batch 3 --pin-fd 3 \
+        3< <(printf '123456\n%s\n' "$TX") >"$T/kw.out" 2>"$T/kw.err" &
+    WP=$!
+    # 0 .. 0.2 s (an enrolment of 3 takes about 0.2 s): before the token, between the token
+    # and the credential request, while the batch is recorded, after
+    sleep "0.$(printf '%03d' $(((round - 1) * 22)))"
+    kill -9 "$SPID" 2>/dev/null || true
+    wait "$SPID" 2>/dev/null || true
+    SPID=""
+    rc=0
+    wait "$WP" || rc=$?
+    if [[ $rc == 0 ]]; then got=$((got + 1)); fi
+    serve_bg "$ISSUERD" >/dev/null
+done
+# and one enrolment that runs to the end on the restarted service
+enrol
+runfd 0 "enrol after the kills" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
+    --offer "$OFFER" --batch 3 --pin-fd 3
+serve_stop TERM
+echo "kill test: $got of 10 enrolments completed before the kill" >&2
+
+# every batch has all its credentials; no status index twice; the wallet's copies are all
+# in the registry
+run 0 "registry: batches" sql "$DB" \
+    "SELECT b.id, b.copies, count(c.id) FROM batches b LEFT JOIN credentials c ON c.batch_id = b.id
+     GROUP BY b.id, b.copies HAVING count(c.id) <> b.copies"
+if [[ ! -s $T/out ]]; then ok; else bad "incomplete batches (id|copies|found): $(tr '\n' ' ' <"$T/out")"; fi
+run 0 "registry: status indexes" sql "$DB" \
+    "SELECT list_uri, idx, count(*) FROM credentials GROUP BY list_uri, idx HAVING count(*) > 1"
+if [[ ! -s $T/out ]]; then ok; else bad "status indexes used twice: $(tr '\n' ' ' <"$T/out")"; fi
+run 0 "registry: no lost index" sql "$DB" \
+    "SELECT s.uri, s.used, (SELECT count(*) FROM credentials c WHERE c.list_uri = s.uri)
+     FROM status_lists s WHERE s.used <> (SELECT count(*) FROM credentials c WHERE c.list_uri = s.uri)"
+if [[ ! -s $T/out ]]; then ok; else bad "status list counters off (uri|used|credentials): $(tr '\n' ' ' <"$T/out")"; fi
+run 0 "registry: batches issued" sql "$DB" "SELECT count(*) FROM batches WHERE copies = 3"
+if [[ $(cat "$T/out") -ge $((got + 2)) ]]; then ok; else bad "$(cat "$T/out") batches of 3 in the registry, want >= $((got + 2))"; fi
+run 0 "registry: integrity" sql "$DB" "PRAGMA integrity_check"
+grep_in "$T/out" "^ok$" "registry integrity"
+run 0 "wallet list after the kills" tes wallet list --wallet "$T/phone" --json
+json "every stored credential is complete" 'j.every(c => c.copies === 3 || c.copies === 1)'
+
+echo "$pass passed, $fail failed"
+[[ $fail == 0 ]]
