@@ -80,17 +80,25 @@ free_port() {
 wallet_bg() {
     local policy=$1
     shift
-    PORT=$(free_port)
-    rm -f "$T/uri.txt" "$T/wallet.out" "$T/wallet.err"
-    "$TESSERA_BIN" wallet present --wallet "$W" --qr --tcp "127.0.0.1:$PORT" --policy "$policy" \
-        --pin-fd 3 --uri-out "$T/uri.txt" --timeout 20 "$@" \
-        3< <(printf '123456\n') >"$T/wallet.out" 2>"$T/wallet.err" &
-    WPID=$!
-    local i
-    for i in $(seq 1 100); do
-        [[ -s $T/uri.txt ]] && break
-        kill -0 "$WPID" 2>/dev/null || break
-        sleep 0.1
+    local i attempt
+    # another test may take the free port between free_port and our bind: try again then
+    for attempt in 1 2 3 4 5; do
+        PORT=$(free_port)
+        rm -f "$T/uri.txt" "$T/wallet.out" "$T/wallet.err"
+        "$TESSERA_BIN" wallet present --wallet "$W" --qr --tcp "127.0.0.1:$PORT" --policy "$policy" \
+            --pin-fd 3 --uri-out "$T/uri.txt" --timeout 20 "$@" \
+            3< <(printf '123456\n') >"$T/wallet.out" 2>"$T/wallet.err" &
+        WPID=$!
+        for i in $(seq 1 200); do
+            [[ -s $T/uri.txt ]] && break
+            kill -0 "$WPID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if [[ ! -s $T/uri.txt ]] && grep -q "Address already in use" "$T/wallet.err" 2>/dev/null; then
+            wait "$WPID" 2>/dev/null || true
+            continue
+        fi
+        break
     done
     URI=$(cat "$T/uri.txt" 2>/dev/null || true)
     if [[ $URI == mdoc:* ]]; then ok; else bad "wallet present did not start listening"; fi
@@ -261,12 +269,20 @@ wallet_wait 0 "wallet vs reader beyond scope"
 grep_in "$T/wallet.out" "birth_date.*OUTSIDE THE READER'S PERMITTED SCOPE" "wallet flags the out-of-scope element"
 
 # no policy and no terminal: nothing is released
-PORT=$(free_port)
-rm -f "$T/uri.txt"
-setsid -w "$TESSERA_BIN" wallet present --wallet "$W" --tcp "127.0.0.1:$PORT" --uri-out "$T/uri.txt" \
-    --timeout 20 </dev/null >"$T/wallet.out" 2>"$T/wallet.err" &
-WPID=$!
-for _ in $(seq 1 100); do [[ -s $T/uri.txt ]] && break; sleep 0.1; done
+for _attempt in 1 2 3 4 5; do
+    PORT=$(free_port)
+    rm -f "$T/uri.txt"
+    setsid -w "$TESSERA_BIN" wallet present --wallet "$W" --tcp "127.0.0.1:$PORT" --uri-out "$T/uri.txt" \
+        --timeout 20 </dev/null >"$T/wallet.out" 2>"$T/wallet.err" &
+    WPID=$!
+    for _ in $(seq 1 200); do
+        [[ -s $T/uri.txt ]] && break
+        kill -0 "$WPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q "Address already in use" "$T/wallet.err" 2>/dev/null || break
+    wait "$WPID" 2>/dev/null || true
+done
 run 1 "no terminal, no policy" "${READER[@]}" --qr "$(cat "$T/uri.txt")" --tcp "127.0.0.1:$PORT" --json
 json "no terminal: session_ended" 'j.valid === false && j.error.code === "session_ended"'
 wallet_wait 2 "wallet without terminal or policy"
