@@ -7,8 +7,9 @@
 # two run an encrypted ISO 18013-5 session with reader authentication and the holder's consent.
 # Then the lost phone: the Ministry runs its OpenID4VCI service on loopback, enrols the citizen,
 # the wallet obtains its eID over the network (three single-use copies, keys attested by the
-# chip maker), the hotel checks the eID's status list at check-in; the phone is reported lost,
-# the Ministry suspends the eID, and the hotel reader, once it refreshes its list, rejects it.
+# chip maker), the hotel checks the eID's status list at check-in; the citizen reports the phone
+# lost from a laptop with the recovery code given at enrolment, the Ministry's service suspends
+# every credential on that phone, and the hotel reader, once it refreshes its list, rejects it.
 #
 #   make demo                      (builds first; binary build/tessera)
 #   TESSERA_BIN=/path/to/tessera bash scripts/demo.sh
@@ -305,7 +306,9 @@ show tessera authority enrol --dir "ministry" --claims "claims.json" --doctype e
 OFFER=$(sed -n 's/^offer: //p' .out)
 TX=$(sed -n 's/.*tell the citizen: \([0-9]*\).*/\1/p' .out)
 PERSON=$(sed -n 's/^person id: //p' .out)
-[[ -n $OFFER && -n $TX && -n $PERSON ]] || { echo "demo: enrol printed no offer" >&2; exit 1; }
+RECOVERY=$(sed -n 's/^recovery code for a lost phone: //p' .out)
+[[ -n $OFFER && -n $TX && -n $PERSON && -n $RECOVERY ]] || { echo "demo: enrol printed no offer" >&2; exit 1; }
+say "The recovery code is printed on paper for the citizen, to keep away from the phone."
 say "The wallet scans the offer, the citizen types the PIN and the code (here from fd 3, PIN first):"
 say "three copies, each bound to its own key made and attested in the secure element; each copy"
 say "is shown once, so that hotels cannot link the holder's visits."
@@ -313,6 +316,11 @@ exec 3< <(printf '123456\n%s\n' "$TX")
 show_id tessera wallet enrol --wallet "phone" --offer "$OFFER" --batch 3 --pin-fd 3 --name "Utopia eID"
 exec 3<&-
 show tessera wallet list --wallet "phone"
+say "The phone's device id (its secure element's attestation certificate, hashed) is what the"
+say "Ministry recorded with the copies; the citizen notes it with the recovery code:"
+show tessera wallet device-id --wallet "phone"
+DEVICE=$(grep -m1 -E '^[0-9a-f]{64}$' .out || true)
+[[ -n $DEVICE ]] || { echo "demo: no device id" >&2; exit 1; }
 
 step "13. Hotel check-in with the eID's status"
 say "The front desk now also checks the eID's status list (--status online: it fetches the"
@@ -322,9 +330,13 @@ checkin_round valid --status online
 [[ $CHECKIN_RC == 0 ]] || { echo "demo: the check-in with status failed (exit $CHECKIN_RC)" >&2; exit 1; }
 
 step "14. The phone is lost"
-say "The citizen reports the phone lost; at the counter the Ministry suspends every credential"
-say "of the person in one audited step:"
-show tessera authority suspend --dir "ministry" --person "$PERSON" --operator "counter 3"
+say "From the holder's laptop (no wallet needed there), the citizen reports the phone lost with"
+say "the recovery code; the service suspends every credential on that phone, in one audited step:"
+show tessera wallet report-lost --issuer "http://127.0.0.1:$(cat issuer.port)" \
+    --recovery-code "$RECOVERY" --device "$DEVICE"
+grep -q '^suspended 3 credentials' .out || { echo "demo: report-lost suspended nothing" >&2; exit 1; }
+say "(At the counter the Ministry can do the same for a citizen without the code:"
+say " tessera authority suspend --dir ministry --device ${DEVICE:0:12}...)"
 say "Whoever holds the phone tries to check in. Once the hotel reader's copy of the list is"
 say "older than its ttl (5 s here), it fetches the list again..."
 sleep 5.5
@@ -335,8 +347,8 @@ if [[ $CHECKIN_RC != 1 ]] || ! grep -q '^INVALID: credential_suspended' .out; th
 fi
 say "Rejected: the eID is suspended. (Without network the reader uses its cached list while it"
 say "is young enough and unexpired; a list it cannot check is undetermined, never valid.)"
-say "When the phone turns up again, the Ministry reinstates it:"
-show tessera authority reinstate --dir "ministry" --person "$PERSON" --operator "counter 3"
+say "When the phone turns up again, the Ministry reinstates what is on it:"
+show tessera authority reinstate --dir "ministry" --device "$DEVICE" --operator "counter 3"
 kill "$ISSUER_PID" 2>/dev/null || true
 wait "$ISSUER_PID" 2>/dev/null || true
 ISSUER_PID=""

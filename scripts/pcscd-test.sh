@@ -73,6 +73,14 @@ vpcd_listening() {
         END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
+# Any socket still bound to the vpcd port (TIME_WAIT after the previous pcscd closed its
+# side first): vpcd's driver binds without SO_REUSEADDR, so a new pcscd fails with
+# "Address already in use" until the kernel lets the old connection go (up to 60 s).
+vpcd_port_busy() {
+    awk -v p=":$VPCD_PORT_HEX" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 }
+        END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
 # alive and not a zombie (in containers nothing may reap an orphaned pcscd)
 alive() {
     local st
@@ -101,6 +109,13 @@ start() {
         echo "pcscd-test.sh: using the running pcscd (pid $pid)"
         return 0
     fi
+    # a pcscd that is still exiting, or connections in TIME_WAIT, hold the port for a while
+    local waited=0
+    while vpcd_port_busy && [ $waited -lt 700 ]; do # up to 70 s
+        [ $waited = 0 ] && echo "pcscd-test.sh: waiting for port 35963 to be released"
+        sleep 0.1
+        waited=$((waited + 1))
+    done
     if vpcd_listening; then
         die "port 35963 is taken by another process (not a usable pcscd)"
     fi

@@ -19,6 +19,23 @@
  *        "<id>", "proofs": {"jwt": ["<proof JWT>", ...]}} -> {"credentials":
  *        [{"credential": "<base64url of the stored mdoc (mdoc.h format)>"}, ...]}
  *        One credential per proof (batch), each bound to its proof's key.
+ *        Next to "credentials" the answer carries "device_id": "<64 hex>" (not
+ *        an OpenID4VCI member; other wallets ignore it) when every copy is on
+ *        one phone: the device id is the lower-case hex SHA-256 of the DER of
+ *        the proof's x5c[1], the secure element's attestation certificate
+ *        (the same for all keys of one chip), or, for a proof without an
+ *        attestation chain (development mode), the key's thumbprint (hex
+ *        SHA-256 of its COSE_Key). The registry records it per credential.
+ *        Without vendor roots the chain is not verified: the device id is
+ *        then the wallet's claim.
+ *   POST /lost      the holder reports a lost phone (Tessera's own endpoint):
+ *        JSON {"recovery_code": "ABCD-EFGH-JKLM-NPQR", "device_id": "<hex>"}
+ *        ("device_id" omitted: every credential of the holder) -> {"suspended":
+ *        N}. The recovery code (tes_issuer_enrol) names the person; only that
+ *        person's credentials are suspended. A wrong code: 400 invalid_grant,
+ *        counted per client address (429 rate_limited after rate_limit a
+ *        minute); a device with none of the person's credentials: 400
+ *        invalid_request.
  *   GET  /status/<list>   the Status List Token (application/statuslist+cwt)
  *   Proof JWT: header {"typ": "openid4vci-proof+jwt", "alg": "ES256",
  *        "jwk": {EC P-256 public key}, "x5c": [attestation leaf, attestation
@@ -40,13 +57,15 @@
 #define TESSERA_ISSUER_H
 
 #include "tessera/core.h"
+#include "tessera/cose.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct tes_issuer_config {
-    const char *authority_dir; /* iaca.pem, ds.pem, ds_key.pem (tessera authority init) */
+    const char *authority_dir; /* iaca.pem, ds.pem, ds_key.pem or ds_key.hsm
+                                  (tessera authority init) */
     const char *db_url;        /* registry (tes_registry_open); default <authority_dir>/registry.db */
     const char *listen;        /* "127.0.0.1:PORT"; port 0 picks one */
     const char *public_url;    /* credential_issuer URL; default http://<listen> */
@@ -69,6 +88,9 @@ typedef struct tes_issuer_config {
                                   never less than 2 * status_ttl) */
     int64_t status_cache;      /* seconds the service reuses a signed list (default 5;
                                   negative: 0, rebuild on every request) */
+    const char *hsm_pin;       /* PIN of the PKCS#11 token holding the document signer key
+                                  (authority_dir/ds_key.hsm); NULL: the environment variable
+                                  TESSERA_HSM_PIN. Not used for a ds_key.pem file. */
 } tes_issuer_config;
 
 typedef struct tes_issuer tes_issuer;
@@ -80,10 +102,50 @@ void tes_issuer_stop(tes_issuer *s);
 
 /* Operator: enrols a person (claims JSON checked against the doctype table)
  * and creates an offer: *offer_uri gets the openid-credential-offer:// URI,
- * tx_code the one-time PIN given to the citizen at the counter. */
+ * tx_code the one-time PIN given to the citizen at the counter,
+ * recovery_code the person's recovery code for reporting a lost phone
+ * ("ABCD-EFGH-JKLM-NPQR", tes_registry_recovery_set; shown once, to be kept
+ * on paper, away from the phone). */
 TES_MUST_CHECK tes_err tes_issuer_enrol(const tes_issuer_config *c, const char *doctype,
                                         const char *claims_json, const char *operator_name,
-                                        tes_buf *offer_uri, char tx_code[16], int64_t *person_id);
+                                        tes_buf *offer_uri, char tx_code[16], int64_t *person_id,
+                                        char recovery_code[32]);
+
+/* ---- the document signer, as a file or in an HSM ---- */
+
+/* An authority directory holds ds.pem and either ds_key.pem (the private key
+ * as a file) or TES_DS_HSM_FILE, a small JSON reference with no secret in it,
+ *     {"se": "pkcs11:MODULE_PATH[:TOKEN_LABEL]", "key_id": "<id>"},
+ * naming a key pair generated inside a PKCS#11 token (tessera authority init
+ * --ds-hsm); Tessera's PIN counters for that token live in
+ * <authority_dir>/TES_DS_HSM_STATE_DIR. The token PIN is never stored: it is
+ * given to tes_ds_signer_load (or read from TES_HSM_PIN_ENV). The IACA key
+ * (iaca_key.pem) stays a file by design: it signs rarely and is kept offline. */
+#define TES_DS_HSM_FILE "ds_key.hsm"
+#define TES_DS_HSM_STATE_DIR "hsm-state"
+#define TES_HSM_PIN_ENV "TESSERA_HSM_PIN"
+
+typedef struct tes_ds_signer tes_ds_signer;
+
+/* Loads the document signer of authority_dir: ds.pem and ds_key.pem (checked
+ * to belong to the certificate) or ds_key.hsm (the token is opened, the
+ * token's public key is checked to equal the certificate's, and the PIN is
+ * verified once, so a wrong PIN fails here and not at the first signature).
+ * hsm_pin: the token PIN (NULL or "": the environment variable
+ * TESSERA_HSM_PIN); ignored for a key file. Signing is serialised inside
+ * (one PKCS#11 session), so the signer may be used from several threads.
+ * Errors: file and parse errors, TES_ERR_KEY_MALFORMED (key and certificate
+ * differ), TES_ERR_PIN_REQUIRED (no PIN given), TES_ERR_PIN_WRONG,
+ * TES_ERR_PIN_LOCKED, TES_ERR_KEY_UNKNOWN (no such key in the token),
+ * TES_ERR_SE_MODULE, TES_ERR_SE_NO_TOKEN. */
+TES_MUST_CHECK tes_err tes_ds_signer_load(const char *authority_dir, const char *hsm_pin,
+                                          tes_ds_signer **out);
+/* Borrowed; valid until tes_ds_signer_free. */
+const tes_signer *tes_ds_signer_get(tes_ds_signer *d);
+const tes_cert *tes_ds_signer_cert(tes_ds_signer *d);
+/* Whether the key lives in a PKCS#11 token. */
+bool tes_ds_signer_in_hsm(const tes_ds_signer *d);
+void tes_ds_signer_free(tes_ds_signer *d);
 
 /* ---- wallet side: an OpenID4VCI client ---- */
 
@@ -108,6 +170,16 @@ typedef struct tes_oid4vci_keys {
 TES_MUST_CHECK tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t batch,
                                           const tes_oid4vci_keys *keys, tes_buf **mdocs,
                                           char (**key_ids)[64], size_t *n);
+
+/* Reports a lost phone (POST <issuer_url>/lost, see the wire profile): from
+ * any machine, with the holder's recovery code; device_id (64 hex digits)
+ * names the phone, NULL every credential of the holder. *suspended (may be
+ * NULL) receives how many credentials were suspended now. Errors:
+ * TES_ERR_GRANT (wrong recovery code), TES_ERR_RATE_LIMIT,
+ * TES_ERR_HTTP_REQUEST (bad device id, none of the holder's credentials on
+ * it, or a bad answer), TES_ERR_TRANSPORT / TES_ERR_TIMEOUT (network). */
+TES_MUST_CHECK tes_err tes_oid4vci_report_lost(const char *issuer_url, const char *recovery_code,
+                                               const char *device_id, size_t *suspended);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,19 @@ TES_MUST_CHECK tes_err tes_registry_person_add(tes_registry *r, const char *doct
 /* *doctype and *claims_json are malloc'd. TES_ERR_NOT_FOUND. */
 TES_MUST_CHECK tes_err tes_registry_person_get(tes_registry *r, int64_t person_id, char **doctype,
                                                char **claims_json);
+/* Gives the person a fresh random recovery code (16 symbols of
+ * A-Z without I and O, and 2-9: 80 bits), returned once in clear as
+ * "ABCD-EFGH-JKLM-NPQR" and stored only as a SHA-256 hash. It replaces any
+ * earlier code of the person. With it the holder reports a lost phone from
+ * another device (POST /lost). One transaction, audited ("recovery-code",
+ * operator "system"). Errors: TES_ERR_NOT_FOUND (no such person). */
+TES_MUST_CHECK tes_err tes_registry_recovery_set(tes_registry *r, int64_t person_id, int64_t now,
+                                                 char code[32]);
+/* Resolves a recovery code (case, dashes and blanks ignored) to its person;
+ * the code is looked up by its hash. No try counting here: callers rate-limit.
+ * Errors: TES_ERR_GRANT (unknown code). */
+TES_MUST_CHECK tes_err tes_registry_recovery_check(tes_registry *r, const char *code,
+                                                   int64_t *person_id);
 
 /* ---- offers, tokens, nonces (OpenID4VCI pre-authorized code flow) ---- */
 /* Creates an offer for a person: a fresh random pre-authorized code and a
@@ -71,13 +84,18 @@ typedef struct tes_registry_issued {
 
 /* Records a batch of n credentials for a person in one transaction: each
  * gets a random unused index in the status list at list_uri (list size
- * list_size entries) and the device key thumbprint (SHA-256 of the COSE_Key,
- * hex). Errors: TES_ERR_STORE (list full...). */
+ * list_size entries), the device key thumbprint (SHA-256 of the COSE_Key,
+ * hex) and the device id of the phone holding the key (hex SHA-256 of the
+ * secure element's attestation certificate, or the key thumbprint when the
+ * key came without an attestation; see issuer.h), one of each per
+ * credential. Both are 64 hex digits, stored in lower case.
+ * Errors: TES_ERR_ARG, TES_ERR_STORE (list full...). */
 TES_MUST_CHECK tes_err tes_registry_issue_batch(tes_registry *r, int64_t person_id,
                                                 const char *doctype, int64_t valid_from,
                                                 int64_t valid_until, const char *list_uri,
                                                 size_t list_size, const char *const *thumbprints,
-                                                size_t n, tes_registry_issued *out);
+                                                const char *const *devices, size_t n,
+                                                tes_registry_issued *out);
 /* Sets the status of one credential, or (credential_id 0) of every
  * credential of person_id: revoke, suspend, reinstate (VALID). One
  * transaction, audited. Revoked is final: reinstating it fails (TES_ERR_STATE).
@@ -88,6 +106,17 @@ TES_MUST_CHECK tes_err tes_registry_set_status(tes_registry *r, int64_t credenti
 /* The list at list_uri as it must be published now. */
 TES_MUST_CHECK tes_err tes_registry_status_list(tes_registry *r, const char *list_uri,
                                                 size_t list_size, tes_status_list *out);
+/* Lost / found phone: sets the status of every credential bound to device
+ * (64 hex digits), only those of person_id unless it is 0. Same rules as
+ * tes_registry_set_status for a person: one transaction, one audit entry,
+ * revoked credentials and those already at the value are skipped (revoked
+ * is final), *changed (may be NULL) counts the credentials changed.
+ * Errors: TES_ERR_NOT_FOUND (no such person, or no credential (of the
+ * person) bound to the device), TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_registry_set_status_by_device(tes_registry *r, const char *device,
+                                                         int64_t person_id, tes_status_value v,
+                                                         const char *operator_name,
+                                                         size_t *changed);
 
 /* ---- audit ---- */
 typedef struct tes_registry_audit_entry {

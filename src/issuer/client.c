@@ -614,3 +614,79 @@ out:
     offer_free(&o);
     return err;
 }
+
+/* ------------------------------------------------------------------ lost phone */
+
+tes_err tes_oid4vci_report_lost(const char *issuer_url, const char *recovery_code,
+                                const char *device_id, size_t *suspended)
+{
+    if (suspended)
+        *suspended = 0;
+    if (issuer_url == NULL || recovery_code == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_oid4vci_report_lost: NULL argument");
+    if (!http_url(issuer_url))
+        return tes_err_set(TES_ERR_ARG, "report lost: '%.200s' is not an http(s) URL", issuer_url);
+    if (strlen(recovery_code) > 64)
+        return tes_err_set(TES_ERR_ARG, "report lost: the recovery code is too long");
+    if (device_id != NULL) {
+        bool ok = strlen(device_id) == 64;
+        for (size_t i = 0; ok && i < 64; i++) {
+            char ch = device_id[i];
+            ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        }
+        if (!ok)
+            return tes_err_set(TES_ERR_ARG, "report lost: a device id is 64 hex digits");
+    }
+    if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK)
+        return tes_err_set(TES_ERR_TRANSPORT, "libcurl could not be initialised");
+    size_t n = strlen(issuer_url);
+    while (n > 0 && issuer_url[n - 1] == '/')
+        n--;
+    char *url = malloc(n + sizeof "/lost");
+    json_t *req = json_pack("{s:s}", "recovery_code", recovery_code);
+    if (req != NULL && device_id != NULL)
+        json_object_set_new(req, "device_id", json_string(device_id));
+    char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+    json_decref(req);
+    client c = {0};
+    json_t *resp = NULL;
+    tes_err err = TES_OK;
+    if (url == NULL || body == NULL || (c.h = curl_easy_init()) == NULL) {
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    memcpy(url, issuer_url, n);
+    memcpy(url + n, "/lost", sizeof "/lost");
+    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &c);
+    curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, c.errbuf);
+    curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c.h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c.h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
+    curl_easy_setopt(c.h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_RESPONSE);
+    curl_easy_setopt(c.h, CURLOPT_USERAGENT, "tessera-wallet");
+    if ((err = http_call(&c, "report lost", url, "application/json", NULL, body, strlen(body), true,
+                         &resp)) != TES_OK)
+        goto out;
+    json_t *k = json_object_get(resp, "suspended");
+    if (!json_is_integer(k) || json_integer_value(k) < 0) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST, "report lost: no \"suspended\" count in the "
+                                                "answer");
+        goto out;
+    }
+    if (suspended)
+        *suspended = (size_t)json_integer_value(k);
+out:
+    json_decref(resp);
+    if (body) {
+        tes_wipe(body, strlen(body));
+        free(body);
+    }
+    free(url);
+    tes_buf_free(&c.body);
+    if (c.h)
+        curl_easy_cleanup(c.h);
+    return err;
+}

@@ -107,10 +107,10 @@ static tes_err issuer_url(const tes_issuer_config *c, tes_buf *out)
 
 tes_err tes_issuer_enrol(const tes_issuer_config *c, const char *doctype, const char *claims_json,
                          const char *operator_name, tes_buf *offer_uri, char tx_code[16],
-                         int64_t *person_id)
+                         int64_t *person_id, char recovery_code[32])
 {
     if (c == NULL || doctype == NULL || claims_json == NULL || operator_name == NULL ||
-        offer_uri == NULL || tx_code == NULL || person_id == NULL ||
+        offer_uri == NULL || tx_code == NULL || person_id == NULL || recovery_code == NULL ||
         (c->db_url == NULL && c->authority_dir == NULL))
         return tes_err_set(TES_ERR_ARG, "tes_issuer_enrol: NULL argument");
     if (!iss_config_known(doctype))
@@ -177,6 +177,9 @@ tes_err tes_issuer_enrol(const tes_issuer_config *c, const char *doctype, const 
         goto out;
     const tes_clock clk = c->clock ? *c->clock : tes_clock_system();
     const int64_t lifetime = c->offer_lifetime > 0 ? c->offer_lifetime : 600;
+    if ((err = tes_registry_recovery_set(r, *person_id, tes_clock_now(&clk), recovery_code)) !=
+        TES_OK)
+        goto out;
     if ((err = tes_registry_offer_create(r, *person_id, tes_clock_now(&clk), lifetime, TX_DIGITS,
                                          operator_name, code, tx_code)) != TES_OK)
         goto out;

@@ -110,6 +110,14 @@ void iss_proof_free(iss_proof *p);
 /* Hex SHA-256 of the public COSE_Key of k (65 bytes with the NUL). */
 TES_MUST_CHECK tes_err iss_key_thumbprint(const tes_key *k, char out[65]);
 
+/* The device id of a proof (65 bytes with the NUL): the lower-case hex
+ * SHA-256 of the DER of its attestation chain's second certificate (x5c[1],
+ * the secure element's attestation certificate, the same for every key of
+ * one phone); the key thumbprint when the proof has no chain of two or more
+ * certificates. Only as trustworthy as the chain: verified when the policy
+ * has vendor roots (iss_proof_attestation), the wallet's word otherwise. */
+TES_MUST_CHECK tes_err iss_proof_device_id(const iss_proof *p, char out[65]);
+
 /* base64url of each 32-byte coordinate of a P-256 key into jwk_x / jwk_y. */
 TES_MUST_CHECK tes_err iss_key_jwk(const tes_key *k, tes_buf *jwk_x, tes_buf *jwk_y);
 

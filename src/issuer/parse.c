@@ -597,6 +597,42 @@ tes_err iss_key_thumbprint(const tes_key *k, char out[65])
     return err;
 }
 
+tes_err iss_proof_device_id(const iss_proof *p, char out[65])
+{
+    if (p == NULL || p->key == NULL || out == NULL)
+        return tes_err_set(TES_ERR_ARG, "iss_proof_device_id: NULL argument");
+    if (p->attestation.len == 0)
+        return iss_key_thumbprint(p->key, out);
+    tes_cbor_limits lim = {.max_input = ISS_X5C_MAX * (ISS_X5C_CERT_MAX + 16),
+                           .max_depth = 2,
+                           .max_items = ISS_X5C_MAX + 1};
+    tes_cbor_doc d;
+    if (tes_cbor_parse(tes_buf_bytes(&p->attestation), &lim, &d) != TES_OK)
+        return tes_err_set(TES_ERR_PROOF, "the attestation chain is not CBOR");
+    tes_err err = TES_OK;
+    if (!tes_cbor_is(&d, 0, TES_CBOR_ARRAY) || tes_cbor_count(&d, 0) < 2) {
+        tes_cbor_doc_free(&d);
+        return iss_key_thumbprint(p->key, out);
+    }
+    uint32_t second = tes_cbor_child_at(&d, 0, 1);
+    if (second == TES_CBOR_NONE || !tes_cbor_is(&d, second, TES_CBOR_BYTES)) {
+        err = tes_err_set(TES_ERR_PROOF, "x5c[1] is not a certificate");
+    } else {
+        const tes_cbor_node *n = tes_cbor_at(&d, second);
+        uint8_t h[32];
+        if ((err = tes_digest(TES_HASH_SHA256, TES_BYTES(n->data, n->len), h)) == TES_OK) {
+            static const char hx[] = "0123456789abcdef";
+            for (size_t i = 0; i < 32; i++) {
+                out[2 * i] = hx[h[i] >> 4];
+                out[2 * i + 1] = hx[h[i] & 15];
+            }
+            out[64] = '\0';
+        }
+    }
+    tes_cbor_doc_free(&d);
+    return err;
+}
+
 tes_err iss_key_jwk(const tes_key *k, tes_buf *jwk_x, tes_buf *jwk_y)
 {
     if (k == NULL || tes_key_curve(k) != TES_CURVE_P256)

@@ -75,8 +75,8 @@ struct tes_issuer {
     char *metadata, *as_metadata; /* prebuilt JSON */
     tes_buf vendor_roots;
     iss_policy pol;
-    tes_key *ds_key;
-    tes_cert *ds;
+    tes_ds_signer *dss;   /* the document signer (key file or HSM) */
+    const tes_cert *ds;   /* its certificate (owned by dss) */
     tes_clock clock;
     int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl, status_lifetime, status_cache;
     size_t status_list_size, max_body;
@@ -421,7 +421,7 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
                             iss_proof *proofs, const tes_registry_issued *issued, size_t n,
                             int64_t valid_from, int64_t valid_until, json_t *list)
 {
-    const tes_signer signer = tes_signer_from_key(s->ds_key);
+    const tes_signer signer = *tes_ds_signer_get(s->dss);
     const tes_bytes chain[1] = {tes_cert_der(s->ds)};
     tes_buf mdoc = {0}, text = {0};
     tes_err err = TES_OK;
@@ -493,8 +493,8 @@ static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c
     iss_proof *proofs = calloc(req.n, sizeof *proofs);
     char *doctype = NULL, *claims_json = NULL;
     tes_mdoc_claims claims = {0};
-    char(*thumbs)[65] = calloc(req.n, sizeof *thumbs);
-    const char **thumb_ptrs = calloc(req.n, sizeof *thumb_ptrs);
+    char(*thumbs)[65] = calloc(2 * req.n, sizeof *thumbs); /* thumbprints, then device ids */
+    const char **thumb_ptrs = calloc(2 * req.n, sizeof *thumb_ptrs);
     tes_registry_issued *issued = calloc(req.n, sizeof *issued);
     json_t *list = json_array();
     if (proofs == NULL || thumbs == NULL || thumb_ptrs == NULL || issued == NULL || list == NULL) {
@@ -578,12 +578,21 @@ static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c
             goto out;
         }
         thumb_ptrs[i] = thumbs[i];
+        /* The phone: its secure element's attestation certificate (checked above
+         * when attestation is required). */
+        if ((err = iss_proof_device_id(&proofs[i], thumbs[req.n + i])) != TES_OK) {
+            snprintf(prefix, sizeof prefix, "proof %zu", i);
+            ret = send_last_error(c, err, prefix);
+            goto out;
+        }
+        thumb_ptrs[req.n + i] = thumbs[req.n + i];
     }
     const int64_t valid_from = now - ((now % DAY) + DAY) % DAY;
     const int64_t valid_until = valid_from + s->valid_days * DAY;
     if ((err =
              tes_registry_issue_batch(r, person_id, doctype, valid_from, valid_until, s->status_uri,
-                                      s->status_list_size, thumb_ptrs, req.n, issued)) != TES_OK) {
+                                      s->status_list_size, thumb_ptrs, thumb_ptrs + req.n, req.n,
+                                      issued)) != TES_OK) {
         ret = send_error(c, err, NULL);
         goto out;
     }
@@ -601,6 +610,13 @@ static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c
         goto out;
     }
     json_t *resp = json_pack("{s:O}", "credentials", list);
+    /* "device_id" (not in OpenID4VCI; wallets ignore unknown members): the phone
+     * the copies are bound to, for 'report lost'; only when all copies share one. */
+    bool one_device = true;
+    for (size_t i = 1; i < req.n; i++)
+        one_device = one_device && strcmp(thumbs[req.n + i], thumbs[req.n]) == 0;
+    if (resp != NULL && one_device)
+        json_object_set_new(resp, "device_id", json_string(thumbs[req.n]));
     ret = send_json(c, 200, resp, true, NULL, NULL);
 out:
     json_decref(list);
@@ -629,7 +645,7 @@ static tes_err build_status(tes_issuer *s, int64_t now, tes_buf *out)
     tes_status_list l = {0};
     if ((err = tes_registry_status_list(r, s->status_uri, s->status_list_size, &l)) != TES_OK)
         return err;
-    const tes_signer signer = tes_signer_from_key(s->ds_key);
+    const tes_signer signer = *tes_ds_signer_get(s->dss);
     const tes_bytes chain[1] = {tes_cert_der(s->ds)};
     err = tes_status_token_build(&l, s->status_uri, now, now + s->status_lifetime, s->status_ttl,
                                  &signer, chain, 1, out);
@@ -676,6 +692,88 @@ static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c)
     return ret;
 }
 
+/* ------------------------------------------------------------------ /lost */
+
+/* The holder reports the phone lost from another device: JSON
+ * {"recovery_code": "ABCD-...", "device_id": "<64 hex>"} ("device_id" left
+ * out: every credential of the person). The recovery code (given at
+ * enrolment) names the person; only that person's credentials are
+ * suspended. Wrong codes count against the client address like failed
+ * token requests. */
+static enum MHD_Result handle_lost(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body)
+{
+    json_error_t jerr;
+    json_t *v = json_loadb(body->len ? (const char *)body->ptr : "", body->len,
+                           JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(v)) {
+        json_decref(v);
+        return send_error(c, TES_ERR_JSON,
+                          "the body must be a JSON object {\"recovery_code\": ..., "
+                          "\"device_id\": ...}");
+    }
+    json_t *code = json_object_get(v, "recovery_code"), *dev = json_object_get(v, "device_id");
+    size_t members = json_object_size(v);
+    char code_s[72], dev_s[65] = "";
+    bool ok = json_is_string(code) && json_string_length(code) < sizeof code_s &&
+              members == 1u + (dev != NULL);
+    if (ok)
+        snprintf(code_s, sizeof code_s, "%s", json_string_value(code));
+    if (ok && dev != NULL) {
+        ok = json_is_string(dev) && json_string_length(dev) == 64;
+        for (size_t i = 0; ok && i < 64; i++) {
+            char ch = json_string_value(dev)[i];
+            ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+        }
+        if (ok)
+            snprintf(dev_s, sizeof dev_s, "%s", json_string_value(dev));
+    }
+    json_decref(v);
+    if (!ok) {
+        tes_wipe(code_s, sizeof code_s);
+        return send_error(c, TES_ERR_HTTP_REQUEST,
+                          "expected {\"recovery_code\": string, \"device_id\": 64 hex digits "
+                          "(optional)} and nothing else");
+    }
+    char ip[INET6_ADDRSTRLEN];
+    client_ip(c, ip);
+    if (rl_touch(s, "lost-fail", ip, strlen(ip), 0) >= s->rate_limit) {
+        tes_wipe(code_s, sizeof code_s);
+        return send_error(c, TES_ERR_RATE_LIMIT,
+                          "too many wrong recovery codes from this address; wait a minute");
+    }
+    tes_registry *r;
+    tes_err err = worker_registry(s, &r);
+    int64_t person = 0;
+    if (err == TES_OK)
+        err = tes_registry_recovery_check(r, code_s, &person);
+    tes_wipe(code_s, sizeof code_s);
+    if (err != TES_OK) {
+        if (err == TES_ERR_GRANT) {
+            (void)rl_touch(s, "lost-fail", ip, strlen(ip), 1);
+            return send_error(c, err, "unknown recovery code");
+        }
+        return send_last_error(c, err, NULL);
+    }
+    static const char op[] = "holder (recovery code)";
+    size_t changed = 0;
+    if (dev_s[0])
+        err = tes_registry_set_status_by_device(r, dev_s, person, TES_STATUS_SUSPENDED, op,
+                                                &changed);
+    else
+        err = tes_registry_set_status(r, 0, person, TES_STATUS_SUSPENDED, op, &changed);
+    if (err == TES_ERR_NOT_FOUND)
+        return send_error(c, TES_ERR_HTTP_REQUEST,
+                          "none of your credentials is bound to that device");
+    if (err != TES_OK)
+        return send_last_error(c, err, NULL);
+    /* The next status list served says so (no wait for the service's cache). */
+    pthread_mutex_lock(&s->status_mu);
+    s->status_cached = false;
+    pthread_mutex_unlock(&s->status_mu);
+    return send_json(c, 200, json_pack("{s:I}", "suspended", (json_int_t)changed), true, NULL,
+                     NULL);
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const char *url,
@@ -691,6 +789,7 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
         {"/nonce", "POST", 4},
         {"/credential", "POST", 5},
         {"/status/" STATUS_LIST_NAME, "GET", 6},
+        {"/lost", "POST", 7},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         if (strcmp(url, routes[i].path) != 0)
@@ -713,6 +812,8 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
             return handle_nonce(s, c);
         case 5:
             return handle_credential(s, c, body);
+        case 7:
+            return handle_lost(s, c, body);
         default:
             return handle_status(s, c);
         }
@@ -811,29 +912,13 @@ static char *join(const char *a, const char *b)
     return r;
 }
 
-static tes_err load_authority(tes_issuer *s, const char *dir)
+/* ds.pem with ds_key.pem or ds_key.hsm (tes_ds_signer_load; hsm_pin NULL:
+ * TESSERA_HSM_PIN). */
+static tes_err load_authority(tes_issuer *s, const char *dir, const char *hsm_pin)
 {
-    char *p1 = join(dir, "/ds.pem"), *p2 = join(dir, "/ds_key.pem");
-    tes_buf cert = {0}, key = {.secret = true};
-    tes_err err = TES_OK;
-    if (p1 == NULL || p2 == NULL)
-        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
-    else if ((err = tes_file_read(p1, 1u << 20, &cert)) != TES_OK)
-        err = tes_err_set(err, "document signer certificate %s: %s", p1, tes_err_message());
-    else if ((err = tes_cert_parse_any(tes_buf_bytes(&cert), &s->ds)) != TES_OK)
-        err = tes_err_set(err, "document signer certificate %s: %s", p1, tes_err_message());
-    else if ((err = tes_file_read(p2, 1u << 20, &key)) != TES_OK)
-        err = tes_err_set(err, "document signer key %s: %s", p2, tes_err_message());
-    else if ((err = tes_key_parse(tes_buf_bytes(&key), &s->ds_key)) != TES_OK)
-        err = tes_err_set(err, "document signer key %s: %s", p2, tes_err_message());
-    else if (!tes_key_has_private(s->ds_key))
-        err = tes_err_set(TES_ERR_KEY_MALFORMED, "%s holds no private key", p2);
-    else if (!tes_key_equal_public(s->ds_key, tes_cert_key(s->ds)))
-        err = tes_err_set(TES_ERR_KEY_MALFORMED, "%s does not belong to %s", p2, p1);
-    free(p1);
-    free(p2);
-    tes_buf_free(&cert);
-    tes_buf_free(&key);
+    tes_err err = tes_ds_signer_load(dir, hsm_pin, &s->dss);
+    if (err == TES_OK)
+        s->ds = tes_ds_signer_cert(s->dss);
     return err;
 }
 
@@ -971,8 +1056,7 @@ void tes_issuer_stop(tes_issuer *s)
     pthread_mutex_destroy(&s->rl_mu);
     tes_buf_free(&s->status_token);
     tes_buf_free(&s->vendor_roots);
-    tes_key_free(s->ds_key);
-    tes_cert_free(s->ds);
+    tes_ds_signer_free(s->dss);
     free(s->db_url);
     free(s->public_url);
     free(s->status_uri);
@@ -1017,7 +1101,7 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
         err = tes_err_set(TES_ERR_ARG, "status_list_size above %u", TES_STATUS_MAX_ENTRIES);
         goto fail;
     }
-    if ((err = load_authority(s, c->authority_dir)) != TES_OK)
+    if ((err = load_authority(s, c->authority_dir, c->hsm_pin)) != TES_OK)
         goto fail;
     if (c->vendor_roots != NULL) {
         tes_cert *roots[16];

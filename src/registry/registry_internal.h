@@ -51,6 +51,14 @@ enum {
     RS_CRED_NONVALID_IN_LIST,
     RS_AUDIT_INSERT,
     RS_AUDIT_LIST,
+    /* schema v2: devices and recovery codes */
+    RS_CRED_SET_DEVICE,
+    RS_CRED_SET_DEVICE_PERSON,
+    RS_CRED_DEVICE_ANY,
+    RS_CRED_DEVICE_PERSON_ANY,
+    RS_RECOVERY_DELETE,
+    RS_RECOVERY_INSERT,
+    RS_RECOVERY_GET,
     RS_COUNT
 };
 

@@ -5,7 +5,10 @@
 # presenting one copy and verifying it with --status online: valid; suspend the person ->
 # suspended (exit 1); reinstate -> valid; revoke the credential -> revoked (final); stop the
 # service -> online falls back to the cached list, cached with max age 0 -> undetermined
-# (exit 0, warning). Refusals: wrong transaction code (invalid_grant, tries left), reused
+# (exit 0, warning). Lost phone: the device id printed by `wallet enrol` and `wallet device-id`
+# is the one in the registry; `authority suspend --device` -> suspended, `reinstate --device`
+# -> valid, `wallet report-lost` with a wrong recovery code -> invalid_grant, with the one
+# `authority enrol` printed -> suspended; reinstate -> valid. Refusals: wrong transaction code (invalid_grant, tries left), reused
 # offer (invalid_grant), a wallet whose secure element no trusted vendor provisioned
 # (invalid_proof), wrong PIN (the offer survives). Then the service is SIGKILLed about ten
 # times while wallets enrol, restarted on the same registry each time, and the registry is
@@ -134,6 +137,7 @@ enrol() {
     OFFER=$(jget j.offer)
     TX=$(jget j.tx_code)
     PERSON=$(jget j.person)
+    RECOVERY=$(jget j.recovery_code)
 }
 # verify_status MODE [ARGS...] — presents nothing; verifies $T/resp.cbor with the status.
 verify_status() {
@@ -154,6 +158,17 @@ run 0 "help authority suspend" tes help authority suspend
 grep_in "$T/out" "ttl" "suspend --help says how long verifiers may cache"
 run 0 "help wallet enrol" tes help wallet enrol
 grep_in "$T/out" "the PIN, then the transaction code" "wallet enrol --help gives the fd order"
+run 0 "help wallet report-lost" tes help wallet report-lost
+grep_in "$T/out" "--recovery-code" "report-lost --help"
+run 0 "help wallet device-id" tes help wallet device-id
+grep_in "$T/out" "attestation" "device-id --help"
+run 0 "help authority suspend (again)" tes help authority suspend
+grep_in "$T/out" "--device HEX" "suspend --help lists --device"
+run 2 "suspend --device not hex" tes authority suspend --dir "$T/nowhere" --device xyz
+run 2 "suspend --device with --credential" tes authority suspend --dir "$T/nowhere" \
+    --device "$(printf 'a%.0s' $(seq 64))" --credential 1
+run 2 "report-lost without --issuer" tes wallet report-lost --recovery-code AAAA-AAAA-AAAA-AAAA
+run 2 "report-lost without code" tes wallet report-lost --issuer http://127.0.0.1:1
 run 0 "verify --help" tes verify --help
 grep_in "$T/out" "--status-max-age" "verify --help lists the status options"
 run 0 "tessera-issuerd --help" "$ISSUERD" --help
@@ -195,14 +210,19 @@ grep_in "$T/out" "^offer: openid-credential-offer://" "enrol prints the offer UR
 grep_in "$T/out" "tell the citizen: [0-9]\{6\}" "enrol prints the transaction code"
 grep_in "$T/out" "▀\|█\|▄" "enrol draws the QR code"
 grep_in "$T/out" "^person id: [0-9]" "enrol prints the person id"
+grep_in "$T/out" "^recovery code for a lost phone: [A-Z2-9]\{4\}-[A-Z2-9]\{4\}-[A-Z2-9]\{4\}-[A-Z2-9]\{4\}$" \
+    "enrol prints the recovery code"
 enrol
-json "enrol --json" '/^openid-credential-offer:\/\//.test(j.offer) && /^[0-9]{6}$/.test(j.tx_code) && j.person > 0'
+json "enrol --json" '/^openid-credential-offer:\/\//.test(j.offer) && /^[0-9]{6}$/.test(j.tx_code) && j.person > 0 && /^[A-Z2-9]{4}(-[A-Z2-9]{4}){3}$/.test(j.recovery_code)'
 P1=$PERSON
 
 runfd 0 "wallet enrol --batch 3" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
     --offer "$OFFER" --batch 3 --pin-fd 3 --name "Utopia eID"
 CRED=$(head -1 "$T/out")
 grep_in "$T/err" "3 single-use copies" "wallet enrol reports the batch"
+grep_in "$T/err" "^device id: [0-9a-f]\{64\}$" "wallet enrol prints the device id"
+ENROL_DEV=$(sed -n 's/^device id: \([0-9a-f]\{64\}\)$/\1/p' "$T/err")
+REC1=$RECOVERY
 run 0 "wallet list --json" tes wallet list --wallet "$T/phone" --json
 json "3 single-use copies that need the PIN" \
     "j.length === 1 && j[0].id == $CRED && j[0].copies === 3 && j[0].copiesLeft === 3 && j[0].singleUse && j[0].needsPin && j[0].docType === '$PID'"
@@ -257,6 +277,38 @@ cp "$T/resp.cbor" "$T/resp1.cbor"
 cp "$T/resp2.cbor" "$T/resp.cbor"
 run 0 "verify: the other copy stays valid" verify_status online
 json "other copy valid" 'j.valid && j.documents[0].status.value === "valid"'
+# ---------------------------------------------------------------- lost phone
+run 0 "wallet device-id" tes wallet device-id --wallet "$T/phone"
+DEV=$(head -1 "$T/out")
+if [[ $DEV =~ ^[0-9a-f]{64}$ && $DEV == "$ENROL_DEV" ]]; then ok; else bad "device-id '$DEV', enrol said '$ENROL_DEV'"; fi
+run 0 "registry: the phone's device" sql "$DB" "SELECT DISTINCT device FROM credentials WHERE person_id = $P1"
+if [[ $(cat "$T/out") == "$DEV" ]]; then ok; else bad "registry devices of person $P1: $(tr '\n' ' ' <"$T/out")"; fi
+run 1 "suspend --device: nothing on it" tes authority suspend --dir "$A" --device "$(printf 'e%.0s' $(seq 64))"
+run 0 "suspend --device (at the counter)" tes authority suspend --dir "$A" --device "$DEV"
+grep_in "$T/out" "2 credentials changed" "suspend --device skips the revoked copy"
+sleep $WAIT
+run 1 "verify: suspended by device" verify_status online
+json "suspended by device" '!j.valid && j.documents[0].status.value === "suspended"'
+run 0 "reinstate --device" tes authority reinstate --dir "$A" --device "$DEV"
+grep_in "$T/out" "2 credentials changed" "reinstate --device counts 2"
+WRONGREC=$( [[ ${REC1:0:1} == A ]] && echo "B${REC1:1}" || echo "A${REC1:1}" )
+run 1 "report-lost: wrong recovery code" tes wallet report-lost --issuer "$URL" \
+    --recovery-code "$WRONGREC" --device "$DEV"
+grep_in "$T/err" "invalid_grant" "wrong recovery code: invalid_grant"
+run 0 "report-lost from the laptop" tes wallet report-lost --issuer "$URL" \
+    --recovery-code "$REC1" --device "$DEV"
+grep_in "$T/out" "suspended 2 credentials" "report-lost suspends the phone's copies"
+sleep $WAIT
+run 1 "verify: reported lost" verify_status online
+json "reported lost: suspended" '!j.valid && j.error.code === "credential_suspended"'
+run 0 "reinstate --device (phone found)" tes authority reinstate --dir "$A" --device "$DEV" --person "$P1"
+grep_in "$T/out" "2 credentials changed" "found: 2 reinstated"
+sleep $WAIT
+run 0 "verify: valid after the phone was found" verify_status online
+json "found: valid" 'j.valid && j.documents[0].status.value === "valid"'
+run 0 "audit: the holder's report" sql "$DB" "SELECT count(*) FROM audit WHERE operator_name = 'holder (recovery code)'"
+if [[ $(cat "$T/out") == 1 ]]; then ok; else bad "audit entries of the holder: $(cat "$T/out")"; fi
+
 run 0 "audit log" sql "$DB" "SELECT count(*) FROM audit"
 if [[ $(cat "$T/out") -ge 4 ]]; then ok; else bad "audit log has $(cat "$T/out") entries, want >= 4"; fi
 

@@ -10,6 +10,12 @@
  *    signed/validFrom; each presented (device signature in the SE) and
  *    verified; the status token verifies and shows VALID; one revoked through
  *    the registry -> REVOKED at its index only.
+ *  - lost phone: the credential answer's device_id is the SHA-256 of the SE's
+ *    attestation certificate and is recorded per credential; POST /lost with a
+ *    wrong recovery code -> invalid_grant and nothing changes; with the right one
+ *    -> that phone's copies SUSPENDED, the holder's other device untouched;
+ *    reinstated by device; the client (tes_oid4vci_report_lost); wrong codes
+ *    rate-limited per address.
  *  - bad requests, each with its standard error, the service serving after.
  *  - the request parsers directly (form, credential request, proof JWT).
  *  - a bounded load run: 4 threads x 250 obtains (token + nonce + credential).
@@ -383,11 +389,15 @@ static bool offer_code(const char *uri, char *code, size_t cap)
     return ok;
 }
 
+/* The recovery code of the last person enrol() enrolled. */
+static char last_recovery[32];
+
 /* Enrols a PID holder; offer URI, code and tx code out. */
 static bool enrol(tes_buf *uri, char code[128], char tx[16], int64_t *person)
 {
     memset(uri, 0, sizeof *uri);
-    tes_err e = tes_issuer_enrol(&E.cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", uri, tx, person);
+    tes_err e = tes_issuer_enrol(&E.cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", uri, tx, person,
+                                 last_recovery);
     if (e != TES_OK) {
         fprintf(stderr, "enrol: %s\n", tes_err_message());
         return false;
@@ -790,12 +800,14 @@ static void end_to_end(const char *db_url)
     const char *reg_url = cfg.db_url;
 
     tes_buf uri = {0};
-    char tx[16];
+    char tx[16], recovery[32] = "";
     int64_t person;
-    CHECK_ERR(tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", &uri, tx, &person),
+    CHECK_ERR(tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", &uri, tx, &person,
+                               recovery),
               TES_OK);
     tes_buf_append(&uri, "", 1);
     CHECK_EQ_INT(strlen(tx), 6);
+    CHECK_EQ_INT(strlen(recovery), 19);
 
     tes_oid4vci_keys keys = {se_create, se_sign, E.se};
     tes_buf *mdocs = NULL;
@@ -1212,6 +1224,229 @@ TEST(credential_errors)
     CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, tx, 2, &keys, &m, &ids, &n), TES_ERR_PROOF);
     CHECK(strstr(tes_err_message(), "attestation") != NULL);
     tes_buf_free(&uri);
+}
+
+/* ------------------------------------------------------------------ tests: lost phone */
+
+/* The device id of a secure element: hex SHA-256 of its attestation certificate,
+ * read from the attestation of a fresh key. */
+static bool se_device_id(tes_se *se, char out[65])
+{
+    char id[64];
+    tes_buf pem = {0}, att = {0};
+    bool ok = se_create(se, TES_BYTES("x", 1), id, &pem, &att) == TES_OK;
+    tes_cbor_doc d;
+    ok = ok && tes_cbor_parse(tes_buf_bytes(&att), NULL, &d) == TES_OK;
+    if (ok) {
+        uint32_t second = tes_cbor_child_at(&d, 0, 1);
+        uint8_t h[32];
+        ok = second != TES_CBOR_NONE &&
+             tes_digest(TES_HASH_SHA256,
+                        TES_BYTES(tes_cbor_at(&d, second)->data, tes_cbor_at(&d, second)->len),
+                        h) == TES_OK;
+        for (size_t i = 0; ok && i < 32; i++)
+            snprintf(out + 2 * i, 3, "%02x", h[i]);
+        tes_cbor_doc_free(&d);
+    }
+    tes_buf_free(&pem);
+    tes_buf_free(&att);
+    return ok;
+}
+
+/* Status index and device of the credential bound to key k (the SQLite registry). */
+static int64_t idx_of(const tes_key *k, char device[65])
+{
+    char th[65];
+    if (iss_key_thumbprint(k, th) != TES_OK)
+        return -1;
+    int64_t idx = -1;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    if (sqlite3_open_v2(E.db, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT idx, device FROM credentials WHERE thumbprint = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, th, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            idx = sqlite3_column_int64(st, 0);
+            snprintf(device, 65, "%s", (const char *)sqlite3_column_text(st, 1));
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return idx;
+}
+
+/* Obtains n copies by hand on se with token; keys out, device_id of the answer out. */
+static bool obtain_on(tes_se *se, const char *token, size_t n, tes_key **keys, char device[65])
+{
+    char nonce[128];
+    if (!get_nonce(nonce))
+        return false;
+    proof_opts o = {.se = se, .nonce = nonce};
+    char *proofs[4] = {0};
+    for (size_t i = 0; i < n; i++)
+        proofs[i] = make_proof(&o, &keys[i], NULL);
+    resp r;
+    bool ok = post_credential(token, TES_DOCTYPE_PID, proofs, &r) && r.status == 200;
+    json_t *v = ok ? json_loadb((const char *)r.body.ptr, r.body.len, 0, NULL) : NULL;
+    json_t *d = json_object_get(v, "device_id");
+    ok = ok && json_is_string(d) && json_array_size(json_object_get(v, "credentials")) == n;
+    if (ok)
+        snprintf(device, 65, "%s", json_string_value(d));
+    else
+        fprintf(stderr, "    credential: %ld %s\n", r.status, (const char *)r.body.ptr);
+    json_decref(v);
+    tes_buf_free(&r.body);
+    for (size_t i = 0; i < n; i++)
+        free(proofs[i]);
+    return ok;
+}
+
+static bool post_lost(const char *code, const char *device, resp *r)
+{
+    json_t *j = json_pack("{s:s}", "recovery_code", code);
+    if (device)
+        json_object_set_new(j, "device_id", json_string(device));
+    char *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    bool ok = http("POST", "/lost", "application/json", NULL, body, strlen(body), r);
+    free(body);
+    return ok;
+}
+
+static int64_t suspended_of(const resp *r)
+{
+    json_t *v = json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+    json_t *n = json_object_get(v, "suspended");
+    int64_t k = json_is_integer(n) ? (int64_t)json_integer_value(n) : -1;
+    json_decref(v);
+    return k;
+}
+
+TEST(lost_phone)
+{
+    REQUIRE(env_up());
+    /* A second phone of the same holder (a tablet), same trusted chip vendor. */
+    char sdir[192], vdir[128];
+    snprintf(sdir, sizeof sdir, "soft:%s/se3", E.dir);
+    snprintf(vdir, sizeof vdir, "%s/vendor", E.dir);
+    tes_se *tablet = NULL;
+    REQUIRE(tes_se_open(sdir, NULL, &tablet) == TES_OK &&
+            tes_se_soft_provision(tablet, vdir) == TES_OK);
+    char phone_id[65] = "", tablet_id[65] = "", got[65] = "", dev[65] = "";
+    REQUIRE(se_device_id(E.se, phone_id) && se_device_id(tablet, tablet_id));
+    CHECK(strcmp(phone_id, tablet_id) != 0);
+
+    tes_buf uri;
+    char code[128], tx[16], tok[128], recovery[32];
+    int64_t person;
+    REQUIRE(enrol(&uri, code, tx, &person));
+    tes_buf_free(&uri);
+    memcpy(recovery, last_recovery, sizeof recovery);
+    REQUIRE(get_token(code, tx, tok));
+    tes_key *pk[2] = {0}, *tk[1] = {0};
+    REQUIRE(obtain_on(E.se, tok, 2, pk, got));
+    CHECK_EQ_STR(got, phone_id); /* the answer's device_id: SHA-256 of the SE's attestation cert */
+    REQUIRE(obtain_on(tablet, tok, 1, tk, got));
+    CHECK_EQ_STR(got, tablet_id);
+    int64_t pidx[2], tidx;
+    pidx[0] = idx_of(pk[0], dev);
+    CHECK_EQ_STR(dev, phone_id); /* recorded in the registry */
+    pidx[1] = idx_of(pk[1], dev);
+    tidx = idx_of(tk[0], dev);
+    CHECK_EQ_STR(dev, tablet_id);
+    REQUIRE(pidx[0] >= 0 && pidx[1] >= 0 && tidx >= 0);
+
+    /* A wrong recovery code: invalid_grant, nothing changes. */
+    char wrong[32];
+    memcpy(wrong, recovery, sizeof wrong);
+    wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+    resp r;
+    CHECK(post_lost(wrong, phone_id, &r));
+    CHECK_WIRE(&r, 400, "invalid_grant");
+    tes_buf_free(&r.body);
+    size_t n = 99;
+    CHECK_ERR(tes_oid4vci_report_lost(E.url, wrong, NULL, &n), TES_ERR_GRANT);
+    tes_status_token st = {0};
+    REQUIRE(fetch_status(&st));
+    CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[0]), TES_STATUS_VALID);
+    CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[1]), TES_STATUS_VALID);
+    CHECK_EQ_INT(tes_status_list_get(&st.list, tidx), TES_STATUS_VALID);
+    tes_status_token_free(&st);
+
+    /* Malformed requests; a device none of the holder's credentials is on. */
+    CHECK(post_lost(recovery, "abc", &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    tes_buf_free(&r.body);
+    char other[65];
+    memset(other, 'e', 64);
+    other[64] = '\0';
+    CHECK(post_lost(recovery, other, &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    tes_buf_free(&r.body);
+    CHECK(http("POST", "/lost", "application/json", NULL, "{\"recovery_code\": 5}", 19, &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    tes_buf_free(&r.body);
+    CHECK(http("GET", "/lost", NULL, NULL, NULL, 0, &r));
+    CHECK_WIRE(&r, 405, "invalid_request");
+    tes_buf_free(&r.body);
+
+    /* The phone is lost: its two copies suspended, the tablet's untouched. */
+    CHECK(post_lost(recovery, phone_id, &r));
+    CHECK_EQ_INT(r.status, 200);
+    CHECK_EQ_INT(suspended_of(&r), 2);
+    tes_buf_free(&r.body);
+    REQUIRE(fetch_status(&st)); /* no wait: /lost drops the service's cached list */
+    CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[0]), TES_STATUS_SUSPENDED);
+    CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[1]), TES_STATUS_SUSPENDED);
+    CHECK_EQ_INT(tes_status_list_get(&st.list, tidx), TES_STATUS_VALID);
+    tes_status_token_free(&st);
+
+    /* Found: reinstated by device at the counter. */
+    tes_registry *reg = NULL;
+    REQUIRE(tes_registry_open(E.db, &reg) == TES_OK);
+    CHECK_ERR(
+        tes_registry_set_status_by_device(reg, phone_id, 0, TES_STATUS_VALID, "counter-7", &n),
+        TES_OK);
+    CHECK_EQ_INT(n, 2);
+    tes_registry_close(reg);
+    atomic_fetch_add(&clock_offset, 6); /* past the service's status cache */
+    REQUIRE(fetch_status(&st));
+    CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[0]), TES_STATUS_VALID);
+    CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[1]), TES_STATUS_VALID);
+    tes_status_token_free(&st);
+
+    /* Through the client, no device: every credential of the holder (lower case, no dashes). */
+    char loose[32];
+    size_t k = 0;
+    for (size_t i = 0; recovery[i]; i++)
+        if (recovery[i] != '-')
+            loose[k++] =
+                (char)(recovery[i] >= 'A' && recovery[i] <= 'Z' ? recovery[i] + 32 : recovery[i]);
+    loose[k] = '\0';
+    CHECK_ERR(tes_oid4vci_report_lost(E.url, loose, NULL, &n), TES_OK);
+    CHECK_EQ_INT(n, 3);
+    CHECK_ERR(tes_oid4vci_report_lost(E.url, recovery, tablet_id, &n), TES_OK);
+    CHECK_EQ_INT(n, 0); /* already suspended */
+    CHECK_ERR(tes_oid4vci_report_lost(E.url, recovery, "xyz", &n), TES_ERR_ARG);
+
+    /* Wrong codes are counted per address: after rate_limit (30) a minute, 429, even for
+     * the right code. */
+    int limited = 0;
+    for (int i = 0; i < 31; i++) {
+        CHECK(post_lost(wrong, NULL, &r));
+        char eb[64];
+        limited += r.status == 429 && strcmp(err_name(&r, eb, sizeof eb), "rate_limited") == 0;
+        tes_buf_free(&r.body);
+    }
+    CHECK(limited >= 1);
+    CHECK_ERR(tes_oid4vci_report_lost(E.url, recovery, NULL, &n), TES_ERR_RATE_LIMIT);
+    CHECK(still_serving());
+
+    for (size_t i = 0; i < 2; i++)
+        tes_key_free(pk[i]);
+    tes_key_free(tk[0]);
+    tes_se_close(tablet);
 }
 
 TEST(metadata)

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "registry/registry_internal.h" /* the v1 schema text, to make a v1 database */
 #include "tessera/registry.h"
 
 /* ------------------------------------------------------------ where the repository is */
@@ -340,19 +341,27 @@ static int64_t enrol(tes_registry *r)
     return id;
 }
 
-/* Issues n credentials with thumbprints derived from seed. */
-static tes_err issue(tes_registry *r, int64_t person, const char *uri, size_t size, size_t n,
-                     unsigned seed, tes_registry_issued *out)
+/* Issues n credentials with thumbprints derived from seed, all on device dev
+ * (NULL: each on its own "device", its thumbprint, as for keys without attestation). */
+static tes_err issue_dev(tes_registry *r, int64_t person, const char *uri, size_t size, size_t n,
+                         unsigned seed, const char *dev, tes_registry_issued *out)
 {
     char th[64][65];
-    const char *tp[64];
+    const char *tp[64], *dv[64];
     if (n > 64)
         return TES_ERR_ARG;
     for (size_t i = 0; i < n; i++) {
         thumb(th[i], seed + (unsigned)i);
         tp[i] = th[i];
+        dv[i] = dev ? dev : th[i];
     }
-    return tes_registry_issue_batch(r, person, PID, 1000, 2000, uri, size, tp, n, out);
+    return tes_registry_issue_batch(r, person, PID, 1000, 2000, uri, size, tp, dv, n, out);
+}
+
+static tes_err issue(tes_registry *r, int64_t person, const char *uri, size_t size, size_t n,
+                     unsigned seed, tes_registry_issued *out)
+{
+    return issue_dev(r, person, uri, size, n, seed, NULL, out);
 }
 
 /* ------------------------------------------------------------ people */
@@ -737,7 +746,14 @@ BOTH(issue_batch_distinct_indexes)
     CHECK_FAIL(issue(r, p, uri2, 2048, 1, 1, out), TES_ERR_ARG, "has 1024 entries");
     CHECK_FAIL(issue(r, p + 50, uri2, 1024, 1, 1, out), TES_ERR_NOT_FOUND, "no person");
     const char *bad[] = {"abc"};
-    CHECK_ERR(tes_registry_issue_batch(r, p, PID, 1000, 2000, uri, 1 << 20, bad, 1, out),
+    char good_th[65];
+    thumb(good_th, 77);
+    const char *good[] = {good_th};
+    CHECK_ERR(tes_registry_issue_batch(r, p, PID, 1000, 2000, uri, 1 << 20, bad, good, 1, out),
+              TES_ERR_ARG);
+    CHECK_FAIL(tes_registry_issue_batch(r, p, PID, 1000, 2000, uri, 1 << 20, good, bad, 1, out),
+               TES_ERR_ARG, "device id");
+    CHECK_ERR(tes_registry_issue_batch(r, p, PID, 1000, 2000, uri, 1 << 20, good, NULL, 1, out),
               TES_ERR_ARG);
     CHECK_ERR(issue(r, p, uri, 0, 1, 1, out), TES_ERR_ARG);
     CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials"), before + 2);
@@ -997,6 +1013,250 @@ BOTH(audit_every_operator_action)
     }
     tes_registry_audit_free(e, n);
     tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ lost phone: devices, recovery */
+
+BOTH(devices_lost_and_found)
+{
+    OPEN(f, r);
+    int64_t a = enrol(r), b = enrol(r);
+    const char *uri = "https://authority.example/status/dev";
+    char phone1[65], phone2[65], upper[65];
+    thumb(phone1, 4242);
+    thumb(phone2, 5353);
+    tes_registry_issued a1[3], a2[2], b1[1];
+    CHECK_ERR(issue_dev(r, a, uri, 4096, 3, 10, phone1, a1), TES_OK); /* a's phone */
+    CHECK_ERR(issue_dev(r, a, uri, 4096, 2, 20, phone2, a2), TES_OK); /* a's tablet */
+    CHECK_ERR(issue_dev(r, b, uri, 4096, 1, 30, phone1, b1), TES_OK); /* b on a's phone */
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials WHERE device = thumbprint"), 0);
+    size_t changed = 99;
+    CHECK_ERR(
+        tes_registry_set_status(r, a1[0].credential_id, 0, TES_STATUS_REVOKED, "officer", NULL),
+        TES_OK);
+
+    /* a's phone lost, reported with a's recovery code: only a's credentials on it. */
+    CHECK_ERR(
+        tes_registry_set_status_by_device(r, phone1, a, TES_STATUS_SUSPENDED, "holder", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 2);
+    tes_status_list l = {0};
+    CHECK_ERR(tes_registry_status_list(r, uri, 4096, &l), TES_OK);
+    CHECK_EQ_INT(tes_status_list_get(&l, a1[0].status_idx), TES_STATUS_REVOKED);
+    CHECK_EQ_INT(tes_status_list_get(&l, a1[1].status_idx), TES_STATUS_SUSPENDED);
+    CHECK_EQ_INT(tes_status_list_get(&l, a1[2].status_idx), TES_STATUS_SUSPENDED);
+    CHECK_EQ_INT(tes_status_list_get(&l, a2[0].status_idx), TES_STATUS_VALID);
+    CHECK_EQ_INT(tes_status_list_get(&l, a2[1].status_idx), TES_STATUS_VALID);
+    CHECK_EQ_INT(tes_status_list_get(&l, b1[0].status_idx), TES_STATUS_VALID);
+    tes_status_list_free(&l);
+    CHECK_ERR(
+        tes_registry_set_status_by_device(r, phone1, a, TES_STATUS_SUSPENDED, "holder", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 0);
+
+    /* At the counter, any person (device id in upper case is the same device). */
+    for (int i = 0; i < 65; i++)
+        upper[i] = (char)(phone1[i] >= 'a' && phone1[i] <= 'f' ? phone1[i] - 'a' + 'A' : phone1[i]);
+    CHECK_ERR(
+        tes_registry_set_status_by_device(r, upper, 0, TES_STATUS_SUSPENDED, "officer", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 1); /* b's */
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials WHERE status = 2"), 3);
+
+    /* Found: reinstate the phone; the revoked one stays revoked, the tablet untouched. */
+    CHECK_ERR(
+        tes_registry_set_status_by_device(r, phone1, 0, TES_STATUS_VALID, "officer", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 3);
+    CHECK_ERR(tes_registry_status_list(r, uri, 4096, &l), TES_OK);
+    CHECK_EQ_INT(tes_status_list_get(&l, a1[0].status_idx), TES_STATUS_REVOKED);
+    size_t nonvalid = 0;
+    for (size_t i = 0; i < l.n; i++)
+        nonvalid += tes_status_list_get(&l, i) != TES_STATUS_VALID;
+    CHECK_EQ_INT(nonvalid, 1);
+    tes_status_list_free(&l);
+    /* Revoking a device revokes for good. */
+    CHECK_ERR(
+        tes_registry_set_status_by_device(r, phone2, a, TES_STATUS_REVOKED, "officer", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 2);
+    CHECK_ERR(
+        tes_registry_set_status_by_device(r, phone2, 0, TES_STATUS_VALID, "officer", &changed),
+        TES_OK);
+    CHECK_EQ_INT(changed, 0);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials WHERE status = 1"), 3);
+
+    /* Errors. */
+    char nowhere[65];
+    thumb(nowhere, 999);
+    CHECK_FAIL(
+        tes_registry_set_status_by_device(r, nowhere, 0, TES_STATUS_SUSPENDED, "officer", &changed),
+        TES_ERR_NOT_FOUND, "no credential is bound");
+    CHECK_FAIL(
+        tes_registry_set_status_by_device(r, phone2, b, TES_STATUS_SUSPENDED, "officer", &changed),
+        TES_ERR_NOT_FOUND, "no credential of person");
+    CHECK_FAIL(tes_registry_set_status_by_device(r, phone1, 999999, TES_STATUS_SUSPENDED, "officer",
+                                                 &changed),
+               TES_ERR_NOT_FOUND, "no person");
+    CHECK_ERR(
+        tes_registry_set_status_by_device(r, "abc", 0, TES_STATUS_SUSPENDED, "officer", &changed),
+        TES_ERR_ARG);
+    CHECK_ERR(tes_registry_set_status_by_device(r, phone1, 0, TES_STATUS_UNDETERMINED, "officer",
+                                                &changed),
+              TES_ERR_ARG);
+    CHECK_ERR(tes_registry_set_status_by_device(r, phone1, 0, TES_STATUS_SUSPENDED, "", &changed),
+              TES_ERR_ARG);
+
+    /* Audited: 2 enrol, 1 revoke + 1 device revoke, 3 suspend, 2 reinstate (one changing nothing).
+     */
+    tes_registry_audit_entry *e = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_registry_audit_list(r, &e, &n), TES_OK);
+    CHECK_EQ_INT(n, 9);
+    CHECK_EQ_INT(count_action(e, n, "suspend"), 3);
+    CHECK_EQ_INT(count_action(e, n, "reinstate"), 2);
+    if (n == 9) {
+        CHECK_EQ_STR(e[3].operator_name, "holder");
+        char want[128];
+        snprintf(want, sizeof want, "device %s, person %lld: 2 credentials set suspended", phone1,
+                 (long long)a);
+        CHECK(has(e[3].detail, want));
+        CHECK(has(e[4].detail, "no credential changed"));
+    }
+    tes_registry_audit_free(e, n);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(recovery_codes)
+{
+    OPEN(f, r);
+    int64_t a = enrol(r), b = enrol(r), who = 0;
+    char ca[32], cb[32], again[32];
+    CHECK_ERR(tes_registry_recovery_set(r, a, 1700000000, ca), TES_OK);
+    CHECK_ERR(tes_registry_recovery_set(r, b, 1700000000, cb), TES_OK);
+    /* ABCD-EFGH-JKLM-NPQR: 4 groups of 4 symbols, no 0/O/1/I */
+    CHECK_EQ_INT(strlen(ca), 19);
+    int shape = 1;
+    for (int i = 0; i < 19; i++)
+        shape &=
+            (i % 5 == 4) ? ca[i] == '-' : strchr("ABCDEFGHJKLMNPQRSTUVWXYZ23456789", ca[i]) != NULL;
+    CHECK(shape);
+    CHECK(strcmp(ca, cb) != 0);
+    CHECK_ERR(tes_registry_recovery_check(r, ca, &who), TES_OK);
+    CHECK_EQ_INT(who, a);
+    CHECK_ERR(tes_registry_recovery_check(r, cb, &who), TES_OK);
+    CHECK_EQ_INT(who, b);
+    /* case, dashes and blanks do not matter */
+    char loose[40];
+    size_t k = 0;
+    for (int i = 0; i < 19; i++)
+        if (ca[i] != '-') {
+            loose[k++] = (char)(ca[i] >= 'A' && ca[i] <= 'Z' ? ca[i] - 'A' + 'a' : ca[i]);
+            if (k == 6)
+                loose[k++] = ' ';
+        }
+    loose[k] = '\0';
+    CHECK_ERR(tes_registry_recovery_check(r, loose, &who), TES_OK);
+    CHECK_EQ_INT(who, a);
+    /* wrong, malformed */
+    char wrong[32];
+    memcpy(wrong, ca, sizeof wrong);
+    wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+    CHECK_FAIL(tes_registry_recovery_check(r, wrong, &who), TES_ERR_GRANT, "unknown recovery code");
+    CHECK_EQ_INT(who, 0);
+    CHECK_ERR(tes_registry_recovery_check(r, "", &who), TES_ERR_GRANT);
+    CHECK_ERR(tes_registry_recovery_check(r, "ABCD-EFGH-JKLM-NPQR-STUV", &who), TES_ERR_GRANT);
+    CHECK_ERR(tes_registry_recovery_check(r, "0000-0000-0000-0000", &who), TES_ERR_GRANT);
+    /* a new code replaces the old one */
+    CHECK_ERR(tes_registry_recovery_set(r, a, 1700000100, again), TES_OK);
+    CHECK_ERR(tes_registry_recovery_check(r, ca, &who), TES_ERR_GRANT);
+    CHECK_ERR(tes_registry_recovery_check(r, again, &who), TES_OK);
+    CHECK_EQ_INT(who, a);
+    CHECK_ERR(tes_registry_recovery_set(r, 999999, 1700000000, wrong), TES_ERR_NOT_FOUND);
+    /* hashes only */
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM recovery"), 2);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM recovery WHERE length(code_hash) = 64"
+                           " AND code_hash NOT LIKE '%-%'"),
+                 2);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* Runs SQL (several statements) on the fixture's database directly. */
+static int q_exec(const fixture *f, const char *sql)
+{
+    int ok = 0;
+    if (f->bk == BK_SQLITE) {
+        sqlite3 *db = NULL;
+        char *err = NULL;
+        ok = sqlite3_open(f->path, &db) == SQLITE_OK &&
+             sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK;
+        if (!ok)
+            fprintf(stderr, "    sqlite: %s\n", err ? err : "?");
+        sqlite3_free(err);
+        sqlite3_close(db);
+    } else {
+        PGconn *c = PQconnectdb(f->url);
+        PGresult *r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql) : NULL;
+        ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf(stderr, "    pg: %s\n", r ? PQresultErrorMessage(r) : "no conn");
+        PQclear(r);
+        PQfinish(c);
+    }
+    return ok;
+}
+
+/* A registry written by the first release (schema v1) is migrated on open:
+ * its credentials get their thumbprint as device, recovery codes work. */
+BOTH(migrates_v1_to_v2)
+{
+    fixture f;
+    REQUIRE(fx_new(bk, &f));
+    char th[65];
+    thumb(th, 31337);
+    char sql[4096];
+    REQUIRE(q_exec(&f, bk == BK_SQLITE ? reg_migrations_sqlite[0] : reg_migrations_pg[0]));
+    snprintf(sql, sizeof sql,
+             "INSERT INTO migrations(version, applied_at) VALUES (1, 1600000000);"
+             "INSERT INTO persons(doctype, claims, created_at) VALUES ('%s', '{}', 1);"
+             "INSERT INTO status_lists(uri, size, used) VALUES ('https://a.example/s', 64, 1);"
+             "INSERT INTO batches(person_id, copies, created_at) VALUES (1, 1, 1);"
+             "INSERT INTO credentials(person_id, batch_id, doctype, valid_from, valid_until,"
+             " thumbprint, status, list_uri, idx) VALUES (1, 1, '%s', 1, 2, '%s', 0,"
+             " 'https://a.example/s', 7);%s",
+             PID, PID, th,
+             bk == BK_SQLITE ? "PRAGMA user_version = 1; PRAGMA application_id = 1413829458;" : "");
+    REQUIRE(q_exec(&f, sql));
+    CHECK_EQ_INT(q_int(&f, "SELECT max(version) FROM migrations"), 1);
+
+    tes_registry *r = NULL;
+    CHECK_ERR(tes_registry_open(f.url, &r), TES_OK);
+    if (r) {
+        CHECK_EQ_INT(q_int(&f, "SELECT max(version) FROM migrations"), 2);
+        CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials WHERE device = thumbprint"), 1);
+        size_t changed = 0;
+        CHECK_ERR(
+            tes_registry_set_status_by_device(r, th, 1, TES_STATUS_SUSPENDED, "officer", &changed),
+            TES_OK);
+        CHECK_EQ_INT(changed, 1);
+        char code[32];
+        int64_t who = 0;
+        CHECK_ERR(tes_registry_recovery_set(r, 1, 1700000000, code), TES_OK);
+        CHECK_ERR(tes_registry_recovery_check(r, code, &who), TES_OK);
+        CHECK_EQ_INT(who, 1);
+        tes_registry_issued out[2];
+        CHECK_ERR(issue(r, 1, "https://a.example/s", 64, 2, 5, out), TES_OK);
+        tes_registry_close(r);
+        /* opened again: nothing to migrate */
+        CHECK_ERR(tes_registry_open(f.url, &r), TES_OK);
+        tes_registry_close(r);
+        CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM migrations"), 2);
+        if (bk == BK_SQLITE)
+            CHECK_EQ_INT(q_int(&f, "PRAGMA user_version"), 2);
+    }
     fx_done(&f);
 }
 

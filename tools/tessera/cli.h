@@ -55,8 +55,10 @@ int cmd_reader(int argc, char **argv);
 /* wallet subcommands living in cmd_wallet_present.c */
 int cmd_wallet_present(int argc, char **argv);
 int cmd_wallet_trust_reader(int argc, char **argv);
-/* wallet enrol (cmd_wallet_enrol.c) */
+/* wallet enrol, device-id, report-lost (cmd_wallet_enrol.c) */
 int cmd_wallet_enrol(int argc, char **argv);
+int cmd_wallet_device_id(int argc, char **argv);
+int cmd_wallet_report_lost(int argc, char **argv);
 /* authority serve / enrol / revoke / suspend / reinstate (cmd_authority_service.c);
  * argv[0] is the subcommand's name. `tessera-issuerd ARGS` runs
  * cmd_authority_serve with the same arguments. */
@@ -261,5 +263,30 @@ typedef struct cli_json_opts {
  *   arrays and maps recursively, map keys: text as is, anything else as its
  *   diagnostic notation. Returns NULL (tes_err_message set) on failure. */
 json_t *cli_cbor_to_json(tes_bytes encoded, const cli_json_opts *o);
+
+/* ---- the document signer key in a PKCS#11 token (ds_hsm.c) ---- */
+
+typedef struct cli_ds_hsm {
+    char spec[PATH_MAX + 16]; /* "pkcs11:/abs/module[:LABEL]" */
+    char key_id[TES_SE_ID_MAX];
+    tes_se *se;
+    bool created;
+} cli_ds_hsm;
+
+/* authority init --ds-hsm: opens the token (Tessera's PIN counters in
+ * dir/hsm-state), logs in with the token PIN (and, the first time Tessera
+ * meets the token, its SO PIN), read from pin_fd one per line or from the
+ * terminal; creates a P-256 key without user verification and returns its
+ * public key in *pub (caller frees). On failure nothing is left open. */
+int cli_ds_hsm_create(const char *cmd, const char *dir, const char *spec, int pin_fd,
+                      cli_ds_hsm *h, tes_key **pub);
+/* Writes dir/ds_key.hsm: {"se": spec, "key_id": id}. */
+int cli_ds_hsm_write_ref(const char *cmd, const char *dir, const cli_ds_hsm *h);
+/* Closes the token; without keep_key a key created by cli_ds_hsm_create is
+ * deleted again (init failed after creating it). */
+void cli_ds_hsm_close(cli_ds_hsm *h, bool keep_key);
+/* --hsm-pin-fd: with fd >= 0 reads the token PIN into out and points *pin at
+ * it; else *pin = NULL (tes_ds_signer_load then reads TESSERA_HSM_PIN). */
+int cli_hsm_pin_read(const char *cmd, int fd, char out[CLI_PIN_MAX], const char **pin);
 
 #endif

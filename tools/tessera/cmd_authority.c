@@ -18,7 +18,8 @@
 #define IACA_DAYS (10 * 365 + 3) /* 10 years */
 #define DS_DAYS (3 * 365 + 1)    /* 3 years */
 
-static const char *const FILES[] = {"iaca.pem", "iaca_key.pem", "ds.pem", "ds_key.pem"};
+static const char *const FILES[] = {"iaca.pem", "iaca_key.pem", "ds.pem", "ds_key.pem",
+                                     "ds_key.hsm"};
 
 static bool path_in(char *out, size_t cap, const char *dir, const char *file)
 {
@@ -85,7 +86,7 @@ static int prepare_dir(const char *dir, bool force)
 }
 
 static int authority_init(const char *dir, const char *country, const char *name, const char *url,
-                          bool force)
+                          bool force, const char *ds_hsm, int pin_fd)
 {
     int rc = prepare_dir(dir, force);
     if (rc != CLI_EXIT_OK)
@@ -106,12 +107,21 @@ static int authority_init(const char *dir, const char *country, const char *name
     int64_t now = (int64_t)time(NULL);
     tes_key *iaca_key = NULL, *ds_key = NULL;
     tes_cert *iaca = NULL, *ds = NULL;
+    cli_ds_hsm hsm = {0};
+    bool hsm_done = false;
     tes_err e = tes_key_generate(TES_CURVE_P256, &iaca_key);
     if (e != TES_OK) {
         rc = cli_fail(CLI_EXIT_FAIL, "generating the IACA key");
         goto out;
     }
-    e = tes_key_generate(TES_CURVE_P256, &ds_key);
+    if (ds_hsm != NULL) {
+        /* The DS key pair is generated inside the token; only its public half leaves it. */
+        if ((rc = cli_ds_hsm_create("authority init", dir, ds_hsm, pin_fd, &hsm, &ds_key)) !=
+            CLI_EXIT_OK)
+            goto out;
+        e = TES_OK;
+    } else
+        e = tes_key_generate(TES_CURVE_P256, &ds_key);
     if (e != TES_OK) {
         rc = cli_fail(CLI_EXIT_FAIL, "generating the document signer key");
         goto out;
@@ -152,10 +162,20 @@ static int authority_init(const char *dir, const char *country, const char *name
 
     /* Keys first: a directory with certificates but no keys would be useless. */
     if ((rc = write_key(dir, "iaca_key.pem", iaca_key)) != CLI_EXIT_OK ||
-        (rc = write_key(dir, "ds_key.pem", ds_key)) != CLI_EXIT_OK ||
+        (rc = ds_hsm ? cli_ds_hsm_write_ref("authority init", dir, &hsm)
+                     : write_key(dir, "ds_key.pem", ds_key)) != CLI_EXIT_OK ||
         (rc = write_cert(dir, "ds.pem", ds)) != CLI_EXIT_OK ||
         (rc = write_cert(dir, "iaca.pem", iaca)) != CLI_EXIT_OK)
         goto out;
+    hsm_done = true;
+    {
+        /* --force over an authority of the other kind: drop its stale DS key. */
+        char stale[PATH_MAX];
+        if (path_in(stale, sizeof(stale), dir, ds_hsm ? "ds_key.pem" : "ds_key.hsm") &&
+            unlink(stale) != 0 && errno != ENOENT)
+            fprintf(stderr, "tessera: warning: could not remove the stale %s: %s\n", stale,
+                    strerror(errno));
+    }
 
     const tes_cert_info *ri = tes_cert_get_info(iaca);
     const tes_cert_info *di = tes_cert_get_info(ds);
@@ -167,9 +187,16 @@ static int authority_init(const char *dir, const char *country, const char *name
     tes_time_format(di->not_before, t1);
     tes_time_format(di->not_after, t2);
     printf("  ds.pem        %s (document signer, %s .. %s)\n", di->subject, t1, t2);
-    printf("  ds_key.pem    document signer private key\n");
+    if (ds_hsm)
+        printf("  ds_key.hsm    document signer key %s in the PKCS#11 token %s (not a file; "
+               "the token PIN is not stored: give it to 'tessera issue' and 'tessera authority "
+               "serve' with --hsm-pin-fd or TESSERA_HSM_PIN)\n",
+               hsm.key_id, hsm.spec);
+    else
+        printf("  ds_key.pem    document signer private key\n");
     rc = CLI_EXIT_OK;
 out:
+    cli_ds_hsm_close(&hsm, hsm_done);
     tes_cert_free(ds);
     tes_cert_free(iaca);
     tes_key_free(ds_key);
@@ -185,6 +212,8 @@ int cmd_authority(int argc, char **argv)
         {"name", required_argument, NULL, 'n'},
         {"url", required_argument, NULL, 'u'},
         {"force", no_argument, NULL, 'f'},
+        {"ds-hsm", required_argument, NULL, 'H'},
+        {"pin-fd", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -218,8 +247,9 @@ int cmd_authority(int argc, char **argv)
     argc--;
     argv++;
 
-    const char *dir = NULL, *country = "UT", *name = "Utopia", *url = NULL;
+    const char *dir = NULL, *country = "UT", *name = "Utopia", *url = NULL, *ds_hsm = NULL;
     bool force = false;
+    int pin_fd = -1;
     int c;
     optind = 0;
     opterr = 0;
@@ -240,6 +270,15 @@ int cmd_authority(int argc, char **argv)
         case 'f':
             force = true;
             break;
+        case 'H':
+            ds_hsm = optarg;
+            break;
+        case 'P':
+            if (!cli_parse_fd(optarg, &pin_fd))
+                return cli_usage_error("authority", "--pin-fd needs a file descriptor number, "
+                                                    "not '%s'",
+                                       optarg);
+            break;
         case 'h':
             cli_print_usage("authority init", false);
             return CLI_EXIT_OK;
@@ -256,5 +295,9 @@ int cmd_authority(int argc, char **argv)
                                country);
     if (*name == '\0')
         return cli_usage_error("authority", "--name must not be empty");
-    return authority_init(dir, country, name, url, force);
+    if (pin_fd >= 0 && ds_hsm == NULL)
+        return cli_usage_error("authority", "--pin-fd goes with --ds-hsm");
+    if (cli_pin_check_fd("authority init", pin_fd) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
+    return authority_init(dir, country, name, url, force, ds_hsm, pin_fd);
 }

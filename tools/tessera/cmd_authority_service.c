@@ -2,6 +2,7 @@
  * authority's OpenID4VCI service (also run as `tessera-issuerd`) and the
  * operator's actions on its registry. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -35,6 +36,10 @@ static int check_authority(const char *cmd, const char *dir)
         char p[PATH_MAX];
         if (!cli_path_in(p, sizeof(p), dir, need[i]))
             return cli_usage_error(cmd, "--dir path too long");
+        /* the DS key may be in a PKCS#11 token instead (ds_key.hsm) */
+        if (access(p, R_OK) != 0 && strcmp(need[i], "ds_key.pem") == 0 &&
+            cli_path_in(p, sizeof(p), dir, TES_DS_HSM_FILE) && access(p, R_OK) == 0)
+            continue;
         if (access(p, R_OK) != 0)
             return cli_error(CLI_EXIT_USAGE,
                              "%s: '%s' is not an issuing authority (%s: %s; make one with "
@@ -88,6 +93,7 @@ typedef struct serve_args {
     bool require_uv;
     size_t batch_max, valid_days, status_ttl, status_cache;
     bool have_status_ttl, have_status_cache;
+    int hsm_pin_fd; /* token PIN of an HSM-held DS key; -1: TESSERA_HSM_PIN */
 } serve_args;
 
 static int serve(const char *cmd, const serve_args *a)
@@ -126,9 +132,15 @@ static int serve(const char *cmd, const serve_args *a)
         .status_ttl = a->have_status_ttl ? (int64_t)a->status_ttl : 0,
         .status_cache = a->have_status_cache ? (a->status_cache ? (int64_t)a->status_cache : -1) : 0,
     };
+    char hsm_pin[CLI_PIN_MAX];
+    if ((rc = cli_hsm_pin_read(cmd, a->hsm_pin_fd, hsm_pin, &c.hsm_pin)) != CLI_EXIT_OK) {
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        return rc;
+    }
     tes_issuer *s = NULL;
     int port = 0;
     tes_err e = tes_issuer_start(&c, &s, &port);
+    tes_wipe(hsm_pin, sizeof(hsm_pin)); /* verified and logged in: not needed any more */
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: starting the service on %s", cmd, c.listen);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -204,11 +216,12 @@ int cmd_authority_serve(int argc, char **argv)
         {"status-ttl", required_argument, NULL, 'T'},
         {"status-cache", required_argument, NULL, 'K'},
         {"port-file", required_argument, NULL, 'p'},
+        {"hsm-pin-fd", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "authority serve";
-    serve_args a = {0};
+    serve_args a = {.hsm_pin_fd = -1};
     int c;
     optind = 0;
     opterr = 0;
@@ -252,6 +265,12 @@ int cmd_authority_serve(int argc, char **argv)
             break;
         case 'p':
             a.port_file = optarg;
+            break;
+        case 'P':
+            if (!cli_parse_fd(optarg, &a.hsm_pin_fd) || fcntl(a.hsm_pin_fd, F_GETFD) == -1)
+                return cli_usage_error(cmd, "--hsm-pin-fd needs an open file descriptor, not "
+                                            "'%s'",
+                                       optarg);
             break;
         case 'h':
             cli_print_usage(cmd, false);
@@ -368,7 +387,7 @@ static int enrol(const char *cmd, const enrol_args *a)
     const char *base = dirname(dirbuf);
     char *text = NULL;
     tes_buf offer = {0};
-    char tx[16] = "";
+    char tx[16] = "", recovery[32] = "";
     int64_t person = 0;
     if ((rc = inline_files(cmd, claims, base)) != CLI_EXIT_OK)
         goto out;
@@ -383,7 +402,7 @@ static int enrol(const char *cmd, const enrol_args *a)
         .public_url = url,
     };
     tes_err e = tes_issuer_enrol(&c, a->doctype, text, operator_name(a->operator_name), &offer, tx,
-                                 &person);
+                                 &person, recovery);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: enrolling from %s", cmd, a->claims);
         goto out;
@@ -399,9 +418,9 @@ static int enrol(const char *cmd, const enrol_args *a)
         goto out;
     }
     if (a->json) {
-        json_t *j = json_pack("{sIssssssssss?}", "person", (json_int_t)person, "doctype",
-                              a->doctype, "offer", uri, "tx_code", tx, "credential_issuer", url,
-                              "qr_png", a->qr_png);
+        json_t *j = json_pack("{sIssssssssssss?}", "person", (json_int_t)person, "doctype",
+                              a->doctype, "offer", uri, "tx_code", tx, "recovery_code", recovery,
+                              "credential_issuer", url, "qr_png", a->qr_png);
         char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
         json_decref(j);
         if (s == NULL) {
@@ -423,10 +442,16 @@ static int enrol(const char *cmd, const enrol_args *a)
         printf("(say it at the counter; never send it with the offer. The offer and its code\n"
                " work once, expire, and die after 5 wrong codes.)\n");
         printf("person id: %lld\n", (long long)person);
+        printf("recovery code for a lost phone: %s\n", recovery);
+        printf("(print it for the citizen to keep away from the phone: with it, 'tessera wallet\n"
+               " report-lost --issuer %s --recovery-code CODE' suspends the eID\n"
+               " from any device. Shown only now.)\n",
+               url);
     }
     rc = CLI_EXIT_OK;
 out:
     tes_wipe(tx, sizeof(tx));
+    tes_wipe(recovery, sizeof(recovery));
     tes_buf_free(&offer);
     if (text) {
         tes_wipe(text, strlen(text));
@@ -508,6 +533,7 @@ int cmd_authority_status(int argc, char **argv)
         {"db", required_argument, NULL, 'b'},
         {"credential", required_argument, NULL, 'c'},
         {"person", required_argument, NULL, 'p'},
+        {"device", required_argument, NULL, 'D'},
         {"operator", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -526,7 +552,7 @@ int cmd_authority_status(int argc, char **argv)
         v = TES_STATUS_VALID;
         done = "reinstated";
     }
-    const char *dir = NULL, *db = NULL, *op = NULL;
+    const char *dir = NULL, *db = NULL, *op = NULL, *device = NULL;
     size_t cred = 0, person = 0;
     int c;
     optind = 0;
@@ -547,6 +573,18 @@ int cmd_authority_status(int argc, char **argv)
             if (!cli_parse_size(optarg, (size_t)INT64_MAX, &person) || person == 0)
                 return cli_usage_error(cmd, "--person needs a person id, not '%s'", optarg);
             break;
+        case 'D': {
+            bool hex = strlen(optarg) == 64;
+            for (size_t i = 0; hex && i < 64; i++)
+                hex = strchr("0123456789abcdefABCDEF", optarg[i]) != NULL;
+            if (!hex)
+                return cli_usage_error(cmd,
+                                       "--device needs a device id (64 hex digits, as 'tessera "
+                                       "wallet device-id' prints), not '%s'",
+                                       optarg);
+            device = optarg;
+            break;
+        }
         case 'o':
             op = optarg;
             break;
@@ -561,8 +599,12 @@ int cmd_authority_status(int argc, char **argv)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (dir == NULL || *dir == '\0')
         return cli_usage_error(cmd, "missing --dir (made by 'tessera authority init')");
-    if ((cred == 0) == (person == 0))
-        return cli_usage_error(cmd, "give exactly one of --credential ID and --person ID");
+    if (device != NULL && cred != 0)
+        return cli_usage_error(cmd, "--device and --credential do not go together");
+    if (device == NULL && (cred == 0) == (person == 0))
+        return cli_usage_error(cmd, "give exactly one of --credential ID, --person ID and "
+                                    "--device ID (with --device, --person limits it to the "
+                                    "person)");
     if (op && *op == '\0')
         return cli_usage_error(cmd, "--operator must not be empty");
     char url[PATH_MAX + 64];
@@ -578,7 +620,12 @@ int cmd_authority_status(int argc, char **argv)
     if (e != TES_OK)
         return cli_fail_code(cli_exit_for(e), e, "%s: opening the registry", cmd);
     size_t changed = 0;
-    e = tes_registry_set_status(r, (int64_t)cred, (int64_t)person, v, operator_name(op), &changed);
+    if (device != NULL)
+        e = tes_registry_set_status_by_device(r, device, (int64_t)person, v, operator_name(op),
+                                              &changed);
+    else
+        e = tes_registry_set_status(r, (int64_t)cred, (int64_t)person, v, operator_name(op),
+                                    &changed);
     if (e != TES_OK) {
         /* No such credential or person, or reinstating a revoked one: the
          * request failed on its input. */
@@ -586,7 +633,10 @@ int cmd_authority_status(int argc, char **argv)
                                                                           : cli_exit_for(e),
                            e, "%s", cmd);
     } else {
-        if (cred)
+        if (device)
+            printf("%s the credentials on device %.16s...: %zu credential%s changed\n", done,
+                   device, changed, changed == 1 ? "" : "s");
+        else if (cred)
             printf("%s credential %zu: %zu credential%s changed\n", done, cred, changed,
                    changed == 1 ? "" : "s");
         else

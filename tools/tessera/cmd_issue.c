@@ -1,4 +1,5 @@
 /* tessera issue — one mdoc signed by an authority's document signer. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tessera/issuer.h"
 #include "tessera/mdoc.h"
 #include "tessera/se.h"
 
@@ -23,6 +25,7 @@ typedef struct issue_args {
     const char *attestation, *vendor_root, *challenge;
     bool require_uv;
     size_t valid_days, decoys;
+    int hsm_pin_fd; /* the DS key's token PIN (ds_key.hsm); -1: TESSERA_HSM_PIN */
 } issue_args;
 
 /* Checks that the device key lives in a secure element the issuer accepts:
@@ -128,33 +131,23 @@ static int issue(const issue_args *a)
     if (t == NULL)
         return unknown_doctype(a->doctype, registered);
 
-    char ds_path[PATH_MAX], ds_key_path[PATH_MAX];
-    if (snprintf(ds_path, sizeof(ds_path), "%s/ds.pem", a->authority) >= (int)sizeof(ds_path) ||
-        snprintf(ds_key_path, sizeof(ds_key_path), "%s/ds_key.pem", a->authority) >=
-            (int)sizeof(ds_key_path))
-        return cli_usage_error("issue", "--authority path too long");
-
-    tes_cert *ds = NULL;
-    tes_key *ds_key = NULL, *device = NULL;
+    tes_ds_signer *dss = NULL;
+    tes_key *device = NULL;
     tes_mdoc_claims claims = {0};
     tes_buf out = {0};
+    char pin_buf[CLI_PIN_MAX];
+    const char *pin = NULL;
+    if ((rc = cli_hsm_pin_read("issue", a->hsm_pin_fd, pin_buf, &pin)) != CLI_EXIT_OK)
+        return rc;
+    /* ds.pem with ds_key.pem, or ds_key.hsm (the key in a PKCS#11 token). */
+    tes_err le = tes_ds_signer_load(a->authority, pin, &dss);
+    tes_wipe(pin_buf, sizeof(pin_buf));
+    if (le != TES_OK) {
+        rc = cli_fail_code(CLI_EXIT_USAGE, le, "document signer of %s", a->authority);
+        goto done;
+    }
+    const tes_cert *ds = tes_ds_signer_cert(dss);
     rc = CLI_EXIT_USAGE;
-    if (cli_load_cert(ds_path, &ds) != TES_OK) {
-        cli_fail(rc, "document signer certificate");
-        goto done;
-    }
-    if (cli_load_key(ds_key_path, &ds_key) != TES_OK) {
-        cli_fail(rc, "document signer key");
-        goto done;
-    }
-    if (!tes_key_has_private(ds_key)) {
-        cli_error(rc, "document signer key: %s holds no private key", ds_key_path);
-        goto done;
-    }
-    if (!tes_key_equal_public(ds_key, tes_cert_key(ds))) {
-        cli_error(rc, "document signer key: %s does not belong to %s", ds_key_path, ds_path);
-        goto done;
-    }
     if (a->wallet) {
         cli_wallet w;
         if ((rc = cli_wallet_open("issue", a->wallet, &w)) != CLI_EXIT_OK)
@@ -176,7 +169,7 @@ static int issue(const issue_args *a)
         goto done;
 
     const int64_t now = (int64_t)time(NULL);
-    const tes_signer signer = tes_signer_from_key(ds_key);
+    const tes_signer signer = *tes_ds_signer_get(dss);
     const tes_bytes chain[1] = {tes_cert_der(ds)};
     const tes_mdoc_issue_params p = {
         .doctype = a->doctype,
@@ -205,8 +198,7 @@ done:
     tes_buf_free(&out);
     tes_mdoc_claims_free(&claims);
     tes_key_free(device);
-    tes_key_free(ds_key);
-    tes_cert_free(ds);
+    tes_ds_signer_free(dss);
     return rc;
 }
 
@@ -227,10 +219,11 @@ int cmd_issue(int argc, char **argv)
         {"vendor-root", required_argument, NULL, 'V'},
         {"challenge", required_argument, NULL, 'C'},
         {"require-uv", no_argument, NULL, 'U'},
+        {"hsm-pin-fd", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    issue_args a = {.valid_days = 365, .decoys = 2};
+    issue_args a = {.valid_days = 365, .decoys = 2, .hsm_pin_fd = -1};
     int c;
     optind = 0;
     opterr = 0;
@@ -271,6 +264,12 @@ int cmd_issue(int argc, char **argv)
             break;
         case 'U':
             a.require_uv = true;
+            break;
+        case 'P':
+            if (!cli_parse_fd(optarg, &a.hsm_pin_fd))
+                return cli_usage_error("issue", "--hsm-pin-fd needs a file descriptor number, "
+                                                "not '%s'",
+                                       optarg);
             break;
         case 'v':
             if (!cli_parse_size(optarg, MAX_VALID_DAYS, &a.valid_days) || a.valid_days == 0)
@@ -315,5 +314,8 @@ int cmd_issue(int argc, char **argv)
     for (size_t i = 0; i < sizeof(req) / sizeof(req[0]); i++)
         if (req[i].v == NULL)
             return cli_usage_error("issue", "missing %s", req[i].name);
+    if (a.hsm_pin_fd >= 0 && fcntl(a.hsm_pin_fd, F_GETFD) == -1)
+        return cli_usage_error("issue", "--hsm-pin-fd %d: file descriptor %d is not open",
+                               a.hsm_pin_fd, a.hsm_pin_fd);
     return issue(&a);
 }

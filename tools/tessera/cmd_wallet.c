@@ -924,6 +924,8 @@ int cmd_wallet(int argc, char **argv)
         {"trust-reader", cmd_wallet_trust_reader},
         {"enrol", cmd_wallet_enrol},
         {"enroll", cmd_wallet_enrol},
+        {"device-id", cmd_wallet_device_id},
+        {"report-lost", cmd_wallet_report_lost},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
@@ -936,13 +938,14 @@ int cmd_wallet(int argc, char **argv)
     if (argc < 2)
         return cli_usage_error(
             "wallet",
-            "missing subcommand (init, pin, list, log, keygen, add, enrol, present, trust-reader)");
+            "missing subcommand (init, pin, list, log, keygen, add, enrol, device-id, report-lost, "
+            "present, trust-reader)");
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(argc - 1, argv + 1);
     return cli_usage_error(
         "wallet",
-        "unknown subcommand '%s' (init, pin, list, log, keygen, add, enrol, present, "
-        "trust-reader)",
+        "unknown subcommand '%s' (init, pin, list, log, keygen, add, enrol, device-id, "
+        "report-lost, present, trust-reader)",
         argv[1]);
 }

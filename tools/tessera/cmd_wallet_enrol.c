@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tessera/cbor.h"
+#include "tessera/cose.h"
 #include "tessera/issuer.h"
 
 #include "cli.h"
@@ -21,7 +23,59 @@ typedef struct enrol_ctx {
     tes_se_key_opts ko;
     char (*created)[TES_SE_ID_MAX]; /* keys made so far (deleted if enrolment fails) */
     size_t n_created, cap;
+    char device[65]; /* the phone's device id, from the first attestation ("" none) */
+    bool device_differs;
 } enrol_ctx;
+
+static void hex_sha256(tes_bytes data, char out[65])
+{
+    uint8_t h[32];
+    static const char hx[] = "0123456789abcdef";
+    out[0] = '\0';
+    if (tes_digest(TES_HASH_SHA256, data, h) != TES_OK)
+        return;
+    for (size_t i = 0; i < 32; i++) {
+        out[2 * i] = hx[h[i] >> 4];
+        out[2 * i + 1] = hx[h[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* The device id an issuer records for keys attested with this chain (CBOR
+ * array of DER, leaf first): hex SHA-256 of the second certificate, the
+ * secure element's attestation certificate (issuer.h). False when the chain
+ * has fewer than two certificates. */
+static bool device_id_of_chain(tes_bytes chain, char out[65])
+{
+    tes_cbor_doc d;
+    out[0] = '\0';
+    if (tes_cbor_parse(chain, NULL, &d) != TES_OK)
+        return false;
+    uint32_t second = tes_cbor_is(&d, 0, TES_CBOR_ARRAY) && tes_cbor_count(&d, 0) >= 2
+                          ? tes_cbor_child_at(&d, 0, 1)
+                          : TES_CBOR_NONE;
+    bool ok = second != TES_CBOR_NONE && tes_cbor_is(&d, second, TES_CBOR_BYTES);
+    if (ok) {
+        const tes_cbor_node *n = tes_cbor_at(&d, second);
+        hex_sha256(TES_BYTES(n->data, n->len), out);
+        ok = out[0] != '\0';
+    }
+    tes_cbor_doc_free(&d);
+    return ok;
+}
+
+/* Hex SHA-256 of a key's COSE_Key: its thumbprint as the issuer records it. */
+static bool key_thumbprint(const tes_key *k, char out[65])
+{
+    tes_buf cose = {0};
+    tes_cbor_enc e = {.out = &cose};
+    tes_cose_key_write(&e, k);
+    bool ok = tes_cbor_enc_finish(&e) == TES_OK;
+    if (ok)
+        hex_sha256(tes_buf_bytes(&cose), out);
+    tes_buf_free(&cose);
+    return ok && out[0] != '\0';
+}
 
 static tes_err key_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *public_key_pem,
                           tes_buf *attestation)
@@ -46,6 +100,13 @@ static tes_err key_create(void *ctx, tes_bytes challenge, char key_id[64], tes_b
      * development service); one that requires it answers invalid_proof. */
     if (se->ops->attest != NULL && (e = se->ops->attest(se, id, challenge, attestation)) != TES_OK)
         return e;
+    char dev[65];
+    if (attestation->len > 0 && device_id_of_chain(tes_buf_bytes(attestation), dev)) {
+        if (c->device[0] == '\0')
+            memcpy(c->device, dev, sizeof dev);
+        else if (strcmp(c->device, dev) != 0)
+            c->device_differs = true;
+    }
     snprintf(key_id, 64, "%s", id);
     return TES_OK;
 }
@@ -240,6 +301,16 @@ static int wallet_enrol(const char *cmd, const enrol_args *a)
         goto out;
     }
     rc = store_copies(cmd, &w, mdocs, key_ids, n, a->name, &ctx.ko);
+    if (rc == CLI_EXIT_OK) {
+        if (ctx.device[0] && !ctx.device_differs)
+            fprintf(stderr,
+                    "device id: %s\n(the authority records it with the copies; if the phone is "
+                    "lost: 'tessera wallet report-lost --device' with it)\n",
+                    ctx.device);
+        else
+            fprintf(stderr, "device id: none (the secure element made no attestation): the "
+                            "authority knows each copy by its key's thumbprint\n");
+    }
 out:
     if (rc != CLI_EXIT_OK && ctx.created != NULL) {
         /* Nothing stored: the keys made for it are of no use. */
@@ -331,4 +402,173 @@ int cmd_wallet_enrol(int argc, char **argv)
     if (rc != CLI_EXIT_OK)
         return rc;
     return wallet_enrol(cmd, &a);
+}
+
+/* ---- wallet device-id ---- */
+
+/* Prints the phone's device id: the hex SHA-256 of the secure element's
+ * attestation certificate, which every attestation of the wallet's keys
+ * carries second. A key is attested for it (a temporary one when the wallet
+ * has none yet). */
+static int wallet_device_id(const char *cmd, const char *dir)
+{
+    cli_wallet w;
+    int rc = cli_wallet_open(cmd, dir, &w);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    tes_se *se = w.se;
+    char ids[64][TES_SE_ID_MAX];
+    size_t n = 0;
+    tes_err e = se->ops->list_keys(se, ids, 64, &n);
+    if (e == TES_ERR_BUFFER_SMALL)
+        e = TES_OK, n = 64;
+    if (e != TES_OK) {
+        rc = cli_se_fail(&w, e, "%s: listing the keys", cmd);
+        goto out;
+    }
+    if (se->ops->attest == NULL) {
+        fprintf(stderr,
+                "%s: this secure element (%s) makes no key attestations, so the wallet has no\n"
+                "device id: the authority knows each key by its thumbprint instead. Report a lost\n"
+                "phone for all your credentials ('tessera wallet report-lost' without --device),\n"
+                "or give the counter these key thumbprints:\n",
+                cmd, se->ops->name);
+        for (size_t i = 0; i < n; i++) {
+            tes_key *pub = NULL;
+            char th[65];
+            if (se->ops->public_key(se, ids[i], &pub) == TES_OK && key_thumbprint(pub, th))
+                printf("%s  key %s\n", th, ids[i]);
+            tes_key_free(pub);
+        }
+        rc = CLI_EXIT_FAIL;
+        goto out;
+    }
+    char tmp[TES_SE_ID_MAX] = "";
+    const char *key = n > 0 ? ids[0] : NULL;
+    if (key == NULL) {
+        tes_se_key_opts ko = {0};
+        if ((e = tes_se_create_key(se, &ko, tmp)) != TES_OK) {
+            rc = cli_se_fail(&w, e, "%s: making a key to attest", cmd);
+            goto out;
+        }
+        key = tmp;
+    }
+    static const char challenge[] = "tessera device-id";
+    tes_buf chain = {0};
+    e = se->ops->attest(se, key, TES_BYTES(challenge, sizeof challenge - 1), &chain);
+    if (tmp[0] && se->ops->delete_key(se, tmp) != TES_OK) {
+        /* best effort: an unused key */
+    }
+    char dev[65];
+    if (e != TES_OK) {
+        rc = cli_se_fail(&w, e, "%s: attesting key %s", cmd, key);
+    } else if (!device_id_of_chain(tes_buf_bytes(&chain), dev)) {
+        rc = cli_error(CLI_EXIT_FAIL,
+                       "%s: the attestation of key %s has no secure-element certificate", cmd, key);
+    } else {
+        printf("%s\n", dev);
+        fprintf(stderr, "the device id of this phone (SHA-256 of its secure element's attestation "
+                        "certificate);\nthe authority records it with every credential it "
+                        "issues to this wallet\n");
+        rc = CLI_EXIT_OK;
+    }
+    tes_buf_free(&chain);
+out:
+    cli_wallet_close(&w);
+    return rc;
+}
+
+int cmd_wallet_device_id(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"wallet", required_argument, NULL, 'w'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "wallet device-id", *wallet = NULL;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            wallet = optarg;
+            break;
+        case 'h':
+            cli_print_usage(cmd, false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (wallet == NULL || *wallet == '\0')
+        return cli_usage_error(cmd, "missing --wallet");
+    return wallet_device_id(cmd, wallet);
+}
+
+/* ---- wallet report-lost ---- */
+
+int cmd_wallet_report_lost(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"issuer", required_argument, NULL, 'i'},
+        {"recovery-code", required_argument, NULL, 'r'},
+        {"device", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *cmd = "wallet report-lost", *issuer = NULL, *code = NULL, *device = NULL;
+    int c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            issuer = optarg;
+            break;
+        case 'r':
+            code = optarg;
+            break;
+        case 'd':
+            device = optarg;
+            break;
+        case 'h':
+            cli_print_usage(cmd, false);
+            return CLI_EXIT_OK;
+        default:
+            return cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (issuer == NULL ||
+        (strncmp(issuer, "http://", 7) != 0 && strncmp(issuer, "https://", 8) != 0))
+        return cli_usage_error(cmd, "missing --issuer URL (http:// or https://: the authority's "
+                                    "service, as printed at enrolment)");
+    if (code == NULL || *code == '\0')
+        return cli_usage_error(cmd, "missing --recovery-code CODE (given at enrolment)");
+    if (device != NULL) {
+        bool hex = strlen(device) == 64;
+        for (size_t i = 0; hex && i < 64; i++)
+            hex = strchr("0123456789abcdefABCDEF", device[i]) != NULL;
+        if (!hex)
+            return cli_usage_error(cmd,
+                                   "--device needs a device id (64 hex digits, as 'tessera wallet "
+                                   "device-id' or 'wallet enrol' printed), not '%s'",
+                                   device);
+    }
+    size_t n = 0;
+    tes_err e = tes_oid4vci_report_lost(issuer, code, device, &n);
+    if (e != TES_OK)
+        return cli_fail_code(cli_exit_for(e), e, "%s", cmd);
+    printf("suspended %zu credential%s\n", n, n == 1 ? "" : "s");
+    fprintf(stderr,
+            "%s: the authority's status list says so from now on; verifiers see it when "
+            "they next fetch the list.\nWhen the phone is found, the authority reinstates "
+            "them ('tessera authority reinstate --device').\n",
+            device ? "the credentials on that phone are suspended"
+                   : "all your credentials are suspended");
+    return CLI_EXIT_OK;
 }
