@@ -6,6 +6,8 @@
  *   tessera_bench table DIR     measures everything and prints the table; reads
  *                               DIR/auth0.txt (Node results) and DIR/heap.txt
  *                               (tessera_bench_heap results) when present
+ *   tessera_bench http DIR      rows 3b/3c alone (issuing over HTTP; registry and
+ *                               authority in a temp dir under DIR, removed after)
  *   tessera_bench status        row 4 alone (status-list lookup and zlib, 1 M and 100 M)
  *   tessera_bench loop N [KIND] N operations of one kind (verification by default,
  *                               or its floor, issuing, ...) and nothing else, for
@@ -14,7 +16,8 @@
  * Single-core figures are CPU time of the measuring thread
  * (CLOCK_THREAD_CPUTIME_ID), so a busy neighbour on the machine does not skew
  * them; tessera and its reference alternate in rounds and the median round is
- * reported. The multi-thread figures are wall time.
+ * reported. The multi-thread figures are wall time, as are rows 3b/3c (issuing
+ * over HTTP, http.c), whose reference, the issuing floor, is CPU time.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +31,7 @@
 
 #include "fixture.h"
 #include "floor.h"
+#include "http.h"
 #include "prox.h"
 #include "tessera/status.h"
 
@@ -479,6 +483,61 @@ static void status_rows(void)
     }
 }
 
+/* ------------------------------------------------------------------ row 3b: over HTTP */
+
+/* Row 3b: issuance over HTTP (OpenID4VCI, http.c): the service and its clients in this
+ * process on loopback, full obtains (metadata + token + nonce + credential, batch 1) from
+ * HTTP_THREADS client threads for HTTP_SECONDS of wall time each; the reference is the
+ * issuing floor (floor.c, ECDSA sign + the SHA-256 of the items and the MSO) over the bytes
+ * of a credential the service issued, CPU time of this thread, measured right before.
+ * Everything runs on the same cores: the client side (proof signing, curl, JSON) and the
+ * server side (HTTP, registry transactions with fsync, signing) share them. */
+#define HTTP_SECONDS 3.0
+#define HTTP_OFFERS 2600 /* enough for both runs at ~400/s; setup ~ 2-3 s */
+
+static void http_rows(const bench_world *w, const char *dir)
+{
+    static const int threads[2] = {2, 4};
+    char what[96], ours[64], ref[160], ratio[32];
+    double setup = 0, t0 = wall_now();
+    http_bench *b = http_bench_start(&w->auth[0], dir, HTTP_OFFERS, &setup);
+    if (!b) {
+        row("3b", "issue over HTTP (OpenID4VCI)", "FAILED", "(see stderr)", "", "(info)");
+        fflush(stdout);
+        return;
+    }
+    floor_issue *fi = floor_issue_prepare(&w->auth[0], http_bench_sample(b));
+    ictx ic = {.fl = fi};
+    size_t cur = 0;
+    double v[ROUNDS];
+    run_for(op_floor_issue, &ic, 1, &cur, 0.05);
+    for (int r = 0; r < ROUNDS; r++)
+        v[r] = run_for(op_floor_issue, &ic, 1, &cur, 0.2);
+    double tf = median(v, ROUNDS);
+    for (int k = 0; k < 2; k++) {
+        http_run h;
+        if (http_bench_left(b) == 0)
+            break;
+        bool ok = http_bench_run(b, threads[k], HTTP_SECONDS, &h);
+        snprintf(what, sizeof what, "issue over HTTP (OpenID4VCI), %d client threads", threads[k]);
+        if (!ok) {
+            row(k == 0 ? "3b" : "3c", what, "FAILED", "(see stderr)", "", "(info)");
+            break;
+        }
+        snprintf(ours, sizeof ours, "%6.0f/s %6.2f ms", h.rate, h.latency * 1e3);
+        snprintf(ref, sizeof ref, "ECDSA sign + %zu SHA-256 %.0f/s, CPU %.2f cores%s",
+                 floor_issue_hashes(fi), 1.0 / tf, h.cpu,
+                 h.exhausted ? " (ran out of offers)" : "");
+        snprintf(ratio, sizeof ratio, "%.3f", h.rate * tf);
+        row(k == 0 ? "3b" : "3c", what, ours, ref, ratio, "(info)");
+        fflush(stdout);
+    }
+    floor_issue_free(fi);
+    http_bench_stop(b);
+    fprintf(stderr, "bench: rows 3b/3c: %zu people enrolled + service up in %.1f s, rows %.1f s\n",
+            (size_t)HTTP_OFFERS, setup, wall_now() - t0);
+}
+
 /* ------------------------------------------------------------------ commands */
 
 static int cmd_prepare(const char *dir)
@@ -817,6 +876,9 @@ static int cmd_table(const char *dir)
         fflush(stdout);
     }
 
+    /* 3b, 3c: issuing over HTTP */
+    http_rows(&w, dir);
+
     /* 4: status lists */
     status_rows();
 
@@ -871,13 +933,23 @@ int main(int argc, char **argv)
         bench_world_free(&w);
         return 0;
     }
+    if (argc == 3 && strcmp(argv[1], "http") == 0) {
+        bench_world w;
+        bench_world_params p = {
+            .n_holders = 1, .n_auth = 1, .portrait_len = BENCH_PORTRAIT_DEFAULT};
+        if (!bench_world_make(&w, &p))
+            return 1;
+        http_rows(&w, argv[2]);
+        bench_world_free(&w);
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "status") == 0) {
         status_rows();
         return 0;
     }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "loop") == 0)
         return cmd_loop(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : "sig");
-    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | prox memory|nfc | status | "
+    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | status | "
                     "loop N "
                     "[sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]\n");
     return 2;

@@ -45,6 +45,8 @@ typedef struct floor_issue floor_issue;
 floor_issue *floor_issue_prepare(const bench_authority *a, tes_bytes mdoc);
 void floor_issue_free(floor_issue *f);
 void floor_issue_run(floor_issue *f);
+/* How many SHA-256 it hashes (items + the MSO's Sig_structure). */
+size_t floor_issue_hashes(const floor_issue *f);
 
 /* "OpenSSL 3.0.x ..." of the library actually linked. */
 const char *floor_openssl_version(void);
