@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "registry/registry_internal.h"
+#include "store/sqlite_file.h"
 
 /* PRAGMA application_id of a Tessera registry: "TESR". */
 #define REG_SQLITE_APP_ID 0x54455352
@@ -191,52 +192,6 @@ static tes_err sq_commit(reg_backend *b)
     return e;
 }
 
-/*
- * Files this process has open through SQLite. Closing any descriptor of a
- * file drops all of the process's POSIX locks on it, those of SQLite's open
- * connections included (SQLite then stops seeing other processes' changes,
- * and can corrupt the file). So the pre-check below, which open()s and
- * close()s the path, runs only while no connection of this process has the
- * file open; opens are serialised by this lock.
- */
-typedef struct open_file {
-    dev_t dev;
-    ino_t ino;
-    int refs;
-} open_file;
-static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static open_file open_files[64];
-
-static open_file *open_find(dev_t dev, ino_t ino)
-{
-    for (size_t i = 0; i < sizeof open_files / sizeof open_files[0]; i++)
-        if (open_files[i].refs > 0 && open_files[i].dev == dev && open_files[i].ino == ino)
-            return &open_files[i];
-    return NULL;
-}
-
-static void open_track(const char *path, int delta)
-{
-    struct stat sb;
-    if (stat(path, &sb) != 0)
-        return;
-    open_file *f = open_find(sb.st_dev, sb.st_ino);
-    if (f == NULL && delta > 0)
-        for (size_t i = 0; i < sizeof open_files / sizeof open_files[0] && !f; i++)
-            if (open_files[i].refs == 0) {
-                f = &open_files[i];
-                *f = (open_file){.dev = sb.st_dev, .ino = sb.st_ino};
-            }
-    if (f)
-        f->refs += delta;
-}
-
-static bool open_known(const char *path)
-{
-    struct stat sb;
-    return stat(path, &sb) == 0 && open_find(sb.st_dev, sb.st_ino) != NULL;
-}
-
 static void sq_close(reg_backend *b)
 {
     sqlite_backend *s = (sqlite_backend *)b;
@@ -249,11 +204,8 @@ static void sq_close(reg_backend *b)
     sqlite3_finalize(s->commit);
     sqlite3_finalize(s->rollback);
     sqlite3_close(s->db); /* all statements finalized: always closes */
-    if (s->tracked) {
-        pthread_mutex_lock(&open_lock);
-        open_track(s->path, -1);
-        pthread_mutex_unlock(&open_lock);
-    }
+    if (s->tracked)
+        sqlite_file_closed(s->path);
     free(s->path);
     free(s);
 }
@@ -287,75 +239,6 @@ static tes_err query_int(sqlite3 *db, const char *sql, int64_t *out, const char 
                               : sql_fail(db, rc, what);
     sqlite3_finalize(st);
     return e;
-}
-
-static void sync_parent_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd); /* best effort: durability of a new, still empty file */
-        close(fd);
-    }
-}
-
-/* Checks the file before SQLite opens it; creates a missing file with 0600. */
-static tes_err precheck_file(const char *path)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) {
-        int r = fsync(fd);
-        close(fd);
-        sync_parent_dir(path);
-        (void)r;
-        return TES_OK;
-    }
-    if (errno != EEXIST)
-        return tes_err_set(TES_ERR_STORE, "registry: cannot create %s: %s", path, strerror(errno));
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return tes_err_set(TES_ERR_STORE, "registry: cannot open %s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int err = errno;
-        close(fd);
-        return tes_err_set(TES_ERR_STORE, "registry: cannot stat %s: %s", path, strerror(err));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return tes_err_set(TES_ERR_STORE, "registry: %s is not a regular file", path);
-    }
-    if (sb.st_size == 0) {
-        close(fd);
-        return TES_OK;
-    }
-    static const char magic[16] = "SQLite format 3";
-    char head[16];
-    size_t got = 0;
-    while (got < sizeof head) {
-        ssize_t r = read(fd, head + got, sizeof head - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got < sizeof head || memcmp(head, magic, sizeof magic) != 0)
-        return tes_err_set(TES_ERR_STORE_CORRUPT,
-                           "registry: %s is not a Tessera registry: not an SQLite database (the "
-                           "file header is wrong)",
-                           path);
-    return TES_OK;
 }
 
 static tes_err check_identity(sqlite3 *db, const char *path, int64_t *version)
@@ -441,26 +324,25 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out)
     *out = NULL;
     if (!*path)
         return tes_err_set(TES_ERR_ARG, "registry: empty path");
-    pthread_mutex_lock(&open_lock);
-    tes_err e = open_known(path) ? TES_OK : precheck_file(path);
+    sqlite_file_lock();
+    tes_err e = sqlite_file_precheck("registry", "a Tessera registry", path);
+    sqlite_backend *s = e ? NULL : calloc(1, sizeof *s);
+    if (!e && (!s || !(s->path = strdup(path)))) {
+        free(s);
+        e = reg_nomem("opening");
+    }
     if (e) {
-        pthread_mutex_unlock(&open_lock);
+        sqlite_file_unlock();
         return e;
     }
-    sqlite_backend *s = calloc(1, sizeof *s);
-    if (!s || !(s->path = strdup(path))) {
-        free(s);
-        pthread_mutex_unlock(&open_lock);
-        return reg_nomem("opening");
-    }
-    open_track(path, +1);
-    s->tracked = true;
-    pthread_mutex_unlock(&open_lock);
     s->base.vt = &sqlite_class;
     int rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                                  SQLITE_OPEN_NOFOLLOW,
                              NULL);
+    sqlite_file_opened(path);
+    s->tracked = true;
+    sqlite_file_unlock();
     if (rc != SQLITE_OK) {
         e = s->db ? sql_fail(s->db, rc, "opening") : reg_nomem("opening");
         goto fail;

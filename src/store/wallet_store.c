@@ -73,6 +73,7 @@
 #include <unistd.h>
 
 #include "tessera/store.h"
+#include "store/sqlite_file.h"
 
 /* PRAGMA application_id of a Tessera wallet store: "TESW". */
 #define TES_STORE_APP_ID 0x54455357
@@ -177,6 +178,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 struct tes_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
+    char *path; /* as opened: counted in sqlite_file's table of open files */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -352,78 +354,6 @@ static tes_err query_int(sqlite3 *db, const char *sql, int64_t *out, const char 
     return e;
 }
 
-static void sync_parent_dir(const char *path)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return;
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        (void)fsync(fd); /* best effort: durability of a new, still empty file */
-        close(fd);
-    }
-}
-
-/* Checks the file before SQLite opens it; creates a missing file with 0600. */
-static tes_err precheck_file(const char *path)
-{
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) {
-        /* New, empty file: SQLite treats it as an empty database. Make its directory
-         * entry durable (SQLite syncs the directory for its -wal file, not for this). */
-        int r = fsync(fd);
-        close(fd);
-        sync_parent_dir(path);
-        (void)r;
-        return TES_OK;
-    }
-    if (errno != EEXIST)
-        return tes_err_set(TES_ERR_STORE, "store: cannot create %s: %s", path, strerror(errno));
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return tes_err_set(TES_ERR_STORE, "store: cannot open %s: %s", path, strerror(errno));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        int err = errno;
-        close(fd);
-        return tes_err_set(TES_ERR_STORE, "store: cannot stat %s: %s", path, strerror(err));
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        close(fd);
-        return tes_err_set(TES_ERR_STORE, "store: %s is not a regular file", path);
-    }
-    if (sb.st_size == 0) {
-        close(fd); /* empty: an interrupted creation, or a fresh file */
-        return TES_OK;
-    }
-    static const char magic[16] = "SQLite format 3";
-    char head[16];
-    size_t got = 0;
-    while (got < sizeof head) {
-        ssize_t r = read(fd, head + got, sizeof head - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    close(fd);
-    if (got < sizeof head || memcmp(head, magic, sizeof magic) != 0)
-        return tes_err_set(TES_ERR_STORE_CORRUPT,
-                           "store: %s is not a Tessera wallet store: not an SQLite database "
-                           "(the file header is wrong)",
-                           path);
-    return TES_OK;
-}
-
 static tes_err check_identity(sqlite3 *db, const char *path, int64_t *version)
 {
     int64_t app = 0, ver = 0, objects = 0;
@@ -493,17 +423,25 @@ tes_err tes_store_open(const char *path, tes_store **out)
         return tes_err_set(TES_ERR_ARG, "store: tes_store_open needs a path and an output");
     *out = NULL;
 
-    tes_err e = precheck_file(path);
-    if (e)
-        return e;
-
-    tes_store *s = calloc(1, sizeof *s);
-    if (!s)
-        return nomem("opening");
-    int rc = sqlite3_open_v2(path, &s->db,
+    sqlite_file_lock();
+    tes_err e = sqlite_file_precheck("store", "a Tessera wallet store", path);
+    tes_store *s = e ? NULL : calloc(1, sizeof *s);
+    if (!e && (!s || !(s->path = strdup(path)))) {
+        free(s);
+        s = NULL;
+        e = nomem("opening");
+    }
+    int rc = SQLITE_CANTOPEN;
+    if (!e) {
+        rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                                  SQLITE_OPEN_NOFOLLOW,
                              NULL);
+        sqlite_file_opened(path);
+    }
+    sqlite_file_unlock();
+    if (e)
+        return e;
     if (rc != SQLITE_OK) {
         e = s->db ? sql_fail(s->db, rc, "opening") : nomem("opening");
         goto fail;
@@ -558,6 +496,8 @@ void tes_store_close(tes_store *s)
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db); /* all statements are finalized: always closes */
+    sqlite_file_closed(s->path);
+    free(s->path);
     free(s);
 }
 
