@@ -48,25 +48,17 @@ typedef struct sqlite_backend {
     bool tracked; /* counted in open_files */
 } sqlite_backend;
 
+static const sqlite_file_kind registry_kind = {
+    .who = "registry",
+    .noun = "database",
+    .what = "a Tessera registry",
+    .busy_ms = REG_SQLITE_BUSY_MS,
+    .app_id = REG_SQLITE_APP_ID,
+};
+
 static tes_err sql_fail(sqlite3 *db, int rc, const char *what)
 {
-    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return tes_err_set(TES_ERR_BUSY,
-                           "registry: %s: the database is locked by another process or "
-                           "connection beyond %d ms (%s)",
-                           what, REG_SQLITE_BUSY_MS, msg);
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return tes_err_set(TES_ERR_STORE_CORRUPT, "registry: %s: the database file is damaged (%s)",
-                           what, msg);
-    case SQLITE_NOMEM:
-        return reg_nomem(what);
-    default:
-        return tes_err_set(TES_ERR_STORE, "registry: %s: SQLite error %d: %s", what, rc, msg);
-    }
+    return sqlite_file_fail(&registry_kind, db, rc, what);
 }
 
 /* ------------------------------------------------------------- statements */
@@ -216,56 +208,12 @@ static const reg_backend_class sqlite_class = {
 
 /* ------------------------------------------------------------------- open */
 
-static tes_err exec_const(sqlite3 *db, const char *sql, const char *what)
+/* reg_migrations_count is not a constant expression: the kind gets it here. */
+static tes_err identify(sqlite3 *db, const char *path, int64_t *version)
 {
-    char *err = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-    sqlite3_free(err); /* sqlite3_errmsg still holds the message */
-    return rc == SQLITE_OK ? TES_OK : sql_fail(db, rc, what);
-}
-
-static tes_err query_int(sqlite3 *db, const char *sql, int64_t *out, const char *what)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return sql_fail(db, rc, what);
-    rc = sqlite3_step(st);
-    tes_err e = TES_OK;
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        e = rc == SQLITE_DONE ? tes_err_set(TES_ERR_STORE, "registry: %s: no result", what)
-                              : sql_fail(db, rc, what);
-    sqlite3_finalize(st);
-    return e;
-}
-
-static tes_err check_identity(sqlite3 *db, const char *path, int64_t *version)
-{
-    int64_t app = 0, ver = 0, objects = 0;
-    tes_err e;
-    if ((e = query_int(db, "PRAGMA application_id", &app, "reading the application id")) ||
-        (e = query_int(db, "PRAGMA user_version", &ver, "reading the schema version")) ||
-        (e = query_int(db, "SELECT count(*) FROM sqlite_schema", &objects, "reading the schema")))
-        return e;
-    if (app == REG_SQLITE_APP_ID) {
-        if (ver > reg_migrations_count)
-            return tes_err_set(TES_ERR_STORE,
-                               "registry: %s was written by a newer version of Tessera (schema "
-                               "version %lld; this build knows up to %d)",
-                               path, (long long)ver, reg_migrations_count);
-        *version = ver;
-        return TES_OK;
-    }
-    if (app == 0 && ver == 0 && objects == 0) {
-        *version = 0;
-        return TES_OK;
-    }
-    return tes_err_set(TES_ERR_STORE_CORRUPT,
-                       "registry: %s is not a Tessera registry: an SQLite database of another "
-                       "application (application_id 0x%08llx, %lld schema objects)",
-                       path, (unsigned long long)(uint32_t)app, (long long)objects);
+    sqlite_file_kind k = registry_kind;
+    k.version = reg_migrations_count;
+    return sqlite_file_identify(&k, db, path, version);
 }
 
 static tes_err migrate(sqlite_backend *s, const char *path)
@@ -274,20 +222,20 @@ static tes_err migrate(sqlite_backend *s, const char *path)
     if (e)
         return e;
     int64_t ver = 0;
-    e = check_identity(s->db, path, &ver); /* again, under the write lock */
+    e = identify(s->db, path, &ver); /* again, under the write lock */
     for (int64_t v = ver; !e && v < reg_migrations_count; v++) {
         char book[160];
         snprintf(book, sizeof book,
                  "INSERT INTO migrations(version, applied_at) VALUES (%lld, %lld);"
                  "PRAGMA user_version = %lld;",
                  (long long)(v + 1), (long long)time(NULL), (long long)(v + 1));
-        if (!(e = exec_const(s->db, reg_migrations_sqlite[v], "migrating the schema")))
-            e = exec_const(s->db, book, "recording the migration");
+        if (!(e = sqlite_file_exec(&registry_kind, s->db, reg_migrations_sqlite[v], "migrating the schema")))
+            e = sqlite_file_exec(&registry_kind, s->db, book, "recording the migration");
     }
     if (!e && ver < reg_migrations_count) {
         char app[64];
         snprintf(app, sizeof app, "PRAGMA application_id = %d;", REG_SQLITE_APP_ID);
-        e = exec_const(s->db, app, "marking the database");
+        e = sqlite_file_exec(&registry_kind, s->db, app, "marking the database");
     }
     if (e) {
         sq_rollback(&s->base);
@@ -325,7 +273,7 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out)
     if (!*path)
         return tes_err_set(TES_ERR_ARG, "registry: empty path");
     sqlite_file_lock();
-    tes_err e = sqlite_file_precheck("registry", "a Tessera registry", path);
+    tes_err e = sqlite_file_precheck(&registry_kind, path);
     sqlite_backend *s = e ? NULL : calloc(1, sizeof *s);
     if (!e && (!s || !(s->path = strdup(path)))) {
         free(s);
@@ -351,7 +299,7 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out)
     sqlite3_busy_timeout(s->db, REG_SQLITE_BUSY_MS);
 
     int64_t version = 0;
-    if ((e = check_identity(s->db, path, &version)))
+    if ((e = identify(s->db, path, &version)))
         goto fail;
 
     sqlite3_stmt *st = NULL;
@@ -371,7 +319,7 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out)
         goto fail;
     }
     sqlite3_finalize(st);
-    if ((e = exec_const(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    if ((e = sqlite_file_exec(&registry_kind, s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                         "setting pragmas")))
         goto fail;
     if (version < reg_migrations_count && (e = migrate(s, path)))

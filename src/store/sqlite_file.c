@@ -84,8 +84,9 @@ static void sync_parent_dir(const char *path)
     }
 }
 
-tes_err sqlite_file_precheck(const char *who, const char *what, const char *path)
+tes_err sqlite_file_precheck(const sqlite_file_kind *k, const char *path)
 {
+    const char *who = k->who;
     struct stat known;
     if (stat(path, &known) == 0 && find(known.st_dev, known.st_ino) != NULL)
         return TES_OK; /* open here already: checked then, and must not be touched now */
@@ -133,6 +134,84 @@ tes_err sqlite_file_precheck(const char *who, const char *what, const char *path
     if (got < sizeof head || memcmp(head, magic, sizeof magic) != 0)
         return tes_err_set(TES_ERR_STORE_CORRUPT,
                            "%s: %s is not %s: not an SQLite database (the file header is wrong)",
-                           who, path, what);
+                           who, path, k->what);
     return TES_OK;
+}
+
+tes_err sqlite_file_fail(const sqlite_file_kind *k, sqlite3 *db, int rc, const char *what)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return tes_err_set(TES_ERR_BUSY,
+                           "%s: %s: the %s is locked by another process or connection beyond "
+                           "%d ms (%s)",
+                           k->who, what, k->noun, k->busy_ms, msg);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+        return tes_err_set(TES_ERR_STORE_CORRUPT, "%s: %s: the %s file is damaged (%s)", k->who,
+                           what, k->noun, msg);
+    case SQLITE_NOMEM:
+        return tes_err_set(TES_ERR_NOMEM, "%s: %s: out of memory", k->who, what);
+    default:
+        return tes_err_set(TES_ERR_STORE, "%s: %s: SQLite error %d: %s", k->who, what, rc, msg);
+    }
+}
+
+tes_err sqlite_file_exec(const sqlite_file_kind *k, sqlite3 *db, const char *sql, const char *what)
+{
+    char *err = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
+    sqlite3_free(err); /* sqlite3_errmsg still holds the message */
+    return rc == SQLITE_OK ? TES_OK : sqlite_file_fail(k, db, rc, what);
+}
+
+/* Reads one integer from constant SQL. */
+static tes_err query_int(const sqlite_file_kind *k, sqlite3 *db, const char *sql, int64_t *out,
+                         const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return sqlite_file_fail(k, db, rc, what);
+    rc = sqlite3_step(st);
+    tes_err e = TES_OK;
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        e = rc == SQLITE_DONE ? tes_err_set(TES_ERR_STORE, "%s: %s: no result", k->who, what)
+                              : sqlite_file_fail(k, db, rc, what);
+    sqlite3_finalize(st);
+    return e;
+}
+
+tes_err sqlite_file_identify(const sqlite_file_kind *k, sqlite3 *db, const char *path,
+                             int64_t *version)
+{
+    int64_t app = 0, ver = 0, objects = 0;
+    tes_err e;
+    if ((e = query_int(k, db, "PRAGMA application_id", &app, "reading the application id")) ||
+        (e = query_int(k, db, "PRAGMA user_version", &ver, "reading the schema version")) ||
+        (e = query_int(k, db, "SELECT count(*) FROM sqlite_schema", &objects,
+                       "reading the schema")))
+        return e;
+    if (app == k->app_id) {
+        if (ver > k->version)
+            return tes_err_set(TES_ERR_STORE,
+                               "%s: %s was written by a newer version of Tessera (schema "
+                               "version %lld; this build knows up to %lld)",
+                               k->who, path, (long long)ver, (long long)k->version);
+        *version = ver;
+        return TES_OK;
+    }
+    if (app == 0 && ver == 0 && objects == 0) {
+        *version = 0; /* a new, empty database */
+        return TES_OK;
+    }
+    return tes_err_set(TES_ERR_STORE_CORRUPT,
+                       "%s: %s is not %s: an SQLite database of another application "
+                       "(application_id 0x%08llx, %lld schema objects)",
+                       k->who, path, k->what, (unsigned long long)(uint32_t)app,
+                       (long long)objects);
 }

@@ -17,14 +17,35 @@
 #ifndef TES_STORE_SQLITE_FILE_H
 #define TES_STORE_SQLITE_FILE_H
 
+#include <sqlite3.h>
+
 #include "tessera/core.h"
+
+/* Who uses the file, for messages and identification: the wallet store or the registry. */
+typedef struct sqlite_file_kind {
+    const char *who;   /* "store", "registry": message prefix */
+    const char *noun;  /* "store", "database": "the <noun> is locked", "the <noun> file" */
+    const char *what;  /* "a Tessera wallet store": "<path> is not <what>" */
+    int busy_ms;       /* the busy timeout, for messages */
+    int64_t app_id;    /* PRAGMA application_id of its files */
+    int64_t version;   /* newest schema version this build knows */
+} sqlite_file_kind;
+
+/* Maps an SQLite result code (with the connection's message) to a tes_err. */
+tes_err sqlite_file_fail(const sqlite_file_kind *k, sqlite3 *db, int rc, const char *what);
+/* Runs constant SQL text (pragmas, schema); only for text without values. */
+tes_err sqlite_file_exec(const sqlite_file_kind *k, sqlite3 *db, const char *sql, const char *what);
+/* Identifies an open file without writing: *version receives its schema version (0 for
+ * a new, empty database). TES_ERR_STORE_CORRUPT for another application's database,
+ * TES_ERR_STORE for a newer schema than k->version. */
+tes_err sqlite_file_identify(const sqlite_file_kind *k, sqlite3 *db, const char *path,
+                             int64_t *version);
 
 void sqlite_file_lock(void);
 void sqlite_file_unlock(void);
-/* who ("store", "registry") and what ("a Tessera wallet store") name the file in messages.
- * Errors: TES_ERR_STORE (cannot create/open, not a regular file),
+/* Errors: TES_ERR_STORE (cannot create/open, not a regular file),
  * TES_ERR_STORE_CORRUPT (not an SQLite database). */
-tes_err sqlite_file_precheck(const char *who, const char *what, const char *path);
+tes_err sqlite_file_precheck(const sqlite_file_kind *k, const char *path);
 void sqlite_file_opened(const char *path);
 void sqlite_file_closed(const char *path);
 

@@ -185,25 +185,18 @@ struct tes_store {
 
 /* Maps an SQLite result code (with the connection's message) to a tes_err and
  * records the message. Call before anything else touches the connection. */
+static const sqlite_file_kind store_kind = {
+    .who = "store",
+    .noun = "store",
+    .what = "a Tessera wallet store",
+    .busy_ms = TES_STORE_BUSY_MS,
+    .app_id = TES_STORE_APP_ID,
+    .version = TES_STORE_VERSION,
+};
+
 static tes_err sql_fail(sqlite3 *db, int rc, const char *what)
 {
-    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return tes_err_set(TES_ERR_BUSY,
-                           "store: %s: the store is locked by another process or connection "
-                           "beyond %d ms (%s)",
-                           what, TES_STORE_BUSY_MS, msg);
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return tes_err_set(TES_ERR_STORE_CORRUPT, "store: %s: the store file is damaged (%s)", what,
-                           msg);
-    case SQLITE_NOMEM:
-        return tes_err_set(TES_ERR_NOMEM, "store: %s: out of memory", what);
-    default:
-        return tes_err_set(TES_ERR_STORE, "store: %s: SQLite error %d: %s", what, rc, msg);
-    }
+    return sqlite_file_fail(&store_kind, db, rc, what);
 }
 
 static tes_err nomem(const char *what)
@@ -327,60 +320,6 @@ static tes_err tx_end(tes_store *s, tes_err e)
 
 /* ------------------------------------------------------------------- open */
 
-/* Runs constant SQL text (pragmas, schema); only used for text without values. */
-static tes_err exec_const(sqlite3 *db, const char *sql, const char *what)
-{
-    char *err = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &err);
-    sqlite3_free(err); /* sqlite3_errmsg still holds the message */
-    return rc == SQLITE_OK ? TES_OK : sql_fail(db, rc, what);
-}
-
-/* Reads one integer from constant SQL. */
-static tes_err query_int(sqlite3 *db, const char *sql, int64_t *out, const char *what)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return sql_fail(db, rc, what);
-    rc = sqlite3_step(st);
-    tes_err e = TES_OK;
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        e = rc == SQLITE_DONE ? tes_err_set(TES_ERR_STORE, "store: %s: no result", what)
-                              : sql_fail(db, rc, what);
-    sqlite3_finalize(st);
-    return e;
-}
-
-static tes_err check_identity(sqlite3 *db, const char *path, int64_t *version)
-{
-    int64_t app = 0, ver = 0, objects = 0;
-    tes_err e;
-    if ((e = query_int(db, "PRAGMA application_id", &app, "reading the application id")) ||
-        (e = query_int(db, "PRAGMA user_version", &ver, "reading the schema version")) ||
-        (e = query_int(db, "SELECT count(*) FROM sqlite_schema", &objects, "reading the schema")))
-        return e;
-    if (app == TES_STORE_APP_ID) {
-        if (ver > TES_STORE_VERSION)
-            return tes_err_set(TES_ERR_STORE,
-                               "store: %s was written by a newer version of Tessera (schema "
-                               "version %lld; this build knows up to %d)",
-                               path, (long long)ver, TES_STORE_VERSION);
-        *version = ver;
-        return TES_OK;
-    }
-    if (app == 0 && ver == 0 && objects == 0) {
-        *version = 0; /* a new, empty database */
-        return TES_OK;
-    }
-    return tes_err_set(TES_ERR_STORE_CORRUPT,
-                       "store: %s is not a Tessera wallet store: an SQLite database of another "
-                       "application (application_id 0x%08llx, %lld schema objects)",
-                       path, (unsigned long long)(uint32_t)app, (long long)objects);
-}
-
 static tes_err migrate(tes_store *s, const char *path)
 {
     tes_err e = tx_begin(s);
@@ -388,9 +327,9 @@ static tes_err migrate(tes_store *s, const char *path)
         return e;
     /* Re-read inside the write lock: another process may have migrated meanwhile. */
     int64_t ver = 0;
-    e = check_identity(s->db, path, &ver);
+    e = sqlite_file_identify(&store_kind, s->db, path, &ver);
     for (int64_t v = ver; !e && v < TES_STORE_VERSION; v++)
-        e = exec_const(s->db, migrations[v], "migrating the schema");
+        e = sqlite_file_exec(&store_kind, s->db, migrations[v], "migrating the schema");
     return tx_end(s, e);
 }
 
@@ -424,7 +363,7 @@ tes_err tes_store_open(const char *path, tes_store **out)
     *out = NULL;
 
     sqlite_file_lock();
-    tes_err e = sqlite_file_precheck("store", "a Tessera wallet store", path);
+    tes_err e = sqlite_file_precheck(&store_kind, path);
     tes_store *s = e ? NULL : calloc(1, sizeof *s);
     if (!e && (!s || !(s->path = strdup(path)))) {
         free(s);
@@ -451,7 +390,7 @@ tes_err tes_store_open(const char *path, tes_store **out)
 
     /* Read-only identification first: nothing is written to a foreign file. */
     int64_t version = 0;
-    if ((e = check_identity(s->db, path, &version)))
+    if ((e = sqlite_file_identify(&store_kind, s->db, path, &version)))
         goto fail;
 
     sqlite3_stmt *st = NULL;
@@ -472,7 +411,7 @@ tes_err tes_store_open(const char *path, tes_store **out)
     }
     sqlite3_finalize(st);
 
-    if ((e = exec_const(s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    if ((e = sqlite_file_exec(&store_kind, s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
                         "setting pragmas")))
         goto fail;
 
