@@ -1155,6 +1155,37 @@ static tes_err status_one(tes_registry *r, status_ctx *c)
     return audit(r, (int64_t)time(NULL), c->op, action_name(c->v), detail);
 }
 
+/* Writes the audit entry of a status change: "<head>N credentials set <value>: id, id"
+ * (ids sorted); takes ownership of ids. */
+static tes_err audit_status_change(tes_registry *r, const char *op, tes_status_value v,
+                                   const char *head, int64_t *ids, size_t changed)
+{
+    qsort(ids, changed, sizeof *ids, cmp_i64);
+    tes_buf d = {0};
+    char tmp[96];
+    tes_buf_append(&d, head, strlen(head));
+    if (changed == 0) {
+        tes_buf_append(&d, "no credential changed", 21);
+    } else {
+        int k = snprintf(tmp, sizeof tmp, "%zu %s set %s:", changed,
+                         changed == 1 ? "credential" : "credentials", value_name(v));
+        tes_buf_append(&d, tmp, (size_t)k);
+        for (size_t i = 0; i < changed; i++) {
+            k = snprintf(tmp, sizeof tmp, "%s%lld", i ? ", " : " ", (long long)ids[i]);
+            tes_buf_append(&d, tmp, (size_t)k);
+        }
+    }
+    tes_buf_append(&d, "", 1);
+    free(ids);
+    if (d.failed) {
+        tes_buf_free(&d);
+        return reg_nomem("writing the audit entry");
+    }
+    tes_err e = audit(r, (int64_t)time(NULL), op, action_name(v), (const char *)d.ptr);
+    tes_buf_free(&d);
+    return e;
+}
+
 static tes_err status_person(tes_registry *r, status_ctx *c)
 {
     tes_err e = person_exists(r, c->person);
@@ -1173,33 +1204,9 @@ static tes_err status_person(tes_registry *r, status_ctx *c)
         ids[i] = reg_cell_int(&res, i, 0);
     c->changed = res.nrows;
     reg_result_free(&res);
-    qsort(ids, c->changed, sizeof *ids, cmp_i64);
-
-    tes_buf d = {0};
-    char tmp[96];
-    int k = snprintf(tmp, sizeof tmp, "person %lld: ", (long long)c->person);
-    tes_buf_append(&d, tmp, (size_t)k);
-    if (c->changed == 0) {
-        k = snprintf(tmp, sizeof tmp, "no credential changed");
-        tes_buf_append(&d, tmp, (size_t)k);
-    } else {
-        k = snprintf(tmp, sizeof tmp, "%zu %s set %s:", c->changed,
-                     c->changed == 1 ? "credential" : "credentials", value_name(c->v));
-        tes_buf_append(&d, tmp, (size_t)k);
-        for (size_t i = 0; i < c->changed; i++) {
-            k = snprintf(tmp, sizeof tmp, "%s%lld", i ? ", " : " ", (long long)ids[i]);
-            tes_buf_append(&d, tmp, (size_t)k);
-        }
-    }
-    tes_buf_append(&d, "", 1);
-    free(ids);
-    if (d.failed) {
-        tes_buf_free(&d);
-        return reg_nomem("writing the audit entry");
-    }
-    e = audit(r, (int64_t)time(NULL), c->op, action_name(c->v), (const char *)d.ptr);
-    tes_buf_free(&d);
-    return e;
+    char head[96];
+    snprintf(head, sizeof head, "person %lld: ", (long long)c->person);
+    return audit_status_change(r, c->op, c->v, head, ids, c->changed);
 }
 
 static tes_err status_body(tes_registry *r, void *vctx, reg_after *after)
@@ -1380,35 +1387,12 @@ static tes_err device_status_body(tes_registry *r, void *vctx, reg_after *after)
         ids[i] = reg_cell_int(&res, i, 0);
     c->changed = res.nrows;
     reg_result_free(&res);
-    qsort(ids, c->changed, sizeof *ids, cmp_i64);
-
-    tes_buf d = {0};
-    char tmp[160];
-    int k = c->person ? snprintf(tmp, sizeof tmp, "device %s, person %lld: ", c->device,
-                                 (long long)c->person)
-                      : snprintf(tmp, sizeof tmp, "device %s: ", c->device);
-    tes_buf_append(&d, tmp, (size_t)k);
-    if (c->changed == 0) {
-        k = snprintf(tmp, sizeof tmp, "no credential changed");
-        tes_buf_append(&d, tmp, (size_t)k);
-    } else {
-        k = snprintf(tmp, sizeof tmp, "%zu %s set %s:", c->changed,
-                     c->changed == 1 ? "credential" : "credentials", value_name(c->v));
-        tes_buf_append(&d, tmp, (size_t)k);
-        for (size_t i = 0; i < c->changed; i++) {
-            k = snprintf(tmp, sizeof tmp, "%s%lld", i ? ", " : " ", (long long)ids[i]);
-            tes_buf_append(&d, tmp, (size_t)k);
-        }
-    }
-    tes_buf_append(&d, "", 1);
-    free(ids);
-    if (d.failed) {
-        tes_buf_free(&d);
-        return reg_nomem("writing the audit entry");
-    }
-    e = audit(r, (int64_t)time(NULL), c->op, action_name(c->v), (const char *)d.ptr);
-    tes_buf_free(&d);
-    return e;
+    char head[160];
+    if (c->person)
+        snprintf(head, sizeof head, "device %s, person %lld: ", c->device, (long long)c->person);
+    else
+        snprintf(head, sizeof head, "device %s: ", c->device);
+    return audit_status_change(r, c->op, c->v, head, ids, c->changed);
 }
 
 tes_err tes_registry_set_status_by_device(tes_registry *r, const char *device, int64_t person_id,
