@@ -81,6 +81,16 @@ vpcd_port_busy() {
         END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
+reserve_vpcd_port() {
+    local f=/proc/sys/net/ipv4/ip_local_reserved_ports cur
+    [ -w "$f" ] || return 0
+    cur=$(cat "$f" 2>/dev/null) || return 0
+    case ",$cur," in
+    *,35963,*) return 0 ;;
+    esac
+    echo "${cur:+$cur,}35963" > "$f" 2>/dev/null || true
+}
+
 # alive and not a zombie (in containers nothing may reap an orphaned pcscd)
 alive() {
     local st
@@ -109,6 +119,10 @@ start() {
         echo "pcscd-test.sh: using the running pcscd (pid $pid)"
         return 0
     fi
+    # vpcd's port lies in the kernel's ephemeral range: under load (other tests opening
+    # thousands of connections) an outgoing connection can get 35963 as its source port,
+    # and pcscd then fails to bind. Reserve it (only affects automatic assignment).
+    reserve_vpcd_port
     # a pcscd that is still exiting, or connections in TIME_WAIT, hold the port for a while
     local waited=0
     while vpcd_port_busy && [ $waited -lt 700 ]; do # up to 70 s
