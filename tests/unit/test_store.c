@@ -867,6 +867,17 @@ TEST(killed_writer_leaves_consistent_store)
                 fprintf(stderr, "    iteration %d: no ready from the child (%zd)\n", i, got);
             CHECK(got == (ssize_t)sizeof ready && ready == 0);
         }
+        /* Every fifth child, one later, waits for a first commit before its clock starts,
+         * so commits are exercised however slow the machine (or the sanitizer) is. */
+        if (i % 5 == 3) {
+            int64_t first = 0;
+            ssize_t got;
+            while ((got = read(p[0], &first, sizeof first)) < 0 && errno == EINTR) {
+            }
+            CHECK(got == (ssize_t)sizeof first && first != 0);
+            if (got == (ssize_t)sizeof first && first != 0 && ncommitted < MAX_IDS)
+                committed[ncommitted++] = first;
+        }
         /* 0..3.99 ms, spread over the microseconds so kills land everywhere. */
         useconds_t delay = (useconds_t)((i % 4) * 1000 + (i * 397) % 1000);
         if (delay)
