@@ -18,7 +18,12 @@
  *   POST /credential  Authorization: Bearer ...; JSON {"credential_configuration_id":
  *        "<id>", "proofs": {"jwt": ["<proof JWT>", ...]}} -> {"credentials":
  *        [{"credential": "<base64url of the stored mdoc (mdoc.h format)>"}, ...]}
- *        One credential per proof (batch), each bound to its proof's key.
+ *        One credential per proof (batch), each bound to its proof's key, in
+ *        proof order, then one per further key the proofs' key attestations
+ *        attest (OpenID4VCI 1.0 Appendix F.1). Or, with vendor roots, proof
+ *        type "attestation" (Appendix F.3): "proofs": {"attestation": ["<key
+ *        attestation JWT>"]} (its "nonce" the c_nonce) -> one credential per
+ *        attested key, in attested_keys order.
  *        Next to "credentials" the answer carries "device_id": "<64 hex>" (not
  *        an OpenID4VCI member; other wallets ignore it) when every copy is on
  *        one phone: the device id is the lower-case hex SHA-256 of the DER of
@@ -42,6 +47,17 @@
  *        CA] (base64 DER; the secure element's key attestation, whose leaf
  *        certifies exactly the jwk and whose challenge is the c_nonce)};
  *        claims {"aud": credential_issuer, "iat": ..., "nonce": c_nonce}.
+ *        Instead of "x5c" (never both) the header may carry
+ *        "key_attestation": a key attestation JWT (OpenID4VCI 1.0 Appendix
+ *        D.1): header {"typ": "key-attestation+jwt", "alg": "ES256", "x5c":
+ *        [signer, ... ] chaining to a vendor root}, claims {"iat" (not in the
+ *        future, at most a day old), "exp" (required, after now),
+ *        "attested_keys": [JWK, ...] (the jwk among them), "key_storage",
+ *        "user_authentication", "nonce" (if present: the c_nonce)}. With
+ *        require_uv, user_authentication must hold TES_KA_USER_AUTH_PIN
+ *        (se.h) or an "iso_18045_*" value; the metadata's
+ *        key_attestations_required lists them. The device id of such a proof
+ *        is the SHA-256 of the key attestation's x5c[1].
  *   Errors: HTTP 400/401 with {"error": "invalid_grant" | "invalid_request"
  *        | "invalid_proof" | "invalid_nonce" | "invalid_token" |
  *        "unknown_credential_configuration" | "rate_limited", "error_description": ...}.
@@ -152,7 +168,9 @@ void tes_ds_signer_free(tes_ds_signer *d);
 /* Key material the client asks for, per copy: creates a key, returns its
  * public key, its attestation chain (CBOR array, as tes_se attest) for the
  * challenge, and signs the proof JWT's signing input (ES256 raw r||s).
- * Implemented by the wallet over its secure element. */
+ * Implemented by the wallet over its secure element. In the key attestation
+ * forms below the challenge given to create is empty and a chain returned is
+ * not used (create may skip attesting). */
 typedef struct tes_oid4vci_keys {
     tes_err (*create)(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *public_key_pem,
                       tes_buf *attestation);
@@ -160,13 +178,52 @@ typedef struct tes_oid4vci_keys {
     void *ctx;
 } tes_oid4vci_keys;
 
+/* Which proofs the client sends (tes_oid4vci_proof_opts.form). */
+typedef enum tes_oid4vci_proof_form {
+    /* key_attestation given and the issuer's metadata has
+     * key_attestations_required for the jwt proof type: as KEY_ATTESTATION;
+     * otherwise as X5C. */
+    TES_OID4VCI_PROOF_AUTO = 0,
+    /* Tessera's own form: jwt proofs whose header carries "jwk" and, when
+     * create returned one, the attestation chain as "x5c" (the challenge
+     * given to create is the c_nonce). What tes_oid4vci_obtain sends. */
+    TES_OID4VCI_PROOF_X5C = 1,
+    /* OpenID4VCI 1.0: one jwt proof per key, its header {"typ",
+     * "alg": "ES256", "jwk", "key_attestation": a key attestation JWT of that
+     * key for the c_nonce (Appendix D.1, F.1)}. Needs key_attestation. */
+    TES_OID4VCI_PROOF_KEY_ATTESTATION = 2,
+    /* OpenID4VCI 1.0 proof type "attestation" (Appendix F.3): one key
+     * attestation of all the batch's keys for the c_nonce, no signature by
+     * the keys. Needs key_attestation and an issuer that lists the proof
+     * type (TES_ERR_UNSUPPORTED otherwise). */
+    TES_OID4VCI_PROOF_ATTESTATION = 3,
+} tes_oid4vci_proof_form;
+
+/* How keys are attested to the issuer (tes_oid4vci_obtain_with). */
+typedef struct tes_oid4vci_proof_opts {
+    tes_oid4vci_proof_form form;
+    /* Appends to *jwt a key attestation JWT (OpenID4VCI 1.0 Appendix D.1)
+     * of the n keys key_ids made by keys->create, with "nonce" = nonce (e.g.
+     * tes_se_attest_jwt); ctx is keys->ctx. NULL: only the X5C form. */
+    tes_err (*key_attestation)(void *ctx, const char *const *key_ids, size_t n, const char *nonce,
+                               tes_buf *jwt);
+} tes_oid4vci_proof_opts;
+
 /* Obtains `batch` copies for the offer: parses the offer URI, fetches
- * metadata, redeems the code with tx_code, gets a c_nonce, makes one key and
- * proof per copy, requests the credentials; *mdocs receives `batch` stored
- * credentials (tes_buf array, caller frees each and the array) and key_ids
- * the matching key ids. Errors: TES_ERR_HTTP_REQUEST (bad offer),
- * TES_ERR_TRANSPORT (network), TES_ERR_GRANT / TES_ERR_PROOF / ... from the
- * issuer's error responses. */
+ * metadata, redeems the code with tx_code, gets a c_nonce, makes one key per
+ * copy and the proofs proof->form says (proof NULL: as X5C), requests the
+ * credentials; *mdocs receives `batch` stored credentials (tes_buf array,
+ * caller frees each and the array) and key_ids the matching key ids (each
+ * copy checked to be bound to its key, whatever order the issuer answers
+ * in). Errors: TES_ERR_HTTP_REQUEST (bad offer), TES_ERR_TRANSPORT
+ * (network), TES_ERR_UNSUPPORTED (the issuer does not offer what the proof
+ * form needs), TES_ERR_ARG (a key attestation form without the callback),
+ * TES_ERR_GRANT / TES_ERR_PROOF / ... from the issuer's error responses. */
+TES_MUST_CHECK tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code,
+                                               size_t batch, const tes_oid4vci_keys *keys,
+                                               const tes_oid4vci_proof_opts *proof, tes_buf **mdocs,
+                                               char (**key_ids)[64], size_t *n);
+/* tes_oid4vci_obtain_with with proof NULL (Tessera's x5c form). */
 TES_MUST_CHECK tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t batch,
                                           const tes_oid4vci_keys *keys, tes_buf **mdocs,
                                           char (**key_ids)[64], size_t *n);

@@ -38,14 +38,14 @@ extern "C" {
 /* Capability word: which protections the backend enforces itself. What it
  * does not enforce, Tessera enforces on top (and says so in key info). */
 enum {
-    TES_SE_CAP_HARDWARE = 1u << 0,        /* keys live in separate hardware */
-    TES_SE_CAP_PIN_LOCKOUT = 1u << 1,     /* the backend itself locks its PIN */
+    TES_SE_CAP_HARDWARE = 1u << 0,          /* keys live in separate hardware */
+    TES_SE_CAP_PIN_LOCKOUT = 1u << 1,       /* the backend itself locks its PIN */
     TES_SE_CAP_USER_VERIFICATION = 1u << 2, /* the backend itself gates keys on the PIN */
-    TES_SE_CAP_SINGLE_USE = 1u << 3,      /* the backend itself refuses a second use */
-    TES_SE_CAP_ECDH_EXPORT = 1u << 4,     /* key agreement may return the shared secret
-                                             (needed for device MAC) */
-    TES_SE_CAP_ATTESTATION = 1u << 5,     /* keys can be attested */
-    TES_SE_CAP_ROLLBACK = 1u << 6,        /* refuses older copies of its own state */
+    TES_SE_CAP_SINGLE_USE = 1u << 3,        /* the backend itself refuses a second use */
+    TES_SE_CAP_ECDH_EXPORT = 1u << 4,       /* key agreement may return the shared secret
+                                               (needed for device MAC) */
+    TES_SE_CAP_ATTESTATION = 1u << 5,       /* keys can be attested */
+    TES_SE_CAP_ROLLBACK = 1u << 6,          /* refuses older copies of its own state */
 };
 
 typedef struct tes_se_key_opts {
@@ -58,7 +58,7 @@ typedef struct tes_se_key_info {
     tes_curve curve;
     bool user_verification;
     bool single_use;
-    bool used;        /* single-use key already used */
+    bool used;                    /* single-use key already used */
     uint32_t enforced_by_backend; /* TES_SE_CAP_* bits the backend enforces for this key */
 } tes_se_key_info;
 
@@ -99,6 +99,13 @@ typedef struct tes_se_ops {
      * more than max exist (the first max are copied). */
     tes_err (*list_keys)(tes_se *se, char (*ids)[TES_SE_ID_MAX], size_t max, size_t *n);
     void (*close)(tes_se *se);
+    /* ---- appended members: present when `size` covers them (use the
+     * wrappers, which check) ---- */
+    /* Key attestation in JWT form (OpenID4VCI 1.0 Appendix D.1) for the keys
+     * ids[0..n_ids-1], signed inside the secure element: see tes_se_attest_jwt
+     * for the contract. Optional (NULL: the backend makes none). */
+    tes_err (*attest_jwt)(tes_se *se, const char *const *ids, size_t n_ids, const char *nonce,
+                          tes_buf *jwt);
 } tes_se_ops;
 
 /* Every backend's instance starts with this header. */
@@ -118,7 +125,8 @@ void tes_se_close(tes_se *se);
 
 /* Convenience wrappers over se->ops (same errors as the members). */
 uint32_t tes_se_caps(tes_se *se);
-TES_MUST_CHECK tes_err tes_se_create_key(tes_se *se, const tes_se_key_opts *o, char id[TES_SE_ID_MAX]);
+TES_MUST_CHECK tes_err tes_se_create_key(tes_se *se, const tes_se_key_opts *o,
+                                         char id[TES_SE_ID_MAX]);
 TES_MUST_CHECK tes_err tes_se_public_key(tes_se *se, const char *id, tes_key **out);
 TES_MUST_CHECK tes_err tes_se_sign(tes_se *se, const char *id, const char *pin, tes_bytes msg,
                                    uint8_t *sig, size_t *sig_len);
@@ -148,7 +156,7 @@ TES_MUST_CHECK tes_err tes_se_soft_provision(tes_se *se, const char *vendor_dir)
 #define TES_OID_KEY_ATTESTATION "1.3.6.1.4.1.59999.1.1"
 
 typedef struct tes_se_attested {
-    tes_key *key;          /* the attested public key (new reference: tes_key_free it) */
+    tes_key *key; /* the attested public key (new reference: tes_key_free it) */
     bool user_verification, single_use;
     char backend[32];
 } tes_se_attested;
@@ -160,9 +168,71 @@ typedef struct tes_se_attested {
 TES_MUST_CHECK tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots,
                                                  tes_bytes challenge, int64_t at,
                                                  tes_se_attested *out);
+/* Checks that certs[0..n) (leaf first, parsed by the caller, not taken over)
+ * is a chain to one of the vendor roots in `vendor_roots` (PEM or DER, several
+ * allowed; the chain may end at the root itself or below it): every
+ * certificate valid at `at` without unknown critical extensions, each issued
+ * and signed by the next, which must be a CA allowed to sign certificates.
+ * The leaf's own profile is the caller's check; leaf_what names it in
+ * messages ("attested key", "the signer"). Shared by the attested-key chain
+ * above and the issuer's key attestation JWTs (OpenID4VCI Appendix D).
+ * Errors: TES_ERR_ATTESTATION naming the failing link, the certificate parse
+ * errors for unreadable vendor roots, TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_se_vendor_chain_verify(tes_cert *const *certs, size_t n,
+                                                  tes_bytes vendor_roots, int64_t at,
+                                                  const char *leaf_what);
 /* Creates a vendor root (self-signed CA) for tests and small deployments:
  * writes vendor.pem and vendor_key.pem into dir. */
 TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name);
+
+/* ---- key attestation as a JWT (OpenID4VCI 1.0 Appendix D.1) ----
+ *
+ * The standard's form of key attestation, for issuers that do not know
+ * Tessera's x5c extension above. The JWT
+ *     header  {"alg": "ES256", "typ": "key-attestation+jwt",
+ *              "x5c": [signer certificate, attestation certificate]}
+ *     payload {"iat": now, "exp": ..., "attested_keys": [JWK, ...],
+ *              "key_storage": [...], "user_authentication": [...] (UV keys only),
+ *              "nonce": nonce (when given)}
+ * is signed (ES256) by a one-time signer key made inside the secure element
+ * for this JWT and certified by its attestation key (the same attestation
+ * certificate as attest() puts second, so x5c[1] names the phone). The
+ * signer certificate is not a CA, has keyUsage digitalSignature and the
+ * extended key usage TES_OID_KA_SIGNER; its private key is wiped when the
+ * call returns. See docs/SECURE-ELEMENT.md.
+ *
+ * key_storage and user_authentication state the keys' real protections with
+ * the values below (collision-resistant URNs under Tessera's OID arc; the
+ * software SE claims no ISO/IEC 18045 level, because it has not been
+ * evaluated and cannot resist an attacker with the device's files):
+ *   TES_KA_STORAGE_SOFT        key_storage: a software secure element
+ *                              (docs/SECURE-ELEMENT.md says what it promises)
+ *   TES_KA_STORAGE_SINGLE_USE  key_storage: the secure element refuses a
+ *                              second signature or key agreement
+ *   TES_KA_USER_AUTH_PIN       user_authentication: every use needs the
+ *                              holder's PIN, checked by the secure element
+ *                              with a retry counter (5 tries, then the PUK) */
+#define TES_KA_JWT_TYP "key-attestation+jwt"
+#define TES_OID_KA_SIGNER "1.3.6.1.4.1.59999.1.2"
+#define TES_KA_STORAGE_SOFT "urn:oid:1.3.6.1.4.1.59999.1.3.1"
+#define TES_KA_STORAGE_SINGLE_USE "urn:oid:1.3.6.1.4.1.59999.1.3.2"
+#define TES_KA_USER_AUTH_PIN "urn:oid:1.3.6.1.4.1.59999.1.3.3"
+#define TES_KA_MAX_KEYS 100  /* keys in one key attestation */
+#define TES_KA_NONCE_MAX 256 /* characters of its nonce */
+
+/* Makes a key attestation JWT for the n_ids keys ids (1..TES_KA_MAX_KEYS,
+ * distinct, all with the same protections: user verification and single use
+ * alike) and appends its compact serialisation (no NUL) to *jwt; on failure
+ * *jwt is left as it was. nonce (the issuer's c_nonce) may be NULL (no
+ * "nonce" claim); otherwise 1..TES_KA_NONCE_MAX printable ASCII characters.
+ * No PIN is needed: the keys are not used. Errors: TES_ERR_UNSUPPORTED (the
+ * backend makes no key attestations, or was built before the member
+ * existed), TES_ERR_ARG (bad arguments, a key listed twice, keys with
+ * different protections), TES_ERR_KEY_UNKNOWN, TES_ERR_KEY_USED (a
+ * single-use key already used), TES_ERR_SE_TAMPERED and the state errors of
+ * every operation. */
+TES_MUST_CHECK tes_err tes_se_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids,
+                                         const char *nonce, tes_buf *jwt);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,13 @@
  * -> one key, attestation and proof JWT per copy -> credential request ->
  * every returned mdoc checked to be bound to the key made for it.
  *
+ * Attestation forms (tes_oid4vci_proof_opts): Tessera's x5c chain in each
+ * proof; an OpenID4VCI 1.0 key attestation JWT in each proof's
+ * "key_attestation" header (Appendix D.1, F.1), chosen by AUTO when the
+ * issuer's metadata has key_attestations_required and the wallet can make
+ * one; or the "attestation" proof type (Appendix F.3), one key attestation
+ * for the whole batch and no signature by the keys.
+ *
  * Everything received is untrusted: responses are bounded (32 MiB), parsed
  * strictly (duplicate JSON members refused), redirects are not followed,
  * only http and https are spoken, every request has a connect and a total
@@ -327,25 +334,60 @@ static void b64url_json(tes_buf *out, json_t *v, bool *ok)
     free(t);
 }
 
-/* Makes a key for one copy and its proof JWT (NUL-terminated in jwt). */
-static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const char *nonce,
-                          char key_id[64], tes_key **key, tes_buf *jwt)
+/* Makes the key for one copy (keys->create): its id, public key and, when
+ * challenge is not empty, the attestation chain create returned. */
+static tes_err make_key(const tes_oid4vci_keys *keys, const char *challenge, char key_id[64],
+                        tes_key **key, tes_buf *att)
 {
-    tes_buf pem = {0}, att = {0}, x = {0}, y = {0};
-    json_t *hdr = NULL, *claims = NULL;
-    tes_err err = keys->create(keys->ctx, TES_BYTES(nonce, strlen(nonce)), key_id, &pem, &att);
-    if (err != TES_OK)
-        goto out;
+    tes_buf pem = {0};
+    tes_err err =
+        keys->create(keys->ctx, TES_BYTES(challenge, strlen(challenge)), key_id, &pem, att);
     key_id[63] = '\0';
-    if ((err = tes_key_parse(tes_buf_bytes(&pem), key)) != TES_OK ||
-        (err = iss_key_jwk(*key, &x, &y)) != TES_OK)
+    if (err == TES_OK)
+        err = tes_key_parse(tes_buf_bytes(&pem), key);
+    if (err == TES_OK && tes_key_curve(*key) != TES_CURVE_P256)
+        err = tes_err_set(TES_ERR_UNSUPPORTED, "key %s is not an EC P-256 key", key_id);
+    tes_buf_free(&pem);
+    return err;
+}
+
+/* A key attestation JWT of the n keys ids for nonce (keys->key_attestation),
+ * NUL-terminated in ka. */
+static tes_err make_key_attestation(const tes_oid4vci_keys *keys,
+                                    const tes_oid4vci_proof_opts *proof, const char *const *ids,
+                                    size_t n, const char *nonce, tes_buf *ka)
+{
+    tes_buf_reset(ka);
+    tes_err err = proof->key_attestation(keys->ctx, ids, n, nonce, ka);
+    if (err != TES_OK)
+        return err;
+    if (ka->len == 0 || memchr(ka->ptr, '\0', ka->len) != NULL)
+        return tes_err_set(TES_ERR_ARG, "the key attestation callback gave no JWT text");
+    tes_buf_append(ka, "", 1);
+    return ka->failed ? tes_err_set(TES_ERR_NOMEM, "out of memory") : TES_OK;
+}
+
+/* The proof JWT (NUL-terminated in jwt) for key_id / key: its header names
+ * the key by "jwk" and carries either the key attestation ka (OpenID4VCI 1.0
+ * Appendix F.1) or, without ka, the attestation chain att as "x5c"
+ * (Tessera's form; nothing when att is empty). */
+static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const char *nonce,
+                          const char *key_id, const tes_key *key, const tes_buf *att,
+                          const char *ka, tes_buf *jwt)
+{
+    tes_buf x = {0}, y = {0};
+    json_t *hdr = NULL, *claims = NULL;
+    tes_err err = iss_key_jwk(key, &x, &y);
+    if (err != TES_OK)
         goto out;
     hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", ISS_PROOF_TYP, "alg", "ES256",
                     "jwk", "kty", "EC", "crv", "P-256", "x", (const char *)x.ptr, x.len, "y",
                     (const char *)y.ptr, y.len);
-    if (hdr != NULL && att.len > 0) {
+    if (hdr != NULL && ka != NULL) {
+        json_object_set_new(hdr, "key_attestation", json_string(ka));
+    } else if (hdr != NULL && att->len > 0) {
         json_t *x5c = NULL;
-        if ((err = x5c_from_chain(tes_buf_bytes(&att), &x5c)) != TES_OK)
+        if ((err = x5c_from_chain(tes_buf_bytes(att), &x5c)) != TES_OK)
             goto out;
         json_object_set_new(hdr, "x5c", x5c);
     }
@@ -372,11 +414,40 @@ static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const c
 out:
     json_decref(hdr);
     json_decref(claims);
-    tes_buf_free(&pem);
-    tes_buf_free(&att);
     tes_buf_free(&x);
     tes_buf_free(&y);
     return err;
+}
+
+/* The proof form for this issuer's credential configuration cfg. */
+static tes_err proof_form_for(const tes_oid4vci_proof_opts *keys, json_t *cfg,
+                              tes_oid4vci_proof_form *form)
+{
+    json_t *types = json_object_get(cfg, "proof_types_supported");
+    bool ka_required =
+        json_is_object(json_object_get(json_object_get(types, "jwt"), "key_attestations_required"));
+    bool attestation_type = json_is_object(json_object_get(types, "attestation"));
+    switch (keys->form) {
+    case TES_OID4VCI_PROOF_AUTO:
+        *form = keys->key_attestation != NULL && ka_required ? TES_OID4VCI_PROOF_KEY_ATTESTATION
+                                                             : TES_OID4VCI_PROOF_X5C;
+        return TES_OK;
+    case TES_OID4VCI_PROOF_X5C:
+        *form = TES_OID4VCI_PROOF_X5C;
+        return TES_OK;
+    case TES_OID4VCI_PROOF_KEY_ATTESTATION:
+    case TES_OID4VCI_PROOF_ATTESTATION:
+        if (keys->key_attestation == NULL)
+            return tes_err_set(TES_ERR_ARG, "a key attestation proof form needs the "
+                                            "key_attestation callback");
+        if (keys->form == TES_OID4VCI_PROOF_ATTESTATION && !attestation_type)
+            return tes_err_set(TES_ERR_UNSUPPORTED,
+                               "issuer metadata: the issuer does not accept the attestation proof "
+                               "type (it is not in proof_types_supported)");
+        *form = keys->form;
+        return TES_OK;
+    }
+    return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: unknown proof form %d", (int)keys->form);
 }
 
 /* ------------------------------------------------------------------ the flow */
@@ -385,6 +456,16 @@ tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t ba
                            const tes_oid4vci_keys *keys, tes_buf **mdocs, char (**key_ids)[64],
                            size_t *n)
 {
+    return tes_oid4vci_obtain_with(offer_uri, tx_code, batch, keys, NULL, mdocs, key_ids, n);
+}
+
+tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size_t batch,
+                                const tes_oid4vci_keys *keys, const tes_oid4vci_proof_opts *proof,
+                                tes_buf **mdocs, char (**key_ids)[64], size_t *n)
+{
+    static const tes_oid4vci_proof_opts x5c_only = {.form = TES_OID4VCI_PROOF_X5C};
+    if (proof == NULL)
+        proof = &x5c_only;
     if (offer_uri == NULL || keys == NULL || keys->create == NULL || keys->sign == NULL ||
         mdocs == NULL || key_ids == NULL || n == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: NULL argument");
@@ -409,12 +490,15 @@ tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t ba
     client c = {0};
     json_t *md = NULL, *as = NULL, *tok = NULL, *nonce_j = NULL, *resp = NULL, *req = NULL;
     char *md_url = NULL, *as_url = NULL, *token = NULL, *req_text = NULL;
-    tes_buf form = {.secret = true}, jwt = {0};
+    tes_buf form = {.secret = true}, jwt = {0}, att = {0}, ka = {0}, got = {0};
     tes_key **made = calloc(batch, sizeof *made);
     tes_buf *out = calloc(batch, sizeof *out);
     char(*ids)[64] = calloc(batch, sizeof *ids);
+    const char **id_ptrs = NULL;
+    bool *filled = calloc(batch, sizeof *filled);
     tes_mdoc_cred_info info = {0};
-    if (made == NULL || out == NULL || ids == NULL || (c.h = curl_easy_init()) == NULL) {
+    if (made == NULL || out == NULL || ids == NULL || filled == NULL ||
+        (c.h = curl_easy_init()) == NULL) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -458,6 +542,9 @@ tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t ba
                           o.config_id);
         goto out;
     }
+    tes_oid4vci_proof_form pf = TES_OID4VCI_PROOF_X5C;
+    if ((err = proof_form_for(proof, cfg, &pf)) != TES_OK)
+        goto out;
     json_t *bs = json_object_get(json_object_get(md, "batch_credential_issuance"), "batch_size");
     size_t batch_size =
         json_is_integer(bs) && json_integer_value(bs) > 0 ? (size_t)json_integer_value(bs) : 1;
@@ -523,17 +610,38 @@ tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t ba
 
     /* ---- keys and proofs */
     json_t *jwts = json_array();
-    req = json_pack("{s:s, s:{s:o}}", "credential_configuration_id", o.config_id, "proofs", "jwt",
-                    jwts);
-    if (req == NULL) {
+    req = json_pack("{s:s, s:{s:o}}", "credential_configuration_id", o.config_id, "proofs",
+                    pf == TES_OID4VCI_PROOF_ATTESTATION ? "attestation" : "jwt", jwts);
+    if (req == NULL || (id_ptrs = calloc(batch, sizeof *id_ptrs)) == NULL) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
+    /* The key attestation forms ask create for no chain (empty challenge). */
+    const char *challenge = pf == TES_OID4VCI_PROOF_X5C ? nonce : "";
     for (size_t i = 0; i < batch; i++) {
+        tes_buf_reset(&att);
+        if ((err = make_key(keys, challenge, ids[i], &made[i], &att)) != TES_OK)
+            goto out;
+        id_ptrs[i] = ids[i];
+        if (pf == TES_OID4VCI_PROOF_ATTESTATION)
+            continue; /* one attestation for all, below; no proof of possession */
+        if (pf == TES_OID4VCI_PROOF_KEY_ATTESTATION &&
+            (err = make_key_attestation(keys, proof, &id_ptrs[i], 1, nonce, &ka)) != TES_OK)
+            goto out;
         tes_buf_reset(&jwt);
-        if ((err = make_proof(keys, o.issuer, nonce, ids[i], &made[i], &jwt)) != TES_OK)
+        if ((err = make_proof(keys, o.issuer, nonce, ids[i], made[i], &att,
+                              pf == TES_OID4VCI_PROOF_KEY_ATTESTATION ? (const char *)ka.ptr : NULL,
+                              &jwt)) != TES_OK)
             goto out;
         if (json_array_append_new(jwts, json_string((const char *)jwt.ptr)) != 0) {
+            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
+    if (pf == TES_OID4VCI_PROOF_ATTESTATION) {
+        if ((err = make_key_attestation(keys, proof, id_ptrs, batch, nonce, &ka)) != TES_OK)
+            goto out;
+        if (json_array_append_new(jwts, json_string((const char *)ka.ptr)) != 0) {
             err = tes_err_set(TES_ERR_NOMEM, "out of memory");
             goto out;
         }
@@ -553,20 +661,28 @@ tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t ba
                           "credential: the answer does not hold %zu credentials", batch);
         goto out;
     }
+    /* Each copy goes to the key it is bound to (an issuer may answer in another order). */
     for (size_t i = 0; i < batch; i++) {
         json_t *cr = json_object_get(json_array_get(creds, i), "credential");
+        tes_buf_reset(&got);
         if (!json_is_string(cr) ||
-            tes_b64url_decode(&out[i], json_string_value(cr), json_string_length(cr)) != TES_OK) {
+            tes_b64url_decode(&got, json_string_value(cr), json_string_length(cr)) != TES_OK) {
             err = tes_err_set(TES_ERR_HTTP_REQUEST, "credential %zu is not base64url text", i);
             goto out;
         }
-        if ((err = tes_mdoc_cred_info_read(tes_buf_bytes(&out[i]), &info)) != TES_OK) {
+        if ((err = tes_mdoc_cred_info_read(tes_buf_bytes(&got), &info)) != TES_OK) {
             err = tes_err_set(err, "credential %zu: %s", i, tes_err_message());
             goto out;
         }
-        if (info.device_key == NULL || !tes_key_equal_public(info.device_key, made[i])) {
+        size_t k = 0;
+        while (k < batch && (filled[k] || info.device_key == NULL ||
+                             !tes_key_equal_public(info.device_key, made[k])))
+            k++;
+        if (k == batch) {
             err = tes_err_set(TES_ERR_DEVICE_KEY,
-                              "credential %zu is not bound to the key made for it", i);
+                              "credential %zu is not bound to a key made for this request (or to "
+                              "one already bound)",
+                              i);
             goto out;
         }
         if (strcmp(info.doctype, o.config_id) != 0) {
@@ -576,6 +692,9 @@ tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t ba
         }
         tes_mdoc_cred_info_free(&info);
         memset(&info, 0, sizeof info);
+        out[k] = got;
+        memset(&got, 0, sizeof got);
+        filled[k] = true;
     }
     *mdocs = out;
     *key_ids = ids;
@@ -589,6 +708,11 @@ out:
             tes_buf_free(&out[i]);
     free(out);
     free(ids);
+    free(id_ptrs);
+    free(filled);
+    tes_buf_free(&att);
+    tes_buf_free(&ka);
+    tes_buf_free(&got);
     if (made)
         for (size_t i = 0; i < batch; i++)
             tes_key_free(made[i]);

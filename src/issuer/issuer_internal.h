@@ -34,6 +34,8 @@
 #define ISS_NONCE_MAX 256        /* bytes of a nonce claim (the registry's are < 64) */
 #define ISS_IAT_SKEW 300         /* |iat - now| allowed, seconds */
 #define ISS_CONFIG_ID_MAX 128
+#define ISS_KA_MAX 24576     /* characters of one key attestation JWT */
+#define ISS_KA_MAX_AGE 86400 /* seconds a key attestation's "iat" may lie in the past */
 
 /* The fixed facts a request is checked against. */
 typedef struct iss_policy {
@@ -70,11 +72,14 @@ typedef struct iss_cred_req {
     char config_id[ISS_CONFIG_ID_MAX + 1];
     char **proofs; /* n malloc'd NUL-terminated JWT strings */
     size_t n;
+    bool attestation; /* proof type "attestation": proofs[0] is the one key attestation */
 } iss_cred_req;
 
 /* Parses {"credential_configuration_id": id, "proofs": {"jwt": [jwt, ...]}}
- * with duplicate members refused, no other member, 1..batch_max proofs.
- * The id must be one of the two doctypes (TES_ERR_NOT_FOUND otherwise). */
+ * (1..batch_max proofs) or {..., "proofs": {"attestation": [key attestation
+ * JWT]}} (exactly one; n = 1, attestation set), with duplicate members
+ * refused and no other member. The id must be one of the two doctypes
+ * (TES_ERR_NOT_FOUND otherwise). */
 TES_MUST_CHECK tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max,
                                           iss_cred_req *out);
 void iss_cred_req_free(iss_cred_req *r);
@@ -82,30 +87,99 @@ void iss_cred_req_free(iss_cred_req *r);
 /* True for the credential configuration ids the service offers. */
 bool iss_config_known(const char *id);
 
+/* ---- key attestation JWT (OpenID4VCI 1.0 Appendix D.1; keyatt.c) ---- */
+typedef struct iss_key_att {
+    tes_key **keys; /* attested_keys (owned), distinct */
+    size_t n;
+    tes_buf chain;                 /* the header's x5c as a CBOR array of DER, signer first */
+    char nonce[ISS_NONCE_MAX + 1]; /* "" when the attestation has none */
+    int64_t iat, exp;              /* exp 0 when absent */
+} iss_key_att;
+
+/* Parses and checks a key attestation JWT, everything but the trust in its
+ * signer (iss_key_att_trust): three base64url parts; header {"typ":
+ * "key-attestation+jwt", "alg": "ES256", "x5c": [1..ISS_X5C_MAX base64 DER]}
+ * with no "crit", "jwk", "kid" or "trust_chain"; the ES256 signature with
+ * x5c[0]'s key; integer "iat" not more than ISS_IAT_SKEW in the future nor
+ * more than ISS_KA_MAX_AGE in the past; integer "exp" after now (required
+ * when for_jwt_proof, as Appendix D.1 says); "attested_keys" 1..
+ * ISS_BATCH_HARD_MAX distinct EC P-256 public JWKs; "key_storage" and
+ * "user_authentication" (if present) non-empty arrays of strings; "nonce":
+ * when c_nonce is given, equal to it if present; when not (the attestation
+ * proof type), required. Policy: with require_uv, "user_authentication"
+ * must hold TES_KA_USER_AUTH_PIN or an "iso_18045_..." value. Errors:
+ * TES_ERR_ATTESTATION_FORMAT (framing, base64, JSON, a member of the wrong
+ * shape) or TES_ERR_ATTESTATION (a check failed), each message naming the
+ * check; TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err iss_key_att_parse(const iss_policy *p, const char *jwt, size_t len,
+                                         int64_t now, bool for_jwt_proof, const char *c_nonce,
+                                         iss_key_att *out);
+/* Checks the signer of a parsed key attestation against the policy's vendor
+ * roots at time now: x5c[0] is not a CA, has keyUsage digitalSignature (if
+ * any), no Tessera key-attestation extension (it would be a holder's key),
+ * and the extended key usage TES_OID_KA_SIGNER if it has one; each
+ * certificate is issued by the next, a CA that may sign certificates; the
+ * last is issued by a vendor root or is one; every certificate, the root
+ * included, is valid at now with no unknown critical extension. TES_OK when
+ * the policy has no vendor roots. TES_ERR_ATTESTATION (message naming the
+ * check), TES_ERR_ATTESTATION_FORMAT, TES_ERR_NOMEM otherwise. */
+TES_MUST_CHECK tes_err iss_key_att_trust(const iss_policy *p, const iss_key_att *ka, int64_t now);
+/* The device id of keys attested by ka (see iss_proof_device_id): hex
+ * SHA-256 of x5c[1] (the secure element's attestation certificate), or the
+ * thumbprint of k when the chain has one certificate. */
+TES_MUST_CHECK tes_err iss_key_att_device_id(const iss_key_att *ka, const tes_key *k, char out[65]);
+void iss_key_att_free(iss_key_att *ka);
+
 /* ---- proof of possession (JWT) ---- */
 typedef struct iss_proof {
     tes_key *key;        /* from the header's jwk (owned) */
     tes_buf attestation; /* the header's x5c as a CBOR array of DER (empty: no x5c) */
     char nonce[ISS_NONCE_MAX + 1];
     int64_t iat;
+    bool has_ka;    /* the header carried "key_attestation" (parsed into ka) */
+    iss_key_att ka; /* its key attestation, checked but for the trust in its signer */
 } iss_proof;
 
 /* Parses and checks one proof JWT: three base64url parts (no padding);
  * header {"typ": "openid4vci-proof+jwt", "alg": "ES256", "jwk": EC P-256,
- * optional "x5c"} with no "crit", "kid" or private "d"; the ES256 signature
- * over header.payload with the jwk key; claims "aud" == credential_issuer
- * (string, or array holding it), integer "iat" within ISS_IAT_SKEW of now,
- * "exp" (if any) after now, string "nonce". The nonce is not looked up here.
- * TES_ERR_HTTP_REQUEST for framing, TES_ERR_PROOF for the rest. */
+ * optional "x5c" (Tessera's attestation chain) or "key_attestation" (a key
+ * attestation JWT, OpenID4VCI 1.0 Appendix D.1), not both} with no "crit",
+ * "kid" or private "d"; the ES256 signature over header.payload with the jwk
+ * key; claims "aud" == credential_issuer (string, or array holding it),
+ * integer "iat" within ISS_IAT_SKEW of now, "exp" (if any) after now, string
+ * "nonce". A key_attestation is checked with iss_key_att_parse (c_nonce =
+ * the proof's nonce) and the jwk must be one of its attested_keys. The
+ * nonce is not looked up here. TES_ERR_HTTP_REQUEST for framing,
+ * TES_ERR_PROOF for the rest. */
 TES_MUST_CHECK tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len,
                                        int64_t now, iss_proof *out);
-/* Checks the proof's key attestation when the policy has vendor roots:
- * chain to a vendor root, challenge = the nonce bytes, the attested key is
- * the jwk key, user verification when required. TES_OK when the policy has
- * no vendor roots. TES_ERR_PROOF with the reason otherwise. */
+/* Checks the proof's key attestation when the policy has vendor roots: a
+ * key_attestation's signer (iss_key_att_trust); else the x5c: chain to a
+ * vendor root, challenge = the nonce bytes, the attested key is the jwk key,
+ * user verification when required; one of the two must be there. TES_OK
+ * when the policy has no vendor roots. TES_ERR_PROOF with the reason
+ * otherwise. */
 TES_MUST_CHECK tes_err iss_proof_attestation(const iss_policy *p, const iss_proof *proof,
                                              int64_t now);
 void iss_proof_free(iss_proof *p);
+
+/* ---- JOSE pieces shared by the proof and key attestation parsers ----
+ * (struct json_t is jansson's json_t; callers that build JSON include
+ * <jansson.h>.) Each failure is `code` with a message naming `what`. */
+struct json_t;
+/* True when s[0..n) has only base64url characters (no padding). */
+bool iss_b64url_chars(const char *s, size_t n);
+/* Decodes a base64url JWS segment into a JSON object (*out, new reference;
+ * duplicate members refused). */
+TES_MUST_CHECK tes_err iss_segment_json(const char *s, size_t n, tes_err code, const char *what,
+                                        struct json_t **out);
+/* An EC P-256 public JWK (no "d") -> key. */
+TES_MUST_CHECK tes_err iss_jwk_parse(struct json_t *jwk, tes_err code, const char *what,
+                                     tes_key **out);
+/* An x5c array (1..ISS_X5C_MAX standard-base64 DER) -> CBOR array of bstr
+ * appended to out; messages start with prefix. */
+TES_MUST_CHECK tes_err iss_x5c_parse(struct json_t *x5c, tes_err code, const char *prefix,
+                                     tes_buf *out);
 
 /* Hex SHA-256 of the public COSE_Key of k (65 bytes with the NUL). */
 TES_MUST_CHECK tes_err iss_key_thumbprint(const tes_key *k, char out[65]);
@@ -113,7 +187,8 @@ TES_MUST_CHECK tes_err iss_key_thumbprint(const tes_key *k, char out[65]);
 /* The device id of a proof (65 bytes with the NUL): the lower-case hex
  * SHA-256 of the DER of its attestation chain's second certificate (x5c[1],
  * the secure element's attestation certificate, the same for every key of
- * one phone); the key thumbprint when the proof has no chain of two or more
+ * one phone) -- the x5c of the key attestation when the proof carries one;
+ * the key thumbprint when the proof has no chain of two or more
  * certificates. Only as trustworthy as the chain: verified when the policy
  * has vendor roots (iss_proof_attestation), the wallet's word otherwise. */
 TES_MUST_CHECK tes_err iss_proof_device_id(const iss_proof *p, char out[65]);

@@ -267,8 +267,19 @@ tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max, iss_c
         goto done;
     }
     json_t *jwts = json_object_get(proofs, "jwt");
+    if (jwts == NULL && (jwts = json_object_get(proofs, "attestation")) != NULL) {
+        /* OpenID4VCI 1.0 Appendix F.3: exactly one key attestation, no proof of
+         * possession; it names every key to bind. */
+        if (!json_is_array(jwts) || json_array_size(jwts) != 1) {
+            err = tes_err_set(TES_ERR_PROOF,
+                              "proofs.attestation must be an array of exactly one key attestation");
+            goto done;
+        }
+        out->attestation = true;
+    }
     if (jwts == NULL) {
-        err = tes_err_set(TES_ERR_PROOF, "proof type not supported (only \"jwt\")");
+        err = tes_err_set(TES_ERR_PROOF,
+                          "proof type not supported (only \"jwt\" and \"attestation\")");
         goto done;
     }
     if (!json_is_array(jwts) || json_array_size(jwts) == 0) {
@@ -288,10 +299,10 @@ tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max, iss_c
     }
     for (size_t i = 0; i < n; i++) {
         json_t *j = json_array_get(jwts, i);
-        if (!json_is_string(j) || json_string_length(j) == 0 ||
-            json_string_length(j) > ISS_JWT_MAX) {
-            err = tes_err_set(TES_ERR_PROOF, "proof %zu is not a JWT string of 1..%d characters", i,
-                              ISS_JWT_MAX);
+        size_t max = out->attestation ? ISS_KA_MAX : ISS_JWT_MAX;
+        if (!json_is_string(j) || json_string_length(j) == 0 || json_string_length(j) > max) {
+            err = tes_err_set(TES_ERR_PROOF, "proof %zu is not a JWT string of 1..%zu characters",
+                              i, max);
             goto done;
         }
         size_t l = json_string_length(j);
@@ -318,10 +329,11 @@ void iss_proof_free(iss_proof *p)
         return;
     tes_key_free(p->key);
     tes_buf_free(&p->attestation);
+    iss_key_att_free(&p->ka);
     memset(p, 0, sizeof *p);
 }
 
-static bool b64url_chars(const char *s, size_t n)
+bool iss_b64url_chars(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
@@ -333,15 +345,16 @@ static bool b64url_chars(const char *s, size_t n)
 }
 
 /* Decodes a base64url JSON member of exactly want bytes into out. */
-static tes_err jwk_coord(json_t *jwk, const char *name, uint8_t out[32])
+static tes_err jwk_coord(json_t *jwk, tes_err code, const char *what, const char *name,
+                         uint8_t out[32])
 {
     json_t *v = json_object_get(jwk, name);
     if (!json_is_string(v))
-        return tes_err_set(TES_ERR_PROOF, "jwk \"%s\" missing or not a string", name);
+        return tes_err_set(code, "%s \"%s\" missing or not a string", what, name);
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    if (n != 43 || !b64url_chars(s, n))
-        return tes_err_set(TES_ERR_PROOF, "jwk \"%s\" is not 32 bytes of base64url", name);
+    if (n != 43 || !iss_b64url_chars(s, n))
+        return tes_err_set(code, "%s \"%s\" is not 32 bytes of base64url", what, name);
     tes_buf b = {0};
     tes_err err = tes_b64url_decode(&b, s, n);
     if (err == TES_OK && b.len != 32)
@@ -349,36 +362,42 @@ static tes_err jwk_coord(json_t *jwk, const char *name, uint8_t out[32])
     if (err == TES_OK)
         memcpy(out, b.ptr, 32);
     tes_buf_free(&b);
-    return err == TES_OK
-               ? TES_OK
-               : tes_err_set(TES_ERR_PROOF, "jwk \"%s\" is not 32 bytes of base64url", name);
+    return err == TES_OK ? TES_OK
+                         : tes_err_set(code, "%s \"%s\" is not 32 bytes of base64url", what, name);
+}
+
+tes_err iss_jwk_parse(json_t *jwk, tes_err code, const char *what, tes_key **out)
+{
+    if (!json_is_object(jwk))
+        return tes_err_set(code, "%s is not a JSON object", what);
+    if (json_object_get(jwk, "d") != NULL)
+        return tes_err_set(code, "%s carries a private key (\"d\")", what);
+    json_t *kty = json_object_get(jwk, "kty"), *crv = json_object_get(jwk, "crv");
+    if (!json_is_string(kty) || strcmp(json_string_value(kty), "EC") != 0)
+        return tes_err_set(code, "%s \"kty\" must be \"EC\"", what);
+    if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") != 0)
+        return tes_err_set(code, "%s \"crv\" must be \"P-256\"", what);
+    uint8_t x[32], y[32];
+    tes_err err;
+    if ((err = jwk_coord(jwk, code, what, "x", x)) != TES_OK ||
+        (err = jwk_coord(jwk, code, what, "y", y)) != TES_OK)
+        return err;
+    if (tes_key_from_ec_point(TES_CURVE_P256, TES_BYTES(x, 32), TES_BYTES(y, 32), out) != TES_OK)
+        return tes_err_set(code, "%s is not a point on P-256", what);
+    return TES_OK;
 }
 
 static tes_err parse_jwk(json_t *jwk, tes_key **out)
 {
     if (!json_is_object(jwk))
         return tes_err_set(TES_ERR_PROOF, "proof header has no \"jwk\" object");
-    if (json_object_get(jwk, "d") != NULL)
-        return tes_err_set(TES_ERR_PROOF, "jwk carries a private key (\"d\")");
-    json_t *kty = json_object_get(jwk, "kty"), *crv = json_object_get(jwk, "crv");
-    if (!json_is_string(kty) || strcmp(json_string_value(kty), "EC") != 0)
-        return tes_err_set(TES_ERR_PROOF, "jwk \"kty\" must be \"EC\"");
-    if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") != 0)
-        return tes_err_set(TES_ERR_PROOF, "jwk \"crv\" must be \"P-256\"");
-    uint8_t x[32], y[32];
-    tes_err err;
-    if ((err = jwk_coord(jwk, "x", x)) != TES_OK || (err = jwk_coord(jwk, "y", y)) != TES_OK)
-        return err;
-    if (tes_key_from_ec_point(TES_CURVE_P256, TES_BYTES(x, 32), TES_BYTES(y, 32), out) != TES_OK)
-        return tes_err_set(TES_ERR_PROOF, "jwk is not a point on P-256");
-    return TES_OK;
+    return iss_jwk_parse(jwk, TES_ERR_PROOF, "jwk", out);
 }
 
-/* x5c: array of standard-base64 DER -> CBOR array of bstr. */
-static tes_err parse_x5c(json_t *x5c, tes_buf *out)
+tes_err iss_x5c_parse(json_t *x5c, tes_err code, const char *prefix, tes_buf *out)
 {
     if (!json_is_array(x5c) || json_array_size(x5c) == 0 || json_array_size(x5c) > ISS_X5C_MAX)
-        return tes_err_set(TES_ERR_PROOF, "\"x5c\" must be an array of 1..%d certificates",
+        return tes_err_set(code, "%s\"x5c\" must be an array of 1..%d certificates", prefix,
                            ISS_X5C_MAX);
     tes_cbor_enc e = {.out = out};
     tes_cbor_enc_array(&e, json_array_size(x5c));
@@ -389,13 +408,13 @@ static tes_err parse_x5c(json_t *x5c, tes_buf *out)
         tes_buf_reset(&der);
         if (!json_is_string(c) || json_string_length(c) == 0 ||
             json_string_length(c) > (ISS_X5C_CERT_MAX / 3 + 1) * 4) {
-            err = tes_err_set(TES_ERR_PROOF, "x5c[%zu] is not a base64 string of at most %d bytes",
+            err = tes_err_set(code, "%sx5c[%zu] is not a base64 string of at most %d bytes", prefix,
                               i, ISS_X5C_CERT_MAX);
             break;
         }
         if (tes_b64_decode(&der, json_string_value(c), json_string_length(c)) != TES_OK ||
             der.len == 0 || der.len > ISS_X5C_CERT_MAX) {
-            err = tes_err_set(TES_ERR_PROOF, "x5c[%zu] is not base64 DER", i);
+            err = tes_err_set(code, "%sx5c[%zu] is not base64 DER", prefix, i);
             break;
         }
         tes_cbor_enc_bytes(&e, der.ptr, der.len);
@@ -406,24 +425,23 @@ static tes_err parse_x5c(json_t *x5c, tes_buf *out)
     return err;
 }
 
-/* Decodes one base64url JWT segment and parses it as a JSON object. */
-static tes_err segment_json(const char *s, size_t n, const char *what, json_t **out)
+tes_err iss_segment_json(const char *s, size_t n, tes_err code, const char *what, json_t **out)
 {
     tes_buf raw = {0};
     tes_err err = tes_b64url_decode(&raw, s, n);
     if (err != TES_OK) {
         tes_buf_free(&raw);
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof %s is not base64url", what);
+        return tes_err_set(code, "%s is not base64url", what);
     }
     json_error_t jerr;
     *out = json_loadb(raw.len ? (const char *)raw.ptr : "", raw.len, JSON_REJECT_DUPLICATES, &jerr);
     tes_buf_free(&raw);
     if (*out == NULL)
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof %s is not JSON: %.200s", what, jerr.text);
+        return tes_err_set(code, "%s is not JSON: %.200s", what, jerr.text);
     if (!json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof %s is not a JSON object", what);
+        return tes_err_set(code, "%s is not a JSON object", what);
     }
     return TES_OK;
 }
@@ -484,7 +502,8 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
     size_t hl = (size_t)(d1 - jwt), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - jwt);
     if (hl == 0 || pl == 0 || hl > ISS_JWT_HEADER_MAX || pl > ISS_JWT_PAYLOAD_MAX)
         return tes_err_set(TES_ERR_HTTP_REQUEST, "proof header or payload empty or too long");
-    if (!b64url_chars(jwt, hl) || !b64url_chars(d1 + 1, pl) || !b64url_chars(d2 + 1, sl))
+    if (!iss_b64url_chars(jwt, hl) || !iss_b64url_chars(d1 + 1, pl) ||
+        !iss_b64url_chars(d2 + 1, sl))
         return tes_err_set(TES_ERR_HTTP_REQUEST, "proof parts are not base64url (no padding)");
     if (sl != 86)
         return tes_err_set(TES_ERR_PROOF, "proof signature is not 64 bytes (ES256 r||s)");
@@ -492,8 +511,9 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
     json_t *hdr = NULL, *claims = NULL;
     tes_buf sig = {0};
     tes_err err;
-    if ((err = segment_json(jwt, hl, "header", &hdr)) != TES_OK ||
-        (err = segment_json(d1 + 1, pl, "payload", &claims)) != TES_OK)
+    if ((err = iss_segment_json(jwt, hl, TES_ERR_HTTP_REQUEST, "proof header", &hdr)) != TES_OK ||
+        (err = iss_segment_json(d1 + 1, pl, TES_ERR_HTTP_REQUEST, "proof payload", &claims)) !=
+            TES_OK)
         goto done;
     if (tes_b64url_decode(&sig, d2 + 1, sl) != TES_OK || sig.len != 64) {
         err = tes_err_set(TES_ERR_PROOF, "proof signature is not 64 bytes (ES256 r||s)");
@@ -520,8 +540,17 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
     }
     if ((err = parse_jwk(json_object_get(hdr, "jwk"), &out->key)) != TES_OK)
         goto done;
-    json_t *x5c = json_object_get(hdr, "x5c");
-    if (x5c != NULL && (err = parse_x5c(x5c, &out->attestation)) != TES_OK)
+    json_t *x5c = json_object_get(hdr, "x5c"), *ka = json_object_get(hdr, "key_attestation");
+    if (x5c != NULL && ka != NULL) {
+        err = tes_err_set(TES_ERR_PROOF, "proof header carries both \"x5c\" and "
+                                         "\"key_attestation\": send one form of key attestation");
+        goto done;
+    }
+    if (ka != NULL && (!json_is_string(ka) || json_string_length(ka) == 0)) {
+        err = tes_err_set(TES_ERR_PROOF, "proof header \"key_attestation\" is not a JWT string");
+        goto done;
+    }
+    if (x5c != NULL && (err = iss_x5c_parse(x5c, TES_ERR_PROOF, "", &out->attestation)) != TES_OK)
         goto done;
 
     /* ---- signature over the exact received header.payload */
@@ -535,7 +564,27 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
         goto done;
 
     /* ---- claims */
-    err = check_claims(p, claims, now, out);
+    if ((err = check_claims(p, claims, now, out)) != TES_OK)
+        goto done;
+
+    /* ---- the key attestation (OpenID4VCI 1.0 Appendix D.1): all but its signer's trust */
+    if (ka != NULL) {
+        err = iss_key_att_parse(p, json_string_value(ka), json_string_length(ka), now, true,
+                                out->nonce, &out->ka);
+        if (err == TES_ERR_ATTESTATION || err == TES_ERR_ATTESTATION_FORMAT) {
+            err = tes_err_set(TES_ERR_PROOF, "key attestation not accepted: %s", tes_err_message());
+            goto done;
+        }
+        if (err != TES_OK)
+            goto done;
+        out->has_ka = true;
+        bool listed = false;
+        for (size_t i = 0; i < out->ka.n && !listed; i++)
+            listed = tes_key_equal_public(out->ka.keys[i], out->key);
+        if (!listed)
+            err = tes_err_set(TES_ERR_PROOF, "key attestation not accepted: the proof's jwk is not "
+                                             "one of its attested_keys");
+    }
 done:
     json_decref(hdr);
     json_decref(claims);
@@ -551,9 +600,16 @@ tes_err iss_proof_attestation(const iss_policy *p, const iss_proof *proof, int64
         return tes_err_set(TES_ERR_ARG, "iss_proof_attestation: NULL argument");
     if (p->vendor_roots.len == 0)
         return TES_OK;
+    if (proof->has_ka) {
+        tes_err e = iss_key_att_trust(p, &proof->ka, now);
+        if (e == TES_ERR_ATTESTATION || e == TES_ERR_ATTESTATION_FORMAT)
+            return tes_err_set(TES_ERR_PROOF, "key attestation not accepted: %s",
+                               tes_err_message());
+        return e;
+    }
     if (proof->attestation.len == 0)
-        return tes_err_set(TES_ERR_PROOF,
-                           "key attestation required: the proof header has no \"x5c\"");
+        return tes_err_set(TES_ERR_PROOF, "key attestation required: the proof header has neither "
+                                          "\"key_attestation\" nor \"x5c\"");
     tes_se_attested att = {0};
     tes_err err =
         tes_se_attestation_verify(tes_buf_bytes(&proof->attestation), p->vendor_roots,
@@ -597,22 +653,22 @@ tes_err iss_key_thumbprint(const tes_key *k, char out[65])
     return err;
 }
 
-tes_err iss_proof_device_id(const iss_proof *p, char out[65])
+/* Hex SHA-256 of the second certificate of chain (CBOR array of DER), or the
+ * thumbprint of k when the chain is empty or has one certificate. */
+static tes_err chain_device_id(tes_bytes chain, const tes_key *k, char out[65])
 {
-    if (p == NULL || p->key == NULL || out == NULL)
-        return tes_err_set(TES_ERR_ARG, "iss_proof_device_id: NULL argument");
-    if (p->attestation.len == 0)
-        return iss_key_thumbprint(p->key, out);
+    if (chain.len == 0)
+        return iss_key_thumbprint(k, out);
     tes_cbor_limits lim = {.max_input = ISS_X5C_MAX * (ISS_X5C_CERT_MAX + 16),
                            .max_depth = 2,
                            .max_items = ISS_X5C_MAX + 1};
     tes_cbor_doc d;
-    if (tes_cbor_parse(tes_buf_bytes(&p->attestation), &lim, &d) != TES_OK)
+    if (tes_cbor_parse(chain, &lim, &d) != TES_OK)
         return tes_err_set(TES_ERR_PROOF, "the attestation chain is not CBOR");
     tes_err err = TES_OK;
     if (!tes_cbor_is(&d, 0, TES_CBOR_ARRAY) || tes_cbor_count(&d, 0) < 2) {
         tes_cbor_doc_free(&d);
-        return iss_key_thumbprint(p->key, out);
+        return iss_key_thumbprint(k, out);
     }
     uint32_t second = tes_cbor_child_at(&d, 0, 1);
     if (second == TES_CBOR_NONE || !tes_cbor_is(&d, second, TES_CBOR_BYTES)) {
@@ -631,6 +687,20 @@ tes_err iss_proof_device_id(const iss_proof *p, char out[65])
     }
     tes_cbor_doc_free(&d);
     return err;
+}
+
+tes_err iss_proof_device_id(const iss_proof *p, char out[65])
+{
+    if (p == NULL || p->key == NULL || out == NULL)
+        return tes_err_set(TES_ERR_ARG, "iss_proof_device_id: NULL argument");
+    return chain_device_id(tes_buf_bytes(p->has_ka ? &p->ka.chain : &p->attestation), p->key, out);
+}
+
+tes_err iss_key_att_device_id(const iss_key_att *ka, const tes_key *k, char out[65])
+{
+    if (ka == NULL || k == NULL || out == NULL)
+        return tes_err_set(TES_ERR_ARG, "iss_key_att_device_id: NULL argument");
+    return chain_device_id(tes_buf_bytes(&ka->chain), k, out);
 }
 
 tes_err iss_key_jwk(const tes_key *k, tes_buf *jwk_x, tes_buf *jwk_y)

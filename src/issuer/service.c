@@ -7,10 +7,20 @@
  * Credential endpoint order of checks (each failure answers at once):
  *   bearer token (401 invalid_token) -> rate per token (429) -> JSON body
  *   (invalid_request / unknown_credential_configuration) -> every proof JWT
- *   parsed, signature and claims checked (invalid_proof) -> all proofs carry
- *   the same nonce and distinct keys (invalid_proof) -> the nonce consumed
- *   once for the whole request (invalid_nonce) -> key attestations
- *   (invalid_proof) -> issue.
+ *   parsed, signature and claims checked, and the contents of a
+ *   key_attestation header (invalid_proof) -> all proofs carry the same
+ *   nonce and distinct keys, at most batch_max keys in all (invalid_proof)
+ *   -> the nonce consumed once for the whole request (invalid_nonce) -> key
+ *   attestations: their signers' chains to the vendor roots (invalid_proof)
+ *   -> issue.
+ * The "attestation" proof type (OpenID4VCI 1.0 Appendix F.3, only with
+ *   vendor roots): its one key attestation parsed and checked, nonce
+ *   required (invalid_proof) -> at most batch_max attested keys -> its nonce
+ *   consumed (invalid_nonce) -> its signer's chain (invalid_proof) -> one
+ *   copy per attested key.
+ * Keys bound: one copy per proof key, in proof order, then one per key a
+ *   proof's key attestation names besides (Appendix F.1: "a Credential for
+ *   each ... attested key"), each key once.
  *
  * Issuing a batch: the status indexes must be inside the signed MSO, so the
  * batch is recorded first (one registry transaction: credential rows, random
@@ -45,6 +55,7 @@
 #include "tessera/cose.h"
 #include "tessera/mdoc.h"
 #include "tessera/registry.h"
+#include "tessera/se.h"
 #include "tessera/status.h"
 
 #include "issuer/issuer_internal.h"
@@ -416,9 +427,9 @@ static bool bearer_token(struct MHD_Connection *c, char token[64], const char **
     return true;
 }
 
-/* Signs n mdocs for the batch (indexes from the registry). */
+/* Signs n mdocs for the batch (indexes from the registry), copy i bound to keys[i]. */
 static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_claims *claims,
-                            iss_proof *proofs, const tes_registry_issued *issued, size_t n,
+                            const tes_key *const *keys, const tes_registry_issued *issued, size_t n,
                             int64_t valid_from, int64_t valid_until, json_t *list)
 {
     const tes_signer signer = *tes_ds_signer_get(s->dss);
@@ -431,7 +442,7 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
         const tes_mdoc_issue_params p = {
             .doctype = doctype,
             .claims = claims,
-            .device_key = proofs[i].key,
+            .device_key = keys[i],
             .issuer = &signer,
             .ds_chain = chain,
             .ds_chain_len = 1,
@@ -457,6 +468,59 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
     tes_buf_free(&mdoc);
     tes_buf_free(&text);
     return err;
+}
+
+/* The keys a credential request binds, each with its thumbprint and the
+ * phone it is on (device id). Keys are borrowed from the proofs or the key
+ * attestation they came from. */
+typedef struct bindings {
+    const tes_key **keys;
+    char (*ids)[65];   /* thumbprints [0, cap), then device ids [cap, 2 cap) */
+    const char **ptrs; /* into ids, as the registry takes them */
+    size_t n, cap;
+} bindings;
+
+static void bindings_free(bindings *b)
+{
+    free(b->keys);
+    free(b->ids);
+    free(b->ptrs);
+    memset(b, 0, sizeof *b);
+}
+
+static tes_err bindings_alloc(bindings *b, size_t cap)
+{
+    b->cap = cap;
+    b->keys = calloc(cap, sizeof *b->keys);
+    b->ids = calloc(2 * cap, sizeof *b->ids);
+    b->ptrs = calloc(2 * cap, sizeof *b->ptrs);
+    if (b->keys == NULL || b->ids == NULL || b->ptrs == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    return TES_OK;
+}
+
+/* Adds k unless it is bound already; device: its device id. */
+static tes_err bindings_add(bindings *b, const tes_key *k, const char device[65])
+{
+    for (size_t i = 0; i < b->n; i++)
+        if (tes_key_equal_public(b->keys[i], k))
+            return TES_OK;
+    if (b->n == b->cap)
+        return tes_err_set(TES_ERR_ARG, "bindings: full");
+    tes_err err = iss_key_thumbprint(k, b->ids[b->n]);
+    if (err != TES_OK)
+        return err;
+    memcpy(b->ids[b->cap + b->n], device, 65);
+    b->keys[b->n++] = k;
+    return TES_OK;
+}
+
+/* "proof N: key attestation not accepted: ..." for a key attestation error. */
+static enum MHD_Result send_ka_error(struct MHD_Connection *c, tes_err e, const char *prefix)
+{
+    if (e == TES_ERR_ATTESTATION || e == TES_ERR_ATTESTATION_FORMAT)
+        return send_last_error(c, TES_ERR_PROOF, prefix);
+    return send_last_error(c, e, NULL);
 }
 
 static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c,
@@ -491,64 +555,141 @@ static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c
 
     enum MHD_Result ret = MHD_NO;
     iss_proof *proofs = calloc(req.n, sizeof *proofs);
+    iss_key_att ka = {0}; /* the attestation proof type's one key attestation */
+    bindings b = {0};
     char *doctype = NULL, *claims_json = NULL;
     tes_mdoc_claims claims = {0};
-    char(*thumbs)[65] = calloc(2 * req.n, sizeof *thumbs); /* thumbprints, then device ids */
-    const char **thumb_ptrs = calloc(2 * req.n, sizeof *thumb_ptrs);
-    tes_registry_issued *issued = calloc(req.n, sizeof *issued);
+    tes_registry_issued *issued = NULL;
     json_t *list = json_array();
-    if (proofs == NULL || thumbs == NULL || thumb_ptrs == NULL || issued == NULL || list == NULL) {
+    const char *nonce = NULL; /* the c_nonce the request answers */
+    char prefix[64], dev[65];
+    if (proofs == NULL || list == NULL) {
         ret = send_error(c, TES_ERR_NOMEM, "out of memory");
         goto out;
     }
 
-    /* ---- every proof: framing, signature, claims */
-    char prefix[64];
-    for (size_t i = 0; i < req.n; i++) {
-        err = iss_proof_parse(&s->pol, req.proofs[i], strlen(req.proofs[i]), now, &proofs[i]);
-        if (err != TES_OK) {
-            if (err == TES_ERR_HTTP_REQUEST)
-                err = TES_ERR_PROOF; /* a malformed JWT is an invalid proof */
-            snprintf(prefix, sizeof prefix, "proof %zu", i);
-            ret = send_last_error(c, err, prefix);
-            goto out;
-        }
-    }
-    for (size_t i = 1; i < req.n; i++)
-        if (strcmp(proofs[i].nonce, proofs[0].nonce) != 0) {
+    if (req.attestation) {
+        /* ---- proof type "attestation": one key attestation names every key */
+        if (s->pol.vendor_roots.len == 0) {
             ret = send_error(c, TES_ERR_PROOF,
-                             "all proofs of one request must carry the same "
-                             "c_nonce");
+                             "the attestation proof type needs a key attestation this issuer can "
+                             "trust, and it has no vendor roots: send jwt proofs");
             goto out;
         }
-    for (size_t i = 0; i < req.n; i++)
-        for (size_t j = i + 1; j < req.n; j++)
-            if (tes_key_equal_public(proofs[i].key, proofs[j].key)) {
-                char d[160];
-                snprintf(d, sizeof d,
-                         "proofs %zu and %zu use the same key; each copy needs its "
-                         "own key",
-                         i, j);
-                ret = send_error(c, TES_ERR_PROOF, d);
+        err =
+            iss_key_att_parse(&s->pol, req.proofs[0], strlen(req.proofs[0]), now, false, NULL, &ka);
+        if (err != TES_OK) {
+            ret = send_ka_error(c, err, "key attestation not accepted");
+            goto out;
+        }
+        if (ka.n > s->pol.batch_max) {
+            char d[160];
+            snprintf(d, sizeof d, "the key attestation attests %zu keys; at most %zu per request",
+                     ka.n, s->pol.batch_max);
+            ret = send_error(c, TES_ERR_PROOF, d);
+            goto out;
+        }
+        if ((err = bindings_alloc(&b, ka.n)) != TES_OK) {
+            ret = send_error(c, err, NULL);
+            goto out;
+        }
+        for (size_t i = 0; i < ka.n; i++)
+            if ((err = iss_key_att_device_id(&ka, ka.keys[i], dev)) != TES_OK ||
+                (err = bindings_add(&b, ka.keys[i], dev)) != TES_OK) {
+                ret = send_last_error(c, err, "key attestation");
                 goto out;
             }
+        nonce = ka.nonce;
+    } else {
+        /* ---- every proof: framing, signature, claims, its key attestation's contents */
+        size_t cap = 0;
+        for (size_t i = 0; i < req.n; i++) {
+            err = iss_proof_parse(&s->pol, req.proofs[i], strlen(req.proofs[i]), now, &proofs[i]);
+            if (err != TES_OK) {
+                if (err == TES_ERR_HTTP_REQUEST)
+                    err = TES_ERR_PROOF; /* a malformed JWT is an invalid proof */
+                snprintf(prefix, sizeof prefix, "proof %zu", i);
+                ret = send_last_error(c, err, prefix);
+                goto out;
+            }
+            cap += 1 + proofs[i].ka.n;
+        }
+        for (size_t i = 1; i < req.n; i++)
+            if (strcmp(proofs[i].nonce, proofs[0].nonce) != 0) {
+                ret = send_error(c, TES_ERR_PROOF,
+                                 "all proofs of one request must carry the same "
+                                 "c_nonce");
+                goto out;
+            }
+        for (size_t i = 0; i < req.n; i++)
+            for (size_t j = i + 1; j < req.n; j++)
+                if (tes_key_equal_public(proofs[i].key, proofs[j].key)) {
+                    char d[160];
+                    snprintf(d, sizeof d,
+                             "proofs %zu and %zu use the same key; each copy needs its "
+                             "own key",
+                             i, j);
+                    ret = send_error(c, TES_ERR_PROOF, d);
+                    goto out;
+                }
+        /* The keys: each proof's, then those its key attestation names besides
+         * (OpenID4VCI 1.0 Appendix F.1: a credential for each attested key). */
+        if ((err = bindings_alloc(&b, cap)) != TES_OK) {
+            ret = send_error(c, err, NULL);
+            goto out;
+        }
+        for (size_t i = 0; i < req.n; i++) {
+            snprintf(prefix, sizeof prefix, "proof %zu", i);
+            if ((err = iss_proof_device_id(&proofs[i], dev)) != TES_OK ||
+                (err = bindings_add(&b, proofs[i].key, dev)) != TES_OK) {
+                ret = send_last_error(c, err, prefix);
+                goto out;
+            }
+        }
+        for (size_t i = 0; i < req.n; i++)
+            for (size_t k = 0; k < proofs[i].ka.n; k++)
+                if ((err = iss_key_att_device_id(&proofs[i].ka, proofs[i].ka.keys[k], dev)) !=
+                        TES_OK ||
+                    (err = bindings_add(&b, proofs[i].ka.keys[k], dev)) != TES_OK) {
+                    snprintf(prefix, sizeof prefix, "proof %zu", i);
+                    ret = send_last_error(c, err, prefix);
+                    goto out;
+                }
+        if (b.n > s->pol.batch_max) {
+            char d[160];
+            snprintf(d, sizeof d,
+                     "the proofs and their key attestations name %zu keys; at most %zu per "
+                     "request",
+                     b.n, s->pol.batch_max);
+            ret = send_error(c, TES_ERR_PROOF, d);
+            goto out;
+        }
+        nonce = proofs[0].nonce;
+    }
 
     /* ---- the nonce, once for the request */
-    if (strlen(proofs[0].nonce) > 63) {
+    if (strlen(nonce) > 63) {
         ret = send_error(c, TES_ERR_NONCE, "the c_nonce is unknown, used or expired");
         goto out;
     }
-    if ((err = tes_registry_nonce_consume(r, proofs[0].nonce, now)) != TES_OK) {
+    if ((err = tes_registry_nonce_consume(r, nonce, now)) != TES_OK) {
         ret = send_last_error(c, err, NULL);
         goto out;
     }
 
-    /* ---- key attestations */
-    for (size_t i = 0; i < req.n; i++) {
-        if ((err = iss_proof_attestation(&s->pol, &proofs[i], now)) != TES_OK) {
-            snprintf(prefix, sizeof prefix, "proof %zu", i);
-            ret = send_last_error(c, err, prefix);
+    /* ---- key attestations: the signers' trust */
+    if (req.attestation) {
+        if ((err = iss_key_att_trust(&s->pol, &ka, now)) != TES_OK) {
+            ret = send_ka_error(c, err, "key attestation not accepted");
             goto out;
+        }
+    } else {
+        for (size_t i = 0; i < req.n; i++) {
+            if ((err = iss_proof_attestation(&s->pol, &proofs[i], now)) != TES_OK) {
+                snprintf(prefix, sizeof prefix, "proof %zu", i);
+                ret = send_last_error(c, err, prefix);
+                goto out;
+            }
         }
     }
 
@@ -572,34 +713,26 @@ static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c
     }
 
     /* ---- record the batch (status indexes), then sign */
-    for (size_t i = 0; i < req.n; i++) {
-        if ((err = iss_key_thumbprint(proofs[i].key, thumbs[i])) != TES_OK) {
-            ret = send_error(c, err, NULL);
-            goto out;
-        }
-        thumb_ptrs[i] = thumbs[i];
-        /* The phone: its secure element's attestation certificate (checked above
-         * when attestation is required). */
-        if ((err = iss_proof_device_id(&proofs[i], thumbs[req.n + i])) != TES_OK) {
-            snprintf(prefix, sizeof prefix, "proof %zu", i);
-            ret = send_last_error(c, err, prefix);
-            goto out;
-        }
-        thumb_ptrs[req.n + i] = thumbs[req.n + i];
+    for (size_t i = 0; i < b.n; i++) {
+        b.ptrs[i] = b.ids[i];
+        b.ptrs[b.n + i] = b.ids[b.cap + i];
+    }
+    if ((issued = calloc(b.n, sizeof *issued)) == NULL) {
+        ret = send_error(c, TES_ERR_NOMEM, NULL);
+        goto out;
     }
     const int64_t valid_from = now - ((now % DAY) + DAY) % DAY;
     const int64_t valid_until = valid_from + s->valid_days * DAY;
-    if ((err =
-             tes_registry_issue_batch(r, person_id, doctype, valid_from, valid_until, s->status_uri,
-                                      s->status_list_size, thumb_ptrs, thumb_ptrs + req.n, req.n,
-                                      issued)) != TES_OK) {
+    if ((err = tes_registry_issue_batch(r, person_id, doctype, valid_from, valid_until,
+                                        s->status_uri, s->status_list_size, b.ptrs, b.ptrs + b.n,
+                                        b.n, issued)) != TES_OK) {
         ret = send_error(c, err, NULL);
         goto out;
     }
-    err = issue_copies(s, doctype, &claims, proofs, issued, req.n, valid_from, valid_until, list);
+    err = issue_copies(s, doctype, &claims, b.keys, issued, b.n, valid_from, valid_until, list);
     if (err != TES_OK) {
         /* The batch is recorded but will not be delivered: revoke it. */
-        for (size_t i = 0; i < req.n; i++) {
+        for (size_t i = 0; i < b.n; i++) {
             /* Best effort: the answer is 500 either way, and a copy left VALID is one that
              * nobody holds. */
             tes_err re = tes_registry_set_status(r, issued[i].credential_id, person_id,
@@ -613,10 +746,10 @@ static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c
     /* "device_id" (not in OpenID4VCI; wallets ignore unknown members): the phone
      * the copies are bound to, for 'report lost'; only when all copies share one. */
     bool one_device = true;
-    for (size_t i = 1; i < req.n; i++)
-        one_device = one_device && strcmp(thumbs[req.n + i], thumbs[req.n]) == 0;
+    for (size_t i = 1; i < b.n; i++)
+        one_device = one_device && strcmp(b.ids[b.cap + i], b.ids[b.cap]) == 0;
     if (resp != NULL && one_device)
-        json_object_set_new(resp, "device_id", json_string(thumbs[req.n]));
+        json_object_set_new(resp, "device_id", json_string(b.ids[b.cap]));
     ret = send_json(c, 200, resp, true, NULL, NULL);
 out:
     json_decref(list);
@@ -624,8 +757,8 @@ out:
         for (size_t i = 0; i < req.n; i++)
             iss_proof_free(&proofs[i]);
     free(proofs);
-    free(thumbs);
-    free(thumb_ptrs);
+    iss_key_att_free(&ka);
+    bindings_free(&b);
     free(issued);
     tes_mdoc_claims_free(&claims);
     free(doctype);
@@ -1005,13 +1138,30 @@ static tes_err build_metadata(tes_issuer *s)
     }
     static const char *const doctypes[] = {TES_DOCTYPE_PID, TES_DOCTYPE_MDL};
     for (size_t i = 0; i < 2; i++) {
+        json_t *types = json_object();
         json_t *jwt = json_pack("{s:[s]}", "proof_signing_alg_values_supported", "ES256");
-        if (jwt && s->vendor_roots.len > 0)
-            json_object_set_new(jwt, "key_attestations_required", json_object());
-        json_t *cfg = json_pack("{s:s, s:s, s:[s], s:[i], s:{s:o}}", "format", "mso_mdoc",
-                                "doctype", doctypes[i], "cryptographic_binding_methods_supported",
-                                "cose_key", "credential_signing_alg_values_supported", -7,
-                                "proof_types_supported", "jwt", jwt);
+        if (types != NULL && jwt != NULL)
+            json_object_set_new(types, "jwt", jwt);
+        if (types != NULL && jwt != NULL && s->vendor_roots.len > 0) {
+            /* Key attestations are required: Tessera's x5c form or OpenID4VCI 1.0's
+             * (Appendix D) in the proof's key_attestation header, or the attestation
+             * proof type. With require_uv, the user_authentication values that say
+             * every use needs the holder (keyatt.c). */
+            json_t *kar =
+                s->pol.require_uv
+                    ? json_pack("{s:[s,s,s,s,s]}", "user_authentication", TES_KA_USER_AUTH_PIN,
+                                "iso_18045_high", "iso_18045_moderate", "iso_18045_enhanced-basic",
+                                "iso_18045_basic")
+                    : json_object();
+            json_object_set(jwt, "key_attestations_required", kar);
+            json_object_set_new(types, "attestation",
+                                json_pack("{s:[s], s:o}", "proof_signing_alg_values_supported",
+                                          "ES256", "key_attestations_required", kar));
+        }
+        json_t *cfg = json_pack("{s:s, s:s, s:[s], s:[i], s:o}", "format", "mso_mdoc", "doctype",
+                                doctypes[i], "cryptographic_binding_methods_supported", "cose_key",
+                                "credential_signing_alg_values_supported", -7,
+                                "proof_types_supported", types);
         if (cfg == NULL || json_object_set_new(configs, doctypes[i], cfg) != 0) {
             err = tes_err_set(TES_ERR_NOMEM, "out of memory");
             goto out;

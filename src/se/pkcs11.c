@@ -1368,6 +1368,7 @@ static const tes_se_ops p11_ops = {
     .pin_status = p11_pin_status,
     .list_keys = p11_list_keys,
     .close = p11_close,
+    .attest_jwt = NULL, /* no key attestations (see attest) */
 };
 
 /* ------------------------------------------------------------------ open */

@@ -5,6 +5,7 @@
  * vendor root). The backends live in soft.c / soft_state.c and pkcs11.c.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,6 +89,19 @@ tes_err tes_se_sign(tes_se *se, const char *id, const char *pin, tes_bytes msg, 
         (msg.ptr == NULL && msg.len != 0))
         return tes_err_set(TES_ERR_ARG, "tes_se_sign: NULL argument");
     return se->ops->sign(se, id, pin, msg, sig, sig_len);
+}
+
+tes_err tes_se_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids, const char *nonce,
+                          tes_buf *jwt)
+{
+    if (se == NULL || se->ops == NULL || ids == NULL || jwt == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_se_attest_jwt: NULL argument");
+    const tes_se_ops *o = se->ops;
+    if (o->size < offsetof(tes_se_ops, attest_jwt) + sizeof o->attest_jwt || o->attest_jwt == NULL)
+        return tes_err_set(TES_ERR_UNSUPPORTED,
+                           "the %s secure element makes no key attestations in JWT form",
+                           o->name ? o->name : "(unnamed)");
+    return o->attest_jwt(se, ids, n_ids, nonce, jwt);
 }
 
 tes_err tes_se_cose_sign(void *ctx, int64_t alg, tes_bytes msg, uint8_t *sig, size_t *sig_len)
@@ -281,6 +295,59 @@ static bool is_signing_ca(const tes_cert *c)
     return i->is_ca && (!i->has_key_usage || (i->key_usage & TES_KU_KEY_CERT_SIGN));
 }
 
+tes_err tes_se_vendor_chain_verify(tes_cert *const *certs, size_t n, tes_bytes vendor_roots,
+                                   int64_t at, const char *leaf_what)
+{
+    if (certs == NULL || n == 0 || leaf_what == NULL ||
+        (vendor_roots.ptr == NULL && vendor_roots.len != 0))
+        return tes_err_set(TES_ERR_ARG, "tes_se_vendor_chain_verify: NULL argument");
+    for (size_t i = 0; i < n; i++)
+        if (certs[i] == NULL)
+            return tes_err_set(TES_ERR_ARG, "tes_se_vendor_chain_verify: NULL certificate");
+    tes_cert *roots[ATT_MAX_ROOTS] = {0};
+    size_t nroots = 0;
+    tes_err err = tes_cert_parse_all(vendor_roots, roots, ATT_MAX_ROOTS, &nroots);
+    if (err != TES_OK)
+        return tes_err_set(err, "vendor roots: %s", tes_err_message());
+    for (size_t i = 0; i < n; i++)
+        if ((err = check_time(certs[i], i == 0 ? leaf_what : "attestation", at)) != TES_OK)
+            goto done;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (!is_signing_ca(certs[i + 1])) {
+            err = tes_err_set(TES_ERR_ATTESTATION,
+                              "attestation certificate %zu may not issue certificates", i + 1);
+            goto done;
+        }
+        if (!tes_cert_issuer_matches(certs[i], certs[i + 1]) ||
+            tes_cert_verify_signed_by(certs[i], certs[i + 1]) != TES_OK) {
+            err = tes_err_set(TES_ERR_ATTESTATION,
+                              "attestation certificate %zu is not issued by certificate %zu", i,
+                              i + 1);
+            goto done;
+        }
+    }
+    const tes_cert *top = certs[n - 1], *anchor = NULL;
+    for (size_t r = 0; r < nroots && anchor == NULL; r++) {
+        if (tes_bytes_eq(tes_cert_der(top), tes_cert_der(roots[r])))
+            anchor = roots[r]; /* the chain carries the root itself */
+        else if (is_signing_ca(roots[r]) && tes_cert_issuer_matches(top, roots[r]) &&
+                 tes_cert_verify_signed_by(top, roots[r]) == TES_OK)
+            anchor = roots[r];
+    }
+    if (anchor == NULL) {
+        err = tes_err_set(TES_ERR_ATTESTATION,
+                          "attestation chain (issuer \"%.100s\") does not lead to a trusted "
+                          "vendor root",
+                          tes_cert_get_info(top)->issuer);
+        goto done;
+    }
+    err = check_time(anchor, "vendor root", at);
+done:
+    for (size_t i = 0; i < nroots; i++)
+        tes_cert_free(roots[i]);
+    return err;
+}
+
 tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots, tes_bytes challenge,
                                   int64_t at, tes_se_attested *out)
 {
@@ -292,8 +359,8 @@ tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots, tes_b
     if (vendor_roots.len == 0)
         return tes_err_set(TES_ERR_ARG, "tes_se_attestation_verify: no vendor roots given");
 
-    tes_cert *certs[ATT_MAX_CHAIN] = {0}, *roots[ATT_MAX_ROOTS] = {0};
-    size_t ncerts = 0, nroots = 0;
+    tes_cert *certs[ATT_MAX_CHAIN] = {0};
+    size_t ncerts = 0;
     tes_cbor_doc d = {0};
     tes_bytes got_challenge = {0};
     tes_err err;
@@ -333,49 +400,12 @@ tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots, tes_b
         goto done;
 
     /* ---- trust */
-    if ((err = tes_cert_parse_all(vendor_roots, roots, ATT_MAX_ROOTS, &nroots)) != TES_OK) {
-        err = tes_err_set(err, "vendor roots: %s", tes_err_message());
-        goto done;
-    }
     if (tes_cert_get_info(certs[0])->is_ca) {
         err = tes_err_set(TES_ERR_ATTESTATION, "the attested key's certificate is a CA");
         goto done;
     }
-    for (size_t i = 0; i < ncerts; i++) {
-        if ((err = check_time(certs[i], i == 0 ? "attested key" : "attestation", at)) != TES_OK)
-            goto done;
-    }
-    for (size_t i = 0; i + 1 < ncerts; i++) {
-        if (!is_signing_ca(certs[i + 1])) {
-            err = tes_err_set(TES_ERR_ATTESTATION,
-                              "attestation certificate %zu may not issue certificates", i + 1);
-            goto done;
-        }
-        if (!tes_cert_issuer_matches(certs[i], certs[i + 1]) ||
-            tes_cert_verify_signed_by(certs[i], certs[i + 1]) != TES_OK) {
-            err = tes_err_set(TES_ERR_ATTESTATION,
-                              "attestation certificate %zu is not issued by certificate %zu", i,
-                              i + 1);
-            goto done;
-        }
-    }
-    const tes_cert *top = certs[ncerts - 1];
-    const tes_cert *anchor = NULL;
-    for (size_t r = 0; r < nroots && anchor == NULL; r++) {
-        if (tes_bytes_eq(tes_cert_der(top), tes_cert_der(roots[r])))
-            anchor = roots[r]; /* the chain carries the root itself */
-        else if (is_signing_ca(roots[r]) && tes_cert_issuer_matches(top, roots[r]) &&
-                 tes_cert_verify_signed_by(top, roots[r]) == TES_OK)
-            anchor = roots[r];
-    }
-    if (anchor == NULL) {
-        err =
-            tes_err_set(TES_ERR_ATTESTATION,
-                        "attestation chain (issuer \"%s\") does not lead to a trusted vendor root",
-                        tes_cert_get_info(top)->issuer);
-        goto done;
-    }
-    if ((err = check_time(anchor, "vendor root", at)) != TES_OK)
+    if ((err = tes_se_vendor_chain_verify(certs, ncerts, vendor_roots, at, "attested key")) !=
+        TES_OK)
         goto done;
 
     /* ---- challenge */
@@ -391,8 +421,6 @@ done:
     tes_cbor_doc_free(&d);
     for (size_t i = 0; i < ncerts; i++)
         tes_cert_free(certs[i]);
-    for (size_t i = 0; i < nroots; i++)
-        tes_cert_free(roots[i]);
     return err;
 }
 

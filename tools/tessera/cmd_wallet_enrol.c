@@ -1,12 +1,16 @@
 /* tessera wallet enrol — the wallet obtains a credential from an issuing
  * authority over OpenID4VCI (pre-authorized code with the transaction code
  * the citizen was told at the counter): one key per copy is made in the
- * secure element, attested for the issuer's c_nonce, proves possession, and
- * the copies are stored as one credential. */
+ * secure element, attested for the issuer's c_nonce (Tessera's x5c chain, or
+ * an OpenID4VCI 1.0 key attestation JWT when the issuer asks for key
+ * attestations: --proof), proves possession, and the copies are stored as
+ * one credential. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "tessera/cbor.h"
 #include "tessera/cose.h"
@@ -77,6 +81,50 @@ static bool key_thumbprint(const tes_key *k, char out[65])
     return ok && out[0] != '\0';
 }
 
+/* Notes the device id of one attestation: the first one seen, or that they differ. */
+static void note_device(enrol_ctx *c, const char dev[65])
+{
+    if (c->device[0] == '\0')
+        memcpy(c->device, dev, 65);
+    else if (strcmp(c->device, dev) != 0)
+        c->device_differs = true;
+}
+
+/* The device id of a key attestation JWT: hex SHA-256 of its header's x5c[1]
+ * (the secure element's attestation certificate, as in the x5c form). */
+static bool device_id_of_jwt(tes_bytes jwt, char out[65])
+{
+    out[0] = '\0';
+    const uint8_t *dot = memchr(jwt.ptr, '.', jwt.len);
+    tes_buf hdr = {0}, der = {0};
+    json_t *h = NULL;
+    bool ok = dot != NULL &&
+              tes_b64url_decode(&hdr, (const char *)jwt.ptr, (size_t)(dot - jwt.ptr)) == TES_OK &&
+              (h = json_loadb((const char *)hdr.ptr, hdr.len, 0, NULL)) != NULL;
+    json_t *second = ok ? json_array_get(json_object_get(h, "x5c"), 1) : NULL;
+    ok = json_is_string(second) &&
+         tes_b64_decode(&der, json_string_value(second), json_string_length(second)) == TES_OK;
+    if (ok)
+        hex_sha256(tes_buf_bytes(&der), out);
+    json_decref(h);
+    tes_buf_free(&hdr);
+    tes_buf_free(&der);
+    return ok && out[0] != '\0';
+}
+
+/* OpenID4VCI 1.0 key attestation (Appendix D.1), signed inside the secure element. */
+static tes_err key_attest_jwt(void *ctx, const char *const *key_ids, size_t n, const char *nonce,
+                              tes_buf *jwt)
+{
+    enrol_ctx *c = ctx;
+    size_t before = jwt->len;
+    tes_err e = tes_se_attest_jwt(c->w->se, key_ids, n, nonce, jwt);
+    char dev[65];
+    if (e == TES_OK && device_id_of_jwt(TES_BYTES(jwt->ptr + before, jwt->len - before), dev))
+        note_device(c, dev);
+    return e;
+}
+
 static tes_err key_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *public_key_pem,
                           tes_buf *attestation)
 {
@@ -97,16 +145,14 @@ static tes_err key_create(void *ctx, tes_bytes challenge, char key_id[64], tes_b
     if (e != TES_OK)
         return e;
     /* Without an attestation the issuer may still accept the key (a
-     * development service); one that requires it answers invalid_proof. */
-    if (se->ops->attest != NULL && (e = se->ops->attest(se, id, challenge, attestation)) != TES_OK)
+     * development service); one that requires it answers invalid_proof. An
+     * empty challenge: the client sends a key attestation JWT instead. */
+    if (challenge.len > 0 && se->ops->attest != NULL &&
+        (e = se->ops->attest(se, id, challenge, attestation)) != TES_OK)
         return e;
     char dev[65];
-    if (attestation->len > 0 && device_id_of_chain(tes_buf_bytes(attestation), dev)) {
-        if (c->device[0] == '\0')
-            memcpy(c->device, dev, sizeof dev);
-        else if (strcmp(c->device, dev) != 0)
-            c->device_differs = true;
-    }
+    if (attestation->len > 0 && device_id_of_chain(tes_buf_bytes(attestation), dev))
+        note_device(c, dev);
     snprintf(key_id, 64, "%s", id);
     return TES_OK;
 }
@@ -237,7 +283,28 @@ typedef struct enrol_args {
     const char *wallet, *offer, *tx_code, *name;
     int pin_fd;
     size_t batch;
+    tes_oid4vci_proof_form proof;
 } enrol_args;
+
+/* --proof MODE */
+static bool parse_proof_form(const char *s, tes_oid4vci_proof_form *out)
+{
+    static const struct {
+        const char *name;
+        tes_oid4vci_proof_form form;
+    } forms[] = {
+        {"auto", TES_OID4VCI_PROOF_AUTO},
+        {"x5c", TES_OID4VCI_PROOF_X5C},
+        {"key-attestation", TES_OID4VCI_PROOF_KEY_ATTESTATION},
+        {"attestation", TES_OID4VCI_PROOF_ATTESTATION},
+    };
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+        if (strcmp(s, forms[i].name) == 0) {
+            *out = forms[i].form;
+            return true;
+        }
+    return false;
+}
 
 static int wallet_enrol(const char *cmd, const enrol_args *a)
 {
@@ -288,9 +355,22 @@ static int wallet_enrol(const char *cmd, const enrol_args *a)
         goto out;
     }
     ctx.pin = pin;
+    /* A secure element without key attestation JWTs (PKCS#11) keeps to the x5c form. */
+    bool jwt_attest = w.se->ops->size >= sizeof(tes_se_ops) && w.se->ops->attest_jwt != NULL;
+    if (!jwt_attest && (a->proof == TES_OID4VCI_PROOF_KEY_ATTESTATION ||
+                        a->proof == TES_OID4VCI_PROOF_ATTESTATION)) {
+        rc = cli_se_fail(&w,
+                         tes_err_set(TES_ERR_UNSUPPORTED,
+                                     "the %s secure element makes no key attestation JWTs",
+                                     w.se->ops->name),
+                         "%s: --proof", cmd);
+        goto out;
+    }
     const tes_oid4vci_keys keys = {.create = key_create, .sign = key_sign, .ctx = &ctx};
+    const tes_oid4vci_proof_opts proof = {.form = a->proof,
+                                          .key_attestation = jwt_attest ? key_attest_jwt : NULL};
     fprintf(stderr, "asking the issuer for %zu cop%s ...\n", a->batch, a->batch == 1 ? "y" : "ies");
-    e = tes_oid4vci_obtain(a->offer, txc, a->batch, &keys, &mdocs, &key_ids, &n);
+    e = tes_oid4vci_obtain_with(a->offer, txc, a->batch, &keys, &proof, &mdocs, &key_ids, &n);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: obtaining the credential", cmd);
         goto out;
@@ -350,6 +430,7 @@ int cmd_wallet_enrol(int argc, char **argv)
         {"pin-fd", required_argument, NULL, 'p'},
         {"batch", required_argument, NULL, 'b'},
         {"name", required_argument, NULL, 'n'},
+        {"proof", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -381,6 +462,13 @@ int cmd_wallet_enrol(int argc, char **argv)
             break;
         case 'n':
             a.name = optarg;
+            break;
+        case 'P':
+            if (!parse_proof_form(optarg, &a.proof))
+                return cli_usage_error(cmd,
+                                       "--proof needs auto, x5c, key-attestation or attestation, "
+                                       "not '%s'",
+                                       optarg);
             break;
         case 'h':
             cli_print_usage(cmd, false);

@@ -1,0 +1,1565 @@
+/*
+ * OpenID4VCI 1.0 key attestations (Appendix D.1) end to end: the soft
+ * secure element's key attestation JWT (tes_se_attest_jwt), the issuer's
+ * checks of it (iss_key_att_parse / iss_key_att_trust, in a proof's
+ * key_attestation header and as the "attestation" proof type), and the
+ * wallet client's forms (tes_oid4vci_obtain_with), over HTTP on loopback.
+ *
+ * Fixture: an authority, a trusted chip vendor and an untrusted one, a soft
+ * SE provisioned by each, and a "forge": an attestation CA the trusted vendor
+ * issued to the test, with a key attestation signer certificate under it, so
+ * that key attestations with any header and claims can be signed by a
+ * trusted signer and each check of the issuer is met alone.
+ *
+ *  - the SE's JWT: header, claims, protections per key, signer certificate,
+ *    errors (unknown, used, mixed, twice, bad nonce, backend without it);
+ *  - end to end: AUTO with the callback sends key_attestation proofs; the
+ *    attestation proof type (no signatures); the device id recorded is the
+ *    SE's attestation certificate, as in the x5c form;
+ *  - one negative case per check, each expecting exactly its code (parser)
+ *    and its invalid_proof description (wire); the service serving after;
+ *  - policy: require_uv maps to user_authentication; a development service
+ *    (no vendor roots) neither asks for nor trusts key attestations.
+ */
+#define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
+#include "harness.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "tessera/cbor.h"
+#include "tessera/cose.h"
+#include "tessera/issuer.h"
+#include "tessera/mdoc.h"
+#include "tessera/se.h"
+
+#include "issuer/issuer_internal.h"
+
+#define DAY 86400LL
+#define BATCH_MAX 5
+
+static const char PID_CLAIMS[] =
+    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","
+    " \"birth_date\": \"1964-08-12\", \"issuing_authority\": \"Utopia\", \"issuing_country\": "
+    "\"UT\", \"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"UT\"}}";
+
+static _Atomic int64_t clock_offset;
+static int64_t test_now(void *ctx)
+{
+    (void)ctx;
+    return (int64_t)time(NULL) + atomic_load(&clock_offset);
+}
+static const tes_clock TEST_CLOCK = {test_now, NULL};
+
+/* ------------------------------------------------------------------ fixture */
+
+typedef struct service {
+    tes_issuer *iss;
+    tes_issuer_config cfg;
+    char url[128], db[160];
+} service;
+
+typedef struct env {
+    bool ready, failed;
+    char dir[64], auth[128], vendor_dir[128], vendor_pem[160];
+    tes_se *se, *se_untrusted, *se_uv;
+    service main, uv, dev;
+    tes_buf roots; /* vendor.pem */
+    /* the forge: an attestation CA under the trusted vendor, a signer under it */
+    tes_key *ca_key, *signer_key;
+    tes_cert *ca, *signer, *signer_no_eku_other;
+} env;
+static env E;
+
+static bool write_pem_cert(const char *dir, const char *name, const tes_cert *c)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    tes_buf pem = {0};
+    bool ok = tes_cert_to_pem(c, &pem) == TES_OK &&
+              tes_file_write(p, tes_buf_bytes(&pem), 0644) == TES_OK;
+    tes_buf_free(&pem);
+    return ok;
+}
+
+/* An authority as `tessera authority init` makes it. */
+static bool make_authority(const char *dir)
+{
+    int64_t now = time(NULL);
+    tes_key *ik = NULL, *dk = NULL;
+    tes_cert *iaca = NULL, *ds = NULL;
+    bool ok = tes_key_generate(TES_CURVE_P256, &ik) == TES_OK &&
+              tes_key_generate(TES_CURVE_P256, &dk) == TES_OK;
+    tes_cert_template rt = {.common_name = "Utopia IACA",
+                            .country = "UT",
+                            .not_before = now - 3600,
+                            .not_after = now + 3650 * DAY,
+                            .is_ca = true,
+                            .path_len = 0,
+                            .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
+                            .issuer_alt_uri = "https://iaca.ut.example"};
+    tes_cert_template dt = {.common_name = "Utopia Document Signer",
+                            .country = "UT",
+                            .not_before = now - 3600,
+                            .not_after = now + 1000 * DAY,
+                            .path_len = -1,
+                            .key_usage = TES_KU_DIGITAL_SIGNATURE,
+                            .eku_oid = "1.0.18013.5.1.2",
+                            .issuer_alt_uri = "https://iaca.ut.example",
+                            .crl_uri = "https://iaca.ut.example/crl/iaca.crl"};
+    ok = ok && tes_cert_create(&rt, ik, NULL, ik, &iaca) == TES_OK &&
+         tes_cert_create(&dt, dk, iaca, ik, &ds) == TES_OK;
+    tes_buf pem = {.secret = true};
+    char p[256];
+    snprintf(p, sizeof p, "%s/ds_key.pem", dir);
+    ok = ok && tes_key_to_pem(dk, true, &pem) == TES_OK &&
+         tes_file_write(p, tes_buf_bytes(&pem), 0600) == TES_OK &&
+         write_pem_cert(dir, "ds.pem", ds) && write_pem_cert(dir, "iaca.pem", iaca);
+    tes_buf_free(&pem);
+    tes_key_free(ik);
+    tes_key_free(dk);
+    tes_cert_free(iaca);
+    tes_cert_free(ds);
+    return ok;
+}
+
+/* The forge: CA under the trusted vendor root, a key attestation signer under it. */
+static bool make_forge(void)
+{
+    char p[256];
+    tes_buf vk = {.secret = true}, vc = {0};
+    tes_key *vkey = NULL;
+    tes_cert *vroot = NULL;
+    snprintf(p, sizeof p, "%s/vendor_key.pem", E.vendor_dir);
+    bool ok = tes_file_read(p, 1 << 20, &vk) == TES_OK &&
+              tes_key_parse(tes_buf_bytes(&vk), &vkey) == TES_OK &&
+              tes_file_read(E.vendor_pem, 1 << 20, &vc) == TES_OK &&
+              tes_cert_parse_any(tes_buf_bytes(&vc), &vroot) == TES_OK;
+    int64_t now = time(NULL);
+    tes_cert_template ct = {.common_name = "Test attestation CA",
+                            .not_before = now - 3600,
+                            .not_after = now + 365 * DAY,
+                            .is_ca = true,
+                            .path_len = 0,
+                            .key_usage = TES_KU_KEY_CERT_SIGN};
+    tes_cert_template st = {.common_name = "Test key attestation signer",
+                            .not_before = now - 3600,
+                            .not_after = now + 30 * DAY,
+                            .path_len = -1,
+                            .key_usage = TES_KU_DIGITAL_SIGNATURE,
+                            .eku_oid = TES_OID_KA_SIGNER};
+    tes_cert_template ot = st;
+    ot.eku_oid = "1.3.6.1.5.5.7.3.2"; /* clientAuth only */
+    ok = ok && tes_key_generate(TES_CURVE_P256, &E.ca_key) == TES_OK &&
+         tes_key_generate(TES_CURVE_P256, &E.signer_key) == TES_OK &&
+         tes_cert_create(&ct, E.ca_key, vroot, vkey, &E.ca) == TES_OK &&
+         tes_cert_create(&st, E.signer_key, E.ca, E.ca_key, &E.signer) == TES_OK &&
+         tes_cert_create(&ot, E.signer_key, E.ca, E.ca_key, &E.signer_no_eku_other) == TES_OK;
+    tes_buf_free(&vk);
+    tes_buf_free(&vc);
+    tes_key_free(vkey);
+    tes_cert_free(vroot);
+    return ok;
+}
+
+static bool service_start(service *s, const char *name, bool roots, bool uv)
+{
+    snprintf(s->db, sizeof s->db, "%s/%s.db", E.dir, name);
+    s->cfg = (tes_issuer_config){.authority_dir = E.auth,
+                                 .db_url = s->db,
+                                 .listen = "127.0.0.1:0",
+                                 .vendor_roots = roots ? E.vendor_pem : NULL,
+                                 .require_uv = uv,
+                                 .batch_max = BATCH_MAX,
+                                 .nonce_lifetime = 120,
+                                 .rate_limit = 10000,
+                                 .clock = &TEST_CLOCK};
+    int port = 0;
+    if (tes_issuer_start(&s->cfg, &s->iss, &port) != TES_OK) {
+        fprintf(stderr, "issuer start: %s\n", tes_err_message());
+        return false;
+    }
+    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", port);
+    s->cfg.public_url = s->url;
+    return true;
+}
+
+static bool env_up(void)
+{
+    if (E.ready || E.failed)
+        return E.ready;
+    E.failed = true;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(E.dir, sizeof E.dir, "/tmp/tes_keyatt_XXXXXX");
+    if (!mkdtemp(E.dir))
+        return false;
+    snprintf(E.auth, sizeof E.auth, "%s/authority", E.dir);
+    mkdir(E.auth, 0700);
+    if (!make_authority(E.auth))
+        return false;
+    char vdir2[128], sdir[160], sdir2[160], sdir3[160];
+    snprintf(E.vendor_dir, sizeof E.vendor_dir, "%s/vendor", E.dir);
+    snprintf(vdir2, sizeof vdir2, "%s/vendor2", E.dir);
+    snprintf(E.vendor_pem, sizeof E.vendor_pem, "%s/vendor.pem", E.vendor_dir);
+    snprintf(sdir, sizeof sdir, "soft:%s/se", E.dir);
+    snprintf(sdir2, sizeof sdir2, "soft:%s/se2", E.dir);
+    snprintf(sdir3, sizeof sdir3, "soft:%s/se3", E.dir);
+    if (tes_se_vendor_create(E.vendor_dir, "Trusted Chip Vendor") != TES_OK ||
+        tes_se_vendor_create(vdir2, "Unknown Chip Vendor") != TES_OK ||
+        tes_se_open(sdir, NULL, &E.se) != TES_OK ||
+        tes_se_soft_provision(E.se, E.vendor_dir) != TES_OK ||
+        tes_se_open(sdir2, NULL, &E.se_untrusted) != TES_OK ||
+        tes_se_soft_provision(E.se_untrusted, vdir2) != TES_OK ||
+        tes_se_open(sdir3, NULL, &E.se_uv) != TES_OK ||
+        tes_se_soft_provision(E.se_uv, E.vendor_dir) != TES_OK ||
+        E.se_uv->ops->pin_set(E.se_uv, "2468", "12345678") != TES_OK)
+        return false;
+    if (tes_file_read(E.vendor_pem, 1 << 20, &E.roots) != TES_OK || !make_forge())
+        return false;
+    if (!service_start(&E.main, "main", true, false) || !service_start(&E.uv, "uv", true, true) ||
+        !service_start(&E.dev, "dev", false, false))
+        return false;
+    E.ready = true;
+    E.failed = false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ JOSE helpers */
+
+static char *b64url_text(const void *p, size_t n)
+{
+    tes_buf b = {0};
+    tes_b64url_encode(&b, TES_BYTES(p, n));
+    tes_buf_append(&b, "", 1);
+    return (char *)b.ptr;
+}
+
+static char *b64url_json(json_t *v)
+{
+    char *t = json_dumps(v, JSON_COMPACT);
+    char *r = b64url_text(t, strlen(t));
+    free(t);
+    return r;
+}
+
+/* Signs header.claims with key (ES256); steals both; malloc'd compact JWS. */
+static char *jws(json_t *hdr, json_t *claims, const tes_key *key)
+{
+    char *h = b64url_json(hdr), *c = b64url_json(claims);
+    tes_buf t = {0};
+    tes_buf_append(&t, h, strlen(h));
+    tes_buf_append(&t, ".", 1);
+    tes_buf_append(&t, c, strlen(c));
+    uint8_t sig[TES_MAX_SIG];
+    size_t sl = 0;
+    tes_err e = tes_key_sign(key, TES_HASH_SHA256, tes_buf_bytes(&t), sig, &sl);
+    tes_buf_append(&t, ".", 1);
+    tes_b64url_encode(&t, TES_BYTES(sig, sl));
+    tes_buf_append(&t, "", 1);
+    free(h);
+    free(c);
+    json_decref(hdr);
+    json_decref(claims);
+    if (e != TES_OK) {
+        tes_buf_free(&t);
+        return NULL;
+    }
+    return (char *)t.ptr;
+}
+
+static json_t *jwk_of(const tes_key *k)
+{
+    tes_buf x = {0}, y = {0};
+    json_t *j = NULL;
+    if (iss_key_jwk(k, &x, &y) == TES_OK)
+        j = json_pack("{s:s, s:s, s:s%, s:s%}", "kty", "EC", "crv", "P-256", "x", (char *)x.ptr,
+                      x.len, "y", (char *)y.ptr, y.len);
+    tes_buf_free(&x);
+    tes_buf_free(&y);
+    return j;
+}
+
+static json_t *b64_cert(const tes_cert *c)
+{
+    tes_buf b = {0};
+    tes_b64_encode(&b, tes_cert_der(c));
+    json_t *s = json_stringn((const char *)b.ptr, b.len);
+    tes_buf_free(&b);
+    return s;
+}
+
+/* The forge's default key attestation header. */
+static json_t *ka_header(void)
+{
+    return json_pack("{s:s, s:s, s:[o,o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
+                     b64_cert(E.signer), b64_cert(E.ca));
+}
+
+/* Default claims attesting keys k[0..n) for nonce (NULL: none). */
+static json_t *ka_claims(tes_key *const *k, size_t n, const char *nonce)
+{
+    int64_t now = test_now(NULL);
+    json_t *keys = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(keys, jwk_of(k[i]));
+    json_t *c = json_pack("{s:I, s:I, s:o, s:[s], s:[s]}", "iat", (json_int_t)now, "exp",
+                          (json_int_t)(now + 3600), "attested_keys", keys, "key_storage",
+                          "iso_18045_moderate", "user_authentication", "iso_18045_moderate");
+    if (nonce)
+        json_object_set_new(c, "nonce", json_string(nonce));
+    return c;
+}
+
+/* A proof JWT signed by key (private) naming it by jwk, with key_attestation ka
+ * (NULL: none) and extra header members (stolen, may be NULL). */
+static char *proof_jwt(const tes_key *key, const char *nonce, const char *ka, json_t *extra,
+                       const char *aud)
+{
+    json_t *hdr =
+        json_pack("{s:s, s:s, s:o}", "typ", ISS_PROOF_TYP, "alg", "ES256", "jwk", jwk_of(key));
+    if (ka)
+        json_object_set_new(hdr, "key_attestation", json_string(ka));
+    if (extra)
+        json_object_update(hdr, extra);
+    json_decref(extra);
+    json_t *cl =
+        json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)test_now(NULL), "nonce", nonce);
+    return jws(hdr, cl, key);
+}
+
+/* The SE's key attestation of its keys ids (NUL-terminated, malloc'd). */
+static char *se_ka(tes_se *se, const char *const *ids, size_t n, const char *nonce)
+{
+    tes_buf b = {0};
+    if (tes_se_attest_jwt(se, ids, n, nonce, &b) != TES_OK) {
+        fprintf(stderr, "    attest_jwt: %s\n", tes_err_message());
+        tes_buf_free(&b);
+        return NULL;
+    }
+    tes_buf_append(&b, "", 1);
+    return (char *)b.ptr;
+}
+
+/* Decodes part i (0 header, 1 payload) of a compact JWS as JSON. */
+static json_t *jws_part(const char *jwt, int part)
+{
+    const char *p = jwt;
+    for (int i = 0; i < part; i++)
+        p = strchr(p, '.') + 1;
+    size_t n = strcspn(p, ".");
+    tes_buf raw = {0};
+    json_t *v = NULL;
+    if (tes_b64url_decode(&raw, p, n) == TES_OK)
+        v = json_loadb((const char *)raw.ptr, raw.len, 0, NULL);
+    tes_buf_free(&raw);
+    return v;
+}
+
+static tes_cert *x5c_cert(json_t *hdr, size_t i)
+{
+    json_t *s = json_array_get(json_object_get(hdr, "x5c"), i);
+    tes_buf der = {0};
+    tes_cert *c = NULL;
+    if (json_is_string(s) &&
+        tes_b64_decode(&der, json_string_value(s), json_string_length(s)) == TES_OK &&
+        tes_cert_parse(tes_buf_bytes(&der), &c) != TES_OK)
+        c = NULL;
+    tes_buf_free(&der);
+    return c;
+}
+
+static void hex32(const uint8_t h[32], char out[65])
+{
+    for (size_t i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+/* The SE's device id from its x5c form: SHA-256 of the attestation certificate. */
+static bool se_device_id(tes_se *se, char out[65])
+{
+    tes_se_key_opts o = {0};
+    char id[TES_SE_ID_MAX];
+    tes_buf chain = {0};
+    bool ok = tes_se_create_key(se, &o, id) == TES_OK &&
+              se->ops->attest(se, id, TES_BYTES("x", 1), &chain) == TES_OK;
+    tes_cbor_doc d;
+    ok = ok && tes_cbor_parse(tes_buf_bytes(&chain), NULL, &d) == TES_OK;
+    if (ok) {
+        const tes_cbor_node *n = tes_cbor_at(&d, tes_cbor_child_at(&d, 0, 1));
+        uint8_t h[32];
+        ok = tes_digest(TES_HASH_SHA256, TES_BYTES(n->data, n->len), h) == TES_OK;
+        hex32(h, out);
+        tes_cbor_doc_free(&d);
+    }
+    if (se->ops->delete_key(se, id) != TES_OK) {
+        /* best effort */
+    }
+    tes_buf_free(&chain);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+typedef struct resp {
+    long status;
+    tes_buf body;
+} resp;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
+{
+    tes_buf_append(&((resp *)ctx)->body, p, sz * n);
+    return sz * n;
+}
+
+static bool http(const service *s, const char *path, const char *ctype, const char *bearer,
+                 const char *body, resp *r)
+{
+    memset(r, 0, sizeof *r);
+    CURL *h = curl_easy_init();
+    if (h == NULL)
+        return false;
+    char url[512], line[600];
+    snprintf(url, sizeof url, "%s%s", s->url, path);
+    struct curl_slist *hd = curl_slist_append(NULL, "Expect:");
+    if (ctype) {
+        snprintf(line, sizeof line, "Content-Type: %s", ctype);
+        hd = curl_slist_append(hd, line);
+    }
+    if (bearer) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
+        hd = curl_slist_append(hd, line);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    tes_buf_append(&r->body, "", 1);
+    r->body.len--;
+    return rc == CURLE_OK;
+}
+
+static json_t *resp_json(const resp *r)
+{
+    return json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+}
+
+/* The wire error is exactly `error` with a description holding `needle`. */
+static bool wire_is(const resp *r, long status, const char *error, const char *needle)
+{
+    json_t *v = resp_json(r);
+    json_t *e = json_object_get(v, "error"), *d = json_object_get(v, "error_description");
+    bool ok = r->status == status && json_is_string(e) &&
+              strcmp(json_string_value(e), error) == 0 && json_is_string(d) &&
+              (needle == NULL || strstr(json_string_value(d), needle) != NULL);
+    if (!ok)
+        fprintf(stderr, "    got %ld %s; wanted %ld %s with \"%s\"\n", r->status,
+                (const char *)r->body.ptr, status, error, needle ? needle : "");
+    json_decref(v);
+    return ok;
+}
+
+#define CHECK_WIRE(r, status, error, needle) CHECK(wire_is((r), (status), (error), (needle)))
+
+static bool offer_code(const char *uri, char *code, size_t cap)
+{
+    const char *q = strstr(uri, "credential_offer=");
+    if (!q)
+        return false;
+    char *dec = malloc(8192);
+    size_t n;
+    bool ok = iss_url_decode(q + 17, strlen(q + 17), true, dec, 8192, &n) == TES_OK;
+    json_t *j = ok ? json_loadb(dec, n, 0, NULL) : NULL;
+    json_t *c = json_object_get(json_object_get(json_object_get(j, "grants"), ISS_GRANT_PRE_AUTH),
+                                "pre-authorized_code");
+    ok = json_is_string(c);
+    if (ok)
+        snprintf(code, cap, "%s", json_string_value(c));
+    json_decref(j);
+    free(dec);
+    return ok;
+}
+
+/* Enrols a PID holder at s; the offer URI (NUL-terminated) and tx code out. */
+static bool enrol(const service *s, tes_buf *uri, char tx[16])
+{
+    memset(uri, 0, sizeof *uri);
+    int64_t person;
+    char recovery[32];
+    tes_err e = tes_issuer_enrol(&s->cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-3", uri, tx,
+                                 &person, recovery);
+    if (e != TES_OK) {
+        fprintf(stderr, "enrol: %s\n", tes_err_message());
+        return false;
+    }
+    tes_buf_append(uri, "", 1);
+    return true;
+}
+
+/* A fresh access token at s. */
+static bool fresh_token(const service *s, char out[128])
+{
+    tes_buf uri, f = {0};
+    char tx[16], code[128];
+    if (!enrol(s, &uri, tx) || !offer_code((const char *)uri.ptr, code, sizeof code)) {
+        tes_buf_free(&uri);
+        return false;
+    }
+    tes_buf_free(&uri);
+    tes_buf_append(&f, "grant_type=", 11);
+    iss_url_encode(&f, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
+    tes_buf_append(&f, "&pre-authorized_code=", 21);
+    iss_url_encode(&f, code, strlen(code));
+    tes_buf_append(&f, "&tx_code=", 9);
+    tes_buf_append(&f, tx, strlen(tx));
+    tes_buf_append(&f, "", 1);
+    resp r;
+    bool ok =
+        http(s, "/token", "application/x-www-form-urlencoded", NULL, (const char *)f.ptr, &r) &&
+        r.status == 200;
+    json_t *v = ok ? resp_json(&r) : NULL;
+    json_t *t = json_object_get(v, "access_token");
+    ok = ok && json_is_string(t);
+    if (ok)
+        snprintf(out, 128, "%s", json_string_value(t));
+    json_decref(v);
+    tes_buf_free(&f);
+    tes_buf_free(&r.body);
+    return ok;
+}
+
+static bool get_nonce(const service *s, char out[128])
+{
+    resp r;
+    bool ok = http(s, "/nonce", NULL, NULL, "", &r) && r.status == 200;
+    json_t *v = ok ? resp_json(&r) : NULL;
+    json_t *n = json_object_get(v, "c_nonce");
+    ok = ok && json_is_string(n);
+    if (ok)
+        snprintf(out, 128, "%s", json_string_value(n));
+    json_decref(v);
+    tes_buf_free(&r.body);
+    return ok;
+}
+
+/* POSTs {"credential_configuration_id": PID, "proofs": {type: [jwts...]}} (NULL-terminated). */
+static bool post_proofs(const service *s, const char *token, const char *type, char **jwts, resp *r)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; jwts[i]; i++)
+        json_array_append_new(arr, json_string(jwts[i]));
+    json_t *req = json_pack("{s:s, s:{s:o}}", "credential_configuration_id", TES_DOCTYPE_PID,
+                            "proofs", type, arr);
+    char *body = json_dumps(req, JSON_COMPACT);
+    bool ok = http(s, "/credential", "application/json", token, body, r);
+    free(body);
+    json_decref(req);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ wallet callbacks */
+
+typedef struct wallet_ctx {
+    tes_se *se;
+    const char *pin;
+    bool uv;
+    int creates, creates_with_challenge, signs, attestations;
+    char ids[8][TES_SE_ID_MAX];
+} wallet_ctx;
+
+static tes_err w_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *pem, tes_buf *att)
+{
+    wallet_ctx *w = ctx;
+    tes_se_key_opts o = {.user_verification = w->uv};
+    tes_key *pub = NULL;
+    tes_err e = tes_se_create_key(w->se, &o, key_id);
+    if (e == TES_OK)
+        e = tes_se_public_key(w->se, key_id, &pub);
+    if (e == TES_OK)
+        e = tes_key_to_pem(pub, false, pem);
+    if (e == TES_OK && challenge.len > 0) {
+        w->creates_with_challenge++;
+        e = w->se->ops->attest(w->se, key_id, challenge, att);
+    }
+    if (e == TES_OK && w->creates < 8)
+        snprintf(w->ids[w->creates], TES_SE_ID_MAX, "%s", key_id);
+    w->creates++;
+    tes_key_free(pub);
+    return e;
+}
+
+static tes_err w_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64])
+{
+    wallet_ctx *w = ctx;
+    uint8_t s[TES_MAX_SIG];
+    size_t n = 0;
+    w->signs++;
+    tes_err e = tes_se_sign(w->se, key_id, w->pin, msg, s, &n);
+    if (e == TES_OK)
+        memcpy(sig, s, 64);
+    return e;
+}
+
+static tes_err w_attest(void *ctx, const char *const *ids, size_t n, const char *nonce,
+                        tes_buf *jwt)
+{
+    wallet_ctx *w = ctx;
+    w->attestations++;
+    return tes_se_attest_jwt(w->se, ids, n, nonce, jwt);
+}
+
+/* Device recorded for the credential bound to k (SQLite registry at db). */
+static bool device_of(const char *db_path, const tes_key *k, char device[65])
+{
+    char th[65];
+    if (iss_key_thumbprint(k, th) != TES_OK)
+        return false;
+    bool ok = false;
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT device FROM credentials WHERE thumbprint = ?", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, th, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) != NULL) {
+            snprintf(device, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+            ok = true;
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return ok;
+}
+
+/* Obtains n copies at s with proof form f; checks each is bound to its SE key. */
+static tes_err obtain(const service *s, wallet_ctx *w, size_t n, tes_oid4vci_proof_form f,
+                      bool with_callback, tes_key **keys_out)
+{
+    tes_buf uri;
+    char tx[16];
+    if (!enrol(s, &uri, tx))
+        return TES_ERR_STATE;
+    tes_oid4vci_keys keys = {.create = w_create, .sign = w_sign, .ctx = w};
+    tes_oid4vci_proof_opts po = {.form = f, .key_attestation = with_callback ? w_attest : NULL};
+    tes_buf *mdocs = NULL;
+    char(*ids)[64] = NULL;
+    size_t got = 0;
+    tes_err e =
+        tes_oid4vci_obtain_with((const char *)uri.ptr, tx, n, &keys, &po, &mdocs, &ids, &got);
+    tes_buf_free(&uri);
+    if (e != TES_OK)
+        return e;
+    CHECK_EQ_INT(got, n);
+    for (size_t i = 0; i < got; i++) {
+        tes_mdoc_cred_info info;
+        tes_key *pub = NULL;
+        CHECK_ERR(tes_mdoc_cred_info_read(tes_buf_bytes(&mdocs[i]), &info), TES_OK);
+        CHECK_ERR(tes_se_public_key(w->se, ids[i], &pub), TES_OK);
+        CHECK(pub != NULL && tes_key_equal_public(pub, info.device_key));
+        if (keys_out)
+            keys_out[i] = pub;
+        else
+            tes_key_free(pub);
+        tes_mdoc_cred_info_free(&info);
+        tes_buf_free(&mdocs[i]);
+    }
+    free(mdocs);
+    free(ids);
+    return TES_OK;
+}
+
+/* ------------------------------------------------------------------ tests: the secure element */
+
+TEST(se_attest_jwt)
+{
+    REQUIRE(env_up());
+    tes_se *se = E.se;
+    char plain[TES_SE_ID_MAX], plain2[TES_SE_ID_MAX], uv[TES_SE_ID_MAX], once[TES_SE_ID_MAX];
+    tes_se_key_opts o0 = {0}, ouv = {.user_verification = true}, osu = {.single_use = true};
+    REQUIRE(tes_se_create_key(se, &o0, plain) == TES_OK);
+    REQUIRE(tes_se_create_key(se, &o0, plain2) == TES_OK);
+    REQUIRE(tes_se_create_key(se, &ouv, uv) == TES_OK);
+    REQUIRE(tes_se_create_key(se, &osu, once) == TES_OK);
+
+    /* two plain keys, with a nonce that needs escaping */
+    const char *two[] = {plain, plain2};
+    char *jwt = se_ka(se, two, 2, "n\"o\\nce");
+    REQUIRE(jwt != NULL);
+    json_t *h = jws_part(jwt, 0), *c = jws_part(jwt, 1);
+    REQUIRE(h != NULL && c != NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(h, "typ")), "key-attestation+jwt");
+    CHECK_EQ_STR(json_string_value(json_object_get(h, "alg")), "ES256");
+    CHECK_EQ_INT(json_array_size(json_object_get(h, "x5c")), 2);
+    CHECK(json_object_get(h, "kid") == NULL && json_object_get(h, "jwk") == NULL);
+    CHECK_EQ_STR(json_string_value(json_object_get(c, "nonce")), "n\"o\\nce");
+    int64_t now = time(NULL), iat = json_integer_value(json_object_get(c, "iat"));
+    CHECK(iat >= now - 5 && iat <= now + 5);
+    CHECK(json_integer_value(json_object_get(c, "exp")) > iat + DAY);
+    json_t *ak = json_object_get(c, "attested_keys");
+    REQUIRE(json_array_size(ak) == 2);
+    for (size_t i = 0; i < 2; i++) {
+        tes_key *pub = NULL, *jk = NULL;
+        CHECK_ERR(tes_se_public_key(se, two[i], &pub), TES_OK);
+        CHECK_ERR(iss_jwk_parse(json_array_get(ak, i), TES_ERR_ARG, "k", &jk), TES_OK);
+        CHECK(pub && jk && tes_key_equal_public(pub, jk));
+        CHECK(json_object_get(json_array_get(ak, i), "d") == NULL);
+        tes_key_free(pub);
+        tes_key_free(jk);
+    }
+    json_t *ks = json_object_get(c, "key_storage");
+    CHECK_EQ_INT(json_array_size(ks), 1);
+    CHECK_EQ_STR(json_string_value(json_array_get(ks, 0)), TES_KA_STORAGE_SOFT);
+    CHECK(json_object_get(c, "user_authentication") == NULL); /* the keys need no PIN */
+
+    /* the signer: a one-time end-entity key certified by the SE's attestation certificate */
+    tes_cert *signer = x5c_cert(h, 0), *att = x5c_cert(h, 1);
+    REQUIRE(signer != NULL && att != NULL);
+    const tes_cert_info *si = tes_cert_get_info(signer);
+    CHECK(!si->is_ca && (si->key_usage & TES_KU_DIGITAL_SIGNATURE));
+    CHECK(tes_cert_has_eku(signer, TES_OID_KA_SIGNER));
+    CHECK_ERR(tes_cert_verify_signed_by(signer, att), TES_OK);
+    char dev[65], want_dev[65];
+    uint8_t hh[32];
+    CHECK_ERR(tes_digest(TES_HASH_SHA256, tes_cert_der(att), hh), TES_OK);
+    hex32(hh, dev);
+    REQUIRE(se_device_id(se, want_dev));
+    CHECK_EQ_STR(dev, want_dev); /* x5c[1] is the certificate the x5c form sends second */
+    const char *dot = strrchr(jwt, '.');
+    tes_buf sig = {0};
+    REQUIRE(tes_b64url_decode(&sig, dot + 1, strlen(dot + 1)) == TES_OK);
+    CHECK_ERR(tes_key_verify(tes_cert_key(signer), TES_HASH_SHA256,
+                             TES_BYTES(jwt, (size_t)(dot - jwt)), tes_buf_bytes(&sig)),
+              TES_OK);
+    tes_buf_free(&sig);
+    /* a second attestation has another signer key */
+    char *again = se_ka(se, two, 2, NULL);
+    REQUIRE(again != NULL);
+    json_t *h2 = jws_part(again, 0), *c2 = jws_part(again, 1);
+    tes_cert *signer2 = x5c_cert(h2, 0);
+    CHECK(signer2 && !tes_key_equal_public(tes_cert_key(signer), tes_cert_key(signer2)));
+    CHECK(json_object_get(c2, "nonce") == NULL);
+    tes_cert_free(signer2);
+    json_decref(h2);
+    json_decref(c2);
+    free(again);
+    tes_cert_free(signer);
+    tes_cert_free(att);
+    json_decref(h);
+    json_decref(c);
+    free(jwt);
+
+    /* the protections as they are: user verification, single use */
+    const char *u1[] = {uv}, *s1[] = {once};
+    jwt = se_ka(se, u1, 1, "x");
+    REQUIRE(jwt != NULL);
+    c = jws_part(jwt, 1);
+    json_t *ua = json_object_get(c, "user_authentication");
+    CHECK_EQ_INT(json_array_size(ua), 1);
+    CHECK_EQ_STR(json_string_value(json_array_get(ua, 0)), TES_KA_USER_AUTH_PIN);
+    CHECK_EQ_INT(json_array_size(json_object_get(c, "key_storage")), 1);
+    json_decref(c);
+    free(jwt);
+    jwt = se_ka(se, s1, 1, "x");
+    REQUIRE(jwt != NULL);
+    c = jws_part(jwt, 1);
+    ks = json_object_get(c, "key_storage");
+    CHECK_EQ_INT(json_array_size(ks), 2);
+    CHECK_EQ_STR(json_string_value(json_array_get(ks, 1)), TES_KA_STORAGE_SINGLE_USE);
+    CHECK(json_object_get(c, "user_authentication") == NULL);
+    json_decref(c);
+    free(jwt);
+
+    /* errors; the output buffer is left as it was */
+    tes_buf out = {0};
+    tes_buf_append(&out, "keep", 4);
+    const char *mixed[] = {plain, uv}, *dup[] = {plain, plain}, *unknown[] = {"0123"};
+    CHECK_ERR(tes_se_attest_jwt(se, mixed, 2, NULL, &out), TES_ERR_ARG);
+    CHECK(strstr(tes_err_message(), "different protections") != NULL);
+    CHECK_ERR(tes_se_attest_jwt(se, dup, 2, NULL, &out), TES_ERR_ARG);
+    CHECK_ERR(tes_se_attest_jwt(se, unknown, 1, NULL, &out), TES_ERR_KEY_UNKNOWN);
+    CHECK_ERR(tes_se_attest_jwt(se, two, 0, NULL, &out), TES_ERR_ARG);
+    CHECK_ERR(tes_se_attest_jwt(se, two, 1, "", &out), TES_ERR_ARG);
+    CHECK_ERR(tes_se_attest_jwt(se, two, 1, "line\nbreak", &out), TES_ERR_ARG);
+    CHECK_ERR(tes_se_attest_jwt(se, two, 1, NULL, NULL), TES_ERR_ARG);
+    uint8_t s[TES_MAX_SIG];
+    size_t sl = 0;
+    CHECK_ERR(tes_se_sign(se, once, NULL, TES_BYTES("m", 1), s, &sl), TES_OK);
+    CHECK_ERR(tes_se_attest_jwt(se, s1, 1, NULL, &out), TES_ERR_KEY_USED);
+    CHECK_EQ_INT(out.len, 4);
+    tes_buf_free(&out);
+}
+
+/* A backend built before the member existed, or one without it. */
+TEST(se_attest_jwt_unsupported)
+{
+    REQUIRE(env_up());
+    tes_se_ops old = *E.se->ops;
+    old.size = offsetof(tes_se_ops, attest_jwt); /* the table of an older build */
+    tes_se fake = {&old};
+    const char *ids[] = {"k"};
+    tes_buf out = {0};
+    CHECK_ERR(tes_se_attest_jwt(&fake, ids, 1, NULL, &out), TES_ERR_UNSUPPORTED);
+    old.size = sizeof old;
+    old.attest_jwt = NULL; /* PKCS#11 */
+    CHECK_ERR(tes_se_attest_jwt(&fake, ids, 1, NULL, &out), TES_ERR_UNSUPPORTED);
+    CHECK_EQ_INT(out.len, 0);
+}
+
+/* ------------------------------------------------------------------ tests: the issuer's checks */
+
+/* The policy of the main service (vendor roots, no UV). */
+static iss_policy policy(bool uv)
+{
+    return (iss_policy){.credential_issuer = E.main.url,
+                        .vendor_roots = tes_buf_bytes(&E.roots),
+                        .require_uv = uv,
+                        .batch_max = BATCH_MAX};
+}
+
+TEST(parser_accepts_the_se)
+{
+    REQUIRE(env_up());
+    char id[TES_SE_ID_MAX];
+    tes_se_key_opts o = {0};
+    REQUIRE(tes_se_create_key(E.se, &o, id) == TES_OK);
+    const char *ids[] = {id};
+    char *jwt = se_ka(E.se, ids, 1, "c-nonce-1");
+    REQUIRE(jwt != NULL);
+    iss_policy p = policy(false);
+    iss_key_att ka;
+    int64_t now = test_now(NULL);
+    CHECK_ERR(iss_key_att_parse(&p, jwt, strlen(jwt), now, true, "c-nonce-1", &ka), TES_OK);
+    CHECK_EQ_INT(ka.n, 1);
+    CHECK_EQ_STR(ka.nonce, "c-nonce-1");
+    CHECK_ERR(iss_key_att_trust(&p, &ka, now), TES_OK);
+    char dev[65], want[65];
+    CHECK_ERR(iss_key_att_device_id(&ka, ka.keys[0], dev), TES_OK);
+    REQUIRE(se_device_id(E.se, want));
+    CHECK_EQ_STR(dev, want);
+    /* the attestation proof type reads the nonce from it */
+    iss_key_att_free(&ka);
+    CHECK_ERR(iss_key_att_parse(&p, jwt, strlen(jwt), now, false, NULL, &ka), TES_OK);
+    CHECK_EQ_STR(ka.nonce, "c-nonce-1");
+    iss_key_att_free(&ka);
+    /* with UV required: these keys need no PIN */
+    p.require_uv = true;
+    CHECK_ERR(iss_key_att_parse(&p, jwt, strlen(jwt), now, true, "c-nonce-1", &ka),
+              TES_ERR_ATTESTATION);
+    CHECK(strstr(tes_err_message(), "user_authentication") != NULL);
+    free(jwt);
+    /* a chip of an untrusted vendor: well-formed, not trusted */
+    REQUIRE(tes_se_create_key(E.se_untrusted, &o, id) == TES_OK);
+    jwt = se_ka(E.se_untrusted, ids, 1, "c-nonce-1");
+    REQUIRE(jwt != NULL);
+    p.require_uv = false;
+    CHECK_ERR(iss_key_att_parse(&p, jwt, strlen(jwt), now, true, "c-nonce-1", &ka), TES_OK);
+    CHECK_ERR(iss_key_att_trust(&p, &ka, now), TES_ERR_ATTESTATION);
+    CHECK(strstr(tes_err_message(), "does not lead to a trusted vendor root") != NULL);
+    iss_policy dev_p = p;
+    dev_p.vendor_roots = TES_BYTES(NULL, 0);
+    CHECK_ERR(iss_key_att_trust(&dev_p, &ka, now), TES_OK); /* development: not checked */
+    /* a year on, the SE's signer certificate has expired */
+    CHECK_ERR(iss_key_att_trust(&p, &ka, now + 400 * DAY), TES_ERR_ATTESTATION);
+    iss_key_att_free(&ka);
+    free(jwt);
+}
+
+/* Parses (and, when that passes, trusts) jwt under the main policy: exactly
+ * code want, the message holding needle. */
+static void expect(const char *jwt, bool for_jwt, const char *c_nonce, bool uv, tes_err want,
+                   const char *needle, const char *name)
+{
+    iss_policy p = policy(uv);
+    iss_key_att ka;
+    tes_err e = jwt ? iss_key_att_parse(&p, jwt, strlen(jwt), test_now(NULL), for_jwt, c_nonce, &ka)
+                    : TES_ERR_ARG;
+    if (e == TES_OK) {
+        e = iss_key_att_trust(&p, &ka, test_now(NULL));
+        iss_key_att_free(&ka);
+    }
+    bool ok = e == want && (needle == NULL || strstr(tes_err_message(), needle) != NULL);
+    if (!ok)
+        fprintf(stderr, "    case %s: got %s (%s), wanted %s with \"%s\"\n", name, tes_err_name(e),
+                tes_err_message(), tes_err_name(want), needle ? needle : "");
+    CHECK(ok);
+}
+
+TEST(parser_one_check_each)
+{
+    REQUIRE(env_up());
+    tes_key *k = NULL, *k2 = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k2) == TES_OK);
+    int64_t now = test_now(NULL);
+    const char *N = "the-c-nonce";
+
+    /* the forge's attestation passes every check */
+    char *good = jws(ka_header(), ka_claims(&k, 1, N), E.signer_key);
+    expect(good, true, N, true, TES_OK, NULL, "good");
+    expect(good, false, NULL, true, TES_OK, NULL, "good, attestation type");
+
+    /* typ, alg, signer naming, crit */
+    json_t *h = ka_header();
+    json_object_set_new(h, "typ", json_string("openid4vci-proof+jwt"));
+    char *j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"typ\" is not \"key-attestation+jwt\"", "typ");
+    free(j);
+    h = ka_header();
+    json_object_set_new(h, "alg", json_string("ES384"));
+    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"alg\" is not \"ES256\"", "alg");
+    free(j);
+    h = ka_header();
+    json_object_set_new(h, "kid", json_string("0"));
+    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "by \"x5c\" alone", "kid");
+    free(j);
+    h = ka_header();
+    json_object_del(h, "x5c");
+    json_object_set_new(h, "jwk", jwk_of(E.signer_key));
+    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "by \"x5c\" alone", "jwk instead of x5c");
+    free(j);
+    h = ka_header();
+    json_object_set_new(h, "crit", json_pack("[s]", "x"));
+    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"crit\"", "crit");
+    free(j);
+
+    /* bad signature: another key, and a changed byte */
+    j = jws(ka_header(), ka_claims(&k, 1, N), k2);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "signature does not verify", "other signer");
+    free(j);
+    j = strdup(good);
+    char *sp = strrchr(j, '.') + 10;
+    *sp = *sp == 'A' ? 'B' : 'A';
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "signature does not verify", "flipped");
+    free(j);
+
+    /* time */
+    json_t *c = ka_claims(&k, 1, N);
+    json_object_set_new(c, "iat", json_integer(now + ISS_IAT_SKEW + 60));
+    json_object_set_new(c, "exp", json_integer(now + 7200));
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"iat\" is in the future", "iat future");
+    free(j);
+    c = ka_claims(&k, 1, N);
+    json_object_set_new(c, "iat", json_integer(now - ISS_KA_MAX_AGE - 60));
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "seconds old", "iat old");
+    free(j);
+    c = ka_claims(&k, 1, N);
+    json_object_set_new(c, "iat", json_integer(now - 600));
+    json_object_set_new(c, "exp", json_integer(now - 1));
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "has expired", "exp past");
+    free(j);
+    c = ka_claims(&k, 1, N);
+    json_object_del(c, "exp");
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "no \"exp\"", "no exp, jwt proof");
+    expect(j, false, NULL, false, TES_OK, NULL, "no exp, attestation type");
+    free(j);
+    c = ka_claims(&k, 1, N);
+    json_object_set_new(c, "iat", json_string("now"));
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "\"iat\" missing or not an integer",
+           "iat string");
+    free(j);
+
+    /* keys */
+    c = ka_claims(&k, 1, N);
+    json_object_set_new(c, "attested_keys", json_array());
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "\"attested_keys\"", "no keys");
+    free(j);
+    tes_key *kk[2] = {k, k};
+    j = jws(ka_header(), ka_claims(kk, 2, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "same key", "key twice");
+    free(j);
+    c = ka_claims(&k, 1, N);
+    json_object_set_new(json_array_get(json_object_get(c, "attested_keys"), 0), "d",
+                        json_string("AAAA"));
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "private key", "private jwk");
+    free(j);
+    c = ka_claims(&k, 1, N);
+    json_object_set_new(c, "key_storage", json_string("iso_18045_high"));
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "\"key_storage\"", "key_storage string");
+    free(j);
+
+    /* nonce */
+    expect(good, true, "another-nonce", false, TES_ERR_ATTESTATION, "not the proof's c_nonce",
+           "nonce mismatch");
+    j = jws(ka_header(), ka_claims(&k, 1, NULL), E.signer_key);
+    expect(j, true, N, false, TES_OK, NULL, "no nonce, jwt proof");
+    expect(j, false, NULL, false, TES_ERR_ATTESTATION, "no \"nonce\"", "no nonce, attestation");
+    free(j);
+
+    /* policy: require_uv */
+    c = ka_claims(&k, 1, N);
+    json_object_del(c, "user_authentication");
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, true, TES_ERR_ATTESTATION, "user_authentication", "uv absent");
+    expect(j, true, N, false, TES_OK, NULL, "uv absent, not required");
+    free(j);
+    c = ka_claims(&k, 1, N);
+    json_object_set_new(c, "user_authentication", json_pack("[s]", TES_KA_USER_AUTH_PIN));
+    j = jws(ka_header(), c, E.signer_key);
+    expect(j, true, N, true, TES_OK, NULL, "Tessera PIN value");
+    free(j);
+
+    /* trust: untrusted chain, a signer that is not one */
+    h = ka_header();
+    json_array_remove(json_object_get(h, "x5c"), 1); /* the signer alone: its issuer unknown */
+    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "does not lead to a trusted vendor root",
+           "chain cut");
+    free(j);
+    h = json_pack("{s:s, s:s, s:[o,o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
+                  b64_cert(E.signer_no_eku_other), b64_cert(E.ca));
+    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "extended key usage", "other EKU");
+    free(j);
+    h = json_pack("{s:s, s:s, s:[o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
+                  b64_cert(E.ca));
+    j = jws(h, ka_claims(&k, 1, N), E.ca_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION, "is a CA", "CA as signer");
+    free(j);
+    {
+        /* a holder's attested key (Tessera's x5c leaf) cannot vouch for other keys */
+        char id[TES_SE_ID_MAX];
+        tes_se_key_opts o = {0};
+        tes_buf chain = {0};
+        REQUIRE(tes_se_create_key(E.se, &o, id) == TES_OK);
+        REQUIRE(E.se->ops->attest(E.se, id, TES_BYTES("x", 1), &chain) == TES_OK);
+        tes_cbor_doc d;
+        REQUIRE(tes_cbor_parse(tes_buf_bytes(&chain), NULL, &d) == TES_OK);
+        json_t *x5c = json_array();
+        for (size_t i = 0; i < 2; i++) {
+            const tes_cbor_node *n = tes_cbor_at(&d, tes_cbor_child_at(&d, 0, (uint32_t)i));
+            tes_buf b = {0};
+            tes_b64_encode(&b, TES_BYTES(n->data, n->len));
+            json_array_append_new(x5c, json_stringn((const char *)b.ptr, b.len));
+            tes_buf_free(&b);
+        }
+        tes_cbor_doc_free(&d);
+        tes_buf_free(&chain);
+        h = json_pack("{s:s, s:s, s:o}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c", x5c);
+        json_t *hdr = h, *cl = ka_claims(&k, 1, N);
+        char *hs = b64url_json(hdr), *cs = b64url_json(cl);
+        tes_buf in = {0};
+        tes_buf_append(&in, hs, strlen(hs));
+        tes_buf_append(&in, ".", 1);
+        tes_buf_append(&in, cs, strlen(cs));
+        uint8_t sig[TES_MAX_SIG];
+        size_t sl = 0;
+        REQUIRE(tes_se_sign(E.se, id, NULL, tes_buf_bytes(&in), sig, &sl) == TES_OK);
+        tes_buf_append(&in, ".", 1);
+        tes_b64url_encode(&in, TES_BYTES(sig, sl));
+        tes_buf_append(&in, "", 1);
+        expect((const char *)in.ptr, true, N, false, TES_ERR_ATTESTATION,
+               "certifies a holder's attested key", "holder key as signer");
+        free(hs);
+        free(cs);
+        json_decref(hdr);
+        json_decref(cl);
+        tes_buf_free(&in);
+    }
+
+    /* malformed: base64, JSON, framing */
+    expect("ab$c.def.ghi", true, N, false, TES_ERR_ATTESTATION_FORMAT, "not base64url", "b64");
+    expect("abc.def", true, N, false, TES_ERR_ATTESTATION_FORMAT, "three parts", "two parts");
+    expect("", true, N, false, TES_ERR_ATTESTATION_FORMAT, "empty", "empty");
+    {
+        char *bad_hdr = b64url_text("{\"typ\":", 7);
+        char *pl = b64url_text("{}", 2);
+        char t[512];
+        snprintf(t, sizeof t, "%s.%s.%s", bad_hdr, pl, strrchr(good, '.') + 1);
+        expect(t, true, N, false, TES_ERR_ATTESTATION_FORMAT, "header is not JSON", "JSON");
+        free(bad_hdr);
+        snprintf(t, sizeof t, "%s.%s.%s", pl, pl, "AAAA");
+        expect(t, true, N, false, TES_ERR_ATTESTATION_FORMAT, "not 64 bytes", "short signature");
+        char *arr = b64url_text("[1]", 3);
+        snprintf(t, sizeof t, "%s.%s.%s", arr, pl, strrchr(good, '.') + 1);
+        expect(t, true, N, false, TES_ERR_ATTESTATION_FORMAT, "not a JSON object", "array");
+        free(arr);
+        free(pl);
+    }
+    h = ka_header();
+    json_object_set_new(h, "x5c", json_pack("[s]", "not base64 DER!"));
+    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
+    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "x5c[0]", "x5c not DER");
+    free(j);
+    free(good);
+    tes_key_free(k);
+    tes_key_free(k2);
+}
+
+TEST(proof_with_key_attestation)
+{
+    REQUIRE(env_up());
+    tes_key *k = NULL, *other = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &other) == TES_OK);
+    iss_policy p = policy(false);
+    int64_t now = test_now(NULL);
+    const char *N = "nonce-p";
+    tes_key *both[2] = {k, other};
+    char *ka = jws(ka_header(), ka_claims(both, 2, N), E.signer_key);
+    REQUIRE(ka != NULL);
+    iss_proof pr;
+    char *j = proof_jwt(k, N, ka, NULL, E.main.url);
+    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_OK);
+    CHECK(pr.has_ka && pr.ka.n == 2 && pr.attestation.len == 0);
+    CHECK_ERR(iss_proof_attestation(&p, &pr, now), TES_OK);
+    char dev[65], want[65];
+    uint8_t hh[32];
+    CHECK_ERR(iss_proof_device_id(&pr, dev), TES_OK);
+    CHECK_ERR(tes_digest(TES_HASH_SHA256, tes_cert_der(E.ca), hh), TES_OK);
+    hex32(hh, want);
+    CHECK_EQ_STR(dev, want); /* x5c[1] of the key attestation */
+    iss_proof_free(&pr);
+    free(j);
+    /* the proof's key is not attested */
+    tes_key *stranger = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &stranger) == TES_OK);
+    j = proof_jwt(stranger, N, ka, NULL, E.main.url);
+    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "not one of its attested_keys") != NULL);
+    CHECK(pr.key == NULL && !pr.has_ka);
+    free(j);
+    /* a key attestation for another c_nonce */
+    j = proof_jwt(k, "other-nonce", ka, NULL, E.main.url);
+    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "key attestation not accepted: its \"nonce\"") != NULL);
+    free(j);
+    /* both forms at once; not a string */
+    j = proof_jwt(k, N, ka, json_pack("{s:[s]}", "x5c", "AAAA"), E.main.url);
+    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "both \"x5c\" and \"key_attestation\"") != NULL);
+    free(j);
+    j = proof_jwt(k, N, NULL, json_pack("{s:{}}", "key_attestation"), E.main.url);
+    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "not a JWT string") != NULL);
+    free(j);
+    /* malformed key attestation: an invalid proof, not a malformed request */
+    j = proof_jwt(k, N, "e30.e30.%%%", NULL, E.main.url);
+    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "not base64url") != NULL);
+    free(j);
+    /* missing when required */
+    j = proof_jwt(k, N, NULL, NULL, E.main.url);
+    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_OK);
+    CHECK_ERR(iss_proof_attestation(&p, &pr, now), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "neither \"key_attestation\" nor \"x5c\"") != NULL);
+    iss_proof_free(&pr);
+    free(j);
+    free(ka);
+    tes_key_free(k);
+    tes_key_free(other);
+    tes_key_free(stranger);
+}
+
+/* ------------------------------------------------------------------ tests: end to end */
+
+TEST(metadata)
+{
+    REQUIRE(env_up());
+    resp r;
+    REQUIRE(http(&E.main, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
+    json_t *v = resp_json(&r);
+    json_t *types = json_object_get(
+        json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_PID),
+        "proof_types_supported");
+    json_t *kar = json_object_get(json_object_get(types, "jwt"), "key_attestations_required");
+    CHECK(json_is_object(kar) && json_object_size(kar) == 0);
+    json_t *att = json_object_get(types, "attestation");
+    CHECK_EQ_STR(json_string_value(
+                     json_array_get(json_object_get(att, "proof_signing_alg_values_supported"), 0)),
+                 "ES256");
+    CHECK(json_is_object(json_object_get(att, "key_attestations_required")));
+    json_decref(v);
+    tes_buf_free(&r.body);
+    /* require_uv: the user_authentication values it accepts */
+    REQUIRE(http(&E.uv, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
+    v = resp_json(&r);
+    types = json_object_get(
+        json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_MDL),
+        "proof_types_supported");
+    json_t *ua =
+        json_object_get(json_object_get(json_object_get(types, "jwt"), "key_attestations_required"),
+                        "user_authentication");
+    CHECK_EQ_STR(json_string_value(json_array_get(ua, 0)), TES_KA_USER_AUTH_PIN);
+    CHECK_EQ_STR(json_string_value(json_array_get(ua, 1)), "iso_18045_high");
+    json_decref(v);
+    tes_buf_free(&r.body);
+    /* development: no key attestation asked for, no attestation proof type */
+    REQUIRE(http(&E.dev, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
+    v = resp_json(&r);
+    types = json_object_get(
+        json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_PID),
+        "proof_types_supported");
+    CHECK(json_object_get(json_object_get(types, "jwt"), "key_attestations_required") == NULL);
+    CHECK(json_object_get(types, "attestation") == NULL);
+    json_decref(v);
+    tes_buf_free(&r.body);
+}
+
+TEST(end_to_end_key_attestation_header)
+{
+    REQUIRE(env_up());
+    wallet_ctx w = {.se = E.se};
+    tes_key *keys[3] = {0};
+    tes_err e = obtain(&E.main, &w, 3, TES_OID4VCI_PROOF_AUTO, true, keys);
+    if (e != TES_OK)
+        fprintf(stderr, "    obtain: %s\n", tes_err_message());
+    CHECK_ERR(e, TES_OK);
+    /* AUTO chose the key attestation form: no x5c chains asked, one JWT per proof */
+    CHECK_EQ_INT(w.creates, 3);
+    CHECK_EQ_INT(w.creates_with_challenge, 0);
+    CHECK_EQ_INT(w.attestations, 3);
+    CHECK_EQ_INT(w.signs, 3);
+    /* the registry knows the phone by the SE's attestation certificate */
+    char want[65], dev[65];
+    REQUIRE(se_device_id(E.se, want));
+    for (size_t i = 0; i < 3 && keys[0]; i++) {
+        CHECK(device_of(E.main.db, keys[i], dev));
+        CHECK_EQ_STR(dev, want);
+        tes_key_free(keys[i]);
+    }
+    /* the x5c form still works against the same service (AUTO without the callback) */
+    wallet_ctx w2 = {.se = E.se};
+    CHECK_ERR(obtain(&E.main, &w2, 2, TES_OID4VCI_PROOF_AUTO, false, NULL), TES_OK);
+    CHECK_EQ_INT(w2.creates_with_challenge, 2);
+    CHECK_EQ_INT(w2.attestations, 0);
+    /* and forced */
+    wallet_ctx w3 = {.se = E.se};
+    CHECK_ERR(obtain(&E.main, &w3, 1, TES_OID4VCI_PROOF_X5C, true, NULL), TES_OK);
+    CHECK_EQ_INT(w3.attestations, 0);
+    /* an untrusted chip: invalid_proof from the service, TES_ERR_PROOF from the client */
+    wallet_ctx wu = {.se = E.se_untrusted};
+    CHECK_ERR(obtain(&E.main, &wu, 2, TES_OID4VCI_PROOF_KEY_ATTESTATION, true, NULL),
+              TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "does not lead to a trusted vendor root") != NULL);
+    /* a key attestation form without the callback */
+    CHECK_ERR(obtain(&E.main, &w3, 1, TES_OID4VCI_PROOF_KEY_ATTESTATION, false, NULL), TES_ERR_ARG);
+}
+
+TEST(end_to_end_attestation_proof_type)
+{
+    REQUIRE(env_up());
+    wallet_ctx w = {.se = E.se};
+    tes_key *keys[3] = {0};
+    tes_err e = obtain(&E.main, &w, 3, TES_OID4VCI_PROOF_ATTESTATION, true, keys);
+    if (e != TES_OK)
+        fprintf(stderr, "    obtain: %s\n", tes_err_message());
+    CHECK_ERR(e, TES_OK);
+    CHECK_EQ_INT(w.attestations, 1); /* one attestation for the batch */
+    CHECK_EQ_INT(w.signs, 0);        /* and no proof of possession */
+    char want[65], dev[65];
+    REQUIRE(se_device_id(E.se, want));
+    for (size_t i = 0; i < 3 && keys[0]; i++) {
+        CHECK(device_of(E.main.db, keys[i], dev));
+        CHECK_EQ_STR(dev, want);
+        tes_key_free(keys[i]);
+    }
+    /* a development service does not offer it */
+    wallet_ctx wd = {.se = E.se};
+    CHECK_ERR(obtain(&E.dev, &wd, 1, TES_OID4VCI_PROOF_ATTESTATION, true, NULL),
+              TES_ERR_UNSUPPORTED);
+}
+
+TEST(require_uv)
+{
+    REQUIRE(env_up());
+    /* keys without user verification are refused for their key attestation */
+    wallet_ctx w = {.se = E.se};
+    CHECK_ERR(obtain(&E.uv, &w, 1, TES_OID4VCI_PROOF_AUTO, true, NULL), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), "user_authentication") != NULL);
+    /* PIN-protected keys pass, in both standard forms */
+    wallet_ctx wu = {.se = E.se_uv, .pin = "2468", .uv = true};
+    CHECK_ERR(obtain(&E.uv, &wu, 2, TES_OID4VCI_PROOF_AUTO, true, NULL), TES_OK);
+    CHECK_EQ_INT(wu.attestations, 2);
+    wallet_ctx wa = {.se = E.se_uv, .pin = "2468", .uv = true};
+    CHECK_ERR(obtain(&E.uv, &wa, 2, TES_OID4VCI_PROOF_ATTESTATION, true, NULL), TES_OK);
+}
+
+TEST(development_service)
+{
+    REQUIRE(env_up());
+    /* AUTO with the callback keeps to x5c: the service asks for no key attestation */
+    wallet_ctx w = {.se = E.se};
+    CHECK_ERR(obtain(&E.dev, &w, 1, TES_OID4VCI_PROOF_AUTO, true, NULL), TES_OK);
+    CHECK_EQ_INT(w.attestations, 0);
+    /* a key attestation header is checked but its signer not trusted: an untrusted chip passes */
+    wallet_ctx wu = {.se = E.se_untrusted};
+    CHECK_ERR(obtain(&E.dev, &wu, 2, TES_OID4VCI_PROOF_KEY_ATTESTATION, true, NULL), TES_OK);
+    /* the attestation proof type sent anyway: refused */
+    char tok[128], nonce[128];
+    REQUIRE(fresh_token(&E.dev, tok) && get_nonce(&E.dev, nonce));
+    char id[TES_SE_ID_MAX];
+    tes_se_key_opts o = {0};
+    REQUIRE(tes_se_create_key(E.se, &o, id) == TES_OK);
+    const char *ids[] = {id};
+    char *ka = se_ka(E.se, ids, 1, nonce);
+    char *list[] = {ka, NULL};
+    resp r;
+    CHECK(post_proofs(&E.dev, tok, "attestation", list, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof", "no vendor roots");
+    tes_buf_free(&r.body);
+    free(ka);
+}
+
+/* Each check over HTTP: invalid_proof, the description naming it. */
+TEST(wire_errors)
+{
+    REQUIRE(env_up());
+    const service *s = &E.main;
+    char tok[128], nonce[128];
+    REQUIRE(fresh_token(s, tok));
+    tes_key *k = NULL, *k2 = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k2) == TES_OK);
+    resp r;
+    char *ka, *pj;
+    int64_t now = test_now(NULL);
+#define SEND_ONE(proof, needle)                                                                    \
+    do {                                                                                           \
+        char *l_[] = {(proof), NULL};                                                              \
+        CHECK(post_proofs(s, tok, "jwt", l_, &r));                                                 \
+        CHECK_WIRE(&r, 400, "invalid_proof", (needle));                                            \
+        tes_buf_free(&r.body);                                                                     \
+    } while (0)
+
+    /* a forged but well-signed attestation is accepted: the baseline */
+    REQUIRE(get_nonce(s, nonce));
+    ka = jws(ka_header(), ka_claims(&k, 1, nonce), E.signer_key);
+    pj = proof_jwt(k, nonce, ka, NULL, s->url);
+    char *ok1[] = {pj, NULL};
+    CHECK(post_proofs(s, tok, "jwt", ok1, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_buf_free(&r.body);
+    free(ka);
+    free(pj);
+
+    /* wrong typ */
+    REQUIRE(get_nonce(s, nonce));
+    json_t *h = ka_header();
+    json_object_set_new(h, "typ", json_string("JWT"));
+    ka = jws(h, ka_claims(&k, 1, nonce), E.signer_key);
+    pj = proof_jwt(k, nonce, ka, NULL, s->url);
+    SEND_ONE(pj, "proof 0: key attestation not accepted: header \"typ\" is not");
+    free(ka);
+    free(pj);
+
+    /* bad signature */
+    ka = jws(ka_header(), ka_claims(&k, 1, nonce), k2);
+    pj = proof_jwt(k, nonce, ka, NULL, s->url);
+    SEND_ONE(pj, "signature does not verify with the key of its x5c[0]");
+    free(ka);
+    free(pj);
+
+    /* expired, and iat in the future */
+    json_t *c = ka_claims(&k, 1, nonce);
+    json_object_set_new(c, "iat", json_integer(now - 7200));
+    json_object_set_new(c, "exp", json_integer(now - 3600));
+    ka = jws(ka_header(), c, E.signer_key);
+    pj = proof_jwt(k, nonce, ka, NULL, s->url);
+    SEND_ONE(pj, "has expired");
+    free(ka);
+    free(pj);
+    c = ka_claims(&k, 1, nonce);
+    json_object_set_new(c, "iat", json_integer(now + 3600));
+    json_object_set_new(c, "exp", json_integer(now + 7200));
+    ka = jws(ka_header(), c, E.signer_key);
+    pj = proof_jwt(k, nonce, ka, NULL, s->url);
+    SEND_ONE(pj, "\"iat\" is in the future");
+    free(ka);
+    free(pj);
+
+    /* the proof's key is not among attested_keys */
+    ka = jws(ka_header(), ka_claims(&k2, 1, nonce), E.signer_key);
+    pj = proof_jwt(k, nonce, ka, NULL, s->url);
+    SEND_ONE(pj, "the proof's jwk is not one of its attested_keys");
+    free(ka);
+    free(pj);
+
+    /* nonce mismatch */
+    ka = jws(ka_header(), ka_claims(&k, 1, "an-old-nonce"), E.signer_key);
+    pj = proof_jwt(k, nonce, ka, NULL, s->url);
+    SEND_ONE(pj, "not the proof's c_nonce");
+    free(ka);
+    free(pj);
+
+    /* malformed base64 and JSON */
+    pj = proof_jwt(k, nonce, "eyJ!.e30.AAAA", NULL, s->url);
+    SEND_ONE(pj, "not base64url");
+    free(pj);
+    pj = proof_jwt(k, nonce, "e30.e30.AAAA", NULL, s->url);
+    SEND_ONE(pj, "not 64 bytes");
+    free(pj);
+    char t[512], *bad = b64url_text("{\"typ\"", 6);
+    ka = jws(ka_header(), ka_claims(&k, 1, nonce), E.signer_key);
+    snprintf(t, sizeof t, "%s.e30.%s", bad, strrchr(ka, '.') + 1);
+    free(bad);
+    free(ka);
+    pj = proof_jwt(k, nonce, t, NULL, s->url);
+    SEND_ONE(pj, "header is not JSON");
+    free(pj);
+
+    /* missing when required (the nonce is consumed: the request got that far) */
+    pj = proof_jwt(k, nonce, NULL, NULL, s->url);
+    SEND_ONE(pj, "neither \"key_attestation\" nor \"x5c\"");
+    free(pj);
+
+    /* an untrusted vendor's chip, through the SE */
+    REQUIRE(get_nonce(s, nonce));
+    char id[TES_SE_ID_MAX];
+    tes_se_key_opts o = {0};
+    REQUIRE(tes_se_create_key(E.se_untrusted, &o, id) == TES_OK);
+    const char *ids[] = {id};
+    ka = se_ka(E.se_untrusted, ids, 1, nonce);
+    tes_key *pub = NULL;
+    REQUIRE(tes_se_public_key(E.se_untrusted, id, &pub) == TES_OK);
+    {
+        json_t *hdr = json_pack("{s:s, s:s, s:o, s:s}", "typ", ISS_PROOF_TYP, "alg", "ES256", "jwk",
+                                jwk_of(pub), "key_attestation", ka);
+        json_t *cl =
+            json_pack("{s:s, s:I, s:s}", "aud", s->url, "iat", (json_int_t)now, "nonce", nonce);
+        char *hs = b64url_json(hdr), *cs = b64url_json(cl);
+        tes_buf in = {0};
+        tes_buf_append(&in, hs, strlen(hs));
+        tes_buf_append(&in, ".", 1);
+        tes_buf_append(&in, cs, strlen(cs));
+        uint8_t sig[TES_MAX_SIG];
+        size_t sl = 0;
+        REQUIRE(tes_se_sign(E.se_untrusted, id, NULL, tes_buf_bytes(&in), sig, &sl) == TES_OK);
+        tes_buf_append(&in, ".", 1);
+        tes_b64url_encode(&in, TES_BYTES(sig, sl));
+        tes_buf_append(&in, "", 1);
+        SEND_ONE((char *)in.ptr, "does not lead to a trusted vendor root");
+        free(hs);
+        free(cs);
+        json_decref(hdr);
+        json_decref(cl);
+        tes_buf_free(&in);
+    }
+    tes_key_free(pub);
+    free(ka);
+
+    /* the attestation proof type: nonce required, batch size, one attestation only */
+    REQUIRE(get_nonce(s, nonce));
+    ka = jws(ka_header(), ka_claims(&k, 1, NULL), E.signer_key);
+    char *l1[] = {ka, NULL};
+    CHECK(post_proofs(s, tok, "attestation", l1, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof", "no \"nonce\"");
+    tes_buf_free(&r.body);
+    char *l2[] = {ka, ka, NULL};
+    CHECK(post_proofs(s, tok, "attestation", l2, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof", "exactly one key attestation");
+    tes_buf_free(&r.body);
+    free(ka);
+    tes_key *six[BATCH_MAX + 1];
+    for (size_t i = 0; i <= BATCH_MAX; i++)
+        REQUIRE(tes_key_generate(TES_CURVE_P256, &six[i]) == TES_OK);
+    ka = jws(ka_header(), ka_claims(six, BATCH_MAX + 1, nonce), E.signer_key);
+    char *l3[] = {ka, NULL};
+    CHECK(post_proofs(s, tok, "attestation", l3, &r));
+    CHECK_WIRE(&r, 400, "invalid_proof", "at most 5 per request");
+    tes_buf_free(&r.body);
+    free(ka);
+    /* the same, as one jwt proof whose key attestation names six keys */
+    pj = NULL;
+    ka = jws(ka_header(), ka_claims(six, BATCH_MAX + 1, nonce), E.signer_key);
+    pj = proof_jwt(six[0], nonce, ka, NULL, s->url);
+    SEND_ONE(pj, "name 6 keys; at most 5 per request");
+    free(ka);
+    free(pj);
+    /* one jwt proof attesting three keys: three copies (Appendix F.1) */
+    ka = jws(ka_header(), ka_claims(six, 3, nonce), E.signer_key);
+    pj = proof_jwt(six[1], nonce, ka, NULL, s->url);
+    char *ok3[] = {pj, NULL};
+    CHECK(post_proofs(s, tok, "jwt", ok3, &r));
+    CHECK_EQ_INT(r.status, 200);
+    json_t *v = resp_json(&r);
+    json_t *creds = json_object_get(v, "credentials");
+    CHECK_EQ_INT(json_array_size(creds), 3);
+    /* the proof's key first, then the others in attested order */
+    const tes_key *order[3] = {six[1], six[0], six[2]};
+    for (size_t i = 0; i < json_array_size(creds) && i < 3; i++) {
+        json_t *cr = json_object_get(json_array_get(creds, i), "credential");
+        tes_buf m = {0};
+        tes_mdoc_cred_info info;
+        CHECK(json_is_string(cr) &&
+              tes_b64url_decode(&m, json_string_value(cr), json_string_length(cr)) == TES_OK);
+        if (tes_mdoc_cred_info_read(tes_buf_bytes(&m), &info) == TES_OK) {
+            CHECK(tes_key_equal_public(info.device_key, order[i]));
+            tes_mdoc_cred_info_free(&info);
+        } else {
+            CHECK(0);
+        }
+        tes_buf_free(&m);
+    }
+    json_decref(v);
+    tes_buf_free(&r.body);
+    free(ka);
+    free(pj);
+    /* the nonce was consumed by that success */
+    ka = jws(ka_header(), ka_claims(&k2, 1, nonce), E.signer_key);
+    char *l4[] = {ka, NULL};
+    CHECK(post_proofs(s, tok, "attestation", l4, &r));
+    CHECK_WIRE(&r, 400, "invalid_nonce", NULL);
+    tes_buf_free(&r.body);
+    free(ka);
+    for (size_t i = 0; i <= BATCH_MAX; i++)
+        tes_key_free(six[i]);
+#undef SEND_ONE
+    tes_key_free(k);
+    tes_key_free(k2);
+    /* still serving */
+    REQUIRE(http(s, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_buf_free(&r.body);
+}
+
+TEST(teardown)
+{
+    if (!E.ready)
+        return;
+    tes_issuer_stop(E.main.iss);
+    tes_issuer_stop(E.uv.iss);
+    tes_issuer_stop(E.dev.iss);
+    tes_se_close(E.se);
+    tes_se_close(E.se_untrusted);
+    tes_se_close(E.se_uv);
+    tes_buf_free(&E.roots);
+    tes_key_free(E.ca_key);
+    tes_key_free(E.signer_key);
+    tes_cert_free(E.ca);
+    tes_cert_free(E.signer);
+    tes_cert_free(E.signer_no_eku_other);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
+    CHECK(system(cmd) == 0);
+    curl_global_cleanup();
+}
