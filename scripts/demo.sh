@@ -332,8 +332,9 @@ checkin_round valid --status online
 step "14. The phone is lost"
 say "From the holder's laptop (no wallet needed there), the citizen reports the phone lost with"
 say "the recovery code; the service suspends every credential on that phone, in one audited step:"
+say "(the code is typed at a prompt; here the script gives it on file descriptor 3)"
 show tessera wallet report-lost --issuer "http://127.0.0.1:$(cat issuer.port)" \
-    --recovery-code "$RECOVERY" --device "$DEVICE"
+    --recovery-code-fd 3 --device "$DEVICE" 3< <(printf '%s\n' "$RECOVERY")
 grep -q '^suspended 3 credentials' .out || { echo "demo: report-lost suspended nothing" >&2; exit 1; }
 say "(At the counter the Ministry can do the same for a citizen without the code:"
 say " tessera authority suspend --dir ministry --device ${DEVICE:0:12}...)"

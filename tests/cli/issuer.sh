@@ -168,7 +168,17 @@ run 2 "suspend --device not hex" tes authority suspend --dir "$T/nowhere" --devi
 run 2 "suspend --device with --credential" tes authority suspend --dir "$T/nowhere" \
     --device "$(printf 'a%.0s' $(seq 64))" --credential 1
 run 2 "report-lost without --issuer" tes wallet report-lost --recovery-code AAAA-AAAA-AAAA-AAAA
-run 2 "report-lost without code" tes wallet report-lost --issuer http://127.0.0.1:1
+# no code and no terminal to ask on (setsid: no controlling terminal, even when run by hand)
+run 2 "report-lost without code" setsid -w "$TESSERA_BIN" wallet report-lost \
+    --issuer http://127.0.0.1:1 </dev/null
+grep_in "$T/err" "--recovery-code-fd" "report-lost without code names the fd option"
+run 2 "report-lost: code twice" tes wallet report-lost --issuer http://127.0.0.1:1 \
+    --recovery-code AAAA-AAAA-AAAA-AAAA --recovery-code-fd 0
+run 2 "report-lost: fd not open" tes wallet report-lost --issuer http://127.0.0.1:1 \
+    --recovery-code-fd 9
+grep_in "$T/err" "is not open" "report-lost: closed fd named"
+run 2 "report-lost: fd empty" tes wallet report-lost --issuer http://127.0.0.1:1 \
+    --recovery-code-fd 3 3</dev/null
 run 0 "verify --help" tes verify --help
 grep_in "$T/out" "--status-max-age" "verify --help lists the status options"
 run 0 "tessera-issuerd --help" "$ISSUERD" --help
@@ -296,7 +306,7 @@ run 1 "report-lost: wrong recovery code" tes wallet report-lost --issuer "$URL" 
     --recovery-code "$WRONGREC" --device "$DEV"
 grep_in "$T/err" "invalid_grant" "wrong recovery code: invalid_grant"
 run 0 "report-lost from the laptop" tes wallet report-lost --issuer "$URL" \
-    --recovery-code "$REC1" --device "$DEV"
+    --recovery-code-fd 3 --device "$DEV" 3< <(printf '%s\n' "$REC1")
 grep_in "$T/out" "suspended 2 credentials" "report-lost suspends the phone's copies"
 sleep $WAIT
 run 1 "verify: reported lost" verify_status online

@@ -5,10 +5,12 @@
  * an OpenID4VCI 1.0 key attestation JWT when the issuer asks for key
  * attestations: --proof), proves possession, and the copies are stored as
  * one credential. */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -166,8 +168,8 @@ static tes_err key_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t si
     if (e != TES_OK)
         return e;
     if (len != 64)
-        return tes_err_set(TES_ERR_UNSUPPORTED, "key %s is not a P-256 key (signature of %zu bytes)",
-                           key_id, len);
+        return tes_err_set(TES_ERR_UNSUPPORTED,
+                           "key %s is not a P-256 key (signature of %zu bytes)", key_id, len);
     memcpy(sig, raw, 64);
     return TES_OK;
 }
@@ -217,7 +219,8 @@ static int store_copies(const char *cmd, cli_wallet *w, tes_buf *mdocs, char (*k
             first = f;
             have_first = true;
         } else {
-            bool same = strcmp(f.doctype, first.doctype) == 0 && strcmp(f.issuer, first.issuer) == 0;
+            bool same =
+                strcmp(f.doctype, first.doctype) == 0 && strcmp(f.issuer, first.issuer) == 0;
             if (f.valid_from > first.valid_from)
                 first.valid_from = f.valid_from;
             if (f.valid_until < first.valid_until)
@@ -603,12 +606,13 @@ int cmd_wallet_report_lost(int argc, char **argv)
     static const struct option opts[] = {
         {"issuer", required_argument, NULL, 'i'},
         {"recovery-code", required_argument, NULL, 'r'},
+        {"recovery-code-fd", required_argument, NULL, 'f'},
         {"device", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "wallet report-lost", *issuer = NULL, *code = NULL, *device = NULL;
-    int c;
+    int c, code_fd = -1;
     optind = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -618,6 +622,13 @@ int cmd_wallet_report_lost(int argc, char **argv)
             break;
         case 'r':
             code = optarg;
+            break;
+        case 'f':
+            if (!cli_parse_fd(optarg, &code_fd))
+                return cli_usage_error(cmd,
+                                       "--recovery-code-fd needs a file descriptor number, "
+                                       "not '%s'",
+                                       optarg);
             break;
         case 'd':
             device = optarg;
@@ -635,8 +646,21 @@ int cmd_wallet_report_lost(int argc, char **argv)
         (strncmp(issuer, "http://", 7) != 0 && strncmp(issuer, "https://", 8) != 0))
         return cli_usage_error(cmd, "missing --issuer URL (http:// or https://: the authority's "
                                     "service, as printed at enrolment)");
-    if (code == NULL || *code == '\0')
-        return cli_usage_error(cmd, "missing --recovery-code CODE (given at enrolment)");
+    if (code != NULL && code_fd >= 0)
+        return cli_usage_error(cmd, "give the recovery code once: --recovery-code or "
+                                    "--recovery-code-fd, not both");
+    if (code != NULL && *code == '\0')
+        return cli_usage_error(cmd, "--recovery-code is empty (the code given at enrolment)");
+    if (code_fd >= 0 && fcntl(code_fd, F_GETFD) == -1)
+        return cli_usage_error(cmd, "--recovery-code-fd %d: file descriptor %d is not open",
+                               code_fd, code_fd);
+    if (code == NULL && code_fd < 0) {
+        int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (tty < 0)
+            return cli_usage_error(cmd, "missing --recovery-code-fd N or --recovery-code CODE "
+                                        "(given at enrolment; no terminal to ask for it on)");
+        close(tty);
+    }
     if (device != NULL) {
         bool hex = strlen(device) == 64;
         for (size_t i = 0; hex && i < 64; i++)
@@ -647,8 +671,19 @@ int cmd_wallet_report_lost(int argc, char **argv)
                                    "device-id' or 'wallet enrol' printed), not '%s'",
                                    device);
     }
+    /* Without --recovery-code it is read from the descriptor or asked for on the
+     * terminal without echo: a code on the command line is visible to every user
+     * of the machine (ps, /proc). */
+    char typed[CLI_PIN_MAX];
+    if (code == NULL) {
+        int rc = cli_pin_read(cmd, code_fd, "recovery code", typed);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        code = typed;
+    }
     size_t n = 0;
     tes_err e = tes_oid4vci_report_lost(issuer, code, device, &n);
+    tes_wipe(typed, sizeof typed);
     if (e != TES_OK)
         return cli_fail_code(cli_exit_for(e), e, "%s", cmd);
     printf("suspended %zu credential%s\n", n, n == 1 ? "" : "s");

@@ -68,7 +68,8 @@ static const char USAGE_AUTHORITY_SERVE[] =
     "SIGTERM (then it stops cleanly). Endpoints: /.well-known/openid-credential-issuer,\n"
     "/.well-known/oauth-authorization-server, /token, /nonce, /credential,\n"
     "/status/<list>, and /lost (the holder reports a lost phone with the recovery code;\n"
-    "'tessera wallet report-lost'). Prints \"serving OpenID4VCI at URL\" once it listens, and records\n"
+    "'tessera wallet report-lost'). Prints \"serving OpenID4VCI at URL\" once it listens, and "
+    "records\n"
     "URL in DIR/issuer_url (where 'authority enrol' points its offers).\n"
     "\n"
     "The status lists are built from the registry: a revoke, suspend or reinstate is in\n"
@@ -191,7 +192,8 @@ static const char USAGE_AUTHORITY_INIT[] =
     "  ds_key.pem    its private key (P-256, PKCS#8, mode 0600)\n"
     "With --ds-hsm the document signer key pair is generated inside a PKCS#11 token\n"
     "(sensitive, not extractable) and DIR holds instead of ds_key.pem\n"
-    "  ds_key.hsm    {\"se\": \"pkcs11:...\", \"key_id\": \"...\"}: which token and key (no secret)\n"
+    "  ds_key.hsm    {\"se\": \"pkcs11:...\", \"key_id\": \"...\"}: which token and key (no "
+    "secret)\n"
     "  hsm-state/    Tessera's PIN retry counter for the token (5 tries)\n"
     "The IACA key stays a file by design: it signs rarely and belongs offline.\n"
     "Both certificates start one hour in the past, to tolerate clock skew.\n"
@@ -384,7 +386,7 @@ static const char USAGE_WALLET[] =
     "       tessera wallet enrol --wallet D --offer URI [--tx-code CODE] [--pin-fd N]\n"
     "                            [--batch N] [--name DISPLAY]\n"
     "       tessera wallet device-id --wallet D\n"
-    "       tessera wallet report-lost --issuer URL --recovery-code CODE [--device HEX]\n"
+    "       tessera wallet report-lost --issuer URL [--recovery-code-fd N] [--device HEX]\n"
     "       tessera wallet list --wallet D [--json]\n"
     "       tessera wallet log --wallet D [--json]\n"
     "       tessera wallet present --wallet D (--qr --tcp HOST:PORT | --nfc) [--policy FILE]\n"
@@ -620,7 +622,8 @@ static const char USAGE_WALLET_DEVICE_ID[] =
     "  tessera wallet device-id --wallet phone\n";
 
 static const char USAGE_WALLET_REPORT_LOST[] =
-    "usage: tessera wallet report-lost --issuer URL --recovery-code CODE [--device HEX]\n"
+    "usage: tessera wallet report-lost --issuer URL [--recovery-code-fd N | --recovery-code CODE]\n"
+    "                                  [--device HEX]\n"
     "\n"
     "Reports a lost phone to the issuing authority, from any machine (no wallet needed):\n"
     "POST URL/lost with the recovery code the citizen got at enrolment. The authority\n"
@@ -631,7 +634,11 @@ static const char USAGE_WALLET_REPORT_LOST[] =
     "\n"
     "options:\n"
     "  --issuer URL          the authority's service (the offer's credential_issuer)\n"
-    "  --recovery-code CODE  ABCD-EFGH-JKLM-NPQR (case and dashes do not matter)\n"
+    "  --recovery-code-fd N  read the recovery code (one line) from file descriptor N\n"
+    "  --recovery-code CODE  ABCD-EFGH-JKLM-NPQR (case and dashes do not matter); visible to\n"
+    "                        other users of the machine (ps), so prefer the descriptor or\n"
+    "                        the prompt: with neither option the code is asked for on the\n"
+    "                        terminal, without echo\n"
     "  --device HEX          the lost phone's device id ('tessera wallet device-id', or as\n"
     "                        'tessera wallet enrol' printed it)\n"
     "\n"
@@ -640,8 +647,8 @@ static const char USAGE_WALLET_REPORT_LOST[] =
     "             authority cannot be reached\n"
     "\n"
     "example:\n"
-    "  tessera wallet report-lost --issuer https://eid.ut.example \\\n"
-    "      --recovery-code ABCD-EFGH-JKLM-NPQR --device 5f0c...e1\n";
+    "  tessera wallet report-lost --issuer https://eid.ut.example --device 5f0c...e1\n"
+    "  Recovery code: (typed, not shown)\n";
 
 static const char USAGE_VENDOR[] =
     "usage: tessera vendor init --dir V [--name NAME] [--force]\n"
