@@ -444,7 +444,7 @@ static int enrol(const char *cmd, const enrol_args *a)
         printf("person id: %lld\n", (long long)person);
         printf("recovery code for a lost phone: %s\n", recovery);
         printf("(print it for the citizen to keep away from the phone: with it, 'tessera wallet\n"
-               " report-lost --issuer %s --recovery-code CODE' suspends the eID\n"
+               " report-lost --issuer %s' (it asks for the code) suspends the eID\n"
                " from any device. Shown only now.)\n",
                url);
     }
