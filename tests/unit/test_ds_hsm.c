@@ -41,6 +41,8 @@
 #include "tessera/status.h"
 #include "tessera/trust.h"
 
+#include "issuer_fixture.h"
+
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define SOFTHSM_UTIL "softhsm2-util"
 #define LABEL "ds"
@@ -48,12 +50,6 @@
 #define USER_PIN "123456"
 #define THREADS 4
 #define BATCH 3
-
-static const char PID_CLAIMS[] =
-    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","
-    " \"birth_date\": \"1964-08-12\", \"issuing_authority\": \"Utopia\", \"issuing_country\": "
-    "\"UT\", \"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"UT\"}}";
-static const uint8_t TRANSCRIPT[] = {0x83, 0xf6, 0xf6, 0xf6};
 
 static char g_tmp[256], g_auth[320], g_claims[320];
 static const char *g_bin;
@@ -97,8 +93,9 @@ static bool variant(const char *name, const char *json, char *dir, size_t cap)
 {
     snprintf(dir, cap, "%s/%s", g_tmp, name);
     char cmd[1200], p[400];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp -r '%s/ds.pem' '%s/iaca.pem' '%s/hsm-state' '%s/'",
-             dir, g_auth, g_auth, g_auth, dir);
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp -r '%s/ds.pem' '%s/iaca.pem' '%s/hsm-state' '%s/'", dir, g_auth,
+             g_auth, g_auth, dir);
     if (system(cmd) != 0)
         return false;
     snprintf(p, sizeof p, "%s/ds_key.hsm", dir);
@@ -146,7 +143,7 @@ TEST(setup)
     REQUIRE(rc == 0);
 
     snprintf(g_claims, sizeof g_claims, "%s/person.json", g_tmp);
-    REQUIRE(write_text(g_claims, PID_CLAIMS));
+    REQUIRE(write_text(g_claims, FX_PID_CLAIMS));
 
     tes_buf iaca = {0};
     char p[400];
@@ -233,19 +230,10 @@ TEST(no_private_key_in_the_directory)
 static void present_and_verify(tes_bytes mdoc, const tes_key *device_key, const char *status_uri)
 {
     const tes_signer dev = tes_signer_from_key(device_key);
-    tes_mdoc_req_elem el[] = {{TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("family_name"), false}};
-    tes_mdoc_present_params pp = {.mdoc = mdoc,
-                                  .elems = el,
-                                  .n_elems = 1,
-                                  .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
-                                  .device = &dev};
     tes_buf dr = {0};
-    CHECK_ERR(tes_mdoc_present(&pp, &dr, NULL), TES_OK);
-    tes_mdoc_verify_opts vo = {.trust = g_trust,
-                               .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
-                               .at = (int64_t)time(NULL)};
+    CHECK_ERR(fx_present_family_name(mdoc, &dev, &dr), TES_OK);
     tes_mdoc_result res = {0};
-    tes_err e = tes_mdoc_verify(tes_buf_bytes(&dr), &vo, &res);
+    tes_err e = fx_verify_response(&dr, g_trust, (int64_t)time(NULL), &res);
     if (e != TES_OK)
         fprintf(stderr, "    verify: %s\n", tes_err_message());
     CHECK_ERR(e, TES_OK);
@@ -277,8 +265,8 @@ TEST(load_issue_present_verify)
     tes_key *device = NULL;
     REQUIRE(tes_key_generate(TES_CURVE_P256, &device) == TES_OK);
     tes_mdoc_claims claims = {0};
-    REQUIRE(tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), PID_CLAIMS,
-                                      strlen(PID_CLAIMS), ".", &claims) == TES_OK);
+    REQUIRE(tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), FX_PID_CLAIMS,
+                                      strlen(FX_PID_CLAIMS), ".", &claims) == TES_OK);
     const int64_t now = (int64_t)time(NULL);
     const tes_bytes chain[1] = {tes_cert_der(ds)};
     const tes_mdoc_issue_params p = {.doctype = TES_DOCTYPE_PID,
@@ -326,8 +314,7 @@ TEST(wrong_or_missing_pin)
     CHECK(strstr(tes_err_message(), TES_HSM_PIN_ENV) != NULL);
 
     /* the service refuses to start with a wrong PIN (not at the first request) */
-    tes_issuer_config cfg = {.authority_dir = g_auth, .listen = "127.0.0.1:0",
-                             .hsm_pin = "654321"};
+    tes_issuer_config cfg = {.authority_dir = g_auth, .listen = "127.0.0.1:0", .hsm_pin = "654321"};
     tes_issuer *iss = NULL;
     CHECK_ERR(tes_issuer_start(&cfg, &iss, NULL), TES_ERR_PIN_WRONG);
     CHECK(iss == NULL);
@@ -388,71 +375,9 @@ TEST(token_key_is_not_the_certificate_key)
 
 /* ------------------------------------------------------------------ the service */
 
-typedef struct resp {
-    long status;
-    tes_buf body;
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
-{
-    tes_buf_append(&((resp *)ctx)->body, p, sz * n);
-    return sz * n;
-}
-
-static bool http_get(const char *url, resp *r)
-{
-    memset(r, 0, sizeof *r);
-    CURL *h = curl_easy_init();
-    if (h == NULL)
-        return false;
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_easy_cleanup(h);
-    return rc == CURLE_OK;
-}
-
-typedef struct soft_keys {
-    tes_key *k[BATCH];
-    size_t n;
-} soft_keys;
-
-static tes_err soft_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *pem,
-                           tes_buf *att)
-{
-    (void)challenge;
-    (void)att;
-    soft_keys *s = ctx;
-    if (s->n == BATCH)
-        return TES_ERR_ARG;
-    tes_err e = tes_key_generate(TES_CURVE_P256, &s->k[s->n]);
-    if (e == TES_OK)
-        e = tes_key_to_pem(s->k[s->n], false, pem);
-    if (e == TES_OK)
-        snprintf(key_id, 64, "k%zu", s->n++);
-    return e;
-}
-
-static tes_err soft_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64])
-{
-    soft_keys *s = ctx;
-    size_t i = (size_t)(key_id[1] - '0'), n = 0;
-    uint8_t out[TES_MAX_SIG];
-    if (key_id[0] != 'k' || i >= s->n)
-        return TES_ERR_KEY_UNKNOWN;
-    tes_err e = tes_key_sign(s->k[i], TES_HASH_SHA256, msg, out, &n);
-    if (e == TES_OK)
-        memcpy(sig, out, 64);
-    return e;
-}
-
 typedef struct job {
     char offer[2048], tx[16];
-    soft_keys keys;
+    fx_soft_keys keys;
     tes_buf *mdocs;
     char (*ids)[64];
     size_t n;
@@ -463,7 +388,7 @@ typedef struct job {
 static void *obtain_worker(void *arg)
 {
     job *j = arg;
-    tes_oid4vci_keys k = {soft_create, soft_sign, &j->keys};
+    tes_oid4vci_keys k = {fx_soft_create, fx_soft_sign, &j->keys};
     j->err = tes_oid4vci_obtain(j->offer, j->tx, BATCH, &k, &j->mdocs, &j->ids, &j->n);
     if (j->err != TES_OK)
         snprintf(j->msg, sizeof j->msg, "%s", tes_err_message());
@@ -548,8 +473,8 @@ TEST(service_with_the_hsm_key)
     }
 
     /* the status list, signed with the token's key */
-    resp r;
-    CHECK(http_get(status_uri, &r));
+    fx_resp r;
+    CHECK(fx_http(url, "GET", "/status/1", NULL, NULL, NULL, 0, &r));
     CHECK_EQ_INT(r.status, 200);
     tes_status_token st = {0};
     e = tes_status_token_verify(tes_buf_bytes(&r.body), status_uri, g_trust, (int64_t)time(NULL),

@@ -29,11 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "tessera/cbor.h"
 #include "tessera/cose.h"
 #include "tessera/issuer.h"
 #include "tessera/mdoc.h"
@@ -43,29 +41,14 @@
 #include "tessera/trust.h"
 
 #include "issuer/issuer_internal.h"
+#include "issuer_fixture.h"
 
 #define DAY 86400LL
 #define BATCH_MAX 5
 #define NONCE_LIFETIME 60
 #define LOAD_THREADS 4
 #define LOAD_PER_THREAD 250
-
-static const char PID_CLAIMS[] =
-    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","
-    " \"birth_date\": \"1964-08-12\", \"issuing_authority\": \"Utopia\", \"issuing_country\": "
-    "\"UT\", \"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"UT\"}}";
-
-static const uint8_t TRANSCRIPT[] = {0x83, 0xf6, 0xf6, 0xf6};
-
-/* ------------------------------------------------------------------ test clock */
-
-static _Atomic int64_t clock_offset;
-static int64_t test_now(void *ctx)
-{
-    (void)ctx;
-    return (int64_t)time(NULL) + atomic_load(&clock_offset);
-}
-static const tes_clock TEST_CLOCK = {test_now, NULL};
+#define COUNTER "counter-7"
 
 /* ------------------------------------------------------------------ fixture */
 
@@ -81,81 +64,17 @@ typedef struct env {
 } env;
 static env E;
 
-static bool write_pem_cert(const char *dir, const char *name, const tes_cert *c)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    tes_buf pem = {0};
-    bool ok = tes_cert_to_pem(c, &pem) == TES_OK &&
-              tes_file_write(p, tes_buf_bytes(&pem), 0644) == TES_OK;
-    tes_buf_free(&pem);
-    return ok;
-}
-
-/* An authority as `tessera authority init` makes it. */
-static bool make_authority(const char *dir)
-{
-    int64_t now = time(NULL);
-    tes_key *ik = NULL, *dk = NULL;
-    tes_cert *ds = NULL;
-    bool ok = tes_key_generate(TES_CURVE_P256, &ik) == TES_OK &&
-              tes_key_generate(TES_CURVE_P256, &dk) == TES_OK;
-    tes_cert_template rt = {.common_name = "Utopia IACA",
-                            .country = "UT",
-                            .not_before = now - 3600,
-                            .not_after = now + 3650 * DAY,
-                            .is_ca = true,
-                            .path_len = 0,
-                            .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
-                            .issuer_alt_uri = "https://iaca.ut.example"};
-    tes_cert_template dt = {.common_name = "Utopia Document Signer",
-                            .country = "UT",
-                            .not_before = now - 3600,
-                            .not_after = now + 1000 * DAY,
-                            .path_len = -1,
-                            .key_usage = TES_KU_DIGITAL_SIGNATURE,
-                            .eku_oid = TES_OID_EKU_MDL_DS,
-                            .issuer_alt_uri = "https://iaca.ut.example",
-                            .crl_uri = "https://iaca.ut.example/crl/iaca.crl"};
-    ok = ok && tes_cert_create(&rt, ik, NULL, ik, &E.iaca) == TES_OK &&
-         tes_cert_create(&dt, dk, E.iaca, ik, &ds) == TES_OK;
-    tes_buf pem = {.secret = true};
-    char p[256];
-    snprintf(p, sizeof p, "%s/ds_key.pem", dir);
-    ok = ok && tes_key_to_pem(dk, true, &pem) == TES_OK &&
-         tes_file_write(p, tes_buf_bytes(&pem), 0600) == TES_OK &&
-         write_pem_cert(dir, "ds.pem", ds) && write_pem_cert(dir, "iaca.pem", E.iaca);
-    tes_buf_free(&pem);
-    tes_key_free(ik);
-    tes_key_free(dk);
-    tes_cert_free(ds);
-    return ok;
-}
-
 static bool env_up(void)
 {
     if (E.ready || E.failed)
         return E.ready;
     E.failed = true;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(E.dir, sizeof E.dir, "/tmp/tes_issuer_XXXXXX");
-    if (!mkdtemp(E.dir))
+    if (!fx_temp_authority(E.dir, sizeof E.dir, "/tmp/tes_issuer_XXXXXX", E.auth, sizeof E.auth,
+                           &E.iaca))
         return false;
-    snprintf(E.auth, sizeof E.auth, "%s/authority", E.dir);
-    mkdir(E.auth, 0700);
-    if (!make_authority(E.auth))
-        return false;
-    char vdir[128], vdir2[128], sdir[160], sdir2[160];
-    snprintf(vdir, sizeof vdir, "%s/vendor", E.dir);
-    snprintf(vdir2, sizeof vdir2, "%s/vendor2", E.dir);
-    snprintf(E.vendor_pem, sizeof E.vendor_pem, "%s/vendor.pem", vdir);
-    snprintf(sdir, sizeof sdir, "soft:%s/se", E.dir);
-    snprintf(sdir2, sizeof sdir2, "soft:%s/se2", E.dir);
-    if (tes_se_vendor_create(vdir, "Trusted Chip Vendor") != TES_OK ||
-        tes_se_vendor_create(vdir2, "Unknown Chip Vendor") != TES_OK ||
-        tes_se_open(sdir, NULL, &E.se) != TES_OK || tes_se_soft_provision(E.se, vdir) != TES_OK ||
-        tes_se_open(sdir2, NULL, &E.se_untrusted) != TES_OK ||
-        tes_se_soft_provision(E.se_untrusted, vdir2) != TES_OK)
+    char vdir[128], vdir2[128];
+    if (!fx_vendors(E.dir, vdir, vdir2, E.vendor_pem) || !fx_soft_se(E.dir, "se", vdir, &E.se) ||
+        !fx_soft_se(E.dir, "se2", vdir2, &E.se_untrusted))
         return false;
     if (tes_trust_store_new(&E.trust) != TES_OK ||
         tes_trust_store_add(E.trust, TES_PROFILE_DS, tes_cert_ref(E.iaca)) != TES_OK)
@@ -168,14 +87,10 @@ static bool env_up(void)
                                 .batch_max = BATCH_MAX,
                                 .nonce_lifetime = NONCE_LIFETIME,
                                 .rate_limit = 30,
-                                .clock = &TEST_CLOCK};
-    if (tes_issuer_start(&E.cfg, &E.iss, &E.port) != TES_OK) {
-        fprintf(stderr, "issuer start: %s\n", tes_err_message());
+                                .clock = &FX_TEST_CLOCK};
+    if (!fx_service_start(&E.cfg, &E.iss, &E.port, E.url, sizeof E.url))
         return false;
-    }
-    snprintf(E.url, sizeof E.url, "http://127.0.0.1:%d", E.port);
     snprintf(E.status_uri, sizeof E.status_uri, "%s/status/1", E.url);
-    E.cfg.public_url = E.url; /* for enrolment (the service derived the same) */
     E.ready = true;
     E.failed = false;
     return true;
@@ -212,126 +127,20 @@ static tes_err se_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig
     return e;
 }
 
-/* ------------------------------------------------------------------ software keys (load run) */
-
-typedef struct soft_keys {
-    tes_key *k[4];
-    size_t n;
-} soft_keys;
-
-static tes_err soft_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *pem,
-                           tes_buf *att)
-{
-    (void)challenge;
-    (void)att;
-    soft_keys *s = ctx;
-    if (s->n == 4)
-        return TES_ERR_ARG;
-    tes_err e = tes_key_generate(TES_CURVE_P256, &s->k[s->n]);
-    if (e == TES_OK)
-        e = tes_key_to_pem(s->k[s->n], false, pem);
-    if (e == TES_OK)
-        snprintf(key_id, 64, "k%zu", s->n++);
-    return e;
-}
-
-static tes_err soft_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64])
-{
-    soft_keys *s = ctx;
-    size_t i = (size_t)(key_id[1] - '0'), n = 0;
-    uint8_t out[TES_MAX_SIG];
-    if (key_id[0] != 'k' || i >= s->n)
-        return TES_ERR_KEY_UNKNOWN;
-    tes_err e = tes_key_sign(s->k[i], TES_HASH_SHA256, msg, out, &n);
-    if (e == TES_OK)
-        memcpy(sig, out, 64);
-    return e;
-}
-
-static void soft_keys_clear(soft_keys *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        tes_key_free(s->k[i]);
-    s->n = 0;
-}
-
 /* ------------------------------------------------------------------ HTTP helper */
 
-typedef struct resp {
-    long status;
-    tes_buf body;
-    char www_auth[256];
-    char ctype[128];
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
-{
-    tes_buf_append(&((resp *)ctx)->body, p, sz * n);
-    return sz * n;
-}
-
-static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
-{
-    resp *r = ctx;
-    size_t len = sz * n;
-    char line[512];
-    snprintf(line, sizeof line, "%.*s", (int)(len < 511 ? len : 511), p);
-    line[strcspn(line, "\r\n")] = '\0';
-    if (strncasecmp(line, "WWW-Authenticate:", 17) == 0)
-        snprintf(r->www_auth, sizeof r->www_auth, "%.200s", line + 18);
-    if (strncasecmp(line, "Content-Type:", 13) == 0)
-        snprintf(r->ctype, sizeof r->ctype, "%.100s", line + 14);
-    return len;
-}
-
-/* method "GET" or "POST"; body may be NULL; extra header lines may be NULL. */
+/* method at the service (E.url) + path; see fx_http. */
 static bool http(const char *method, const char *path, const char *ctype, const char *bearer,
-                 const char *body, size_t len, resp *r)
+                 const char *body, size_t len, fx_resp *r)
 {
-    memset(r, 0, sizeof *r);
-    CURL *h = curl_easy_init();
-    if (h == NULL)
-        return false;
-    char url[512], line[600];
-    snprintf(url, sizeof url, "%s%s", E.url, path);
-    struct curl_slist *hd = curl_slist_append(NULL, "Expect:");
-    if (ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        hd = curl_slist_append(hd, line);
-    }
-    if (bearer) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
-        hd = curl_slist_append(hd, line);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (strcmp(method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    } else if (strcmp(method, "GET") != 0) {
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    }
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    tes_buf_append(&r->body, "", 1);
-    r->body.len--;
-    return rc == CURLE_OK;
+    return fx_http(E.url, method, path, ctype, bearer, body, len, r);
 }
 
 /* The "error" member of a JSON error body ("" when none). */
-static const char *err_name(const resp *r, char *buf, size_t cap)
+static const char *err_name(const fx_resp *r, char *buf, size_t cap)
 {
     buf[0] = '\0';
-    json_t *v = json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+    json_t *v = fx_resp_json(r);
     json_t *e = json_object_get(v, "error");
     json_t *d = json_object_get(v, "error_description");
     if (json_is_string(e) && json_is_string(d))
@@ -340,9 +149,9 @@ static const char *err_name(const resp *r, char *buf, size_t cap)
     return buf;
 }
 
-static bool desc_has(const resp *r, const char *needle)
+static bool desc_has(const fx_resp *r, const char *needle)
 {
-    json_t *v = json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+    json_t *v = fx_resp_json(r);
     json_t *d = json_object_get(v, "error_description");
     bool ok = json_is_string(d) && strstr(json_string_value(d), needle) != NULL;
     if (!ok)
@@ -360,7 +169,7 @@ static bool desc_has(const resp *r, const char *needle)
 
 static bool still_serving(void)
 {
-    resp r;
+    fx_resp r;
     bool ok = http("GET", "/.well-known/openid-credential-issuer", NULL, NULL, NULL, 0, &r) &&
               r.status == 200;
     tes_buf_free(&r.body);
@@ -369,89 +178,13 @@ static bool still_serving(void)
 
 /* ------------------------------------------------------------------ protocol steps by hand */
 
-/* The pre-authorized code inside an offer URI. */
-static bool offer_code(const char *uri, char *code, size_t cap)
-{
-    const char *q = strstr(uri, "credential_offer=");
-    if (!q)
-        return false;
-    char *dec = malloc(8192);
-    size_t n;
-    bool ok = iss_url_decode(q + 17, strlen(q + 17), true, dec, 8192, &n) == TES_OK;
-    json_t *j = ok ? json_loadb(dec, n, 0, NULL) : NULL;
-    json_t *c = json_object_get(json_object_get(json_object_get(j, "grants"), ISS_GRANT_PRE_AUTH),
-                                "pre-authorized_code");
-    ok = json_is_string(c);
-    if (ok)
-        snprintf(code, cap, "%s", json_string_value(c));
-    json_decref(j);
-    free(dec);
-    return ok;
-}
-
 /* The recovery code of the last person enrol() enrolled. */
 static char last_recovery[32];
 
 /* Enrols a PID holder; offer URI, code and tx code out. */
 static bool enrol(tes_buf *uri, char code[128], char tx[16], int64_t *person)
 {
-    memset(uri, 0, sizeof *uri);
-    tes_err e = tes_issuer_enrol(&E.cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", uri, tx, person,
-                                 last_recovery);
-    if (e != TES_OK) {
-        fprintf(stderr, "enrol: %s\n", tes_err_message());
-        return false;
-    }
-    tes_buf_append(uri, "", 1);
-    uri->len--;
-    return offer_code((const char *)uri->ptr, code, 128);
-}
-
-static void token_form(tes_buf *f, const char *code, const char *tx)
-{
-    tes_buf_append(f, "grant_type=", 11);
-    iss_url_encode(f, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
-    tes_buf_append(f, "&pre-authorized_code=", 21);
-    iss_url_encode(f, code, strlen(code));
-    if (tx) {
-        tes_buf_append(f, "&tx_code=", 9);
-        tes_buf_append(f, tx, strlen(tx));
-    }
-}
-
-static bool get_token(const char *code, const char *tx, char out[128])
-{
-    tes_buf f = {0};
-    token_form(&f, code, tx);
-    resp r;
-    bool ok = http("POST", "/token", "application/x-www-form-urlencoded", NULL, (const char *)f.ptr,
-                   f.len, &r) &&
-              r.status == 200;
-    json_t *v = ok ? json_loadb((const char *)r.body.ptr, r.body.len, 0, NULL) : NULL;
-    json_t *t = json_object_get(v, "access_token");
-    ok = ok && json_is_string(t);
-    if (ok)
-        snprintf(out, 128, "%s", json_string_value(t));
-    else
-        fprintf(stderr, "    token: %ld %s\n", r.status, (const char *)r.body.ptr);
-    json_decref(v);
-    tes_buf_free(&f);
-    tes_buf_free(&r.body);
-    return ok;
-}
-
-static bool get_nonce(char out[128])
-{
-    resp r;
-    bool ok = http("POST", "/nonce", NULL, NULL, "", 0, &r) && r.status == 200;
-    json_t *v = ok ? json_loadb((const char *)r.body.ptr, r.body.len, 0, NULL) : NULL;
-    json_t *n = json_object_get(v, "c_nonce");
-    ok = ok && json_is_string(n);
-    if (ok)
-        snprintf(out, 128, "%s", json_string_value(n));
-    json_decref(v);
-    tes_buf_free(&r.body);
-    return ok;
+    return fx_enrol(&E.cfg, COUNTER, uri, code, tx, person, last_recovery);
 }
 
 /* How to build a proof. */
@@ -464,34 +197,6 @@ typedef struct proof_opts {
     const char *aud; /* NULL: the issuer */
     int64_t iat_shift;
 } proof_opts;
-
-static char *b64url_json(json_t *v)
-{
-    char *t = json_dumps(v, JSON_COMPACT);
-    tes_buf b = {0};
-    tes_b64url_encode(&b, TES_BYTES(t, strlen(t)));
-    tes_buf_append(&b, "", 1);
-    free(t);
-    return (char *)b.ptr;
-}
-
-static json_t *x5c_of(tes_bytes chain)
-{
-    tes_cbor_doc d;
-    if (tes_cbor_parse(chain, NULL, &d) != TES_OK)
-        return NULL;
-    json_t *a = json_array();
-    uint32_t node = tes_cbor_child(&d, 0);
-    for (uint64_t k = 0; k < tes_cbor_count(&d, 0); k++, node = tes_cbor_next(&d, node)) {
-        const tes_cbor_node *n = tes_cbor_at(&d, node);
-        tes_buf b = {0};
-        tes_b64_encode(&b, TES_BYTES(n->data, n->len));
-        json_array_append_new(a, json_stringn((const char *)b.ptr, b.len));
-        tes_buf_free(&b);
-    }
-    tes_cbor_doc_free(&d);
-    return a;
-}
 
 /* Builds a proof JWT (malloc'd); the key used goes to *key_out (may be NULL). */
 static char *make_proof(const proof_opts *o, tes_key **key_out, char key_id[64])
@@ -521,39 +226,19 @@ static char *make_proof(const proof_opts *o, tes_key **key_out, char key_id[64])
             return NULL;
         tes_buf_free(&pem);
     }
-    tes_buf x = {0}, y = {0};
-    if (iss_key_jwk(key, &x, &y) != TES_OK)
+    json_t *jwk = fx_jwk_of(key);
+    if (jwk == NULL)
         return NULL;
-    json_t *hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", ISS_PROOF_TYP, "alg",
-                            "ES256", "jwk", "kty", "EC", "crv", "P-256", "x", (char *)x.ptr, x.len,
-                            "y", (char *)y.ptr, y.len);
+    json_t *hdr = json_pack("{s:s, s:s, s:o}", "typ", ISS_PROOF_TYP, "alg", "ES256", "jwk", jwk);
     if (att.len && !o->no_x5c)
-        json_object_set_new(hdr, "x5c", x5c_of(tes_buf_bytes(&att)));
+        json_object_set_new(hdr, "x5c", fx_x5c_of(tes_buf_bytes(&att)));
     json_t *cl = json_pack("{s:s, s:I, s:s}", "aud", o->aud ? o->aud : E.url, "iat",
-                           (json_int_t)(test_now(NULL) + o->iat_shift), "nonce", o->nonce);
-    char *h = b64url_json(hdr), *p = b64url_json(cl);
-    tes_buf jwt = {0};
-    tes_buf_append(&jwt, h, strlen(h));
-    tes_buf_append(&jwt, ".", 1);
-    tes_buf_append(&jwt, p, strlen(p));
-    uint8_t sig[TES_MAX_SIG];
-    size_t sl = 0;
-    tes_err e;
-    if (o->sign_with)
-        e = tes_key_sign(o->sign_with, TES_HASH_SHA256, tes_buf_bytes(&jwt), sig, &sl);
-    else if (o->se)
-        e = tes_se_sign(o->se, id, NULL, tes_buf_bytes(&jwt), sig, &sl);
-    else
-        e = tes_key_sign(soft, TES_HASH_SHA256, tes_buf_bytes(&jwt), sig, &sl);
-    tes_buf_append(&jwt, ".", 1);
-    tes_b64url_encode(&jwt, TES_BYTES(sig, sl));
-    tes_buf_append(&jwt, "", 1);
-    free(h);
-    free(p);
+                           (json_int_t)(fx_test_now(NULL) + o->iat_shift), "nonce", o->nonce);
+    /* signed with sign_with, else in the SE, else with the software key */
+    const tes_key *signer = o->sign_with ? o->sign_with : o->se ? NULL : soft;
+    char *jwt = fx_jws(hdr, cl, signer, o->se, id);
     json_decref(hdr);
     json_decref(cl);
-    tes_buf_free(&x);
-    tes_buf_free(&y);
     tes_buf_free(&att);
     tes_key_free(soft);
     if (key_out)
@@ -562,37 +247,13 @@ static char *make_proof(const proof_opts *o, tes_key **key_out, char key_id[64])
         tes_key_free(key);
     if (key_id)
         snprintf(key_id, 64, "%s", id);
-    if (e != TES_OK) {
-        tes_buf_free(&jwt);
-        return NULL;
-    }
-    return (char *)jwt.ptr;
+    return jwt;
 }
 
 /* POSTs a credential request with these proofs (NULL-terminated list). */
-static bool post_credential(const char *token, const char *config, char **proofs, resp *r)
+static bool post_credential(const char *token, const char *config, char **proofs, fx_resp *r)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; proofs[i]; i++)
-        json_array_append_new(arr, json_string(proofs[i]));
-    json_t *req =
-        json_pack("{s:s, s:{s:o}}", "credential_configuration_id", config, "proofs", "jwt", arr);
-    char *body = json_dumps(req, JSON_COMPACT);
-    bool ok = http("POST", "/credential", "application/json", token, body, strlen(body), r);
-    free(body);
-    json_decref(req);
-    return ok;
-}
-
-/* A fresh token (new person, redeemed offer) for credential-endpoint tests. */
-static bool fresh_token(char token[128])
-{
-    tes_buf uri;
-    char code[128], tx[16];
-    int64_t person;
-    bool ok = enrol(&uri, code, tx, &person) && get_token(code, tx, token);
-    tes_buf_free(&uri);
-    return ok;
+    return fx_post_proofs(E.url, token, config, "jwt", proofs, r);
 }
 
 /* ------------------------------------------------------------------ registry look-ups */
@@ -634,12 +295,12 @@ static int64_t cred_id_of(const char *db_url, const tes_key *k)
 /* Fetches /status/1 and verifies it; out owned by the caller. */
 static bool fetch_status(tes_status_token *out)
 {
-    resp r;
+    fx_resp r;
     bool ok = http("GET", "/status/1", NULL, NULL, NULL, 0, &r) && r.status == 200;
     CHECK(ok);
     CHECK_EQ_STR(r.ctype, "application/statuslist+cwt");
     tes_err e = ok ? tes_status_token_verify(tes_buf_bytes(&r.body), E.status_uri, E.trust,
-                                             test_now(NULL), out)
+                                             fx_test_now(NULL), out)
                    : TES_ERR_IO;
     if (e != TES_OK)
         fprintf(stderr, "    status token: %s\n", tes_err_message());
@@ -720,7 +381,7 @@ TEST(proof_parser)
     char *jwt = make_proof(&o, NULL, NULL);
     REQUIRE(jwt != NULL);
     iss_proof p;
-    int64_t now = test_now(NULL);
+    int64_t now = fx_test_now(NULL);
     CHECK_ERR(iss_proof_parse(&pol, jwt, strlen(jwt), now, &p), TES_OK);
     CHECK_EQ_STR(p.nonce, "n0nce");
     CHECK(p.attestation.len == 0);
@@ -769,7 +430,7 @@ TEST(offer_uri_round_trip)
     tes_buf_append(&u, "", 1);
     char code[128];
     CHECK(strncmp((char *)u.ptr, "openid-credential-offer://?credential_offer=", 44) == 0);
-    CHECK(offer_code((char *)u.ptr, code, sizeof code));
+    CHECK(fx_offer_code((char *)u.ptr, code, sizeof code));
     CHECK_EQ_STR(code, "c+/=ode");
     tes_buf_free(&u);
 }
@@ -802,7 +463,7 @@ static void end_to_end(const char *db_url)
     tes_buf uri = {0};
     char tx[16], recovery[32] = "";
     int64_t person;
-    CHECK_ERR(tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-7", &uri, tx, &person,
+    CHECK_ERR(tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, FX_PID_CLAIMS, "counter-7", &uri, tx, &person,
                                recovery),
               TES_OK);
     tes_buf_append(&uri, "", 1);
@@ -842,19 +503,10 @@ static void end_to_end(const char *db_url)
         /* present with the SE key, verify as a reader would */
         tes_se_signer_ctx sc = {E.se, ids[i], NULL};
         tes_signer dev = {tes_se_cose_sign, &sc, TES_COSE_ES256};
-        tes_mdoc_req_elem el[] = {{TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("family_name"), false}};
-        tes_mdoc_present_params pp = {.mdoc = tes_buf_bytes(&mdocs[i]),
-                                      .elems = el,
-                                      .n_elems = 1,
-                                      .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
-                                      .device = &dev};
         tes_buf dr = {0};
-        CHECK_ERR(tes_mdoc_present(&pp, &dr, NULL), TES_OK);
-        tes_mdoc_verify_opts vo = {.trust = E.trust,
-                                   .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
-                                   .at = test_now(NULL)};
+        CHECK_ERR(fx_present_family_name(tes_buf_bytes(&mdocs[i]), &dev, &dr), TES_OK);
         tes_mdoc_result res = {0};
-        e = tes_mdoc_verify(tes_buf_bytes(&dr), &vo, &res);
+        e = fx_verify_response(&dr, E.trust, fx_test_now(NULL), &res);
         if (e != TES_OK)
             fprintf(stderr, "verify copy %zu: %s\n", i, tes_err_message());
         CHECK_ERR(e, TES_OK);
@@ -872,7 +524,7 @@ static void end_to_end(const char *db_url)
     CHECK(!tes_key_equal_public(dk[0], dk[1]) && !tes_key_equal_public(dk[0], dk[2]) &&
           !tes_key_equal_public(dk[1], dk[2]));
     CHECK(idx[0] != idx[1] && idx[0] != idx[2] && idx[1] != idx[2]);
-    int64_t now = test_now(NULL);
+    int64_t now = fx_test_now(NULL);
     for (size_t i = 0; i < 3; i++) {
         CHECK_EQ_INT(signed_at[i], signed_at[0]);
         CHECK_EQ_INT(valid_from[i], valid_from[0]);
@@ -901,7 +553,7 @@ static void end_to_end(const char *db_url)
               TES_OK);
     CHECK_EQ_INT(changed, 1);
     tes_registry_close(r);
-    atomic_fetch_add(&clock_offset, 6); /* past the service's status cache */
+    atomic_fetch_add(&fx_clock_offset, 6); /* past the service's status cache */
     if (fetch_status(&st)) {
         CHECK_EQ_INT(tes_status_list_get(&st.list, idx[0]), TES_STATUS_VALID);
         CHECK_EQ_INT(tes_status_list_get(&st.list, idx[1]), TES_STATUS_REVOKED);
@@ -979,8 +631,8 @@ TEST(token_errors)
     char bad_tx[16];
     snprintf(bad_tx, sizeof bad_tx, "%s", tx);
     bad_tx[0] = bad_tx[0] == '1' ? '2' : '1';
-    token_form(&f, code, bad_tx);
-    resp r;
+    fx_token_form(&f, code, bad_tx);
+    fx_resp r;
     CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
                &r));
     CHECK_WIRE(&r, 400, "invalid_grant");
@@ -988,8 +640,8 @@ TEST(token_errors)
     tes_buf_free(&r.body);
     tes_buf_free(&f);
     /* the client maps it */
-    soft_keys sk = {0};
-    tes_oid4vci_keys keys = {soft_create, soft_sign, &sk};
+    fx_soft_keys sk = {0};
+    tes_oid4vci_keys keys = {fx_soft_create, fx_soft_sign, &sk};
     tes_buf *m;
     char(*ids)[64];
     size_t n;
@@ -1001,8 +653,8 @@ TEST(token_errors)
     CHECK(strstr(tes_err_message(), "tries left") != NULL);
 
     /* right code once; reused: invalid_grant */
-    CHECK(get_token(code, tx, tok));
-    token_form(&f, code, tx);
+    CHECK(fx_get_token(E.url, code, tx, tok));
+    fx_token_form(&f, code, tx);
     CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
                &r));
     CHECK_WIRE(&r, 400, "invalid_grant");
@@ -1010,11 +662,11 @@ TEST(token_errors)
     tes_buf_free(&r.body);
     tes_buf_free(&f);
     CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, tx, 1, &keys, &m, &ids, &n), TES_ERR_GRANT);
-    soft_keys_clear(&sk);
+    fx_soft_keys_clear(&sk);
     tes_buf_free(&uri);
 
     /* unknown code */
-    token_form(&f, "no-such-code", "123456");
+    fx_token_form(&f, "no-such-code", "123456");
     CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
                &r));
     CHECK_WIRE(&r, 400, "invalid_grant");
@@ -1049,8 +701,8 @@ TEST(credential_errors)
 {
     REQUIRE(env_up());
     char tok[128], nonce[128];
-    REQUIRE(fresh_token(tok));
-    resp r;
+    REQUIRE(fx_fresh_token(&E.cfg, COUNTER, tok));
+    fx_resp r;
 
     /* bearer */
     char *none[] = {NULL};
@@ -1068,7 +720,7 @@ TEST(credential_errors)
     CHECK(http("POST", "/credential", "application/json", tok, bad_json, strlen(bad_json), &r));
     CHECK_WIRE(&r, 400, "invalid_request");
     tes_buf_free(&r.body);
-    REQUIRE(get_nonce(nonce));
+    REQUIRE(fx_get_nonce(E.url, nonce));
     proof_opts o = {.se = E.se, .nonce = nonce};
     char *p1 = make_proof(&o, NULL, NULL);
     REQUIRE(p1 != NULL);
@@ -1134,7 +786,7 @@ TEST(credential_errors)
     free(pu);
 
     /* attestation for another key */
-    REQUIRE(get_nonce(nonce));
+    REQUIRE(fx_get_nonce(E.url, nonce));
     proof_opts oa = {.se = E.se, .nonce = nonce, .attest_other = E.se};
     char *pa = make_proof(&oa, NULL, NULL);
     char *a[] = {pa, NULL};
@@ -1145,7 +797,7 @@ TEST(credential_errors)
     free(pa);
 
     /* no attestation at all */
-    REQUIRE(get_nonce(nonce));
+    REQUIRE(fx_get_nonce(E.url, nonce));
     proof_opts on = {.se = E.se, .nonce = nonce, .no_x5c = true};
     char *pn = make_proof(&on, NULL, NULL);
     char *nx[] = {pn, NULL};
@@ -1155,7 +807,7 @@ TEST(credential_errors)
     free(pn);
 
     /* a good request; then the same nonce again: invalid_nonce */
-    REQUIRE(get_nonce(nonce));
+    REQUIRE(fx_get_nonce(E.url, nonce));
     free(p1);
     p1 = make_proof(&o, NULL, NULL);
     char *good[] = {p1, NULL};
@@ -1180,7 +832,7 @@ TEST(credential_errors)
 
     /* two proofs with different nonces */
     char n2[128];
-    REQUIRE(get_nonce(nonce) && get_nonce(n2));
+    REQUIRE(fx_get_nonce(E.url, nonce) && fx_get_nonce(E.url, n2));
     proof_opts o2 = {.se = E.se, .nonce = n2};
     char *pa1 = make_proof(&o, NULL, NULL), *pa2 = make_proof(&o2, NULL, NULL);
     char *mixed[] = {pa1, pa2, NULL};
@@ -1192,7 +844,7 @@ TEST(credential_errors)
     free(pa2);
 
     /* the token is for a PID: asking for an mDL is refused */
-    REQUIRE(get_nonce(nonce));
+    REQUIRE(fx_get_nonce(E.url, nonce));
     char *pm = make_proof(&o, NULL, NULL);
     char *mm[] = {pm, NULL};
     CHECK(post_credential(tok, TES_DOCTYPE_MDL, mm, &r));
@@ -1201,8 +853,8 @@ TEST(credential_errors)
     free(pm);
 
     /* a stale nonce (the clock moves past its lifetime) */
-    REQUIRE(get_nonce(nonce));
-    atomic_fetch_add(&clock_offset, NONCE_LIFETIME + 1);
+    REQUIRE(fx_get_nonce(E.url, nonce));
+    atomic_fetch_add(&fx_clock_offset, NONCE_LIFETIME + 1);
     char *ps = make_proof(&o, NULL, NULL);
     char *ss[] = {ps, NULL};
     CHECK(post_credential(tok, TES_DOCTYPE_PID, ss, &r));
@@ -1227,31 +879,6 @@ TEST(credential_errors)
 }
 
 /* ------------------------------------------------------------------ tests: lost phone */
-
-/* The device id of a secure element: hex SHA-256 of its attestation certificate,
- * read from the attestation of a fresh key. */
-static bool se_device_id(tes_se *se, char out[65])
-{
-    char id[64];
-    tes_buf pem = {0}, att = {0};
-    bool ok = se_create(se, TES_BYTES("x", 1), id, &pem, &att) == TES_OK;
-    tes_cbor_doc d;
-    ok = ok && tes_cbor_parse(tes_buf_bytes(&att), NULL, &d) == TES_OK;
-    if (ok) {
-        uint32_t second = tes_cbor_child_at(&d, 0, 1);
-        uint8_t h[32];
-        ok = second != TES_CBOR_NONE &&
-             tes_digest(TES_HASH_SHA256,
-                        TES_BYTES(tes_cbor_at(&d, second)->data, tes_cbor_at(&d, second)->len),
-                        h) == TES_OK;
-        for (size_t i = 0; ok && i < 32; i++)
-            snprintf(out + 2 * i, 3, "%02x", h[i]);
-        tes_cbor_doc_free(&d);
-    }
-    tes_buf_free(&pem);
-    tes_buf_free(&att);
-    return ok;
-}
 
 /* Status index and device of the credential bound to key k (the SQLite registry). */
 static int64_t idx_of(const tes_key *k, char device[65])
@@ -1280,15 +907,15 @@ static int64_t idx_of(const tes_key *k, char device[65])
 static bool obtain_on(tes_se *se, const char *token, size_t n, tes_key **keys, char device[65])
 {
     char nonce[128];
-    if (!get_nonce(nonce))
+    if (!fx_get_nonce(E.url, nonce))
         return false;
     proof_opts o = {.se = se, .nonce = nonce};
     char *proofs[4] = {0};
     for (size_t i = 0; i < n; i++)
         proofs[i] = make_proof(&o, &keys[i], NULL);
-    resp r;
+    fx_resp r;
     bool ok = post_credential(token, TES_DOCTYPE_PID, proofs, &r) && r.status == 200;
-    json_t *v = ok ? json_loadb((const char *)r.body.ptr, r.body.len, 0, NULL) : NULL;
+    json_t *v = ok ? fx_resp_json(&r) : NULL;
     json_t *d = json_object_get(v, "device_id");
     ok = ok && json_is_string(d) && json_array_size(json_object_get(v, "credentials")) == n;
     if (ok)
@@ -1302,7 +929,7 @@ static bool obtain_on(tes_se *se, const char *token, size_t n, tes_key **keys, c
     return ok;
 }
 
-static bool post_lost(const char *code, const char *device, resp *r)
+static bool post_lost(const char *code, const char *device, fx_resp *r)
 {
     json_t *j = json_pack("{s:s}", "recovery_code", code);
     if (device)
@@ -1314,9 +941,9 @@ static bool post_lost(const char *code, const char *device, resp *r)
     return ok;
 }
 
-static int64_t suspended_of(const resp *r)
+static int64_t suspended_of(const fx_resp *r)
 {
-    json_t *v = json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+    json_t *v = fx_resp_json(r);
     json_t *n = json_object_get(v, "suspended");
     int64_t k = json_is_integer(n) ? (int64_t)json_integer_value(n) : -1;
     json_decref(v);
@@ -1327,14 +954,12 @@ TEST(lost_phone)
 {
     REQUIRE(env_up());
     /* A second phone of the same holder (a tablet), same trusted chip vendor. */
-    char sdir[192], vdir[128];
-    snprintf(sdir, sizeof sdir, "soft:%s/se3", E.dir);
+    char vdir[128];
     snprintf(vdir, sizeof vdir, "%s/vendor", E.dir);
     tes_se *tablet = NULL;
-    REQUIRE(tes_se_open(sdir, NULL, &tablet) == TES_OK &&
-            tes_se_soft_provision(tablet, vdir) == TES_OK);
+    REQUIRE(fx_soft_se(E.dir, "se3", vdir, &tablet));
     char phone_id[65] = "", tablet_id[65] = "", got[65] = "", dev[65] = "";
-    REQUIRE(se_device_id(E.se, phone_id) && se_device_id(tablet, tablet_id));
+    REQUIRE(fx_se_device_id(E.se, phone_id) && fx_se_device_id(tablet, tablet_id));
     CHECK(strcmp(phone_id, tablet_id) != 0);
 
     tes_buf uri;
@@ -1343,7 +968,7 @@ TEST(lost_phone)
     REQUIRE(enrol(&uri, code, tx, &person));
     tes_buf_free(&uri);
     memcpy(recovery, last_recovery, sizeof recovery);
-    REQUIRE(get_token(code, tx, tok));
+    REQUIRE(fx_get_token(E.url, code, tx, tok));
     tes_key *pk[2] = {0}, *tk[1] = {0};
     REQUIRE(obtain_on(E.se, tok, 2, pk, got));
     CHECK_EQ_STR(got, phone_id); /* the answer's device_id: SHA-256 of the SE's attestation cert */
@@ -1361,7 +986,7 @@ TEST(lost_phone)
     char wrong[32];
     memcpy(wrong, recovery, sizeof wrong);
     wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
-    resp r;
+    fx_resp r;
     CHECK(post_lost(wrong, phone_id, &r));
     CHECK_WIRE(&r, 400, "invalid_grant");
     tes_buf_free(&r.body);
@@ -1410,7 +1035,7 @@ TEST(lost_phone)
         TES_OK);
     CHECK_EQ_INT(n, 2);
     tes_registry_close(reg);
-    atomic_fetch_add(&clock_offset, 6); /* past the service's status cache */
+    atomic_fetch_add(&fx_clock_offset, 6); /* past the service's status cache */
     REQUIRE(fetch_status(&st));
     CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[0]), TES_STATUS_VALID);
     CHECK_EQ_INT(tes_status_list_get(&st.list, pidx[1]), TES_STATUS_VALID);
@@ -1452,10 +1077,10 @@ TEST(lost_phone)
 TEST(metadata)
 {
     REQUIRE(env_up());
-    resp r;
+    fx_resp r;
     REQUIRE(http("GET", "/.well-known/openid-credential-issuer", NULL, NULL, NULL, 0, &r));
     CHECK_EQ_INT(r.status, 200);
-    json_t *v = json_loadb((char *)r.body.ptr, r.body.len, 0, NULL);
+    json_t *v = fx_resp_json(&r);
     CHECK_EQ_STR(json_string_value(json_object_get(v, "credential_issuer")), E.url);
     json_t *cfg =
         json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_MDL);
@@ -1469,7 +1094,7 @@ TEST(metadata)
     json_decref(v);
     tes_buf_free(&r.body);
     REQUIRE(http("GET", "/.well-known/oauth-authorization-server", NULL, NULL, NULL, 0, &r));
-    v = json_loadb((char *)r.body.ptr, r.body.len, 0, NULL);
+    v = fx_resp_json(&r);
     char tok_ep[160];
     snprintf(tok_ep, sizeof tok_ep, "%s/token", E.url);
     CHECK_EQ_STR(json_string_value(json_object_get(v, "token_endpoint")), tok_ep);
@@ -1486,10 +1111,10 @@ TEST(rate_limits)
     int64_t person;
     REQUIRE(enrol(&uri, code, tx, &person));
     tes_buf f = {0};
-    token_form(&f, code, tx); /* right code and tx: but sent 31 times (rate 30/min) */
+    fx_token_form(&f, code, tx); /* right code and tx: but sent 31 times (rate 30/min) */
     int ok = 0, limited = 0, other = 0;
     for (int i = 0; i < 31; i++) {
-        resp r;
+        fx_resp r;
         CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr,
                    f.len, &r));
         char eb[64];
@@ -1505,14 +1130,14 @@ TEST(rate_limits)
     CHECK(limited >= 1);
     tes_buf_free(&f);
     /* the client reports it */
-    soft_keys sk = {0};
-    tes_oid4vci_keys keys = {soft_create, soft_sign, &sk};
+    fx_soft_keys sk = {0};
+    tes_oid4vci_keys keys = {fx_soft_create, fx_soft_sign, &sk};
     tes_buf *m;
     char(*ids)[64];
     size_t n;
     tes_buf_append(&uri, "", 1);
     CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, tx, 1, &keys, &m, &ids, &n), TES_ERR_RATE_LIMIT);
-    soft_keys_clear(&sk);
+    fx_soft_keys_clear(&sk);
     tes_buf_free(&uri);
     CHECK(still_serving());
 }
@@ -1529,8 +1154,8 @@ typedef struct load_job {
 static void *load_worker(void *arg)
 {
     load_job *j = arg;
-    soft_keys sk = {0};
-    tes_oid4vci_keys keys = {soft_create, soft_sign, &sk};
+    fx_soft_keys sk = {0};
+    tes_oid4vci_keys keys = {fx_soft_create, fx_soft_sign, &sk};
     for (size_t i = 0; i < j->n; i++) {
         tes_buf *m = NULL;
         char(*ids)[64] = NULL;
@@ -1545,7 +1170,7 @@ static void *load_worker(void *arg)
             if (j->failed++ < 3)
                 fprintf(stderr, "load: %s\n", tes_err_message());
         }
-        soft_keys_clear(&sk);
+        fx_soft_keys_clear(&sk);
     }
     return NULL;
 }
@@ -1585,7 +1210,8 @@ TEST(load_run)
     int64_t now = time(NULL);
     for (size_t t = 0; t < LOAD_THREADS; t++) {
         int64_t person;
-        REQUIRE(tes_registry_person_add(r, TES_DOCTYPE_PID, PID_CLAIMS, "load", &person) == TES_OK);
+        REQUIRE(tes_registry_person_add(r, TES_DOCTYPE_PID, FX_PID_CLAIMS, "load", &person) ==
+                TES_OK);
         jobs[t].uris = calloc(LOAD_PER_THREAD, sizeof(char *));
         for (size_t i = 0; i < LOAD_PER_THREAD; i++) {
             char code[64];
@@ -1643,8 +1269,5 @@ TEST(teardown)
     tes_se_close(E.se_untrusted);
     tes_trust_store_free(E.trust);
     tes_cert_free(E.iaca);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
-    CHECK(system(cmd) == 0);
-    curl_global_cleanup();
+    CHECK(fx_temp_remove(E.dir));
 }

@@ -24,40 +24,24 @@
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"
 
-#include <stdatomic.h>
 #include <stddef.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <sqlite3.h>
 
-#include "tessera/cbor.h"
 #include "tessera/cose.h"
 #include "tessera/issuer.h"
 #include "tessera/mdoc.h"
 #include "tessera/se.h"
 
 #include "issuer/issuer_internal.h"
+#include "issuer_fixture.h"
 
 #define DAY 86400LL
 #define BATCH_MAX 5
-
-static const char PID_CLAIMS[] =
-    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","
-    " \"birth_date\": \"1964-08-12\", \"issuing_authority\": \"Utopia\", \"issuing_country\": "
-    "\"UT\", \"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"UT\"}}";
-
-static _Atomic int64_t clock_offset;
-static int64_t test_now(void *ctx)
-{
-    (void)ctx;
-    return (int64_t)time(NULL) + atomic_load(&clock_offset);
-}
-static const tes_clock TEST_CLOCK = {test_now, NULL};
+#define COUNTER "counter-3"
+#define WELL_KNOWN "/.well-known/openid-credential-issuer"
 
 /* ------------------------------------------------------------------ fixture */
 
@@ -78,58 +62,6 @@ typedef struct env {
     tes_cert *ca, *signer, *signer_no_eku_other;
 } env;
 static env E;
-
-static bool write_pem_cert(const char *dir, const char *name, const tes_cert *c)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    tes_buf pem = {0};
-    bool ok = tes_cert_to_pem(c, &pem) == TES_OK &&
-              tes_file_write(p, tes_buf_bytes(&pem), 0644) == TES_OK;
-    tes_buf_free(&pem);
-    return ok;
-}
-
-/* An authority as `tessera authority init` makes it. */
-static bool make_authority(const char *dir)
-{
-    int64_t now = time(NULL);
-    tes_key *ik = NULL, *dk = NULL;
-    tes_cert *iaca = NULL, *ds = NULL;
-    bool ok = tes_key_generate(TES_CURVE_P256, &ik) == TES_OK &&
-              tes_key_generate(TES_CURVE_P256, &dk) == TES_OK;
-    tes_cert_template rt = {.common_name = "Utopia IACA",
-                            .country = "UT",
-                            .not_before = now - 3600,
-                            .not_after = now + 3650 * DAY,
-                            .is_ca = true,
-                            .path_len = 0,
-                            .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
-                            .issuer_alt_uri = "https://iaca.ut.example"};
-    tes_cert_template dt = {.common_name = "Utopia Document Signer",
-                            .country = "UT",
-                            .not_before = now - 3600,
-                            .not_after = now + 1000 * DAY,
-                            .path_len = -1,
-                            .key_usage = TES_KU_DIGITAL_SIGNATURE,
-                            .eku_oid = "1.0.18013.5.1.2",
-                            .issuer_alt_uri = "https://iaca.ut.example",
-                            .crl_uri = "https://iaca.ut.example/crl/iaca.crl"};
-    ok = ok && tes_cert_create(&rt, ik, NULL, ik, &iaca) == TES_OK &&
-         tes_cert_create(&dt, dk, iaca, ik, &ds) == TES_OK;
-    tes_buf pem = {.secret = true};
-    char p[256];
-    snprintf(p, sizeof p, "%s/ds_key.pem", dir);
-    ok = ok && tes_key_to_pem(dk, true, &pem) == TES_OK &&
-         tes_file_write(p, tes_buf_bytes(&pem), 0600) == TES_OK &&
-         write_pem_cert(dir, "ds.pem", ds) && write_pem_cert(dir, "iaca.pem", iaca);
-    tes_buf_free(&pem);
-    tes_key_free(ik);
-    tes_key_free(dk);
-    tes_cert_free(iaca);
-    tes_cert_free(ds);
-    return ok;
-}
 
 /* The forge: CA under the trusted vendor root, a key attestation signer under it. */
 static bool make_forge(void)
@@ -181,15 +113,8 @@ static bool service_start(service *s, const char *name, bool roots, bool uv)
                                  .batch_max = BATCH_MAX,
                                  .nonce_lifetime = 120,
                                  .rate_limit = 10000,
-                                 .clock = &TEST_CLOCK};
-    int port = 0;
-    if (tes_issuer_start(&s->cfg, &s->iss, &port) != TES_OK) {
-        fprintf(stderr, "issuer start: %s\n", tes_err_message());
-        return false;
-    }
-    snprintf(s->url, sizeof s->url, "http://127.0.0.1:%d", port);
-    s->cfg.public_url = s->url;
-    return true;
+                                 .clock = &FX_TEST_CLOCK};
+    return fx_service_start(&s->cfg, &s->iss, NULL, s->url, sizeof s->url);
 }
 
 static bool env_up(void)
@@ -197,29 +122,14 @@ static bool env_up(void)
     if (E.ready || E.failed)
         return E.ready;
     E.failed = true;
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    snprintf(E.dir, sizeof E.dir, "/tmp/tes_keyatt_XXXXXX");
-    if (!mkdtemp(E.dir))
+    if (!fx_temp_authority(E.dir, sizeof E.dir, "/tmp/tes_keyatt_XXXXXX", E.auth, sizeof E.auth,
+                           NULL))
         return false;
-    snprintf(E.auth, sizeof E.auth, "%s/authority", E.dir);
-    mkdir(E.auth, 0700);
-    if (!make_authority(E.auth))
-        return false;
-    char vdir2[128], sdir[160], sdir2[160], sdir3[160];
-    snprintf(E.vendor_dir, sizeof E.vendor_dir, "%s/vendor", E.dir);
-    snprintf(vdir2, sizeof vdir2, "%s/vendor2", E.dir);
-    snprintf(E.vendor_pem, sizeof E.vendor_pem, "%s/vendor.pem", E.vendor_dir);
-    snprintf(sdir, sizeof sdir, "soft:%s/se", E.dir);
-    snprintf(sdir2, sizeof sdir2, "soft:%s/se2", E.dir);
-    snprintf(sdir3, sizeof sdir3, "soft:%s/se3", E.dir);
-    if (tes_se_vendor_create(E.vendor_dir, "Trusted Chip Vendor") != TES_OK ||
-        tes_se_vendor_create(vdir2, "Unknown Chip Vendor") != TES_OK ||
-        tes_se_open(sdir, NULL, &E.se) != TES_OK ||
-        tes_se_soft_provision(E.se, E.vendor_dir) != TES_OK ||
-        tes_se_open(sdir2, NULL, &E.se_untrusted) != TES_OK ||
-        tes_se_soft_provision(E.se_untrusted, vdir2) != TES_OK ||
-        tes_se_open(sdir3, NULL, &E.se_uv) != TES_OK ||
-        tes_se_soft_provision(E.se_uv, E.vendor_dir) != TES_OK ||
+    char vdir2[128];
+    if (!fx_vendors(E.dir, E.vendor_dir, vdir2, E.vendor_pem) ||
+        !fx_soft_se(E.dir, "se", E.vendor_dir, &E.se) ||
+        !fx_soft_se(E.dir, "se2", vdir2, &E.se_untrusted) ||
+        !fx_soft_se(E.dir, "se3", E.vendor_dir, &E.se_uv) ||
         E.se_uv->ops->pin_set(E.se_uv, "2468", "12345678") != TES_OK)
         return false;
     if (tes_file_read(E.vendor_pem, 1 << 20, &E.roots) != TES_OK || !make_forge())
@@ -234,57 +144,19 @@ static bool env_up(void)
 
 /* ------------------------------------------------------------------ JOSE helpers */
 
-static char *b64url_text(const void *p, size_t n)
+/* Signs header.claims (ES256) with key, or when key is NULL with the key id of
+ * se; steals both; malloc'd compact JWS. */
+static char *jws_by(json_t *hdr, json_t *claims, const tes_key *key, tes_se *se, const char *id)
 {
-    tes_buf b = {0};
-    tes_b64url_encode(&b, TES_BYTES(p, n));
-    tes_buf_append(&b, "", 1);
-    return (char *)b.ptr;
-}
-
-static char *b64url_json(json_t *v)
-{
-    char *t = json_dumps(v, JSON_COMPACT);
-    char *r = b64url_text(t, strlen(t));
-    free(t);
-    return r;
-}
-
-/* Signs header.claims with key (ES256); steals both; malloc'd compact JWS. */
-static char *jws(json_t *hdr, json_t *claims, const tes_key *key)
-{
-    char *h = b64url_json(hdr), *c = b64url_json(claims);
-    tes_buf t = {0};
-    tes_buf_append(&t, h, strlen(h));
-    tes_buf_append(&t, ".", 1);
-    tes_buf_append(&t, c, strlen(c));
-    uint8_t sig[TES_MAX_SIG];
-    size_t sl = 0;
-    tes_err e = tes_key_sign(key, TES_HASH_SHA256, tes_buf_bytes(&t), sig, &sl);
-    tes_buf_append(&t, ".", 1);
-    tes_b64url_encode(&t, TES_BYTES(sig, sl));
-    tes_buf_append(&t, "", 1);
-    free(h);
-    free(c);
+    char *t = fx_jws(hdr, claims, key, se, id);
     json_decref(hdr);
     json_decref(claims);
-    if (e != TES_OK) {
-        tes_buf_free(&t);
-        return NULL;
-    }
-    return (char *)t.ptr;
+    return t;
 }
 
-static json_t *jwk_of(const tes_key *k)
+static char *jws(json_t *hdr, json_t *claims, const tes_key *key)
 {
-    tes_buf x = {0}, y = {0};
-    json_t *j = NULL;
-    if (iss_key_jwk(k, &x, &y) == TES_OK)
-        j = json_pack("{s:s, s:s, s:s%, s:s%}", "kty", "EC", "crv", "P-256", "x", (char *)x.ptr,
-                      x.len, "y", (char *)y.ptr, y.len);
-    tes_buf_free(&x);
-    tes_buf_free(&y);
-    return j;
+    return jws_by(hdr, claims, key, NULL, NULL);
 }
 
 static json_t *b64_cert(const tes_cert *c)
@@ -296,20 +168,26 @@ static json_t *b64_cert(const tes_cert *c)
     return s;
 }
 
+/* A key attestation header naming its signer by x5c [leaf, ca]. */
+static json_t *ka_header_of(const tes_cert *leaf, const tes_cert *ca)
+{
+    return json_pack("{s:s, s:s, s:[o,o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
+                     b64_cert(leaf), b64_cert(ca));
+}
+
 /* The forge's default key attestation header. */
 static json_t *ka_header(void)
 {
-    return json_pack("{s:s, s:s, s:[o,o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
-                     b64_cert(E.signer), b64_cert(E.ca));
+    return ka_header_of(E.signer, E.ca);
 }
 
 /* Default claims attesting keys k[0..n) for nonce (NULL: none). */
 static json_t *ka_claims(tes_key *const *k, size_t n, const char *nonce)
 {
-    int64_t now = test_now(NULL);
+    int64_t now = fx_test_now(NULL);
     json_t *keys = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(keys, jwk_of(k[i]));
+        json_array_append_new(keys, fx_jwk_of(k[i]));
     json_t *c = json_pack("{s:I, s:I, s:o, s:[s], s:[s]}", "iat", (json_int_t)now, "exp",
                           (json_int_t)(now + 3600), "attested_keys", keys, "key_storage",
                           "iso_18045_moderate", "user_authentication", "iso_18045_moderate");
@@ -318,21 +196,39 @@ static json_t *ka_claims(tes_key *const *k, size_t n, const char *nonce)
     return c;
 }
 
-/* A proof JWT signed by key (private) naming it by jwk, with key_attestation ka
- * (NULL: none) and extra header members (stolen, may be NULL). */
-static char *proof_jwt(const tes_key *key, const char *nonce, const char *ka, json_t *extra,
-                       const char *aud)
+/* The forge's attestation: hdr (NULL: the default) and claims (stolen), signed
+ * by its signer. */
+static char *forged(json_t *hdr, json_t *claims)
+{
+    return jws(hdr ? hdr : ka_header(), claims, E.signer_key);
+}
+
+/* The header of a proof JWT naming key by jwk, with key_attestation ka (NULL:
+ * none) and extra members (stolen, may be NULL). */
+static json_t *proof_header(const tes_key *key, const char *ka, json_t *extra)
 {
     json_t *hdr =
-        json_pack("{s:s, s:s, s:o}", "typ", ISS_PROOF_TYP, "alg", "ES256", "jwk", jwk_of(key));
+        json_pack("{s:s, s:s, s:o}", "typ", ISS_PROOF_TYP, "alg", "ES256", "jwk", fx_jwk_of(key));
     if (ka)
         json_object_set_new(hdr, "key_attestation", json_string(ka));
     if (extra)
         json_object_update(hdr, extra);
     json_decref(extra);
-    json_t *cl =
-        json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)test_now(NULL), "nonce", nonce);
-    return jws(hdr, cl, key);
+    return hdr;
+}
+
+static json_t *proof_claims(const char *aud, const char *nonce)
+{
+    return json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)fx_test_now(NULL), "nonce",
+                     nonce);
+}
+
+/* A proof JWT signed by key (private) naming it by jwk, with key_attestation ka
+ * (NULL: none) and extra header members (stolen, may be NULL). */
+static char *proof_jwt(const tes_key *key, const char *nonce, const char *ka, json_t *extra,
+                       const char *aud)
+{
+    return jws(proof_header(key, ka, extra), proof_claims(aud, nonce), key);
 }
 
 /* The SE's key attestation of its keys ids (NUL-terminated, malloc'd). */
@@ -376,96 +272,17 @@ static tes_cert *x5c_cert(json_t *hdr, size_t i)
     return c;
 }
 
-static void hex32(const uint8_t h[32], char out[65])
-{
-    for (size_t i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
-/* The SE's device id from its x5c form: SHA-256 of the attestation certificate. */
-static bool se_device_id(tes_se *se, char out[65])
-{
-    tes_se_key_opts o = {0};
-    char id[TES_SE_ID_MAX];
-    tes_buf chain = {0};
-    bool ok = tes_se_create_key(se, &o, id) == TES_OK &&
-              se->ops->attest(se, id, TES_BYTES("x", 1), &chain) == TES_OK;
-    tes_cbor_doc d;
-    ok = ok && tes_cbor_parse(tes_buf_bytes(&chain), NULL, &d) == TES_OK;
-    if (ok) {
-        const tes_cbor_node *n = tes_cbor_at(&d, tes_cbor_child_at(&d, 0, 1));
-        uint8_t h[32];
-        ok = tes_digest(TES_HASH_SHA256, TES_BYTES(n->data, n->len), h) == TES_OK;
-        hex32(h, out);
-        tes_cbor_doc_free(&d);
-    }
-    if (se->ops->delete_key(se, id) != TES_OK) {
-        /* best effort */
-    }
-    tes_buf_free(&chain);
-    return ok;
-}
-
 /* ------------------------------------------------------------------ HTTP */
 
-typedef struct resp {
-    long status;
-    tes_buf body;
-} resp;
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ctx)
+static bool get_metadata(const service *s, fx_resp *r)
 {
-    tes_buf_append(&((resp *)ctx)->body, p, sz * n);
-    return sz * n;
-}
-
-static bool http(const service *s, const char *path, const char *ctype, const char *bearer,
-                 const char *body, resp *r)
-{
-    memset(r, 0, sizeof *r);
-    CURL *h = curl_easy_init();
-    if (h == NULL)
-        return false;
-    char url[512], line[600];
-    snprintf(url, sizeof url, "%s%s", s->url, path);
-    struct curl_slist *hd = curl_slist_append(NULL, "Expect:");
-    if (ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        hd = curl_slist_append(hd, line);
-    }
-    if (bearer) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
-        hd = curl_slist_append(hd, line);
-    }
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    if (body != NULL) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    }
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    tes_buf_append(&r->body, "", 1);
-    r->body.len--;
-    return rc == CURLE_OK;
-}
-
-static json_t *resp_json(const resp *r)
-{
-    return json_loadb((const char *)r->body.ptr, r->body.len, 0, NULL);
+    return fx_http(s->url, "GET", WELL_KNOWN, NULL, NULL, NULL, 0, r);
 }
 
 /* The wire error is exactly `error` with a description holding `needle`. */
-static bool wire_is(const resp *r, long status, const char *error, const char *needle)
+static bool wire_is(const fx_resp *r, long status, const char *error, const char *needle)
 {
-    json_t *v = resp_json(r);
+    json_t *v = fx_resp_json(r);
     json_t *e = json_object_get(v, "error"), *d = json_object_get(v, "error_description");
     bool ok = r->status == status && json_is_string(e) &&
               strcmp(json_string_value(e), error) == 0 && json_is_string(d) &&
@@ -479,100 +296,22 @@ static bool wire_is(const resp *r, long status, const char *error, const char *n
 
 #define CHECK_WIRE(r, status, error, needle) CHECK(wire_is((r), (status), (error), (needle)))
 
-static bool offer_code(const char *uri, char *code, size_t cap)
-{
-    const char *q = strstr(uri, "credential_offer=");
-    if (!q)
-        return false;
-    char *dec = malloc(8192);
-    size_t n;
-    bool ok = iss_url_decode(q + 17, strlen(q + 17), true, dec, 8192, &n) == TES_OK;
-    json_t *j = ok ? json_loadb(dec, n, 0, NULL) : NULL;
-    json_t *c = json_object_get(json_object_get(json_object_get(j, "grants"), ISS_GRANT_PRE_AUTH),
-                                "pre-authorized_code");
-    ok = json_is_string(c);
-    if (ok)
-        snprintf(code, cap, "%s", json_string_value(c));
-    json_decref(j);
-    free(dec);
-    return ok;
-}
-
-/* Enrols a PID holder at s; the offer URI (NUL-terminated) and tx code out. */
-static bool enrol(const service *s, tes_buf *uri, char tx[16])
-{
-    memset(uri, 0, sizeof *uri);
-    int64_t person;
-    char recovery[32];
-    tes_err e = tes_issuer_enrol(&s->cfg, TES_DOCTYPE_PID, PID_CLAIMS, "counter-3", uri, tx,
-                                 &person, recovery);
-    if (e != TES_OK) {
-        fprintf(stderr, "enrol: %s\n", tes_err_message());
-        return false;
-    }
-    tes_buf_append(uri, "", 1);
-    return true;
-}
-
-/* A fresh access token at s. */
-static bool fresh_token(const service *s, char out[128])
-{
-    tes_buf uri, f = {0};
-    char tx[16], code[128];
-    if (!enrol(s, &uri, tx) || !offer_code((const char *)uri.ptr, code, sizeof code)) {
-        tes_buf_free(&uri);
-        return false;
-    }
-    tes_buf_free(&uri);
-    tes_buf_append(&f, "grant_type=", 11);
-    iss_url_encode(&f, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
-    tes_buf_append(&f, "&pre-authorized_code=", 21);
-    iss_url_encode(&f, code, strlen(code));
-    tes_buf_append(&f, "&tx_code=", 9);
-    tes_buf_append(&f, tx, strlen(tx));
-    tes_buf_append(&f, "", 1);
-    resp r;
-    bool ok =
-        http(s, "/token", "application/x-www-form-urlencoded", NULL, (const char *)f.ptr, &r) &&
-        r.status == 200;
-    json_t *v = ok ? resp_json(&r) : NULL;
-    json_t *t = json_object_get(v, "access_token");
-    ok = ok && json_is_string(t);
-    if (ok)
-        snprintf(out, 128, "%s", json_string_value(t));
-    json_decref(v);
-    tes_buf_free(&f);
-    tes_buf_free(&r.body);
-    return ok;
-}
-
-static bool get_nonce(const service *s, char out[128])
-{
-    resp r;
-    bool ok = http(s, "/nonce", NULL, NULL, "", &r) && r.status == 200;
-    json_t *v = ok ? resp_json(&r) : NULL;
-    json_t *n = json_object_get(v, "c_nonce");
-    ok = ok && json_is_string(n);
-    if (ok)
-        snprintf(out, 128, "%s", json_string_value(n));
-    json_decref(v);
-    tes_buf_free(&r.body);
-    return ok;
-}
-
 /* POSTs {"credential_configuration_id": PID, "proofs": {type: [jwts...]}} (NULL-terminated). */
-static bool post_proofs(const service *s, const char *token, const char *type, char **jwts, resp *r)
+static bool post_proofs(const service *s, const char *token, const char *type, char **jwts,
+                        fx_resp *r)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; jwts[i]; i++)
-        json_array_append_new(arr, json_string(jwts[i]));
-    json_t *req = json_pack("{s:s, s:{s:o}}", "credential_configuration_id", TES_DOCTYPE_PID,
-                            "proofs", type, arr);
-    char *body = json_dumps(req, JSON_COMPACT);
-    bool ok = http(s, "/credential", "application/json", token, body, r);
-    free(body);
-    json_decref(req);
-    return ok;
+    return fx_post_proofs(s->url, token, TES_DOCTYPE_PID, type, jwts, r);
+}
+
+/* Posts jwts as proofs of type: checks the request went through and the answer
+ * is exactly the wire error 400 `error` holding needle. */
+static void send_failing(const service *s, const char *token, const char *type, char **jwts,
+                         const char *error, const char *needle)
+{
+    fx_resp r;
+    CHECK(post_proofs(s, token, type, jwts, &r));
+    CHECK_WIRE(&r, 400, error, needle);
+    tes_buf_free(&r.body);
 }
 
 /* ------------------------------------------------------------------ wallet callbacks */
@@ -655,7 +394,7 @@ static tes_err obtain(const service *s, wallet_ctx *w, size_t n, tes_oid4vci_pro
 {
     tes_buf uri;
     char tx[16];
-    if (!enrol(s, &uri, tx))
+    if (!fx_enrol(&s->cfg, COUNTER, &uri, NULL, tx, NULL, NULL))
         return TES_ERR_STATE;
     tes_oid4vci_keys keys = {.create = w_create, .sign = w_sign, .ctx = w};
     tes_oid4vci_proof_opts po = {.form = f, .key_attestation = with_callback ? w_attest : NULL};
@@ -687,6 +426,16 @@ static tes_err obtain(const service *s, wallet_ctx *w, size_t n, tes_oid4vci_pro
 }
 
 /* ------------------------------------------------------------------ tests: the secure element */
+
+/* The claims of the SE's key attestation of its key id, for nonce "x". */
+static json_t *se_ka_claims_of(tes_se *se, const char *id)
+{
+    const char *ids[] = {id};
+    char *jwt = se_ka(se, ids, 1, "x");
+    json_t *c = jwt ? jws_part(jwt, 1) : NULL;
+    free(jwt);
+    return c;
+}
 
 TEST(se_attest_jwt)
 {
@@ -739,8 +488,8 @@ TEST(se_attest_jwt)
     char dev[65], want_dev[65];
     uint8_t hh[32];
     CHECK_ERR(tes_digest(TES_HASH_SHA256, tes_cert_der(att), hh), TES_OK);
-    hex32(hh, dev);
-    REQUIRE(se_device_id(se, want_dev));
+    fx_hex32(hh, dev);
+    REQUIRE(fx_se_device_id(se, want_dev));
     CHECK_EQ_STR(dev, want_dev); /* x5c[1] is the certificate the x5c form sends second */
     const char *dot = strrchr(jwt, '.');
     tes_buf sig = {0};
@@ -767,29 +516,25 @@ TEST(se_attest_jwt)
     free(jwt);
 
     /* the protections as they are: user verification, single use */
-    const char *u1[] = {uv}, *s1[] = {once};
-    jwt = se_ka(se, u1, 1, "x");
-    REQUIRE(jwt != NULL);
-    c = jws_part(jwt, 1);
+    c = se_ka_claims_of(se, uv);
+    REQUIRE(c != NULL);
     json_t *ua = json_object_get(c, "user_authentication");
     CHECK_EQ_INT(json_array_size(ua), 1);
     CHECK_EQ_STR(json_string_value(json_array_get(ua, 0)), TES_KA_USER_AUTH_PIN);
     CHECK_EQ_INT(json_array_size(json_object_get(c, "key_storage")), 1);
     json_decref(c);
-    free(jwt);
-    jwt = se_ka(se, s1, 1, "x");
-    REQUIRE(jwt != NULL);
-    c = jws_part(jwt, 1);
+    c = se_ka_claims_of(se, once);
+    REQUIRE(c != NULL);
     ks = json_object_get(c, "key_storage");
     CHECK_EQ_INT(json_array_size(ks), 2);
     CHECK_EQ_STR(json_string_value(json_array_get(ks, 1)), TES_KA_STORAGE_SINGLE_USE);
     CHECK(json_object_get(c, "user_authentication") == NULL);
     json_decref(c);
-    free(jwt);
 
     /* errors; the output buffer is left as it was */
     tes_buf out = {0};
     tes_buf_append(&out, "keep", 4);
+    const char *s1[] = {once};
     const char *mixed[] = {plain, uv}, *dup[] = {plain, plain}, *unknown[] = {"0123"};
     CHECK_ERR(tes_se_attest_jwt(se, mixed, 2, NULL, &out), TES_ERR_ARG);
     CHECK(strstr(tes_err_message(), "different protections") != NULL);
@@ -845,14 +590,14 @@ TEST(parser_accepts_the_se)
     REQUIRE(jwt != NULL);
     iss_policy p = policy(false);
     iss_key_att ka;
-    int64_t now = test_now(NULL);
+    int64_t now = fx_test_now(NULL);
     CHECK_ERR(iss_key_att_parse(&p, jwt, strlen(jwt), now, true, "c-nonce-1", &ka), TES_OK);
     CHECK_EQ_INT(ka.n, 1);
     CHECK_EQ_STR(ka.nonce, "c-nonce-1");
     CHECK_ERR(iss_key_att_trust(&p, &ka, now), TES_OK);
     char dev[65], want[65];
     CHECK_ERR(iss_key_att_device_id(&ka, ka.keys[0], dev), TES_OK);
-    REQUIRE(se_device_id(E.se, want));
+    REQUIRE(fx_se_device_id(E.se, want));
     CHECK_EQ_STR(dev, want);
     /* the attestation proof type reads the nonce from it */
     iss_key_att_free(&ka);
@@ -889,10 +634,11 @@ static void expect(const char *jwt, bool for_jwt, const char *c_nonce, bool uv, 
 {
     iss_policy p = policy(uv);
     iss_key_att ka;
-    tes_err e = jwt ? iss_key_att_parse(&p, jwt, strlen(jwt), test_now(NULL), for_jwt, c_nonce, &ka)
-                    : TES_ERR_ARG;
+    tes_err e =
+        jwt ? iss_key_att_parse(&p, jwt, strlen(jwt), fx_test_now(NULL), for_jwt, c_nonce, &ka)
+            : TES_ERR_ARG;
     if (e == TES_OK) {
-        e = iss_key_att_trust(&p, &ka, test_now(NULL));
+        e = iss_key_att_trust(&p, &ka, fx_test_now(NULL));
         iss_key_att_free(&ka);
     }
     bool ok = e == want && (needle == NULL || strstr(tes_err_message(), needle) != NULL);
@@ -902,149 +648,123 @@ static void expect(const char *jwt, bool for_jwt, const char *c_nonce, bool uv, 
     CHECK(ok);
 }
 
+/* expect() of hdr (NULL: the forge's) and claims (both stolen) signed by
+ * signer (NULL: the forge's), for a jwt proof with c_nonce, UV not required. */
+static void expect_signed(json_t *hdr, json_t *claims, const tes_key *signer, const char *c_nonce,
+                          tes_err want, const char *needle, const char *name)
+{
+    char *j = jws(hdr ? hdr : ka_header(), claims, signer ? signer : E.signer_key);
+    expect(j, true, c_nonce, false, want, needle, name);
+    free(j);
+}
+
+/* obj with member set to value (stolen). */
+static json_t *with(json_t *obj, const char *member, json_t *value)
+{
+    json_object_set_new(obj, member, value);
+    return obj;
+}
+
+/* obj without member. */
+static json_t *without(json_t *obj, const char *member)
+{
+    json_object_del(obj, member);
+    return obj;
+}
+
 TEST(parser_one_check_each)
 {
     REQUIRE(env_up());
     tes_key *k = NULL, *k2 = NULL;
     REQUIRE(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
     REQUIRE(tes_key_generate(TES_CURVE_P256, &k2) == TES_OK);
-    int64_t now = test_now(NULL);
+    int64_t now = fx_test_now(NULL);
     const char *N = "the-c-nonce";
+    const tes_err BAD = TES_ERR_ATTESTATION, MALFORMED = TES_ERR_ATTESTATION_FORMAT;
 
     /* the forge's attestation passes every check */
-    char *good = jws(ka_header(), ka_claims(&k, 1, N), E.signer_key);
+    char *good = forged(NULL, ka_claims(&k, 1, N));
     expect(good, true, N, true, TES_OK, NULL, "good");
     expect(good, false, NULL, true, TES_OK, NULL, "good, attestation type");
 
     /* typ, alg, signer naming, crit */
-    json_t *h = ka_header();
-    json_object_set_new(h, "typ", json_string("openid4vci-proof+jwt"));
-    char *j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"typ\" is not \"key-attestation+jwt\"", "typ");
-    free(j);
-    h = ka_header();
-    json_object_set_new(h, "alg", json_string("ES384"));
-    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"alg\" is not \"ES256\"", "alg");
-    free(j);
-    h = ka_header();
-    json_object_set_new(h, "kid", json_string("0"));
-    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "by \"x5c\" alone", "kid");
-    free(j);
-    h = ka_header();
-    json_object_del(h, "x5c");
-    json_object_set_new(h, "jwk", jwk_of(E.signer_key));
-    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "by \"x5c\" alone", "jwk instead of x5c");
-    free(j);
-    h = ka_header();
-    json_object_set_new(h, "crit", json_pack("[s]", "x"));
-    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"crit\"", "crit");
-    free(j);
+    expect_signed(with(ka_header(), "typ", json_string("openid4vci-proof+jwt")),
+                  ka_claims(&k, 1, N), NULL, N, BAD, "\"typ\" is not \"key-attestation+jwt\"",
+                  "typ");
+    expect_signed(with(ka_header(), "alg", json_string("ES384")), ka_claims(&k, 1, N), NULL, N, BAD,
+                  "\"alg\" is not \"ES256\"", "alg");
+    expect_signed(with(ka_header(), "kid", json_string("0")), ka_claims(&k, 1, N), NULL, N, BAD,
+                  "by \"x5c\" alone", "kid");
+    expect_signed(with(without(ka_header(), "x5c"), "jwk", fx_jwk_of(E.signer_key)),
+                  ka_claims(&k, 1, N), NULL, N, BAD, "by \"x5c\" alone", "jwk instead of x5c");
+    expect_signed(with(ka_header(), "crit", json_pack("[s]", "x")), ka_claims(&k, 1, N), NULL, N,
+                  BAD, "\"crit\"", "crit");
 
     /* bad signature: another key, and a changed byte */
-    j = jws(ka_header(), ka_claims(&k, 1, N), k2);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "signature does not verify", "other signer");
-    free(j);
-    j = strdup(good);
+    expect_signed(NULL, ka_claims(&k, 1, N), k2, N, BAD, "signature does not verify",
+                  "other signer");
+    char *j = strdup(good);
     char *sp = strrchr(j, '.') + 10;
     *sp = *sp == 'A' ? 'B' : 'A';
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "signature does not verify", "flipped");
+    expect(j, true, N, false, BAD, "signature does not verify", "flipped");
     free(j);
 
     /* time */
-    json_t *c = ka_claims(&k, 1, N);
-    json_object_set_new(c, "iat", json_integer(now + ISS_IAT_SKEW + 60));
-    json_object_set_new(c, "exp", json_integer(now + 7200));
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "\"iat\" is in the future", "iat future");
-    free(j);
-    c = ka_claims(&k, 1, N);
-    json_object_set_new(c, "iat", json_integer(now - ISS_KA_MAX_AGE - 60));
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "seconds old", "iat old");
-    free(j);
-    c = ka_claims(&k, 1, N);
-    json_object_set_new(c, "iat", json_integer(now - 600));
-    json_object_set_new(c, "exp", json_integer(now - 1));
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "has expired", "exp past");
-    free(j);
-    c = ka_claims(&k, 1, N);
-    json_object_del(c, "exp");
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "no \"exp\"", "no exp, jwt proof");
+    expect_signed(NULL,
+                  with(with(ka_claims(&k, 1, N), "iat", json_integer(now + ISS_IAT_SKEW + 60)),
+                       "exp", json_integer(now + 7200)),
+                  NULL, N, BAD, "\"iat\" is in the future", "iat future");
+    expect_signed(NULL, with(ka_claims(&k, 1, N), "iat", json_integer(now - ISS_KA_MAX_AGE - 60)),
+                  NULL, N, BAD, "seconds old", "iat old");
+    expect_signed(NULL,
+                  with(with(ka_claims(&k, 1, N), "iat", json_integer(now - 600)), "exp",
+                       json_integer(now - 1)),
+                  NULL, N, BAD, "has expired", "exp past");
+    j = forged(NULL, without(ka_claims(&k, 1, N), "exp"));
+    expect(j, true, N, false, BAD, "no \"exp\"", "no exp, jwt proof");
     expect(j, false, NULL, false, TES_OK, NULL, "no exp, attestation type");
     free(j);
-    c = ka_claims(&k, 1, N);
-    json_object_set_new(c, "iat", json_string("now"));
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "\"iat\" missing or not an integer",
-           "iat string");
-    free(j);
+    expect_signed(NULL, with(ka_claims(&k, 1, N), "iat", json_string("now")), NULL, N, MALFORMED,
+                  "\"iat\" missing or not an integer", "iat string");
 
     /* keys */
-    c = ka_claims(&k, 1, N);
-    json_object_set_new(c, "attested_keys", json_array());
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "\"attested_keys\"", "no keys");
-    free(j);
+    expect_signed(NULL, with(ka_claims(&k, 1, N), "attested_keys", json_array()), NULL, N,
+                  MALFORMED, "\"attested_keys\"", "no keys");
     tes_key *kk[2] = {k, k};
-    j = jws(ka_header(), ka_claims(kk, 2, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "same key", "key twice");
-    free(j);
-    c = ka_claims(&k, 1, N);
-    json_object_set_new(json_array_get(json_object_get(c, "attested_keys"), 0), "d",
-                        json_string("AAAA"));
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "private key", "private jwk");
-    free(j);
-    c = ka_claims(&k, 1, N);
-    json_object_set_new(c, "key_storage", json_string("iso_18045_high"));
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "\"key_storage\"", "key_storage string");
-    free(j);
+    expect_signed(NULL, ka_claims(kk, 2, N), NULL, N, BAD, "same key", "key twice");
+    json_t *c = ka_claims(&k, 1, N);
+    with(json_array_get(json_object_get(c, "attested_keys"), 0), "d", json_string("AAAA"));
+    expect_signed(NULL, c, NULL, N, MALFORMED, "private key", "private jwk");
+    expect_signed(NULL, with(ka_claims(&k, 1, N), "key_storage", json_string("iso_18045_high")),
+                  NULL, N, MALFORMED, "\"key_storage\"", "key_storage string");
 
     /* nonce */
-    expect(good, true, "another-nonce", false, TES_ERR_ATTESTATION, "not the proof's c_nonce",
-           "nonce mismatch");
-    j = jws(ka_header(), ka_claims(&k, 1, NULL), E.signer_key);
+    expect(good, true, "another-nonce", false, BAD, "not the proof's c_nonce", "nonce mismatch");
+    j = forged(NULL, ka_claims(&k, 1, NULL));
     expect(j, true, N, false, TES_OK, NULL, "no nonce, jwt proof");
-    expect(j, false, NULL, false, TES_ERR_ATTESTATION, "no \"nonce\"", "no nonce, attestation");
+    expect(j, false, NULL, false, BAD, "no \"nonce\"", "no nonce, attestation");
     free(j);
 
     /* policy: require_uv */
-    c = ka_claims(&k, 1, N);
-    json_object_del(c, "user_authentication");
-    j = jws(ka_header(), c, E.signer_key);
-    expect(j, true, N, true, TES_ERR_ATTESTATION, "user_authentication", "uv absent");
+    j = forged(NULL, without(ka_claims(&k, 1, N), "user_authentication"));
+    expect(j, true, N, true, BAD, "user_authentication", "uv absent");
     expect(j, true, N, false, TES_OK, NULL, "uv absent, not required");
     free(j);
-    c = ka_claims(&k, 1, N);
-    json_object_set_new(c, "user_authentication", json_pack("[s]", TES_KA_USER_AUTH_PIN));
-    j = jws(ka_header(), c, E.signer_key);
+    j = forged(NULL, with(ka_claims(&k, 1, N), "user_authentication",
+                          json_pack("[s]", TES_KA_USER_AUTH_PIN)));
     expect(j, true, N, true, TES_OK, NULL, "Tessera PIN value");
     free(j);
 
     /* trust: untrusted chain, a signer that is not one */
-    h = ka_header();
+    json_t *h = ka_header();
     json_array_remove(json_object_get(h, "x5c"), 1); /* the signer alone: its issuer unknown */
-    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "does not lead to a trusted vendor root",
-           "chain cut");
-    free(j);
-    h = json_pack("{s:s, s:s, s:[o,o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
-                  b64_cert(E.signer_no_eku_other), b64_cert(E.ca));
-    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "extended key usage", "other EKU");
-    free(j);
+    expect_signed(h, ka_claims(&k, 1, N), NULL, N, BAD, "does not lead to a trusted vendor root",
+                  "chain cut");
+    expect_signed(ka_header_of(E.signer_no_eku_other, E.ca), ka_claims(&k, 1, N), NULL, N, BAD,
+                  "extended key usage", "other EKU");
     h = json_pack("{s:s, s:s, s:[o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
                   b64_cert(E.ca));
-    j = jws(h, ka_claims(&k, 1, N), E.ca_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION, "is a CA", "CA as signer");
-    free(j);
+    expect_signed(h, ka_claims(&k, 1, N), E.ca_key, N, BAD, "is a CA", "CA as signer");
     {
         /* a holder's attested key (Tessera's x5c leaf) cannot vouch for other keys */
         char id[TES_SE_ID_MAX];
@@ -1052,67 +772,50 @@ TEST(parser_one_check_each)
         tes_buf chain = {0};
         REQUIRE(tes_se_create_key(E.se, &o, id) == TES_OK);
         REQUIRE(E.se->ops->attest(E.se, id, TES_BYTES("x", 1), &chain) == TES_OK);
-        tes_cbor_doc d;
-        REQUIRE(tes_cbor_parse(tes_buf_bytes(&chain), NULL, &d) == TES_OK);
-        json_t *x5c = json_array();
-        for (size_t i = 0; i < 2; i++) {
-            const tes_cbor_node *n = tes_cbor_at(&d, tes_cbor_child_at(&d, 0, (uint32_t)i));
-            tes_buf b = {0};
-            tes_b64_encode(&b, TES_BYTES(n->data, n->len));
-            json_array_append_new(x5c, json_stringn((const char *)b.ptr, b.len));
-            tes_buf_free(&b);
-        }
-        tes_cbor_doc_free(&d);
+        json_t *x5c = fx_x5c_of(tes_buf_bytes(&chain));
         tes_buf_free(&chain);
+        REQUIRE(x5c != NULL);
         h = json_pack("{s:s, s:s, s:o}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c", x5c);
-        json_t *hdr = h, *cl = ka_claims(&k, 1, N);
-        char *hs = b64url_json(hdr), *cs = b64url_json(cl);
-        tes_buf in = {0};
-        tes_buf_append(&in, hs, strlen(hs));
-        tes_buf_append(&in, ".", 1);
-        tes_buf_append(&in, cs, strlen(cs));
-        uint8_t sig[TES_MAX_SIG];
-        size_t sl = 0;
-        REQUIRE(tes_se_sign(E.se, id, NULL, tes_buf_bytes(&in), sig, &sl) == TES_OK);
-        tes_buf_append(&in, ".", 1);
-        tes_b64url_encode(&in, TES_BYTES(sig, sl));
-        tes_buf_append(&in, "", 1);
-        expect((const char *)in.ptr, true, N, false, TES_ERR_ATTESTATION,
-               "certifies a holder's attested key", "holder key as signer");
-        free(hs);
-        free(cs);
-        json_decref(hdr);
-        json_decref(cl);
-        tes_buf_free(&in);
+        j = jws_by(h, ka_claims(&k, 1, N), NULL, E.se, id);
+        REQUIRE(j != NULL);
+        expect(j, true, N, false, BAD, "certifies a holder's attested key", "holder key as signer");
+        free(j);
     }
 
     /* malformed: base64, JSON, framing */
-    expect("ab$c.def.ghi", true, N, false, TES_ERR_ATTESTATION_FORMAT, "not base64url", "b64");
-    expect("abc.def", true, N, false, TES_ERR_ATTESTATION_FORMAT, "three parts", "two parts");
-    expect("", true, N, false, TES_ERR_ATTESTATION_FORMAT, "empty", "empty");
+    expect("ab$c.def.ghi", true, N, false, MALFORMED, "not base64url", "b64");
+    expect("abc.def", true, N, false, MALFORMED, "three parts", "two parts");
+    expect("", true, N, false, MALFORMED, "empty", "empty");
     {
-        char *bad_hdr = b64url_text("{\"typ\":", 7);
-        char *pl = b64url_text("{}", 2);
+        char *bad_hdr = fx_b64url_text("{\"typ\":", 7);
+        char *pl = fx_b64url_text("{}", 2);
         char t[512];
         snprintf(t, sizeof t, "%s.%s.%s", bad_hdr, pl, strrchr(good, '.') + 1);
-        expect(t, true, N, false, TES_ERR_ATTESTATION_FORMAT, "header is not JSON", "JSON");
+        expect(t, true, N, false, MALFORMED, "header is not JSON", "JSON");
         free(bad_hdr);
         snprintf(t, sizeof t, "%s.%s.%s", pl, pl, "AAAA");
-        expect(t, true, N, false, TES_ERR_ATTESTATION_FORMAT, "not 64 bytes", "short signature");
-        char *arr = b64url_text("[1]", 3);
+        expect(t, true, N, false, MALFORMED, "not 64 bytes", "short signature");
+        char *arr = fx_b64url_text("[1]", 3);
         snprintf(t, sizeof t, "%s.%s.%s", arr, pl, strrchr(good, '.') + 1);
-        expect(t, true, N, false, TES_ERR_ATTESTATION_FORMAT, "not a JSON object", "array");
+        expect(t, true, N, false, MALFORMED, "not a JSON object", "array");
         free(arr);
         free(pl);
     }
-    h = ka_header();
-    json_object_set_new(h, "x5c", json_pack("[s]", "not base64 DER!"));
-    j = jws(h, ka_claims(&k, 1, N), E.signer_key);
-    expect(j, true, N, false, TES_ERR_ATTESTATION_FORMAT, "x5c[0]", "x5c not DER");
-    free(j);
+    expect_signed(with(ka_header(), "x5c", json_pack("[s]", "not base64 DER!")),
+                  ka_claims(&k, 1, N), NULL, N, MALFORMED, "x5c[0]", "x5c not DER");
     free(good);
     tes_key_free(k);
     tes_key_free(k2);
+}
+
+/* iss_proof_parse of jwt (freed) under p fails with TES_ERR_PROOF, the message
+ * holding needle; the proof as parsed in *pr. */
+static void expect_proof_refused(const iss_policy *p, char *jwt, int64_t now, const char *needle,
+                                 iss_proof *pr)
+{
+    CHECK_ERR(iss_proof_parse(p, jwt, strlen(jwt), now, pr), TES_ERR_PROOF);
+    CHECK(strstr(tes_err_message(), needle) != NULL);
+    free(jwt);
 }
 
 TEST(proof_with_key_attestation)
@@ -1122,13 +825,13 @@ TEST(proof_with_key_attestation)
     REQUIRE(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
     REQUIRE(tes_key_generate(TES_CURVE_P256, &other) == TES_OK);
     iss_policy p = policy(false);
-    int64_t now = test_now(NULL);
-    const char *N = "nonce-p";
+    int64_t now = fx_test_now(NULL);
+    const char *N = "nonce-p", *aud = E.main.url;
     tes_key *both[2] = {k, other};
-    char *ka = jws(ka_header(), ka_claims(both, 2, N), E.signer_key);
+    char *ka = forged(NULL, ka_claims(both, 2, N));
     REQUIRE(ka != NULL);
     iss_proof pr;
-    char *j = proof_jwt(k, N, ka, NULL, E.main.url);
+    char *j = proof_jwt(k, N, ka, NULL, aud);
     CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_OK);
     CHECK(pr.has_ka && pr.ka.n == 2 && pr.attestation.len == 0);
     CHECK_ERR(iss_proof_attestation(&p, &pr, now), TES_OK);
@@ -1136,39 +839,28 @@ TEST(proof_with_key_attestation)
     uint8_t hh[32];
     CHECK_ERR(iss_proof_device_id(&pr, dev), TES_OK);
     CHECK_ERR(tes_digest(TES_HASH_SHA256, tes_cert_der(E.ca), hh), TES_OK);
-    hex32(hh, want);
+    fx_hex32(hh, want);
     CHECK_EQ_STR(dev, want); /* x5c[1] of the key attestation */
     iss_proof_free(&pr);
     free(j);
     /* the proof's key is not attested */
     tes_key *stranger = NULL;
     REQUIRE(tes_key_generate(TES_CURVE_P256, &stranger) == TES_OK);
-    j = proof_jwt(stranger, N, ka, NULL, E.main.url);
-    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
-    CHECK(strstr(tes_err_message(), "not one of its attested_keys") != NULL);
+    expect_proof_refused(&p, proof_jwt(stranger, N, ka, NULL, aud), now,
+                         "not one of its attested_keys", &pr);
     CHECK(pr.key == NULL && !pr.has_ka);
-    free(j);
     /* a key attestation for another c_nonce */
-    j = proof_jwt(k, "other-nonce", ka, NULL, E.main.url);
-    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
-    CHECK(strstr(tes_err_message(), "key attestation not accepted: its \"nonce\"") != NULL);
-    free(j);
+    expect_proof_refused(&p, proof_jwt(k, "other-nonce", ka, NULL, aud), now,
+                         "key attestation not accepted: its \"nonce\"", &pr);
     /* both forms at once; not a string */
-    j = proof_jwt(k, N, ka, json_pack("{s:[s]}", "x5c", "AAAA"), E.main.url);
-    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
-    CHECK(strstr(tes_err_message(), "both \"x5c\" and \"key_attestation\"") != NULL);
-    free(j);
-    j = proof_jwt(k, N, NULL, json_pack("{s:{}}", "key_attestation"), E.main.url);
-    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
-    CHECK(strstr(tes_err_message(), "not a JWT string") != NULL);
-    free(j);
+    expect_proof_refused(&p, proof_jwt(k, N, ka, json_pack("{s:[s]}", "x5c", "AAAA"), aud), now,
+                         "both \"x5c\" and \"key_attestation\"", &pr);
+    expect_proof_refused(&p, proof_jwt(k, N, NULL, json_pack("{s:{}}", "key_attestation"), aud),
+                         now, "not a JWT string", &pr);
     /* malformed key attestation: an invalid proof, not a malformed request */
-    j = proof_jwt(k, N, "e30.e30.%%%", NULL, E.main.url);
-    CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_ERR_PROOF);
-    CHECK(strstr(tes_err_message(), "not base64url") != NULL);
-    free(j);
+    expect_proof_refused(&p, proof_jwt(k, N, "e30.e30.%%%", NULL, aud), now, "not base64url", &pr);
     /* missing when required */
-    j = proof_jwt(k, N, NULL, NULL, E.main.url);
+    j = proof_jwt(k, N, NULL, NULL, aud);
     CHECK_ERR(iss_proof_parse(&p, j, strlen(j), now, &pr), TES_OK);
     CHECK_ERR(iss_proof_attestation(&p, &pr, now), TES_ERR_PROOF);
     CHECK(strstr(tes_err_message(), "neither \"key_attestation\" nor \"x5c\"") != NULL);
@@ -1182,15 +874,21 @@ TEST(proof_with_key_attestation)
 
 /* ------------------------------------------------------------------ tests: end to end */
 
+/* proof_types_supported of doctype in a credential issuer's metadata. */
+static json_t *proof_types(json_t *metadata, const char *doctype)
+{
+    return json_object_get(
+        json_object_get(json_object_get(metadata, "credential_configurations_supported"), doctype),
+        "proof_types_supported");
+}
+
 TEST(metadata)
 {
     REQUIRE(env_up());
-    resp r;
-    REQUIRE(http(&E.main, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
-    json_t *v = resp_json(&r);
-    json_t *types = json_object_get(
-        json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_PID),
-        "proof_types_supported");
+    fx_resp r;
+    REQUIRE(get_metadata(&E.main, &r));
+    json_t *v = fx_resp_json(&r);
+    json_t *types = proof_types(v, TES_DOCTYPE_PID);
     json_t *kar = json_object_get(json_object_get(types, "jwt"), "key_attestations_required");
     CHECK(json_is_object(kar) && json_object_size(kar) == 0);
     json_t *att = json_object_get(types, "attestation");
@@ -1201,11 +899,9 @@ TEST(metadata)
     json_decref(v);
     tes_buf_free(&r.body);
     /* require_uv: the user_authentication values it accepts */
-    REQUIRE(http(&E.uv, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
-    v = resp_json(&r);
-    types = json_object_get(
-        json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_MDL),
-        "proof_types_supported");
+    REQUIRE(get_metadata(&E.uv, &r));
+    v = fx_resp_json(&r);
+    types = proof_types(v, TES_DOCTYPE_MDL);
     json_t *ua =
         json_object_get(json_object_get(json_object_get(types, "jwt"), "key_attestations_required"),
                         "user_authentication");
@@ -1214,39 +910,44 @@ TEST(metadata)
     json_decref(v);
     tes_buf_free(&r.body);
     /* development: no key attestation asked for, no attestation proof type */
-    REQUIRE(http(&E.dev, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
-    v = resp_json(&r);
-    types = json_object_get(
-        json_object_get(json_object_get(v, "credential_configurations_supported"), TES_DOCTYPE_PID),
-        "proof_types_supported");
+    REQUIRE(get_metadata(&E.dev, &r));
+    v = fx_resp_json(&r);
+    types = proof_types(v, TES_DOCTYPE_PID);
     CHECK(json_object_get(json_object_get(types, "jwt"), "key_attestations_required") == NULL);
     CHECK(json_object_get(types, "attestation") == NULL);
     json_decref(v);
     tes_buf_free(&r.body);
 }
 
-TEST(end_to_end_key_attestation_header)
+/* Obtains 3 copies at the main service on E.se with form f and the callback
+ * (the counts in w): the registry knows the phone by the SE's attestation
+ * certificate. */
+static void obtain_three_on_the_se(wallet_ctx *w, tes_oid4vci_proof_form f)
 {
-    REQUIRE(env_up());
-    wallet_ctx w = {.se = E.se};
     tes_key *keys[3] = {0};
-    tes_err e = obtain(&E.main, &w, 3, TES_OID4VCI_PROOF_AUTO, true, keys);
+    tes_err e = obtain(&E.main, w, 3, f, true, keys);
     if (e != TES_OK)
         fprintf(stderr, "    obtain: %s\n", tes_err_message());
     CHECK_ERR(e, TES_OK);
-    /* AUTO chose the key attestation form: no x5c chains asked, one JWT per proof */
-    CHECK_EQ_INT(w.creates, 3);
-    CHECK_EQ_INT(w.creates_with_challenge, 0);
-    CHECK_EQ_INT(w.attestations, 3);
-    CHECK_EQ_INT(w.signs, 3);
-    /* the registry knows the phone by the SE's attestation certificate */
     char want[65], dev[65];
-    REQUIRE(se_device_id(E.se, want));
+    REQUIRE(fx_se_device_id(E.se, want));
     for (size_t i = 0; i < 3 && keys[0]; i++) {
         CHECK(device_of(E.main.db, keys[i], dev));
         CHECK_EQ_STR(dev, want);
         tes_key_free(keys[i]);
     }
+}
+
+TEST(end_to_end_key_attestation_header)
+{
+    REQUIRE(env_up());
+    wallet_ctx w = {.se = E.se};
+    obtain_three_on_the_se(&w, TES_OID4VCI_PROOF_AUTO);
+    /* AUTO chose the key attestation form: no x5c chains asked, one JWT per proof */
+    CHECK_EQ_INT(w.creates, 3);
+    CHECK_EQ_INT(w.creates_with_challenge, 0);
+    CHECK_EQ_INT(w.attestations, 3);
+    CHECK_EQ_INT(w.signs, 3);
     /* the x5c form still works against the same service (AUTO without the callback) */
     wallet_ctx w2 = {.se = E.se};
     CHECK_ERR(obtain(&E.main, &w2, 2, TES_OID4VCI_PROOF_AUTO, false, NULL), TES_OK);
@@ -1269,20 +970,9 @@ TEST(end_to_end_attestation_proof_type)
 {
     REQUIRE(env_up());
     wallet_ctx w = {.se = E.se};
-    tes_key *keys[3] = {0};
-    tes_err e = obtain(&E.main, &w, 3, TES_OID4VCI_PROOF_ATTESTATION, true, keys);
-    if (e != TES_OK)
-        fprintf(stderr, "    obtain: %s\n", tes_err_message());
-    CHECK_ERR(e, TES_OK);
+    obtain_three_on_the_se(&w, TES_OID4VCI_PROOF_ATTESTATION);
     CHECK_EQ_INT(w.attestations, 1); /* one attestation for the batch */
     CHECK_EQ_INT(w.signs, 0);        /* and no proof of possession */
-    char want[65], dev[65];
-    REQUIRE(se_device_id(E.se, want));
-    for (size_t i = 0; i < 3 && keys[0]; i++) {
-        CHECK(device_of(E.main.db, keys[i], dev));
-        CHECK_EQ_STR(dev, want);
-        tes_key_free(keys[i]);
-    }
     /* a development service does not offer it */
     wallet_ctx wd = {.se = E.se};
     CHECK_ERR(obtain(&E.dev, &wd, 1, TES_OID4VCI_PROOF_ATTESTATION, true, NULL),
@@ -1316,17 +1006,36 @@ TEST(development_service)
     CHECK_ERR(obtain(&E.dev, &wu, 2, TES_OID4VCI_PROOF_KEY_ATTESTATION, true, NULL), TES_OK);
     /* the attestation proof type sent anyway: refused */
     char tok[128], nonce[128];
-    REQUIRE(fresh_token(&E.dev, tok) && get_nonce(&E.dev, nonce));
+    REQUIRE(fx_fresh_token(&E.dev.cfg, COUNTER, tok) && fx_get_nonce(E.dev.url, nonce));
     char id[TES_SE_ID_MAX];
     tes_se_key_opts o = {0};
     REQUIRE(tes_se_create_key(E.se, &o, id) == TES_OK);
     const char *ids[] = {id};
     char *ka = se_ka(E.se, ids, 1, nonce);
     char *list[] = {ka, NULL};
-    resp r;
-    CHECK(post_proofs(&E.dev, tok, "attestation", list, &r));
-    CHECK_WIRE(&r, 400, "invalid_proof", "no vendor roots");
-    tes_buf_free(&r.body);
+    send_failing(&E.dev, tok, "attestation", list, "invalid_proof", "no vendor roots");
+    free(ka);
+}
+
+/* Over HTTP at the main service with an access token and the current c_nonce. */
+typedef struct wire {
+    const char *tok, *nonce;
+} wire;
+
+/* A jwt proof by k for the c_nonce carrying key attestation ka (NULL: none) is
+ * refused: invalid_proof holding needle. */
+static void send_jwt(const wire *w, const tes_key *k, const char *ka, const char *needle)
+{
+    char *pj = proof_jwt(k, w->nonce, ka, NULL, E.main.url);
+    char *l[] = {pj, NULL};
+    send_failing(&E.main, w->tok, "jwt", l, "invalid_proof", needle);
+    free(pj);
+}
+
+/* send_jwt() with a key attestation it frees. */
+static void send_jwt_owned(const wire *w, const tes_key *k, char *ka, const char *needle)
+{
+    send_jwt(w, k, ka, needle);
     free(ka);
 }
 
@@ -1336,24 +1045,18 @@ TEST(wire_errors)
     REQUIRE(env_up());
     const service *s = &E.main;
     char tok[128], nonce[128];
-    REQUIRE(fresh_token(s, tok));
+    REQUIRE(fx_fresh_token(&s->cfg, COUNTER, tok));
+    const wire w = {tok, nonce};
     tes_key *k = NULL, *k2 = NULL;
     REQUIRE(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
     REQUIRE(tes_key_generate(TES_CURVE_P256, &k2) == TES_OK);
-    resp r;
+    fx_resp r;
     char *ka, *pj;
-    int64_t now = test_now(NULL);
-#define SEND_ONE(proof, needle)                                                                    \
-    do {                                                                                           \
-        char *l_[] = {(proof), NULL};                                                              \
-        CHECK(post_proofs(s, tok, "jwt", l_, &r));                                                 \
-        CHECK_WIRE(&r, 400, "invalid_proof", (needle));                                            \
-        tes_buf_free(&r.body);                                                                     \
-    } while (0)
+    int64_t now = fx_test_now(NULL);
 
     /* a forged but well-signed attestation is accepted: the baseline */
-    REQUIRE(get_nonce(s, nonce));
-    ka = jws(ka_header(), ka_claims(&k, 1, nonce), E.signer_key);
+    REQUIRE(fx_get_nonce(s->url, nonce));
+    ka = forged(NULL, ka_claims(&k, 1, nonce));
     pj = proof_jwt(k, nonce, ka, NULL, s->url);
     char *ok1[] = {pj, NULL};
     CHECK(post_proofs(s, tok, "jwt", ok1, &r));
@@ -1363,77 +1066,48 @@ TEST(wire_errors)
     free(pj);
 
     /* wrong typ */
-    REQUIRE(get_nonce(s, nonce));
-    json_t *h = ka_header();
-    json_object_set_new(h, "typ", json_string("JWT"));
-    ka = jws(h, ka_claims(&k, 1, nonce), E.signer_key);
-    pj = proof_jwt(k, nonce, ka, NULL, s->url);
-    SEND_ONE(pj, "proof 0: key attestation not accepted: header \"typ\" is not");
-    free(ka);
-    free(pj);
+    REQUIRE(fx_get_nonce(s->url, nonce));
+    send_jwt_owned(&w, k,
+                   forged(with(ka_header(), "typ", json_string("JWT")), ka_claims(&k, 1, nonce)),
+                   "proof 0: key attestation not accepted: header \"typ\" is not");
 
     /* bad signature */
-    ka = jws(ka_header(), ka_claims(&k, 1, nonce), k2);
-    pj = proof_jwt(k, nonce, ka, NULL, s->url);
-    SEND_ONE(pj, "signature does not verify with the key of its x5c[0]");
-    free(ka);
-    free(pj);
+    send_jwt_owned(&w, k, jws(ka_header(), ka_claims(&k, 1, nonce), k2),
+                   "signature does not verify with the key of its x5c[0]");
 
     /* expired, and iat in the future */
-    json_t *c = ka_claims(&k, 1, nonce);
-    json_object_set_new(c, "iat", json_integer(now - 7200));
-    json_object_set_new(c, "exp", json_integer(now - 3600));
-    ka = jws(ka_header(), c, E.signer_key);
-    pj = proof_jwt(k, nonce, ka, NULL, s->url);
-    SEND_ONE(pj, "has expired");
-    free(ka);
-    free(pj);
-    c = ka_claims(&k, 1, nonce);
-    json_object_set_new(c, "iat", json_integer(now + 3600));
-    json_object_set_new(c, "exp", json_integer(now + 7200));
-    ka = jws(ka_header(), c, E.signer_key);
-    pj = proof_jwt(k, nonce, ka, NULL, s->url);
-    SEND_ONE(pj, "\"iat\" is in the future");
-    free(ka);
-    free(pj);
+    send_jwt_owned(&w, k,
+                   forged(NULL, with(with(ka_claims(&k, 1, nonce), "iat", json_integer(now - 7200)),
+                                     "exp", json_integer(now - 3600))),
+                   "has expired");
+    send_jwt_owned(&w, k,
+                   forged(NULL, with(with(ka_claims(&k, 1, nonce), "iat", json_integer(now + 3600)),
+                                     "exp", json_integer(now + 7200))),
+                   "\"iat\" is in the future");
 
     /* the proof's key is not among attested_keys */
-    ka = jws(ka_header(), ka_claims(&k2, 1, nonce), E.signer_key);
-    pj = proof_jwt(k, nonce, ka, NULL, s->url);
-    SEND_ONE(pj, "the proof's jwk is not one of its attested_keys");
-    free(ka);
-    free(pj);
+    send_jwt_owned(&w, k, forged(NULL, ka_claims(&k2, 1, nonce)),
+                   "the proof's jwk is not one of its attested_keys");
 
     /* nonce mismatch */
-    ka = jws(ka_header(), ka_claims(&k, 1, "an-old-nonce"), E.signer_key);
-    pj = proof_jwt(k, nonce, ka, NULL, s->url);
-    SEND_ONE(pj, "not the proof's c_nonce");
-    free(ka);
-    free(pj);
+    send_jwt_owned(&w, k, forged(NULL, ka_claims(&k, 1, "an-old-nonce")),
+                   "not the proof's c_nonce");
 
     /* malformed base64 and JSON */
-    pj = proof_jwt(k, nonce, "eyJ!.e30.AAAA", NULL, s->url);
-    SEND_ONE(pj, "not base64url");
-    free(pj);
-    pj = proof_jwt(k, nonce, "e30.e30.AAAA", NULL, s->url);
-    SEND_ONE(pj, "not 64 bytes");
-    free(pj);
-    char t[512], *bad = b64url_text("{\"typ\"", 6);
-    ka = jws(ka_header(), ka_claims(&k, 1, nonce), E.signer_key);
+    send_jwt(&w, k, "eyJ!.e30.AAAA", "not base64url");
+    send_jwt(&w, k, "e30.e30.AAAA", "not 64 bytes");
+    char t[512], *bad = fx_b64url_text("{\"typ\"", 6);
+    ka = forged(NULL, ka_claims(&k, 1, nonce));
     snprintf(t, sizeof t, "%s.e30.%s", bad, strrchr(ka, '.') + 1);
     free(bad);
     free(ka);
-    pj = proof_jwt(k, nonce, t, NULL, s->url);
-    SEND_ONE(pj, "header is not JSON");
-    free(pj);
+    send_jwt(&w, k, t, "header is not JSON");
 
     /* missing when required (the nonce is consumed: the request got that far) */
-    pj = proof_jwt(k, nonce, NULL, NULL, s->url);
-    SEND_ONE(pj, "neither \"key_attestation\" nor \"x5c\"");
-    free(pj);
+    send_jwt(&w, k, NULL, "neither \"key_attestation\" nor \"x5c\"");
 
     /* an untrusted vendor's chip, through the SE */
-    REQUIRE(get_nonce(s, nonce));
+    REQUIRE(fx_get_nonce(s->url, nonce));
     char id[TES_SE_ID_MAX];
     tes_se_key_opts o = {0};
     REQUIRE(tes_se_create_key(E.se_untrusted, &o, id) == TES_OK);
@@ -1441,67 +1115,39 @@ TEST(wire_errors)
     ka = se_ka(E.se_untrusted, ids, 1, nonce);
     tes_key *pub = NULL;
     REQUIRE(tes_se_public_key(E.se_untrusted, id, &pub) == TES_OK);
-    {
-        json_t *hdr = json_pack("{s:s, s:s, s:o, s:s}", "typ", ISS_PROOF_TYP, "alg", "ES256", "jwk",
-                                jwk_of(pub), "key_attestation", ka);
-        json_t *cl =
-            json_pack("{s:s, s:I, s:s}", "aud", s->url, "iat", (json_int_t)now, "nonce", nonce);
-        char *hs = b64url_json(hdr), *cs = b64url_json(cl);
-        tes_buf in = {0};
-        tes_buf_append(&in, hs, strlen(hs));
-        tes_buf_append(&in, ".", 1);
-        tes_buf_append(&in, cs, strlen(cs));
-        uint8_t sig[TES_MAX_SIG];
-        size_t sl = 0;
-        REQUIRE(tes_se_sign(E.se_untrusted, id, NULL, tes_buf_bytes(&in), sig, &sl) == TES_OK);
-        tes_buf_append(&in, ".", 1);
-        tes_b64url_encode(&in, TES_BYTES(sig, sl));
-        tes_buf_append(&in, "", 1);
-        SEND_ONE((char *)in.ptr, "does not lead to a trusted vendor root");
-        free(hs);
-        free(cs);
-        json_decref(hdr);
-        json_decref(cl);
-        tes_buf_free(&in);
-    }
+    pj = jws_by(proof_header(pub, ka, NULL), proof_claims(s->url, nonce), NULL, E.se_untrusted, id);
+    REQUIRE(pj != NULL);
+    char *lu[] = {pj, NULL};
+    send_failing(s, tok, "jwt", lu, "invalid_proof", "does not lead to a trusted vendor root");
+    free(pj);
     tes_key_free(pub);
     free(ka);
 
     /* the attestation proof type: nonce required, batch size, one attestation only */
-    REQUIRE(get_nonce(s, nonce));
-    ka = jws(ka_header(), ka_claims(&k, 1, NULL), E.signer_key);
+    REQUIRE(fx_get_nonce(s->url, nonce));
+    ka = forged(NULL, ka_claims(&k, 1, NULL));
     char *l1[] = {ka, NULL};
-    CHECK(post_proofs(s, tok, "attestation", l1, &r));
-    CHECK_WIRE(&r, 400, "invalid_proof", "no \"nonce\"");
-    tes_buf_free(&r.body);
+    send_failing(s, tok, "attestation", l1, "invalid_proof", "no \"nonce\"");
     char *l2[] = {ka, ka, NULL};
-    CHECK(post_proofs(s, tok, "attestation", l2, &r));
-    CHECK_WIRE(&r, 400, "invalid_proof", "exactly one key attestation");
-    tes_buf_free(&r.body);
+    send_failing(s, tok, "attestation", l2, "invalid_proof", "exactly one key attestation");
     free(ka);
     tes_key *six[BATCH_MAX + 1];
     for (size_t i = 0; i <= BATCH_MAX; i++)
         REQUIRE(tes_key_generate(TES_CURVE_P256, &six[i]) == TES_OK);
-    ka = jws(ka_header(), ka_claims(six, BATCH_MAX + 1, nonce), E.signer_key);
+    ka = forged(NULL, ka_claims(six, BATCH_MAX + 1, nonce));
     char *l3[] = {ka, NULL};
-    CHECK(post_proofs(s, tok, "attestation", l3, &r));
-    CHECK_WIRE(&r, 400, "invalid_proof", "at most 5 per request");
-    tes_buf_free(&r.body);
+    send_failing(s, tok, "attestation", l3, "invalid_proof", "at most 5 per request");
     free(ka);
     /* the same, as one jwt proof whose key attestation names six keys */
-    pj = NULL;
-    ka = jws(ka_header(), ka_claims(six, BATCH_MAX + 1, nonce), E.signer_key);
-    pj = proof_jwt(six[0], nonce, ka, NULL, s->url);
-    SEND_ONE(pj, "name 6 keys; at most 5 per request");
-    free(ka);
-    free(pj);
+    send_jwt_owned(&w, six[0], forged(NULL, ka_claims(six, BATCH_MAX + 1, nonce)),
+                   "name 6 keys; at most 5 per request");
     /* one jwt proof attesting three keys: three copies (Appendix F.1) */
-    ka = jws(ka_header(), ka_claims(six, 3, nonce), E.signer_key);
+    ka = forged(NULL, ka_claims(six, 3, nonce));
     pj = proof_jwt(six[1], nonce, ka, NULL, s->url);
     char *ok3[] = {pj, NULL};
     CHECK(post_proofs(s, tok, "jwt", ok3, &r));
     CHECK_EQ_INT(r.status, 200);
-    json_t *v = resp_json(&r);
+    json_t *v = fx_resp_json(&r);
     json_t *creds = json_object_get(v, "credentials");
     CHECK_EQ_INT(json_array_size(creds), 3);
     /* the proof's key first, then the others in attested order */
@@ -1525,19 +1171,16 @@ TEST(wire_errors)
     free(ka);
     free(pj);
     /* the nonce was consumed by that success */
-    ka = jws(ka_header(), ka_claims(&k2, 1, nonce), E.signer_key);
+    ka = forged(NULL, ka_claims(&k2, 1, nonce));
     char *l4[] = {ka, NULL};
-    CHECK(post_proofs(s, tok, "attestation", l4, &r));
-    CHECK_WIRE(&r, 400, "invalid_nonce", NULL);
-    tes_buf_free(&r.body);
+    send_failing(s, tok, "attestation", l4, "invalid_nonce", NULL);
     free(ka);
     for (size_t i = 0; i <= BATCH_MAX; i++)
         tes_key_free(six[i]);
-#undef SEND_ONE
     tes_key_free(k);
     tes_key_free(k2);
     /* still serving */
-    REQUIRE(http(s, "/.well-known/openid-credential-issuer", NULL, NULL, NULL, &r));
+    REQUIRE(get_metadata(s, &r));
     CHECK_EQ_INT(r.status, 200);
     tes_buf_free(&r.body);
 }
@@ -1558,8 +1201,5 @@ TEST(teardown)
     tes_cert_free(E.ca);
     tes_cert_free(E.signer);
     tes_cert_free(E.signer_no_eku_other);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", E.dir);
-    CHECK(system(cmd) == 0);
-    curl_global_cleanup();
+    CHECK(fx_temp_remove(E.dir));
 }
