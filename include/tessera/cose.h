@@ -86,6 +86,17 @@ tes_signer tes_signer_from_key(const tes_key *k);
 void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payload, bool detach,
                           const tes_bytes *x5chain, size_t chain_len, tes_bytes external_aad,
                           bool tagged);
+/* Room tes_cose_sign1_write_inbuf needs in front of the payload. */
+#define TES_COSE_SIGN1_ROOM 40
+/* Same as tes_cose_sign1_write with an embedded payload and no external_aad,
+ * for a payload the caller has already written at buf[payload_off .. end):
+ * the Sig_structure is assembled in place, in the bytes right before it
+ * (at most TES_COSE_SIGN1_ROOM of them, overwritten), so the payload is not
+ * copied to be signed. buf must not be e->out. TES_ERR_ARG when payload_off
+ * leaves too little room. */
+void tes_cose_sign1_write_inbuf(tes_cbor_enc *e, const tes_signer *s, uint8_t *buf,
+                                size_t payload_off, size_t end, const tes_bytes *x5chain,
+                                size_t chain_len, bool tagged);
 /* Writes a COSE_Mac0 with HMAC 256/256: protected {1: 5}, empty unprotected. */
 void tes_cose_mac0_write(tes_cbor_enc *e, tes_bytes mac_key, tes_bytes payload, bool detach,
                          tes_bytes external_aad, bool tagged);

@@ -41,6 +41,8 @@ typedef enum tes_hash {
 size_t tes_hash_size(tes_hash h);
 /* One-shot digest; out must hold tes_hash_size(h) bytes. */
 TES_MUST_CHECK tes_err tes_digest(tes_hash h, tes_bytes in, uint8_t *out);
+/* Digest of the concatenation of parts[0..n) (nothing is copied); same out. */
+TES_MUST_CHECK tes_err tes_digest_parts(tes_hash h, const tes_bytes *parts, size_t n, uint8_t *out);
 /* HMAC-SHA-256 (out 32 bytes). */
 TES_MUST_CHECK tes_err tes_hmac_sha256(tes_bytes key, tes_bytes msg, uint8_t out[32]);
 /* HKDF-SHA-256 (RFC 5869), out_len <= 255*32. */

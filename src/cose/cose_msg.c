@@ -401,6 +401,21 @@ static size_t head_size(uint64_t v)
     return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
 }
 
+/* Writes the shortest CBOR head of major type `major` (0x40 bstr, 0x60 tstr)
+ * for argument v; returns its size (head_size(v)). */
+static size_t put_head(uint8_t *p, uint8_t major, uint64_t v)
+{
+    size_t n = head_size(v);
+    if (n == 1) {
+        p[0] = (uint8_t)(major | v);
+        return 1;
+    }
+    p[0] = (uint8_t)(major | (n == 2 ? 24 : n == 3 ? 25 : n == 5 ? 26 : 27));
+    for (size_t i = 1; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return n;
+}
+
 /* Writes [context, protected, external_aad, payload] (Sig_structure or
  * MAC_structure) into buf, sized once. */
 static tes_err to_be_signed(tes_buf *buf, const char *context, tes_bytes prot, tes_bytes aad,
@@ -532,38 +547,24 @@ static size_t prot_encode(int64_t alg, uint8_t p[16])
     return n;
 }
 
-void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payload, bool detach,
-                          const tes_bytes *x5chain, size_t chain_len, tes_bytes external_aad,
-                          bool tagged)
+/* Argument checks shared by the Sign1 writers; encodes the protected header. */
+static tes_err sign1_check(const tes_signer *s, const tes_bytes *x5chain, size_t chain_len,
+                           uint8_t prot[16], size_t *plen)
 {
-    if (!e || e->err)
-        return;
-    if (!s || !s->sign || (chain_len && !x5chain) || chain_len > TES_COSE_MAX_CHAIN) {
-        e->err = tes_err_set(TES_ERR_ARG, "COSE_Sign1 write: bad arguments");
-        return;
-    }
-    if (!tes_cose_alg_hash(s->alg, NULL)) {
-        e->err = tes_err_set(TES_ERR_COSE_ALG, "COSE_Sign1 write: unsupported alg %lld",
-                             (long long)s->alg);
-        return;
-    }
-    uint8_t prot[16];
-    size_t plen = prot_encode(s->alg, prot);
-    uint8_t sig[TES_MAX_SIG];
-    size_t sig_len = sizeof sig;
+    if (!s || !s->sign || (chain_len && !x5chain) || chain_len > TES_COSE_MAX_CHAIN)
+        return tes_err_set(TES_ERR_ARG, "COSE_Sign1 write: bad arguments");
+    if (!tes_cose_alg_hash(s->alg, NULL))
+        return tes_err_set(TES_ERR_COSE_ALG, "COSE_Sign1 write: unsupported alg %lld",
+                           (long long)s->alg);
+    *plen = prot_encode(s->alg, prot);
+    return TES_OK;
+}
 
-    tes_buf tbs = {0};
-    tes_err rc = to_be_signed(&tbs, "Signature1", TES_BYTES(prot, plen), external_aad, payload);
-    if (rc == TES_OK)
-        rc = s->sign(s->ctx, s->alg, tes_buf_bytes(&tbs), sig, &sig_len);
-    tes_buf_free(&tbs);
-    if (rc == TES_OK && sig_len > sizeof sig)
-        rc = tes_err_set(TES_ERR_CRYPTO, "COSE_Sign1 write: signer overflowed its buffer");
-    if (rc != TES_OK) {
-        e->err = rc;
-        return;
-    }
-
+/* Writes [protected, {33: x5chain} or {}, payload or nil, signature], tagged 18 on request. */
+static void write_sign1(tes_cbor_enc *e, const uint8_t *prot, size_t plen, const tes_bytes *x5chain,
+                        size_t chain_len, const tes_bytes *payload, const uint8_t *sig,
+                        size_t sig_len, bool tagged)
+{
     if (tagged)
         tes_cbor_enc_tag(e, TAG_SIGN1);
     tes_cbor_enc_array(e, 4);
@@ -581,11 +582,90 @@ void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payloa
                 tes_cbor_enc_bytes(e, x5chain[j].ptr, x5chain[j].len);
         }
     }
-    if (detach)
+    if (payload == NULL)
         tes_cbor_enc_null(e);
     else
-        tes_cbor_enc_bytes(e, payload.ptr, payload.len);
+        tes_cbor_enc_bytes(e, payload->ptr, payload->len);
     tes_cbor_enc_bytes(e, sig, sig_len);
+}
+
+void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payload, bool detach,
+                          const tes_bytes *x5chain, size_t chain_len, tes_bytes external_aad,
+                          bool tagged)
+{
+    if (!e || e->err)
+        return;
+    uint8_t prot[16];
+    size_t plen = 0;
+    if ((e->err = sign1_check(s, x5chain, chain_len, prot, &plen)) != TES_OK)
+        return;
+    uint8_t sig[TES_MAX_SIG];
+    size_t sig_len = sizeof sig;
+
+    tes_buf tbs = {0};
+    tes_err rc = to_be_signed(&tbs, "Signature1", TES_BYTES(prot, plen), external_aad, payload);
+    if (rc == TES_OK)
+        rc = s->sign(s->ctx, s->alg, tes_buf_bytes(&tbs), sig, &sig_len);
+    tes_buf_free(&tbs);
+    if (rc == TES_OK && sig_len > sizeof sig)
+        rc = tes_err_set(TES_ERR_CRYPTO, "COSE_Sign1 write: signer overflowed its buffer");
+    if (rc != TES_OK) {
+        e->err = rc;
+        return;
+    }
+
+    write_sign1(e, prot, plen, x5chain, chain_len, detach ? NULL : &payload, sig, sig_len, tagged);
+}
+
+void tes_cose_sign1_write_inbuf(tes_cbor_enc *e, const tes_signer *s, uint8_t *buf,
+                                size_t payload_off, size_t end, const tes_bytes *x5chain,
+                                size_t chain_len, bool tagged)
+{
+    if (!e || e->err)
+        return;
+    uint8_t prot[16];
+    size_t plen = 0;
+    if ((e->err = sign1_check(s, x5chain, chain_len, prot, &plen)) != TES_OK)
+        return;
+    if (!buf || payload_off > end) {
+        e->err = tes_err_set(TES_ERR_ARG, "COSE_Sign1 write: bad payload bounds");
+        return;
+    }
+    /* ["Signature1", protected, h'', payload]: everything before the payload's
+     * content, written right in front of it */
+    static const char context[] = "Signature1";
+    size_t clen = sizeof context - 1, len = end - payload_off;
+    size_t hlen = 1 + head_size(clen) + clen + head_size(plen) + plen + 1 + head_size(len);
+    if (hlen > payload_off) {
+        e->err = tes_err_set(TES_ERR_ARG,
+                             "COSE_Sign1 write: %zu bytes of room before the "
+                             "payload, %zu needed",
+                             payload_off, hlen);
+        return;
+    }
+    uint8_t *h = buf + payload_off - hlen;
+    size_t n = 0;
+    h[n++] = 0x84;
+    n += put_head(h + n, 0x60, clen);
+    memcpy(h + n, context, clen);
+    n += clen;
+    n += put_head(h + n, 0x40, plen);
+    memcpy(h + n, prot, plen);
+    n += plen;
+    h[n++] = 0x40; /* external_aad: empty */
+    n += put_head(h + n, 0x40, len);
+
+    uint8_t sig[TES_MAX_SIG];
+    size_t sig_len = sizeof sig;
+    tes_err rc = s->sign(s->ctx, s->alg, TES_BYTES(h, hlen + len), sig, &sig_len);
+    if (rc == TES_OK && sig_len > sizeof sig)
+        rc = tes_err_set(TES_ERR_CRYPTO, "COSE_Sign1 write: signer overflowed its buffer");
+    if (rc != TES_OK) {
+        e->err = rc;
+        return;
+    }
+    tes_bytes payload = TES_BYTES(buf + payload_off, len);
+    write_sign1(e, prot, plen, x5chain, chain_len, &payload, sig, sig_len, tagged);
 }
 
 void tes_cose_mac0_write(tes_cbor_enc *e, tes_bytes mac_key, tes_bytes payload, bool detach,

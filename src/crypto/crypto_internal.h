@@ -66,9 +66,11 @@ tes_err tes_crypto_ossl_fail(tes_err code, const char *what);
 /* Clears OpenSSL's error queue (after expected failures such as format probing). */
 void tes_crypto_clear_errors(void);
 
-/* New key taking ownership of ec (EC curves) or pkey (Ed25519; for EC optional). */
-/* SHA-2 one-shot (out holds tes_hash_size(h) bytes). */
+/* SHA-2 one-shot (out holds tes_hash_size(h) bytes), on the low-level SHA-2 API. */
 tes_err tes_crypto_sha(tes_hash h, tes_bytes in, uint8_t *out);
+/* Same over the concatenation of n pieces (nothing copied). */
+tes_err tes_crypto_sha_parts(tes_hash h, const tes_bytes *parts, size_t n, uint8_t *out);
+/* New key taking ownership of ec (EC curves) or pkey (Ed25519; for EC optional). */
 tes_err tes_crypto_key_wrap(tes_curve c, EC_KEY *ec, EVP_PKEY *pkey, tes_key **out);
 /* The key's EVP_PKEY (created on first use for EC keys); NULL with error recorded. */
 EVP_PKEY *tes_crypto_key_pkey(const tes_key *k);

@@ -114,7 +114,7 @@ tes_err tes_key_generate(tes_curve c, tes_key **out)
         return tes_crypto_key_wrap(c, NULL, pkey, out);
     }
     const tes_curve_params *cp;
-    EC_KEY *ec;
+    EC_KEY *ec = NULL;
     tes_err err = new_ec_key(c, &cp, &ec);
     if (err)
         return err;
@@ -313,7 +313,7 @@ tes_err tes_crypto_key_from_x509_pubkey(X509_PUBKEY *xpk, tes_key **out)
         return tes_err_set(TES_ERR_UNSUPPORTED, "EC curve %s not supported",
                            OBJ_nid2sn(OBJ_obj2nid(pval)));
     const tes_curve_params *cp;
-    EC_KEY *ec;
+    EC_KEY *ec = NULL;
     tes_err err = new_ec_key(c, &cp, &ec);
     if (err)
         return err;

@@ -1,4 +1,5 @@
 /* Issuing: IssuerSignedItems, the MSO and its COSE_Sign1 (18013-5 §9.1.2). */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,18 +8,68 @@
 #define RANDOM_LEN 32
 #define MAX_DIGEST_ID 0x7fffffffu
 
+/* Size of the shortest CBOR head for argument v. */
+static size_t head_len(uint64_t v)
+{
+    return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
+}
+
+/* Writes the shortest CBOR head of major type `major` (0x00 uint, 0x40 bstr,
+ * 0x60 tstr) for argument v into p; returns its size. */
+static size_t put_head(uint8_t *p, uint8_t major, uint64_t v)
+{
+    size_t n = head_len(v);
+    if (n == 1) {
+        p[0] = (uint8_t)(major | v);
+        return 1;
+    }
+    p[0] = (uint8_t)(major | (n == 2 ? 24 : n == 3 ? 25 : n == 5 ? 26 : 27));
+    for (size_t i = 1; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return n;
+}
+
+static size_t put_text(uint8_t *p, const char *s, size_t n)
+{
+    size_t h = put_head(p, 0x60, n);
+    memcpy(p + h, s, n);
+    return h + n;
+}
+
+/* A digest ID and the digest it names in the MSO (real item or decoy). */
+typedef struct digest_rec {
+    uint32_t id;
+    uint8_t dg[32];
+} digest_rec;
+
+/* One IssuerSignedItemBytes, 24(bstr({"random", "digestID", "elementValue",
+ * "elementIdentifier"})), keys in deterministic order (bytewise order of their
+ * encodings), held as the bytes around the claim's value and name so that
+ * neither is copied before it goes into the output: pre || value || suf || name. */
+#define ITEM_PRE_MAX (2 + 9 + 1 + 7 + 2 + RANDOM_LEN + 9 + 5 + 13)
+#define ITEM_SUF_MAX (18 + 9)
+typedef struct item_rec {
+    const tes_mdoc_claim *c;
+    size_t name_len;
+    size_t total; /* all four pieces */
+    uint8_t pre_len, suf_len;
+    uint8_t pre[ITEM_PRE_MAX];
+    uint8_t suf[ITEM_SUF_MAX];
+} item_rec;
+
 typedef struct ns_group {
     const char *ns;
+    size_t ns_len;
     size_t first, count; /* claims[first .. first+count) (claims are sorted by ns) */
-    uint32_t *ids;       /* digest IDs of real items, then decoys */
-    uint8_t (*digests)[32];
+    digest_rec *dg;      /* real items (claim order), then decoys */
     size_t n_ids;
+    size_t items_len; /* encoded size of its items */
 } ns_group;
 
-static bool id_used(const uint32_t *ids, size_t n, uint32_t id)
+static bool id_used(const digest_rec *d, size_t n, uint32_t id)
 {
     for (size_t i = 0; i < n; i++)
-        if (ids[i] == id)
+        if (d[i].id == id)
             return true;
     return false;
 }
@@ -41,7 +92,7 @@ static tes_err pool_take(rand_pool *rp, uint8_t *out, size_t n)
     return tes_rng_fill(rp->rng, out, n);
 }
 
-static tes_err random_id(rand_pool *rp, const uint32_t *ids, size_t n, uint32_t *out)
+static tes_err random_id(rand_pool *rp, const digest_rec *d, size_t n, uint32_t *out)
 {
     for (int tries = 0; tries < 64; tries++) {
         uint8_t r[4];
@@ -50,7 +101,7 @@ static tes_err random_id(rand_pool *rp, const uint32_t *ids, size_t n, uint32_t 
             return e;
         uint32_t id = ((uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3]) &
                       MAX_DIGEST_ID;
-        if (!id_used(ids, n, id)) {
+        if (!id_used(d, n, id)) {
             *out = id;
             return TES_OK;
         }
@@ -58,39 +109,84 @@ static tes_err random_id(rand_pool *rp, const uint32_t *ids, size_t n, uint32_t 
     return tes_err_set(TES_ERR_RANDOM, "the random source repeats itself");
 }
 
-/* Appends 24(bstr(IssuerSignedItem)) to items and puts its digest into dg.
- * The keys are written in deterministic order (bytewise order of their
- * encodings: "random", "digestID", "elementValue", "elementIdentifier"). */
-static tes_err write_item(tes_buf *items, tes_buf *scratch, const tes_mdoc_claim *c, uint32_t id,
-                          rand_pool *rp, uint8_t dg[32], size_t rnd_len)
+/* Lays out the item for claim c (salt rnd[0..rnd_len), digest ID id) and
+ * computes its digest over the pieces, without assembling them. */
+static tes_err make_item(item_rec *it, const tes_mdoc_claim *c, uint32_t id, const uint8_t *rnd,
+                         size_t rnd_len, uint8_t dg[32])
 {
-    uint8_t rnd[RANDOM_LEN];
-    tes_err e = pool_take(rp, rnd, sizeof(rnd));
-    if (e != TES_OK)
-        return e;
-    tes_buf_reset(scratch);
-    tes_cbor_enc ie = {.out = scratch};
-    tes_cbor_enc_map(&ie, 4);
-    tes_cbor_enc_cstr(&ie, "random");
-    tes_cbor_enc_bytes(&ie, rnd, rnd_len);
-    tes_cbor_enc_cstr(&ie, "digestID");
-    tes_cbor_enc_uint(&ie, id);
-    tes_cbor_enc_cstr(&ie, "elementValue");
-    tes_cbor_enc_raw(&ie, tes_buf_bytes(&c->value));
-    tes_cbor_enc_cstr(&ie, "elementIdentifier");
-    tes_cbor_enc_cstr(&ie, c->name);
-    e = tes_cbor_enc_finish(&ie);
-    size_t start = items->len;
-    if (e == TES_OK) {
-        tes_cbor_enc oe = {.out = items};
-        tes_cbor_enc_tag(&oe, 24);
-        tes_cbor_enc_bytes(&oe, scratch->ptr, scratch->len);
-        e = tes_cbor_enc_finish(&oe);
+    static const char k_random[] = "random", k_id[] = "digestID", k_value[] = "elementValue",
+                      k_ident[] = "elementIdentifier";
+    size_t vlen = c->value.len, nlen = strlen(c->name);
+    if (vlen > SIZE_MAX / 4 || nlen > SIZE_MAX / 4)
+        return tes_err_set(TES_ERR_ARG, "claim too large");
+    size_t inner = 1 + 7 + head_len(rnd_len) + rnd_len + 9 + head_len(id) + 13 + vlen + 18 +
+                   head_len(nlen) + nlen;
+    uint8_t *p = it->pre;
+    *p++ = 0xd8; /* tag 24 */
+    *p++ = 24;
+    p += put_head(p, 0x40, inner);
+    *p++ = 0xa4; /* map of 4 */
+    p += put_text(p, k_random, sizeof k_random - 1);
+    p += put_head(p, 0x40, rnd_len);
+    memcpy(p, rnd, rnd_len);
+    p += rnd_len;
+    p += put_text(p, k_id, sizeof k_id - 1);
+    p += put_head(p, 0x00, id);
+    p += put_text(p, k_value, sizeof k_value - 1);
+    it->pre_len = (uint8_t)(p - it->pre);
+    p = it->suf;
+    p += put_text(p, k_ident, sizeof k_ident - 1);
+    p += put_head(p, 0x60, nlen);
+    it->suf_len = (uint8_t)(p - it->suf);
+    it->c = c;
+    it->name_len = nlen;
+    it->total = 2 + head_len(inner) + inner;
+    tes_bytes parts[4] = {TES_BYTES(it->pre, it->pre_len), tes_buf_bytes(&c->value),
+                          TES_BYTES(it->suf, it->suf_len), TES_BYTES(c->name, nlen)};
+    return tes_digest_parts(TES_HASH_SHA256, parts, 4, dg);
+}
+
+static void put_item(tes_buf *out, const item_rec *it)
+{
+    tes_buf_append(out, it->pre, it->pre_len);
+    tes_buf_append(out, it->c->value.ptr, it->c->value.len);
+    tes_buf_append(out, it->suf, it->suf_len);
+    tes_buf_append(out, it->c->name, it->name_len);
+}
+
+static int digest_rec_cmp(const void *a, const void *b)
+{
+    uint32_t x = ((const digest_rec *)a)->id, y = ((const digest_rec *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Digest IDs in numeric order, which for unsigned integers is also the
+ * bytewise order of their shortest encodings (deterministic CBOR). */
+static void sort_digests(digest_rec *d, size_t n)
+{
+    if (n > 32) {
+        qsort(d, n, sizeof *d, digest_rec_cmp);
+        return;
     }
-    if (e == TES_OK)
-        e = tes_digest(TES_HASH_SHA256, TES_BYTES(items->ptr + start, items->len - start), dg);
-    tes_wipe(rnd, sizeof(rnd));
-    return e;
+    for (size_t i = 1; i < n; i++) {
+        digest_rec t = d[i];
+        size_t j = i;
+        for (; j > 0 && d[j - 1].id > t.id; j--)
+            d[j] = d[j - 1];
+        d[j] = t;
+    }
+}
+
+/* Room before the MSO in its buffer: 24(bstr head) and the Sig_structure's
+ * heads go there, so the MSO is signed where it was written. */
+#define MSO_ROOM (TES_COSE_SIGN1_ROOM + 2 + 9)
+
+/* Per-issuance working memory kept on the stack up to this size. */
+#define ARENA_STACK 4096
+
+static size_t align16(size_t n)
+{
+    return (n + 15) & ~(size_t)15;
 }
 
 tes_err tes_mdoc_issue(const tes_mdoc_issue_params *p, tes_buf *out)
@@ -101,84 +197,106 @@ tes_err tes_mdoc_issue(const tes_mdoc_issue_params *p, tes_buf *out)
 tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *out)
 {
     if (p == NULL || p->doctype == NULL || p->claims == NULL || p->device_key == NULL ||
-        p->issuer == NULL || p->ds_chain_len == 0 || p->ds_chain == NULL)
+        p->issuer == NULL || p->ds_chain_len == 0 || p->ds_chain == NULL || out == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_mdoc_issue: missing parameter");
     if (p->valid_until <= p->valid_from)
         return tes_err_set(TES_ERR_ARG, "validUntil must be after validFrom");
-    for (size_t i = 1; i < p->claims->n; i++)
-        if (strcmp(p->claims->items[i - 1].ns, p->claims->items[i].ns) > 0)
+    const tes_mdoc_claim *claims = p->claims->items;
+    size_t n = p->claims->n, n_groups = 0;
+    if (n > 0 && claims == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_mdoc_issue: missing parameter");
+    for (size_t i = 0; i < n; i++) {
+        int c = i == 0 ? 1 : strcmp(claims[i - 1].ns, claims[i].ns);
+        if (c > 0 && i > 0)
             return tes_err_set(TES_ERR_ARG, "claims must be grouped by namespace in order");
-    tes_rng sys = tes_rng_system();
-    rand_pool rp = {.rng = p->rng ? p->rng : &sys};
-
-    /* group claims by namespace */
-    size_t n_groups = 0;
-    ns_group *groups = calloc(p->claims->n ? p->claims->n : 1, sizeof(*groups));
-    tes_buf *item_bufs = calloc(p->claims->n ? p->claims->n : 1, sizeof(*item_bufs));
-    tes_buf mso = {0}, msob = {0}, auth = {0}, scratch = {0};
-    tes_err e = TES_OK;
-    /* per item a salt and an ID, per decoy an ID and 64 bytes */
-    size_t n_groups_max = p->claims->n ? p->claims->n : 1;
-    rp.len = p->claims->n * (RANDOM_LEN + 4) + n_groups_max * p->decoys * (4 + 64);
-    rp.bytes = malloc(rp.len ? rp.len : 1);
-    if (rp.bytes == NULL || groups == NULL || item_bufs == NULL) {
-        e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
-        goto out;
+        n_groups += c != 0;
     }
+    /* per item a salt and an ID, per decoy an ID and 64 bytes */
+    if (p->decoys > (SIZE_MAX / 256 - n) / (n_groups ? n_groups : 1))
+        return tes_err_set(TES_ERR_ARG, "too many decoys");
+    size_t n_dg = n + n_groups * p->decoys;
+    tes_rng sys = tes_rng_system();
+    rand_pool rp = {.rng = p->rng ? p->rng : &sys,
+                    .len = n * (RANDOM_LEN + 4) + n_groups * p->decoys * (4 + 64)};
+
+    /* everything per issuance in one block: on the stack for a usual credential
+     * (an mDL of ten elements takes about 2.2 kB), else one allocation */
+    size_t sz_groups = align16(n_groups * sizeof(ns_group)),
+           sz_order = align16(n_groups * sizeof(size_t)), sz_items = align16(n * sizeof(item_rec)),
+           sz_dg = align16(n_dg * sizeof(digest_rec));
+    size_t arena_len = sz_groups + sz_order + sz_items + sz_dg + rp.len;
+    union {
+        max_align_t align;
+        uint8_t bytes[ARENA_STACK];
+    } stack_arena;
+    uint8_t *arena = arena_len <= sizeof stack_arena ? stack_arena.bytes : malloc(arena_len);
+    tes_buf tbs = {0};
+    size_t before = out->len;
+    tes_err e = TES_OK;
+    if (arena == NULL) {
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
+        goto done;
+    }
+    ns_group *groups = (ns_group *)arena;
+    size_t *order = (size_t *)(arena + sz_groups);
+    item_rec *items = (item_rec *)(arena + sz_groups + sz_order);
+    digest_rec *dgs = (digest_rec *)(arena + sz_groups + sz_order + sz_items);
+    rp.bytes = arena + sz_groups + sz_order + sz_items + sz_dg;
     e = tes_rng_fill(rp.rng, rp.bytes, rp.len);
     if (e != TES_OK)
-        goto out;
-    for (size_t i = 0; i < p->claims->n; i++) {
-        const tes_mdoc_claim *c = &p->claims->items[i];
-        if (n_groups == 0 || strcmp(groups[n_groups - 1].ns, c->ns) != 0)
-            groups[n_groups++] = (ns_group){.ns = c->ns, .first = i};
-        groups[n_groups - 1].count++;
+        goto done;
+
+    /* group claims by namespace */
+    for (size_t i = 0, g = 0, off = 0; i < n; i++) {
+        if (i == 0 || strcmp(groups[g - 1].ns, claims[i].ns) != 0) {
+            groups[g] = (ns_group){
+                .ns = claims[i].ns, .ns_len = strlen(claims[i].ns), .first = i, .dg = dgs + off};
+            g++;
+        }
+        groups[g - 1].count++;
+        off += 1 + (groups[g - 1].count == 1 ? p->decoys : 0);
     }
     /* items and digests, in random digest-ID order per namespace */
     for (size_t g = 0; g < n_groups && e == TES_OK; g++) {
         ns_group *gr = &groups[g];
         size_t total = gr->count + p->decoys;
-        gr->ids = calloc(total, sizeof(*gr->ids));
-        gr->digests = calloc(total, sizeof(*gr->digests));
-        if (gr->ids == NULL || gr->digests == NULL) {
-            e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
-            break;
-        }
         for (size_t k = 0; k < total && e == TES_OK; k++) {
-            e = random_id(&rp, gr->ids, gr->n_ids, &gr->ids[k]);
+            digest_rec *d = &gr->dg[k];
+            e = random_id(&rp, gr->dg, gr->n_ids, &d->id);
             if (e != TES_OK)
                 break;
             gr->n_ids++;
             if (k < gr->count) {
                 bool first = g == 0 && k == 0;
-                e = write_item(&item_bufs[g], &scratch, &p->claims->items[gr->first + k],
-                               gr->ids[k], &rp, gr->digests[k],
-                               first && (flaws & MDOC_FLAW_SHORT_RANDOM) ? 8 : RANDOM_LEN);
+                uint8_t rnd[RANDOM_LEN];
+                e = pool_take(&rp, rnd, sizeof(rnd));
+                if (e == TES_OK) {
+                    item_rec *it = &items[gr->first + k];
+                    e = make_item(it, &claims[gr->first + k], d->id, rnd,
+                                  first && (flaws & MDOC_FLAW_SHORT_RANDOM) ? 8 : RANDOM_LEN,
+                                  d->dg);
+                    gr->items_len += it->total;
+                }
+                tes_wipe(rnd, sizeof(rnd));
             } else {
                 /* a decoy: a digest of random bytes, indistinguishable from a real one */
                 uint8_t junk[64];
                 e = pool_take(&rp, junk, sizeof(junk));
                 if (e == TES_OK)
-                    e = tes_digest(TES_HASH_SHA256, TES_BYTES(junk, sizeof(junk)), gr->digests[k]);
+                    e = tes_digest(TES_HASH_SHA256, TES_BYTES(junk, sizeof(junk)), d->dg);
             }
         }
     }
     if (e != TES_OK)
-        goto out;
+        goto done;
 
     /* Namespaces in deterministic order: by encoded key, i.e. length first. */
-    size_t *order = calloc(n_groups ? n_groups : 1, sizeof(*order));
-    if (order == NULL) {
-        e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
-        goto out;
-    }
     for (size_t g = 0; g < n_groups; g++) {
         size_t j = g;
-        size_t lg = strlen(groups[g].ns);
+        size_t lg = groups[g].ns_len;
         while (j > 0) {
-            const char *prev = groups[order[j - 1]].ns;
-            size_t lp = strlen(prev);
-            if (lp < lg || (lp == lg && strcmp(prev, groups[g].ns) < 0))
+            const ns_group *prev = &groups[order[j - 1]];
+            if (prev->ns_len < lg || (prev->ns_len == lg && strcmp(prev->ns, groups[g].ns) < 0))
                 break;
             order[j] = order[j - 1];
             j--;
@@ -186,9 +304,18 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
         order[j] = g;
     }
 
-    /* the MSO, its keys written in deterministic order: "status", "docType",
+    /* The MSO, written after room for the heads that make it the signed
+     * Sig_structure; its keys in deterministic order: "status", "docType",
      * "version", "validityInfo", "valueDigests", "deviceKeyInfo", "digestAlgorithm" */
-    tes_cbor_enc me = {.out = &mso};
+    size_t est = MSO_ROOM + 512 + strlen(p->doctype) + (p->status_uri ? strlen(p->status_uri) : 0);
+    for (size_t g = 0; g < n_groups; g++)
+        est += groups[g].ns_len + 20 + groups[g].n_ids * (5 + 2 + 32);
+    if (tes_buf_extend(&tbs, est) == NULL) {
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
+        goto done;
+    }
+    tbs.len = MSO_ROOM;
+    tes_cbor_enc me = {.out = &tbs};
     bool status = p->status_uri != NULL || (flaws & MDOC_FLAW_MSO_STATUS);
     bool validity = !(flaws & MDOC_FLAW_MSO_NO_VALIDITY);
     tes_cbor_enc_map(&me, 5 + status + validity);
@@ -222,16 +349,16 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     tes_cbor_enc_cstr(&me, "valueDigests");
     tes_cbor_enc_map(&me, n_groups);
     for (size_t o = 0; o < n_groups; o++) {
-        size_t g = order[o];
-        tes_cbor_enc_cstr(&me, groups[g].ns);
-        size_t m = tes_cbor_enc_pos(&me);
-        size_t skip = g == 0 && (flaws & MDOC_FLAW_DIGEST_OMIT) ? 1 : 0;
-        tes_cbor_enc_map(&me, groups[g].n_ids - skip);
-        for (size_t k = skip; k < groups[g].n_ids; k++) {
-            tes_cbor_enc_uint(&me, groups[g].ids[k]);
-            tes_cbor_enc_bytes(&me, groups[g].digests[k], 32);
+        const ns_group *gr = &groups[order[o]];
+        tes_cbor_enc_text(&me, gr->ns, gr->ns_len);
+        /* the first item's digest (in drawing order) is the one a flaw leaves out */
+        size_t skip = order[o] == 0 && (flaws & MDOC_FLAW_DIGEST_OMIT) ? 1 : 0;
+        sort_digests(gr->dg + skip, gr->n_ids - skip);
+        tes_cbor_enc_map(&me, gr->n_ids - skip);
+        for (size_t k = skip; k < gr->n_ids; k++) {
+            tes_cbor_enc_uint(&me, gr->dg[k].id);
+            tes_cbor_enc_bytes(&me, gr->dg[k].dg, 32);
         }
-        tes_cbor_enc_sort_map(&me, m); /* digest IDs in numeric order */
     }
     tes_cbor_enc_cstr(&me, "deviceKeyInfo");
     tes_cbor_enc_map(&me, 1);
@@ -252,75 +379,65 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     tes_cbor_enc_cstr(&me, "digestAlgorithm");
     tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_DIGEST_ALG ? "MD5" : "SHA-256");
     e = tes_cbor_enc_finish(&me);
-    if (e != TES_OK) {
-        free(order);
-        goto out;
-    }
-    tes_cbor_enc be = {.out = &msob};
-    if (flaws & MDOC_FLAW_MSO_UNTAGGED) {
-        tes_cbor_enc_raw(&be, tes_buf_bytes(&mso));
-    } else {
-        tes_cbor_enc_tag(&be, 24);
-        tes_cbor_enc_bytes(&be, mso.ptr, mso.len);
-    }
-    tes_cbor_enc ae = {.out = &auth};
-    if (tes_cbor_enc_finish(&be) == TES_OK)
-        tes_cose_sign1_write(&ae, p->issuer, tes_buf_bytes(&msob), false, p->ds_chain,
-                             flaws & MDOC_FLAW_NO_X5CHAIN ? 0 : p->ds_chain_len, TES_BYTES(NULL, 0),
-                             false);
-    else
-        ae.err = be.err;
-    e = tes_cbor_enc_finish(&ae);
     if (e != TES_OK)
-        goto out;
-    if (flaws & MDOC_FLAW_ISSUER_SIG)
-        auth.ptr[auth.len - 1] ^= 0x01; /* the signature is the last item */
-    if ((flaws & MDOC_FLAW_ISSUER_ALG) && auth.len > 5 && auth.ptr[1] == 0x43 && auth.ptr[4] == 0x26)
-        auth.ptr[4] = 0x20; /* protected 43 a1 01 26 (ES256) becomes alg -1 */
+        goto done;
+    /* MobileSecurityObjectBytes = 24(bstr(MSO)), its heads right before the MSO */
+    size_t payload_off = MSO_ROOM, mso_len = tbs.len - MSO_ROOM;
+    if (!(flaws & MDOC_FLAW_MSO_UNTAGGED)) {
+        payload_off -= 2 + head_len(mso_len);
+        tbs.ptr[payload_off] = 0xd8;
+        tbs.ptr[payload_off + 1] = 24;
+        put_head(tbs.ptr + payload_off + 2, 0x40, mso_len);
+    }
 
     /* the stored credential, keys in deterministic order:
-     * {"docType": T, "issuerSigned": {"issuerAuth": .., "nameSpaces": ..}} */
-    tes_cbor_enc oe = {.out = out};
-    /* reserve the whole size once: the items (the portrait) are copied once */
-    size_t extra = auth.len + 64 + strlen(p->doctype), before = out->len;
+     * {"docType": T, "issuerSigned": {"issuerAuth": .., "nameSpaces": ..}};
+     * its whole size reserved once: the items (the portrait) are copied once */
+    size_t chain_len = flaws & MDOC_FLAW_NO_X5CHAIN ? 0 : p->ds_chain_len;
+    size_t extra = 96 + strlen(p->doctype) + (tbs.len - payload_off) + TES_MAX_SIG;
+    for (size_t j = 0; j < chain_len && j < TES_COSE_MAX_CHAIN; j++)
+        extra += 9 + p->ds_chain[j].len;
     for (size_t g = 0; g < n_groups; g++)
-        extra += item_bufs[g].len + strlen(groups[g].ns) + 16;
+        extra += groups[g].items_len + groups[g].ns_len + 18;
     if (tes_buf_extend(out, extra) != NULL)
         out->len = before;
+    tes_cbor_enc oe = {.out = out};
     tes_cbor_enc_map(&oe, 2);
     tes_cbor_enc_cstr(&oe, "docType");
     tes_cbor_enc_cstr(&oe, p->doctype);
     tes_cbor_enc_cstr(&oe, "issuerSigned");
     tes_cbor_enc_map(&oe, 2);
     tes_cbor_enc_cstr(&oe, "issuerAuth");
-    tes_cbor_enc_raw(&oe, tes_buf_bytes(&auth));
+    size_t auth = out->len;
+    tes_cose_sign1_write_inbuf(&oe, p->issuer, tbs.ptr, payload_off, tbs.len, p->ds_chain,
+                               chain_len, false);
+    if ((e = tes_cbor_enc_finish(&oe)) != TES_OK)
+        goto done;
+    uint8_t *a = out->ptr + auth;
+    size_t auth_len = out->len - auth;
+    if (flaws & MDOC_FLAW_ISSUER_SIG)
+        a[auth_len - 1] ^= 0x01; /* the signature is the last item */
+    if ((flaws & MDOC_FLAW_ISSUER_ALG) && auth_len > 5 && a[1] == 0x43 && a[4] == 0x26)
+        a[4] = 0x20; /* protected 43 a1 01 26 (ES256) becomes alg -1 */
     tes_cbor_enc_cstr(&oe, "nameSpaces");
     tes_cbor_enc_map(&oe, n_groups);
     for (size_t o = 0; o < n_groups; o++) {
-        size_t g = order[o];
-        tes_cbor_enc_cstr(&oe, groups[g].ns);
-        tes_cbor_enc_array(&oe, groups[g].count);
-        tes_cbor_enc_raw(&oe, tes_buf_bytes(&item_bufs[g]));
+        const ns_group *gr = &groups[order[o]];
+        tes_cbor_enc_text(&oe, gr->ns, gr->ns_len);
+        tes_cbor_enc_array(&oe, gr->count);
+        if (oe.err == TES_OK)
+            for (size_t k = 0; k < gr->count; k++)
+                put_item(out, &items[gr->first + k]);
     }
-    free(order);
     e = tes_cbor_enc_finish(&oe);
-out:
-    if (groups)
-        for (size_t g = 0; g < n_groups; g++) {
-            free(groups[g].ids);
-            free(groups[g].digests);
-        }
-    if (item_bufs)
-        for (size_t g = 0; g < p->claims->n; g++)
-            tes_buf_free(&item_bufs[g]);
-    free(groups);
-    free(item_bufs);
-    if (rp.bytes)
-        tes_wipe(rp.bytes, rp.len);
-    free(rp.bytes);
-    tes_buf_free(&scratch);
-    tes_buf_free(&mso);
-    tes_buf_free(&msob);
-    tes_buf_free(&auth);
+done:
+    if (e != TES_OK && !out->failed)
+        out->len = before;
+    if (arena) {
+        tes_wipe(arena, arena_len); /* salts */
+        if (arena != stack_arena.bytes)
+            free(arena);
+    }
+    tes_buf_free(&tbs);
     return e;
 }
