@@ -293,8 +293,8 @@ static tes_err read_binary(pcsc_conn *c, size_t off, size_t n, tes_buf *out)
 {
     while (n > 0) {
         uint32_t want = n < c->max_resp ? (uint32_t)n : c->max_resp;
-        tes_bytes r;
-        uint16_t sw;
+        tes_bytes r = {0};
+        uint16_t sw = 0;
         tes_err err = cmd(c, 0x00, 0xB0, (uint8_t)(off >> 8), (uint8_t)off, TES_BYTES(NULL, 0),
                           want, &r, &sw, "READ BINARY");
         err = expect_9000(err, sw, "READ BINARY");
@@ -313,8 +313,8 @@ static tes_err read_binary(pcsc_conn *c, size_t off, size_t n, tes_buf *out)
 
 static tes_err read_ndef(pcsc_conn *c, tes_buf *ndef)
 {
-    tes_bytes r;
-    uint16_t sw;
+    tes_bytes r = {0};
+    uint16_t sw = 0;
     tes_err err = cmd(c, 0x00, 0xA4, 0x04, 0x00, TES_BYTES(TES_AID_NDEF, 7), 256, &r, &sw,
                       "SELECT NDEF application");
     if ((err = expect_9000(err, sw, "SELECT NDEF application")))
