@@ -137,6 +137,24 @@ size_t tes_cbor_enc_bytes_head(tes_cbor_enc *e, size_t n);
  * Fails with TES_ERR_CBOR_DUP_KEY if two keys are equal. */
 void tes_cbor_enc_sort_map(tes_cbor_enc *e, size_t map_off);
 static inline size_t tes_cbor_enc_pos(const tes_cbor_enc *e) { return e->out->len; }
+/* Raw heads, for writers that lay out bytes themselves (issuing signs the MSO
+ * where it lies): the size of the shortest head for argument v, and writing
+ * it for major type `major` (0x00 uint, 0x40 bstr, 0x60 tstr, 0x80 array,
+ * 0xa0 map, 0xc0 tag) into p, which has room for 9 bytes; returns the size. */
+static inline size_t tes_cbor_head_size(uint64_t v) {
+    return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
+}
+static inline size_t tes_cbor_put_head(uint8_t *p, uint8_t major, uint64_t v) {
+    size_t n = tes_cbor_head_size(v);
+    if (n == 1) {
+        p[0] = (uint8_t)(major | v);
+        return 1;
+    }
+    p[0] = (uint8_t)(major | (n == 2 ? 24 : n == 3 ? 25 : n == 5 ? 26 : 27));
+    for (size_t i = 1; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    return n;
+}
 /* Returns the first error (buffer failure included), TES_OK otherwise. */
 TES_MUST_CHECK tes_err tes_cbor_enc_finish(tes_cbor_enc *e);
 

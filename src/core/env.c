@@ -96,11 +96,16 @@ void tes_time_format(int64_t t, char out[21])
         strcpy(out, "0000-00-00T00:00:00Z");
         return;
     }
-    char tmp[64];
-    snprintf(tmp, sizeof(tmp), "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m % 100, d % 100,
-             (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
-    memcpy(out, tmp, 20);
-    out[20] = '\0';
+    /* Digits by hand, not snprintf: an issuance writes three of these. */
+    const unsigned sec = (unsigned)rem;
+    const unsigned v[7] = {(unsigned)y / 100, (unsigned)y % 100, m,       d,
+                           sec / 3600,        sec / 60 % 60,     sec % 60};
+    static const unsigned at[7] = {0, 2, 5, 8, 11, 14, 17};
+    memcpy(out, "0000-00-00T00:00:00Z", 21);
+    for (size_t i = 0; i < 7; i++) {
+        out[at[i]] = (char)('0' + v[i] / 10);
+        out[at[i] + 1] = (char)('0' + v[i] % 10);
+    }
 }
 
 static bool digits(const char *s, size_t n, unsigned *v)

@@ -395,35 +395,15 @@ tes_err tes_cose_mac0_parse(tes_bytes in, tes_cose_msg *out)
 
 /* ------------------------------------------------------------------ structures */
 
-/* Size of a CBOR head for argument v. */
-static size_t head_size(uint64_t v)
-{
-    return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
-}
-
-/* Writes the shortest CBOR head of major type `major` (0x40 bstr, 0x60 tstr)
- * for argument v; returns its size (head_size(v)). */
-static size_t put_head(uint8_t *p, uint8_t major, uint64_t v)
-{
-    size_t n = head_size(v);
-    if (n == 1) {
-        p[0] = (uint8_t)(major | v);
-        return 1;
-    }
-    p[0] = (uint8_t)(major | (n == 2 ? 24 : n == 3 ? 25 : n == 5 ? 26 : 27));
-    for (size_t i = 1; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    return n;
-}
-
 /* Writes [context, protected, external_aad, payload] (Sig_structure or
  * MAC_structure) into buf, sized once. */
 static tes_err to_be_signed(tes_buf *buf, const char *context, tes_bytes prot, tes_bytes aad,
                             tes_bytes payload)
 {
     size_t clen = strlen(context);
-    size_t total = 1 + head_size(clen) + clen + head_size(prot.len) + prot.len +
-                   head_size(aad.len) + aad.len + head_size(payload.len) + payload.len;
+    size_t total = 1 + tes_cbor_head_size(clen) + clen + tes_cbor_head_size(prot.len) + prot.len +
+                   tes_cbor_head_size(aad.len) + aad.len + tes_cbor_head_size(payload.len) +
+                   payload.len;
     if (!tes_buf_extend(buf, total))
         return tes_err_set(TES_ERR_NOMEM, "COSE: cannot allocate %zu bytes", total);
     buf->len -= total;
@@ -635,7 +615,8 @@ void tes_cose_sign1_write_inbuf(tes_cbor_enc *e, const tes_signer *s, uint8_t *b
      * content, written right in front of it */
     static const char context[] = "Signature1";
     size_t clen = sizeof context - 1, len = end - payload_off;
-    size_t hlen = 1 + head_size(clen) + clen + head_size(plen) + plen + 1 + head_size(len);
+    size_t hlen = 1 + tes_cbor_head_size(clen) + clen + tes_cbor_head_size(plen) + plen + 1 +
+                  tes_cbor_head_size(len);
     if (hlen > payload_off) {
         e->err = tes_err_set(TES_ERR_ARG,
                              "COSE_Sign1 write: %zu bytes of room before the "
@@ -646,14 +627,14 @@ void tes_cose_sign1_write_inbuf(tes_cbor_enc *e, const tes_signer *s, uint8_t *b
     uint8_t *h = buf + payload_off - hlen;
     size_t n = 0;
     h[n++] = 0x84;
-    n += put_head(h + n, 0x60, clen);
+    n += tes_cbor_put_head(h + n, 0x60, clen);
     memcpy(h + n, context, clen);
     n += clen;
-    n += put_head(h + n, 0x40, plen);
+    n += tes_cbor_put_head(h + n, 0x40, plen);
     memcpy(h + n, prot, plen);
     n += plen;
     h[n++] = 0x40; /* external_aad: empty */
-    n += put_head(h + n, 0x40, len);
+    n += tes_cbor_put_head(h + n, 0x40, len);
 
     uint8_t sig[TES_MAX_SIG];
     size_t sig_len = sizeof sig;

@@ -12,59 +12,10 @@ void mdoc_view_str(char *out, size_t cap, tes_bytes v)
     out[n] = '\0';
 }
 
-/* Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm, as in
- * src/core/env.c). */
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
-
-static void two_digits(char *p, unsigned v)
-{
-    p[0] = (char)('0' + v / 10);
-    p[1] = (char)('0' + v % 10);
-}
-
 void mdoc_enc_tdate(tes_cbor_enc *e, int64_t t)
 {
-    /* The same text as tes_time_format, without snprintf (an issuance writes
-     * three of these). */
     char s[21];
-    int64_t days = t / 86400, rem = t % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        days--;
-    }
-    int64_t y;
-    unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) {
-        tes_time_format(t, s);
-    } else {
-        unsigned sec = (unsigned)rem;
-        two_digits(s, (unsigned)y / 100);
-        two_digits(s + 2, (unsigned)y % 100);
-        s[4] = '-';
-        two_digits(s + 5, m);
-        s[7] = '-';
-        two_digits(s + 8, d);
-        s[10] = 'T';
-        two_digits(s + 11, sec / 3600);
-        s[13] = ':';
-        two_digits(s + 14, sec / 60 % 60);
-        s[16] = ':';
-        two_digits(s + 17, sec % 60);
-        s[19] = 'Z';
-        s[20] = '\0';
-    }
+    tes_time_format(t, s);
     tes_cbor_enc_tag(e, 0);
     tes_cbor_enc_text(e, s, 20);
 }
@@ -133,7 +84,8 @@ tes_err mdoc_cred_load(tes_bytes in, mdoc_cred *c)
     c->name_spaces = tes_cbor_map_get_text(d, is, "nameSpaces");
     if (c->issuer_auth == TES_CBOR_NONE ||
         (c->name_spaces != TES_CBOR_NONE && !tes_cbor_is(d, c->name_spaces, TES_CBOR_MAP))) {
-        e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "issuerSigned lacks issuerAuth or has bad nameSpaces");
+        e = tes_err_set(TES_ERR_MDOC_STRUCTURE,
+                        "issuerSigned lacks issuerAuth or has bad nameSpaces");
         goto fail;
     }
     uint32_t dt = tes_cbor_map_get_text(d, root, "docType");

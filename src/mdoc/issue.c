@@ -8,30 +8,9 @@
 #define RANDOM_LEN 32
 #define MAX_DIGEST_ID 0x7fffffffu
 
-/* Size of the shortest CBOR head for argument v. */
-static size_t head_len(uint64_t v)
-{
-    return v < 24 ? 1 : v <= 0xff ? 2 : v <= 0xffff ? 3 : v <= 0xffffffffu ? 5 : 9;
-}
-
-/* Writes the shortest CBOR head of major type `major` (0x00 uint, 0x40 bstr,
- * 0x60 tstr) for argument v into p; returns its size. */
-static size_t put_head(uint8_t *p, uint8_t major, uint64_t v)
-{
-    size_t n = head_len(v);
-    if (n == 1) {
-        p[0] = (uint8_t)(major | v);
-        return 1;
-    }
-    p[0] = (uint8_t)(major | (n == 2 ? 24 : n == 3 ? 25 : n == 5 ? 26 : 27));
-    for (size_t i = 1; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    return n;
-}
-
 static size_t put_text(uint8_t *p, const char *s, size_t n)
 {
-    size_t h = put_head(p, 0x60, n);
+    size_t h = tes_cbor_put_head(p, 0x60, n);
     memcpy(p + h, s, n);
     return h + n;
 }
@@ -119,28 +98,28 @@ static tes_err make_item(item_rec *it, const tes_mdoc_claim *c, uint32_t id, con
     size_t vlen = c->value.len, nlen = strlen(c->name);
     if (vlen > SIZE_MAX / 4 || nlen > SIZE_MAX / 4)
         return tes_err_set(TES_ERR_ARG, "claim too large");
-    size_t inner = 1 + 7 + head_len(rnd_len) + rnd_len + 9 + head_len(id) + 13 + vlen + 18 +
-                   head_len(nlen) + nlen;
+    size_t inner = 1 + 7 + tes_cbor_head_size(rnd_len) + rnd_len + 9 + tes_cbor_head_size(id) + 13 +
+                   vlen + 18 + tes_cbor_head_size(nlen) + nlen;
     uint8_t *p = it->pre;
     *p++ = 0xd8; /* tag 24 */
     *p++ = 24;
-    p += put_head(p, 0x40, inner);
+    p += tes_cbor_put_head(p, 0x40, inner);
     *p++ = 0xa4; /* map of 4 */
     p += put_text(p, k_random, sizeof k_random - 1);
-    p += put_head(p, 0x40, rnd_len);
+    p += tes_cbor_put_head(p, 0x40, rnd_len);
     memcpy(p, rnd, rnd_len);
     p += rnd_len;
     p += put_text(p, k_id, sizeof k_id - 1);
-    p += put_head(p, 0x00, id);
+    p += tes_cbor_put_head(p, 0x00, id);
     p += put_text(p, k_value, sizeof k_value - 1);
     it->pre_len = (uint8_t)(p - it->pre);
     p = it->suf;
     p += put_text(p, k_ident, sizeof k_ident - 1);
-    p += put_head(p, 0x60, nlen);
+    p += tes_cbor_put_head(p, 0x60, nlen);
     it->suf_len = (uint8_t)(p - it->suf);
     it->c = c;
     it->name_len = nlen;
-    it->total = 2 + head_len(inner) + inner;
+    it->total = 2 + tes_cbor_head_size(inner) + inner;
     tes_bytes parts[4] = {TES_BYTES(it->pre, it->pre_len), tes_buf_bytes(&c->value),
                           TES_BYTES(it->suf, it->suf_len), TES_BYTES(c->name, nlen)};
     return tes_digest_parts(TES_HASH_SHA256, parts, 4, dg);
@@ -384,10 +363,10 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     /* MobileSecurityObjectBytes = 24(bstr(MSO)), its heads right before the MSO */
     size_t payload_off = MSO_ROOM, mso_len = tbs.len - MSO_ROOM;
     if (!(flaws & MDOC_FLAW_MSO_UNTAGGED)) {
-        payload_off -= 2 + head_len(mso_len);
+        payload_off -= 2 + tes_cbor_head_size(mso_len);
         tbs.ptr[payload_off] = 0xd8;
         tbs.ptr[payload_off + 1] = 24;
-        put_head(tbs.ptr + payload_off + 2, 0x40, mso_len);
+        tes_cbor_put_head(tbs.ptr + payload_off + 2, 0x40, mso_len);
     }
 
     /* the stored credential, keys in deterministic order:
