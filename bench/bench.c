@@ -493,7 +493,7 @@ static void status_rows(void)
  * Everything runs on the same cores: the client side (proof signing, curl, JSON) and the
  * server side (HTTP, registry transactions with fsync, signing) share them. */
 #define HTTP_SECONDS 3.0
-#define HTTP_OFFERS 2600 /* enough for both runs at ~400/s; setup ~ 2-3 s */
+#define HTTP_OFFERS 4800 /* enough for both 3 s runs at up to ~750/s; setup ~ 5 s */
 
 static void http_rows(const bench_world *w, const char *dir)
 {

@@ -159,7 +159,7 @@ static tes_err pg_exec(reg_backend *b, int which, const reg_arg *args, size_t na
     return e;
 }
 
-static tes_err pg_begin(reg_backend *b)
+static tes_err pg_begin(reg_backend *b, bool durable)
 {
     pg_backend *p = (pg_backend *)b;
     if (PQstatus(p->conn) == CONNECTION_BAD) {
@@ -168,7 +168,12 @@ static tes_err pg_begin(reg_backend *b)
             return pg_fail(p, NULL, "reconnecting");
         memset(p->prepared, 0, sizeof p->prepared);
     }
-    return pg_simple(p, "BEGIN ISOLATION LEVEL READ COMMITTED", "starting a transaction");
+    /* One round trip; SET LOCAL ends with the transaction. */
+    return pg_simple(p,
+                     durable ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                             : "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                               " SET LOCAL synchronous_commit = off",
+                     "starting a transaction");
 }
 
 static void pg_rollback(reg_backend *b)

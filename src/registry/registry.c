@@ -16,6 +16,10 @@
  *   commit). A transaction that fails with a transient conflict (40001
  *   serialization failure, 40P01 deadlock) is run again, up to REG_MAX_TRIES
  *   times with a growing random pause; then TES_ERR_BUSY.
+ *   Every commit is durable when the call returns (SQLite synchronous=FULL),
+ *   except that of nonce_new: a fresh nonce lost to a power failure harms no
+ *   one (the wallet is told invalid_nonce and asks for another), so its
+ *   transaction skips its own fsync (one of four per OpenID4VCI credential).
  *
  * Secrets
  *   Pre-authorized codes and access tokens are 32 random bytes, nonces 16, in
@@ -353,12 +357,12 @@ static void backoff(int attempt)
     usleep((useconds_t)(d + 200));
 }
 
-static tes_err run_tx(tes_registry *r, reg_body body, void *ctx)
+static tes_err run_tx_as(tes_registry *r, bool durable, reg_body body, void *ctx)
 {
     for (int attempt = 0;; attempt++) {
         reg_after after = {TES_OK, ""};
         r->b->retryable = false;
-        tes_err e = r->b->vt->begin(r->b);
+        tes_err e = r->b->vt->begin(r->b, durable);
         if (!e) {
             e = body(r, ctx, &after);
             if (e)
@@ -377,6 +381,12 @@ static tes_err run_tx(tes_registry *r, reg_body body, void *ctx)
                                REG_MAX_TRIES, tes_err_message());
         backoff(attempt);
     }
+}
+
+/* Every change is durable when its call returns, except a new nonce (see nonce_new). */
+static tes_err run_tx(tes_registry *r, reg_body body, void *ctx)
+{
+    return run_tx_as(r, true, body, ctx);
 }
 
 static tes_err audit(tes_registry *r, int64_t at, const char *op, const char *action,
@@ -832,8 +842,12 @@ tes_err tes_registry_nonce_new(tes_registry *r, int64_t now, int64_t lifetime, c
     if (!e)
         e = hash_hex(n, NULL, h);
     if (!e) {
+        /* Not durable (no fsync of its own: one of the four write transactions of an
+         * OpenID4VCI issuance): a power loss right after can only make this nonce unknown,
+         * and the wallet then gets invalid_nonce and asks for a new one. Its consumption
+         * is durable, and makes the insert durable with it if it was not yet. */
         nonce_ctx c = {h, now, now + lifetime};
-        e = run_tx(r, nonce_new_body, &c);
+        e = run_tx_as(r, false, nonce_new_body, &c);
     }
     if (!e)
         memcpy(nonce, n, strlen(n) + 1);

@@ -106,8 +106,13 @@ typedef struct reg_backend reg_backend;
 typedef struct reg_backend_class {
     const char *name;
     void (*close)(reg_backend *b);
-    /* Starts a read-write transaction. */
-    tes_err (*begin)(reg_backend *b);
+    /* Starts a read-write transaction. durable false: its commit need not be on disk when
+     * commit returns (SQLite synchronous=NORMAL for it, PostgreSQL synchronous_commit off):
+     * a power loss or OS crash may undo it, a killed process may not, and it is never
+     * half applied nor kept while a later durable commit is lost (both engines write their
+     * log in commit order and make it durable up to a point). Only for changes whose loss
+     * harms no one: a fresh c_nonce (the wallet asks for another). */
+    tes_err (*begin)(reg_backend *b, bool durable);
     tes_err (*commit)(reg_backend *b);
     /* Rolls back the open transaction, if any, keeping the recorded error. */
     void (*rollback)(reg_backend *b);
@@ -126,6 +131,14 @@ struct reg_backend {
 
 tes_err reg_sqlite_open(const char *path, reg_backend **out);
 tes_err reg_pg_open(const char *url, reg_backend **out);
+
+/* Counters of the SQLite backend since the process started (for tests and benchmarks):
+ * writers that queued on a file's in-process write gate, waits on it that timed out, and
+ * calls of the busy handler (a lock held outside the gate: another process). */
+typedef struct reg_sqlite_stats {
+    uint64_t gate_waits, gate_timeouts, busy_calls;
+} reg_sqlite_stats;
+void reg_sqlite_stats_get(reg_sqlite_stats *out);
 
 /* Helpers shared by the backends. */
 tes_err reg_nomem(const char *what);
