@@ -358,6 +358,18 @@ runfd 0 "right code after a wrong one" "123456\n$TX\n" tes wallet enrol --wallet
     --offer "$OFFER" --pin-fd 3
 runfd 1 "reused offer" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --pin-fd 3
 grep_in "$T/err" "invalid_grant" "reused offer: invalid_grant"
+# every form of key attestation the wallet can send (OpenID4VCI 1.0 key_attestation header,
+# the attestation proof type, Tessera's x5c chain) binds to the same phone
+for FORM in key-attestation attestation x5c; do
+    enrol
+    runfd 0 "wallet enrol --proof $FORM" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
+        --offer "$OFFER" --pin-fd 3 --batch 3 --proof $FORM
+    grep_in "$T/err" "3 single-use copies" "--proof $FORM: a batch of 3"
+    grep_in "$T/err" "^device id: $ENROL_DEV$" "--proof $FORM: the same device id"
+done
+run 2 "wallet enrol --proof bogus" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" \
+    --proof bogus
+grep_in "$T/err" "proof" "--proof bogus is named"
 enrol
 run 1 "unprovisioned secure element" tes wallet enrol --wallet "$T/rogue" --offer "$OFFER" \
     --tx-code "$TX" --pin-fd 3 3< <(printf '123456\n')
