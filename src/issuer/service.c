@@ -6,7 +6,7 @@
  *
  * Credential endpoint order of checks (each failure answers at once):
  *   bearer token (401 invalid_token) -> rate per token (429) -> JSON body
- *   (invalid_request / unknown_credential_configuration) -> every proof JWT
+ *   (invalid_credential_request / unknown_credential_configuration) -> every proof JWT
  *   parsed, signature and claims checked, and the contents of a
  *   key_attestation header (invalid_proof) -> all proofs carry the same
  *   nonce and distinct keys, at most batch_max keys in all (invalid_proof)
@@ -167,11 +167,18 @@ static enum MHD_Result send_error_as(struct MHD_Connection *c, unsigned status, 
     return send_json(c, status, v, true, www_auth, allow);
 }
 
+/* Set while this thread answers a Credential Request: OpenID4VCI 1.0 §8.3.1.2
+ * names a malformed one invalid_credential_request, where the OAuth endpoints
+ * (token, and our /lost) say invalid_request. */
+static _Thread_local bool t_in_credential_endpoint;
+
 /* Sends the wire error for code e with description desc. */
 static enum MHD_Result send_error(struct MHD_Connection *c, tes_err e, const char *desc)
 {
     int status;
     const char *name = iss_wire_error(e, &status);
+    if (t_in_credential_endpoint && strcmp(name, "invalid_request") == 0)
+        name = "invalid_credential_request";
     if (status == 500)
         desc = "the issuer failed; try again later"; /* details stay on the server */
     const char *www = NULL;
@@ -523,8 +530,8 @@ static enum MHD_Result send_ka_error(struct MHD_Connection *c, tes_err e, const 
     return send_last_error(c, e, NULL);
 }
 
-static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c,
-                                         const tes_buf *body)
+static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *c,
+                                          const tes_buf *body)
 {
     char token[64];
     const char *why = NULL;
@@ -784,6 +791,15 @@ static tes_err build_status(tes_issuer *s, int64_t now, tes_buf *out)
                                  &signer, chain, 1, out);
     tes_status_list_free(&l);
     return err;
+}
+
+static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c,
+                                         const tes_buf *body)
+{
+    t_in_credential_endpoint = true;
+    enum MHD_Result ret = credential_request(s, c, body);
+    t_in_credential_endpoint = false;
+    return ret;
 }
 
 static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c)

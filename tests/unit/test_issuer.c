@@ -718,7 +718,7 @@ TEST(credential_errors)
     /* body: malformed JSON, unknown configuration, too many proofs, oversized */
     static const char bad_json[] = "{\"credential_configuration_id\": ";
     CHECK(http("POST", "/credential", "application/json", tok, bad_json, strlen(bad_json), &r));
-    CHECK_WIRE(&r, 400, "invalid_request");
+    CHECK_WIRE(&r, 400, "invalid_credential_request");
     tes_buf_free(&r.body);
     REQUIRE(fx_get_nonce(E.url, nonce));
     proof_opts o = {.se = E.se, .nonce = nonce};
@@ -730,7 +730,7 @@ TEST(credential_errors)
     tes_buf_free(&r.body);
     char *six[] = {p1, p1, p1, p1, p1, p1, NULL};
     CHECK(post_credential(tok, TES_DOCTYPE_PID, six, &r));
-    CHECK_WIRE(&r, 400, "invalid_request");
+    CHECK_WIRE(&r, 400, "invalid_credential_request");
     CHECK(desc_has(&r, "at most 5"));
     tes_buf_free(&r.body);
     size_t big = 70 * 1024;
