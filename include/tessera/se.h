@@ -46,6 +46,12 @@ enum {
                                                (needed for device MAC) */
     TES_SE_CAP_ATTESTATION = 1u << 5,       /* keys can be attested */
     TES_SE_CAP_ROLLBACK = 1u << 6,          /* refuses older copies of its own state */
+    /* Not a protection but the PIN format, for the holder's keypad: without
+     * this bit PINs are 4..16 ASCII digits and PUKs 8..16; with it they are
+     * the token's own text (PKCS#11 user and SO PIN): PIN 4..63 bytes, PUK
+     * 8..63, no control characters. Anything else is TES_ERR_PIN_FORMAT,
+     * which costs no try. */
+    TES_SE_CAP_TEXT_PIN = 1u << 7,
 };
 
 typedef struct tes_se_key_opts {

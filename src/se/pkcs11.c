@@ -118,7 +118,10 @@ static const struct {
     CK_RV rv;
     const char *name;
 } ckr_names[] = {
-#define N(x) {x, #x}
+#define N(x)                                                                                       \
+    {                                                                                              \
+        x, #x                                                                                      \
+    }
     N(CKR_OK),
     N(CKR_CANCEL),
     N(CKR_HOST_MEMORY),
@@ -468,12 +471,12 @@ static tes_err state_save(p11_se *s)
 
 static tes_err check_pin(const char *pin)
 {
-    return se_check_pin_format(pin, false);
+    return se_check_pin_format(pin, false, true);
 }
 
 static tes_err check_puk(const char *puk)
 {
-    return se_check_pin_format(puk, true);
+    return se_check_pin_format(puk, true, true);
 }
 
 static void hex_of(const uint8_t *in, size_t n, char *out)
@@ -532,8 +535,8 @@ static void restore_login(p11_se *s)
 {
     if (!s->have_pin_cache || s->logged_in)
         return;
-    CK_RV rv = s->m->C_Login(s->sess, CKU_USER, (CK_UTF8CHAR_PTR)s->pin_cache,
-                             strlen(s->pin_cache));
+    CK_RV rv =
+        s->m->C_Login(s->sess, CKU_USER, (CK_UTF8CHAR_PTR)s->pin_cache, strlen(s->pin_cache));
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
         s->logged_in = true;
     else
@@ -660,9 +663,8 @@ static tes_err verify_puk_so_login(p11_se *s, const char *puk)
                                "wrong PUK (the SO PIN of token '%s'): no tries left, the secure "
                                "element is now permanently blocked",
                                s->label);
-        return tes_err_set(TES_ERR_PUK_WRONG,
-                           "wrong PUK (the SO PIN of token '%s'): %d tries left", s->label,
-                           s->st.puk_tries);
+        return tes_err_set(TES_ERR_PUK_WRONG, "wrong PUK (the SO PIN of token '%s'): %d tries left",
+                           s->label, s->st.puk_tries);
     }
     if (rv == CKR_PIN_LOCKED) {
         s->st.puk_tries = 0;
@@ -673,9 +675,8 @@ static tes_err verify_puk_so_login(p11_se *s, const char *puk)
     if (rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) {
         s->st.puk_tries++;
         (void)state_save(s);
-        return tes_err_set(TES_ERR_PIN_FORMAT,
-                           "token '%s' refuses the PUK's format as SO PIN: %s", s->label,
-                           ckr_name(rv));
+        return tes_err_set(TES_ERR_PIN_FORMAT, "token '%s' refuses the PUK's format as SO PIN: %s",
+                           s->label, ckr_name(rv));
     }
     return p11_fail(rv, "C_Login (SO)");
 }
@@ -692,8 +693,9 @@ static tes_err gate_key(p11_se *s, const char *id, const p11_keyflags *f, const 
     bool uv = f && f->uv;
     if (uv || (pin != NULL && !s->logged_in)) {
         if (pin == NULL)
-            return tes_err_set(TES_ERR_PIN_REQUIRED, "key '%s' needs user verification: give "
-                                                     "the PIN",
+            return tes_err_set(TES_ERR_PIN_REQUIRED,
+                               "key '%s' needs user verification: give "
+                               "the PIN",
                                id);
         if (!s->st.pin_set)
             return tes_err_set(TES_ERR_PIN_NOT_SET, "PKCS#11 secure element has no PIN yet "
@@ -713,11 +715,11 @@ static tes_err gate_key(p11_se *s, const char *id, const p11_keyflags *f, const 
 static uint32_t p11_caps(tes_se *se)
 {
     p11_se *s = (p11_se *)se;
-    return (s->hw ? TES_SE_CAP_HARDWARE : 0u) | (s->can_ecdh ? TES_SE_CAP_ECDH_EXPORT : 0u);
+    return TES_SE_CAP_TEXT_PIN | (s->hw ? TES_SE_CAP_HARDWARE : 0u) |
+           (s->can_ecdh ? TES_SE_CAP_ECDH_EXPORT : 0u);
 }
 
-static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts,
-                                     char id[TES_SE_ID_MAX])
+static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, char id[TES_SE_ID_MAX])
 {
     if (id == NULL)
         return tes_err_set(TES_ERR_ARG, "create_key: id is NULL");
@@ -775,8 +777,8 @@ static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts,
     CK_ULONG npriv = sizeof priv / sizeof priv[0];
     CK_MECHANISM mech = {CKM_EC_KEY_PAIR_GEN, NULL, 0};
     CK_OBJECT_HANDLE hpub = CK_INVALID_HANDLE, hpriv = CK_INVALID_HANDLE;
-    CK_RV rv = s->m->C_GenerateKeyPair(s->sess, &mech, pub, sizeof pub / sizeof pub[0], priv,
-                                       npriv, &hpub, &hpriv);
+    CK_RV rv = s->m->C_GenerateKeyPair(s->sess, &mech, pub, sizeof pub / sizeof pub[0], priv, npriv,
+                                       &hpub, &hpriv);
     if ((rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
          rv == CKR_TEMPLATE_INCONSISTENT)) {
         /* Some cards cannot have a signing key that also derives: sign-only key. */
@@ -1091,8 +1093,9 @@ static tes_err p11_pin_set_locked(p11_se *s, const char *pin, const char *puk)
         return tes_err_set(TES_ERR_SE_BLOCKED, "PKCS#11 token '%s' is permanently blocked",
                            s->label);
     if (s->st.pin_set)
-        return tes_err_set(TES_ERR_STATE, "a PIN is already set for PKCS#11 token '%s' (use "
-                                          "pin_change)",
+        return tes_err_set(TES_ERR_STATE,
+                           "a PIN is already set for PKCS#11 token '%s' (use "
+                           "pin_change)",
                            s->label);
     /* The PUK must be the token's SO PIN, else unblocking could never work. */
     if ((e = verify_puk_so_login(s, puk)) != TES_OK)
@@ -1446,8 +1449,8 @@ static tes_err pick_slot(p11_se *s, const char *module, const char *label)
             int w = snprintf(seen + seen_len, sizeof seen - seen_len, "%s'%s'%s",
                              seen_len ? ", " : "", tl, init ? "" : " (not initialised)");
             if (w > 0)
-                seen_len += (size_t)w < sizeof seen - seen_len ? (size_t)w
-                                                                : sizeof seen - seen_len - 1;
+                seen_len +=
+                    (size_t)w < sizeof seen - seen_len ? (size_t)w : sizeof seen - seen_len - 1;
         }
     }
     free(slots);
@@ -1472,8 +1475,7 @@ static bool has_mech(p11_se *s, CK_MECHANISM_TYPE m)
     return s->m->C_GetMechanismInfo(s->slot, m, &mi) == CKR_OK;
 }
 
-tes_err se_pkcs11_open(const char *module, const char *label, const char *state_dir,
-                       tes_se **out)
+tes_err se_pkcs11_open(const char *module, const char *label, const char *state_dir, tes_se **out)
 {
     if (out == NULL || module == NULL || state_dir == NULL || module[0] == '\0')
         return tes_err_set(TES_ERR_ARG, "pkcs11: module path, state directory and out needed");
@@ -1523,8 +1525,8 @@ tes_err se_pkcs11_open(const char *module, const char *label, const char *state_
     tes_err e = pick_slot(s, module, label);
     if (e == TES_OK) {
         s->can_ecdh = has_mech(s, CKM_ECDH1_DERIVE);
-        rv = s->m->C_OpenSession(s->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL,
-                                 &s->sess);
+        rv =
+            s->m->C_OpenSession(s->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->sess);
         if (rv != CKR_OK)
             e = p11_fail(rv, "C_OpenSession");
         else

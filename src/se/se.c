@@ -123,18 +123,26 @@ tes_err tes_se_soft_provision(tes_se *se, const char *vendor_dir)
 
 /* ---------------------------------------------------------------- PIN syntax */
 
-tes_err se_check_pin_format(const char *pin, bool puk)
+tes_err se_check_pin_format(const char *pin, bool puk, bool text)
 {
     const char *what = puk ? "PUK" : "PIN";
-    size_t min = puk ? 8 : 4;
+    size_t min = puk ? 8 : 4, max = text ? 63 : 16;
     if (pin == NULL)
         return tes_err_set(TES_ERR_PIN_FORMAT, "no %s given", what);
     size_t n = 0;
-    for (; pin[n] != '\0' && n <= 16; n++)
-        if (pin[n] < '0' || pin[n] > '9')
-            return tes_err_set(TES_ERR_PIN_FORMAT, "the %s must consist of digits only", what);
-    if (n < min || n > 16)
-        return tes_err_set(TES_ERR_PIN_FORMAT, "the %s must have %zu to 16 digits", what, min);
+    for (; pin[n] != '\0' && n <= max; n++) {
+        unsigned char ch = (unsigned char)pin[n];
+        if (text ? ch < 0x20 || ch == 0x7f : ch < '0' || ch > '9')
+            return tes_err_set(TES_ERR_PIN_FORMAT,
+                               text ? "the %s contains a control character"
+                                    : "the %s must consist of digits only",
+                               what);
+    }
+    if (n < min || n > max)
+        return tes_err_set(TES_ERR_PIN_FORMAT,
+                           text ? "the %s must have %zu to %zu characters"
+                                : "the %s must have %zu to %zu digits",
+                           what, min, max);
     return TES_OK;
 }
 

@@ -20,9 +20,11 @@ TES_MUST_CHECK tes_err se_pkcs11_open(const char *module, const char *label, con
  * soft SE; TES_ERR_ARG otherwise). */
 TES_MUST_CHECK tes_err se_soft_provision(tes_se *se, const char *vendor_dir);
 
-/* PIN / PUK syntax shared by the backends: PIN 4..16 ASCII digits, PUK 8..16.
- * TES_OK or TES_ERR_PIN_FORMAT (what is wrong in the message, never the PIN). */
-TES_MUST_CHECK tes_err se_check_pin_format(const char *pin, bool puk);
+/* PIN / PUK syntax (see TES_SE_CAP_TEXT_PIN): without text, PIN 4..16 ASCII
+ * digits and PUK 8..16; with text, PIN 4..63 bytes and PUK 8..63 without
+ * control characters. TES_OK or TES_ERR_PIN_FORMAT (what is wrong in the
+ * message, never the PIN). */
+TES_MUST_CHECK tes_err se_check_pin_format(const char *pin, bool puk, bool text);
 
 /* Builds the DER value of the attestation extension (an OCTET STRING holding
  * the CBOR map {"uv", "single_use", "backend", "challenge"}) into out. */

@@ -111,10 +111,18 @@ __attribute__((unused)) static void se_conformance(tes_se *se, const char *label
     CHECK(!pin_set);
     SEC_ERR(label, ops->pin_verify(se, "123456"), TES_ERR_PIN_NOT_SET);
     SEC_ERR(label, ops->pin_set(se, "12", "12345678"), TES_ERR_PIN_FORMAT);
-    SEC_ERR(label, ops->pin_set(se, "abcd", "12345678"), TES_ERR_PIN_FORMAT);
-    SEC_ERR(label, ops->pin_set(se, "12345678901234567", "12345678"), TES_ERR_PIN_FORMAT);
     SEC_ERR(label, ops->pin_set(se, "123456", "1234"), TES_ERR_PIN_FORMAT); /* PUK too short */
-    SEC_ERR(label, ops->pin_set(se, "123456", "1234567x"), TES_ERR_PIN_FORMAT);
+    SEC_ERR(label, ops->pin_set(se, "12\t456", "12345678"), TES_ERR_PIN_FORMAT);
+    SEC_ERR(label, ops->pin_set(se, "123456", "1234\n678"), TES_ERR_PIN_FORMAT);
+    SEC_ERR(label,
+            ops->pin_set(se, "1234567890123456789012345678901234567890123456789012345678901234",
+                         "12345678"),
+            TES_ERR_PIN_FORMAT);         /* 64: too long for either format */
+    if (!(caps & TES_SE_CAP_TEXT_PIN)) { /* digits only (a token's PINs may be text) */
+        SEC_ERR(label, ops->pin_set(se, "abcd", "12345678"), TES_ERR_PIN_FORMAT);
+        SEC_ERR(label, ops->pin_set(se, "12345678901234567", "12345678"), TES_ERR_PIN_FORMAT);
+        SEC_ERR(label, ops->pin_set(se, "123456", "1234567x"), TES_ERR_PIN_FORMAT);
+    }
     SEC_OK(label, ops->pin_set(se, "123456", "12345678"));
     SEC_ERR(label, ops->pin_set(se, "654321", "87654321"), TES_ERR_STATE);
     SEC_OK(label, ops->pin_status(se, &pin_left, &puk_left, &pin_set));

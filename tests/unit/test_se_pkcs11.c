@@ -39,18 +39,24 @@ static void rm_rf(const char *path)
         fprintf(stderr, "warning: could not remove %s\n", path);
 }
 
-/* Initialises a fresh token with label `label` (SO PIN = PUK, user PIN 123456). */
-static bool init_token(const char *label)
+/* Initialises a fresh token with label `label` and the given SO PIN (= the PUK)
+ * and user PIN (no single quotes in any of them). */
+static bool init_token_pins(const char *label, const char *so_pin, const char *user_pin)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd,
-             SOFTHSM_UTIL " --init-token --free --label '%s' --so-pin " SO_PIN " --pin " USER_PIN
-                          " >/dev/null",
-             label);
+             SOFTHSM_UTIL " --init-token --free --label '%s' --so-pin '%s' --pin '%s' >/dev/null",
+             label, so_pin, user_pin);
     int rc = system(cmd);
     if (rc != 0)
         fprintf(stderr, "softhsm2-util --init-token failed (%d) for label %s\n", rc, label);
     return rc == 0;
+}
+
+/* SO PIN = PUK 12345678, user PIN 123456. */
+static bool init_token(const char *label)
+{
+    return init_token_pins(label, SO_PIN, USER_PIN);
 }
 
 static void state_dir(const char *name, char *out, size_t n)
@@ -162,8 +168,8 @@ TEST(conformance)
     REQUIRE(open_token("tessera-test", "st-conf", &se) == TES_OK);
     CHECK_EQ_STR(se->ops->name, "pkcs11");
     uint32_t caps = tes_se_caps(se);
-    CHECK((caps & (TES_SE_CAP_PIN_LOCKOUT | TES_SE_CAP_USER_VERIFICATION |
-                   TES_SE_CAP_SINGLE_USE | TES_SE_CAP_ATTESTATION | TES_SE_CAP_ROLLBACK)) == 0);
+    CHECK((caps & (TES_SE_CAP_PIN_LOCKOUT | TES_SE_CAP_USER_VERIFICATION | TES_SE_CAP_SINGLE_USE |
+                   TES_SE_CAP_ATTESTATION | TES_SE_CAP_ROLLBACK)) == 0);
     CHECK((caps & TES_SE_CAP_ECDH_EXPORT) != 0); /* SoftHSM2 offers CKM_ECDH1_DERIVE */
     CHECK((caps & TES_SE_CAP_HARDWARE) == 0);    /* SoftHSM2 is a soft token */
     CHECK(se->ops->attest == NULL);
@@ -256,6 +262,32 @@ TEST(flags_and_login_survive_reopen)
     CHECK(!sec_list_has(se, once));
     tes_se_key_info info;
     CHECK_ERR(se->ops->key_info(se, once, &info), TES_ERR_KEY_UNKNOWN);
+    tes_se_close(se);
+}
+
+/* A token whose issuer chose text PINs (an OpenPGP card, an HSM passphrase) works as it is:
+ * the backend says so (TES_SE_CAP_TEXT_PIN) and takes the token's PINs. */
+TEST(text_pins_of_the_token)
+{
+    REQUIRE(g_ready);
+    static const char so[] = "Admin pass phrase 9", user[] = "open Sesame!";
+    REQUIRE(init_token_pins("tessera-text", so, user));
+    tes_se *se = NULL;
+    REQUIRE(open_token("tessera-text", "st-text", &se) == TES_OK);
+    CHECK(tes_se_caps(se) & TES_SE_CAP_TEXT_PIN);
+    CHECK_ERR(se->ops->pin_set(se, "open Sesame?", so), TES_ERR_PIN_WRONG);
+    CHECK_ERR(se->ops->pin_set(se, user, "Admin pass phrase 8"), TES_ERR_PUK_WRONG);
+    CHECK_ERR(se->ops->pin_set(se, "op\x01n Sesame!", so), TES_ERR_PIN_FORMAT);
+    CHECK_ERR(se->ops->pin_set(se, user, so), TES_OK);
+    char uv[TES_SE_ID_MAX];
+    tes_se_key_opts uvo = {.user_verification = true};
+    CHECK_ERR(tes_se_create_key(se, &uvo, uv), TES_OK);
+    CHECK_ERR(sec_sign_verify(se, uv, user), TES_OK);
+    CHECK_ERR(sec_sign_verify(se, uv, "open sesame!"), TES_ERR_PIN_WRONG);
+    CHECK_ERR(se->ops->pin_change(se, user, "a new phrase"), TES_OK);
+    CHECK_ERR(sec_sign_verify(se, uv, "a new phrase"), TES_OK);
+    CHECK_ERR(se->ops->pin_unblock(se, so, "back to digits 1"), TES_OK);
+    CHECK_ERR(sec_sign_verify(se, uv, "back to digits 1"), TES_OK);
     tes_se_close(se);
 }
 

@@ -47,6 +47,8 @@ static void print_caps(FILE *f, uint32_t caps)
         }
     if (!any)
         fputs("(none: Tessera enforces every protection itself)", f);
+    if (caps & TES_SE_CAP_TEXT_PIN)
+        fputs("; PIN and PUK are the token's (text)", f);
 }
 
 /* Parses the common options of a wallet subcommand: returns -1 to go on, or
