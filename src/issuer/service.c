@@ -86,8 +86,8 @@ struct tes_issuer {
     char *metadata, *as_metadata; /* prebuilt JSON */
     tes_buf vendor_roots;
     iss_policy pol;
-    tes_ds_signer *dss;   /* the document signer (key file or HSM) */
-    const tes_cert *ds;   /* its certificate (owned by dss) */
+    tes_ds_signer *dss; /* the document signer (key file or HSM) */
+    const tes_cert *ds; /* its certificate (owned by dss) */
     tes_clock clock;
     int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl, status_lifetime, status_cache;
     size_t status_list_size, max_body;
@@ -640,7 +640,8 @@ static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *
                     goto out;
                 }
         /* The keys: each proof's, then those its key attestation names besides
-         * (OpenID4VCI 1.0 Appendix F.1: a credential for each attested key). */
+         * (OpenID4VCI 1.0 Appendix F.1: a credential for each attested key), once
+         * the attestation was checked against the vendor roots. */
         if ((err = bindings_alloc(&b, cap)) != TES_OK) {
             ret = send_error(c, err, NULL);
             goto out;
@@ -653,7 +654,9 @@ static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *
                 goto out;
             }
         }
-        for (size_t i = 0; i < req.n; i++)
+        /* Without vendor roots nobody vouches for a key attestation: its other keys
+         * proved nothing (only the proof's key signed), so they get no credential. */
+        for (size_t i = 0; i < req.n && s->pol.vendor_roots.len > 0; i++)
             for (size_t k = 0; k < proofs[i].ka.n; k++)
                 if ((err = iss_key_att_device_id(&proofs[i].ka, proofs[i].ka.keys[k], dev)) !=
                         TES_OK ||
@@ -906,8 +909,8 @@ static enum MHD_Result handle_lost(tes_issuer *s, struct MHD_Connection *c, cons
     static const char op[] = "holder (recovery code)";
     size_t changed = 0;
     if (dev_s[0])
-        err = tes_registry_set_status_by_device(r, dev_s, person, TES_STATUS_SUSPENDED, op,
-                                                &changed);
+        err =
+            tes_registry_set_status_by_device(r, dev_s, person, TES_STATUS_SUSPENDED, op, &changed);
     else
         err = tes_registry_set_status(r, 0, person, TES_STATUS_SUSPENDED, op, &changed);
     if (err == TES_ERR_NOT_FOUND)
@@ -1250,7 +1253,9 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     s->status_lifetime = c->status_lifetime > 0 ? c->status_lifetime : 2 * 86400;
     if (s->status_lifetime < 2 * s->status_ttl)
         s->status_lifetime = 2 * s->status_ttl;
-    s->status_cache = c->status_cache > 0 ? c->status_cache : c->status_cache < 0 ? 0 : STATUS_CACHE_SECONDS;
+    s->status_cache = c->status_cache > 0   ? c->status_cache
+                      : c->status_cache < 0 ? 0
+                                            : STATUS_CACHE_SECONDS;
     s->status_list_size = c->status_list_size > 0 ? c->status_list_size : (size_t)1 << 17;
     s->max_body = c->max_body > 0 ? c->max_body : 64 * 1024;
     s->rate_limit = c->rate_limit > 0 ? c->rate_limit : 60;

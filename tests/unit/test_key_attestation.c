@@ -720,6 +720,10 @@ TEST(parser_one_check_each)
                   with(with(ka_claims(&k, 1, N), "iat", json_integer(now - 600)), "exp",
                        json_integer(now - 1)),
                   NULL, N, BAD, "has expired", "exp past");
+    expect_signed(NULL,
+                  with(with(ka_claims(&k, 1, N), "iat", json_integer(now + 100)), "exp",
+                       json_integer(now + 50)),
+                  NULL, N, BAD, "\"exp\" is not after \"iat\"", "exp before iat");
     j = forged(NULL, without(ka_claims(&k, 1, N), "exp"));
     expect(j, true, N, false, BAD, "no \"exp\"", "no exp, jwt proof");
     expect(j, false, NULL, false, TES_OK, NULL, "no exp, attestation type");
@@ -765,6 +769,35 @@ TEST(parser_one_check_each)
     h = json_pack("{s:s, s:s, s:[o]}", "typ", TES_KA_JWT_TYP, "alg", "ES256", "x5c",
                   b64_cert(E.ca));
     expect_signed(h, ka_claims(&k, 1, N), E.ca_key, N, BAD, "is a CA", "CA as signer");
+    {
+        /* signer certificates under the trusted CA that may not sign attestations: key usage
+         * without digitalSignature; a P-384 key (ES256 only) */
+        int64_t t0 = time(NULL);
+        tes_cert_template kt = {.common_name = "Key agreement only",
+                                .not_before = t0 - 3600,
+                                .not_after = t0 + 30 * DAY,
+                                .path_len = -1,
+                                .key_usage = TES_KU_KEY_AGREEMENT,
+                                .eku_oid = TES_OID_KA_SIGNER};
+        tes_cert_template pt = kt;
+        pt.common_name = "P-384 signer";
+        pt.key_usage = TES_KU_DIGITAL_SIGNATURE;
+        tes_key *p384 = NULL;
+        tes_cert *ka_only = NULL, *big = NULL;
+        REQUIRE(tes_cert_create(&kt, E.signer_key, E.ca, E.ca_key, &ka_only) == TES_OK);
+        REQUIRE(tes_key_generate(TES_CURVE_P384, &p384) == TES_OK &&
+                tes_cert_create(&pt, p384, E.ca, E.ca_key, &big) == TES_OK);
+        expect_signed(ka_header_of(ka_only, E.ca), ka_claims(&k, 1, N), NULL, N, BAD,
+                      "lacks keyUsage digitalSignature", "keyAgreement signer");
+        expect_signed(ka_header_of(big, E.ca), ka_claims(&k, 1, N), NULL, N, BAD, "not EC P-256",
+                      "P-384 signer");
+        tes_cert_free(ka_only);
+        tes_cert_free(big);
+        tes_key_free(p384);
+    }
+    /* the signer named by x5c and jwk at once */
+    expect_signed(with(ka_header(), "jwk", fx_jwk_of(E.signer_key)), ka_claims(&k, 1, N), NULL, N,
+                  BAD, "by \"x5c\" alone", "jwk beside x5c");
     {
         /* a holder's attested key (Tessera's x5c leaf) cannot vouch for other keys */
         char id[TES_SE_ID_MAX];
@@ -1015,6 +1048,29 @@ TEST(development_service)
     char *list[] = {ka, NULL};
     send_failing(&E.dev, tok, "attestation", list, "invalid_proof", "no vendor roots");
     free(ka);
+    /* a key attestation nobody vouches for binds no key besides the proof's own: of the two it
+     * names, only the one that signed the proof gets a credential */
+    tes_key *k1 = NULL, *k2 = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k1) == TES_OK &&
+            tes_key_generate(TES_CURVE_P256, &k2) == TES_OK);
+    REQUIRE(fx_fresh_token(&E.dev.cfg, COUNTER, tok) && fx_get_nonce(E.dev.url, nonce));
+    tes_key *two[2] = {k1, k2};
+    char *ka2 = forged(NULL, ka_claims(two, 2, nonce));
+    REQUIRE(ka2 != NULL);
+    char *pj = proof_jwt(k1, nonce, ka2, NULL, E.dev.url);
+    REQUIRE(pj != NULL);
+    char *pl[] = {pj, NULL};
+    fx_resp r;
+    CHECK(post_proofs(&E.dev, tok, "jwt", pl, &r));
+    CHECK_EQ_INT(r.status, 200);
+    json_t *v = fx_resp_json(&r);
+    CHECK(v != NULL && json_array_size(json_object_get(v, "credentials")) == 1);
+    json_decref(v);
+    tes_buf_free(&r.body);
+    free(pj);
+    free(ka2);
+    tes_key_free(k1);
+    tes_key_free(k2);
 }
 
 /* Over HTTP at the main service with an access token and the current c_nonce. */
