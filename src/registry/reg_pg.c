@@ -169,11 +169,14 @@ static tes_err pg_begin(reg_backend *b, bool durable)
         memset(p->prepared, 0, sizeof p->prepared);
     }
     /* One round trip; SET LOCAL ends with the transaction. */
-    return pg_simple(p,
-                     durable ? "BEGIN ISOLATION LEVEL READ COMMITTED"
-                             : "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                               " SET LOCAL synchronous_commit = off",
-                     "starting a transaction");
+    tes_err e = pg_simple(p,
+                          durable ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                  : "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                                    " SET LOCAL synchronous_commit = off",
+                          "starting a transaction");
+    if (e != TES_OK) /* BEGIN may have worked and SET failed: leave no aborted transaction */
+        PQclear(PQexec(p->conn, "ROLLBACK"));
+    return e;
 }
 
 static void pg_rollback(reg_backend *b)

@@ -137,7 +137,7 @@ static pthread_mutex_t gates_mu = PTHREAD_MUTEX_INITIALIZER;
 static reg_gate *gates;
 static pthread_once_t gates_once = PTHREAD_ONCE_INIT;
 static pthread_condattr_t mono_attr; /* condition variables timed on CLOCK_MONOTONIC */
-static atomic_uint_least64_t stat_gate_waits, stat_gate_timeouts, stat_busy_calls;
+static atomic_uint_least64_t stat_gate_waits, stat_gate_timeouts, stat_gate_late, stat_busy_calls;
 
 static void gates_prefork(void)
 {
@@ -149,11 +149,21 @@ static void gates_postfork(void)
     pthread_mutex_unlock(&gates_mu);
 }
 
+/* The child forgets the parent's gates (their mutexes may be held by parent threads
+ * that do not exist here, their queues point into those threads' stacks): its own
+ * connections get gates of their own. Connections carried across fork keep pointing at
+ * the old ones, which gate_detach then leaves alone. */
+static void gates_postfork_child(void)
+{
+    gates = NULL;
+    pthread_mutex_unlock(&gates_mu);
+}
+
 static void gates_init(void)
 {
     pthread_condattr_init(&mono_attr);
     pthread_condattr_setclock(&mono_attr, CLOCK_MONOTONIC);
-    (void)pthread_atfork(gates_prefork, gates_postfork, gates_postfork);
+    (void)pthread_atfork(gates_prefork, gates_postfork, gates_postfork_child);
 }
 
 static int64_t mono_ns(void)
@@ -204,11 +214,13 @@ static void gate_detach(sqlite_backend *s)
     /* A connection carried into a fork()ed child leaves its parent's gate alone. */
     if (--g->refs == 0 && g->pid == getpid()) {
         reg_gate **p = &gates;
-        while (*p != g)
+        while (*p != NULL && *p != g)
             p = &(*p)->next;
-        *p = g->next;
-        pthread_mutex_destroy(&g->mu);
-        free(g);
+        if (*p == g) { /* not found: a gate inherited across fork (pid reused), left alone */
+            *p = g->next;
+            pthread_mutex_destroy(&g->mu);
+            free(g);
+        }
     }
     pthread_mutex_unlock(&gates_mu);
 }
@@ -252,18 +264,25 @@ static bool gate_take(sqlite_backend *s, int64_t deadline)
         g->head = &w;
     g->tail = &w;
     struct timespec until = {(time_t)(deadline / 1000000000), (long)(deadline % 1000000000)};
-    int rc = 0;
+    int rc = 0, cancel_state;
+    /* pthread_cond_timedwait is a cancellation point: a thread cancelled here would leave
+     * its waiter (on its stack) queued and the gate's mutex locked. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     while (!w.granted && g->held && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&w.cv, &g->mu, &until);
     bool got = w.granted; /* handed over: already off the queue, held stays true */
     if (!got) {
         gate_unqueue(g, &w);
-        if (!g->held)
+        if (!g->held) {
             got = g->held = true;
-        else
+            if (rc == ETIMEDOUT) /* free at the deadline: a release did not wake us */
+                atomic_fetch_add_explicit(&stat_gate_late, 1, memory_order_relaxed);
+        } else {
             atomic_fetch_add_explicit(&stat_gate_timeouts, 1, memory_order_relaxed);
+        }
     }
     pthread_mutex_unlock(&g->mu);
+    pthread_setcancelstate(cancel_state, NULL);
     pthread_cond_destroy(&w.cv);
     s->gate_held = got;
     return got;
@@ -299,6 +318,7 @@ void reg_sqlite_stats_get(reg_sqlite_stats *out)
 {
     out->gate_waits = atomic_load(&stat_gate_waits);
     out->gate_timeouts = atomic_load(&stat_gate_timeouts);
+    out->gate_late = atomic_load(&stat_gate_late);
     out->busy_calls = atomic_load(&stat_busy_calls);
 }
 
@@ -541,7 +561,8 @@ static tes_err migrate(sqlite_backend *s, const char *path)
                  "INSERT INTO migrations(version, applied_at) VALUES (%lld, %lld);"
                  "PRAGMA user_version = %lld;",
                  (long long)(v + 1), (long long)time(NULL), (long long)(v + 1));
-        if (!(e = sqlite_file_exec(&registry_kind, s->db, reg_migrations_sqlite[v], "migrating the schema")))
+        if (!(e = sqlite_file_exec(&registry_kind, s->db, reg_migrations_sqlite[v],
+                                   "migrating the schema")))
             e = sqlite_file_exec(&registry_kind, s->db, book, "recording the migration");
     }
     if (!e && ver < reg_migrations_count) {
@@ -635,8 +656,9 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out)
         goto fail;
     }
     sqlite3_finalize(st);
-    if ((e = sqlite_file_exec(&registry_kind, s->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-                        "setting pragmas")))
+    if ((e = sqlite_file_exec(&registry_kind, s->db,
+                              "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                              "setting pragmas")))
         goto fail;
     s->sync_full = true;
     if (version < reg_migrations_count && (e = migrate(s, path)))

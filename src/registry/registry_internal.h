@@ -133,10 +133,12 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out);
 tes_err reg_pg_open(const char *url, reg_backend **out);
 
 /* Counters of the SQLite backend since the process started (for tests and benchmarks):
- * writers that queued on a file's in-process write gate, waits on it that timed out, and
- * calls of the busy handler (a lock held outside the gate: another process). */
+ * writers that queued on a file's in-process write gate, waits on it that timed out,
+ * waits that found the gate free only at their deadline (no release woke them: should
+ * not happen), and calls of the busy handler (a lock held outside the gate: another
+ * process). */
 typedef struct reg_sqlite_stats {
-    uint64_t gate_waits, gate_timeouts, busy_calls;
+    uint64_t gate_waits, gate_timeouts, gate_late, busy_calls;
 } reg_sqlite_stats;
 void reg_sqlite_stats_get(reg_sqlite_stats *out);
 

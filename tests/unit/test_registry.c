@@ -954,6 +954,7 @@ BOTH(many_writers_in_one_process)
                 (unsigned long long)(after.busy_calls - before.busy_calls));
         CHECK_EQ_INT(after.busy_calls - before.busy_calls, 0);
         CHECK_EQ_INT(after.gate_timeouts - before.gate_timeouts, 0);
+        CHECK_EQ_INT(after.gate_late - before.gate_late, 0); /* every waiter was woken */
         /* The threads did contend (else the line above would prove nothing). */
         CHECK(after.gate_waits - before.gate_waits > 0);
     }
@@ -1072,6 +1073,58 @@ static void *blocked_main(void *arg)
     snprintf(w->msg, sizeof w->msg, "%s", w->result ? tes_err_message() : "");
     w->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     return NULL;
+}
+
+/* A writer queued on the gate is woken by the release that frees it, not by its deadline:
+ * one connection holds a transaction, a second one queues behind it, the first commits and
+ * nobody else comes. */
+typedef struct gate_follower {
+    reg_backend *b;
+    tes_err begin, commit;
+} gate_follower;
+
+static void *gate_follower_main(void *arg)
+{
+    gate_follower *g = arg;
+    g->begin = g->b->vt->begin(g->b, true);
+    g->commit = g->begin == TES_OK ? g->b->vt->commit(g->b) : g->begin;
+    return NULL;
+}
+
+TEST(sqlite_gate_release_wakes_the_waiter)
+{
+    backend bk = BK_SQLITE;
+    OPEN(f, r);
+    tes_registry_close(r);
+    reg_backend *b1 = NULL, *b2 = NULL;
+    REQUIRE(reg_sqlite_open(f.path, &b1) == TES_OK && reg_sqlite_open(f.path, &b2) == TES_OK);
+    bool queued = false;
+    /* the follower must have queued before the commit; give it longer on each attempt */
+    for (int attempt = 1; attempt <= 5 && !queued; attempt++) {
+        reg_sqlite_stats before, after;
+        reg_sqlite_stats_get(&before);
+        REQUIRE(b1->vt->begin(b1, true) == TES_OK);
+        gate_follower g = {.b = b2};
+        pthread_t th;
+        REQUIRE(pthread_create(&th, NULL, gate_follower_main, &g) == 0);
+        struct timespec ts = {0, 20000000L * attempt};
+        nanosleep(&ts, NULL);
+        CHECK_ERR(b1->vt->commit(b1), TES_OK);
+        pthread_join(th, NULL);
+        reg_sqlite_stats_get(&after);
+        CHECK_ERR(g.begin, TES_OK);
+        CHECK_ERR(g.commit, TES_OK);
+        queued = after.gate_waits - before.gate_waits == 1;
+        if (queued) {
+            CHECK_EQ_INT(after.gate_late - before.gate_late, 0); /* the release woke it */
+            CHECK_EQ_INT(after.gate_timeouts - before.gate_timeouts, 0);
+            CHECK_EQ_INT(after.busy_calls - before.busy_calls, 0);
+        }
+    }
+    CHECK(queued);
+    b1->vt->close(b1);
+    b2->vt->close(b2);
+    fx_done(&f);
 }
 
 TEST(sqlite_busy_beyond_timeout)
