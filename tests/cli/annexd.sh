@@ -11,24 +11,7 @@ S=$TES_VECTORS/ietf-token-status-list-mdoc
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    for f in "$T/out" "$T/err"; do
-        [[ -s $f ]] && sed 's/^/    | /' "$f" | head -20 >&2
-    done
-    return 0
-}
-run() {
-    local want=$1 name=$2
-    shift 2
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 run_nonzero() {
     local name=$1
     shift
@@ -36,18 +19,6 @@ run_nonzero() {
     "$@" >"$T/out" 2>"$T/err" || rc=$?
     if [[ $rc == 1 || $rc == 2 ]]; then ok; else bad "$name: exit $rc, want 1 or 2"; fi
 }
-grep_in() {
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(basename "$1")"; fi
-}
-json() {
-    if EXPR=$2 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        const ok = eval(process.env.EXPR);
-        if (!ok) { console.error("expression false: " + process.env.EXPR); process.exit(1); }
-    ' "$T/out" 2>>"$T/err"; then ok; else bad "$1"; fi
-}
-tes() { "$TESSERA_BIN" "$@"; }
 unhex() { xxd -r -p "$V/$1.hex" >"$T/$2"; }
 
 # ---------------------------------------------------------------- inputs
@@ -142,5 +113,4 @@ grep_in "$T/out" "https://example.com/statuslists/1" "status uri"
 printf 'a2a1\n' >"$T/bad.hex" # hex of a map with missing pairs
 run 1 "inspect malformed hex" tes inspect "$T/bad.hex"
 
-echo "$pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish

@@ -22,44 +22,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    for f in "$T/out" "$T/err" "$T/wallet.out" "$T/wallet.err"; do
-        if [[ -s $f ]]; then echo "    [$(basename "$f")]" >&2; sed 's/^/    | /' "$f" | head -30 >&2 || true; fi
-    done
-    return 0
-}
-run() {
-    local want=$1 name=$2
-    shift 2
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
-grep_in() {
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(basename "$1")"; fi
-}
-no_grep_in() {
-    if grep -q -- "$2" "$1"; then bad "$3: '$2' in $(basename "$1")"; else ok; fi
-}
-json() {
-    if EXPR=$2 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        const ok = eval(process.env.EXPR);
-        if (!ok) { console.error("expression false: " + process.env.EXPR); process.exit(1); }
-    ' "$T/out" 2>>"$T/err"; then ok; else bad "$1"; fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
+BAD_EXTRA=("$T/wallet.out" "$T/wallet.err") # the background wallet of a check-in
 mode_is() {
     local m
     m=$(stat -c %a "$1")
     if [[ $m == "$2" ]]; then ok; else bad "mode of $1 is $m, want $2"; fi
 }
-tes() { "$TESSERA_BIN" "$@"; }
 
 # A loopback port nobody listens on.
 free_port() {
@@ -312,5 +281,4 @@ else
     grep_in "$T/wallet.out" "disclosed 5 element(s) to Hotel Utopia" "NFC wallet output"
 fi
 
-echo "$pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish

@@ -21,51 +21,7 @@ cleanup() {
 trap cleanup EXIT
 unset TESSERA_HSM_PIN
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    for f in "$T/out" "$T/err"; do
-        if [[ -s $f ]]; then echo "    [$(basename "$f")]" >&2; sed 's/^/    | /' "$f" | head -25 >&2 || true; fi
-    done
-    return 0
-}
-run() {
-    local want=$1 name=$2
-    shift 2
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
-# runfd WANT_RC NAME 'LINES' CMD... — like run, with LINES (printf format) on fd 3.
-runfd() {
-    local want=$1 name=$2 lines=$3
-    shift 3
-    local rc=0
-    "$@" 3< <(printf "$lines") >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
-grep_in() {
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(basename "$1")"; fi
-}
-json() {
-    if EXPR=$2 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        const ok = eval(process.env.EXPR);
-        if (!ok) { console.error("expression false: " + process.env.EXPR); process.exit(1); }
-    ' "$T/out" 2>>"$T/err"; then ok; else bad "$1"; fi
-}
-jget() {
-    EXPR=$1 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        console.log(eval(process.env.EXPR));
-    ' "$T/out"
-}
-tes() { "$TESSERA_BIN" "$@"; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 finish() {
     echo "$pass passed, $fail failed"
     [[ $fail == 0 ]]

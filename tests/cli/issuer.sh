@@ -28,56 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    for f in "$T/out" "$T/err"; do
-        if [[ -s $f ]]; then echo "    [$(basename "$f")]" >&2; sed 's/^/    | /' "$f" | head -25 >&2 || true; fi
-    done
-    return 0
-}
-# run WANT_RC NAME CMD... — stdout in $T/out, stderr in $T/err.
-run() {
-    local want=$1 name=$2
-    shift 2
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
-# runfd WANT_RC NAME 'LINES' CMD... — like run, with LINES (printf format) on fd 3.
-runfd() {
-    local want=$1 name=$2 lines=$3
-    shift 3
-    local rc=0
-    "$@" 3< <(printf "$lines") >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
-grep_in() {
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(basename "$1")"; fi
-}
-no_grep_in() {
-    if grep -q -- "$2" "$1"; then bad "$3: '$2' in $(basename "$1")"; else ok; fi
-}
-# json NAME EXPR — the JS expression EXPR over j = the JSON in $T/out.
-json() {
-    if EXPR=$2 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        const ok = eval(process.env.EXPR);
-        if (!ok) { console.error("expression false: " + process.env.EXPR); process.exit(1); }
-    ' "$T/out" 2>>"$T/err"; then ok; else bad "$1"; fi
-}
-# jget EXPR — prints the JS expression EXPR over j = the JSON in $T/out.
-jget() {
-    EXPR=$1 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        console.log(eval(process.env.EXPR));
-    ' "$T/out"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 # sql DB QUERY — prints the rows, columns separated by '|'.
 sql() {
     if command -v sqlite3 >/dev/null; then
@@ -89,7 +40,6 @@ for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
     print("|".join("" if v is None else str(v) for v in row))' "$1" "$2"
     fi
 }
-tes() { "$TESSERA_BIN" "$@"; }
 
 A=$T/ministry
 PID=eu.europa.ec.eudi.pid.1
@@ -426,5 +376,4 @@ grep_in "$T/out" "^ok$" "registry integrity"
 run 0 "wallet list after the kills" tes wallet list --wallet "$T/phone" --json
 json "every stored credential is complete" 'j.every(c => c.copies === 3 || c.copies === 1)'
 
-echo "$pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish

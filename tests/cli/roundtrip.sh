@@ -9,39 +9,8 @@ TES_VECTORS=${TES_VECTORS:-../shared/vectors}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    for f in "$T/out" "$T/err"; do
-        [[ -s $f ]] && sed 's/^/    | /' "$f" | head -20 >&2
-    done
-    return 0
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 
-# run WANT_RC NAME CMD... — runs CMD with stdout in $T/out, stderr in $T/err.
-run() {
-    local want=$1 name=$2
-    shift 2
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
-# grep_in FILE PATTERN NAME
-grep_in() {
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(basename "$1")"; fi
-}
-# json NAME EXPR — evaluates the JS expression EXPR with j = JSON of $T/out.
-json() {
-    if EXPR=$2 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        const ok = eval(process.env.EXPR);
-        if (!ok) { console.error("expression false: " + process.env.EXPR); process.exit(1); }
-    ' "$T/out" 2>>"$T/err"; then ok; else bad "$1"; fi
-}
 # mode_is FILE OCTAL
 mode_is() {
     local m
@@ -49,7 +18,6 @@ mode_is() {
     if [[ $m == "$2" ]]; then ok; else bad "mode of $1 is $m, want $2"; fi
 }
 
-tes() { "$TESSERA_BIN" "$@"; }
 iso() { date -u -d "$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # ---------------------------------------------------------------- help
@@ -304,5 +272,4 @@ run 2 "inspect missing" tes inspect "$T/nope.cbor"
 run 0 "inspect stdin" tes inspect - <"$T/st.cbor"
 grep_in "$T/out" '"tessera-test"' "inspect stdin content"
 
-echo "$pass passed, $fail failed"
-[[ $fail == 0 ]]
+finish

@@ -12,25 +12,8 @@ TESSERA_BIN=${TESSERA_BIN:-build/tessera}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    for f in "$T/out" "$T/err"; do
-        if [[ -s $f ]]; then sed 's/^/    | /' "$f" | head -20 >&2 || true; fi
-    done
-    return 0
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.bash"
 # run WANT_RC NAME CMD... — runs CMD with stdout in $T/out, stderr in $T/err.
-run() {
-    local want=$1 name=$2
-    shift 2
-    local rc=0
-    "$@" >"$T/out" 2>"$T/err" || rc=$?
-    if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
-}
 # runpins WANT_RC NAME 'LINES' CMD... — like run, with LINES (printf format) on fd 3.
 runpins() {
     local want=$1 name=$2 lines=$3
@@ -39,27 +22,11 @@ runpins() {
     "$@" 3< <(printf "$lines") >"$T/out" 2>"$T/err" || rc=$?
     if [[ $rc == "$want" ]]; then ok; else bad "$name: exit $rc, want $want"; fi
 }
-grep_in() {
-    if grep -q -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(basename "$1")"; fi
-}
-no_grep_in() {
-    if grep -q -- "$2" "$1"; then bad "$3: '$2' in $(basename "$1")"; else ok; fi
-}
-# json NAME EXPR — evaluates the JS expression EXPR with j = JSON of $T/out.
-json() {
-    if EXPR=$2 node -e '
-        const fs = require("fs");
-        const j = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-        const ok = eval(process.env.EXPR);
-        if (!ok) { console.error("expression false: " + process.env.EXPR); process.exit(1); }
-    ' "$T/out" 2>>"$T/err"; then ok; else bad "$1"; fi
-}
 mode_is() {
     local m
     m=$(stat -c %a "$1")
     if [[ $m == "$2" ]]; then ok; else bad "mode of $1 is $m, want $2"; fi
 }
-tes() { "$TESSERA_BIN" "$@"; }
 # private_key_hits DIR: the files of DIR holding private key material: PEM private key text,
 # a SEC1 EC private key DER (30 77 02 01 01 04 20 ...) or a PKCS#8 P-256 DER prefix.
 private_key_hits() {
