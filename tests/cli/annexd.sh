@@ -5,7 +5,7 @@
 set -euo pipefail
 
 TESSERA_BIN=${TESSERA_BIN:-build/tessera}
-TES_VECTORS=${TES_VECTORS:-../shared/vectors}
+TES_VECTORS=${TES_VECTORS:-tests/vectors}
 V=$TES_VECTORS/iso18013-5-annexD
 S=$TES_VECTORS/ietf-token-status-list-mdoc
 T=$(mktemp -d)

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 TESSERA_BIN=${TESSERA_BIN:-build/tessera}
-TES_VECTORS=${TES_VECTORS:-../shared/vectors}
+TES_VECTORS=${TES_VECTORS:-tests/vectors}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 

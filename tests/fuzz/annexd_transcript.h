@@ -1,5 +1,5 @@
 /*
- * ISO/IEC 18013-5 Annex D SessionTranscriptBytes (../shared/vectors/iso18013-5-annexD/
+ * ISO/IEC 18013-5 Annex D SessionTranscriptBytes (tests/vectors/iso18013-5-annexD/
  * session_transcript_bytes.hex), shared by the fuzz targets that need the transcript the
  * Annex D request and response were made for.
  */

@@ -13,6 +13,9 @@
  *
  * Tests run in source order; main() is provided (define TES_HARNESS_NO_MAIN to write your
  * own and call tes_harness_run(argc, argv)). `./test_x name...` runs only the named tests.
+ * TEARDOWN(name) { ... } registers a function that runs after the tests, whichever of them
+ * ran and wherever it stands in the file (teardowns run last registered first); its checks
+ * count like a test's.
  * A failed check prints file:line and the expression; the run ends with
  * "N checks passed, M failed" and exits non-zero if any check failed.
  *
@@ -36,6 +39,8 @@ struct tes_harness_test {
 
 static struct tes_harness_test tes_harness_tests[TES_HARNESS_MAX_TESTS] __attribute__((unused));
 static int tes_harness_ntests __attribute__((unused));
+static struct tes_harness_test tes_harness_teardowns[16] __attribute__((unused));
+static int tes_harness_nteardowns __attribute__((unused));
 static long tes_harness_passed __attribute__((unused));
 static long tes_harness_failed __attribute__((unused));
 
@@ -68,6 +73,24 @@ static inline int tes_harness_check(int cond, const char *file, int line, const 
         tes_harness_register(#name, test_##name, __LINE__);                                        \
     }                                                                                              \
     static void test_##name(void)
+
+static inline void tes_harness_register_teardown(const char *name, void (*fn)(void), int line)
+{
+    if (tes_harness_nteardowns >= 16) {
+        fprintf(stderr, "harness: too many teardowns\n");
+        exit(2);
+    }
+    tes_harness_teardowns[tes_harness_nteardowns++] = (struct tes_harness_test){name, fn, line};
+}
+
+/* Defines and registers a teardown: runs once after the tests, not as one of them. */
+#define TEARDOWN(name)                                                                             \
+    static void teardown_##name(void);                                                             \
+    __attribute__((constructor)) static void tes_harness_regtd_##name(void)                        \
+    {                                                                                              \
+        tes_harness_register_teardown(#name, teardown_##name, __LINE__);                           \
+    }                                                                                              \
+    static void teardown_##name(void)
 
 #define CHECK(cond) ((void)tes_harness_check(!!(cond), __FILE__, __LINE__, "CHECK(" #cond ")"))
 
@@ -150,6 +173,13 @@ static inline int tes_harness_run(int argc, char **argv)
         t->fn();
         ran++;
         printf("%-4s %s\n", tes_harness_failed == failed_before ? "ok" : "FAIL", t->name);
+        fflush(stdout);
+    }
+    for (int i = tes_harness_nteardowns - 1; i >= 0; i--) {
+        long failed_before = tes_harness_failed;
+        tes_harness_teardowns[i].fn();
+        printf("%-4s (teardown) %s\n", tes_harness_failed == failed_before ? "ok" : "FAIL",
+               tes_harness_teardowns[i].name);
         fflush(stdout);
     }
     if (ran == 0)

@@ -7,27 +7,14 @@
 
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"
+#include "vectors.h"
 
 /* ------------------------------------------------------------------ helpers */
-
-static const char *vectors_dir(void)
-{
-    const char *v = getenv("TES_VECTORS");
-    return v && *v ? v : "../shared/vectors";
-}
 
 /* Loads iso18013-5-annexD/<name> (hex text) as bytes into out. */
 static bool load_vec(const char *name, tes_buf *out)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/iso18013-5-annexD/%s", vectors_dir(), name);
-    tes_buf text = {0};
-    bool ok = tes_file_read(path, 1 << 22, &text) == TES_OK &&
-              tes_hex_decode(out, (const char *)text.ptr, text.len) == TES_OK;
-    if (!ok)
-        fprintf(stderr, "    cannot load vector %s\n", path);
-    tes_buf_free(&text);
-    return ok;
+    return tes_test_annexd(name, out) == TES_OK;
 }
 
 static void hex_to(const char *hex, tes_buf *out)

@@ -4,10 +4,11 @@
  * device MAC, issuer and reader signatures, certificates), round trips on every
  * curve, certificate creation, and rejection of bad input.
  *
- * Vectors come from $TES_VECTORS (default ../shared/vectors, relative to the repo root).
+ * Vectors come from tests/vectors/ (or $TES_VECTORS), through vectors.h.
  */
 #define TES_HARNESS_ERR_NAME(code) tes_err_name((tes_err)(code))
 #include "harness.h"
+#include "vectors.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +20,7 @@
 /* Reads <vectors>/iso18013-5-annexD/<name>.hex into out (hex-decoded). */
 static tes_err load_vec(const char *name, tes_buf *out)
 {
-    const char *dir = getenv("TES_VECTORS");
-    if (dir == NULL || dir[0] == '\0')
-        dir = "../shared/vectors";
-    char path[1024];
-    snprintf(path, sizeof path, "%s/iso18013-5-annexD/%s.hex", dir, name);
-    tes_buf text = {0};
-    tes_err err = tes_file_read(path, 1u << 22, &text);
-    if (err == TES_OK)
-        err = tes_hex_decode(out, (const char *)text.ptr, text.len);
-    tes_buf_free(&text);
-    if (err != TES_OK)
-        fprintf(stderr, "    cannot load vector %s: %s\n", path, tes_err_message());
-    return err;
+    return tes_test_annexd(name, out);
 }
 
 /* Decodes a hex literal into out. */

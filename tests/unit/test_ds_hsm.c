@@ -487,7 +487,7 @@ TEST(service_with_the_hsm_key)
     tes_issuer_stop(iss);
 }
 
-TEST(cleanup)
+TEARDOWN(token)
 {
     if (g_trust)
         tes_trust_store_free(g_trust);

@@ -1241,7 +1241,7 @@ TEST(wire_errors)
     tes_buf_free(&r.body);
 }
 
-TEST(teardown)
+TEARDOWN(service)
 {
     if (!E.ready)
         return;

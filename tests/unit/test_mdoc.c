@@ -11,28 +11,17 @@
 #include "tessera/mdoc.h"
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"
+#include "vectors.h"
 
 /* ---------- vector files ---------- */
 
-static const char *vectors_dir(void)
-{
-    const char *v = getenv("TES_VECTORS");
-    return v && *v ? v : "../shared/vectors";
-}
-
+/* An Annex D vector by name, or another set's by "set/name"; a failed load is a failed buf. */
 static tes_buf vec(const char *name)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "%s/iso18013-5-annexD/%s.hex", vectors_dir(), name);
-    if (strchr(name, '/'))
-        snprintf(path, sizeof(path), "%s/%s.hex", vectors_dir(), name);
-    tes_buf text = {0}, bin = {0};
-    if (tes_file_read(path, 1 << 20, &text) != TES_OK ||
-        tes_hex_decode(&bin, (const char *)text.ptr, text.len) != TES_OK) {
-        fprintf(stderr, "cannot load vector %s: %s\n", path, tes_err_message());
+    tes_buf bin = {0};
+    tes_err e = strchr(name, '/') ? tes_test_vector(name, &bin) : tes_test_annexd(name, &bin);
+    if (e != TES_OK)
         bin.failed = true;
-    }
-    tes_buf_free(&text);
     return bin;
 }
 

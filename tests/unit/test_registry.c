@@ -1789,7 +1789,7 @@ BOTH(killed_issuer_leaves_whole_batches)
 
 /* ------------------------------------------------------------ teardown */
 
-TEST(zz_pg_cluster_stops)
+TEARDOWN(pg_cluster_stops)
 {
     if (!pg.tried)
         return;

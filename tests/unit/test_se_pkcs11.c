@@ -419,7 +419,7 @@ TEST(damaged_state_file)
     CHECK(se == NULL);
 }
 
-TEST(cleanup)
+TEARDOWN(token)
 {
     if (g_tmp[0] != '\0' && getenv("TES_KEEP_TMP") == NULL)
         rm_rf(g_tmp);

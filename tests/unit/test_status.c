@@ -23,6 +23,7 @@
 #include "tessera/mdoc.h"
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"
+#include "vectors.h"
 
 static const int64_t NOW = 1750000000; /* 2025-06-15, inside the authority's validity */
 
@@ -641,13 +642,9 @@ TEST(token_other_bit_widths)
 /* The IETF mdoc example's MSO points at a list by uri and index. */
 TEST(ietf_vector_status_reference)
 {
-    const char *v = getenv("TES_VECTORS");
-    char path[512];
-    snprintf(path, sizeof path, "%s/ietf-token-status-list-mdoc/issuer_auth_with_status_list.hex",
-             v && *v ? v : "../shared/vectors");
-    tes_buf text = {0}, bin = {0}, uri = {0};
-    REQUIRE(tes_file_read(path, 1 << 16, &text) == TES_OK);
-    REQUIRE(tes_hex_decode(&bin, (const char *)text.ptr, text.len) == TES_OK);
+    tes_buf bin = {0}, uri = {0};
+    REQUIRE(tes_test_vector("ietf-token-status-list-mdoc/issuer_auth_with_status_list", &bin) ==
+            TES_OK);
     CHECK_EQ_INT(bin.len, 1379);
     uint64_t idx = 0;
     CHECK_ERR(tes_mdoc_status_ref(tes_buf_bytes(&bin), &idx, &uri), TES_OK);
@@ -655,7 +652,6 @@ TEST(ietf_vector_status_reference)
     CHECK(tes_bytes_eq(tes_buf_bytes(&uri), TES_BYTES_STR("https://example.com/statuslists/1")));
     tes_buf_free(&uri);
     tes_buf_free(&bin);
-    tes_buf_free(&text);
 }
 
 /* ---------------------------------------------------------------- the cache, over HTTP */

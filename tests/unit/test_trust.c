@@ -8,6 +8,7 @@
 
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"
+#include "vectors.h"
 
 #define T_2019 1546300800 /* 2019-01-01 */
 #define T_2021 1609459200 /* 2021-01-01 */
@@ -15,23 +16,10 @@
 
 /* ------------------------------------------------------------------ helpers */
 
-static const char *vectors_dir(void)
-{
-    const char *v = getenv("TES_VECTORS");
-    return v && *v ? v : "../shared/vectors";
-}
-
+/* Loads iso18013-5-annexD/<name> (hex text) as bytes into out. */
 static bool load_vec(const char *name, tes_buf *out)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/iso18013-5-annexD/%s", vectors_dir(), name);
-    tes_buf text = {0};
-    bool ok = tes_file_read(path, 1 << 22, &text) == TES_OK &&
-              tes_hex_decode(out, (const char *)text.ptr, text.len) == TES_OK;
-    if (!ok)
-        fprintf(stderr, "    cannot load vector %s\n", path);
-    tes_buf_free(&text);
-    return ok;
+    return tes_test_annexd(name, out) == TES_OK;
 }
 
 static tes_cert *load_cert(const char *name)

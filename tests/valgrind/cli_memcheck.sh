@@ -5,7 +5,7 @@
 set -euo pipefail
 
 TESSERA_BIN=${TESSERA_BIN:?TESSERA_BIN must point at the tessera binary}
-VECTORS=${TES_VECTORS:-../shared/vectors}
+VECTORS=${TES_VECTORS:-tests/vectors}
 command -v valgrind >/dev/null || { echo "FAIL: valgrind missing (scripts/deps.sh installs it)"; exit 1; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
