@@ -9,6 +9,9 @@
 #   make fuzz-merge    merge coverage-increasing finds of the last `make fuzz` back into
 #                      tests/fuzz/corpus/<stem>/ (libFuzzer -merge=1); review and commit them
 #   make bench         build, then the benchmarks (bench/CMakeLists.txt defines target run-bench)
+#   make install       build, then install into PREFIX (default /usr/local): the programs,
+#                      libtessera.so.0 + .a, headers, tessera.pc, CMake package, man page
+#                      (DESTDIR=... stages it for packaging)
 #   make format        clang-format -i on all our .c/.h files
 #   make clean         remove all build directories
 
@@ -17,11 +20,12 @@ MAKEFLAGS += --no-print-directory
 JOBS ?= 2
 FUZZ_SECONDS ?= 60
 BUILD_TYPE ?= RelWithDebInfo
+PREFIX ?= /usr/local
 
 FUZZ_STEMS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 FUZZ_FLAGS := -rss_limit_mb=2048 -max_len=65536
 
-.PHONY: deps build test test-fast test-asan demo fuzz fuzz-merge bench format clean
+.PHONY: deps build install test test-fast test-asan demo fuzz fuzz-merge bench format clean
 
 deps:
 	bash scripts/deps.sh
@@ -29,6 +33,9 @@ deps:
 build: deps
 	cmake -S . -B build -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
 	cmake --build build -j$(JOBS)
+
+install: build
+	DESTDIR=$(DESTDIR) cmake --install build --prefix $(PREFIX)
 
 # The README's test command: everything, in both configurations, in this order.
 test:
