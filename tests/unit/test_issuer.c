@@ -1229,7 +1229,7 @@ TEST(signed_not_before_ds)
     REQUIRE(fx_make_authority_from(auth, nb, &iaca));
     tes_trust_store *trust = NULL;
     REQUIRE(tes_trust_store_new(&trust) == TES_OK);
-    REQUIRE(tes_trust_store_add(trust, TES_PROFILE_DS, tes_cert_ref(iaca)) == TES_OK);
+    REQUIRE(tes_trust_store_add(trust, TES_PROFILE_DS, iaca) == TES_OK); /* takes its own ref */
     tes_cert_free(iaca);
     tes_issuer_config cfg = {.authority_dir = auth,
                              .db_url = db,
