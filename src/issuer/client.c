@@ -466,8 +466,7 @@ static tes_err proof_form_for(const tes_oid4vci_proof_opts *keys, json_t *cfg,
  * it is (tes_mdoc_cred_info_read then checks its docType is the MSO's).
  * Anything else (a DeviceResponse, ...) is refused. info receives what the
  * credential says (its issuer signature checked with the DS it carries). */
-static tes_err credential_to_stored(size_t i, tes_bytes got, tes_buf *out,
-                                    tes_mdoc_cred_info *info)
+static tes_err credential_to_stored(size_t i, tes_bytes got, tes_buf *out, tes_mdoc_cred_info *info)
 {
     const tes_cbor_limits lim = {.max_input = MAX_RESPONSE};
     tes_cbor_doc d;

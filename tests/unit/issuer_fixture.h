@@ -71,8 +71,7 @@ static inline bool fx_write_pem_cert(const char *dir, const char *name, const te
 
 /* An authority in dir (iaca.pem, ds.pem, ds_key.pem) whose certificates are
  * valid from not_before; the IACA certificate to *iaca_out when not NULL. */
-static inline bool fx_make_authority_from(const char *dir, int64_t not_before,
-                                          tes_cert **iaca_out)
+static inline bool fx_make_authority_from(const char *dir, int64_t not_before, tes_cert **iaca_out)
 {
     int64_t now = time(NULL);
     tes_key *ik = NULL, *dk = NULL;

@@ -385,8 +385,7 @@ TEST(credential_request_parser)
         {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proof\":{}}",
          TES_ERR_PROOF},
         /* known members this issuer cannot serve */
-        {"{\"credential_identifier\":\"x\",\"proofs\":{\"jwt\":[\"a\"]}}",
-         TES_ERR_HTTP_REQUEST},
+        {"{\"credential_identifier\":\"x\",\"proofs\":{\"jwt\":[\"a\"]}}", TES_ERR_HTTP_REQUEST},
         {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":"
          "[\"a\"]},\"credential_response_encryption\":{}}",
          TES_ERR_HTTP_REQUEST},
@@ -1180,8 +1179,8 @@ TEST(credential_response_form)
     free(p1);
     CHECK_EQ_INT(r.status, 200);
     json_t *v = fx_resp_json(&r);
-    json_t *cred = json_object_get(json_array_get(json_object_get(v, "credentials"), 0),
-                                   "credential");
+    json_t *cred =
+        json_object_get(json_array_get(json_object_get(v, "credentials"), 0), "credential");
     CHECK(json_is_string(cred));
     const char *text = json_is_string(cred) ? json_string_value(cred) : "";
     CHECK(strlen(text) > 0 && iss_b64url_chars(text, strlen(text))); /* no '=', '+', '/' */
@@ -1257,7 +1256,7 @@ TEST(signed_not_before_ds)
     for (size_t i = 0; i < n; i++) {
         tes_mdoc_cred_info info;
         REQUIRE(tes_mdoc_cred_info_read(tes_buf_bytes(&m[i]), &info) == TES_OK);
-        CHECK(info.signed_at >= nb);  /* inside the DS validity */
+        CHECK(info.signed_at >= nb); /* inside the DS validity */
         CHECK_EQ_INT(info.signed_at, nb);
         CHECK_EQ_INT(info.valid_from, info.signed_at);
         CHECK_EQ_INT(info.valid_until, day_start + 365 * DAY);
