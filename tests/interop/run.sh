@@ -226,6 +226,13 @@ serve() {
   wait_file "$log.port" $! || { echo "  authority serve did not start:"; sed 's/^/  | /' "$log.err"; return 1; }
 }
 jfield() { node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(j[process.argv[2]])' "$1" "$2"; }
+# enrol DIR OUT — `tessera authority enrol --json` of a PID holder (claims DIR/../pid.json): JSON to OUT
+enrol() {
+  "$TESSERA_BIN" authority enrol --dir "$1" --claims "$(dirname "$1")/pid.json" \
+    --doctype eu.europa.ec.eudi.pid.1 --json >"$2" 2>"$2.err" && return 0
+  echo "  authority enrol failed:"; sed 's/^/  | /' "$2.err" | head -20
+  return 1
+}
 
 t=c-oid4vci-wallet
 C="$tmp/c"
@@ -234,10 +241,9 @@ printf '%s\n' "$PIDCLAIMS" >"$C/pid.json"
 c_run() {
   runlog "$C/init.log" "$TESSERA_BIN" authority init --dir "$C/auth" --country UT --name Utopia || return 1
   serve "$C/auth" "$C/serve" || return 1
-  runlog "$C/enrol.log" "$TESSERA_BIN" authority enrol --dir "$C/auth" --claims "$C/pid.json" \
-    --doctype eu.europa.ec.eudi.pid.1 --json || return 1
+  enrol "$C/auth" "$C/enrol.json" || return 1
   local rc=0
-  node oid4vci_wallet.mjs --offer "$(jfield "$C/enrol.log" offer)" --tx-code "$(jfield "$C/enrol.log" tx_code)" \
+  node oid4vci_wallet.mjs --offer "$(jfield "$C/enrol.json" offer)" --tx-code "$(jfield "$C/enrol.json" tx_code)" \
     --trust "$C/auth/iaca.pem" --ds "$C/auth/ds.pem" --batch 3 --extra >"$C/wallet.json" 2>"$C/wallet.err" || rc=$?
   if [ "$rc" -ne 0 ]; then
     echo "  the OpenID4VCI wallet failed (exit $rc):"; sed 's/^/  | /' "$C/wallet.json" "$C/wallet.err" | head -60
@@ -280,11 +286,10 @@ PROXY_PID=""
 d_enrol() { # MODE EXPECT(0|1) — one offer through the proxy in MODE
   local mode=$1 want=$2 rc=0
   echo "$mode" >"$D/mode"
-  runlog "$D/enrol-$mode.log" "$TESSERA_BIN" authority enrol --dir "$D/auth" --claims "$D/pid.json" \
-    --doctype eu.europa.ec.eudi.pid.1 --json || return 1
+  enrol "$D/auth" "$D/enrol-$mode.json" || return 1
   local offer tx
-  offer=$(jfield "$D/enrol-$mode.log" offer)
-  tx=$(jfield "$D/enrol-$mode.log" tx_code)
+  offer=$(jfield "$D/enrol-$mode.json" offer)
+  tx=$(jfield "$D/enrol-$mode.json" tx_code)
   if [ "$mode" != pass ]; then
     # unknown members in the offer too
     offer=$(node -e '
