@@ -13,11 +13,15 @@
  *   POST /token     application/x-www-form-urlencoded: grant_type=
  *        urn:ietf:params:oauth:grant-type:pre-authorized_code,
  *        pre-authorized_code=..., tx_code=...  -> {access_token, token_type
- *        "Bearer", expires_in}
+ *        "Bearer", expires_in}. Other parameters are ignored. No tx_code
+ *        for an offer that needs one: invalid_request; a wrong one:
+ *        invalid_grant (OpenID4VCI 1.0 §6.3).
  *   POST /nonce     -> {"c_nonce": "..."}  (Cache-Control: no-store)
  *   POST /credential  Authorization: Bearer ...; JSON {"credential_configuration_id":
- *        "<id>", "proofs": {"jwt": ["<proof JWT>", ...]}} -> {"credentials":
- *        [{"credential": "<base64url of the stored mdoc (mdoc.h format)>"}, ...]}
+ *        "<id>", "proofs": {"jwt": ["<proof JWT>", ...]}} (other members
+ *        ignored, §8.2) -> {"credentials": [{"credential": "<base64url, no
+ *        padding, of the CBOR IssuerSigned {nameSpaces, issuerAuth}>"}, ...]}
+ *        (OpenID4VCI 1.0 Appendix A.2.4; the docType is the MSO's)
  *        One credential per proof (batch), each bound to its proof's key, in
  *        proof order, then one per further key the proofs' key attestations
  *        attest (OpenID4VCI 1.0 Appendix F.1). Or, with vendor roots, proof
@@ -215,7 +219,12 @@ typedef struct tes_oid4vci_proof_opts {
  * credentials; *mdocs receives `batch` stored credentials (tes_buf array,
  * caller frees each and the array) and key_ids the matching key ids (each
  * copy checked to be bound to its key, whatever order the issuer answers
- * in). Errors: TES_ERR_HTTP_REQUEST (bad offer), TES_ERR_TRANSPORT
+ * in, and to carry the configuration's doctype). The issuer sends each in
+ * OpenID4VCI 1.0's mso_mdoc form (base64url of the CBOR IssuerSigned; the
+ * stored credential wraps it with the MSO's docType) or, legacy, as the
+ * stored-credential map itself. Errors: TES_ERR_HTTP_REQUEST (bad offer),
+ * TES_ERR_MDOC_STRUCTURE (a credential of neither form),
+ * TES_ERR_DOCTYPE_MISMATCH, TES_ERR_TRANSPORT
  * (network), TES_ERR_UNSUPPORTED (the issuer does not offer what the proof
  * form needs), TES_ERR_ARG (a key attestation form without the callback),
  * TES_ERR_GRANT / TES_ERR_PROOF / ... from the issuer's error responses. */

@@ -62,7 +62,9 @@ TES_MUST_CHECK tes_err tes_registry_offer_create(tes_registry *r, int64_t person
 /* Redeems a code: one transaction checks it exists, is unused, not expired,
  * the tx code matches (at most 5 wrong tries, then the offer is dead), marks
  * it used and creates an access token (returned in clear) valid for
- * token_lifetime. Errors: TES_ERR_GRANT (message says which), TES_ERR_RATE_LIMIT. */
+ * token_lifetime. Errors: TES_ERR_GRANT (message says which), TES_ERR_HTTP_REQUEST
+ * (the offer needs a tx code and none was given: no try is counted),
+ * TES_ERR_RATE_LIMIT. */
 TES_MUST_CHECK tes_err tes_registry_offer_redeem(tes_registry *r, const char *code,
                                                  const char *tx_code, int64_t now,
                                                  int64_t token_lifetime, char token[64],

@@ -2,7 +2,12 @@
  * The wallet's OpenID4VCI client (tes_oid4vci_obtain, issuer.h): offer URI ->
  * issuer and AS metadata -> token (pre-authorized code + tx code) -> c_nonce
  * -> one key, attestation and proof JWT per copy -> credential request ->
- * every returned mdoc checked to be bound to the key made for it.
+ * every returned mdoc checked to be bound to the key made for it and to carry
+ * the docType of the offered configuration. Credentials come in OpenID4VCI
+ * 1.0's mso_mdoc form (base64url of the CBOR IssuerSigned) and are kept as
+ * stored-credential maps (mdoc.h); the older Tessera form (the map itself) is
+ * still accepted (legacy, see credential_to_stored). Members of the metadata,
+ * offer and responses that the client does not use are ignored.
  *
  * Attestation forms (tes_oid4vci_proof_opts): Tessera's x5c chain in each
  * proof; an OpenID4VCI 1.0 key attestation JWT in each proof's
@@ -450,6 +455,56 @@ static tes_err proof_form_for(const tes_oid4vci_proof_opts *keys, json_t *cfg,
     return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: unknown proof form %d", (int)keys->form);
 }
 
+/* ------------------------------------------------------------------ credentials */
+
+/* The stored-credential map (mdoc.h) of one received credential, into out.
+ * The standard form (OpenID4VCI 1.0 Appendix A.2.4) is the CBOR IssuerSigned
+ * of ISO 18013-5, {"nameSpaces", "issuerAuth"}: it is wrapped as
+ * {"docType": the MSO's docType, "issuerSigned": the received bytes as they
+ * are}. LEGACY: Tessera issuers before OpenID4VCI 1.0 conformance sent the
+ * stored-credential map itself, {"docType", "issuerSigned"}; it is taken as
+ * it is (tes_mdoc_cred_info_read then checks its docType is the MSO's).
+ * Anything else (a DeviceResponse, ...) is refused. info receives what the
+ * credential says (its issuer signature checked with the DS it carries). */
+static tes_err credential_to_stored(size_t i, tes_bytes got, tes_buf *out, tes_mdoc_cred_info *info)
+{
+    const tes_cbor_limits lim = {.max_input = MAX_RESPONSE};
+    tes_cbor_doc d;
+    bool standard = false, legacy = false;
+    if (tes_cbor_parse(got, &lim, &d) != TES_OK)
+        return tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential %zu is not CBOR: %s", i,
+                           tes_err_message());
+    if (tes_cbor_is(&d, 0, TES_CBOR_MAP)) {
+        standard = tes_cbor_map_get_text(&d, 0, "issuerAuth") != TES_CBOR_NONE &&
+                   tes_cbor_map_get_text(&d, 0, "docType") == TES_CBOR_NONE;
+        legacy = tes_cbor_map_get_text(&d, 0, "issuerSigned") != TES_CBOR_NONE &&
+                 tes_cbor_map_get_text(&d, 0, "docType") != TES_CBOR_NONE &&
+                 tes_cbor_count(&d, 0) == 2;
+    }
+    tes_cbor_doc_free(&d);
+    if (!standard && !legacy)
+        return tes_err_set(TES_ERR_MDOC_STRUCTURE,
+                           "credential %zu is not an mso_mdoc credential: expected the CBOR "
+                           "IssuerSigned of ISO 18013-5 (nameSpaces, issuerAuth)",
+                           i);
+    tes_err err = tes_mdoc_cred_info_read(got, info);
+    if (err != TES_OK)
+        return tes_err_set(err, "credential %zu: %s", i, tes_err_message());
+    if (legacy) {
+        tes_buf_append(out, got.ptr, got.len);
+    } else {
+        tes_cbor_enc e = {.out = out};
+        tes_cbor_enc_map(&e, 2);
+        tes_cbor_enc_cstr(&e, "docType");
+        tes_cbor_enc_cstr(&e, info->doctype);
+        tes_cbor_enc_cstr(&e, "issuerSigned");
+        tes_cbor_enc_raw(&e, got);
+        if (tes_cbor_enc_finish(&e) != TES_OK)
+            out->failed = true;
+    }
+    return out->failed ? tes_err_set(TES_ERR_NOMEM, "out of memory") : TES_OK;
+}
+
 /* ------------------------------------------------------------------ the flow */
 
 tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t batch,
@@ -540,6 +595,13 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
         err = tes_err_set(TES_ERR_UNSUPPORTED,
                           "issuer metadata: configuration %.128s is missing or not mso_mdoc",
                           o.config_id);
+        goto out;
+    }
+    /* The docType the credentials must carry (Appendix A.2.2: REQUIRED for mso_mdoc). */
+    const char *want_doctype = str_member(cfg, "doctype");
+    if (want_doctype == NULL) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                          "issuer metadata: configuration %.128s has no doctype", o.config_id);
         goto out;
     }
     tes_oid4vci_proof_form pf = TES_OID4VCI_PROOF_X5C;
@@ -670,10 +732,12 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
             err = tes_err_set(TES_ERR_HTTP_REQUEST, "credential %zu is not base64url text", i);
             goto out;
         }
-        if ((err = tes_mdoc_cred_info_read(tes_buf_bytes(&got), &info)) != TES_OK) {
-            err = tes_err_set(err, "credential %zu: %s", i, tes_err_message());
+        tes_buf stored = {0};
+        err = credential_to_stored(i, tes_buf_bytes(&got), &stored, &info);
+        tes_buf_free(&got);
+        got = stored;
+        if (err != TES_OK)
             goto out;
-        }
         size_t k = 0;
         while (k < batch && (filled[k] || info.device_key == NULL ||
                              !tes_key_equal_public(info.device_key, made[k])))
@@ -685,9 +749,10 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
                               i);
             goto out;
         }
-        if (strcmp(info.doctype, o.config_id) != 0) {
-            err = tes_err_set(TES_ERR_DOCTYPE_MISMATCH, "credential %zu is a %.128s, not a %.128s",
-                              i, info.doctype, o.config_id);
+        if (strcmp(info.doctype, want_doctype) != 0) {
+            err = tes_err_set(TES_ERR_DOCTYPE_MISMATCH,
+                              "credential %zu is a %.128s, not the %.128s of configuration %.128s",
+                              i, info.doctype, want_doctype, o.config_id);
             goto out;
         }
         tes_mdoc_cred_info_free(&info);

@@ -56,7 +56,8 @@ typedef struct iss_token_req {
 /* Parses a form body strictly: name=value pairs joined by '&', '+' is a
  * space, '%' must be followed by two hex digits, no decoded NUL or control
  * characters, no parameter twice (RFC 6749 §3.2), at most
- * ISS_FORM_MAX_PARAMS pairs; unknown parameters are ignored (RFC 6749 §3.2).
+ * ISS_FORM_MAX_PARAMS pairs; unknown parameters are ignored (RFC 6749 §3.2),
+ * whatever the length of their values (their syntax is still checked).
  * TES_ERR_HTTP_REQUEST otherwise. */
 TES_MUST_CHECK tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out);
 
@@ -78,8 +79,10 @@ typedef struct iss_cred_req {
 /* Parses {"credential_configuration_id": id, "proofs": {"jwt": [jwt, ...]}}
  * (1..batch_max proofs) or {..., "proofs": {"attestation": [key attestation
  * JWT]}} (exactly one; n = 1, attestation set), with duplicate members
- * refused and no other member. The id must be one of the two doctypes
- * (TES_ERR_NOT_FOUND otherwise). */
+ * refused and other members ignored (OpenID4VCI 1.0 §8.2), except
+ * "credential_identifier" and "credential_response_encryption", which this
+ * issuer cannot serve (TES_ERR_HTTP_REQUEST). The id must be one of the two
+ * doctypes (TES_ERR_NOT_FOUND otherwise). */
 TES_MUST_CHECK tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max,
                                           iss_cred_req *out);
 void iss_cred_req_free(iss_cred_req *r);

@@ -177,10 +177,19 @@ tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out)
             dst = out->tx_code;
             seen = &out->has_tx_code;
         }
-        char scratch[ISS_FORM_MAX_VALUE + 1];
         const char *val = eq + 1;
         size_t val_len = end - (size_t)(val - body);
-        err = iss_url_decode(val, val_len, true, dst ? dst : scratch, ISS_FORM_MAX_VALUE + 1, NULL);
+        if (dst != NULL) {
+            err = iss_url_decode(val, val_len, true, dst, ISS_FORM_MAX_VALUE + 1, NULL);
+        } else {
+            /* An unknown parameter (client_id, a client assertion, ...): checked for
+             * syntax only, whatever its length (the body is bounded), then ignored. */
+            char *scratch = malloc(val_len + 1);
+            if (scratch == NULL)
+                return tes_err_set(TES_ERR_NOMEM, "out of memory");
+            err = iss_url_decode(val, val_len, true, scratch, val_len + 1, NULL);
+            free(scratch);
+        }
         if (err != TES_OK)
             return tes_err_set(err, "parameter '%.63s': %s", name[0] ? name : "(long name)",
                                tes_err_message());
@@ -233,15 +242,22 @@ tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max, iss_c
         err = tes_err_set(TES_ERR_HTTP_REQUEST, "credential request is not a JSON object");
         goto done;
     }
-    const char *key;
-    json_t *val;
-    json_object_foreach(root, key, val)
-    {
-        if (strcmp(key, "credential_configuration_id") != 0 && strcmp(key, "proofs") != 0) {
-            err = tes_err_set(TES_ERR_HTTP_REQUEST,
-                              "credential request member '%.64s' is not supported", key);
-            goto done;
-        }
+    /* OpenID4VCI 1.0 §8.2: members this issuer does not know are ignored. Of those
+     * it knows, two it cannot serve are refused rather than ignored: an identifier
+     * from authorization_details (its token endpoint returns none) and response
+     * encryption (its metadata offers none; a plain answer would surprise the wallet). */
+    if (json_object_get(root, "credential_identifier") != NULL) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                          "credential_identifier: this issuer returns no authorization_details "
+                          "with identifiers; send credential_configuration_id");
+        goto done;
+    }
+    if (json_object_get(root, "credential_response_encryption") != NULL) {
+        err = tes_err_set(TES_ERR_HTTP_REQUEST,
+                          "credential_response_encryption: this issuer does not encrypt "
+                          "credential responses (its metadata has no "
+                          "credential_response_encryption)");
+        goto done;
     }
     json_t *id = json_object_get(root, "credential_configuration_id");
     if (!json_is_string(id)) {
@@ -259,7 +275,11 @@ tes_err iss_cred_req_parse(const char *body, size_t len, size_t batch_max, iss_c
 
     json_t *proofs = json_object_get(root, "proofs");
     if (proofs == NULL) {
-        err = tes_err_set(TES_ERR_PROOF, "the request has no proofs");
+        err = tes_err_set(TES_ERR_PROOF,
+                          json_object_get(root, "proof") != NULL
+                              ? "the request has no proofs (the single proof of the drafts is "
+                                "not OpenID4VCI 1.0: send proofs)"
+                              : "the request has no proofs");
         goto done;
     }
     if (!json_is_object(proofs) || json_object_size(proofs) != 1) {

@@ -34,7 +34,12 @@
  *
  * Times: signed and validFrom of every copy are the start of the current UTC
  * day, so copies of a batch (and batches of one day) cannot be told apart by
- * time; validUntil = validFrom + valid_days.
+ * time, but never before the document signer certificate's notBefore (then
+ * they are that notBefore); validUntil = start of the day + valid_days.
+ *
+ * The credential of the response is OpenID4VCI 1.0 Appendix A.2.4's form for
+ * mso_mdoc: base64url (no padding) of the CBOR IssuerSigned of ISO 18013-5
+ * ({"nameSpaces", "issuerAuth"}); the docType is the MSO's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,6 +57,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "tessera/cbor.h"
 #include "tessera/cose.h"
 #include "tessera/mdoc.h"
 #include "tessera/registry.h"
@@ -434,6 +440,25 @@ static bool bearer_token(struct MHD_Connection *c, char token[64], const char **
     return true;
 }
 
+/* The IssuerSigned of a stored-credential map {"docType", "issuerSigned"}
+ * (tes_mdoc_issue's output): a view into mdoc. OpenID4VCI 1.0 Appendix A.2.4:
+ * the mso_mdoc credential is the base64url of the CBOR IssuerSigned (ISO
+ * 18013-5 §8.3.2.1.2.2); the docType travels in the MSO. */
+static tes_err issuer_signed_of(tes_bytes mdoc, tes_bytes *out)
+{
+    tes_cbor_doc d;
+    tes_err err = tes_cbor_parse(mdoc, NULL, &d);
+    if (err != TES_OK)
+        return err;
+    uint32_t is = tes_cbor_map_get_text(&d, 0, "issuerSigned");
+    if (is == TES_CBOR_NONE || !tes_cbor_is(&d, is, TES_CBOR_MAP))
+        err = tes_err_set(TES_ERR_MDOC_STRUCTURE, "issued mdoc has no issuerSigned map");
+    else
+        *out = tes_cbor_span(&d, is);
+    tes_cbor_doc_free(&d);
+    return err;
+}
+
 /* Signs n mdocs for the batch (indexes from the registry), copy i bound to keys[i]. */
 static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_claims *claims,
                             const tes_key *const *keys, const tes_registry_issued *issued, size_t n,
@@ -460,9 +485,11 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
             .status_uri = s->status_uri,
             .status_idx = issued[i].status_idx,
         };
-        if ((err = tes_mdoc_issue(&p, &mdoc)) != TES_OK)
+        tes_bytes is;
+        if ((err = tes_mdoc_issue(&p, &mdoc)) != TES_OK ||
+            (err = issuer_signed_of(tes_buf_bytes(&mdoc), &is)) != TES_OK)
             break;
-        tes_b64url_encode(&text, tes_buf_bytes(&mdoc));
+        tes_b64url_encode(&text, is);
         tes_buf_append(&text, "", 1);
         if (text.failed) {
             err = tes_err_set(TES_ERR_NOMEM, "out of memory");
@@ -731,8 +758,17 @@ static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *
         ret = send_error(c, TES_ERR_NOMEM, NULL);
         goto out;
     }
-    const int64_t valid_from = now - ((now % DAY) + DAY) % DAY;
-    const int64_t valid_until = valid_from + s->valid_days * DAY;
+    /* signed = validFrom = the start of the UTC day (one value for every copy of the
+     * day), but never before the document signer's notBefore: ISO 18013-5 §9.3.1 wants
+     * the MSO signed while the DS certificate is valid, and verifiers check it. On an
+     * older authority's first day (DS valid from "an hour ago") that is the notBefore,
+     * still one value for the whole day; validUntil stays on the day boundary. */
+    const int64_t day_start = now - ((now % DAY) + DAY) % DAY;
+    const int64_t ds_not_before = tes_cert_get_info(s->ds)->not_before;
+    int64_t valid_from = day_start;
+    if (valid_from < ds_not_before)
+        valid_from = ds_not_before < now ? ds_not_before : now;
+    const int64_t valid_until = day_start + s->valid_days * DAY;
     if ((err = tes_registry_issue_batch(r, person_id, doctype, valid_from, valid_until,
                                         s->status_uri, s->status_list_size, b.ptrs, b.ptrs + b.n,
                                         b.n, issued)) != TES_OK) {

@@ -716,7 +716,9 @@ static tes_err redeem_body(tes_registry *r, void *vctx, reg_after *after)
                            REG_MAX_TX_TRIES);
     if (tx_digits > 0) {
         if (!c->tx_code || !*c->tx_code)
-            return tes_err_set(TES_ERR_GRANT, "registry: this offer needs a transaction code");
+            /* A missing parameter, not a wrong one: OpenID4VCI 1.0 §6.3 invalid_request. */
+            return tes_err_set(TES_ERR_HTTP_REQUEST,
+                               "registry: this offer needs a transaction code (tx_code)");
         char got[65] = "";
         bool ok = false;
         if (strlen(c->tx_code) <= 32 && hash_hex(c->code, c->tx_code, got) == TES_OK)

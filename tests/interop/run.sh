@@ -9,6 +9,11 @@
 #   annexD        verify.mjs on the ISO 18013-5 Annex D DeviceResponse (MAC, clock 2021-01-01)
 #   a-auth0-to-tessera   @auth0/mdl issues+presents, `tessera verify` verifies
 #   b-tessera-to-auth0   tessera issues+presents, @auth0/mdl verifies
+#   c-oid4vci-wallet     @openid4vc/openid4vci (an independent OpenID4VCI 1.0 wallet) obtains a
+#                        batch from `tessera authority serve` of a new authority; @auth0/mdl
+#                        verifies every credential
+#   d-wallet-enrol-forms `tessera wallet enrol` takes the standard IssuerSigned, answers with
+#                        unknown members and the legacy form; refuses a DeviceResponse
 #
 # Env: TESSERA_BIN (required for a/b), INTEROP_KEEP=1 keeps the temp dir,
 #      TESSERA_VECTORS (default: ../vectors from this dir, i.e. tests/vectors).
@@ -182,6 +187,172 @@ elif b_run; then
 else
   fail $t
 fi
+
+# --- c) an independent OpenID4VCI 1.0 wallet -> tessera authority serve -----
+# A fresh authority serves at once (its first hour: the MSO's signed must not lie before
+# the DS notBefore); @openid4vc/openid4vci resolves the offer, fetches the metadata,
+# redeems the code with the tx code (sending a parameter the issuer does not know),
+# gets a c_nonce, proves 3 keys (proofs.jwt, one request, an unknown member in it),
+# decodes each credential as the IssuerSigned of OpenID4VCI 1.0 Appendix A.2.4 and
+# verifies it with @auth0/mdl in a DeviceResponse signed with its own key.
+PIDCLAIMS='{"eu.europa.ec.eudi.pid.1": {"family_name": "Mustermann", "given_name": "Erika",
+  "birth_date": "1984-01-26", "age_over_18": true, "issuing_authority": "Utopia",
+  "issuing_country": "UT", "expiry_date": "2031-11-26", "nationality": "UT"}}'
+SERVE_PIDS=()
+stop_serves() {
+  local p
+  for p in "${SERVE_PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  SERVE_PIDS=()
+}
+trap 'stop_serves; cleanup' EXIT
+# wait_file FILE PID — waits up to 10 s for FILE to be non-empty while PID lives
+wait_file() {
+  local i
+  for i in $(seq 1 200); do
+    [ -s "$1" ] && return 0
+    kill -0 "$2" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+# serve DIR LOGPREFIX [ARGS...] — starts `tessera authority serve` on 127.0.0.1:0
+serve() {
+  local dir=$1 log=$2; shift 2
+  rm -f "$log.port"
+  "$TESSERA_BIN" authority serve --dir "$dir" --listen 127.0.0.1:0 --port-file "$log.port" "$@" \
+    >"$log.out" 2>"$log.err" &
+  SERVE_PIDS+=($!)
+  wait_file "$log.port" $! || { echo "  authority serve did not start:"; sed 's/^/  | /' "$log.err"; return 1; }
+}
+jfield() { node -e 'const j=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")); console.log(j[process.argv[2]])' "$1" "$2"; }
+# enrol DIR OUT — `tessera authority enrol --json` of a PID holder (claims DIR/../pid.json): JSON to OUT
+enrol() {
+  "$TESSERA_BIN" authority enrol --dir "$1" --claims "$(dirname "$1")/pid.json" \
+    --doctype eu.europa.ec.eudi.pid.1 --json >"$2" 2>"$2.err" && return 0
+  echo "  authority enrol failed:"; sed 's/^/  | /' "$2.err" | head -20
+  return 1
+}
+
+t=c-oid4vci-wallet
+C="$tmp/c"
+mkdir -p "$C"
+printf '%s\n' "$PIDCLAIMS" >"$C/pid.json"
+c_run() {
+  runlog "$C/init.log" "$TESSERA_BIN" authority init --dir "$C/auth" --country UT --name Utopia || return 1
+  serve "$C/auth" "$C/serve" || return 1
+  enrol "$C/auth" "$C/enrol.json" || return 1
+  local rc=0
+  node oid4vci_wallet.mjs --offer "$(jfield "$C/enrol.json" offer)" --tx-code "$(jfield "$C/enrol.json" tx_code)" \
+    --trust "$C/auth/iaca.pem" --ds "$C/auth/ds.pem" --batch 3 --extra >"$C/wallet.json" 2>"$C/wallet.err" || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "  the OpenID4VCI wallet failed (exit $rc):"; sed 's/^/  | /' "$C/wallet.json" "$C/wallet.err" | head -60
+    return 1
+  fi
+  # the standard form, and the MSO signed inside the DS validity (checked by @auth0/mdl too)
+  runlog "$C/check.log" node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const bad = [];
+    if (!j.ok || j.credentials.length !== 3) bad.push("not 3 verified credentials");
+    for (const c of j.credentials) {
+      if (JSON.stringify([...c.keys].sort()) !== JSON.stringify(["issuerAuth", "nameSpaces"]))
+        bad.push("credential is not an IssuerSigned: keys " + c.keys);
+      if (c.docType !== "eu.europa.ec.eudi.pid.1") bad.push("docType " + c.docType);
+      if (Date.parse(c.signed) < Date.parse(c.dsNotBefore)) bad.push("signed " + c.signed + " before the DS notBefore " + c.dsNotBefore);
+      if (c.signed !== j.credentials[0].signed) bad.push("copies differ in signed");
+      if (!c.dsNotBefore.endsWith("T00:00:00.000Z")) bad.push("authority init: the DS starts at " + c.dsNotBefore + ", not at midnight UTC");
+    }
+    if (bad.length) { console.log(bad.join("\n")); process.exit(1); }' "$C/wallet.json" || return 1
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif c_run; then
+  pass $t
+else
+  fail $t
+fi
+
+# --- d) tessera wallet enrol: the standard form, unknown members, the legacy form ----
+# `tessera wallet enrol` against a second service, through issuer_proxy.mjs (a forwarder
+# that rewrites answers as other issuers may send them): the standard IssuerSigned as
+# served; every JSON answer and the offer with members the client does not know; the
+# pre-1.0 Tessera map (legacy, still accepted); a DeviceResponse instead of a credential
+# (refused, nothing stored).
+t=d-wallet-enrol-forms
+D="$tmp/d"
+mkdir -p "$D"
+printf '%s\n' "$PIDCLAIMS" >"$D/pid.json"
+PROXY_PID=""
+d_enrol() { # MODE EXPECT(0|1) — one offer through the proxy in MODE
+  local mode=$1 want=$2 rc=0
+  echo "$mode" >"$D/mode"
+  enrol "$D/auth" "$D/enrol-$mode.json" || return 1
+  local offer tx
+  offer=$(jfield "$D/enrol-$mode.json" offer)
+  tx=$(jfield "$D/enrol-$mode.json" tx_code)
+  if [ "$mode" != pass ]; then
+    # unknown members in the offer too
+    offer=$(node -e '
+      const u = process.argv[1], p = "openid-credential-offer://?credential_offer=";
+      const o = JSON.parse(decodeURIComponent(u.slice(p.length)));
+      o.x_offer_member = {a: 1};
+      o.grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"].x_grant_member = "y";
+      console.log(p + encodeURIComponent(JSON.stringify(o)) + "&x_query=1");' "$offer")
+  fi
+  printf '123456\n%s\n' "$tx" >"$D/fds"
+  "$TESSERA_BIN" wallet enrol --wallet "$D/phone" --offer "$offer" --batch 2 --pin-fd 3 \
+    --name "eID $mode" 3<"$D/fds" >"$D/wallet-$mode.out" 2>"$D/wallet-$mode.err" || rc=$?
+  if [ "$want" = 0 ] && [ "$rc" -ne 0 ]; then
+    echo "  wallet enrol ($mode) failed (exit $rc):"; sed 's/^/  | /' "$D/wallet-$mode.err" | head -20
+    return 1
+  fi
+  if [ "$want" = 1 ] && [ "$rc" -eq 0 ]; then
+    echo "  wallet enrol ($mode) accepted what it must refuse"; return 1
+  fi
+  return 0
+}
+d_run() {
+  runlog "$D/init.log" "$TESSERA_BIN" authority init --dir "$D/auth" --country UT --name Utopia || return 1
+  runlog "$D/winit.log" "$TESSERA_BIN" wallet init --dir "$D/phone" || return 1
+  printf '123456\n123456\n12345678\n12345678\n' >"$D/pins"
+  runlog "$D/pin.log" "$TESSERA_BIN" wallet pin set --wallet "$D/phone" --pin-fd 3 3<"$D/pins" || return 1
+  echo pass >"$D/mode"
+  node issuer_proxy.mjs --upstream-port-file "$D/serve.port" --port-file "$D/proxy.port" \
+    --mode-file "$D/mode" >"$D/proxy.out" 2>"$D/proxy.err" &
+  PROXY_PID=$!
+  SERVE_PIDS+=("$PROXY_PID")
+  wait_file "$D/proxy.port" "$PROXY_PID" || { echo "  the proxy did not start"; sed 's/^/  | /' "$D/proxy.err"; return 1; }
+  serve "$D/auth" "$D/serve" --public-url "http://127.0.0.1:$(cat "$D/proxy.port")" || return 1
+  d_enrol pass 0 || return 1
+  d_enrol extra 0 || return 1
+  d_enrol legacy 0 || return 1
+  d_enrol devresp 1 || return 1
+  grep -q "not an mso_mdoc credential" "$D/wallet-devresp.err" || {
+    echo "  the refusal does not say why:"; sed 's/^/  | /' "$D/wallet-devresp.err"; return 1; }
+  runlog "$D/list.log" "$TESSERA_BIN" wallet list --wallet "$D/phone" --json || return 1
+  runlog "$D/list-check.log" node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const ok = j.length === 3 && j.every((c) => c.copies === 2 && c.docType === "eu.europa.ec.eudi.pid.1");
+    if (!ok) { console.log(JSON.stringify(j)); process.exit(1); }' "$D/list.log" || return 1
+  # a copy stored from the legacy form and one from the standard form present and verify
+  printf '\x83\xf6\xf6\xf6' >"$D/st.cbor"
+  local i id
+  for i in 0 2; do
+    id=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))[process.argv[2]].id)' \
+      "$D/list.log" "$i")
+    runlog "$D/present-$i.log" "$TESSERA_BIN" present --wallet "$D/phone" --credential "$id" --pin-fd 3 \
+      --elements family_name --transcript "$D/st.cbor" --out "$D/resp-$i.cbor" 3<<<"123456" || return 1
+    runlog "$D/verify-$i.log" "$TESSERA_BIN" verify --trust "$D/auth/iaca.pem" \
+      --transcript "$D/st.cbor" "$D/resp-$i.cbor" || return 1
+  done
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif d_run; then
+  pass $t
+else
+  fail $t
+fi
+stop_serves
 
 summary
 [ "$failed" -eq 0 ]

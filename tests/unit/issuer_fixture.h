@@ -69,9 +69,9 @@ static inline bool fx_write_pem_cert(const char *dir, const char *name, const te
     return ok;
 }
 
-/* An authority in dir as `tessera authority init` makes it (iaca.pem, ds.pem,
- * ds_key.pem); the IACA certificate to *iaca_out when not NULL. */
-static inline bool fx_make_authority(const char *dir, tes_cert **iaca_out)
+/* An authority in dir (iaca.pem, ds.pem, ds_key.pem) whose certificates are
+ * valid from not_before; the IACA certificate to *iaca_out when not NULL. */
+static inline bool fx_make_authority_from(const char *dir, int64_t not_before, tes_cert **iaca_out)
 {
     int64_t now = time(NULL);
     tes_key *ik = NULL, *dk = NULL;
@@ -80,7 +80,7 @@ static inline bool fx_make_authority(const char *dir, tes_cert **iaca_out)
               tes_key_generate(TES_CURVE_P256, &dk) == TES_OK;
     tes_cert_template rt = {.common_name = "Utopia IACA",
                             .country = "UT",
-                            .not_before = now - 3600,
+                            .not_before = not_before,
                             .not_after = now + 3650 * FX_DAY,
                             .is_ca = true,
                             .path_len = 0,
@@ -88,7 +88,7 @@ static inline bool fx_make_authority(const char *dir, tes_cert **iaca_out)
                             .issuer_alt_uri = "https://iaca.ut.example"};
     tes_cert_template dt = {.common_name = "Utopia Document Signer",
                             .country = "UT",
-                            .not_before = now - 3600,
+                            .not_before = not_before,
                             .not_after = now + 1000 * FX_DAY,
                             .path_len = -1,
                             .key_usage = TES_KU_DIGITAL_SIGNATURE,
@@ -112,6 +112,14 @@ static inline bool fx_make_authority(const char *dir, tes_cert **iaca_out)
     else
         tes_cert_free(iaca);
     return ok;
+}
+
+/* An authority in dir as `tessera authority init` makes it: valid from
+ * midnight UTC of the day an hour ago. */
+static inline bool fx_make_authority(const char *dir, tes_cert **iaca_out)
+{
+    int64_t t = (int64_t)time(NULL) - 3600;
+    return fx_make_authority_from(dir, t - t % FX_DAY, iaca_out);
 }
 
 /* The start of a test environment: libcurl, a temp dir made from tmpl (e.g.

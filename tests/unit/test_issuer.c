@@ -331,6 +331,16 @@ TEST(form_parser)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         CHECK_ERR(iss_form_parse(bad[i], strlen(bad[i]), &t), TES_ERR_HTTP_REQUEST);
     CHECK_ERR(iss_form_parse("unknown=1&grant_type=g", 22, &t), TES_OK); /* ignored */
+    /* an unknown parameter longer than a known one may be (a client assertion): ignored */
+    char assertion[2100] = "grant_type=g&client_assertion=";
+    size_t al = strlen(assertion);
+    memset(assertion + al, 'A', 2000);
+    assertion[al + 2000] = '\0';
+    CHECK_ERR(iss_form_parse(assertion, strlen(assertion), &t), TES_OK);
+    CHECK_EQ_STR(t.grant_type, "g");
+    assertion[al + 5] = '%'; /* its syntax is still checked: "%ZA" */
+    assertion[al + 6] = 'Z';
+    CHECK_ERR(iss_form_parse(assertion, strlen(assertion), &t), TES_ERR_HTTP_REQUEST);
     char many[2048] = "";
     for (int i = 0; i < 40; i++)
         strcat(many, i ? "&x=1" : "x=1");
@@ -345,6 +355,14 @@ TEST(credential_request_parser)
     CHECK_ERR(iss_cred_req_parse(ok, strlen(ok), 5, &r), TES_OK);
     CHECK_EQ_INT(r.n, 2);
     CHECK_EQ_STR(r.proofs[1], "d.e.f");
+    iss_cred_req_free(&r);
+    /* OpenID4VCI 1.0 §8.2: unknown members are ignored, whatever their value */
+    const char extra[] = "{\"x_foo\":{\"a\":[1,2]},\"credential_configuration_id\":"
+                         "\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":[\"a.b.c\"]},"
+                         "\"x_bar\":null}";
+    CHECK_ERR(iss_cred_req_parse(extra, strlen(extra), 5, &r), TES_OK);
+    CHECK_EQ_INT(r.n, 1);
+    CHECK_EQ_STR(r.config_id, TES_DOCTYPE_PID);
     iss_cred_req_free(&r);
     static const struct {
         const char *json;
@@ -363,7 +381,13 @@ TEST(credential_request_parser)
          TES_ERR_PROOF},
         {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":[1]}}",
          TES_ERR_PROOF},
+        /* the drafts' single "proof" is not 1.0's: ignored, so no proofs */
         {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proof\":{}}",
+         TES_ERR_PROOF},
+        /* known members this issuer cannot serve */
+        {"{\"credential_identifier\":\"x\",\"proofs\":{\"jwt\":[\"a\"]}}", TES_ERR_HTTP_REQUEST},
+        {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":"
+         "[\"a\"]},\"credential_response_encryption\":{}}",
          TES_ERR_HTTP_REQUEST},
         {"{\"credential_configuration_id\":\"eu.europa.ec.eudi.pid.1\",\"proofs\":{\"jwt\":"
          "[\"a\",\"b\",\"c\"]}}",
@@ -651,8 +675,38 @@ TEST(token_errors)
     CHECK_ERR(tes_oid4vci_obtain((char *)uri.ptr, wrong, 1, &keys, &m, &ids, &n), TES_ERR_GRANT);
     CHECK(strstr(tes_err_message(), "tries left") != NULL);
 
-    /* right code once; reused: invalid_grant */
-    CHECK(fx_get_token(E.url, code, tx, tok));
+    /* no transaction code for an offer that needs one: invalid_request (OpenID4VCI 1.0
+     * §6.3), also when empty; no try is used up (3 wrong ones so far, see below) */
+    fx_token_form(&f, code, NULL);
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
+               &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    CHECK(desc_has(&r, "needs a transaction code"));
+    tes_buf_free(&r.body);
+    tes_buf_free(&f);
+    fx_token_form(&f, code, "");
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
+               &r));
+    CHECK_WIRE(&r, 400, "invalid_request");
+    tes_buf_free(&r.body);
+    tes_buf_free(&f);
+
+    /* right code once, with parameters the issuer does not know (ignored, RFC 6749 §3.2,
+     * OpenID4VCI 1.0 §6.1); reused: invalid_grant */
+    fx_token_form(&f, code, tx);
+    static const char extra_params[] = "&x_foo=bar&client_id=some-wallet&scope=x%20y";
+    tes_buf_append(&f, extra_params, sizeof extra_params - 1);
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
+               &r));
+    CHECK_EQ_INT(r.status, 200);
+    {
+        json_t *tv = fx_resp_json(&r);
+        CHECK(json_is_string(json_object_get(tv, "access_token")));
+        snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(tv, "access_token")));
+        json_decref(tv);
+    }
+    tes_buf_free(&r.body);
+    tes_buf_free(&f);
     fx_token_form(&f, code, tx);
     CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
                &r));
@@ -1099,6 +1153,130 @@ TEST(metadata)
     CHECK_EQ_STR(json_string_value(json_object_get(v, "token_endpoint")), tok_ep);
     json_decref(v);
     tes_buf_free(&r.body);
+}
+
+/* OpenID4VCI 1.0 Appendix A.2.4: the credential is base64url (no padding) of the CBOR
+ * IssuerSigned of ISO 18013-5, {"nameSpaces", "issuerAuth"}, the docType only in the MSO;
+ * and a Credential Request with a member the issuer does not know (§8.2) is served. */
+TEST(credential_response_form)
+{
+    REQUIRE(env_up());
+    char tok[128], nonce[128];
+    REQUIRE(fx_fresh_token(&E.cfg, COUNTER, tok));
+    REQUIRE(fx_get_nonce(E.url, nonce));
+    proof_opts o = {.se = E.se, .nonce = nonce};
+    tes_key *key = NULL;
+    char *p1 = make_proof(&o, &key, NULL);
+    REQUIRE(p1 != NULL);
+    json_t *req = json_pack("{s:s, s:{s:[s]}, s:{s:i}, s:s}", "credential_configuration_id",
+                            TES_DOCTYPE_PID, "proofs", "jwt", p1, "x_foo", "n", 1, "x_bar", "y");
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    fx_resp r;
+    CHECK(http("POST", "/credential", "application/json", tok, body, strlen(body), &r));
+    free(body);
+    free(p1);
+    CHECK_EQ_INT(r.status, 200);
+    json_t *v = fx_resp_json(&r);
+    json_t *cred =
+        json_object_get(json_array_get(json_object_get(v, "credentials"), 0), "credential");
+    CHECK(json_is_string(cred));
+    const char *text = json_is_string(cred) ? json_string_value(cred) : "";
+    CHECK(strlen(text) > 0 && iss_b64url_chars(text, strlen(text))); /* no '=', '+', '/' */
+    tes_buf raw = {0};
+    CHECK_ERR(tes_b64url_decode(&raw, text, strlen(text)), TES_OK);
+    tes_cbor_doc d;
+    REQUIRE(tes_cbor_parse(tes_buf_bytes(&raw), NULL, &d) == TES_OK);
+    CHECK(tes_cbor_is(&d, 0, TES_CBOR_MAP));
+    CHECK_EQ_INT(tes_cbor_count(&d, 0), 2);
+    CHECK(tes_cbor_is(&d, tes_cbor_map_get_text(&d, 0, "nameSpaces"), TES_CBOR_MAP));
+    CHECK(tes_cbor_is(&d, tes_cbor_map_get_text(&d, 0, "issuerAuth"), TES_CBOR_ARRAY));
+    CHECK(tes_cbor_map_get_text(&d, 0, "docType") == TES_CBOR_NONE);
+    CHECK(tes_cbor_map_get_text(&d, 0, "issuerSigned") == TES_CBOR_NONE);
+    tes_cbor_doc_free(&d);
+    tes_mdoc_cred_info info;
+    CHECK_ERR(tes_mdoc_cred_info_read(tes_buf_bytes(&raw), &info), TES_OK);
+    CHECK_EQ_STR(info.doctype, TES_DOCTYPE_PID); /* from the MSO */
+    CHECK(info.device_key && tes_key_equal_public(info.device_key, key));
+    tes_mdoc_cred_info_free(&info);
+    tes_buf_free(&raw);
+    json_decref(v);
+    tes_buf_free(&r.body);
+    tes_key_free(key);
+    CHECK(still_serving());
+}
+
+/* An authority made before midnight alignment (its DS valid from a minute ago, as
+ * `authority init` used to make it: "now - 1 hour") issues at once: the MSO's signed
+ * and validFrom are not rounded to before the DS notBefore (ISO 18013-5 §9.3.1; other
+ * verifiers reject such credentials), still one value for every copy. */
+TEST(signed_not_before_ds)
+{
+    REQUIRE(env_up());
+    const int64_t now = fx_test_now(NULL);
+    const int64_t day_start = now - now % DAY;
+    /* a minute ago, but after midnight (so rounding down alone would go before it) */
+    int64_t nb = now - 60;
+    if (nb <= day_start)
+        nb = day_start + (now - day_start) / 2;
+    char auth[160], db[176], url[128];
+    snprintf(auth, sizeof auth, "%s/fresh_authority", E.dir);
+    snprintf(db, sizeof db, "%s/fresh.db", E.dir);
+    REQUIRE(mkdir(auth, 0700) == 0);
+    tes_cert *iaca = NULL;
+    REQUIRE(fx_make_authority_from(auth, nb, &iaca));
+    tes_trust_store *trust = NULL;
+    REQUIRE(tes_trust_store_new(&trust) == TES_OK);
+    REQUIRE(tes_trust_store_add(trust, TES_PROFILE_DS, iaca) == TES_OK); /* takes its own ref */
+    tes_cert_free(iaca);
+    tes_issuer_config cfg = {.authority_dir = auth,
+                             .db_url = db,
+                             .listen = "127.0.0.1:0",
+                             .batch_max = BATCH_MAX,
+                             .clock = &FX_TEST_CLOCK};
+    tes_issuer *iss = NULL;
+    REQUIRE(fx_service_start(&cfg, &iss, NULL, url, sizeof url));
+    tes_buf uri = {0};
+    char tx[16], recovery[32];
+    int64_t person;
+    CHECK_ERR(tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, FX_PID_CLAIMS, COUNTER, &uri, tx, &person,
+                               recovery),
+              TES_OK);
+    tes_buf_append(&uri, "", 1);
+    fx_soft_keys sk = {0};
+    tes_oid4vci_keys keys = {fx_soft_create, fx_soft_sign, &sk};
+    tes_buf *m = NULL;
+    char(*ids)[64] = NULL;
+    size_t n = 0;
+    tes_err e = tes_oid4vci_obtain((char *)uri.ptr, tx, 2, &keys, &m, &ids, &n);
+    if (e != TES_OK)
+        fprintf(stderr, "    obtain: %s\n", tes_err_message());
+    CHECK_ERR(e, TES_OK);
+    for (size_t i = 0; i < n; i++) {
+        tes_mdoc_cred_info info;
+        REQUIRE(tes_mdoc_cred_info_read(tes_buf_bytes(&m[i]), &info) == TES_OK);
+        CHECK(info.signed_at >= nb); /* inside the DS validity */
+        CHECK_EQ_INT(info.signed_at, nb);
+        CHECK_EQ_INT(info.valid_from, info.signed_at);
+        CHECK_EQ_INT(info.valid_until, day_start + 365 * DAY);
+        tes_mdoc_cred_info_free(&info);
+        /* and it verifies as a reader would, now */
+        size_t k = (size_t)(ids[i][1] - '0');
+        tes_signer dev = tes_signer_from_key(sk.k[k]);
+        tes_buf dr = {0};
+        CHECK_ERR(fx_present_family_name(tes_buf_bytes(&m[i]), &dev, &dr), TES_OK);
+        tes_mdoc_result res = {0};
+        CHECK_ERR(fx_verify_response(&dr, trust, now, &res), TES_OK);
+        tes_mdoc_result_free(&res);
+        tes_buf_free(&dr);
+        tes_buf_free(&m[i]);
+    }
+    free(m);
+    free(ids);
+    fx_soft_keys_clear(&sk);
+    tes_buf_free(&uri);
+    tes_issuer_stop(iss);
+    tes_trust_store_free(trust);
 }
 
 /* Last on this service: it uses up the failure allowance of 127.0.0.1. */

@@ -440,9 +440,9 @@ BOTH(offer_wrong_tx_code_then_right)
     CHECK_FAIL(tes_registry_offer_redeem(r, code, "12", 1002, 300, token, &who), TES_ERR_GRANT,
                "wrong transaction code (3 tries left)");
     /* Missing code: refused, but no try is used up. */
-    CHECK_FAIL(tes_registry_offer_redeem(r, code, NULL, 1002, 300, token, &who), TES_ERR_GRANT,
-               "needs a transaction code");
-    CHECK_FAIL(tes_registry_offer_redeem(r, code, "", 1002, 300, token, &who), TES_ERR_GRANT,
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, NULL, 1002, 300, token, &who),
+               TES_ERR_HTTP_REQUEST, "needs a transaction code");
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, "", 1002, 300, token, &who), TES_ERR_HTTP_REQUEST,
                "needs a transaction code");
     CHECK_ERR(tes_registry_offer_redeem(r, code, tx, 1003, 300, token, &who), TES_OK);
     CHECK_EQ_INT(who, p);

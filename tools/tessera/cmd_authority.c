@@ -14,7 +14,7 @@
 #include "cli.h"
 
 #define DAY 86400LL
-#define SKEW 3600LL              /* not_before = now - 1 hour (clock skew) */
+#define SKEW 3600LL              /* not_before <= now - 1 hour (clock skew) */
 #define IACA_DAYS (10 * 365 + 3) /* 10 years */
 #define DS_DAYS (3 * 365 + 1)    /* 3 years */
 
@@ -105,6 +105,11 @@ static int authority_init(const char *dir, const char *country, const char *name
         return cli_usage_error("authority", "--url is too long");
 
     int64_t now = (int64_t)time(NULL);
+    /* Both certificates start at midnight UTC of the day an hour ago: the issuer
+     * service rounds every MSO's signed time down to midnight UTC (unlinkability),
+     * and ISO 18013-5 §9.3.1 wants it inside the DS validity, so the DS must be
+     * valid from a day boundary no later than today's. */
+    const int64_t not_before = (now - SKEW) - (now - SKEW) % DAY;
     tes_key *iaca_key = NULL, *ds_key = NULL;
     tes_cert *iaca = NULL, *ds = NULL;
     cli_ds_hsm hsm = {0};
@@ -130,7 +135,7 @@ static int authority_init(const char *dir, const char *country, const char *name
     const tes_cert_template root_t = {
         .common_name = iaca_cn,
         .country = country,
-        .not_before = now - SKEW,
+        .not_before = not_before,
         .not_after = now + IACA_DAYS * DAY,
         .is_ca = true,
         .path_len = 0,
@@ -145,7 +150,7 @@ static int authority_init(const char *dir, const char *country, const char *name
     const tes_cert_template ds_t = {
         .common_name = ds_cn,
         .country = country,
-        .not_before = now - SKEW,
+        .not_before = not_before,
         .not_after = now + DS_DAYS * DAY,
         .is_ca = false,
         .path_len = -1,
