@@ -13,17 +13,20 @@
  *   connections never both act on the same row state: two redeems of one
  *   code, two consumes of one nonce, two batches drawing indexes from one list
  *   (the list's row in status_lists is updated first and stays locked until
- *   commit). A transaction that fails with a transient conflict (40001
+ *   commit). Every issuance and every person- or device-wide status change
+ *   first locks the one row of table locks ('issuance'), so on PostgreSQL,
+ *   as on SQLite, a revocation and an issuance never overlap: the issuance
+ *   sees the revocation (and is refused) or the revocation sees the
+ *   credentials issued (and revokes them). A transaction that fails with a transient conflict (40001
  *   serialization failure, 40P01 deadlock) is run again, up to REG_MAX_TRIES
  *   times with a growing random pause; then TES_ERR_BUSY.
- *   Every commit is durable when the call returns (SQLite synchronous=FULL),
- *   except that of nonce_new: a fresh nonce lost to a power failure harms no
- *   one (the wallet is told invalid_nonce and asks for another), so its
- *   transaction skips its own fsync (one of four per OpenID4VCI credential).
+ *   Every commit is durable when the call returns (SQLite synchronous=FULL).
+ *   Making a nonce writes nothing (schema v3: nonces are authenticated, not
+ *   stored, until used; see the nonce section).
  *
  * Secrets
- *   Pre-authorized codes and access tokens are 32 random bytes, nonces 16, in
- *   base64url; the database keeps the hex SHA-256 of each. The transaction
+ *   Pre-authorized codes and access tokens are 32 random bytes in base64url;
+ *   the database keeps the hex SHA-256 of each (and of each used nonce). The transaction
  *   code is hashed together with its pre-authorized code (SHA-256 of
  *   "code:txcode"), so a copy of the database does not let anyone try the
  *   10^digits transaction codes without the 256-bit code. Transaction-code
@@ -36,8 +39,9 @@
  *     for an offer that has one fails (TES_ERR_GRANT) without using up a try.
  *   - Validity windows are half open: a code, token or nonce made at t with
  *     lifetime L is good for t <= now < t + L.
- *   - Expired tokens are deleted when a code is redeemed, expired nonces when
- *     a nonce is made; a nonce given after it was deleted is "unknown".
+ *   - Expired tokens are deleted when a code is redeemed, used nonces once
+ *     expired when a nonce is consumed (an expired nonce is refused by its
+ *     own expiry, recorded or not).
  *   - A status list is registered (uri, size) by the first batch that uses it;
  *     later calls naming the same uri with another size fail with TES_ERR_ARG.
  *     A list that no batch has used yet is published as all valid.
@@ -61,6 +65,11 @@
  *     person) is bound to the device, so a mistyped id is not "0 changed".
  *     Recovery codes are hashed as SHA-256("recovery:" || 16 normalized
  *     symbols).
+ *   - Schema v3 (see REG_SCHEMA_V3): person state, withdrawn offers and
+ *     tokens, device blocks, budgets, status list series, stateless nonces.
+ *     Withdrawal is recorded (withdrawn_at), not a deletion, so the wallet is
+ *     told why. Person-wide suspend/reinstate of a revoked person fails with
+ *     TES_ERR_STATE (the person's revocation is final, like a credential's).
  *   - The header passes no clock to person_add and set_status: their audit
  *     entries (and persons.created_at, batches.created_at) use time(NULL);
  *     the offer's audit entry uses the `now` it is given.
