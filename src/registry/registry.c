@@ -257,18 +257,12 @@ const reg_stmt reg_stmts[RS_COUNT] = {
     [RS_TOKEN_GET] = {.sql = "SELECT person_id, expires_at, withdrawn_at FROM tokens"
                       " WHERE token_hash = $1"},
     [RS_TOKEN_PURGE] = {.sql = "DELETE FROM tokens WHERE expires_at <= $1"},
-    [RS_NONCE_INSERT] = {.sql = "INSERT INTO nonces(nonce_hash, expires_at, used) VALUES ($1, $2, 0)"},
-    [RS_NONCE_USE] = {.sql = "UPDATE nonces SET used = 1 WHERE nonce_hash = $1 AND used = 0"
-                      " AND expires_at > $2 RETURNING expires_at"},
-    [RS_NONCE_GET] = {.sql = "SELECT used, expires_at FROM nonces WHERE nonce_hash = $1"},
     [RS_NONCE_PURGE] = {.sql = "DELETE FROM nonces WHERE expires_at <= $1"},
     [RS_LIST_ENSURE] = {.sql = "INSERT INTO status_lists(uri, size, used) VALUES ($1, $2, 0)"
                         " ON CONFLICT (uri) DO NOTHING"},
     [RS_LIST_RESERVE] = {.sql = "UPDATE status_lists SET used = used + $2 WHERE uri = $1"
                          " RETURNING size, used"},
     [RS_LIST_GET] = {.sql = "SELECT size, used FROM status_lists WHERE uri = $1"},
-    [RS_BATCH_INSERT] = {.sql = "INSERT INTO batches(person_id, copies, created_at) VALUES ($1, $2, $3)"
-                         " RETURNING id"},
     [RS_CRED_INSERT] = {.sql = "INSERT INTO credentials(person_id, batch_id, doctype, valid_from,"
                         " valid_until, thumbprint, status, list_uri, idx, device)"
                         " VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)"
