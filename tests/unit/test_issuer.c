@@ -16,6 +16,10 @@
  *    -> that phone's copies SUSPENDED, the holder's other device untouched;
  *    reinstated by device; the client (tes_oid4vci_report_lost); wrong codes
  *    rate-limited per address.
+ *  - revocation: a revoked or suspended holder's token -> invalid_token, open
+ *    offer -> invalid_grant, a phone reported lost -> credential_request_denied;
+ *    reinstating needs a new offer. Budgets (across a restart), list rollover
+ *    (/status/2), /nonce rate-limited and writing nothing.
  *  - bad requests, each with its standard error, the service serving after.
  *  - the request parsers directly (form, credential request, proof JWT).
  *  - a bounded load run: 4 threads x 250 obtains (token + nonce + credential).

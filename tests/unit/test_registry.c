@@ -7,7 +7,10 @@
  * Offers and transaction codes, tokens, nonces, races between two connections
  * (threads) on one code or nonce, batch issuance with random distinct indexes,
  * full lists, status changes and the audit log, and processes killed with
- * SIGKILL in the middle of issuing.
+ * SIGKILL in the middle of issuing. Schema v3: revoking or suspending a
+ * person or a phone withdraws offers and tokens and stops issuance (also
+ * racing an issuer on another connection), budgets that survive a restart,
+ * status lists that roll over, stateless nonces (forged, replayed, expired).
  */
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"
