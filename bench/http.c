@@ -166,7 +166,8 @@ http_bench *http_bench_start(const bench_authority *a, const char *parent_dir, s
                                  .listen = "127.0.0.1:0",
                                  .vendor_roots = NULL, /* no attestation: software keys */
                                  .batch_max = 1,
-                                 .offer_lifetime = 3600};
+                                 .offer_lifetime = 3600,
+                                 .nonce_rate_limit = -1}; /* one client address */
     int port = 0;
     if (tes_issuer_start(&b->cfg, &b->iss, &port) != TES_OK) {
         fprintf(stderr, "bench http: tes_issuer_start: %s\n", tes_err_message());

@@ -129,6 +129,9 @@ typedef enum tes_err {
     TES_ERR_NONCE = 346,             /* c_nonce unknown, used or expired */
     TES_ERR_PROOF = 347,             /* proof of possession does not verify */
     TES_ERR_RATE_LIMIT = 348,        /* too many requests for this offer */
+    /* h-issuance: issuance refused by the registry (renumber on merge if taken) */
+    TES_ERR_DENIED = 349,            /* the person or device is revoked or suspended: no issuance */
+    TES_ERR_BUDGET = 350,            /* the offer's or person's credential budget is used up */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

@@ -45,7 +45,9 @@
  *        counted per client address (429 rate_limited after rate_limit a
  *        minute); a device with none of the person's credentials: 400
  *        invalid_request.
- *   GET  /status/<list>   the Status List Token (application/statuslist+cwt)
+ *   GET  /status/<N>   the Status List Token (application/statuslist+cwt) of
+ *        list N = 1, 2, ...: when a list is full the next one is started
+ *        (tes_registry_issue_for_token); lists not started yet: 404.
  *   Proof JWT: header {"typ": "openid4vci-proof+jwt", "alg": "ES256",
  *        "jwk": {EC P-256 public key}, "x5c": [attestation leaf, attestation
  *        CA] (base64 DER; the secure element's key attestation, whose leaf
@@ -64,7 +66,12 @@
  *        is the SHA-256 of the key attestation's x5c[1].
  *   Errors: HTTP 400/401 with {"error": "invalid_grant" | "invalid_request"
  *        | "invalid_proof" | "invalid_nonce" | "invalid_token" |
- *        "unknown_credential_configuration" | "rate_limited", "error_description": ...}.
+ *        "unknown_credential_configuration" | "credential_request_denied" |
+ *        "rate_limited", "error_description": ...}. A holder whose credentials
+ *        were revoked or suspended (by person, or a lost phone) finds the open
+ *        offer refused (invalid_grant) and the access token withdrawn
+ *        (invalid_token); a key on a phone reported lost, or a spent budget:
+ *        credential_request_denied (OpenID4VCI 1.0 §8.3.1.2).
  *   Credential configuration ids: "eu.europa.ec.eudi.pid.1" and
  *        "org.iso.18013.5.1.mDL" (= the doctypes).
  *   Offer URI: openid-credential-offer://?credential_offer=<url-encoded JSON
@@ -111,6 +118,16 @@ typedef struct tes_issuer_config {
     const char *hsm_pin;       /* PIN of the PKCS#11 token holding the document signer key
                                   (authority_dir/ds_key.hsm); NULL: the environment variable
                                   TESSERA_HSM_PIN. Not used for a ds_key.pem file. */
+    /* Budgets, kept in the registry (they survive restarts and bind every
+     * service on one registry; tes_registry_issue_for_token). 0: the default;
+     * negative: no limit. Exceeding one: 400 credential_request_denied. */
+    int64_t credentials_per_offer;  /* in all, by one offer's access tokens
+                                       (default 3 * batch_max) */
+    int64_t credentials_per_person; /* per person within budget_period
+                                       (default 10 * batch_max) */
+    int64_t budget_period;          /* seconds (default 86400) */
+    int nonce_rate_limit;           /* POST /nonce per client address per minute (default 600;
+                                       negative: no limit); then 429 rate_limited */
 } tes_issuer_config;
 
 typedef struct tes_issuer tes_issuer;

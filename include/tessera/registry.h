@@ -73,7 +73,12 @@ TES_MUST_CHECK tes_err tes_registry_offer_redeem(tes_registry *r, const char *co
 TES_MUST_CHECK tes_err tes_registry_token_check(tes_registry *r, const char *token, int64_t now,
                                                 int64_t *person_id);
 /* A fresh c_nonce valid for lifetime; consume checks and uses it up once.
- * Errors: TES_ERR_NONCE. */
+ * Nonces are stateless until used: an expiry and 16 random bytes
+ * authenticated with a key kept in the registry (made on first use; shared
+ * by every process on the registry), 55 base64url characters. Making one
+ * writes nothing (after the key exists); consuming one checks the tag and the
+ * expiry, then records it until it expires (purged by later consumptions),
+ * so a nonce is good once. Errors: TES_ERR_NONCE (forged, expired, used). */
 TES_MUST_CHECK tes_err tes_registry_nonce_new(tes_registry *r, int64_t now, int64_t lifetime,
                                               char nonce[64]);
 TES_MUST_CHECK tes_err tes_registry_nonce_consume(tes_registry *r, const char *nonce, int64_t now);
@@ -84,7 +89,9 @@ typedef struct tes_registry_issued {
     uint32_t status_idx; /* random, unused index in the list */
 } tes_registry_issued;
 
-/* Records a batch of n credentials for a person in one transaction: each
+/* Records a batch of n credentials for a person in one transaction (after
+ * the person and device checks of tes_registry_issue_for_token: a revoked or
+ * suspended person, or a device reported lost, gets nothing: TES_ERR_DENIED): each
  * gets a random unused index in the status list at list_uri (list size
  * list_size entries), the device key thumbprint (SHA-256 of the COSE_Key,
  * hex) and the device id of the phone holding the key (hex SHA-256 of the
@@ -98,10 +105,48 @@ TES_MUST_CHECK tes_err tes_registry_issue_batch(tes_registry *r, int64_t person_
                                                 size_t list_size, const char *const *thumbprints,
                                                 const char *const *devices, size_t n,
                                                 tes_registry_issued *out);
+/* What one offer and one person may obtain (tes_registry_issue_for_token). */
+typedef struct tes_registry_budget {
+    int64_t per_offer;  /* credentials one offer's access tokens obtain in all; <= 0: no limit */
+    int64_t per_person; /* credentials of one person within `period`; <= 0: no limit */
+    int64_t period;     /* seconds (sliding window), > 0 with per_person */
+} tes_registry_budget;
+
+#define TES_REGISTRY_URI_MAX 512
+
+/* Issues a batch for the holder of an access token, in one transaction that
+ * first takes the issuance lock (every person- and device-wide status change
+ * takes it too, so the two never overlap) and checks, before writing
+ * anything: the token (known, not expired at now, not withdrawn:
+ * TES_ERR_TOKEN), the person (not revoked or suspended: TES_ERR_DENIED),
+ * every device of the batch (not reported lost, for this person or for
+ * anyone: TES_ERR_DENIED), the budget (NULL: none; TES_ERR_BUDGET, the
+ * message saying which and how much; the offer's share is charged only when
+ * the batch is recorded). The status lists form a series under list_base:
+ * list_base "1", "2", ...; the batch goes into the current one, or, when it
+ * has no room for the whole batch, into the next one, created then
+ * (rollover); list_uri receives the list used. Otherwise as
+ * tes_registry_issue_batch; batches.created_at is now. */
+TES_MUST_CHECK tes_err tes_registry_issue_for_token(
+    tes_registry *r, const char *token, int64_t now, const char *doctype, int64_t valid_from,
+    int64_t valid_until, const char *list_base, size_t list_size, const tes_registry_budget *budget,
+    const char *const *thumbprints, const char *const *devices, size_t n, tes_registry_issued *out,
+    char list_uri[TES_REGISTRY_URI_MAX]);
+/* The number of the series' current list (0: nothing issued under list_base yet). */
+TES_MUST_CHECK tes_err tes_registry_status_series(tes_registry *r, const char *list_base,
+                                                  int64_t *current);
+
 /* Sets the status of one credential, or (credential_id 0) of every
  * credential of person_id: revoke, suspend, reinstate (VALID). One
  * transaction, audited. Revoked is final: reinstating it fails (TES_ERR_STATE).
- * *changed (may be NULL) receives the number of credentials changed. */
+ * *changed (may be NULL) receives the number of credentials changed.
+ * Person-wide, the person's own state is set too (suspending or reinstating a
+ * revoked person fails with TES_ERR_STATE), and revoking or suspending
+ * withdraws the person's open offers and access tokens for good: reinstating
+ * does not bring them back (the person needs a new offer, which
+ * tes_registry_offer_create refuses for a revoked or suspended person with
+ * TES_ERR_STATE). Redeeming a withdrawn offer fails with TES_ERR_GRANT, using
+ * a withdrawn token with TES_ERR_TOKEN, each saying so. */
 TES_MUST_CHECK tes_err tes_registry_set_status(tes_registry *r, int64_t credential_id,
                                                int64_t person_id, tes_status_value v,
                                                const char *operator_name, size_t *changed);
@@ -113,6 +158,11 @@ TES_MUST_CHECK tes_err tes_registry_status_list(tes_registry *r, const char *lis
  * tes_registry_set_status for a person: one transaction, one audit entry,
  * revoked credentials and those already at the value are skipped (revoked
  * is final), *changed (may be NULL) counts the credentials changed.
+ * Suspending or revoking also blocks the device (nothing more is issued onto
+ * it, for person_id, or for anyone when 0) and withdraws the open offers and
+ * access tokens of the person (of every person with a credential on the
+ * device when 0); reinstating lifts a suspension's block (that person's, or
+ * every one when 0), never a revocation's.
  * Errors: TES_ERR_NOT_FOUND (no such person, or no credential (of the
  * person) bound to the device), TES_ERR_ARG. */
 TES_MUST_CHECK tes_err tes_registry_set_status_by_device(tes_registry *r, const char *device,

@@ -87,7 +87,7 @@ static tes_err wire_code(const char *name)
     } map[] = {
         {"invalid_grant", TES_ERR_GRANT},     {"invalid_proof", TES_ERR_PROOF},
         {"invalid_nonce", TES_ERR_NONCE},     {"invalid_token", TES_ERR_TOKEN},
-        {"rate_limited", TES_ERR_RATE_LIMIT},
+        {"rate_limited", TES_ERR_RATE_LIMIT}, {"credential_request_denied", TES_ERR_DENIED},
     };
     for (size_t i = 0; name && i < sizeof map / sizeof map[0]; i++)
         if (strcmp(name, map[i].name) == 0)

@@ -52,6 +52,10 @@ const char *iss_wire_error(tes_err e, int *http_status)
         name = "rate_limited";
         st = 429;
         break;
+    case TES_ERR_DENIED: /* OpenID4VCI 1.0 §8.3.1.2 */
+    case TES_ERR_BUDGET:
+        name = "credential_request_denied";
+        break;
     default:
         name = "server_error";
         st = 500;

@@ -12,7 +12,12 @@
  *   nonce and distinct keys, at most batch_max keys in all (invalid_proof)
  *   -> the nonce consumed once for the whole request (invalid_nonce) -> key
  *   attestations: their signers' chains to the vendor roots (invalid_proof)
- *   -> issue.
+ *   -> issue: one registry transaction checks the token again (withdrawn when
+ *   the holder was revoked or suspended: invalid_token), the person and every
+ *   phone (not revoked, suspended, or reported lost: credential_request_denied),
+ *   the offer's and the person's budgets (credential_request_denied), and
+ *   records the batch in the current status list, or the next one when it is
+ *   full (/status/N).
  * The "attestation" proof type (OpenID4VCI 1.0 Appendix F.3, only with
  *   vendor roots): its one key attestation parsed and checked, nonce
  *   required (invalid_proof) -> at most batch_max attested keys -> its nonce
@@ -73,6 +78,7 @@
 #define DISCARD_SLACK (1u << 20) /* chunked body past max_body: read this much more, then drop */
 #define STATUS_CACHE_SECONDS 5
 #define STATUS_LIST_NAME "1"
+#define STATUS_CACHE_SLOTS 4 /* signed lists kept (the newest lists are fetched most) */
 #define RL_BUCKETS 1024
 #define RL_WAYS 4
 #define RL_WINDOW 60
@@ -106,9 +112,14 @@ struct tes_issuer {
     size_t n_regs, cap_regs;
 
     pthread_mutex_t status_mu;
-    tes_buf status_token;
-    int64_t status_built;
-    bool status_cached;
+    struct status_slot {
+        int64_t list; /* 0: empty */
+        tes_buf token;
+        int64_t built;
+    } status[STATUS_CACHE_SLOTS];
+    char *status_base; /* <public_url>/status/ : list N is at status_base N */
+    tes_registry_budget budget;
+    int nonce_rate_limit;
 
     pthread_mutex_t rl_mu;
     rl_slot rl[RL_BUCKETS][RL_WAYS];
@@ -392,6 +403,14 @@ out:
 
 static enum MHD_Result handle_nonce(tes_issuer *s, struct MHD_Connection *c)
 {
+    /* Stateless nonces (the registry writes nothing for them), and a bound per
+     * client address all the same: making one costs an HMAC. */
+    char ip[INET6_ADDRSTRLEN];
+    client_ip(c, ip);
+    if (s->nonce_rate_limit > 0 &&
+        rl_touch(s, "nonce-ip", ip, strlen(ip), 1) > s->nonce_rate_limit)
+        return send_error(c, TES_ERR_RATE_LIMIT,
+                          "too many nonce requests from this address; wait a minute");
     tes_registry *r;
     tes_err err = worker_registry(s, &r);
     char nonce[64];
@@ -462,7 +481,8 @@ static tes_err issuer_signed_of(tes_bytes mdoc, tes_bytes *out)
 /* Signs n mdocs for the batch (indexes from the registry), copy i bound to keys[i]. */
 static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_claims *claims,
                             const tes_key *const *keys, const tes_registry_issued *issued, size_t n,
-                            int64_t valid_from, int64_t valid_until, json_t *list)
+                            int64_t valid_from, int64_t valid_until, const char *status_uri,
+                            json_t *list)
 {
     const tes_signer signer = *tes_ds_signer_get(s->dss);
     const tes_bytes chain[1] = {tes_cert_der(s->ds)};
@@ -482,7 +502,7 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
             .valid_from = valid_from,
             .valid_until = valid_until,
             .decoys = DECOYS,
-            .status_uri = s->status_uri,
+            .status_uri = status_uri,
             .status_idx = issued[i].status_idx,
         };
         tes_bytes is;
@@ -578,14 +598,19 @@ static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *
         return send_error(c, err, NULL);
     const int64_t now = now_of(s);
     int64_t person_id;
-    if ((err = tes_registry_token_check(r, token, now, &person_id)) != TES_OK)
+    if ((err = tes_registry_token_check(r, token, now, &person_id)) != TES_OK) {
+        tes_wipe(token, sizeof token);
         return send_last_error(c, err, NULL);
-    tes_wipe(token, sizeof token);
+    }
+    /* The token is checked again where the batch is recorded (with the person's and
+     * the phones' state, and the budgets), in the same transaction. */
 
     iss_cred_req req;
     if ((err = iss_cred_req_parse((const char *)body->ptr, body->len, s->pol.batch_max, &req)) !=
-        TES_OK)
+        TES_OK) {
+        tes_wipe(token, sizeof token);
         return send_last_error(c, err, NULL);
+    }
 
     enum MHD_Result ret = MHD_NO;
     iss_proof *proofs = calloc(req.n, sizeof *proofs);
@@ -769,13 +794,20 @@ static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *
     if (valid_from < ds_not_before)
         valid_from = ds_not_before < now ? ds_not_before : now;
     const int64_t valid_until = day_start + s->valid_days * DAY;
-    if ((err = tes_registry_issue_batch(r, person_id, doctype, valid_from, valid_until,
-                                        s->status_uri, s->status_list_size, b.ptrs, b.ptrs + b.n,
-                                        b.n, issued)) != TES_OK) {
-        ret = send_error(c, err, NULL);
+    char list_uri[TES_REGISTRY_URI_MAX];
+    if ((err = tes_registry_issue_for_token(r, token, now, doctype, valid_from, valid_until,
+                                            s->status_base, s->status_list_size, &s->budget,
+                                            b.ptrs, b.ptrs + b.n, b.n, issued, list_uri)) !=
+        TES_OK) {
+        /* The holder's or the phone's state, the budget, a withdrawn token: say which. */
+        if (err == TES_ERR_DENIED || err == TES_ERR_BUDGET || err == TES_ERR_TOKEN)
+            ret = send_last_error(c, err, NULL);
+        else
+            ret = send_error(c, err, NULL);
         goto out;
     }
-    err = issue_copies(s, doctype, &claims, b.keys, issued, b.n, valid_from, valid_until, list);
+    err = issue_copies(s, doctype, &claims, b.keys, issued, b.n, valid_from, valid_until,
+                       list_uri, list);
     if (err != TES_OK) {
         /* The batch is recorded but will not be delivered: revoke it. */
         for (size_t i = 0; i < b.n; i++) {
@@ -798,6 +830,7 @@ static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *
         json_object_set_new(resp, "device_id", json_string(b.ids[b.cap]));
     ret = send_json(c, 200, resp, true, NULL, NULL);
 out:
+    tes_wipe(token, sizeof token);
     json_decref(list);
     if (proofs)
         for (size_t i = 0; i < req.n; i++)
@@ -813,21 +846,23 @@ out:
     return ret;
 }
 
-/* ------------------------------------------------------------------ /status/1 */
+/* ------------------------------------------------------------------ /status/N */
 
-static tes_err build_status(tes_issuer *s, int64_t now, tes_buf *out)
+static tes_err build_status(tes_issuer *s, int64_t list, int64_t now, tes_buf *out)
 {
     tes_registry *r;
     tes_err err = worker_registry(s, &r);
     if (err != TES_OK)
         return err;
+    char uri[TES_REGISTRY_URI_MAX];
+    snprintf(uri, sizeof uri, "%s%lld", s->status_base, (long long)list);
     tes_status_list l = {0};
-    if ((err = tes_registry_status_list(r, s->status_uri, s->status_list_size, &l)) != TES_OK)
+    if ((err = tes_registry_status_list(r, uri, s->status_list_size, &l)) != TES_OK)
         return err;
     const tes_signer signer = *tes_ds_signer_get(s->dss);
     const tes_bytes chain[1] = {tes_cert_der(s->ds)};
-    err = tes_status_token_build(&l, s->status_uri, now, now + s->status_lifetime, s->status_ttl,
-                                 &signer, chain, 1, out);
+    err = tes_status_token_build(&l, uri, now, now + s->status_lifetime, s->status_ttl, &signer,
+                                 chain, 1, out);
     tes_status_list_free(&l);
     return err;
 }
@@ -841,25 +876,59 @@ static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c
     return ret;
 }
 
-static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c)
+/* Drops every cached list (a status change must show at once). */
+static void status_cache_drop(tes_issuer *s)
+{
+    pthread_mutex_lock(&s->status_mu);
+    for (size_t i = 0; i < STATUS_CACHE_SLOTS; i++)
+        s->status[i].list = 0;
+    pthread_mutex_unlock(&s->status_mu);
+}
+
+/* List N (1, 2, ...): lists after the registry's current one do not exist yet
+ * (404); list 1 is always there (all valid before the first issuance). */
+static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c, int64_t list)
 {
     const int64_t now = now_of(s);
     tes_buf tok = {0};
     pthread_mutex_lock(&s->status_mu);
-    if (s->status_cached && now >= s->status_built && now - s->status_built < s->status_cache)
-        tes_buf_append(&tok, s->status_token.ptr, s->status_token.len);
+    for (size_t i = 0; i < STATUS_CACHE_SLOTS; i++) {
+        struct status_slot *sl = &s->status[i];
+        if (sl->list == list && now >= sl->built && now - sl->built < s->status_cache) {
+            tes_buf_append(&tok, sl->token.ptr, sl->token.len);
+            break;
+        }
+    }
     pthread_mutex_unlock(&s->status_mu);
     if (tok.len == 0 && !tok.failed) {
-        tes_err err = build_status(s, now, &tok);
+        tes_registry *r;
+        int64_t current = 0;
+        tes_err err = worker_registry(s, &r);
+        if (err == TES_OK && list > 1)
+            err = tes_registry_status_series(r, s->status_base, &current);
+        if (err == TES_OK && list > 1 && list > current)
+            return send_error_as(c, 404, "not_found", "no such status list", NULL, NULL);
+        if (err == TES_OK)
+            err = build_status(s, list, now, &tok);
         if (err != TES_OK) {
             tes_buf_free(&tok);
             return send_error(c, err, NULL);
         }
         pthread_mutex_lock(&s->status_mu);
-        tes_buf_reset(&s->status_token);
-        tes_buf_append(&s->status_token, tok.ptr, tok.len);
-        s->status_cached = !s->status_token.failed;
-        s->status_built = now;
+        struct status_slot *victim = &s->status[0];
+        for (size_t i = 0; i < STATUS_CACHE_SLOTS; i++) {
+            struct status_slot *sl = &s->status[i];
+            if (sl->list == list) {
+                victim = sl;
+                break;
+            }
+            if (sl->list == 0 || (victim->list != 0 && sl->built < victim->built))
+                victim = sl;
+        }
+        tes_buf_reset(&victim->token);
+        tes_buf_append(&victim->token, tok.ptr, tok.len);
+        victim->list = victim->token.failed ? 0 : list;
+        victim->built = now;
         pthread_mutex_unlock(&s->status_mu);
     }
     if (tok.failed) {
@@ -955,9 +1024,7 @@ static enum MHD_Result handle_lost(tes_issuer *s, struct MHD_Connection *c, cons
     if (err != TES_OK)
         return send_last_error(c, err, NULL);
     /* The next status list served says so (no wait for the service's cache). */
-    pthread_mutex_lock(&s->status_mu);
-    s->status_cached = false;
-    pthread_mutex_unlock(&s->status_mu);
+    status_cache_drop(s);
     return send_json(c, 200, json_pack("{s:I}", "suspended", (json_int_t)changed), true, NULL,
                      NULL);
 }
@@ -1003,8 +1070,16 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
         case 7:
             return handle_lost(s, c, body);
         default:
-            return handle_status(s, c);
+            return handle_status(s, c, 1);
         }
+    }
+    /* /status/N for the later lists: N decimal, no leading zero */
+    const char *n = strncmp(url, "/status/", 8) == 0 ? url + 8 : NULL;
+    size_t digits = n ? strspn(n, "0123456789") : 0;
+    if (n && digits >= 1 && digits <= 9 && n[digits] == '\0' && n[0] != '0') {
+        if (strcmp(method, "GET") != 0)
+            return send_error_as(c, 405, "invalid_request", "use GET", NULL, "GET");
+        return handle_status(s, c, strtoll(n, NULL, 10));
     }
     return send_error_as(c, 404, "not_found", "no such endpoint", NULL, NULL);
 }
@@ -1259,7 +1334,9 @@ void tes_issuer_stop(tes_issuer *s)
     pthread_mutex_destroy(&s->reg_mu);
     pthread_mutex_destroy(&s->status_mu);
     pthread_mutex_destroy(&s->rl_mu);
-    tes_buf_free(&s->status_token);
+    for (size_t i = 0; i < STATUS_CACHE_SLOTS; i++)
+        tes_buf_free(&s->status[i].token);
+    free(s->status_base);
     tes_buf_free(&s->vendor_roots);
     tes_ds_signer_free(s->dss);
     free(s->db_url);
@@ -1299,6 +1376,17 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     if (s->pol.batch_max > ISS_BATCH_HARD_MAX)
         s->pol.batch_max = ISS_BATCH_HARD_MAX;
     s->pol.require_uv = c->require_uv;
+    const int64_t bmax = (int64_t)s->pol.batch_max;
+    s->budget.per_offer = c->credentials_per_offer > 0   ? c->credentials_per_offer
+                          : c->credentials_per_offer < 0 ? 0
+                                                         : 3 * bmax;
+    s->budget.per_person = c->credentials_per_person > 0   ? c->credentials_per_person
+                           : c->credentials_per_person < 0 ? 0
+                                                           : 10 * bmax;
+    s->budget.period = c->budget_period > 0 ? c->budget_period : 86400;
+    s->nonce_rate_limit = c->nonce_rate_limit > 0   ? c->nonce_rate_limit
+                          : c->nonce_rate_limit < 0 ? 0
+                                                    : 600;
 
     tes_err err = TES_OK;
     int fd = -1, bound = 0;
@@ -1352,7 +1440,8 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
         s->public_url = strdup(url);
     }
     if (s->public_url == NULL ||
-        (s->status_uri = join(s->public_url, "/status/" STATUS_LIST_NAME)) == NULL) {
+        (s->status_uri = join(s->public_url, "/status/" STATUS_LIST_NAME)) == NULL ||
+        (s->status_base = join(s->public_url, "/status/")) == NULL) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto fail;
     }

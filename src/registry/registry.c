@@ -13,17 +13,20 @@
  *   connections never both act on the same row state: two redeems of one
  *   code, two consumes of one nonce, two batches drawing indexes from one list
  *   (the list's row in status_lists is updated first and stays locked until
- *   commit). A transaction that fails with a transient conflict (40001
+ *   commit). Every issuance and every person- or device-wide status change
+ *   first locks the one row of table locks ('issuance'), so on PostgreSQL,
+ *   as on SQLite, a revocation and an issuance never overlap: the issuance
+ *   sees the revocation (and is refused) or the revocation sees the
+ *   credentials issued (and revokes them). A transaction that fails with a transient conflict (40001
  *   serialization failure, 40P01 deadlock) is run again, up to REG_MAX_TRIES
  *   times with a growing random pause; then TES_ERR_BUSY.
- *   Every commit is durable when the call returns (SQLite synchronous=FULL),
- *   except that of nonce_new: a fresh nonce lost to a power failure harms no
- *   one (the wallet is told invalid_nonce and asks for another), so its
- *   transaction skips its own fsync (one of four per OpenID4VCI credential).
+ *   Every commit is durable when the call returns (SQLite synchronous=FULL).
+ *   Making a nonce writes nothing (schema v3: nonces are authenticated, not
+ *   stored, until used; see the nonce section).
  *
  * Secrets
- *   Pre-authorized codes and access tokens are 32 random bytes, nonces 16, in
- *   base64url; the database keeps the hex SHA-256 of each. The transaction
+ *   Pre-authorized codes and access tokens are 32 random bytes in base64url;
+ *   the database keeps the hex SHA-256 of each (and of each used nonce). The transaction
  *   code is hashed together with its pre-authorized code (SHA-256 of
  *   "code:txcode"), so a copy of the database does not let anyone try the
  *   10^digits transaction codes without the 256-bit code. Transaction-code
@@ -36,8 +39,9 @@
  *     for an offer that has one fails (TES_ERR_GRANT) without using up a try.
  *   - Validity windows are half open: a code, token or nonce made at t with
  *     lifetime L is good for t <= now < t + L.
- *   - Expired tokens are deleted when a code is redeemed, expired nonces when
- *     a nonce is made; a nonce given after it was deleted is "unknown".
+ *   - Expired tokens are deleted when a code is redeemed, used nonces once
+ *     expired when a nonce is consumed (an expired nonce is refused by its
+ *     own expiry, recorded or not).
  *   - A status list is registered (uri, size) by the first batch that uses it;
  *     later calls naming the same uri with another size fail with TES_ERR_ARG.
  *     A list that no batch has used yet is published as all valid.
@@ -61,6 +65,11 @@
  *     person) is bound to the device, so a mistyped id is not "0 changed".
  *     Recovery codes are hashed as SHA-256("recovery:" || 16 normalized
  *     symbols).
+ *   - Schema v3 (see REG_SCHEMA_V3): person state, withdrawn offers and
+ *     tokens, device blocks, budgets, status list series, stateless nonces.
+ *     Withdrawal is recorded (withdrawn_at), not a deletion, so the wallet is
+ *     told why. Person-wide suspend/reinstate of a revoked person fails with
+ *     TES_ERR_STATE (the person's revocation is final, like a credential's).
  *   - The header passes no clock to person_add and set_status: their audit
  *     entries (and persons.created_at, batches.created_at) use time(NULL);
  *     the offer's audit entry uses the `now` it is given.
@@ -87,6 +96,8 @@
 
 struct tes_registry {
     reg_backend *b;
+    uint8_t nonce_key[32]; /* the c_nonce key (table secrets), once loaded */
+    bool have_nonce_key;
 };
 
 /* ------------------------------------------------------------------ schema */
@@ -167,14 +178,54 @@ struct tes_registry {
     "  code_hash TEXT NOT NULL UNIQUE,"                                                            \
     "  created_at BIGINT NOT NULL);"
 
+/* Version 3: issuance stops with revocation, and cannot be run without bound.
+ * persons.state (0 valid, 1 revoked, 2 suspended: the person-wide status last
+ * set); offers.withdrawn_at and tokens.withdrawn_at (set when the person or
+ * the phone is revoked or suspended: never valid again); offers.issued (the
+ * credentials its access tokens obtained) and batches.offer_id for the
+ * budgets; device_blocks (phones reported lost: no credential is issued onto
+ * them, for one person or, person_id 0, for anyone); status_series (the list
+ * a service issues into now, per base URI: lists roll over when full); locks
+ * (one row every issuance and every person- or device-wide status change
+ * locks first, so that they are serial on PostgreSQL as on SQLite); secrets
+ * (the key that authenticates c_nonces). Nonces are no longer stored when
+ * made: the table keeps only used ones until they expire. */
+#define REG_SCHEMA_V3                                                                              \
+    "ALTER TABLE persons ADD COLUMN state BIGINT NOT NULL DEFAULT 0;"                              \
+    "ALTER TABLE offers ADD COLUMN withdrawn_at BIGINT;"                                           \
+    "ALTER TABLE offers ADD COLUMN issued BIGINT NOT NULL DEFAULT 0;"                              \
+    "ALTER TABLE tokens ADD COLUMN withdrawn_at BIGINT;"                                           \
+    "ALTER TABLE batches ADD COLUMN offer_id BIGINT NOT NULL DEFAULT 0;"                           \
+    "CREATE INDEX batches_by_person ON batches(person_id, created_at);"                            \
+    "CREATE INDEX tokens_by_person ON tokens(person_id);"                                          \
+    "CREATE TABLE device_blocks ("                                                                 \
+    "  device TEXT NOT NULL,"                                                                      \
+    "  person_id BIGINT NOT NULL,"                                                                 \
+    "  state BIGINT NOT NULL CHECK (state IN (1, 2)),"                                             \
+    "  PRIMARY KEY (device, person_id));"                                                          \
+    "CREATE TABLE status_series ("                                                                 \
+    "  base TEXT PRIMARY KEY,"                                                                     \
+    "  current BIGINT NOT NULL CHECK (current >= 1),"                                              \
+    "  size BIGINT NOT NULL CHECK (size > 0));"                                                    \
+    "CREATE TABLE locks ("                                                                         \
+    "  name TEXT PRIMARY KEY,"                                                                     \
+    "  n BIGINT NOT NULL);"                                                                        \
+    "INSERT INTO locks(name, n) VALUES ('issuance', 0);"                                           \
+    "CREATE TABLE secrets ("                                                                       \
+    "  name TEXT PRIMARY KEY,"                                                                     \
+    "  value TEXT NOT NULL);"                                                                      \
+    "DELETE FROM nonces;"
+
 /* SQLite: INTEGER PRIMARY KEY is the rowid; AUTOINCREMENT never reuses an id. */
 const char *const reg_migrations_sqlite[] = {
     REG_SCHEMA_V1("INTEGER PRIMARY KEY AUTOINCREMENT"),
     REG_SCHEMA_V2,
+    REG_SCHEMA_V3,
 };
 const char *const reg_migrations_pg[] = {
     REG_SCHEMA_V1("BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"),
     REG_SCHEMA_V2,
+    REG_SCHEMA_V3,
 };
 const int reg_migrations_count = (int)(sizeof reg_migrations_sqlite / sizeof(const char *));
 _Static_assert(sizeof reg_migrations_sqlite == sizeof reg_migrations_pg,
@@ -183,7 +234,8 @@ _Static_assert(sizeof reg_migrations_sqlite == sizeof reg_migrations_pg,
 const char *const reg_required_tables[] = {"migrations",   "persons",     "offers",
                                            "tokens",       "nonces",      "batches",
                                            "status_lists", "credentials", "audit",
-                                           "recovery"};
+                                           "recovery",     "device_blocks", "status_series",
+                                           "locks",        "secrets"};
 const size_t reg_required_tables_count = sizeof reg_required_tables / sizeof(const char *);
 
 const reg_stmt reg_stmts[RS_COUNT] = {
@@ -193,8 +245,8 @@ const reg_stmt reg_stmts[RS_COUNT] = {
     [RS_PERSON_EXISTS] = {.sql = "SELECT id FROM persons WHERE id = $1"},
     [RS_OFFER_INSERT] = {.sql = "INSERT INTO offers(person_id, code_hash, tx_hash, tx_digits, created_at,"
                          " expires_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, 0) RETURNING id"},
-    [RS_OFFER_LOCK] = {.sql = "SELECT id, person_id, tx_hash, tx_digits, expires_at, attempts, used_at"
-                       " FROM offers WHERE code_hash = $1",
+    [RS_OFFER_LOCK] = {.sql = "SELECT id, person_id, tx_hash, tx_digits, expires_at, attempts, used_at,"
+                       " withdrawn_at FROM offers WHERE code_hash = $1",
                        .for_update = true},
     [RS_OFFER_ATTEMPT] = {.sql = "UPDATE offers SET attempts = attempts + 1 WHERE id = $1"
                           " RETURNING attempts"},
@@ -202,20 +254,15 @@ const reg_stmt reg_stmts[RS_COUNT] = {
                       " RETURNING id"},
     [RS_TOKEN_INSERT] = {.sql = "INSERT INTO tokens(token_hash, person_id, offer_id, expires_at)"
                          " VALUES ($1, $2, $3, $4)"},
-    [RS_TOKEN_GET] = {.sql = "SELECT person_id, expires_at FROM tokens WHERE token_hash = $1"},
+    [RS_TOKEN_GET] = {.sql = "SELECT person_id, expires_at, withdrawn_at FROM tokens"
+                      " WHERE token_hash = $1"},
     [RS_TOKEN_PURGE] = {.sql = "DELETE FROM tokens WHERE expires_at <= $1"},
-    [RS_NONCE_INSERT] = {.sql = "INSERT INTO nonces(nonce_hash, expires_at, used) VALUES ($1, $2, 0)"},
-    [RS_NONCE_USE] = {.sql = "UPDATE nonces SET used = 1 WHERE nonce_hash = $1 AND used = 0"
-                      " AND expires_at > $2 RETURNING expires_at"},
-    [RS_NONCE_GET] = {.sql = "SELECT used, expires_at FROM nonces WHERE nonce_hash = $1"},
     [RS_NONCE_PURGE] = {.sql = "DELETE FROM nonces WHERE expires_at <= $1"},
     [RS_LIST_ENSURE] = {.sql = "INSERT INTO status_lists(uri, size, used) VALUES ($1, $2, 0)"
                         " ON CONFLICT (uri) DO NOTHING"},
     [RS_LIST_RESERVE] = {.sql = "UPDATE status_lists SET used = used + $2 WHERE uri = $1"
                          " RETURNING size, used"},
     [RS_LIST_GET] = {.sql = "SELECT size, used FROM status_lists WHERE uri = $1"},
-    [RS_BATCH_INSERT] = {.sql = "INSERT INTO batches(person_id, copies, created_at) VALUES ($1, $2, $3)"
-                         " RETURNING id"},
     [RS_CRED_INSERT] = {.sql = "INSERT INTO credentials(person_id, batch_id, doctype, valid_from,"
                         " valid_until, thumbprint, status, list_uri, idx, device)"
                         " VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $9)"
@@ -242,6 +289,50 @@ const reg_stmt reg_stmts[RS_COUNT] = {
     [RS_RECOVERY_INSERT] = {.sql = "INSERT INTO recovery(person_id, code_hash, created_at)"
                             " VALUES ($1, $2, $3)"},
     [RS_RECOVERY_GET] = {.sql = "SELECT person_id FROM recovery WHERE code_hash = $1"},
+    [RS_LOCK_ISSUANCE] = {.sql = "SELECT n FROM locks WHERE name = 'issuance'", .for_update = true},
+    [RS_PERSON_STATE_LOCK] = {.sql = "SELECT state FROM persons WHERE id = $1", .for_update = true},
+    [RS_PERSON_STATE_GET] = {.sql = "SELECT state FROM persons WHERE id = $1"},
+    [RS_PERSON_STATE_SET] = {.sql = "UPDATE persons SET state = $2 WHERE id = $1"},
+    [RS_OFFERS_WITHDRAW] = {.sql = "UPDATE offers SET withdrawn_at = $2 WHERE person_id = $1"
+                            " AND used_at IS NULL AND withdrawn_at IS NULL RETURNING id"},
+    [RS_TOKENS_WITHDRAW] = {.sql = "UPDATE tokens SET withdrawn_at = $2 WHERE person_id = $1"
+                            " AND withdrawn_at IS NULL RETURNING offer_id"},
+    [RS_OFFERS_WITHDRAW_DEVICE] = {.sql = "UPDATE offers SET withdrawn_at = $2 WHERE used_at IS NULL"
+                                   " AND withdrawn_at IS NULL AND person_id IN"
+                                   " (SELECT person_id FROM credentials WHERE device = $1)"
+                                   " RETURNING id"},
+    [RS_TOKENS_WITHDRAW_DEVICE] = {.sql = "UPDATE tokens SET withdrawn_at = $2 WHERE withdrawn_at IS NULL"
+                                   " AND person_id IN"
+                                   " (SELECT person_id FROM credentials WHERE device = $1)"
+                                   " RETURNING offer_id"},
+    [RS_DEVICE_BLOCK] = {.sql = "INSERT INTO device_blocks(device, person_id, state) VALUES ($1, $2, $3)"
+                         " ON CONFLICT (device, person_id) DO UPDATE SET state = excluded.state"
+                         " WHERE device_blocks.state <> 1"},
+    [RS_DEVICE_UNBLOCK] = {.sql = "DELETE FROM device_blocks WHERE device = $1 AND state = 2"},
+    [RS_DEVICE_UNBLOCK_PERSON] = {.sql = "DELETE FROM device_blocks WHERE device = $1"
+                                  " AND person_id = $2 AND state = 2"},
+    [RS_DEVICE_BLOCKED] = {.sql = "SELECT state, person_id FROM device_blocks WHERE device = $1"
+                           " AND (person_id = 0 OR person_id = $2) ORDER BY state LIMIT 1"},
+    [RS_TOKEN_LOCK] = {.sql = "SELECT person_id, offer_id, expires_at, withdrawn_at FROM tokens"
+                       " WHERE token_hash = $1"},
+    [RS_OFFER_CHARGE] = {.sql = "UPDATE offers SET issued = issued + $2 WHERE id = $1"
+                         " AND issued + $2 <= $3 RETURNING issued"},
+    [RS_OFFER_ISSUED] = {.sql = "SELECT issued FROM offers WHERE id = $1"},
+    [RS_PERSON_ISSUED_SINCE] = {.sql = "SELECT COALESCE(SUM(copies), 0), MIN(created_at) FROM batches"
+                                " WHERE person_id = $1 AND created_at > $2"},
+    [RS_SERIES_ENSURE] = {.sql = "INSERT INTO status_series(base, current, size) VALUES ($1, 1, $2)"
+                          " ON CONFLICT (base) DO NOTHING"},
+    [RS_SERIES_LOCK] = {.sql = "SELECT current, size FROM status_series WHERE base = $1",
+                        .for_update = true},
+    [RS_SERIES_SET] = {.sql = "UPDATE status_series SET current = $2 WHERE base = $1"},
+    [RS_SERIES_GET] = {.sql = "SELECT current, size FROM status_series WHERE base = $1"},
+    [RS_BATCH_INSERT_OFFER] = {.sql = "INSERT INTO batches(person_id, copies, created_at, offer_id)"
+                               " VALUES ($1, $2, $3, $4) RETURNING id"},
+    [RS_SECRET_ENSURE] = {.sql = "INSERT INTO secrets(name, value) VALUES ($1, $2)"
+                          " ON CONFLICT (name) DO NOTHING"},
+    [RS_SECRET_GET] = {.sql = "SELECT value FROM secrets WHERE name = $1"},
+    [RS_NONCE_RECORD] = {.sql = "INSERT INTO nonces(nonce_hash, expires_at, used) VALUES ($1, $2, 1)"
+                         " ON CONFLICT (nonce_hash) DO NOTHING RETURNING expires_at"},
 };
 
 /* ----------------------------------------------------------------- results */
@@ -407,6 +498,36 @@ static tes_err person_exists(tes_registry *r, int64_t person_id)
     return e;
 }
 
+static const char *value_name(int64_t v);
+
+/* The person's person-wide status (0 valid, 1 revoked, 2 suspended), its row
+ * locked (PostgreSQL) until the transaction ends. TES_ERR_NOT_FOUND. */
+static tes_err person_state(tes_registry *r, int64_t person_id, int64_t *state)
+{
+    reg_result res = {0};
+    reg_arg a[] = {REG_INT(person_id)};
+    tes_err e = x(r, RS_PERSON_STATE_LOCK, a, 1, &res);
+    if (!e && res.nrows == 0)
+        e = tes_err_set(TES_ERR_NOT_FOUND, "registry: no person %lld", (long long)person_id);
+    if (!e)
+        *state = reg_cell_int(&res, 0, 0);
+    reg_result_free(&res);
+    return e;
+}
+
+/* Takes the issuance lock: every issuance and every person- or device-wide
+ * status change runs after it (PostgreSQL row lock; SQLite's BEGIN IMMEDIATE
+ * is already serial), so a revocation and an issuance never overlap. */
+static tes_err lock_issuance(tes_registry *r)
+{
+    reg_result res = {0};
+    tes_err e = x(r, RS_LOCK_ISSUANCE, NULL, 0, &res);
+    if (!e && res.nrows != 1)
+        e = tes_err_set(TES_ERR_STORE_CORRUPT, "registry: the issuance lock row is missing");
+    reg_result_free(&res);
+    return e;
+}
+
 /* ----------------------------------------------------------------- secrets */
 
 static void hex_of(const uint8_t *d, size_t n, char *out)
@@ -526,6 +647,7 @@ void tes_registry_close(tes_registry *r)
         return;
     if (r->b)
         r->b->vt->close(r->b);
+    tes_wipe(r->nonce_key, sizeof r->nonce_key);
     free(r);
 }
 
@@ -624,9 +746,19 @@ static tes_err offer_create_body(tes_registry *r, void *vctx, reg_after *after)
 {
     (void)after;
     offer_create_ctx *c = vctx;
-    tes_err e = person_exists(r, c->person_id);
+    int64_t state = 0;
+    tes_err e = person_state(r, c->person_id, &state);
     if (e)
         return e;
+    if (state == TES_STATUS_REVOKED)
+        return tes_err_set(TES_ERR_STATE,
+                           "registry: person %lld is revoked; revocation is final (no new offer)",
+                           (long long)c->person_id);
+    if (state != TES_STATUS_VALID)
+        return tes_err_set(TES_ERR_STATE,
+                           "registry: person %lld is suspended: reinstate the person before "
+                           "making a new offer",
+                           (long long)c->person_id);
     reg_result res = {0};
     reg_arg a[] = {REG_INT(c->person_id), REG_TEXT(c->code_hash), REG_TEXT(c->tx_hash),
                    REG_INT(c->tx_digits), REG_INT(c->now),        REG_INT(c->now + c->lifetime)};
@@ -704,11 +836,26 @@ static tes_err redeem_body(tes_registry *r, void *vctx, reg_after *after)
     snprintf(tx_hash, sizeof tx_hash, "%s", reg_cell(&res, 0, 2) ? reg_cell(&res, 0, 2) : "");
     int64_t tx_digits = reg_cell_int(&res, 0, 3), expires = reg_cell_int(&res, 0, 4),
             attempts = reg_cell_int(&res, 0, 5);
-    bool used = reg_cell(&res, 0, 6) != NULL;
+    bool used = reg_cell(&res, 0, 6) != NULL, withdrawn = reg_cell(&res, 0, 7) != NULL;
     reg_result_free(&res);
 
+    if (withdrawn)
+        return tes_err_set(TES_ERR_GRANT,
+                           "registry: pre-authorized code withdrawn: the holder's credentials "
+                           "were revoked or suspended");
     if (used)
         return tes_err_set(TES_ERR_GRANT, "registry: pre-authorized code already used");
+    /* Read without a lock (a status change locks the person, then the offers: taking
+     * them in the other order here would deadlock); a concurrent revocation waits for
+     * this offer's row and then withdraws the token made here. */
+    reg_arg ps[] = {REG_INT(person)};
+    if ((e = x(r, RS_PERSON_STATE_GET, ps, 1, &res)))
+        return e;
+    int64_t state = res.nrows ? reg_cell_int(&res, 0, 0) : TES_STATUS_REVOKED;
+    reg_result_free(&res);
+    if (state != TES_STATUS_VALID)
+        return tes_err_set(TES_ERR_GRANT, "registry: the holder's credentials are %s",
+                           value_name(state));
     if (c->now >= expires)
         return tes_err_set(TES_ERR_GRANT, "registry: pre-authorized code expired");
     if (attempts >= REG_MAX_TX_TRIES)
@@ -805,6 +952,9 @@ tes_err tes_registry_token_check(tes_registry *r, const char *token, int64_t now
     e = x(r, RS_TOKEN_GET, a, 1, &res);
     if (!e && res.nrows == 0)
         e = tes_err_set(TES_ERR_TOKEN, "registry: unknown access token");
+    if (!e && reg_cell(&res, 0, 2) != NULL)
+        e = tes_err_set(TES_ERR_TOKEN, "registry: access token withdrawn: the holder's "
+                                       "credentials were revoked or suspended");
     if (!e && now >= reg_cell_int(&res, 0, 1))
         e = tes_err_set(TES_ERR_TOKEN, "registry: access token expired");
     if (!e)
@@ -815,21 +965,96 @@ tes_err tes_registry_token_check(tes_registry *r, const char *token, int64_t now
 
 /* ------------------------------------------------------------------ nonces */
 
+/* A c_nonce is stateless until used: base64url of
+ *     version (1) || expiry (8, big endian) || random (16) || tag (16)
+ * with tag = the first 16 bytes of HMAC-SHA-256(key, "tessera c_nonce" ||
+ * version || expiry || random), key a 32-byte secret made once per registry
+ * (table secrets, so every process on the registry makes and accepts the
+ * same nonces). Making one writes nothing; consuming one checks the tag and
+ * the expiry, then records its hash (table nonces) until it expires, so a
+ * second use is refused; recorded nonces past their expiry are purged by
+ * every consumption. 41 bytes: 55 characters. */
+#define NONCE_VERSION 1
+#define NONCE_RAW 41
+#define NONCE_TAG 16
+#define NONCE_TEXT 55
+static const char NONCE_KEY_NAME[] = "c_nonce-hmac-v1";
+static const char NONCE_LABEL[] = "tessera c_nonce";
+
 typedef struct {
     const char *hash;
     int64_t now, expires;
 } nonce_ctx;
 
-static tes_err nonce_new_body(tes_registry *r, void *vctx, reg_after *after)
+static int hexval(char ch)
+{
+    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+typedef struct {
+    const char *fresh; /* hex of a new key, inserted unless one exists */
+    char got[65];
+} secret_ctx;
+
+static tes_err secret_body(tes_registry *r, void *vctx, reg_after *after)
 {
     (void)after;
-    nonce_ctx *c = vctx;
-    reg_arg p[] = {REG_INT(c->now)};
-    tes_err e = x(r, RS_NONCE_PURGE, p, 1, NULL);
+    secret_ctx *c = vctx;
+    reg_arg a[] = {REG_TEXT(NONCE_KEY_NAME), REG_TEXT(c->fresh)};
+    tes_err e = x(r, RS_SECRET_ENSURE, a, 2, NULL);
     if (e)
         return e;
-    reg_arg a[] = {REG_TEXT(c->hash), REG_INT(c->expires)};
-    return x(r, RS_NONCE_INSERT, a, 2, NULL);
+    reg_result res = {0};
+    if ((e = x(r, RS_SECRET_GET, a, 1, &res)))
+        return e;
+    const char *v = res.nrows == 1 ? reg_cell(&res, 0, 0) : NULL;
+    if (!v || strlen(v) != 64)
+        e = tes_err_set(TES_ERR_STORE_CORRUPT, "registry: the c_nonce key is missing or damaged");
+    else
+        memcpy(c->got, v, 65);
+    reg_result_free(&res);
+    return e;
+}
+
+/* Loads (once per handle) the registry's c_nonce key, making it if none exists. */
+static tes_err nonce_key(tes_registry *r)
+{
+    if (r->have_nonce_key)
+        return TES_OK;
+    uint8_t raw[32];
+    char hex[65];
+    tes_err e = rand_fill(raw, sizeof raw);
+    if (e)
+        return e;
+    hex_of(raw, sizeof raw, hex);
+    tes_wipe(raw, sizeof raw);
+    secret_ctx c = {hex, ""};
+    e = run_tx(r, secret_body, &c);
+    tes_wipe(hex, sizeof hex);
+    for (int i = 0; !e && i < 32; i++) {
+        int hi = hexval(c.got[2 * i]), lo = hexval(c.got[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            e = tes_err_set(TES_ERR_STORE_CORRUPT, "registry: the c_nonce key is not hex");
+        else
+            r->nonce_key[i] = (uint8_t)(hi << 4 | lo);
+    }
+    tes_wipe(c.got, sizeof c.got);
+    if (!e)
+        r->have_nonce_key = true;
+    return e;
+}
+
+static tes_err nonce_tag(const tes_registry *r, const uint8_t *raw, uint8_t tag[NONCE_TAG])
+{
+    uint8_t msg[sizeof NONCE_LABEL - 1 + NONCE_RAW - NONCE_TAG], mac[32];
+    memcpy(msg, NONCE_LABEL, sizeof NONCE_LABEL - 1);
+    memcpy(msg + sizeof NONCE_LABEL - 1, raw, NONCE_RAW - NONCE_TAG);
+    tes_err e = tes_hmac_sha256(TES_BYTES(r->nonce_key, sizeof r->nonce_key),
+                                TES_BYTES(msg, sizeof msg), mac);
+    if (!e)
+        memcpy(tag, mac, NONCE_TAG);
+    tes_wipe(mac, sizeof mac);
+    return e;
 }
 
 tes_err tes_registry_nonce_new(tes_registry *r, int64_t now, int64_t lifetime, char nonce[64])
@@ -837,61 +1062,84 @@ tes_err tes_registry_nonce_new(tes_registry *r, int64_t now, int64_t lifetime, c
     if (!r || !nonce)
         return tes_err_set(TES_ERR_ARG, "registry: nonce_new needs a registry and an output");
     nonce[0] = '\0';
-    if (lifetime <= 0 || now > INT64_MAX - lifetime)
+    if (lifetime <= 0 || now < 0 || now > INT64_MAX - lifetime)
         return tes_err_set(TES_ERR_ARG, "registry: nonce lifetime must be positive");
-    char n[64], h[65];
-    tes_err e = rand_b64url(REG_NONCE_BYTES, n, sizeof n);
-    if (!e)
-        e = hash_hex(n, NULL, h);
-    if (!e) {
-        /* Not durable (no fsync of its own: one of the four write transactions of an
-         * OpenID4VCI issuance): a power loss right after can only make this nonce unknown,
-         * and the wallet then gets invalid_nonce and asks for a new one. Its consumption
-         * is durable, and makes the insert durable with it if it was not yet. */
-        nonce_ctx c = {h, now, now + lifetime};
-        e = run_tx_as(r, false, nonce_new_body, &c);
+    tes_err e = nonce_key(r);
+    if (e)
+        return e;
+    uint8_t raw[NONCE_RAW];
+    uint64_t exp = (uint64_t)(now + lifetime);
+    raw[0] = NONCE_VERSION;
+    for (int i = 0; i < 8; i++)
+        raw[1 + i] = (uint8_t)(exp >> (56 - 8 * i));
+    if ((e = rand_fill(raw + 9, 16)) || (e = nonce_tag(r, raw, raw + NONCE_RAW - NONCE_TAG)))
+        return e;
+    tes_buf b = {0};
+    tes_b64url_encode(&b, TES_BYTES(raw, sizeof raw));
+    if (b.failed || b.len != NONCE_TEXT) {
+        tes_buf_free(&b);
+        return reg_nomem("making a c_nonce");
     }
-    if (!e)
-        memcpy(nonce, n, strlen(n) + 1);
-    return e;
+    memcpy(nonce, b.ptr, b.len);
+    nonce[b.len] = '\0';
+    tes_buf_free(&b);
+    return TES_OK;
 }
 
 static tes_err nonce_consume_body(tes_registry *r, void *vctx, reg_after *after)
 {
     (void)after;
     nonce_ctx *c = vctx;
-    reg_result res = {0};
-    reg_arg a[] = {REG_TEXT(c->hash), REG_INT(c->now)};
-    tes_err e = x(r, RS_NONCE_USE, a, 2, &res);
-    size_t used_now = res.nrows;
-    reg_result_free(&res);
-    if (e || used_now == 1)
+    reg_arg p[] = {REG_INT(c->now)};
+    tes_err e = x(r, RS_NONCE_PURGE, p, 1, NULL);
+    if (e)
         return e;
-    /* Not consumed: say why. */
-    e = x(r, RS_NONCE_GET, a, 1, &res);
-    if (!e) {
-        if (res.nrows == 0)
-            e = tes_err_set(TES_ERR_NONCE, "registry: unknown c_nonce");
-        else if (reg_cell_int(&res, 0, 0) != 0)
-            e = tes_err_set(TES_ERR_NONCE, "registry: c_nonce already used");
-        else
-            e = tes_err_set(TES_ERR_NONCE, "registry: c_nonce expired");
-    }
+    reg_result res = {0};
+    reg_arg a[] = {REG_TEXT(c->hash), REG_INT(c->expires)};
+    if ((e = x(r, RS_NONCE_RECORD, a, 2, &res)))
+        return e;
+    size_t recorded = res.nrows;
     reg_result_free(&res);
-    return e;
+    return recorded == 1 ? TES_OK : tes_err_set(TES_ERR_NONCE, "registry: c_nonce already used");
 }
 
 tes_err tes_registry_nonce_consume(tes_registry *r, const char *nonce, int64_t now)
 {
     if (!r || !nonce)
         return tes_err_set(TES_ERR_ARG, "registry: nonce_consume needs a registry and a nonce");
-    if (!*nonce || strnlen(nonce, REG_MAX_SECRET + 1) > REG_MAX_SECRET)
-        return tes_err_set(TES_ERR_NONCE, "registry: unknown c_nonce");
-    char h[65];
-    tes_err e = hash_hex(nonce, NULL, h);
+    size_t len = strnlen(nonce, REG_MAX_SECRET + 1);
+    if (len != NONCE_TEXT)
+        return tes_err_set(TES_ERR_NONCE, "registry: unknown c_nonce (not one this issuer makes)");
+    tes_err e = nonce_key(r);
     if (e)
         return e;
-    nonce_ctx c = {h, now, 0};
+    tes_buf raw = {0};
+    raw.secret = true;
+    if (tes_b64url_decode(&raw, nonce, len) != TES_OK || raw.len != NONCE_RAW ||
+        raw.ptr[0] != NONCE_VERSION) {
+        tes_buf_free(&raw);
+        return tes_err_set(TES_ERR_NONCE, "registry: unknown c_nonce (not one this issuer makes)");
+    }
+    uint8_t tag[NONCE_TAG];
+    if ((e = nonce_tag(r, raw.ptr, tag))) {
+        tes_buf_free(&raw);
+        return e;
+    }
+    bool genuine = tes_ct_eq(TES_BYTES(tag, NONCE_TAG),
+                             TES_BYTES(raw.ptr + NONCE_RAW - NONCE_TAG, NONCE_TAG));
+    uint64_t exp = 0;
+    for (int i = 0; i < 8; i++)
+        exp = exp << 8 | raw.ptr[1 + i];
+    tes_buf_free(&raw);
+    if (!genuine)
+        return tes_err_set(TES_ERR_NONCE,
+                           "registry: unknown c_nonce (its authentication tag is wrong)");
+    if (exp > INT64_MAX || now >= (int64_t)exp)
+        return tes_err_set(TES_ERR_NONCE, "registry: c_nonce expired");
+    char h[65];
+    if ((e = hash_hex(nonce, NULL, h)))
+        return e;
+    nonce_ctx c = {h, now, (int64_t)exp};
     return run_tx(r, nonce_consume_body, &c);
 }
 
@@ -905,7 +1153,145 @@ typedef struct {
     const char (*devs)[65];
     size_t n;
     tes_registry_issued *out;
+    /* tes_registry_issue_for_token only (token_hash NULL otherwise) */
+    const char *token_hash, *base;
+    int64_t now, offer_id;
+    const tes_registry_budget *budget;
+    char list_uri[TES_REGISTRY_URI_MAX];
 } issue_ctx;
+
+/* Inside the issuance transaction, before anything is written: the access
+ * token (still valid, not withdrawn), the person (valid), every phone of the
+ * batch (not reported lost), then the budgets (the offer's is charged here).
+ * The issuance lock is taken first: a status change of the person or of a
+ * phone runs entirely before or entirely after. */
+static tes_err issue_checks(tes_registry *r, issue_ctx *c)
+{
+    tes_err e = lock_issuance(r);
+    if (e)
+        return e;
+    reg_result res = {0};
+    if (c->token_hash) {
+        reg_arg t[] = {REG_TEXT(c->token_hash)};
+        if ((e = x(r, RS_TOKEN_LOCK, t, 1, &res)))
+            return e;
+        if (res.nrows == 0)
+            e = tes_err_set(TES_ERR_TOKEN, "registry: unknown access token");
+        else if (reg_cell(&res, 0, 3) != NULL)
+            e = tes_err_set(TES_ERR_TOKEN, "registry: access token withdrawn: the holder's "
+                                           "credentials were revoked or suspended");
+        else if (c->now >= reg_cell_int(&res, 0, 2))
+            e = tes_err_set(TES_ERR_TOKEN, "registry: access token expired");
+        else {
+            c->person_id = reg_cell_int(&res, 0, 0);
+            c->offer_id = reg_cell_int(&res, 0, 1);
+        }
+        reg_result_free(&res);
+        if (e)
+            return e;
+    }
+    int64_t state = 0;
+    if ((e = person_state(r, c->person_id, &state)))
+        return e;
+    if (state != TES_STATUS_VALID)
+        return tes_err_set(TES_ERR_DENIED, "registry: person %lld is %s: nothing is issued",
+                           (long long)c->person_id, value_name(state));
+    for (size_t i = 0; i < c->n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(c->devs[j], c->devs[i]) == 0;
+        if (seen)
+            continue;
+        reg_arg d[] = {REG_TEXT(c->devs[i]), REG_INT(c->person_id)};
+        if ((e = x(r, RS_DEVICE_BLOCKED, d, 2, &res)))
+            return e;
+        if (res.nrows)
+            e = tes_err_set(TES_ERR_DENIED,
+                            "registry: the phone %.16s... of key %zu is %s (reported lost): "
+                            "nothing is issued onto it",
+                            c->devs[i], i, value_name(reg_cell_int(&res, 0, 0)));
+        reg_result_free(&res);
+        if (e)
+            return e;
+    }
+    const tes_registry_budget *b = c->budget;
+    if (b && b->per_offer > 0 && c->offer_id > 0) {
+        reg_arg o[] = {REG_INT(c->offer_id), REG_INT((int64_t)c->n), REG_INT(b->per_offer)};
+        if ((e = x(r, RS_OFFER_CHARGE, o, 3, &res)))
+            return e;
+        size_t charged = res.nrows;
+        reg_result_free(&res);
+        if (!charged) {
+            if ((e = x(r, RS_OFFER_ISSUED, o, 1, &res)))
+                return e;
+            int64_t had = res.nrows ? reg_cell_int(&res, 0, 0) : 0;
+            reg_result_free(&res);
+            return tes_err_set(TES_ERR_BUDGET,
+                               "registry: this offer has obtained %lld of its %lld credentials; "
+                               "%zu more do not fit (ask the authority for a new offer)",
+                               (long long)had, (long long)b->per_offer, c->n);
+        }
+    }
+    if (b && b->per_person > 0 && b->period > 0) {
+        int64_t since = c->now > INT64_MIN + b->period ? c->now - b->period : INT64_MIN;
+        reg_arg q[] = {REG_INT(c->person_id), REG_INT(since)};
+        if ((e = x(r, RS_PERSON_ISSUED_SINCE, q, 2, &res)))
+            return e;
+        int64_t had = reg_cell_int(&res, 0, 0), oldest = reg_cell_int(&res, 0, 1);
+        reg_result_free(&res);
+        if (had + (int64_t)c->n > b->per_person)
+            return tes_err_set(TES_ERR_BUDGET,
+                               "registry: person %lld obtained %lld credentials in the last %lld "
+                               "seconds, at most %lld are allowed; %zu more do not fit (room "
+                               "again from %lld)",
+                               (long long)c->person_id, (long long)had, (long long)b->period,
+                               (long long)b->per_person, c->n, (long long)(oldest + b->period));
+    }
+    return TES_OK;
+}
+
+/* The list of the series under c->base to issue n into: the current one, or,
+ * when it has no room for the whole batch, the next (created now: rollover). */
+static tes_err pick_list(tes_registry *r, issue_ctx *c)
+{
+    reg_arg a[] = {REG_TEXT(c->base), REG_INT((int64_t)c->size)};
+    tes_err e = x(r, RS_SERIES_ENSURE, a, 2, NULL);
+    if (e)
+        return e;
+    reg_result res = {0};
+    if ((e = x(r, RS_SERIES_LOCK, a, 1, &res)))
+        return e;
+    if (res.nrows != 1) {
+        reg_result_free(&res);
+        return tes_err_set(TES_ERR_STORE, "registry: status list series %s vanished", c->base);
+    }
+    int64_t current = reg_cell_int(&res, 0, 0), size = reg_cell_int(&res, 0, 1);
+    reg_result_free(&res);
+    if (size != (int64_t)c->size)
+        return tes_err_set(TES_ERR_ARG, "registry: the status lists under %s have %lld entries, "
+                                        "not %zu",
+                           c->base, (long long)size, c->size);
+    for (int64_t start = current;; current++) {
+        if (current - start > 1000000)
+            return tes_err_set(TES_ERR_STORE, "registry: no status list under %s has room",
+                               c->base);
+        snprintf(c->list_uri, sizeof c->list_uri, "%s%lld", c->base, (long long)current);
+        reg_arg q[] = {REG_TEXT(c->list_uri)};
+        if ((e = x(r, RS_LIST_GET, q, 1, &res)))
+            return e;
+        bool room = res.nrows == 0 || (reg_cell_int(&res, 0, 0) == (int64_t)c->size &&
+                                       reg_cell_int(&res, 0, 1) + (int64_t)c->n <=
+                                           reg_cell_int(&res, 0, 0));
+        reg_result_free(&res);
+        if (room)
+            break;
+    }
+    reg_arg u[] = {REG_TEXT(c->base), REG_INT(current)};
+    if ((e = x(r, RS_SERIES_SET, u, 2, NULL)))
+        return e;
+    c->uri = c->list_uri;
+    return TES_OK;
+}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -949,7 +1335,9 @@ static tes_err issue_body(tes_registry *r, void *vctx, reg_after *after)
 {
     (void)after;
     issue_ctx *c = vctx;
-    tes_err e = person_exists(r, c->person_id);
+    tes_err e = issue_checks(r, c);
+    if (!e && c->base)
+        e = pick_list(r, c);
     if (e)
         return e;
     /* Register the list, then lock its row while reserving room for the batch. */
@@ -975,8 +1363,9 @@ static tes_err issue_body(tes_registry *r, void *vctx, reg_after *after)
                            "the batch needs %zu more",
                            c->uri, (long long)(used - (int64_t)c->n), (long long)size, c->n);
 
-    reg_arg b[] = {REG_INT(c->person_id), REG_INT((int64_t)c->n), REG_INT((int64_t)time(NULL))};
-    if ((e = x(r, RS_BATCH_INSERT, b, 3, &res)))
+    reg_arg b[] = {REG_INT(c->person_id), REG_INT((int64_t)c->n),
+                   REG_INT(c->token_hash ? c->now : (int64_t)time(NULL)), REG_INT(c->offer_id)};
+    if ((e = x(r, RS_BATCH_INSERT_OFFER, b, 4, &res)))
         return e;
     int64_t batch = res.nrows == 1 ? reg_cell_int(&res, 0, 0) : 0;
     reg_result_free(&res);
@@ -1057,26 +1446,27 @@ static void hex64_lower(const char *in, char out[65])
     out[64] = '\0';
 }
 
-tes_err tes_registry_issue_batch(tes_registry *r, int64_t person_id, const char *doctype,
-                                 int64_t valid_from, int64_t valid_until, const char *list_uri,
-                                 size_t list_size, const char *const *thumbprints,
-                                 const char *const *devices, size_t n, tes_registry_issued *out)
+/* Checks the arguments shared by both issuing calls, copies the hex ids in
+ * lower case and runs the transaction for c (whose other members are set). */
+static tes_err issue_run(tes_registry *r, issue_ctx *c, const char *list_name,
+                         const char *const *thumbprints, const char *const *devices)
 {
-    if (!r || !text_ok(doctype, REG_MAX_TEXT) || !text_ok(list_uri, REG_MAX_TEXT - 1) ||
-        !thumbprints || !devices || !out || n == 0)
+    size_t n = c->n;
+    if (!r || !text_ok(c->doctype, REG_MAX_TEXT) || !text_ok(list_name, REG_MAX_TEXT - 24) ||
+        !thumbprints || !devices || !c->out || n == 0)
         return tes_err_set(TES_ERR_ARG,
-                           "registry: issue_batch needs a registry, a doctype, a list "
+                           "registry: issuing needs a registry, a doctype, a list "
                            "uri (< %d bytes), n >= 1 thumbprints and devices and an output",
-                           REG_MAX_TEXT);
-    if (list_size == 0 || list_size > TES_STATUS_MAX_ENTRIES)
+                           REG_MAX_TEXT - 24);
+    if (c->size == 0 || c->size > TES_STATUS_MAX_ENTRIES)
         return tes_err_set(TES_ERR_ARG, "registry: a status list has 1 to %u entries, not %zu",
-                           TES_STATUS_MAX_ENTRIES, list_size);
-    if (n > list_size)
+                           TES_STATUS_MAX_ENTRIES, c->size);
+    if (n > c->size)
         return tes_err_set(TES_ERR_STORE,
                            "registry: status list %s is full: a batch of %zu does "
                            "not fit in %zu entries",
-                           list_uri, n, list_size);
-    if (valid_until <= valid_from)
+                           list_name, n, c->size);
+    if (c->valid_until <= c->valid_from)
         return tes_err_set(TES_ERR_ARG, "registry: valid_until must be after valid_from");
     char(*thumbs)[65] = malloc(2 * n * sizeof *thumbs);
     if (!thumbs)
@@ -1096,20 +1486,80 @@ tes_err tes_registry_issue_batch(tes_registry *r, int64_t person_id, const char 
         hex64_lower(thumbprints[i], thumbs[i]);
         hex64_lower(devices[i], devs[i]);
     }
-    issue_ctx c = {person_id,
-                   valid_from,
-                   valid_until,
-                   doctype,
-                   list_uri,
-                   list_size,
-                   (const char(*)[65])thumbs,
-                   (const char(*)[65])devs,
-                   n,
-                   out};
-    tes_err e = run_tx(r, issue_body, &c);
+    c->thumbs = (const char(*)[65])thumbs;
+    c->devs = (const char(*)[65])devs;
+    tes_err e = run_tx(r, issue_body, c);
     free(thumbs);
     if (e)
-        memset(out, 0, n * sizeof *out);
+        memset(c->out, 0, n * sizeof *c->out);
+    return e;
+}
+
+tes_err tes_registry_issue_batch(tes_registry *r, int64_t person_id, const char *doctype,
+                                 int64_t valid_from, int64_t valid_until, const char *list_uri,
+                                 size_t list_size, const char *const *thumbprints,
+                                 const char *const *devices, size_t n, tes_registry_issued *out)
+{
+    issue_ctx c = {.person_id = person_id,
+                   .valid_from = valid_from,
+                   .valid_until = valid_until,
+                   .doctype = doctype,
+                   .uri = list_uri,
+                   .size = list_size,
+                   .n = n,
+                   .out = out};
+    return issue_run(r, &c, list_uri, thumbprints, devices);
+}
+
+tes_err tes_registry_issue_for_token(tes_registry *r, const char *token, int64_t now,
+                                     const char *doctype, int64_t valid_from,
+                                     int64_t valid_until, const char *list_base,
+                                     size_t list_size, const tes_registry_budget *budget,
+                                     const char *const *thumbprints, const char *const *devices,
+                                     size_t n, tes_registry_issued *out,
+                                     char list_uri[TES_REGISTRY_URI_MAX])
+{
+    if (list_uri)
+        list_uri[0] = '\0';
+    if (!r || !token || !list_uri)
+        return tes_err_set(TES_ERR_ARG, "registry: issue_for_token needs a registry, a token and "
+                                        "a list uri output");
+    if (!*token || strnlen(token, REG_MAX_SECRET + 1) > REG_MAX_SECRET)
+        return tes_err_set(TES_ERR_TOKEN, "registry: unknown access token");
+    if (budget && budget->per_person > 0 && budget->period <= 0)
+        return tes_err_set(TES_ERR_ARG, "registry: a per-person budget needs a period");
+    char h[65];
+    tes_err e = hash_hex(token, NULL, h);
+    if (e)
+        return e;
+    issue_ctx c = {.valid_from = valid_from,
+                   .valid_until = valid_until,
+                   .doctype = doctype,
+                   .size = list_size,
+                   .n = n,
+                   .out = out,
+                   .token_hash = h,
+                   .base = list_base,
+                   .now = now,
+                   .budget = budget};
+    e = issue_run(r, &c, list_base, thumbprints, devices);
+    if (!e)
+        memcpy(list_uri, c.list_uri, strlen(c.list_uri) + 1);
+    return e;
+}
+
+tes_err tes_registry_status_series(tes_registry *r, const char *list_base, int64_t *current)
+{
+    if (!r || !text_ok(list_base, REG_MAX_TEXT - 24) || !current)
+        return tes_err_set(TES_ERR_ARG, "registry: status_series needs a registry, a base uri "
+                                        "and an output");
+    *current = 0;
+    reg_result res = {0};
+    reg_arg a[] = {REG_TEXT(list_base)};
+    tes_err e = x(r, RS_SERIES_GET, a, 1, &res);
+    if (!e && res.nrows == 1)
+        *current = reg_cell_int(&res, 0, 0);
+    reg_result_free(&res);
     return e;
 }
 
@@ -1174,7 +1624,8 @@ static tes_err status_one(tes_registry *r, status_ctx *c)
 /* Writes the audit entry of a status change: "<head>N credentials set <value>: id, id"
  * (ids sorted); takes ownership of ids. */
 static tes_err audit_status_change(tes_registry *r, const char *op, tes_status_value v,
-                                   const char *head, int64_t *ids, size_t changed)
+                                   const char *head, int64_t *ids, size_t changed,
+                                   const char *tail)
 {
     qsort(ids, changed, sizeof *ids, cmp_i64);
     tes_buf d = {0};
@@ -1191,6 +1642,8 @@ static tes_err audit_status_change(tes_registry *r, const char *op, tes_status_v
             tes_buf_append(&d, tmp, (size_t)k);
         }
     }
+    if (tail)
+        tes_buf_append(&d, tail, strlen(tail));
     tes_buf_append(&d, "", 1);
     free(ids);
     if (d.failed) {
@@ -1202,12 +1655,53 @@ static tes_err audit_status_change(tes_registry *r, const char *op, tes_status_v
     return e;
 }
 
-static tes_err status_person(tes_registry *r, status_ctx *c)
+/* Withdraws the open offers and the access tokens of one person (device
+ * NULL) or of every person with a credential on device; "; N offers and M
+ * access tokens withdrawn" into tail ("" when none). */
+static tes_err withdraw(tes_registry *r, int64_t person, const char *device, char *tail,
+                        size_t cap)
 {
-    tes_err e = person_exists(r, c->person);
+    tail[0] = '\0';
+    int64_t now = (int64_t)time(NULL);
+    reg_result res = {0};
+    reg_arg a[] = {device ? REG_TEXT(device) : REG_INT(person), REG_INT(now)};
+    tes_err e = x(r, device ? RS_OFFERS_WITHDRAW_DEVICE : RS_OFFERS_WITHDRAW, a, 2, &res);
+    size_t offers = res.nrows;
+    reg_result_free(&res);
     if (e)
         return e;
+    e = x(r, device ? RS_TOKENS_WITHDRAW_DEVICE : RS_TOKENS_WITHDRAW, a, 2, &res);
+    size_t tokens = res.nrows;
+    reg_result_free(&res);
+    if (!e && (offers || tokens))
+        snprintf(tail, cap, "; %zu open %s and %zu access %s withdrawn", offers,
+                 offers == 1 ? "offer" : "offers", tokens, tokens == 1 ? "token" : "tokens");
+    return e;
+}
+
+static tes_err status_person(tes_registry *r, status_ctx *c)
+{
+    /* The person's state first (its row stays locked), then offers, tokens and
+     * credentials: an issuance (which locks the same first) sees all or none. */
+    tes_err e = lock_issuance(r);
+    int64_t state = 0;
+    if (!e)
+        e = person_state(r, c->person, &state);
+    if (e)
+        return e;
+    if (state == TES_STATUS_REVOKED && c->v != TES_STATUS_REVOKED)
+        return tes_err_set(TES_ERR_STATE,
+                           "registry: person %lld is revoked; revocation is final (cannot %s)",
+                           (long long)c->person, action_name(c->v));
     reg_result res = {0};
+    if (state != (int64_t)c->v) {
+        reg_arg s[] = {REG_INT(c->person), REG_INT((int64_t)c->v)};
+        if ((e = x(r, RS_PERSON_STATE_SET, s, 2, NULL)))
+            return e;
+    }
+    char tail[96] = "";
+    if (c->v != TES_STATUS_VALID && (e = withdraw(r, c->person, NULL, tail, sizeof tail)))
+        return e;
     reg_arg a[] = {REG_INT(c->person), REG_INT((int64_t)c->v)};
     if ((e = x(r, RS_CRED_SET_PERSON, a, 2, &res)))
         return e;
@@ -1222,7 +1716,7 @@ static tes_err status_person(tes_registry *r, status_ctx *c)
     reg_result_free(&res);
     char head[96];
     snprintf(head, sizeof head, "person %lld: ", (long long)c->person);
-    return audit_status_change(r, c->op, c->v, head, ids, c->changed);
+    return audit_status_change(r, c->op, c->v, head, ids, c->changed, tail);
 }
 
 static tes_err status_body(tes_registry *r, void *vctx, reg_after *after)
@@ -1365,7 +1859,9 @@ static tes_err device_status_body(tes_registry *r, void *vctx, reg_after *after)
     (void)after;
     device_status_ctx *c = vctx;
     c->changed = 0;
-    tes_err e;
+    tes_err e = lock_issuance(r);
+    if (e)
+        return e;
     if (c->person && (e = person_exists(r, c->person)))
         return e;
     /* Something must be bound to the device (for that person): a mistyped
@@ -1403,12 +1899,30 @@ static tes_err device_status_body(tes_registry *r, void *vctx, reg_after *after)
         ids[i] = reg_cell_int(&res, i, 0);
     c->changed = res.nrows;
     reg_result_free(&res);
+    /* The phone itself: nothing more is issued onto it (for the person, or for
+     * anyone) until it is reinstated; a revoked phone stays blocked. The
+     * affected holders' open offers and access tokens are withdrawn. */
+    char tail[96] = "";
+    if (c->v != TES_STATUS_VALID) {
+        reg_arg k[] = {REG_TEXT(c->device), REG_INT(c->person), REG_INT((int64_t)c->v)};
+        e = x(r, RS_DEVICE_BLOCK, k, 3, NULL);
+        if (!e)
+            e = withdraw(r, c->person, c->person ? NULL : c->device, tail, sizeof tail);
+    } else {
+        reg_arg k[] = {REG_TEXT(c->device), REG_INT(c->person)};
+        e = x(r, c->person ? RS_DEVICE_UNBLOCK_PERSON : RS_DEVICE_UNBLOCK, k, c->person ? 2 : 1,
+              NULL);
+    }
+    if (e) {
+        free(ids);
+        return e;
+    }
     char head[160];
     if (c->person)
         snprintf(head, sizeof head, "device %s, person %lld: ", c->device, (long long)c->person);
     else
         snprintf(head, sizeof head, "device %s: ", c->device);
-    return audit_status_change(r, c->op, c->v, head, ids, c->changed);
+    return audit_status_change(r, c->op, c->v, head, ids, c->changed, tail);
 }
 
 tes_err tes_registry_set_status_by_device(tes_registry *r, const char *device, int64_t person_id,

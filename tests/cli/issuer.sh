@@ -10,7 +10,8 @@
 # -> valid, `wallet report-lost` with a wrong recovery code -> invalid_grant, with the one
 # `authority enrol` printed -> suspended; reinstate -> valid. Refusals: wrong transaction code (invalid_grant, tries left), reused
 # offer (invalid_grant), a wallet whose secure element no trusted vendor provisioned
-# (invalid_proof), wrong PIN (the offer survives). Then the service is SIGKILLed about ten
+# (invalid_proof), wrong PIN (the offer survives), the open offer of a holder revoked since
+# (invalid_grant, withdrawn; reinstating a revoked person exits 1). Then the service is SIGKILLed about ten
 # times while wallets enrol, restarted on the same registry each time, and the registry is
 # checked with sqlite3: every batch complete, no status index used twice.
 # Needs: $TESSERA_BIN (and $TESSERA_ISSUERD_BIN, default: beside it), node (JSON checks),
@@ -326,6 +327,15 @@ run 1 "unprovisioned secure element" tes wallet enrol --wallet "$T/rogue" --offe
 grep_in "$T/err" "invalid_proof" "untrusted attestation: invalid_proof"
 run 0 "rogue wallet stored nothing" tes wallet list --wallet "$T/rogue" --json
 json "rogue empty" 'j.length === 0'
+# revoking a holder withdraws the open offer; a revoked person stays revoked
+enrol
+run 0 "revoke --person with an open offer" tes authority revoke --dir "$A" --person "$PERSON"
+runfd 1 "enrol with a revoked holder's offer" "123456\n$TX\n" tes wallet enrol \
+    --wallet "$T/phone" --offer "$OFFER" --pin-fd 3
+grep_in "$T/err" "invalid_grant" "revoked holder's offer: invalid_grant"
+grep_in "$T/err" "withdrawn" "revoked holder's offer: withdrawn"
+run 1 "reinstate a revoked person" tes authority reinstate --dir "$A" --person "$PERSON"
+grep_in "$T/err" "revocation is final" "a revoked person stays revoked"
 serve_stop INT
 
 # ---------------------------------------------------------------- SIGKILL during issuance

@@ -16,6 +16,10 @@
  *    -> that phone's copies SUSPENDED, the holder's other device untouched;
  *    reinstated by device; the client (tes_oid4vci_report_lost); wrong codes
  *    rate-limited per address.
+ *  - revocation: a revoked or suspended holder's token -> invalid_token, open
+ *    offer -> invalid_grant, a phone reported lost -> credential_request_denied;
+ *    reinstating needs a new offer. Budgets (across a restart), list rollover
+ *    (/status/2), /nonce rate-limited and writing nothing.
  *  - bad requests, each with its standard error, the service serving after.
  *  - the request parsers directly (form, credential request, proof JWT).
  *  - a bounded load run: 4 threads x 250 obtains (token + nonce + credential).
@@ -1003,6 +1007,330 @@ static int64_t suspended_of(const fx_resp *r)
     return k;
 }
 
+/* ------------------------------------------------------------------ revocation, budgets */
+
+/* One integer from a SQLite registry file (-1 on error). */
+static long long sql_int(const char *db, const char *sql)
+{
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    long long v = -1;
+    if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(h, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    return v;
+}
+
+static long long creds_of_person(const char *db, int64_t p)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM credentials WHERE person_id = %lld",
+             (long long)p);
+    return sql_int(db, sql);
+}
+
+/* A credential request on se (one proof, fresh nonce) with token at E.url. */
+static bool request_on(tes_se *se, const char *token, fx_resp *r)
+{
+    char nonce[128];
+    if (!fx_get_nonce(E.url, nonce))
+        return false;
+    proof_opts o = {.se = se, .nonce = nonce};
+    char *proofs[2] = {make_proof(&o, NULL, NULL), NULL};
+    bool ok = proofs[0] && post_credential(token, TES_DOCTYPE_PID, proofs, r);
+    free(proofs[0]);
+    return ok;
+}
+
+/* A new offer for person p through the registry, redeemed at the service: token out. */
+static bool new_offer_token(int64_t p, char tok[128])
+{
+    tes_registry *reg = NULL;
+    char code[64], tx[16];
+    bool ok = tes_registry_open(E.db, &reg) == TES_OK &&
+              tes_registry_offer_create(reg, p, fx_test_now(NULL), 600, 6, "counter-7", code,
+                                        tx) == TES_OK;
+    if (!ok)
+        fprintf(stderr, "    offer: %s\n", tes_err_message());
+    tes_registry_close(reg);
+    return ok && fx_get_token(E.url, code, tx, tok);
+}
+
+static tes_err set_person(int64_t p, tes_status_value v)
+{
+    tes_registry *reg = NULL;
+    tes_err e = tes_registry_open(E.db, &reg);
+    if (e == TES_OK)
+        e = tes_registry_set_status(reg, 0, p, v, "counter-7", NULL);
+    tes_registry_close(reg);
+    return e;
+}
+
+TEST(revocation_stops_issuance)
+{
+    REQUIRE(env_up());
+    fx_resp r;
+    tes_buf uri;
+    char code[128], tx[16], tok[128], tok2[128], code2[64], tx2[16];
+    int64_t a;
+
+    /* Revoked: an unexpired access token and an open offer of the holder are refused. */
+    REQUIRE(enrol(&uri, code, tx, &a));
+    tes_buf_free(&uri);
+    REQUIRE(fx_get_token(E.url, code, tx, tok));
+    tes_registry *reg = NULL;
+    REQUIRE(tes_registry_open(E.db, &reg) == TES_OK);
+    CHECK_ERR(tes_registry_offer_create(reg, a, fx_test_now(NULL), 600, 6, "counter-7", code2, tx2),
+              TES_OK);
+    tes_registry_close(reg);
+    REQUIRE(request_on(E.se, tok, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_buf_free(&r.body);
+    CHECK_EQ_INT(creds_of_person(E.db, a), 1);
+    CHECK_ERR(set_person(a, TES_STATUS_REVOKED), TES_OK);
+    REQUIRE(request_on(E.se, tok, &r));
+    CHECK_WIRE(&r, 401, "invalid_token");
+    CHECK(desc_has(&r, "withdrawn"));
+    CHECK(r.www_auth[0] && strstr(r.www_auth, "invalid_token") != NULL);
+    tes_buf_free(&r.body);
+    CHECK_EQ_INT(creds_of_person(E.db, a), 1);
+    tes_buf f = {0};
+    fx_token_form(&f, code2, tx2);
+    CHECK(http("POST", "/token", "application/x-www-form-urlencoded", NULL, (char *)f.ptr, f.len,
+               &r));
+    CHECK_WIRE(&r, 400, "invalid_grant");
+    CHECK(desc_has(&r, "withdrawn"));
+    tes_buf_free(&r.body);
+    tes_buf_free(&f);
+
+    /* Suspended through the holder's own lost-phone report (no device: everything):
+     * the token dies; reinstated, it stays dead, a new offer works. */
+    int64_t b;
+    REQUIRE(enrol(&uri, code, tx, &b));
+    tes_buf_free(&uri);
+    char recovery[32];
+    memcpy(recovery, last_recovery, sizeof recovery);
+    REQUIRE(fx_get_token(E.url, code, tx, tok));
+    size_t n = 0;
+    CHECK_ERR(tes_oid4vci_report_lost(E.url, recovery, NULL, &n), TES_OK);
+    REQUIRE(request_on(E.se, tok, &r));
+    CHECK_WIRE(&r, 401, "invalid_token");
+    CHECK(desc_has(&r, "withdrawn"));
+    tes_buf_free(&r.body);
+    CHECK_ERR(set_person(b, TES_STATUS_VALID), TES_OK);
+    REQUIRE(request_on(E.se, tok, &r));
+    CHECK_WIRE(&r, 401, "invalid_token");
+    tes_buf_free(&r.body);
+    CHECK_EQ_INT(creds_of_person(E.db, b), 0);
+    REQUIRE(new_offer_token(b, tok2));
+    REQUIRE(request_on(E.se, tok2, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_buf_free(&r.body);
+    CHECK_EQ_INT(creds_of_person(E.db, b), 1);
+
+    /* A lost phone (by device): its holder's token dies; with a new offer, nothing more
+     * onto that phone (credential_request_denied), another phone is served. */
+    char vdir[128], phone_id[65];
+    snprintf(vdir, sizeof vdir, "%s/vendor", E.dir);
+    tes_se *tablet = NULL;
+    REQUIRE(fx_soft_se(E.dir, "se4", vdir, &tablet));
+    REQUIRE(fx_se_device_id(E.se, phone_id));
+    CHECK_ERR(tes_oid4vci_report_lost(E.url, recovery, phone_id, &n), TES_OK);
+    CHECK_EQ_INT(n, 1);
+    REQUIRE(request_on(E.se, tok2, &r));
+    CHECK_WIRE(&r, 401, "invalid_token");
+    tes_buf_free(&r.body);
+    REQUIRE(new_offer_token(b, tok2));
+    REQUIRE(request_on(E.se, tok2, &r));
+    CHECK_WIRE(&r, 400, "credential_request_denied");
+    CHECK(desc_has(&r, "reported lost"));
+    tes_buf_free(&r.body);
+    CHECK_EQ_INT(creds_of_person(E.db, b), 1);
+    REQUIRE(request_on(tablet, tok2, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_buf_free(&r.body);
+    CHECK_EQ_INT(creds_of_person(E.db, b), 2);
+    /* the phone found: reinstated for the holder, served again */
+    reg = NULL;
+    REQUIRE(tes_registry_open(E.db, &reg) == TES_OK);
+    CHECK_ERR(tes_registry_set_status_by_device(reg, phone_id, b, TES_STATUS_VALID, "counter-7",
+                                                NULL),
+              TES_OK);
+    tes_registry_close(reg);
+    REQUIRE(request_on(E.se, tok2, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_buf_free(&r.body);
+    tes_se_close(tablet);
+    CHECK(still_serving());
+}
+
+/* A second service: software keys (no vendor roots), small lists, small budgets. */
+typedef struct small_svc {
+    tes_issuer *iss;
+    char url[64], db[192];
+    tes_issuer_config cfg;
+} small_svc;
+
+static const char SMALL_PUBLIC[] = "https://issuer.small.example";
+
+static bool small_start(small_svc *v)
+{
+    v->cfg = (tes_issuer_config){.authority_dir = E.auth,
+                                 .db_url = v->db,
+                                 .listen = "127.0.0.1:0",
+                                 .public_url = SMALL_PUBLIC,
+                                 .batch_max = 2,
+                                 .status_list_size = 4,
+                                 .credentials_per_offer = 3,
+                                 .credentials_per_person = 5,
+                                 .budget_period = 3600,
+                                 .nonce_rate_limit = 40,
+                                 .clock = &FX_TEST_CLOCK};
+    int port = 0;
+    if (tes_issuer_start(&v->cfg, &v->iss, &port) != TES_OK) {
+        fprintf(stderr, "    small service: %s\n", tes_err_message());
+        return false;
+    }
+    snprintf(v->url, sizeof v->url, "http://127.0.0.1:%d", port);
+    return true;
+}
+
+/* n credentials with software keys: the HTTP status and the error name out; the
+ * credentials' text (base64url mdocs) appended to got when not NULL. */
+static long small_request(small_svc *v, const char *tok, size_t n, char err[64], json_t *got)
+{
+    char nonce[128];
+    err[0] = '\0';
+    if (!fx_get_nonce(v->url, nonce))
+        return -1;
+    proof_opts o = {.nonce = nonce, .aud = SMALL_PUBLIC};
+    char *proofs[4] = {0};
+    for (size_t i = 0; i < n && i < 3; i++)
+        proofs[i] = make_proof(&o, NULL, NULL);
+    fx_resp r;
+    long st = fx_post_proofs(v->url, tok, TES_DOCTYPE_PID, "jwt", proofs, &r) ? r.status : -1;
+    err_name(&r, err, 64);
+    if (st == 200 && got) {
+        json_t *j = fx_resp_json(&r);
+        json_t *cs = json_object_get(j, "credentials"), *it;
+        size_t k;
+        json_array_foreach(cs, k, it) json_array_append(got, json_object_get(it, "credential"));
+        json_decref(j);
+    }
+    if (st != 200)
+        fprintf(stderr, "    (expected or not) %ld %s\n", st, (const char *)r.body.ptr);
+    tes_buf_free(&r.body);
+    for (size_t i = 0; i < n && i < 3; i++)
+        free(proofs[i]);
+    return st;
+}
+
+static bool small_token(small_svc *v, int64_t p, char tok[128])
+{
+    tes_registry *reg = NULL;
+    char code[64], tx[16];
+    bool ok = tes_registry_open(v->db, &reg) == TES_OK &&
+              tes_registry_offer_create(reg, p, fx_test_now(NULL), 600, 6, "counter-7", code,
+                                        tx) == TES_OK;
+    tes_registry_close(reg);
+    return ok && fx_get_token(v->url, code, tx, tok);
+}
+
+/* Whether the stored mdoc (base64url) names the status list uri. */
+static bool mdoc_names(const char *b64, const char *uri)
+{
+    tes_buf raw = {0};
+    bool ok = tes_b64url_decode(&raw, b64, strlen(b64)) == TES_OK &&
+              memmem(raw.ptr, raw.len, uri, strlen(uri)) != NULL;
+    tes_buf_free(&raw);
+    return ok;
+}
+
+TEST(budgets_rollover_and_nonces)
+{
+    REQUIRE(env_up());
+    small_svc v = {0};
+    snprintf(v.db, sizeof v.db, "%s/small.db", E.dir);
+    REQUIRE(small_start(&v));
+    tes_registry *reg = NULL;
+    int64_t p = 0;
+    REQUIRE(tes_registry_open(v.db, &reg) == TES_OK);
+    REQUIRE(tes_registry_person_add(reg, TES_DOCTYPE_PID, FX_PID_CLAIMS, "counter-7", &p) ==
+            TES_OK);
+    tes_registry_close(reg);
+    char t1[128], t2[128], t3[128], err[64];
+    json_t *got = json_array();
+
+    /* The offer's budget (3): 2 + 1, then nothing; across a restart too. */
+    REQUIRE(small_token(&v, p, t1));
+    CHECK_EQ_INT(small_request(&v, t1, 2, err, got), 200);
+    CHECK_EQ_INT(small_request(&v, t1, 2, err, NULL), 400);
+    CHECK_EQ_STR(err, "credential_request_denied");
+    CHECK_EQ_INT(small_request(&v, t1, 1, err, got), 200);
+    CHECK_EQ_INT(small_request(&v, t1, 1, err, NULL), 400);
+    CHECK_EQ_STR(err, "credential_request_denied");
+    tes_issuer_stop(v.iss);
+    REQUIRE(small_start(&v));
+    CHECK_EQ_INT(small_request(&v, t1, 1, err, NULL), 400);
+    CHECK_EQ_STR(err, "credential_request_denied");
+    CHECK_EQ_INT(sql_int(v.db, "SELECT count(*) FROM credentials"), 3);
+
+    /* A new offer: 2 more (the person's budget of 5 is reached); list 1 (4 entries, 3
+     * used) has no room for 2: list 2 is started, and served. */
+    REQUIRE(small_token(&v, p, t2));
+    CHECK_EQ_INT(small_request(&v, t2, 2, err, got), 200);
+    REQUIRE(small_token(&v, p, t3));
+    CHECK_EQ_INT(small_request(&v, t3, 1, err, NULL), 400);
+    CHECK_EQ_STR(err, "credential_request_denied");
+    CHECK_EQ_INT(sql_int(v.db, "SELECT count(*) FROM credentials"), 5);
+    char l1[128], l2[128];
+    snprintf(l1, sizeof l1, "%s/status/1", SMALL_PUBLIC);
+    snprintf(l2, sizeof l2, "%s/status/2", SMALL_PUBLIC);
+    CHECK_EQ_INT(json_array_size(got), 5);
+    for (size_t i = 0; i < json_array_size(got); i++) {
+        const char *m = json_string_value(json_array_get(got, i));
+        CHECK(m && mdoc_names(m, i < 3 ? l1 : l2) && !mdoc_names(m, i < 3 ? l2 : l1));
+    }
+    json_decref(got);
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM credentials WHERE list_uri = '%s'", l2);
+    CHECK_EQ_INT(sql_int(v.db, sql), 2);
+    fx_resp r;
+    CHECK(fx_http(v.url, "GET", "/status/2", NULL, NULL, NULL, 0, &r));
+    CHECK_EQ_INT(r.status, 200);
+    tes_status_token st = {0};
+    CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&r.body), l2, E.trust, fx_test_now(NULL), &st),
+              TES_OK);
+    CHECK_EQ_INT(st.list.n, 4);
+    tes_status_token_free(&st);
+    tes_buf_free(&r.body);
+    CHECK(fx_http(v.url, "GET", "/status/3", NULL, NULL, NULL, 0, &r));
+    CHECK_EQ_INT(r.status, 404);
+    tes_buf_free(&r.body);
+    CHECK(fx_http(v.url, "GET", "/status/02", NULL, NULL, NULL, 0, &r));
+    CHECK_EQ_INT(r.status, 404);
+    tes_buf_free(&r.body);
+
+    /* /nonce writes nothing and is limited per address (40 a minute here). */
+    long long used_before = sql_int(v.db, "SELECT count(*) FROM nonces");
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 100 && !limited; i++) {
+        CHECK(fx_http(v.url, "POST", "/nonce", NULL, NULL, "", 0, &r));
+        char eb[64];
+        if (r.status == 200)
+            ok++;
+        else if (r.status == 429 && strcmp(err_name(&r, eb, sizeof eb), "rate_limited") == 0)
+            limited++;
+        tes_buf_free(&r.body);
+    }
+    CHECK_EQ_INT(limited, 1);
+    CHECK(ok <= 80); /* 40 a minute, two windows at most */
+    CHECK_EQ_INT(sql_int(v.db, "SELECT count(*) FROM nonces"), used_before);
+    tes_issuer_stop(v.iss);
+}
+
 TEST(lost_phone)
 {
     REQUIRE(env_up());
@@ -1371,8 +1699,14 @@ TEST(load_run)
     /* A second service: no attestation required (software keys), its own registry. */
     char db[192];
     snprintf(db, sizeof db, "%s/load.db", E.dir);
-    tes_issuer_config cfg = {
-        .authority_dir = E.auth, .db_url = db, .listen = "127.0.0.1:0", .batch_max = 4};
+    /* One client address and 250 credentials a person: as an operator would for a load
+     * test, the nonce rate per address and the person's budget are lifted. */
+    tes_issuer_config cfg = {.authority_dir = E.auth,
+                             .db_url = db,
+                             .listen = "127.0.0.1:0",
+                             .batch_max = 4,
+                             .credentials_per_person = -1,
+                             .nonce_rate_limit = -1};
     tes_issuer *iss = NULL;
     int port = 0;
     REQUIRE(tes_issuer_start(&cfg, &iss, &port) == TES_OK);

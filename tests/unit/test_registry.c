@@ -7,7 +7,10 @@
  * Offers and transaction codes, tokens, nonces, races between two connections
  * (threads) on one code or nonce, batch issuance with random distinct indexes,
  * full lists, status changes and the audit log, and processes killed with
- * SIGKILL in the middle of issuing.
+ * SIGKILL in the middle of issuing. Schema v3: revoking or suspending a
+ * person or a phone withdraws offers and tokens and stops issuance (also
+ * racing an issuer on another connection), budgets that survive a restart,
+ * status lists that roll over, stateless nonces (forged, replayed, expired).
  */
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"
@@ -575,7 +578,8 @@ BOTH(nonce_once)
     char n1[64], n2[64], n3[64];
     CHECK_ERR(tes_registry_nonce_new(r, 1000, 60, n1), TES_OK);
     CHECK_ERR(tes_registry_nonce_new(r, 1000, 60, n2), TES_OK);
-    CHECK_EQ_INT(strlen(n1), 22);
+    CHECK_EQ_INT(strlen(n1), 55);
+    CHECK(strspn(n1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 55);
     CHECK(strcmp(n1, n2) != 0);
     CHECK_ERR(tes_registry_nonce_consume(r, n1, 1010), TES_OK);
     CHECK_FAIL(tes_registry_nonce_consume(r, n1, 1011), TES_ERR_NONCE, "already used");
@@ -583,11 +587,73 @@ BOTH(nonce_once)
     CHECK_FAIL(tes_registry_nonce_consume(r, "AAAAAAAAAAAAAAAAAAAAAA", 1010), TES_ERR_NONCE,
                "unknown");
     CHECK_ERR(tes_registry_nonce_consume(r, n2, 1059), TES_OK);
-    /* Making a nonce later clears out the expired ones. */
+    /* Only used nonces are stored, until they expire: a later use purges them. */
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM nonces"), 2);
     CHECK_ERR(tes_registry_nonce_new(r, 5000, 60, n3), TES_OK);
-    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM nonces"), 1);
-    CHECK_FAIL(tes_registry_nonce_consume(r, n1, 5001), TES_ERR_NONCE, "unknown");
     CHECK_ERR(tes_registry_nonce_consume(r, n3, 5001), TES_OK);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM nonces"), 1);
+    CHECK_FAIL(tes_registry_nonce_consume(r, n1, 5001), TES_ERR_NONCE, "expired");
+    CHECK_FAIL(tes_registry_nonce_consume(r, n3, 5002), TES_ERR_NONCE, "already used");
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* /nonce is not a database writer: thousands of nonces add no row; each is
+ * good once, at any process on the registry (the key is in the registry),
+ * until it expires; a forged or altered one is refused. */
+BOTH(nonces_are_stateless)
+{
+    OPEN(f, r);
+    char n[64], first[64] = "";
+    for (int i = 0; i < 2000; i++) {
+        CHECK_ERR(tes_registry_nonce_new(r, 1000, 60, n), TES_OK);
+        if (i == 0)
+            memcpy(first, n, sizeof n);
+    }
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM nonces"), 0);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM secrets"), 1);
+    /* Another connection (another process would do the same) accepts it once. */
+    tes_registry *r2 = NULL;
+    REQUIRE(tes_registry_open(f.url, &r2) == TES_OK);
+    CHECK_ERR(tes_registry_nonce_consume(r2, first, 1001), TES_OK);
+    CHECK_FAIL(tes_registry_nonce_consume(r, first, 1002), TES_ERR_NONCE, "already used");
+    CHECK_FAIL(tes_registry_nonce_consume(r2, first, 1002), TES_ERR_NONCE, "already used");
+    /* Reopened: the key and the used nonce survive. */
+    tes_registry_close(r2);
+    tes_registry_close(r);
+    REQUIRE(tes_registry_open(f.url, &r) == TES_OK);
+    CHECK_FAIL(tes_registry_nonce_consume(r, first, 1003), TES_ERR_NONCE, "already used");
+    CHECK_ERR(tes_registry_nonce_consume(r, n, 1003), TES_OK);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM nonces"), 2);
+    /* Forged: one character of the tag, of the expiry (a longer life), of the random part. */
+    char forged[64];
+    for (int pos = 0; pos < 3; pos++) {
+        CHECK_ERR(tes_registry_nonce_new(r, 1000, 60, n), TES_OK);
+        memcpy(forged, n, sizeof n);
+        int at = pos == 0 ? 50 : pos == 1 ? 8 : 20;
+        forged[at] = forged[at] == 'A' ? 'B' : 'A';
+        CHECK_FAIL(tes_registry_nonce_consume(r, forged, 1004), TES_ERR_NONCE,
+                   "authentication tag is wrong");
+        CHECK_ERR(tes_registry_nonce_consume(r, n, 1004), TES_OK);
+    }
+    /* Wrong shapes. */
+    CHECK_FAIL(tes_registry_nonce_consume(r, "", 1004), TES_ERR_NONCE, "unknown");
+    memset(forged, '*', 55);
+    forged[55] = '\0';
+    CHECK_FAIL(tes_registry_nonce_consume(r, forged, 1004), TES_ERR_NONCE, "unknown");
+    /* A key from another registry does not make nonces this one accepts. */
+    fixture g;
+    REQUIRE(fx_new(bk, &g));
+    tes_registry *other = NULL;
+    REQUIRE(tes_registry_open(g.url, &other) == TES_OK);
+    CHECK_ERR(tes_registry_nonce_new(other, 1000, 60, n), TES_OK);
+    CHECK_FAIL(tes_registry_nonce_consume(r, n, 1005), TES_ERR_NONCE, "authentication tag");
+    tes_registry_close(other);
+    fx_done(&g);
+    /* Used nonces go once expired. */
+    CHECK_ERR(tes_registry_nonce_new(r, 9000, 60, n), TES_OK);
+    CHECK_ERR(tes_registry_nonce_consume(r, n, 9001), TES_OK);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM nonces"), 1);
     tes_registry_close(r);
     fx_done(&f);
 }
@@ -1067,8 +1133,8 @@ static void *blocked_main(void *arg)
     pthread_barrier_wait(w->bar);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    char nonce[64];
-    w->result = tes_registry_nonce_new(w->r, 1000, 600, nonce);
+    int64_t id = 0; /* a write (making a nonce no longer writes) */
+    w->result = tes_registry_person_add(w->r, PID, CLAIMS, "clerk", &id);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     snprintf(w->msg, sizeof w->msg, "%s", w->result ? tes_err_message() : "");
     w->secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
@@ -1158,9 +1224,9 @@ TEST(sqlite_busy_beyond_timeout)
     }
 
     REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
-    char nonce[64];
-    CHECK_ERR(tes_registry_nonce_new(r, 1000, 600, nonce), TES_OK);
-    CHECK_ERR(tes_registry_nonce_new(r2, 1000, 600, nonce), TES_OK);
+    int64_t pid = 0;
+    CHECK_ERR(tes_registry_person_add(r, PID, CLAIMS, "clerk", &pid), TES_OK);
+    CHECK_ERR(tes_registry_person_add(r2, PID, CLAIMS, "clerk", &pid), TES_OK);
     /* Held again, briefly: a writer waits for it instead of failing. */
     REQUIRE(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
     pthread_barrier_init(&bar, NULL, 2);
@@ -1552,8 +1618,9 @@ static int q_exec(const fixture *f, const char *sql)
     return ok;
 }
 
-/* A registry written by the first release (schema v1) is migrated on open:
- * its credentials get their thumbprint as device, recovery codes work. */
+/* A registry written by the first release (schema v1) is migrated on open (to v3):
+ * its credentials get their thumbprint as device, recovery codes work, its
+ * people are valid. */
 BOTH(migrates_v1_to_v2)
 {
     fixture f;
@@ -1578,8 +1645,9 @@ BOTH(migrates_v1_to_v2)
     tes_registry *r = NULL;
     CHECK_ERR(tes_registry_open(f.url, &r), TES_OK);
     if (r) {
-        CHECK_EQ_INT(q_int(&f, "SELECT max(version) FROM migrations"), 2);
+        CHECK_EQ_INT(q_int(&f, "SELECT max(version) FROM migrations"), 3);
         CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM credentials WHERE device = thumbprint"), 1);
+        CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM persons WHERE state = 0"), 1);
         size_t changed = 0;
         CHECK_ERR(
             tes_registry_set_status_by_device(r, th, 1, TES_STATUS_SUSPENDED, "officer", &changed),
@@ -1596,10 +1664,313 @@ BOTH(migrates_v1_to_v2)
         /* opened again: nothing to migrate */
         CHECK_ERR(tes_registry_open(f.url, &r), TES_OK);
         tes_registry_close(r);
-        CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM migrations"), 2);
+        CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM migrations"), 3);
         if (bk == BK_SQLITE)
-            CHECK_EQ_INT(q_int(&f, "PRAGMA user_version"), 2);
+            CHECK_EQ_INT(q_int(&f, "PRAGMA user_version"), 3);
     }
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ revocation stops issuance */
+
+/* An offer for person p, redeemed: its access token into tok. */
+static void offer_token(tes_registry *r, int64_t p, int64_t now, char tok[64])
+{
+    char code[64], tx[16];
+    int64_t who = 0;
+    tok[0] = '\0';
+    CHECK_ERR(tes_registry_offer_create(r, p, now, 600, 6, "clerk", code, tx), TES_OK);
+    CHECK_ERR(tes_registry_offer_redeem(r, code, tx, now, 300, tok, &who), TES_OK);
+    CHECK_EQ_INT(who, p);
+}
+
+static const char *const SERIES = "https://authority.example/status/";
+
+/* n credentials for the holder of tok, each key on device dev (NULL: its own). */
+static tes_err issue_tok(tes_registry *r, const char *tok, int64_t now, size_t n, unsigned seed,
+                         const char *dev, const tes_registry_budget *bud, size_t list_size,
+                         char list_uri[TES_REGISTRY_URI_MAX])
+{
+    char th[16][65], uri[TES_REGISTRY_URI_MAX];
+    const char *tp[16], *dv[16];
+    tes_registry_issued out[16];
+    if (n > 16)
+        return TES_ERR_ARG;
+    for (size_t i = 0; i < n; i++) {
+        thumb(th[i], seed + (unsigned)i);
+        tp[i] = th[i];
+        dv[i] = dev ? dev : th[i];
+    }
+    return tes_registry_issue_for_token(r, tok, now, PID, 1000, 2000, SERIES, list_size, bud, tp,
+                                        dv, n, out, list_uri ? list_uri : uri);
+}
+
+static long long creds_of(const fixture *f, int64_t p, const char *where)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM credentials WHERE person_id = %lld%s",
+             (long long)p, where);
+    return q_int(f, sql);
+}
+
+BOTH(revocation_stops_issuance)
+{
+    OPEN(f, r);
+    const int64_t now = 1700000000;
+    size_t changed = 0;
+
+    /* Revoked: the unexpired token, the open offer, a new offer, the old API. */
+    int64_t p = enrol(r);
+    char tok[64], code[64], tx[16], tok2[64];
+    int64_t who = 0;
+    offer_token(r, p, now, tok);
+    CHECK_ERR(tes_registry_offer_create(r, p, now, 600, 6, "clerk", code, tx), TES_OK);
+    CHECK_ERR(issue_tok(r, tok, now, 2, 1, NULL, NULL, 1024, NULL), TES_OK);
+    CHECK_ERR(tes_registry_set_status(r, 0, p, TES_STATUS_REVOKED, "officer", &changed), TES_OK);
+    CHECK_EQ_INT(changed, 2);
+    CHECK_FAIL(tes_registry_token_check(r, tok, now + 1, &who), TES_ERR_TOKEN, "withdrawn");
+    CHECK_FAIL(issue_tok(r, tok, now + 1, 3, 10, NULL, NULL, 1024, NULL), TES_ERR_TOKEN,
+               "withdrawn");
+    CHECK_EQ_INT(creds_of(&f, p, ""), 2);
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, tx, now + 1, 300, tok2, &who), TES_ERR_GRANT,
+               "withdrawn");
+    CHECK_FAIL(tes_registry_offer_create(r, p, now, 600, 6, "clerk", code, tx), TES_ERR_STATE,
+               "revoked");
+    CHECK_FAIL(tes_registry_set_status(r, 0, p, TES_STATUS_VALID, "officer", &changed),
+               TES_ERR_STATE, "revocation is final");
+    CHECK_FAIL(tes_registry_set_status(r, 0, p, TES_STATUS_SUSPENDED, "officer", &changed),
+               TES_ERR_STATE, "revocation is final");
+    tes_registry_issued out[4];
+    CHECK_FAIL(issue(r, p, "https://authority.example/other", 64, 1, 50, out), TES_ERR_DENIED,
+               "revoked");
+    CHECK_EQ_INT(creds_of(&f, p, ""), 2);
+    /* The audit entry says what was withdrawn. */
+    tes_registry_audit_entry *e = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_registry_audit_list(r, &e, &n), TES_OK);
+    CHECK(n > 0 && has(e[n - 1].detail, "1 open offer and 1 access token withdrawn"));
+    tes_registry_audit_free(e, n);
+
+    /* Suspended: the same; reinstated: a new offer works, the old token stays dead. */
+    int64_t q = enrol(r);
+    char tq[64], tq2[64], cq[64], txq[16];
+    offer_token(r, q, now, tq);
+    CHECK_ERR(tes_registry_offer_create(r, q, now, 600, 6, "clerk", cq, txq), TES_OK);
+    CHECK_ERR(tes_registry_set_status(r, 0, q, TES_STATUS_SUSPENDED, "officer", NULL), TES_OK);
+    CHECK_FAIL(issue_tok(r, tq, now + 1, 1, 20, NULL, NULL, 1024, NULL), TES_ERR_TOKEN,
+               "withdrawn");
+    CHECK_FAIL(tes_registry_offer_redeem(r, cq, txq, now + 1, 300, tok2, &who), TES_ERR_GRANT,
+               "withdrawn");
+    CHECK_FAIL(tes_registry_offer_create(r, q, now, 600, 6, "clerk", code, tx), TES_ERR_STATE,
+               "suspended");
+    CHECK_FAIL(issue(r, q, "https://authority.example/other", 64, 1, 60, out), TES_ERR_DENIED,
+               "suspended");
+    CHECK_ERR(tes_registry_set_status(r, 0, q, TES_STATUS_VALID, "officer", NULL), TES_OK);
+    CHECK_FAIL(issue_tok(r, tq, now + 2, 1, 20, NULL, NULL, 1024, NULL), TES_ERR_TOKEN,
+               "withdrawn");
+    CHECK_FAIL(tes_registry_offer_redeem(r, cq, txq, now + 2, 300, tok2, &who), TES_ERR_GRANT,
+               "withdrawn");
+    offer_token(r, q, now + 2, tq2);
+    CHECK_ERR(issue_tok(r, tq2, now + 2, 2, 30, NULL, NULL, 1024, NULL), TES_OK);
+    CHECK_EQ_INT(creds_of(&f, q, " AND status = 0"), 2);
+
+    /* A lost phone (by device): the holder's tokens and offers withdrawn, nothing more
+     * issued onto that phone; a new offer onto another phone works. */
+    int64_t d = enrol(r), other = enrol(r);
+    char phone[65], tablet[65], td[64], td2[64], to[64];
+    thumb(phone, 777);
+    thumb(tablet, 888);
+    offer_token(r, d, now, td);
+    offer_token(r, other, now, to);
+    CHECK_ERR(issue_tok(r, td, now, 2, 40, phone, NULL, 1024, NULL), TES_OK);
+    CHECK_ERR(tes_registry_offer_create(r, d, now, 600, 6, "clerk", code, tx), TES_OK);
+    CHECK_ERR(tes_registry_set_status_by_device(r, phone, d, TES_STATUS_SUSPENDED, "holder",
+                                                &changed),
+              TES_OK);
+    CHECK_EQ_INT(changed, 2);
+    CHECK_FAIL(issue_tok(r, td, now + 1, 1, 45, tablet, NULL, 1024, NULL), TES_ERR_TOKEN,
+               "withdrawn");
+    CHECK_FAIL(tes_registry_offer_redeem(r, code, tx, now + 1, 300, tok2, &who), TES_ERR_GRANT,
+               "withdrawn");
+    offer_token(r, d, now + 1, td2); /* the person is valid: the counter can make a new offer */
+    CHECK_FAIL(issue_tok(r, td2, now + 1, 1, 46, phone, NULL, 1024, NULL), TES_ERR_DENIED,
+               "reported lost");
+    CHECK_ERR(issue_tok(r, td2, now + 1, 1, 47, tablet, NULL, 1024, NULL), TES_OK);
+    /* only d is blocked on that phone; then the phone for anyone */
+    CHECK_ERR(issue_tok(r, to, now + 1, 1, 48, phone, NULL, 1024, NULL), TES_OK);
+    CHECK_ERR(tes_registry_set_status_by_device(r, phone, 0, TES_STATUS_SUSPENDED, "officer",
+                                                &changed),
+              TES_OK);
+    CHECK_FAIL(issue_tok(r, to, now + 1, 1, 49, tablet, NULL, 1024, NULL), TES_ERR_TOKEN,
+               "withdrawn"); /* other's token too: other had a credential on the phone */
+    char to2[64];
+    offer_token(r, other, now + 1, to2);
+    CHECK_FAIL(issue_tok(r, to2, now + 1, 1, 50, phone, NULL, 1024, NULL), TES_ERR_DENIED,
+               "reported lost");
+    /* Found: reinstated for anyone; d's token made before stays withdrawn. */
+    CHECK_ERR(tes_registry_set_status_by_device(r, phone, 0, TES_STATUS_VALID, "officer", NULL),
+              TES_OK);
+    CHECK_ERR(issue_tok(r, to2, now + 2, 1, 51, phone, NULL, 1024, NULL), TES_OK);
+    CHECK_FAIL(issue_tok(r, td, now + 2, 1, 52, phone, NULL, 1024, NULL), TES_ERR_TOKEN,
+               "withdrawn");
+    /* A revoked phone is never unblocked. */
+    CHECK_ERR(tes_registry_set_status_by_device(r, phone, 0, TES_STATUS_REVOKED, "officer", NULL),
+              TES_OK);
+    CHECK_ERR(tes_registry_set_status_by_device(r, phone, 0, TES_STATUS_VALID, "officer", NULL),
+              TES_OK);
+    char to3[64];
+    offer_token(r, other, now + 3, to3);
+    CHECK_FAIL(issue_tok(r, to3, now + 3, 1, 53, phone, NULL, 1024, NULL), TES_ERR_DENIED,
+               "revoked");
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* A revocation racing an issuer on another connection: whatever the interleaving, no
+ * credential of the person is left valid (the check is inside the issuing transaction). */
+typedef struct {
+    const char *url, *tok;
+    pthread_barrier_t *bar;
+    int issued, refused, other;
+} race_issuer;
+
+static void *race_issuer_main(void *arg)
+{
+    race_issuer *t = arg;
+    tes_registry *r = NULL;
+    tes_err e = tes_registry_open(t->url, &r);
+    pthread_barrier_wait(t->bar);
+    for (unsigned i = 0; !e && i < 400; i++) {
+        e = issue_tok(r, t->tok, 1700000000, 2, 1000 + 2 * i, NULL, NULL, 1 << 16, NULL);
+        if (!e)
+            t->issued++;
+    }
+    if (e == TES_ERR_TOKEN || e == TES_ERR_DENIED)
+        t->refused++;
+    else if (e)
+        t->other++, fprintf(stderr, "    issuer: %s: %s\n", tes_err_name(e), tes_err_message());
+    tes_registry_close(r);
+    return NULL;
+}
+
+BOTH(revocation_races_issuance)
+{
+    OPEN(f, r);
+    for (int round = 0; round < 3; round++) {
+        int64_t p = enrol(r);
+        char tok[64];
+        offer_token(r, p, 1700000000, tok);
+        pthread_barrier_t bar;
+        pthread_barrier_init(&bar, NULL, 2);
+        race_issuer t = {f.url, tok, &bar, 0, 0, 0};
+        pthread_t th;
+        REQUIRE(pthread_create(&th, NULL, race_issuer_main, &t) == 0);
+        pthread_barrier_wait(&bar);
+        usleep(20000 * (useconds_t)round);
+        CHECK_ERR(tes_registry_set_status(r, 0, p, round == 1 ? TES_STATUS_SUSPENDED
+                                                              : TES_STATUS_REVOKED,
+                                          "officer", NULL),
+                  TES_OK);
+        pthread_join(th, NULL);
+        pthread_barrier_destroy(&bar);
+        CHECK_EQ_INT(t.other, 0);
+        CHECK_EQ_INT(t.refused, 1);
+        CHECK_EQ_INT(creds_of(&f, p, ""), 2 * t.issued);
+        CHECK_EQ_INT(creds_of(&f, p, " AND status = 0"), 0);
+    }
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+/* ------------------------------------------------------------ budgets, list rollover */
+
+BOTH(budgets_survive_restart)
+{
+    OPEN(f, r);
+    const int64_t now = 1700000000;
+    const tes_registry_budget bud = {.per_offer = 5, .per_person = 8, .period = 100};
+    int64_t p = enrol(r);
+    char t1[64], t2[64];
+    offer_token(r, p, now, t1);
+    CHECK_ERR(issue_tok(r, t1, now, 2, 1, NULL, &bud, 1024, NULL), TES_OK);
+    /* A second connection (as another process) shares the budget. */
+    tes_registry *r2 = NULL;
+    REQUIRE(tes_registry_open(f.url, &r2) == TES_OK);
+    CHECK_ERR(issue_tok(r2, t1, now, 2, 3, NULL, &bud, 1024, NULL), TES_OK);
+    CHECK_FAIL(issue_tok(r, t1, now, 2, 5, NULL, &bud, 1024, NULL), TES_ERR_BUDGET,
+               "this offer has obtained 4 of its 5 credentials");
+    CHECK_ERR(issue_tok(r2, t1, now, 1, 7, NULL, &bud, 1024, NULL), TES_OK);
+    CHECK_EQ_INT(creds_of(&f, p, ""), 5);
+    /* Closed and reopened: still spent. */
+    tes_registry_close(r2);
+    tes_registry_close(r);
+    REQUIRE(tes_registry_open(f.url, &r) == TES_OK);
+    CHECK_FAIL(issue_tok(r, t1, now + 1, 1, 8, NULL, &bud, 1024, NULL), TES_ERR_BUDGET,
+               "5 of its 5");
+    /* A second offer: the person's budget (8 in 100 s) is the limit now. */
+    offer_token(r, p, now + 1, t2);
+    CHECK_ERR(issue_tok(r, t2, now + 1, 3, 9, NULL, &bud, 1024, NULL), TES_OK);
+    CHECK_FAIL(issue_tok(r, t2, now + 2, 1, 12, NULL, &bud, 1024, NULL), TES_ERR_BUDGET,
+               "obtained 8 credentials in the last 100 seconds");
+    CHECK_EQ_INT(creds_of(&f, p, ""), 8);
+    /* The window slides: 100 s after the first batches there is room again. */
+    CHECK_ERR(issue_tok(r, t2, now + 101, 1, 13, NULL, &bud, 1024, NULL), TES_OK);
+    CHECK_EQ_INT(creds_of(&f, p, ""), 9);
+    /* No budget given: none applies. */
+    offer_token(r, p, now + 101, t2);
+    CHECK_ERR(issue_tok(r, t2, now + 101, 9, 20, NULL, NULL, 1024, NULL), TES_OK);
+    tes_registry_close(r);
+    fx_done(&f);
+}
+
+BOTH(status_lists_roll_over)
+{
+    OPEN(f, r);
+    const int64_t now = 1700000000;
+    int64_t p = enrol(r), cur = -1;
+    char tok[64], uri[TES_REGISTRY_URI_MAX], want[TES_REGISTRY_URI_MAX];
+    offer_token(r, p, now, tok);
+    CHECK_ERR(tes_registry_status_series(r, SERIES, &cur), TES_OK);
+    CHECK_EQ_INT(cur, 0);
+    /* Lists of 4: batches of 3, then 1, then 3 -> lists 1, 1, 2 */
+    CHECK_ERR(issue_tok(r, tok, now, 3, 1, NULL, NULL, 4, uri), TES_OK);
+    snprintf(want, sizeof want, "%s1", SERIES);
+    CHECK_EQ_STR(uri, want);
+    CHECK_ERR(issue_tok(r, tok, now, 1, 4, NULL, NULL, 4, uri), TES_OK);
+    CHECK_EQ_STR(uri, want);
+    CHECK_ERR(issue_tok(r, tok, now, 3, 5, NULL, NULL, 4, uri), TES_OK);
+    snprintf(want, sizeof want, "%s2", SERIES);
+    CHECK_EQ_STR(uri, want);
+    /* reopened: the series goes on where it was */
+    tes_registry_close(r);
+    REQUIRE(tes_registry_open(f.url, &r) == TES_OK);
+    CHECK_ERR(tes_registry_status_series(r, SERIES, &cur), TES_OK);
+    CHECK_EQ_INT(cur, 2);
+    for (int i = 0; i < 5; i++)
+        CHECK_ERR(issue_tok(r, tok, now, 2, 10 + 2 * (unsigned)i, NULL, NULL, 4, uri), TES_OK);
+    snprintf(want, sizeof want, "%s5", SERIES);
+    CHECK_EQ_STR(uri, want); /* list 2 (3 used) has no room for 2: lists 3, 3, 4, 4, 5 */
+    CHECK_ERR(tes_registry_status_series(r, SERIES, &cur), TES_OK);
+    CHECK_EQ_INT(cur, 5);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM status_lists WHERE used > size"), 0);
+    CHECK_EQ_INT(q_int(&f, "SELECT count(*) FROM status_lists"), 5);
+    /* each list publishes its own entries */
+    tes_status_list l = {0};
+    size_t revoked = 0;
+    CHECK_ERR(tes_registry_set_status(r, 0, p, TES_STATUS_REVOKED, "officer", NULL), TES_OK);
+    for (int k = 1; k <= 5; k++) {
+        snprintf(want, sizeof want, "%s%d", SERIES, k);
+        CHECK_ERR(tes_registry_status_list(r, want, 4, &l), TES_OK);
+        for (size_t i = 0; i < l.n; i++)
+            revoked += tes_status_list_get(&l, i) == TES_STATUS_REVOKED;
+        tes_status_list_free(&l);
+    }
+    CHECK_EQ_INT(revoked, 17);
+    /* a batch larger than a list never fits; another size for the series is refused */
+    offer_token(r, enrol(r), now, tok);
+    CHECK_FAIL(issue_tok(r, tok, now, 5, 40, NULL, NULL, 4, uri), TES_ERR_STORE, "is full");
+    CHECK_FAIL(issue_tok(r, tok, now, 1, 40, NULL, NULL, 8, uri), TES_ERR_ARG, "have 4 entries");
+    tes_registry_close(r);
     fx_done(&f);
 }
 

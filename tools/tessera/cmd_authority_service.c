@@ -94,6 +94,9 @@ typedef struct serve_args {
     size_t batch_max, valid_days, status_ttl, status_cache;
     bool have_status_ttl, have_status_cache;
     int hsm_pin_fd; /* token PIN of an HSM-held DS key; -1: TESSERA_HSM_PIN */
+    /* budgets and the /nonce rate (tes_issuer_config): 0 the default, -1 no limit */
+    int64_t per_offer, per_person, budget_period;
+    int nonce_rate;
 } serve_args;
 
 static int serve(const char *cmd, const serve_args *a)
@@ -131,6 +134,10 @@ static int serve(const char *cmd, const serve_args *a)
         .valid_days = (int64_t)a->valid_days,
         .status_ttl = a->have_status_ttl ? (int64_t)a->status_ttl : 0,
         .status_cache = a->have_status_cache ? (a->status_cache ? (int64_t)a->status_cache : -1) : 0,
+        .credentials_per_offer = a->per_offer,
+        .credentials_per_person = a->per_person,
+        .budget_period = a->budget_period,
+        .nonce_rate_limit = a->nonce_rate,
     };
     char hsm_pin[CLI_PIN_MAX];
     if ((rc = cli_hsm_pin_read(cmd, a->hsm_pin_fd, hsm_pin, &c.hsm_pin)) != CLI_EXIT_OK) {
@@ -217,6 +224,10 @@ int cmd_authority_serve(int argc, char **argv)
         {"status-cache", required_argument, NULL, 'K'},
         {"port-file", required_argument, NULL, 'p'},
         {"hsm-pin-fd", required_argument, NULL, 'P'},
+        {"credentials-per-offer", required_argument, NULL, 'O'},
+        {"credentials-per-person", required_argument, NULL, 'Q'},
+        {"budget-period", required_argument, NULL, 'W'},
+        {"nonce-rate", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -272,6 +283,34 @@ int cmd_authority_serve(int argc, char **argv)
                                             "'%s'",
                                        optarg);
             break;
+        case 'O':
+        case 'Q':
+        case 'N': {
+            /* 0 on the command line: no limit */
+            size_t v = 0;
+            if (!cli_parse_size(optarg, 1000000000, &v))
+                return cli_usage_error(cmd, "--%s needs a count (0: no limit), not '%s'",
+                                       c == 'O'   ? "credentials-per-offer"
+                                       : c == 'Q' ? "credentials-per-person"
+                                                  : "nonce-rate",
+                                       optarg);
+            int64_t lim = v ? (int64_t)v : -1;
+            if (c == 'O')
+                a.per_offer = lim;
+            else if (c == 'Q')
+                a.per_person = lim;
+            else
+                a.nonce_rate = (int)lim;
+            break;
+        }
+        case 'W': {
+            size_t v = 0;
+            if (!cli_parse_size(optarg, 366 * 86400, &v) || v == 0)
+                return cli_usage_error(cmd, "--budget-period needs seconds (1..%d), not '%s'",
+                                       366 * 86400, optarg);
+            a.budget_period = (int64_t)v;
+            break;
+        }
         case 'h':
             cli_print_usage(cmd, false);
             return CLI_EXIT_OK;
