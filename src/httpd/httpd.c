@@ -29,6 +29,7 @@
 
 #define DISCARD_SLACK (1u << 20) /* chunked body past max_body: read this much more, then drop */
 #define WATCH_PERIOD_MS 250
+#define MHD_LOG_PER_SECOND 5 /* libmicrohttpd's own messages logged at most this often */
 
 typedef struct hconn {
     struct hconn *prev, *next;
@@ -55,6 +56,10 @@ struct httpd {
     httpd_log_fn log;
     void *log_ctx;
     char name[32];
+
+    pthread_mutex_t log_mu; /* the libmicrohttpd message budget */
+    int64_t log_second;
+    unsigned log_count, log_dropped;
 
     pthread_mutex_t mu; /* conns, stop */
     pthread_cond_t cv;
@@ -90,6 +95,37 @@ void httpd_log(httpd *h, const char *fmt, ...)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = '?';
     h->log(h->log_ctx, line);
+}
+
+/* libmicrohttpd's own messages ("Server reached connection limit", ...), at
+ * most MHD_LOG_PER_SECOND a second: a flood of refused connections must not
+ * flood the log. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    httpd *h = cls;
+    int64_t sec = mono_ms() / 1000;
+    unsigned dropped = 0;
+    pthread_mutex_lock(&h->log_mu);
+    if (sec != h->log_second) {
+        dropped = h->log_dropped;
+        h->log_second = sec;
+        h->log_count = 0;
+        h->log_dropped = 0;
+    }
+    bool say = h->log_count < MHD_LOG_PER_SECOND;
+    if (say)
+        h->log_count++;
+    else
+        h->log_dropped++;
+    pthread_mutex_unlock(&h->log_mu);
+    if (dropped > 0)
+        httpd_log(h, "libmicrohttpd: %u more messages not shown", dropped);
+    if (!say)
+        return;
+    char text[512];
+    vsnprintf(text, sizeof text, fmt, ap);
+    text[strcspn(text, "\n")] = '\0';
+    httpd_log(h, "libmicrohttpd: %s", text);
 }
 
 void httpd_oauth_text(const char *in, char *out, size_t cap)
@@ -507,6 +543,7 @@ void httpd_stop(httpd *h)
     }
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->log_mu);
     free(h);
 }
 
@@ -519,6 +556,7 @@ tes_err httpd_start(const httpd_config *c, httpd **out)
     if (h == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->log_mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     httpd_limits_resolve(&c->limits, &h->lim);
     h->handler = c->handler;
@@ -536,6 +574,8 @@ tes_err httpd_start(const httpd_config *c, httpd **out)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
     if (c->v6)
         flags |= MHD_USE_IPv6;
+    if (h->log != NULL)
+        flags |= MHD_USE_ERROR_LOG;
     unsigned workers = c->workers ? c->workers : 1;
     if (workers > h->lim.max_connections) /* each worker takes its share of the limit */
         workers = (unsigned)h->lim.max_connections;
@@ -546,7 +586,7 @@ tes_err httpd_start(const httpd_config *c, httpd **out)
         (unsigned)h->lim.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)h->lim.idle_timeout, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        h, MHD_OPTION_END);
+        h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
     if (h->mhd == NULL) {
         httpd_stop(h);
         return tes_err_set(TES_ERR_IO, "libmicrohttpd could not start");

@@ -21,7 +21,9 @@
  *    with a control character (raw or percent-encoded, %00 included) are
  *    answered 400 and the connection closed.
  * Each refusal is answered with a JSON error body ({"error": "invalid_request",
- * "error_description": ...}) and logged.
+ * "error_description": ...}) and logged. libmicrohttpd's own messages (e.g.
+ * "Server reached connection limit") are logged too, at most 5 a second;
+ * connections refused for the per-address limit are closed silently.
  *
  * Error bodies: httpd_send_error writes every one; its error_description holds
  * only the characters RFC 6749 §5.2 allows (%x20-21 / %x23-5B / %x5D-7E):
