@@ -128,6 +128,23 @@ typedef struct tes_issuer_config {
     int64_t budget_period;          /* seconds (default 86400) */
     int nonce_rate_limit;           /* POST /nonce per client address per minute (default 600;
                                        negative: no limit); then 429 rate_limited */
+    /* appended: the HTTP layer's defences (docs/SERVICE-LIMITS.md); 0: the default */
+    size_t max_connections;        /* open connections in all (default 256) */
+    size_t max_connections_per_ip; /* open connections from one client address (default 16;
+                                      never more than max_connections); more are closed at
+                                      once */
+    int64_t request_deadline;      /* seconds within which a request's headers and body must
+                                      have arrived, counted from the connection's start (or
+                                      the previous answer on a kept-alive one), however
+                                      steadily they trickle (default 10) */
+    int64_t idle_timeout;          /* seconds without a byte before a connection is closed
+                                      (default 30) */
+    /* The service's log for the operator (NULL: none): refused requests and
+     * connections cut at the deadline, the cause behind every 500, and the
+     * internal message behind a description written for the client. One
+     * line per call, no newline; called from the service's threads. */
+    void (*log)(void *ctx, const char *line);
+    void *log_ctx;
 } tes_issuer_config;
 
 typedef struct tes_issuer tes_issuer;

@@ -1,8 +1,13 @@
 /*
- * The OpenID4VCI issuer service (issuer.h): libmicrohttpd with a pool of
- * worker threads, one registry handle per worker (registry handles belong to
- * one thread), request bodies bounded before they are buffered, a connection
- * limit and a per-connection idle timeout.
+ * The OpenID4VCI issuer service (issuer.h): the services' HTTP layer
+ * (httpd/httpd_internal.h: connection limits in all and per address, a total
+ * deadline per request, bounded bodies, strict framing, the one JSON error
+ * writer) with a pool of worker threads, one registry handle per worker
+ * (registry handles belong to one thread).
+ *
+ * Error descriptions are written for the client; what only the operator
+ * should read (the registry's or database's own message, the cause of a 500)
+ * goes to the configured log.
  *
  * Credential endpoint order of checks (each failure answers at once):
  *   bearer token (401 invalid_token) -> rate per token (429) -> JSON body
@@ -69,13 +74,11 @@
 #include "tessera/se.h"
 #include "tessera/status.h"
 
+#include "httpd/httpd_internal.h"
 #include "issuer/issuer_internal.h"
 
 #define DAY 86400LL
 #define WORKERS 4
-#define CONN_LIMIT 256
-#define CONN_TIMEOUT 30          /* seconds of inactivity */
-#define DISCARD_SLACK (1u << 20) /* chunked body past max_body: read this much more, then drop */
 #define STATUS_CACHE_SECONDS 5
 #define STATUS_LIST_NAME "1"
 #define STATUS_CACHE_SLOTS 4 /* signed lists kept (the newest lists are fetched most) */
@@ -93,7 +96,7 @@ typedef struct rl_slot {
 } rl_slot;
 
 struct tes_issuer {
-    struct MHD_Daemon *mhd;
+    httpd *http;
     char *db_url, *public_url, *status_uri;
     char *metadata, *as_metadata; /* prebuilt JSON */
     tes_buf vendor_roots;
@@ -102,7 +105,8 @@ struct tes_issuer {
     const tes_cert *ds; /* its certificate (owned by dss) */
     tes_clock clock;
     int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl, status_lifetime, status_cache;
-    size_t status_list_size, max_body;
+    size_t status_list_size;
+    httpd_limits limits;
     int rate_limit;
 
     pthread_key_t tls; /* this worker's tes_registry */
@@ -125,13 +129,6 @@ struct tes_issuer {
     rl_slot rl[RL_BUCKETS][RL_WAYS];
 };
 
-typedef struct req_state {
-    tes_buf body;
-    size_t seen;
-    bool too_large;
-    bool answered;
-} req_state;
-
 static int64_t now_of(const tes_issuer *s)
 {
     return tes_clock_now(&s->clock);
@@ -139,76 +136,71 @@ static int64_t now_of(const tes_issuer *s)
 
 /* ------------------------------------------------------------------ responses */
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                 const void *data, size_t len, bool no_store, const char *www_auth,
-                                 const char *allow)
-{
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
-    if (r == NULL)
-        return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (no_store)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (www_auth)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
-    if (allow)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    enum MHD_Result ret = MHD_queue_response(c, status, r);
-    MHD_destroy_response(r);
-    return ret;
-}
+#define send_text httpd_send_text
+#define send_json httpd_send_json
+#define send_error_as httpd_send_error
 
-/* Sends a JSON value (stolen). */
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *v,
-                                 bool no_store, const char *www_auth, const char *allow)
-{
-    char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
-    json_decref(v);
-    if (text == NULL) {
-        static const char oom[] =
-            "{\"error\":\"server_error\",\"error_description\":\"out of memory\"}";
-        return send_text(c, 500, "application/json", oom, sizeof oom - 1, true, NULL, NULL);
-    }
-    enum MHD_Result ret =
-        send_text(c, status, "application/json", text, strlen(text), no_store, www_auth, allow);
-    free(text);
-    return ret;
-}
-
-/* Sends {"error": name, "error_description": desc} with an explicit status. */
-static enum MHD_Result send_error_as(struct MHD_Connection *c, unsigned status, const char *name,
-                                     const char *desc, const char *www_auth, const char *allow)
-{
-    json_t *v = json_pack("{s:s, s:s}", "error", name, "error_description", desc ? desc : "");
-    return send_json(c, status, v, true, www_auth, allow);
-}
+/* The service this thread answers for (set by on_request): where send_error logs. */
+static _Thread_local tes_issuer *t_issuer;
 
 /* Set while this thread answers a Credential Request: OpenID4VCI 1.0 §8.3.1.2
  * names a malformed one invalid_credential_request, where the OAuth endpoints
  * (token, and our /lost) say invalid_request. */
 static _Thread_local bool t_in_credential_endpoint;
 
-/* Sends the wire error for code e with description desc. */
+/* Prefixes by which the layers below name themselves in their messages: the
+ * operator's reading, not the client's ("registry: c_nonce already used" is
+ * "c_nonce already used" to the wallet). */
+static const char *const INTERNAL_PREFIXES[] = {"registry: ", "store: "};
+
+/* desc with every internal prefix removed into out; whether one was. */
+static bool client_text(const char *desc, char *out, size_t cap)
+{
+    bool cut = false;
+    size_t j = 0;
+    for (size_t i = 0; desc[i] != '\0' && j + 1 < cap;) {
+        size_t skip = 0;
+        for (size_t k = 0; k < sizeof INTERNAL_PREFIXES / sizeof INTERNAL_PREFIXES[0]; k++) {
+            size_t n = strlen(INTERNAL_PREFIXES[k]);
+            if (strncmp(desc + i, INTERNAL_PREFIXES[k], n) == 0 && (i == 0 || desc[i - 1] == ' '))
+                skip = n;
+        }
+        if (skip > 0) {
+            cut = true;
+            i += skip;
+        } else {
+            out[j++] = desc[i++];
+        }
+    }
+    out[j] = '\0';
+    return cut;
+}
+
+/* Sends the wire error for code e with description desc (NULL: the calling
+ * thread's last error message, which is then only logged). A 500 gets a
+ * fixed description and its cause is logged; a description that quotes an
+ * internal layer is logged as it is and sent without the layer's name. */
 static enum MHD_Result send_error(struct MHD_Connection *c, tes_err e, const char *desc)
 {
     int status;
     const char *name = iss_wire_error(e, &status);
     if (t_in_credential_endpoint && strcmp(name, "invalid_request") == 0)
         name = "invalid_credential_request";
-    if (status == 500)
+    httpd *log = t_issuer ? t_issuer->http : NULL;
+    char text[512];
+    if (status == 500) {
+        httpd_log(log, "%s (%s): %s", name, tes_err_name(e), desc ? desc : tes_err_message());
         desc = "the issuer failed; try again later"; /* details stay on the server */
+    } else if (desc != NULL && client_text(desc, text, sizeof text)) {
+        httpd_log(log, "%s (%s): %s", name, tes_err_name(e), desc);
+        desc = text;
+    }
     const char *www = NULL;
     char hdr[600];
     if (e == TES_ERR_TOKEN) {
-        /* RFC 6750 §3: a quoted-string; drop characters that cannot be in one. */
+        /* RFC 6750 §3: a quoted-string; the OAuth text has no '"' or '\\'. */
         char clean[400];
-        size_t j = 0;
-        for (size_t i = 0; desc && desc[i] && j + 1 < sizeof clean; i++)
-            if (desc[i] != '"' && desc[i] != '\\' && (unsigned char)desc[i] >= 0x20 &&
-                (unsigned char)desc[i] < 0x7f)
-                clean[j++] = desc[i];
-        clean[j] = '\0';
+        httpd_oauth_text(desc, clean, sizeof clean);
         snprintf(hdr, sizeof hdr, "Bearer error=\"invalid_token\", error_description=\"%s\"",
                  clean);
         www = hdr;
@@ -271,22 +263,6 @@ static int rl_touch(tes_issuer *s, const char *kind, const char *key, size_t key
     int count = hit->count;
     pthread_mutex_unlock(&s->rl_mu);
     return count;
-}
-
-static void client_ip(struct MHD_Connection *c, char out[INET6_ADDRSTRLEN])
-{
-    out[0] = '\0';
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci == NULL || ci->client_addr == NULL)
-        return;
-    const struct sockaddr *sa = ci->client_addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
-                  INET6_ADDRSTRLEN);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
-                  INET6_ADDRSTRLEN);
 }
 
 /* ------------------------------------------------------------------ registry per worker */
@@ -362,8 +338,8 @@ static enum MHD_Result handle_token(tes_issuer *s, struct MHD_Connection *c, con
         ret = send_error(c, TES_ERR_HTTP_REQUEST, "pre-authorized_code is missing");
         goto out;
     }
-    char ip[INET6_ADDRSTRLEN];
-    client_ip(c, ip);
+    char ip[64];
+    httpd_client_ip(c, ip);
     if (rl_touch(s, "ip-fail", ip, strlen(ip), 0) >= s->rate_limit) {
         ret = send_error(c, TES_ERR_RATE_LIMIT,
                          "too many failed token requests from this address; wait a minute");
@@ -405,8 +381,8 @@ static enum MHD_Result handle_nonce(tes_issuer *s, struct MHD_Connection *c)
 {
     /* Stateless nonces (the registry writes nothing for them), and a bound per
      * client address all the same: making one costs an HMAC. */
-    char ip[INET6_ADDRSTRLEN];
-    client_ip(c, ip);
+    char ip[64];
+    httpd_client_ip(c, ip);
     if (s->nonce_rate_limit > 0 &&
         rl_touch(s, "nonce-ip", ip, strlen(ip), 1) > s->nonce_rate_limit)
         return send_error(c, TES_ERR_RATE_LIMIT,
@@ -991,8 +967,8 @@ static enum MHD_Result handle_lost(tes_issuer *s, struct MHD_Connection *c, cons
                           "expected {\"recovery_code\": string, \"device_id\": 64 hex digits "
                           "(optional)} and nothing else");
     }
-    char ip[INET6_ADDRSTRLEN];
-    client_ip(c, ip);
+    char ip[64];
+    httpd_client_ip(c, ip);
     if (rl_touch(s, "lost-fail", ip, strlen(ip), 0) >= s->rate_limit) {
         tes_wipe(code_s, sizeof code_s);
         return send_error(c, TES_ERR_RATE_LIMIT,
@@ -1084,77 +1060,15 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
     return send_error_as(c, 404, "not_found", "no such endpoint", NULL, NULL);
 }
 
+/* The HTTP layer's handler: a whole request, its body bounded. */
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **con_cls)
+                                  const char *method, const tes_buf *body)
 {
-    (void)version;
     tes_issuer *s = cls;
-    req_state *st = *con_cls;
-    if (st == NULL) {
-        st = calloc(1, sizeof *st);
-        if (st == NULL)
-            return MHD_NO;
-        *con_cls = st;
-        /* A declared body beyond the limit is refused before reading it. */
-        const char *cl =
-            MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno != 0 || end == cl || *end != '\0' || n > s->max_body) {
-                st->answered = true;
-                char d[96];
-                snprintf(d, sizeof d, "the request body is larger than %zu bytes", s->max_body);
-                return send_error_as(c, 413, "invalid_request", d, NULL, NULL);
-            }
-        }
-        return MHD_YES;
-    }
-    if (st->answered) {
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    if (*upload_data_size != 0) {
-        size_t n = *upload_data_size;
-        st->seen += n;
-        if (!st->too_large && st->body.len + n > s->max_body) {
-            st->too_large = true;
-            tes_buf_free(&st->body);
-        }
-        if (st->too_large) {
-            if (st->seen - s->max_body > DISCARD_SLACK)
-                return MHD_NO; /* a chunked flood: drop the connection */
-        } else {
-            tes_buf_append(&st->body, upload_data, n);
-            if (st->body.failed)
-                return MHD_NO;
-        }
-        *upload_data_size = 0;
-        return MHD_YES;
-    }
-    st->answered = true;
-    if (st->too_large) {
-        char d[96];
-        snprintf(d, sizeof d, "the request body is larger than %zu bytes", s->max_body);
-        return send_error_as(c, 413, "invalid_request", d, NULL, NULL);
-    }
-    return dispatch(s, c, url, method, &st->body);
-}
-
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    (void)cls;
-    (void)c;
-    (void)toe;
-    req_state *st = *con_cls;
-    if (st != NULL) {
-        tes_buf_free(&st->body);
-        free(st);
-        *con_cls = NULL;
-    }
+    t_issuer = s;
+    enum MHD_Result ret = dispatch(s, c, url, method, body);
+    t_issuer = NULL;
+    return ret;
 }
 
 /* ------------------------------------------------------------------ start / stop */
@@ -1324,8 +1238,7 @@ void tes_issuer_stop(tes_issuer *s)
 {
     if (s == NULL)
         return;
-    if (s->mhd)
-        MHD_stop_daemon(s->mhd); /* joins the workers; closes the listening socket */
+    httpd_stop(s->http); /* joins the workers; closes the listening socket */
     for (size_t i = 0; i < s->n_regs; i++)
         tes_registry_close(s->regs[i]);
     free(s->regs);
@@ -1370,7 +1283,12 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
                       : c->status_cache < 0 ? 0
                                             : STATUS_CACHE_SECONDS;
     s->status_list_size = c->status_list_size > 0 ? c->status_list_size : (size_t)1 << 17;
-    s->max_body = c->max_body > 0 ? c->max_body : 64 * 1024;
+    httpd_limits_resolve(&(httpd_limits){.max_connections = c->max_connections,
+                                         .max_connections_per_ip = c->max_connections_per_ip,
+                                         .request_deadline = c->request_deadline,
+                                         .idle_timeout = c->idle_timeout,
+                                         .max_body = c->max_body},
+                         &s->limits);
     s->rate_limit = c->rate_limit > 0 ? c->rate_limit : 60;
     s->pol.batch_max = c->batch_max > 0 ? c->batch_max : 10;
     if (s->pol.batch_max > ISS_BATCH_HARD_MAX)
@@ -1454,16 +1372,19 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     }
     s->tls_made = true;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
-    if (v6)
-        flags |= MHD_USE_IPv6;
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET,
-                              (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)WORKERS,
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONN_LIMIT,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
-    if (s->mhd == NULL) {
-        err = tes_err_set(TES_ERR_IO, "libmicrohttpd could not start on %s", host);
+    const httpd_config hc = {
+        .listen_fd = fd,
+        .v6 = v6,
+        .workers = WORKERS,
+        .limits = s->limits,
+        .handler = on_request,
+        .handler_cls = s,
+        .log = c->log,
+        .log_ctx = c->log_ctx,
+        .name = "issuer",
+    };
+    if ((err = httpd_start(&hc, &s->http)) != TES_OK) {
+        err = tes_err_set(err, "%s on %s", tes_err_message(), host);
         goto fail;
     }
     fd = -1; /* the daemon owns it now */

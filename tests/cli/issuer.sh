@@ -141,6 +141,11 @@ run 2 "suspend with both targets" tes authority suspend --dir "$T/nowhere" --per
 run 2 "wallet enrol without --offer" tes wallet enrol --wallet "$T/phone"
 run 2 "verify --status bogus" tes verify --trust x --transcript y --status bogus z
 run 2 "serve: not an authority" tes authority serve --dir "$T/nowhere"
+run 0 "help authority serve (defences)" tes help authority serve
+grep_in "$T/out" "--request-deadline SEC" "serve --help lists the request deadline"
+grep_in "$T/out" "--max-connections-per-address N" "serve --help lists the per-address limit"
+run 2 "serve --request-deadline 0" tes authority serve --dir "$T/nowhere" --request-deadline 0
+run 2 "serve --max-connections x" tes authority serve --dir "$T/nowhere" --max-connections x
 
 # ---------------------------------------------------------------- authority, vendor, wallets
 run 0 "authority init" tes authority init --dir "$A" --name "Utopia Ministry" --country UT
@@ -303,6 +308,9 @@ runfd 1 "wrong transaction code" "123456\n$WRONG\n" tes wallet enrol --wallet "$
     --offer "$OFFER" --pin-fd 3
 grep_in "$T/err" "invalid_grant" "wrong tx code: invalid_grant"
 grep_in "$T/err" "left" "wrong tx code: tries left"
+no_grep_in "$T/err" "registry:" "wrong tx code: no internal text for the client"
+grep_in "$T/serve.err" "invalid_grant (invalid_grant): registry: wrong transaction code" \
+    "the service logs the registry's message"
 runfd 1 "wrong PIN" "654321\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --pin-fd 3
 grep_in "$T/err" "pin_wrong" "wrong PIN reported"
 runfd 0 "right code after a wrong one" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \

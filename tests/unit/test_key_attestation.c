@@ -279,14 +279,18 @@ static bool get_metadata(const service *s, fx_resp *r)
     return fx_http(s->url, "GET", WELL_KNOWN, NULL, NULL, NULL, 0, r);
 }
 
-/* The wire error is exactly `error` with a description holding `needle`. */
+/* The wire error is exactly `error` with a description holding `needle`
+ * (as the wire writes it: RFC 6749 §5.2 has no '"', the service sends '\''). */
 static bool wire_is(const fx_resp *r, long status, const char *error, const char *needle)
 {
     json_t *v = fx_resp_json(r);
     json_t *e = json_object_get(v, "error"), *d = json_object_get(v, "error_description");
+    char wire[256] = "";
+    for (size_t i = 0; needle != NULL && needle[i] != '\0' && i + 1 < sizeof wire; i++)
+        wire[i] = needle[i] == '"' ? '\'' : needle[i];
     bool ok = r->status == status && json_is_string(e) &&
               strcmp(json_string_value(e), error) == 0 && json_is_string(d) &&
-              (needle == NULL || strstr(json_string_value(d), needle) != NULL);
+              (needle == NULL || strstr(json_string_value(d), wire) != NULL);
     if (!ok)
         fprintf(stderr, "    got %ld %s; wanted %ld %s with \"%s\"\n", r->status,
                 (const char *)r->body.ptr, status, error, needle ? needle : "");

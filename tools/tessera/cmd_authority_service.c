@@ -88,11 +88,20 @@ static void redact_url(const char *url, char *out, size_t cap)
 
 /* ---- serve ---- */
 
+/* The service's log: one line on stderr each. */
+static void serve_log(void *ctx, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "%s\n", line);
+}
+
 typedef struct serve_args {
     const char *dir, *db, *listen, *public_url, *vendor_root, *port_file;
     bool require_uv;
     size_t batch_max, valid_days, status_ttl, status_cache;
     bool have_status_ttl, have_status_cache;
+    /* the HTTP layer's defences (0: the library's defaults) */
+    size_t max_conns, max_conns_per_addr, request_deadline, idle_timeout, max_body, rate_limit;
     int hsm_pin_fd; /* token PIN of an HSM-held DS key; -1: TESSERA_HSM_PIN */
     /* budgets and the /nonce rate (tes_issuer_config): 0 the default, -1 no limit */
     int64_t per_offer, per_person, budget_period;
@@ -138,6 +147,13 @@ static int serve(const char *cmd, const serve_args *a)
         .credentials_per_person = a->per_person,
         .budget_period = a->budget_period,
         .nonce_rate_limit = a->nonce_rate,
+        .max_connections = a->max_conns,
+        .max_connections_per_ip = a->max_conns_per_addr,
+        .request_deadline = (int64_t)a->request_deadline,
+        .idle_timeout = (int64_t)a->idle_timeout,
+        .max_body = a->max_body,
+        .rate_limit = (int)a->rate_limit,
+        .log = serve_log,
     };
     char hsm_pin[CLI_PIN_MAX];
     if ((rc = cli_hsm_pin_read(cmd, a->hsm_pin_fd, hsm_pin, &c.hsm_pin)) != CLI_EXIT_OK) {
@@ -228,6 +244,12 @@ int cmd_authority_serve(int argc, char **argv)
         {"credentials-per-person", required_argument, NULL, 'Q'},
         {"budget-period", required_argument, NULL, 'W'},
         {"nonce-rate", required_argument, NULL, 'N'},
+        {"max-connections", required_argument, NULL, 'C'},
+        {"max-connections-per-address", required_argument, NULL, 'A'},
+        {"request-deadline", required_argument, NULL, 'D'},
+        {"idle-timeout", required_argument, NULL, 'I'},
+        {"max-body", required_argument, NULL, 'M'},
+        {"rate-limit", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -273,6 +295,34 @@ int cmd_authority_serve(int argc, char **argv)
             if (!cli_parse_size(optarg, 366 * 86400, &a.status_ttl))
                 return cli_usage_error(cmd, "--status-ttl needs seconds, not '%s'", optarg);
             a.have_status_ttl = true;
+            break;
+        case 'C':
+            if (!cli_parse_size(optarg, 100000, &a.max_conns) || a.max_conns == 0)
+                return cli_usage_error(cmd, "--max-connections needs 1..100000, not '%s'", optarg);
+            break;
+        case 'A':
+            if (!cli_parse_size(optarg, 100000, &a.max_conns_per_addr) || a.max_conns_per_addr == 0)
+                return cli_usage_error(
+                    cmd, "--max-connections-per-address needs 1..100000, not '%s'", optarg);
+            break;
+        case 'D':
+            if (!cli_parse_size(optarg, 3600, &a.request_deadline) || a.request_deadline == 0)
+                return cli_usage_error(cmd, "--request-deadline needs 1..3600 seconds, not '%s'",
+                                       optarg);
+            break;
+        case 'I':
+            if (!cli_parse_size(optarg, 3600, &a.idle_timeout) || a.idle_timeout == 0)
+                return cli_usage_error(cmd, "--idle-timeout needs 1..3600 seconds, not '%s'",
+                                       optarg);
+            break;
+        case 'M':
+            if (!cli_parse_size(optarg, (size_t)64 << 20, &a.max_body) || a.max_body == 0)
+                return cli_usage_error(cmd, "--max-body needs 1..67108864 bytes, not '%s'", optarg);
+            break;
+        case 'R':
+            if (!cli_parse_size(optarg, 1000000, &a.rate_limit) || a.rate_limit == 0)
+                return cli_usage_error(cmd, "--rate-limit needs 1..1000000 a minute, not '%s'",
+                                       optarg);
             break;
         case 'p':
             a.port_file = optarg;
