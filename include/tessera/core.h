@@ -232,7 +232,12 @@ bool tes_date_valid(const char *s, size_t len);
 
 /* Reads a whole file (bounded by max bytes). */
 TES_MUST_CHECK tes_err tes_file_read(const char *path, size_t max, tes_buf *out);
-/* Writes a file atomically (temp file, fsync, rename). mode e.g. 0600. */
+/* Writes a file atomically: a temp file with an unpredictable name in the
+ * target's directory, created exclusively (O_EXCL|O_NOFOLLOW) with `mode`
+ * (e.g. 0600 for secrets and personal data, less the umask), fsync, rename
+ * over the target, fsync of the directory. An existing target that is not a
+ * regular file (a device such as /dev/null, a FIFO, /dev/stdout) is written in
+ * place, never replaced; a directory is refused. */
 TES_MUST_CHECK tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode);
 
 #ifdef __cplusplus

@@ -96,8 +96,13 @@ tes_err cli_read_file(const char *path, tes_buf *out);
 /* Reads a file holding secret material straight into a secret buffer (no
  * intermediate copies; wiped when freed). */
 tes_err cli_read_secret(const char *path, tes_buf *out);
-/* Writes atomically (0644 public, 0600 secret). */
+/* Writes atomically (0644 public, 0600 secret or personal data); "-" writes
+ * standard output, and an existing device or FIFO is written in place. */
 tes_err cli_write_file(const char *path, tes_bytes data, bool secret);
+/* A directory that will hold secrets: creates it with mode 0700 (*created),
+ * or accepts an existing one only when it is the caller's own and writable by
+ * nobody else; else reports (prefixed with cmd) and returns 2. */
+int cli_secret_dir(const char *cmd, const char *dir, bool *created);
 
 /* Loads a PEM/DER key (PKCS#8, SEC1 or SPKI). The file's bytes are wiped. */
 tes_err cli_load_key(const char *path, tes_key **out);
@@ -164,6 +169,12 @@ int cli_se_fail(cli_wallet *w, tes_err e, const char *what_fmt, ...)
 bool cli_parse_fd(const char *s, int *fd);
 /* Usage error when fd (>= 0) is not an open descriptor. */
 int cli_pin_check_fd(const char *cmd, int fd);
+/* Reads one secret line of at most cap-1 bytes from fd (>= 0), else from the
+ * terminal without echo (fd_option names the option to use where there is no
+ * terminal, e.g. "--tx-code-fd"). A line too long or holding a NUL byte is
+ * refused (never cut). Returns an exit code (errors reported). */
+int cli_secret_read(const char *cmd, int fd, const char *fd_option, const char *prompt, char *out,
+                    size_t cap);
 /* Asks for one secret ("PIN", "current PIN", "PUK", ...); exit code. */
 int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX]);
 /* Asks twice (the second time "<prompt> again") and insists both agree. */

@@ -490,7 +490,7 @@ static int present(const present_args *a)
             goto done;
         }
     }
-    if (cli_write_file(a->out, tes_buf_bytes(&out), false) != TES_OK) {
+    if (cli_write_file(a->out, tes_buf_bytes(&out), true) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
         goto done;
     }

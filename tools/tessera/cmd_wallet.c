@@ -122,16 +122,11 @@ static int wallet_init(const char *dir, const char *se_arg, const char *vendor)
                              cmd, vendor);
     }
 
-    if (mkdir(dir, 0700) == 0) {
-        if (chmod(dir, 0700) != 0)
-            return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
-                             strerror(errno));
-    } else if (errno != EEXIST) {
-        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, dir, strerror(errno));
-    } else {
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-            return cli_error(CLI_EXIT_USAGE, "%s: '%s' exists and is not a directory", cmd, dir);
+    bool created;
+    rc = cli_secret_dir(cmd, dir, &created);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (!created) {
         if (access(db, F_OK) == 0)
             return cli_error(CLI_EXIT_USAGE,
                              "%s: '%s' already holds a wallet (%s exists); refusing to touch it",
