@@ -152,8 +152,8 @@ enrol_and_verify() {
     local offer tx
     offer=$(jget j.offer)
     tx=$(jget j.tx_code)
-    runfd 0 "wallet enrol ($tag)" "246810\n$tx\n" tes wallet enrol --wallet "$T/phone" \
-        --offer "$offer" --batch 2 --pin-fd 3
+    run 0 "wallet enrol ($tag)" tes wallet enrol --wallet "$T/phone" \
+        --offer-fd 3 --batch 2 --pin-fd 3 3< <(printf '%s\n246810\n%s\n' "$offer" "$tx")
     local cred
     cred=$(head -1 "$T/out")
     runfd 0 "present ($tag)" '246810\n' tes present --wallet "$T/phone" --credential "$cred" \

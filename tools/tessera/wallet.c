@@ -173,11 +173,13 @@ int cli_pin_check_fd(const char *cmd, int fd)
 }
 
 /* Reads one line byte by byte (never past the newline, so several commands
- * can take their PINs from one descriptor in turn). */
-static int read_line(int fd, char out[CLI_PIN_MAX], bool *eof)
+ * can take their PINs from one descriptor in turn). Returns 1 when the line
+ * does not fit in cap bytes, 2 when it holds a NUL byte (a C string would end
+ * there: "123456\0999" must not pass as "123456"), 0 on success, -errno. */
+static int read_line(int fd, char *out, size_t cap, bool *eof)
 {
     size_t n = 0;
-    bool too_long = false;
+    bool too_long = false, nul = false;
     *eof = false;
     for (;;) {
         char c;
@@ -187,12 +189,14 @@ static int read_line(int fd, char out[CLI_PIN_MAX], bool *eof)
         if (r < 0)
             return -errno;
         if (r == 0) {
-            *eof = n == 0;
+            *eof = n == 0 && !too_long && !nul;
             break;
         }
         if (c == '\n')
             break;
-        if (n + 1 < CLI_PIN_MAX)
+        if (c == '\0')
+            nul = true;
+        if (n + 1 < cap)
             out[n++] = c;
         else
             too_long = true;
@@ -200,7 +204,7 @@ static int read_line(int fd, char out[CLI_PIN_MAX], bool *eof)
     if (n > 0 && out[n - 1] == '\r')
         n--;
     out[n] = '\0';
-    return too_long ? 1 : 0;
+    return nul ? 2 : too_long ? 1 : 0;
 }
 
 /* Echo comes back even when the user interrupts the prompt. */
@@ -217,13 +221,14 @@ static void restore_echo_and_die(int sig)
     raise(sig);
 }
 
-int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
+int cli_secret_read(const char *cmd, int fd, const char *fd_option, const char *prompt, char *out,
+                    size_t cap)
 {
     out[0] = '\0';
     bool eof = false;
     int r;
     if (fd >= 0) {
-        r = read_line(fd, out, &eof);
+        r = read_line(fd, out, cap, &eof);
         if (r < 0)
             return cli_error(CLI_EXIT_USAGE, "%s: reading the %s from file descriptor %d: %s", cmd,
                              prompt, fd, strerror(-r));
@@ -236,8 +241,8 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
         int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (tty < 0)
             return cli_error(CLI_EXIT_USAGE,
-                             "%s: no terminal to ask for the %s on; give it with --pin-fd N", cmd,
-                             prompt);
+                             "%s: no terminal to ask for the %s on; give it with %s N", cmd,
+                             prompt, fd_option);
         struct termios old, quiet;
         struct sigaction prev[N_ECHO_SIGNALS];
         bool restore = tcgetattr(tty, &old) == 0;
@@ -259,7 +264,7 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
                           prompt + 1);
         if (pl > 0 && write(tty, p, (size_t)pl) < 0) { /* best effort */
         }
-        r = read_line(tty, out, &eof);
+        r = read_line(tty, out, cap, &eof);
         if (restore) {
             tcsetattr(tty, TCSAFLUSH, &old);
             for (size_t i = 0; i < N_ECHO_SIGNALS; i++)
@@ -270,16 +275,26 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
         }
         close(tty);
         if (r < 0 || eof) {
-            tes_wipe(out, CLI_PIN_MAX);
+            tes_wipe(out, cap);
             return cli_error(CLI_EXIT_USAGE, "%s: no %s entered", cmd, prompt);
         }
     }
     if (r == 1) {
-        tes_wipe(out, CLI_PIN_MAX);
-        return cli_error(CLI_EXIT_USAGE, "%s: the %s is longer than %d characters", cmd, prompt,
-                         CLI_PIN_MAX - 1);
+        tes_wipe(out, cap);
+        return cli_error(CLI_EXIT_USAGE, "%s: the %s is longer than %zu characters", cmd, prompt,
+                         cap - 1);
+    }
+    if (r == 2) {
+        tes_wipe(out, cap);
+        return cli_error(CLI_EXIT_USAGE, "%s: the %s contains a NUL byte; refusing it", cmd,
+                         prompt);
     }
     return CLI_EXIT_OK;
+}
+
+int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
+{
+    return cli_secret_read(cmd, fd, "--pin-fd", prompt, out, CLI_PIN_MAX);
 }
 
 int cli_pin_read_new(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
