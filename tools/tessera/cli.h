@@ -297,7 +297,9 @@ int cli_ds_hsm_write_ref(const char *cmd, const char *dir, const cli_ds_hsm *h);
  * deleted again (init failed after creating it). */
 void cli_ds_hsm_close(cli_ds_hsm *h, bool keep_key);
 /* --hsm-pin-fd: with fd >= 0 reads the token PIN into out and points *pin at
- * it; else *pin = NULL (tes_ds_signer_load then reads TESSERA_HSM_PIN). */
+ * it; else takes TESSERA_HSM_PIN into out (*pin = out; NULL when unset or
+ * empty). Either way TESSERA_HSM_PIN is wiped in place and unset, so that the
+ * PIN does not stay in the process's environment (/proc/PID/environ). */
 int cli_hsm_pin_read(const char *cmd, int fd, char out[CLI_PIN_MAX], const char **pin);
 
 #endif
