@@ -157,6 +157,10 @@ const char *tes_err_describe(tes_err e);
 /* Message of the calling thread's most recent failure (details: which item,
  * which element). Valid until the next libtessera call on this thread. */
 const char *tes_err_message(void);
+/* The message to report for a failure that returned e: the most recent
+ * message when it was recorded with code e, else tes_err_describe(e) — never
+ * the leftover text of another, later or earlier, failure. */
+const char *tes_err_message_for(tes_err e);
 /* Records code and message for the calling thread and returns code. */
 tes_err tes_err_set(tes_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tes_err_clear(void);

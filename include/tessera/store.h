@@ -67,6 +67,10 @@ void tes_store_creds_free(tes_store_cred *c, size_t n);
  * when the credential does not exist, TES_ERR_KEY_USED when every single-use
  * copy is spent. */
 TES_MUST_CHECK tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out);
+/* The copy tes_store_take_copy would take now, without taking it (nothing
+ * changes; same errors): to find out what a presentation would disclose before
+ * a single-use copy is spent. */
+TES_MUST_CHECK tes_err tes_store_peek_copy(tes_store *s, int64_t cred_id, tes_store_copy *out);
 void tes_store_copy_free(tes_store_copy *c);
 TES_MUST_CHECK tes_err tes_store_delete_credential(tes_store *s, int64_t cred_id);
 

@@ -6,6 +6,9 @@
 #include "tessera/core.h"
 
 static _Thread_local char last_message[512];
+/* The code last_message was set with: a message is only ever reported for its
+ * own code (tes_err_message_for). */
+static _Thread_local tes_err last_code;
 
 typedef struct {
     tes_err code;
@@ -148,10 +151,19 @@ tes_err tes_err_set(tes_err code, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     memcpy(last_message, msg, sizeof(msg));
+    last_code = code;
     return code;
+}
+
+const char *tes_err_message_for(tes_err e)
+{
+    if (e == last_code && last_message[0] != '\0')
+        return last_message;
+    return tes_err_describe(e);
 }
 
 void tes_err_clear(void)
 {
     last_message[0] = '\0';
+    last_code = TES_OK;
 }

@@ -622,7 +622,8 @@ static tes_err pick_copy(tes_store *s, int which, int64_t cred_id, tes_store_cop
     return e;
 }
 
-tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
+/* Picks the copy to present and, with take, marks it (one transaction). */
+static tes_err pick_or_take(tes_store *s, int64_t cred_id, tes_store_copy *out, bool take)
 {
     if (!s || !out)
         return tes_err_set(TES_ERR_ARG, "store: take_copy needs a store and an output");
@@ -649,7 +650,7 @@ tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
             e = tes_err_set(TES_ERR_NOT_FOUND, "store: credential %lld has no copies",
                             (long long)cred_id);
     }
-    if (!e) {
+    if (!e && take) {
         sqlite3_stmt *st = NULL;
         if (!(e = stmt_get(s, ST_COPY_MARK, &st))) {
             if (!(e = bind_int(s, st, 1, out->id))) {
@@ -667,6 +668,16 @@ tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
     if (e)
         tes_store_copy_free(out);
     return e;
+}
+
+tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
+{
+    return pick_or_take(s, cred_id, out, true);
+}
+
+tes_err tes_store_peek_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
+{
+    return pick_or_take(s, cred_id, out, false);
 }
 
 tes_err tes_store_delete_credential(tes_store *s, int64_t cred_id)

@@ -221,3 +221,17 @@ TEST(file_write_special_targets_in_place)
     CHECK(lstat(sub, &st) == 0 && S_ISDIR(st.st_mode));
     remove_dir();
 }
+
+/* A message is reported only for the code it was recorded with. */
+TEST(error_message_belongs_to_its_code)
+{
+    tes_err first = tes_err_set(TES_ERR_KEY_USED, "single-use key k1 was already used");
+    tes_err later = tes_err_set(TES_ERR_CBOR_TRUNCATED, "input ends inside an item (3 open)");
+    CHECK(strcmp(tes_err_message_for(later), "input ends inside an item (3 open)") == 0);
+    /* the first failure is reported by its description, not by the later text */
+    CHECK(strcmp(tes_err_message_for(first), tes_err_describe(TES_ERR_KEY_USED)) == 0);
+    tes_err_set(TES_ERR_KEY_USED, "single-use key k2 was already used");
+    CHECK(strcmp(tes_err_message_for(first), "single-use key k2 was already used") == 0);
+    tes_err_clear();
+    CHECK(strcmp(tes_err_message_for(first), tes_err_describe(TES_ERR_KEY_USED)) == 0);
+}

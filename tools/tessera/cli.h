@@ -99,6 +99,10 @@ tes_err cli_read_secret(const char *path, tes_buf *out);
 /* Writes atomically (0644 public, 0600 secret or personal data); "-" writes
  * standard output, and an existing device or FIFO is written in place. */
 tes_err cli_write_file(const char *path, tes_bytes data, bool secret);
+/* Whether cli_write_file(path) can be expected to work (an existing device,
+ * FIFO or "-", or a writable directory to create the file in): checked before
+ * anything irreversible (spending a single-use copy) happens. */
+tes_err cli_check_output(const char *path);
 /* A directory that will hold secrets: creates it with mode 0700 (*created),
  * or accepts an existing one only when it is the caller's own and writable by
  * nobody else; else reports (prefixed with cmd) and returns 2. */

@@ -132,6 +132,41 @@ tes_err cli_write_file(const char *path, tes_bytes data, bool secret)
     return tes_file_write(path, data, secret ? 0600 : 0644);
 }
 
+tes_err cli_check_output(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return TES_OK;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return tes_err_set(TES_ERR_IO, "cannot write '%s': it is a directory", path);
+        if (!S_ISREG(st.st_mode))
+            return TES_OK; /* a device or FIFO: written in place */
+    } else if (errno != ENOENT) {
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    /* the temp file and the rename happen in the target's directory */
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return tes_err_set(TES_ERR_ARG, "path too long: '%s'", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(dir, &st) != 0)
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir,
+                           strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir,
+                           strerror(errno));
+    return TES_OK;
+}
+
 int cli_secret_dir(const char *cmd, const char *dir, bool *created)
 {
     *created = false;

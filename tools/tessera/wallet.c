@@ -58,6 +58,19 @@ int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w)
                          "%s: '%s' is not a wallet: it has no %s (create one with 'tessera wallet "
                          "init')",
                          cmd, dir, CLI_WALLET_DB);
+    /* 'wallet init' leaves a store of several pages; an empty file is a
+     * truncated store, not a new one: opening it would silently make a fresh,
+     * empty store in its place. (Its data could only be in the -wal file.) */
+    char wal[PATH_MAX + 8];
+    struct stat wst;
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    if (stat(db, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+        (stat(wal, &wst) != 0 || wst.st_size == 0))
+        return cli_error(CLI_EXIT_FAIL,
+                         "%s: the wallet store %s is empty (0 bytes): it was truncated or "
+                         "damaged; refusing to create a new store over it (restore it from a "
+                         "backup) [%s]",
+                         cmd, db, tes_err_name(TES_ERR_STORE_CORRUPT));
     tes_err e = tes_store_open(db, &w->store);
     if (e != TES_OK)
         return cli_fail(cli_exit_for(e), "%s: opening the wallet store %s", cmd, db);
@@ -66,8 +79,10 @@ int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w)
     if (e != TES_OK) {
         int rc = e == TES_ERR_NOT_FOUND
                      ? cli_error(CLI_EXIT_FAIL,
-                                 "%s: the wallet store %s names no secure element (setting '%s')",
-                                 cmd, db, CLI_SETTING_SE)
+                                 "%s: the wallet store %s names no secure element (setting '%s' "
+                                 "missing): it is damaged or was not made by 'tessera wallet "
+                                 "init' [%s]",
+                                 cmd, db, CLI_SETTING_SE, tes_err_name(TES_ERR_STORE_CORRUPT))
                      : cli_fail(cli_exit_for(e), "%s: reading the wallet's settings", cmd);
         cli_wallet_close(w);
         return rc;
@@ -112,7 +127,7 @@ bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred)
 int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
 {
     char msg[1024];
-    snprintf(msg, sizeof(msg), "%s", tes_err_message());
+    snprintf(msg, sizeof(msg), "%s", tes_err_message_for(e));
     fputs("tessera: ", stderr);
     va_list ap;
     va_start(ap, what_fmt);
@@ -125,7 +140,7 @@ int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
 int cli_se_fail(cli_wallet *w, tes_err e, const char *what_fmt, ...)
 {
     char msg[1024], what[512];
-    snprintf(msg, sizeof(msg), "%s", tes_err_message());
+    snprintf(msg, sizeof(msg), "%s", tes_err_message_for(e));
     va_list ap;
     va_start(ap, what_fmt);
     vsnprintf(what, sizeof(what), what_fmt, ap);
