@@ -43,6 +43,8 @@ typedef enum tes_err {
     TES_ERR_NOT_FOUND = 5,       /* requested item does not exist */
     TES_ERR_PIN_REQUIRED = 6,    /* the key needs user verification: give the PIN */
     TES_ERR_PIN_FORMAT = 7,      /* PIN/PUK not of the allowed length or alphabet */
+    /* h-files block (caller errors): renumber on merge if another block took 8 */
+    TES_ERR_EXISTS = 8,          /* the item exists already (e.g. a credential added twice) */
 
     /* malformed input: CBOR */
     TES_ERR_CBOR_TRUNCATED = 100,   /* input ends inside an item */

@@ -45,10 +45,14 @@ typedef struct tes_store_cred {
     int64_t copies, unused_copies; /* unused: never shown */
     int64_t created_at;
     bool single_use;               /* copies are shown once each (listing only) */
+    bool needs_pin;                /* the copies' keys need the PIN (recorded with the
+                                      credential, in the same transaction) */
 } tes_store_cred;
 
-/* Adds a credential with n copies (each an mdoc bound to its own key) in one
- * transaction; *id receives the credential id. */
+/* Adds a credential with n copies (each an mdoc bound to its own key) and its
+ * flags (single_use, meta->needs_pin) in one transaction; *id receives the
+ * credential id. A key that already serves a stored copy is refused with
+ * TES_ERR_EXISTS (nothing added). */
 typedef struct tes_store_new_copy {
     const char *key_id;
     tes_bytes mdoc;

@@ -25,6 +25,7 @@ static const err_entry table[] = {
     {TES_ERR_NOT_FOUND, "not_found", "requested item does not exist"},
     {TES_ERR_PIN_REQUIRED, "pin_required", "the key needs the PIN"},
     {TES_ERR_PIN_FORMAT, "pin_format", "PIN or PUK has the wrong length or characters"},
+    {TES_ERR_EXISTS, "already_exists", "the item exists already"},
     {TES_ERR_CBOR_TRUNCATED, "cbor_truncated", "CBOR input ends inside an item"},
     {TES_ERR_CBOR_TRAILING, "cbor_trailing_bytes", "bytes after the CBOR item"},
     {TES_ERR_CBOR_INVALID, "cbor_invalid", "ill-formed CBOR encoding"},

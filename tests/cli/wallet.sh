@@ -190,6 +190,8 @@ run 0 "wallet add" tes wallet add --wallet "$W" --mdoc "$T/pid1.mdoc" --name "My
 C1=$(head -1 "$T/out")
 [[ $C1 =~ ^[0-9]+$ ]] && ok || bad "add prints the credential id ('$C1')"
 grep_in "$T/err" "needs the PIN" "add notes the PIN"
+run 1 "wallet add: the same mdoc again" tes wallet add --wallet "$W" --mdoc "$T/pid1.mdoc"
+grep_in "$T/err" "already belongs to a copy of credential.*already_exists" "add twice: refused as such"
 run 0 "wallet list" tes wallet list --wallet "$W"
 grep_in "$T/out" "My eID" "list shows the name"
 grep_in "$T/out" "$PID" "list shows the doctype"

@@ -245,26 +245,13 @@ static int store_copies(const char *cmd, cli_wallet *w, tes_buf *mdocs, char (*k
         .valid_from = first.valid_from,
         .valid_until = first.valid_until,
         .copies = (int64_t)n,
+        .needs_pin = ko->user_verification,
     };
     int64_t id = 0;
     tes_err e = tes_store_add_credential(w->store, &meta, copies, n, single, &id);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: storing the credential", cmd);
         goto out;
-    }
-    const char *flags[2] = {ko->user_verification ? CLI_SETTING_CRED_UV_FMT : NULL,
-                            single ? CLI_SETTING_CRED_SINGLE_FMT : NULL};
-    for (size_t i = 0; i < 2; i++) {
-        char key[96];
-        if (flags[i] == NULL)
-            continue;
-        snprintf(key, sizeof(key), flags[i], (long long)id);
-        if ((e = tes_store_set(w->store, key, "1")) != TES_OK) {
-            rc = cli_fail_code(cli_exit_for(e), e,
-                               "%s: recording the protections of credential %lld", cmd,
-                               (long long)id);
-            goto out;
-        }
     }
     printf("%lld\n", (long long)id);
     char f1[21], f2[21];
