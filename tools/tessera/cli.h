@@ -131,9 +131,12 @@ bool cli_parse_size(const char *s, size_t max, size_t *out);
 #define CLI_WALLET_DB "wallet.db"
 #define CLI_WALLET_SE_DIR "se"
 #define CLI_SETTING_SE "se"
-/* Per credential: "1" when its copies' keys need user verification (so
- * `present` can ask for and check the PIN before it spends a copy), and "1"
- * when its copies are single-use (so `wallet list` can say what is left). */
+/* Per credential: whether its copies' keys need user verification (so
+ * `present` can ask for and check the PIN before it spends a copy), and
+ * whether its copies are single-use (so `wallet list` can say what is left).
+ * Both are now columns of the credential, written with it in one transaction;
+ * these setting names are what wallets before store schema 2 used (the store
+ * migrates them) and select the flag in cli_wallet_cred_flag. */
 #define CLI_SETTING_CRED_UV_FMT "credential.%lld.uv"
 #define CLI_SETTING_CRED_SINGLE_FMT "credential.%lld.single_use"
 /* Whether the wallet recorded setting fmt (one of the above) as "1" for cred. */
