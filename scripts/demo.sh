@@ -309,11 +309,12 @@ PERSON=$(sed -n 's/^person id: //p' .out)
 RECOVERY=$(sed -n 's/^recovery code for a lost phone: //p' .out)
 [[ -n $OFFER && -n $TX && -n $PERSON && -n $RECOVERY ]] || { echo "demo: enrol printed no offer" >&2; exit 1; }
 say "The recovery code is printed on paper for the citizen, to keep away from the phone."
-say "The wallet scans the offer, the citizen types the PIN and the code (here from fd 3, PIN first):"
+say "The wallet scans the offer, the citizen types the PIN and the code (here all three from fd 3,"
+say "never on the command line, where other users of the machine could read them):"
 say "three copies, each bound to its own key made and attested in the secure element; each copy"
 say "is shown once, so that hotels cannot link the holder's visits."
-exec 3< <(printf '123456\n%s\n' "$TX")
-show_id tessera wallet enrol --wallet "phone" --offer "$OFFER" --batch 3 --pin-fd 3 --name "Utopia eID"
+exec 3< <(printf '%s\n123456\n%s\n' "$OFFER" "$TX")
+show_id tessera wallet enrol --wallet "phone" --offer-fd 3 --batch 3 --pin-fd 3 --name "Utopia eID"
 exec 3<&-
 show tessera wallet list --wallet "phone"
 say "The phone's device id (its secure element's attestation certificate, hashed) is what the"

@@ -43,6 +43,8 @@ typedef enum tes_err {
     TES_ERR_NOT_FOUND = 5,       /* requested item does not exist */
     TES_ERR_PIN_REQUIRED = 6,    /* the key needs user verification: give the PIN */
     TES_ERR_PIN_FORMAT = 7,      /* PIN/PUK not of the allowed length or alphabet */
+    /* h-files block (caller errors): renumber on merge if another block took 8 */
+    TES_ERR_EXISTS = 8,          /* the item exists already (e.g. a credential added twice) */
 
     /* malformed input: CBOR */
     TES_ERR_CBOR_TRUNCATED = 100,   /* input ends inside an item */
@@ -160,6 +162,10 @@ const char *tes_err_describe(tes_err e);
 /* Message of the calling thread's most recent failure (details: which item,
  * which element). Valid until the next libtessera call on this thread. */
 const char *tes_err_message(void);
+/* The message to report for a failure that returned e: the most recent
+ * message when it was recorded with code e, else tes_err_describe(e) — never
+ * the leftover text of another, later or earlier, failure. */
+const char *tes_err_message_for(tes_err e);
 /* Records code and message for the calling thread and returns code. */
 tes_err tes_err_set(tes_err code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tes_err_clear(void);
@@ -235,7 +241,12 @@ bool tes_date_valid(const char *s, size_t len);
 
 /* Reads a whole file (bounded by max bytes). */
 TES_MUST_CHECK tes_err tes_file_read(const char *path, size_t max, tes_buf *out);
-/* Writes a file atomically (temp file, fsync, rename). mode e.g. 0600. */
+/* Writes a file atomically: a temp file with an unpredictable name in the
+ * target's directory, created exclusively (O_EXCL|O_NOFOLLOW) with `mode`
+ * (e.g. 0600 for secrets and personal data, less the umask), fsync, rename
+ * over the target, fsync of the directory. An existing target that is not a
+ * regular file (a device such as /dev/null, a FIFO, /dev/stdout) is written in
+ * place, never replaced; a directory is refused. */
 TES_MUST_CHECK tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode);
 
 #ifdef __cplusplus

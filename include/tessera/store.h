@@ -45,10 +45,14 @@ typedef struct tes_store_cred {
     int64_t copies, unused_copies; /* unused: never shown */
     int64_t created_at;
     bool single_use;               /* copies are shown once each (listing only) */
+    bool needs_pin;                /* the copies' keys need the PIN (recorded with the
+                                      credential, in the same transaction) */
 } tes_store_cred;
 
-/* Adds a credential with n copies (each an mdoc bound to its own key) in one
- * transaction; *id receives the credential id. */
+/* Adds a credential with n copies (each an mdoc bound to its own key) and its
+ * flags (single_use, meta->needs_pin) in one transaction; *id receives the
+ * credential id. A key that already serves a stored copy is refused with
+ * TES_ERR_EXISTS (nothing added). */
 typedef struct tes_store_new_copy {
     const char *key_id;
     tes_bytes mdoc;
@@ -67,6 +71,10 @@ void tes_store_creds_free(tes_store_cred *c, size_t n);
  * when the credential does not exist, TES_ERR_KEY_USED when every single-use
  * copy is spent. */
 TES_MUST_CHECK tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out);
+/* The copy tes_store_take_copy would take now, without taking it (nothing
+ * changes; same errors): to find out what a presentation would disclose before
+ * a single-use copy is spent. */
+TES_MUST_CHECK tes_err tes_store_peek_copy(tes_store *s, int64_t cred_id, tes_store_copy *out);
 void tes_store_copy_free(tes_store_copy *c);
 TES_MUST_CHECK tes_err tes_store_delete_credential(tes_store *s, int64_t cred_id);
 

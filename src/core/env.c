@@ -205,42 +205,109 @@ tes_err tes_file_read(const char *path, size_t max, tes_buf *out)
     return TES_OK;
 }
 
-tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode)
+/* Writes all of data to fd; returns 0 or an errno value. */
+static int write_all(int fd, tes_bytes data)
 {
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-        return tes_err_set(TES_ERR_ARG, "path too long: '%s'", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
-    if (fd < 0)
-        return tes_err_set(TES_ERR_IO, "cannot create '%s': %s", tmp, strerror(errno));
     size_t off = 0;
     while (off < data.len) {
         ssize_t w = write(fd, data.ptr + off, data.len - off);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return tes_err_set(TES_ERR_IO, "cannot write '%s': %s", tmp, strerror(e));
-        }
+        if (w < 0)
+            return errno;
+        if (w == 0)
+            return EIO;
         off += (size_t)w;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
+    return 0;
+}
+
+/* An existing target that is not a regular file (a device, a FIFO, a socket,
+ * /dev/stdout) is written in place: replacing it by a regular file would break
+ * it (`--out /dev/null` run as root must not turn the device into a file). */
+static tes_err write_in_place(const char *path, tes_bytes data)
+{
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return tes_err_set(TES_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+        /* swapped for a regular file since we looked: do not append to it */
+        close(fd);
+        return tes_err_set(TES_ERR_IO, "'%s' changed while being opened", path);
+    }
+    int e = write_all(fd, data);
+    if (close(fd) != 0 && e == 0 && errno != EINTR)
+        e = errno;
+    if (e != 0)
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': %s", path, strerror(e));
+    return TES_OK;
+}
+
+tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode)
+{
+    if (path == NULL || path[0] == '\0')
+        return tes_err_set(TES_ERR_ARG, "no file name to write");
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return tes_err_set(TES_ERR_IO, "cannot write '%s': it is a directory", path);
+        if (!S_ISREG(st.st_mode))
+            return write_in_place(path, data);
+    } else if (errno != ENOENT) {
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+
+    /* The temp file lives next to the target (rename stays in one file system)
+     * under an unpredictable name, created exclusively (O_EXCL: a file planted
+     * under that name is never opened; O_NOFOLLOW: nor is a symlink), with its
+     * final mode from the start: nobody else ever holds it open. */
+    char dir[PATH_MAX], base[PATH_MAX];
+    if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir) ||
+        snprintf(base, sizeof(base), "%s", path) >= (int)sizeof(base))
+        return tes_err_set(TES_ERR_ARG, "path too long: '%s'", path);
+    const char *d = dirname(dir);
+    const char *b = basename(base);
+    char tmp[PATH_MAX];
+    int fd = -1;
+    for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
+        uint8_t r[12];
+        if (system_fill(NULL, r, sizeof(r)) != 0)
+            return tes_err_set(TES_ERR_RANDOM, "the random source failed (temp file name)");
+        char hex[2 * sizeof(r) + 1];
+        for (size_t i = 0; i < sizeof(r); i++)
+            snprintf(hex + 2 * i, 3, "%02x", r[i]);
+        if (snprintf(tmp, sizeof(tmp), "%s/.%s.%s.tmp", d, b, hex) >= (int)sizeof(tmp))
+            return tes_err_set(TES_ERR_ARG, "path too long: '%s'", path);
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)(mode & 07777));
+        if (fd < 0 && errno != EEXIST)
+            return tes_err_set(TES_ERR_IO, "cannot create a temporary file in '%s': %s", d,
+                               strerror(errno));
+    }
+    if (fd < 0)
+        return tes_err_set(TES_ERR_IO, "cannot create a temporary file in '%s': every name taken", d);
+    int e = write_all(fd, data);
+    if (e == 0 && fsync(fd) != 0)
+        e = errno;
+    if (close(fd) != 0 && e == 0 && errno != EINTR)
+        e = errno;
+    if (e != 0) {
         unlink(tmp);
-        return tes_err_set(TES_ERR_IO, "cannot flush '%s': %s", tmp, strerror(errno));
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': %s", path, strerror(e));
     }
     if (rename(tmp, path) != 0) {
-        int e = errno;
+        e = errno;
         unlink(tmp);
         return tes_err_set(TES_ERR_IO, "cannot rename to '%s': %s", path, strerror(e));
     }
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof(dir), "%s", path);
-    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
+    /* The rename itself is durable only once the directory is. */
+    int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return tes_err_set(TES_ERR_IO, "cannot open directory '%s' to flush '%s': %s", d, path,
+                           strerror(errno));
+    e = fsync(dfd) != 0 && errno != EINVAL ? errno : 0;
+    close(dfd);
+    if (e != 0)
+        return tes_err_set(TES_ERR_IO, "cannot flush directory '%s': %s", d, strerror(e));
     return TES_OK;
 }

@@ -6,6 +6,9 @@
 #include "tessera/core.h"
 
 static _Thread_local char last_message[512];
+/* The code last_message was set with: a message is only ever reported for its
+ * own code (tes_err_message_for). */
+static _Thread_local tes_err last_code;
 
 typedef struct {
     tes_err code;
@@ -22,6 +25,7 @@ static const err_entry table[] = {
     {TES_ERR_NOT_FOUND, "not_found", "requested item does not exist"},
     {TES_ERR_PIN_REQUIRED, "pin_required", "the key needs the PIN"},
     {TES_ERR_PIN_FORMAT, "pin_format", "PIN or PUK has the wrong length or characters"},
+    {TES_ERR_EXISTS, "already_exists", "the item exists already"},
     {TES_ERR_CBOR_TRUNCATED, "cbor_truncated", "CBOR input ends inside an item"},
     {TES_ERR_CBOR_TRAILING, "cbor_trailing_bytes", "bytes after the CBOR item"},
     {TES_ERR_CBOR_INVALID, "cbor_invalid", "ill-formed CBOR encoding"},
@@ -151,10 +155,19 @@ tes_err tes_err_set(tes_err code, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     memcpy(last_message, msg, sizeof(msg));
+    last_code = code;
     return code;
+}
+
+const char *tes_err_message_for(tes_err e)
+{
+    if (e == last_code && last_message[0] != '\0')
+        return last_message;
+    return tes_err_describe(e);
 }
 
 void tes_err_clear(void)
 {
     last_message[0] = '\0';
+    last_code = TES_OK;
 }

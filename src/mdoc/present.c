@@ -222,6 +222,9 @@ tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, te
         e = tes_cbor_enc_finish(&ae);
     if (e == TES_OK && (flaws & MDOC_FLAW_DEVICE_SIG))
         auth.ptr[auth.len - 1] ^= 0x01; /* the signature or tag is the last item */
+    if (e != TES_OK && en.err == TES_OK)
+        en.err = e; /* nothing more to encode: a half-built response would only fail again
+                       and record another failure's message over this one */
     if (!(flaws & MDOC_FLAW_NO_DEVICE_SIGNED)) {
         tes_cbor_enc_cstr(&en, "deviceSigned");
         tes_cbor_enc_map(&en, 2);

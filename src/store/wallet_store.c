@@ -117,6 +117,17 @@ static const char *const migrations[] = {
     "  value TEXT NOT NULL);"
     "INSERT INTO migrations(version, applied_at) VALUES (1, CAST(strftime('%s','now') AS INTEGER));"
     "PRAGMA user_version = 1;",
+    /* 2: a credential's "needs the PIN" flag lives with the credential (written in the
+     * same transaction; wallets kept it in settings "credential.N.uv" before), and
+     * copies are found by key (one key never serves two stored copies) */
+    "ALTER TABLE credentials ADD COLUMN needs_pin INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (needs_pin IN (0, 1));"
+    "UPDATE credentials SET needs_pin = 1 WHERE id IN ("
+    "  SELECT CAST(substr(key, 12, length(key) - 14) AS INTEGER) FROM settings"
+    "  WHERE key LIKE 'credential.%.uv' AND value = '1');"
+    "CREATE INDEX copies_by_key ON copies(key_id);"
+    "INSERT INTO migrations(version, applied_at) VALUES (2, CAST(strftime('%s','now') AS INTEGER));"
+    "PRAGMA user_version = 2;",
 };
 #define TES_STORE_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -130,6 +141,7 @@ enum {
     ST_ROLLBACK,
     ST_CRED_INSERT,
     ST_COPY_INSERT,
+    ST_COPY_BY_KEY,
     ST_LIST,
     ST_CRED_SINGLE_USE,
     ST_COPY_PICK_UNUSED,
@@ -149,13 +161,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     [ST_CRED_INSERT] = "INSERT INTO credentials(doctype, display_name, issuer, valid_from,"
-                       " valid_until, single_use, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                       " valid_until, single_use, created_at, needs_pin)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [ST_COPY_INSERT] = "INSERT INTO copies(credential_id, key_id, mdoc) VALUES (?1, ?2, ?3)",
+    [ST_COPY_BY_KEY] = "SELECT credential_id FROM copies WHERE key_id = ?1 LIMIT 1",
     [ST_LIST] = "SELECT c.id, c.doctype, c.display_name, c.issuer, c.valid_from, c.valid_until,"
                 " c.created_at,"
                 " (SELECT count(*) FROM copies k WHERE k.credential_id = c.id),"
                 " (SELECT count(*) FROM copies k WHERE k.credential_id = c.id AND k.used = 0),"
-                " c.single_use"
+                " c.single_use, c.needs_pin"
                 " FROM credentials c ORDER BY c.id",
     [ST_CRED_SINGLE_USE] = "SELECT single_use FROM credentials WHERE id = ?1",
     [ST_COPY_PICK_UNUSED] = "SELECT id, key_id, mdoc, use_count FROM copies"
@@ -463,12 +477,39 @@ tes_err tes_store_add_credential(tes_store *s, const tes_store_cred *meta,
         return e;
     sqlite3_stmt *st = NULL;
     int64_t cred = 0;
+    /* A key already serving a stored copy (the same mdoc added again, or
+     * another mdoc for that key): two copies sharing a key would be linkable and
+     * a single-use key could not be shown by both. Checked under the write lock. */
+    for (size_t i = 0; !e && i < n; i++) {
+        int64_t other = 0;
+        bool dup = false;
+        st = NULL;
+        if (!(e = stmt_get(s, ST_COPY_BY_KEY, &st)) &&
+            !(e = bind_text(s, st, 1, copies[i].key_id))) {
+            int rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW) {
+                dup = true;
+                other = sqlite3_column_int64(st, 0);
+            } else if (rc != SQLITE_DONE) {
+                e = sql_fail(s->db, rc, "looking for the key's copies");
+            }
+        }
+        stmt_done(st);
+        if (!e && dup)
+            e = tes_err_set(TES_ERR_EXISTS,
+                            "store: key %s already belongs to a copy of credential %lld (the "
+                            "same credential added twice?)",
+                            copies[i].key_id, (long long)other);
+    }
+    if (e)
+        return tx_end(s, e);
     if (!(e = stmt_get(s, ST_CRED_INSERT, &st)) && !(e = bind_text(s, st, 1, meta->doctype)) &&
         !(e = bind_text(s, st, 2, meta->display_name)) &&
         !(e = bind_text(s, st, 3, meta->issuer)) && !(e = bind_int(s, st, 4, meta->valid_from)) &&
         !(e = bind_int(s, st, 5, meta->valid_until)) &&
         !(e = bind_int(s, st, 6, single_use ? 1 : 0)) &&
-        !(e = bind_int(s, st, 7, meta->created_at ? meta->created_at : (int64_t)time(NULL)))) {
+        !(e = bind_int(s, st, 7, meta->created_at ? meta->created_at : (int64_t)time(NULL))) &&
+        !(e = bind_int(s, st, 8, meta->needs_pin ? 1 : 0))) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
             cred = sqlite3_last_insert_rowid(s->db);
@@ -543,6 +584,7 @@ tes_err tes_store_list(tes_store *s, tes_store_cred **out, size_t *n)
         c->copies = sqlite3_column_int64(st, 7);
         c->unused_copies = sqlite3_column_int64(st, 8);
         c->single_use = sqlite3_column_int64(st, 9) != 0;
+        c->needs_pin = sqlite3_column_int64(st, 10) != 0;
         if (!c->doctype || !c->display_name || !c->issuer) {
             e = nomem("listing credentials");
             break;
@@ -622,7 +664,8 @@ static tes_err pick_copy(tes_store *s, int which, int64_t cred_id, tes_store_cop
     return e;
 }
 
-tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
+/* Picks the copy to present and, with take, marks it (one transaction). */
+static tes_err pick_or_take(tes_store *s, int64_t cred_id, tes_store_copy *out, bool take)
 {
     if (!s || !out)
         return tes_err_set(TES_ERR_ARG, "store: take_copy needs a store and an output");
@@ -649,7 +692,7 @@ tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
             e = tes_err_set(TES_ERR_NOT_FOUND, "store: credential %lld has no copies",
                             (long long)cred_id);
     }
-    if (!e) {
+    if (!e && take) {
         sqlite3_stmt *st = NULL;
         if (!(e = stmt_get(s, ST_COPY_MARK, &st))) {
             if (!(e = bind_int(s, st, 1, out->id))) {
@@ -667,6 +710,16 @@ tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
     if (e)
         tes_store_copy_free(out);
     return e;
+}
+
+tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
+{
+    return pick_or_take(s, cred_id, out, true);
+}
+
+tes_err tes_store_peek_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
+{
+    return pick_or_take(s, cred_id, out, false);
 }
 
 tes_err tes_store_delete_credential(tes_store *s, int64_t cred_id)

@@ -199,6 +199,7 @@ json "log entry for Hotel Utopia" 'j.some(x => x.relyingParty.includes("Hotel Ut
 # the same, human output, engagement from the PNG of the QR code
 wallet_bg "$T/policy.json" --qr-png "$T/qr.png"
 [[ -s $T/qr.png ]] && ok || bad "--qr-png wrote the image"
+mode_is "$T/qr.png" 600
 run 0 "checkin from the QR PNG" "${READER[@]}" --qr-png "$T/qr.png" --tcp "127.0.0.1:$PORT"
 grep_in "$T/out" "^VALID" "human verdict"
 grep_in "$T/out" "family_name = \"Mustermann\"" "human output lists the guest"

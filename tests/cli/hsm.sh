@@ -96,6 +96,10 @@ grep_in "$T/err" "pin_wrong" "wrong PIN named"
 [[ ! -e $T/x.mdoc ]] && ok || bad "a credential was written with a wrong PIN"
 TESSERA_HSM_PIN=123456 run 0 "issue (TESSERA_HSM_PIN)" issue --out "$T/pid.mdoc"
 runfd 0 "issue (--hsm-pin-fd)" '123456\n' issue --out "$T/pid2.mdoc" --hsm-pin-fd 3
+# a PIN with a NUL byte is refused, not cut at the NUL (which would leave the right PIN)
+runfd 2 "issue: PIN with a NUL byte" '123456\0999\n' issue --out "$T/x.mdoc" --hsm-pin-fd 3
+grep_in "$T/err" "PIN contains a NUL byte" "PIN with a NUL byte: refused as such"
+[[ ! -e $T/x.mdoc ]] && ok || bad "a credential was written with a PIN cut at a NUL"
 run 2 "issue: --hsm-pin-fd not open" issue --out "$T/x.mdoc" --hsm-pin-fd 9
 for m in pid pid2; do
     run 0 "present ($m)" tes present --mdoc "$T/$m.mdoc" --device-key "$T/dev.pem" \
@@ -152,8 +156,8 @@ enrol_and_verify() {
     local offer tx
     offer=$(jget j.offer)
     tx=$(jget j.tx_code)
-    runfd 0 "wallet enrol ($tag)" "246810\n$tx\n" tes wallet enrol --wallet "$T/phone" \
-        --offer "$offer" --batch 2 --pin-fd 3
+    run 0 "wallet enrol ($tag)" tes wallet enrol --wallet "$T/phone" \
+        --offer-fd 3 --batch 2 --pin-fd 3 3< <(printf '%s\n246810\n%s\n' "$offer" "$tx")
     local cred
     cred=$(head -1 "$T/out")
     runfd 0 "present ($tag)" '246810\n' tes present --wallet "$T/phone" --credential "$cred" \
@@ -179,6 +183,15 @@ if serve_bg '123456\n' --hsm-pin-fd 3; then
     serve_stop
 fi
 if TESSERA_HSM_PIN=123456 serve_bg ''; then
+    # the running service's environment no longer holds the PIN (read, wiped, unset)
+    if [[ -r /proc/$SPID/environ ]]; then
+        tr '\0' '\n' <"/proc/$SPID/environ" >"$T/environ"
+        grep_in "$T/environ" "^PATH=" "the service's environment is readable"
+        no_grep_in "$T/environ" "^TESSERA_HSM_PIN=." "TESSERA_HSM_PIN wiped from the service's environment"
+        no_grep_in "$T/environ" "123456" "the PIN nowhere in the service's environment"
+    else
+        bad "/proc/$SPID/environ not readable"
+    fi
     enrol_and_verify env
     serve_stop
 fi

@@ -89,6 +89,7 @@ enrol() {
     TX=$(jget j.tx_code)
     PERSON=$(jget j.person)
     RECOVERY=$(jget j.recovery_code)
+    printf '%s\n' "$OFFER" >"$T/offer"
 }
 # verify_status MODE [ARGS...] — presents nothing; verifies $T/resp.cbor with the status.
 verify_status() {
@@ -171,7 +172,10 @@ serve_bg "$TESSERA_BIN" authority serve
 grep_in "$T/serve.out" "serving OpenID4VCI at $URL" "serve prints its URL"
 grep_in "$A/issuer_url" "$URL" "serve records its URL"
 
-run 0 "enrol (text)" tes authority enrol --dir "$A" --claims "$T/claims/pid.json" --doctype $PID
+run 0 "enrol (text)" tes authority enrol --dir "$A" --claims "$T/claims/pid.json" --doctype $PID \
+    --qr-png "$T/offer.png"
+# the PNG holds the pre-authorized code: readable by its owner only
+[[ $(stat -c %a "$T/offer.png") == 600 ]] && ok || bad "offer QR PNG mode $(stat -c %a "$T/offer.png"), want 600"
 grep_in "$T/out" "^offer: openid-credential-offer://" "enrol prints the offer URI"
 grep_in "$T/out" "tell the citizen: [0-9]\{6\}" "enrol prints the transaction code"
 grep_in "$T/out" "▀\|█\|▄" "enrol draws the QR code"
@@ -183,7 +187,7 @@ json "enrol --json" '/^openid-credential-offer:\/\//.test(j.offer) && /^[0-9]{6}
 P1=$PERSON
 
 runfd 0 "wallet enrol --batch 3" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
-    --offer "$OFFER" --batch 3 --pin-fd 3 --name "Utopia eID"
+    --offer-file "$T/offer" --batch 3 --pin-fd 3 --name "Utopia eID"
 CRED=$(head -1 "$T/out")
 grep_in "$T/err" "3 single-use copies" "wallet enrol reports the batch"
 grep_in "$T/err" "^device id: [0-9a-f]\{64\}$" "wallet enrol prints the device id"
@@ -305,33 +309,49 @@ grep_in "$T/serve.out" "serving OpenID4VCI at" "tessera-issuerd serves"
 enrol
 WRONG=$(printf '%06d' $(((10#$TX + 1) % 1000000)))
 runfd 1 "wrong transaction code" "123456\n$WRONG\n" tes wallet enrol --wallet "$T/phone" \
-    --offer "$OFFER" --pin-fd 3
+    --offer-file "$T/offer" --pin-fd 3
 grep_in "$T/err" "invalid_grant" "wrong tx code: invalid_grant"
 grep_in "$T/err" "left" "wrong tx code: tries left"
 no_grep_in "$T/err" "registry:" "wrong tx code: no internal text for the client"
 grep_in "$T/serve.err" "invalid_grant (invalid_grant): registry: wrong transaction code" \
     "the service logs the registry's message"
-runfd 1 "wrong PIN" "654321\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --pin-fd 3
+runfd 1 "wrong PIN" "654321\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer-file "$T/offer" --pin-fd 3
 grep_in "$T/err" "pin_wrong" "wrong PIN reported"
-runfd 0 "right code after a wrong one" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
-    --offer "$OFFER" --pin-fd 3
-runfd 1 "reused offer" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --pin-fd 3
+# the offer and the transaction code never on the command line (other users read it in /proc):
+# --tx-code is refused, --offer works with a warning; the offer, PIN and code from one fd
+run 2 "wallet enrol --tx-code refused" tes wallet enrol --wallet "$T/phone" --offer-file "$T/offer" \
+    --tx-code "$TX" --pin-fd 3 3< <(printf '123456\n')
+grep_in "$T/err" "visible to other users.*--tx-code-fd" "--tx-code refusal names --tx-code-fd"
+run 2 "two offers" tes wallet enrol --wallet "$T/phone" --offer-file "$T/offer" --offer-fd 0
+runfd 2 "offer with a NUL byte" 'openid-credential-offer://x\0y\n' tes wallet enrol --wallet "$T/phone" \
+    --offer-fd 3 --tx-code-fd 0 --pin-fd 0
+grep_in "$T/err" "credential offer contains a NUL byte" "offer with a NUL refused"
+run 0 "right code after a wrong one (offer, PIN and code on one fd)" \
+    tes wallet enrol --wallet "$T/phone" --offer-fd 3 --pin-fd 3 \
+    3< <(printf '%s\n123456\n%s\n' "$OFFER" "$TX")
+no_grep_in "$T/err" "warning" "no warning without --offer"
+runfd 1 "reused offer" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" --offer-file "$T/offer" --pin-fd 3
 grep_in "$T/err" "invalid_grant" "reused offer: invalid_grant"
 # every form of key attestation the wallet can send (OpenID4VCI 1.0 key_attestation header,
 # the attestation proof type, Tessera's x5c chain) binds to the same phone
 for FORM in key-attestation attestation x5c; do
     enrol
+    OFFER_ARG=(--offer-file "$T/offer")
+    [[ $FORM == x5c ]] && OFFER_ARG=(--offer "$OFFER") # still works, with a warning
     runfd 0 "wallet enrol --proof $FORM" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
-        --offer "$OFFER" --pin-fd 3 --batch 3 --proof $FORM
+        "${OFFER_ARG[@]}" --pin-fd 3 --batch 3 --proof $FORM
     grep_in "$T/err" "3 single-use copies" "--proof $FORM: a batch of 3"
     grep_in "$T/err" "^device id: $ENROL_DEV$" "--proof $FORM: the same device id"
+    if [[ $FORM == x5c ]]; then
+        grep_in "$T/err" "warning: the --offer URI is visible to other users" "--offer warns"
+    fi
 done
-run 2 "wallet enrol --proof bogus" tes wallet enrol --wallet "$T/phone" --offer "$OFFER" \
+run 2 "wallet enrol --proof bogus" tes wallet enrol --wallet "$T/phone" --offer-file "$T/offer" \
     --proof bogus
 grep_in "$T/err" "proof" "--proof bogus is named"
 enrol
-run 1 "unprovisioned secure element" tes wallet enrol --wallet "$T/rogue" --offer "$OFFER" \
-    --tx-code "$TX" --pin-fd 3 3< <(printf '123456\n')
+run 1 "unprovisioned secure element" tes wallet enrol --wallet "$T/rogue" --offer-file "$T/offer" \
+    --tx-code-fd 4 --pin-fd 3 3< <(printf '123456\n') 4< <(printf '%s\n' "$TX")
 grep_in "$T/err" "invalid_proof" "untrusted attestation: invalid_proof"
 run 0 "rogue wallet stored nothing" tes wallet list --wallet "$T/rogue" --json
 json "rogue empty" 'j.length === 0'
@@ -353,7 +373,7 @@ serve_bg "$ISSUERD"
 got=0
 for round in $(seq 1 10); do
     enrol
-    tes wallet enrol --wallet "$T/phone" --offer "$OFFER" --batch 3 --pin-fd 3 \
+    tes wallet enrol --wallet "$T/phone" --offer-file "$T/offer" --batch 3 --pin-fd 3 \
         3< <(printf '123456\n%s\n' "$TX") >"$T/kw.out" 2>"$T/kw.err" &
     WP=$!
     # 0 .. 0.2 s (an enrolment of 3 takes about 0.2 s): before the token, between the token
@@ -370,7 +390,7 @@ done
 # and one enrolment that runs to the end on the restarted service
 enrol
 runfd 0 "enrol after the kills" "123456\n$TX\n" tes wallet enrol --wallet "$T/phone" \
-    --offer "$OFFER" --batch 3 --pin-fd 3
+    --offer-file "$T/offer" --batch 3 --pin-fd 3
 serve_stop TERM
 echo "kill test: $got of 10 enrolments completed before the kill" >&2
 

@@ -58,6 +58,29 @@ run 0 "authority init --force" tes authority init --dir "$T/auth2" --force
 run 2 "authority bad country" tes authority init --dir "$T/auth3" --country utopia
 run 0 "other authority" tes authority init --dir "$T/other" --name Elsewhere --country EW
 
+# A directory that will hold secrets must be the caller's own and writable by nobody else:
+# another user could otherwise swap the keys written there. Refused before anything is written.
+mkdir "$T/open" && chmod 0777 "$T/open"
+mkdir "$T/groupw" && chmod 0770 "$T/groupw"
+mkdir "$T/theirs" && chmod 0700 "$T/theirs"
+THEIRS=$T/theirs
+chown 65534 "$T/theirs" 2>/dev/null || THEIRS=/ # not root: a directory of root's will do
+run 2 "authority init: world-writable dir" tes authority init --dir "$T/open"
+grep_in "$T/err" "writable by other users (mode 0777)" "world-writable dir message"
+run 2 "authority init: group-writable dir" tes authority init --dir "$T/groupw"
+grep_in "$T/err" "writable by its group" "group-writable dir message"
+run 2 "authority init: another user's dir" tes authority init --dir "$THEIRS"
+grep_in "$T/err" "owned by another user" "another user's dir message"
+run 2 "vendor init: world-writable dir" tes vendor init --dir "$T/open" --name V
+grep_in "$T/err" "vendor init: .* writable by other users" "vendor init message"
+run 2 "reader-ca init: another user's dir" tes reader-ca init --dir "$THEIRS" --name R
+grep_in "$T/err" "owned by another user" "reader-ca init message"
+run 2 "wallet init: group-writable dir" tes wallet init --dir "$T/groupw"
+grep_in "$T/err" "wallet init: .* writable by its group" "wallet init message"
+[[ -z $(find "$T/open" "$T/groupw" -mindepth 1) ]] && ok || bad "refused inits wrote files"
+chmod 0700 "$T/open"
+run 0 "authority init: own 0700 dir" tes authority init --dir "$T/open"
+
 # ---------------------------------------------------------------- keys and claims
 openssl ecparam -name prime256v1 -genkey -noout 2>/dev/null | openssl pkcs8 -topk8 -nocrypt -out "$T/dev.pem"
 openssl pkey -in "$T/dev.pem" -pubout -out "$T/dev_pub.pem" 2>/dev/null
@@ -93,7 +116,7 @@ EOF
 run 0 "issue PID" tes issue --authority "$T/auth" --doctype eu.europa.ec.eudi.pid.1 \
     --claims "$T/claims/pid.json" --device-key "$T/dev_pub.pem" --out "$T/pid.mdoc"
 grep_in "$T/err" "issued eu.europa.ec.eudi.pid.1 with 12 elements" "issue PID summary"
-mode_is "$T/pid.mdoc" 644
+mode_is "$T/pid.mdoc" 600 # personal data: the owner's only
 run 0 "issue mDL" tes issue --authority "$T/auth" --doctype org.iso.18013.5.1.mDL \
     --claims "$T/claims/mdl.json" --device-key "$T/dev.pem" --valid-days 30 --decoys 0 --out "$T/mdl.mdoc"
 run 0 "inspect mdoc" tes inspect "$T/pid.mdoc"
@@ -149,6 +172,7 @@ run 0 "present PID" tes present --mdoc "$T/pid.mdoc" --device-key "$T/dev.pem" \
     --elements family_name,given_name,eu.europa.ec.eudi.pid.1/portrait,age_over_18,birth_date,not_issued \
     --transcript "$T/st.cbor" --out "$T/pid_resp.cbor"
 grep_in "$T/err" "presented 5 of 6" "present summary"
+mode_is "$T/pid_resp.cbor" 600
 grep_in "$T/err" "not_issued" "present names the missing element"
 
 run 0 "verify PID --json" tes verify --trust "$T/auth/iaca.pem" --transcript "$T/st.cbor" --json "$T/pid_resp.cbor"

@@ -190,6 +190,8 @@ run 0 "wallet add" tes wallet add --wallet "$W" --mdoc "$T/pid1.mdoc" --name "My
 C1=$(head -1 "$T/out")
 [[ $C1 =~ ^[0-9]+$ ]] && ok || bad "add prints the credential id ('$C1')"
 grep_in "$T/err" "needs the PIN" "add notes the PIN"
+run 1 "wallet add: the same mdoc again" tes wallet add --wallet "$W" --mdoc "$T/pid1.mdoc"
+grep_in "$T/err" "already belongs to a copy of credential.*already_exists" "add twice: refused as such"
 run 0 "wallet list" tes wallet list --wallet "$W"
 grep_in "$T/out" "My eID" "list shows the name"
 grep_in "$T/out" "$PID" "list shows the doctype"
@@ -272,6 +274,18 @@ run 1 "add: single-use and uv copies mixed" tes wallet add --wallet "$W" --mdoc 
 run 0 "list --json after batch" tes wallet list --wallet "$W" --json
 json "batch listed" "j.length === 2 && j.some(c => c.id === $C2 && c.copies === 3 && c.copiesLeft === 3 &&
     c.singleUse === true && c.needsPin === false)"
+# nothing written, nothing disclosed: no single-use copy spent, nothing logged as disclosed
+run 2 "present to an unwritable --out" tes present --wallet "$W" --credential "$C2" \
+    --elements family_name --transcript "$T/st.cbor" --out "$T/nonexistent/r.cbor"
+grep_in "$T/err" "the response cannot be written" "unwritable --out named"
+run 1 "present of unknown elements only" tes present --wallet "$W" --credential "$C2" \
+    --elements no_such_element,nor_this_one --transcript "$T/st.cbor" --out "$T/none.cbor"
+grep_in "$T/err" "no copy spent" "unknown elements: no copy spent"
+[[ ! -e $T/none.cbor ]] && ok || bad "a response without elements was written"
+run 0 "list --json after the refused presents" tes wallet list --wallet "$W" --json
+json "no copy spent by refused presents" "j.some(c => c.id === $C2 && c.copiesLeft === 3)"
+run 0 "log --json after the refused presents" tes wallet log --wallet "$W" --json
+json "refused presents not logged as disclosed" "!j.some(e => e.credential === $C2 && e.outcome === 'disclosed')"
 declare -A seen=()
 for i in 1 2 3; do
     run 0 "batch present $i" tes present --wallet "$W" --credential "$C2" \
@@ -305,6 +319,16 @@ json "log: locked PIN logged" "j.some(e => e.outcome === 'failed: pin_locked')"
 json "log: the spent batch logged" "j.some(e => e.credential === $C2 && e.outcome === 'failed: key_used')"
 json "log: elements" "j.some(e => e.credential === $C1 && e.outcome === 'disclosed' &&
     e.elements.length === 2 && e.elements[0].namespace === '$PID' && e.relyingParty === 'unknown reader')"
+
+# ---------------------------------------------------------------- a store truncated to 0 bytes
+# is refused as such, not silently replaced by a new empty store ("names no secure element")
+cp -r "$W" "$T/trunc"
+: >"$T/trunc/wallet.db"
+rm -f "$T/trunc/wallet.db-wal" "$T/trunc/wallet.db-shm"
+run 1 "list: empty wallet.db" tes wallet list --wallet "$T/trunc"
+grep_in "$T/err" "wallet.db is empty (0 bytes).*store_corrupt" "empty store: named as such"
+no_grep_in "$T/err" "names no secure element" "empty store: not reported as a missing setting"
+[[ ! -s $T/trunc/wallet.db ]] && ok || bad "the empty store was recreated"
 
 # ---------------------------------------------------------------- no private key in the wallet
 no_private_keys "$W"

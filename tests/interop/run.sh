@@ -299,7 +299,8 @@ d_enrol() { # MODE EXPECT(0|1) — one offer through the proxy in MODE
       console.log(p + encodeURIComponent(JSON.stringify(o)) + "&x_query=1");' "$offer")
   fi
   printf '123456\n%s\n' "$tx" >"$D/fds"
-  "$TESSERA_BIN" wallet enrol --wallet "$D/phone" --offer "$offer" --batch 2 --pin-fd 3 \
+  printf '%s\n' "$offer" >"$D/offer"
+  "$TESSERA_BIN" wallet enrol --wallet "$D/phone" --offer-file "$D/offer" --batch 2 --pin-fd 3 \
     --name "eID $mode" 3<"$D/fds" >"$D/wallet-$mode.out" 2>"$D/wallet-$mode.err" || rc=$?
   if [ "$want" = 0 ] && [ "$rc" -ne 0 ]; then
     echo "  wallet enrol ($mode) failed (exit $rc):"; sed 's/^/  | /' "$D/wallet-$mode.err" | head -20

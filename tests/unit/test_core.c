@@ -1,5 +1,12 @@
 /* core: calendar time formatting and parsing against the C library's gmtime_r
  * (an independent implementation of the same calendar). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "tessera/core.h"
@@ -72,4 +79,159 @@ TEST(time_parse_inverts_format)
     CHECK_ERR(tes_time_parse("2024-01-01T01:00:00+01:00", 25, true, &v), TES_ERR_ENCODING);
     CHECK_ERR(tes_time_parse("2024-01-01T01:00:00+01:00", 25, false, &v), TES_OK);
     CHECK(v == 1704067200);
+}
+
+/* ---- tes_file_write ---- */
+
+static char g_dir[64];
+
+static bool make_dir(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/tes-core-XXXXXX");
+    return mkdtemp(g_dir) != NULL;
+}
+
+static void remove_dir(void)
+{
+    DIR *d = opendir(g_dir);
+    if (d == NULL)
+        return;
+    struct dirent *e;
+    char p[512];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", g_dir, e->d_name);
+        if (unlink(p) != 0)
+            rmdir(p);
+    }
+    closedir(d);
+    rmdir(g_dir);
+}
+
+static size_t count_entries(void)
+{
+    DIR *d = opendir(g_dir);
+    size_t n = 0;
+    struct dirent *e;
+    while (d != NULL && (e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+static bool file_is(const char *path, const char *text)
+{
+    tes_buf b = {0};
+    bool ok = tes_file_read(path, 4096, &b) == TES_OK && b.len == strlen(text) &&
+              memcmp(b.ptr, text, b.len) == 0;
+    tes_buf_free(&b);
+    return ok;
+}
+
+TEST(file_write_mode_from_creation_and_no_leftovers)
+{
+    REQUIRE(make_dir());
+    mode_t old = umask(022);
+    char p[128];
+    snprintf(p, sizeof p, "%s/key.pem", g_dir);
+    CHECK_ERR(tes_file_write(p, TES_BYTES_STR("secret"), 0600), TES_OK);
+    struct stat st;
+    CHECK(stat(p, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600);
+    CHECK(file_is(p, "secret"));
+    /* replacing a public file with a secret one: the result is 0600 */
+    snprintf(p, sizeof p, "%s/pub", g_dir);
+    CHECK_ERR(tes_file_write(p, TES_BYTES_STR("one"), 0644), TES_OK);
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0644);
+    CHECK_ERR(tes_file_write(p, TES_BYTES_STR("two"), 0600), TES_OK);
+    CHECK(stat(p, &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(file_is(p, "two"));
+    CHECK_EQ_INT(count_entries(), 2); /* no temp file left behind */
+    umask(old);
+    remove_dir();
+}
+
+/* Another local user who plants a symlink (or a file of theirs) where the temp
+ * file would be (the old predictable PATH.tmp.PID) captures nothing: the temp
+ * name is unpredictable and created exclusively. */
+TEST(file_write_planted_temp_names_capture_nothing)
+{
+    REQUIRE(make_dir());
+    char target[128], victim[128], planted[192], owned[192];
+    snprintf(target, sizeof target, "%s/ds_key.pem", g_dir);
+    snprintf(victim, sizeof victim, "%s/victim", g_dir);
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", target, (long)getpid());
+    REQUIRE(tes_file_write(victim, TES_BYTES_STR("victim"), 0644) == TES_OK);
+    REQUIRE(symlink(victim, planted) == 0);
+    CHECK_ERR(tes_file_write(target, TES_BYTES_STR("private key"), 0600), TES_OK);
+    CHECK(file_is(victim, "victim"));
+    struct stat st;
+    CHECK(lstat(target, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0600);
+    CHECK(file_is(target, "private key"));
+    CHECK(lstat(planted, &st) == 0 && S_ISLNK(st.st_mode)); /* untouched */
+    unlink(planted);
+    /* a pre-created (world-writable) file at that name is not opened either */
+    snprintf(owned, sizeof owned, "%s.tmp.%ld", target, (long)getpid());
+    int fd = open(owned, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    REQUIRE(fd >= 0);
+    fchmod(fd, 0666);
+    close(fd);
+    CHECK_ERR(tes_file_write(target, TES_BYTES_STR("second key"), 0600), TES_OK);
+    CHECK(stat(owned, &st) == 0 && st.st_size == 0 && (st.st_mode & 07777) == 0666);
+    CHECK(stat(target, &st) == 0 && (st.st_mode & 07777) == 0600);
+    CHECK(file_is(target, "second key"));
+    CHECK_EQ_INT(count_entries(), 3); /* target, victim, the planted file: nothing else */
+    remove_dir();
+}
+
+/* A FIFO or a device is written in place, never replaced by a regular file. */
+TEST(file_write_special_targets_in_place)
+{
+    REQUIRE(make_dir());
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "%s/fifo", g_dir);
+    REQUIRE(mkfifo(fifo, 0600) == 0);
+    int rd = open(fifo, O_RDONLY | O_NONBLOCK);
+    REQUIRE(rd >= 0);
+    CHECK_ERR(tes_file_write(fifo, TES_BYTES_STR("through the pipe"), 0600), TES_OK);
+    char got[64] = {0};
+    ssize_t n = read(rd, got, sizeof got - 1);
+    close(rd);
+    CHECK(n == 16 && memcmp(got, "through the pipe", 16) == 0);
+    struct stat st;
+    CHECK(lstat(fifo, &st) == 0 && S_ISFIFO(st.st_mode));
+
+    /* a character device: a private null device when this process may make one,
+     * else the system's /dev/null (only opened for writing) */
+    char dev[128];
+    snprintf(dev, sizeof dev, "%s/null", g_dir);
+    const char *null = mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0 ? dev : "/dev/null";
+    CHECK_ERR(tes_file_write(null, TES_BYTES_STR("discarded"), 0600), TES_OK);
+    CHECK(lstat(null, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+          minor(st.st_rdev) == 3);
+
+    /* a directory is refused and stays a directory */
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/sub", g_dir);
+    REQUIRE(mkdir(sub, 0700) == 0);
+    CHECK_ERR(tes_file_write(sub, TES_BYTES_STR("x"), 0600), TES_ERR_IO);
+    CHECK(strstr(tes_err_message(), "is a directory") != NULL);
+    CHECK(lstat(sub, &st) == 0 && S_ISDIR(st.st_mode));
+    remove_dir();
+}
+
+/* A message is reported only for the code it was recorded with. */
+TEST(error_message_belongs_to_its_code)
+{
+    tes_err first = tes_err_set(TES_ERR_KEY_USED, "single-use key k1 was already used");
+    tes_err later = tes_err_set(TES_ERR_CBOR_TRUNCATED, "input ends inside an item (3 open)");
+    CHECK(strcmp(tes_err_message_for(later), "input ends inside an item (3 open)") == 0);
+    /* the first failure is reported by its description, not by the later text */
+    CHECK(strcmp(tes_err_message_for(first), tes_err_describe(TES_ERR_KEY_USED)) == 0);
+    tes_err_set(TES_ERR_KEY_USED, "single-use key k2 was already used");
+    CHECK(strcmp(tes_err_message_for(first), "single-use key k2 was already used") == 0);
+    tes_err_clear();
+    CHECK(strcmp(tes_err_message_for(first), tes_err_describe(TES_ERR_KEY_USED)) == 0);
 }

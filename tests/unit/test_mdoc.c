@@ -834,3 +834,32 @@ TEST(mac_with_an_ecdh_callback_as_a_secure_element_does_it)
     tes_buf_free(&resp);
     fixture_free(&f);
 }
+
+/* A device signer that fails (a single-use key already used in the secure
+ * element): present returns that failure with its own message, not the text
+ * of a later failure on the half-built response ("input ends inside an item"). */
+static tes_err used_key_sign(void *ctx, int64_t alg, tes_bytes msg, uint8_t *sig, size_t *sig_len)
+{
+    (void)ctx, (void)alg, (void)msg, (void)sig, (void)sig_len;
+    return tes_err_set(TES_ERR_KEY_USED, "test signer: key already used");
+}
+
+TEST(failing_device_signer_keeps_its_own_error_message)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f, TES_DOCTYPE_MDL, mdl_claims));
+    tes_buf mdoc = {0}, resp = {0};
+    REQUIRE(issue_with(&f, f.a.ds, 0, &mdoc) == TES_OK);
+    tes_signer s = {used_key_sign, NULL, TES_COSE_ES256};
+    tes_mdoc_present_params p = {.mdoc = tes_buf_bytes(&mdoc), .elems = mdl_request, .n_elems = 4,
+                                 .transcript = TES_BYTES(transcript, sizeof(transcript)),
+                                 .device = &s};
+    tes_err_clear();
+    CHECK_ERR(tes_mdoc_present(&p, &resp, NULL), TES_ERR_KEY_USED);
+    CHECK(strstr(tes_err_message(), "test signer: key already used") != NULL);
+    CHECK(strcmp(tes_err_message_for(TES_ERR_KEY_USED), tes_err_message()) == 0);
+    CHECK_EQ_INT(resp.len, 0);
+    tes_buf_free(&mdoc);
+    tes_buf_free(&resp);
+    fixture_free(&f);
+}

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -346,8 +348,8 @@ TEST(pin_counter_survives_reopen)
 }
 
 /* The try is recorded before the token sees the PIN: when the state file cannot be
- * written, the PIN is not checked at all (not even the right one). A directory in the
- * place of tes_file_write's temp file makes the write fail even for root. */
+ * written, the PIN is not checked at all (not even the right one). A file size limit
+ * of one byte (RLIMIT_FSIZE, SIGXFSZ ignored) makes the write fail even for root. */
 TEST(no_pin_check_without_recorded_try)
 {
     REQUIRE(g_ready);
@@ -361,14 +363,20 @@ TEST(no_pin_check_without_recorded_try)
 
     se = NULL;
     REQUIRE(open_token("tessera-io", "st-io", &se) == TES_OK);
-    char path[600], blocker[700];
+    char path[600];
     REQUIRE(find_state_file("st-io", path, sizeof path));
-    snprintf(blocker, sizeof blocker, "%s.tmp.%ld", path, (long)getpid());
-    REQUIRE(mkdir(blocker, 0700) == 0);
-    CHECK_ERR(se->ops->pin_verify(se, USER_PIN), TES_ERR_IO);
+    struct rlimit old_limit, one_byte;
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+    one_byte = old_limit;
+    one_byte.rlim_cur = 1;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &one_byte) == 0);
+    tes_err verified = se->ops->pin_verify(se, USER_PIN);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+    signal(SIGXFSZ, old_handler);
+    CHECK_ERR(verified, TES_ERR_IO);
     CHECK_ERR(sec_sign_verify(se, plain, NULL), TES_ERR_PIN_REQUIRED); /* never logged in */
     CHECK_EQ_INT(sec_pin_tries(se), TES_SE_PIN_TRIES);
-    REQUIRE(rmdir(blocker) == 0);
     CHECK_ERR(se->ops->pin_verify(se, USER_PIN), TES_OK);
     CHECK_ERR(sec_sign_verify(se, plain, NULL), TES_OK);
     tes_se_close(se);

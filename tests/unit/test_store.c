@@ -88,6 +88,7 @@ static tes_err add_cred(tes_store *s, const char *name, const char *prefix, size
     meta.issuer = "CN=Test DS";
     meta.valid_from = 1700000000;
     meta.valid_until = 1800000000;
+    meta.needs_pin = single_use; /* both flags travel with the credential */
     return tes_store_add_credential(s, &meta, copies, n, single_use, id);
 }
 
@@ -316,8 +317,9 @@ TEST(new_store_file_and_header)
     CHECK_EQ_INT(sb.st_mode & 0777, 0600);
 
     CHECK_EQ_INT(raw_int(t.path, "PRAGMA application_id"), 0x54455357);
-    CHECK_EQ_INT(raw_int(t.path, "PRAGMA user_version"), 1);
+    CHECK_EQ_INT(raw_int(t.path, "PRAGMA user_version"), 2);
     CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM migrations WHERE version = 1"), 1);
+    CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM migrations WHERE version = 2"), 1);
     CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM copies WHERE credential_id = 1"), 1);
     tes_store_close(s);
 
@@ -605,8 +607,11 @@ TEST(damaged_page_is_store_corrupt)
     CHECK_ERR(tes_store_open(t.path, &s), TES_OK);
     REQUIRE(s != NULL);
     int64_t id;
-    for (int i = 0; i < 20; i++)
-        CHECK_ERR(add_cred(s, "damaged", "dmg", 3, true, &id), TES_OK);
+    for (int i = 0; i < 20; i++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "dmg%d", i);
+        CHECK_ERR(add_cred(s, "damaged", prefix, 3, true, &id), TES_OK);
+    }
     tes_store_close(s); /* last connection: checkpoints into the main file */
 
     long long root =
@@ -923,7 +928,8 @@ TEST(killed_writer_leaves_consistent_store)
             ok = 0;
         }
         for (size_t k = 0; k < n; k++)
-            if (c[k].copies != 2 || c[k].unused_copies != 2 || c[k].display_name[0] != 'c') {
+            if (c[k].copies != 2 || c[k].unused_copies != 2 || c[k].display_name[0] != 'c' ||
+                !c[k].single_use || !c[k].needs_pin) { /* flags committed with it */
                 fprintf(stderr, "    iteration %d: credential %lld has %lld copies\n", i,
                         (long long)c[k].id, (long long)c[k].copies);
                 ok = 0;
@@ -1006,5 +1012,97 @@ TEST(killed_during_creation_store_still_opens)
         tes_store_creds_free(c, n);
         tes_store_close(s);
     }
+    tmp_clean(&t);
+}
+
+/* The same copy (its key) cannot be stored twice: refused with TES_ERR_EXISTS in
+ * the adding transaction, nothing added; the flags come back from one add. */
+TEST(adding_a_key_twice_is_refused_and_flags_come_with_the_credential)
+{
+    tmp_store t;
+    REQUIRE(tmp_make(&t));
+    tes_store *s = NULL;
+    REQUIRE(tes_store_open(t.path, &s) == TES_OK);
+    int64_t a = 0, b = 0;
+    CHECK_ERR(add_cred(s, "eID", "dup", 2, true, &a), TES_OK);
+    CHECK_ERR(add_cred(s, "eID again", "dup", 2, true, &b), TES_ERR_EXISTS);
+    CHECK(strstr(tes_err_message(), "dup-0") != NULL);
+    /* one copy of the batch under another credential: refused as well */
+    CHECK_ERR(add_cred(s, "one shared key", "dup", 1, false, &b), TES_ERR_EXISTS);
+    CHECK_ERR(add_cred(s, "other", "other", 1, false, &b), TES_OK);
+    tes_store_cred *c = NULL;
+    size_t n = 0;
+    REQUIRE(tes_store_list(s, &c, &n) == TES_OK);
+    CHECK_EQ_INT(n, 2);
+    const tes_store_cred *ca = find_cred(c, n, a), *cb = find_cred(c, n, b);
+    REQUIRE(ca != NULL && cb != NULL);
+    CHECK(ca->single_use && ca->needs_pin && ca->copies == 2);
+    CHECK(!cb->single_use && !cb->needs_pin);
+    tes_store_creds_free(c, n);
+    CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM copies"), 3);
+    /* peeking shows the copy a take would give, and spends nothing */
+    tes_store_copy p1 = {0}, p2 = {0}, taken = {0};
+    CHECK_ERR(tes_store_peek_copy(s, a, &p1), TES_OK);
+    CHECK_ERR(tes_store_peek_copy(s, a, &p2), TES_OK);
+    CHECK(p1.id == p2.id);
+    CHECK_ERR(tes_store_take_copy(s, a, &taken), TES_OK);
+    CHECK(taken.id == p1.id);
+    CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM copies WHERE used = 1"), 1);
+    tes_store_copy_free(&p1);
+    tes_store_copy_free(&p2);
+    tes_store_copy_free(&taken);
+    tes_store_close(s);
+    tmp_clean(&t);
+}
+
+/* A wallet made before the flag became a column kept it in the setting
+ * "credential.N.uv": opening it carries the flag over. */
+TEST(migration_carries_the_pin_flag_over)
+{
+    tmp_store t;
+    REQUIRE(tmp_make(&t));
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(t.path, &db) == SQLITE_OK);
+    static const char v1[] =
+        "PRAGMA application_id = 1413829463;"
+        "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
+        "CREATE TABLE credentials (id INTEGER PRIMARY KEY AUTOINCREMENT, doctype TEXT NOT NULL,"
+        " display_name TEXT NOT NULL, issuer TEXT NOT NULL, valid_from INTEGER NOT NULL,"
+        " valid_until INTEGER NOT NULL, single_use INTEGER NOT NULL CHECK (single_use IN (0, 1)),"
+        " created_at INTEGER NOT NULL);"
+        "CREATE TABLE copies (id INTEGER PRIMARY KEY AUTOINCREMENT, credential_id INTEGER NOT NULL"
+        " REFERENCES credentials(id) ON DELETE CASCADE, key_id TEXT NOT NULL, mdoc BLOB NOT NULL,"
+        " use_count INTEGER NOT NULL DEFAULT 0 CHECK (use_count >= 0),"
+        " used INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1)));"
+        "CREATE INDEX copies_by_credential ON copies(credential_id, used, use_count);"
+        "CREATE TABLE log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
+        " relying_party TEXT NOT NULL, elements TEXT NOT NULL, credential_id INTEGER NOT NULL,"
+        " outcome TEXT NOT NULL);"
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO migrations VALUES (1, 0);"
+        "INSERT INTO credentials VALUES (1, 'd', 'uv', 'i', 0, 1, 1, 0), (2, 'd', 'plain', 'i', 0,"
+        " 1, 0, 0), (12, 'd', 'uv12', 'i', 0, 1, 0, 0);"
+        "INSERT INTO copies(credential_id, key_id, mdoc) VALUES (1, 'k1', x'a0'), (2, 'k2', x'a0'),"
+        " (12, 'k12', x'a0');"
+        "INSERT INTO settings VALUES ('credential.1.uv', '1'), ('credential.1.single_use', '1'),"
+        " ('credential.12.uv', '1'), ('credential.2.uv', '0');"
+        "PRAGMA user_version = 1;";
+    CHECK(sqlite3_exec(db, v1, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    tes_store *s = NULL;
+    REQUIRE(tes_store_open(t.path, &s) == TES_OK);
+    tes_store_cred *c = NULL;
+    size_t n = 0;
+    REQUIRE(tes_store_list(s, &c, &n) == TES_OK);
+    CHECK_EQ_INT(n, 3);
+    const tes_store_cred *c1 = find_cred(c, n, 1), *c2 = find_cred(c, n, 2),
+                         *c12 = find_cred(c, n, 12);
+    REQUIRE(c1 && c2 && c12);
+    CHECK(c1->needs_pin && c1->single_use);
+    CHECK(!c2->needs_pin && !c2->single_use);
+    CHECK(c12->needs_pin && !c12->single_use);
+    tes_store_creds_free(c, n);
+    tes_store_close(s);
+    CHECK_EQ_INT(raw_int(t.path, "PRAGMA user_version"), 2);
     tmp_clean(&t);
 }

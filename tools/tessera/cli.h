@@ -96,8 +96,17 @@ tes_err cli_read_file(const char *path, tes_buf *out);
 /* Reads a file holding secret material straight into a secret buffer (no
  * intermediate copies; wiped when freed). */
 tes_err cli_read_secret(const char *path, tes_buf *out);
-/* Writes atomically (0644 public, 0600 secret). */
+/* Writes atomically (0644 public, 0600 secret or personal data); "-" writes
+ * standard output, and an existing device or FIFO is written in place. */
 tes_err cli_write_file(const char *path, tes_bytes data, bool secret);
+/* Whether cli_write_file(path) can be expected to work (an existing device,
+ * FIFO or "-", or a writable directory to create the file in): checked before
+ * anything irreversible (spending a single-use copy) happens. */
+tes_err cli_check_output(const char *path);
+/* A directory that will hold secrets: creates it with mode 0700 (*created),
+ * or accepts an existing one only when it is the caller's own and writable by
+ * nobody else; else reports (prefixed with cmd) and returns 2. */
+int cli_secret_dir(const char *cmd, const char *dir, bool *created);
 
 /* Loads a PEM/DER key (PKCS#8, SEC1 or SPKI). The file's bytes are wiped. */
 tes_err cli_load_key(const char *path, tes_key **out);
@@ -122,9 +131,12 @@ bool cli_parse_size(const char *s, size_t max, size_t *out);
 #define CLI_WALLET_DB "wallet.db"
 #define CLI_WALLET_SE_DIR "se"
 #define CLI_SETTING_SE "se"
-/* Per credential: "1" when its copies' keys need user verification (so
- * `present` can ask for and check the PIN before it spends a copy), and "1"
- * when its copies are single-use (so `wallet list` can say what is left). */
+/* Per credential: whether its copies' keys need user verification (so
+ * `present` can ask for and check the PIN before it spends a copy), and
+ * whether its copies are single-use (so `wallet list` can say what is left).
+ * Both are now columns of the credential, written with it in one transaction;
+ * these setting names are what wallets before store schema 2 used (the store
+ * migrates them) and select the flag in cli_wallet_cred_flag. */
 #define CLI_SETTING_CRED_UV_FMT "credential.%lld.uv"
 #define CLI_SETTING_CRED_SINGLE_FMT "credential.%lld.single_use"
 /* Whether the wallet recorded setting fmt (one of the above) as "1" for cred. */
@@ -164,6 +176,12 @@ int cli_se_fail(cli_wallet *w, tes_err e, const char *what_fmt, ...)
 bool cli_parse_fd(const char *s, int *fd);
 /* Usage error when fd (>= 0) is not an open descriptor. */
 int cli_pin_check_fd(const char *cmd, int fd);
+/* Reads one secret line of at most cap-1 bytes from fd (>= 0), else from the
+ * terminal without echo (fd_option names the option to use where there is no
+ * terminal, e.g. "--tx-code-fd"). A line too long or holding a NUL byte is
+ * refused (never cut). Returns an exit code (errors reported). */
+int cli_secret_read(const char *cmd, int fd, const char *fd_option, const char *prompt, char *out,
+                    size_t cap);
 /* Asks for one secret ("PIN", "current PIN", "PUK", ...); exit code. */
 int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX]);
 /* Asks twice (the second time "<prompt> again") and insists both agree. */
@@ -286,7 +304,9 @@ int cli_ds_hsm_write_ref(const char *cmd, const char *dir, const cli_ds_hsm *h);
  * deleted again (init failed after creating it). */
 void cli_ds_hsm_close(cli_ds_hsm *h, bool keep_key);
 /* --hsm-pin-fd: with fd >= 0 reads the token PIN into out and points *pin at
- * it; else *pin = NULL (tes_ds_signer_load then reads TESSERA_HSM_PIN). */
+ * it; else takes TESSERA_HSM_PIN into out (*pin = out; NULL when unset or
+ * empty). Either way TESSERA_HSM_PIN is wiped in place and unset, so that the
+ * PIN does not stay in the process's environment (/proc/PID/environ). */
 int cli_hsm_pin_read(const char *cmd, int fd, char out[CLI_PIN_MAX], const char **pin);
 
 #endif

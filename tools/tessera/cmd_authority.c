@@ -62,15 +62,10 @@ static int write_cert(const char *dir, const char *file, const tes_cert *c)
  * authority yet (or holds one and force is set). */
 static int prepare_dir(const char *dir, bool force)
 {
-    if (mkdir(dir, 0700) == 0)
-        return chmod(dir, 0700) == 0 ? CLI_EXIT_OK
-                                     : cli_error(CLI_EXIT_USAGE, "cannot set the mode of '%s': %s",
-                                                 dir, strerror(errno));
-    if (errno != EEXIST)
-        return cli_error(CLI_EXIT_USAGE, "cannot create '%s': %s", dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_error(CLI_EXIT_USAGE, "'%s' exists and is not a directory", dir);
+    bool created;
+    int rc = cli_secret_dir("authority init", dir, &created);
+    if (rc != CLI_EXIT_OK || created)
+        return rc;
     for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); i++) {
         char path[PATH_MAX];
         if (!path_in(path, sizeof(path), dir, FILES[i]))

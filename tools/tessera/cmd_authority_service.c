@@ -520,7 +520,7 @@ static int enrol(const char *cmd, const enrol_args *a)
         free(s);
     } else {
         printf("enrolled person %lld for %s\n", (long long)person, a->doctype);
-        printf("credential offer (for the citizen's wallet; 'tessera wallet enrol --offer URI'):\n");
+        printf("credential offer (for the citizen's wallet; 'tessera wallet enrol --offer-file F'):\n");
         printf("offer: %s\n", uri);
         fflush(stdout);
         if (cli_qr_print(stdout, uri, isatty(STDOUT_FILENO)) != TES_OK) {

@@ -265,7 +265,7 @@ static void log_failure(cli_wallet *w, int64_t cred, const tes_mdoc_req_elem *el
                         tes_err e)
 {
     char msg[1024], outcome[128];
-    snprintf(msg, sizeof(msg), "%s", tes_err_message()); /* keep the failure's message */
+    snprintf(msg, sizeof(msg), "%s", tes_err_message_for(e)); /* keep the failure's message */
     snprintf(outcome, sizeof(outcome), "failed: %s", tes_err_name(e));
     tes_buf l = {0};
     requested_list(elems, n, &l);
@@ -284,6 +284,55 @@ static tes_err se_ecdh(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD
 {
     const se_ecdh_ctx *c = ctx;
     return c->se->ops->key_agreement(c->se, c->id, c->pin, peer, out, out_len);
+}
+
+/* Stand-ins for the device key while finding out what a presentation would
+ * disclose: they never touch the secure element (so spend nothing). */
+static tes_err dry_sign(void *ctx, int64_t alg, tes_bytes msg, uint8_t *sig, size_t *sig_len)
+{
+    (void)ctx, (void)alg, (void)msg;
+    if (*sig_len < 64)
+        return tes_err_set(TES_ERR_BUFFER_SMALL, "dry run: signature buffer too small");
+    memset(sig, 0, 64);
+    *sig_len = 64;
+    return TES_OK;
+}
+
+static tes_err dry_ecdh(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD], size_t *out_len)
+{
+    (void)ctx, (void)peer;
+    memset(out, 0, 32);
+    *out_len = 32;
+    return TES_OK;
+}
+
+/* How many of the requested elements a presentation of credential cred would
+ * disclose, from the copy the store would hand out (not taken). */
+static tes_err would_disclose(cli_wallet *w, int64_t cred, const tes_mdoc_present_params *base,
+                              size_t *n)
+{
+    tes_store_copy peek = {0};
+    tes_err e = tes_store_peek_copy(w->store, cred, &peek);
+    if (e != TES_OK)
+        return e;
+    tes_signer dry = {dry_sign, NULL, TES_COSE_ES256};
+    tes_mdoc_present_params p = *base;
+    p.mdoc = tes_buf_bytes(&peek.mdoc);
+    if (p.reader_key != NULL) {
+        p.device_ecdh = dry_ecdh;
+        p.device_ecdh_ctx = NULL;
+        p.device = NULL;
+    } else {
+        p.device = &dry;
+    }
+    tes_buf out = {0};
+    size_t missing = 0;
+    e = tes_mdoc_present(&p, &out, &missing);
+    tes_buf_free(&out);
+    tes_store_copy_free(&peek);
+    if (e == TES_OK)
+        *n = base->n_elems - (missing < base->n_elems ? missing : base->n_elems);
+    return e;
 }
 
 static int present(const present_args *a)
@@ -328,6 +377,11 @@ static int present(const present_args *a)
             goto done;
         }
         snprintf(doctype, sizeof(doctype), "%s", cred->doctype ? cred->doctype : "");
+        /* An output that cannot be written must not cost a single-use copy. */
+        if ((e = cli_check_output(a->out)) != TES_OK) {
+            rc = cli_fail_code(CLI_EXIT_USAGE, e, "present: the response cannot be written");
+            goto done;
+        }
         if (a->mac && !(tes_se_caps(w.se) & TES_SE_CAP_ECDH_EXPORT)) {
             rc = cli_error(CLI_EXIT_FAIL,
                            "present: --mac needs the device key's ECDH result, and the wallet's "
@@ -430,7 +484,21 @@ static int present(const present_args *a)
                 goto done;
             }
         }
-        e = tes_store_take_copy(w.store, a->credential, &copy);
+        /* Nothing of the request in the credential: nothing to disclose, no
+         * copy spent. */
+        size_t n_disclosed = 0;
+        e = would_disclose(&w, a->credential, &p, &n_disclosed);
+        if (e == TES_OK && n_disclosed == 0) {
+            e = tes_err_set(TES_ERR_ELEMENT_NOT_ISSUED,
+                            "none of the %zu requested elements is in credential %lld; nothing "
+                            "disclosed, no copy spent",
+                            n_elems, (long long)a->credential);
+            log_failure(&w, a->credential, elems, n_elems, e);
+            rc = cli_fail_code(CLI_EXIT_FAIL, e, "present");
+            goto done;
+        }
+        if (e == TES_OK)
+            e = tes_store_take_copy(w.store, a->credential, &copy);
         if (e != TES_OK) {
             if (e != TES_ERR_NOT_FOUND)
                 log_failure(&w, a->credential, elems, n_elems, e);
@@ -490,7 +558,7 @@ static int present(const present_args *a)
             goto done;
         }
     }
-    if (cli_write_file(a->out, tes_buf_bytes(&out), false) != TES_OK) {
+    if (cli_write_file(a->out, tes_buf_bytes(&out), true) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
         goto done;
     }

@@ -62,16 +62,10 @@ static int write_cert(const char *cmd, const char *dir, const char *file, const 
 static int prepare_dir(const char *cmd, const char *dir, const char *const *files, size_t n,
                        bool force)
 {
-    if (mkdir(dir, 0700) == 0)
-        return chmod(dir, 0700) == 0
-                   ? CLI_EXIT_OK
-                   : cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
-                               strerror(errno));
-    if (errno != EEXIST)
-        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_error(CLI_EXIT_USAGE, "%s: '%s' exists and is not a directory", cmd, dir);
+    bool created;
+    int rc = cli_secret_dir(cmd, dir, &created);
+    if (rc != CLI_EXIT_OK || created)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX];
         if (!cli_path_in(path, sizeof(path), dir, files[i]))

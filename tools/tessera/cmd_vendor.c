@@ -18,13 +18,11 @@ static int vendor_init(const char *dir, const char *name, bool force)
     if (!cli_path_in(pem, sizeof(pem), dir, "vendor.pem") ||
         !cli_path_in(key, sizeof(key), dir, "vendor_key.pem"))
         return cli_usage_error(cmd, "--dir path too long");
-    if (mkdir(dir, 0700) != 0) {
-        if (errno != EEXIST)
-            return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, dir,
-                             strerror(errno));
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-            return cli_error(CLI_EXIT_USAGE, "%s: '%s' exists and is not a directory", cmd, dir);
+    bool created;
+    int rc = cli_secret_dir(cmd, dir, &created);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (!created) {
         if (!force && (access(pem, F_OK) == 0 || access(key, F_OK) == 0))
             return cli_error(CLI_EXIT_USAGE,
                              "%s: '%s' already holds a vendor root; refusing to overwrite its key "

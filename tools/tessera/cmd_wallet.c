@@ -122,16 +122,11 @@ static int wallet_init(const char *dir, const char *se_arg, const char *vendor)
                              cmd, vendor);
     }
 
-    if (mkdir(dir, 0700) == 0) {
-        if (chmod(dir, 0700) != 0)
-            return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
-                             strerror(errno));
-    } else if (errno != EEXIST) {
-        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, dir, strerror(errno));
-    } else {
-        struct stat st;
-        if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-            return cli_error(CLI_EXIT_USAGE, "%s: '%s' exists and is not a directory", cmd, dir);
+    bool created;
+    rc = cli_secret_dir(cmd, dir, &created);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (!created) {
         if (access(db, F_OK) == 0)
             return cli_error(CLI_EXIT_USAGE,
                              "%s: '%s' already holds a wallet (%s exists); refusing to touch it",
@@ -393,8 +388,8 @@ static int cmd_list(int argc, char **argv)
             fmt_time(creds[i].valid_from, f);
             fmt_time(creds[i].valid_until, u);
             fmt_time(creds[i].created_at, a);
-            bool single = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_SINGLE_FMT, creds[i].id);
-            bool uv = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_UV_FMT, creds[i].id);
+            bool single = creds[i].single_use;
+            bool uv = creds[i].needs_pin;
             json_array_append_new(
                 arr, json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:b, s:s}", "id",
                                (json_int_t)creds[i].id, "docType",
@@ -422,8 +417,8 @@ static int cmd_list(int argc, char **argv)
             char f[21], u[21];
             fmt_time(c->valid_from, f);
             fmt_time(c->valid_until, u);
-            bool single = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_SINGLE_FMT, c->id);
-            bool uv = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_UV_FMT, c->id);
+            bool single = c->single_use;
+            bool uv = c->needs_pin;
             printf("%lld  %s  (%s)%s\n", (long long)c->id, c->display_name ? c->display_name : "",
                    c->doctype ? c->doctype : "", uv ? "  needs the PIN" : "");
             printf("    issuer:      %s\n", c->issuer ? c->issuer : "");
@@ -819,26 +814,15 @@ static int wallet_add(const char *wallet, const char **files, size_t nfiles, con
         .valid_from = first.valid_from,
         .valid_until = first.valid_until,
         .copies = (int64_t)nfiles,
+        .needs_pin = uv,
     };
     int64_t id = 0;
     e = tes_store_add_credential(w.store, &meta, copies, nfiles, single, &id);
     if (e != TES_OK) {
-        rc = cli_fail_code(cli_exit_for(e), e, "%s: storing the credential", cmd);
+        /* already in the wallet: the input's fault, like any refused mdoc */
+        rc = cli_fail_code(e == TES_ERR_EXISTS ? CLI_EXIT_FAIL : cli_exit_for(e), e,
+                           "%s: storing the credential", cmd);
         goto out;
-    }
-    const char *flags[2] = {uv ? CLI_SETTING_CRED_UV_FMT : NULL,
-                            single ? CLI_SETTING_CRED_SINGLE_FMT : NULL};
-    for (size_t i = 0; i < 2; i++) {
-        char key[96];
-        if (flags[i] == NULL)
-            continue;
-        snprintf(key, sizeof(key), flags[i], (long long)id);
-        if ((e = tes_store_set(w.store, key, "1")) != TES_OK) {
-            rc = cli_fail_code(cli_exit_for(e), e,
-                               "%s: recording the protections of credential %lld", cmd,
-                               (long long)id);
-            goto out;
-        }
     }
     printf("%lld\n", (long long)id);
     char f1[21], f2[21];

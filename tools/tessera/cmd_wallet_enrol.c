@@ -22,6 +22,8 @@
 
 #define MAX_BATCH 100
 #define MAX_TX_CODE 16
+/* An offer by value with a handful of credential configurations fits. */
+#define MAX_OFFER 8192
 
 typedef struct enrol_ctx {
     cli_wallet *w;
@@ -243,26 +245,13 @@ static int store_copies(const char *cmd, cli_wallet *w, tes_buf *mdocs, char (*k
         .valid_from = first.valid_from,
         .valid_until = first.valid_until,
         .copies = (int64_t)n,
+        .needs_pin = ko->user_verification,
     };
     int64_t id = 0;
     tes_err e = tes_store_add_credential(w->store, &meta, copies, n, single, &id);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: storing the credential", cmd);
         goto out;
-    }
-    const char *flags[2] = {ko->user_verification ? CLI_SETTING_CRED_UV_FMT : NULL,
-                            single ? CLI_SETTING_CRED_SINGLE_FMT : NULL};
-    for (size_t i = 0; i < 2; i++) {
-        char key[96];
-        if (flags[i] == NULL)
-            continue;
-        snprintf(key, sizeof(key), flags[i], (long long)id);
-        if ((e = tes_store_set(w->store, key, "1")) != TES_OK) {
-            rc = cli_fail_code(cli_exit_for(e), e,
-                               "%s: recording the protections of credential %lld", cmd,
-                               (long long)id);
-            goto out;
-        }
     }
     printf("%lld\n", (long long)id);
     char f1[21], f2[21];
@@ -283,8 +272,8 @@ out:
 }
 
 typedef struct enrol_args {
-    const char *wallet, *offer, *tx_code, *name;
-    int pin_fd;
+    const char *wallet, *offer, *offer_file, *name;
+    int pin_fd, tx_code_fd, offer_fd;
     size_t batch;
     tes_oid4vci_proof_form proof;
 } enrol_args;
@@ -309,6 +298,56 @@ static bool parse_proof_form(const char *s, tes_oid4vci_proof_form *out)
     return false;
 }
 
+/* The offer: --offer URI as given, one line of --offer-fd, the file
+ * --offer-file, or asked for on the terminal. *out is a.offer or malloc'd
+ * (MAX_OFFER bytes). */
+static int read_offer(const char *cmd, const enrol_args *a, char **out)
+{
+    if (a->offer != NULL) {
+        *out = (char *)a->offer;
+        return CLI_EXIT_OK;
+    }
+    char *buf = calloc(1, MAX_OFFER);
+    if (buf == NULL)
+        return cli_error(CLI_EXIT_USAGE, "%s: out of memory", cmd);
+    int rc = CLI_EXIT_OK;
+    if (a->offer_file != NULL) {
+        tes_buf raw = {.secret = true};
+        if (cli_read_secret(a->offer_file, &raw) != TES_OK) {
+            rc = cli_fail(CLI_EXIT_USAGE, "%s: reading the offer", cmd);
+        } else {
+            size_t n = raw.len;
+            while (n > 0 && (raw.ptr[n - 1] == '\n' || raw.ptr[n - 1] == '\r' ||
+                             raw.ptr[n - 1] == ' ' || raw.ptr[n - 1] == '\t'))
+                n--;
+            if (n == 0)
+                rc = cli_error(CLI_EXIT_USAGE, "%s: '%s' holds no offer", cmd, a->offer_file);
+            else if (n >= MAX_OFFER)
+                rc = cli_error(CLI_EXIT_USAGE, "%s: the offer in '%s' is longer than %d bytes",
+                               cmd, a->offer_file, MAX_OFFER - 1);
+            else if (memchr(raw.ptr, '\0', n) != NULL || memchr(raw.ptr, '\n', n) != NULL)
+                rc = cli_error(CLI_EXIT_USAGE,
+                               "%s: '%s' must hold one offer URI on one line (it has a NUL byte "
+                               "or several lines)",
+                               cmd, a->offer_file);
+            else
+                memcpy(buf, raw.ptr, n);
+        }
+        tes_buf_free(&raw);
+    } else {
+        rc = cli_secret_read(cmd, a->offer_fd, "--offer-fd", "credential offer", buf, MAX_OFFER);
+        if (rc == CLI_EXIT_OK && buf[0] == '\0')
+            rc = cli_error(CLI_EXIT_USAGE, "%s: the credential offer is empty", cmd);
+    }
+    if (rc != CLI_EXIT_OK) {
+        tes_wipe(buf, MAX_OFFER);
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    return CLI_EXIT_OK;
+}
+
 static int wallet_enrol(const char *cmd, const enrol_args *a)
 {
     cli_wallet w;
@@ -316,6 +355,7 @@ static int wallet_enrol(const char *cmd, const enrol_args *a)
     if (rc != CLI_EXIT_OK)
         return rc;
     char pin[CLI_PIN_MAX] = "", tx[CLI_PIN_MAX] = "";
+    char *offer = NULL;
     tes_buf *mdocs = NULL;
     char(*key_ids)[64] = NULL;
     size_t n = 0;
@@ -341,13 +381,18 @@ static int wallet_enrol(const char *cmd, const enrol_args *a)
                          "%s: the copies' keys need the PIN", cmd);
         goto out;
     }
-    /* The PIN first, then the transaction code (the order on --pin-fd). */
+    /* The offer, the PIN, then the transaction code: the order of the lines
+     * when they share one descriptor. None of them ever travels in argv (other
+     * local users read argv in /proc), except an --offer URI given anyway. */
+    if ((rc = read_offer(cmd, a, &offer)) != CLI_EXIT_OK)
+        goto out;
     if ((rc = cli_pin_read(cmd, a->pin_fd, "PIN", pin)) != CLI_EXIT_OK)
         goto out;
-    if (a->tx_code == NULL &&
-        (rc = cli_pin_read(cmd, a->pin_fd, "transaction code", tx)) != CLI_EXIT_OK)
+    int tx_fd = a->tx_code_fd >= 0 ? a->tx_code_fd : a->pin_fd;
+    if ((rc = cli_secret_read(cmd, tx_fd, "--tx-code-fd", "transaction code", tx, sizeof tx)) !=
+        CLI_EXIT_OK)
         goto out;
-    const char *txc = a->tx_code ? a->tx_code : tx;
+    const char *txc = tx;
     if (*txc == '\0' || strlen(txc) > MAX_TX_CODE) {
         rc = cli_usage_error(cmd, "the transaction code must be 1..%d characters", MAX_TX_CODE);
         goto out;
@@ -373,7 +418,7 @@ static int wallet_enrol(const char *cmd, const enrol_args *a)
     const tes_oid4vci_proof_opts proof = {.form = a->proof,
                                           .key_attestation = jwt_attest ? key_attest_jwt : NULL};
     fprintf(stderr, "asking the issuer for %zu cop%s ...\n", a->batch, a->batch == 1 ? "y" : "ies");
-    e = tes_oid4vci_obtain_with(a->offer, txc, a->batch, &keys, &proof, &mdocs, &key_ids, &n);
+    e = tes_oid4vci_obtain_with(offer, txc, a->batch, &keys, &proof, &mdocs, &key_ids, &n);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: obtaining the credential", cmd);
         goto out;
@@ -414,6 +459,10 @@ out:
     }
     tes_wipe(pin, sizeof(pin));
     tes_wipe(tx, sizeof(tx));
+    if (offer != NULL && offer != a->offer) {
+        tes_wipe(offer, MAX_OFFER);
+        free(offer);
+    }
     if (mdocs != NULL)
         for (size_t i = 0; i < n; i++)
             tes_buf_free(&mdocs[i]);
@@ -429,7 +478,10 @@ int cmd_wallet_enrol(int argc, char **argv)
     static const struct option opts[] = {
         {"wallet", required_argument, NULL, 'w'},
         {"offer", required_argument, NULL, 'o'},
+        {"offer-fd", required_argument, NULL, 'O'},
+        {"offer-file", required_argument, NULL, 'F'},
         {"tx-code", required_argument, NULL, 't'},
+        {"tx-code-fd", required_argument, NULL, 'T'},
         {"pin-fd", required_argument, NULL, 'p'},
         {"batch", required_argument, NULL, 'b'},
         {"name", required_argument, NULL, 'n'},
@@ -438,7 +490,8 @@ int cmd_wallet_enrol(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *cmd = "wallet enrol";
-    enrol_args a = {.pin_fd = -1, .batch = 1};
+    enrol_args a = {.pin_fd = -1, .tx_code_fd = -1, .offer_fd = -1, .batch = 1};
+    int offers = 0;
     int c;
     optind = 0;
     opterr = 0;
@@ -449,9 +502,29 @@ int cmd_wallet_enrol(int argc, char **argv)
             break;
         case 'o':
             a.offer = optarg;
+            offers++;
+            break;
+        case 'O':
+            if (!cli_parse_fd(optarg, &a.offer_fd))
+                return cli_usage_error(cmd, "--offer-fd needs a file descriptor number, not '%s'",
+                                       optarg);
+            offers++;
+            break;
+        case 'F':
+            a.offer_file = optarg;
+            offers++;
             break;
         case 't':
-            a.tx_code = optarg;
+            /* argv is readable by every local user (ps, /proc/PID/cmdline) */
+            return cli_usage_error(cmd,
+                                   "--tx-code on the command line is visible to other users of "
+                                   "this machine; give the transaction code on the terminal or "
+                                   "with --tx-code-fd N");
+        case 'T':
+            if (!cli_parse_fd(optarg, &a.tx_code_fd))
+                return cli_usage_error(cmd,
+                                       "--tx-code-fd needs a file descriptor number, not '%s'",
+                                       optarg);
             break;
         case 'p':
             if (!cli_parse_fd(optarg, &a.pin_fd))
@@ -484,9 +557,33 @@ int cmd_wallet_enrol(int argc, char **argv)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     if (a.wallet == NULL || *a.wallet == '\0')
         return cli_usage_error(cmd, "missing --wallet");
-    if (a.offer == NULL || *a.offer == '\0')
-        return cli_usage_error(cmd, "missing --offer URI (the openid-credential-offer:// text of "
+    if (offers > 1)
+        return cli_usage_error(cmd, "give the offer once: --offer-file, --offer-fd or --offer");
+    if (a.offer != NULL && *a.offer == '\0')
+        return cli_usage_error(cmd, "--offer is empty (the openid-credential-offer:// text of "
                                     "the authority's QR code)");
+    if (a.offer_file != NULL && *a.offer_file == '\0')
+        return cli_usage_error(cmd, "--offer-file is empty");
+    if (a.offer_fd >= 0 && fcntl(a.offer_fd, F_GETFD) == -1)
+        return cli_usage_error(cmd, "--offer-fd %d: file descriptor %d is not open", a.offer_fd,
+                               a.offer_fd);
+    if (a.tx_code_fd >= 0 && fcntl(a.tx_code_fd, F_GETFD) == -1)
+        return cli_usage_error(cmd, "--tx-code-fd %d: file descriptor %d is not open",
+                               a.tx_code_fd, a.tx_code_fd);
+    if (offers == 0) {
+        int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
+        if (tty < 0)
+            return cli_usage_error(cmd, "missing --offer-file PATH or --offer-fd N (the "
+                                        "openid-credential-offer:// text of the authority's QR "
+                                        "code; no terminal to ask for it on)");
+        close(tty);
+    }
+    if (a.offer != NULL)
+        fprintf(stderr,
+                "tessera: %s: warning: the --offer URI is visible to other users of this "
+                "machine while the command runs (ps, /proc); whoever also learns the "
+                "transaction code can redeem it first. Prefer --offer-file or --offer-fd.\n",
+                cmd);
     if (a.name && *a.name == '\0')
         return cli_usage_error(cmd, "--name must not be empty");
     int rc = cli_pin_check_fd(cmd, a.pin_fd);

@@ -104,7 +104,7 @@ tes_err cli_qr_write_png(const char *path, const char *text)
     if (out.failed)
         e = tes_err_set(TES_ERR_NOMEM, "out of memory writing the QR code PNG");
     else
-        e = cli_write_file(path, tes_buf_bytes(&out), false);
+        e = cli_write_file(path, tes_buf_bytes(&out), true);
 out:
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
     free(row);

@@ -115,7 +115,88 @@ tes_err cli_read_secret(const char *path, tes_buf *out)
 
 tes_err cli_write_file(const char *path, tes_bytes data, bool secret)
 {
+    if (strcmp(path, "-") == 0) {
+        /* standard output, written directly (never replaced by a file) */
+        size_t off = 0;
+        while (off < data.len) {
+            ssize_t w = write(STDOUT_FILENO, data.ptr + off, data.len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0)
+                return tes_err_set(TES_ERR_IO, "cannot write to standard output: %s",
+                                   w < 0 ? strerror(errno) : "nothing written");
+            off += (size_t)w;
+        }
+        return TES_OK;
+    }
     return tes_file_write(path, data, secret ? 0600 : 0644);
+}
+
+tes_err cli_check_output(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return TES_OK;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return tes_err_set(TES_ERR_IO, "cannot write '%s': it is a directory", path);
+        if (!S_ISREG(st.st_mode))
+            return TES_OK; /* a device or FIFO: written in place */
+    } else if (errno != ENOENT) {
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    /* the temp file and the rename happen in the target's directory */
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir)
+        return tes_err_set(TES_ERR_ARG, "path too long: '%s'", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (stat(dir, &st) != 0)
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir,
+                           strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': '%s' is not a directory", path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return tes_err_set(TES_ERR_IO, "cannot write '%s': directory '%s': %s", path, dir,
+                           strerror(errno));
+    return TES_OK;
+}
+
+int cli_secret_dir(const char *cmd, const char *dir, bool *created)
+{
+    *created = false;
+    if (mkdir(dir, 0700) == 0) {
+        *created = true;
+        /* the umask may have taken bits away, never added any: 0700 exactly */
+        if (chmod(dir, 0700) != 0)
+            return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
+                             strerror(errno));
+        return CLI_EXIT_OK;
+    }
+    if (errno != EEXIST)
+        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return cli_error(CLI_EXIT_USAGE, "%s: '%s' exists and is not a directory", cmd, dir);
+    /* Whoever owns the directory, or may write into it, can swap the keys
+     * written there for their own: refuse such a directory. */
+    if (st.st_uid != geteuid())
+        return cli_error(CLI_EXIT_USAGE,
+                         "%s: '%s' is owned by another user (uid %ld, you are uid %ld); a "
+                         "directory that holds secrets must be your own",
+                         cmd, dir, (long)st.st_uid, (long)geteuid());
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return cli_error(CLI_EXIT_USAGE,
+                         "%s: '%s' is writable by %s (mode %04o); a directory that holds secrets "
+                         "must be writable only by you (chmod 700 '%s', or use a new directory)",
+                         cmd, dir, (st.st_mode & S_IWOTH) ? "other users" : "its group",
+                         (unsigned)(st.st_mode & 07777), dir);
+    return CLI_EXIT_OK;
 }
 
 tes_err cli_load_key(const char *path, tes_key **out)

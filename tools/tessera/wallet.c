@@ -58,6 +58,19 @@ int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w)
                          "%s: '%s' is not a wallet: it has no %s (create one with 'tessera wallet "
                          "init')",
                          cmd, dir, CLI_WALLET_DB);
+    /* 'wallet init' leaves a store of several pages; an empty file is a
+     * truncated store, not a new one: opening it would silently make a fresh,
+     * empty store in its place. (Its data could only be in the -wal file.) */
+    char wal[PATH_MAX + 8];
+    struct stat wst;
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    if (stat(db, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+        (stat(wal, &wst) != 0 || wst.st_size == 0))
+        return cli_error(CLI_EXIT_FAIL,
+                         "%s: the wallet store %s is empty (0 bytes): it was truncated or "
+                         "damaged; refusing to create a new store over it (restore it from a "
+                         "backup) [%s]",
+                         cmd, db, tes_err_name(TES_ERR_STORE_CORRUPT));
     tes_err e = tes_store_open(db, &w->store);
     if (e != TES_OK)
         return cli_fail(cli_exit_for(e), "%s: opening the wallet store %s", cmd, db);
@@ -66,8 +79,10 @@ int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w)
     if (e != TES_OK) {
         int rc = e == TES_ERR_NOT_FOUND
                      ? cli_error(CLI_EXIT_FAIL,
-                                 "%s: the wallet store %s names no secure element (setting '%s')",
-                                 cmd, db, CLI_SETTING_SE)
+                                 "%s: the wallet store %s names no secure element (setting '%s' "
+                                 "missing): it is damaged or was not made by 'tessera wallet "
+                                 "init' [%s]",
+                                 cmd, db, CLI_SETTING_SE, tes_err_name(TES_ERR_STORE_CORRUPT))
                      : cli_fail(cli_exit_for(e), "%s: reading the wallet's settings", cmd);
         cli_wallet_close(w);
         return rc;
@@ -102,17 +117,24 @@ void cli_wallet_close(cli_wallet *w)
 
 bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred)
 {
-    char key[96], *v = NULL;
-    snprintf(key, sizeof(key), fmt, (long long)cred);
-    bool set = tes_store_get(w->store, key, &v) == TES_OK && strcmp(v, "1") == 0;
-    free(v);
+    /* Recorded with the credential itself (one transaction); the settings of
+     * older wallets were carried over by the store's migration. */
+    tes_store_cred *creds = NULL;
+    size_t n = 0;
+    bool set = false;
+    if (tes_store_list(w->store, &creds, &n) == TES_OK)
+        for (size_t i = 0; i < n; i++)
+            if (creds[i].id == cred)
+                set = strcmp(fmt, CLI_SETTING_CRED_UV_FMT) == 0 ? creds[i].needs_pin
+                                                                : creds[i].single_use;
+    tes_store_creds_free(creds, n);
     return set;
 }
 
 int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
 {
     char msg[1024];
-    snprintf(msg, sizeof(msg), "%s", tes_err_message());
+    snprintf(msg, sizeof(msg), "%s", tes_err_message_for(e));
     fputs("tessera: ", stderr);
     va_list ap;
     va_start(ap, what_fmt);
@@ -125,7 +147,7 @@ int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
 int cli_se_fail(cli_wallet *w, tes_err e, const char *what_fmt, ...)
 {
     char msg[1024], what[512];
-    snprintf(msg, sizeof(msg), "%s", tes_err_message());
+    snprintf(msg, sizeof(msg), "%s", tes_err_message_for(e));
     va_list ap;
     va_start(ap, what_fmt);
     vsnprintf(what, sizeof(what), what_fmt, ap);
@@ -173,11 +195,13 @@ int cli_pin_check_fd(const char *cmd, int fd)
 }
 
 /* Reads one line byte by byte (never past the newline, so several commands
- * can take their PINs from one descriptor in turn). */
-static int read_line(int fd, char out[CLI_PIN_MAX], bool *eof)
+ * can take their PINs from one descriptor in turn). Returns 1 when the line
+ * does not fit in cap bytes, 2 when it holds a NUL byte (a C string would end
+ * there: "123456\0999" must not pass as "123456"), 0 on success, -errno. */
+static int read_line(int fd, char *out, size_t cap, bool *eof)
 {
     size_t n = 0;
-    bool too_long = false;
+    bool too_long = false, nul = false;
     *eof = false;
     for (;;) {
         char c;
@@ -187,12 +211,14 @@ static int read_line(int fd, char out[CLI_PIN_MAX], bool *eof)
         if (r < 0)
             return -errno;
         if (r == 0) {
-            *eof = n == 0;
+            *eof = n == 0 && !too_long && !nul;
             break;
         }
         if (c == '\n')
             break;
-        if (n + 1 < CLI_PIN_MAX)
+        if (c == '\0')
+            nul = true;
+        if (n + 1 < cap)
             out[n++] = c;
         else
             too_long = true;
@@ -200,7 +226,7 @@ static int read_line(int fd, char out[CLI_PIN_MAX], bool *eof)
     if (n > 0 && out[n - 1] == '\r')
         n--;
     out[n] = '\0';
-    return too_long ? 1 : 0;
+    return nul ? 2 : too_long ? 1 : 0;
 }
 
 /* Echo comes back even when the user interrupts the prompt. */
@@ -217,13 +243,14 @@ static void restore_echo_and_die(int sig)
     raise(sig);
 }
 
-int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
+int cli_secret_read(const char *cmd, int fd, const char *fd_option, const char *prompt, char *out,
+                    size_t cap)
 {
     out[0] = '\0';
     bool eof = false;
     int r;
     if (fd >= 0) {
-        r = read_line(fd, out, &eof);
+        r = read_line(fd, out, cap, &eof);
         if (r < 0)
             return cli_error(CLI_EXIT_USAGE, "%s: reading the %s from file descriptor %d: %s", cmd,
                              prompt, fd, strerror(-r));
@@ -236,8 +263,8 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
         int tty = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
         if (tty < 0)
             return cli_error(CLI_EXIT_USAGE,
-                             "%s: no terminal to ask for the %s on; give it with --pin-fd N", cmd,
-                             prompt);
+                             "%s: no terminal to ask for the %s on; give it with %s N", cmd,
+                             prompt, fd_option);
         struct termios old, quiet;
         struct sigaction prev[N_ECHO_SIGNALS];
         bool restore = tcgetattr(tty, &old) == 0;
@@ -259,7 +286,7 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
                           prompt + 1);
         if (pl > 0 && write(tty, p, (size_t)pl) < 0) { /* best effort */
         }
-        r = read_line(tty, out, &eof);
+        r = read_line(tty, out, cap, &eof);
         if (restore) {
             tcsetattr(tty, TCSAFLUSH, &old);
             for (size_t i = 0; i < N_ECHO_SIGNALS; i++)
@@ -270,16 +297,26 @@ int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_M
         }
         close(tty);
         if (r < 0 || eof) {
-            tes_wipe(out, CLI_PIN_MAX);
+            tes_wipe(out, cap);
             return cli_error(CLI_EXIT_USAGE, "%s: no %s entered", cmd, prompt);
         }
     }
     if (r == 1) {
-        tes_wipe(out, CLI_PIN_MAX);
-        return cli_error(CLI_EXIT_USAGE, "%s: the %s is longer than %d characters", cmd, prompt,
-                         CLI_PIN_MAX - 1);
+        tes_wipe(out, cap);
+        return cli_error(CLI_EXIT_USAGE, "%s: the %s is longer than %zu characters", cmd, prompt,
+                         cap - 1);
+    }
+    if (r == 2) {
+        tes_wipe(out, cap);
+        return cli_error(CLI_EXIT_USAGE, "%s: the %s contains a NUL byte; refusing it", cmd,
+                         prompt);
     }
     return CLI_EXIT_OK;
+}
+
+int cli_pin_read(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
+{
+    return cli_secret_read(cmd, fd, "--pin-fd", prompt, out, CLI_PIN_MAX);
 }
 
 int cli_pin_read_new(const char *cmd, int fd, const char *prompt, char out[CLI_PIN_MAX])
