@@ -49,6 +49,7 @@ typedef struct authority {
     tes_trust_store *trust;
     tes_signer signer;
     tes_bytes chain[1];
+    tes_status_issuer iss; /* its credentials' issuer: the DS and the IACA */
 } authority;
 
 static bool authority_make(authority *a, const char *name, int64_t ds_not_after)
@@ -87,6 +88,7 @@ static bool authority_make(authority *a, const char *name, int64_t ds_not_after)
     }
     a->signer = tes_signer_from_key(a->ds_key);
     a->chain[0] = tes_cert_der(a->ds);
+    a->iss = (tes_status_issuer){.ds = a->ds, .iaca = a->root};
     return true;
 }
 
@@ -269,7 +271,7 @@ TEST(draft_cwt_example_claims_and_one_bit_list)
 
     static const int vals[16] = {1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1};
     tes_status_list l;
-    REQUIRE(tes_status_lst_decode(c.lst, 1, 0, &l) == TES_OK);
+    REQUIRE(tes_status_lst_decode(c.lst, 1, 0, 0, &l) == TES_OK);
     CHECK_EQ_INT(l.n, 16);
     for (size_t i = 0; i < 16; i++)
         CHECK_EQ_INT(tes_status_list_get(&l, i), vals[i]);
@@ -341,7 +343,7 @@ TEST(compress_round_trip_random)
     CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), (n + 3) / 4 * 4, &back), TES_OK);
     tes_status_list_free(&back);
     CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), (n + 3) / 4 * 4 - 4, &back),
-              TES_ERR_STATUS_TOKEN);
+              TES_ERR_STATUS_TOO_LARGE);
     CHECK(back.bits == NULL);
     tes_status_list_free(&l);
     tes_buf_free(&z);
@@ -377,8 +379,8 @@ TEST(decompress_malformed)
     CHECK_ERR(tes_status_list_decompress(TES_BYTES(z, zl), 0, &l), TES_ERR_STATUS_TOKEN);
     CHECK(l.bits == NULL && l.n == 0);
     /* bits other than 1, 2, 4, 8 */
-    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 3, 0, &l), TES_ERR_STATUS_TOKEN);
-    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 16, 0, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 3, 0, 0, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 16, 0, 0, &l), TES_ERR_STATUS_TOKEN);
     tes_buf_free(&b);
     tes_buf_free(&good);
 }
@@ -407,13 +409,13 @@ TEST(decompression_bomb)
 
     tes_status_list l;
     double t0 = mono();
-    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 1000000, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 1000000, &l), TES_ERR_STATUS_TOO_LARGE);
     double t1 = mono();
     CHECK(strstr(tes_err_message(), "bomb") != NULL);
     CHECK(t1 - t0 < 0.5);
     CHECK(l.bits == NULL);
-    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 0, &l), TES_ERR_STATUS_TOKEN);
-    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&z), 8, 1000, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 0, &l), TES_ERR_STATUS_TOO_LARGE);
+    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&z), 8, 1000, 0, &l), TES_ERR_STATUS_TOO_LARGE);
     tes_buf_free(&z);
 }
 
@@ -590,7 +592,7 @@ TEST(token_verify_failures)
     tes_buf bomb =
         sign_raw(a.ds_key, tes_buf_bytes(&prot), tes_buf_bytes(&bomb_claims), a.chain[0]);
     CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&bomb), URI, a.trust, NOW, &t),
-              TES_ERR_STATUS_TOKEN);
+              TES_ERR_STATUS_TOO_LARGE);
     CHECK(strstr(tes_err_message(), "bomb") != NULL);
 
     tes_buf_free(&bomb);
@@ -796,7 +798,8 @@ static tes_status_check check(fixture *f, tes_status_mode mode, uint64_t idx, in
 {
     tes_status_check c;
     tes_err e =
-        tes_status_check_ref(f->cache, mode, f->uri, idx, f->a.trust, now, max_age, 2000, &c);
+        tes_status_check_ref(f->cache, mode, f->uri, idx, f->a.trust, &f->a.iss, now, max_age,
+                             2000, &c);
     CHECK_ERR(e, TES_OK);
     return c;
 }
@@ -979,7 +982,7 @@ TEST(cache_bad_servers)
     snprintf(slow, sizeof slow, "http://127.0.0.1:%u/lists/1", ntohs(sa.sin_port));
     double t0 = mono();
     CHECK_ERR(
-        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, slow, 1, f.a.trust, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, slow, 1, f.a.trust, &f.a.iss, NOW, 3600, 300, &c),
         TES_OK);
     double t1 = mono();
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
@@ -989,16 +992,16 @@ TEST(cache_bad_servers)
 
     /* not http(s): undetermined; caller mistakes: errors */
     CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_ONLINE, "file:///etc/passwd", 1, f.a.trust,
-                                   NOW, 3600, 300, &c),
+                                   &f.a.iss, NOW, 3600, 300, &c),
               TES_OK);
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
     CHECK_ERR(
-        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, NULL, 1, f.a.trust, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, NULL, 1, f.a.trust, &f.a.iss, NOW, 3600, 300, &c),
         TES_ERR_ARG);
     CHECK_ERR(
-        tes_status_check_ref(f.cache, (tes_status_mode)7, f.uri, 1, f.a.trust, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, (tes_status_mode)7, f.uri, 1, f.a.trust, &f.a.iss, NOW, 3600, 300, &c),
         TES_ERR_ARG);
-    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_CACHED, f.uri, 1, NULL, NOW, 3600, 300, &c),
+    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_CACHED, f.uri, 1, NULL, &f.a.iss, NOW, 3600, 300, &c),
               TES_ERR_ARG);
 
     tes_buf_free(&foreign);
@@ -1017,4 +1020,235 @@ TEST(cache_open_errors)
     CHECK_ERR(tes_status_cache_open("/etc/passwd", &c), TES_ERR_IO);
     CHECK_ERR(tes_status_cache_open(NULL, &c), TES_ERR_ARG);
     tes_status_cache_close(NULL);
+}
+
+/* ---------------------------------------------------------------- whose list (issue 9, High 2) */
+
+/* A token of the list at uri with every entry valid except `revoked` (SIZE_MAX: none). */
+static tes_buf make_token_rev(authority *a, const char *uri, int64_t iat, int64_t exp, int64_t ttl,
+                              size_t revoked)
+{
+    tes_status_list l;
+    tes_buf out = {0};
+    if (tes_status_list_new(64, &l) != TES_OK ||
+        (revoked != SIZE_MAX && tes_status_list_set(&l, revoked, TES_STATUS_REVOKED) != TES_OK) ||
+        tes_status_token_build(&l, uri, iat, exp, ttl, &a->signer, a->chain, 1, &out) != TES_OK) {
+        fprintf(stderr, "make_token_rev: %s\n", tes_err_message());
+        out.failed = true;
+    }
+    tes_status_list_free(&l);
+    return out;
+}
+
+static const char pid_claims[] =
+    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","
+    " \"birth_date\": \"1964-08-12\", \"issuing_authority\": \"Nowhere\", \"issuing_country\": "
+    "\"NL\", \"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"NL\"}}";
+
+/* A PID issued by a's document signer with the status reference (uri, idx), presented
+ * (device signature) and verified with `trust` at NOW: the verifier's view of it. */
+typedef struct credential {
+    tes_key *device;
+    tes_buf mdoc, resp;
+    tes_mdoc_result r;
+} credential;
+
+static const uint8_t TRANSCRIPT[] = {0x83, 0xf6, 0xf6, 0x82, 0x61, 't', 0x41, 0x01};
+
+static bool credential_make(credential *c, authority *a, const char *uri, uint32_t idx,
+                            tes_trust_store *trust)
+{
+    memset(c, 0, sizeof *c);
+    c->r.failed_doc = SIZE_MAX;
+    tes_mdoc_claims claims = {0};
+    tes_err e = tes_key_generate(TES_CURVE_P256, &c->device);
+    if (e == TES_OK)
+        e = tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), pid_claims,
+                                      strlen(pid_claims), NULL, &claims);
+    tes_mdoc_issue_params ip = {.doctype = TES_DOCTYPE_PID, .claims = &claims,
+                                .device_key = c->device, .issuer = &a->signer,
+                                .ds_chain = a->chain, .ds_chain_len = 1,
+                                .signed_at = NOW - 3600, .valid_from = NOW - 3600,
+                                .valid_until = NOW + 86400 * 30, .status_uri = uri,
+                                .status_idx = idx};
+    if (e == TES_OK)
+        e = tes_mdoc_issue(&ip, &c->mdoc);
+    static const tes_mdoc_req_elem req[] = {
+        {TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("age_over_18"), false}};
+    tes_signer ds = tes_signer_from_key(c->device);
+    tes_mdoc_present_params pp = {.mdoc = tes_buf_bytes(&c->mdoc), .elems = req, .n_elems = 1,
+                                  .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
+                                  .device = &ds};
+    if (e == TES_OK)
+        e = tes_mdoc_present(&pp, &c->resp, NULL);
+    tes_mdoc_verify_opts vo = {.trust = trust,
+                               .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
+                               .at = NOW};
+    if (e == TES_OK)
+        e = tes_mdoc_verify(tes_buf_bytes(&c->resp), &vo, &c->r);
+    tes_mdoc_claims_free(&claims);
+    if (e != TES_OK)
+        fprintf(stderr, "credential_make: %s: %s\n", tes_err_name(e), tes_err_message());
+    return e == TES_OK && c->r.n_docs == 1 && c->r.docs[0].has_status;
+}
+
+static void credential_free(credential *c)
+{
+    tes_mdoc_result_free(&c->r);
+    tes_buf_free(&c->resp);
+    tes_buf_free(&c->mdoc);
+    tes_key_free(c->device);
+}
+
+/* The cache file of uri in dir holding token, fetched at `fetched` (the old file format). */
+static bool cache_put(const char *dir, const char *uri, tes_bytes token, int64_t fetched)
+{
+    uint8_t h[32];
+    tes_buf name = {0}, file = {0};
+    if (tes_digest(TES_HASH_SHA256, TES_BYTES(uri, strlen(uri)), h) != TES_OK)
+        return false;
+    tes_hex_encode(&name, TES_BYTES(h, 32));
+    char path[256];
+    snprintf(path, sizeof path, "%s/%.*s", dir, (int)name.len, (const char *)name.ptr);
+    tes_cbor_enc e = {.out = &file};
+    tes_cbor_enc_map(&e, 2);
+    tes_cbor_enc_cstr(&e, "token");
+    tes_cbor_enc_bytes(&e, token.ptr, token.len);
+    tes_cbor_enc_cstr(&e, "fetched");
+    tes_cbor_enc_int(&e, fetched);
+    bool ok = tes_cbor_enc_finish(&e) == TES_OK &&
+              tes_file_write(path, tes_buf_bytes(&file), 0600) == TES_OK;
+    tes_buf_free(&file);
+    tes_buf_free(&name);
+    return ok;
+}
+
+/* Authorities A and B, both trusted by the verifier. A revoked its credential (index 1 of
+ * its list); B's document signer signs a list for A's uri that says index 1 is valid. The
+ * verifier must not take B's word for A's credential: undetermined, status_wrong_issuer. */
+TEST(status_list_only_from_the_credentials_own_issuer)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    authority b;
+    REQUIRE(authority_make(&b, "B", 1700000000 + 3 * 365 * 86400LL));
+    tes_trust_store *both;
+    REQUIRE(tes_trust_store_new(&both) == TES_OK);
+    REQUIRE(tes_trust_store_add(both, TES_PROFILE_DS, f.a.root) == TES_OK);
+    REQUIRE(tes_trust_store_add(both, TES_PROFILE_DS, b.root) == TES_OK);
+
+    credential ca, cb;
+    REQUIRE(credential_make(&ca, &f.a, f.uri, 1, both));
+    REQUIRE(credential_make(&cb, &b, f.uri, 1, both)); /* B's credential pointing at A's uri */
+    const tes_mdoc_document *da = &ca.r.docs[0], *db = &cb.r.docs[0];
+    CHECK(da->issuer_cert != NULL && da->issuer_root != NULL);
+    CHECK(tes_bytes_eq(tes_cert_der(da->issuer_root), tes_cert_der(f.a.root)));
+    CHECK(tes_bytes_eq(tes_cert_der(da->issuer_cert), tes_cert_der(f.a.ds)));
+
+    tes_buf own = make_token_rev(&f.a, f.uri, NOW - 10, NOW + 86400, 60, 1);
+    tes_buf forged = make_token_rev(&b, f.uri, NOW - 5, NOW + 86400, 60, SIZE_MAX);
+    REQUIRE(!own.failed && !forged.failed);
+
+    /* the token alone: B's list verifies against the store, but is not A's credential's */
+    tes_status_token t;
+    CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&forged), f.uri, both, NOW, &t), TES_OK);
+    tes_status_token_free(&t);
+    const tes_status_issuer ia = {.ds = da->issuer_cert, .iaca = da->issuer_root};
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&forged), f.uri, both, &ia, NOW, 0, &t),
+              TES_ERR_STATUS_ISSUER);
+    CHECK(strstr(tes_err_message(), "B IACA") != NULL);
+    CHECK(t.list.bits == NULL);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&own), f.uri, both, &ia, NOW, 0, &t),
+              TES_OK);
+    CHECK(t.by_own_ds);
+    CHECK_EQ_INT(tes_status_list_get(&t.list, 1), TES_STATUS_REVOKED);
+    tes_status_token_free(&t);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&own), f.uri, both, NULL, NOW, 0, &t),
+              TES_ERR_ARG);
+
+    /* served over HTTP at A's uri: undetermined with the reason, never valid, not cached */
+    tes_status_check c;
+    server_set(&f.srv, tes_buf_bytes(&forged), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    CHECK(strstr(c.detail, "own issuer") != NULL);
+    CHECK_EQ_INT(count_files(f.dir), 0);
+    /* the library refuses a check without the issuer */
+    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_ONLINE, f.uri, 1, both, NULL, NOW, 3600,
+                                   2000, &c),
+              TES_ERR_ARG);
+
+    /* A's own list: revoked, as before */
+    server_set(&f.srv, tes_buf_bytes(&own), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_ERR(c.reason, TES_OK);
+    CHECK(strstr(c.detail, "another document signer") == NULL);
+    CHECK_EQ_INT(count_files(f.dir), 1);
+    /* ... and not B's credential's, though it reads the same uri (the cached list or the
+     * fetched one) */
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, db, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, db, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+
+    /* B's list put in the cache (fresh, within its ttl): cached and online both refuse it */
+    REQUIRE(cache_put(f.dir, f.uri, tes_buf_bytes(&forged), NOW));
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, da, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    server_set(&f.srv, tes_buf_bytes(&forged), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    /* online, with A's list served again, the forged cache entry is replaced by A's */
+    server_set(&f.srv, tes_buf_bytes(&own), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW + 2, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+
+    /* another document signer of A's IACA (a rotation) may sign A's list */
+    authority a2 = f.a;
+    tes_cert_template dt = {
+        .common_name = "A's next document signer",
+        .country = "NL",
+        .not_before = 1700000000,
+        .not_after = 1700000000 + 3 * 365 * 86400LL,
+        .path_len = -1,
+        .key_usage = TES_KU_DIGITAL_SIGNATURE,
+        .eku_oid = TES_OID_EKU_MDL_DS,
+        .issuer_alt_uri = "https://iaca.example.org",
+    };
+    tes_key *k2 = NULL;
+    tes_cert *ds2 = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k2) == TES_OK);
+    REQUIRE(tes_cert_create(&dt, k2, f.a.root, f.a.root_key, &ds2) == TES_OK);
+    a2.signer = tes_signer_from_key(k2);
+    a2.chain[0] = tes_cert_der(ds2);
+    tes_buf rotated = make_token_rev(&a2, f.uri, NOW + 100, NOW + 86400, 60, 1);
+    server_set(&f.srv, tes_buf_bytes(&rotated), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW + 200, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK(strstr(c.detail, "another document signer") != NULL);
+
+    tes_buf_free(&rotated);
+    tes_cert_free(ds2);
+    tes_key_free(k2);
+    tes_buf_free(&forged);
+    tes_buf_free(&own);
+    credential_free(&cb);
+    credential_free(&ca);
+    tes_trust_store_free(both);
+    authority_free(&b);
+    fixture_free(&f);
 }

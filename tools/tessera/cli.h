@@ -191,6 +191,7 @@ typedef struct cli_doc_status {
     int64_t fetched_at;     /* when the list used was fetched (0: none) */
     char uri[512];
     char detail[256];
+    tes_err reason;         /* undetermined: what failed (tes_status_check.reason) */
 } cli_doc_status;
 
 /* "off", "online", "cached". */
