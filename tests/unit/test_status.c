@@ -1252,3 +1252,118 @@ TEST(status_list_only_from_the_credentials_own_issuer)
     authority_free(&b);
     fixture_free(&f);
 }
+
+/* ---------------------------------------------------------------- rollback and ttl (Medium 6) */
+
+/* A cached "revoked" list is never replaced by an older (lower iat), still unexpired "valid"
+ * one: the newer list keeps answering (within max_age), and past max_age it is undetermined
+ * with status_rollback — never valid. */
+TEST(cache_refuses_a_rollback_to_an_older_list)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    tes_buf older = make_token_rev(&f.a, f.uri, NOW - 1000, NOW + 86400, 60, SIZE_MAX);
+    tes_buf newer = make_token_rev(&f.a, f.uri, NOW - 10, NOW + 86400, 60, 1);
+    tes_buf newest = make_token_rev(&f.a, f.uri, NOW + 500, NOW + 86400, 60, SIZE_MAX);
+    REQUIRE(!older.failed && !newer.failed && !newest.failed);
+    tes_status_check c;
+
+    server_set(&f.srv, tes_buf_bytes(&newer), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+
+    /* past the ttl the server hands out the older list: refused, the cached one answers */
+    server_set(&f.srv, tes_buf_bytes(&older), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 100, 3600);
+    CHECK_EQ_INT(f.srv.hits, 2);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(c.fetched_at, NOW);
+    CHECK(strstr(c.detail, "rollback") != NULL);
+    /* the cache still holds the newer list */
+    c = check(&f, TES_STATUS_CACHED, 1, NOW + 200, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(c.fetched_at, NOW);
+    /* the cached list too old for max_age: undetermined, for the rollback, never valid */
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 300, 200);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ROLLBACK);
+    CHECK(strstr(c.detail, "rollback") != NULL);
+
+    /* a later list replaces it (un-revoking is the issuer's right) */
+    server_set(&f.srv, tes_buf_bytes(&newest), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 600, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    CHECK_EQ_INT(c.fetched_at, NOW + 600);
+
+    /* the floor outlives the cached token's expiry: the iat is kept in the cache file */
+    tes_buf short_lived = make_token_rev(&f.a, f.uri, NOW + 1000, NOW + 1100, 60, 1);
+    server_set(&f.srv, tes_buf_bytes(&short_lived), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 1050, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    server_set(&f.srv, tes_buf_bytes(&newest), 200); /* iat NOW + 500, unexpired */
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 1200, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ROLLBACK);
+
+    tes_buf_free(&short_lived);
+    tes_buf_free(&newest);
+    tes_buf_free(&newer);
+    tes_buf_free(&older);
+    fixture_free(&f);
+}
+
+/* A token with ttl = 2^62 does not pin the cache: the ttl honoured is capped at 24 h by
+ * default, and lower when the verifier says so. */
+TEST(cache_caps_the_ttl)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    tes_buf pin = make_token_rev(&f.a, f.uri, NOW - 10, NOW + 30 * 86400, (int64_t)1 << 62, SIZE_MAX);
+    tes_buf later = make_token_rev(&f.a, f.uri, NOW + 1000, NOW + 30 * 86400, 60, 1);
+    REQUIRE(!pin.failed && !later.failed);
+    tes_status_check c;
+
+    server_set(&f.srv, tes_buf_bytes(&pin), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW, 10 * 86400);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    server_set(&f.srv, tes_buf_bytes(&later), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + TES_STATUS_DEFAULT_MAX_TTL - 1, 10 * 86400);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID); /* within the cap: from the cache */
+    CHECK_EQ_INT(f.srv.hits, 1);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + TES_STATUS_DEFAULT_MAX_TTL, 10 * 86400);
+    CHECK_EQ_INT(f.srv.hits, 2); /* the cap reached: fetched again, the revocation seen */
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(c.fetched_at, NOW + TES_STATUS_DEFAULT_MAX_TTL);
+
+    /* a verifier's own cap */
+    tes_buf pin2 = make_token_rev(&f.a, f.uri, NOW + 2000, NOW + 30 * 86400, (int64_t)1 << 62, 1);
+    tes_buf later2 = make_token_rev(&f.a, f.uri, NOW + 3000, NOW + 30 * 86400, 60, SIZE_MAX);
+    server_set(&f.srv, tes_buf_bytes(&pin2), 200);
+    int64_t t0 = NOW + 2 * 86400;
+    c = check(&f, TES_STATUS_ONLINE, 1, t0, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(f.srv.hits, 3);
+    tes_status_cache_set_max_ttl(f.cache, 600);
+    server_set(&f.srv, tes_buf_bytes(&later2), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 599, 3600);
+    CHECK_EQ_INT(f.srv.hits, 3);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 600, 3600);
+    CHECK_EQ_INT(f.srv.hits, 4);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    /* the cap also bounds the default ttl of a token without one (300 s) */
+    tes_status_cache_set_max_ttl(f.cache, 100);
+    tes_buf nottl = make_token_rev(&f.a, f.uri, NOW + 4000, NOW + 30 * 86400, 0, 1);
+    server_set(&f.srv, tes_buf_bytes(&nottl), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 700, 3600);
+    CHECK_EQ_INT(f.srv.hits, 5);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 800, 3600);
+    CHECK_EQ_INT(f.srv.hits, 6);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+
+    tes_buf_free(&nottl);
+    tes_buf_free(&later2);
+    tes_buf_free(&pin2);
+    tes_buf_free(&later);
+    tes_buf_free(&pin);
+    fixture_free(&f);
+}
