@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -1366,4 +1367,141 @@ TEST(cache_caps_the_ttl)
     tes_buf_free(&later);
     tes_buf_free(&pin);
     fixture_free(&f);
+}
+
+/* ---------------------------------------------------------------- size of the list (Low) */
+
+/* zlib of `mib` MiB of zeros, deflated in 1 MiB steps (nothing that size is ever held). */
+static tes_buf zeros_deflated(int mib)
+{
+    static uint8_t zeros[1 << 20];
+    uint8_t out[65536];
+    tes_buf z = {0};
+    z_stream s = {0};
+    if (deflateInit(&s, 1) != Z_OK) {
+        z.failed = true;
+        return z;
+    }
+    for (int mb = 0; mb < mib; mb++) {
+        s.next_in = zeros;
+        s.avail_in = sizeof zeros;
+        do {
+            s.next_out = out;
+            s.avail_out = sizeof out;
+            if (deflate(&s, mb == mib - 1 ? Z_FINISH : Z_NO_FLUSH) == Z_STREAM_ERROR)
+                z.failed = true;
+            tes_buf_append(&z, out, sizeof out - s.avail_out);
+        } while (s.avail_out == 0);
+    }
+    deflateEnd(&s);
+    return z;
+}
+
+/* A signed token whose list, at bits, is z. */
+static tes_buf token_with_lst(authority *a, unsigned bits, tes_bytes z)
+{
+    tes_buf claims = {0}, tok = {0};
+    tes_cbor_enc e = {.out = &claims};
+    tes_cbor_enc_map(&e, 3);
+    tes_cbor_enc_uint(&e, 2);
+    tes_cbor_enc_cstr(&e, URI);
+    tes_cbor_enc_uint(&e, 6);
+    tes_cbor_enc_int(&e, NOW);
+    tes_cbor_enc_uint(&e, 65533);
+    tes_cbor_enc_map(&e, 2);
+    tes_cbor_enc_cstr(&e, "bits");
+    tes_cbor_enc_uint(&e, bits);
+    tes_cbor_enc_cstr(&e, "lst");
+    tes_cbor_enc_bytes(&e, z.ptr, z.len);
+    tes_buf prot = prot_with_typ("application/statuslist+cwt");
+    if (tes_cbor_enc_finish(&e) != TES_OK || prot.failed)
+        tok.failed = true;
+    else
+        tok = sign_raw(a->ds_key, tes_buf_bytes(&prot), tes_buf_bytes(&claims), a->chain[0]);
+    tes_buf_free(&prot);
+    tes_buf_free(&claims);
+    return tok;
+}
+
+static long max_rss_kib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+/* The issue's bomb: a small token (261 kB at level 9; 1.2 MB at the level 1 used here, which
+ * is quicker to make) whose bits=8 list inflates to 256 MiB (2^28 entries, within the entry
+ * bound) is refused as too large while inflating, having held no more than
+ * the byte bound; a list just under a configured byte bound passes, just over it does not. */
+TEST(status_list_bounded_in_bytes_whatever_its_bits)
+{
+    authority a;
+    REQUIRE(authority_make(&a, "A", 1700000000 + 3 * 365 * 86400LL));
+    tes_buf z = zeros_deflated(256);
+    REQUIRE(!z.failed && z.len < (2 << 20));
+    tes_buf bomb = token_with_lst(&a, 8, tes_buf_bytes(&z));
+    tes_buf_free(&z);
+    REQUIRE(!bomb.failed);
+
+    tes_status_token t;
+    long before = max_rss_kib();
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&bomb), URI, a.trust, &a.iss, NOW, 0, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+    long grown = max_rss_kib() - before;
+    CHECK(strstr(tes_err_message(), "bomb") != NULL);
+    CHECK(t.list.bits == NULL);
+    /* peak memory grew by less than half the inflated size (the bound is 16 MiB) */
+    CHECK(before > 0 && grown < 128 * 1024);
+    if (grown >= 128 * 1024)
+        fprintf(stderr, "  max RSS grew by %ld KiB\n", grown);
+    CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&bomb), URI, a.trust, NOW, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+
+    /* the bound is in bytes for every width: 4096 bytes at 8 bits and at 1 bit */
+    z = zeros_deflated(1);
+    tes_buf one_mib8 = token_with_lst(&a, 8, tes_buf_bytes(&z));
+    tes_buf one_mib1 = token_with_lst(&a, 1, tes_buf_bytes(&z));
+    tes_buf_free(&z);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib8), URI, a.trust, &a.iss, NOW,
+                                          (1 << 20) - 1, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib1), URI, a.trust, &a.iss, NOW,
+                                          (1 << 20) - 1, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib8), URI, a.trust, &a.iss, NOW,
+                                          1 << 20, &t),
+              TES_OK);
+    CHECK_EQ_INT(t.list.n, 1 << 20);
+    tes_status_token_free(&t);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib1), URI, a.trust, &a.iss, NOW,
+                                          1 << 20, &t),
+              TES_OK);
+    CHECK_EQ_INT(t.list.n, 8 << 20);
+    tes_status_token_free(&t);
+
+    /* the verifier's cache applies its configured bound: undetermined, status_list_too_large */
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    tes_status_list l;
+    tes_buf big = {0};
+    REQUIRE(tes_status_list_new(64 * 1024, &l) == TES_OK); /* 16 kB at 2 bits */
+    REQUIRE(tes_status_token_build(&l, f.uri, NOW - 10, NOW + 86400, 60, &f.a.signer, f.a.chain, 1,
+                                   &big) == TES_OK);
+    tes_status_list_free(&l);
+    server_set(&f.srv, tes_buf_bytes(&big), 200);
+    tes_status_cache_set_max_list_bytes(f.cache, 8192);
+    tes_status_check c = check(&f, TES_STATUS_ONLINE, 1, NOW, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_TOO_LARGE);
+    CHECK_EQ_INT(count_files(f.dir), 0);
+    tes_status_cache_set_max_list_bytes(f.cache, 0); /* back to the default */
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    fixture_free(&f);
+
+    tes_buf_free(&big);
+    tes_buf_free(&one_mib1);
+    tes_buf_free(&one_mib8);
+    tes_buf_free(&bomb);
+    authority_free(&a);
 }
