@@ -194,6 +194,13 @@ run 0 "verify --status online: valid" verify_status online
 json "status valid" 'j.valid && j.documents[0].status.value === "valid" && j.documents[0].status.uri.startsWith("http") && Number.isInteger(j.documents[0].status.idx)'
 IDX=$(jget 'j.documents[0].status.idx')
 LIST=$(jget 'j.documents[0].status.uri')
+# within the list's ttl (5 s) the cached list answers; --status-max-ttl 1 caps the ttl honoured
+run 0 "verify again: from the cache within the ttl" verify_status online
+json "within its ttl" 'j.valid && /within its ttl/.test(j.documents[0].status.detail)'
+sleep 1.2
+run 0 "verify --status-max-ttl 1: fetched again" verify_status online --status-max-ttl 1
+json "ttl capped: fetched now" 'j.valid && /fetched now/.test(j.documents[0].status.detail)'
+run 2 "verify --status-max-ttl 0" verify_status online --status-max-ttl 0
 run 0 "verify without --status: not checked" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" --json "$T/resp.cbor"
 json "status reference only" 'j.valid && j.documents[0].status.idx === '"$IDX"' && !("value" in j.documents[0].status)'
 run 0 "verify --status online (text)" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" \

@@ -182,6 +182,7 @@ typedef struct cli_status_opts {
     const char *default_dir; /* the command's default cache, or NULL:
                                 $XDG_CACHE_HOME/tessera/status or ~/.cache/tessera/status */
     int64_t max_age;         /* seconds */
+    int64_t max_ttl;         /* --status-max-ttl: longest ttl honoured (0: the library's 24 h) */
 } cli_status_opts;
 
 /* The status of one verified document. */

@@ -126,6 +126,7 @@ int cli_status_check_docs(const char *cmd, const cli_status_opts *o, tes_trust_s
                 rc = cli_fail_code(cli_exit_for(e), e, "%s: opening the status cache %s", cmd, dir);
                 goto out;
             }
+            tes_status_cache_set_max_ttl(cache, o->max_ttl);
         }
         /* The library binds the list to the document's own issuer (its IACA). */
         tes_status_check c = {0};
