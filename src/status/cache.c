@@ -1,6 +1,7 @@
 /*
  * The verifier's status-list cache: a directory (0700) with one file (0600)
- * per list uri, named by the hex SHA-256 of the uri, holding the CBOR map
+ * per list uri and issuer, named by the hex SHA-256 of the SHA-256 of the
+ * issuer's IACA certificate followed by the uri, holding the CBOR map
  * {"iat": int, "token": bstr, "fetched": int} — the token's iat, the exact
  * token bytes as fetched and the time they were fetched — written atomically
  * (tes_file_write). ("iat" is absent from files of older versions.)
@@ -12,7 +13,10 @@
  *
  * Every token is verified for the credential being checked: its signer must
  * belong to the credential's issuer (tes_status_token_verify_for), so a list
- * cached for one issuer never answers for another's credential.
+ * cached for one issuer never answers for another's credential. Entries are
+ * kept per issuer too, so that checking another issuer's credential that
+ * names the same uri can neither replace an issuer's cached list nor its
+ * rollback floor (the iat).
  *
  * Freshness: ONLINE uses a cached token younger than its ttl (300 s when it
  * has none), capped at max_ttl (24 h by default), and fetches otherwise; if
@@ -87,11 +91,17 @@ void tes_status_cache_close(tes_status_cache *c)
     free(c);
 }
 
-/* dir/<hex sha-256 of uri> */
-static tes_err entry_path(const tes_status_cache *c, const char *uri, char path[PATH_MAX])
+/* dir/<hex sha-256 of (the SHA-256 of the issuer's IACA certificate || uri)> */
+static tes_err entry_path(const tes_status_cache *c, const tes_status_issuer *iss, const char *uri,
+                          char path[PATH_MAX])
 {
     uint8_t h[32];
-    tes_err e = tes_digest(TES_HASH_SHA256, TES_BYTES(uri, strlen(uri)), h);
+    tes_buf in = {0};
+    tes_buf_append(&in, tes_cert_get_info(iss->iaca)->sha256, 32);
+    tes_buf_append(&in, uri, strlen(uri));
+    tes_err e = in.failed ? tes_err_set(TES_ERR_NOMEM, "status cache: out of memory")
+                          : tes_digest(TES_HASH_SHA256, tes_buf_bytes(&in), h);
+    tes_buf_free(&in);
     if (e != TES_OK)
         return e;
     int k = snprintf(path, PATH_MAX, "%s/", c->dir);
@@ -110,11 +120,12 @@ typedef struct entry {
     tes_err why_code;
 } entry;
 
-static void entry_load(const tes_status_cache *c, const char *uri, entry *en)
+static void entry_load(const tes_status_cache *c, const tes_status_issuer *iss, const char *uri,
+                       entry *en)
 {
     *en = (entry){0};
     char path[PATH_MAX];
-    if (entry_path(c, uri, path) != TES_OK) {
+    if (entry_path(c, iss, uri, path) != TES_OK) {
         snprintf(en->why, sizeof en->why, "cache unreadable");
         en->why_code = TES_ERR_IO;
         return;
@@ -161,11 +172,11 @@ static void entry_load(const tes_status_cache *c, const char *uri, entry *en)
     tes_cbor_doc_free(&d);
 }
 
-static tes_err entry_store(const tes_status_cache *c, const char *uri, int64_t fetched,
-                           int64_t iat, tes_bytes token)
+static tes_err entry_store(const tes_status_cache *c, const tes_status_issuer *iss,
+                           const char *uri, int64_t fetched, int64_t iat, tes_bytes token)
 {
     char path[PATH_MAX];
-    tes_err e = entry_path(c, uri, path);
+    tes_err e = entry_path(c, iss, uri, path);
     if (e != TES_OK)
         return e;
     tes_buf b = {0};
@@ -246,7 +257,7 @@ tes_err tes_status_check_ref(tes_status_cache *c, tes_status_mode mode, const ch
 
     const int64_t max_ttl = c->max_ttl > 0 ? c->max_ttl : TES_STATUS_DEFAULT_MAX_TTL;
     entry en;
-    entry_load(c, uri, &en);
+    entry_load(c, issuer, uri, &en);
     int64_t age = en.present ? now - en.fetched : -1;
     bool usable = en.present && age >= 0 && max_age > 0 && age < max_age; /* for fallback */
     tes_status_token tok = {0};
@@ -342,7 +353,7 @@ tes_err tes_status_check_ref(tes_status_cache *c, tes_status_mode mode, const ch
         }
     }
     if (e == TES_OK) {
-        tes_err se = entry_store(c, uri, now, fresh.iat, tes_buf_bytes(&body));
+        tes_err se = entry_store(c, issuer, uri, now, fresh.iat, tes_buf_bytes(&body));
         if (se == TES_OK) {
             snprintf(src, sizeof src, "list fetched now");
         } else {

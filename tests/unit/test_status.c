@@ -766,6 +766,23 @@ static int count_files(const char *dir)
     return n;
 }
 
+/* The cache file of the list at uri for the credentials of the IACA root:
+ * dir/hex(SHA-256(SHA-256(root DER) || uri)). */
+static bool cache_path(const char *dir, const tes_cert *root, const char *uri, char path[256])
+{
+    uint8_t h[32];
+    tes_buf in = {0}, name = {0};
+    tes_buf_append(&in, tes_cert_get_info(root)->sha256, 32);
+    tes_buf_append(&in, uri, strlen(uri));
+    bool ok = !in.failed && tes_digest(TES_HASH_SHA256, tes_buf_bytes(&in), h) == TES_OK;
+    tes_hex_encode(&name, TES_BYTES(h, 32));
+    ok = ok && !name.failed;
+    snprintf(path, 256, "%s/%.*s", dir, (int)name.len, (const char *)name.ptr);
+    tes_buf_free(&name);
+    tes_buf_free(&in);
+    return ok;
+}
+
 typedef struct fixture {
     authority a;
     server srv;
@@ -836,16 +853,11 @@ TEST(cache_online_cached_off)
     CHECK_EQ_INT(c.fetched_at, NOW + 60);
     CHECK_EQ_INT(f.srv.hits, 2);
 
-    /* the cache file: one, named by the uri's SHA-256, mode 0600 */
-    uint8_t h[32];
-    REQUIRE(tes_digest(TES_HASH_SHA256, TES_BYTES(f.uri, strlen(f.uri)), h) == TES_OK);
-    tes_buf name = {0};
-    tes_hex_encode(&name, TES_BYTES(h, 32));
+    /* the cache file: one, named by the issuer's IACA and the uri, mode 0600 */
     char path[256];
-    snprintf(path, sizeof path, "%s/%.*s", f.dir, (int)name.len, (const char *)name.ptr);
+    REQUIRE(cache_path(f.dir, f.a.root, f.uri, path));
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
     CHECK_EQ_INT(count_files(f.dir), 1);
-    tes_buf_free(&name);
 
     /* the server goes away: online falls back to a list younger than max_age */
     server_stop(&f.srv);
@@ -1101,16 +1113,15 @@ static void credential_free(credential *c)
     tes_key_free(c->device);
 }
 
-/* The cache file of uri in dir holding token, fetched at `fetched` (the old file format). */
-static bool cache_put(const char *dir, const char *uri, tes_bytes token, int64_t fetched)
+/* The cache file of uri for root's credentials holding token, fetched at `fetched` (the file
+ * format without "iat"). */
+static bool cache_put(const char *dir, const tes_cert *root, const char *uri, tes_bytes token,
+                      int64_t fetched)
 {
-    uint8_t h[32];
-    tes_buf name = {0}, file = {0};
-    if (tes_digest(TES_HASH_SHA256, TES_BYTES(uri, strlen(uri)), h) != TES_OK)
-        return false;
-    tes_hex_encode(&name, TES_BYTES(h, 32));
+    tes_buf file = {0};
     char path[256];
-    snprintf(path, sizeof path, "%s/%.*s", dir, (int)name.len, (const char *)name.ptr);
+    if (!cache_path(dir, root, uri, path))
+        return false;
     tes_cbor_enc e = {.out = &file};
     tes_cbor_enc_map(&e, 2);
     tes_cbor_enc_cstr(&e, "token");
@@ -1120,7 +1131,6 @@ static bool cache_put(const char *dir, const char *uri, tes_bytes token, int64_t
     bool ok = tes_cbor_enc_finish(&e) == TES_OK &&
               tes_file_write(path, tes_buf_bytes(&file), 0600) == TES_OK;
     tes_buf_free(&file);
-    tes_buf_free(&name);
     return ok;
 }
 
@@ -1189,19 +1199,29 @@ TEST(status_list_only_from_the_credentials_own_issuer)
     CHECK_ERR(c.reason, TES_OK);
     CHECK(strstr(c.detail, "another document signer") == NULL);
     CHECK_EQ_INT(count_files(f.dir), 1);
-    /* ... and not B's credential's, though it reads the same uri (the cached list or the
-     * fetched one) */
+    /* ... and not B's credential's, though it names the same uri: A's cached list is not
+     * B's (the cache keeps lists per issuer), A's fetched list is not B's */
     CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, db, both, NOW + 1, 3600, 2000, &c),
               TES_OK);
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
-    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    CHECK_ERR(c.reason, TES_ERR_NOT_FOUND);
     CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, db, both, NOW + 1, 3600, 2000, &c),
               TES_OK);
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
     CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    /* B's own list, for B's own credential, is B's to give, and is kept apart from A's:
+     * A's cached list still answers for A's credential */
+    server_set(&f.srv, tes_buf_bytes(&forged), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, db, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    CHECK_EQ_INT(count_files(f.dir), 2);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, da, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
 
     /* B's list put in the cache (fresh, within its ttl): cached and online both refuse it */
-    REQUIRE(cache_put(f.dir, f.uri, tes_buf_bytes(&forged), NOW));
+    REQUIRE(cache_put(f.dir, f.a.root, f.uri, tes_buf_bytes(&forged), NOW));
     CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, da, both, NOW + 1, 3600, 2000, &c),
               TES_OK);
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
