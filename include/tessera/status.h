@@ -129,8 +129,8 @@ typedef enum tes_status_mode {
 
 typedef struct tes_status_cache tes_status_cache;
 
-/* A cache kept as files in dir (created 0700): one verified token per uri,
- * written atomically with the time it was fetched. */
+/* A cache kept as files in dir (created 0700): one verified token per uri and
+ * issuer (IACA), written atomically with the time it was fetched and its iat. */
 TES_MUST_CHECK tes_err tes_status_cache_open(const char *dir, tes_status_cache **out);
 void tes_status_cache_close(tes_status_cache *c);
 /* The longest ttl honoured: a cached list is used without fetching for at
