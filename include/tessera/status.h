@@ -67,10 +67,10 @@ TES_MUST_CHECK tes_err tes_status_list_set(tes_status_list *l, size_t idx, tes_s
 tes_status_value tes_status_list_get(const tes_status_list *l, size_t idx);
 
 /* Compressed form (zlib, RFC 1950) of the packed bits, and back. Inflation
- * is bounded by max_entries (0: TES_STATUS_MAX_ENTRIES) and by
- * TES_STATUS_DEFAULT_MAX_LIST_BYTES, checked while inflating: a stream that
- * would inflate beyond either is a decompression bomb, refused with
- * TES_ERR_STATUS_TOO_LARGE before anything beyond the bound is allocated. */
+ * is bounded by max_entries (0: TES_STATUS_DEFAULT_MAX_LIST_BYTES, i.e. 4
+ * entries per byte), checked while inflating: a stream that would inflate
+ * beyond it is a decompression bomb, refused with TES_ERR_STATUS_TOO_LARGE
+ * before anything beyond the bound is allocated. */
 TES_MUST_CHECK tes_err tes_status_list_compress(const tes_status_list *l, tes_buf *out);
 TES_MUST_CHECK tes_err tes_status_list_decompress(tes_bytes z, size_t max_entries,
                                                   tes_status_list *out);

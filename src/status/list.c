@@ -242,5 +242,6 @@ tes_err tes_status_lst_decode(tes_bytes z, unsigned bits, size_t max_entries, si
 
 tes_err tes_status_list_decompress(tes_bytes z, size_t max_entries, tes_status_list *out)
 {
-    return tes_status_lst_decode(z, 2, max_entries, 0, out);
+    /* An entry bound given by the caller is a byte bound already (2 bits per entry). */
+    return tes_status_lst_decode(z, 2, max_entries, max_entries != 0 ? SIZE_MAX : 0, out);
 }
