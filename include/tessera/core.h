@@ -85,7 +85,7 @@ typedef enum tes_err {
     TES_ERR_STATUS_TOKEN = 209,     /* status list token malformed (or a decompression bomb) */
     TES_ERR_HTTP_REQUEST = 210,     /* an HTTP request body, JWT or parameter is malformed */
     /* h-status (status lists): */
-    TES_ERR_STATUS_TOO_LARGE = 211, /* a status list inflates beyond the bound (decompression bomb) */
+    TES_ERR_STATUS_TOO_LARGE = 211, /* status list inflates beyond the bound (decompression bomb) */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -132,7 +132,7 @@ typedef enum tes_err {
     TES_ERR_PROOF = 347,             /* proof of possession does not verify */
     TES_ERR_RATE_LIMIT = 348,        /* too many requests for this offer */
     /* h-status (status lists): */
-    TES_ERR_STATUS_ISSUER = 349,     /* status list signed by someone other than the credential's issuer */
+    TES_ERR_STATUS_ISSUER = 349,     /* status list not signed by the credential's own issuer */
     TES_ERR_STATUS_ROLLBACK = 350,   /* status list older (iat) than one already seen */
 
     /* environment */

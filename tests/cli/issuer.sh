@@ -322,7 +322,8 @@ fi
 cp "$T/resp1.cbor" "$T/resp.cbor"
 run 0 "revoked copy, B's list at A's URI: undetermined" verify_status online \
     --trust "$B/iaca.pem" --status-cache "$T/cache3"
-json "not valid: status_wrong_issuer" 'j.documents[0].status.value === "undetermined" && j.documents[0].status.reason === "status_wrong_issuer" && /own issuer/.test(j.documents[0].status.detail)'
+json "not valid: status_wrong_issuer" 'const s = j.documents[0].status;
+    s.value === "undetermined" && s.reason === "status_wrong_issuer" && /own issuer/.test(s.detail)'
 grep_in "$T/err" "WARNING" "B's list: undetermined warns"
 run 0 "B's list (text)" tes verify --trust "$A/iaca.pem,$B/iaca.pem" --transcript "$T/st.cbor" \
     --status online --status-cache "$T/cache3" "$T/resp.cbor"

@@ -995,7 +995,8 @@ TEST(cache_bad_servers)
     snprintf(slow, sizeof slow, "http://127.0.0.1:%u/lists/1", ntohs(sa.sin_port));
     double t0 = mono();
     CHECK_ERR(
-        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, slow, 1, f.a.trust, &f.a.iss, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, slow, 1, f.a.trust, &f.a.iss, NOW, 3600,
+                             300, &c),
         TES_OK);
     double t1 = mono();
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
@@ -1009,12 +1010,15 @@ TEST(cache_bad_servers)
               TES_OK);
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
     CHECK_ERR(
-        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, NULL, 1, f.a.trust, &f.a.iss, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, NULL, 1, f.a.trust, &f.a.iss, NOW, 3600,
+                             300, &c),
         TES_ERR_ARG);
     CHECK_ERR(
-        tes_status_check_ref(f.cache, (tes_status_mode)7, f.uri, 1, f.a.trust, &f.a.iss, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, (tes_status_mode)7, f.uri, 1, f.a.trust, &f.a.iss, NOW,
+                             3600, 300, &c),
         TES_ERR_ARG);
-    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_CACHED, f.uri, 1, NULL, &f.a.iss, NOW, 3600, 300, &c),
+    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_CACHED, f.uri, 1, NULL, &f.a.iss, NOW,
+                                   3600, 300, &c),
               TES_ERR_ARG);
 
     tes_buf_free(&foreign);
@@ -1339,7 +1343,8 @@ TEST(cache_caps_the_ttl)
 {
     fixture f;
     REQUIRE(fixture_make(&f));
-    tes_buf pin = make_token_rev(&f.a, f.uri, NOW - 10, NOW + 30 * 86400, (int64_t)1 << 62, SIZE_MAX);
+    tes_buf pin =
+        make_token_rev(&f.a, f.uri, NOW - 10, NOW + 30 * 86400, (int64_t)1 << 62, SIZE_MAX);
     tes_buf later = make_token_rev(&f.a, f.uri, NOW + 1000, NOW + 30 * 86400, 60, 1);
     REQUIRE(!pin.failed && !later.failed);
     tes_status_check c;

@@ -158,8 +158,8 @@ int cmd_verify(int argc, char **argv)
             break;
         case 'X':
             if (!cli_parse_size(optarg, (size_t)INT32_MAX, &max_age) || max_age == 0)
-                return cli_usage_error("verify", "--status-max-ttl needs 1 or more seconds, not '%s'",
-                                       optarg);
+                return cli_usage_error("verify",
+                                       "--status-max-ttl needs 1 or more seconds, not '%s'", optarg);
             a.status.max_ttl = (int64_t)max_age;
             break;
         case 'h':
