@@ -43,7 +43,6 @@ typedef enum tes_err {
     TES_ERR_NOT_FOUND = 5,       /* requested item does not exist */
     TES_ERR_PIN_REQUIRED = 6,    /* the key needs user verification: give the PIN */
     TES_ERR_PIN_FORMAT = 7,      /* PIN/PUK not of the allowed length or alphabet */
-    /* h-files block (caller errors): renumber on merge if another block took 8 */
     TES_ERR_EXISTS = 8,          /* the item exists already (e.g. a credential added twice) */
 
     /* malformed input: CBOR */
@@ -86,6 +85,7 @@ typedef enum tes_err {
     TES_ERR_POLICY = 208,           /* consent policy file malformed */
     TES_ERR_STATUS_TOKEN = 209,     /* status list token malformed (or a decompression bomb) */
     TES_ERR_HTTP_REQUEST = 210,     /* an HTTP request body, JWT or parameter is malformed */
+    TES_ERR_STATUS_TOO_LARGE = 211, /* status list inflates beyond the bound (decompression bomb) */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -131,9 +131,12 @@ typedef enum tes_err {
     TES_ERR_NONCE = 346,             /* c_nonce unknown, used or expired */
     TES_ERR_PROOF = 347,             /* proof of possession does not verify */
     TES_ERR_RATE_LIMIT = 348,        /* too many requests for this offer */
-    /* h-issuance: issuance refused by the registry (renumber on merge if taken) */
+    /* issuance refused by the registry */
     TES_ERR_DENIED = 349,            /* the person or device is revoked or suspended: no issuance */
     TES_ERR_BUDGET = 350,            /* the offer's or person's credential budget is used up */
+    /* status lists */
+    TES_ERR_STATUS_ISSUER = 351,     /* status list not signed by the credential's own issuer */
+    TES_ERR_STATUS_ROLLBACK = 352,   /* status list older (iat) than one already seen */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

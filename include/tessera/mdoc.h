@@ -222,6 +222,11 @@ typedef struct tes_mdoc_document {
     bool has_status;
     uint64_t status_idx;
     tes_bytes status_uri;
+    /* Who signed it, for binding its status list to the same issuer
+     * (tes_status_check_doc): the document signer's certificate and the
+     * trusted IACA root its chain ended at. Borrowed from the trust store
+     * given to tes_mdoc_verify: valid while that store lives. */
+    const tes_cert *issuer_cert, *issuer_root;
     tes_mdoc_element *elems;
     size_t n_elems;
 } tes_mdoc_document;

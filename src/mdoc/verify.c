@@ -440,6 +440,8 @@ static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t no
                            ci->subject);
     if (e != TES_OK)
         return e;
+    out->issuer_cert = tr.leaf;
+    out->issuer_root = tr.root;
 
     mso_view m;
     m.doc = (tes_cbor_doc){0};

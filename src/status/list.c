@@ -3,13 +3,18 @@
  * entry i sits in byte i*2/8 at bit (i*2)%8, least significant bits first)
  * and their zlib form (RFC 1950, level 9 as the draft recommends).
  *
- * Inflating untrusted input is bounded: the output buffer grows (doubling)
- * up to the number of bytes max_entries needs and never past it; one more
- * byte of output beyond that makes the stream a decompression bomb.
+ * Inflating untrusted input is bounded in bytes: the output buffer grows
+ * (doubling) up to the smaller of the bytes max_entries needs at the list's
+ * bits per entry and the byte bound (TES_STATUS_DEFAULT_MAX_LIST_BYTES unless
+ * given), never past it; one more byte of output beyond that makes the
+ * stream a decompression bomb (TES_ERR_STATUS_TOO_LARGE). The bound is in
+ * bytes because an entry bound alone lets bits=8 lists inflate 4 times as
+ * far as 2-bit ones.
  */
 #include "status_internal.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -92,8 +97,10 @@ tes_err tes_status_list_compress(const tes_status_list *l, tes_buf *out)
     return TES_OK;
 }
 
-/* Inflates z into at most max_bytes; *buf (malloc'd) and *len on success. */
-static tes_err inflate_bounded(tes_bytes z, size_t max_bytes, uint8_t **buf, size_t *len)
+/* Inflates z into at most max_bytes; *buf (malloc'd) and *len on success.
+ * why names the bound for the message. */
+static tes_err inflate_bounded(tes_bytes z, size_t max_bytes, const char *why, uint8_t **buf,
+                               size_t *len)
 {
     *buf = NULL;
     *len = 0;
@@ -128,10 +135,10 @@ static tes_err inflate_bounded(tes_bytes z, size_t max_bytes, uint8_t **buf, siz
                 if (rc == Z_STREAM_END && s.avail_out == 1)
                     break;
                 if (s.avail_out == 0)
-                    err = tes_err_set(TES_ERR_STATUS_TOKEN,
-                                      "status list: inflates beyond %zu bytes (the bound of "
-                                      "the entries allowed): refused as a decompression bomb",
-                                      max_bytes);
+                    err = tes_err_set(TES_ERR_STATUS_TOO_LARGE,
+                                      "status list: inflates beyond %zu bytes (%s): refused "
+                                      "as a decompression bomb",
+                                      max_bytes, why);
                 else
                     err = tes_err_set(TES_ERR_STATUS_TOKEN,
                                       "status list: lst is not a complete zlib stream (%d)", rc);
@@ -182,7 +189,8 @@ static tes_err inflate_bounded(tes_bytes z, size_t max_bytes, uint8_t **buf, siz
     return TES_OK;
 }
 
-tes_err tes_status_lst_decode(tes_bytes z, unsigned bits, size_t max_entries, tes_status_list *out)
+tes_err tes_status_lst_decode(tes_bytes z, unsigned bits, size_t max_entries, size_t max_bytes,
+                              tes_status_list *out)
 {
     if (out == NULL || (z.ptr == NULL && z.len))
         return tes_err_set(TES_ERR_ARG, "status list decompress: bad arguments");
@@ -191,10 +199,20 @@ tes_err tes_status_lst_decode(tes_bytes z, unsigned bits, size_t max_entries, te
         return tes_err_set(TES_ERR_STATUS_TOKEN, "status list: bits %u (1, 2, 4 or 8 allowed)",
                            bits);
     max_entries = BOUND_ENTRIES(max_entries);
-    size_t max_bytes = (max_entries * bits + 7) / 8;
+    if (max_bytes == 0)
+        max_bytes = TES_STATUS_DEFAULT_MAX_LIST_BYTES;
+    size_t entry_bytes = (max_entries * bits + 7) / 8;
+    char why[96];
+    if (entry_bytes <= max_bytes) {
+        max_bytes = entry_bytes;
+        snprintf(why, sizeof why, "%zu entries of %u bits", max_entries, bits);
+    } else {
+        snprintf(why, sizeof why, "the bound on a list's size in bytes, at %u bits per entry",
+                 bits);
+    }
     uint8_t *raw;
     size_t len;
-    tes_err e = inflate_bounded(z, max_bytes, &raw, &len);
+    tes_err e = inflate_bounded(z, max_bytes, why, &raw, &len);
     if (e != TES_OK)
         return e;
     if (bits == 2) {
@@ -224,5 +242,6 @@ tes_err tes_status_lst_decode(tes_bytes z, unsigned bits, size_t max_entries, te
 
 tes_err tes_status_list_decompress(tes_bytes z, size_t max_entries, tes_status_list *out)
 {
-    return tes_status_lst_decode(z, 2, max_entries, out);
+    /* An entry bound given by the caller is a byte bound already (2 bits per entry). */
+    return tes_status_lst_decode(z, 2, max_entries, max_entries != 0 ? SIZE_MAX : 0, out);
 }

@@ -23,14 +23,16 @@
 #define TES_STATUS_TOKEN_MAX (32u * 1024 * 1024)
 
 /* Inflates a zlib stream holding a list of `bits` (1, 2, 4 or 8) per entry,
- * bounded by max_entries, into a 2-bit tes_status_list. Values that do not
- * mean valid/revoked/suspended (3 and, for 4 and 8 bits, anything above 2)
- * are stored as 3, which tes_status_list_get reports as UNDETERMINED.
- * TES_ERR_STATUS_TOKEN for a stream that is malformed, truncated, followed by
- * other bytes, empty, or larger than the bound (nothing beyond the bound is
- * ever allocated). */
+ * bounded by max_entries (0: TES_STATUS_MAX_ENTRIES) and by max_bytes of
+ * inflated data (0: TES_STATUS_DEFAULT_MAX_LIST_BYTES), into a 2-bit
+ * tes_status_list. Values that do not mean valid/revoked/suspended (3 and,
+ * for 4 and 8 bits, anything above 2) are stored as 3, which
+ * tes_status_list_get reports as UNDETERMINED. TES_ERR_STATUS_TOKEN for a
+ * stream that is malformed, truncated, followed by other bytes or empty;
+ * TES_ERR_STATUS_TOO_LARGE for one that inflates beyond either bound (found
+ * while inflating: nothing beyond the bound is ever allocated). */
 TES_MUST_CHECK tes_err tes_status_lst_decode(tes_bytes z, unsigned bits, size_t max_entries,
-                                             tes_status_list *out);
+                                             size_t max_bytes, tes_status_list *out);
 
 /* The parsed CWT claims of a Status List Token payload (views into it). */
 typedef struct tes_status_claims {

@@ -12,9 +12,9 @@
  * with an alg; the typ is read from the exact protected bytes.
  *
  * Verification order: shape, typ, x5chain, chain (tes_trust_validate under
- * the document-signer profile), signature by the chain's leaf, claims, uri,
- * expiry, and only then inflation of the list: nothing unauthenticated is
- * ever inflated.
+ * the document-signer profile), signature by the chain's leaf, the issuer
+ * (the chain's root is the credential's IACA), claims, uri, expiry, and only
+ * then inflation of the list: nothing unauthenticated is ever inflated.
  */
 #include "status_internal.h"
 
@@ -261,8 +261,28 @@ static tes_err check_typ(tes_bytes prot)
     return e;
 }
 
-tes_err tes_status_token_verify(tes_bytes token, const char *expected_uri, tes_trust_store *trust,
-                                int64_t at, tes_status_token *out)
+/* The list must be the credential's issuer's: the signer's chain ended at the
+ * credential's IACA (the same certificate), and the signer is the credential's
+ * document signer or another document signer of that IACA (the DS profile
+ * was checked by tes_trust_validate). */
+static tes_err check_issuer(const tes_trust_result *tr, const tes_status_issuer *iss, bool *own)
+{
+    const tes_cert_info *root = tes_cert_get_info(tr->root);
+    const tes_cert_info *want = tes_cert_get_info(iss->iaca);
+    const tes_cert_info *leaf = tes_cert_get_info(tr->leaf);
+    const tes_cert_info *ds = tes_cert_get_info(iss->ds);
+    if (memcmp(root->sha256, want->sha256, sizeof root->sha256) != 0)
+        return tes_err_set(TES_ERR_STATUS_ISSUER,
+                           "status list token: not from the credential's own issuer (signed "
+                           "under the IACA '%.60s', the credential under '%.60s'; signer '%.60s')",
+                           root->subject, want->subject, leaf->subject);
+    *own = memcmp(leaf->sha256, ds->sha256, sizeof leaf->sha256) == 0;
+    return TES_OK;
+}
+
+static tes_err verify(tes_bytes token, const char *expected_uri, tes_trust_store *trust,
+                      const tes_status_issuer *issuer, int64_t at, size_t max_list_bytes,
+                      tes_status_token *out)
 {
     if (out != NULL)
         *out = (tes_status_token){0};
@@ -301,6 +321,9 @@ tes_err tes_status_token_verify(tes_bytes token, const char *expected_uri, tes_t
                                               "with the x5chain's leaf");
     if (e != TES_OK)
         return shape(e, "signature");
+    bool own = false;
+    if (issuer != NULL && (e = check_issuer(&tr, issuer, &own)) != TES_OK)
+        return e;
     if ((e = tes_status_claims_parse(m.payload, &c)) != TES_OK)
         return e;
     size_t ulen = strlen(expected_uri);
@@ -313,14 +336,35 @@ tes_err tes_status_token_verify(tes_bytes token, const char *expected_uri, tes_t
         tes_time_format(c.exp, when);
         return tes_err_set(TES_ERR_STATUS_EXPIRED, "status list token: expired at %s", when);
     }
-    if ((e = tes_status_lst_decode(c.lst, c.bits, TES_STATUS_MAX_ENTRIES, &out->list)) != TES_OK)
+    if ((e = tes_status_lst_decode(c.lst, c.bits, TES_STATUS_MAX_ENTRIES, max_list_bytes,
+                                   &out->list)) != TES_OK)
         return e;
+    out->by_own_ds = own;
     memcpy(out->uri, c.sub.ptr, c.sub.len);
     out->uri[c.sub.len] = '\0';
     out->iat = c.iat;
     out->exp = c.has_exp ? c.exp : 0;
     out->ttl = c.has_ttl ? c.ttl : 0;
     return TES_OK;
+}
+
+tes_err tes_status_token_verify_for(tes_bytes token, const char *expected_uri,
+                                    tes_trust_store *trust, const tes_status_issuer *issuer,
+                                    int64_t at, size_t max_list_bytes, tes_status_token *out)
+{
+    if (issuer == NULL || issuer->ds == NULL || issuer->iaca == NULL) {
+        if (out != NULL)
+            *out = (tes_status_token){0};
+        return tes_err_set(TES_ERR_ARG, "status token verify: no issuer (document signer and "
+                                        "IACA) to check the list's signer against");
+    }
+    return verify(token, expected_uri, trust, issuer, at, max_list_bytes, out);
+}
+
+tes_err tes_status_token_verify(tes_bytes token, const char *expected_uri, tes_trust_store *trust,
+                                int64_t at, tes_status_token *out)
+{
+    return verify(token, expected_uri, trust, NULL, at, 0, out);
 }
 
 void tes_status_token_free(tes_status_token *t)

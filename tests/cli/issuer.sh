@@ -204,6 +204,13 @@ run 0 "verify --status online: valid" verify_status online
 json "status valid" 'j.valid && j.documents[0].status.value === "valid" && j.documents[0].status.uri.startsWith("http") && Number.isInteger(j.documents[0].status.idx)'
 IDX=$(jget 'j.documents[0].status.idx')
 LIST=$(jget 'j.documents[0].status.uri')
+# within the list's ttl (5 s) the cached list answers; --status-max-ttl 1 caps the ttl honoured
+run 0 "verify again: from the cache within the ttl" verify_status online
+json "within its ttl" 'j.valid && /within its ttl/.test(j.documents[0].status.detail)'
+sleep 1.2
+run 0 "verify --status-max-ttl 1: fetched again" verify_status online --status-max-ttl 1
+json "ttl capped: fetched now" 'j.valid && /fetched now/.test(j.documents[0].status.detail)'
+run 2 "verify --status-max-ttl 0" verify_status online --status-max-ttl 0
 run 0 "verify without --status: not checked" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" --json "$T/resp.cbor"
 json "status reference only" 'j.valid && j.documents[0].status.idx === '"$IDX"' && !("value" in j.documents[0].status)'
 run 0 "verify --status online (text)" tes verify --trust "$A/iaca.pem" --transcript "$T/st.cbor" \
@@ -302,6 +309,41 @@ grep_in "$T/out" "UNDETERMINED" "text says undetermined"
 no_grep_in "$T/out" "status:      valid" "undetermined is not valid"
 run 0 "online, empty cache, service down: undetermined" verify_status online --status-cache "$T/cache2"
 json "undetermined without cache" 'j.valid && j.documents[0].status.value === "undetermined"'
+
+# ---------------------------------------------------------------- a list from another authority
+# Authority B, which the verifier also trusts, answers at A's status URI (B's service on A's
+# port, with A's URL as its public URL) with a list of its own, signed by its document signer,
+# in which every index is valid. A's revoked copy must not become valid: the list is not from
+# the credential's issuer -> undetermined, reason status_wrong_issuer (issue 9, High 2).
+B=$T/other
+run 0 "authority init (B)" tes authority init --dir "$B" --name "Other Ministry" --country UT
+"$TESSERA_BIN" authority serve --dir "$B" --listen "127.0.0.1:$PORT" --public-url "$URL" \
+    --status-ttl $TTL >"$T/serve_b.out" 2>"$T/serve_b.err" &
+SPID=$!
+for i in $(seq 1 100); do
+    grep -q "serving" "$T/serve_b.out" 2>/dev/null && break
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.05
+done
+if grep -q "serving" "$T/serve_b.out"; then ok; else
+    bad "B's service did not start on A's port $PORT"
+    sed 's/^/    | /' "$T/serve_b.err" >&2
+fi
+cp "$T/resp1.cbor" "$T/resp.cbor"
+run 0 "revoked copy, B's list at A's URI: undetermined" verify_status online \
+    --trust "$B/iaca.pem" --status-cache "$T/cache3"
+json "not valid: status_wrong_issuer" 'const s = j.documents[0].status;
+    s.value === "undetermined" && s.reason === "status_wrong_issuer" && /own issuer/.test(s.detail)'
+grep_in "$T/err" "WARNING" "B's list: undetermined warns"
+run 0 "B's list (text)" tes verify --trust "$A/iaca.pem,$B/iaca.pem" --transcript "$T/st.cbor" \
+    --status online --status-cache "$T/cache3" "$T/resp.cbor"
+grep_in "$T/out" "UNDETERMINED (status_wrong_issuer" "text names the reason"
+# with A's own list cached, B's answer is refused and A's cached list still says revoked
+run 1 "revoked copy, B's list refused, A's cached list answers" verify_status online \
+    --trust "$B/iaca.pem"
+json "revoked from A's cached list" '!j.valid && j.documents[0].status.value === "revoked"'
+serve_stop TERM
+cp "$T/resp2.cbor" "$T/resp.cbor"
 
 # ---------------------------------------------------------------- refusals (tessera-issuerd)
 serve_bg "$ISSUERD"

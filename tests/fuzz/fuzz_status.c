@@ -5,14 +5,16 @@
  *   1. tes_status_token_verify with a fixed trust store (the root below, made once) at a
  *      fixed time and uri, at which the seed corpus/fuzz_status/token_valid.cwt verifies.
  *      Only documented codes; an accepted token has the uri asked for and a list of at
- *      least one entry.
+ *      least one entry. Then tes_status_token_verify_for the same token for a credential
+ *      of that root (same verdict as without an issuer, bounded list size) and for a
+ *      credential of another trusted root (made once): never accepted.
  *   2. tes_status_claims_parse on the input as a CWT claims payload (the signature keeps
  *      fuzzed bytes from reaching the claims inside step 1). Accepted claims' views lie in
  *      the input; bits is 1, 2, 4 or 8; sub has no NUL.
  *   3. tes_status_list_decompress on the input (bound 2^20 entries) and
  *      tes_status_lst_decode on input[1..] with bits chosen by input[0] (bound 2^18
- *      entries). An accepted list stays inside its bound, and a 2-bit list compresses and
- *      decompresses back to the same bytes.
+ *      entries and 2^15 bytes). An accepted list stays inside its bounds, and a 2-bit
+ *      list compresses and decompresses back to the same bytes.
  *
  * The trust store caches validated chains across inputs; that changes no verdict.
  */
@@ -67,14 +69,28 @@ static const uint8_t ROOT_DER[465] = {
 };
 
 static tes_trust_store *trust;
+static tes_cert *root, *other_root; /* the seeds' IACA; another IACA the store also trusts */
 
 static void setup(void)
 {
-    tes_cert *root = NULL;
+    tes_key *k = NULL;
     CHECK(tes_trust_store_new(&trust) == TES_OK);
     CHECK(tes_cert_parse(TES_BYTES(ROOT_DER, sizeof ROOT_DER), &root) == TES_OK);
     CHECK(tes_trust_store_add(trust, TES_PROFILE_DS, root) == TES_OK);
-    tes_cert_free(root);
+    tes_cert_template t = {
+        .common_name = "other IACA",
+        .country = "NL",
+        .not_before = 1700000000,
+        .not_after = 1700000000 + 9 * 365 * 86400LL,
+        .is_ca = true,
+        .path_len = 0,
+        .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
+        .issuer_alt_uri = "https://other.example.org",
+    };
+    CHECK(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
+    CHECK(tes_cert_create(&t, k, NULL, k, &other_root) == TES_OK);
+    CHECK(tes_trust_store_add(trust, TES_PROFILE_DS, other_root) == TES_OK);
+    tes_key_free(k);
 }
 
 static bool documented(tes_err e)
@@ -101,11 +117,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (e == TES_OK) {
         CHECK(strcmp(t.uri, URI) == 0);
         CHECK(t.list.n > 0 && t.list.bits != NULL && t.list.n <= TES_STATUS_MAX_ENTRIES + 7);
+        CHECK(t.list.n <= (size_t)TES_STATUS_DEFAULT_MAX_LIST_BYTES * 8);
         CHECK(t.exp == 0 || t.exp > AT);
         (void)tes_status_list_get(&t.list, t.list.n - 1);
     } else {
         CHECK(t.list.bits == NULL && t.list.n == 0);
     }
+    tes_status_token_free(&t);
+
+    /* ... for a credential of the same IACA: the same verdict; of another one: never */
+    const tes_status_issuer own = {.ds = root, .iaca = root}, other = {other_root, other_root};
+    tes_err e2 = tes_status_token_verify_for(in, URI, trust, &own, AT, 0, &t);
+    CHECK(e2 == e);
+    CHECK(e2 != TES_OK || (t.list.n > 0 && !t.by_own_ds));
+    tes_status_token_free(&t);
+    e2 = tes_status_token_verify_for(in, URI, trust, &other, AT, 0, &t);
+    CHECK(e2 != TES_OK && documented(e2) && t.list.bits == NULL);
+    CHECK(e != TES_OK || e2 == TES_ERR_STATUS_ISSUER);
     tes_status_token_free(&t);
 
     /* 2. the claims alone */
@@ -122,7 +150,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* 3. compressed lists */
     tes_status_list l;
     e = tes_status_list_decompress(in, 1u << 20, &l);
-    CHECK(e == TES_OK || e == TES_ERR_STATUS_TOKEN || e == TES_ERR_NOMEM);
+    CHECK(e == TES_OK || e == TES_ERR_STATUS_TOKEN || e == TES_ERR_STATUS_TOO_LARGE ||
+          e == TES_ERR_NOMEM);
     if (e == TES_OK) {
         CHECK(l.n > 0 && l.n <= (1u << 20) + 3 && l.n % 4 == 0);
         tes_buf z = {0};
@@ -139,10 +168,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 0) {
         static const unsigned widths[4] = {1, 2, 4, 8};
         unsigned bits = widths[data[0] & 3];
-        e = tes_status_lst_decode(TES_BYTES(data + 1, size - 1), bits, 1u << 18, &l);
-        CHECK(e == TES_OK || e == TES_ERR_STATUS_TOKEN || e == TES_ERR_NOMEM);
+        e = tes_status_lst_decode(TES_BYTES(data + 1, size - 1), bits, 1u << 18, 1u << 15, &l);
+        CHECK(e == TES_OK || e == TES_ERR_STATUS_TOKEN || e == TES_ERR_STATUS_TOO_LARGE ||
+              e == TES_ERR_NOMEM);
         if (e == TES_OK) {
-            CHECK(l.n > 0 && l.n <= (1u << 18) + 7);
+            CHECK(l.n > 0 && l.n <= (1u << 18) + 7 && l.n <= (8u << 15) / bits);
             for (size_t i = 0; i < l.n; i++) {
                 tes_status_value v = tes_status_list_get(&l, i);
                 CHECK(v == TES_STATUS_VALID || v == TES_STATUS_REVOKED ||

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,7 @@ typedef struct authority {
     tes_trust_store *trust;
     tes_signer signer;
     tes_bytes chain[1];
+    tes_status_issuer iss; /* its credentials' issuer: the DS and the IACA */
 } authority;
 
 static bool authority_make(authority *a, const char *name, int64_t ds_not_after)
@@ -88,6 +90,7 @@ static bool authority_make(authority *a, const char *name, int64_t ds_not_after)
     }
     a->signer = tes_signer_from_key(a->ds_key);
     a->chain[0] = tes_cert_der(a->ds);
+    a->iss = (tes_status_issuer){.ds = a->ds, .iaca = a->root};
     return true;
 }
 
@@ -270,7 +273,7 @@ TEST(draft_cwt_example_claims_and_one_bit_list)
 
     static const int vals[16] = {1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1};
     tes_status_list l;
-    REQUIRE(tes_status_lst_decode(c.lst, 1, 0, &l) == TES_OK);
+    REQUIRE(tes_status_lst_decode(c.lst, 1, 0, 0, &l) == TES_OK);
     CHECK_EQ_INT(l.n, 16);
     for (size_t i = 0; i < 16; i++)
         CHECK_EQ_INT(tes_status_list_get(&l, i), vals[i]);
@@ -342,7 +345,7 @@ TEST(compress_round_trip_random)
     CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), (n + 3) / 4 * 4, &back), TES_OK);
     tes_status_list_free(&back);
     CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), (n + 3) / 4 * 4 - 4, &back),
-              TES_ERR_STATUS_TOKEN);
+              TES_ERR_STATUS_TOO_LARGE);
     CHECK(back.bits == NULL);
     tes_status_list_free(&l);
     tes_buf_free(&z);
@@ -378,8 +381,8 @@ TEST(decompress_malformed)
     CHECK_ERR(tes_status_list_decompress(TES_BYTES(z, zl), 0, &l), TES_ERR_STATUS_TOKEN);
     CHECK(l.bits == NULL && l.n == 0);
     /* bits other than 1, 2, 4, 8 */
-    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 3, 0, &l), TES_ERR_STATUS_TOKEN);
-    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 16, 0, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 3, 0, 0, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&good), 16, 0, 0, &l), TES_ERR_STATUS_TOKEN);
     tes_buf_free(&b);
     tes_buf_free(&good);
 }
@@ -408,13 +411,13 @@ TEST(decompression_bomb)
 
     tes_status_list l;
     double t0 = mono();
-    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 1000000, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 1000000, &l), TES_ERR_STATUS_TOO_LARGE);
     double t1 = mono();
     CHECK(strstr(tes_err_message(), "bomb") != NULL);
     CHECK(t1 - t0 < 0.5);
     CHECK(l.bits == NULL);
-    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 0, &l), TES_ERR_STATUS_TOKEN);
-    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&z), 8, 1000, &l), TES_ERR_STATUS_TOKEN);
+    CHECK_ERR(tes_status_list_decompress(tes_buf_bytes(&z), 0, &l), TES_ERR_STATUS_TOO_LARGE);
+    CHECK_ERR(tes_status_lst_decode(tes_buf_bytes(&z), 8, 1000, 0, &l), TES_ERR_STATUS_TOO_LARGE);
     tes_buf_free(&z);
 }
 
@@ -591,7 +594,7 @@ TEST(token_verify_failures)
     tes_buf bomb =
         sign_raw(a.ds_key, tes_buf_bytes(&prot), tes_buf_bytes(&bomb_claims), a.chain[0]);
     CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&bomb), URI, a.trust, NOW, &t),
-              TES_ERR_STATUS_TOKEN);
+              TES_ERR_STATUS_TOO_LARGE);
     CHECK(strstr(tes_err_message(), "bomb") != NULL);
 
     tes_buf_free(&bomb);
@@ -759,6 +762,23 @@ static int count_files(const char *dir)
     return n;
 }
 
+/* The cache file of the list at uri for the credentials of the IACA root:
+ * dir/hex(SHA-256(SHA-256(root DER) || uri)). */
+static bool cache_path(const char *dir, const tes_cert *root, const char *uri, char path[256])
+{
+    uint8_t h[32];
+    tes_buf in = {0}, name = {0};
+    tes_buf_append(&in, tes_cert_get_info(root)->sha256, 32);
+    tes_buf_append(&in, uri, strlen(uri));
+    bool ok = !in.failed && tes_digest(TES_HASH_SHA256, tes_buf_bytes(&in), h) == TES_OK;
+    tes_hex_encode(&name, TES_BYTES(h, 32));
+    ok = ok && !name.failed;
+    snprintf(path, 256, "%s/%.*s", dir, (int)name.len, (const char *)name.ptr);
+    tes_buf_free(&name);
+    tes_buf_free(&in);
+    return ok;
+}
+
 typedef struct fixture {
     authority a;
     server srv;
@@ -792,7 +812,8 @@ static tes_status_check check(fixture *f, tes_status_mode mode, uint64_t idx, in
 {
     tes_status_check c;
     tes_err e =
-        tes_status_check_ref(f->cache, mode, f->uri, idx, f->a.trust, now, max_age, 2000, &c);
+        tes_status_check_ref(f->cache, mode, f->uri, idx, f->a.trust, &f->a.iss, now, max_age,
+                             2000, &c);
     CHECK_ERR(e, TES_OK);
     return c;
 }
@@ -828,16 +849,11 @@ TEST(cache_online_cached_off)
     CHECK_EQ_INT(c.fetched_at, NOW + 60);
     CHECK_EQ_INT(f.srv.hits, 2);
 
-    /* the cache file: one, named by the uri's SHA-256, mode 0600 */
-    uint8_t h[32];
-    REQUIRE(tes_digest(TES_HASH_SHA256, TES_BYTES(f.uri, strlen(f.uri)), h) == TES_OK);
-    tes_buf name = {0};
-    tes_hex_encode(&name, TES_BYTES(h, 32));
+    /* the cache file: one, named by the issuer's IACA and the uri, mode 0600 */
     char path[256];
-    snprintf(path, sizeof path, "%s/%.*s", f.dir, (int)name.len, (const char *)name.ptr);
+    REQUIRE(cache_path(f.dir, f.a.root, f.uri, path));
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
     CHECK_EQ_INT(count_files(f.dir), 1);
-    tes_buf_free(&name);
 
     /* the server goes away: online falls back to a list younger than max_age */
     server_stop(&f.srv);
@@ -975,7 +991,8 @@ TEST(cache_bad_servers)
     snprintf(slow, sizeof slow, "http://127.0.0.1:%u/lists/1", ntohs(sa.sin_port));
     double t0 = mono();
     CHECK_ERR(
-        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, slow, 1, f.a.trust, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, slow, 1, f.a.trust, &f.a.iss, NOW, 3600,
+                             300, &c),
         TES_OK);
     double t1 = mono();
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
@@ -985,16 +1002,19 @@ TEST(cache_bad_servers)
 
     /* not http(s): undetermined; caller mistakes: errors */
     CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_ONLINE, "file:///etc/passwd", 1, f.a.trust,
-                                   NOW, 3600, 300, &c),
+                                   &f.a.iss, NOW, 3600, 300, &c),
               TES_OK);
     CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
     CHECK_ERR(
-        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, NULL, 1, f.a.trust, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, TES_STATUS_ONLINE, NULL, 1, f.a.trust, &f.a.iss, NOW, 3600,
+                             300, &c),
         TES_ERR_ARG);
     CHECK_ERR(
-        tes_status_check_ref(f.cache, (tes_status_mode)7, f.uri, 1, f.a.trust, NOW, 3600, 300, &c),
+        tes_status_check_ref(f.cache, (tes_status_mode)7, f.uri, 1, f.a.trust, &f.a.iss, NOW,
+                             3600, 300, &c),
         TES_ERR_ARG);
-    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_CACHED, f.uri, 1, NULL, NOW, 3600, 300, &c),
+    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_CACHED, f.uri, 1, NULL, &f.a.iss, NOW,
+                                   3600, 300, &c),
               TES_ERR_ARG);
 
     tes_buf_free(&foreign);
@@ -1013,4 +1033,496 @@ TEST(cache_open_errors)
     CHECK_ERR(tes_status_cache_open("/etc/passwd", &c), TES_ERR_IO);
     CHECK_ERR(tes_status_cache_open(NULL, &c), TES_ERR_ARG);
     tes_status_cache_close(NULL);
+}
+
+/* ---------------------------------------------------------------- whose list (issue 9, High 2) */
+
+/* A token of the list at uri with every entry valid except `revoked` (SIZE_MAX: none). */
+static tes_buf make_token_rev(authority *a, const char *uri, int64_t iat, int64_t exp, int64_t ttl,
+                              size_t revoked)
+{
+    tes_status_list l;
+    tes_buf out = {0};
+    if (tes_status_list_new(64, &l) != TES_OK ||
+        (revoked != SIZE_MAX && tes_status_list_set(&l, revoked, TES_STATUS_REVOKED) != TES_OK) ||
+        tes_status_token_build(&l, uri, iat, exp, ttl, &a->signer, a->chain, 1, &out) != TES_OK) {
+        fprintf(stderr, "make_token_rev: %s\n", tes_err_message());
+        out.failed = true;
+    }
+    tes_status_list_free(&l);
+    return out;
+}
+
+static const char pid_claims[] =
+    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","
+    " \"birth_date\": \"1964-08-12\", \"issuing_authority\": \"Nowhere\", \"issuing_country\": "
+    "\"NL\", \"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"NL\"}}";
+
+/* A PID issued by a's document signer with the status reference (uri, idx), presented
+ * (device signature) and verified with `trust` at NOW: the verifier's view of it. */
+typedef struct credential {
+    tes_key *device;
+    tes_buf mdoc, resp;
+    tes_mdoc_result r;
+} credential;
+
+static const uint8_t TRANSCRIPT[] = {0x83, 0xf6, 0xf6, 0x82, 0x61, 't', 0x41, 0x01};
+
+static bool credential_make(credential *c, authority *a, const char *uri, uint32_t idx,
+                            tes_trust_store *trust)
+{
+    memset(c, 0, sizeof *c);
+    c->r.failed_doc = SIZE_MAX;
+    tes_mdoc_claims claims = {0};
+    tes_err e = tes_key_generate(TES_CURVE_P256, &c->device);
+    if (e == TES_OK)
+        e = tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), pid_claims,
+                                      strlen(pid_claims), NULL, &claims);
+    tes_mdoc_issue_params ip = {.doctype = TES_DOCTYPE_PID, .claims = &claims,
+                                .device_key = c->device, .issuer = &a->signer,
+                                .ds_chain = a->chain, .ds_chain_len = 1,
+                                .signed_at = NOW - 3600, .valid_from = NOW - 3600,
+                                .valid_until = NOW + 86400 * 30, .status_uri = uri,
+                                .status_idx = idx};
+    if (e == TES_OK)
+        e = tes_mdoc_issue(&ip, &c->mdoc);
+    static const tes_mdoc_req_elem req[] = {
+        {TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("age_over_18"), false}};
+    tes_signer ds = tes_signer_from_key(c->device);
+    tes_mdoc_present_params pp = {.mdoc = tes_buf_bytes(&c->mdoc), .elems = req, .n_elems = 1,
+                                  .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
+                                  .device = &ds};
+    if (e == TES_OK)
+        e = tes_mdoc_present(&pp, &c->resp, NULL);
+    tes_mdoc_verify_opts vo = {.trust = trust,
+                               .transcript = TES_BYTES(TRANSCRIPT, sizeof TRANSCRIPT),
+                               .at = NOW};
+    if (e == TES_OK)
+        e = tes_mdoc_verify(tes_buf_bytes(&c->resp), &vo, &c->r);
+    tes_mdoc_claims_free(&claims);
+    if (e != TES_OK)
+        fprintf(stderr, "credential_make: %s: %s\n", tes_err_name(e), tes_err_message());
+    return e == TES_OK && c->r.n_docs == 1 && c->r.docs[0].has_status;
+}
+
+static void credential_free(credential *c)
+{
+    tes_mdoc_result_free(&c->r);
+    tes_buf_free(&c->resp);
+    tes_buf_free(&c->mdoc);
+    tes_key_free(c->device);
+}
+
+/* The cache file of uri for root's credentials holding token, fetched at `fetched` (the file
+ * format without "iat"). */
+static bool cache_put(const char *dir, const tes_cert *root, const char *uri, tes_bytes token,
+                      int64_t fetched)
+{
+    tes_buf file = {0};
+    char path[256];
+    if (!cache_path(dir, root, uri, path))
+        return false;
+    tes_cbor_enc e = {.out = &file};
+    tes_cbor_enc_map(&e, 2);
+    tes_cbor_enc_cstr(&e, "token");
+    tes_cbor_enc_bytes(&e, token.ptr, token.len);
+    tes_cbor_enc_cstr(&e, "fetched");
+    tes_cbor_enc_int(&e, fetched);
+    bool ok = tes_cbor_enc_finish(&e) == TES_OK &&
+              tes_file_write(path, tes_buf_bytes(&file), 0600) == TES_OK;
+    tes_buf_free(&file);
+    return ok;
+}
+
+/* Authorities A and B, both trusted by the verifier. A revoked its credential (index 1 of
+ * its list); B's document signer signs a list for A's uri that says index 1 is valid. The
+ * verifier must not take B's word for A's credential: undetermined, status_wrong_issuer. */
+TEST(status_list_only_from_the_credentials_own_issuer)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    authority b;
+    REQUIRE(authority_make(&b, "B", 1700000000 + 3 * 365 * 86400LL));
+    tes_trust_store *both;
+    REQUIRE(tes_trust_store_new(&both) == TES_OK);
+    REQUIRE(tes_trust_store_add(both, TES_PROFILE_DS, f.a.root) == TES_OK);
+    REQUIRE(tes_trust_store_add(both, TES_PROFILE_DS, b.root) == TES_OK);
+
+    credential ca, cb;
+    REQUIRE(credential_make(&ca, &f.a, f.uri, 1, both));
+    REQUIRE(credential_make(&cb, &b, f.uri, 1, both)); /* B's credential pointing at A's uri */
+    const tes_mdoc_document *da = &ca.r.docs[0], *db = &cb.r.docs[0];
+    CHECK(da->issuer_cert != NULL && da->issuer_root != NULL);
+    CHECK(tes_bytes_eq(tes_cert_der(da->issuer_root), tes_cert_der(f.a.root)));
+    CHECK(tes_bytes_eq(tes_cert_der(da->issuer_cert), tes_cert_der(f.a.ds)));
+
+    tes_buf own = make_token_rev(&f.a, f.uri, NOW - 10, NOW + 86400, 60, 1);
+    tes_buf forged = make_token_rev(&b, f.uri, NOW - 5, NOW + 86400, 60, SIZE_MAX);
+    REQUIRE(!own.failed && !forged.failed);
+
+    /* the token alone: B's list verifies against the store, but is not A's credential's */
+    tes_status_token t;
+    CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&forged), f.uri, both, NOW, &t), TES_OK);
+    tes_status_token_free(&t);
+    const tes_status_issuer ia = {.ds = da->issuer_cert, .iaca = da->issuer_root};
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&forged), f.uri, both, &ia, NOW, 0, &t),
+              TES_ERR_STATUS_ISSUER);
+    CHECK(strstr(tes_err_message(), "B IACA") != NULL);
+    CHECK(t.list.bits == NULL);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&own), f.uri, both, &ia, NOW, 0, &t),
+              TES_OK);
+    CHECK(t.by_own_ds);
+    CHECK_EQ_INT(tes_status_list_get(&t.list, 1), TES_STATUS_REVOKED);
+    tes_status_token_free(&t);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&own), f.uri, both, NULL, NOW, 0, &t),
+              TES_ERR_ARG);
+
+    /* served over HTTP at A's uri: undetermined with the reason, never valid, not cached */
+    tes_status_check c;
+    server_set(&f.srv, tes_buf_bytes(&forged), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    CHECK(strstr(c.detail, "own issuer") != NULL);
+    CHECK_EQ_INT(count_files(f.dir), 0);
+    /* the library refuses a check without the issuer */
+    CHECK_ERR(tes_status_check_ref(f.cache, TES_STATUS_ONLINE, f.uri, 1, both, NULL, NOW, 3600,
+                                   2000, &c),
+              TES_ERR_ARG);
+
+    /* A's own list: revoked, as before */
+    server_set(&f.srv, tes_buf_bytes(&own), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_ERR(c.reason, TES_OK);
+    CHECK(strstr(c.detail, "another document signer") == NULL);
+    CHECK_EQ_INT(count_files(f.dir), 1);
+    /* ... and not B's credential's, though it names the same uri: A's cached list is not
+     * B's (the cache keeps lists per issuer), A's fetched list is not B's */
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, db, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_NOT_FOUND);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, db, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    /* B's own list, for B's own credential, is B's to give, and is kept apart from A's:
+     * A's cached list still answers for A's credential */
+    server_set(&f.srv, tes_buf_bytes(&forged), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, db, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    CHECK_EQ_INT(count_files(f.dir), 2);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, da, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+
+    /* B's list put in the cache (fresh, within its ttl): cached and online both refuse it */
+    REQUIRE(cache_put(f.dir, f.a.root, f.uri, tes_buf_bytes(&forged), NOW));
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_CACHED, da, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    server_set(&f.srv, tes_buf_bytes(&forged), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW + 1, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ISSUER);
+    /* online, with A's list served again, the forged cache entry is replaced by A's */
+    server_set(&f.srv, tes_buf_bytes(&own), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW + 2, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+
+    /* another document signer of A's IACA (a rotation) may sign A's list */
+    authority a2 = f.a;
+    tes_cert_template dt = {
+        .common_name = "A's next document signer",
+        .country = "NL",
+        .not_before = 1700000000,
+        .not_after = 1700000000 + 3 * 365 * 86400LL,
+        .path_len = -1,
+        .key_usage = TES_KU_DIGITAL_SIGNATURE,
+        .eku_oid = TES_OID_EKU_MDL_DS,
+        .issuer_alt_uri = "https://iaca.example.org",
+    };
+    tes_key *k2 = NULL;
+    tes_cert *ds2 = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k2) == TES_OK);
+    REQUIRE(tes_cert_create(&dt, k2, f.a.root, f.a.root_key, &ds2) == TES_OK);
+    a2.signer = tes_signer_from_key(k2);
+    a2.chain[0] = tes_cert_der(ds2);
+    tes_buf rotated = make_token_rev(&a2, f.uri, NOW + 100, NOW + 86400, 60, 1);
+    server_set(&f.srv, tes_buf_bytes(&rotated), 200);
+    CHECK_ERR(tes_status_check_doc(f.cache, TES_STATUS_ONLINE, da, both, NOW + 200, 3600, 2000, &c),
+              TES_OK);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK(strstr(c.detail, "another document signer") != NULL);
+
+    tes_buf_free(&rotated);
+    tes_cert_free(ds2);
+    tes_key_free(k2);
+    tes_buf_free(&forged);
+    tes_buf_free(&own);
+    credential_free(&cb);
+    credential_free(&ca);
+    tes_trust_store_free(both);
+    authority_free(&b);
+    fixture_free(&f);
+}
+
+/* ---------------------------------------------------------------- rollback and ttl (Medium 6) */
+
+/* A cached "revoked" list is never replaced by an older (lower iat), still unexpired "valid"
+ * one: the newer list keeps answering (within max_age), and past max_age it is undetermined
+ * with status_rollback — never valid. */
+TEST(cache_refuses_a_rollback_to_an_older_list)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    tes_buf older = make_token_rev(&f.a, f.uri, NOW - 1000, NOW + 86400, 60, SIZE_MAX);
+    tes_buf newer = make_token_rev(&f.a, f.uri, NOW - 10, NOW + 86400, 60, 1);
+    tes_buf newest = make_token_rev(&f.a, f.uri, NOW + 500, NOW + 86400, 60, SIZE_MAX);
+    REQUIRE(!older.failed && !newer.failed && !newest.failed);
+    tes_status_check c;
+
+    server_set(&f.srv, tes_buf_bytes(&newer), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+
+    /* past the ttl the server hands out the older list: refused, the cached one answers */
+    server_set(&f.srv, tes_buf_bytes(&older), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 100, 3600);
+    CHECK_EQ_INT(f.srv.hits, 2);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(c.fetched_at, NOW);
+    CHECK(strstr(c.detail, "rollback") != NULL);
+    /* the cache still holds the newer list */
+    c = check(&f, TES_STATUS_CACHED, 1, NOW + 200, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(c.fetched_at, NOW);
+    /* the cached list too old for max_age: undetermined, for the rollback, never valid */
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 300, 200);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ROLLBACK);
+    CHECK(strstr(c.detail, "rollback") != NULL);
+
+    /* a later list replaces it (un-revoking is the issuer's right) */
+    server_set(&f.srv, tes_buf_bytes(&newest), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 600, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    CHECK_EQ_INT(c.fetched_at, NOW + 600);
+
+    /* the floor outlives the cached token's expiry: the iat is kept in the cache file */
+    tes_buf short_lived = make_token_rev(&f.a, f.uri, NOW + 1000, NOW + 1100, 60, 1);
+    server_set(&f.srv, tes_buf_bytes(&short_lived), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 1050, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    server_set(&f.srv, tes_buf_bytes(&newest), 200); /* iat NOW + 500, unexpired */
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + 1200, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_ROLLBACK);
+
+    tes_buf_free(&short_lived);
+    tes_buf_free(&newest);
+    tes_buf_free(&newer);
+    tes_buf_free(&older);
+    fixture_free(&f);
+}
+
+/* A token with ttl = 2^62 does not pin the cache: the ttl honoured is capped at 24 h by
+ * default, and lower when the verifier says so. */
+TEST(cache_caps_the_ttl)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    tes_buf pin =
+        make_token_rev(&f.a, f.uri, NOW - 10, NOW + 30 * 86400, (int64_t)1 << 62, SIZE_MAX);
+    tes_buf later = make_token_rev(&f.a, f.uri, NOW + 1000, NOW + 30 * 86400, 60, 1);
+    REQUIRE(!pin.failed && !later.failed);
+    tes_status_check c;
+
+    server_set(&f.srv, tes_buf_bytes(&pin), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW, 10 * 86400);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    server_set(&f.srv, tes_buf_bytes(&later), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + TES_STATUS_DEFAULT_MAX_TTL - 1, 10 * 86400);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID); /* within the cap: from the cache */
+    CHECK_EQ_INT(f.srv.hits, 1);
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW + TES_STATUS_DEFAULT_MAX_TTL, 10 * 86400);
+    CHECK_EQ_INT(f.srv.hits, 2); /* the cap reached: fetched again, the revocation seen */
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(c.fetched_at, NOW + TES_STATUS_DEFAULT_MAX_TTL);
+
+    /* a verifier's own cap */
+    tes_buf pin2 = make_token_rev(&f.a, f.uri, NOW + 2000, NOW + 30 * 86400, (int64_t)1 << 62, 1);
+    tes_buf later2 = make_token_rev(&f.a, f.uri, NOW + 3000, NOW + 30 * 86400, 60, SIZE_MAX);
+    server_set(&f.srv, tes_buf_bytes(&pin2), 200);
+    int64_t t0 = NOW + 2 * 86400;
+    c = check(&f, TES_STATUS_ONLINE, 1, t0, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(f.srv.hits, 3);
+    tes_status_cache_set_max_ttl(f.cache, 600);
+    server_set(&f.srv, tes_buf_bytes(&later2), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 599, 3600);
+    CHECK_EQ_INT(f.srv.hits, 3);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 600, 3600);
+    CHECK_EQ_INT(f.srv.hits, 4);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    /* the cap also bounds the default ttl of a token without one (300 s) */
+    tes_status_cache_set_max_ttl(f.cache, 100);
+    tes_buf nottl = make_token_rev(&f.a, f.uri, NOW + 4000, NOW + 30 * 86400, 0, 1);
+    server_set(&f.srv, tes_buf_bytes(&nottl), 200);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 700, 3600);
+    CHECK_EQ_INT(f.srv.hits, 5);
+    c = check(&f, TES_STATUS_ONLINE, 1, t0 + 800, 3600);
+    CHECK_EQ_INT(f.srv.hits, 6);
+    CHECK_EQ_INT(c.value, TES_STATUS_REVOKED);
+
+    tes_buf_free(&nottl);
+    tes_buf_free(&later2);
+    tes_buf_free(&pin2);
+    tes_buf_free(&later);
+    tes_buf_free(&pin);
+    fixture_free(&f);
+}
+
+/* ---------------------------------------------------------------- size of the list (Low) */
+
+/* zlib of `mib` MiB of zeros, deflated in 1 MiB steps (nothing that size is ever held). */
+static tes_buf zeros_deflated(int mib)
+{
+    static uint8_t zeros[1 << 20];
+    uint8_t out[65536];
+    tes_buf z = {0};
+    z_stream s = {0};
+    if (deflateInit(&s, 1) != Z_OK) {
+        z.failed = true;
+        return z;
+    }
+    for (int mb = 0; mb < mib; mb++) {
+        s.next_in = zeros;
+        s.avail_in = sizeof zeros;
+        do {
+            s.next_out = out;
+            s.avail_out = sizeof out;
+            if (deflate(&s, mb == mib - 1 ? Z_FINISH : Z_NO_FLUSH) == Z_STREAM_ERROR)
+                z.failed = true;
+            tes_buf_append(&z, out, sizeof out - s.avail_out);
+        } while (s.avail_out == 0);
+    }
+    deflateEnd(&s);
+    return z;
+}
+
+/* A signed token whose list, at bits, is z. */
+static tes_buf token_with_lst(authority *a, unsigned bits, tes_bytes z)
+{
+    tes_buf claims = {0}, tok = {0};
+    tes_cbor_enc e = {.out = &claims};
+    tes_cbor_enc_map(&e, 3);
+    tes_cbor_enc_uint(&e, 2);
+    tes_cbor_enc_cstr(&e, URI);
+    tes_cbor_enc_uint(&e, 6);
+    tes_cbor_enc_int(&e, NOW);
+    tes_cbor_enc_uint(&e, 65533);
+    tes_cbor_enc_map(&e, 2);
+    tes_cbor_enc_cstr(&e, "bits");
+    tes_cbor_enc_uint(&e, bits);
+    tes_cbor_enc_cstr(&e, "lst");
+    tes_cbor_enc_bytes(&e, z.ptr, z.len);
+    tes_buf prot = prot_with_typ("application/statuslist+cwt");
+    if (tes_cbor_enc_finish(&e) != TES_OK || prot.failed)
+        tok.failed = true;
+    else
+        tok = sign_raw(a->ds_key, tes_buf_bytes(&prot), tes_buf_bytes(&claims), a->chain[0]);
+    tes_buf_free(&prot);
+    tes_buf_free(&claims);
+    return tok;
+}
+
+static long max_rss_kib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+/* The issue's bomb: a small token (261 kB at level 9; 1.2 MB at the level 1 used here, which
+ * is quicker to make) whose bits=8 list inflates to 256 MiB (2^28 entries, within the entry
+ * bound) is refused as too large while inflating, having held no more than
+ * the byte bound; a list just under a configured byte bound passes, just over it does not. */
+TEST(status_list_bounded_in_bytes_whatever_its_bits)
+{
+    authority a;
+    REQUIRE(authority_make(&a, "A", 1700000000 + 3 * 365 * 86400LL));
+    tes_buf z = zeros_deflated(256);
+    REQUIRE(!z.failed && z.len < (2 << 20));
+    tes_buf bomb = token_with_lst(&a, 8, tes_buf_bytes(&z));
+    tes_buf_free(&z);
+    REQUIRE(!bomb.failed);
+
+    tes_status_token t;
+    long before = max_rss_kib();
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&bomb), URI, a.trust, &a.iss, NOW, 0, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+    long grown = max_rss_kib() - before;
+    CHECK(strstr(tes_err_message(), "bomb") != NULL);
+    CHECK(t.list.bits == NULL);
+    /* peak memory grew by less than half the inflated size (the bound is 16 MiB) */
+    CHECK(before > 0 && grown < 128 * 1024);
+    if (grown >= 128 * 1024)
+        fprintf(stderr, "  max RSS grew by %ld KiB\n", grown);
+    CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&bomb), URI, a.trust, NOW, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+
+    /* the bound is in bytes for every width: 4096 bytes at 8 bits and at 1 bit */
+    z = zeros_deflated(1);
+    tes_buf one_mib8 = token_with_lst(&a, 8, tes_buf_bytes(&z));
+    tes_buf one_mib1 = token_with_lst(&a, 1, tes_buf_bytes(&z));
+    tes_buf_free(&z);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib8), URI, a.trust, &a.iss, NOW,
+                                          (1 << 20) - 1, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib1), URI, a.trust, &a.iss, NOW,
+                                          (1 << 20) - 1, &t),
+              TES_ERR_STATUS_TOO_LARGE);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib8), URI, a.trust, &a.iss, NOW,
+                                          1 << 20, &t),
+              TES_OK);
+    CHECK_EQ_INT(t.list.n, 1 << 20);
+    tes_status_token_free(&t);
+    CHECK_ERR(tes_status_token_verify_for(tes_buf_bytes(&one_mib1), URI, a.trust, &a.iss, NOW,
+                                          1 << 20, &t),
+              TES_OK);
+    CHECK_EQ_INT(t.list.n, 8 << 20);
+    tes_status_token_free(&t);
+
+    /* the verifier's cache applies its configured bound: undetermined, status_list_too_large */
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    tes_status_list l;
+    tes_buf big = {0};
+    REQUIRE(tes_status_list_new(64 * 1024, &l) == TES_OK); /* 16 kB at 2 bits */
+    REQUIRE(tes_status_token_build(&l, f.uri, NOW - 10, NOW + 86400, 60, &f.a.signer, f.a.chain, 1,
+                                   &big) == TES_OK);
+    tes_status_list_free(&l);
+    server_set(&f.srv, tes_buf_bytes(&big), 200);
+    tes_status_cache_set_max_list_bytes(f.cache, 8192);
+    tes_status_check c = check(&f, TES_STATUS_ONLINE, 1, NOW, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_UNDETERMINED);
+    CHECK_ERR(c.reason, TES_ERR_STATUS_TOO_LARGE);
+    CHECK_EQ_INT(count_files(f.dir), 0);
+    tes_status_cache_set_max_list_bytes(f.cache, 0); /* back to the default */
+    c = check(&f, TES_STATUS_ONLINE, 1, NOW, 3600);
+    CHECK_EQ_INT(c.value, TES_STATUS_VALID);
+    fixture_free(&f);
+
+    tes_buf_free(&big);
+    tes_buf_free(&one_mib1);
+    tes_buf_free(&one_mib8);
+    tes_buf_free(&bomb);
+    authority_free(&a);
 }

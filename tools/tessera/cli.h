@@ -200,6 +200,7 @@ typedef struct cli_status_opts {
     const char *default_dir; /* the command's default cache, or NULL:
                                 $XDG_CACHE_HOME/tessera/status or ~/.cache/tessera/status */
     int64_t max_age;         /* seconds */
+    int64_t max_ttl;         /* --status-max-ttl: longest ttl honoured (0: the library's 24 h) */
 } cli_status_opts;
 
 /* The status of one verified document. */
@@ -209,6 +210,7 @@ typedef struct cli_doc_status {
     int64_t fetched_at;     /* when the list used was fetched (0: none) */
     char uri[512];
     char detail[256];
+    tes_err reason;         /* undetermined: what failed (tes_status_check.reason) */
 } cli_doc_status;
 
 /* "off", "online", "cached". */

@@ -115,6 +115,7 @@ int cmd_verify(int argc, char **argv)
         {"status", required_argument, NULL, 'S'},
         {"status-cache", required_argument, NULL, 'C'},
         {"status-max-age", required_argument, NULL, 'M'},
+        {"status-max-ttl", required_argument, NULL, 'X'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -154,6 +155,12 @@ int cmd_verify(int argc, char **argv)
             if (!cli_parse_size(optarg, (size_t)INT32_MAX, &max_age))
                 return cli_usage_error("verify", "--status-max-age needs seconds, not '%s'", optarg);
             a.status.max_age = (int64_t)max_age;
+            break;
+        case 'X':
+            if (!cli_parse_size(optarg, (size_t)INT32_MAX, &max_age) || max_age == 0)
+                return cli_usage_error("verify",
+                                       "--status-max-ttl needs 1 or more seconds, not '%s'", optarg);
+            a.status.max_ttl = (int64_t)max_age;
             break;
         case 'h':
             cli_print_usage("verify", false);

@@ -100,6 +100,7 @@ int cli_status_check_docs(const char *cmd, const cli_status_opts *o, tes_trust_s
         cli_doc_status *s = &st[i];
         s->checked = true;
         s->value = TES_STATUS_UNDETERMINED;
+        s->reason = TES_ERR_STATUS;
         if (d->status_uri.len >= sizeof(s->uri)) {
             snprintf(s->detail, sizeof(s->detail), "the status list URI is longer than %zu bytes",
                      sizeof(s->uri) - 1);
@@ -125,10 +126,12 @@ int cli_status_check_docs(const char *cmd, const cli_status_opts *o, tes_trust_s
                 rc = cli_fail_code(cli_exit_for(e), e, "%s: opening the status cache %s", cmd, dir);
                 goto out;
             }
+            tes_status_cache_set_max_ttl(cache, o->max_ttl);
         }
+        /* The library binds the list to the document's own issuer (its IACA). */
         tes_status_check c = {0};
-        tes_err e = tes_status_check_ref(cache, o->mode, s->uri, d->status_idx, trust,
-                                         (int64_t)time(NULL), o->max_age, CLI_STATUS_TIMEOUT_MS, &c);
+        tes_err e = tes_status_check_doc(cache, o->mode, d, trust, (int64_t)time(NULL), o->max_age,
+                                         CLI_STATUS_TIMEOUT_MS, &c);
         if (e != TES_OK) {
             rc = cli_fail_code(cli_exit_for(e), e, "%s: checking the status of document %zu", cmd,
                                i + 1);
@@ -136,6 +139,7 @@ int cli_status_check_docs(const char *cmd, const cli_status_opts *o, tes_trust_s
         }
         s->value = c.value;
         s->fetched_at = c.fetched_at;
+        s->reason = c.reason;
         snprintf(s->detail, sizeof(s->detail), "%s", c.detail);
     }
 out:

@@ -89,9 +89,13 @@ static json_t *status_json(const tes_mdoc_document *doc, const cli_doc_status *s
         return json_pack("{sIso}", "idx", (json_int_t)doc->status_idx, "uri",
                          jstr_bytes(doc->status_uri));
     json_t *fetched = st->fetched_at > 0 ? jtime(st->fetched_at) : json_null();
-    return json_pack("{sIsossssso}", "idx", (json_int_t)doc->status_idx, "uri",
+    /* why it is undetermined, as a stable code name (e.g. "status_wrong_issuer") */
+    json_t *reason = st->value == TES_STATUS_UNDETERMINED && st->reason != TES_OK
+                         ? json_string(tes_err_name(st->reason))
+                         : json_null();
+    return json_pack("{sIsosssssoso}", "idx", (json_int_t)doc->status_idx, "uri",
                      jstr_bytes(doc->status_uri), "value", cli_status_value_name(st->value),
-                     "detail", st->detail, "fetched", fetched);
+                     "detail", st->detail, "reason", reason, "fetched", fetched);
 }
 
 static json_t *document_json(const tes_mdoc_document *doc, const cli_doc_status *st)
@@ -177,8 +181,9 @@ static void print_status(const tes_mdoc_document *d, const cli_doc_status *st)
                (unsigned long long)d->status_idx, st->uri, t);
         break;
     default:
-        printf("  status:      UNDETERMINED (%s): neither known valid nor known revoked\n",
-               st->detail[0] ? st->detail : "no reason given");
+        printf("  status:      UNDETERMINED (%s%s%s): neither known valid nor known revoked\n",
+               st->reason != TES_OK ? tes_err_name(st->reason) : "",
+               st->reason != TES_OK ? ": " : "", st->detail[0] ? st->detail : "no reason given");
         break;
     }
 }
