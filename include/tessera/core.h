@@ -84,6 +84,8 @@ typedef enum tes_err {
     TES_ERR_POLICY = 208,           /* consent policy file malformed */
     TES_ERR_STATUS_TOKEN = 209,     /* status list token malformed (or a decompression bomb) */
     TES_ERR_HTTP_REQUEST = 210,     /* an HTTP request body, JWT or parameter is malformed */
+    /* h-verify block (18013-5 audit): renumber on merge if another block took these */
+    TES_ERR_MDOC_DATE = 211,        /* a tdate / full-date not in the form 18013-5 requires */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -129,6 +131,14 @@ typedef enum tes_err {
     TES_ERR_NONCE = 346,             /* c_nonce unknown, used or expired */
     TES_ERR_PROOF = 347,             /* proof of possession does not verify */
     TES_ERR_RATE_LIMIT = 348,        /* too many requests for this offer */
+    /* h-verify block (18013-5 audit): renumber on merge if another block took these */
+    TES_ERR_DS_COUNTRY = 349,        /* DS countryName missing or not its IACA's */
+    TES_ERR_ISSUING_COUNTRY = 350,   /* issuing_country differs from the DS countryName */
+    TES_ERR_ISSUING_JURISDICTION = 351, /* issuing_jurisdiction differs from the DS
+                                           stateOrProvinceName */
+    TES_ERR_MSO_VALIDITY_ORDER = 352,/* validityInfo out of order (signed <= validFrom <
+                                        validUntil) */
+    TES_ERR_MSO_SIGNED_OUTSIDE_DS = 353, /* MSO signed outside the DS certificate's validity */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */
