@@ -120,6 +120,9 @@ typedef struct spec {
     /* document and response */
     hook errors, document_errors, device_ns;
     bool empty_documents;
+    bool device_attached;      /* deviceSignature with its payload embedded */
+    bool device_both;          /* deviceAuth with deviceSignature and deviceMac */
+    bool empty_item_array;     /* nameSpaces: {ns: []} */
     const tes_cert *ds;
 } spec;
 
@@ -311,12 +314,16 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
         tes_cbor_enc_cstr(&r, "issuerSigned");
         tes_cbor_enc_map(&r, 2);
         tes_cbor_enc_cstr(&r, "nameSpaces");
-        tes_cbor_enc_map(&r, n_ns);
+        tes_cbor_enc_map(&r, n_ns + s->empty_item_array);
         for (size_t k = 0; k < n_ns; k++) {
             tes_cbor_enc_cstr(&r, nss[k]);
             tes_cbor_enc_array(&r, first[k + 1] - first[k]);
             for (size_t i = first[k]; i < first[k + 1]; i++)
                 tes_cbor_enc_raw(&r, tes_buf_bytes(&ib[i]));
+        }
+        if (s->empty_item_array) {
+            tes_cbor_enc_cstr(&r, "org.example.nothing");
+            tes_cbor_enc_array(&r, 0);
         }
         tes_cbor_enc_cstr(&r, "issuerAuth");
         tes_cose_sign1_write(&r, &issuer, tes_buf_bytes(&payload), false, &chain, 1,
@@ -326,10 +333,16 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
         tes_cbor_enc_cstr(&r, "nameSpaces");
         tes_cbor_enc_raw(&r, tes_buf_bytes(&devns));
         tes_cbor_enc_cstr(&r, "deviceAuth");
-        tes_cbor_enc_map(&r, 1);
+        tes_cbor_enc_map(&r, 1 + s->device_both);
         tes_cbor_enc_cstr(&r, "deviceSignature");
-        tes_cose_sign1_write(&r, &device, tes_buf_bytes(&dab), true, NULL, 0, TES_BYTES(NULL, 0),
-                             false);
+        tes_cose_sign1_write(&r, &device, tes_buf_bytes(&dab), !s->device_attached, NULL, 0,
+                             TES_BYTES(NULL, 0), false);
+        if (s->device_both) {
+            uint8_t k[32] = {0};
+            tes_cbor_enc_cstr(&r, "deviceMac");
+            tes_cose_mac0_write(&r, TES_BYTES(k, 32), tes_buf_bytes(&dab), true,
+                                TES_BYTES(NULL, 0), false);
+        }
         if (s->errors) {
             tes_cbor_enc_cstr(&r, "errors");
             s->errors(&r);
@@ -919,5 +932,17 @@ TEST(documents_and_error_maps)
            TES_ERR_MDOC_STRUCTURE, "errors must map");
     expect("DeviceNameSpaces with an empty element map", &p,
            (spec){.device_ns = dns_empty_elements}, TES_ERR_MDOC_DEVICE_AUTH, "non-empty map");
+    pki_free(&p);
+}
+
+TEST(device_auth_and_name_spaces_shape)
+{
+    PKI(p);
+    expect("deviceSignature with an embedded payload", &p, (spec){.device_attached = true},
+           TES_ERR_MDOC_DEVICE_AUTH, "nil (detached) payload");
+    expect("deviceSignature and deviceMac", &p, (spec){.device_both = true},
+           TES_ERR_MDOC_DEVICE_AUTH, "exactly one of deviceSignature and deviceMac");
+    expect("a namespace with no items", &p, (spec){.empty_item_array = true},
+           TES_ERR_MDOC_STRUCTURE, "non-empty array of IssuerSignedItemBytes");
     pki_free(&p);
 }
