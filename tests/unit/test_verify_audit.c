@@ -95,6 +95,7 @@ typedef struct item {
     enum vkind kind;
     const char *value;
     size_t random_len; /* 0: 16 */
+    bool no_value;     /* elementValue left out */
 } item;
 
 typedef void (*hook)(tes_cbor_enc *e);
@@ -123,14 +124,16 @@ typedef struct spec {
     bool device_attached;      /* deviceSignature with its payload embedded */
     bool device_both;          /* deviceAuth with deviceSignature and deviceMac */
     bool empty_item_array;     /* nameSpaces: {ns: []} */
+    bool doctype_not_text;     /* Document docType as an integer */
+    bool no_issuer_auth;       /* issuerSigned without issuerAuth */
     const tes_cert *ds;
 } spec;
 
 static const item mdl_items[] = {
-    {NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0},
-    {NS_MDL, 7, "issuing_country", V_TEXT, "UT", 0},
-    {NS_MDL, 9, "birth_date", V_FULLDATE, "1964-08-12", 0},
-    {NS_MDL, 12, "age_over_18", V_TRUE, NULL, 0},
+    {NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false},
+    {NS_MDL, 7, "issuing_country", V_TEXT, "UT", 0, false},
+    {NS_MDL, 9, "birth_date", V_FULLDATE, "1964-08-12", 0, false},
+    {NS_MDL, 12, "age_over_18", V_TRUE, NULL, 0, false},
 };
 
 static void enc_value(tes_cbor_enc *e, const item *it)
@@ -175,15 +178,17 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
         tes_cbor_enc e = {.out = &raw};
         uint8_t rnd[32]; /* by digestID: an item given twice is the same bytes twice */
         memset(rnd, (int)(0xA0 + items[i].id % 32), sizeof(rnd));
-        tes_cbor_enc_map(&e, 4);
+        tes_cbor_enc_map(&e, 4 - items[i].no_value);
         tes_cbor_enc_cstr(&e, "digestID");
         tes_cbor_enc_uint(&e, items[i].id);
         tes_cbor_enc_cstr(&e, "random");
         tes_cbor_enc_bytes(&e, rnd, items[i].random_len ? items[i].random_len : 16);
         tes_cbor_enc_cstr(&e, "elementIdentifier");
         tes_cbor_enc_cstr(&e, items[i].name);
-        tes_cbor_enc_cstr(&e, "elementValue");
-        enc_value(&e, &items[i]);
+        if (!items[i].no_value) {
+            tes_cbor_enc_cstr(&e, "elementValue");
+            enc_value(&e, &items[i]);
+        }
         tes_cbor_enc w = {.out = &ib[i]};
         tes_cbor_enc_tag(&w, 24);
         tes_cbor_enc_bytes(&w, raw.ptr, raw.len);
@@ -310,9 +315,12 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
         tes_cbor_enc_array(&r, 1);
         tes_cbor_enc_map(&r, 3 + (s->errors != NULL));
         tes_cbor_enc_cstr(&r, "docType");
-        tes_cbor_enc_cstr(&r, doctype);
+        if (s->doctype_not_text)
+            tes_cbor_enc_uint(&r, 1);
+        else
+            tes_cbor_enc_cstr(&r, doctype);
         tes_cbor_enc_cstr(&r, "issuerSigned");
-        tes_cbor_enc_map(&r, 2);
+        tes_cbor_enc_map(&r, 2 - s->no_issuer_auth);
         tes_cbor_enc_cstr(&r, "nameSpaces");
         tes_cbor_enc_map(&r, n_ns + s->empty_item_array);
         for (size_t k = 0; k < n_ns; k++) {
@@ -325,9 +333,11 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
             tes_cbor_enc_cstr(&r, "org.example.nothing");
             tes_cbor_enc_array(&r, 0);
         }
-        tes_cbor_enc_cstr(&r, "issuerAuth");
-        tes_cose_sign1_write(&r, &issuer, tes_buf_bytes(&payload), false, &chain, 1,
-                             TES_BYTES(NULL, 0), false);
+        if (!s->no_issuer_auth) {
+            tes_cbor_enc_cstr(&r, "issuerAuth");
+            tes_cose_sign1_write(&r, &issuer, tes_buf_bytes(&payload), false, &chain, 1,
+                                 TES_BYTES(NULL, 0), false);
+        }
         tes_cbor_enc_cstr(&r, "deviceSigned");
         tes_cbor_enc_map(&r, 2);
         tes_cbor_enc_cstr(&r, "nameSpaces");
@@ -418,7 +428,7 @@ TEST(ds_country_must_be_the_iacas)
     tes_cert *none = make_ds(&p, (ds_opts){.country = ""});
     REQUIRE(fr && none);
     /* the credential's issuing_country is not disclosed: only the certificates differ */
-    static const item no_country[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0}};
+    static const item no_country[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false}};
     expect("DS C=FR under IACA C=UT", &p, (spec){.ds = fr, .items = no_country, .n_items = 1},
            TES_ERR_DS_COUNTRY, "countryName 'FR'");
     expect("DS without countryName", &p, (spec){.ds = none, .items = no_country, .n_items = 1},
@@ -431,22 +441,22 @@ TEST(ds_country_must_be_the_iacas)
 TEST(issuing_country_must_be_the_ds_country)
 {
     PKI(p);
-    static const item fr[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0},
-                              {NS_MDL, 7, "issuing_country", V_TEXT, "FR", 0}};
+    static const item fr[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false},
+                              {NS_MDL, 7, "issuing_country", V_TEXT, "FR", 0, false}};
     expect("mDL issuing_country FR, DS C=UT", &p, (spec){.items = fr, .n_items = 2},
            TES_ERR_ISSUING_COUNTRY, "countryName 'UT'");
-    static const item lower[] = {{NS_MDL, 7, "issuing_country", V_TEXT, "ut", 0}};
+    static const item lower[] = {{NS_MDL, 7, "issuing_country", V_TEXT, "ut", 0, false}};
     expect("mDL issuing_country 'ut'", &p, (spec){.items = lower, .n_items = 1},
            TES_ERR_ISSUING_COUNTRY, "issuing_country");
-    static const item pid_fr[] = {{NS_PID, 3, "issuing_country", V_TEXT, "FR", 0}};
+    static const item pid_fr[] = {{NS_PID, 3, "issuing_country", V_TEXT, "FR", 0, false}};
     expect("PID issuing_country FR", &p,
            (spec){.doctype = NS_PID, .items = pid_fr, .n_items = 1}, TES_ERR_ISSUING_COUNTRY,
            NS_PID "/issuing_country");
-    static const item pid_ut[] = {{NS_PID, 3, "issuing_country", V_TEXT, "UT", 0}};
+    static const item pid_ut[] = {{NS_PID, 3, "issuing_country", V_TEXT, "UT", 0, false}};
     expect("PID issuing_country UT", &p,
            (spec){.doctype = NS_PID, .items = pid_ut, .n_items = 1}, TES_OK, NULL);
     /* another namespace's element of that name is not the mDL's */
-    static const item other[] = {{"org.example.x", 3, "issuing_country", V_TEXT, "FR", 0}};
+    static const item other[] = {{"org.example.x", 3, "issuing_country", V_TEXT, "FR", 0, false}};
     expect("issuing_country of another namespace", &p, (spec){.items = other, .n_items = 1},
            TES_OK, NULL);
     pki_free(&p);
@@ -457,10 +467,10 @@ TEST(issuing_jurisdiction_must_be_the_ds_state_when_it_has_one)
     PKI(p);
     tes_cert *bay = make_ds(&p, (ds_opts){.state = "Bavaria"});
     REQUIRE(bay);
-    static const item bav[] = {{NS_MDL, 7, "issuing_country", V_TEXT, "UT", 0},
-                               {NS_MDL, 8, "issuing_jurisdiction", V_TEXT, "Bavaria", 0}};
-    static const item sax[] = {{NS_MDL, 7, "issuing_country", V_TEXT, "UT", 0},
-                               {NS_MDL, 8, "issuing_jurisdiction", V_TEXT, "Saxony", 0}};
+    static const item bav[] = {{NS_MDL, 7, "issuing_country", V_TEXT, "UT", 0, false},
+                               {NS_MDL, 8, "issuing_jurisdiction", V_TEXT, "Bavaria", 0, false}};
+    static const item sax[] = {{NS_MDL, 7, "issuing_country", V_TEXT, "UT", 0, false},
+                               {NS_MDL, 8, "issuing_jurisdiction", V_TEXT, "Saxony", 0, false}};
     expect("jurisdiction = ST", &p, (spec){.ds = bay, .items = bav, .n_items = 2}, TES_OK, NULL);
     expect("jurisdiction != ST", &p, (spec){.ds = bay, .items = sax, .n_items = 2},
            TES_ERR_ISSUING_JURISDICTION, "stateOrProvinceName 'Bavaria'");
@@ -694,7 +704,7 @@ TEST(element_dates_form)
         {V_TDATE, "2024-01-01T10:00:00+02:00", TES_ERR_MDOC_DATE},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        item it[] = {{NS_MDL, 9, "birth_date", cases[i].kind, cases[i].v, 0}};
+        item it[] = {{NS_MDL, 9, "birth_date", cases[i].kind, cases[i].v, 0, false}};
         expect(cases[i].v, &p, (spec){.items = it, .n_items = 1}, cases[i].want,
                cases[i].want == TES_OK ? NULL : NS_MDL "/birth_date");
     }
@@ -706,9 +716,9 @@ TEST(element_dates_form)
 TEST(digest_id_below_2_pow_31)
 {
     PKI(p);
-    static const item top[] = {{NS_MDL, 0x7fffffffu, "family_name", V_TEXT, "Mustermann", 0}};
+    static const item top[] = {{NS_MDL, 0x7fffffffu, "family_name", V_TEXT, "Mustermann", 0, false}};
     expect("digestID 2^31 - 1", &p, (spec){.items = top, .n_items = 1}, TES_OK, NULL);
-    static const item over[] = {{NS_MDL, 0x80000000u, "family_name", V_TEXT, "Mustermann", 0}};
+    static const item over[] = {{NS_MDL, 0x80000000u, "family_name", V_TEXT, "Mustermann", 0, false}};
     /* the MSO lists the digest under a valid id: only the item is out of range */
     expect("digestID 2^31", &p, (spec){.items = over, .n_items = 1, .item0_mso_id = 5},
            TES_ERR_MDOC_ITEM, "2^31 or more");
@@ -737,8 +747,8 @@ TEST(value_digests_shape)
 TEST(random_at_least_16_bytes)
 {
     PKI(p);
-    static const item r16[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 16}};
-    static const item r15[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 15}};
+    static const item r16[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 16, false}};
+    static const item r15[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 15, false}};
     expect("random 16 bytes", &p, (spec){.items = r16, .n_items = 1}, TES_OK, NULL);
     expect("random 15 bytes", &p, (spec){.items = r15, .n_items = 1}, TES_ERR_MDOC_ITEM,
            "random (>= 16 bytes)");
@@ -748,14 +758,14 @@ TEST(random_at_least_16_bytes)
 TEST(an_element_or_digest_id_once_per_namespace)
 {
     PKI(p);
-    static const item same_item[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0},
-                                     {NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0}};
-    static const item same_id[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0},
-                                   {NS_MDL, 5, "given_name", V_TEXT, "Erika", 0}};
-    static const item same_name[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0},
-                                     {NS_MDL, 6, "family_name", V_TEXT, "Mustermann", 0}};
-    static const item other_ns[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0},
-                                    {"org.example.x", 5, "family_name", V_TEXT, "M", 0}};
+    static const item same_item[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false},
+                                     {NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false}};
+    static const item same_id[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false},
+                                   {NS_MDL, 5, "given_name", V_TEXT, "Erika", 0, false}};
+    static const item same_name[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false},
+                                     {NS_MDL, 6, "family_name", V_TEXT, "Mustermann", 0, false}};
+    static const item other_ns[] = {{NS_MDL, 5, "family_name", V_TEXT, "Mustermann", 0, false},
+                                    {"org.example.x", 5, "family_name", V_TEXT, "M", 0, false}};
     /* the same item twice: both match the one digest of digestID 5 */
     expect("same item twice", &p, (spec){.items = same_item, .n_items = 2}, TES_ERR_MDOC_ITEM,
            "discloses digestID 5 twice");
@@ -944,5 +954,12 @@ TEST(device_auth_and_name_spaces_shape)
            TES_ERR_MDOC_DEVICE_AUTH, "exactly one of deviceSignature and deviceMac");
     expect("a namespace with no items", &p, (spec){.empty_item_array = true},
            TES_ERR_MDOC_STRUCTURE, "non-empty array of IssuerSignedItemBytes");
+    expect("docType not text", &p, (spec){.doctype_not_text = true}, TES_ERR_MDOC_STRUCTURE,
+           "lacks docType (text)");
+    expect("issuerSigned without issuerAuth", &p, (spec){.no_issuer_auth = true},
+           TES_ERR_MDOC_STRUCTURE, "lacks issuerAuth");
+    static const item no_value[] = {{NS_MDL, 5, "family_name", V_TEXT, "M", 0, true}};
+    expect("item without elementValue", &p, (spec){.items = no_value, .n_items = 1},
+           TES_ERR_MDOC_ITEM, "elementValue");
     pki_free(&p);
 }
