@@ -123,6 +123,7 @@ typedef struct spec {
     bool empty_documents;
     bool device_attached;      /* deviceSignature with its payload embedded */
     bool device_both;          /* deviceAuth with deviceSignature and deviceMac */
+    bool mac_hmac384;          /* deviceAuth: a deviceMac whose alg is HMAC 384/384 (6) */
     bool empty_item_array;     /* nameSpaces: {ns: []} */
     bool doctype_not_text;     /* Document docType as an integer */
     bool no_issuer_auth;       /* issuerSigned without issuerAuth */
@@ -344,9 +345,21 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
         tes_cbor_enc_raw(&r, tes_buf_bytes(&devns));
         tes_cbor_enc_cstr(&r, "deviceAuth");
         tes_cbor_enc_map(&r, 1 + s->device_both);
-        tes_cbor_enc_cstr(&r, "deviceSignature");
-        tes_cose_sign1_write(&r, &device, tes_buf_bytes(&dab), !s->device_attached, NULL, 0,
-                             TES_BYTES(NULL, 0), false);
+        if (s->mac_hmac384) {
+            /* [<<{1: 6}>>, {}, nil, tag]: refused on its algorithm before any key is needed */
+            static const uint8_t prot[] = {0xa1, 0x01, 0x06};
+            uint8_t tag[48] = {0};
+            tes_cbor_enc_cstr(&r, "deviceMac");
+            tes_cbor_enc_array(&r, 4);
+            tes_cbor_enc_bytes(&r, prot, sizeof(prot));
+            tes_cbor_enc_map(&r, 0);
+            tes_cbor_enc_null(&r);
+            tes_cbor_enc_bytes(&r, tag, sizeof(tag));
+        } else {
+            tes_cbor_enc_cstr(&r, "deviceSignature");
+            tes_cose_sign1_write(&r, &device, tes_buf_bytes(&dab), !s->device_attached, NULL, 0,
+                                 TES_BYTES(NULL, 0), false);
+        }
         if (s->device_both) {
             uint8_t k[32] = {0};
             tes_cbor_enc_cstr(&r, "deviceMac");
@@ -952,6 +965,8 @@ TEST(device_auth_and_name_spaces_shape)
            TES_ERR_MDOC_DEVICE_AUTH, "nil (detached) payload");
     expect("deviceSignature and deviceMac", &p, (spec){.device_both = true},
            TES_ERR_MDOC_DEVICE_AUTH, "exactly one of deviceSignature and deviceMac");
+    expect("deviceMac with HMAC 384/384", &p, (spec){.mac_hmac384 = true}, TES_ERR_COSE_ALG,
+           "alg 6");
     expect("a namespace with no items", &p, (spec){.empty_item_array = true},
            TES_ERR_MDOC_STRUCTURE, "non-empty array of IssuerSignedItemBytes");
     expect("docType not text", &p, (spec){.doctype_not_text = true}, TES_ERR_MDOC_STRUCTURE,
