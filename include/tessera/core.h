@@ -86,6 +86,8 @@ typedef enum tes_err {
     TES_ERR_STATUS_TOKEN = 209,     /* status list token malformed (or a decompression bomb) */
     TES_ERR_HTTP_REQUEST = 210,     /* an HTTP request body, JWT or parameter is malformed */
     TES_ERR_STATUS_TOO_LARGE = 211, /* status list inflates beyond the bound (decompression bomb) */
+    /* ISO 18013-5 audit */
+    TES_ERR_MDOC_DATE = 212,        /* a tdate / full-date not in the form 18013-5 requires */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -137,6 +139,14 @@ typedef enum tes_err {
     /* status lists */
     TES_ERR_STATUS_ISSUER = 351,     /* status list not signed by the credential's own issuer */
     TES_ERR_STATUS_ROLLBACK = 352,   /* status list older (iat) than one already seen */
+    /* ISO 18013-5 audit */
+    TES_ERR_DS_COUNTRY = 353,        /* DS countryName missing or not its IACA's */
+    TES_ERR_ISSUING_COUNTRY = 354,   /* issuing_country differs from the DS countryName */
+    TES_ERR_ISSUING_JURISDICTION = 355, /* issuing_jurisdiction differs from the DS
+                                           stateOrProvinceName */
+    TES_ERR_MSO_VALIDITY_ORDER = 356,/* validityInfo out of order (signed <= validFrom <
+                                        validUntil) */
+    TES_ERR_MSO_SIGNED_OUTSIDE_DS = 357, /* MSO signed outside the DS certificate's validity */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

@@ -130,7 +130,8 @@ typedef struct tes_cert_info {
     uint32_t key_usage;            /* TES_KU_* bits */
     bool has_eku;
     bool self_issued;              /* subject == issuer */
-    bool unknown_critical;         /* an unhandled critical extension */
+    bool unknown_critical;         /* a critical extension this library does not enforce
+                                      (any but basicConstraints, keyUsage, extKeyUsage) */
     uint8_t ski[64];
     size_t ski_len;                /* 0 when absent */
     uint8_t aki[64];
@@ -139,6 +140,8 @@ typedef struct tes_cert_info {
     char issuer[256];
     char common_name[128];         /* subject CN, "" when absent */
     char country[8];               /* subject C, "" when absent */
+    char state[128];               /* subject ST (stateOrProvinceName), "" when absent */
+    char critical_ext[64];         /* OID of the first unenforced critical extension, or "" */
     uint8_t sha256[32];            /* of the DER encoding */
 } tes_cert_info;
 

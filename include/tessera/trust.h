@@ -53,7 +53,10 @@ typedef struct tes_trust_result {
  *   TES_ERR_CHAIN_SIG        a signature in the chain is wrong
  *   TES_ERR_DS_PROFILE / TES_ERR_READER_PROFILE  the leaf violates its profile
  *                            (EKU, keyUsage digitalSignature, not a CA,
- *                            AKI equal to the issuer's SKI)
+ *                            AKI equal to the issuer's SKI, no critical extension
+ *                            it does not enforce, a DS valid no longer than its IACA)
+ *   TES_ERR_DS_COUNTRY       a DS (or intermediate) countryName missing or not the
+ *                            IACA's (18013-5 Table B.3)
  *   TES_ERR_CERT_NOT_YET_VALID / TES_ERR_CERT_EXPIRED  at time `at`, for
  *                            any certificate of the chain, root included. */
 TES_MUST_CHECK tes_err tes_trust_validate(tes_trust_store *s, tes_trust_profile p,

@@ -3,6 +3,7 @@
  * extension lookup and signature checks.
  */
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -145,7 +146,24 @@ static tes_err fill_info(tes_cert *c)
     ci->has_key_usage = (flags & EXFLAG_KUSAGE) != 0;
     ci->key_usage = ci->has_key_usage ? map_key_usage(X509_get_key_usage(x)) : 0;
     ci->has_eku = (flags & EXFLAG_XKUSAGE) != 0;
-    ci->unknown_critical = (flags & EXFLAG_CRITICAL) != 0;
+    /* OpenSSL's EXFLAG_CRITICAL only marks critical extensions OpenSSL itself does not
+     * know; nameConstraints or policyConstraints, which it knows but this library never
+     * enforces, would pass. A critical extension is accepted only when the profile
+     * checks enforce it (src/trust/profile.c). */
+    ci->unknown_critical = false;
+    for (int i = 0; i < X509_get_ext_count(x); i++) {
+        X509_EXTENSION *ext = X509_get_ext(x, i);
+        if (X509_EXTENSION_get_critical(ext) <= 0)
+            continue;
+        int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+        if (nid == NID_basic_constraints || nid == NID_key_usage || nid == NID_ext_key_usage)
+            continue;
+        ci->unknown_critical = true;
+        if (OBJ_obj2txt(ci->critical_ext, sizeof ci->critical_ext, X509_EXTENSION_get_object(ext),
+                        1) <= 0)
+            snprintf(ci->critical_ext, sizeof ci->critical_ext, "(unreadable OID)");
+        break;
+    }
 
     if ((err = copy_key_id(X509_get0_subject_key_id(x), "subjectKeyIdentifier", ci->ski,
                            &ci->ski_len)) ||
@@ -158,7 +176,8 @@ static tes_err fill_info(tes_cert *c)
     if ((err = name_oneline(subj, ci->subject, sizeof ci->subject)) ||
         (err = name_oneline(iss, ci->issuer, sizeof ci->issuer)) ||
         (err = name_attr(subj, NID_commonName, ci->common_name, sizeof ci->common_name)) ||
-        (err = name_attr(subj, NID_countryName, ci->country, sizeof ci->country)))
+        (err = name_attr(subj, NID_countryName, ci->country, sizeof ci->country)) ||
+        (err = name_attr(subj, NID_stateOrProvinceName, ci->state, sizeof ci->state)))
         return err;
     return tes_digest(TES_HASH_SHA256, TES_BYTES(c->der, c->der_len), ci->sha256);
 }

@@ -20,13 +20,54 @@ void mdoc_enc_tdate(tes_cbor_enc *e, int64_t t)
     tes_cbor_enc_text(e, s, 20);
 }
 
-bool mdoc_get_tdate(const tes_cbor_doc *d, uint32_t i, int64_t *out)
+static bool year_zero(const uint8_t *p)
+{
+    return memcmp(p, "0000", 4) == 0;
+}
+
+tes_err mdoc_check_tdate_text(tes_bytes s, int64_t *out)
+{
+    const uint8_t *p = s.ptr;
+    int64_t t;
+    char shown[48];
+    /* 18013-5 §7.2.1 / §9.1.2.4: tdate is an RFC 3339 date-time without fraction of
+     * seconds and with no local offset ("Z"); years 0001..9999. */
+    if (s.len != 20 || p[10] != 'T' || p[19] != 'Z' || year_zero(p) ||
+        tes_time_parse((const char *)p, 20, true, &t) != TES_OK) {
+        mdoc_view_str(shown, sizeof(shown), s);
+        return tes_err_set(TES_ERR_MDOC_DATE,
+                           "tdate '%s' is not YYYY-MM-DDThh:mm:ssZ (UTC 'Z', no fraction of "
+                           "seconds, no offset, year 0001 or later)", shown);
+    }
+    if (out)
+        *out = t;
+    return TES_OK;
+}
+
+tes_err mdoc_check_full_date_text(tes_bytes s)
+{
+    char shown[48];
+    if (s.len != 10 || year_zero(s.ptr) || !tes_date_valid((const char *)s.ptr, 10)) {
+        mdoc_view_str(shown, sizeof(shown), s);
+        return tes_err_set(TES_ERR_MDOC_DATE,
+                           "full-date '%s' is not YYYY-MM-DD (RFC 3339 full-date, year 0001 or "
+                           "later)", shown);
+    }
+    return TES_OK;
+}
+
+tes_err mdoc_read_tdate(const tes_cbor_doc *d, uint32_t i, int64_t *out)
 {
     if (!tes_cbor_is(d, i, TES_CBOR_TAG) || d->nodes[i].val != 0 ||
         !tes_cbor_is(d, i + 1, TES_CBOR_TEXT))
-        return false;
+        return tes_err_set(TES_ERR_MSO_STRUCTURE, "not a tdate (tag 0 text)");
     const tes_cbor_node *t = &d->nodes[i + 1];
-    return tes_time_parse((const char *)t->data, t->len, false, out) == TES_OK;
+    return mdoc_check_tdate_text(TES_BYTES(t->data, t->len), out);
+}
+
+bool mdoc_get_tdate(const tes_cbor_doc *d, uint32_t i, int64_t *out)
+{
+    return mdoc_read_tdate(d, i, out) == TES_OK;
 }
 
 void mdoc_device_auth_bytes(tes_buf *out, tes_bytes transcript, tes_bytes doctype,

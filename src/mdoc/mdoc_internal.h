@@ -22,8 +22,15 @@ tes_err mdoc_cred_load(tes_bytes in, mdoc_cred *c);
 
 /* Writes 0("YYYY-MM-DDThh:mm:ssZ"). */
 void mdoc_enc_tdate(tes_cbor_enc *e, int64_t t);
-/* Reads a tdate (tag 0 text, RFC 3339, fractional seconds tolerated). */
+/* Reads a tdate: tag 0 text "YYYY-MM-DDThh:mm:ssZ" as 18013-5 requires (no fraction,
+ * no offset, year >= 0001). */
 bool mdoc_get_tdate(const tes_cbor_doc *d, uint32_t i, int64_t *out);
+/* The same with the reason: TES_ERR_MSO_STRUCTURE when node i is not tag 0 text,
+ * TES_ERR_MDOC_DATE when the text is not in the required form. */
+tes_err mdoc_read_tdate(const tes_cbor_doc *d, uint32_t i, int64_t *out);
+/* Checks the text of a tdate / a full-date (tag 1004) (TES_ERR_MDOC_DATE). */
+tes_err mdoc_check_tdate_text(tes_bytes s, int64_t *out);
+tes_err mdoc_check_full_date_text(tes_bytes s);
 
 /* DeviceAuthenticationBytes = 24(bstr(["DeviceAuthentication", transcript,
  * doctype, DeviceNameSpacesBytes])), transcript and namespaces as raw CBOR. */

@@ -38,8 +38,16 @@ tes_err tes_trust_check_root(const tes_cert *root)
     if (ci->ski_len == 0)
         return tes_err_set(TES_ERR_IACA_PROFILE, "root '%s' has no subject key identifier", who);
     if (ci->unknown_critical)
-        return tes_err_set(TES_ERR_IACA_PROFILE, "root '%s' has an unknown critical extension",
-                           who);
+        return tes_err_set(TES_ERR_IACA_PROFILE,
+                           "root '%s' has a critical extension %s that is not enforced here "
+                           "(only basicConstraints, keyUsage and extKeyUsage are)", who,
+                           ci->critical_ext);
+    /* 18013-5 Annex B / §9.1.5: IACA and reader roots carry elliptic-curve keys (ECDSA or
+     * EdDSA); a certificate whose key the crypto layer cannot represent (RSA, DSA) has none. */
+    if (tes_cert_key(root) == NULL)
+        return tes_err_set(TES_ERR_IACA_PROFILE,
+                           "root '%s' has no elliptic-curve (ECDSA/EdDSA) public key; the "
+                           "profile does not allow RSA or other key types", who);
     return TES_OK;
 }
 
@@ -71,6 +79,25 @@ tes_err tes_trust_check_leaf(const tes_cert *leaf, tes_trust_profile p, const te
                                role, who, ii->subject);
     }
     if (ci->unknown_critical)
-        return tes_err_set(code, "%s '%s' has an unknown critical extension", role, who);
+        return tes_err_set(code,
+                           "%s '%s' has a critical extension %s that is not enforced here "
+                           "(only basicConstraints, keyUsage and extKeyUsage are)", role, who,
+                           ci->critical_ext);
+    if (p == TES_PROFILE_DS && issuer) {
+        const tes_cert_info *ii = tes_cert_get_info(issuer);
+        /* 18013-5 Table B.3: the DS countryName is the IACA's. */
+        if (ci->country[0] == '\0' || strcmp(ci->country, ii->country) != 0)
+            return tes_err_set(TES_ERR_DS_COUNTRY,
+                               "%s '%s' has countryName '%s' but its issuer '%s' has '%s'", role,
+                               who, ci->country, ii->subject, ii->country);
+        /* A DS is never valid beyond the IACA that vouches for it. */
+        if (ci->not_after > ii->not_after) {
+            char a[21], b[21];
+            tes_time_format(ci->not_after, a);
+            tes_time_format(ii->not_after, b);
+            return tes_err_set(code, "%s '%s' is valid until %s, beyond its issuer '%s' (%s)",
+                               role, who, a, ii->subject, b);
+        }
+    }
     return TES_OK;
 }

@@ -331,6 +331,13 @@ static tes_err validate_cold(tes_trust_store *s, tes_trust_profile p, tes_cert *
     rc = tes_trust_check_leaf(leaf, p, inter ? inter : root);
     if (rc != TES_OK)
         return rc;
+    if (p == TES_PROFILE_DS && inter) {
+        const tes_cert_info *ii = tes_cert_get_info(inter), *ri = tes_cert_get_info(root);
+        if (strcmp(ii->country, ri->country) != 0)
+            return tes_err_set(TES_ERR_DS_COUNTRY,
+                               "intermediate '%s' has countryName '%s' but the IACA '%s' has '%s'",
+                               ii->subject, ii->country, ri->subject, ri->country);
+    }
 
     memset(entry, 0, sizeof *entry);
     entry->leaf = tes_cert_ref(leaf);

@@ -469,36 +469,54 @@ TEST(synthetic_two_roots)
 
 TEST(synthetic_root_expires_first)
 {
-    tes_key *rk = NULL, *dk = NULL;
+    /* A DS directly under an IACA may not outlive it (refused as a profile
+     * violation); a root that expires before a longer intermediate still bounds
+     * the window of the whole path, and the error names it. */
+    tes_key *rk = NULL, *ik = NULL, *dk = NULL;
     REQUIRE(tes_key_generate(TES_CURVE_P256, &rk) == TES_OK);
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &ik) == TES_OK);
     REQUIRE(tes_key_generate(TES_CURVE_P384, &dk) == TES_OK);
     tes_cert_template rt = root_tpl("short iaca");
     rt.not_after = NB + 10 * 86400;
-    tes_cert *root = NULL, *ds = NULL;
+    rt.path_len = -1;
+    tes_cert *root = NULL, *inter = NULL, *ds = NULL, *direct = NULL;
     REQUIRE(tes_cert_create(&rt, rk, NULL, rk, &root) == TES_OK);
+    tes_cert_template it = root_tpl("long intermediate");
+    REQUIRE(tes_cert_create(&it, ik, root, rk, &inter) == TES_OK);
     tes_cert_template t = ds_tpl("long ds");
-    REQUIRE(tes_cert_create(&t, dk, root, rk, &ds) == TES_OK);
+    REQUIRE(tes_cert_create(&t, dk, inter, ik, &ds) == TES_OK);
+    REQUIRE(tes_cert_create(&t, dk, root, rk, &direct) == TES_OK);
 
     tes_trust_store *s = NULL;
     REQUIRE(tes_trust_store_new(&s) == TES_OK);
     REQUIRE(tes_trust_store_add(s, TES_PROFILE_DS, root) == TES_OK);
     tes_trust_result r;
-    CHECK_ERR(validate1(s, TES_PROFILE_DS, ds, NB + 5 * 86400, &r), TES_OK);
-    CHECK_ERR(validate1(s, TES_PROFILE_DS, ds, NB + 20 * 86400, &r), TES_ERR_CERT_EXPIRED);
+    CHECK_ERR(validate1(s, TES_PROFILE_DS, direct, NB + 5 * 86400, &r), TES_ERR_DS_PROFILE);
+    CHECK(strstr(tes_err_message(), "beyond its issuer") != NULL);
+
+    tes_bytes chain[2] = {tes_cert_der(ds), tes_cert_der(inter)};
+    CHECK_ERR(tes_trust_validate(s, TES_PROFILE_DS, chain, 2, NB + 5 * 86400, &r), TES_OK);
+    CHECK_ERR(tes_trust_validate(s, TES_PROFILE_DS, chain, 2, NB + 20 * 86400, &r),
+              TES_ERR_CERT_EXPIRED);
     CHECK(r.from_cache);
     CHECK(strstr(tes_err_message(), "IACA root '") != NULL &&
           strstr(tes_err_message(), "CN=short iaca") != NULL);
     /* Before the DS (the later notBefore) is valid: the DS is named. */
-    CHECK_ERR(validate1(s, TES_PROFILE_DS, ds, NB - 10, &r), TES_ERR_CERT_NOT_YET_VALID);
+    CHECK_ERR(tes_trust_validate(s, TES_PROFILE_DS, chain, 2, NB - 10, &r),
+              TES_ERR_CERT_NOT_YET_VALID);
     CHECK(strstr(tes_err_message(), "document signer '") != NULL &&
           strstr(tes_err_message(), "CN=long ds") != NULL);
     /* Before the root is valid. */
-    CHECK_ERR(validate1(s, TES_PROFILE_DS, ds, NB - 2 * 86400, &r), TES_ERR_CERT_NOT_YET_VALID);
+    CHECK_ERR(tes_trust_validate(s, TES_PROFILE_DS, chain, 2, NB - 2 * 86400, &r),
+              TES_ERR_CERT_NOT_YET_VALID);
 
     tes_trust_store_free(s);
+    tes_cert_free(direct);
     tes_cert_free(ds);
+    tes_cert_free(inter);
     tes_cert_free(root);
     tes_key_free(rk);
+    tes_key_free(ik);
     tes_key_free(dk);
 }
 
