@@ -98,10 +98,6 @@
 
 #include "se/se_internal.h"
 
-/* Test-only: reads protection attributes of a key's private half. */
-tes_err se_pkcs11_test_key_attrs(tes_se *se, const char *id, bool *sensitive, bool *extractable,
-                                 bool *is_private, bool *on_token);
-
 #define P11_ID_LEN 16
 #define P11_ID_HEX (2 * P11_ID_LEN)
 #define P11_LABEL_PREFIX "tessera "
@@ -1540,37 +1536,4 @@ tes_err se_pkcs11_open(const char *module, const char *label, const char *state_
     }
     *out = &s->base;
     return TES_OK;
-}
-
-tes_err se_pkcs11_test_key_attrs(tes_se *se, const char *id, bool *sensitive, bool *extractable,
-                                 bool *is_private, bool *on_token)
-{
-    p11_se *s = (p11_se *)se;
-    uint8_t idb[P11_ID_LEN];
-    if (s == NULL || se->ops != &p11_ops || !id_bytes(id, idb))
-        return tes_err_set(TES_ERR_ARG, "not a PKCS#11 key");
-    pthread_mutex_lock(&s->mu);
-    CK_OBJECT_HANDLE h;
-    bool found = false;
-    tes_err e = find_obj(s, CKO_PRIVATE_KEY, idb, &h, &found);
-    if (e == TES_OK && !found)
-        e = tes_err_set(TES_ERR_KEY_UNKNOWN, "private key '%s' not visible", id);
-    if (e == TES_OK) {
-        CK_BBOOL v[4] = {0};
-        CK_ATTRIBUTE a[] = {{CKA_SENSITIVE, &v[0], 1},
-                            {CKA_EXTRACTABLE, &v[1], 1},
-                            {CKA_PRIVATE, &v[2], 1},
-                            {CKA_TOKEN, &v[3], 1}};
-        CK_RV rv = s->m->C_GetAttributeValue(s->sess, h, a, 4);
-        if (rv != CKR_OK)
-            e = p11_fail(rv, "C_GetAttributeValue");
-        else {
-            *sensitive = v[0];
-            *extractable = v[1];
-            *is_private = v[2];
-            *on_token = v[3];
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return e;
 }
