@@ -37,9 +37,6 @@ tes_err mdoc_check_full_date_text(tes_bytes s);
 void mdoc_device_auth_bytes(tes_buf *out, tes_bytes transcript, tes_bytes doctype,
                             tes_bytes device_ns_bytes);
 
-/* Writes text bytes of a view as a printable, bounded C string. */
-void mdoc_view_str(char *out, size_t cap, tes_bytes v);
-
 /*
  * Test hooks. Deliberate flaws for the negative test matrix ("sign, then
  * corrupt X", as t_cose's test options do): each makes exactly one thing wrong
