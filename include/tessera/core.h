@@ -235,6 +235,9 @@ TES_MUST_CHECK tes_err tes_rng_fill(const tes_rng *r, uint8_t *out, size_t n);
 
 /* Hex (lower case out; either case in; whitespace at the end tolerated on input). */
 void tes_hex_encode(tes_buf *out, tes_bytes in);
+/* The same as a C string: 2 * in.len digits and a NUL into out, which holds at
+ * least 2 * in.len + 1 bytes (char[65] for a SHA-256). */
+void tes_hex_str(char *out, tes_bytes in);
 TES_MUST_CHECK tes_err tes_hex_decode(tes_buf *out, const char *text, size_t len);
 /* base64url without padding on output; padding tolerated on input. */
 void tes_b64url_encode(tes_buf *out, tes_bytes in);
@@ -242,6 +245,15 @@ TES_MUST_CHECK tes_err tes_b64url_decode(tes_buf *out, const char *text, size_t 
 /* Standard base64 (for PEM); whitespace skipped on input. */
 void tes_b64_encode(tes_buf *out, tes_bytes in);
 TES_MUST_CHECK tes_err tes_b64_decode(tes_buf *out, const char *text, size_t len);
+
+/* Untrusted text (a name, a doctype, a value from the wire) made safe to put in
+ * a message or show to a person: the bytes of v into out as a C string of at
+ * most cap - 1 bytes (cap >= 1; nothing is written when cap is 0). Well-formed
+ * UTF-8 is kept and never cut inside a character; each control character (C0,
+ * DEL, C1, the line and paragraph separators, the bidirectional controls that
+ * could reorder what is shown) and each byte that is not well-formed UTF-8
+ * becomes one '?'. */
+void tes_text_printable(char *out, size_t cap, tes_bytes v);
 
 /* Calendar time helpers (UTC, proleptic Gregorian). */
 /* Formats t as "YYYY-MM-DDThh:mm:ssZ" into out (at least 21 bytes). */

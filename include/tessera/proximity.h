@@ -42,6 +42,8 @@ typedef struct tes_consent_item {
     bool override_scope;    /* set by the callback to release an out-of-scope element */
 } tes_consent_item;
 
+/* The text fields come from the reader and are shown to the holder: they are
+ * made printable by tes_text_printable (UTF-8 kept, controls '?'). */
 typedef struct tes_consent_request {
     bool reader_authenticated;
     char reader_name[256];   /* CN of the reader certificate, or "" */

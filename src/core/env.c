@@ -275,8 +275,7 @@ tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode)
         if (system_fill(NULL, r, sizeof(r)) != 0)
             return tes_err_set(TES_ERR_RANDOM, "the random source failed (temp file name)");
         char hex[2 * sizeof(r) + 1];
-        for (size_t i = 0; i < sizeof(r); i++)
-            snprintf(hex + 2 * i, 3, "%02x", r[i]);
+        tes_hex_str(hex, TES_BYTES(r, sizeof(r)));
         if (snprintf(tmp, sizeof(tmp), "%s/.%s.%s.tmp", d, b, hex) >= (int)sizeof(tmp))
             return tes_err_set(TES_ERR_ARG, "path too long: '%s'", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)(mode & 07777));

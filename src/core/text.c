@@ -1,19 +1,98 @@
-/* Hex, base64 and base64url. */
+/* Hex, base64, base64url, and untrusted text made printable. */
 #include <string.h>
 
 #include "tessera/core.h"
 
-static const char hexdig[] = "0123456789abcdef";
+/* The one hex encoder: 2 * n lower-case digits at out (no terminator). */
+static void hex_digits(char *out, const uint8_t *in, size_t n)
+{
+    static const char hexdig[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexdig[in[i] >> 4];
+        out[2 * i + 1] = hexdig[in[i] & 15];
+    }
+}
 
 void tes_hex_encode(tes_buf *out, tes_bytes in)
 {
     uint8_t *p = tes_buf_extend(out, in.len * 2);
-    if (p == NULL)
-        return;
-    for (size_t i = 0; i < in.len; i++) {
-        p[2 * i] = (uint8_t)hexdig[in.ptr[i] >> 4];
-        p[2 * i + 1] = (uint8_t)hexdig[in.ptr[i] & 15];
+    if (p != NULL)
+        hex_digits((char *)p, in.ptr, in.len);
+}
+
+void tes_hex_str(char *out, tes_bytes in)
+{
+    hex_digits(out, in.ptr, in.len);
+    out[2 * in.len] = '\0';
+}
+
+/* Length of the well-formed UTF-8 character at p (n bytes left; RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_char(const uint8_t *p, size_t n)
+{
+    uint8_t c = p[0];
+    size_t len;
+    uint8_t lo = 0x80, hi = 0xbf; /* the range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else {
+        return 0;
     }
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* Whether the character at p (len bytes of well-formed UTF-8) is a control: C1
+ * (U+0080..U+009F), or one that moves or reorders the text around it: the
+ * line and paragraph separators U+2028/U+2029 and the Bidi_Control characters
+ * U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069. */
+static bool utf8_control(const uint8_t *p, size_t len)
+{
+    if (len == 2)
+        return (p[0] == 0xc2 && p[1] <= 0x9f) || (p[0] == 0xd8 && p[1] == 0x9c);
+    if (len != 3 || p[0] != 0xe2)
+        return false;
+    if (p[1] == 0x80)
+        return p[2] == 0x8e || p[2] == 0x8f || (p[2] >= 0xa8 && p[2] <= 0xae);
+    return p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9;
+}
+
+void tes_text_printable(char *out, size_t cap, tes_bytes v)
+{
+    if (out == NULL || cap == 0)
+        return;
+    size_t o = 0;
+    for (size_t i = 0; i < v.len;) {
+        uint8_t c = v.ptr[i];
+        size_t len = c < 0x80 ? 1 : utf8_char(v.ptr + i, v.len - i);
+        bool shown = len == 1 ? c >= 0x20 && c != 0x7f : len > 1 && !utf8_control(v.ptr + i, len);
+        size_t need = shown ? len : 1;
+        if (need > cap - 1 - o)
+            break; /* never cut inside a character */
+        if (shown)
+            memcpy(out + o, v.ptr + i, len);
+        else
+            out[o] = '?';
+        o += need;
+        i += len ? len : 1; /* a byte that starts no character is one '?' */
+    }
+    out[o] = '\0';
 }
 
 static int hexval(char c)

@@ -700,14 +700,8 @@ static tes_err chain_device_id(tes_bytes chain, const tes_key *k, char out[65])
     } else {
         const tes_cbor_node *n = tes_cbor_at(&d, second);
         uint8_t h[32];
-        if ((err = tes_digest(TES_HASH_SHA256, TES_BYTES(n->data, n->len), h)) == TES_OK) {
-            static const char hx[] = "0123456789abcdef";
-            for (size_t i = 0; i < 32; i++) {
-                out[2 * i] = hx[h[i] >> 4];
-                out[2 * i + 1] = hx[h[i] & 15];
-            }
-            out[64] = '\0';
-        }
+        if ((err = tes_digest(TES_HASH_SHA256, TES_BYTES(n->data, n->len), h)) == TES_OK)
+            tes_hex_str(out, TES_BYTES(h, 32));
     }
     tes_cbor_doc_free(&d);
     return err;

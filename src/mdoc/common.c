@@ -4,14 +4,6 @@
 
 #include "mdoc_internal.h"
 
-void mdoc_view_str(char *out, size_t cap, tes_bytes v)
-{
-    size_t n = v.len < cap - 1 ? v.len : cap - 1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = v.ptr[i] >= 0x20 && v.ptr[i] < 0x7f ? (char)v.ptr[i] : '?';
-    out[n] = '\0';
-}
-
 void mdoc_enc_tdate(tes_cbor_enc *e, int64_t t)
 {
     char s[21];
@@ -34,7 +26,7 @@ tes_err mdoc_check_tdate_text(tes_bytes s, int64_t *out)
      * seconds and with no local offset ("Z"); years 0001..9999. */
     if (s.len != 20 || p[10] != 'T' || p[19] != 'Z' || year_zero(p) ||
         tes_time_parse((const char *)p, 20, true, &t) != TES_OK) {
-        mdoc_view_str(shown, sizeof(shown), s);
+        tes_text_printable(shown, sizeof(shown), s);
         return tes_err_set(TES_ERR_MDOC_DATE,
                            "tdate '%s' is not YYYY-MM-DDThh:mm:ssZ (UTC 'Z', no fraction of "
                            "seconds, no offset, year 0001 or later)", shown);
@@ -48,7 +40,7 @@ tes_err mdoc_check_full_date_text(tes_bytes s)
 {
     char shown[48];
     if (s.len != 10 || year_zero(s.ptr) || !tes_date_valid((const char *)s.ptr, 10)) {
-        mdoc_view_str(shown, sizeof(shown), s);
+        tes_text_printable(shown, sizeof(shown), s);
         return tes_err_set(TES_ERR_MDOC_DATE,
                            "full-date '%s' is not YYYY-MM-DD (RFC 3339 full-date, year 0001 or "
                            "later)", shown);
@@ -276,7 +268,7 @@ tes_err tes_mdoc_cred_info_read(tes_bytes mdoc, tes_mdoc_cred_info *f)
         goto done;
     }
     tes_bytes mdt = TES_BYTES(md.nodes[dt].data, md.nodes[dt].len);
-    mdoc_view_str(f->doctype, sizeof(f->doctype), mdt);
+    tes_text_printable(f->doctype, sizeof(f->doctype), mdt);
     if (!tes_bytes_eq(mdt, c.doctype)) {
         e = tes_err_set(TES_ERR_DOCTYPE_MISMATCH,
                         "the credential's docType differs from its MSO's ('%s')", f->doctype);

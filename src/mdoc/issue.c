@@ -168,13 +168,11 @@ static size_t align16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
-tes_err tes_mdoc_issue(const tes_mdoc_issue_params *p, tes_buf *out)
+/* Issues the credential; `flaws` (mdoc_internal.h, "Test hooks") is read only in
+ * the test build: elsewhere every MDOC_FLAW() is false and the flaws are dead code. */
+static tes_err issue(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *out)
 {
-    return mdoc_issue_flawed(p, 0, out);
-}
-
-tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *out)
-{
+    (void)flaws;
     if (p == NULL || p->doctype == NULL || p->claims == NULL || p->device_key == NULL ||
         p->issuer == NULL || p->ds_chain_len == 0 || p->ds_chain == NULL || out == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_mdoc_issue: missing parameter");
@@ -251,9 +249,9 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
                 e = pool_take(&rp, rnd, sizeof(rnd));
                 if (e == TES_OK) {
                     item_rec *it = &items[gr->first + k];
+                    bool short_random = first && MDOC_FLAW(flaws, MDOC_FLAW_SHORT_RANDOM);
                     e = make_item(it, &claims[gr->first + k], d->id, rnd,
-                                  first && (flaws & MDOC_FLAW_SHORT_RANDOM) ? 8 : RANDOM_LEN,
-                                  d->dg);
+                                  short_random ? 8 : RANDOM_LEN, d->dg);
                     gr->items_len += it->total;
                 }
                 tes_wipe(rnd, sizeof(rnd));
@@ -295,10 +293,10 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     }
     tbs.len = MSO_ROOM;
     tes_cbor_enc me = {.out = &tbs};
-    bool status = p->status_uri != NULL || (flaws & MDOC_FLAW_MSO_STATUS);
-    bool validity = !(flaws & MDOC_FLAW_MSO_NO_VALIDITY);
+    bool status = p->status_uri != NULL || MDOC_FLAW(flaws, MDOC_FLAW_MSO_STATUS);
+    bool validity = !MDOC_FLAW(flaws, MDOC_FLAW_MSO_NO_VALIDITY);
     tes_cbor_enc_map(&me, 5 + status + validity);
-    if (flaws & MDOC_FLAW_MSO_STATUS) {
+    if (MDOC_FLAW(flaws, MDOC_FLAW_MSO_STATUS)) {
         tes_cbor_enc_cstr(&me, "status");
         tes_cbor_enc_map(&me, 0);
     } else if (status) {
@@ -312,9 +310,10 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
         tes_cbor_enc_cstr(&me, p->status_uri);
     }
     tes_cbor_enc_cstr(&me, "docType");
-    tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_DOCTYPE ? "org.example.other" : p->doctype);
+    tes_cbor_enc_cstr(&me,
+                      MDOC_FLAW(flaws, MDOC_FLAW_MSO_DOCTYPE) ? "org.example.other" : p->doctype);
     tes_cbor_enc_cstr(&me, "version");
-    tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_VERSION ? "2.0" : "1.0");
+    tes_cbor_enc_cstr(&me, MDOC_FLAW(flaws, MDOC_FLAW_MSO_VERSION) ? "2.0" : "1.0");
     if (validity) {
         tes_cbor_enc_cstr(&me, "validityInfo");
         tes_cbor_enc_map(&me, 3);
@@ -331,7 +330,7 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
         const ns_group *gr = &groups[order[o]];
         tes_cbor_enc_text(&me, gr->ns, gr->ns_len);
         /* the first item's digest (in drawing order) is the one a flaw leaves out */
-        size_t skip = order[o] == 0 && (flaws & MDOC_FLAW_DIGEST_OMIT) ? 1 : 0;
+        size_t skip = order[o] == 0 && MDOC_FLAW(flaws, MDOC_FLAW_DIGEST_OMIT) ? 1 : 0;
         sort_digests(gr->dg + skip, gr->n_ids - skip);
         tes_cbor_enc_map(&me, gr->n_ids - skip);
         for (size_t k = skip; k < gr->n_ids; k++) {
@@ -342,7 +341,7 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     tes_cbor_enc_cstr(&me, "deviceKeyInfo");
     tes_cbor_enc_map(&me, 1);
     tes_cbor_enc_cstr(&me, "deviceKey");
-    if (flaws & MDOC_FLAW_MSO_DEVICE_KEY) {
+    if (MDOC_FLAW(flaws, MDOC_FLAW_MSO_DEVICE_KEY)) {
         tes_cbor_enc_map(&me, 4);
         tes_cbor_enc_uint(&me, 1);
         tes_cbor_enc_uint(&me, 2);
@@ -356,13 +355,13 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
         tes_cose_key_write(&me, p->device_key);
     }
     tes_cbor_enc_cstr(&me, "digestAlgorithm");
-    tes_cbor_enc_cstr(&me, flaws & MDOC_FLAW_MSO_DIGEST_ALG ? "MD5" : "SHA-256");
+    tes_cbor_enc_cstr(&me, MDOC_FLAW(flaws, MDOC_FLAW_MSO_DIGEST_ALG) ? "MD5" : "SHA-256");
     e = tes_cbor_enc_finish(&me);
     if (e != TES_OK)
         goto done;
     /* MobileSecurityObjectBytes = 24(bstr(MSO)), its heads right before the MSO */
     size_t payload_off = MSO_ROOM, mso_len = tbs.len - MSO_ROOM;
-    if (!(flaws & MDOC_FLAW_MSO_UNTAGGED)) {
+    if (!MDOC_FLAW(flaws, MDOC_FLAW_MSO_UNTAGGED)) {
         payload_off -= 2 + tes_cbor_head_size(mso_len);
         tbs.ptr[payload_off] = 0xd8;
         tbs.ptr[payload_off + 1] = 24;
@@ -372,7 +371,7 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
     /* the stored credential, keys in deterministic order:
      * {"docType": T, "issuerSigned": {"issuerAuth": .., "nameSpaces": ..}};
      * its whole size reserved once: the items (the portrait) are copied once */
-    size_t chain_len = flaws & MDOC_FLAW_NO_X5CHAIN ? 0 : p->ds_chain_len;
+    size_t chain_len = MDOC_FLAW(flaws, MDOC_FLAW_NO_X5CHAIN) ? 0 : p->ds_chain_len;
     size_t extra = 96 + strlen(p->doctype) + (tbs.len - payload_off) + TES_MAX_SIG;
     for (size_t j = 0; j < chain_len && j < TES_COSE_MAX_CHAIN; j++)
         extra += 9 + p->ds_chain[j].len;
@@ -394,9 +393,9 @@ tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_bu
         goto done;
     uint8_t *a = out->ptr + auth;
     size_t auth_len = out->len - auth;
-    if (flaws & MDOC_FLAW_ISSUER_SIG)
+    if (MDOC_FLAW(flaws, MDOC_FLAW_ISSUER_SIG))
         a[auth_len - 1] ^= 0x01; /* the signature is the last item */
-    if ((flaws & MDOC_FLAW_ISSUER_ALG) && auth_len > 5 && a[1] == 0x43 && a[4] == 0x26)
+    if (MDOC_FLAW(flaws, MDOC_FLAW_ISSUER_ALG) && auth_len > 5 && a[1] == 0x43 && a[4] == 0x26)
         a[4] = 0x20; /* protected 43 a1 01 26 (ES256) becomes alg -1 */
     tes_cbor_enc_cstr(&oe, "nameSpaces");
     tes_cbor_enc_map(&oe, n_groups);
@@ -420,3 +419,15 @@ done:
     tes_buf_free(&tbs);
     return e;
 }
+
+tes_err tes_mdoc_issue(const tes_mdoc_issue_params *p, tes_buf *out)
+{
+    return issue(p, 0, out);
+}
+
+#ifdef TES_TEST_HOOKS
+tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *out)
+{
+    return issue(p, flaws, out);
+}
+#endif

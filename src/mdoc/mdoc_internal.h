@@ -37,16 +37,16 @@ tes_err mdoc_check_full_date_text(tes_bytes s);
 void mdoc_device_auth_bytes(tes_buf *out, tes_bytes transcript, tes_bytes doctype,
                             tes_bytes device_ns_bytes);
 
-/* Writes text bytes of a view as a printable, bounded C string. */
-void mdoc_view_str(char *out, size_t cap, tes_bytes v);
-
-#endif
-
 /*
- * Deliberate flaws for the negative test matrix ("sign, then corrupt X", as
- * t_cose's test options do): each makes exactly one thing wrong in an
- * otherwise correct, correctly signed credential or response. Never set
- * outside tests.
+ * Test hooks. Deliberate flaws for the negative test matrix ("sign, then
+ * corrupt X", as t_cose's test options do): each makes exactly one thing wrong
+ * in an otherwise correct, correctly signed credential or response.
+ *
+ * They exist only in the test build of issue.c and present.c: compiled again
+ * with -DTES_TEST_HOOKS (CMake target tessera_testhooks) into libtessera_test.a,
+ * which only tests link and which is never installed. In libtessera itself
+ * MDOC_FLAW() is the constant false and no flawed generator is compiled
+ * (tests/install/install.sh checks the installed libtessera.a with nm).
  */
 enum mdoc_flaw {
     MDOC_FLAW_MSO_DOCTYPE = 1u << 0,      /* MSO docType differs from the Document's */
@@ -65,6 +65,14 @@ enum mdoc_flaw {
     MDOC_FLAW_ISSUER_SIG = 1u << 13,      /* issuer signature bit flipped */
     MDOC_FLAW_ISSUER_ALG = 1u << 14,      /* protected alg -1 (not a signature algorithm) */
 };
+#ifdef TES_TEST_HOOKS
+#define MDOC_FLAW(flaws, f) (((flaws) & (f)) != 0)
+/* tes_mdoc_issue / tes_mdoc_present with the flaws set in `flaws`. */
 tes_err mdoc_issue_flawed(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *out);
 tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, tes_buf *out,
                             size_t *missing);
+#else
+#define MDOC_FLAW(flaws, f) false
+#endif
+
+#endif

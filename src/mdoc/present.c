@@ -80,14 +80,12 @@ static bool choose(held *h, size_t n, tes_bytes name)
     return best != NULL;
 }
 
-tes_err tes_mdoc_present(const tes_mdoc_present_params *p, tes_buf *out, size_t *missing)
+/* Presents the credential; `flaws` (mdoc_internal.h, "Test hooks") is read only in
+ * the test build: elsewhere every MDOC_FLAW() is false and the flaws are dead code. */
+static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf *out,
+                       size_t *missing)
 {
-    return mdoc_present_flawed(p, 0, out, missing);
-}
-
-tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, tes_buf *out,
-                            size_t *missing)
-{
+    (void)flaws;
     if (p == NULL ||
         (p->device == NULL &&
          (p->reader_key == NULL || (p->device_key == NULL && p->device_ecdh == NULL))))
@@ -127,7 +125,7 @@ tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, te
     tes_cbor_enc_cstr(&en, "documents");
     tes_cbor_enc_array(&en, 1);
     size_t docm = tes_cbor_enc_pos(&en);
-    tes_cbor_enc_map(&en, flaws & MDOC_FLAW_NO_DEVICE_SIGNED ? 2 : 3);
+    tes_cbor_enc_map(&en, MDOC_FLAW(flaws, MDOC_FLAW_NO_DEVICE_SIGNED) ? 2 : 3);
     tes_cbor_enc_cstr(&en, "docType");
     tes_cbor_enc_text(&en, (const char *)c.doctype.ptr, c.doctype.len);
     tes_cbor_enc_cstr(&en, "issuerSigned");
@@ -190,8 +188,9 @@ tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, te
     static const uint8_t extra_ns[] = {0xd8, 0x18, 0x56, 0xa1, 0x6b, 'o', 'r', 'g', '.', 'e', 'x',
                                        'a', 'm', 'p', 'l', 'e', 0xa1, 0x65, 'e', 'x', 't', 'r',
                                        'a', 0x61, 'x'};
-    tes_bytes dev_ns = flaws & MDOC_FLAW_DEVICE_NS ? TES_BYTES(extra_ns, sizeof(extra_ns))
-                                                   : TES_BYTES(empty_ns, sizeof(empty_ns));
+    tes_bytes dev_ns = MDOC_FLAW(flaws, MDOC_FLAW_DEVICE_NS)
+                           ? TES_BYTES(extra_ns, sizeof(extra_ns))
+                           : TES_BYTES(empty_ns, sizeof(empty_ns));
     mdoc_device_auth_bytes(&dab, p->transcript, c.doctype, dev_ns);
     tes_cbor_enc ae = {.out = &auth};
     bool mac = p->reader_key != NULL;
@@ -220,12 +219,12 @@ tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, te
     }
     if (e == TES_OK)
         e = tes_cbor_enc_finish(&ae);
-    if (e == TES_OK && (flaws & MDOC_FLAW_DEVICE_SIG))
+    if (e == TES_OK && MDOC_FLAW(flaws, MDOC_FLAW_DEVICE_SIG))
         auth.ptr[auth.len - 1] ^= 0x01; /* the signature or tag is the last item */
     if (e != TES_OK && en.err == TES_OK)
         en.err = e; /* nothing more to encode: a half-built response would only fail again
                        and record another failure's message over this one */
-    if (!(flaws & MDOC_FLAW_NO_DEVICE_SIGNED)) {
+    if (!MDOC_FLAW(flaws, MDOC_FLAW_NO_DEVICE_SIGNED)) {
         tes_cbor_enc_cstr(&en, "deviceSigned");
         tes_cbor_enc_map(&en, 2);
         tes_cbor_enc_cstr(&en, "nameSpaces");
@@ -255,3 +254,16 @@ tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, te
     tes_cbor_doc_free(&c.doc);
     return e;
 }
+
+tes_err tes_mdoc_present(const tes_mdoc_present_params *p, tes_buf *out, size_t *missing)
+{
+    return present(p, 0, out, missing);
+}
+
+#ifdef TES_TEST_HOOKS
+tes_err mdoc_present_flawed(const tes_mdoc_present_params *p, unsigned flaws, tes_buf *out,
+                            size_t *missing)
+{
+    return present(p, flaws, out, missing);
+}
+#endif

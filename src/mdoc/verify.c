@@ -46,7 +46,7 @@ static tes_err check_value_digests(const vctx *v, const tes_cbor_doc *d, uint32_
         char ns[96] = "?";
         /* the name is rendered for error messages only, off the success path */
 #define NS_NAME() (tes_cbor_is(d, k, TES_CBOR_TEXT) \
-                       ? (mdoc_view_str(ns, sizeof(ns), TES_BYTES(d->nodes[k].data, d->nodes[k].len)), true) \
+                       ? (tes_text_printable(ns, sizeof(ns), TES_BYTES(d->nodes[k].data, d->nodes[k].len)), true) \
                        : true)
         if ((!tes_cbor_is(d, k, TES_CBOR_TEXT) || !tes_cbor_is(d, ids, TES_CBOR_MAP) ||
              tes_cbor_count(d, ids) == 0) && NS_NAME())
@@ -138,7 +138,7 @@ static tes_err check_device_key_info(const vctx *v, const tes_cbor_doc *d, uint3
                  c = tes_cbor_next(d, c))
                 if (tes_bytes_eq(TES_BYTES(d->nodes[c].data, d->nodes[c].len), ns)) {
                     char a[96];
-                    mdoc_view_str(a, sizeof(a), ns);
+                    tes_text_printable(a, sizeof(a), ns);
                     return tes_err_set(TES_ERR_MSO_STRUCTURE,
                                        "document %zu: MSO keyAuthorizations names namespace '%s' "
                                        "in both nameSpaces and dataElements", di, a);
@@ -191,7 +191,7 @@ static tes_err parse_mso(const vctx *v, const tes_cose_msg *auth, tes_bytes doct
         m->hash = TES_HASH_SHA512;
     else {
         char a[32];
-        mdoc_view_str(a, sizeof(a), TES_BYTES(d->nodes[alg].data, d->nodes[alg].len));
+        tes_text_printable(a, sizeof(a), TES_BYTES(d->nodes[alg].data, d->nodes[alg].len));
         return tes_err_set(TES_ERR_MSO_DIGEST_ALG,
                            "document %zu: MSO digest algorithm '%s' is not supported", di, a);
     }
@@ -200,8 +200,8 @@ static tes_err parse_mso(const vctx *v, const tes_cose_msg *auth, tes_bytes doct
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no docType", di);
     if (!tes_bytes_eq(TES_BYTES(d->nodes[dt].data, d->nodes[dt].len), doctype)) {
         char a[128], b[128];
-        mdoc_view_str(a, sizeof(a), TES_BYTES(d->nodes[dt].data, d->nodes[dt].len));
-        mdoc_view_str(b, sizeof(b), doctype);
+        tes_text_printable(a, sizeof(a), TES_BYTES(d->nodes[dt].data, d->nodes[dt].len));
+        tes_text_printable(b, sizeof(b), doctype);
         return tes_err_set(TES_ERR_DOCTYPE_MISMATCH,
                            "document %zu: MSO docType '%s' differs from the Document's '%s'", di, a,
                            b);
@@ -339,8 +339,8 @@ static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, t
     size_t di = v->doc_index;
     /* names are rendered for error messages only, off the success path */
     char nsname[96], ename[96];
-#define NAMES() (mdoc_view_str(nsname, sizeof(nsname), ns), \
-                 mdoc_view_str(ename, sizeof(ename), el->name))
+#define NAMES() (tes_text_printable(nsname, sizeof(nsname), ns), \
+                 tes_text_printable(ename, sizeof(ename), el->name))
     el->name = TES_BYTES(NULL, 0);
     tes_bytes inner;
     if (!tes_cbor_tag24_content(d, item, &inner) && (NAMES(), true))
@@ -434,8 +434,8 @@ static tes_err check_unique(const vctx *v, const tes_mdoc_element *el, size_t n,
         for (size_t i = 1; i < n; i++)
             if ((pass == 0 ? by_digest_id : by_name)(&scratch[i - 1], &scratch[i]) == 0) {
                 char a[96], b[96];
-                mdoc_view_str(a, sizeof(a), ns);
-                mdoc_view_str(b, sizeof(b), scratch[i]->name);
+                tes_text_printable(a, sizeof(a), ns);
+                tes_text_printable(b, sizeof(b), scratch[i]->name);
                 if (pass == 0)
                     return tes_err_set(TES_ERR_MDOC_ITEM,
                                        "document %zu: namespace '%s' discloses digestID %u twice",
@@ -479,8 +479,8 @@ static tes_err check_issuing_country(const vctx *v, const tes_mdoc_element *el, 
         char shown[64], ns[64];
         if (tes_bytes_eq(el[i].name, TES_BYTES_STR("issuing_country")) &&
             !value_text_is(el[i].value, ds->country)) {
-            mdoc_view_str(shown, sizeof(shown), el[i].value);
-            mdoc_view_str(ns, sizeof(ns), el[i].ns);
+            tes_text_printable(shown, sizeof(shown), el[i].value);
+            tes_text_printable(ns, sizeof(ns), el[i].ns);
             return tes_err_set(TES_ERR_ISSUING_COUNTRY,
                                "document %zu: %s/issuing_country (CBOR '%s') is not the document "
                                "signer's countryName '%s'", v->doc_index, ns, shown, ds->country);
@@ -488,7 +488,7 @@ static tes_err check_issuing_country(const vctx *v, const tes_mdoc_element *el, 
         if (in_mdl && ds->state[0] != '\0' &&
             tes_bytes_eq(el[i].name, TES_BYTES_STR("issuing_jurisdiction")) &&
             !value_text_is(el[i].value, ds->state)) {
-            mdoc_view_str(shown, sizeof(shown), el[i].value);
+            tes_text_printable(shown, sizeof(shown), el[i].value);
             return tes_err_set(TES_ERR_ISSUING_JURISDICTION,
                                "document %zu: issuing_jurisdiction (CBOR '%s') is not the document "
                                "signer's stateOrProvinceName '%s'", v->doc_index, shown, ds->state);
@@ -579,8 +579,8 @@ static tes_err check_device(const vctx *v, const tes_cbor_doc *d, uint32_t dev_s
             tes_bytes name = TES_BYTES(nd.nodes[c].data, nd.nodes[c].len);
             if (!tes_cbor_is(&nd, c, TES_CBOR_TEXT) || !authorised(&m->doc, m->device_key_info, ns, name)) {
                 char a[96], b[96];
-                mdoc_view_str(a, sizeof(a), ns);
-                mdoc_view_str(b, sizeof(b), name);
+                tes_text_printable(a, sizeof(a), ns);
+                tes_text_printable(b, sizeof(b), name);
                 e = tes_err_set(TES_ERR_DEVICE_NAMESPACES,
                                 "document %zu: device-signed element %s/%s is not authorised by "
                                 "the MSO keyAuthorizations", di, a, b);
@@ -816,7 +816,7 @@ static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t no
             q = tes_cbor_next(&m.doc, qv);
         }
         if (ns_digests != TES_CBOR_NONE && !tes_cbor_is(&m.doc, ns_digests, TES_CBOR_MAP)) {
-            mdoc_view_str(nsname, sizeof(nsname), ns);
+            tes_text_printable(nsname, sizeof(nsname), ns);
             e = tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: valueDigests['%s'] is not a map",
                             di, nsname);
             break;

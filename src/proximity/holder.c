@@ -36,18 +36,6 @@ int prox_age_over_nn(tes_bytes name)
     return (a - '0') * 10 + (b - '0');
 }
 
-void prox_view_str(char *out, size_t cap, tes_bytes v)
-{
-    if (cap == 0)
-        return;
-    size_t n = v.len < cap - 1 ? v.len : cap - 1;
-    for (size_t i = 0; i < n; i++) {
-        uint8_t c = v.ptr[i];
-        out[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    out[n] = '\0';
-}
-
 /* ------------------------------------------------------------ the credential's elements */
 
 typedef struct cred_elem {
@@ -395,7 +383,7 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
     }
     const tes_mdoc_doc_request *dr = &req.docs[doc];
     cr.credential_id = t.cred_id;
-    prox_view_str(cr.doctype, sizeof(cr.doctype), dr->doctype);
+    tes_text_printable(cr.doctype, sizeof(cr.doctype), dr->doctype);
     const tes_cert *reader = NULL;
     tes_err ae = p->reader_trust == NULL
                      ? tes_err_set(TES_ERR_CHAIN_UNTRUSTED, "the wallet trusts no reader authority")
@@ -405,15 +393,15 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
         const tes_cert_info *ci = tes_cert_get_info(reader);
         cr.reader_authenticated = true;
         const char *name = ci->common_name[0] ? ci->common_name : ci->subject;
-        prox_view_str(cr.reader_name, sizeof(cr.reader_name), TES_BYTES(name, strlen(name)));
-        prox_view_str(cr.reader_issuer, sizeof(cr.reader_issuer),
-                      TES_BYTES(ci->issuer, strlen(ci->issuer)));
+        tes_text_printable(cr.reader_name, sizeof(cr.reader_name), TES_BYTES(name, strlen(name)));
+        tes_text_printable(cr.reader_issuer, sizeof(cr.reader_issuer),
+                           TES_BYTES(ci->issuer, strlen(ci->issuer)));
         snprintf(t.rp, sizeof(t.rp), "%s", cr.reader_name);
         /* no scope, or a malformed one: every element is out of scope */
         if (tes_reader_scope_from_cert(reader, &scope) == TES_OK) {
             have_scope = true;
-            prox_view_str(cr.purpose, sizeof(cr.purpose),
-                          TES_BYTES(scope.purpose, strlen(scope.purpose)));
+            tes_text_printable(cr.purpose, sizeof(cr.purpose),
+                               TES_BYTES(scope.purpose, strlen(scope.purpose)));
         }
     } else {
         if (tes_err_is_env(ae)) {
@@ -422,7 +410,8 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
         }
         char why[256];
         snprintf(why, sizeof(why), "%s: %s", tes_err_name(ae), tes_err_message());
-        prox_view_str(cr.reader_problem, sizeof(cr.reader_problem), TES_BYTES(why, strlen(why)));
+        tes_text_printable(cr.reader_problem, sizeof(cr.reader_problem),
+                           TES_BYTES(why, strlen(why)));
         snprintf(t.rp, sizeof(t.rp), "unauthenticated reader");
     }
     snprintf(out->reader_name, sizeof(out->reader_name), "%s", cr.reader_name);

@@ -10,8 +10,4 @@
 /* NN of an element named "age_over_NN" (two digits), else -1. */
 int prox_age_over_nn(tes_bytes name);
 
-/* Copies a view into a NUL-terminated string of at most cap-1 bytes, with
- * control characters and NUL replaced by '?' (the text is shown to people). */
-void prox_view_str(char *out, size_t cap, tes_bytes v);
-
 #endif

@@ -46,14 +46,14 @@ static tes_err check_only_requested(const tes_reader_params *p, const tes_mdoc_r
     const tes_mdoc_document *d = &r->docs[0];
     char a[128], b[128];
     if (!tes_bytes_eq(d->doctype, want)) {
-        prox_view_str(a, sizeof(a), d->doctype);
+        tes_text_printable(a, sizeof(a), d->doctype);
         return tes_err_set(TES_ERR_MDOC_STRUCTURE,
                            "the response discloses a %s document; %s was requested", a, p->doctype);
     }
     for (size_t i = 0; i < d->n_elems; i++)
         if (!was_requested(p, d->elems[i].ns, d->elems[i].name)) {
-            prox_view_str(a, sizeof(a), d->elems[i].ns);
-            prox_view_str(b, sizeof(b), d->elems[i].name);
+            tes_text_printable(a, sizeof(a), d->elems[i].ns);
+            tes_text_printable(b, sizeof(b), d->elems[i].name);
             return tes_err_set(TES_ERR_MDOC_STRUCTURE,
                                "the response discloses %s/%s, which was not requested", a, b);
         }

@@ -530,16 +530,6 @@ static tes_err lock_issuance(tes_registry *r)
 
 /* ----------------------------------------------------------------- secrets */
 
-static void hex_of(const uint8_t *d, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[d[i] >> 4];
-        out[2 * i + 1] = hx[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 /* Hex SHA-256 of a || ":" || b (b may be NULL: just a). */
 static tes_err hash_hex(const char *a, const char *b, char out[65])
 {
@@ -558,7 +548,7 @@ static tes_err hash_hex(const char *a, const char *b, char out[65])
     tes_err e = tes_digest(TES_HASH_SHA256, TES_BYTES(buf, n), d);
     tes_wipe(buf, sizeof buf);
     if (!e)
-        hex_of(d, sizeof d, out);
+        tes_hex_str(out, TES_BYTES(d, sizeof d));
     tes_wipe(d, sizeof d);
     return e;
 }
@@ -1026,7 +1016,7 @@ static tes_err nonce_key(tes_registry *r)
     tes_err e = rand_fill(raw, sizeof raw);
     if (e)
         return e;
-    hex_of(raw, sizeof raw, hex);
+    tes_hex_str(hex, TES_BYTES(raw, sizeof raw));
     tes_wipe(raw, sizeof raw);
     secret_ctx c = {hex, ""};
     e = run_tx(r, secret_body, &c);

@@ -98,10 +98,6 @@
 
 #include "se/se_internal.h"
 
-/* Test-only: reads protection attributes of a key's private half. */
-tes_err se_pkcs11_test_key_attrs(tes_se *se, const char *id, bool *sensitive, bool *extractable,
-                                 bool *is_private, bool *on_token);
-
 #define P11_ID_LEN 16
 #define P11_ID_HEX (2 * P11_ID_LEN)
 #define P11_LABEL_PREFIX "tessera "
@@ -479,16 +475,6 @@ static tes_err check_puk(const char *puk)
     return se_check_pin_format(puk, true, true);
 }
 
-static void hex_of(const uint8_t *in, size_t n, char *out)
-{
-    static const char hx[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hx[in[i] >> 4];
-        out[2 * i + 1] = hx[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
 static int hexval(char c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
@@ -739,7 +725,7 @@ static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, cha
         return e;
     p11_keyflags f = {.uv = opts && opts->user_verification,
                       .single_use = opts && opts->single_use};
-    hex_of(idb, P11_ID_LEN, f.id);
+    tes_hex_str(f.id, TES_BYTES(idb, P11_ID_LEN));
     char label[sizeof P11_LABEL_PREFIX + P11_ID_HEX];
     snprintf(label, sizeof label, "%s%s", P11_LABEL_PREFIX, f.id);
 
@@ -1219,7 +1205,7 @@ static tes_err collect_ids(p11_se *s, CK_OBJECT_CLASS cls, idlist *l)
                 a[1].ulValueLen != sizeof P11_LABEL_PREFIX - 1 + P11_ID_HEX)
                 continue;
             char hex[P11_ID_HEX + 1];
-            hex_of(idb, P11_ID_LEN, hex);
+            tes_hex_str(hex, TES_BYTES(idb, P11_ID_LEN));
             if (memcmp(label, P11_LABEL_PREFIX, sizeof P11_LABEL_PREFIX - 1) != 0 ||
                 memcmp(label + sizeof P11_LABEL_PREFIX - 1, hex, P11_ID_HEX) != 0)
                 continue;
@@ -1437,7 +1423,7 @@ static tes_err pick_slot(p11_se *s, const char *module, const char *label)
                 return e;
             }
             char hx[33];
-            hex_of(h, 16, hx);
+            tes_hex_str(hx, TES_BYTES(h, 16));
             /* s->path holds state_dir; append the file name. */
             size_t dl = strlen(s->path);
             if (snprintf(s->path + dl, sizeof s->path - dl, "/pkcs11-%s.state", hx) >=
@@ -1540,37 +1526,4 @@ tes_err se_pkcs11_open(const char *module, const char *label, const char *state_
     }
     *out = &s->base;
     return TES_OK;
-}
-
-tes_err se_pkcs11_test_key_attrs(tes_se *se, const char *id, bool *sensitive, bool *extractable,
-                                 bool *is_private, bool *on_token)
-{
-    p11_se *s = (p11_se *)se;
-    uint8_t idb[P11_ID_LEN];
-    if (s == NULL || se->ops != &p11_ops || !id_bytes(id, idb))
-        return tes_err_set(TES_ERR_ARG, "not a PKCS#11 key");
-    pthread_mutex_lock(&s->mu);
-    CK_OBJECT_HANDLE h;
-    bool found = false;
-    tes_err e = find_obj(s, CKO_PRIVATE_KEY, idb, &h, &found);
-    if (e == TES_OK && !found)
-        e = tes_err_set(TES_ERR_KEY_UNKNOWN, "private key '%s' not visible", id);
-    if (e == TES_OK) {
-        CK_BBOOL v[4] = {0};
-        CK_ATTRIBUTE a[] = {{CKA_SENSITIVE, &v[0], 1},
-                            {CKA_EXTRACTABLE, &v[1], 1},
-                            {CKA_PRIVATE, &v[2], 1},
-                            {CKA_TOKEN, &v[3], 1}};
-        CK_RV rv = s->m->C_GetAttributeValue(s->sess, h, a, 4);
-        if (rv != CKR_OK)
-            e = p11_fail(rv, "C_GetAttributeValue");
-        else {
-            *sensitive = v[0];
-            *extractable = v[1];
-            *is_private = v[2];
-            *on_token = v[3];
-        }
-    }
-    pthread_mutex_unlock(&s->mu);
-    return e;
 }

@@ -31,10 +31,4 @@ TES_MUST_CHECK tes_err se_check_pin_format(const char *pin, bool puk, bool text)
 TES_MUST_CHECK tes_err se_attestation_ext(bool uv, bool single_use, const char *backend,
                                           tes_bytes challenge, tes_buf *out);
 
-/* TEST ONLY. Copies the private scalar of soft-SE key `id` into out. Exists so
- * that tests/unit/test_se_soft.c can search the SE's files for the scalar; no
- * public header declares it and nothing in libtessera calls it. A real chip has
- * no such function. TES_ERR_ARG when se is not a soft SE. */
-TES_MUST_CHECK tes_err se_soft_debug_scalar(tes_se *se, const char *id, uint8_t out[32]);
-
 #endif

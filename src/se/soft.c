@@ -870,27 +870,6 @@ out:
     return err;
 }
 
-/* ---------------------------------------------------------------- test-only */
-
-tes_err se_soft_debug_scalar(tes_se *se, const char *id, uint8_t out[32])
-{
-    soft_se *s = soft_of(se);
-    if (s == NULL || out == NULL)
-        return tes_err_set(TES_ERR_ARG, "se_soft_debug_scalar: not a software secure element");
-    tes_err err = check_id(id);
-    if (err)
-        return err;
-    soft_state st;
-    if ((err = op_begin(s, &st)) != TES_OK)
-        return err;
-    const soft_key *k = soft_state_find(&st, id);
-    if (k == NULL)
-        err = key_unknown(id);
-    else
-        memcpy(out, k->d, SOFT_SCALAR_LEN);
-    return op_end(s, &st, err);
-}
-
 /* ---------------------------------------------------------------- open / close */
 
 static void soft_close(tes_se *se)

@@ -104,9 +104,9 @@ static tes_err entry_path(const tes_status_cache *c, const tes_status_issuer *is
     tes_buf_free(&in);
     if (e != TES_OK)
         return e;
-    int k = snprintf(path, PATH_MAX, "%s/", c->dir);
-    for (int i = 0; i < 32; i++)
-        k += snprintf(path + k, (size_t)(PATH_MAX - k), "%02x", h[i]);
+    char name[65];
+    tes_hex_str(name, TES_BYTES(h, 32));
+    snprintf(path, PATH_MAX, "%s/%s", c->dir, name);
     return TES_OK;
 }
 

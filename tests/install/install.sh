@@ -3,6 +3,7 @@
 # prefix, then
 #   - the shared library exports only the public API: every dynamic symbol is a tes_ function
 #     declared in an installed header (no internal helper, no test hook), and has a SONAME;
+#   - no test hook is in the installed libtessera.a or libtessera.so, exported or not;
 #   - examples/verify_response.c compiled and linked with `pkg-config --cflags --libs tessera`
 #     and, separately, with CMake's find_package(tessera), both against the installed files;
 #   - the example verifies a response made by the installed `tessera` program, and names the
@@ -46,6 +47,21 @@ comm -23 "$T/exported" "$T/declared" >"$T/out"
 [[ ! -s $T/out ]] && ok || bad "exported but declared in no public header"
 grep -E '(^|_)(debug|test|flawed)(_|$)' "$T/exported" >"$T/out" || true
 [[ ! -s $T/out ]] && ok || bad "a test hook is exported"
+
+# ---- no test hook in what is installed at all, exported or not: the static library (which
+# keeps every internal symbol) and the shared library's whole symbol table. The hooks the
+# tests use (the flawed-credential generators) live only in the build's libtessera_test.a.
+hooks='(^|_)(debug|test|flawed)(_|$)'
+known='^(se_soft_debug_scalar|mdoc_issue_flawed|mdoc_present_flawed|se_pkcs11_test_key_attrs)$'
+[[ -z $(find "$P" -name '*tessera_test*') ]] && ok || bad "the test library was installed"
+nm --defined-only "$P/$libdir/libtessera.a" 2>/dev/null | awk 'NF == 3 {print $3}' | sort -u >"$T/archive"
+n=$(wc -l <"$T/archive")
+[[ $n -gt 500 ]] && ok || bad "nm read only $n symbols from libtessera.a"
+grep -E "$hooks|$known" "$T/archive" >"$T/out" || true
+[[ ! -s $T/out ]] && ok || bad "test hooks in the installed libtessera.a: $(tr '\n' ' ' <"$T/out")"
+nm --defined-only "$so" 2>/dev/null | awk 'NF == 3 {print $3}' | sort -u >"$T/symtab"
+grep -E "$hooks|$known" "$T/symtab" >"$T/out" || true
+[[ ! -s $T/out ]] && ok || bad "test hooks in the installed libtessera.so: $(tr '\n' ' ' <"$T/out")"
 
 # ---- build the example against the installed library, two ways
 export PKG_CONFIG_PATH="$P/$libdir/pkgconfig"

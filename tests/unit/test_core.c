@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <string.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -223,6 +224,78 @@ TEST(file_write_special_targets_in_place)
 }
 
 /* A message is reported only for the code it was recorded with. */
+/* ---------------------------------------------------------------- hex and printable text */
+
+TEST(hex_str_and_hex_encode_agree)
+{
+    uint8_t all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (uint8_t)i;
+    char s[2 * sizeof all + 2];
+    memset(s, 'X', sizeof s);
+    tes_hex_str(s, TES_BYTES(all, sizeof all));
+    CHECK_EQ_INT(strlen(s), 512);
+    CHECK(memcmp(s, "000102", 6) == 0 && memcmp(s + 20, "0a0b", 4) == 0);
+    CHECK(memcmp(s + 506, "fdfeff", 6) == 0);
+    CHECK(s[513] == 'X'); /* nothing written after the NUL */
+    tes_buf b = {0};
+    tes_hex_encode(&b, TES_BYTES(all, sizeof all));
+    CHECK(b.len == 512 && memcmp(b.ptr, s, 512) == 0);
+    tes_buf back = {0};
+    CHECK_ERR(tes_hex_decode(&back, s, strlen(s)), TES_OK);
+    CHECK(back.len == 256 && memcmp(back.ptr, all, 256) == 0);
+    tes_buf_free(&b);
+    tes_buf_free(&back);
+    char empty[1] = {'X'};
+    tes_hex_str(empty, TES_BYTES(all, 0));
+    CHECK(empty[0] == '\0');
+}
+
+static const char *printable(char *out, size_t cap, const char *s)
+{
+    tes_text_printable(out, cap, TES_BYTES(s, strlen(s)));
+    return out;
+}
+
+TEST(text_printable_keeps_utf8_and_replaces_controls)
+{
+    char o[64];
+    CHECK_EQ_STR(printable(o, sizeof o, "Hotel Utopia"), "Hotel Utopia");
+    /* UTF-8 text is shown as it is: a hotel named in Chinese, an accented name */
+    CHECK_EQ_STR(printable(o, sizeof o, "\xe5\x8c\x97\xe4\xba\xac\xe9\xa5\xad\xe5\xba\x97"),
+                 "\xe5\x8c\x97\xe4\xba\xac\xe9\xa5\xad\xe5\xba\x97");
+    CHECK_EQ_STR(printable(o, sizeof o, "H\xc3\xb4tel \xf0\x9f\x8f\xa8"),
+                 "H\xc3\xb4tel \xf0\x9f\x8f\xa8");
+    /* C0 controls and DEL, one '?' each */
+    CHECK_EQ_STR(printable(o, sizeof o, "a\nb\tc\x1b[2Jd\x7f"), "a?b?c?[2Jd?");
+    /* C1 controls (U+009B is CSI), bidirectional overrides and isolates, separators */
+    CHECK_EQ_STR(printable(o, sizeof o, "x\xc2\x9b" "31my"), "x?31my");
+    CHECK_EQ_STR(printable(o, sizeof o, "Bank \xe2\x80\xae" "lanigiro"), "Bank ?lanigiro");
+    CHECK_EQ_STR(printable(o, sizeof o, "\xe2\x81\xa6" "a\xe2\x81\xa9\xe2\x80\x8f\xd8\x9c"),
+                 "?a???");
+    CHECK_EQ_STR(printable(o, sizeof o, "l1\xe2\x80\xa8l2\xe2\x80\xa9"), "l1?l2?");
+    /* bytes that are not well-formed UTF-8, one '?' each: stray continuation, lone lead,
+     * overlong, surrogate, above U+10FFFF, truncated at the end */
+    CHECK_EQ_STR(printable(o, sizeof o, "\x80z"), "?z");
+    CHECK_EQ_STR(printable(o, sizeof o, "\xc3z"), "?z");
+    CHECK_EQ_STR(printable(o, sizeof o, "\xc0\xaf"), "??");
+    CHECK_EQ_STR(printable(o, sizeof o, "\xe0\x80\xaf"), "???");
+    CHECK_EQ_STR(printable(o, sizeof o, "\xed\xa0\x80"), "???");
+    CHECK_EQ_STR(printable(o, sizeof o, "\xf4\x90\x80\x80"), "????");
+    CHECK_EQ_STR(printable(o, sizeof o, "ok\xe4\xba"), "ok??");
+    /* NUL inside the view */
+    tes_text_printable(o, sizeof o, TES_BYTES("a\0b", 3));
+    CHECK_EQ_STR(o, "a?b");
+    /* bounded, and never cut inside a character */
+    CHECK_EQ_STR(printable(o, 4, "abcdef"), "abc");
+    CHECK_EQ_STR(printable(o, 5, "ab\xe5\x8c\x97"), "ab");
+    CHECK_EQ_STR(printable(o, 6, "ab\xe5\x8c\x97"), "ab\xe5\x8c\x97");
+    CHECK_EQ_STR(printable(o, 1, "abc"), "");
+    o[0] = 'X';
+    tes_text_printable(o, 0, TES_BYTES("abc", 3)); /* cap 0: nothing written */
+    CHECK(o[0] == 'X');
+}
+
 TEST(error_message_belongs_to_its_code)
 {
     tes_err first = tes_err_set(TES_ERR_KEY_USED, "single-use key k1 was already used");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../../src/mdoc/mdoc_internal.h"
+#include "mdoc/mdoc_internal.h" /* twice: the whole header is inside its include guard */
 #include "tessera/mdoc.h"
 #define TES_HARNESS_ERR_NAME(code) tes_err_name(code)
 #include "harness.h"

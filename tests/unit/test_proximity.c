@@ -80,6 +80,8 @@ static tes_cert *make_reader(const char *cn, tes_key *k, tes_cert *root, tes_key
     return e == TES_OK ? c : NULL;
 }
 
+#define UNSCOPED_NAME "H\xc3\xb4tel \xe2\x80\xae" "nialP\xc2\x9b"
+
 static bool pki_make(pki *p)
 {
     memset(p, 0, sizeof(*p));
@@ -111,8 +113,9 @@ static bool pki_make(pki *p)
                                     T0 - 30 * DAY, T0 - DAY, true);
     p->other_reader = make_reader("Hotel Utopia", p->reader_key, p->other_root, p->other_key,
                                   T0 - DAY, T0 + 365 * DAY, true);
-    p->unscoped_reader = make_reader("Hotel Plain", p->reader_key, p->rroot, p->rroot_key, T0 - DAY,
-                                     T0 + 365 * DAY, false);
+    /* its name in UTF-8, with a right-to-left override and a C1 control (CSI) in it */
+    p->unscoped_reader = make_reader(UNSCOPED_NAME, p->reader_key, p->rroot, p->rroot_key,
+                                     T0 - DAY, T0 + 365 * DAY, false);
     return p->reader && p->expired_reader && p->other_reader && p->unscoped_reader &&
            tes_trust_store_new(&p->iaca_trust) == TES_OK &&
            tes_trust_store_add(p->iaca_trust, TES_PROFILE_DS, p->iaca) == TES_OK &&
@@ -612,7 +615,8 @@ TEST(reader_asks_beyond_its_scope)
     txn t4 = {.p = &p, .w = &w, .spy = &spy, .names = ask, .n_names = 3, .auth = AUTH_UNSCOPED};
     REQUIRE(txn_run(&t4));
     CHECK(spy.seen.reader_authenticated);
-    CHECK_EQ_STR(spy.seen.reader_name, "Hotel Plain");
+    /* the holder is shown the UTF-8 name, the controls in it made harmless */
+    CHECK_EQ_STR(spy.seen.reader_name, "H\xc3\xb4tel ?nialP?");
     CHECK(!seen_item(&spy, "family_name")->in_scope);
     CHECK_ERR(t4.reader_err, TES_ERR_DOC_ERRORS);
     CHECK_EQ_INT(t4.result.n_docs, 0);

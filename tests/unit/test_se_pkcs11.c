@@ -17,6 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/p11-kit.h>
+
 #include "tessera/core.h"
 #include "tessera/crypto.h"
 #include "tessera/se.h"
@@ -26,9 +29,6 @@
 #define SO_PIN "12345678" /* = the PUK (see the top of src/se/pkcs11.c) */
 #define USER_PIN "123456"
 
-/* Test-only helper in src/se/pkcs11.c. */
-extern tes_err se_pkcs11_test_key_attrs(tes_se *se, const char *id, bool *sensitive,
-                                        bool *extractable, bool *is_private, bool *on_token);
 
 static char g_tmp[256];
 static bool g_ready;
@@ -179,6 +179,88 @@ TEST(conformance)
     tes_se_close(se);
 }
 
+/* The protection attributes of the private half of key `id` as the token itself keeps them,
+ * read through a PKCS#11 session of the test's own (the module loaded with p11-kit, the token
+ * found by its label, the user logged in), not through the backend under test: libtessera has
+ * no function for it. Call it with no tes_se open on the token. */
+typedef struct key_attrs {
+    bool sensitive, extractable, is_private, on_token;
+} key_attrs;
+
+static bool token_key_attrs(const char *label, const char *id, key_attrs *out)
+{
+    tes_buf idb = {0};
+    if (tes_hex_decode(&idb, id, strlen(id)) != TES_OK || idb.len != 16) {
+        tes_buf_free(&idb);
+        return false;
+    }
+    CK_FUNCTION_LIST *m = p11_kit_module_load(MODULE, 0);
+    if (m == NULL || p11_kit_module_initialize(m) != CKR_OK) {
+        fprintf(stderr, "    cannot load %s: %s\n", MODULE, p11_kit_message());
+        if (m)
+            p11_kit_module_release(m);
+        tes_buf_free(&idb);
+        return false;
+    }
+    bool ok = false;
+    CK_SLOT_ID slots[16];
+    CK_ULONG n = 16;
+    CK_SESSION_HANDLE sess = CK_INVALID_HANDLE;
+    char want[32];
+    memset(want, ' ', sizeof want); /* token labels are blank-padded, not terminated */
+    memcpy(want, label, strlen(label) < sizeof want ? strlen(label) : sizeof want);
+    if (m->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+        goto done;
+    for (CK_ULONG i = 0; i < n && sess == CK_INVALID_HANDLE; i++) {
+        CK_TOKEN_INFO ti;
+        if (m->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+            memcmp(ti.label, want, sizeof want) == 0 &&
+            m->C_OpenSession(slots[i], CKF_SERIAL_SESSION, NULL, NULL, &sess) != CKR_OK)
+            sess = CK_INVALID_HANDLE;
+    }
+    if (sess == CK_INVALID_HANDLE) {
+        fprintf(stderr, "    no session on token '%s'\n", label);
+        goto done;
+    }
+    CK_RV rv = m->C_Login(sess, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN));
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
+        goto close;
+    CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, idb.ptr, idb.len}};
+    CK_OBJECT_HANDLE h[2];
+    CK_ULONG found = 0;
+    if (m->C_FindObjectsInit(sess, tmpl, 2) == CKR_OK) {
+        rv = m->C_FindObjects(sess, h, 2, &found);
+        m->C_FindObjectsFinal(sess);
+        if (rv != CKR_OK)
+            found = 0;
+    }
+    if (found == 1) {
+        CK_BBOOL v[4] = {0};
+        CK_ATTRIBUTE a[] = {{CKA_SENSITIVE, &v[0], 1},
+                            {CKA_EXTRACTABLE, &v[1], 1},
+                            {CKA_PRIVATE, &v[2], 1},
+                            {CKA_TOKEN, &v[3], 1}};
+        if (m->C_GetAttributeValue(sess, h[0], a, 4) == CKR_OK) {
+            *out = (key_attrs){.sensitive = v[0] == CK_TRUE,
+                               .extractable = v[1] == CK_TRUE,
+                               .is_private = v[2] == CK_TRUE,
+                               .on_token = v[3] == CK_TRUE};
+            ok = true;
+        }
+    } else {
+        fprintf(stderr, "    %lu private keys with CKA_ID %s\n", (unsigned long)found, id);
+    }
+    m->C_Logout(sess);
+close:
+    m->C_CloseSession(sess);
+done:
+    p11_kit_module_finalize(m);
+    p11_kit_module_release(m);
+    tes_buf_free(&idb);
+    return ok;
+}
+
 TEST(key_attributes)
 {
     REQUIRE(g_ready);
@@ -192,12 +274,6 @@ TEST(key_attributes)
     tes_se_key_opts uvo = {.user_verification = true};
     CHECK_ERR(tes_se_create_key(se, &uvo, id), TES_OK);
     CHECK_EQ_INT(strlen(id), 32);
-    bool sensitive = false, extractable = true, priv = false, token = false;
-    CHECK_ERR(se_pkcs11_test_key_attrs(se, id, &sensitive, &extractable, &priv, &token), TES_OK);
-    CHECK(sensitive);
-    CHECK(!extractable);
-    CHECK(priv);
-    CHECK(token);
     tes_se_key_info info;
     CHECK_ERR(se->ops->key_info(se, id, &info), TES_OK);
     CHECK(info.user_verification);
@@ -224,6 +300,15 @@ TEST(key_attributes)
     struct stat sb;
     CHECK(stat(path, &sb) == 0 && (sb.st_mode & 077) == 0);
     tes_se_close(se);
+
+    /* The key the backend made is, on the token, sensitive, never extractable, private and
+     * permanent: read back through a session of our own. */
+    key_attrs ka = {.extractable = true};
+    CHECK(token_key_attrs("tessera-attrs", id, &ka));
+    CHECK(ka.sensitive);
+    CHECK(!ka.extractable);
+    CHECK(ka.is_private);
+    CHECK(ka.on_token);
 }
 
 TEST(flags_and_login_survive_reopen)

@@ -38,15 +38,9 @@ typedef struct enrol_ctx {
 static void hex_sha256(tes_bytes data, char out[65])
 {
     uint8_t h[32];
-    static const char hx[] = "0123456789abcdef";
     out[0] = '\0';
-    if (tes_digest(TES_HASH_SHA256, data, h) != TES_OK)
-        return;
-    for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = hx[h[i] >> 4];
-        out[2 * i + 1] = hx[h[i] & 15];
-    }
-    out[64] = '\0';
+    if (tes_digest(TES_HASH_SHA256, data, h) == TES_OK)
+        tes_hex_str(out, TES_BYTES(h, 32));
 }
 
 /* The device id an issuer records for keys attested with this chain (CBOR
