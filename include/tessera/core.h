@@ -239,6 +239,8 @@ void tes_hex_encode(tes_buf *out, tes_bytes in);
  * least 2 * in.len + 1 bytes (char[65] for a SHA-256). */
 void tes_hex_str(char *out, tes_bytes in);
 TES_MUST_CHECK tes_err tes_hex_decode(tes_buf *out, const char *text, size_t len);
+/* The value of one hex digit (either case), or -1 for any other character. */
+int tes_hex_digit(char c);
 /* base64url without padding on output; padding tolerated on input. */
 void tes_b64url_encode(tes_buf *out, tes_bytes in);
 TES_MUST_CHECK tes_err tes_b64url_decode(tes_buf *out, const char *text, size_t len);

@@ -95,7 +95,7 @@ void tes_text_printable(char *out, size_t cap, tes_bytes v)
     out[o] = '\0';
 }
 
-static int hexval(char c)
+int tes_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -123,7 +123,7 @@ tes_err tes_hex_decode(tes_buf *out, const char *text, size_t len)
     if (p == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory decoding hex");
     for (size_t i = 0; i < len; i += 2) {
-        int hi = hexval(text[i]), lo = hexval(text[i + 1]);
+        int hi = tes_hex_digit(text[i]), lo = tes_hex_digit(text[i + 1]);
         if (hi < 0 || lo < 0) {
             out->len -= len / 2;
             return tes_err_set(TES_ERR_ENCODING, "invalid hex digit at offset %zu", i);

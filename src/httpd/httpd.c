@@ -342,17 +342,6 @@ static void *watchdog(void *arg)
 
 /* ------------------------------------------------------------------ requests */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Whether the raw URI carries a control character, as it is or percent-encoded. */
 static bool uri_has_control(const char *uri)
 {
@@ -360,8 +349,8 @@ static bool uri_has_control(const char *uri)
         unsigned char ch = (unsigned char)uri[i];
         if (ch < 0x20 || ch == 0x7f)
             return true;
-        if (ch == '%' && hexval(uri[i + 1]) >= 0 && hexval(uri[i + 2]) >= 0) {
-            int v = hexval(uri[i + 1]) * 16 + hexval(uri[i + 2]);
+        if (ch == '%' && tes_hex_digit(uri[i + 1]) >= 0 && tes_hex_digit(uri[i + 2]) >= 0) {
+            int v = tes_hex_digit(uri[i + 1]) * 16 + tes_hex_digit(uri[i + 2]);
             if (v < 0x20 || v == 0x7f)
                 return true;
         }

@@ -68,17 +68,6 @@ const char *iss_wire_error(tes_err e, int *http_status)
 
 /* ------------------------------------------------------------------ URL encoding */
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 tes_err iss_url_decode(const char *in, size_t len, bool plus_space, char *out, size_t cap,
                        size_t *out_len)
 {
@@ -91,7 +80,7 @@ tes_err iss_url_decode(const char *in, size_t len, bool plus_space, char *out, s
             if (len - i < 3)
                 return tes_err_set(TES_ERR_HTTP_REQUEST,
                                    "'%%' at offset %zu not followed by two hex digits", i);
-            int h = hexval(in[i + 1]), l = hexval(in[i + 2]);
+            int h = tes_hex_digit(in[i + 1]), l = tes_hex_digit(in[i + 2]);
             if (h < 0 || l < 0)
                 return tes_err_set(TES_ERR_HTTP_REQUEST,
                                    "'%%' at offset %zu not followed by two hex digits", i);
