@@ -9,136 +9,13 @@
  * should read (the registry's or database's own message, the cause of a 500)
  * goes to the configured log.
  *
- * Credential endpoint order of checks (each failure answers at once):
- *   bearer token (401 invalid_token) -> rate per token (429) -> JSON body
- *   (invalid_credential_request / unknown_credential_configuration) -> every proof JWT
- *   parsed, signature and claims checked, and the contents of a
- *   key_attestation header (invalid_proof) -> all proofs carry the same
- *   nonce and distinct keys, at most batch_max keys in all (invalid_proof)
- *   -> the nonce consumed once for the whole request (invalid_nonce) -> key
- *   attestations: their signers' chains to the vendor roots (invalid_proof)
- *   -> issue: one registry transaction checks the token again (withdrawn when
- *   the holder was revoked or suspended: invalid_token), the person and every
- *   phone (not revoked, suspended, or reported lost: credential_request_denied),
- *   the offer's and the person's budgets (credential_request_denied), and
- *   records the batch in the current status list, or the next one when it is
- *   full (/status/N).
- * The "attestation" proof type (OpenID4VCI 1.0 Appendix F.3, only with
- *   vendor roots): its one key attestation parsed and checked, nonce
- *   required (invalid_proof) -> at most batch_max attested keys -> its nonce
- *   consumed (invalid_nonce) -> its signer's chain (invalid_proof) -> one
- *   copy per attested key.
- * Keys bound: one copy per proof key, in proof order, then one per key a
- *   proof's key attestation names besides (Appendix F.1: "a Credential for
- *   each ... attested key"), each key once.
- *
- * Issuing a batch: the status indexes must be inside the signed MSO, so the
- * batch is recorded first (one registry transaction: credential rows, random
- * status indexes, device-key thumbprints), then the mdocs are signed in
- * memory, then the response is sent. If signing fails after the batch was
- * recorded, every credential of that batch is revoked (operator "system") so
- * no index stays VALID for a credential nobody holds, and the request gets
- * 500 server_error. A process killed between the two steps leaves recorded,
- * VALID, never-delivered credentials: harmless (no one holds them), and the
- * registry shows them as a batch with no later delivery.
- *
- * Times: signed and validFrom of every copy are the start of the current UTC
- * day, so copies of a batch (and batches of one day) cannot be told apart by
- * time, but never before the document signer certificate's notBefore (then
- * they are that notBefore); validUntil = start of the day + valid_days.
- *
- * The credential of the response is OpenID4VCI 1.0 Appendix A.2.4's form for
- * mso_mdoc: base64url (no padding) of the CBOR IssuerSigned of ISO 18013-5
- * ({"nameSpaces", "issuerAuth"}); the docType is the MSO's.
+ * The endpoints live one file each: svc_token.c (/token, /nonce),
+ * svc_credential.c (/credential), svc_status.c (/status/N, /lost); this file is
+ * what they share (service_internal.h), the routes, and start / stop.
  */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <jansson.h>
-#include <microhttpd.h>
-
-#include "tessera/cbor.h"
-#include "tessera/cose.h"
-#include "tessera/mdoc.h"
-#include "tessera/registry.h"
-#include "tessera/se.h"
-#include "tessera/status.h"
-
-#include "httpd/httpd_internal.h"
-#include "issuer/issuer_internal.h"
-
-#define DAY 86400LL
-#define WORKERS 4
-#define STATUS_CACHE_SECONDS 5
-#define STATUS_LIST_NAME "1"
-#define STATUS_CACHE_SLOTS 4 /* signed lists kept (the newest lists are fetched most) */
-#define RL_BUCKETS 1024
-#define RL_WAYS 4
-#define RL_WINDOW 60
-#define DECOYS 2
-#define TX_DIGITS 6
-
-typedef struct rl_slot {
-    uint8_t key[16]; /* prefix of SHA-256(kind || key) */
-    int64_t window;  /* start of the minute */
-    int count;
-    bool used;
-} rl_slot;
-
-struct tes_issuer {
-    httpd *http;
-    char *db_url, *public_url, *status_uri;
-    char *metadata, *as_metadata; /* prebuilt JSON */
-    tes_buf vendor_roots;
-    iss_policy pol;
-    tes_ds_signer *dss; /* the document signer (key file or HSM) */
-    const tes_cert *ds; /* its certificate (owned by dss) */
-    tes_clock clock;
-    int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl, status_lifetime, status_cache;
-    size_t status_list_size;
-    httpd_limits limits;
-    int rate_limit;
-
-    pthread_key_t tls; /* this worker's tes_registry */
-    bool tls_made;
-    pthread_mutex_t reg_mu;
-    tes_registry **regs; /* every handle opened, closed at stop */
-    size_t n_regs, cap_regs;
-
-    pthread_mutex_t status_mu;
-    struct status_slot {
-        int64_t list; /* 0: empty */
-        tes_buf token;
-        int64_t built;
-    } status[STATUS_CACHE_SLOTS];
-    char *status_base; /* <public_url>/status/ : list N is at status_base N */
-    tes_registry_budget budget;
-    int nonce_rate_limit;
-
-    pthread_mutex_t rl_mu;
-    rl_slot rl[RL_BUCKETS][RL_WAYS];
-};
-
-static int64_t now_of(const tes_issuer *s)
-{
-    return tes_clock_now(&s->clock);
-}
+#include "issuer/service_internal.h"
 
 /* ------------------------------------------------------------------ responses */
-
-#define send_text httpd_send_text
-#define send_json httpd_send_json
-#define send_error_as httpd_send_error
 
 /* The service this thread answers for (set by on_request): where send_error logs. */
 static _Thread_local tes_issuer *t_issuer;
@@ -180,7 +57,7 @@ static bool client_text(const char *desc, char *out, size_t cap)
  * thread's last error message, which is then only logged). A 500 gets a
  * fixed description and its cause is logged; a description that quotes an
  * internal layer is logged as it is and sent without the layer's name. */
-static enum MHD_Result send_error(struct MHD_Connection *c, tes_err e, const char *desc)
+enum MHD_Result svc_send_error(struct MHD_Connection *c, tes_err e, const char *desc)
 {
     int status;
     const char *name = iss_wire_error(e, &status);
@@ -205,18 +82,18 @@ static enum MHD_Result send_error(struct MHD_Connection *c, tes_err e, const cha
                  clean);
         www = hdr;
     }
-    return send_error_as(c, (unsigned)status, name, desc, www, NULL);
+    return httpd_send_error(c, (unsigned)status, name, desc, www, NULL);
 }
 
 /* Sends the calling thread's last error (message copied first). */
-static enum MHD_Result send_last_error(struct MHD_Connection *c, tes_err e, const char *prefix)
+enum MHD_Result svc_send_last_error(struct MHD_Connection *c, tes_err e, const char *prefix)
 {
     char desc[512];
     if (prefix)
         snprintf(desc, sizeof desc, "%s: %s", prefix, tes_err_message());
     else
         snprintf(desc, sizeof desc, "%s", tes_err_message());
-    return send_error(c, e, desc);
+    return svc_send_error(c, e, desc);
 }
 
 /* ------------------------------------------------------------------ rate limiting */
@@ -224,7 +101,7 @@ static enum MHD_Result send_last_error(struct MHD_Connection *c, tes_err e, cons
 /* Counts one event (add 1) or only looks (add 0) for (kind, key) in the
  * current minute; returns the count in the window. Fixed window, 4-way
  * buckets; under pressure the oldest entry of a bucket is replaced. */
-static int rl_touch(tes_issuer *s, const char *kind, const char *key, size_t key_len, int add)
+int svc_rl_touch(tes_issuer *s, const char *kind, const char *key, size_t key_len, int add)
 {
     uint8_t h[32];
     tes_buf in = {0};
@@ -267,7 +144,7 @@ static int rl_touch(tes_issuer *s, const char *kind, const char *key, size_t key
 
 /* ------------------------------------------------------------------ registry per worker */
 
-static tes_err worker_registry(tes_issuer *s, tes_registry **out)
+tes_err svc_worker_registry(tes_issuer *s, tes_registry **out)
 {
     tes_registry *r = pthread_getspecific(s->tls);
     if (r != NULL) {
@@ -297,714 +174,6 @@ static tes_err worker_registry(tes_issuer *s, tes_registry **out)
     return TES_OK;
 }
 
-/* ------------------------------------------------------------------ /token */
-
-static bool is_form(struct MHD_Connection *c)
-{
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-    static const char form[] = "application/x-www-form-urlencoded";
-    if (ct == NULL || strncasecmp(ct, form, sizeof form - 1) != 0)
-        return false;
-    const char *rest = ct + sizeof form - 1;
-    while (*rest == ' ' || *rest == '\t')
-        rest++;
-    return *rest == '\0' || *rest == ';';
-}
-
-static enum MHD_Result handle_token(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body)
-{
-    if (!is_form(c))
-        return send_error(c, TES_ERR_HTTP_REQUEST,
-                          "the token request must be application/x-www-form-urlencoded");
-    iss_token_req *req = malloc(sizeof *req);
-    if (req == NULL)
-        return send_error(c, TES_ERR_NOMEM, "out of memory");
-    enum MHD_Result ret;
-    tes_err err = iss_form_parse((const char *)body->ptr, body->len, req);
-    if (err != TES_OK) {
-        ret = send_last_error(c, err, NULL);
-        goto out;
-    }
-    if (!req->has_grant_type) {
-        ret = send_error(c, TES_ERR_HTTP_REQUEST, "grant_type is missing");
-        goto out;
-    }
-    if (strcmp(req->grant_type, ISS_GRANT_PRE_AUTH) != 0) {
-        ret = send_error(c, TES_ERR_UNSUPPORTED,
-                         "only the grant type " ISS_GRANT_PRE_AUTH " is supported");
-        goto out;
-    }
-    if (!req->has_code || req->code[0] == '\0') {
-        ret = send_error(c, TES_ERR_HTTP_REQUEST, "pre-authorized_code is missing");
-        goto out;
-    }
-    char ip[64];
-    httpd_client_ip(c, ip);
-    if (rl_touch(s, "ip-fail", ip, strlen(ip), 0) >= s->rate_limit) {
-        ret = send_error(c, TES_ERR_RATE_LIMIT,
-                         "too many failed token requests from this address; wait a minute");
-        goto out;
-    }
-    if (rl_touch(s, "code", req->code, strlen(req->code), 1) > s->rate_limit) {
-        ret = send_error(c, TES_ERR_RATE_LIMIT,
-                         "too many requests for this pre-authorized code; wait a minute");
-        goto out;
-    }
-    tes_registry *r;
-    if ((err = worker_registry(s, &r)) != TES_OK) {
-        ret = send_error(c, err, NULL);
-        goto out;
-    }
-    char token[64];
-    int64_t person_id;
-    err = tes_registry_offer_redeem(r, req->code, req->has_tx_code ? req->tx_code : "", now_of(s),
-                                    s->token_lifetime, token, &person_id);
-    if (err != TES_OK) {
-        if (err == TES_ERR_GRANT)
-            (void)rl_touch(s, "ip-fail", ip, strlen(ip), 1);
-        ret = send_last_error(c, err, NULL);
-        goto out;
-    }
-    json_t *v = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
-                          "expires_in", (json_int_t)s->token_lifetime);
-    tes_wipe(token, sizeof token);
-    ret = send_json(c, 200, v, true, NULL, NULL);
-out:
-    tes_wipe(req, sizeof *req);
-    free(req);
-    return ret;
-}
-
-/* ------------------------------------------------------------------ /nonce */
-
-static enum MHD_Result handle_nonce(tes_issuer *s, struct MHD_Connection *c)
-{
-    /* Stateless nonces (the registry writes nothing for them), and a bound per
-     * client address all the same: making one costs an HMAC. */
-    char ip[64];
-    httpd_client_ip(c, ip);
-    if (s->nonce_rate_limit > 0 &&
-        rl_touch(s, "nonce-ip", ip, strlen(ip), 1) > s->nonce_rate_limit)
-        return send_error(c, TES_ERR_RATE_LIMIT,
-                          "too many nonce requests from this address; wait a minute");
-    tes_registry *r;
-    tes_err err = worker_registry(s, &r);
-    char nonce[64];
-    if (err == TES_OK)
-        err = tes_registry_nonce_new(r, now_of(s), s->nonce_lifetime, nonce);
-    if (err != TES_OK)
-        return send_last_error(c, err, NULL);
-    return send_json(c, 200, json_pack("{s:s}", "c_nonce", nonce), true, NULL, NULL);
-}
-
-/* ------------------------------------------------------------------ /credential */
-
-/* Reads "Authorization: Bearer <token>" into token (at most 63 characters). */
-static bool bearer_token(struct MHD_Connection *c, char token[64], const char **why)
-{
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h == NULL) {
-        *why = "the request has no Authorization: Bearer access token";
-        return false;
-    }
-    if (strncasecmp(h, "Bearer ", 7) != 0) {
-        *why = "the Authorization header is not a Bearer token";
-        return false;
-    }
-    h += 7;
-    while (*h == ' ')
-        h++;
-    size_t n = strlen(h);
-    while (n > 0 && h[n - 1] == ' ')
-        n--;
-    if (n == 0 || n > 63) {
-        *why = "the access token is unknown or expired";
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = h[i];
-        /* RFC 6750 b64token */
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-              strchr("-._~+/=", ch) != NULL)) {
-            *why = "the access token is malformed";
-            return false;
-        }
-    }
-    memcpy(token, h, n);
-    token[n] = '\0';
-    return true;
-}
-
-/* The IssuerSigned of a stored-credential map {"docType", "issuerSigned"}
- * (tes_mdoc_issue's output): a view into mdoc. OpenID4VCI 1.0 Appendix A.2.4:
- * the mso_mdoc credential is the base64url of the CBOR IssuerSigned (ISO
- * 18013-5 §8.3.2.1.2.2); the docType travels in the MSO. */
-static tes_err issuer_signed_of(tes_bytes mdoc, tes_bytes *out)
-{
-    tes_cbor_doc d;
-    tes_err err = tes_cbor_parse(mdoc, NULL, &d);
-    if (err != TES_OK)
-        return err;
-    uint32_t is = tes_cbor_map_get_text(&d, 0, "issuerSigned");
-    if (is == TES_CBOR_NONE || !tes_cbor_is(&d, is, TES_CBOR_MAP))
-        err = tes_err_set(TES_ERR_MDOC_STRUCTURE, "issued mdoc has no issuerSigned map");
-    else
-        *out = tes_cbor_span(&d, is);
-    tes_cbor_doc_free(&d);
-    return err;
-}
-
-/* Signs n mdocs for the batch (indexes from the registry), copy i bound to keys[i]. */
-static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_claims *claims,
-                            const tes_key *const *keys, const tes_registry_issued *issued, size_t n,
-                            int64_t valid_from, int64_t valid_until, const char *status_uri,
-                            json_t *list)
-{
-    const tes_signer signer = *tes_ds_signer_get(s->dss);
-    const tes_bytes chain[1] = {tes_cert_der(s->ds)};
-    tes_buf mdoc = {0}, text = {0};
-    tes_err err = TES_OK;
-    for (size_t i = 0; i < n && err == TES_OK; i++) {
-        tes_buf_reset(&mdoc);
-        tes_buf_reset(&text);
-        const tes_mdoc_issue_params p = {
-            .doctype = doctype,
-            .claims = claims,
-            .device_key = keys[i],
-            .issuer = &signer,
-            .ds_chain = chain,
-            .ds_chain_len = 1,
-            .signed_at = valid_from,
-            .valid_from = valid_from,
-            .valid_until = valid_until,
-            .decoys = DECOYS,
-            .status_uri = status_uri,
-            .status_idx = issued[i].status_idx,
-        };
-        tes_bytes is;
-        if ((err = tes_mdoc_issue(&p, &mdoc)) != TES_OK ||
-            (err = issuer_signed_of(tes_buf_bytes(&mdoc), &is)) != TES_OK)
-            break;
-        tes_b64url_encode(&text, is);
-        tes_buf_append(&text, "", 1);
-        if (text.failed) {
-            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
-            break;
-        }
-        if (json_array_append_new(list, json_pack("{s:s}", "credential", (const char *)text.ptr)) !=
-            0)
-            err = tes_err_set(TES_ERR_NOMEM, "out of memory");
-    }
-    tes_buf_free(&mdoc);
-    tes_buf_free(&text);
-    return err;
-}
-
-/* The keys a credential request binds, each with its thumbprint and the
- * phone it is on (device id). Keys are borrowed from the proofs or the key
- * attestation they came from. */
-typedef struct bindings {
-    const tes_key **keys;
-    char (*ids)[65];   /* thumbprints [0, cap), then device ids [cap, 2 cap) */
-    const char **ptrs; /* into ids, as the registry takes them */
-    size_t n, cap;
-} bindings;
-
-static void bindings_free(bindings *b)
-{
-    free(b->keys);
-    free(b->ids);
-    free(b->ptrs);
-    memset(b, 0, sizeof *b);
-}
-
-static tes_err bindings_alloc(bindings *b, size_t cap)
-{
-    b->cap = cap;
-    b->keys = calloc(cap, sizeof *b->keys);
-    b->ids = calloc(2 * cap, sizeof *b->ids);
-    b->ptrs = calloc(2 * cap, sizeof *b->ptrs);
-    if (b->keys == NULL || b->ids == NULL || b->ptrs == NULL)
-        return tes_err_set(TES_ERR_NOMEM, "out of memory");
-    return TES_OK;
-}
-
-/* Adds k unless it is bound already; device: its device id. */
-static tes_err bindings_add(bindings *b, const tes_key *k, const char device[65])
-{
-    for (size_t i = 0; i < b->n; i++)
-        if (tes_key_equal_public(b->keys[i], k))
-            return TES_OK;
-    if (b->n == b->cap)
-        return tes_err_set(TES_ERR_ARG, "bindings: full");
-    tes_err err = iss_key_thumbprint(k, b->ids[b->n]);
-    if (err != TES_OK)
-        return err;
-    memcpy(b->ids[b->cap + b->n], device, 65);
-    b->keys[b->n++] = k;
-    return TES_OK;
-}
-
-/* "proof N: key attestation not accepted: ..." for a key attestation error. */
-static enum MHD_Result send_ka_error(struct MHD_Connection *c, tes_err e, const char *prefix)
-{
-    if (e == TES_ERR_ATTESTATION || e == TES_ERR_ATTESTATION_FORMAT)
-        return send_last_error(c, TES_ERR_PROOF, prefix);
-    return send_last_error(c, e, NULL);
-}
-
-static enum MHD_Result credential_request(tes_issuer *s, struct MHD_Connection *c,
-                                          const tes_buf *body)
-{
-    char token[64];
-    const char *why = NULL;
-    if (!bearer_token(c, token, &why)) {
-        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
-            /* RFC 6750 §3.1: no error code in the challenge when no token was sent. */
-            return send_error_as(c, 401, "invalid_token", why, "Bearer", NULL);
-        return send_error(c, TES_ERR_TOKEN, why);
-    }
-    if (rl_touch(s, "token", token, strlen(token), 1) > s->rate_limit)
-        return send_error(c, TES_ERR_RATE_LIMIT,
-                          "too many credential requests with this access token; wait a minute");
-
-    tes_registry *r;
-    tes_err err = worker_registry(s, &r);
-    if (err != TES_OK)
-        return send_error(c, err, NULL);
-    const int64_t now = now_of(s);
-    int64_t person_id;
-    if ((err = tes_registry_token_check(r, token, now, &person_id)) != TES_OK) {
-        tes_wipe(token, sizeof token);
-        return send_last_error(c, err, NULL);
-    }
-    /* The token is checked again where the batch is recorded (with the person's and
-     * the phones' state, and the budgets), in the same transaction. */
-
-    iss_cred_req req;
-    if ((err = iss_cred_req_parse((const char *)body->ptr, body->len, s->pol.batch_max, &req)) !=
-        TES_OK) {
-        tes_wipe(token, sizeof token);
-        return send_last_error(c, err, NULL);
-    }
-
-    enum MHD_Result ret = MHD_NO;
-    iss_proof *proofs = calloc(req.n, sizeof *proofs);
-    iss_key_att ka = {0}; /* the attestation proof type's one key attestation */
-    bindings b = {0};
-    char *doctype = NULL, *claims_json = NULL;
-    tes_mdoc_claims claims = {0};
-    tes_registry_issued *issued = NULL;
-    json_t *list = json_array();
-    const char *nonce = NULL; /* the c_nonce the request answers */
-    char prefix[64], dev[65];
-    if (proofs == NULL || list == NULL) {
-        ret = send_error(c, TES_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-
-    if (req.attestation) {
-        /* ---- proof type "attestation": one key attestation names every key */
-        if (s->pol.vendor_roots.len == 0) {
-            ret = send_error(c, TES_ERR_PROOF,
-                             "the attestation proof type needs a key attestation this issuer can "
-                             "trust, and it has no vendor roots: send jwt proofs");
-            goto out;
-        }
-        err =
-            iss_key_att_parse(&s->pol, req.proofs[0], strlen(req.proofs[0]), now, false, NULL, &ka);
-        if (err != TES_OK) {
-            ret = send_ka_error(c, err, "key attestation not accepted");
-            goto out;
-        }
-        if (ka.n > s->pol.batch_max) {
-            char d[160];
-            snprintf(d, sizeof d, "the key attestation attests %zu keys; at most %zu per request",
-                     ka.n, s->pol.batch_max);
-            ret = send_error(c, TES_ERR_PROOF, d);
-            goto out;
-        }
-        if ((err = bindings_alloc(&b, ka.n)) != TES_OK) {
-            ret = send_error(c, err, NULL);
-            goto out;
-        }
-        for (size_t i = 0; i < ka.n; i++)
-            if ((err = iss_key_att_device_id(&ka, ka.keys[i], dev)) != TES_OK ||
-                (err = bindings_add(&b, ka.keys[i], dev)) != TES_OK) {
-                ret = send_last_error(c, err, "key attestation");
-                goto out;
-            }
-        nonce = ka.nonce;
-    } else {
-        /* ---- every proof: framing, signature, claims, its key attestation's contents */
-        size_t cap = 0;
-        for (size_t i = 0; i < req.n; i++) {
-            err = iss_proof_parse(&s->pol, req.proofs[i], strlen(req.proofs[i]), now, &proofs[i]);
-            if (err != TES_OK) {
-                if (err == TES_ERR_HTTP_REQUEST)
-                    err = TES_ERR_PROOF; /* a malformed JWT is an invalid proof */
-                snprintf(prefix, sizeof prefix, "proof %zu", i);
-                ret = send_last_error(c, err, prefix);
-                goto out;
-            }
-            cap += 1 + proofs[i].ka.n;
-        }
-        for (size_t i = 1; i < req.n; i++)
-            if (strcmp(proofs[i].nonce, proofs[0].nonce) != 0) {
-                ret = send_error(c, TES_ERR_PROOF,
-                                 "all proofs of one request must carry the same "
-                                 "c_nonce");
-                goto out;
-            }
-        for (size_t i = 0; i < req.n; i++)
-            for (size_t j = i + 1; j < req.n; j++)
-                if (tes_key_equal_public(proofs[i].key, proofs[j].key)) {
-                    char d[160];
-                    snprintf(d, sizeof d,
-                             "proofs %zu and %zu use the same key; each copy needs its "
-                             "own key",
-                             i, j);
-                    ret = send_error(c, TES_ERR_PROOF, d);
-                    goto out;
-                }
-        /* The keys: each proof's, then those its key attestation names besides
-         * (OpenID4VCI 1.0 Appendix F.1: a credential for each attested key), once
-         * the attestation was checked against the vendor roots. */
-        if ((err = bindings_alloc(&b, cap)) != TES_OK) {
-            ret = send_error(c, err, NULL);
-            goto out;
-        }
-        for (size_t i = 0; i < req.n; i++) {
-            snprintf(prefix, sizeof prefix, "proof %zu", i);
-            if ((err = iss_proof_device_id(&proofs[i], dev)) != TES_OK ||
-                (err = bindings_add(&b, proofs[i].key, dev)) != TES_OK) {
-                ret = send_last_error(c, err, prefix);
-                goto out;
-            }
-        }
-        /* Without vendor roots nobody vouches for a key attestation: its other keys
-         * proved nothing (only the proof's key signed), so they get no credential. */
-        for (size_t i = 0; i < req.n && s->pol.vendor_roots.len > 0; i++)
-            for (size_t k = 0; k < proofs[i].ka.n; k++)
-                if ((err = iss_key_att_device_id(&proofs[i].ka, proofs[i].ka.keys[k], dev)) !=
-                        TES_OK ||
-                    (err = bindings_add(&b, proofs[i].ka.keys[k], dev)) != TES_OK) {
-                    snprintf(prefix, sizeof prefix, "proof %zu", i);
-                    ret = send_last_error(c, err, prefix);
-                    goto out;
-                }
-        if (b.n > s->pol.batch_max) {
-            char d[160];
-            snprintf(d, sizeof d,
-                     "the proofs and their key attestations name %zu keys; at most %zu per "
-                     "request",
-                     b.n, s->pol.batch_max);
-            ret = send_error(c, TES_ERR_PROOF, d);
-            goto out;
-        }
-        nonce = proofs[0].nonce;
-    }
-
-    /* ---- the nonce, once for the request */
-    if (strlen(nonce) > 63) {
-        ret = send_error(c, TES_ERR_NONCE, "the c_nonce is unknown, used or expired");
-        goto out;
-    }
-    if ((err = tes_registry_nonce_consume(r, nonce, now)) != TES_OK) {
-        ret = send_last_error(c, err, NULL);
-        goto out;
-    }
-
-    /* ---- key attestations: the signers' trust */
-    if (req.attestation) {
-        if ((err = iss_key_att_trust(&s->pol, &ka, now)) != TES_OK) {
-            ret = send_ka_error(c, err, "key attestation not accepted");
-            goto out;
-        }
-    } else {
-        for (size_t i = 0; i < req.n; i++) {
-            if ((err = iss_proof_attestation(&s->pol, &proofs[i], now)) != TES_OK) {
-                snprintf(prefix, sizeof prefix, "proof %zu", i);
-                ret = send_last_error(c, err, prefix);
-                goto out;
-            }
-        }
-    }
-
-    /* ---- the person's claims for the requested doctype */
-    if ((err = tes_registry_person_get(r, person_id, &doctype, &claims_json)) != TES_OK) {
-        ret = send_last_error(c, err == TES_ERR_NOT_FOUND ? TES_ERR_STORE : err, NULL);
-        goto out;
-    }
-    if (strcmp(doctype, req.config_id) != 0) {
-        char d[300];
-        snprintf(d, sizeof d, "this access token is for %.128s, not %.128s", doctype,
-                 req.config_id);
-        ret = send_error(c, TES_ERR_NOT_FOUND, d);
-        goto out;
-    }
-    const tes_doctype *t = tes_doctype_find(doctype);
-    if (t == NULL || (err = tes_mdoc_claims_from_json(t, claims_json, strlen(claims_json),
-                                                      "/nonexistent", &claims)) != TES_OK) {
-        ret = send_error(c, TES_ERR_STORE, NULL);
-        goto out;
-    }
-
-    /* ---- record the batch (status indexes), then sign */
-    for (size_t i = 0; i < b.n; i++) {
-        b.ptrs[i] = b.ids[i];
-        b.ptrs[b.n + i] = b.ids[b.cap + i];
-    }
-    if ((issued = calloc(b.n, sizeof *issued)) == NULL) {
-        ret = send_error(c, TES_ERR_NOMEM, NULL);
-        goto out;
-    }
-    /* signed = validFrom = the start of the UTC day (one value for every copy of the
-     * day), but never before the document signer's notBefore: ISO 18013-5 §9.3.1 wants
-     * the MSO signed while the DS certificate is valid, and verifiers check it. On an
-     * older authority's first day (DS valid from "an hour ago") that is the notBefore,
-     * still one value for the whole day; validUntil stays on the day boundary. */
-    const int64_t day_start = now - ((now % DAY) + DAY) % DAY;
-    const int64_t ds_not_before = tes_cert_get_info(s->ds)->not_before;
-    int64_t valid_from = day_start;
-    if (valid_from < ds_not_before)
-        valid_from = ds_not_before < now ? ds_not_before : now;
-    const int64_t valid_until = day_start + s->valid_days * DAY;
-    char list_uri[TES_REGISTRY_URI_MAX];
-    if ((err = tes_registry_issue_for_token(r, token, now, doctype, valid_from, valid_until,
-                                            s->status_base, s->status_list_size, &s->budget,
-                                            b.ptrs, b.ptrs + b.n, b.n, issued, list_uri)) !=
-        TES_OK) {
-        /* The holder's or the phone's state, the budget, a withdrawn token: say which. */
-        if (err == TES_ERR_DENIED || err == TES_ERR_BUDGET || err == TES_ERR_TOKEN)
-            ret = send_last_error(c, err, NULL);
-        else
-            ret = send_error(c, err, NULL);
-        goto out;
-    }
-    err = issue_copies(s, doctype, &claims, b.keys, issued, b.n, valid_from, valid_until,
-                       list_uri, list);
-    if (err != TES_OK) {
-        /* The batch is recorded but will not be delivered: revoke it. */
-        for (size_t i = 0; i < b.n; i++) {
-            /* Best effort: the answer is 500 either way, and a copy left VALID is one that
-             * nobody holds. */
-            tes_err re = tes_registry_set_status(r, issued[i].credential_id, person_id,
-                                                 TES_STATUS_REVOKED, "system", NULL);
-            (void)re;
-        }
-        ret = send_error(c, err, NULL);
-        goto out;
-    }
-    json_t *resp = json_pack("{s:O}", "credentials", list);
-    /* "device_id" (not in OpenID4VCI; wallets ignore unknown members): the phone
-     * the copies are bound to, for 'report lost'; only when all copies share one. */
-    bool one_device = true;
-    for (size_t i = 1; i < b.n; i++)
-        one_device = one_device && strcmp(b.ids[b.cap + i], b.ids[b.cap]) == 0;
-    if (resp != NULL && one_device)
-        json_object_set_new(resp, "device_id", json_string(b.ids[b.cap]));
-    ret = send_json(c, 200, resp, true, NULL, NULL);
-out:
-    tes_wipe(token, sizeof token);
-    json_decref(list);
-    if (proofs)
-        for (size_t i = 0; i < req.n; i++)
-            iss_proof_free(&proofs[i]);
-    free(proofs);
-    iss_key_att_free(&ka);
-    bindings_free(&b);
-    free(issued);
-    tes_mdoc_claims_free(&claims);
-    free(doctype);
-    free(claims_json);
-    iss_cred_req_free(&req);
-    return ret;
-}
-
-/* ------------------------------------------------------------------ /status/N */
-
-static tes_err build_status(tes_issuer *s, int64_t list, int64_t now, tes_buf *out)
-{
-    tes_registry *r;
-    tes_err err = worker_registry(s, &r);
-    if (err != TES_OK)
-        return err;
-    char uri[TES_REGISTRY_URI_MAX];
-    snprintf(uri, sizeof uri, "%s%lld", s->status_base, (long long)list);
-    tes_status_list l = {0};
-    if ((err = tes_registry_status_list(r, uri, s->status_list_size, &l)) != TES_OK)
-        return err;
-    const tes_signer signer = *tes_ds_signer_get(s->dss);
-    const tes_bytes chain[1] = {tes_cert_der(s->ds)};
-    err = tes_status_token_build(&l, uri, now, now + s->status_lifetime, s->status_ttl, &signer,
-                                 chain, 1, out);
-    tes_status_list_free(&l);
-    return err;
-}
-
-static enum MHD_Result handle_credential(tes_issuer *s, struct MHD_Connection *c,
-                                         const tes_buf *body)
-{
-    t_in_credential_endpoint = true;
-    enum MHD_Result ret = credential_request(s, c, body);
-    t_in_credential_endpoint = false;
-    return ret;
-}
-
-/* Drops every cached list (a status change must show at once). */
-static void status_cache_drop(tes_issuer *s)
-{
-    pthread_mutex_lock(&s->status_mu);
-    for (size_t i = 0; i < STATUS_CACHE_SLOTS; i++)
-        s->status[i].list = 0;
-    pthread_mutex_unlock(&s->status_mu);
-}
-
-/* List N (1, 2, ...): lists after the registry's current one do not exist yet
- * (404); list 1 is always there (all valid before the first issuance). */
-static enum MHD_Result handle_status(tes_issuer *s, struct MHD_Connection *c, int64_t list)
-{
-    const int64_t now = now_of(s);
-    tes_buf tok = {0};
-    pthread_mutex_lock(&s->status_mu);
-    for (size_t i = 0; i < STATUS_CACHE_SLOTS; i++) {
-        struct status_slot *sl = &s->status[i];
-        if (sl->list == list && now >= sl->built && now - sl->built < s->status_cache) {
-            tes_buf_append(&tok, sl->token.ptr, sl->token.len);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&s->status_mu);
-    if (tok.len == 0 && !tok.failed) {
-        tes_registry *r;
-        int64_t current = 0;
-        tes_err err = worker_registry(s, &r);
-        if (err == TES_OK && list > 1)
-            err = tes_registry_status_series(r, s->status_base, &current);
-        if (err == TES_OK && list > 1 && list > current)
-            return send_error_as(c, 404, "not_found", "no such status list", NULL, NULL);
-        if (err == TES_OK)
-            err = build_status(s, list, now, &tok);
-        if (err != TES_OK) {
-            tes_buf_free(&tok);
-            return send_error(c, err, NULL);
-        }
-        pthread_mutex_lock(&s->status_mu);
-        struct status_slot *victim = &s->status[0];
-        for (size_t i = 0; i < STATUS_CACHE_SLOTS; i++) {
-            struct status_slot *sl = &s->status[i];
-            if (sl->list == list) {
-                victim = sl;
-                break;
-            }
-            if (sl->list == 0 || (victim->list != 0 && sl->built < victim->built))
-                victim = sl;
-        }
-        tes_buf_reset(&victim->token);
-        tes_buf_append(&victim->token, tok.ptr, tok.len);
-        victim->list = victim->token.failed ? 0 : list;
-        victim->built = now;
-        pthread_mutex_unlock(&s->status_mu);
-    }
-    if (tok.failed) {
-        tes_buf_free(&tok);
-        return send_error(c, TES_ERR_NOMEM, NULL);
-    }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(tok.len, tok.ptr, MHD_RESPMEM_MUST_COPY);
-    tes_buf_free(&tok);
-    if (resp == NULL)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/statuslist+cwt");
-    char cc[64];
-    snprintf(cc, sizeof cc, "max-age=%lld", (long long)s->status_cache);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
-    enum MHD_Result ret = MHD_queue_response(c, 200, resp);
-    MHD_destroy_response(resp);
-    return ret;
-}
-
-/* ------------------------------------------------------------------ /lost */
-
-/* The holder reports the phone lost from another device: JSON
- * {"recovery_code": "ABCD-...", "device_id": "<64 hex>"} ("device_id" left
- * out: every credential of the person). The recovery code (given at
- * enrolment) names the person; only that person's credentials are
- * suspended. Wrong codes count against the client address like failed
- * token requests. */
-static enum MHD_Result handle_lost(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body)
-{
-    json_error_t jerr;
-    json_t *v = json_loadb(body->len ? (const char *)body->ptr : "", body->len,
-                           JSON_REJECT_DUPLICATES, &jerr);
-    if (!json_is_object(v)) {
-        json_decref(v);
-        return send_error(c, TES_ERR_JSON,
-                          "the body must be a JSON object {\"recovery_code\": ..., "
-                          "\"device_id\": ...}");
-    }
-    json_t *code = json_object_get(v, "recovery_code"), *dev = json_object_get(v, "device_id");
-    size_t members = json_object_size(v);
-    char code_s[72], dev_s[65] = "";
-    bool ok = json_is_string(code) && json_string_length(code) < sizeof code_s &&
-              members == 1u + (dev != NULL);
-    if (ok)
-        snprintf(code_s, sizeof code_s, "%s", json_string_value(code));
-    if (ok && dev != NULL) {
-        ok = json_is_string(dev) && json_string_length(dev) == 64;
-        for (size_t i = 0; ok && i < 64; i++) {
-            char ch = json_string_value(dev)[i];
-            ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-        }
-        if (ok)
-            snprintf(dev_s, sizeof dev_s, "%s", json_string_value(dev));
-    }
-    json_decref(v);
-    if (!ok) {
-        tes_wipe(code_s, sizeof code_s);
-        return send_error(c, TES_ERR_HTTP_REQUEST,
-                          "expected {\"recovery_code\": string, \"device_id\": 64 hex digits "
-                          "(optional)} and nothing else");
-    }
-    char ip[64];
-    httpd_client_ip(c, ip);
-    if (rl_touch(s, "lost-fail", ip, strlen(ip), 0) >= s->rate_limit) {
-        tes_wipe(code_s, sizeof code_s);
-        return send_error(c, TES_ERR_RATE_LIMIT,
-                          "too many wrong recovery codes from this address; wait a minute");
-    }
-    tes_registry *r;
-    tes_err err = worker_registry(s, &r);
-    int64_t person = 0;
-    if (err == TES_OK)
-        err = tes_registry_recovery_check(r, code_s, &person);
-    tes_wipe(code_s, sizeof code_s);
-    if (err != TES_OK) {
-        if (err == TES_ERR_GRANT) {
-            (void)rl_touch(s, "lost-fail", ip, strlen(ip), 1);
-            return send_error(c, err, "unknown recovery code");
-        }
-        return send_last_error(c, err, NULL);
-    }
-    static const char op[] = "holder (recovery code)";
-    size_t changed = 0;
-    if (dev_s[0])
-        err =
-            tes_registry_set_status_by_device(r, dev_s, person, TES_STATUS_SUSPENDED, op, &changed);
-    else
-        err = tes_registry_set_status(r, 0, person, TES_STATUS_SUSPENDED, op, &changed);
-    if (err == TES_ERR_NOT_FOUND)
-        return send_error(c, TES_ERR_HTTP_REQUEST,
-                          "none of your credentials is bound to that device");
-    if (err != TES_OK)
-        return send_last_error(c, err, NULL);
-    /* The next status list served says so (no wait for the service's cache). */
-    status_cache_drop(s);
-    return send_json(c, 200, json_pack("{s:I}", "suspended", (json_int_t)changed), true, NULL,
-                     NULL);
-}
-
 /* ------------------------------------------------------------------ dispatch */
 
 static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const char *url,
@@ -1028,25 +197,29 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
         if (strcmp(method, routes[i].method) != 0) {
             char d[96];
             snprintf(d, sizeof d, "%.16s is not allowed here; use %s", method, routes[i].method);
-            return send_error_as(c, 405, "invalid_request", d, NULL, routes[i].method);
+            return httpd_send_error(c, 405, "invalid_request", d, NULL, routes[i].method);
         }
         switch (routes[i].id) {
         case 1:
-            return send_text(c, 200, "application/json", s->metadata, strlen(s->metadata), false,
+            return httpd_send_text(c, 200, "application/json", s->metadata, strlen(s->metadata), false,
                              NULL, NULL);
         case 2:
-            return send_text(c, 200, "application/json", s->as_metadata, strlen(s->as_metadata),
+            return httpd_send_text(c, 200, "application/json", s->as_metadata, strlen(s->as_metadata),
                              false, NULL, NULL);
         case 3:
-            return handle_token(s, c, body);
+            return svc_handle_token(s, c, body);
         case 4:
-            return handle_nonce(s, c);
-        case 5:
-            return handle_credential(s, c, body);
+            return svc_handle_nonce(s, c);
+        case 5: {
+            t_in_credential_endpoint = true;
+            enum MHD_Result ret = svc_handle_credential(s, c, body);
+            t_in_credential_endpoint = false;
+            return ret;
+        }
         case 7:
-            return handle_lost(s, c, body);
+            return svc_handle_lost(s, c, body);
         default:
-            return handle_status(s, c, 1);
+            return svc_handle_status(s, c, 1);
         }
     }
     /* /status/N for the later lists: N decimal, no leading zero */
@@ -1054,10 +227,10 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
     size_t digits = n ? strspn(n, "0123456789") : 0;
     if (n && digits >= 1 && digits <= 9 && n[digits] == '\0' && n[0] != '0') {
         if (strcmp(method, "GET") != 0)
-            return send_error_as(c, 405, "invalid_request", "use GET", NULL, "GET");
-        return handle_status(s, c, strtoll(n, NULL, 10));
+            return httpd_send_error(c, 405, "invalid_request", "use GET", NULL, "GET");
+        return svc_handle_status(s, c, strtoll(n, NULL, 10));
     }
-    return send_error_as(c, 404, "not_found", "no such endpoint", NULL, NULL);
+    return httpd_send_error(c, 404, "not_found", "no such endpoint", NULL, NULL);
 }
 
 /* The HTTP layer's handler: a whole request, its body bounded. */
