@@ -201,11 +201,11 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
         }
         switch (routes[i].id) {
         case 1:
-            return httpd_send_text(c, 200, "application/json", s->metadata, strlen(s->metadata), false,
-                             NULL, NULL);
+            return httpd_send_text(c, 200, "application/json", s->metadata, strlen(s->metadata),
+                                   false, NULL, NULL);
         case 2:
-            return httpd_send_text(c, 200, "application/json", s->as_metadata, strlen(s->as_metadata),
-                             false, NULL, NULL);
+            return httpd_send_text(c, 200, "application/json", s->as_metadata,
+                                   strlen(s->as_metadata), false, NULL, NULL);
         case 3:
             return svc_handle_token(s, c, body);
         case 4:

@@ -108,8 +108,7 @@ void svc_status_cache_drop(tes_issuer *s);
 /* The endpoints. */
 enum MHD_Result svc_handle_token(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body);
 enum MHD_Result svc_handle_nonce(tes_issuer *s, struct MHD_Connection *c);
-enum MHD_Result svc_handle_credential(tes_issuer *s, struct MHD_Connection *c,
-                                      const tes_buf *body);
+enum MHD_Result svc_handle_credential(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body);
 enum MHD_Result svc_handle_status(tes_issuer *s, struct MHD_Connection *c, int64_t list);
 enum MHD_Result svc_handle_lost(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body);
 

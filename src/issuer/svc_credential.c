@@ -201,210 +201,185 @@ static enum MHD_Result send_ka_error(struct MHD_Connection *c, tes_err e, const 
     return svc_send_last_error(c, e, NULL);
 }
 
-enum MHD_Result svc_handle_credential(tes_issuer *s, struct MHD_Connection *c,
-                                          const tes_buf *body)
-{
-    char token[64];
-    const char *why = NULL;
-    if (!bearer_token(c, token, &why)) {
-        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
-            /* RFC 6750 §3.1: no error code in the challenge when no token was sent. */
-            return httpd_send_error(c, 401, "invalid_token", why, "Bearer", NULL);
-        return svc_send_error(c, TES_ERR_TOKEN, why);
-    }
-    if (svc_rl_touch(s, "token", token, strlen(token), 1) > s->rate_limit)
-        return svc_send_error(c, TES_ERR_RATE_LIMIT,
-                          "too many credential requests with this access token; wait a minute");
-
+/* One Credential Request on its way through the steps below. Each step either
+ * goes on (true) or has answered the client (false, the answer in ret). */
+typedef struct cred_call {
+    tes_issuer *s;
+    struct MHD_Connection *c;
     tes_registry *r;
-    tes_err err = svc_worker_registry(s, &r);
-    if (err != TES_OK)
-        return svc_send_error(c, err, NULL);
-    const int64_t now = now_of(s);
-    int64_t person_id;
-    if ((err = tes_registry_token_check(r, token, now, &person_id)) != TES_OK) {
-        tes_wipe(token, sizeof token);
-        return svc_send_last_error(c, err, NULL);
-    }
-    /* The token is checked again where the batch is recorded (with the person's and
-     * the phones' state, and the budgets), in the same transaction. */
-
+    int64_t now, person_id;
+    char token[64];
     iss_cred_req req;
-    if ((err = iss_cred_req_parse((const char *)body->ptr, body->len, s->pol.batch_max, &req)) !=
-        TES_OK) {
-        tes_wipe(token, sizeof token);
-        return svc_send_last_error(c, err, NULL);
-    }
+    iss_proof *proofs; /* jwt proofs: one per req.proofs[i] */
+    iss_key_att ka;    /* proof type "attestation": its one key attestation */
+    bindings b;        /* the keys to bind, in order, with their device ids */
+    const char *nonce; /* the c_nonce the request answers (a view into proofs or ka) */
+    enum MHD_Result ret;
+} cred_call;
 
-    enum MHD_Result ret = MHD_NO;
-    iss_proof *proofs = calloc(req.n, sizeof *proofs);
-    iss_key_att ka = {0}; /* the attestation proof type's one key attestation */
-    bindings b = {0};
+static bool answered(cred_call *x, enum MHD_Result ret)
+{
+    x->ret = ret;
+    return false;
+}
+
+/* Proof type "attestation" (OpenID4VCI 1.0 Appendix F.3, only with vendor roots): its
+ * one key attestation, parsed and checked, names every key. */
+static bool bind_attested_keys(cred_call *x)
+{
+    const iss_policy *pol = &x->s->pol;
+    char dev[65];
+    if (pol->vendor_roots.len == 0)
+        return answered(x, svc_send_error(x->c, TES_ERR_PROOF,
+                                          "the attestation proof type needs a key attestation "
+                                          "this issuer can trust, and it has no vendor roots: "
+                                          "send jwt proofs"));
+    tes_err err = iss_key_att_parse(pol, x->req.proofs[0], strlen(x->req.proofs[0]), x->now, false,
+                                    NULL, &x->ka);
+    if (err != TES_OK)
+        return answered(x, send_ka_error(x->c, err, "key attestation not accepted"));
+    if (x->ka.n > pol->batch_max) {
+        char d[160];
+        snprintf(d, sizeof d, "the key attestation attests %zu keys; at most %zu per request",
+                 x->ka.n, pol->batch_max);
+        return answered(x, svc_send_error(x->c, TES_ERR_PROOF, d));
+    }
+    if ((err = bindings_alloc(&x->b, x->ka.n)) != TES_OK)
+        return answered(x, svc_send_error(x->c, err, NULL));
+    for (size_t i = 0; i < x->ka.n; i++)
+        if ((err = iss_key_att_device_id(&x->ka, x->ka.keys[i], dev)) != TES_OK ||
+            (err = bindings_add(&x->b, x->ka.keys[i], dev)) != TES_OK)
+            return answered(x, svc_send_last_error(x->c, err, "key attestation"));
+    x->nonce = x->ka.nonce;
+    return true;
+}
+
+/* jwt proofs: each one's framing, signature, claims and its key attestation's
+ * contents; one c_nonce for all, a key per proof; then the keys to bind: each
+ * proof's, then those its key attestation names besides (Appendix F.1: a credential
+ * for each attested key) when vendor roots can vouch for them. */
+static bool bind_proof_keys(cred_call *x)
+{
+    const iss_policy *pol = &x->s->pol;
+    char prefix[64], dev[65];
+    size_t cap = 0;
+    tes_err err;
+    for (size_t i = 0; i < x->req.n; i++) {
+        err =
+            iss_proof_parse(pol, x->req.proofs[i], strlen(x->req.proofs[i]), x->now, &x->proofs[i]);
+        if (err != TES_OK) {
+            if (err == TES_ERR_HTTP_REQUEST)
+                err = TES_ERR_PROOF; /* a malformed JWT is an invalid proof */
+            snprintf(prefix, sizeof prefix, "proof %zu", i);
+            return answered(x, svc_send_last_error(x->c, err, prefix));
+        }
+        cap += 1 + x->proofs[i].ka.n;
+    }
+    for (size_t i = 1; i < x->req.n; i++)
+        if (strcmp(x->proofs[i].nonce, x->proofs[0].nonce) != 0)
+            return answered(x, svc_send_error(x->c, TES_ERR_PROOF,
+                                              "all proofs of one request must carry the same "
+                                              "c_nonce"));
+    for (size_t i = 0; i < x->req.n; i++)
+        for (size_t j = i + 1; j < x->req.n; j++)
+            if (tes_key_equal_public(x->proofs[i].key, x->proofs[j].key)) {
+                char d[160];
+                snprintf(d, sizeof d,
+                         "proofs %zu and %zu use the same key; each copy needs its own key", i, j);
+                return answered(x, svc_send_error(x->c, TES_ERR_PROOF, d));
+            }
+    if ((err = bindings_alloc(&x->b, cap)) != TES_OK)
+        return answered(x, svc_send_error(x->c, err, NULL));
+    for (size_t i = 0; i < x->req.n; i++) {
+        snprintf(prefix, sizeof prefix, "proof %zu", i);
+        if ((err = iss_proof_device_id(&x->proofs[i], dev)) != TES_OK ||
+            (err = bindings_add(&x->b, x->proofs[i].key, dev)) != TES_OK)
+            return answered(x, svc_send_last_error(x->c, err, prefix));
+    }
+    /* Without vendor roots nobody vouches for a key attestation: its other keys
+     * proved nothing (only the proof's key signed), so they get no credential. */
+    for (size_t i = 0; i < x->req.n && pol->vendor_roots.len > 0; i++) {
+        const iss_key_att *ka = &x->proofs[i].ka;
+        for (size_t k = 0; k < ka->n; k++)
+            if ((err = iss_key_att_device_id(ka, ka->keys[k], dev)) != TES_OK ||
+                (err = bindings_add(&x->b, ka->keys[k], dev)) != TES_OK) {
+                snprintf(prefix, sizeof prefix, "proof %zu", i);
+                return answered(x, svc_send_last_error(x->c, err, prefix));
+            }
+    }
+    if (x->b.n > pol->batch_max) {
+        char d[160];
+        snprintf(d, sizeof d,
+                 "the proofs and their key attestations name %zu keys; at most %zu per request",
+                 x->b.n, pol->batch_max);
+        return answered(x, svc_send_error(x->c, TES_ERR_PROOF, d));
+    }
+    x->nonce = x->proofs[0].nonce;
+    return true;
+}
+
+/* The nonce, consumed once for the whole request; then the key attestations'
+ * signers, against the vendor roots. */
+static bool consume_nonce_and_trust_keys(cred_call *x)
+{
+    const iss_policy *pol = &x->s->pol;
+    if (strlen(x->nonce) > 63)
+        return answered(
+            x, svc_send_error(x->c, TES_ERR_NONCE, "the c_nonce is unknown, used or expired"));
+    tes_err err = tes_registry_nonce_consume(x->r, x->nonce, x->now);
+    if (err != TES_OK)
+        return answered(x, svc_send_last_error(x->c, err, NULL));
+    if (x->req.attestation) {
+        if ((err = iss_key_att_trust(pol, &x->ka, x->now)) != TES_OK)
+            return answered(x, send_ka_error(x->c, err, "key attestation not accepted"));
+        return true;
+    }
+    for (size_t i = 0; i < x->req.n; i++)
+        if ((err = iss_proof_attestation(pol, &x->proofs[i], x->now)) != TES_OK) {
+            char prefix[64];
+            snprintf(prefix, sizeof prefix, "proof %zu", i);
+            return answered(x, svc_send_last_error(x->c, err, prefix));
+        }
+    return true;
+}
+
+/* The person's claims for the requested doctype, the batch recorded (status
+ * indexes, state and budgets checked in the same transaction), the copies signed,
+ * the answer sent. */
+static bool issue_and_answer(cred_call *x)
+{
+    tes_issuer *s = x->s;
     char *doctype = NULL, *claims_json = NULL;
     tes_mdoc_claims claims = {0};
     tes_registry_issued *issued = NULL;
     json_t *list = json_array();
-    const char *nonce = NULL; /* the c_nonce the request answers */
-    char prefix[64], dev[65];
-    if (proofs == NULL || list == NULL) {
-        ret = svc_send_error(c, TES_ERR_NOMEM, "out of memory");
+    bool ok = false;
+    tes_err err = tes_registry_person_get(x->r, x->person_id, &doctype, &claims_json);
+    if (err != TES_OK) {
+        x->ret = svc_send_last_error(x->c, err == TES_ERR_NOT_FOUND ? TES_ERR_STORE : err, NULL);
         goto out;
     }
-
-    if (req.attestation) {
-        /* ---- proof type "attestation": one key attestation names every key */
-        if (s->pol.vendor_roots.len == 0) {
-            ret = svc_send_error(c, TES_ERR_PROOF,
-                             "the attestation proof type needs a key attestation this issuer can "
-                             "trust, and it has no vendor roots: send jwt proofs");
-            goto out;
-        }
-        err =
-            iss_key_att_parse(&s->pol, req.proofs[0], strlen(req.proofs[0]), now, false, NULL, &ka);
-        if (err != TES_OK) {
-            ret = send_ka_error(c, err, "key attestation not accepted");
-            goto out;
-        }
-        if (ka.n > s->pol.batch_max) {
-            char d[160];
-            snprintf(d, sizeof d, "the key attestation attests %zu keys; at most %zu per request",
-                     ka.n, s->pol.batch_max);
-            ret = svc_send_error(c, TES_ERR_PROOF, d);
-            goto out;
-        }
-        if ((err = bindings_alloc(&b, ka.n)) != TES_OK) {
-            ret = svc_send_error(c, err, NULL);
-            goto out;
-        }
-        for (size_t i = 0; i < ka.n; i++)
-            if ((err = iss_key_att_device_id(&ka, ka.keys[i], dev)) != TES_OK ||
-                (err = bindings_add(&b, ka.keys[i], dev)) != TES_OK) {
-                ret = svc_send_last_error(c, err, "key attestation");
-                goto out;
-            }
-        nonce = ka.nonce;
-    } else {
-        /* ---- every proof: framing, signature, claims, its key attestation's contents */
-        size_t cap = 0;
-        for (size_t i = 0; i < req.n; i++) {
-            err = iss_proof_parse(&s->pol, req.proofs[i], strlen(req.proofs[i]), now, &proofs[i]);
-            if (err != TES_OK) {
-                if (err == TES_ERR_HTTP_REQUEST)
-                    err = TES_ERR_PROOF; /* a malformed JWT is an invalid proof */
-                snprintf(prefix, sizeof prefix, "proof %zu", i);
-                ret = svc_send_last_error(c, err, prefix);
-                goto out;
-            }
-            cap += 1 + proofs[i].ka.n;
-        }
-        for (size_t i = 1; i < req.n; i++)
-            if (strcmp(proofs[i].nonce, proofs[0].nonce) != 0) {
-                ret = svc_send_error(c, TES_ERR_PROOF,
-                                 "all proofs of one request must carry the same "
-                                 "c_nonce");
-                goto out;
-            }
-        for (size_t i = 0; i < req.n; i++)
-            for (size_t j = i + 1; j < req.n; j++)
-                if (tes_key_equal_public(proofs[i].key, proofs[j].key)) {
-                    char d[160];
-                    snprintf(d, sizeof d,
-                             "proofs %zu and %zu use the same key; each copy needs its "
-                             "own key",
-                             i, j);
-                    ret = svc_send_error(c, TES_ERR_PROOF, d);
-                    goto out;
-                }
-        /* The keys: each proof's, then those its key attestation names besides
-         * (OpenID4VCI 1.0 Appendix F.1: a credential for each attested key), once
-         * the attestation was checked against the vendor roots. */
-        if ((err = bindings_alloc(&b, cap)) != TES_OK) {
-            ret = svc_send_error(c, err, NULL);
-            goto out;
-        }
-        for (size_t i = 0; i < req.n; i++) {
-            snprintf(prefix, sizeof prefix, "proof %zu", i);
-            if ((err = iss_proof_device_id(&proofs[i], dev)) != TES_OK ||
-                (err = bindings_add(&b, proofs[i].key, dev)) != TES_OK) {
-                ret = svc_send_last_error(c, err, prefix);
-                goto out;
-            }
-        }
-        /* Without vendor roots nobody vouches for a key attestation: its other keys
-         * proved nothing (only the proof's key signed), so they get no credential. */
-        for (size_t i = 0; i < req.n && s->pol.vendor_roots.len > 0; i++)
-            for (size_t k = 0; k < proofs[i].ka.n; k++)
-                if ((err = iss_key_att_device_id(&proofs[i].ka, proofs[i].ka.keys[k], dev)) !=
-                        TES_OK ||
-                    (err = bindings_add(&b, proofs[i].ka.keys[k], dev)) != TES_OK) {
-                    snprintf(prefix, sizeof prefix, "proof %zu", i);
-                    ret = svc_send_last_error(c, err, prefix);
-                    goto out;
-                }
-        if (b.n > s->pol.batch_max) {
-            char d[160];
-            snprintf(d, sizeof d,
-                     "the proofs and their key attestations name %zu keys; at most %zu per "
-                     "request",
-                     b.n, s->pol.batch_max);
-            ret = svc_send_error(c, TES_ERR_PROOF, d);
-            goto out;
-        }
-        nonce = proofs[0].nonce;
-    }
-
-    /* ---- the nonce, once for the request */
-    if (strlen(nonce) > 63) {
-        ret = svc_send_error(c, TES_ERR_NONCE, "the c_nonce is unknown, used or expired");
-        goto out;
-    }
-    if ((err = tes_registry_nonce_consume(r, nonce, now)) != TES_OK) {
-        ret = svc_send_last_error(c, err, NULL);
-        goto out;
-    }
-
-    /* ---- key attestations: the signers' trust */
-    if (req.attestation) {
-        if ((err = iss_key_att_trust(&s->pol, &ka, now)) != TES_OK) {
-            ret = send_ka_error(c, err, "key attestation not accepted");
-            goto out;
-        }
-    } else {
-        for (size_t i = 0; i < req.n; i++) {
-            if ((err = iss_proof_attestation(&s->pol, &proofs[i], now)) != TES_OK) {
-                snprintf(prefix, sizeof prefix, "proof %zu", i);
-                ret = svc_send_last_error(c, err, prefix);
-                goto out;
-            }
-        }
-    }
-
-    /* ---- the person's claims for the requested doctype */
-    if ((err = tes_registry_person_get(r, person_id, &doctype, &claims_json)) != TES_OK) {
-        ret = svc_send_last_error(c, err == TES_ERR_NOT_FOUND ? TES_ERR_STORE : err, NULL);
-        goto out;
-    }
-    if (strcmp(doctype, req.config_id) != 0) {
+    if (strcmp(doctype, x->req.config_id) != 0) {
         char d[300];
         snprintf(d, sizeof d, "this access token is for %.128s, not %.128s", doctype,
-                 req.config_id);
-        ret = svc_send_error(c, TES_ERR_NOT_FOUND, d);
+                 x->req.config_id);
+        x->ret = svc_send_error(x->c, TES_ERR_NOT_FOUND, d);
         goto out;
     }
     const tes_doctype *t = tes_doctype_find(doctype);
-    if (t == NULL || (err = tes_mdoc_claims_from_json(t, claims_json, strlen(claims_json),
-                                                      "/nonexistent", &claims)) != TES_OK) {
-        ret = svc_send_error(c, TES_ERR_STORE, NULL);
+    if (t == NULL || tes_mdoc_claims_from_json(t, claims_json, strlen(claims_json), "/nonexistent",
+                                               &claims) != TES_OK) {
+        x->ret = svc_send_error(x->c, TES_ERR_STORE, NULL);
         goto out;
     }
 
-    /* ---- record the batch (status indexes), then sign */
-    for (size_t i = 0; i < b.n; i++) {
-        b.ptrs[i] = b.ids[i];
-        b.ptrs[b.n + i] = b.ids[b.cap + i];
+    bindings *b = &x->b;
+    for (size_t i = 0; i < b->n; i++) {
+        b->ptrs[i] = b->ids[i];
+        b->ptrs[b->n + i] = b->ids[b->cap + i];
     }
-    if ((issued = calloc(b.n, sizeof *issued)) == NULL) {
-        ret = svc_send_error(c, TES_ERR_NOMEM, NULL);
+    if (list == NULL || (issued = calloc(b->n, sizeof *issued)) == NULL) {
+        x->ret = svc_send_error(x->c, TES_ERR_NOMEM, NULL);
         goto out;
     }
     /* signed = validFrom = the start of the UTC day (one value for every copy of the
@@ -412,6 +387,7 @@ enum MHD_Result svc_handle_credential(tes_issuer *s, struct MHD_Connection *c,
      * the MSO signed while the DS certificate is valid, and verifiers check it. On an
      * older authority's first day (DS valid from "an hour ago") that is the notBefore,
      * still one value for the whole day; validUntil stays on the day boundary. */
+    const int64_t now = x->now;
     const int64_t day_start = now - ((now % DAY) + DAY) % DAY;
     const int64_t ds_not_before = tes_cert_get_info(s->ds)->not_before;
     int64_t valid_from = day_start;
@@ -419,53 +395,104 @@ enum MHD_Result svc_handle_credential(tes_issuer *s, struct MHD_Connection *c,
         valid_from = ds_not_before < now ? ds_not_before : now;
     const int64_t valid_until = day_start + s->valid_days * DAY;
     char list_uri[TES_REGISTRY_URI_MAX];
-    if ((err = tes_registry_issue_for_token(r, token, now, doctype, valid_from, valid_until,
-                                            s->status_base, s->status_list_size, &s->budget,
-                                            b.ptrs, b.ptrs + b.n, b.n, issued, list_uri)) !=
-        TES_OK) {
+    err = tes_registry_issue_for_token(x->r, x->token, now, doctype, valid_from, valid_until,
+                                       s->status_base, s->status_list_size, &s->budget, b->ptrs,
+                                       b->ptrs + b->n, b->n, issued, list_uri);
+    if (err != TES_OK) {
         /* The holder's or the phone's state, the budget, a withdrawn token: say which. */
         if (err == TES_ERR_DENIED || err == TES_ERR_BUDGET || err == TES_ERR_TOKEN)
-            ret = svc_send_last_error(c, err, NULL);
+            x->ret = svc_send_last_error(x->c, err, NULL);
         else
-            ret = svc_send_error(c, err, NULL);
+            x->ret = svc_send_error(x->c, err, NULL);
         goto out;
     }
-    err = issue_copies(s, doctype, &claims, b.keys, issued, b.n, valid_from, valid_until,
+    err = issue_copies(s, doctype, &claims, b->keys, issued, b->n, valid_from, valid_until,
                        list_uri, list);
     if (err != TES_OK) {
         /* The batch is recorded but will not be delivered: revoke it. */
-        for (size_t i = 0; i < b.n; i++) {
+        for (size_t i = 0; i < b->n; i++) {
             /* Best effort: the answer is 500 either way, and a copy left VALID is one that
              * nobody holds. */
-            tes_err re = tes_registry_set_status(r, issued[i].credential_id, person_id,
+            tes_err re = tes_registry_set_status(x->r, issued[i].credential_id, x->person_id,
                                                  TES_STATUS_REVOKED, "system", NULL);
             (void)re;
         }
-        ret = svc_send_error(c, err, NULL);
+        x->ret = svc_send_error(x->c, err, NULL);
         goto out;
     }
     json_t *resp = json_pack("{s:O}", "credentials", list);
     /* "device_id" (not in OpenID4VCI; wallets ignore unknown members): the phone
      * the copies are bound to, for 'report lost'; only when all copies share one. */
     bool one_device = true;
-    for (size_t i = 1; i < b.n; i++)
-        one_device = one_device && strcmp(b.ids[b.cap + i], b.ids[b.cap]) == 0;
+    for (size_t i = 1; i < b->n; i++)
+        one_device = one_device && strcmp(b->ids[b->cap + i], b->ids[b->cap]) == 0;
     if (resp != NULL && one_device)
-        json_object_set_new(resp, "device_id", json_string(b.ids[b.cap]));
-    ret = httpd_send_json(c, 200, resp, true, NULL, NULL);
+        json_object_set_new(resp, "device_id", json_string(b->ids[b->cap]));
+    x->ret = httpd_send_json(x->c, 200, resp, true, NULL, NULL);
+    ok = true;
 out:
-    tes_wipe(token, sizeof token);
     json_decref(list);
-    if (proofs)
-        for (size_t i = 0; i < req.n; i++)
-            iss_proof_free(&proofs[i]);
-    free(proofs);
-    iss_key_att_free(&ka);
-    bindings_free(&b);
     free(issued);
     tes_mdoc_claims_free(&claims);
     free(doctype);
     free(claims_json);
-    iss_cred_req_free(&req);
-    return ret;
+    return ok;
+}
+
+/* The order of the checks is the file's head comment's. */
+enum MHD_Result svc_handle_credential(tes_issuer *s, struct MHD_Connection *c, const tes_buf *body)
+{
+    cred_call x = {.s = s, .c = c, .ret = MHD_NO};
+    const char *why = NULL;
+    if (!bearer_token(c, x.token, &why)) {
+        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
+            /* RFC 6750 §3.1: no error code in the challenge when no token was sent. */
+            return httpd_send_error(c, 401, "invalid_token", why, "Bearer", NULL);
+        return svc_send_error(c, TES_ERR_TOKEN, why);
+    }
+    if (svc_rl_touch(s, "token", x.token, strlen(x.token), 1) > s->rate_limit) {
+        tes_wipe(x.token, sizeof x.token);
+        return svc_send_error(c, TES_ERR_RATE_LIMIT,
+                              "too many credential requests with this access token; wait a "
+                              "minute");
+    }
+    tes_err err = svc_worker_registry(s, &x.r);
+    if (err != TES_OK) {
+        tes_wipe(x.token, sizeof x.token);
+        return svc_send_error(c, err, NULL);
+    }
+    x.now = now_of(s);
+    /* The token is checked again where the batch is recorded (with the person's and
+     * the phones' state, and the budgets), in the same transaction. */
+    if ((err = tes_registry_token_check(x.r, x.token, x.now, &x.person_id)) != TES_OK) {
+        tes_wipe(x.token, sizeof x.token);
+        return svc_send_last_error(c, err, NULL);
+    }
+    if ((err = iss_cred_req_parse((const char *)body->ptr, body->len, s->pol.batch_max, &x.req)) !=
+        TES_OK) {
+        tes_wipe(x.token, sizeof x.token);
+        return svc_send_last_error(c, err, NULL);
+    }
+    x.proofs = calloc(x.req.n, sizeof *x.proofs);
+    bool going = x.proofs != NULL;
+    if (!going)
+        x.ret = svc_send_error(c, TES_ERR_NOMEM, "out of memory");
+    else if (x.req.attestation)
+        going = bind_attested_keys(&x);
+    else
+        going = bind_proof_keys(&x);
+    if (going)
+        going = consume_nonce_and_trust_keys(&x);
+    if (going)
+        (void)issue_and_answer(&x);
+
+    tes_wipe(x.token, sizeof x.token);
+    if (x.proofs)
+        for (size_t i = 0; i < x.req.n; i++)
+            iss_proof_free(&x.proofs[i]);
+    free(x.proofs);
+    iss_key_att_free(&x.ka);
+    bindings_free(&x.b);
+    iss_cred_req_free(&x.req);
+    return x.ret;
 }

@@ -115,8 +115,8 @@ enum MHD_Result svc_handle_lost(tes_issuer *s, struct MHD_Connection *c, const t
     if (!json_is_object(v)) {
         json_decref(v);
         return svc_send_error(c, TES_ERR_JSON,
-                          "the body must be a JSON object {\"recovery_code\": ..., "
-                          "\"device_id\": ...}");
+                              "the body must be a JSON object {\"recovery_code\": ..., "
+                              "\"device_id\": ...}");
     }
     json_t *code = json_object_get(v, "recovery_code"), *dev = json_object_get(v, "device_id");
     size_t members = json_object_size(v);
@@ -138,15 +138,15 @@ enum MHD_Result svc_handle_lost(tes_issuer *s, struct MHD_Connection *c, const t
     if (!ok) {
         tes_wipe(code_s, sizeof code_s);
         return svc_send_error(c, TES_ERR_HTTP_REQUEST,
-                          "expected {\"recovery_code\": string, \"device_id\": 64 hex digits "
-                          "(optional)} and nothing else");
+                              "expected {\"recovery_code\": string, \"device_id\": 64 hex digits "
+                              "(optional)} and nothing else");
     }
     char ip[64];
     httpd_client_ip(c, ip);
     if (svc_rl_touch(s, "lost-fail", ip, strlen(ip), 0) >= s->rate_limit) {
         tes_wipe(code_s, sizeof code_s);
         return svc_send_error(c, TES_ERR_RATE_LIMIT,
-                          "too many wrong recovery codes from this address; wait a minute");
+                              "too many wrong recovery codes from this address; wait a minute");
     }
     tes_registry *r;
     tes_err err = svc_worker_registry(s, &r);
@@ -170,11 +170,11 @@ enum MHD_Result svc_handle_lost(tes_issuer *s, struct MHD_Connection *c, const t
         err = tes_registry_set_status(r, 0, person, TES_STATUS_SUSPENDED, op, &changed);
     if (err == TES_ERR_NOT_FOUND)
         return svc_send_error(c, TES_ERR_HTTP_REQUEST,
-                          "none of your credentials is bound to that device");
+                              "none of your credentials is bound to that device");
     if (err != TES_OK)
         return svc_send_last_error(c, err, NULL);
     /* The next status list served says so (no wait for the service's cache). */
     svc_status_cache_drop(s);
     return httpd_send_json(c, 200, json_pack("{s:I}", "suspended", (json_int_t)changed), true, NULL,
-                     NULL);
+                           NULL);
 }

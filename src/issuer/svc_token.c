@@ -22,7 +22,7 @@ enum MHD_Result svc_handle_token(tes_issuer *s, struct MHD_Connection *c, const 
 {
     if (!is_form(c))
         return svc_send_error(c, TES_ERR_HTTP_REQUEST,
-                          "the token request must be application/x-www-form-urlencoded");
+                              "the token request must be application/x-www-form-urlencoded");
     iss_token_req *req = malloc(sizeof *req);
     if (req == NULL)
         return svc_send_error(c, TES_ERR_NOMEM, "out of memory");
@@ -38,7 +38,7 @@ enum MHD_Result svc_handle_token(tes_issuer *s, struct MHD_Connection *c, const 
     }
     if (strcmp(req->grant_type, ISS_GRANT_PRE_AUTH) != 0) {
         ret = svc_send_error(c, TES_ERR_UNSUPPORTED,
-                         "only the grant type " ISS_GRANT_PRE_AUTH " is supported");
+                             "only the grant type " ISS_GRANT_PRE_AUTH " is supported");
         goto out;
     }
     if (!req->has_code || req->code[0] == '\0') {
@@ -49,12 +49,12 @@ enum MHD_Result svc_handle_token(tes_issuer *s, struct MHD_Connection *c, const 
     httpd_client_ip(c, ip);
     if (svc_rl_touch(s, "ip-fail", ip, strlen(ip), 0) >= s->rate_limit) {
         ret = svc_send_error(c, TES_ERR_RATE_LIMIT,
-                         "too many failed token requests from this address; wait a minute");
+                             "too many failed token requests from this address; wait a minute");
         goto out;
     }
     if (svc_rl_touch(s, "code", req->code, strlen(req->code), 1) > s->rate_limit) {
         ret = svc_send_error(c, TES_ERR_RATE_LIMIT,
-                         "too many requests for this pre-authorized code; wait a minute");
+                             "too many requests for this pre-authorized code; wait a minute");
         goto out;
     }
     tes_registry *r;
@@ -93,7 +93,7 @@ enum MHD_Result svc_handle_nonce(tes_issuer *s, struct MHD_Connection *c)
     if (s->nonce_rate_limit > 0 &&
         svc_rl_touch(s, "nonce-ip", ip, strlen(ip), 1) > s->nonce_rate_limit)
         return svc_send_error(c, TES_ERR_RATE_LIMIT,
-                          "too many nonce requests from this address; wait a minute");
+                              "too many nonce requests from this address; wait a minute");
     tes_registry *r;
     tes_err err = svc_worker_registry(s, &r);
     char nonce[64];
