@@ -104,6 +104,7 @@ struct tes_issuer {
     tes_ds_signer *dss; /* the document signer (key file or HSM) */
     const tes_cert *ds; /* its certificate (owned by dss) */
     tes_clock clock;
+    tes_rng rng;
     int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl, status_lifetime, status_cache;
     size_t status_list_size;
     httpd_limits limits;
@@ -132,6 +133,13 @@ struct tes_issuer {
 static int64_t now_of(const tes_issuer *s)
 {
     return tes_clock_now(&s->clock);
+}
+
+/* Every registry of the service keeps the service's time and randomness. */
+static tes_err open_registry(const tes_issuer *s, tes_registry **out)
+{
+    tes_registry_opts o = {.clock = &s->clock, .rng = &s->rng};
+    return tes_registry_open_with(s->db_url, &o, out);
 }
 
 /* ------------------------------------------------------------------ responses */
@@ -274,7 +282,7 @@ static tes_err worker_registry(tes_issuer *s, tes_registry **out)
         *out = r;
         return TES_OK;
     }
-    tes_err err = tes_registry_open(s->db_url, &r);
+    tes_err err = open_registry(s, &r);
     if (err != TES_OK)
         return err;
     pthread_mutex_lock(&s->reg_mu);
@@ -480,6 +488,7 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
             .decoys = DECOYS,
             .status_uri = status_uri,
             .status_idx = issued[i].status_idx,
+            .rng = &s->rng,
         };
         tes_bytes is;
         if ((err = tes_mdoc_issue(&p, &mdoc)) != TES_OK ||
@@ -1272,6 +1281,7 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     pthread_mutex_init(&s->status_mu, NULL);
     pthread_mutex_init(&s->rl_mu, NULL);
     s->clock = c->clock ? *c->clock : tes_clock_system();
+    s->rng = c->rng ? *c->rng : tes_rng_system();
     s->valid_days = c->valid_days > 0 ? c->valid_days : 365;
     s->token_lifetime = c->token_lifetime > 0 ? c->token_lifetime : 300;
     s->nonce_lifetime = c->nonce_lifetime > 0 ? c->nonce_lifetime : 300;
@@ -1340,7 +1350,7 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     }
     /* Open once here: creates / migrates the schema and reports a bad URL now. */
     tes_registry *probe = NULL;
-    if ((err = tes_registry_open(s->db_url, &probe)) != TES_OK)
+    if ((err = open_registry(s, &probe)) != TES_OK)
         goto fail;
     tes_registry_close(probe);
 

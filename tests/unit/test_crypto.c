@@ -178,10 +178,11 @@ TEST(hkdf_rfc5869_case1)
 TEST(random_bytes)
 {
     uint8_t a[32] = {0}, b[32] = {0};
-    CHECK_ERR(tes_crypto_random(a, sizeof a), TES_OK);
-    CHECK_ERR(tes_crypto_random(b, sizeof b), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, a, sizeof a), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, b, sizeof b), TES_OK);
     CHECK(memcmp(a, b, sizeof a) != 0);
-    CHECK_ERR(tes_crypto_random(NULL, 0), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, NULL, 0), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, NULL, 1), TES_ERR_ARG);
 }
 
 /* ---------------------------------------------------------------- Annex D: session */
@@ -933,8 +934,8 @@ TEST(cert_create_root_and_ds)
 TEST(aes_gcm_round_trip_and_tamper)
 {
     uint8_t key[32], iv[12];
-    REQUIRE(tes_crypto_random(key, sizeof key) == TES_OK);
-    REQUIRE(tes_crypto_random(iv, sizeof iv) == TES_OK);
+    REQUIRE(tes_rng_fill(NULL, key, sizeof key) == TES_OK);
+    REQUIRE(tes_rng_fill(NULL, iv, sizeof iv) == TES_OK);
     static const char plain[] = "attack at dawn, bring the portrait";
     static const char aad[] = "header";
     tes_buf ct = {0}, pt = {.secret = true};

@@ -1163,7 +1163,7 @@ TEST(sqlite_gate_release_wakes_the_waiter)
     OPEN(f, r);
     tes_registry_close(r);
     reg_backend *b1 = NULL, *b2 = NULL;
-    REQUIRE(reg_sqlite_open(f.path, &b1) == TES_OK && reg_sqlite_open(f.path, &b2) == TES_OK);
+    REQUIRE(reg_sqlite_open(f.path, 0, &b1) == TES_OK && reg_sqlite_open(f.path, 0, &b2) == TES_OK);
     bool queued = false;
     /* the follower must have queued before the commit; give it longer on each attempt */
     for (int attempt = 1; attempt <= 5 && !queued; attempt++) {

@@ -120,7 +120,7 @@ TEST(soft_conformance)
     REQUIRE(tmp_make(&t) && tmp_make(&v));
     char vdir[300];
     snprintf(vdir, sizeof vdir, "%s/vendor", v.path);
-    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor"), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor", NULL), TES_OK);
     char vpem[400];
     snprintf(vpem, sizeof vpem, "%s/vendor.pem", vdir);
     tes_buf roots = {0};
@@ -224,7 +224,7 @@ TEST(no_private_scalar_on_disk)
     REQUIRE(setup(&t, &se, uv));
     char vdir[300];
     snprintf(vdir, sizeof vdir, "%s/vendor", v.path);
-    CHECK_ERR(tes_se_vendor_create(vdir, "Vendor"), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Vendor", NULL), TES_OK);
     CHECK_ERR(tes_se_soft_provision(se, vdir), TES_OK);
 
     char ids[6][TES_SE_ID_MAX];
@@ -711,9 +711,9 @@ TEST(attestation)
     char vdir[300], vdir2[300], vpem[400];
     snprintf(vdir, sizeof vdir, "%s/vendor", v.path);
     snprintf(vdir2, sizeof vdir2, "%s/other", v.path);
-    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor"), TES_OK);
-    CHECK_ERR(tes_se_vendor_create(vdir, "again"), TES_ERR_STATE); /* never replaces a root */
-    CHECK_ERR(tes_se_vendor_create(vdir2, "Another Vendor"), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor", NULL), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "again", NULL), TES_ERR_STATE); /* never replaces a root */
+    CHECK_ERR(tes_se_vendor_create(vdir2, "Another Vendor", NULL), TES_OK);
     tes_buf roots = {0}, other = {0}, both = {0};
     snprintf(vpem, sizeof vpem, "%s/vendor.pem", vdir);
     REQUIRE(read_all(vpem, &roots));
