@@ -236,7 +236,9 @@ int64_t tes_clock_now(const tes_clock *c);
  * system: key generation in OpenSSL (tes_key_generate: ephemeral session
  * keys, authority keys) and the per-signature ECDSA nonce, which a
  * deterministic caller-supplied source must never reach (a repeated nonce
- * gives the private key away). */
+ * gives the private key away). The temporary names of tes_file_write are
+ * drawn from the system source directly: they must stay unpredictable to
+ * other local users whatever rng a test injects. */
 typedef struct tes_rng {
     int (*fill)(void *ctx, uint8_t *out, size_t n);
     void *ctx;
