@@ -395,8 +395,7 @@ static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const c
             goto out;
         json_object_set_new(hdr, "x5c", x5c);
     }
-    claims =
-        json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)iat, "nonce", nonce);
+    claims = json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)iat, "nonce", nonce);
     bool ok = hdr != NULL && claims != NULL;
     if (ok)
         b64url_json(jwt, hdr, &ok);

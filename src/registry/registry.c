@@ -1317,7 +1317,8 @@ static int cmp_i64(const void *a, const void *b)
 
 /* Picks a uniformly random index not in used[0..nused) (sorted, distinct), given that
  * size > nused. */
-static tes_err pick_free(tes_registry *r, const int64_t *used, size_t nused, size_t size, int64_t *out)
+static tes_err pick_free(tes_registry *r, const int64_t *used, size_t nused, size_t size,
+                         int64_t *out)
 {
     uint64_t k = 0;
     tes_err e = rand_below(r, (uint64_t)(size - nused), &k);

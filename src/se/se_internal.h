@@ -8,7 +8,8 @@
 #include "tessera/se.h"
 
 /* Opens (creating on first use) the software secure element whose files live
- * in dir, with its caller's clock and randomness (copied; NULL: system). Errors: TES_ERR_SE_TAMPERED, TES_ERR_SE_ROLLBACK, TES_ERR_IO, TES_ERR_ARG. */
+ * in dir, with its caller's clock and randomness (copied; NULL: system). Errors:
+ * TES_ERR_SE_TAMPERED, TES_ERR_SE_ROLLBACK, TES_ERR_IO, TES_ERR_ARG. */
 TES_MUST_CHECK tes_err se_soft_open(const char *dir, const tes_clock *clock, const tes_rng *rng,
                                     tes_se **out);
 

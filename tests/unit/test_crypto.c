@@ -207,16 +207,22 @@ TEST(cert_serial_from_the_callers_rng)
     for (int i = 0; i < 2; i++) {
         uint64_t seed = 11;
         tes_rng rng = seeded_rng(&seed);
-        tes_cert_template t = {.common_name = "serial", .not_before = 1700000000,
-                               .not_after = 1800000000, .path_len = -1, .rng = &rng};
+        tes_cert_template t = {.common_name = "serial",
+                               .not_before = 1700000000,
+                               .not_after = 1800000000,
+                               .path_len = -1,
+                               .rng = &rng};
         CHECK_ERR(tes_cert_create(&t, k, NULL, k, &c[i]), TES_OK);
     }
     const uint8_t *s0 = c[0] ? serial_of(c[0]) : NULL, *s1 = c[1] ? serial_of(c[1]) : NULL;
     CHECK(s0 != NULL && s1 != NULL && memcmp(s0, s1, 16) == 0);
     int calls = 0;
     tes_rng bad = failing_rng(&calls);
-    tes_cert_template t = {.common_name = "serial", .not_before = 1700000000,
-                           .not_after = 1800000000, .path_len = -1, .rng = &bad};
+    tes_cert_template t = {.common_name = "serial",
+                           .not_before = 1700000000,
+                           .not_after = 1800000000,
+                           .path_len = -1,
+                           .rng = &bad};
     tes_cert *none = NULL;
     CHECK_ERR(tes_cert_create(&t, k, NULL, k, &none), TES_ERR_RANDOM);
     CHECK(none == NULL && calls == 1);

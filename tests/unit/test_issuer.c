@@ -1367,9 +1367,9 @@ TEST(enrol_at_the_callers_clock_and_rng)
     cfg.rng = &bad;
     char rc[32];
     memset(&uri, 0, sizeof uri);
-    CHECK_ERR(tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, FX_PID_CLAIMS, "clerk", &uri, tx, &person,
-                               rc),
-              TES_ERR_RANDOM);
+    CHECK_ERR(
+        tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, FX_PID_CLAIMS, "clerk", &uri, tx, &person, rc),
+        TES_ERR_RANDOM);
     CHECK(calls > 0);
     tes_buf_free(&uri);
 }

@@ -923,8 +923,8 @@ TEST(clock_and_rng_are_the_callers)
     const char *ids[] = {id};
     CHECK_ERR(tes_se_attest_jwt(se, ids, 1, "n-0S6_WzA2Mj", &jwt), TES_OK);
     const char *dot1 = memchr(jwt.ptr, '.', jwt.len);
-    const char *dot2 = dot1 ? memchr(dot1 + 1, '.', jwt.len - (size_t)(dot1 + 1 - (char *)jwt.ptr))
-                            : NULL;
+    const char *dot2 =
+        dot1 ? memchr(dot1 + 1, '.', jwt.len - (size_t)(dot1 + 1 - (char *)jwt.ptr)) : NULL;
     tes_buf payload = {0};
     REQUIRE(dot1 && dot2);
     CHECK_ERR(tes_b64url_decode(&payload, dot1 + 1, (size_t)(dot2 - dot1 - 1)), TES_OK);

@@ -444,8 +444,8 @@ TEST(clock_is_the_callers)
     int64_t id = 0;
     CHECK_ERR(add_cred(s, "My eID", "k", 1, false, &id), TES_OK);
     at = 1300000000;
-    tes_store_log_entry le = {.relying_party = "Hotel", .elements = "", .cred_id = id,
-                              .outcome = "disclosed"};
+    tes_store_log_entry le = {
+        .relying_party = "Hotel", .elements = "", .cred_id = id, .outcome = "disclosed"};
     CHECK_ERR(tes_store_log_add(s, &le), TES_OK);
     tes_store_cred *c = NULL;
     size_t n = 0;
