@@ -215,7 +215,11 @@ void tes_buf_reset(tes_buf *b);
 void tes_buf_free(tes_buf *b);
 static inline tes_bytes tes_buf_bytes(const tes_buf *b) { return TES_BYTES(b->ptr, b->len); }
 
-/* Injected clock: seconds since the Unix epoch (UTC). */
+/* Injected clock: seconds since the Unix epoch (UTC). Every wall-clock time
+ * the library reads comes from a tes_clock its caller gives (a NULL clock
+ * meaning the system's), so a time-dependent rule can be tested at a chosen
+ * instant; only the system clock below calls time(). Timeouts and pauses are
+ * measured on CLOCK_MONOTONIC, which is no wall-clock time. */
 typedef struct tes_clock {
     int64_t (*now)(void *ctx);
     void *ctx;
@@ -224,7 +228,17 @@ typedef struct tes_clock {
 tes_clock tes_clock_system(void);
 int64_t tes_clock_now(const tes_clock *c);
 
-/* Injected randomness. fill() returns 0 on success. */
+/* Injected randomness: the library's one randomness API. fill() returns 0 on
+ * success. Every random value Tessera itself draws (codes, tokens, nonces,
+ * ids, salts, IVs, certificate serials, status indexes, the software secure
+ * element's keys) comes from a tes_rng its caller gives, a NULL rng meaning
+ * the system's. Two draws stay inside OpenSSL, seeded by the operating
+ * system: key generation in OpenSSL (tes_key_generate: ephemeral session
+ * keys, authority keys) and the per-signature ECDSA nonce, which a
+ * deterministic caller-supplied source must never reach (a repeated nonce
+ * gives the private key away). The temporary names of tes_file_write are
+ * drawn from the system source directly: they must stay unpredictable to
+ * other local users whatever rng a test injects. */
 typedef struct tes_rng {
     int (*fill)(void *ctx, uint8_t *out, size_t n);
     void *ctx;

@@ -55,8 +55,7 @@ TES_MUST_CHECK tes_err tes_aes256gcm_encrypt(const uint8_t key[32], const uint8_
                                              tes_bytes aad, tes_bytes plain, tes_buf *out);
 TES_MUST_CHECK tes_err tes_aes256gcm_decrypt(const uint8_t key[32], const uint8_t iv[12],
                                              tes_bytes aad, tes_bytes cipher, tes_buf *out);
-/* Random bytes from OpenSSL's DRBG. */
-TES_MUST_CHECK tes_err tes_crypto_random(uint8_t *out, size_t n);
+/* (Random bytes: tes_rng_fill in core.h, the one randomness API.) */
 
 /* ---- keys ---- */
 typedef struct tes_key tes_key;
@@ -187,12 +186,13 @@ typedef struct tes_cert_template {
     /* Optional extra non-critical extension (OID, DER value), e.g. a reader scope. */
     const char *extra_oid;
     tes_bytes extra_value;
+    const tes_rng *rng;        /* the serial's source; NULL: system */
 } tes_cert_template;
 
 /* Creates a certificate for subject_key signed by issuer_key (ECDSA with the
  * hash matching the issuer curve, or Ed25519). issuer NULL means self-signed
  * (issuer_key must then be subject_key's private half). SKI is always set;
- * AKI is set from the issuer's SKI. The serial is 16 random bytes. */
+ * AKI is set from the issuer's SKI. The serial is 16 random bytes (t->rng). */
 TES_MUST_CHECK tes_err tes_cert_create(const tes_cert_template *t, const tes_key *subject_key,
                                        const tes_cert *issuer, const tes_key *issuer_key,
                                        tes_cert **out);

@@ -145,6 +145,9 @@ typedef struct tes_issuer_config {
      * line per call, no newline; called from the service's threads. */
     void (*log)(void *ctx, const char *line);
     void *log_ctx;
+    /* appended: the randomness of the service and of its registry (NULL:
+     * system); clock above is the registry's clock too (tes_registry_opts). */
+    const tes_rng *rng;
 } tes_issuer_config;
 
 typedef struct tes_issuer tes_issuer;
@@ -245,6 +248,8 @@ typedef struct tes_oid4vci_proof_opts {
      * tes_se_attest_jwt); ctx is keys->ctx. NULL: only the X5C form. */
     tes_err (*key_attestation)(void *ctx, const char *const *key_ids, size_t n, const char *nonce,
                                tes_buf *jwt);
+    /* appended: the proofs' "iat" (NULL: the system clock) */
+    const tes_clock *clock;
 } tes_oid4vci_proof_opts;
 
 /* Obtains `batch` copies for the offer: parses the offer URI, fetches

@@ -29,6 +29,23 @@ typedef struct tes_registry tes_registry;
 TES_MUST_CHECK tes_err tes_registry_open(const char *url, tes_registry **out);
 void tes_registry_close(tes_registry *r);
 
+/* What the registry takes from its caller. Both are copied at open; their
+ * ctx must outlive the registry (and be safe to use from the registry's
+ * thread). */
+typedef struct tes_registry_opts {
+    /* NULL: system. The time of what the calls below are not given a `now`
+     * for: enrolment, status changes and their audit entries, withdrawals,
+     * batches recorded by tes_registry_issue_batch, schema migrations. */
+    const tes_clock *clock;
+    /* NULL: system. Codes, transaction codes, access tokens, recovery codes,
+     * c_nonces and their key, status indexes, pauses between retries. */
+    const tes_rng *rng;
+} tes_registry_opts;
+/* tes_registry_open with the caller's clock and randomness (o NULL: as
+ * tes_registry_open). */
+TES_MUST_CHECK tes_err tes_registry_open_with(const char *url, const tes_registry_opts *o,
+                                              tes_registry **out);
+
 /* ---- people ---- */
 /* Enrols a person: the claims established at identity proofing (JSON text as
  * for tes_mdoc_claims_from_json) for a doctype. */

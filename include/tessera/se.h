@@ -129,6 +129,22 @@ struct tes_se {
 TES_MUST_CHECK tes_err tes_se_open(const char *spec, const char *state_dir, tes_se **out);
 void tes_se_close(tes_se *se);
 
+/* What a secure element takes from its caller. Both are copied at open;
+ * their ctx must outlive the secure element. */
+typedef struct tes_se_opts {
+    /* NULL: system. The soft SE's certificates (its own attestation
+     * certificate, attest()'s leaves, provisioning) are valid from this time
+     * on, and its key attestation JWTs carry it as iat. */
+    const tes_clock *clock;
+    /* NULL: system. Key ids, the soft SE's private keys, PIN salts, sealing
+     * IVs, device key and certificate serials. The one-time signer key of a
+     * key attestation JWT too; signature nonces stay with OpenSSL (core.h). */
+    const tes_rng *rng;
+} tes_se_opts;
+/* tes_se_open with the caller's clock and randomness (o NULL: as tes_se_open). */
+TES_MUST_CHECK tes_err tes_se_open_with(const char *spec, const char *state_dir,
+                                        const tes_se_opts *o, tes_se **out);
+
 /* Convenience wrappers over se->ops (same errors as the members). */
 uint32_t tes_se_caps(tes_se *se);
 TES_MUST_CHECK tes_err tes_se_create_key(tes_se *se, const tes_se_key_opts *o,
@@ -188,8 +204,10 @@ TES_MUST_CHECK tes_err tes_se_vendor_chain_verify(tes_cert *const *certs, size_t
                                                   tes_bytes vendor_roots, int64_t at,
                                                   const char *leaf_what);
 /* Creates a vendor root (self-signed CA) for tests and small deployments:
- * writes vendor.pem and vendor_key.pem into dir. */
-TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name);
+ * writes vendor.pem and vendor_key.pem into dir. Valid from o->clock's now
+ * minus an hour, for 20 years; o NULL: system clock and randomness. */
+TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name,
+                                            const tes_se_opts *o);
 
 /* ---- key attestation as a JWT (OpenID4VCI 1.0 Appendix D.1) ----
  *

@@ -28,6 +28,17 @@ typedef struct tes_store tes_store;
 TES_MUST_CHECK tes_err tes_store_open(const char *path, tes_store **out);
 void tes_store_close(tes_store *s);
 
+/* What the store takes from its caller (copied at open; the clock's ctx must
+ * outlive the store). The store draws no randomness of its own. */
+typedef struct tes_store_opts {
+    /* NULL: system. The time of a credential added with created_at 0 and of
+     * a log entry added with at 0. */
+    const tes_clock *clock;
+} tes_store_opts;
+/* tes_store_open with the caller's clock (o NULL: as tes_store_open). */
+TES_MUST_CHECK tes_err tes_store_open_with(const char *path, const tes_store_opts *o,
+                                           tes_store **out);
+
 /* One copy of a credential: the stored mdoc bytes and its device key. */
 typedef struct tes_store_copy {
     int64_t id;
@@ -43,7 +54,7 @@ typedef struct tes_store_cred {
     char *issuer;      /* document signer subject */
     int64_t valid_from, valid_until;
     int64_t copies, unused_copies; /* unused: never shown */
-    int64_t created_at;
+    int64_t created_at;            /* 0 when adding: now (tes_store_opts.clock) */
     bool single_use;               /* copies are shown once each (listing only) */
     bool needs_pin;                /* the copies' keys need the PIN (recorded with the
                                       credential, in the same transaction) */
@@ -80,7 +91,7 @@ TES_MUST_CHECK tes_err tes_store_delete_credential(tes_store *s, int64_t cred_id
 
 /* The transaction log. */
 typedef struct tes_store_log_entry {
-    int64_t id, at;
+    int64_t id, at;      /* at 0 when adding: now (tes_store_opts.clock) */
     char *relying_party; /* reader's or website's name from its certificate, or "unauthenticated" */
     char *elements;      /* "ns/elem[*],..." where * marks announced retention */
     int64_t cred_id;

@@ -54,6 +54,8 @@ tes_rng tes_rng_system(void)
 
 tes_err tes_rng_fill(const tes_rng *r, uint8_t *out, size_t n)
 {
+    if (out == NULL && n != 0)
+        return tes_err_set(TES_ERR_ARG, "tes_rng_fill: NULL output");
     int rc = (r == NULL || r->fill == NULL) ? system_fill(NULL, out, n) : r->fill(r->ctx, out, n);
     return rc == 0 ? TES_OK : tes_err_set(TES_ERR_RANDOM, "the random source failed");
 }

@@ -229,10 +229,10 @@ static tes_err add_extra(X509 *x, const char *oid, tes_bytes value)
     return ok ? TES_OK : fail("extra extension");
 }
 
-static tes_err set_serial(X509 *x)
+static tes_err set_serial(X509 *x, const tes_rng *rng)
 {
     uint8_t serial[16];
-    tes_err err = tes_crypto_random(serial, sizeof serial);
+    tes_err err = tes_rng_fill(rng, serial, sizeof serial);
     if (err)
         return err;
     serial[0] &= 0x7F; /* positive */
@@ -306,7 +306,7 @@ tes_err tes_cert_create(const tes_cert_template *t, const tes_key *subject_key,
         err = fail("allocating certificate");
         goto done;
     }
-    if ((err = set_serial(x)) != TES_OK)
+    if ((err = set_serial(x, t->rng)) != TES_OK)
         goto done;
     if ((err = add_name_entry(name, NID_countryName, t->country)) ||
         (err = add_name_entry(name, NID_stateOrProvinceName, t->state)) ||

@@ -4,7 +4,6 @@
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "crypto_internal.h"
@@ -140,20 +139,6 @@ tes_err tes_hkdf_sha256(tes_bytes ikm, tes_bytes salt, tes_bytes info, uint8_t *
     if (ok <= 0) {
         tes_wipe(out, out_len);
         return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "deriving HKDF-SHA-256");
-    }
-    return TES_OK;
-}
-
-tes_err tes_crypto_random(uint8_t *out, size_t n)
-{
-    if (out == NULL && n != 0)
-        return tes_err_set(TES_ERR_ARG, "tes_crypto_random: NULL output");
-    while (n > 0) {
-        int chunk = n > INT_MAX ? INT_MAX : (int)n;
-        if (RAND_bytes(out, chunk) != 1)
-            return tes_crypto_ossl_fail(TES_ERR_RANDOM, "RAND_bytes");
-        out += chunk;
-        n -= (size_t)chunk;
     }
     return TES_OK;
 }

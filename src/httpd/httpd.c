@@ -307,7 +307,7 @@ static void *watchdog(void *arg)
     pthread_mutex_lock(&h->mu);
     while (!h->stop) {
         struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts); /* h->cv waits on the monotonic clock */
         ts.tv_nsec += WATCH_PERIOD_MS * 1000000L;
         if (ts.tv_nsec >= 1000000000L) {
             ts.tv_sec++;
@@ -546,7 +546,12 @@ tes_err httpd_start(const httpd_config *c, httpd **out)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     pthread_mutex_init(&h->mu, NULL);
     pthread_mutex_init(&h->log_mu, NULL);
-    pthread_cond_init(&h->cv, NULL);
+    /* Timed on CLOCK_MONOTONIC: a wall-clock step must not stall or hurry the watchdog. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cv, &ca);
+    pthread_condattr_destroy(&ca);
     httpd_limits_resolve(&c->limits, &h->lim);
     h->handler = c->handler;
     h->handler_cls = c->handler_cls;

@@ -26,7 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -378,7 +377,7 @@ static tes_err make_key_attestation(const tes_oid4vci_keys *keys,
  * (Tessera's form; nothing when att is empty). */
 static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const char *nonce,
                           const char *key_id, const tes_key *key, const tes_buf *att,
-                          const char *ka, tes_buf *jwt)
+                          const char *ka, int64_t iat, tes_buf *jwt)
 {
     tes_buf x = {0}, y = {0};
     json_t *hdr = NULL, *claims = NULL;
@@ -396,8 +395,7 @@ static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const c
             goto out;
         json_object_set_new(hdr, "x5c", x5c);
     }
-    claims =
-        json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)time(NULL), "nonce", nonce);
+    claims = json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)iat, "nonce", nonce);
     bool ok = hdr != NULL && claims != NULL;
     if (ok)
         b64url_json(jwt, hdr, &ok);
@@ -693,7 +691,7 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
         tes_buf_reset(&jwt);
         if ((err = make_proof(keys, o.issuer, nonce, ids[i], made[i], &att,
                               pf == TES_OID4VCI_PROOF_KEY_ATTESTATION ? (const char *)ka.ptr : NULL,
-                              &jwt)) != TES_OK)
+                              tes_clock_now(proof != NULL ? proof->clock : NULL), &jwt)) != TES_OK)
             goto out;
         if (json_array_append_new(jwts, json_string((const char *)jwt.ptr)) != 0) {
             err = tes_err_set(TES_ERR_NOMEM, "out of memory");

@@ -171,11 +171,12 @@ tes_err tes_issuer_enrol(const tes_issuer_config *c, const char *doctype, const 
         memcpy(db + n, "/registry.db", sizeof "/registry.db");
         db_url = db;
     }
-    if ((err = tes_registry_open(db_url, &r)) != TES_OK)
+    const tes_clock clk = c->clock ? *c->clock : tes_clock_system();
+    const tes_registry_opts ro = {.clock = &clk, .rng = c->rng};
+    if ((err = tes_registry_open_with(db_url, &ro, &r)) != TES_OK)
         goto out;
     if ((err = tes_registry_person_add(r, doctype, stored, operator_name, person_id)) != TES_OK)
         goto out;
-    const tes_clock clk = c->clock ? *c->clock : tes_clock_system();
     const int64_t lifetime = c->offer_lifetime > 0 ? c->offer_lifetime : 600;
     if ((err = tes_registry_recovery_set(r, *person_id, tes_clock_now(&clk), recovery_code)) !=
         TES_OK)

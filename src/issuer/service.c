@@ -15,6 +15,13 @@
  */
 #include "issuer/service_internal.h"
 
+/* Every registry of the service keeps the service's time and randomness. */
+static tes_err open_registry(const tes_issuer *s, tes_registry **out)
+{
+    tes_registry_opts o = {.clock = &s->clock, .rng = &s->rng};
+    return tes_registry_open_with(s->db_url, &o, out);
+}
+
 /* ------------------------------------------------------------------ responses */
 
 /* The service this thread answers for (set by on_request): where send_error logs. */
@@ -151,7 +158,7 @@ tes_err svc_worker_registry(tes_issuer *s, tes_registry **out)
         *out = r;
         return TES_OK;
     }
-    tes_err err = tes_registry_open(s->db_url, &r);
+    tes_err err = open_registry(s, &r);
     if (err != TES_OK)
         return err;
     pthread_mutex_lock(&s->reg_mu);
@@ -445,6 +452,7 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     pthread_mutex_init(&s->status_mu, NULL);
     pthread_mutex_init(&s->rl_mu, NULL);
     s->clock = c->clock ? *c->clock : tes_clock_system();
+    s->rng = c->rng ? *c->rng : tes_rng_system();
     s->valid_days = c->valid_days > 0 ? c->valid_days : 365;
     s->token_lifetime = c->token_lifetime > 0 ? c->token_lifetime : 300;
     s->nonce_lifetime = c->nonce_lifetime > 0 ? c->nonce_lifetime : 300;
@@ -513,7 +521,7 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
     }
     /* Open once here: creates / migrates the schema and reports a bad URL now. */
     tes_registry *probe = NULL;
-    if ((err = tes_registry_open(s->db_url, &probe)) != TES_OK)
+    if ((err = open_registry(s, &probe)) != TES_OK)
         goto fail;
     tes_registry_close(probe);
 

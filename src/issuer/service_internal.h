@@ -60,6 +60,7 @@ struct tes_issuer {
     tes_ds_signer *dss; /* the document signer (key file or HSM) */
     const tes_cert *ds; /* its certificate (owned by dss) */
     tes_clock clock;
+    tes_rng rng;
     int64_t valid_days, token_lifetime, nonce_lifetime, status_ttl, status_lifetime, status_cache;
     size_t status_list_size;
     httpd_limits limits;

@@ -128,6 +128,7 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
             .decoys = DECOYS,
             .status_uri = status_uri,
             .status_idx = issued[i].status_idx,
+            .rng = &s->rng,
         };
         tes_bytes is;
         if ((err = tes_mdoc_issue(&p, &mdoc)) != TES_OK ||

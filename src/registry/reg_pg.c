@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "registry/registry_internal.h"
 
@@ -236,7 +235,7 @@ static tes_err pg_value(pg_backend *p, const char *sql, int nparams, const char 
     return e;
 }
 
-static tes_err pg_migrate(pg_backend *p)
+static tes_err pg_migrate(pg_backend *p, int64_t now)
 {
     tes_err e = pg_simple(p, "BEGIN", "starting the migration");
     if (e)
@@ -259,7 +258,7 @@ static tes_err pg_migrate(pg_backend *p)
     for (int64_t k = version; !e && k < reg_migrations_count; k++) {
         char ver[24], at[24];
         snprintf(ver, sizeof ver, "%lld", (long long)(k + 1));
-        snprintf(at, sizeof at, "%lld", (long long)time(NULL));
+        snprintf(at, sizeof at, "%lld", (long long)now);
         const char *params[] = {ver, at};
         if ((e = pg_simple(p, reg_migrations_pg[k], "migrating the schema")))
             break;
@@ -287,7 +286,7 @@ static tes_err pg_migrate(pg_backend *p)
     return pg_commit(&p->base);
 }
 
-tes_err reg_pg_open(const char *url, reg_backend **out)
+tes_err reg_pg_open(const char *url, int64_t now, reg_backend **out)
 {
     *out = NULL;
     pg_backend *p = calloc(1, sizeof *p);
@@ -309,7 +308,7 @@ tes_err reg_pg_open(const char *url, reg_backend **out)
     }
     PQsetNoticeReceiver(p->conn, quiet_notice, NULL);
     if ((e = pg_simple(p, "SET client_min_messages = warning", "configuring the session")) ||
-        (e = pg_migrate(p))) {
+        (e = pg_migrate(p, now))) {
         pg_close(&p->base);
         return e;
     }

@@ -22,6 +22,13 @@
  *     50 to 200 us) instead of SQLite's default 1 to 100 ms sleeps. The gate
  *     is an optimisation only: SQLite's own file locks still decide, so
  *     several processes stay correct.
+ *   - Waits and deadlines are measured on CLOCK_MONOTONIC, never the wall
+ *     clock (which is the registry's injected tes_clock, registry.c). The busy
+ *     handler's pause jitter is a per-connection xorshift seeded from the
+ *     connection's address, the monotonic clock and the pid: scheduling noise
+ *     that nothing depends on, deliberately not drawn from the injected
+ *     tes_rng so that connections sharing one deterministic test rng still
+ *     spread their retries.
  *   - The file is recognised before anything is written: a non-empty file not
  *     starting with the SQLite header, or an SQLite database of another
  *     application (application_id other than "TESR", or 0 with tables in it)
@@ -548,7 +555,7 @@ static tes_err identify(sqlite3 *db, const char *path, int64_t *version)
     return sqlite_file_identify(&k, db, path, version);
 }
 
-static tes_err migrate(sqlite_backend *s, const char *path)
+static tes_err migrate(sqlite_backend *s, const char *path, int64_t now)
 {
     tes_err e = sq_begin(&s->base, true);
     if (e)
@@ -560,7 +567,7 @@ static tes_err migrate(sqlite_backend *s, const char *path)
         snprintf(book, sizeof book,
                  "INSERT INTO migrations(version, applied_at) VALUES (%lld, %lld);"
                  "PRAGMA user_version = %lld;",
-                 (long long)(v + 1), (long long)time(NULL), (long long)(v + 1));
+                 (long long)(v + 1), (long long)now, (long long)(v + 1));
         if (!(e = sqlite_file_exec(&registry_kind, s->db, reg_migrations_sqlite[v],
                                    "migrating the schema")))
             e = sqlite_file_exec(&registry_kind, s->db, book, "recording the migration");
@@ -600,7 +607,7 @@ static tes_err check_tables(sqlite_backend *s, const char *path)
     return e;
 }
 
-tes_err reg_sqlite_open(const char *path, reg_backend **out)
+tes_err reg_sqlite_open(const char *path, int64_t now, reg_backend **out)
 {
     *out = NULL;
     if (!*path)
@@ -661,7 +668,7 @@ tes_err reg_sqlite_open(const char *path, reg_backend **out)
                               "setting pragmas")))
         goto fail;
     s->sync_full = true;
-    if (version < reg_migrations_count && (e = migrate(s, path)))
+    if (version < reg_migrations_count && (e = migrate(s, path, now)))
         goto fail;
     if ((e = check_tables(s, path)))
         goto fail;

@@ -70,15 +70,17 @@
  *     Withdrawal is recorded (withdrawn_at), not a deletion, so the wallet is
  *     told why. Person-wide suspend/reinstate of a revoked person fails with
  *     TES_ERR_STATE (the person's revocation is final, like a credential's).
- *   - The header passes no clock to person_add and set_status: their audit
- *     entries (and persons.created_at, batches.created_at) use time(NULL);
- *     the offer's audit entry uses the `now` it is given.
+ *   - The header passes no time to person_add and set_status: their audit
+ *     entries (and persons.created_at, batches.created_at, withdrawals,
+ *     migrations.applied_at) use the registry's clock (tes_registry_opts);
+ *     the offer's audit entry uses the `now` it is given. Every random value
+ *     (codes, tokens, nonces and their key, indexes, retry pauses) comes from
+ *     the registry's rng.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "registry/registry_internal.h"
@@ -96,6 +98,8 @@
 
 struct tes_registry {
     reg_backend *b;
+    tes_clock clock; /* the opener's (tes_registry_opts) */
+    tes_rng rng;
     uint8_t nonce_key[32]; /* the c_nonce key (table secrets), once loaded */
     bool have_nonce_key;
 };
@@ -414,19 +418,23 @@ static tes_err x(tes_registry *r, int which, const reg_arg *args, size_t nargs, 
     return r->b->vt->exec(r->b, which, args, nargs, res);
 }
 
-static tes_err rand_fill(uint8_t *p, size_t n)
+static tes_err rand_fill(tes_registry *r, uint8_t *p, size_t n)
 {
-    tes_rng g = tes_rng_system();
-    return tes_rng_fill(&g, p, n);
+    return tes_rng_fill(&r->rng, p, n);
+}
+
+static int64_t now_of(const tes_registry *r)
+{
+    return tes_clock_now(&r->clock);
 }
 
 /* Uniform in [0, bound), bound >= 1, by rejection. */
-static tes_err rand_below(uint64_t bound, uint64_t *out)
+static tes_err rand_below(tes_registry *r, uint64_t bound, uint64_t *out)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % bound; /* multiple of bound */
     for (;;) {
         uint8_t b[8];
-        tes_err e = rand_fill(b, sizeof b);
+        tes_err e = rand_fill(r, b, sizeof b);
         if (e)
             return e;
         uint64_t v = 0;
@@ -439,11 +447,11 @@ static tes_err rand_below(uint64_t bound, uint64_t *out)
     }
 }
 
-static void backoff(int attempt)
+static void backoff(tes_registry *r, int attempt)
 {
     uint64_t cap_us = 1000u << (attempt < 7 ? attempt : 7); /* 1 ms .. 128 ms */
     uint64_t d = 0;
-    if (rand_below(cap_us, &d) != TES_OK)
+    if (rand_below(r, cap_us, &d) != TES_OK)
         d = cap_us / 2;
     usleep((useconds_t)(d + 200));
 }
@@ -470,7 +478,7 @@ static tes_err run_tx_as(tes_registry *r, bool durable, reg_body body, void *ctx
                                "registry: gave up after %d runs conflicting with concurrent "
                                "transactions (last: %s)",
                                REG_MAX_TRIES, tes_err_message());
-        backoff(attempt);
+        backoff(r, attempt);
     }
 }
 
@@ -554,12 +562,12 @@ static tes_err hash_hex(const char *a, const char *b, char out[65])
 }
 
 /* nbytes random bytes as base64url into out (cap >= 4*nbytes/3 + 2). */
-static tes_err rand_b64url(size_t nbytes, char *out, size_t cap)
+static tes_err rand_b64url(tes_registry *r, size_t nbytes, char *out, size_t cap)
 {
     uint8_t raw[64];
     if (nbytes > sizeof raw)
         return tes_err_set(TES_ERR_ARG, "registry: secret too long");
-    tes_err e = rand_fill(raw, nbytes);
+    tes_err e = rand_fill(r, raw, nbytes);
     if (e)
         return e;
     tes_buf b = {0};
@@ -581,14 +589,14 @@ static tes_err rand_b64url(size_t nbytes, char *out, size_t cap)
 }
 
 /* n uniformly random decimal digits (n < cap). */
-static tes_err rand_digits(int n, char *out, size_t cap)
+static tes_err rand_digits(tes_registry *r, int n, char *out, size_t cap)
 {
     if ((size_t)n >= cap)
         return tes_err_set(TES_ERR_ARG, "registry: too many digits");
     int got = 0;
     while (got < n) {
         uint8_t b[32];
-        tes_err e = rand_fill(b, sizeof b);
+        tes_err e = rand_fill(r, b, sizeof b);
         if (e)
             return e;
         for (size_t i = 0; i < sizeof b && got < n; i++)
@@ -609,20 +617,28 @@ static bool text_ok(const char *s, size_t max)
 
 tes_err tes_registry_open(const char *url, tes_registry **out)
 {
+    return tes_registry_open_with(url, NULL, out);
+}
+
+tes_err tes_registry_open_with(const char *url, const tes_registry_opts *o, tes_registry **out)
+{
     if (!out || !url || !*url)
         return tes_err_set(TES_ERR_ARG, "registry: tes_registry_open needs a url and an output");
     *out = NULL;
     tes_registry *r = calloc(1, sizeof *r);
     if (!r)
         return reg_nomem("opening");
+    r->clock = o && o->clock ? *o->clock : tes_clock_system();
+    r->rng = o && o->rng ? *o->rng : tes_rng_system();
+    int64_t now = now_of(r); /* migrations.applied_at */
     tes_err e;
     if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
-        e = reg_pg_open(url, &r->b);
+        e = reg_pg_open(url, now, &r->b);
     else if (strncmp(url, "sqlite:", 7) == 0)
-        e = url[7] ? reg_sqlite_open(url + 7, &r->b)
+        e = url[7] ? reg_sqlite_open(url + 7, now, &r->b)
                    : tes_err_set(TES_ERR_ARG, "registry: \"sqlite:\" needs a path");
     else
-        e = reg_sqlite_open(url, &r->b);
+        e = reg_sqlite_open(url, now, &r->b);
     if (e) {
         free(r);
         return e;
@@ -652,7 +668,7 @@ static tes_err person_add_body(tes_registry *r, void *vctx, reg_after *after)
 {
     (void)after;
     person_add_ctx *c = vctx;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = now_of(r);
     reg_result res = {0};
     reg_arg a[] = {REG_TEXT(c->doctype), REG_TEXT(c->claims), REG_INT(now)};
     tes_err e = x(r, RS_PERSON_INSERT, a, 3, &res);
@@ -782,9 +798,9 @@ tes_err tes_registry_offer_create(tes_registry *r, int64_t person_id, int64_t no
                            tx_digits);
 
     char c_code[64], c_tx[16] = "", code_hash[65], tx_hash[65] = "";
-    tes_err e = rand_b64url(REG_CODE_BYTES, c_code, sizeof c_code);
+    tes_err e = rand_b64url(r, REG_CODE_BYTES, c_code, sizeof c_code);
     if (!e && tx_digits)
-        e = rand_digits(tx_digits, c_tx, sizeof c_tx);
+        e = rand_digits(r, tx_digits, c_tx, sizeof c_tx);
     if (!e)
         e = hash_hex(c_code, NULL, code_hash);
     if (!e && tx_digits)
@@ -908,7 +924,7 @@ tes_err tes_registry_offer_redeem(tes_registry *r, const char *code, const char 
         return tes_err_set(TES_ERR_GRANT, "registry: unknown pre-authorized code");
 
     char tok[64], code_hash[65], token_hash[65];
-    tes_err e = rand_b64url(REG_TOKEN_BYTES, tok, sizeof tok);
+    tes_err e = rand_b64url(r, REG_TOKEN_BYTES, tok, sizeof tok);
     if (!e)
         e = hash_hex(code, NULL, code_hash);
     if (!e)
@@ -1013,7 +1029,7 @@ static tes_err nonce_key(tes_registry *r)
         return TES_OK;
     uint8_t raw[32];
     char hex[65];
-    tes_err e = rand_fill(raw, sizeof raw);
+    tes_err e = rand_fill(r, raw, sizeof raw);
     if (e)
         return e;
     tes_hex_str(hex, TES_BYTES(raw, sizeof raw));
@@ -1062,7 +1078,7 @@ tes_err tes_registry_nonce_new(tes_registry *r, int64_t now, int64_t lifetime, c
     raw[0] = NONCE_VERSION;
     for (int i = 0; i < 8; i++)
         raw[1 + i] = (uint8_t)(exp >> (56 - 8 * i));
-    if ((e = rand_fill(raw + 9, 16)) || (e = nonce_tag(r, raw, raw + NONCE_RAW - NONCE_TAG)))
+    if ((e = rand_fill(r, raw + 9, 16)) || (e = nonce_tag(r, raw, raw + NONCE_RAW - NONCE_TAG)))
         return e;
     tes_buf b = {0};
     tes_b64url_encode(&b, TES_BYTES(raw, sizeof raw));
@@ -1291,10 +1307,11 @@ static int cmp_i64(const void *a, const void *b)
 
 /* Picks a uniformly random index not in used[0..nused) (sorted, distinct), given that
  * size > nused. */
-static tes_err pick_free(const int64_t *used, size_t nused, size_t size, int64_t *out)
+static tes_err pick_free(tes_registry *r, const int64_t *used, size_t nused, size_t size,
+                         int64_t *out)
 {
     uint64_t k = 0;
-    tes_err e = rand_below((uint64_t)(size - nused), &k);
+    tes_err e = rand_below(r, (uint64_t)(size - nused), &k);
     if (e)
         return e;
     /* The k-th free index: walk the used ones in order. */
@@ -1354,7 +1371,7 @@ static tes_err issue_body(tes_registry *r, void *vctx, reg_after *after)
                            c->uri, (long long)(used - (int64_t)c->n), (long long)size, c->n);
 
     reg_arg b[] = {REG_INT(c->person_id), REG_INT((int64_t)c->n),
-                   REG_INT(c->token_hash ? c->now : (int64_t)time(NULL)), REG_INT(c->offer_id)};
+                   REG_INT(c->token_hash ? c->now : now_of(r)), REG_INT(c->offer_id)};
     if ((e = x(r, RS_BATCH_INSERT_OFFER, b, 4, &res)))
         return e;
     int64_t batch = res.nrows == 1 ? reg_cell_int(&res, 0, 0) : 0;
@@ -1370,7 +1387,7 @@ static tes_err issue_body(tes_registry *r, void *vctx, reg_after *after)
         int64_t id = 0, idx = 0;
         for (int t = 0; !e && !id && !dense && t < REG_RANDOM_TRIES; t++) {
             uint64_t v = 0;
-            if (!(e = rand_below(c->size, &v)))
+            if (!(e = rand_below(r, c->size, &v)))
                 e = cred_insert(r, c, batch, i, idx = (int64_t)v, &id);
         }
         if (!e && !id) {
@@ -1391,7 +1408,7 @@ static tes_err issue_body(tes_registry *r, void *vctx, reg_after *after)
             if (!e && ntaken >= c->size)
                 e = tes_err_set(TES_ERR_STORE, "registry: status list %s is full", c->uri);
             if (!e)
-                e = pick_free(taken, ntaken, c->size, &idx);
+                e = pick_free(r, taken, ntaken, c->size, &idx);
             if (!e)
                 e = cred_insert(r, c, batch, i, idx, &id);
             if (!e && !id)
@@ -1608,7 +1625,7 @@ static tes_err status_one(tes_registry *r, status_ctx *c)
         snprintf(detail, sizeof detail, "credential %lld (person %lld): %s -> %s",
                  (long long)c->cred, (long long)owner, value_name(cur), value_name(c->v));
     }
-    return audit(r, (int64_t)time(NULL), c->op, action_name(c->v), detail);
+    return audit(r, now_of(r), c->op, action_name(c->v), detail);
 }
 
 /* Writes the audit entry of a status change: "<head>N credentials set <value>: id, id"
@@ -1640,7 +1657,7 @@ static tes_err audit_status_change(tes_registry *r, const char *op, tes_status_v
         tes_buf_free(&d);
         return reg_nomem("writing the audit entry");
     }
-    tes_err e = audit(r, (int64_t)time(NULL), op, action_name(v), (const char *)d.ptr);
+    tes_err e = audit(r, now_of(r), op, action_name(v), (const char *)d.ptr);
     tes_buf_free(&d);
     return e;
 }
@@ -1652,7 +1669,7 @@ static tes_err withdraw(tes_registry *r, int64_t person, const char *device, cha
                         size_t cap)
 {
     tail[0] = '\0';
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = now_of(r);
     reg_result res = {0};
     reg_arg a[] = {device ? REG_TEXT(device) : REG_INT(person), REG_INT(now)};
     tes_err e = x(r, device ? RS_OFFERS_WITHDRAW_DEVICE : RS_OFFERS_WITHDRAW, a, 2, &res);
@@ -1996,7 +2013,7 @@ tes_err tes_registry_recovery_set(tes_registry *r, int64_t person_id, int64_t no
     code[0] = '\0';
     uint8_t raw[REC_SYMBOLS];
     char sym[REC_SYMBOLS + 1], h[65];
-    tes_err e = rand_fill(raw, sizeof raw);
+    tes_err e = rand_fill(r, raw, sizeof raw);
     if (!e) {
         for (int i = 0; i < REC_SYMBOLS; i++)
             sym[i] = REC_ALPHABET[raw[i] & 31]; /* 256 = 8 * 32: uniform */

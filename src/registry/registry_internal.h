@@ -151,8 +151,9 @@ struct reg_backend {
     bool retryable;
 };
 
-tes_err reg_sqlite_open(const char *path, reg_backend **out);
-tes_err reg_pg_open(const char *url, reg_backend **out);
+/* now: the time a migration run by the open is recorded at (migrations.applied_at). */
+tes_err reg_sqlite_open(const char *path, int64_t now, reg_backend **out);
+tes_err reg_pg_open(const char *url, int64_t now, reg_backend **out);
 
 /* Counters of the SQLite backend since the process started (for tests and benchmarks):
  * writers that queued on a file's in-process write gate, waits on it that timed out,

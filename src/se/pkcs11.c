@@ -285,6 +285,7 @@ typedef struct p11_se {
     char label[33];
     char path[PATH_MAX];
     p11_state st;
+    tes_rng rng; /* the opener's (tes_se_opts): key ids */
 } p11_se;
 
 static void state_free(p11_state *st)
@@ -721,7 +722,7 @@ static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, cha
                            "verify the PIN first",
                            s->label);
     uint8_t idb[P11_ID_LEN];
-    if ((e = tes_crypto_random(idb, sizeof idb)) != TES_OK)
+    if ((e = tes_rng_fill(&s->rng, idb, sizeof idb)) != TES_OK)
         return e;
     p11_keyflags f = {.uv = opts && opts->user_verification,
                       .single_use = opts && opts->single_use};
@@ -1461,7 +1462,8 @@ static bool has_mech(p11_se *s, CK_MECHANISM_TYPE m)
     return s->m->C_GetMechanismInfo(s->slot, m, &mi) == CKR_OK;
 }
 
-tes_err se_pkcs11_open(const char *module, const char *label, const char *state_dir, tes_se **out)
+tes_err se_pkcs11_open(const char *module, const char *label, const char *state_dir,
+                       const tes_rng *rng, tes_se **out)
 {
     if (out == NULL || module == NULL || state_dir == NULL || module[0] == '\0')
         return tes_err_set(TES_ERR_ARG, "pkcs11: module path, state directory and out needed");
@@ -1486,6 +1488,7 @@ tes_err se_pkcs11_open(const char *module, const char *label, const char *state_
     if (s == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     s->base.ops = &p11_ops;
+    s->rng = rng != NULL ? *rng : tes_rng_system();
     pthread_mutex_init(&s->mu, NULL);
     snprintf(s->path, sizeof s->path, "%s", state_dir);
 

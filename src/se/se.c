@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "se/se_internal.h"
@@ -24,14 +23,22 @@
 
 tes_err tes_se_open(const char *spec, const char *state_dir, tes_se **out)
 {
+    return tes_se_open_with(spec, state_dir, NULL, out);
+}
+
+tes_err tes_se_open_with(const char *spec, const char *state_dir, const tes_se_opts *o,
+                         tes_se **out)
+{
     if (spec == NULL || out == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_se_open: NULL argument");
+    const tes_clock *clock = o != NULL ? o->clock : NULL;
+    const tes_rng *rng = o != NULL ? o->rng : NULL;
     *out = NULL;
     if (strncmp(spec, "soft:", 5) == 0) {
         const char *dir = spec + 5;
         if (dir[0] == '\0')
             return tes_err_set(TES_ERR_ARG, "secure element \"soft:\" needs a directory");
-        return se_soft_open(dir, out);
+        return se_soft_open(dir, clock, rng, out);
     }
     if (strncmp(spec, "pkcs11:", 7) == 0) {
         /* MODULE_PATH[:TOKEN_LABEL]; the module path ends at the first ':'. */
@@ -46,7 +53,7 @@ tes_err tes_se_open(const char *spec, const char *state_dir, tes_se **out)
         memcpy(mpath, module, mlen);
         mpath[mlen] = '\0';
         const char *label = colon != NULL && colon[1] != '\0' ? colon + 1 : NULL;
-        return se_pkcs11_open(mpath, label, state_dir, out);
+        return se_pkcs11_open(mpath, label, state_dir, rng, out);
     }
     return tes_err_set(TES_ERR_ARG,
                        "unknown secure element \"%.64s\" (want soft:DIR or pkcs11:MODULE[:LABEL])",
@@ -434,7 +441,7 @@ done:
 
 /* ---------------------------------------------------------------- vendor root */
 
-tes_err tes_se_vendor_create(const char *dir, const char *name)
+tes_err tes_se_vendor_create(const char *dir, const char *name, const tes_se_opts *o)
 {
     if (dir == NULL || name == NULL || name[0] == '\0')
         return tes_err_set(TES_ERR_ARG, "tes_se_vendor_create: NULL argument");
@@ -453,8 +460,9 @@ tes_err tes_se_vendor_create(const char *dir, const char *name)
     tes_err err = tes_key_generate(TES_CURVE_P256, &key);
     if (err)
         goto done;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = tes_clock_now(o != NULL ? o->clock : NULL);
     tes_cert_template t = {
+        .rng = o != NULL ? o->rng : NULL,
         .common_name = name,
         .not_before = now - 3600,
         .not_after = now + 20 * 366 * 86400LL,

@@ -8,13 +8,15 @@
 #include "tessera/se.h"
 
 /* Opens (creating on first use) the software secure element whose files live
- * in dir. Errors: TES_ERR_SE_TAMPERED, TES_ERR_SE_ROLLBACK, TES_ERR_IO, TES_ERR_ARG. */
-TES_MUST_CHECK tes_err se_soft_open(const char *dir, tes_se **out);
+ * in dir, with its caller's clock and randomness (copied; NULL: system). Errors:
+ * TES_ERR_SE_TAMPERED, TES_ERR_SE_ROLLBACK, TES_ERR_IO, TES_ERR_ARG. */
+TES_MUST_CHECK tes_err se_soft_open(const char *dir, const tes_clock *clock, const tes_rng *rng,
+                                    tes_se **out);
 
 /* Opens a PKCS#11 token (src/se/pkcs11.c). label may be NULL (first token with
  * a token present); state_dir holds Tessera's own PIN counters. */
 TES_MUST_CHECK tes_err se_pkcs11_open(const char *module, const char *label, const char *state_dir,
-                                      tes_se **out);
+                                      const tes_rng *rng, tes_se **out);
 
 /* Soft backend: the attestation step behind tes_se_soft_provision (se must be a
  * soft SE; TES_ERR_ARG otherwise). */

@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "se/soft_internal.h"
@@ -68,10 +67,10 @@ static tes_err secret_hash(const char *secret, bool puk, const uint8_t salt[SOFT
 }
 
 /* New salt and hash for a PIN or PUK (format already checked). */
-static tes_err secret_set(const char *secret, bool puk, uint8_t salt[SOFT_SALT_LEN],
+static tes_err secret_set(soft_se *s, const char *secret, bool puk, uint8_t salt[SOFT_SALT_LEN],
                           uint8_t hash[SOFT_HASH_LEN])
 {
-    tes_err err = tes_crypto_random(salt, SOFT_SALT_LEN);
+    tes_err err = tes_rng_fill(&s->rng, salt, SOFT_SALT_LEN);
     return err ? err : secret_hash(secret, puk, salt, hash);
 }
 
@@ -128,8 +127,8 @@ static tes_err soft_pin_set(tes_se *se, const char *pin, const char *puk)
         return err;
     if (st.pin_set) {
         err = tes_err_set(TES_ERR_STATE, "a PIN is already set: use change or unblock");
-    } else if ((err = secret_set(pin, false, st.pin_salt, st.pin_hash)) == TES_OK &&
-               (err = secret_set(puk, true, st.puk_salt, st.puk_hash)) == TES_OK) {
+    } else if ((err = secret_set(s, pin, false, st.pin_salt, st.pin_hash)) == TES_OK &&
+               (err = secret_set(s, puk, true, st.puk_salt, st.puk_hash)) == TES_OK) {
         st.pin_set = true;
         st.pin_tries = TES_SE_PIN_TRIES;
         st.puk_tries = TES_SE_PUK_TRIES;
@@ -163,7 +162,7 @@ static tes_err soft_pin_change(tes_se *se, const char *old_pin, const char *new_
     if ((err = op_begin(s, &st)) != TES_OK)
         return err;
     if ((err = pin_check(s, &st, old_pin)) == TES_OK &&
-        (err = secret_set(new_pin, false, st.pin_salt, st.pin_hash)) == TES_OK)
+        (err = secret_set(s, new_pin, false, st.pin_salt, st.pin_hash)) == TES_OK)
         st.dirty = true;
     return op_end(s, &st, err);
 }
@@ -215,7 +214,7 @@ static tes_err soft_pin_unblock(tes_se *se, const char *puk, const char *new_pin
         }
         goto out;
     }
-    if ((err = secret_set(new_pin, false, st.pin_salt, st.pin_hash)) != TES_OK)
+    if ((err = secret_set(s, new_pin, false, st.pin_salt, st.pin_hash)) != TES_OK)
         goto out;
     st.pin_tries = TES_SE_PIN_TRIES;
     st.puk_tries = TES_SE_PUK_TRIES;
@@ -271,14 +270,14 @@ static tes_err soft_create_key(tes_se *se, const tes_se_key_opts *opts, char id[
     soft_key k;
     memset(&k, 0, sizeof k);
     uint8_t rid[16];
-    tes_err err = tes_crypto_random(rid, sizeof rid);
+    tes_err err = tes_rng_fill(&s->rng, rid, sizeof rid);
     if (err)
         return err;
     for (size_t i = 0; i < sizeof rid; i++)
         snprintf(k.id + 2 * i, 3, "%02x", rid[i]);
     k.uv = opts->user_verification;
     k.single_use = opts->single_use;
-    if ((err = soft_scalar_new(k.d, NULL)) != TES_OK)
+    if ((err = soft_scalar_new(&s->rng, k.d, NULL)) != TES_OK)
         return err;
     soft_state st;
     if ((err = op_begin(s, &st)) != TES_OK) {
@@ -521,7 +520,7 @@ static tes_err soft_attest(tes_se *se, const char *id, tes_bytes challenge, tes_
     }
     char cn[64];
     snprintf(cn, sizeof cn, "Tessera soft SE key %s", k->id);
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = tes_clock_now(&s->clock);
     int64_t not_after = now + SOFT_LEAF_DAYS * 86400LL;
     if (not_after > tes_cert_get_info(att_cert)->not_after)
         not_after = tes_cert_get_info(att_cert)->not_after;
@@ -534,6 +533,7 @@ static tes_err soft_attest(tes_se *se, const char *id, tes_bytes challenge, tes_
         .key_usage = TES_KU_DIGITAL_SIGNATURE | TES_KU_KEY_AGREEMENT,
         .extra_oid = TES_OID_KEY_ATTESTATION,
         .extra_value = tes_buf_bytes(&ext),
+        .rng = &s->rng,
     };
     /* The subject key is only read for its public half. */
     if ((err = tes_cert_create(&t, priv, att_cert, att_key, &leaf)) != TES_OK)
@@ -698,7 +698,7 @@ static tes_err soft_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids,
         goto out;
     }
     /* Valid like attest()'s leaf: a year, at most as long as the attestation certificate. */
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = tes_clock_now(&s->clock);
     int64_t exp = now + SOFT_LEAF_DAYS * 86400LL;
     if (exp > tes_cert_get_info(att_cert)->not_after)
         exp = tes_cert_get_info(att_cert)->not_after;
@@ -717,8 +717,12 @@ static tes_err soft_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids,
         .path_len = -1,
         .key_usage = TES_KU_DIGITAL_SIGNATURE,
         .eku_oid = TES_OID_KA_SIGNER,
+        .rng = &s->rng,
     };
-    if ((err = tes_key_generate(TES_CURVE_P256, &signer)) != TES_OK ||
+    uint8_t signer_d[SOFT_SCALAR_LEN];
+    err = soft_scalar_new(&s->rng, signer_d, &signer);
+    tes_wipe(signer_d, sizeof signer_d);
+    if (err != TES_OK ||
         (err = tes_cert_create(&t, signer, att_cert, att_key, &signer_cert)) != TES_OK)
         goto out;
     static const char h1[] = "{\"alg\":\"ES256\",\"typ\":\"" TES_KA_JWT_TYP "\",\"x5c\":[\"";
@@ -762,18 +766,19 @@ out:
 }
 
 /* Self-signed attestation certificate for a new secure element. */
-static tes_err att_self_signed(const tes_key *att_key, tes_buf *der)
+static tes_err att_self_signed(soft_se *s, const tes_key *att_key, tes_buf *der)
 {
     uint8_t serial[8];
-    tes_err err = tes_crypto_random(serial, sizeof serial);
+    tes_err err = tes_rng_fill(&s->rng, serial, sizeof serial);
     if (err)
         return err;
     char cn[64];
     int n = snprintf(cn, sizeof cn, "Tessera soft SE ");
     for (size_t i = 0; i < sizeof serial; i++)
         n += snprintf(cn + n, sizeof cn - (size_t)n, "%02x", serial[i]);
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = tes_clock_now(&s->clock);
     tes_cert_template t = {
+        .rng = &s->rng,
         .common_name = cn,
         .not_before = now - 300,
         .not_after = now + SOFT_ATT_YEARS * 366 * 86400LL,
@@ -826,11 +831,12 @@ tes_err se_soft_provision(tes_se *se, const char *vendor_dir)
                                        &att_key)) != TES_OK ||
         (err = tes_cert_parse(tes_buf_bytes(&st.att_cert), &old)) != TES_OK)
         goto out;
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = tes_clock_now(&s->clock);
     int64_t not_after = now + SOFT_ATT_YEARS * 366 * 86400LL;
     if (not_after > tes_cert_get_info(vendor)->not_after)
         not_after = tes_cert_get_info(vendor)->not_after;
     tes_cert_template t = {
+        .rng = &s->rng,
         .common_name = tes_cert_get_info(old)->common_name,
         .not_before = now - 300,
         .not_after = not_after,
@@ -922,7 +928,7 @@ static tes_err load_device_key(soft_se *s, bool create)
     tes_err err;
     if (create) {
         uint8_t k[32];
-        if ((err = tes_crypto_random(k, sizeof k)) != TES_OK)
+        if ((err = tes_rng_fill(&s->rng, k, sizeof k)) != TES_OK)
             return err;
         err = tes_file_write(path, TES_BYTES(k, sizeof k), 0600);
         tes_wipe(k, sizeof k);
@@ -954,9 +960,9 @@ static tes_err soft_init(soft_se *s)
     tes_key *att_key = NULL;
     tes_err err = soft_counter_write(s, 0);
     if (err == TES_OK)
-        err = soft_scalar_new(st.att_d, &att_key);
+        err = soft_scalar_new(&s->rng, st.att_d, &att_key);
     if (err == TES_OK)
-        err = att_self_signed(att_key, &st.att_cert);
+        err = att_self_signed(s, att_key, &st.att_cert);
     tes_key_free(att_key);
     st.counter = 0;
     st.pin_tries = TES_SE_PIN_TRIES;
@@ -1005,7 +1011,7 @@ static tes_err soft_open_locked(soft_se *s)
     return TES_OK;
 }
 
-tes_err se_soft_open(const char *dir, tes_se **out)
+tes_err se_soft_open(const char *dir, const tes_clock *clock, const tes_rng *rng, tes_se **out)
 {
     if (dir == NULL || out == NULL || dir[0] == '\0')
         return tes_err_set(TES_ERR_ARG, "se_soft_open: NULL argument");
@@ -1015,6 +1021,8 @@ tes_err se_soft_open(const char *dir, tes_se **out)
         return tes_err_set(TES_ERR_NOMEM, "out of memory opening the secure element");
     s->base.ops = &soft_ops;
     s->lock_fd = -1;
+    s->clock = clock != NULL ? *clock : tes_clock_system();
+    s->rng = rng != NULL ? *rng : tes_rng_system();
     tes_err err = TES_OK;
     if (strlen(dir) >= sizeof s->dir) {
         err = tes_err_set(TES_ERR_ARG, "secure element directory path too long");

@@ -48,6 +48,8 @@ typedef struct soft_se {
     char dir[PATH_MAX - 32];
     int lock_fd;
     uint8_t seal_key[32]; /* HKDF(device.key, "tessera soft-se state") */
+    tes_clock clock;      /* the opener's (tes_se_opts) */
+    tes_rng rng;
 } soft_se;
 
 /* DIR/<name> into out (PATH_MAX bytes). */
@@ -76,7 +78,9 @@ soft_key *soft_state_find(soft_state *st, const char *id);
 TES_MUST_CHECK tes_err soft_state_add_key(soft_state *st, const soft_key *k);
 void soft_state_remove_key(soft_state *st, soft_key *k);
 
-/* A fresh P-256 private scalar in 1..n-1 (and its key object when key != NULL). */
-TES_MUST_CHECK tes_err soft_scalar_new(uint8_t d[SOFT_SCALAR_LEN], tes_key **key);
+/* A fresh P-256 private scalar in 1..n-1 drawn from rng (and its key object
+ * when key != NULL). */
+TES_MUST_CHECK tes_err soft_scalar_new(const tes_rng *rng, uint8_t d[SOFT_SCALAR_LEN],
+                                       tes_key **key);
 
 #endif

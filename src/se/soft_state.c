@@ -146,11 +146,11 @@ void soft_state_free(soft_state *st)
     tes_wipe(st, sizeof *st);
 }
 
-tes_err soft_scalar_new(uint8_t d[SOFT_SCALAR_LEN], tes_key **key)
+tes_err soft_scalar_new(const tes_rng *rng, uint8_t d[SOFT_SCALAR_LEN], tes_key **key)
 {
     /* Rejection sampling (FIPS 186-4 B.4.2): retry the ~2^-32 case d >= n or d == 0. */
     for (int attempt = 0; attempt < 16; attempt++) {
-        tes_err err = tes_crypto_random(d, SOFT_SCALAR_LEN);
+        tes_err err = tes_rng_fill(rng, d, SOFT_SCALAR_LEN);
         if (err)
             return err;
         tes_key *k = NULL;
@@ -468,7 +468,7 @@ tes_err soft_state_store(soft_se *s, soft_state *st)
     }
     memcpy(head, SOFT_MAGIC, 4);
     be64(head + 4, next);
-    if ((err = tes_crypto_random(head + SOFT_HEADER_LEN, SOFT_IV_LEN)) != TES_OK)
+    if ((err = tes_rng_fill(&s->rng, head + SOFT_HEADER_LEN, SOFT_IV_LEN)) != TES_OK)
         goto fail;
     uint8_t iv[SOFT_IV_LEN], aad[SOFT_HEADER_LEN];
     memcpy(iv, head + SOFT_HEADER_LEN, SOFT_IV_LEN);

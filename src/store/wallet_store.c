@@ -58,7 +58,8 @@
  *   - The log keeps credential_id as a plain number (no foreign key): the
  *     holder's history survives deleting the credential, and an entry for a
  *     failed or declined request may name no credential (0).
- *   - A log entry's at of 0 means time(NULL). relying_party and outcome are
+ *   - A log entry's at (a credential's created_at) of 0 means the store's clock
+ *     (tes_store_opts) now. relying_party and outcome are
  *     required; elements may be NULL (stored as "").
  */
 #include <errno.h>
@@ -81,7 +82,8 @@
 
 /* Schema migrations, in order; migration i brings user_version from i to i+1.
  * Each runs in the same BEGIN IMMEDIATE transaction that records it in the
- * migrations table and sets user_version (both constants written here). */
+ * migrations table (applied_at from the store's clock) and sets user_version
+ * (both written by migrate()). */
 static const char *const migrations[] = {
     /* 1: initial schema */
     "PRAGMA application_id = 1413829463;" /* == TES_STORE_APP_ID */
@@ -114,9 +116,7 @@ static const char *const migrations[] = {
     "  outcome TEXT NOT NULL);"
     "CREATE TABLE settings ("
     "  key TEXT PRIMARY KEY,"
-    "  value TEXT NOT NULL);"
-    "INSERT INTO migrations(version, applied_at) VALUES (1, CAST(strftime('%s','now') AS INTEGER));"
-    "PRAGMA user_version = 1;",
+    "  value TEXT NOT NULL);",
     /* 2: a credential's "needs the PIN" flag lives with the credential (written in the
      * same transaction; wallets kept it in settings "credential.N.uv" before), and
      * copies are found by key (one key never serves two stored copies) */
@@ -125,9 +125,7 @@ static const char *const migrations[] = {
     "UPDATE credentials SET needs_pin = 1 WHERE id IN ("
     "  SELECT CAST(substr(key, 12, length(key) - 14) AS INTEGER) FROM settings"
     "  WHERE key LIKE 'credential.%.uv' AND value = '1');"
-    "CREATE INDEX copies_by_key ON copies(key_id);"
-    "INSERT INTO migrations(version, applied_at) VALUES (2, CAST(strftime('%s','now') AS INTEGER));"
-    "PRAGMA user_version = 2;",
+    "CREATE INDEX copies_by_key ON copies(key_id);",
 };
 #define TES_STORE_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -193,6 +191,7 @@ struct tes_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     char *path; /* as opened: counted in sqlite_file's table of open files */
+    tes_clock clock; /* the opener's (tes_store_opts) */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -342,8 +341,16 @@ static tes_err migrate(tes_store *s, const char *path)
     /* Re-read inside the write lock: another process may have migrated meanwhile. */
     int64_t ver = 0;
     e = sqlite_file_identify(&store_kind, s->db, path, &ver);
-    for (int64_t v = ver; !e && v < TES_STORE_VERSION; v++)
-        e = sqlite_file_exec(&store_kind, s->db, migrations[v], "migrating the schema");
+    for (int64_t v = ver; !e && v < TES_STORE_VERSION; v++) {
+        /* Recorded at the store's clock (tes_store_opts), like the registry's. */
+        char book[160];
+        snprintf(book, sizeof book,
+                 "INSERT INTO migrations(version, applied_at) VALUES (%lld, %lld);"
+                 "PRAGMA user_version = %lld;",
+                 (long long)(v + 1), (long long)tes_clock_now(&s->clock), (long long)(v + 1));
+        if (!(e = sqlite_file_exec(&store_kind, s->db, migrations[v], "migrating the schema")))
+            e = sqlite_file_exec(&store_kind, s->db, book, "recording the migration");
+    }
     return tx_end(s, e);
 }
 
@@ -372,6 +379,11 @@ static tes_err check_tables(tes_store *s, const char *path)
 
 tes_err tes_store_open(const char *path, tes_store **out)
 {
+    return tes_store_open_with(path, NULL, out);
+}
+
+tes_err tes_store_open_with(const char *path, const tes_store_opts *o, tes_store **out)
+{
     if (!path || !*path || !out)
         return tes_err_set(TES_ERR_ARG, "store: tes_store_open needs a path and an output");
     *out = NULL;
@@ -384,6 +396,8 @@ tes_err tes_store_open(const char *path, tes_store **out)
         s = NULL;
         e = nomem("opening");
     }
+    if (s)
+        s->clock = o && o->clock ? *o->clock : tes_clock_system();
     int rc = SQLITE_CANTOPEN;
     if (!e) {
         rc = sqlite3_open_v2(path, &s->db,
@@ -508,7 +522,7 @@ tes_err tes_store_add_credential(tes_store *s, const tes_store_cred *meta,
         !(e = bind_text(s, st, 3, meta->issuer)) && !(e = bind_int(s, st, 4, meta->valid_from)) &&
         !(e = bind_int(s, st, 5, meta->valid_until)) &&
         !(e = bind_int(s, st, 6, single_use ? 1 : 0)) &&
-        !(e = bind_int(s, st, 7, meta->created_at ? meta->created_at : (int64_t)time(NULL))) &&
+        !(e = bind_int(s, st, 7, meta->created_at ? meta->created_at : tes_clock_now(&s->clock))) &&
         !(e = bind_int(s, st, 8, meta->needs_pin ? 1 : 0))) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
@@ -754,7 +768,7 @@ tes_err tes_store_log_add(tes_store *s, const tes_store_log_entry *le)
         return e;
     sqlite3_stmt *st = NULL;
     if (!(e = stmt_get(s, ST_LOG_INSERT, &st))) {
-        if (!(e = bind_int(s, st, 1, le->at ? le->at : (int64_t)time(NULL))) &&
+        if (!(e = bind_int(s, st, 1, le->at ? le->at : tes_clock_now(&s->clock))) &&
             !(e = bind_text(s, st, 2, le->relying_party)) &&
             !(e = bind_text(s, st, 3, le->elements)) && !(e = bind_int(s, st, 4, le->cred_id)) &&
             !(e = bind_text(s, st, 5, le->outcome))) {

@@ -156,8 +156,8 @@ static inline bool fx_vendors(const char *dir, char vendor_dir[128], char untrus
     snprintf(vendor_dir, 128, "%s/vendor", dir);
     snprintf(untrusted_dir, 128, "%s/vendor2", dir);
     snprintf(vendor_pem, 160, "%s/vendor.pem", vendor_dir);
-    return tes_se_vendor_create(vendor_dir, "Trusted Chip Vendor") == TES_OK &&
-           tes_se_vendor_create(untrusted_dir, "Unknown Chip Vendor") == TES_OK;
+    return tes_se_vendor_create(vendor_dir, "Trusted Chip Vendor", NULL) == TES_OK &&
+           tes_se_vendor_create(untrusted_dir, "Unknown Chip Vendor", NULL) == TES_OK;
 }
 
 /* The soft SE soft:<dir>/<name>, provisioned by the vendor at vendor_dir. */

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixed_env.h"
 #include "tessera/crypto.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -178,10 +179,56 @@ TEST(hkdf_rfc5869_case1)
 TEST(random_bytes)
 {
     uint8_t a[32] = {0}, b[32] = {0};
-    CHECK_ERR(tes_crypto_random(a, sizeof a), TES_OK);
-    CHECK_ERR(tes_crypto_random(b, sizeof b), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, a, sizeof a), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, b, sizeof b), TES_OK);
     CHECK(memcmp(a, b, sizeof a) != 0);
-    CHECK_ERR(tes_crypto_random(NULL, 0), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, NULL, 0), TES_OK);
+    CHECK_ERR(tes_rng_fill(NULL, NULL, 1), TES_ERR_ARG);
+}
+
+/* The 16-octet serial of a certificate Tessera made (version 3, then INTEGER of 16). */
+static const uint8_t *serial_of(const tes_cert *c)
+{
+    static const uint8_t head[] = {0xa0, 0x03, 0x02, 0x01, 0x02, 0x02, 0x10};
+    tes_bytes d = tes_cert_der(c);
+    for (size_t i = 0; i + sizeof head + 16 <= d.len; i++)
+        if (memcmp(d.ptr + i, head, sizeof head) == 0)
+            return d.ptr + i + sizeof head;
+    return NULL;
+}
+
+/* A certificate's serial is drawn from the template's rng: the same seed
+ * gives the same serial, a failing source no certificate. */
+TEST(cert_serial_from_the_callers_rng)
+{
+    tes_key *k = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &k) == TES_OK);
+    tes_cert *c[2] = {NULL, NULL};
+    for (int i = 0; i < 2; i++) {
+        uint64_t seed = 11;
+        tes_rng rng = seeded_rng(&seed);
+        tes_cert_template t = {.common_name = "serial",
+                               .not_before = 1700000000,
+                               .not_after = 1800000000,
+                               .path_len = -1,
+                               .rng = &rng};
+        CHECK_ERR(tes_cert_create(&t, k, NULL, k, &c[i]), TES_OK);
+    }
+    const uint8_t *s0 = c[0] ? serial_of(c[0]) : NULL, *s1 = c[1] ? serial_of(c[1]) : NULL;
+    CHECK(s0 != NULL && s1 != NULL && memcmp(s0, s1, 16) == 0);
+    int calls = 0;
+    tes_rng bad = failing_rng(&calls);
+    tes_cert_template t = {.common_name = "serial",
+                           .not_before = 1700000000,
+                           .not_after = 1800000000,
+                           .path_len = -1,
+                           .rng = &bad};
+    tes_cert *none = NULL;
+    CHECK_ERR(tes_cert_create(&t, k, NULL, k, &none), TES_ERR_RANDOM);
+    CHECK(none == NULL && calls == 1);
+    tes_cert_free(c[0]);
+    tes_cert_free(c[1]);
+    tes_key_free(k);
 }
 
 /* ---------------------------------------------------------------- Annex D: session */
@@ -933,8 +980,8 @@ TEST(cert_create_root_and_ds)
 TEST(aes_gcm_round_trip_and_tamper)
 {
     uint8_t key[32], iv[12];
-    REQUIRE(tes_crypto_random(key, sizeof key) == TES_OK);
-    REQUIRE(tes_crypto_random(iv, sizeof iv) == TES_OK);
+    REQUIRE(tes_rng_fill(NULL, key, sizeof key) == TES_OK);
+    REQUIRE(tes_rng_fill(NULL, iv, sizeof iv) == TES_OK);
     static const char plain[] = "attack at dawn, bring the portrait";
     static const char aad[] = "header";
     tes_buf ct = {0}, pt = {.secret = true};

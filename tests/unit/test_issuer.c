@@ -45,6 +45,7 @@
 #include "tessera/trust.h"
 
 #include "issuer/issuer_internal.h"
+#include "fixed_env.h"
 #include "issuer_fixture.h"
 
 #define DAY 86400LL
@@ -1329,6 +1330,48 @@ TEST(budgets_rollover_and_nonces)
     CHECK(ok <= 80); /* 40 a minute, two windows at most */
     CHECK_EQ_INT(sql_int(v.db, "SELECT count(*) FROM nonces"), used_before);
     tes_issuer_stop(v.iss);
+}
+
+/* Enrolment records the person at the operator's clock and draws the codes
+ * from the operator's randomness (tes_issuer_config clock and rng, handed
+ * on to the registry): a chosen instant shows in the audit log, and without
+ * randomness nobody is given a code. */
+TEST(enrol_at_the_callers_clock_and_rng)
+{
+    REQUIRE(env_up());
+    char db[200];
+    snprintf(db, sizeof db, "%s/enrol-clock.db", E.dir);
+    int64_t at = 1234567890;
+    tes_clock clk = fixed_clock(&at);
+    tes_issuer_config cfg = E.cfg;
+    cfg.db_url = db;
+    cfg.clock = &clk;
+    tes_buf uri;
+    char tx[16];
+    int64_t person = 0;
+    REQUIRE(fx_enrol(&cfg, "clerk-2009", &uri, NULL, tx, &person, NULL));
+    tes_buf_free(&uri);
+    tes_registry *r = NULL;
+    REQUIRE(tes_registry_open(db, &r) == TES_OK);
+    tes_registry_audit_entry *e = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_registry_audit_list(r, &e, &n), TES_OK);
+    CHECK_EQ_INT(n, 3); /* enrol, recovery-code, offer */
+    for (size_t i = 0; i < n; i++)
+        CHECK_EQ_INT(e[i].at, 1234567890);
+    tes_registry_audit_free(e, n);
+    tes_registry_close(r);
+
+    int calls = 0;
+    tes_rng bad = failing_rng(&calls);
+    cfg.rng = &bad;
+    char rc[32];
+    memset(&uri, 0, sizeof uri);
+    CHECK_ERR(
+        tes_issuer_enrol(&cfg, TES_DOCTYPE_PID, FX_PID_CLAIMS, "clerk", &uri, tx, &person, rc),
+        TES_ERR_RANDOM);
+    CHECK(calls > 0);
+    tes_buf_free(&uri);
 }
 
 TEST(lost_phone)

@@ -1031,6 +1031,47 @@ TEST(require_uv)
     CHECK_ERR(obtain(&E.uv, &wa, 2, TES_OID4VCI_PROOF_ATTESTATION, true, NULL), TES_OK);
 }
 
+/* The wallet's proofs carry the time of the clock it passes (proof->clock):
+ * a wallet whose clock is a day behind the service's sends a proof the
+ * service refuses as too old; on time, the same wallet gets its copy. */
+static int64_t day_behind_now(void *ctx)
+{
+    (void)ctx;
+    return fx_test_now(NULL) - FX_DAY;
+}
+
+TEST(proof_iat_from_the_wallets_clock)
+{
+    REQUIRE(env_up());
+    wallet_ctx w = {.se = E.se};
+    tes_oid4vci_keys keys = {.create = w_create, .sign = w_sign, .ctx = &w};
+    tes_clock behind = {day_behind_now, NULL};
+    for (int on_time = 0; on_time < 2; on_time++) {
+        tes_buf uri;
+        char tx[16];
+        REQUIRE(fx_enrol(&E.dev.cfg, COUNTER, &uri, NULL, tx, NULL, NULL));
+        tes_oid4vci_proof_opts po = {.form = TES_OID4VCI_PROOF_X5C,
+                                     .clock = on_time ? &FX_TEST_CLOCK : &behind};
+        tes_buf *mdocs = NULL;
+        char(*ids)[64] = NULL;
+        size_t got = 0;
+        tes_err e =
+            tes_oid4vci_obtain_with((const char *)uri.ptr, tx, 1, &keys, &po, &mdocs, &ids, &got);
+        tes_buf_free(&uri);
+        if (on_time) {
+            CHECK_ERR(e, TES_OK);
+            CHECK_EQ_INT(got, 1);
+        } else {
+            CHECK_ERR(e, TES_ERR_PROOF);
+            CHECK(strstr(tes_err_message(), "iat") != NULL);
+        }
+        for (size_t i = 0; i < got; i++)
+            tes_buf_free(&mdocs[i]);
+        free(mdocs);
+        free(ids);
+    }
+}
+
 TEST(development_service)
 {
     REQUIRE(env_up());

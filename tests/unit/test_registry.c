@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixed_env.h"
 #include "registry/registry_internal.h" /* the v1 schema text, to make a v1 database */
 #include "tessera/registry.h"
 
@@ -1163,7 +1164,7 @@ TEST(sqlite_gate_release_wakes_the_waiter)
     OPEN(f, r);
     tes_registry_close(r);
     reg_backend *b1 = NULL, *b2 = NULL;
-    REQUIRE(reg_sqlite_open(f.path, &b1) == TES_OK && reg_sqlite_open(f.path, &b2) == TES_OK);
+    REQUIRE(reg_sqlite_open(f.path, 0, &b1) == TES_OK && reg_sqlite_open(f.path, 0, &b2) == TES_OK);
     bool queued = false;
     /* the follower must have queued before the commit; give it longer on each attempt */
     for (int attempt = 1; attempt <= 5 && !queued; attempt++) {
@@ -1423,6 +1424,83 @@ BOTH(audit_every_operator_action)
     tes_registry_audit_free(e, n);
     tes_registry_close(r);
     fx_done(&f);
+}
+
+/* The registry's own times come from the clock it is opened with, and its
+ * codes and tokens from the rng it is opened with: set at chosen instants
+ * (2009 and 2011, far from today) and observed in the audit log and the rows. */
+BOTH(clock_and_rng_are_the_callers)
+{
+    fixture f;
+    REQUIRE(fx_new(bk, &f));
+    int64_t at = 1234567890;
+    uint64_t seed = 42;
+    tes_clock clk = fixed_clock(&at);
+    tes_rng rng = seeded_rng(&seed);
+    tes_registry_opts o = {.clock = &clk, .rng = &rng};
+    tes_registry *r = NULL;
+    REQUIRE(tes_registry_open_with(f.url, &o, &r) == TES_OK);
+    CHECK_EQ_INT(q_int(&f, "SELECT min(applied_at) FROM migrations"), 1234567890);
+    int64_t p = enrol(r);
+    CHECK_EQ_INT(q_int(&f, "SELECT created_at FROM persons"), 1234567890);
+    char code[64], tx[16];
+    CHECK_ERR(tes_registry_offer_create(r, p, 1234567890, 600, 6, "bob", code, tx), TES_OK);
+    at = 1300000000;
+    tes_registry_issued out[2];
+    CHECK_ERR(issue(r, p, "https://a.example/s", 128, 2, 7, out), TES_OK);
+    CHECK_EQ_INT(q_int(&f, "SELECT created_at FROM batches"), 1300000000);
+    CHECK_ERR(tes_registry_set_status(r, 0, p, TES_STATUS_SUSPENDED, "carol", NULL), TES_OK);
+    CHECK_EQ_INT(q_int(&f, "SELECT withdrawn_at FROM offers"), 1300000000);
+    tes_registry_audit_entry *e = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_registry_audit_list(r, &e, &n), TES_OK);
+    CHECK_EQ_INT(n, 3);
+    if (n == 3) {
+        CHECK_EQ_STR(e[0].action, "enrol");
+        CHECK_EQ_INT(e[0].at, 1234567890);
+        CHECK_EQ_INT(e[1].at, 1234567890); /* the offer's: the `now` it was given */
+        CHECK_EQ_STR(e[2].action, "suspend");
+        CHECK_EQ_INT(e[2].at, 1300000000);
+    }
+    tes_registry_audit_free(e, n);
+    tes_registry_close(r);
+    fx_done(&f);
+
+    /* The same seed in a fresh registry draws the same secrets and indexes. */
+    fixture g;
+    REQUIRE(fx_new(bk, &g));
+    uint64_t seed2 = 42;
+    tes_rng rng2 = seeded_rng(&seed2);
+    at = 1234567890;
+    tes_registry_opts o2 = {.clock = &clk, .rng = &rng2};
+    REQUIRE(tes_registry_open_with(g.url, &o2, &r) == TES_OK);
+    int64_t p2 = enrol(r);
+    char code2[64], tx2[16];
+    CHECK_ERR(tes_registry_offer_create(r, p2, 1234567890, 600, 6, "bob", code2, tx2), TES_OK);
+    CHECK_EQ_STR(code2, code);
+    CHECK_EQ_STR(tx2, tx);
+    tes_registry_issued out2[2];
+    CHECK_ERR(issue(r, p2, "https://a.example/s", 128, 2, 7, out2), TES_OK);
+    CHECK_EQ_INT(out2[0].status_idx, out[0].status_idx);
+    CHECK_EQ_INT(out2[1].status_idx, out[1].status_idx);
+    tes_registry_close(r);
+    fx_done(&g);
+
+    /* A random source that fails: nothing random is made without it. */
+    fixture h;
+    REQUIRE(fx_new(bk, &h));
+    int calls = 0;
+    tes_rng bad = failing_rng(&calls);
+    tes_registry_opts o3 = {.rng = &bad};
+    REQUIRE(tes_registry_open_with(h.url, &o3, &r) == TES_OK);
+    int64_t p3 = enrol(r);
+    CHECK_ERR(tes_registry_offer_create(r, p3, 1234567890, 600, 6, "bob", code, tx),
+              TES_ERR_RANDOM);
+    char nonce[64];
+    CHECK_ERR(tes_registry_nonce_new(r, 1234567890, 300, nonce), TES_ERR_RANDOM);
+    CHECK(calls >= 2);
+    tes_registry_close(r);
+    fx_done(&h);
 }
 
 /* ------------------------------------------------------------ lost phone: devices, recovery */

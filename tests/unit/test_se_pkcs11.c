@@ -20,6 +20,7 @@
 #include <p11-kit/pkcs11.h>
 #include <p11-kit/p11-kit.h>
 
+#include "fixed_env.h"
 #include "tessera/core.h"
 #include "tessera/crypto.h"
 #include "tessera/se.h"
@@ -309,6 +310,47 @@ TEST(key_attributes)
     CHECK(!ka.extractable);
     CHECK(ka.is_private);
     CHECK(ka.on_token);
+}
+
+/* Key ids come from the randomness the token is opened with (tes_se_opts):
+ * the same seed on two tokens names their first keys alike; a random source
+ * that fails creates no key. */
+static tes_err open_token_rng(const char *label, const char *state_name, const tes_rng *rng,
+                              tes_se **se)
+{
+    char spec[256], dir[300];
+    snprintf(spec, sizeof spec, "pkcs11:" MODULE ":%s", label);
+    state_dir(state_name, dir, sizeof dir);
+    tes_se_opts o = {.rng = rng};
+    return tes_se_open_with(spec, dir, &o, se);
+}
+
+TEST(key_ids_from_the_callers_rng)
+{
+    REQUIRE(g_ready);
+    static const char *const labels[] = {"tessera-rng-a", "tessera-rng-b"};
+    char ids[2][TES_SE_ID_MAX];
+    for (int i = 0; i < 2; i++) {
+        REQUIRE(init_token(labels[i]));
+        uint64_t seed = 5;
+        tes_rng rng = seeded_rng(&seed);
+        tes_se *se = NULL;
+        REQUIRE(open_token_rng(labels[i], labels[i], &rng, &se) == TES_OK);
+        CHECK_ERR(se->ops->pin_set(se, USER_PIN, SO_PIN), TES_OK);
+        CHECK_ERR(tes_se_create_key(se, NULL, ids[i]), TES_OK);
+        tes_se_close(se);
+    }
+    CHECK_EQ_STR(ids[0], ids[1]);
+
+    int calls = 0;
+    tes_rng bad = failing_rng(&calls);
+    tes_se *se = NULL;
+    REQUIRE(open_token_rng(labels[0], labels[0], &bad, &se) == TES_OK);
+    CHECK_ERR(se->ops->pin_verify(se, USER_PIN), TES_OK);
+    char id[TES_SE_ID_MAX];
+    CHECK_ERR(tes_se_create_key(se, NULL, id), TES_ERR_RANDOM);
+    CHECK(calls == 1);
+    tes_se_close(se);
 }
 
 TEST(flags_and_login_survive_reopen)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixed_env.h"
 #include "se/se_internal.h"
 #include "se/soft_internal.h"
 #include "tessera/se.h"
@@ -121,7 +122,7 @@ TEST(soft_conformance)
     REQUIRE(tmp_make(&t) && tmp_make(&v));
     char vdir[300];
     snprintf(vdir, sizeof vdir, "%s/vendor", v.path);
-    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor"), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor", NULL), TES_OK);
     char vpem[400];
     snprintf(vpem, sizeof vpem, "%s/vendor.pem", vdir);
     tes_buf roots = {0};
@@ -250,7 +251,7 @@ TEST(no_private_scalar_on_disk)
     REQUIRE(setup(&t, &se, uv));
     char vdir[300];
     snprintf(vdir, sizeof vdir, "%s/vendor", v.path);
-    CHECK_ERR(tes_se_vendor_create(vdir, "Vendor"), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Vendor", NULL), TES_OK);
     CHECK_ERR(tes_se_soft_provision(se, vdir), TES_OK);
 
     char ids[6][TES_SE_ID_MAX];
@@ -736,9 +737,9 @@ TEST(attestation)
     char vdir[300], vdir2[300], vpem[400];
     snprintf(vdir, sizeof vdir, "%s/vendor", v.path);
     snprintf(vdir2, sizeof vdir2, "%s/other", v.path);
-    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor"), TES_OK);
-    CHECK_ERR(tes_se_vendor_create(vdir, "again"), TES_ERR_STATE); /* never replaces a root */
-    CHECK_ERR(tes_se_vendor_create(vdir2, "Another Vendor"), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Tessera Test SE Vendor", NULL), TES_OK);
+    CHECK_ERR(tes_se_vendor_create(vdir, "again", NULL), TES_ERR_STATE); /* never replaces a root */
+    CHECK_ERR(tes_se_vendor_create(vdir2, "Another Vendor", NULL), TES_OK);
     tes_buf roots = {0}, other = {0}, both = {0};
     snprintf(vpem, sizeof vpem, "%s/vendor.pem", vdir);
     REQUIRE(read_all(vpem, &roots));
@@ -888,5 +889,113 @@ TEST(attestation)
     tes_buf_free(&both);
     tes_se_close(se);
     rm_rf(t.path);
+    rm_rf(v.path);
+}
+
+/* ---------------------------------------------------------------- injected clock and rng */
+
+/* The soft SE, its vendor root and their certificates live at the clock they
+ * are given: a secure element made, provisioned and attesting in 2009 gives
+ * an attestation that verifies in 2009 and has expired today; its key
+ * attestation JWT carries 2009 as iat. The same seed makes the same secure
+ * element; a failing random source makes none. */
+TEST(clock_and_rng_are_the_callers)
+{
+    tmpdir t, v;
+    REQUIRE(tmp_make(&t) && tmp_make(&v));
+    int64_t at = 1234567890;
+    uint64_t seed = 7;
+    tes_clock clk = fixed_clock(&at);
+    tes_rng rng = seeded_rng(&seed);
+    tes_se_opts o = {.clock = &clk, .rng = &rng};
+    char vdir[300], vpem[400], spec[300];
+    snprintf(vdir, sizeof vdir, "%s/vendor", v.path);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Vendor of 2009", &o), TES_OK);
+    snprintf(vpem, sizeof vpem, "%s/vendor.pem", vdir);
+    tes_buf roots = {0};
+    REQUIRE(read_all(vpem, &roots));
+    tes_cert *root = NULL;
+    CHECK_ERR(tes_cert_parse_any(tes_buf_bytes(&roots), &root), TES_OK);
+    if (root != NULL)
+        CHECK_EQ_INT(tes_cert_get_info(root)->not_before, 1234567890 - 3600);
+    tes_cert_free(root);
+
+    soft_spec(&t, spec);
+    tes_se *se = NULL;
+    REQUIRE(tes_se_open_with(spec, NULL, &o, &se) == TES_OK);
+    char id[TES_SE_ID_MAX];
+    tes_se_key_opts ko = {0};
+    CHECK_ERR(tes_se_create_key(se, &ko, id), TES_OK);
+    at += 60;
+    CHECK_ERR(tes_se_soft_provision(se, vdir), TES_OK);
+    at += 60;
+    tes_bytes ch = TES_BYTES_STR("nonce of 2009");
+    tes_buf chain = {0};
+    CHECK_ERR(se->ops->attest(se, id, ch, &chain), TES_OK);
+    tes_se_attested att = {0};
+    CHECK_ERR(tes_se_attestation_verify(tes_buf_bytes(&chain), tes_buf_bytes(&roots), ch,
+                                        1234567890 + 86400, &att),
+              TES_OK);
+    tes_key_free(att.key);
+    CHECK_ERR(tes_se_attestation_verify(tes_buf_bytes(&chain), tes_buf_bytes(&roots), ch,
+                                        (int64_t)time(NULL), &att),
+              TES_ERR_ATTESTATION); /* the 2009 leaf lived a year */
+    CHECK_ERR(tes_se_attestation_verify(tes_buf_bytes(&chain), tes_buf_bytes(&roots), ch,
+                                        1234567890 - 86400, &att),
+              TES_ERR_ATTESTATION); /* not yet valid the day before */
+
+    tes_buf jwt = {0};
+    const char *ids[] = {id};
+    CHECK_ERR(tes_se_attest_jwt(se, ids, 1, "n-0S6_WzA2Mj", &jwt), TES_OK);
+    const char *dot1 = memchr(jwt.ptr, '.', jwt.len);
+    const char *dot2 =
+        dot1 ? memchr(dot1 + 1, '.', jwt.len - (size_t)(dot1 + 1 - (char *)jwt.ptr)) : NULL;
+    tes_buf payload = {0};
+    REQUIRE(dot1 && dot2);
+    CHECK_ERR(tes_b64url_decode(&payload, dot1 + 1, (size_t)(dot2 - dot1 - 1)), TES_OK);
+    tes_buf_append(&payload, "", 1);
+    CHECK(strstr((const char *)payload.ptr, "\"iat\":1234568010") != NULL);
+    tes_buf_free(&payload);
+    tes_buf_free(&jwt);
+    tes_buf_free(&chain);
+    tes_key *pub1 = NULL;
+    CHECK_ERR(tes_se_public_key(se, id, &pub1), TES_OK);
+    tes_se_close(se);
+
+    /* the same seed in another directory: the same key id and key */
+    tmpdir t2;
+    REQUIRE(tmp_make(&t2));
+    uint64_t seed2 = 7;
+    tes_rng rng2 = seeded_rng(&seed2);
+    tes_se_opts o2 = {.clock = &clk, .rng = &rng2};
+    snprintf(vdir, sizeof vdir, "%s/vendor2", v.path);
+    CHECK_ERR(tes_se_vendor_create(vdir, "Vendor of 2009", &o2), TES_OK); /* same draws */
+    soft_spec(&t2, spec);
+    REQUIRE(tes_se_open_with(spec, NULL, &o2, &se) == TES_OK);
+    char id2[TES_SE_ID_MAX];
+    CHECK_ERR(tes_se_create_key(se, &ko, id2), TES_OK);
+    CHECK_EQ_STR(id2, id);
+    tes_key *pub2 = NULL;
+    CHECK_ERR(tes_se_public_key(se, id2, &pub2), TES_OK);
+    CHECK(pub1 != NULL && pub2 != NULL && tes_key_equal_public(pub1, pub2));
+    tes_key_free(pub1);
+    tes_key_free(pub2);
+    tes_se_close(se);
+
+    /* no randomness, no secure element (and nothing half made is kept open) */
+    tmpdir t3;
+    REQUIRE(tmp_make(&t3));
+    int calls = 0;
+    tes_rng bad = failing_rng(&calls);
+    tes_se_opts o3 = {.rng = &bad};
+    soft_spec(&t3, spec);
+    se = NULL;
+    CHECK_ERR(tes_se_open_with(spec, NULL, &o3, &se), TES_ERR_RANDOM);
+    CHECK(se == NULL && calls > 0);
+
+    tes_buf_free(&roots);
+    rm_rf(t.path);
+    rm_rf(t2.path);
+    rm_rf(t3.path);
     rm_rf(v.path);
 }

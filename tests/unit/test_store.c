@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixed_env.h"
 #include "tessera/store.h"
 
 /* ------------------------------------------------------------------ helpers */
@@ -424,6 +425,51 @@ TEST(log_and_settings)
     CHECK_EQ_INT(n, 3);
     tes_store_log_free(l, n);
     tes_store_close(s);
+    tmp_clean(&t);
+}
+
+/* The store's own times (a credential added or a log entry written without
+ * one, a migration) come from the clock it is opened with: set at a chosen
+ * instant (2009) and observed. */
+TEST(clock_is_the_callers)
+{
+    tmp_store t;
+    REQUIRE(tmp_make(&t));
+    int64_t at = 1234567890;
+    tes_clock clk = fixed_clock(&at);
+    tes_store_opts o = {.clock = &clk};
+    tes_store *s = NULL;
+    CHECK_ERR(tes_store_open_with(t.path, &o, &s), TES_OK);
+    REQUIRE(s != NULL);
+    int64_t id = 0;
+    CHECK_ERR(add_cred(s, "My eID", "k", 1, false, &id), TES_OK);
+    at = 1300000000;
+    tes_store_log_entry le = {
+        .relying_party = "Hotel", .elements = "", .cred_id = id, .outcome = "disclosed"};
+    CHECK_ERR(tes_store_log_add(s, &le), TES_OK);
+    tes_store_cred *c = NULL;
+    size_t n = 0;
+    CHECK_ERR(tes_store_list(s, &c, &n), TES_OK);
+    REQUIRE(n == 1);
+    CHECK_EQ_INT(c[0].created_at, 1234567890);
+    tes_store_creds_free(c, n);
+    tes_store_log_entry *l = NULL;
+    CHECK_ERR(tes_store_log_list(s, &l, &n), TES_OK);
+    REQUIRE(n == 1);
+    CHECK_EQ_INT(l[0].at, 1300000000);
+    tes_store_log_free(l, n);
+    tes_store_close(s);
+
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    REQUIRE(sqlite3_open_v2(t.path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT min(applied_at), max(applied_at) FROM migrations", -1,
+                               &st, NULL) == SQLITE_OK);
+    REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 0), 1234567890);
+    CHECK_EQ_INT(sqlite3_column_int64(st, 1), 1234567890);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     tmp_clean(&t);
 }
 

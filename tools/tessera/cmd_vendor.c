@@ -32,7 +32,7 @@ static int vendor_init(const char *dir, const char *name, bool force)
     if (chmod(dir, 0700) != 0)
         return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
                          strerror(errno));
-    tes_err e = tes_se_vendor_create(dir, name);
+    tes_err e = tes_se_vendor_create(dir, name, NULL);
     if (e != TES_OK)
         return cli_fail_code(cli_exit_for(e), e, "%s: creating the vendor root in %s", cmd, dir);
     printf("created secure-element vendor root \"%s\" in %s\n", name, dir);
