@@ -284,27 +284,8 @@ typedef struct cli_json_opts {
  *   diagnostic notation. Returns NULL (tes_err_message set) on failure. */
 json_t *cli_cbor_to_json(tes_bytes encoded, const cli_json_opts *o);
 
-/* ---- the document signer key in a PKCS#11 token (ds_hsm.c) ---- */
+/* ---- the token PIN of a document signer key in a PKCS#11 token (ds_hsm.c) ---- */
 
-typedef struct cli_ds_hsm {
-    char spec[PATH_MAX + 16]; /* "pkcs11:/abs/module[:LABEL]" */
-    char key_id[TES_SE_ID_MAX];
-    tes_se *se;
-    bool created;
-} cli_ds_hsm;
-
-/* authority init --ds-hsm: opens the token (Tessera's PIN counters in
- * dir/hsm-state), logs in with the token PIN (and, the first time Tessera
- * meets the token, its SO PIN), read from pin_fd one per line or from the
- * terminal; creates a P-256 key without user verification and returns its
- * public key in *pub (caller frees). On failure nothing is left open. */
-int cli_ds_hsm_create(const char *cmd, const char *dir, const char *spec, int pin_fd,
-                      cli_ds_hsm *h, tes_key **pub);
-/* Writes dir/ds_key.hsm: {"se": spec, "key_id": id}. */
-int cli_ds_hsm_write_ref(const char *cmd, const char *dir, const cli_ds_hsm *h);
-/* Closes the token; without keep_key a key created by cli_ds_hsm_create is
- * deleted again (init failed after creating it). */
-void cli_ds_hsm_close(cli_ds_hsm *h, bool keep_key);
 /* --hsm-pin-fd: with fd >= 0 reads the token PIN into out and points *pin at
  * it; else takes TESSERA_HSM_PIN into out (*pin = out; NULL when unset or
  * empty). Either way TESSERA_HSM_PIN is wiped in place and unset, so that the
