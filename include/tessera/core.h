@@ -161,6 +161,8 @@ typedef enum tes_err {
     TES_ERR_TRANSPORT = 609,   /* the connection failed or the peer went away */
     TES_ERR_TIMEOUT = 610,     /* no answer in time */
     TES_ERR_PCSC = 611,        /* PC/SC failed (no pcscd, no reader, card removed) */
+    /* h-provision: secret directories (tes_dir_secret) */
+    TES_ERR_DIR_UNSAFE = 612,  /* a directory for secrets is another user's or writable by others */
 } tes_err;
 
 static inline bool tes_err_is_caller(tes_err e) { return e > 0 && e < 100; }
@@ -289,6 +291,14 @@ TES_MUST_CHECK tes_err tes_file_read(const char *path, size_t max, tes_buf *out)
  * regular file (a device such as /dev/null, a FIFO, /dev/stdout) is written in
  * place, never replaced; a directory is refused. */
 TES_MUST_CHECK tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode);
+/* A directory that will hold secrets (keys): creates it with mode 0700
+ * exactly (*created = true), or accepts an existing one (*created = false)
+ * only when it is the caller's own (effective uid) and writable by nobody
+ * else, since whoever may write into it can swap the keys written there for
+ * their own. Errors: TES_ERR_IO (cannot create, not a directory),
+ * TES_ERR_DIR_UNSAFE (owned by another user, or writable by its group or by
+ * others). */
+TES_MUST_CHECK tes_err tes_dir_secret(const char *dir, bool *created);
 
 #ifdef __cplusplus
 }

@@ -85,6 +85,8 @@
 
 #include "tessera/core.h"
 #include "tessera/cose.h"
+#include "tessera/crypto.h"
+#include "tessera/se.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -203,6 +205,83 @@ const tes_cert *tes_ds_signer_cert(tes_ds_signer *d);
 /* Whether the key lives in a PKCS#11 token. */
 bool tes_ds_signer_in_hsm(const tes_ds_signer *d);
 void tes_ds_signer_free(tes_ds_signer *d);
+
+/* ---- creating an authority (tessera authority init) ----
+ *
+ * tes_authority_create writes an authority directory:
+ *     iaca.pem       the IACA root (PEM, 0644): "<name> IACA", C=<country>,
+ *                    CA with pathLen 0, keyCertSign|cRLSign (critical),
+ *                    issuerAltName URI <url>, P-256; ten years
+ *     iaca_key.pem   its private key (PKCS#8 PEM, 0600; keep it offline)
+ *     ds.pem         the document signer (PEM, 0644): "<name> Document
+ *                    Signer", C=<country>, digitalSignature, EKU
+ *                    TES_OID_EKU_MDL_DS, issuerAltName <url>, CRL
+ *                    distribution point <url>/crl/iaca.crl; three years
+ *     ds_key.pem     its private key (0600), or, with ds_hsm,
+ *     TES_DS_HSM_FILE  the reference to a key pair generated inside a
+ *                    PKCS#11 token (above; the PIN counters in
+ *                    TES_DS_HSM_STATE_DIR/)
+ * the profiles of ISO 18013-5 Annex B. Both certificates start at midnight
+ * UTC of the day an hour before now: the service rounds every MSO's signed
+ * time down to midnight UTC (unlinkability), and ISO 18013-5 §9.3.1 wants it
+ * inside the DS validity. The directory is made with tes_dir_secret. Keys are
+ * written before certificates; with force, a DS key of the other kind left by
+ * an earlier authority is removed. */
+#define TES_AUTHORITY_IACA_CERT "iaca.pem"
+#define TES_AUTHORITY_IACA_KEY "iaca_key.pem"
+#define TES_AUTHORITY_DS_CERT "ds.pem"
+#define TES_AUTHORITY_DS_KEY "ds_key.pem"
+#define TES_AUTHORITY_NAME_MAX 200 /* bytes of the name */
+#define TES_DS_HSM_SPEC_MAX 4352   /* bytes of "pkcs11:/abs/module[:LABEL]", NUL included */
+
+/* Asks the operator for a secret of the token: `what` is "token PIN" or
+ * "token SO PIN" (asked only the first time Tessera meets the token: its PIN
+ * counter is unblocked with it, src/se/pkcs11.c). Writes a NUL-terminated
+ * secret of at most cap - 1 bytes into out, which the library wipes after
+ * use. Another result than TES_OK makes tes_authority_create fail with it. */
+typedef tes_err (*tes_authority_secret_fn)(void *ctx, const char *what, char *out, size_t cap);
+
+typedef struct tes_authority_params {
+    const char *dir;     /* required */
+    const char *country; /* two upper-case letters; NULL: "UT" */
+    const char *name;    /* 1..TES_AUTHORITY_NAME_MAX bytes; NULL: "Utopia" */
+    const char *url;     /* issuerAltName URI; NULL: "https://iaca.<cc>.example" */
+    bool force;          /* replace an authority already in dir */
+    int64_t now;         /* 0: the system clock */
+    /* The DS key in a PKCS#11 token: "pkcs11:MODULE_PATH[:TOKEN_LABEL]" (a
+     * relative module path is made absolute: the service may run from
+     * another directory); NULL: the DS key is a file. The key is created
+     * without user verification (the service signs unattended). */
+    const char *ds_hsm;
+    tes_authority_secret_fn secret; /* required with ds_hsm: the token's PINs */
+    void *secret_ctx;
+} tes_authority_params;
+
+/* What tes_authority_create made. */
+typedef struct tes_authority_result {
+    tes_cert *iaca; /* owned: tes_authority_result_free */
+    tes_cert *ds;   /* owned */
+    bool ds_in_hsm;
+    char ds_hsm_spec[TES_DS_HSM_SPEC_MAX]; /* as written to TES_DS_HSM_FILE */
+    char ds_key_id[TES_SE_ID_MAX];
+    /* Not a failure, for the operator: a stale DS key of the other kind that
+     * force could not remove ("" when none). */
+    char warning[512];
+} tes_authority_result;
+
+/* Creates the authority in p->dir (out may be NULL). On failure a DS key
+ * created in the token is deleted again (the message says so when even that
+ * fails); files written
+ * before the failure stay. Errors: TES_ERR_ARG (a parameter missing or out of
+ * shape: country, name, url, ds_hsm not "pkcs11:..."), TES_ERR_EXISTS (dir
+ * already holds an authority file, TES_DS_HSM_FILE included, and force is not
+ * set: nothing is touched), TES_ERR_DIR_UNSAFE / TES_ERR_IO (tes_dir_secret,
+ * writing), TES_ERR_CRYPTO / TES_ERR_RANDOM; with ds_hsm TES_ERR_SE_MODULE,
+ * TES_ERR_SE_NO_TOKEN, TES_ERR_PIN_WRONG, TES_ERR_PUK_WRONG (the SO PIN),
+ * TES_ERR_PIN_LOCKED, TES_ERR_SE_BACKEND, and whatever p->secret returned. */
+TES_MUST_CHECK tes_err tes_authority_create(const tes_authority_params *p,
+                                            tes_authority_result *out);
+void tes_authority_result_free(tes_authority_result *r);
 
 /* ---- wallet side: an OpenID4VCI client ---- */
 

@@ -174,6 +174,72 @@ TES_MUST_CHECK tes_err tes_status_check_doc(tes_status_cache *c, tes_status_mode
                                             int64_t now, int64_t max_age, int fetch_timeout_ms,
                                             tes_status_check *out);
 
+/* ---- the verifier's verdict over a verified response ----
+ * What `tessera verify`, `tessera reader checkin` and a reader app decide
+ * after tes_mdoc_verify (or tes_reader_checkin) accepted a response: the
+ * status of every document that carries a status reference, and one verdict
+ * for the response. */
+
+#define TES_STATUS_DEFAULT_TIMEOUT_MS 5000 /* each fetch gives up after this long */
+
+typedef struct tes_status_opts {
+    tes_status_mode mode;  /* OFF: nothing is checked, nothing is touched */
+    const char *cache_dir; /* required unless mode is OFF: the tes_status_cache
+                              directory, created (0700, with its parents) when it is
+                              first needed */
+    int64_t max_age;       /* seconds: the oldest cached list still used (CACHED, and
+                              ONLINE when a fetch fails or is a rollback) */
+    int64_t max_ttl;       /* tes_status_cache_set_max_ttl (0: the default cap) */
+    int fetch_timeout_ms;  /* 0: TES_STATUS_DEFAULT_TIMEOUT_MS */
+    int64_t now;           /* 0: the system clock */
+} tes_status_opts;
+
+/* The status of one verified document. */
+typedef struct tes_status_doc {
+    bool checked;           /* it carries a status reference and the mode is not OFF */
+    tes_status_value value; /* TES_STATUS_UNDETERMINED: could not check */
+    int64_t fetched_at;     /* when the list used was fetched (0: none) */
+    char uri[512];          /* the list's uri ("" when too long or holding a NUL) */
+    char detail[256];       /* why undetermined, or where the answer came from */
+    tes_err reason;         /* undetermined: what failed (tes_status_check.reason) */
+} tes_status_doc;
+
+typedef struct tes_status_verdict {
+    /* REVOKED when a document is revoked, else SUSPENDED when one is
+     * suspended (the response is then invalid), else UNDETERMINED when the
+     * status of one could not be determined (NOT known valid: the caller
+     * decides whether to accept it, and should say so), else VALID (also
+     * when nothing was checked: see n_checked). */
+    tes_status_value value;
+    size_t doc;            /* the first document that decides value (0 when VALID) */
+    size_t n_checked;      /* documents whose status was checked */
+    size_t n_undetermined; /* of them, undetermined */
+    /* REVOKED / SUSPENDED: "document N (<doctype>) is revoked by its issuer
+     * (index I of the status list <uri>)"; else "". */
+    char message[768];
+    tes_status_doc *docs;  /* one per document of the result (owned;
+                              tes_status_verdict_free), NULL when mode is OFF */
+    size_t n_docs;
+} tes_status_verdict;
+
+/* Checks every document of r (a result tes_mdoc_verify accepted with
+ * `trust`, whose IACA roots also certify the list signers) that carries a
+ * status reference, with one cache in o->cache_dir, and gives the verdict.
+ * Network, age, signature and issuer problems are UNDETERMINED documents, not
+ * failures. *out is always initialised; free it with tes_status_verdict_free.
+ * Errors (the cache cannot be used at all): TES_ERR_ARG (NULL argument, no
+ * cache_dir), TES_ERR_IO (the cache directory cannot be created), the errors
+ * of tes_status_cache_open and tes_status_check_doc. */
+TES_MUST_CHECK tes_err tes_status_check_response(const tes_status_opts *o, tes_trust_store *trust,
+                                                 const tes_mdoc_result *r,
+                                                 tes_status_verdict *out);
+void tes_status_verdict_free(tes_status_verdict *v);
+
+/* "valid", "revoked", "suspended", "undetermined". */
+const char *tes_status_value_name(tes_status_value v);
+/* "off", "online", "cached"; anything else is TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_status_mode_parse(const char *s, tes_status_mode *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -312,3 +312,35 @@ tes_err tes_file_write(const char *path, tes_bytes data, unsigned mode)
         return tes_err_set(TES_ERR_IO, "cannot flush directory '%s': %s", d, strerror(e));
     return TES_OK;
 }
+
+tes_err tes_dir_secret(const char *dir, bool *created)
+{
+    if (dir == NULL || *dir == '\0' || created == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_dir_secret: no directory");
+    *created = false;
+    if (mkdir(dir, 0700) == 0) {
+        *created = true;
+        /* the umask may have taken bits away, never added any: 0700 exactly */
+        if (chmod(dir, 0700) != 0)
+            return tes_err_set(TES_ERR_IO, "cannot set the mode of '%s': %s", dir,
+                               strerror(errno));
+        return TES_OK;
+    }
+    if (errno != EEXIST)
+        return tes_err_set(TES_ERR_IO, "cannot create '%s': %s", dir, strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return tes_err_set(TES_ERR_IO, "'%s' exists and is not a directory", dir);
+    if (st.st_uid != geteuid())
+        return tes_err_set(TES_ERR_DIR_UNSAFE,
+                           "'%s' is owned by another user (uid %ld, you are uid %ld); a "
+                           "directory that holds secrets must be your own",
+                           dir, (long)st.st_uid, (long)geteuid());
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+        return tes_err_set(TES_ERR_DIR_UNSAFE,
+                           "'%s' is writable by %s (mode %04o); a directory that holds secrets "
+                           "must be writable only by you (chmod 700 '%s', or use a new directory)",
+                           dir, (st.st_mode & S_IWOTH) ? "other users" : "its group",
+                           (unsigned)(st.st_mode & 07777), dir);
+    return TES_OK;
+}

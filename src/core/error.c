@@ -132,6 +132,7 @@ static const err_entry table[] = {
     {TES_ERR_TRANSPORT, "transport", "the connection failed"},
     {TES_ERR_TIMEOUT, "timeout", "no answer in time"},
     {TES_ERR_PCSC, "pcsc", "PC/SC failed"},
+    {TES_ERR_DIR_UNSAFE, "dir_unsafe", "a directory for secrets is not safe"},
 };
 
 static const err_entry *find(tes_err e)

@@ -1,6 +1,8 @@
 /*
  * issuer/ds_signer.c — the issuing authority's document signer, loaded the
- * same way by the OpenID4VCI service and by `tessera issue`.
+ * same way by the OpenID4VCI service and by `tessera issue`, and the one
+ * reader and writer of its HSM descriptor ds_key.hsm (tes_authority_create,
+ * issuer/authority.c, writes it through iss_ds_hsm_write).
  *
  * An authority directory holds ds.pem and either
  *   - ds_key.pem: the private key as a file (PKCS#8), or
@@ -15,6 +17,7 @@
  * PIN is not kept here. The token's public key must equal ds.pem's key. One
  * PKCS#11 session per tes_se: signatures are serialised with a mutex.
  */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -28,8 +31,7 @@
 #include "tessera/crypto.h"
 #include "tessera/issuer.h"
 #include "tessera/se.h"
-
-#define DS_HSM_FILE_MAX 4096
+#include "issuer_internal.h"
 
 struct tes_ds_signer {
     tes_cert *cert;
@@ -81,12 +83,55 @@ static tes_err load_soft(tes_ds_signer *d, const char *key_path, const char *cer
     return e;
 }
 
+tes_err iss_ds_hsm_spec(const char *in, char *spec, size_t cap)
+{
+    if (in == NULL || strncmp(in, "pkcs11:", 7) != 0 || in[7] == '\0' || in[7] == ':')
+        return tes_err_set(TES_ERR_ARG,
+                           "the DS key's token must be 'pkcs11:MODULE_PATH[:TOKEN_LABEL]', not "
+                           "'%s'",
+                           in ? in : "(null)");
+    const char *module = in + 7;
+    const char *colon = strchr(module, ':');
+    size_t mlen = colon ? (size_t)(colon - module) : strlen(module);
+    char mod[PATH_MAX], abs[PATH_MAX];
+    if (mlen >= sizeof mod)
+        return tes_err_set(TES_ERR_ARG, "the PKCS#11 module path is too long");
+    memcpy(mod, module, mlen);
+    mod[mlen] = '\0';
+    const char *use = mod;
+    if (strchr(mod, '/') != NULL && mod[0] != '/') {
+        if (realpath(mod, abs) == NULL)
+            return tes_err_set(TES_ERR_SE_MODULE, "PKCS#11 module '%s': %s", mod,
+                               strerror(errno));
+        use = abs;
+    }
+    if (snprintf(spec, cap, "pkcs11:%s%s", use, colon ? colon : "") >= (int)cap)
+        return tes_err_set(TES_ERR_ARG, "the DS key's token spec is too long");
+    return TES_OK;
+}
+
+tes_err iss_ds_hsm_write(const char *path, const char *spec, const char *key_id)
+{
+    json_t *j = json_pack("{s:s, s:s}", "se", spec, "key_id", key_id);
+    char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    json_decref(j);
+    if (text == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    size_t n = strlen(text);
+    text[n] = '\n'; /* json_dumps leaves room for its NUL: replace it */
+    tes_err e = tes_file_write(path, TES_BYTES(text, n + 1), 0644);
+    free(text);
+    if (e != TES_OK)
+        return tes_err_set(e, "writing %s: %s", path, tes_err_message());
+    return TES_OK;
+}
+
 /* Reads ds_key.hsm: {"se": "pkcs11:...", "key_id": "..."} (nothing else). */
-static tes_err read_hsm_file(const char *path, char *spec, size_t spec_cap,
-                             char key_id[TES_SE_ID_MAX])
+tes_err iss_ds_hsm_read(const char *path, char *spec, size_t spec_cap,
+                        char key_id[TES_SE_ID_MAX])
 {
     tes_buf raw = {0};
-    tes_err e = tes_file_read(path, DS_HSM_FILE_MAX, &raw);
+    tes_err e = tes_file_read(path, ISS_DS_HSM_FILE_MAX, &raw);
     if (e != TES_OK) {
         e = tes_err_set(e, "document signer key reference %s: %s", path, tes_err_message());
         tes_buf_free(&raw);
@@ -120,7 +165,7 @@ static tes_err load_hsm(tes_ds_signer *d, const char *dir, const char *ref_path,
                         const char *cert_path, const char *pin)
 {
     char spec[PATH_MAX + 160], state[PATH_MAX];
-    tes_err e = read_hsm_file(ref_path, spec, sizeof spec, d->key_id);
+    tes_err e = iss_ds_hsm_read(ref_path, spec, sizeof spec, d->key_id);
     if (e != TES_OK)
         return e;
     if (!path_of(state, sizeof state, dir, TES_DS_HSM_STATE_DIR))

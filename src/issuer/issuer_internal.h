@@ -206,4 +206,16 @@ TES_MUST_CHECK tes_err iss_offer_uri(const char *credential_issuer, const char *
 /* Error name of the OpenID4VCI / OAuth wire and its HTTP status for a code. */
 const char *iss_wire_error(tes_err e, int *http_status);
 
+/* ---- the DS-in-HSM descriptor (ds_signer.c): written by tes_authority_create,
+ * read by tes_ds_signer_load; {"se": "pkcs11:MODULE[:LABEL]", "key_id": "<id>"}
+ * and nothing else, at most ISS_DS_HSM_FILE_MAX bytes. ---- */
+#define ISS_DS_HSM_FILE_MAX 4096
+/* Checks "pkcs11:MODULE[:LABEL]" and makes a relative module path absolute
+ * into spec. TES_ERR_ARG (not of that form, too long), TES_ERR_SE_MODULE
+ * (a relative module path that does not resolve). */
+tes_err iss_ds_hsm_spec(const char *in, char *spec, size_t cap);
+tes_err iss_ds_hsm_write(const char *path, const char *spec, const char *key_id);
+tes_err iss_ds_hsm_read(const char *path, char *spec, size_t spec_cap,
+                        char key_id[TES_SE_ID_MAX]);
+
 #endif

@@ -8,6 +8,9 @@
  *    DS key is in the token: ds_key.hsm and hsm-state/, no ds_key.pem, no DS
  *    private key anywhere in the directory (iaca_key.pem stays a file);
  *  - tes_ds_signer_load: issue an mdoc with it, present, verify against the IACA;
+ *  - tes_authority_create with ds_hsm, no CLI: the PINs through its callback,
+ *    the key deleted from the token again when the authority cannot be
+ *    written, ds_key.hsm written by the library and read back by it;
  *  - the service started on that authority: enrol (CLI), obtain a batch over
  *    OpenID4VCI from several threads at once (signing serialised on the one
  *    PKCS#11 session), present and verify, fetch and verify the status list;
@@ -371,6 +374,121 @@ TEST(token_key_is_not_the_certificate_key)
     CHECK_ERR(tes_ds_signer_load(dir, USER_PIN, &d), TES_ERR_KEY_MALFORMED);
     CHECK(strstr(tes_err_message(), "is not the key of") != NULL);
     CHECK(d == NULL);
+}
+
+/* ------------------------------------------------------------------ the library makes it */
+
+/* The secrets an operator gives: pins[i] for the i-th question; the questions asked. */
+typedef struct secrets {
+    const char *pins[2];
+    int asked;
+    char what[2][32];
+} secrets;
+
+static tes_err give_secret(void *ctx, const char *what, char *out, size_t cap)
+{
+    secrets *s = ctx;
+    if (s->asked >= 2 || s->pins[s->asked] == NULL)
+        return tes_err_set(TES_ERR_PIN_REQUIRED, "the operator gave no %s", what);
+    snprintf(s->what[s->asked], sizeof s->what[0], "%s", what);
+    snprintf(out, cap, "%s", s->pins[s->asked++]);
+    return TES_OK;
+}
+
+static size_t token_keys(void)
+{
+    char state[400], ids[64][TES_SE_ID_MAX];
+    snprintf(state, sizeof state, "%s/hsm-state", g_auth);
+    tes_se *se = NULL;
+    size_t n = 0;
+    if (tes_se_open("pkcs11:" MODULE ":" LABEL, state, &se) != TES_OK ||
+        se->ops->list_keys(se, ids, 64, &n) != TES_OK)
+        n = (size_t)-1;
+    tes_se_close(se);
+    return n;
+}
+
+/* tes_authority_create with ds_hsm, no CLI: the PIN and (a new state directory: the
+ * first time Tessera meets the token here) the SO PIN are asked through the callback;
+ * ds_key.hsm is written by the library and read back by tes_ds_signer_load. */
+TEST(library_creates_an_authority_with_its_ds_key_in_the_token)
+{
+    REQUIRE(g_ready);
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/library", g_tmp);
+    size_t before = token_keys();
+    REQUIRE(before != (size_t)-1);
+
+    /* the operator gives up at the SO PIN: nothing created, nothing left in the token */
+    secrets giveup = {.pins = {USER_PIN, NULL}};
+    tes_authority_params p = {.dir = dir,
+                              .name = "Utopia Ministry",
+                              .ds_hsm = "pkcs11:" MODULE ":" LABEL,
+                              .secret = give_secret,
+                              .secret_ctx = &giveup};
+    tes_authority_result r;
+    CHECK_ERR(tes_authority_create(&p, &r), TES_ERR_PIN_REQUIRED);
+    CHECK(strstr(tes_err_message(), "token SO PIN") != NULL);
+    CHECK_EQ_INT(token_keys(), before);
+
+    /* ds_key.hsm in the way (a directory: it cannot be written) after the key is made in
+     * the token: the failure is reported and the new key is deleted again */
+    char blocker[500];
+    snprintf(blocker, sizeof blocker, "%s/%s", dir, TES_DS_HSM_FILE);
+    REQUIRE(mkdir(blocker, 0700) == 0);
+    secrets once = {.pins = {USER_PIN, SO_PIN}};
+    p.secret_ctx = &once;
+    p.force = true;
+    CHECK_ERR(tes_authority_create(&p, &r), TES_ERR_IO);
+    CHECK(strstr(tes_err_message(), TES_DS_HSM_FILE) != NULL);
+    CHECK_EQ_INT(token_keys(), before);
+    REQUIRE(rmdir(blocker) == 0);
+
+    secrets ok = {.pins = {USER_PIN, SO_PIN}};
+    p.secret_ctx = &ok;
+    tes_err e = tes_authority_create(&p, &r);
+    if (e != TES_OK)
+        fprintf(stderr, "    create: %s\n", tes_err_message());
+    REQUIRE(e == TES_OK);
+    /* this state directory had met the token in the failed attempt above: the PIN only */
+    CHECK_EQ_INT(ok.asked, 1);
+    CHECK(strcmp(ok.what[0], "token PIN") == 0);
+    CHECK(r.ds_in_hsm);
+    CHECK(strcmp(r.ds_hsm_spec, "pkcs11:" MODULE ":" LABEL) == 0);
+    CHECK_EQ_INT(strlen(r.ds_key_id), 32);
+    CHECK_EQ_INT(token_keys(), before + 1);
+    char path[500];
+    snprintf(path, sizeof path, "%s/ds_key.pem", dir);
+    CHECK(access(path, F_OK) != 0);
+    CHECK_EQ_INT(files_with(dir, "PRIVATE KEY", "iaca_key.pem"), 0);
+
+    /* the descriptor: exactly {"se", "key_id"} */
+    tes_buf ref = {0};
+    REQUIRE(tes_file_read(blocker, 4096, &ref) == TES_OK);
+    json_t *j = json_loadb((const char *)ref.ptr, ref.len, 0, NULL);
+    CHECK(j && json_object_size(j) == 2);
+    CHECK(j && strcmp(json_string_value(json_object_get(j, "se")), r.ds_hsm_spec) == 0);
+    CHECK(j && strcmp(json_string_value(json_object_get(j, "key_id")), r.ds_key_id) == 0);
+    json_decref(j);
+    tes_buf_free(&ref);
+
+    /* loaded as the service loads it: the token's key is ds.pem's, and it signs */
+    tes_ds_signer *d = NULL;
+    CHECK_ERR(tes_ds_signer_load(dir, USER_PIN, &d), TES_OK);
+    if (d) {
+        CHECK(tes_ds_signer_in_hsm(d));
+        CHECK(tes_bytes_eq(tes_cert_der(tes_ds_signer_cert(d)), tes_cert_der(r.ds)));
+        const tes_signer *s = tes_ds_signer_get(d);
+        uint8_t sig[TES_MAX_SIG];
+        size_t n = 0;
+        CHECK_ERR(s->sign(s->ctx, TES_COSE_ES256, TES_BYTES_STR("hello"), sig, &n), TES_OK);
+        CHECK_ERR(tes_key_verify(tes_cert_key(r.ds), TES_HASH_SHA256, TES_BYTES_STR("hello"),
+                                 TES_BYTES(sig, n)),
+                  TES_OK);
+        tes_ds_signer_free(d);
+    }
+    CHECK_ERR(tes_trust_check_leaf(r.ds, TES_PROFILE_DS, r.iaca), TES_OK);
+    tes_authority_result_free(&r);
 }
 
 /* ------------------------------------------------------------------ the service */

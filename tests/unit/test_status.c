@@ -1526,3 +1526,120 @@ TEST(status_list_bounded_in_bytes_whatever_its_bits)
     tes_buf_free(&bomb);
     authority_free(&a);
 }
+
+/* ---------------------------------------------------------------- the verdict (issue 11) */
+
+/* tes_status_check_response, the verdict verify, reader checkin and a reader app share:
+ * valid, revoked, suspended from the issuer's own list over HTTP; revoked outranks
+ * suspended outranks undetermined across documents; undetermined (not valid) when the
+ * list cannot be reached; off checks nothing; the cache directory made with its parents. */
+TEST(verdict_over_a_verified_response)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f));
+    credential revoked, suspended, valid;
+    REQUIRE(credential_make(&revoked, &f.a, f.uri, 1, f.a.trust));
+    REQUIRE(credential_make(&suspended, &f.a, f.uri, 2, f.a.trust));
+    REQUIRE(credential_make(&valid, &f.a, f.uri, 3, f.a.trust));
+    tes_buf tok = make_token(&f.a, f.uri, NOW - 10, NOW + 86400, 60); /* 1 revoked, 2 suspended */
+    REQUIRE(!tok.failed);
+    server_set(&f.srv, tes_buf_bytes(&tok), 200);
+
+    char dir[160];
+    snprintf(dir, sizeof dir, "%s/verdict/deep", f.tmp);
+    tes_status_opts o = {.mode = TES_STATUS_ONLINE, .cache_dir = dir, .max_age = 3600,
+                         .fetch_timeout_ms = 2000, .now = NOW};
+    tes_status_verdict v;
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &valid.r, &v), TES_OK);
+    CHECK_EQ_INT(v.value, TES_STATUS_VALID);
+    CHECK_EQ_INT(v.n_checked, 1);
+    CHECK_EQ_INT(v.n_undetermined, 0);
+    CHECK_EQ_INT(v.message[0], '\0');
+    REQUIRE(v.docs != NULL && v.n_docs == 1);
+    CHECK(v.docs[0].checked && v.docs[0].value == TES_STATUS_VALID);
+    CHECK(strcmp(v.docs[0].uri, f.uri) == 0);
+    CHECK(v.docs[0].fetched_at == NOW);
+    tes_status_verdict_free(&v);
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && (st.st_mode & 0777) == 0700);
+
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &revoked.r, &v), TES_OK);
+    CHECK_EQ_INT(v.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(v.doc, 0);
+    char want[300];
+    snprintf(want, sizeof want,
+             "document 1 (" TES_DOCTYPE_PID ") is revoked by its issuer (index 1 of the status "
+             "list %s)",
+             f.uri);
+    CHECK(strcmp(v.message, want) == 0);
+    tes_status_verdict_free(&v);
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &suspended.r, &v), TES_OK);
+    CHECK_EQ_INT(v.value, TES_STATUS_SUSPENDED);
+    CHECK(strstr(v.message, "is suspended by its issuer (index 2") != NULL);
+    tes_status_verdict_free(&v);
+
+    /* several documents: the strongest outcome, and the first document that has it */
+    tes_mdoc_document three[3] = {valid.r.docs[0], suspended.r.docs[0], revoked.r.docs[0]};
+    tes_mdoc_result many = {.docs = three, .n_docs = 3, .failed_doc = SIZE_MAX};
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &many, &v), TES_OK);
+    CHECK_EQ_INT(v.value, TES_STATUS_REVOKED);
+    CHECK_EQ_INT(v.doc, 2);
+    CHECK_EQ_INT(v.n_checked, 3);
+    CHECK(strncmp(v.message, "document 3 ", 11) == 0);
+    CHECK_EQ_INT(v.docs[1].value, TES_STATUS_SUSPENDED);
+    tes_status_verdict_free(&v);
+
+    /* off: nothing checked, nothing touched */
+    o.mode = TES_STATUS_OFF;
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &revoked.r, &v), TES_OK);
+    CHECK_EQ_INT(v.value, TES_STATUS_VALID);
+    CHECK(v.docs == NULL && v.n_checked == 0);
+    tes_status_verdict_free(&v);
+
+    /* the list cannot be reached (the server is gone, a fresh cache): undetermined, with
+     * the reason; never valid, never revoked */
+    server_stop(&f.srv);
+    char dir2[160];
+    snprintf(dir2, sizeof dir2, "%s/verdict2", f.tmp);
+    o = (tes_status_opts){.mode = TES_STATUS_ONLINE, .cache_dir = dir2, .max_age = 3600,
+                          .fetch_timeout_ms = 2000, .now = NOW};
+    three[0] = valid.r.docs[0];
+    many.n_docs = 1;
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &many, &v), TES_OK);
+    CHECK_EQ_INT(v.value, TES_STATUS_UNDETERMINED);
+    CHECK_EQ_INT(v.n_undetermined, 1);
+    CHECK_EQ_INT(v.message[0], '\0');
+    CHECK(v.docs && v.docs[0].reason != TES_OK && v.docs[0].detail[0] != '\0');
+    tes_status_verdict_free(&v);
+    /* ... but the list cached before still answers within max_age */
+    o.cache_dir = dir;
+    o.now = NOW + 100;
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &revoked.r, &v), TES_OK);
+    CHECK_EQ_INT(v.value, TES_STATUS_REVOKED);
+    tes_status_verdict_free(&v);
+
+    /* the cache cannot be used at all: a failure, not a verdict */
+    o.cache_dir = NULL;
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &revoked.r, &v), TES_ERR_ARG);
+    CHECK(v.docs == NULL);
+    o.cache_dir = "/etc/passwd/cache";
+    CHECK_ERR(tes_status_check_response(&o, f.a.trust, &revoked.r, &v), TES_ERR_IO);
+    CHECK(strstr(tes_err_message(), "cannot create the status cache") != NULL);
+    CHECK_ERR(tes_status_check_response(NULL, f.a.trust, &revoked.r, &v), TES_ERR_ARG);
+
+    tes_status_mode m;
+    CHECK_ERR(tes_status_mode_parse("cached", &m), TES_OK);
+    CHECK_EQ_INT(m, TES_STATUS_CACHED);
+    CHECK_ERR(tes_status_mode_parse("Online", &m), TES_ERR_ARG);
+    CHECK(strcmp(tes_status_value_name(TES_STATUS_SUSPENDED), "suspended") == 0);
+    CHECK(strcmp(tes_status_value_name(TES_STATUS_UNDETERMINED), "undetermined") == 0);
+
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s/verdict' '%s'", f.tmp, dir2);
+    CHECK(system(cmd) == 0);
+    tes_buf_free(&tok);
+    credential_free(&valid);
+    credential_free(&suspended);
+    credential_free(&revoked);
+    fixture_free(&f);
+}

@@ -191,7 +191,7 @@ int cli_pin_read_new(const char *cmd, int fd, const char *prompt, char out[CLI_P
 /* ---- credential status (status_check.c): verify and reader checkin ---- */
 
 /* Each status list fetch gives up after this long (then: undetermined). */
-#define CLI_STATUS_TIMEOUT_MS 5000
+#define CLI_STATUS_TIMEOUT_MS TES_STATUS_DEFAULT_TIMEOUT_MS
 #define CLI_STATUS_DEFAULT_MAX_AGE (24 * 3600)
 
 typedef struct cli_status_opts {
@@ -203,27 +203,14 @@ typedef struct cli_status_opts {
     int64_t max_ttl;         /* --status-max-ttl: longest ttl honoured (0: the library's 24 h) */
 } cli_status_opts;
 
-/* The status of one verified document. */
-typedef struct cli_doc_status {
-    bool checked;           /* it carries a status reference and --status is not off */
-    tes_status_value value; /* TES_STATUS_UNDETERMINED: could not check */
-    int64_t fetched_at;     /* when the list used was fetched (0: none) */
-    char uri[512];
-    char detail[256];
-    tes_err reason;         /* undetermined: what failed (tes_status_check.reason) */
-} cli_doc_status;
-
-/* "off", "online", "cached". */
-bool cli_status_parse_mode(const char *s, tes_status_mode *out);
-/* "valid", "revoked", "suspended", "undetermined". */
-const char *cli_status_value_name(tes_status_value v);
-/* Checks every document of r that carries a status reference (trust: the
- * issuing authorities' roots, which also certify the list signers). *out
- * gets r->n_docs entries (free()), or NULL when mode is off. Network, age and
- * signature problems are "undetermined", not failures; the exit code is
- * non-zero only when the cache cannot be used at all (reported). */
+/* Resolves the cache directory and has the library check every document of
+ * r that carries a status reference (tes_status_check_response; trust: the
+ * issuing authorities' roots, which also certify the list signers). *out is
+ * always initialised (tes_status_verdict_free). Network, age and signature
+ * problems are "undetermined", not failures; the exit code is non-zero only
+ * when the cache cannot be used at all (reported). */
 int cli_status_check_docs(const char *cmd, const cli_status_opts *o, tes_trust_store *trust,
-                          const tes_mdoc_result *r, cli_doc_status **out);
+                          const tes_mdoc_result *r, tes_status_verdict *out);
 
 /* ---- verdicts (verdict.c): shared by verify and reader checkin ---- */
 
@@ -231,15 +218,16 @@ typedef struct cli_verdict {
     tes_err verdict;            /* of the verification */
     const char *code, *message; /* its error name and message when verdict != TES_OK */
     const tes_mdoc_result *r;
-    const cli_doc_status *status; /* per document, or NULL: status not checked */
+    const tes_status_doc *status; /* per document, or NULL: status not checked */
     /* set by cli_status_verdict: "credential_revoked" / "credential_suspended"
      * when a document's status makes the response invalid, else NULL */
     const char *status_code;
     char status_message[768];
 } cli_verdict;
 
-/* Fills status_code / status_message from the documents' statuses. */
-void cli_status_verdict(cli_verdict *v);
+/* Takes the documents' statuses and, when the library's verdict sv makes the
+ * response invalid (revoked, suspended), status_code / status_message. */
+void cli_status_verdict(cli_verdict *v, const tes_status_verdict *sv);
 /* Warns on stderr about every document whose status is undetermined. */
 void cli_status_warn(const char *cmd, const cli_verdict *v);
 
@@ -284,27 +272,8 @@ typedef struct cli_json_opts {
  *   diagnostic notation. Returns NULL (tes_err_message set) on failure. */
 json_t *cli_cbor_to_json(tes_bytes encoded, const cli_json_opts *o);
 
-/* ---- the document signer key in a PKCS#11 token (ds_hsm.c) ---- */
+/* ---- the token PIN of a document signer key in a PKCS#11 token (ds_hsm.c) ---- */
 
-typedef struct cli_ds_hsm {
-    char spec[PATH_MAX + 16]; /* "pkcs11:/abs/module[:LABEL]" */
-    char key_id[TES_SE_ID_MAX];
-    tes_se *se;
-    bool created;
-} cli_ds_hsm;
-
-/* authority init --ds-hsm: opens the token (Tessera's PIN counters in
- * dir/hsm-state), logs in with the token PIN (and, the first time Tessera
- * meets the token, its SO PIN), read from pin_fd one per line or from the
- * terminal; creates a P-256 key without user verification and returns its
- * public key in *pub (caller frees). On failure nothing is left open. */
-int cli_ds_hsm_create(const char *cmd, const char *dir, const char *spec, int pin_fd,
-                      cli_ds_hsm *h, tes_key **pub);
-/* Writes dir/ds_key.hsm: {"se": spec, "key_id": id}. */
-int cli_ds_hsm_write_ref(const char *cmd, const char *dir, const cli_ds_hsm *h);
-/* Closes the token; without keep_key a key created by cli_ds_hsm_create is
- * deleted again (init failed after creating it). */
-void cli_ds_hsm_close(cli_ds_hsm *h, bool keep_key);
 /* --hsm-pin-fd: with fd >= 0 reads the token PIN into out and points *pin at
  * it; else takes TESSERA_HSM_PIN into out (*pin = out; NULL when unset or
  * empty). Either way TESSERA_HSM_PIN is wiped in place and unset, so that the

@@ -1,29 +1,36 @@
-/* tessera authority init — an IACA root and a document signer, each with its key;
- * dispatch of the other authority subcommands (cmd_authority_service.c). */
-#include <errno.h>
+/* tessera authority init — an IACA root and a document signer, each with its key
+ * (made by tes_authority_create, issuer.h; here the options, the token PINs and
+ * the summary); dispatch of the other authority subcommands
+ * (cmd_authority_service.c). */
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "tessera/trust.h"
+#include "tessera/issuer.h"
 
 #include "cli.h"
 
-#define DAY 86400LL
-#define SKEW 3600LL              /* not_before <= now - 1 hour (clock skew) */
-#define IACA_DAYS (10 * 365 + 3) /* 10 years */
-#define DS_DAYS (3 * 365 + 1)    /* 3 years */
+/* The token's PINs for the library, read from --pin-fd or the terminal. */
+typedef struct pin_ctx {
+    int fd;
+    int rc; /* the exit code of a failed read (already reported) */
+} pin_ctx;
 
-static const char *const FILES[] = {"iaca.pem", "iaca_key.pem", "ds.pem", "ds_key.pem",
-                                     "ds_key.hsm"};
-
-static bool path_in(char *out, size_t cap, const char *dir, const char *file)
+static tes_err read_secret(void *ctx, const char *what, char *out, size_t cap)
 {
-    return snprintf(out, cap, "%s/%s", dir, file) < (int)cap;
+    pin_ctx *c = ctx;
+    char pin[CLI_PIN_MAX];
+    c->rc = cli_pin_read("authority init", c->fd, what, pin);
+    if (c->rc != CLI_EXIT_OK)
+        return tes_err_set(TES_ERR_PIN_REQUIRED, "no %s", what);
+    bool fits = strlen(pin) < cap;
+    if (fits)
+        memcpy(out, pin, strlen(pin) + 1);
+    tes_wipe(pin, sizeof pin);
+    if (!fits)
+        return tes_err_set(TES_ERR_PIN_FORMAT, "the %s is longer than %zu characters", what,
+                           cap - 1);
+    return TES_OK;
 }
 
 static bool valid_country(const char *cc)
@@ -31,154 +38,35 @@ static bool valid_country(const char *cc)
     return strlen(cc) == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z';
 }
 
-/* Writes a key (PKCS#8, 0600) from a secret buffer. */
-static int write_key(const char *dir, const char *file, const tes_key *k)
-{
-    char path[PATH_MAX];
-    if (!path_in(path, sizeof(path), dir, file))
-        return cli_error(CLI_EXIT_USAGE, "path too long: %s/%s", dir, file);
-    tes_buf pem = {.secret = true};
-    tes_err e = tes_key_to_pem(k, true, &pem);
-    if (e == TES_OK)
-        e = cli_write_file(path, tes_buf_bytes(&pem), true);
-    tes_buf_free(&pem);
-    return e == TES_OK ? CLI_EXIT_OK : cli_fail(CLI_EXIT_USAGE, "writing %s", path);
-}
-
-static int write_cert(const char *dir, const char *file, const tes_cert *c)
-{
-    char path[PATH_MAX];
-    if (!path_in(path, sizeof(path), dir, file))
-        return cli_error(CLI_EXIT_USAGE, "path too long: %s/%s", dir, file);
-    tes_buf pem = {0};
-    tes_err e = tes_cert_to_pem(c, &pem);
-    if (e == TES_OK)
-        e = cli_write_file(path, tes_buf_bytes(&pem), false);
-    tes_buf_free(&pem);
-    return e == TES_OK ? CLI_EXIT_OK : cli_fail(CLI_EXIT_USAGE, "writing %s", path);
-}
-
-/* Creates dir with mode 0700, or accepts an existing directory that holds no
- * authority yet (or holds one and force is set). */
-static int prepare_dir(const char *dir, bool force)
-{
-    bool created;
-    int rc = cli_secret_dir("authority init", dir, &created);
-    if (rc != CLI_EXIT_OK || created)
-        return rc;
-    for (size_t i = 0; i < sizeof(FILES) / sizeof(FILES[0]); i++) {
-        char path[PATH_MAX];
-        if (!path_in(path, sizeof(path), dir, FILES[i]))
-            return cli_error(CLI_EXIT_USAGE, "path too long: %s", dir);
-        if (access(path, F_OK) == 0 && !force)
-            return cli_error(
-                CLI_EXIT_USAGE,
-                "authority init: '%s' already holds an authority (%s exists); refusing to "
-                "overwrite its keys (use --force to replace it)",
-                dir, FILES[i]);
-    }
-    return CLI_EXIT_OK;
-}
-
 static int authority_init(const char *dir, const char *country, const char *name, const char *url,
                           bool force, const char *ds_hsm, int pin_fd)
 {
-    int rc = prepare_dir(dir, force);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-
-    char iaca_cn[256], ds_cn[256], default_url[64], crl[512];
-    if (snprintf(iaca_cn, sizeof(iaca_cn), "%s IACA", name) >= (int)sizeof(iaca_cn) ||
-        snprintf(ds_cn, sizeof(ds_cn), "%s Document Signer", name) >= (int)sizeof(ds_cn))
-        return cli_usage_error("authority", "--name is too long");
-    if (url == NULL) {
-        snprintf(default_url, sizeof(default_url), "https://iaca.%c%c.example",
-                 country[0] - 'A' + 'a', country[1] - 'A' + 'a');
-        url = default_url;
-    }
-    if (snprintf(crl, sizeof(crl), "%s/crl/iaca.crl", url) >= (int)sizeof(crl))
-        return cli_usage_error("authority", "--url is too long");
-
-    int64_t now = (int64_t)time(NULL);
-    /* Both certificates start at midnight UTC of the day an hour ago: the issuer
-     * service rounds every MSO's signed time down to midnight UTC (unlinkability),
-     * and ISO 18013-5 §9.3.1 wants it inside the DS validity, so the DS must be
-     * valid from a day boundary no later than today's. */
-    const int64_t not_before = (now - SKEW) - (now - SKEW) % DAY;
-    tes_key *iaca_key = NULL, *ds_key = NULL;
-    tes_cert *iaca = NULL, *ds = NULL;
-    cli_ds_hsm hsm = {0};
-    bool hsm_done = false;
-    tes_err e = tes_key_generate(TES_CURVE_P256, &iaca_key);
-    if (e != TES_OK) {
-        rc = cli_fail(CLI_EXIT_FAIL, "generating the IACA key");
-        goto out;
-    }
-    if (ds_hsm != NULL) {
-        /* The DS key pair is generated inside the token; only its public half leaves it. */
-        if ((rc = cli_ds_hsm_create("authority init", dir, ds_hsm, pin_fd, &hsm, &ds_key)) !=
-            CLI_EXIT_OK)
-            goto out;
-        e = TES_OK;
-    } else
-        e = tes_key_generate(TES_CURVE_P256, &ds_key);
-    if (e != TES_OK) {
-        rc = cli_fail(CLI_EXIT_FAIL, "generating the document signer key");
-        goto out;
-    }
-
-    const tes_cert_template root_t = {
-        .common_name = iaca_cn,
+    pin_ctx pc = {.fd = pin_fd, .rc = CLI_EXIT_OK};
+    const tes_authority_params p = {
+        .dir = dir,
         .country = country,
-        .not_before = not_before,
-        .not_after = now + IACA_DAYS * DAY,
-        .is_ca = true,
-        .path_len = 0,
-        .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
-        .issuer_alt_uri = url,
+        .name = name,
+        .url = url,
+        .force = force,
+        .ds_hsm = ds_hsm,
+        .secret = read_secret,
+        .secret_ctx = &pc,
     };
-    e = tes_cert_create(&root_t, iaca_key, NULL, iaca_key, &iaca);
+    tes_authority_result r;
+    tes_err e = tes_authority_create(&p, &r);
     if (e != TES_OK) {
-        rc = cli_fail(CLI_EXIT_FAIL, "creating the IACA certificate");
-        goto out;
+        if (pc.rc != CLI_EXIT_OK)
+            return pc.rc; /* the PIN could not be read: reported */
+        if (e == TES_ERR_EXISTS)
+            return cli_error(CLI_EXIT_USAGE, "authority init: %s (use --force to replace it)",
+                             tes_err_message());
+        return cli_fail_code(cli_exit_for(e), e, "authority init");
     }
-    const tes_cert_template ds_t = {
-        .common_name = ds_cn,
-        .country = country,
-        .not_before = not_before,
-        .not_after = now + DS_DAYS * DAY,
-        .is_ca = false,
-        .path_len = -1,
-        .key_usage = TES_KU_DIGITAL_SIGNATURE,
-        .eku_oid = TES_OID_EKU_MDL_DS,
-        .issuer_alt_uri = url,
-        .crl_uri = crl,
-    };
-    e = tes_cert_create(&ds_t, ds_key, iaca, iaca_key, &ds);
-    if (e != TES_OK) {
-        rc = cli_fail(CLI_EXIT_FAIL, "creating the document signer certificate");
-        goto out;
-    }
+    if (r.warning[0] != '\0')
+        fprintf(stderr, "tessera: warning: %s\n", r.warning);
 
-    /* Keys first: a directory with certificates but no keys would be useless. */
-    if ((rc = write_key(dir, "iaca_key.pem", iaca_key)) != CLI_EXIT_OK ||
-        (rc = ds_hsm ? cli_ds_hsm_write_ref("authority init", dir, &hsm)
-                     : write_key(dir, "ds_key.pem", ds_key)) != CLI_EXIT_OK ||
-        (rc = write_cert(dir, "ds.pem", ds)) != CLI_EXIT_OK ||
-        (rc = write_cert(dir, "iaca.pem", iaca)) != CLI_EXIT_OK)
-        goto out;
-    hsm_done = true;
-    {
-        /* --force over an authority of the other kind: drop its stale DS key. */
-        char stale[PATH_MAX];
-        if (path_in(stale, sizeof(stale), dir, ds_hsm ? "ds_key.pem" : "ds_key.hsm") &&
-            unlink(stale) != 0 && errno != ENOENT)
-            fprintf(stderr, "tessera: warning: could not remove the stale %s: %s\n", stale,
-                    strerror(errno));
-    }
-
-    const tes_cert_info *ri = tes_cert_get_info(iaca);
-    const tes_cert_info *di = tes_cert_get_info(ds);
+    const tes_cert_info *ri = tes_cert_get_info(r.iaca);
+    const tes_cert_info *di = tes_cert_get_info(r.ds);
     char t1[21], t2[21];
     printf("created authority in %s\n", dir);
     tes_time_format(ri->not_after, t1);
@@ -187,21 +75,15 @@ static int authority_init(const char *dir, const char *country, const char *name
     tes_time_format(di->not_before, t1);
     tes_time_format(di->not_after, t2);
     printf("  ds.pem        %s (document signer, %s .. %s)\n", di->subject, t1, t2);
-    if (ds_hsm)
+    if (r.ds_in_hsm)
         printf("  ds_key.hsm    document signer key %s in the PKCS#11 token %s (not a file; "
                "the token PIN is not stored: give it to 'tessera issue' and 'tessera authority "
                "serve' with --hsm-pin-fd or TESSERA_HSM_PIN)\n",
-               hsm.key_id, hsm.spec);
+               r.ds_key_id, r.ds_hsm_spec);
     else
         printf("  ds_key.pem    document signer private key\n");
-    rc = CLI_EXIT_OK;
-out:
-    cli_ds_hsm_close(&hsm, hsm_done);
-    tes_cert_free(ds);
-    tes_cert_free(iaca);
-    tes_key_free(ds_key);
-    tes_key_free(iaca_key);
-    return rc;
+    tes_authority_result_free(&r);
+    return CLI_EXIT_OK;
 }
 
 int cmd_authority(int argc, char **argv)

@@ -169,7 +169,7 @@ static int checkin(const checkin_args *a)
     tes_transport *t = NULL;
     tes_mdoc_result result = {0};
     char *uri = NULL, *list = NULL;
-    cli_doc_status *st = NULL;
+    tes_status_verdict st = {0};
     static tes_mdoc_req_elem elems[MAX_ELEMENTS];
     size_t n_elems = 0;
     int timeout_ms = (int)a->timeout * 1000;
@@ -268,9 +268,8 @@ static int checkin(const checkin_args *a)
         .code = tes_err_name(verdict),
         .message = message,
         .r = &result,
-        .status = st,
     };
-    cli_status_verdict(&v);
+    cli_status_verdict(&v, &st);
     rc = a->json ? cli_verdict_json(&v) : cli_verdict_human(cmd, &v);
     cli_status_warn(cmd, &v);
     if (verdict != TES_OK && (tes_err_is_caller(verdict) || tes_err_is_env(verdict)))
@@ -282,7 +281,7 @@ static int checkin(const checkin_args *a)
             rc = prc;
     }
 out:
-    free(st);
+    tes_status_verdict_free(&st);
     tes_mdoc_result_free(&result);
     tes_buf_free(&response);
     if (t)
@@ -376,7 +375,7 @@ static int cmd_checkin(int argc, char **argv)
             a.pcsc_reader = optarg;
             break;
         case 'S':
-            if (!cli_status_parse_mode(optarg, &a.status.mode))
+            if (tes_status_mode_parse(optarg, &a.status.mode) != TES_OK)
                 return cli_usage_error(cmd, "--status must be online, cached or off, not '%s'",
                                        optarg);
             break;

@@ -1,82 +1,37 @@
 /* tessera reader-ca — the authority that licenses mdoc readers (a police bureau
  * licensing hotels to register guests): its root, and reader certificates that
- * carry the scope it grants. */
-#include <errno.h>
+ * carry the scope it grants (made by tes_reader_ca_create and
+ * tes_reader_cert_issue, trust.h; here the options, the scope list and the
+ * summary). */
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "tessera/trust.h"
 
 #include "cli.h"
 
-#define DAY 86400LL
-#define SKEW 3600LL              /* not_before = now - 1 hour (clock skew) */
-#define ROOT_DAYS (10 * 365 + 3) /* 10 years */
 #define READER_DAYS 365
-#define MAX_SCOPE 256
+#define MAX_SCOPE TES_READER_SCOPE_MAX
 
-#define CA_CERT "reader_ca.pem"
-#define CA_KEY "reader_ca_key.pem"
-#define READER_CERT "reader.pem"
-#define READER_KEY "reader_key.pem"
+#define CA_CERT TES_READER_CA_CERT
+#define CA_KEY TES_READER_CA_KEY
+#define READER_CERT TES_READER_CERT
+#define READER_KEY TES_READER_KEY
 
 static bool valid_country(const char *cc)
 {
     return strlen(cc) == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z';
 }
 
-static int write_key(const char *cmd, const char *dir, const char *file, const tes_key *k)
+/* A library failure of cmd: an existing file hints at --force. */
+static int report(const char *cmd, tes_err e)
 {
-    char path[PATH_MAX];
-    if (!cli_path_in(path, sizeof(path), dir, file))
-        return cli_usage_error(cmd, "path too long: %s/%s", dir, file);
-    tes_buf pem = {.secret = true};
-    tes_err e = tes_key_to_pem(k, true, &pem);
-    if (e == TES_OK)
-        e = cli_write_file(path, tes_buf_bytes(&pem), true);
-    tes_buf_free(&pem);
-    return e == TES_OK ? CLI_EXIT_OK : cli_fail(CLI_EXIT_USAGE, "%s: writing %s", cmd, path);
-}
-
-static int write_cert(const char *cmd, const char *dir, const char *file, const tes_cert *c)
-{
-    char path[PATH_MAX];
-    if (!cli_path_in(path, sizeof(path), dir, file))
-        return cli_usage_error(cmd, "path too long: %s/%s", dir, file);
-    tes_buf pem = {0};
-    tes_err e = tes_cert_to_pem(c, &pem);
-    if (e == TES_OK)
-        e = cli_write_file(path, tes_buf_bytes(&pem), false);
-    tes_buf_free(&pem);
-    return e == TES_OK ? CLI_EXIT_OK : cli_fail(CLI_EXIT_USAGE, "%s: writing %s", cmd, path);
-}
-
-/* Creates dir (0700), or accepts an existing directory holding none of files
- * (or holding them, with force). */
-static int prepare_dir(const char *cmd, const char *dir, const char *const *files, size_t n,
-                       bool force)
-{
-    bool created;
-    int rc = cli_secret_dir(cmd, dir, &created);
-    if (rc != CLI_EXIT_OK || created)
-        return rc;
-    for (size_t i = 0; i < n; i++) {
-        char path[PATH_MAX];
-        if (!cli_path_in(path, sizeof(path), dir, files[i]))
-            return cli_usage_error(cmd, "path too long: %s", dir);
-        if (access(path, F_OK) == 0 && !force)
-            return cli_error(CLI_EXIT_USAGE,
-                             "%s: '%s' already holds %s; refusing to overwrite it (use --force "
-                             "to replace it)",
-                             cmd, dir, files[i]);
-    }
-    return CLI_EXIT_OK;
+    if (e == TES_ERR_EXISTS)
+        return cli_error(CLI_EXIT_USAGE, "%s: %s (use --force to replace it)", cmd,
+                         tes_err_message());
+    return cli_fail(cli_exit_for(e), "%s", cmd);
 }
 
 /* ---- reader-ca init ---- */
@@ -84,33 +39,11 @@ static int prepare_dir(const char *cmd, const char *dir, const char *const *file
 static int ca_init(const char *dir, const char *name, const char *country, bool force)
 {
     const char *cmd = "reader-ca init";
-    static const char *const files[] = {CA_CERT, CA_KEY};
-    int rc = prepare_dir(cmd, dir, files, 2, force);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    int64_t now = (int64_t)time(NULL);
-    tes_key *key = NULL;
+    const tes_reader_ca_params p = {.dir = dir, .name = name, .country = country, .force = force};
     tes_cert *root = NULL;
-    if (tes_key_generate(TES_CURVE_P256, &key) != TES_OK) {
-        rc = cli_fail(CLI_EXIT_FAIL, "%s: generating the root key", cmd);
-        goto out;
-    }
-    const tes_cert_template t = {
-        .common_name = name,
-        .country = country,
-        .not_before = now - SKEW,
-        .not_after = now + ROOT_DAYS * DAY,
-        .is_ca = true,
-        .path_len = 0,
-        .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
-    };
-    if (tes_cert_create(&t, key, NULL, key, &root) != TES_OK) {
-        rc = cli_fail(CLI_EXIT_FAIL, "%s: creating the root certificate", cmd);
-        goto out;
-    }
-    if ((rc = write_key(cmd, dir, CA_KEY, key)) != CLI_EXIT_OK ||
-        (rc = write_cert(cmd, dir, CA_CERT, root)) != CLI_EXIT_OK)
-        goto out;
+    tes_err e = tes_reader_ca_create(&p, &root);
+    if (e != TES_OK)
+        return report(cmd, e);
     const tes_cert_info *ri = tes_cert_get_info(root);
     char until[21];
     tes_time_format(ri->not_after, until);
@@ -121,11 +54,8 @@ static int ca_init(const char *dir, const char *name, const char *country, bool 
     printf("wallets that should trust readers it licenses: 'tessera wallet trust-reader --root "
            "%s/%s'\n",
            dir, CA_CERT);
-    rc = CLI_EXIT_OK;
-out:
     tes_cert_free(root);
-    tes_key_free(key);
-    return rc;
+    return CLI_EXIT_OK;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -211,30 +141,16 @@ static int parse_scope(const char *cmd, char *list, const char **elems, size_t *
 static int ca_issue(const issue_args *a)
 {
     const char *cmd = "reader-ca issue";
-    char ca_cert[PATH_MAX], ca_key[PATH_MAX];
-    if (!cli_path_in(ca_cert, sizeof(ca_cert), a->dir, CA_CERT) ||
-        !cli_path_in(ca_key, sizeof(ca_key), a->dir, CA_KEY))
-        return cli_usage_error(cmd, "--dir path too long");
-    if (access(ca_cert, R_OK) != 0 || access(ca_key, R_OK) != 0)
-        return cli_error(CLI_EXIT_USAGE,
-                         "%s: '%s' is not a reader authority (needs %s and %s; make one with "
-                         "'tessera reader-ca init')",
-                         cmd, a->dir, CA_CERT, CA_KEY);
-    int64_t now = (int64_t)time(NULL);
-    int64_t nb = now - SKEW, na = now + (int64_t)a->days * DAY;
+    int64_t nb = 0, na = 0;
     if (a->valid_from && tes_time_parse(a->valid_from, strlen(a->valid_from), false, &nb) != TES_OK)
         return cli_fail(CLI_EXIT_USAGE, "%s: --valid-from", cmd);
     if (a->valid_until &&
         tes_time_parse(a->valid_until, strlen(a->valid_until), false, &na) != TES_OK)
         return cli_fail(CLI_EXIT_USAGE, "%s: --valid-until", cmd);
-    if (na <= nb)
-        return cli_usage_error(cmd, "the validity ends before it starts");
 
     char *list = strdup(a->scope);
     const char **elems = calloc(MAX_SCOPE, sizeof(*elems));
-    tes_cert *root = NULL, *cert = NULL;
-    tes_key *root_key = NULL, *key = NULL;
-    tes_buf ext = {0};
+    tes_cert *cert = NULL;
     int rc = CLI_EXIT_USAGE;
     size_t n = 0;
     if (list == NULL || elems == NULL) {
@@ -243,52 +159,26 @@ static int ca_issue(const issue_args *a)
     }
     if ((rc = parse_scope(cmd, list, elems, &n)) != CLI_EXIT_OK)
         goto out;
-    rc = CLI_EXIT_USAGE;
-    if (cli_load_cert(ca_cert, &root) != TES_OK) {
-        cli_fail(rc, "%s: reader authority certificate", cmd);
-        goto out;
-    }
-    if (cli_load_key(ca_key, &root_key) != TES_OK) {
-        cli_fail(rc, "%s: reader authority key", cmd);
-        goto out;
-    }
-    if (!tes_key_has_private(root_key) || !tes_key_equal_public(root_key, tes_cert_key(root))) {
-        cli_error(rc, "%s: %s is not the private key of %s", cmd, ca_key, ca_cert);
-        goto out;
-    }
-    static const char *const files[] = {READER_CERT, READER_KEY};
-    if ((rc = prepare_dir(cmd, a->out, files, 2, a->force)) != CLI_EXIT_OK)
-        goto out;
-    rc = CLI_EXIT_FAIL;
-    if (tes_reader_scope_encode(a->purpose ? a->purpose : "", elems, n, &ext) != TES_OK) {
-        cli_fail(rc, "%s: encoding the scope", cmd);
-        goto out;
-    }
-    if (tes_key_generate(TES_CURVE_P256, &key) != TES_OK) {
-        cli_fail(rc, "%s: generating the reader key", cmd);
-        goto out;
-    }
-    const char *country = a->country;
-    if (country == NULL && tes_cert_get_info(root)->country[0] != '\0')
-        country = tes_cert_get_info(root)->country;
-    const tes_cert_template t = {
-        .common_name = a->name,
-        .country = country,
+    const tes_reader_cert_params p = {
+        .ca_dir = a->dir,
+        .out_dir = a->out,
+        .name = a->name,
+        .purpose = a->purpose,
+        .scope = elems,
+        .n_scope = n,
+        .country = a->country,
         .not_before = nb,
         .not_after = na,
-        .is_ca = false,
-        .path_len = -1,
-        .key_usage = TES_KU_DIGITAL_SIGNATURE,
-        .eku_oid = TES_OID_EKU_MDL_READER,
-        .extra_oid = TES_OID_READER_SCOPE,
-        .extra_value = tes_buf_bytes(&ext),
+        .valid_days = a->days,
+        .force = a->force,
     };
-    if (tes_cert_create(&t, key, root, root_key, &cert) != TES_OK) {
-        cli_fail(rc, "%s: creating the reader certificate", cmd);
-        goto out;
-    }
-    if ((rc = write_key(cmd, a->out, READER_KEY, key)) != CLI_EXIT_OK ||
-        (rc = write_cert(cmd, a->out, READER_CERT, cert)) != CLI_EXIT_OK)
+    tes_err e = tes_reader_cert_issue(&p, &cert);
+    if (e == TES_ERR_NOT_FOUND)
+        rc = cli_error(CLI_EXIT_USAGE, "%s: %s; make one with 'tessera reader-ca init'", cmd,
+                       tes_err_message());
+    else if (e != TES_OK)
+        rc = report(cmd, e);
+    if (e != TES_OK)
         goto out;
     const tes_cert_info *ci = tes_cert_get_info(cert);
     char t1[21], t2[21];
@@ -306,11 +196,7 @@ static int ca_issue(const issue_args *a)
     printf("\n");
     rc = CLI_EXIT_OK;
 out:
-    tes_buf_free(&ext);
     tes_cert_free(cert);
-    tes_cert_free(root);
-    tes_key_free(key);
-    tes_key_free(root_key);
     free(elems);
     free(list);
     return rc;

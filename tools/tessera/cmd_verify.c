@@ -30,7 +30,7 @@ static int verify(const verify_args *a)
     tes_key *reader = NULL;
     tes_buf transcript = {0}, response = {0};
     tes_mdoc_result result = {0};
-    cli_doc_status *st = NULL;
+    tes_status_verdict st = {0};
 
     int64_t at = (int64_t)time(NULL);
     if (a->at && tes_time_parse(a->at, strlen(a->at), false, &at) != TES_OK)
@@ -84,9 +84,8 @@ static int verify(const verify_args *a)
         .code = tes_err_name(verdict),
         .message = message,
         .r = &result,
-        .status = st,
     };
-    cli_status_verdict(&v);
+    cli_status_verdict(&v, &st);
     rc = a->json ? cli_verdict_json(&v) : cli_verdict_human("verify", &v);
     cli_status_warn("verify", &v);
     /* "Could not check" is not "invalid": a caller-side problem (such as a
@@ -95,7 +94,7 @@ static int verify(const verify_args *a)
     if (verdict != TES_OK && (tes_err_is_caller(verdict) || tes_err_is_env(verdict)))
         rc = CLI_EXIT_USAGE;
 done:
-    free(st);
+    tes_status_verdict_free(&st);
     tes_mdoc_result_free(&result);
     tes_buf_free(&response);
     tes_buf_free(&transcript);
@@ -144,7 +143,7 @@ int cmd_verify(int argc, char **argv)
             a.json = true;
             break;
         case 'S':
-            if (!cli_status_parse_mode(optarg, &a.status.mode))
+            if (tes_status_mode_parse(optarg, &a.status.mode) != TES_OK)
                 return cli_usage_error("verify", "--status must be online, cached or off, not '%s'",
                                        optarg);
             break;

@@ -169,33 +169,8 @@ tes_err cli_check_output(const char *path)
 
 int cli_secret_dir(const char *cmd, const char *dir, bool *created)
 {
-    *created = false;
-    if (mkdir(dir, 0700) == 0) {
-        *created = true;
-        /* the umask may have taken bits away, never added any: 0700 exactly */
-        if (chmod(dir, 0700) != 0)
-            return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
-                             strerror(errno));
-        return CLI_EXIT_OK;
-    }
-    if (errno != EEXIST)
-        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, dir, strerror(errno));
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_error(CLI_EXIT_USAGE, "%s: '%s' exists and is not a directory", cmd, dir);
-    /* Whoever owns the directory, or may write into it, can swap the keys
-     * written there for their own: refuse such a directory. */
-    if (st.st_uid != geteuid())
-        return cli_error(CLI_EXIT_USAGE,
-                         "%s: '%s' is owned by another user (uid %ld, you are uid %ld); a "
-                         "directory that holds secrets must be your own",
-                         cmd, dir, (long)st.st_uid, (long)geteuid());
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-        return cli_error(CLI_EXIT_USAGE,
-                         "%s: '%s' is writable by %s (mode %04o); a directory that holds secrets "
-                         "must be writable only by you (chmod 700 '%s', or use a new directory)",
-                         cmd, dir, (st.st_mode & S_IWOTH) ? "other users" : "its group",
-                         (unsigned)(st.st_mode & 07777), dir);
+    if (tes_dir_secret(dir, created) != TES_OK)
+        return cli_error(CLI_EXIT_USAGE, "%s: %s", cmd, tes_err_message());
     return CLI_EXIT_OK;
 }
 

@@ -81,7 +81,7 @@ static json_t *elements_json(const tes_mdoc_document *doc, const cli_json_opts *
     return all;
 }
 
-static json_t *status_json(const tes_mdoc_document *doc, const cli_doc_status *st)
+static json_t *status_json(const tes_mdoc_document *doc, const tes_status_doc *st)
 {
     if (!doc->has_status)
         return json_null();
@@ -94,11 +94,11 @@ static json_t *status_json(const tes_mdoc_document *doc, const cli_doc_status *s
                          ? json_string(tes_err_name(st->reason))
                          : json_null();
     return json_pack("{sIsosssssoso}", "idx", (json_int_t)doc->status_idx, "uri",
-                     jstr_bytes(doc->status_uri), "value", cli_status_value_name(st->value),
+                     jstr_bytes(doc->status_uri), "value", tes_status_value_name(st->value),
                      "detail", st->detail, "reason", reason, "fetched", fetched);
 }
 
-static json_t *document_json(const tes_mdoc_document *doc, const cli_doc_status *st)
+static json_t *document_json(const tes_mdoc_document *doc, const tes_status_doc *st)
 {
     json_t *elems = elements_json(doc, NULL);
     if (elems == NULL)
@@ -153,7 +153,7 @@ static void print_value(const tes_mdoc_element *e)
     json_decref(v);
 }
 
-static void print_status(const tes_mdoc_document *d, const cli_doc_status *st)
+static void print_status(const tes_mdoc_document *d, const tes_status_doc *st)
 {
     if (!d->has_status) {
         if (st != NULL)
