@@ -161,7 +161,7 @@ typedef enum tes_err {
     TES_ERR_TRANSPORT = 609,   /* the connection failed or the peer went away */
     TES_ERR_TIMEOUT = 610,     /* no answer in time */
     TES_ERR_PCSC = 611,        /* PC/SC failed (no pcscd, no reader, card removed) */
-    /* h-provision: secret directories (tes_dir_secret) */
+    /* secret directories (tes_dir_secret) */
     TES_ERR_DIR_UNSAFE = 612,  /* a directory for secrets is another user's or writable by others */
 } tes_err;
 

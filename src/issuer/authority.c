@@ -147,7 +147,7 @@ tes_err tes_authority_create(const tes_authority_params *p, tes_authority_result
                                  sizeof FILES / sizeof FILES[0], p->force)) != TES_OK)
         return e;
 
-    int64_t now = p->now ? p->now : (int64_t)time(NULL);
+    int64_t now = p->now ? p->now : tes_clock_now(NULL); /* 0: the system clock */
     /* Both certificates start at midnight UTC of the day an hour ago: the issuer
      * service rounds every MSO's signed time down to midnight UTC (unlinkability),
      * and ISO 18013-5 §9.3.1 wants it inside the DS validity, so the DS must be

@@ -110,7 +110,7 @@ tes_err tes_status_check_response(const tes_status_opts *o, tes_trust_store *tru
     if (out->docs == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     out->n_docs = r->n_docs;
-    int64_t now = o->now ? o->now : (int64_t)time(NULL);
+    int64_t now = o->now ? o->now : tes_clock_now(NULL); /* 0: the system clock */
     int timeout = o->fetch_timeout_ms > 0 ? o->fetch_timeout_ms : TES_STATUS_DEFAULT_TIMEOUT_MS;
     tes_status_cache *cache = NULL;
     tes_err e = TES_OK;

@@ -106,7 +106,7 @@ tes_err tes_reader_ca_create(const tes_reader_ca_params *p, tes_cert **root_out)
     tes_err e = tes_pki_prepare_dir(p->dir, "a reader authority", "it", files, 2, p->force);
     if (e != TES_OK)
         return e;
-    int64_t now = p->now ? p->now : (int64_t)time(NULL);
+    int64_t now = p->now ? p->now : tes_clock_now(NULL); /* 0: the system clock */
     tes_key *key = NULL;
     tes_cert *root = NULL;
     if ((e = tes_key_generate(TES_CURVE_P256, &key)) != TES_OK) {
@@ -207,7 +207,7 @@ tes_err tes_reader_cert_issue(const tes_reader_cert_params *p, tes_cert **cert_o
     if (p->country && !tes_pki_country_ok(p->country))
         return tes_err_set(TES_ERR_ARG, "the country must be two upper-case letters, not '%s'",
                            p->country);
-    int64_t now = p->now ? p->now : (int64_t)time(NULL);
+    int64_t now = p->now ? p->now : tes_clock_now(NULL); /* 0: the system clock */
     int64_t days = p->valid_days ? (int64_t)p->valid_days : READER_DAYS;
     int64_t nb = p->not_before ? p->not_before : now - TES_PKI_SKEW;
     int64_t na = p->not_after ? p->not_after : now + days * TES_PKI_DAY;
