@@ -1,8 +1,11 @@
 /*
  * tools/tessera/cli.h — private to the `tessera` command-line tool.
  *
- * The tool is thin: argument parsing, file I/O and printing. Everything the
- * commands do with credentials is done by libtessera.
+ * The tool is meant to be thin: argument parsing, prompting, file I/O and
+ * printing over libtessera's calls. Provisioning (authority, reader CA), issuing,
+ * verifying and the status verdict are library calls; the holder's wallet
+ * sequence (wallet.c, cmd_wallet*.c, cmd_present.c) is still composed here
+ * until it moves into the library as src/wallet/.
  *
  * Exit codes (every command):
  *   0  success (verify: the response is valid)
