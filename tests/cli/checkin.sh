@@ -190,6 +190,7 @@ json "issuer is the ministry" 'j.documents[0].issuer.includes("Utopia Ministry")
 cp "$T/out" "$T/checkin.json"
 wallet_wait 0 "wallet after checkin"
 cmp -s "$T/guest.png" "$T/portrait.png" && ok || bad "--portrait-out holds the portrait"
+mode_is "$T/guest.png" 600 # the guest's portrait is personal data
 grep_in "$T/wallet.out" "Hotel Utopia (verified; licensed by" "wallet shows the verified reader"
 grep_in "$T/wallet.out" "nationality" "wallet shows the requested nationality"
 grep_in "$T/wallet.out" "disclosed 5 element(s) to Hotel Utopia (authenticated)" "wallet prints what it disclosed"

@@ -113,7 +113,7 @@ static int write_portrait(const char *cmd, const tes_mdoc_result *r, const char 
             int rc = CLI_EXIT_OK;
             if (doc.nodes[0].type != TES_CBOR_BYTES)
                 rc = cli_error(CLI_EXIT_FAIL, "%s: the portrait is not a byte string", cmd);
-            else if (cli_write_file(path, TES_BYTES(doc.nodes[0].data, doc.nodes[0].len), false) !=
+            else if (cli_write_file(path, TES_BYTES(doc.nodes[0].data, doc.nodes[0].len), true) !=
                      TES_OK)
                 rc = cli_fail(CLI_EXIT_USAGE, "%s: writing the portrait", cmd);
             else
