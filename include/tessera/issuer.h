@@ -118,8 +118,10 @@ typedef struct tes_issuer_config {
     int64_t status_cache;      /* seconds the service reuses a signed list (default 5;
                                   negative: 0, rebuild on every request) */
     const char *hsm_pin;       /* PIN of the PKCS#11 token holding the document signer key
-                                  (authority_dir/ds_key.hsm); NULL: the environment variable
-                                  TESSERA_HSM_PIN. Not used for a ds_key.pem file. */
+                                  (authority_dir/ds_key.hsm); required for one, never read from
+                                  the environment by the library (the tessera tool takes it
+                                  from --hsm-pin-fd or TESSERA_HSM_PIN and wipes the latter).
+                                  Not used for a ds_key.pem file. */
     /* Budgets, kept in the registry (they survive restarts and bind every
      * service on one registry; tes_registry_issue_for_token). 0: the default;
      * negative: no limit. Exceeding one: 400 credential_request_denied. */
@@ -178,7 +180,8 @@ TES_MUST_CHECK tes_err tes_issuer_enrol(const tes_issuer_config *c, const char *
  * naming a key pair generated inside a PKCS#11 token (tessera authority init
  * --ds-hsm); Tessera's PIN counters for that token live in
  * <authority_dir>/TES_DS_HSM_STATE_DIR. The token PIN is never stored: it is
- * given to tes_ds_signer_load (or read from TES_HSM_PIN_ENV). The IACA key
+ * given to tes_ds_signer_load by its caller (the library reads no environment;
+ * TES_HSM_PIN_ENV is the variable the tessera tool takes it from). The IACA key
  * (iaca_key.pem) stays a file by design: it signs rarely and is kept offline. */
 #define TES_DS_HSM_FILE "ds_key.hsm"
 #define TES_DS_HSM_STATE_DIR "hsm-state"
@@ -190,8 +193,8 @@ typedef struct tes_ds_signer tes_ds_signer;
  * to belong to the certificate) or ds_key.hsm (the token is opened, the
  * token's public key is checked to equal the certificate's, and the PIN is
  * verified once, so a wrong PIN fails here and not at the first signature).
- * hsm_pin: the token PIN (NULL or "": the environment variable
- * TESSERA_HSM_PIN); ignored for a key file. Signing is serialised inside
+ * hsm_pin: the token PIN (NULL or "": TES_ERR_PIN_REQUIRED for a key in a
+ * token); ignored for a key file. Signing is serialised inside
  * (one PKCS#11 session), so the signer may be used from several threads.
  * Errors: file and parse errors, TES_ERR_KEY_MALFORMED (key and certificate
  * differ), TES_ERR_PIN_REQUIRED (no PIN given), TES_ERR_PIN_WRONG,

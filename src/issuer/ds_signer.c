@@ -171,8 +171,6 @@ static tes_err load_hsm(tes_ds_signer *d, const char *dir, const char *ref_path,
     if (!path_of(state, sizeof state, dir, TES_DS_HSM_STATE_DIR))
         return tes_err_set(TES_ERR_ARG, "authority directory path too long");
     if (pin == NULL || *pin == '\0')
-        pin = getenv(TES_HSM_PIN_ENV);
-    if (pin == NULL || *pin == '\0')
         return tes_err_set(TES_ERR_PIN_REQUIRED,
                            "the document signer key is in a PKCS#11 token (%s): give the token "
                            "PIN (environment variable " TES_HSM_PIN_ENV " or --hsm-pin-fd)",

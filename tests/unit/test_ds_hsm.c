@@ -322,12 +322,15 @@ TEST(wrong_or_missing_pin)
     CHECK_ERR(tes_issuer_start(&cfg, &iss, NULL), TES_ERR_PIN_WRONG);
     CHECK(iss == NULL);
 
-    /* from the environment; a correct PIN resets Tessera's counter */
+    /* the library never takes a secret from the environment: only its caller may */
     REQUIRE(setenv(TES_HSM_PIN_ENV, USER_PIN, 1) == 0);
-    CHECK_ERR(tes_ds_signer_load(g_auth, NULL, &d), TES_OK);
+    CHECK_ERR(tes_ds_signer_load(g_auth, NULL, &d), TES_ERR_PIN_REQUIRED);
+    CHECK(d == NULL);
+    unsetenv(TES_HSM_PIN_ENV);
+    /* a correct PIN resets Tessera's counter */
+    CHECK_ERR(tes_ds_signer_load(g_auth, USER_PIN, &d), TES_OK);
     tes_ds_signer_free(d);
     d = NULL;
-    unsetenv(TES_HSM_PIN_ENV);
 }
 
 TEST(reference_to_an_unknown_key)
@@ -542,12 +545,11 @@ static bool cli_enrol(const char *url, job *j)
 TEST(service_with_the_hsm_key)
 {
     REQUIRE(g_ready);
-    REQUIRE(setenv(TES_HSM_PIN_ENV, USER_PIN, 1) == 0); /* config hsm_pin NULL: environment */
-    tes_issuer_config cfg = {.authority_dir = g_auth, .listen = "127.0.0.1:0"};
+    tes_issuer_config cfg = {.authority_dir = g_auth, .listen = "127.0.0.1:0",
+                             .hsm_pin = USER_PIN};
     tes_issuer *iss = NULL;
     int port = 0;
     tes_err e = tes_issuer_start(&cfg, &iss, &port);
-    unsetenv(TES_HSM_PIN_ENV);
     if (e != TES_OK)
         fprintf(stderr, "    start: %s\n", tes_err_message());
     REQUIRE(e == TES_OK);
