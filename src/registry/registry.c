@@ -992,11 +992,6 @@ typedef struct {
     int64_t now, expires;
 } nonce_ctx;
 
-static int hexval(char ch)
-{
-    return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
 typedef struct {
     const char *fresh; /* hex of a new key, inserted unless one exists */
     char got[65];
@@ -1038,7 +1033,7 @@ static tes_err nonce_key(tes_registry *r)
     e = run_tx(r, secret_body, &c);
     tes_wipe(hex, sizeof hex);
     for (int i = 0; !e && i < 32; i++) {
-        int hi = hexval(c.got[2 * i]), lo = hexval(c.got[2 * i + 1]);
+        int hi = tes_hex_digit(c.got[2 * i]), lo = tes_hex_digit(c.got[2 * i + 1]);
         if (hi < 0 || lo < 0)
             e = tes_err_set(TES_ERR_STORE_CORRUPT, "registry: the c_nonce key is not hex");
         else
