@@ -81,432 +81,49 @@
  * No function here returns private key bytes; attest is NULL (generic
  * PKCS#11 has no key attestation).
  */
-#include <errno.h>
-#include <limits.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-
-#include <p11-kit/pkcs11.h>
-#include <p11-kit/p11-kit.h>
-
-#include "tessera/core.h"
-#include "tessera/crypto.h"
-#include "tessera/se.h"
-
-#include "se/se_internal.h"
-
-#define P11_ID_LEN 16
-#define P11_ID_HEX (2 * P11_ID_LEN)
-#define P11_LABEL_PREFIX "tessera "
-#define P11_STATE_MAGIC "tessera-pkcs11-state 1"
-#define P11_STATE_MAX (4u << 20)
-#define P11_MAX_KEYS 100000
+#include "se/p11_internal.h"
 
 /* DER of OID 1.2.840.10045.3.1.7 (prime256v1 / P-256). */
 static const uint8_t p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 
-/* ------------------------------------------------------------------ CKR names */
-
-static const struct {
-    CK_RV rv;
-    const char *name;
-} ckr_names[] = {
-#define N(x)                                                                                       \
-    {                                                                                              \
-        x, #x                                                                                      \
-    }
-    N(CKR_OK),
-    N(CKR_CANCEL),
-    N(CKR_HOST_MEMORY),
-    N(CKR_SLOT_ID_INVALID),
-    N(CKR_GENERAL_ERROR),
-    N(CKR_FUNCTION_FAILED),
-    N(CKR_ARGUMENTS_BAD),
-    N(CKR_NO_EVENT),
-    N(CKR_NEED_TO_CREATE_THREADS),
-    N(CKR_CANT_LOCK),
-    N(CKR_ATTRIBUTE_READ_ONLY),
-    N(CKR_ATTRIBUTE_SENSITIVE),
-    N(CKR_ATTRIBUTE_TYPE_INVALID),
-    N(CKR_ATTRIBUTE_VALUE_INVALID),
-    N(CKR_ACTION_PROHIBITED),
-    N(CKR_DATA_INVALID),
-    N(CKR_DATA_LEN_RANGE),
-    N(CKR_DEVICE_ERROR),
-    N(CKR_DEVICE_MEMORY),
-    N(CKR_DEVICE_REMOVED),
-    N(CKR_FUNCTION_CANCELED),
-    N(CKR_FUNCTION_NOT_PARALLEL),
-    N(CKR_FUNCTION_NOT_SUPPORTED),
-    N(CKR_KEY_HANDLE_INVALID),
-    N(CKR_KEY_SIZE_RANGE),
-    N(CKR_KEY_TYPE_INCONSISTENT),
-    N(CKR_KEY_FUNCTION_NOT_PERMITTED),
-    N(CKR_KEY_UNEXTRACTABLE),
-    N(CKR_MECHANISM_INVALID),
-    N(CKR_MECHANISM_PARAM_INVALID),
-    N(CKR_OBJECT_HANDLE_INVALID),
-    N(CKR_OPERATION_ACTIVE),
-    N(CKR_OPERATION_NOT_INITIALIZED),
-    N(CKR_PIN_INCORRECT),
-    N(CKR_PIN_INVALID),
-    N(CKR_PIN_LEN_RANGE),
-    N(CKR_PIN_EXPIRED),
-    N(CKR_PIN_LOCKED),
-    N(CKR_SESSION_CLOSED),
-    N(CKR_SESSION_COUNT),
-    N(CKR_SESSION_HANDLE_INVALID),
-    N(CKR_SESSION_PARALLEL_NOT_SUPPORTED),
-    N(CKR_SESSION_READ_ONLY),
-    N(CKR_SESSION_EXISTS),
-    N(CKR_SESSION_READ_ONLY_EXISTS),
-    N(CKR_SESSION_READ_WRITE_SO_EXISTS),
-    N(CKR_SIGNATURE_INVALID),
-    N(CKR_SIGNATURE_LEN_RANGE),
-    N(CKR_TEMPLATE_INCOMPLETE),
-    N(CKR_TEMPLATE_INCONSISTENT),
-    N(CKR_TOKEN_NOT_PRESENT),
-    N(CKR_TOKEN_NOT_RECOGNIZED),
-    N(CKR_TOKEN_WRITE_PROTECTED),
-    N(CKR_USER_ALREADY_LOGGED_IN),
-    N(CKR_USER_NOT_LOGGED_IN),
-    N(CKR_USER_PIN_NOT_INITIALIZED),
-    N(CKR_USER_TYPE_INVALID),
-    N(CKR_USER_ANOTHER_ALREADY_LOGGED_IN),
-    N(CKR_USER_TOO_MANY_TYPES),
-    N(CKR_RANDOM_NO_RNG),
-    N(CKR_DOMAIN_PARAMS_INVALID),
-    N(CKR_CURVE_NOT_SUPPORTED),
-    N(CKR_BUFFER_TOO_SMALL),
-    N(CKR_CRYPTOKI_NOT_INITIALIZED),
-    N(CKR_CRYPTOKI_ALREADY_INITIALIZED),
-    N(CKR_LIBRARY_LOAD_FAILED),
-    N(CKR_PIN_TOO_WEAK),
-    N(CKR_PUBLIC_KEY_INVALID),
-    N(CKR_FUNCTION_REJECTED),
-#undef N
-};
-
-static const char *ckr_name(CK_RV rv)
-{
-    for (size_t i = 0; i < sizeof ckr_names / sizeof ckr_names[0]; i++)
-        if (ckr_names[i].rv == rv)
-            return ckr_names[i].name;
-    return rv >= CKR_VENDOR_DEFINED ? "CKR_VENDOR_DEFINED+" : "CKR_(unknown)";
-}
-
-/* Maps a failed call to a Tessera error with the CKR name in the message. */
-static tes_err p11_fail(CK_RV rv, const char *what)
-{
-    tes_err code;
-    switch (rv) {
-    case CKR_HOST_MEMORY:
-    case CKR_DEVICE_MEMORY:
-        code = TES_ERR_NOMEM;
-        break;
-    case CKR_PIN_INCORRECT:
-        code = TES_ERR_PIN_WRONG;
-        break;
-    case CKR_PIN_LOCKED:
-        code = TES_ERR_PIN_LOCKED;
-        break;
-    case CKR_PIN_INVALID:
-    case CKR_PIN_LEN_RANGE:
-    case CKR_PIN_TOO_WEAK:
-        code = TES_ERR_PIN_FORMAT;
-        break;
-    case CKR_USER_NOT_LOGGED_IN:
-        code = TES_ERR_PIN_REQUIRED;
-        break;
-    case CKR_USER_PIN_NOT_INITIALIZED:
-        code = TES_ERR_PIN_NOT_SET;
-        break;
-    case CKR_TOKEN_NOT_PRESENT:
-    case CKR_TOKEN_NOT_RECOGNIZED:
-    case CKR_DEVICE_REMOVED:
-    case CKR_SLOT_ID_INVALID:
-        code = TES_ERR_SE_NO_TOKEN;
-        break;
-    case CKR_KEY_HANDLE_INVALID:
-    case CKR_OBJECT_HANDLE_INVALID:
-        code = TES_ERR_KEY_UNKNOWN;
-        break;
-    case CKR_MECHANISM_INVALID:
-    case CKR_MECHANISM_PARAM_INVALID:
-    case CKR_FUNCTION_NOT_SUPPORTED:
-    case CKR_CURVE_NOT_SUPPORTED:
-    case CKR_DOMAIN_PARAMS_INVALID:
-    case CKR_KEY_TYPE_INCONSISTENT:
-    case CKR_KEY_FUNCTION_NOT_PERMITTED:
-        code = TES_ERR_UNSUPPORTED;
-        break;
-    case CKR_ARGUMENTS_BAD:
-        code = TES_ERR_ARG;
-        break;
-    default:
-        code = TES_ERR_SE_BACKEND;
-        break;
-    }
-    return tes_err_set(code, "PKCS#11 %s failed: %s (0x%lx)", what, ckr_name(rv),
-                       (unsigned long)rv);
-}
-
-/* ------------------------------------------------------------------ state */
-
-typedef struct p11_keyflags {
-    char id[P11_ID_HEX + 1];
-    bool uv, single_use, used;
-} p11_keyflags;
-
-typedef struct p11_state {
-    bool pin_set;
-    int pin_tries, puk_tries;
-    p11_keyflags *keys;
-    size_t nkeys, capkeys;
-} p11_state;
-
-typedef struct p11_se {
-    tes_se base;
-    pthread_mutex_t mu;
-    CK_FUNCTION_LIST *m;
-    bool initialized;
-    CK_SLOT_ID slot;
-    CK_SESSION_HANDLE sess;
-    bool have_session;
-    bool logged_in;
-    /* The PIN that last logged the session in (see restore_login). */
-    char pin_cache[24];
-    bool have_pin_cache;
-    bool hw;
-    bool can_ecdh;
-    char label[33];
-    char path[PATH_MAX];
-    p11_state st;
-    tes_rng rng; /* the opener's (tes_se_opts): key ids */
-} p11_se;
-
-static void state_free(p11_state *st)
-{
-    free(st->keys);
-    *st = (p11_state){0};
-}
-
-static void state_defaults(p11_state *st)
-{
-    state_free(st);
-    st->pin_set = false;
-    st->pin_tries = TES_SE_PIN_TRIES;
-    st->puk_tries = TES_SE_PUK_TRIES;
-}
-
-static bool is_hex_id(const char *s)
-{
-    if (s == NULL || strlen(s) != P11_ID_HEX)
-        return false;
-    for (size_t i = 0; i < P11_ID_HEX; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return false;
-    return true;
-}
-
-static p11_keyflags *state_find(p11_state *st, const char *id)
-{
-    for (size_t i = 0; i < st->nkeys; i++)
-        if (strcmp(st->keys[i].id, id) == 0)
-            return &st->keys[i];
-    return NULL;
-}
-
-static tes_err state_add(p11_state *st, const p11_keyflags *k)
-{
-    p11_keyflags *cur = state_find(st, k->id);
-    if (cur) {
-        *cur = *k;
-        return TES_OK;
-    }
-    if (st->nkeys >= P11_MAX_KEYS)
-        return tes_err_set(TES_ERR_SE_BACKEND, "pkcs11 state: too many keys");
-    if (st->nkeys == st->capkeys) {
-        size_t cap = st->capkeys ? 2 * st->capkeys : 8;
-        p11_keyflags *n = realloc(st->keys, cap * sizeof *n);
-        if (n == NULL)
-            return tes_err_set(TES_ERR_NOMEM, "pkcs11 state: out of memory");
-        st->keys = n;
-        st->capkeys = cap;
-    }
-    st->keys[st->nkeys++] = *k;
-    return TES_OK;
-}
-
-static void state_remove(p11_state *st, const char *id)
-{
-    p11_keyflags *k = state_find(st, id);
-    if (k) {
-        size_t i = (size_t)(k - st->keys);
-        memmove(&st->keys[i], &st->keys[i + 1], (st->nkeys - i - 1) * sizeof *k);
-        st->nkeys--;
-    }
-}
-
-/* Strict parse of the text state file. */
-static tes_err state_parse(const char *path, const char *text, size_t len, p11_state *st)
-{
-    state_defaults(st);
-    st->pin_tries = st->puk_tries = -1;
-    int have_pin_set = 0;
-    size_t line_no = 0;
-    size_t pos = 0;
-    while (pos < len) {
-        line_no++;
-        const char *nl = memchr(text + pos, '\n', len - pos);
-        if (nl == NULL)
-            goto bad; /* every line, the last included, ends with \n */
-        size_t n = (size_t)(nl - (text + pos));
-        char line[128];
-        if (n >= sizeof line)
-            goto bad;
-        memcpy(line, text + pos, n);
-        line[n] = '\0';
-        pos += n + 1;
-        if (memchr(line, '\0', n) != NULL)
-            goto bad;
-        if (line_no == 1) {
-            if (strcmp(line, P11_STATE_MAGIC) != 0)
-                goto bad;
-            continue;
-        }
-        int v = 0, a = 0, b = 0, c = 0, used = 0;
-        char id[P11_ID_HEX + 2];
-        if (sscanf(line, "pin_set %d%n", &v, &used) == 1 && (size_t)used == n &&
-            have_pin_set == 0 && (v == 0 || v == 1)) {
-            st->pin_set = v == 1;
-            have_pin_set = 1;
-        } else if (sscanf(line, "pin_tries %d%n", &v, &used) == 1 && (size_t)used == n &&
-                   st->pin_tries < 0 && v >= 0 && v <= TES_SE_PIN_TRIES) {
-            st->pin_tries = v;
-        } else if (sscanf(line, "puk_tries %d%n", &v, &used) == 1 && (size_t)used == n &&
-                   st->puk_tries < 0 && v >= 0 && v <= TES_SE_PUK_TRIES) {
-            st->puk_tries = v;
-        } else if (sscanf(line, "key %33s %d %d %d%n", id, &a, &b, &c, &used) == 4 &&
-                   (size_t)used == n && is_hex_id(id) && (a | b | c) >= 0 && a <= 1 && b <= 1 &&
-                   c <= 1) {
-            if (state_find(st, id))
-                goto bad;
-            p11_keyflags k = {.uv = a, .single_use = b, .used = c};
-            memcpy(k.id, id, sizeof k.id);
-            tes_err e = state_add(st, &k);
-            if (e)
-                return e;
-        } else {
-            goto bad;
-        }
-    }
-    if (line_no == 0 || !have_pin_set || st->pin_tries < 0 || st->puk_tries < 0) {
-        state_defaults(st);
-        return tes_err_set(TES_ERR_SE_TAMPERED,
-                           "PKCS#11 state file '%s' is damaged (a field is missing); refusing to "
-                           "reset its PIN counters",
-                           path);
-    }
-    return TES_OK;
-bad:
-    state_defaults(st);
-    return tes_err_set(TES_ERR_SE_TAMPERED,
-                       "PKCS#11 state file '%s' is damaged (line %zu); refusing to reset its PIN "
-                       "counters",
-                       path, line_no);
-}
-
-/* (Re)reads the state file; a missing file means a fresh state. */
-static tes_err state_load(p11_se *s)
-{
-    struct stat sb;
-    if (stat(s->path, &sb) != 0) {
-        if (errno == ENOENT) {
-            state_defaults(&s->st);
-            return TES_OK;
-        }
-        return tes_err_set(TES_ERR_IO, "cannot stat PKCS#11 state '%s': %s", s->path,
-                           strerror(errno));
-    }
-    tes_buf b = {0};
-    tes_err e = tes_file_read(s->path, P11_STATE_MAX, &b);
-    if (e) {
-        tes_buf_free(&b);
-        return e;
-    }
-    e = state_parse(s->path, (const char *)b.ptr, b.len, &s->st);
-    tes_buf_free(&b);
-    return e;
-}
-
-static tes_err state_save(p11_se *s)
-{
-    tes_buf b = {0};
-    char line[128];
-    int n = snprintf(line, sizeof line, "%s\npin_set %d\npin_tries %d\npuk_tries %d\n",
-                     P11_STATE_MAGIC, s->st.pin_set ? 1 : 0, s->st.pin_tries, s->st.puk_tries);
-    tes_buf_append(&b, line, (size_t)n);
-    for (size_t i = 0; i < s->st.nkeys; i++) {
-        const p11_keyflags *k = &s->st.keys[i];
-        n = snprintf(line, sizeof line, "key %s %d %d %d\n", k->id, k->uv, k->single_use, k->used);
-        tes_buf_append(&b, line, (size_t)n);
-    }
-    if (b.failed) {
-        tes_buf_free(&b);
-        return tes_err_set(TES_ERR_NOMEM, "pkcs11 state: out of memory");
-    }
-    tes_err e = tes_file_write(s->path, tes_buf_bytes(&b), 0600);
-    tes_buf_free(&b);
-    return e;
-}
-
 /* ------------------------------------------------------------------ helpers */
 
-static tes_err check_pin(const char *pin)
+tes_err p11_check_pin(const char *pin)
 {
     return se_check_pin_format(pin, false, true);
 }
 
-static tes_err check_puk(const char *puk)
+tes_err p11_check_puk(const char *puk)
 {
     return se_check_pin_format(puk, true, true);
-}
-
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
 }
 
 /* Parses a key id; false when it cannot be one of ours. */
 static bool id_bytes(const char *id, uint8_t out[P11_ID_LEN])
 {
-    if (!is_hex_id(id))
+    if (!p11_is_hex_id(id))
         return false;
     for (size_t i = 0; i < P11_ID_LEN; i++)
-        out[i] = (uint8_t)(hexval(id[2 * i]) << 4 | hexval(id[2 * i + 1]));
+        out[i] = (uint8_t)(tes_hex_digit(id[2 * i]) << 4 | tes_hex_digit(id[2 * i + 1]));
     return true;
 }
 
-static void p11_logout(p11_se *s)
+void p11_logout(p11_se *s)
 {
     CK_RV rv = s->m->C_Logout(s->sess);
     (void)rv; /* CKR_USER_NOT_LOGGED_IN is fine */
     s->logged_in = false;
 }
 
-static void forget_pin(p11_se *s)
+void p11_forget_pin(p11_se *s)
 {
     tes_wipe(s->pin_cache, sizeof s->pin_cache);
     s->have_pin_cache = false;
 }
 
-static void remember_pin(p11_se *s, const char *pin)
+void p11_remember_pin(p11_se *s, const char *pin)
 {
-    forget_pin(s);
+    p11_forget_pin(s);
     size_t n = strlen(pin);
     if (n < sizeof s->pin_cache) {
         memcpy(s->pin_cache, pin, n + 1);
@@ -518,7 +135,7 @@ static void remember_pin(p11_se *s, const char *pin)
  * session in again with the PIN that last logged it in, so keys without user
  * verification keep working. Not a guess: that PIN was verified; if it no
  * longer works (changed elsewhere) it is forgotten. */
-static void restore_login(p11_se *s)
+void p11_restore_login(p11_se *s)
 {
     if (!s->have_pin_cache || s->logged_in)
         return;
@@ -527,7 +144,7 @@ static void restore_login(p11_se *s)
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
         s->logged_in = true;
     else
-        forget_pin(s);
+        p11_forget_pin(s);
 }
 
 /* Finds the object of class cls with CKA_ID id. *found false when none. */
@@ -568,135 +185,6 @@ static tes_err key_exists(p11_se *s, const uint8_t idb[P11_ID_LEN], const char *
     return TES_OK;
 }
 
-/* ------------------------------------------------------------------ PIN logic */
-
-/* Verifies the user PIN through Tessera's counter and C_Login. Ignores
- * whether a PIN is "set" (pin_set uses it before that). */
-static tes_err verify_user_pin(p11_se *s, const char *pin)
-{
-    tes_err e = check_pin(pin);
-    if (e)
-        return e;
-    if (s->st.puk_tries == 0)
-        return tes_err_set(TES_ERR_SE_BLOCKED,
-                           "PKCS#11 token '%s' is permanently blocked (no PUK tries left)",
-                           s->label);
-    if (s->st.pin_tries <= 0)
-        return tes_err_set(TES_ERR_PIN_LOCKED,
-                           "PIN of PKCS#11 token '%s' is locked after %d wrong tries; unblock "
-                           "it with the PUK",
-                           s->label, TES_SE_PIN_TRIES);
-    s->st.pin_tries--;
-    if ((e = state_save(s)) != TES_OK)
-        return e; /* never compare a PIN whose try was not recorded */
-    p11_logout(s);
-    CK_RV rv = s->m->C_Login(s->sess, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
-    if (rv == CKR_OK) {
-        s->logged_in = true;
-        remember_pin(s, pin);
-        s->st.pin_tries = TES_SE_PIN_TRIES;
-        return state_save(s);
-    }
-    restore_login(s);
-    if (rv == CKR_PIN_INCORRECT) {
-        if (s->st.pin_tries == 0)
-            return tes_err_set(TES_ERR_PIN_WRONG,
-                               "wrong PIN for PKCS#11 token '%s': 0 tries left, the PIN is now "
-                               "locked (unblock with the PUK)",
-                               s->label);
-        return tes_err_set(TES_ERR_PIN_WRONG, "wrong PIN for PKCS#11 token '%s': %d tries left",
-                           s->label, s->st.pin_tries);
-    }
-    if (rv == CKR_PIN_LOCKED) {
-        s->st.pin_tries = 0;
-        (void)state_save(s);
-        return tes_err_set(TES_ERR_PIN_LOCKED,
-                           "the token '%s' itself reports its PIN locked (CKR_PIN_LOCKED)",
-                           s->label);
-    }
-    if (rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) {
-        /* The token did not compare it: give the try back. */
-        s->st.pin_tries++;
-        (void)state_save(s);
-    }
-    return p11_fail(rv, "C_Login (user)");
-}
-
-/* Checks the PUK (= the token's SO PIN) through the PUK counter and
- * C_Login(CKU_SO). On success the session is logged in as SO and the caller
- * must log out. The user login is always ended. */
-static tes_err verify_puk_so_login(p11_se *s, const char *puk)
-{
-    tes_err e = check_puk(puk);
-    if (e)
-        return e;
-    if (s->st.puk_tries <= 0)
-        return tes_err_set(TES_ERR_SE_BLOCKED,
-                           "PKCS#11 token '%s' is permanently blocked after %d wrong PUKs",
-                           s->label, TES_SE_PUK_TRIES);
-    s->st.puk_tries--;
-    if ((e = state_save(s)) != TES_OK)
-        return e;
-    p11_logout(s);
-    CK_RV rv = s->m->C_Login(s->sess, CKU_SO, (CK_UTF8CHAR_PTR)puk, strlen(puk));
-    if (rv == CKR_OK) {
-        s->st.puk_tries = TES_SE_PUK_TRIES;
-        return state_save(s);
-    }
-    restore_login(s);
-    if (rv == CKR_PIN_INCORRECT) {
-        if (s->st.puk_tries == 0)
-            return tes_err_set(TES_ERR_SE_BLOCKED,
-                               "wrong PUK (the SO PIN of token '%s'): no tries left, the secure "
-                               "element is now permanently blocked",
-                               s->label);
-        return tes_err_set(TES_ERR_PUK_WRONG, "wrong PUK (the SO PIN of token '%s'): %d tries left",
-                           s->label, s->st.puk_tries);
-    }
-    if (rv == CKR_PIN_LOCKED) {
-        s->st.puk_tries = 0;
-        (void)state_save(s);
-        return tes_err_set(TES_ERR_SE_BLOCKED,
-                           "the token '%s' itself reports its SO PIN (the PUK) locked", s->label);
-    }
-    if (rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE) {
-        s->st.puk_tries++;
-        (void)state_save(s);
-        return tes_err_set(TES_ERR_PIN_FORMAT, "token '%s' refuses the PUK's format as SO PIN: %s",
-                           s->label, ckr_name(rv));
-    }
-    return p11_fail(rv, "C_Login (SO)");
-}
-
-/* Gate for using a private key: UV keys need the PIN every time; others need
- * a logged-in session (made with the PIN if one is given). */
-static tes_err gate_key(p11_se *s, const char *id, const p11_keyflags *f, const char *pin)
-{
-    if (s->st.puk_tries == 0)
-        return tes_err_set(TES_ERR_SE_BLOCKED, "PKCS#11 token '%s' is permanently blocked",
-                           s->label);
-    if (f && f->single_use && f->used)
-        return tes_err_set(TES_ERR_KEY_USED, "single-use key '%s' was already used", id);
-    bool uv = f && f->uv;
-    if (uv || (pin != NULL && !s->logged_in)) {
-        if (pin == NULL)
-            return tes_err_set(TES_ERR_PIN_REQUIRED,
-                               "key '%s' needs user verification: give "
-                               "the PIN",
-                               id);
-        if (!s->st.pin_set)
-            return tes_err_set(TES_ERR_PIN_NOT_SET, "PKCS#11 secure element has no PIN yet "
-                                                    "(pin_set first)");
-        return verify_user_pin(s, pin);
-    }
-    if (!s->logged_in)
-        return tes_err_set(TES_ERR_PIN_REQUIRED,
-                           "key '%s' is a private object of PKCS#11 token '%s': it can only be "
-                           "used once the token is logged in, so verify the PIN first",
-                           id, s->label);
-    return TES_OK;
-}
-
 /* ------------------------------------------------------------------ ops */
 
 static uint32_t p11_caps(tes_se *se)
@@ -710,7 +198,7 @@ static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, cha
 {
     if (id == NULL)
         return tes_err_set(TES_ERR_ARG, "create_key: id is NULL");
-    tes_err e = state_load(s);
+    tes_err e = p11_state_load(s);
     if (e)
         return e;
     if (s->st.puk_tries == 0)
@@ -731,8 +219,8 @@ static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, cha
     snprintf(label, sizeof label, "%s%s", P11_LABEL_PREFIX, f.id);
 
     /* Flags first: a crash after generation must not leave a UV key unprotected. */
-    if ((e = state_add(&s->st, &f)) != TES_OK || (e = state_save(s)) != TES_OK) {
-        state_remove(&s->st, f.id);
+    if ((e = p11_state_add(&s->st, &f)) != TES_OK || (e = p11_state_save(s)) != TES_OK) {
+        p11_state_remove(&s->st, f.id);
         return e;
     }
 
@@ -776,8 +264,8 @@ static tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, cha
         if (rv == CKR_USER_NOT_LOGGED_IN)
             s->logged_in = false;
         tes_err fe = p11_fail(rv, "C_GenerateKeyPair (P-256)");
-        state_remove(&s->st, f.id);
-        (void)state_save(s);
+        p11_state_remove(&s->st, f.id);
+        (void)p11_state_save(s);
         return fe;
     }
     memcpy(id, f.id, P11_ID_HEX + 1);
@@ -791,12 +279,12 @@ static tes_err p11_key_info_locked(p11_se *s, const char *id, tes_se_key_info *o
         return tes_err_set(TES_ERR_ARG, "key_info: NULL argument");
     if (!id_bytes(id, idb))
         return tes_err_set(TES_ERR_KEY_UNKNOWN, "no key '%s' (not a PKCS#11 Tessera key id)", id);
-    tes_err e = state_load(s);
+    tes_err e = p11_state_load(s);
     if (e == TES_OK)
         e = key_exists(s, idb, id);
     if (e)
         return e;
-    const p11_keyflags *f = state_find(&s->st, id);
+    const p11_keyflags *f = p11_state_find(&s->st, id);
     memset(out, 0, sizeof *out);
     memcpy(out->id, id, P11_ID_HEX + 1);
     out->curve = TES_CURVE_P256;
@@ -877,16 +365,16 @@ static tes_err use_private(p11_se *s, const char *id, const char *pin, CK_OBJECT
         return tes_err_set(TES_ERR_ARG, "key id is NULL");
     if (!id_bytes(id, idb))
         return tes_err_set(TES_ERR_KEY_UNKNOWN, "no key '%s' (not a PKCS#11 Tessera key id)", id);
-    tes_err e = state_load(s);
+    tes_err e = p11_state_load(s);
     if (e)
         return e;
     /* Unknown keys first: no PIN try is spent on a key that does not exist. */
     if ((e = key_exists(s, idb, id)) != TES_OK)
         return e;
-    p11_keyflags *f = state_find(&s->st, id);
-    if ((e = gate_key(s, id, f, pin)) != TES_OK)
+    p11_keyflags *f = p11_state_find(&s->st, id);
+    if ((e = p11_gate_key(s, id, f, pin)) != TES_OK)
         return e;
-    f = state_find(&s->st, id); /* the state may have been re-saved; pointer still valid */
+    f = p11_state_find(&s->st, id); /* the state may have been re-saved; pointer still valid */
     bool found;
     if ((e = find_obj(s, CKO_PRIVATE_KEY, idb, h, &found)) != TES_OK)
         return e;
@@ -895,7 +383,7 @@ static tes_err use_private(p11_se *s, const char *id, const char *pin, CK_OBJECT
                            "key '%s' has no private half on PKCS#11 token '%s'", id, s->label);
     if (f && f->single_use) {
         f->used = true; /* persisted before use: a crash never gives a second use */
-        if ((e = state_save(s)) != TES_OK) {
+        if ((e = p11_state_save(s)) != TES_OK) {
             f->used = false;
             return e;
         }
@@ -996,7 +484,7 @@ static tes_err p11_key_agreement_locked(p11_se *s, const char *id, const char *p
             return tes_err_set(TES_ERR_UNSUPPORTED,
                                "PKCS#11 token '%s' refuses an exportable ECDH secret for key "
                                "'%s': C_DeriveKey(CKM_ECDH1_DERIVE) gave %s",
-                               s->label, id, ckr_name(rv));
+                               s->label, id, p11_ckr_name(rv));
         case CKR_USER_NOT_LOGGED_IN:
             s->logged_in = false;
             /* fall through */
@@ -1039,7 +527,7 @@ static tes_err p11_delete_key_locked(p11_se *s, const char *id)
         return tes_err_set(TES_ERR_ARG, "delete_key: id is NULL");
     if (!id_bytes(id, idb))
         return tes_err_set(TES_ERR_KEY_UNKNOWN, "no key '%s' (not a PKCS#11 Tessera key id)", id);
-    tes_err e = state_load(s);
+    tes_err e = p11_state_load(s);
     if (e)
         return e;
     if ((e = key_exists(s, idb, id)) != TES_OK)
@@ -1065,113 +553,8 @@ static tes_err p11_delete_key_locked(p11_se *s, const char *id)
                                        : "C_DestroyObject(public key)");
         }
     }
-    state_remove(&s->st, id);
-    return state_save(s);
-}
-
-static tes_err p11_pin_set_locked(p11_se *s, const char *pin, const char *puk)
-{
-    tes_err e;
-    if ((e = check_pin(pin)) != TES_OK || (e = check_puk(puk)) != TES_OK)
-        return e;
-    if ((e = state_load(s)) != TES_OK)
-        return e;
-    if (s->st.puk_tries == 0)
-        return tes_err_set(TES_ERR_SE_BLOCKED, "PKCS#11 token '%s' is permanently blocked",
-                           s->label);
-    if (s->st.pin_set)
-        return tes_err_set(TES_ERR_STATE,
-                           "a PIN is already set for PKCS#11 token '%s' (use "
-                           "pin_change)",
-                           s->label);
-    /* The PUK must be the token's SO PIN, else unblocking could never work. */
-    if ((e = verify_puk_so_login(s, puk)) != TES_OK)
-        return e;
-    p11_logout(s);
-    /* The PIN must be the token's user PIN (Tessera cannot choose it). */
-    if ((e = verify_user_pin(s, pin)) != TES_OK)
-        return e;
-    s->st.pin_set = true;
-    return state_save(s);
-}
-
-static tes_err p11_pin_verify_locked(p11_se *s, const char *pin)
-{
-    tes_err e = check_pin(pin);
-    if (e)
-        return e;
-    if ((e = state_load(s)) != TES_OK)
-        return e;
-    if (s->st.puk_tries == 0)
-        return tes_err_set(TES_ERR_SE_BLOCKED, "PKCS#11 token '%s' is permanently blocked",
-                           s->label);
-    if (!s->st.pin_set)
-        return tes_err_set(TES_ERR_PIN_NOT_SET, "PKCS#11 secure element has no PIN yet");
-    return verify_user_pin(s, pin);
-}
-
-static tes_err p11_pin_change_locked(p11_se *s, const char *old_pin, const char *new_pin)
-{
-    tes_err e;
-    if ((e = check_pin(old_pin)) != TES_OK || (e = check_pin(new_pin)) != TES_OK)
-        return e;
-    if ((e = p11_pin_verify_locked(s, old_pin)) != TES_OK)
-        return e;
-    CK_RV rv = s->m->C_SetPIN(s->sess, (CK_UTF8CHAR_PTR)old_pin, strlen(old_pin),
-                              (CK_UTF8CHAR_PTR)new_pin, strlen(new_pin));
-    if (rv != CKR_OK)
-        return p11_fail(rv, "C_SetPIN");
-    remember_pin(s, new_pin);
-    return TES_OK;
-}
-
-static tes_err p11_pin_unblock_locked(p11_se *s, const char *puk, const char *new_pin)
-{
-    tes_err e;
-    if ((e = check_puk(puk)) != TES_OK || (e = check_pin(new_pin)) != TES_OK)
-        return e;
-    if ((e = state_load(s)) != TES_OK)
-        return e;
-    if (s->st.puk_tries == 0)
-        return tes_err_set(TES_ERR_SE_BLOCKED, "PKCS#11 token '%s' is permanently blocked",
-                           s->label);
-    if (!s->st.pin_set)
-        return tes_err_set(TES_ERR_PIN_NOT_SET, "PKCS#11 secure element has no PIN yet");
-    if ((e = verify_puk_so_login(s, puk)) != TES_OK)
-        return e;
-    CK_RV rv = s->m->C_InitPIN(s->sess, (CK_UTF8CHAR_PTR)new_pin, strlen(new_pin));
-    p11_logout(s);
-    if (rv != CKR_OK) {
-        tes_err fe = p11_fail(rv, "C_InitPIN (as SO, to unblock)");
-        restore_login(s);
-        return fe;
-    }
-    forget_pin(s);
-    s->st.pin_tries = TES_SE_PIN_TRIES;
-    if ((e = state_save(s)) != TES_OK)
-        return e;
-    /* Log in with the new PIN, which is known to be right. */
-    rv = s->m->C_Login(s->sess, CKU_USER, (CK_UTF8CHAR_PTR)new_pin, strlen(new_pin));
-    if (rv != CKR_OK)
-        return p11_fail(rv, "C_Login (user, after unblock)");
-    s->logged_in = true;
-    remember_pin(s, new_pin);
-    return TES_OK;
-}
-
-static tes_err p11_pin_status_locked(p11_se *s, int *pin_tries_left, int *puk_tries_left,
-                                     bool *pin_set)
-{
-    tes_err e = state_load(s);
-    if (e)
-        return e;
-    if (pin_tries_left)
-        *pin_tries_left = s->st.pin_tries;
-    if (puk_tries_left)
-        *puk_tries_left = s->st.puk_tries;
-    if (pin_set)
-        *pin_set = s->st.pin_set;
-    return TES_OK;
+    p11_state_remove(&s->st, id);
+    return p11_state_save(s);
 }
 
 typedef struct idlist {
@@ -1328,8 +711,8 @@ static void p11_destroy(p11_se *s)
             (void)p11_kit_module_finalize(s->m);
         p11_kit_module_release(s->m);
     }
-    forget_pin(s);
-    state_free(&s->st);
+    p11_forget_pin(s);
+    p11_state_free(&s->st);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -1503,9 +886,9 @@ tes_err se_pkcs11_open(const char *module, const char *label, const char *state_
     CK_RV rv = p11_kit_module_initialize(s->m);
     if (rv != CKR_OK) {
         const char *why = p11_kit_message();
-        tes_err e = tes_err_set(TES_ERR_SE_MODULE,
-                                "PKCS#11 module '%s' failed to initialise: %s (0x%lx)%s%s", module,
-                                ckr_name(rv), (unsigned long)rv, why ? ": " : "", why ? why : "");
+        tes_err e = tes_err_set(
+            TES_ERR_SE_MODULE, "PKCS#11 module '%s' failed to initialise: %s (0x%lx)%s%s", module,
+            p11_ckr_name(rv), (unsigned long)rv, why ? ": " : "", why ? why : "");
         p11_destroy(s);
         return e;
     }
@@ -1522,7 +905,7 @@ tes_err se_pkcs11_open(const char *module, const char *label, const char *state_
             s->have_session = true;
     }
     if (e == TES_OK)
-        e = state_load(s);
+        e = p11_state_load(s);
     if (e) {
         p11_destroy(s);
         return e;
