@@ -83,4 +83,21 @@ void soft_state_remove_key(soft_state *st, soft_key *k);
 TES_MUST_CHECK tes_err soft_scalar_new(const tes_rng *rng, uint8_t d[SOFT_SCALAR_LEN],
                                        tes_key **key);
 
+/* Shared by soft.c (PIN, keys, open) and soft_attest.c (attestations,
+ * key attestation JWTs, provisioning). */
+soft_se *soft_of(tes_se *se);
+/* Locks and loads; on failure nothing is held. */
+tes_err soft_op_begin(soft_se *s, soft_state *st);
+/* Persists pending changes (if err is still TES_OK), wipes, unlocks. */
+tes_err soft_op_end(soft_se *s, soft_state *st, tes_err err);
+tes_err soft_check_id(const char *id);
+tes_err soft_key_unknown(const char *id);
+/* The key object of k (private; free after use). */
+tes_err soft_key_object(const soft_key *k, tes_key **out);
+tes_err soft_attest(tes_se *se, const char *id, tes_bytes challenge, tes_buf *chain);
+tes_err soft_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids, const char *nonce,
+                        tes_buf *jwt);
+/* Self-signed attestation certificate for a new secure element. */
+tes_err soft_att_self_signed(soft_se *s, const tes_key *att_key, tes_buf *der);
+
 #endif
