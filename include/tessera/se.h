@@ -52,6 +52,10 @@ enum {
      * 8..63, no control characters. Anything else is TES_ERR_PIN_FORMAT,
      * which costs no try. */
     TES_SE_CAP_TEXT_PIN = 1u << 7,
+    /* Not a protection either: every use of a private key in a new session
+     * needs the user PIN first (a PKCS#11 token logs its session in), whether
+     * or not the key itself needs user verification. */
+    TES_SE_CAP_LOGIN = 1u << 8,
 };
 
 typedef struct tes_se_key_opts {

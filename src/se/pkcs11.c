@@ -190,7 +190,7 @@ static tes_err key_exists(p11_se *s, const uint8_t idb[P11_ID_LEN], const char *
 static uint32_t p11_caps(tes_se *se)
 {
     p11_se *s = (p11_se *)se;
-    return TES_SE_CAP_TEXT_PIN | (s->hw ? TES_SE_CAP_HARDWARE : 0u) |
+    return TES_SE_CAP_TEXT_PIN | TES_SE_CAP_LOGIN | (s->hw ? TES_SE_CAP_HARDWARE : 0u) |
            (s->can_ecdh ? TES_SE_CAP_ECDH_EXPORT : 0u);
 }
 

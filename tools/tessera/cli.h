@@ -30,6 +30,7 @@
 #include "tessera/se.h"
 #include "tessera/store.h"
 #include "tessera/trust.h"
+#include "tessera/wallet.h"
 #include "tessera/mdoc.h"
 #include "tessera/status.h"
 
@@ -127,13 +128,10 @@ bool cli_parse_size(const char *s, size_t max, size_t *out);
 
 /* ---- wallets (wallet.c) ---- */
 
-/* A wallet directory D holds D/wallet.db (the store) and D/se/ (the software
- * secure element's files, or the PKCS#11 backend's own PIN counters). The
- * store's setting "se" names the secure element: "soft:se" (a relative soft
- * directory is taken relative to D) or "pkcs11:MODULE[:LABEL]". */
-#define CLI_WALLET_DB "wallet.db"
-#define CLI_WALLET_SE_DIR "se"
-#define CLI_SETTING_SE "se"
+/* A wallet directory's layout belongs to the library (tessera/wallet.h). */
+#define CLI_WALLET_DB TES_WALLET_DB
+#define CLI_WALLET_SE_DIR TES_WALLET_SE_DIR
+#define CLI_SETTING_SE TES_WALLET_SETTING_SE
 /* Per credential: whether its copies' keys need user verification (so
  * `present` can ask for and check the PIN before it spends a copy), and
  * whether its copies are single-use (so `wallet list` can say what is left).
@@ -147,8 +145,9 @@ bool cli_parse_size(const char *s, size_t max, size_t *out);
 typedef struct cli_wallet {
     char dir[PATH_MAX];
     char spec[PATH_MAX + 16]; /* as stored */
-    tes_store *store;
-    tes_se *se;
+    tes_wallet *wallet;       /* owns store and se */
+    tes_store *store;         /* tes_wallet_store(wallet) */
+    tes_se *se;               /* tes_wallet_se(wallet) */
 } cli_wallet;
 
 bool cli_path_in(char *out, size_t cap, const char *dir, const char *file);

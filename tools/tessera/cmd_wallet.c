@@ -15,7 +15,6 @@
 #include "cli.h"
 
 #define MAX_COPIES 256
-#define MAX_KEYS 4096
 #define MAX_CHALLENGE 1024
 
 /* ---- small helpers ---- */
@@ -105,11 +104,6 @@ static int wallet_init(const char *dir, const char *se_arg, const char *vendor)
     if (vendor != NULL && !soft)
         return cli_usage_error(cmd, "--vendor provisions the software secure element only "
                                     "(a PKCS#11 token has no Tessera attestation key)");
-    char db[PATH_MAX], state[PATH_MAX], open_spec[PATH_MAX + 32];
-    if (!cli_path_in(db, sizeof(db), dir, CLI_WALLET_DB) ||
-        !cli_path_in(state, sizeof(state), dir, CLI_WALLET_SE_DIR) ||
-        snprintf(open_spec, sizeof(open_spec), "soft:%s", state) >= (int)sizeof(open_spec))
-        return cli_usage_error(cmd, "--dir path too long");
     if (vendor != NULL) {
         char vp[PATH_MAX], vk[PATH_MAX];
         if (!cli_path_in(vp, sizeof(vp), vendor, "vendor.pem") ||
@@ -122,42 +116,18 @@ static int wallet_init(const char *dir, const char *se_arg, const char *vendor)
                              cmd, vendor);
     }
 
-    bool created;
-    rc = cli_secret_dir(cmd, dir, &created);
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (!created) {
-        if (access(db, F_OK) == 0)
-            return cli_error(CLI_EXIT_USAGE,
-                             "%s: '%s' already holds a wallet (%s exists); refusing to touch it",
-                             cmd, dir, CLI_WALLET_DB);
-        if (chmod(dir, 0700) != 0)
-            return cli_error(CLI_EXIT_USAGE, "%s: cannot set the mode of '%s': %s", cmd, dir,
-                             strerror(errno));
-    }
-    if (!soft && mkdir(state, 0700) != 0 && errno != EEXIST)
-        return cli_error(CLI_EXIT_USAGE, "%s: cannot create '%s': %s", cmd, state, strerror(errno));
-
-    /* The secure element first: a missing PKCS#11 module leaves no store. */
-    tes_se *se = NULL;
-    tes_store *store = NULL;
-    tes_err e = tes_se_open(soft ? open_spec : spec, state, &se);
+    tes_wallet *w = NULL;
+    const tes_wallet_create_opts co = {.se_spec = spec, .vendor_dir = vendor};
+    tes_err e = tes_wallet_create(dir, &co, &w);
+    if (e == TES_ERR_ARG)
+        return cli_usage_error(cmd, "%s", tes_err_message());
+    if (e == TES_ERR_EXISTS || e == TES_ERR_DIR_UNSAFE || e == TES_ERR_IO)
+        return cli_error(CLI_EXIT_USAGE, "%s: %s", cmd, tes_err_message());
     if (e != TES_OK)
-        return cli_fail_code(cli_exit_for(e), e, "%s: opening the secure element '%s'", cmd,
+        return cli_fail_code(cli_exit_for(e), e,
+                             "%s: creating the wallet in %s (secure element '%s')", cmd, dir,
                              soft ? "soft" : spec);
-    if (vendor != NULL && (e = tes_se_soft_provision(se, vendor)) != TES_OK) {
-        rc = cli_fail_code(cli_exit_for(e), e, "%s: provisioning the attestation key from %s", cmd,
-                           vendor);
-        goto out;
-    }
-    if ((e = tes_store_open(db, &store)) != TES_OK) {
-        rc = cli_fail_code(cli_exit_for(e), e, "%s: creating the store %s", cmd, db);
-        goto out;
-    }
-    if ((e = tes_store_set(store, CLI_SETTING_SE, spec)) != TES_OK) {
-        rc = cli_fail_code(cli_exit_for(e), e, "%s: recording the secure element", cmd);
-        goto out;
-    }
+    tes_se *se = tes_wallet_se(w);
     printf("created wallet in %s\n", dir);
     printf("  %-10s credentials, their copies and the transaction log (SQLite)\n", CLI_WALLET_DB);
     if (soft)
@@ -171,12 +141,8 @@ static int wallet_init(const char *dir, const char *se_arg, const char *vendor)
     if (vendor)
         printf("  attestation: provisioned with the vendor root in %s\n", vendor);
     printf("next: set the PIN with 'tessera wallet pin set --wallet %s'\n", dir);
-    rc = CLI_EXIT_OK;
-out:
-    if (store)
-        tes_store_close(store);
-    tes_se_close(se);
-    return rc;
+    tes_wallet_close(w);
+    return CLI_EXIT_OK;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -682,35 +648,6 @@ out:
 
 /* ---- wallet add ---- */
 
-/* Finds the secure-element key whose public key is `want`. */
-static tes_err find_key(tes_se *se, const tes_key *want, char (*ids)[TES_SE_ID_MAX], size_t n,
-                        char id[TES_SE_ID_MAX])
-{
-    for (size_t i = 0; i < n; i++) {
-        tes_key *k = NULL;
-        if (tes_se_public_key(se, ids[i], &k) != TES_OK)
-            continue;
-        bool eq = tes_key_equal_public(k, want);
-        tes_key_free(k);
-        if (eq) {
-            snprintf(id, TES_SE_ID_MAX, "%s", ids[i]);
-            return TES_OK;
-        }
-    }
-    return tes_err_set(TES_ERR_KEY_UNKNOWN, "no key in the wallet's secure element matches the "
-                                            "credential's device key");
-}
-
-/* The display name of a credential added without --name. */
-static const char *default_name(const char *doctype)
-{
-    if (strcmp(doctype, TES_DOCTYPE_PID) == 0)
-        return "PID";
-    if (strcmp(doctype, TES_DOCTYPE_MDL) == 0)
-        return "mDL";
-    return doctype;
-}
-
 static int wallet_add(const char *wallet, const char **files, size_t nfiles, const char *name)
 {
     const char *cmd = "wallet add";
@@ -719,20 +656,10 @@ static int wallet_add(const char *wallet, const char **files, size_t nfiles, con
     if (rc != CLI_EXIT_OK)
         return rc;
     tes_buf *raw = calloc(nfiles, sizeof(*raw));
-    tes_store_new_copy *copies = calloc(nfiles, sizeof(*copies));
-    char(*key_ids)[TES_SE_ID_MAX] = calloc(nfiles, TES_SE_ID_MAX);
-    char(*all)[TES_SE_ID_MAX] = calloc(MAX_KEYS, TES_SE_ID_MAX);
-    tes_mdoc_cred_info first = {0};
-    size_t n_all = 0;
-    bool single = false, uv = false;
+    tes_bytes *mdocs = calloc(nfiles, sizeof(*mdocs));
     rc = CLI_EXIT_USAGE;
-    if (!raw || !copies || !key_ids || !all) {
+    if (!raw || !mdocs) {
         cli_error(rc, "out of memory");
-        goto out;
-    }
-    tes_err e = w.se->ops->list_keys(w.se, all, MAX_KEYS, &n_all);
-    if (e != TES_OK) {
-        rc = cli_se_fail(&w, e, "%s: listing the secure element's keys", cmd);
         goto out;
     }
     for (size_t i = 0; i < nfiles; i++) {
@@ -741,106 +668,45 @@ static int wallet_add(const char *wallet, const char **files, size_t nfiles, con
             goto out;
         }
         cli_maybe_unhex(&raw[i]);
-        tes_mdoc_cred_info f;
-        e = tes_mdoc_cred_info_read(tes_buf_bytes(&raw[i]), &f);
-        if (e != TES_OK) {
-            rc = cli_fail_code(CLI_EXIT_FAIL, e, "%s: %s", cmd, files[i]);
-            goto out;
-        }
-        if (i > 0 &&
-            (strcmp(f.doctype, first.doctype) != 0 || strcmp(f.issuer, first.issuer) != 0)) {
-            rc = cli_error(CLI_EXIT_FAIL,
-                           "%s: %s is not a copy of the same credential as %s (%s from %s, not "
-                           "%s from %s)",
-                           cmd, files[i], files[0], f.doctype, f.issuer, first.doctype,
-                           first.issuer);
-            tes_mdoc_cred_info_free(&f);
-            goto out;
-        }
-        e = find_key(w.se, f.device_key, all, n_all, key_ids[i]);
-        if (e != TES_OK) {
-            rc = cli_fail_code(CLI_EXIT_FAIL, e, "%s: %s", cmd, files[i]);
-            tes_mdoc_cred_info_free(&f);
-            goto out;
-        }
-        if (i == 0) {
-            first = f;
-        } else {
-            /* the batch is valid from the latest start to the earliest end */
-            if (f.valid_from > first.valid_from)
-                first.valid_from = f.valid_from;
-            if (f.valid_until < first.valid_until)
-                first.valid_until = f.valid_until;
-            tes_mdoc_cred_info_free(&f);
-        }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(key_ids[j], key_ids[i]) == 0) {
-                rc = cli_error(CLI_EXIT_FAIL,
-                               "%s: %s and %s are bound to the same key %s (copies need keys of "
-                               "their own)",
-                               cmd, files[j], files[i], key_ids[i]);
-                goto out;
-            }
-        tes_se_key_info ki;
-        e = w.se->ops->key_info(w.se, key_ids[i], &ki);
-        if (e != TES_OK) {
-            rc = cli_se_fail(&w, e, "%s: key %s", cmd, key_ids[i]);
-            goto out;
-        }
-        if (i == 0) {
-            single = ki.single_use;
-            uv = ki.user_verification;
-        } else if (ki.single_use != single || ki.user_verification != uv) {
-            rc = cli_error(CLI_EXIT_FAIL,
-                           "%s: the copies' keys differ in their protections (key %s is%s "
-                           "single-use and %s the PIN; key %s is%s single-use and %s the PIN)",
-                           cmd, key_ids[0], single ? "" : " not", uv ? "needs" : "does not need",
-                           key_ids[i], ki.single_use ? "" : " not",
-                           ki.user_verification ? "needs" : "does not need");
-            goto out;
-        }
-        if (ki.single_use && ki.used) {
-            rc = cli_error(CLI_EXIT_FAIL, "%s: %s is bound to single-use key %s, already used", cmd,
-                           files[i], key_ids[i]);
-            goto out;
-        }
-        copies[i].key_id = key_ids[i];
-        copies[i].mdoc = tes_buf_bytes(&raw[i]);
+        mdocs[i] = tes_buf_bytes(&raw[i]);
     }
-    const tes_store_cred meta = {
-        .doctype = first.doctype,
-        .display_name = (char *)(name ? name : default_name(first.doctype)),
-        .issuer = first.issuer,
-        .valid_from = first.valid_from,
-        .valid_until = first.valid_until,
-        .copies = (int64_t)nfiles,
-        .needs_pin = uv,
-    };
     int64_t id = 0;
-    e = tes_store_add_credential(w.store, &meta, copies, nfiles, single, &id);
+    size_t bad = nfiles;
+    tes_err e = tes_wallet_add_batch(w.wallet, mdocs, nfiles, name, &id, &bad);
     if (e != TES_OK) {
-        /* already in the wallet: the input's fault, like any refused mdoc */
-        rc = cli_fail_code(e == TES_ERR_EXISTS ? CLI_EXIT_FAIL : cli_exit_for(e), e,
-                           "%s: storing the credential", cmd);
+        /* a refused copy (or one already in the wallet) is the input's fault */
+        int code = e == TES_ERR_EXISTS || (bad < nfiles && !tes_err_is_env(e)) ? CLI_EXIT_FAIL
+                                                                               : cli_exit_for(e);
+        if (bad < nfiles)
+            rc = cli_fail_code(code, e, "%s: %s", cmd, files[bad]);
+        else
+            rc = cli_fail_code(code, e, "%s: storing the credential", cmd);
         goto out;
     }
     printf("%lld\n", (long long)id);
-    char f1[21], f2[21];
-    fmt_time(first.valid_from, f1);
-    fmt_time(first.valid_until, f2);
-    fprintf(stderr, "added credential %lld: %s (%s) from %s, valid %s .. %s, %zu %scop%s%s\n",
-            (long long)id, meta.display_name, first.doctype, first.issuer, f1, f2, nfiles,
-            single ? "single-use " : "", nfiles == 1 ? "y" : "ies", uv ? ", needs the PIN" : "");
+    tes_store_cred *creds = NULL;
+    size_t n = 0;
+    if (tes_store_list(w.store, &creds, &n) == TES_OK)
+        for (size_t i = 0; i < n; i++)
+            if (creds[i].id == id) {
+                const tes_store_cred *c = &creds[i];
+                char f1[21], f2[21];
+                fmt_time(c->valid_from, f1);
+                fmt_time(c->valid_until, f2);
+                fprintf(stderr,
+                        "added credential %lld: %s (%s) from %s, valid %s .. %s, %zu %scop%s%s\n",
+                        (long long)id, c->display_name, c->doctype, c->issuer, f1, f2, nfiles,
+                        c->single_use ? "single-use " : "", nfiles == 1 ? "y" : "ies",
+                        c->needs_pin ? ", needs the PIN" : "");
+            }
+    tes_store_creds_free(creds, n);
     rc = CLI_EXIT_OK;
 out:
-    tes_mdoc_cred_info_free(&first);
     if (raw)
         for (size_t i = 0; i < nfiles; i++)
             tes_buf_free(&raw[i]);
     free(raw);
-    free(copies);
-    free(key_ids);
-    free(all);
+    free(mdocs);
     cli_wallet_close(&w);
     return rc;
 }

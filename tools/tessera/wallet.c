@@ -27,90 +27,38 @@ bool cli_path_in(char *out, size_t cap, const char *dir, const char *file)
 
 bool cli_se_needs_login(const tes_se *se)
 {
-    return strcmp(se->ops->name, "pkcs11") == 0;
-}
-
-/* Turns the stored spec into one tes_se_open accepts: a relative soft
- * directory is relative to the wallet directory. */
-static bool resolve_spec(const char *dir, const char *spec, char *out, size_t cap)
-{
-    if (strncmp(spec, "soft:", 5) == 0 && spec[5] != '/')
-        return snprintf(out, cap, "soft:%s/%s", dir, spec + 5) < (int)cap;
-    return snprintf(out, cap, "%s", spec) < (int)cap;
+    return (tes_se_caps((tes_se *)se) & TES_SE_CAP_LOGIN) != 0;
 }
 
 int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w)
 {
     memset(w, 0, sizeof(*w));
-    char db[PATH_MAX], state[PATH_MAX];
-    if (!cli_path_in(db, sizeof(db), dir, CLI_WALLET_DB) ||
-        !cli_path_in(state, sizeof(state), dir, CLI_WALLET_SE_DIR) ||
-        snprintf(w->dir, sizeof(w->dir), "%s", dir) >= (int)sizeof(w->dir))
+    if (snprintf(w->dir, sizeof(w->dir), "%s", dir) >= (int)sizeof(w->dir))
         return cli_usage_error(cmd, "--wallet path too long");
-    struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return cli_error(CLI_EXIT_USAGE,
-                         "%s: wallet '%s' does not exist (create it with "
-                         "'tessera wallet init --dir %s')",
-                         cmd, dir, dir);
-    if (access(db, F_OK) != 0)
-        return cli_error(CLI_EXIT_USAGE,
-                         "%s: '%s' is not a wallet: it has no %s (create one with 'tessera wallet "
-                         "init')",
-                         cmd, dir, CLI_WALLET_DB);
-    /* 'wallet init' leaves a store of several pages; an empty file is a
-     * truncated store, not a new one: opening it would silently make a fresh,
-     * empty store in its place. (Its data could only be in the -wal file.) */
-    char wal[PATH_MAX + 8];
-    struct stat wst;
-    snprintf(wal, sizeof wal, "%s-wal", db);
-    if (stat(db, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
-        (stat(wal, &wst) != 0 || wst.st_size == 0))
-        return cli_error(CLI_EXIT_FAIL,
-                         "%s: the wallet store %s is empty (0 bytes): it was truncated or "
-                         "damaged; refusing to create a new store over it (restore it from a "
-                         "backup) [%s]",
-                         cmd, db, tes_err_name(TES_ERR_STORE_CORRUPT));
-    tes_err e = tes_store_open(db, &w->store);
-    if (e != TES_OK)
-        return cli_fail(cli_exit_for(e), "%s: opening the wallet store %s", cmd, db);
-    char *spec = NULL;
-    e = tes_store_get(w->store, CLI_SETTING_SE, &spec);
-    if (e != TES_OK) {
-        int rc = e == TES_ERR_NOT_FOUND
-                     ? cli_error(CLI_EXIT_FAIL,
-                                 "%s: the wallet store %s names no secure element (setting '%s' "
-                                 "missing): it is damaged or was not made by 'tessera wallet "
-                                 "init' [%s]",
-                                 cmd, db, CLI_SETTING_SE, tes_err_name(TES_ERR_STORE_CORRUPT))
-                     : cli_fail(cli_exit_for(e), "%s: reading the wallet's settings", cmd);
-        cli_wallet_close(w);
-        return rc;
+    tes_err e = tes_wallet_open(dir, NULL, &w->wallet);
+    switch (e) {
+    case TES_OK:
+        break;
+    case TES_ERR_ARG:
+        return cli_usage_error(cmd, "--wallet %s", tes_err_message());
+    case TES_ERR_NOT_FOUND:
+        return cli_error(CLI_EXIT_USAGE, "%s: %s (create one with 'tessera wallet init --dir %s')",
+                         cmd, tes_err_message(), dir);
+    case TES_ERR_STORE_CORRUPT:
+        return cli_fail_code(CLI_EXIT_FAIL, e, "%s: opening the wallet %s", cmd, dir);
+    default:
+        return cli_fail_code(cli_exit_for(e), e, "%s: opening the wallet %s", cmd, dir);
     }
-    snprintf(w->spec, sizeof(w->spec), "%s", spec);
-    char resolved[PATH_MAX + 16];
-    bool fits = resolve_spec(dir, spec, resolved, sizeof(resolved));
-    free(spec);
-    if (!fits) {
-        cli_wallet_close(w);
-        return cli_usage_error(cmd, "--wallet path too long");
-    }
-    e = tes_se_open(resolved, state, &w->se);
-    if (e != TES_OK) {
-        int rc =
-            cli_fail_code(cli_exit_for(e), e, "%s: opening the secure element '%s'", cmd, w->spec);
-        cli_wallet_close(w);
-        return rc;
-    }
+    w->store = tes_wallet_store(w->wallet);
+    w->se = tes_wallet_se(w->wallet);
+    snprintf(w->spec, sizeof(w->spec), "%s", tes_wallet_se_spec(w->wallet));
     return CLI_EXIT_OK;
 }
 
 void cli_wallet_close(cli_wallet *w)
 {
-    if (w->se)
-        tes_se_close(w->se);
-    if (w->store)
-        tes_store_close(w->store);
+    tes_wallet_close(w->wallet);
+    w->wallet = NULL;
     w->se = NULL;
     w->store = NULL;
 }
