@@ -147,7 +147,7 @@ typedef enum tes_err {
     TES_ERR_MSO_VALIDITY_ORDER = 356,/* validityInfo out of order (signed <= validFrom <
                                         validUntil) */
     TES_ERR_MSO_SIGNED_OUTSIDE_DS = 357, /* MSO signed outside the DS certificate's validity */
-    /* h-wallet: a wallet's batch of copies refused (tes_wallet_add_batch) */
+    /* a wallet's batch of copies refused (tes_wallet_add_batch) */
     TES_ERR_BATCH_MIXED = 358,       /* copies of one batch differ in doctype or issuer */
     TES_ERR_BATCH_KEY_SHARED = 359,  /* two copies of one batch are bound to the same key */
     TES_ERR_BATCH_PROTECTIONS = 360, /* the copies' keys differ in protections (PIN, single use) */

@@ -120,7 +120,6 @@ static const err_entry table[] = {
     {TES_ERR_MSO_VALIDITY_ORDER, "mso_validity_order", "MSO validityInfo dates out of order"},
     {TES_ERR_MSO_SIGNED_OUTSIDE_DS, "mso_signed_outside_certificate",
      "MSO signed outside the document signer certificate's validity"},
-    /* h-wallet */
     {TES_ERR_BATCH_MIXED, "batch_mixed",
      "the copies are not copies of one credential (doctype or issuer differ)"},
     {TES_ERR_BATCH_KEY_SHARED, "batch_key_shared", "two copies are bound to the same key"},
