@@ -61,16 +61,18 @@ static void authority_make(bench_authority *a, size_t idx, int64_t now)
     TRY("IACA key", tes_key_generate(TES_CURVE_P256, &a->iaca_key));
     TRY("DS key", tes_key_generate(TES_CURVE_P256, &a->ds_key));
     char cn[64], ds_cn[64];
-    static const char *const countries[] = {"UT", "AT", "DE", "FR", "NL", "SE", "IT", "ES"};
+    /* Every bench issuer is of Utopia: the claims say issuing_country "UT", and a verifier
+     * checks that it is the document signer's country (ISO 18013-5 §7.2.1). The issuers
+     * differ in their keys and names, which is what the cache sees. */
     snprintf(cn, sizeof(cn), "Bench IACA %zu", idx);
     snprintf(ds_cn, sizeof(ds_cn), "Bench DS %zu", idx);
-    tes_cert_template rt = {.common_name = cn, .country = countries[idx % 8],
+    tes_cert_template rt = {.common_name = cn, .country = "UT",
                             .not_before = now - DAY, .not_after = now + 3650 * DAY,
                             .is_ca = true, .path_len = 0,
                             .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
                             .issuer_alt_uri = "https://iaca.bench.example"};
     TRY("IACA certificate", tes_cert_create(&rt, a->iaca_key, NULL, a->iaca_key, &a->iaca));
-    tes_cert_template dt = {.common_name = ds_cn, .country = countries[idx % 8],
+    tes_cert_template dt = {.common_name = ds_cn, .country = "UT",
                             .not_before = now - DAY, .not_after = now + 1000 * DAY,
                             .is_ca = false, .path_len = -1,
                             .key_usage = TES_KU_DIGITAL_SIGNATURE, .eku_oid = TES_OID_EKU_MDL_DS,
