@@ -84,6 +84,10 @@ const char *tes_wallet_se_spec(const tes_wallet *w);
  * user PIN), whether or not the key itself needs user verification. */
 bool tes_wallet_needs_login(tes_wallet *w);
 
+/* The display name of a credential added without one: "PID", "mDL" or the
+ * doctype itself (borrowed: static or doctype). */
+const char *tes_wallet_default_name(const char *doctype);
+
 /* Adds n (1..TES_WALLET_MAX_COPIES) copies of one credential, each an
  * IssuerSigned mdoc (tessera/mdoc.h) bound to its own key in this wallet's
  * secure element, as one credential; *cred_id is its id in the store.

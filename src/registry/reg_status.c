@@ -64,6 +64,20 @@ static tes_err status_one(tes_registry *r, status_ctx *c)
 
 /* Writes the audit entry of a status change: "<head>N credentials set <value>: id, id"
  * (ids sorted); takes ownership of ids. */
+/* The credential ids a status UPDATE ... RETURNING gave (first column), as an
+ * array the caller frees; res is freed either way. NULL when out of memory. */
+static int64_t *changed_ids(reg_result *res, size_t *n)
+{
+    int64_t *ids = malloc((res->nrows + 1) * sizeof *ids);
+    if (ids) {
+        for (size_t i = 0; i < res->nrows; i++)
+            ids[i] = reg_cell_int(res, i, 0);
+        *n = res->nrows;
+    }
+    reg_result_free(res);
+    return ids;
+}
+
 static tes_err audit_status_change(tes_registry *r, const char *op, tes_status_value v,
                                    const char *head, int64_t *ids, size_t changed, const char *tail)
 {
@@ -144,15 +158,9 @@ static tes_err status_person(tes_registry *r, status_ctx *c)
     reg_arg a[] = {REG_INT(c->person), REG_INT((int64_t)c->v)};
     if ((e = reg_exec(r, RS_CRED_SET_PERSON, a, 2, &res)))
         return e;
-    int64_t *ids = malloc((res.nrows + 1) * sizeof *ids);
-    if (!ids) {
-        reg_result_free(&res);
+    int64_t *ids = changed_ids(&res, &c->changed);
+    if (!ids)
         return reg_nomem("setting status");
-    }
-    for (size_t i = 0; i < res.nrows; i++)
-        ids[i] = reg_cell_int(&res, i, 0);
-    c->changed = res.nrows;
-    reg_result_free(&res);
     char head[96];
     snprintf(head, sizeof head, "person %lld: ", (long long)c->person);
     return audit_status_change(r, c->op, c->v, head, ids, c->changed, tail);
@@ -276,15 +284,9 @@ static tes_err device_status_body(tes_registry *r, void *vctx, reg_after *after)
     }
     if (e)
         return e;
-    int64_t *ids = malloc((res.nrows + 1) * sizeof *ids);
-    if (!ids) {
-        reg_result_free(&res);
+    int64_t *ids = changed_ids(&res, &c->changed);
+    if (!ids)
         return reg_nomem("setting status");
-    }
-    for (size_t i = 0; i < res.nrows; i++)
-        ids[i] = reg_cell_int(&res, i, 0);
-    c->changed = res.nrows;
-    reg_result_free(&res);
     /* The phone itself: nothing more is issued onto it (for the person, or for
      * anyone) until it is reinstated; a revoked phone stays blocked. The
      * affected holders' open offers and access tokens are withdrawn. */

@@ -240,8 +240,7 @@ static tes_err find_key(tes_se *se, const tes_key *want, char (*ids)[TES_SE_ID_M
                                             "credential's device key");
 }
 
-/* The display name of a credential added without one. */
-static const char *default_name(const char *doctype)
+const char *tes_wallet_default_name(const char *doctype)
 {
     if (strcmp(doctype, TES_DOCTYPE_PID) == 0)
         return "PID";
@@ -339,7 +338,7 @@ tes_err tes_wallet_add_batch(tes_wallet *w, const tes_bytes *mdocs, size_t n,
     at = n;
     const tes_store_cred meta = {
         .doctype = first.doctype,
-        .display_name = (char *)(display_name ? display_name : default_name(first.doctype)),
+        .display_name = (char *)(display_name ? display_name : tes_wallet_default_name(first.doctype)),
         .issuer = first.issuer,
         .valid_from = first.valid_from,
         .valid_until = first.valid_until,

@@ -18,6 +18,8 @@
 #include "tessera/cose.h"
 #include "tessera/issuer.h"
 
+#include "tessera/wallet.h"
+
 #include "cli.h"
 
 #define MAX_BATCH 100
@@ -170,15 +172,6 @@ static tes_err key_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t si
     return TES_OK;
 }
 
-static const char *default_name(const char *doctype)
-{
-    if (strcmp(doctype, TES_DOCTYPE_PID) == 0)
-        return "PID";
-    if (strcmp(doctype, TES_DOCTYPE_MDL) == 0)
-        return "mDL";
-    return doctype;
-}
-
 /* Checks the copies (each bound to the key it was asked for, all of one
  * credential) and stores them; prints the credential id. */
 static int store_copies(const char *cmd, cli_wallet *w, tes_buf *mdocs, char (*key_ids)[64],
@@ -234,7 +227,7 @@ static int store_copies(const char *cmd, cli_wallet *w, tes_buf *mdocs, char (*k
     bool single = n > 1;
     const tes_store_cred meta = {
         .doctype = first.doctype,
-        .display_name = (char *)(name ? name : default_name(first.doctype)),
+        .display_name = (char *)(name ? name : tes_wallet_default_name(first.doctype)),
         .issuer = first.issuer,
         .valid_from = first.valid_from,
         .valid_until = first.valid_until,
