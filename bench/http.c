@@ -164,7 +164,7 @@ http_bench *http_bench_start(const bench_authority *a, const char *parent_dir, s
     b->cfg = (tes_issuer_config){.authority_dir = b->auth,
                                  .db_url = b->db,
                                  .listen = "127.0.0.1:0",
-                                 .vendor_roots = NULL, /* no attestation: software keys */
+                                 .attestation = TES_ATTESTATION_NOT_REQUIRED, /* software keys */
                                  .batch_max = 1,
                                  .offer_lifetime = 3600,
                                  .nonce_rate_limit = -1}; /* one client address */

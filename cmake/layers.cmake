@@ -14,7 +14,7 @@ set(TES_LAYER_cbor      "core")
 set(TES_LAYER_crypto    "core")
 set(TES_LAYER_cose      "core;cbor;crypto")
 set(TES_LAYER_trust     "core;cbor;crypto")
-set(TES_LAYER_se        "core;cbor;crypto")
+set(TES_LAYER_se        "core;cbor;crypto;trust") # trust: the attestation chain validator
 set(TES_LAYER_store     "core")
 set(TES_LAYER_transport "core")
 set(TES_LAYER_httpd     "core")

@@ -48,6 +48,22 @@ TES_MUST_CHECK tes_err tes_hmac_sha256(tes_bytes key, tes_bytes msg, uint8_t out
 /* HKDF-SHA-256 (RFC 5869), out_len <= 255*32. */
 TES_MUST_CHECK tes_err tes_hkdf_sha256(tes_bytes ikm, tes_bytes salt, tes_bytes info,
                                        uint8_t *out, size_t out_len);
+/* The key derivation of ISO/IEC 18013-5 (§9.1.1.5 SKReader and SKDevice,
+ * §9.1.3.5 EMacKey): HKDF-SHA-256 with IKM = z (the ECDH shared secret),
+ * salt = SHA-256(session_transcript_bytes), info = `info`, 32 bytes into out.
+ * session_transcript_bytes is SessionTranscriptBytes, the tag-24 form
+ * #6.24(bstr .cbor SessionTranscript), exactly as it is hashed (the plain
+ * SessionTranscript gives wrong keys and is refused); info is one of
+ * TES_ISO_SK_READER, TES_ISO_SK_DEVICE, TES_ISO_EMAC_KEY. The one place the
+ * derivation is computed: the session keys (session.h) and deviceMac (mdoc.h,
+ * tes_mdoc_derive_key*, which also take the plain transcript) call it. Errors:
+ * TES_ERR_ARG (NULL argument, empty z, a transcript not tag-24 wrapped, another
+ * info), TES_ERR_CRYPTO. On failure out is wiped. */
+#define TES_ISO_SK_READER "SKReader"
+#define TES_ISO_SK_DEVICE "SKDevice"
+#define TES_ISO_EMAC_KEY "EMacKey"
+TES_MUST_CHECK tes_err tes_iso18013_derive_key(tes_bytes z, tes_bytes session_transcript_bytes,
+                                               const char *info, uint8_t out[32]);
 /* AES-256-GCM with a 12-byte IV and 16-byte tag appended to the ciphertext.
  * Decrypt verifies the tag before releasing any plaintext: on a wrong tag it
  * returns TES_ERR_SIGNATURE and out is left empty (wiped). */

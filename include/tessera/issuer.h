@@ -92,6 +92,16 @@
 extern "C" {
 #endif
 
+/* Whether the service requires key attestation (tes_issuer_config.attestation). */
+typedef enum tes_issuer_attestation {
+    /* The default: every proof's key must be attested by a secure element of
+     * a vendor in vendor_roots (x5c or key_attestation, see above). */
+    TES_ATTESTATION_REQUIRED = 0,
+    /* Development only: keys need no attestation and none is checked (any
+     * software key gets credentials); vendor_roots must then be NULL. */
+    TES_ATTESTATION_NOT_REQUIRED = 1,
+} tes_issuer_attestation;
+
 typedef struct tes_issuer_config {
     const char *authority_dir; /* iaca.pem, ds.pem, ds_key.pem or ds_key.hsm
                                   (tessera authority init) */
@@ -99,7 +109,8 @@ typedef struct tes_issuer_config {
     const char *listen;        /* "127.0.0.1:PORT"; port 0 picks one */
     const char *public_url;    /* credential_issuer URL; default http://<listen> */
     const char *vendor_roots;  /* PEM file: secure-element vendors whose attestations are
-                                  accepted; NULL: attestation not required (development) */
+                                  accepted; required unless attestation (below) is
+                                  TES_ATTESTATION_NOT_REQUIRED */
     bool require_uv;           /* refuse keys not attested as needing the PIN */
     size_t batch_max;          /* most proofs per request (default 10) */
     int64_t valid_days;        /* credential validity (default 365) */
@@ -152,12 +163,18 @@ typedef struct tes_issuer_config {
     /* appended: the randomness of the service and of its registry (NULL:
      * system); clock above is the registry's clock too (tes_registry_opts). */
     const tes_rng *rng;
+    /* appended: key attestation (tes_issuer_attestation). The zero value,
+     * TES_ATTESTATION_REQUIRED, with no vendor_roots is a configuration error,
+     * as is TES_ATTESTATION_NOT_REQUIRED with vendor_roots (tes_issuer_start). */
+    tes_issuer_attestation attestation;
 } tes_issuer_config;
 
 typedef struct tes_issuer tes_issuer;
 
 /* Starts the service (libmicrohttpd, its own threads). *port receives the
- * bound port. Errors: TES_ERR_IO (bind), key/cert/registry errors. */
+ * bound port. Errors: TES_ERR_ARG (a configuration error, among them key
+ * attestation required without vendor_roots), TES_ERR_IO (bind),
+ * key/cert/registry errors. */
 TES_MUST_CHECK tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port);
 void tes_issuer_stop(tes_issuer *s);
 

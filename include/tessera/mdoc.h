@@ -195,7 +195,10 @@ TES_MUST_CHECK tes_err tes_mdoc_present(const tes_mdoc_present_params *p, tes_bu
  * plain array encoding into plain and the tag-24 form into tagged (either may
  * be NULL). Error: TES_ERR_MDOC_TRANSCRIPT. */
 TES_MUST_CHECK tes_err tes_mdoc_transcript_load(tes_bytes in, tes_buf *plain, tes_buf *tagged);
-/* HKDF-SHA-256(ECDH(priv, pub), SHA-256(SessionTranscriptBytes), info). */
+/* HKDF-SHA-256(ECDH(priv, pub), SHA-256(SessionTranscriptBytes), info):
+ * tes_iso18013_derive_key (crypto.h) after ECDH, with the transcript in
+ * either form (plain SessionTranscript or SessionTranscriptBytes). Errors:
+ * TES_ERR_MDOC_TRANSCRIPT and those of tes_key_ecdh / tes_iso18013_derive_key. */
 TES_MUST_CHECK tes_err tes_mdoc_derive_key(const tes_key *priv, const tes_key *pub,
                                            tes_bytes transcript, const char *info,
                                            uint8_t out[32]);

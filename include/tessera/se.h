@@ -26,6 +26,7 @@
 #define TESSERA_SE_H
 
 #include "tessera/crypto.h"
+#include "tessera/trust.h" /* the attestation OIDs and the chain validator */
 
 #ifdef __cplusplus
 extern "C" {
@@ -177,9 +178,8 @@ TES_MUST_CHECK tes_err tes_se_soft_provision(tes_se *se, const char *vendor_dir)
 
 /* ---- attestation ---- */
 
-/* OID of the attestation extension (Tessera's arc; CBOR map
+/* The attestation extension TES_OID_KEY_ATTESTATION (trust.h; CBOR map
  * {"uv": bool, "single_use": bool, "backend": tstr, "challenge": bstr}). */
-#define TES_OID_KEY_ATTESTATION "1.3.6.1.4.1.59999.1.1"
 
 typedef struct tes_se_attested {
     tes_key *key; /* the attested public key (new reference: tes_key_free it) */
@@ -189,24 +189,13 @@ typedef struct tes_se_attested {
 
 /* Verifies an attestation chain (CBOR array of DER, leaf first) against the
  * vendor roots in `vendor_roots` (PEM or DER, several allowed) at time `at`,
- * and that it carries `challenge`. Errors: TES_ERR_ATTESTATION_FORMAT,
- * TES_ERR_ATTESTATION (chain, signature, challenge or policy). */
+ * and that it carries `challenge`. The X.509 part is trust.h's
+ * tes_trust_validate_vendor for TES_PROFILE_VENDOR_ATTESTED_KEY. Errors:
+ * TES_ERR_ATTESTATION_FORMAT, TES_ERR_ATTESTATION (chain, signature,
+ * challenge or policy), TES_ERR_ARG. */
 TES_MUST_CHECK tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots,
                                                  tes_bytes challenge, int64_t at,
                                                  tes_se_attested *out);
-/* Checks that certs[0..n) (leaf first, parsed by the caller, not taken over)
- * is a chain to one of the vendor roots in `vendor_roots` (PEM or DER, several
- * allowed; the chain may end at the root itself or below it): every
- * certificate valid at `at` without unknown critical extensions, each issued
- * and signed by the next, which must be a CA allowed to sign certificates.
- * The leaf's own profile is the caller's check; leaf_what names it in
- * messages ("attested key", "the signer"). Shared by the attested-key chain
- * above and the issuer's key attestation JWTs (OpenID4VCI Appendix D).
- * Errors: TES_ERR_ATTESTATION naming the failing link, the certificate parse
- * errors for unreadable vendor roots, TES_ERR_ARG. */
-TES_MUST_CHECK tes_err tes_se_vendor_chain_verify(tes_cert *const *certs, size_t n,
-                                                  tes_bytes vendor_roots, int64_t at,
-                                                  const char *leaf_what);
 /* Creates a vendor root (self-signed CA) for tests and small deployments:
  * writes vendor.pem and vendor_key.pem into dir. Valid from o->clock's now
  * minus an hour, for 20 years; o NULL: system clock and randomness. */
@@ -226,7 +215,7 @@ TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name,
  * for this JWT and certified by its attestation key (the same attestation
  * certificate as attest() puts second, so x5c[1] names the phone). The
  * signer certificate is not a CA, has keyUsage digitalSignature and the
- * extended key usage TES_OID_KA_SIGNER; its private key is wiped when the
+ * extended key usage TES_OID_KA_SIGNER (trust.h); its private key is wiped when the
  * call returns. See docs/SECURE-ELEMENT.md.
  *
  * key_storage and user_authentication state the keys' real protections with
@@ -241,7 +230,6 @@ TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name,
  *                              holder's PIN, checked by the secure element
  *                              with a retry counter (5 tries, then the PUK) */
 #define TES_KA_JWT_TYP "key-attestation+jwt"
-#define TES_OID_KA_SIGNER "1.3.6.1.4.1.59999.1.2"
 #define TES_KA_STORAGE_SOFT "urn:oid:1.3.6.1.4.1.59999.1.3.1"
 #define TES_KA_STORAGE_SINGLE_USE "urn:oid:1.3.6.1.4.1.59999.1.3.2"
 #define TES_KA_USER_AUTH_PIN "urn:oid:1.3.6.1.4.1.59999.1.3.3"

@@ -1,6 +1,7 @@
 /*
  * tessera/trust.h — X.509 certificate profiles of ISO/IEC 18013-5 Annex B and
- * trust stores.
+ * trust stores; the profiles of key attestation under a chip vendor's root
+ * (the one X.509 chain validator of libtessera: se and the issuer call it).
  *
  * A trust store holds the roots a verifier accepts (IACA roots for
  * credentials, reader roots for reader authentication); a verifier may hold
@@ -22,9 +23,21 @@ extern "C" {
 #define TES_OID_EKU_MDL_DS "1.0.18013.5.1.2"
 #define TES_OID_EKU_MDL_READER "1.0.18013.5.1.6"
 
+/* OIDs of Tessera's key attestation (its arc). TES_OID_KEY_ATTESTATION: the
+ * extension of an attested key's certificate (CBOR map {"uv": bool,
+ * "single_use": bool, "backend": tstr, "challenge": bstr}, see se.h);
+ * TES_OID_KA_SIGNER: the extended key usage of a key attestation JWT signer. */
+#define TES_OID_KEY_ATTESTATION "1.3.6.1.4.1.59999.1.1"
+#define TES_OID_KA_SIGNER "1.3.6.1.4.1.59999.1.2"
+
 typedef enum tes_trust_profile {
     TES_PROFILE_DS = 1,     /* document signer under an IACA root */
     TES_PROFILE_READER = 2, /* mdoc reader authentication under a reader root */
+    /* key attestation under a chip vendor's root (tes_trust_validate_vendor) */
+    TES_PROFILE_VENDOR_ATTESTED_KEY = 3, /* a key kept in a secure element, certified by
+                                          * its attestation key (se.h attest()) */
+    TES_PROFILE_VENDOR_KA_SIGNER = 4,    /* the signer of a key attestation JWT
+                                          * (OpenID4VCI Appendix D), same chain */
 } tes_trust_profile;
 
 typedef struct tes_trust_store tes_trust_store;
@@ -63,10 +76,39 @@ TES_MUST_CHECK tes_err tes_trust_validate(tes_trust_store *s, tes_trust_profile 
                                           const tes_bytes *chain, size_t n, int64_t at,
                                           tes_trust_result *out);
 
-/* Profile checks on their own (no chain building, no time). */
+/* Profile checks on their own (no chain building, no time). check_leaf takes
+ * every profile; for the vendor profiles see tes_trust_validate_vendor. */
 TES_MUST_CHECK tes_err tes_trust_check_root(const tes_cert *root);
 TES_MUST_CHECK tes_err tes_trust_check_leaf(const tes_cert *leaf, tes_trust_profile p,
                                             const tes_cert *issuer);
+
+/* ---- key attestation under a chip vendor's root ----
+ * Vendor roots are not kept in a trust store (tes_trust_store_add and
+ * tes_trust_validate refuse the vendor profiles with TES_ERR_ARG): the
+ * verifier hands them over with each call, as a PEM (or DER) blob of up to
+ * TES_TRUST_VENDOR_MAX_ROOTS certificates, and nothing is cached.
+ *
+ * Validates certs[0..n) (leaf first, parsed by the caller, not taken over)
+ * for profile p (TES_PROFILE_VENDOR_ATTESTED_KEY or _KA_SIGNER) at time `at`:
+ *   the leaf's profile:
+ *     ATTESTED_KEY  carries the TES_OID_KEY_ATTESTATION extension; not a CA
+ *     KA_SIGNER     not a CA; keyUsage, when present, has digitalSignature;
+ *                   no TES_OID_KEY_ATTESTATION extension (a holder's attested
+ *                   key signs whatever the holder wants); an extended key
+ *                   usage, when present, includes TES_OID_KA_SIGNER
+ *   then the chain: every certificate valid at `at` and without unknown
+ *   critical extensions; each issued (names) and signed by the next, which
+ *   must be a CA allowed to sign certificates (keyCertSign when keyUsage is
+ *   present); the last one either is one of the vendor roots or is issued and
+ *   signed by one that is such a CA; that root valid at `at`. Vendor roots
+ *   need no IACA shape (no pathLen, cRLSign or SKI rules).
+ * Errors: TES_ERR_ATTESTATION naming the failing certificate or link,
+ * TES_ERR_ARG (NULL argument, n = 0, another profile), and the certificate
+ * parse errors (TES_ERR_CERT_MALFORMED, ...) for unreadable vendor roots,
+ * prefixed "vendor roots: ". Thread-safe (no shared state). */
+#define TES_TRUST_VENDOR_MAX_ROOTS 32
+TES_MUST_CHECK tes_err tes_trust_validate_vendor(tes_trust_profile p, tes_cert *const *certs,
+                                                 size_t n, tes_bytes vendor_roots, int64_t at);
 
 
 /* ---- reader scope ----

@@ -1,5 +1,7 @@
-/* Digests, HMAC-SHA-256, HKDF-SHA-256 and random bytes. */
+/* Digests, HMAC-SHA-256, HKDF-SHA-256 (and the ISO/IEC 18013-5 key derivation built on it)
+ * and random bytes. */
 #include <limits.h>
+#include <string.h>
 
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
@@ -141,4 +143,34 @@ tes_err tes_hkdf_sha256(tes_bytes ikm, tes_bytes salt, tes_bytes info, uint8_t *
         return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "deriving HKDF-SHA-256");
     }
     return TES_OK;
+}
+
+tes_err tes_iso18013_derive_key(tes_bytes z, tes_bytes session_transcript_bytes, const char *info,
+                                uint8_t out[32])
+{
+    const tes_bytes st = session_transcript_bytes;
+    if (out == NULL || info == NULL || z.ptr == NULL || st.ptr == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_iso18013_derive_key: NULL argument");
+    tes_wipe(out, 32);
+    if (z.len == 0)
+        return tes_err_set(TES_ERR_ARG, "tes_iso18013_derive_key: empty shared secret");
+    /* #6.24(bstr): d8 18, then a byte string head (major type 2) */
+    if (st.len < 3 || st.ptr[0] != 0xd8 || st.ptr[1] != 0x18 || (st.ptr[2] >> 5) != 2)
+        return tes_err_set(TES_ERR_ARG,
+                           "tes_iso18013_derive_key: the salt is the hash of SessionTranscriptBytes "
+                           "(tag 24 around the SessionTranscript), not of the plain transcript");
+    if (strcmp(info, TES_ISO_SK_READER) != 0 && strcmp(info, TES_ISO_SK_DEVICE) != 0 &&
+        strcmp(info, TES_ISO_EMAC_KEY) != 0)
+        return tes_err_set(TES_ERR_ARG,
+                           "tes_iso18013_derive_key: info \"%.32s\" is none of SKReader, "
+                           "SKDevice, EMacKey",
+                           info);
+    uint8_t salt[32];
+    tes_err e = tes_digest(TES_HASH_SHA256, st, salt);
+    if (e == TES_OK)
+        e = tes_hkdf_sha256(z, TES_BYTES(salt, sizeof salt), TES_BYTES(info, strlen(info)), out,
+                            32);
+    if (e != TES_OK)
+        tes_wipe(out, 32);
+    return e;
 }

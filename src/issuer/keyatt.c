@@ -7,8 +7,8 @@
  *
  * Trust: the attestation is signed by the key certified by x5c[0], whose
  * chain must lead to one of the issuer's vendor roots (the same roots as
- * Tessera's x5c form). Built on the certificate functions of crypto.h; the
- * chain is walked as tes_se_attestation_verify walks Tessera's own form.
+ * Tessera's x5c form): trust.h's tes_trust_validate_vendor for
+ * TES_PROFILE_VENDOR_KA_SIGNER, the validator tes_se_attestation_verify uses.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +18,7 @@
 
 #include "tessera/cbor.h"
 #include "tessera/se.h"
+#include "tessera/trust.h"
 
 #include "issuer/issuer_internal.h"
 
@@ -275,30 +276,6 @@ done:
 
 /* ------------------------------------------------------------------ trust */
 
-/* x5c[0] may sign key attestations: an end entity for signatures, not a
- * certified holder key (Tessera's attested-key certificates chain to the same
- * roots and their keys sign whatever the holder wants). */
-static tes_err check_signer(const tes_cert *c)
-{
-    const tes_cert_info *i = tes_cert_get_info(c);
-    tes_bytes v;
-    bool critical;
-    if (i->is_ca)
-        return tes_err_set(TES_ERR_ATTESTATION, "the signer certificate (x5c[0]) is a CA");
-    if (i->has_key_usage && !(i->key_usage & TES_KU_DIGITAL_SIGNATURE))
-        return tes_err_set(TES_ERR_ATTESTATION,
-                           "the signer certificate (x5c[0]) lacks keyUsage digitalSignature");
-    if (tes_cert_extension(c, TES_OID_KEY_ATTESTATION, &v, &critical) == TES_OK)
-        return tes_err_set(TES_ERR_ATTESTATION,
-                           "the signer certificate (x5c[0]) certifies a holder's attested key, "
-                           "not a key attestation signer");
-    if (i->has_eku && !tes_cert_has_eku(c, TES_OID_KA_SIGNER))
-        return tes_err_set(TES_ERR_ATTESTATION,
-                           "the signer certificate (x5c[0]) has an extended key usage without "
-                           "key attestation (" TES_OID_KA_SIGNER ")");
-    return TES_OK;
-}
-
 tes_err iss_key_att_trust(const iss_policy *p, const iss_key_att *ka, int64_t now)
 {
     if (p == NULL || ka == NULL)
@@ -310,8 +287,8 @@ tes_err iss_key_att_trust(const iss_policy *p, const iss_key_att *ka, int64_t no
     tes_err err = chain_certs(tes_buf_bytes(&ka->chain), certs, &ncerts);
     if (err != TES_OK)
         return err;
-    if ((err = check_signer(certs[0])) == TES_OK)
-        err = tes_se_vendor_chain_verify(certs, ncerts, p->vendor_roots, now, "the signer");
+    err = tes_trust_validate_vendor(TES_PROFILE_VENDOR_KA_SIGNER, certs, ncerts, p->vendor_roots,
+                                    now);
     for (size_t i = 0; i < ncerts; i++)
         tes_cert_free(certs[i]);
     return err;

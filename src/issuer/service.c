@@ -440,11 +440,40 @@ void tes_issuer_stop(tes_issuer *s)
     free(s);
 }
 
+/* Key attestation required (the default) needs vendor roots; not required takes none. */
+static tes_err attestation_config(const tes_issuer_config *c)
+{
+    switch (c->attestation) {
+    case TES_ATTESTATION_REQUIRED:
+        if (c->vendor_roots == NULL)
+            return tes_err_set(TES_ERR_ARG,
+                               "tes_issuer_start: key attestation is required "
+                               "(TES_ATTESTATION_REQUIRED, the default) but no vendor_roots are "
+                               "given: name the secure-element vendors whose attestations are "
+                               "accepted, or set attestation = TES_ATTESTATION_NOT_REQUIRED to "
+                               "give credentials to unattested keys (development only)");
+        return TES_OK;
+    case TES_ATTESTATION_NOT_REQUIRED:
+        if (c->vendor_roots != NULL)
+            return tes_err_set(TES_ERR_ARG,
+                               "tes_issuer_start: vendor_roots %s given but attestation is "
+                               "TES_ATTESTATION_NOT_REQUIRED: drop one of them",
+                               c->vendor_roots);
+        return TES_OK;
+    }
+    return tes_err_set(TES_ERR_ARG, "tes_issuer_start: attestation %d is none of "
+                                    "TES_ATTESTATION_REQUIRED, TES_ATTESTATION_NOT_REQUIRED",
+                       (int)c->attestation);
+}
+
 tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port)
 {
     if (c == NULL || out == NULL || c->authority_dir == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_issuer_start: NULL argument or no authority_dir");
     *out = NULL;
+    tes_err cfg_err = attestation_config(c);
+    if (cfg_err != TES_OK)
+        return cfg_err;
     tes_issuer *s = calloc(1, sizeof *s);
     if (s == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");

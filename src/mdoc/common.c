@@ -204,10 +204,7 @@ tes_err tes_mdoc_derive_key_from_secret(tes_bytes z, tes_bytes transcript, const
     tes_err e = tes_mdoc_transcript_load(transcript, NULL, &tagged);
     if (e != TES_OK)
         return e;
-    uint8_t salt[32];
-    e = tes_digest(TES_HASH_SHA256, tes_buf_bytes(&tagged), salt);
-    if (e == TES_OK)
-        e = tes_hkdf_sha256(z, TES_BYTES(salt, 32), TES_BYTES(info, strlen(info)), out, 32);
+    e = tes_iso18013_derive_key(z, tes_buf_bytes(&tagged), info, out);
     tes_buf_free(&tagged);
     return e;
 }

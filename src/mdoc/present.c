@@ -203,11 +203,11 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
             size_t zl = 0;
             e = p->device_ecdh(p->device_ecdh_ctx, p->reader_key, z, &zl);
             if (e == TES_OK)
-                e = tes_mdoc_derive_key_from_secret(TES_BYTES(z, zl), p->transcript, "EMacKey",
+                e = tes_mdoc_derive_key_from_secret(TES_BYTES(z, zl), p->transcript, TES_ISO_EMAC_KEY,
                                                     emac);
             tes_wipe(z, sizeof(z));
         } else {
-            e = tes_mdoc_derive_key(p->device_key, p->reader_key, p->transcript, "EMacKey", emac);
+            e = tes_mdoc_derive_key(p->device_key, p->reader_key, p->transcript, TES_ISO_EMAC_KEY, emac);
         }
         if (e == TES_OK)
             tes_cose_mac0_write(&ae, TES_BYTES(emac, 32), tes_buf_bytes(&dab), true,

@@ -633,14 +633,12 @@ static tes_err check_device(const vctx *v, const tes_cbor_doc *d, uint32_t dev_s
                             "it needs the reader's ephemeral private key (EReaderKey)", di);
         uint8_t emac[32];
         if (e == TES_OK) {
-            uint8_t z[TES_MAX_COORD], salt[32];
+            uint8_t z[TES_MAX_COORD];
             size_t zl = 0;
             e = tes_key_ecdh(v->o->reader_key, dk, z, &zl);
             if (e == TES_OK)
-                e = tes_digest(TES_HASH_SHA256, v->transcript_tagged, salt);
-            if (e == TES_OK)
-                e = tes_hkdf_sha256(TES_BYTES(z, zl), TES_BYTES(salt, 32),
-                                    TES_BYTES_STR("EMacKey"), emac, sizeof(emac));
+                e = tes_iso18013_derive_key(TES_BYTES(z, zl), v->transcript_tagged,
+                                            TES_ISO_EMAC_KEY, emac);
             tes_wipe(z, sizeof(z));
         }
         if (e == TES_OK) {

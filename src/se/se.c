@@ -13,6 +13,7 @@
 
 #include "se/se_internal.h"
 #include "tessera/cbor.h"
+#include "tessera/trust.h"
 
 /* se_pkcs11_open lives in pkcs11.c. There was a weak "not built" fallback here
  * until that file landed; it had to go: in a static library a weak definition in
@@ -156,7 +157,6 @@ tes_err se_check_pin_format(const char *pin, bool puk, bool text)
 /* ---------------------------------------------------------------- attestation */
 
 #define ATT_MAX_CHAIN 4
-#define ATT_MAX_ROOTS 32
 #define ATT_MAX_CHALLENGE 1024
 
 tes_err se_attestation_ext(bool uv, bool single_use, const char *backend, tes_bytes challenge,
@@ -287,82 +287,6 @@ done:
     return err;
 }
 
-static tes_err check_time(const tes_cert *c, const char *what, int64_t at)
-{
-    const tes_cert_info *i = tes_cert_get_info(c);
-    if (at < i->not_before)
-        return tes_err_set(TES_ERR_ATTESTATION, "%s certificate \"%s\" is not yet valid", what,
-                           i->common_name);
-    if (at > i->not_after)
-        return tes_err_set(TES_ERR_ATTESTATION, "%s certificate \"%s\" has expired", what,
-                           i->common_name);
-    if (i->unknown_critical)
-        return tes_err_set(TES_ERR_ATTESTATION,
-                           "%s certificate \"%s\" has an unknown critical extension", what,
-                           i->common_name);
-    return TES_OK;
-}
-
-/* c may sign certificates: CA with keyCertSign when key usage is present. */
-static bool is_signing_ca(const tes_cert *c)
-{
-    const tes_cert_info *i = tes_cert_get_info(c);
-    return i->is_ca && (!i->has_key_usage || (i->key_usage & TES_KU_KEY_CERT_SIGN));
-}
-
-tes_err tes_se_vendor_chain_verify(tes_cert *const *certs, size_t n, tes_bytes vendor_roots,
-                                   int64_t at, const char *leaf_what)
-{
-    if (certs == NULL || n == 0 || leaf_what == NULL ||
-        (vendor_roots.ptr == NULL && vendor_roots.len != 0))
-        return tes_err_set(TES_ERR_ARG, "tes_se_vendor_chain_verify: NULL argument");
-    for (size_t i = 0; i < n; i++)
-        if (certs[i] == NULL)
-            return tes_err_set(TES_ERR_ARG, "tes_se_vendor_chain_verify: NULL certificate");
-    tes_cert *roots[ATT_MAX_ROOTS] = {0};
-    size_t nroots = 0;
-    tes_err err = tes_cert_parse_all(vendor_roots, roots, ATT_MAX_ROOTS, &nroots);
-    if (err != TES_OK)
-        return tes_err_set(err, "vendor roots: %s", tes_err_message());
-    for (size_t i = 0; i < n; i++)
-        if ((err = check_time(certs[i], i == 0 ? leaf_what : "attestation", at)) != TES_OK)
-            goto done;
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (!is_signing_ca(certs[i + 1])) {
-            err = tes_err_set(TES_ERR_ATTESTATION,
-                              "attestation certificate %zu may not issue certificates", i + 1);
-            goto done;
-        }
-        if (!tes_cert_issuer_matches(certs[i], certs[i + 1]) ||
-            tes_cert_verify_signed_by(certs[i], certs[i + 1]) != TES_OK) {
-            err = tes_err_set(TES_ERR_ATTESTATION,
-                              "attestation certificate %zu is not issued by certificate %zu", i,
-                              i + 1);
-            goto done;
-        }
-    }
-    const tes_cert *top = certs[n - 1], *anchor = NULL;
-    for (size_t r = 0; r < nroots && anchor == NULL; r++) {
-        if (tes_bytes_eq(tes_cert_der(top), tes_cert_der(roots[r])))
-            anchor = roots[r]; /* the chain carries the root itself */
-        else if (is_signing_ca(roots[r]) && tes_cert_issuer_matches(top, roots[r]) &&
-                 tes_cert_verify_signed_by(top, roots[r]) == TES_OK)
-            anchor = roots[r];
-    }
-    if (anchor == NULL) {
-        err = tes_err_set(TES_ERR_ATTESTATION,
-                          "attestation chain (issuer \"%.100s\") does not lead to a trusted "
-                          "vendor root",
-                          tes_cert_get_info(top)->issuer);
-        goto done;
-    }
-    err = check_time(anchor, "vendor root", at);
-done:
-    for (size_t i = 0; i < nroots; i++)
-        tes_cert_free(roots[i]);
-    return err;
-}
-
 tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots, tes_bytes challenge,
                                   int64_t at, tes_se_attested *out)
 {
@@ -414,13 +338,9 @@ tes_err tes_se_attestation_verify(tes_bytes chain, tes_bytes vendor_roots, tes_b
     if ((err = ext_read(certs[0], out, &got_challenge)) != TES_OK)
         goto done;
 
-    /* ---- trust */
-    if (tes_cert_get_info(certs[0])->is_ca) {
-        err = tes_err_set(TES_ERR_ATTESTATION, "the attested key's certificate is a CA");
-        goto done;
-    }
-    if ((err = tes_se_vendor_chain_verify(certs, ncerts, vendor_roots, at, "attested key")) !=
-        TES_OK)
+    /* ---- trust: the leaf's profile (not a CA) and the chain to a vendor root */
+    if ((err = tes_trust_validate_vendor(TES_PROFILE_VENDOR_ATTESTED_KEY, certs, ncerts,
+                                         vendor_roots, at)) != TES_OK)
         goto done;
 
     /* ---- challenge */

@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "session_internal.h"
+#include "tessera/cbor.h"
 #include "tessera/cose.h"
-#include "tessera/mdoc.h"
 
 #define SK_LEN 32
 #define IV_LEN 12
@@ -129,13 +129,22 @@ static tes_err session_new(tes_session_role role, const tes_engagement *e, const
     size_t zlen = 0;
     if (err == TES_OK)
         err = tes_key_ecdh(priv, peer, z, &zlen);
+    /* SessionTranscriptBytes: the salt hashes the tag-24 form */
+    tes_buf stb = {0};
+    if (err == TES_OK) {
+        tes_cbor_enc en = {.out = &stb};
+        tes_cbor_enc_tag(&en, 24);
+        tes_cbor_enc_bytes(&en, s->transcript.ptr, s->transcript.len);
+        err = tes_cbor_enc_finish(&en);
+    }
     uint8_t skr[SK_LEN], skd[SK_LEN];
     if (err == TES_OK)
-        err = tes_mdoc_derive_key_from_secret(TES_BYTES(z, zlen), tes_buf_bytes(&s->transcript),
-                                              "SKReader", skr);
+        err = tes_iso18013_derive_key(TES_BYTES(z, zlen), tes_buf_bytes(&stb), TES_ISO_SK_READER,
+                                      skr);
     if (err == TES_OK)
-        err = tes_mdoc_derive_key_from_secret(TES_BYTES(z, zlen), tes_buf_bytes(&s->transcript),
-                                              "SKDevice", skd);
+        err = tes_iso18013_derive_key(TES_BYTES(z, zlen), tes_buf_bytes(&stb), TES_ISO_SK_DEVICE,
+                                      skd);
+    tes_buf_free(&stb);
     if (err == TES_OK) {
         memcpy(s->sk_send, role == TES_SESSION_READER ? skr : skd, SK_LEN);
         memcpy(s->sk_recv, role == TES_SESSION_READER ? skd : skr, SK_LEN);

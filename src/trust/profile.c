@@ -1,6 +1,7 @@
 /*
  * Certificate profiles of ISO/IEC 18013-5 Annex B: IACA (and reader) roots,
- * document signers and mdoc reader authentication certificates.
+ * document signers and mdoc reader authentication certificates. (The vendor
+ * attestation profiles: vendor.c.)
  */
 #include "trust_internal.h"
 
@@ -8,6 +9,11 @@
 
 const char *tes_trust_role(tes_trust_profile p, int role)
 {
+    if (p == TES_PROFILE_VENDOR_ATTESTED_KEY || p == TES_PROFILE_VENDOR_KA_SIGNER) {
+        if (role == TES_TRUST_ROLE_LEAF)
+            return p == TES_PROFILE_VENDOR_ATTESTED_KEY ? "attested key" : "the signer";
+        return role == TES_TRUST_ROLE_INTERMEDIATE ? "attestation" : "vendor root";
+    }
     switch (role) {
     case TES_TRUST_ROLE_LEAF:
         return p == TES_PROFILE_READER ? "reader certificate" : "document signer";
@@ -53,6 +59,8 @@ tes_err tes_trust_check_root(const tes_cert *root)
 
 tes_err tes_trust_check_leaf(const tes_cert *leaf, tes_trust_profile p, const tes_cert *issuer)
 {
+    if (leaf && (p == TES_PROFILE_VENDOR_ATTESTED_KEY || p == TES_PROFILE_VENDOR_KA_SIGNER))
+        return trust_check_vendor_leaf(leaf, p);
     if (!leaf || (p != TES_PROFILE_DS && p != TES_PROFILE_READER))
         return tes_err_set(TES_ERR_ARG, "trust: bad arguments to check_leaf");
     tes_err code = p == TES_PROFILE_DS ? TES_ERR_DS_PROFILE : TES_ERR_READER_PROFILE;

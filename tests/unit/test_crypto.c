@@ -375,6 +375,63 @@ TEST(annex_d_device_mac)
     tes_key_free(erdr);
 }
 
+/* The one 18013-5 key derivation (crypto.h): SKReader, SKDevice and EMacKey of Annex D from
+ * the shared secrets and SessionTranscriptBytes, and what it refuses. */
+TEST(annex_d_iso18013_derive_key)
+{
+    tes_buf z = {0}, stb = {0}, plain = {0}, want_r = {0}, want_d = {0}, want_m = {0};
+    REQUIRE(load_vec("derived_ecdh_shared_secret_edevice_ereader", &z) == TES_OK && z.len == 32);
+    REQUIRE(load_vec("session_transcript_bytes", &stb) == TES_OK);
+    REQUIRE(load_vec("extracted_session_transcript_untagged", &plain) == TES_OK);
+    REQUIRE(load_vec("derived_sk_reader", &want_r) == TES_OK && want_r.len == 32);
+    REQUIRE(load_vec("derived_sk_device", &want_d) == TES_OK && want_d.len == 32);
+    REQUIRE(load_vec("derived_emac_key", &want_m) == TES_OK && want_m.len == 32);
+    uint8_t out[32];
+    CHECK_ERR(tes_iso18013_derive_key(tes_buf_bytes(&z), tes_buf_bytes(&stb), TES_ISO_SK_READER,
+                                      out),
+              TES_OK);
+    CHECK_EQ_MEM(out, want_r.ptr, 32);
+    CHECK_ERR(tes_iso18013_derive_key(tes_buf_bytes(&z), tes_buf_bytes(&stb), TES_ISO_SK_DEVICE,
+                                      out),
+              TES_OK);
+    CHECK_EQ_MEM(out, want_d.ptr, 32);
+    /* EMacKey: ECDH(SDeviceKey, EReaderKey), same salt */
+    tes_key *sdev = key_from_vectors("sdevice_key", true);
+    tes_key *erdr = key_from_vectors("ereader_key", false);
+    REQUIRE(sdev && erdr);
+    uint8_t zm[TES_MAX_COORD];
+    size_t zml = 0;
+    REQUIRE(tes_key_ecdh(sdev, erdr, zm, &zml) == TES_OK);
+    CHECK_ERR(tes_iso18013_derive_key(TES_BYTES(zm, zml), tes_buf_bytes(&stb), TES_ISO_EMAC_KEY,
+                                      out),
+              TES_OK);
+    CHECK_EQ_MEM(out, want_m.ptr, 32);
+
+    /* the plain transcript as salt gives other (wrong) keys: refused, out wiped */
+    static const uint8_t zero[32] = {0};
+    CHECK_ERR(tes_iso18013_derive_key(tes_buf_bytes(&z), tes_buf_bytes(&plain), TES_ISO_SK_READER,
+                                      out),
+              TES_ERR_ARG);
+    CHECK_EQ_MEM(out, zero, 32);
+    CHECK(strstr(tes_err_message(), "SessionTranscriptBytes") != NULL);
+    /* only the three labels of the standard */
+    CHECK_ERR(tes_iso18013_derive_key(tes_buf_bytes(&z), tes_buf_bytes(&stb), "SKreader", out),
+              TES_ERR_ARG);
+    CHECK_ERR(tes_iso18013_derive_key(TES_BYTES(zm, 0), tes_buf_bytes(&stb), TES_ISO_EMAC_KEY, out),
+              TES_ERR_ARG);
+    CHECK_ERR(tes_iso18013_derive_key(tes_buf_bytes(&z), tes_buf_bytes(&stb), NULL, out),
+              TES_ERR_ARG);
+    tes_wipe(zm, sizeof zm);
+    tes_key_free(sdev);
+    tes_key_free(erdr);
+    tes_buf_free(&z);
+    tes_buf_free(&stb);
+    tes_buf_free(&plain);
+    tes_buf_free(&want_r);
+    tes_buf_free(&want_d);
+    tes_buf_free(&want_m);
+}
+
 /* ---------------------------------------------------------------- Annex D: certificates */
 
 TEST(annex_d_certificates)

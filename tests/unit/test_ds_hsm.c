@@ -317,7 +317,8 @@ TEST(wrong_or_missing_pin)
     CHECK(strstr(tes_err_message(), TES_HSM_PIN_ENV) != NULL);
 
     /* the service refuses to start with a wrong PIN (not at the first request) */
-    tes_issuer_config cfg = {.authority_dir = g_auth, .listen = "127.0.0.1:0", .hsm_pin = "654321"};
+    tes_issuer_config cfg = {.authority_dir = g_auth, .listen = "127.0.0.1:0", .hsm_pin = "654321",
+                             .attestation = TES_ATTESTATION_NOT_REQUIRED};
     tes_issuer *iss = NULL;
     CHECK_ERR(tes_issuer_start(&cfg, &iss, NULL), TES_ERR_PIN_WRONG);
     CHECK(iss == NULL);
@@ -546,7 +547,7 @@ TEST(service_with_the_hsm_key)
 {
     REQUIRE(g_ready);
     tes_issuer_config cfg = {.authority_dir = g_auth, .listen = "127.0.0.1:0",
-                             .hsm_pin = USER_PIN};
+                             .hsm_pin = USER_PIN, .attestation = TES_ATTESTATION_NOT_REQUIRED};
     tes_issuer *iss = NULL;
     int port = 0;
     tes_err e = tes_issuer_start(&cfg, &iss, &port);

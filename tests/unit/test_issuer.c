@@ -1188,7 +1188,8 @@ static bool small_start(small_svc *v)
                                  .credentials_per_person = 5,
                                  .budget_period = 3600,
                                  .nonce_rate_limit = 40,
-                                 .clock = &FX_TEST_CLOCK};
+                                 .clock = &FX_TEST_CLOCK,
+                                 .attestation = TES_ATTESTATION_NOT_REQUIRED};
     int port = 0;
     if (tes_issuer_start(&v->cfg, &v->iss, &port) != TES_OK) {
         fprintf(stderr, "    small service: %s\n", tes_err_message());
@@ -1604,7 +1605,8 @@ TEST(signed_not_before_ds)
                              .db_url = db,
                              .listen = "127.0.0.1:0",
                              .batch_max = BATCH_MAX,
-                             .clock = &FX_TEST_CLOCK};
+                             .clock = &FX_TEST_CLOCK,
+                             .attestation = TES_ATTESTATION_NOT_REQUIRED};
     tes_issuer *iss = NULL;
     REQUIRE(fx_service_start(&cfg, &iss, NULL, url, sizeof url));
     tes_buf uri = {0};
@@ -1749,7 +1751,8 @@ TEST(load_run)
                              .listen = "127.0.0.1:0",
                              .batch_max = 4,
                              .credentials_per_person = -1,
-                             .nonce_rate_limit = -1};
+                             .nonce_rate_limit = -1,
+                             .attestation = TES_ATTESTATION_NOT_REQUIRED};
     tes_issuer *iss = NULL;
     int port = 0;
     REQUIRE(tes_issuer_start(&cfg, &iss, &port) == TES_OK);
@@ -1804,6 +1807,31 @@ TEST(load_run)
     CHECK_EQ_INT(ok, LOAD_THREADS * LOAD_PER_THREAD);
     CHECK_EQ_INT(failed, 0);
     tes_issuer_stop(iss);
+}
+
+/* Key attestation is required unless the config says otherwise by name: required without
+ * vendor roots, or not required with them, is refused before anything is read. */
+TEST(attestation_config_errors)
+{
+    tes_issuer *x = NULL;
+    tes_issuer_config c = {.authority_dir = "/nonexistent/authority", .listen = "127.0.0.1:0"};
+    CHECK_ERR(tes_issuer_start(&c, &x, NULL), TES_ERR_ARG); /* the zero value: required */
+    CHECK(strstr(tes_err_message(), "no vendor_roots") != NULL);
+    CHECK(strstr(tes_err_message(), "TES_ATTESTATION_NOT_REQUIRED") != NULL);
+    c.attestation = TES_ATTESTATION_REQUIRED;
+    CHECK_ERR(tes_issuer_start(&c, &x, NULL), TES_ERR_ARG);
+    c.vendor_roots = "/nonexistent/vendors.pem";
+    c.attestation = TES_ATTESTATION_NOT_REQUIRED;
+    CHECK_ERR(tes_issuer_start(&c, &x, NULL), TES_ERR_ARG);
+    CHECK(strstr(tes_err_message(), "drop one of them") != NULL);
+    c.attestation = (tes_issuer_attestation)7;
+    CHECK_ERR(tes_issuer_start(&c, &x, NULL), TES_ERR_ARG);
+    /* a consistent config gets past the check: to the missing authority */
+    c.vendor_roots = NULL;
+    c.attestation = TES_ATTESTATION_NOT_REQUIRED;
+    tes_err e = tes_issuer_start(&c, &x, NULL);
+    CHECK(e != TES_OK && e != TES_ERR_ARG);
+    CHECK(x == NULL);
 }
 
 TEARDOWN(service)

@@ -109,6 +109,8 @@ static bool service_start(service *s, const char *name, bool roots, bool uv)
                                  .db_url = s->db,
                                  .listen = "127.0.0.1:0",
                                  .vendor_roots = roots ? E.vendor_pem : NULL,
+                                 .attestation = roots ? TES_ATTESTATION_REQUIRED
+                                                      : TES_ATTESTATION_NOT_REQUIRED,
                                  .require_uv = uv,
                                  .batch_max = BATCH_MAX,
                                  .nonce_lifetime = 120,

@@ -103,6 +103,7 @@ static bool start(tes_issuer_config *cfg, tes_issuer **iss, int *port, char *url
     cfg->listen = "127.0.0.1:0";
     cfg->clock = &FX_TEST_CLOCK;
     cfg->log = log_line;
+    cfg->attestation = TES_ATTESTATION_NOT_REQUIRED; /* software keys */
     return fx_service_start(cfg, iss, port, url, cap);
 }
 

@@ -653,3 +653,139 @@ TEST(cache_threads)
     tes_trust_store_free(s);
     pki_free(&p);
 }
+
+/* ------------------------------------------------------------------ vendor attestation */
+
+/* vendor root (pathLen 1, no IACA shape needed) -> attestation CA -> leaves */
+typedef struct vendor_pki {
+    tes_key *root_key, *att_key, *leaf_key;
+    tes_cert *root, *att, *attested, *signer;
+    tes_buf roots; /* PEM */
+} vendor_pki;
+
+static tes_cert_template vendor_tpl(const char *cn, bool ca, int path_len, uint32_t ku)
+{
+    tes_cert_template t = {0};
+    t.common_name = cn;
+    t.not_before = NB;
+    t.not_after = NA;
+    t.is_ca = ca;
+    t.path_len = path_len;
+    t.key_usage = ku;
+    return t;
+}
+
+static bool vendor_new(vendor_pki *v)
+{
+    memset(v, 0, sizeof *v);
+    static const uint8_t ext[] = {0x04, 0x01, 0xa0}; /* OCTET STRING around CBOR {} */
+    tes_cert_template rt = vendor_tpl("chip vendor", true, 1, TES_KU_KEY_CERT_SIGN);
+    rt.not_before = NB - 86400;
+    rt.not_after = NA + 86400;
+    tes_cert_template at = vendor_tpl("phone 1234", true, 0, TES_KU_KEY_CERT_SIGN);
+    tes_cert_template lt = vendor_tpl("key 1", false, -1, TES_KU_DIGITAL_SIGNATURE);
+    lt.extra_oid = TES_OID_KEY_ATTESTATION;
+    lt.extra_value = TES_BYTES(ext, sizeof ext);
+    tes_cert_template st = vendor_tpl("ka signer", false, -1, TES_KU_DIGITAL_SIGNATURE);
+    st.eku_oid = TES_OID_KA_SIGNER;
+    return tes_key_generate(TES_CURVE_P256, &v->root_key) == TES_OK &&
+           tes_key_generate(TES_CURVE_P256, &v->att_key) == TES_OK &&
+           tes_key_generate(TES_CURVE_P256, &v->leaf_key) == TES_OK &&
+           tes_cert_create(&rt, v->root_key, NULL, v->root_key, &v->root) == TES_OK &&
+           tes_cert_create(&at, v->att_key, v->root, v->root_key, &v->att) == TES_OK &&
+           tes_cert_create(&lt, v->leaf_key, v->att, v->att_key, &v->attested) == TES_OK &&
+           tes_cert_create(&st, v->leaf_key, v->att, v->att_key, &v->signer) == TES_OK &&
+           tes_cert_to_pem(v->root, &v->roots) == TES_OK;
+}
+
+static void vendor_free(vendor_pki *v)
+{
+    tes_key_free(v->root_key);
+    tes_key_free(v->att_key);
+    tes_key_free(v->leaf_key);
+    tes_cert_free(v->root);
+    tes_cert_free(v->att);
+    tes_cert_free(v->attested);
+    tes_cert_free(v->signer);
+    tes_buf_free(&v->roots);
+}
+
+#define MSG_HAS(s) CHECK(strstr(tes_err_message(), (s)) != NULL)
+
+TEST(vendor_attestation_profiles)
+{
+    vendor_pki v;
+    REQUIRE(vendor_new(&v));
+    const tes_trust_profile KEY = TES_PROFILE_VENDOR_ATTESTED_KEY,
+                            SIGNER = TES_PROFILE_VENDOR_KA_SIGNER;
+    tes_bytes roots = tes_buf_bytes(&v.roots);
+    tes_cert *key_chain[3] = {v.attested, v.att, v.root};
+    tes_cert *signer_chain[2] = {v.signer, v.att};
+
+    /* each leaf under its own profile, with or without the root in the chain */
+    CHECK_ERR(tes_trust_validate_vendor(KEY, key_chain, 2, roots, AT), TES_OK);
+    CHECK_ERR(tes_trust_validate_vendor(KEY, key_chain, 3, roots, AT), TES_OK);
+    CHECK_ERR(tes_trust_validate_vendor(SIGNER, signer_chain, 2, roots, AT), TES_OK);
+    CHECK_ERR(tes_trust_check_leaf(v.attested, KEY, NULL), TES_OK);
+    CHECK_ERR(tes_trust_check_leaf(v.signer, SIGNER, v.att), TES_OK);
+    /* ... and not under the other's */
+    CHECK_ERR(tes_trust_validate_vendor(SIGNER, key_chain, 2, roots, AT), TES_ERR_ATTESTATION);
+    MSG_HAS("certifies a holder's attested key");
+    CHECK_ERR(tes_trust_validate_vendor(KEY, signer_chain, 2, roots, AT), TES_ERR_ATTESTATION);
+    MSG_HAS("no key attestation extension");
+    /* a CA is no leaf */
+    tes_cert *ca_leaf[2] = {v.att, v.root};
+    CHECK_ERR(tes_trust_validate_vendor(SIGNER, ca_leaf, 2, roots, AT), TES_ERR_ATTESTATION);
+    MSG_HAS("is a CA");
+
+    /* time: every certificate, the root too */
+    CHECK_ERR(tes_trust_validate_vendor(KEY, key_chain, 2, roots, NB - 60), TES_ERR_ATTESTATION);
+    MSG_HAS("attested key certificate \"key 1\" is not yet valid");
+    CHECK_ERR(tes_trust_validate_vendor(SIGNER, signer_chain, 2, roots, NA + 60),
+              TES_ERR_ATTESTATION);
+    MSG_HAS("the signer certificate \"ka signer\" has expired");
+
+    /* another vendor's root */
+    vendor_pki w;
+    REQUIRE(vendor_new(&w));
+    CHECK_ERR(tes_trust_validate_vendor(KEY, key_chain, 2, tes_buf_bytes(&w.roots), AT),
+              TES_ERR_ATTESTATION);
+    MSG_HAS("does not lead to a trusted vendor root");
+    /* several roots in one blob: one of them is enough */
+    tes_buf both = {0};
+    tes_buf_append(&both, w.roots.ptr, w.roots.len);
+    tes_buf_append(&both, v.roots.ptr, v.roots.len);
+    CHECK_ERR(tes_trust_validate_vendor(KEY, key_chain, 2, tes_buf_bytes(&both), AT), TES_OK);
+    /* a link that does not hold: the leaf of w under v's attestation CA */
+    tes_cert *mixed[2] = {w.attested, v.att};
+    CHECK_ERR(tes_trust_validate_vendor(KEY, mixed, 2, roots, AT), TES_ERR_ATTESTATION);
+    MSG_HAS("attestation certificate 0 is not issued by certificate 1");
+    /* an issuer that may not sign certificates */
+    tes_cert_template nt = vendor_tpl("not a CA", false, -1, TES_KU_DIGITAL_SIGNATURE);
+    tes_cert *not_ca = NULL, *below = NULL;
+    REQUIRE(tes_cert_create(&nt, v.att_key, v.root, v.root_key, &not_ca) == TES_OK);
+    tes_cert_template lt = vendor_tpl("ka signer 2", false, -1, TES_KU_DIGITAL_SIGNATURE);
+    REQUIRE(tes_cert_create(&lt, v.leaf_key, not_ca, v.att_key, &below) == TES_OK);
+    tes_cert *bad_link[2] = {below, not_ca};
+    CHECK_ERR(tes_trust_validate_vendor(SIGNER, bad_link, 2, roots, AT), TES_ERR_ATTESTATION);
+    MSG_HAS("attestation certificate 1 may not issue certificates");
+
+    /* vendor roots are handed over per call: no store takes them */
+    tes_trust_store *s = NULL;
+    REQUIRE(tes_trust_store_new(&s) == TES_OK);
+    CHECK_ERR(tes_trust_store_add(s, KEY, v.root), TES_ERR_ARG);
+    tes_bytes der = tes_cert_der(v.attested);
+    CHECK_ERR(tes_trust_validate(s, KEY, &der, 1, AT, NULL), TES_ERR_ARG);
+    CHECK_ERR(tes_trust_validate_vendor(TES_PROFILE_DS, key_chain, 2, roots, AT), TES_ERR_ARG);
+    CHECK_ERR(tes_trust_validate_vendor(KEY, key_chain, 0, roots, AT), TES_ERR_ARG);
+    CHECK(tes_trust_validate_vendor(KEY, key_chain, 2, TES_BYTES_STR("not a certificate"), AT) !=
+          TES_OK);
+    MSG_HAS("vendor roots: ");
+
+    tes_trust_store_free(s);
+    tes_cert_free(not_ca);
+    tes_cert_free(below);
+    tes_buf_free(&both);
+    vendor_free(&w);
+    vendor_free(&v);
+}

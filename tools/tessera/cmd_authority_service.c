@@ -138,6 +138,8 @@ static int serve(const char *cmd, const serve_args *a)
         .listen = a->listen ? a->listen : DEFAULT_LISTEN,
         .public_url = a->public_url,
         .vendor_roots = a->vendor_root,
+        /* without --vendor-root: development, unattested keys accepted (as before) */
+        .attestation = a->vendor_root ? TES_ATTESTATION_REQUIRED : TES_ATTESTATION_NOT_REQUIRED,
         .require_uv = a->require_uv,
         .batch_max = a->batch_max,
         .valid_days = (int64_t)a->valid_days,
