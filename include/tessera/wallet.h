@@ -182,7 +182,7 @@ typedef struct tes_wallet_present_opts {
     const tes_key *reader_key; /* MAC: the reader's public key */
     const char *pin;           /* NULL: none; needed when tes_wallet_present_needs_pin */
     const char *relying_party; /* the log's name for it; NULL: "unknown reader" */
-    int64_t now;               /* the log entry's time; 0: now */
+    int64_t now;               /* the log entry's time; 0: the store's clock */
 } tes_wallet_present_opts;
 
 typedef struct tes_wallet_present_result {
@@ -221,7 +221,7 @@ typedef struct tes_wallet_serve_opts {
     /* NULL: the wallet's own reader roots (tes_wallet_reader_roots_load);
      * else these instead (borrowed). */
     tes_trust_store *reader_trust;
-    int64_t now;                      /* 0: now */
+    int64_t now;                      /* 0: the system clock (tes_clock_now) */
     int timeout_ms;                   /* <= 0: the default */
 } tes_wallet_serve_opts;
 

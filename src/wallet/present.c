@@ -4,7 +4,6 @@
  * copy, signature or MAC, and log (tes_holder_answer_request). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tessera/wallet.h"
 
@@ -129,7 +128,7 @@ tes_err tes_wallet_serve(tes_wallet *w, const tes_wallet_serve_opts *o, tes_hold
         .reader_trust = o->reader_trust ? o->reader_trust : own,
         .consent = o->consent,
         .consent_ctx = o->consent_ctx,
-        .now = o->now ? o->now : (int64_t)time(NULL),
+        .now = o->now ? o->now : tes_clock_now(NULL),
         .timeout_ms = o->timeout_ms,
     };
     e = tes_holder_serve(&p, out);
