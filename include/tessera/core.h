@@ -151,6 +151,8 @@ typedef enum tes_err {
     TES_ERR_BATCH_MIXED = 358,       /* copies of one batch differ in doctype or issuer */
     TES_ERR_BATCH_KEY_SHARED = 359,  /* two copies of one batch are bound to the same key */
     TES_ERR_BATCH_PROTECTIONS = 360, /* the copies' keys differ in protections (PIN, single use) */
+    /* present: */
+    TES_ERR_READER_ROOTS_FULL = 365, /* the wallet's list of reader authorities is full */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

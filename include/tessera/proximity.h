@@ -102,6 +102,75 @@ typedef struct tes_holder_result {
  * works, nothing is disclosed, and the log records the outcome. */
 TES_MUST_CHECK tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out);
 
+/* ---- answering a request from a stored credential ---- */
+
+/* The holder's one sequence for "answer these elements from this stored
+ * credential", used by tes_holder_serve after consent and by the wallet's
+ * file-based presentation (tessera/wallet.h):
+ *   1. peek at the copy the store would hand out and find which requested
+ *      elements it holds (age_over_NN by the nearest-match rule of 18013-5
+ *      §7.2.5). None: TES_ERR_ELEMENT_NOT_ISSUED, no copy taken, no PIN try
+ *      spent;
+ *   2. the PIN, when given, checked by the secure element (a wrong PIN costs
+ *      no copy; an SE without a PIN set ignores it);
+ *   3. the copy taken (a single-use copy is spent from here on, whatever
+ *      follows);
+ *   4. its key checked (not used up, PIN given when it needs one, P-256) and
+ *      the DeviceResponse built, signed or MACed inside the secure element;
+ *   5. the log entry written: "disclosed" with what was disclosed, before the
+ *      response is handed back (a log that cannot be written fails the
+ *      presentation: nothing is handed back).
+ * Every failure after the argument checks is logged as "failed: <error
+ * name>" with the requested elements. */
+
+typedef enum tes_device_auth {
+    TES_DEVICE_AUTH_SIGNATURE = 0, /* COSE_Sign1 by the copy's key */
+    TES_DEVICE_AUTH_MAC = 1,       /* COSE_Mac0 from ECDH(copy's key, reader_key) in the SE:
+                                      needs TES_SE_CAP_ECDH_EXPORT */
+} tes_device_auth;
+
+typedef struct tes_holder_answer_params {
+    tes_se *se;
+    tes_store *store;
+    int64_t cred_id;
+    const tes_mdoc_req_elem *elems; /* what to release (consented); 1 or more; borrowed */
+    size_t n_elems;
+    tes_bytes transcript;           /* plain SessionTranscript */
+    tes_device_auth auth;
+    const tes_key *reader_key;      /* MAC: the reader's (ephemeral) public key */
+    const char *pin;                /* NULL or "": none given */
+    const char *relying_party;      /* the log's name for who asks (NULL: "unknown reader") */
+    int64_t now;                    /* time of the log entry; 0: the store's clock */
+} tes_holder_answer_params;
+
+/* One element released, as the credential holds it (a request for
+ * age_over_NN may be answered by another age_over_MM). Owned strings. */
+typedef struct tes_holder_disclosed {
+    char *ns, *name;
+    bool intent_to_retain; /* a request it answers announced retention */
+} tes_holder_disclosed;
+
+typedef struct tes_holder_answer {
+    tes_holder_disclosed *disclosed; /* each released element once */
+    size_t n_disclosed;
+    size_t answered; /* requested elements answered */
+    size_t missing;  /* requested elements the credential does not hold */
+} tes_holder_answer;
+
+/* Runs the sequence above; *response (reset first) receives the
+ * DeviceResponse and *out what it discloses (free with
+ * tes_holder_answer_free, also after a failure). Errors: TES_ERR_ARG
+ * (parameters; not logged), TES_ERR_NOT_FOUND (no such credential),
+ * TES_ERR_KEY_USED (every single-use copy spent, or the copy's key used),
+ * TES_ERR_ELEMENT_NOT_ISSUED (the credential holds none of the elements),
+ * TES_ERR_PIN_WRONG / TES_ERR_PIN_LOCKED / TES_ERR_PIN_REQUIRED,
+ * TES_ERR_UNSUPPORTED (MAC without ECDH export, a key not on P-256), the
+ * mdoc's errors (a malformed stored credential), the SE's and the store's.
+ * Thread rules: those of the store and the SE (one thread). */
+TES_MUST_CHECK tes_err tes_holder_answer_request(const tes_holder_answer_params *p,
+                                                 tes_buf *response, tes_holder_answer *out);
+void tes_holder_answer_free(tes_holder_answer *a);
+
 /* ---- reader ---- */
 
 typedef struct tes_reader_params {

@@ -8,6 +8,11 @@
  *   D/se/         the software secure element's files (sealed state, device
  *                 key 0600), or, for a PKCS#11 token, Tessera's own PIN
  *                 counters for the token
+ *   D/reader_roots.pem  the roots of the authorities that license readers
+ *                 (TES_WALLET_READER_ROOTS): PEM certificates, one after the
+ *                 other, at most TES_WALLET_MAX_READER_ROOTS; absent: the
+ *                 wallet trusts no reader (readers are shown as not
+ *                 authenticated). Written by tes_wallet_reader_roots_add/_set.
  * The store's setting "se" (TES_WALLET_SETTING_SE) names the secure element:
  * "soft:se" (a relative soft directory is taken relative to D) or
  * "pkcs11:MODULE[:LABEL]". This is the layout `tessera wallet init` has
@@ -24,6 +29,7 @@
 #include "tessera/core.h"
 #include "tessera/se.h"
 #include "tessera/store.h"
+#include "tessera/proximity.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +114,122 @@ const char *tes_wallet_default_name(const char *doctype);
 TES_MUST_CHECK tes_err tes_wallet_add_batch(tes_wallet *w, const tes_bytes *mdocs, size_t n,
                                             const char *display_name, int64_t *cred_id,
                                             size_t *bad);
+
+
+/* ---- credentials and the transaction log ---- */
+
+/* The wallet's credentials (thin over tes_store_list): *out an allocated
+ * array (free with tes_store_creds_free(*out, *n)). Errors: the store's. */
+TES_MUST_CHECK tes_err tes_wallet_list(tes_wallet *w, tes_store_cred **out, size_t *n);
+/* One credential by id: *out allocated (free with tes_store_creds_free(*out,
+ * 1)). Errors: TES_ERR_NOT_FOUND (no credential id), the store's. */
+TES_MUST_CHECK tes_err tes_wallet_credential(tes_wallet *w, int64_t id, tes_store_cred **out);
+/* The transaction log, oldest first (thin over tes_store_log_list): free
+ * with tes_store_log_free(*out, *n). Each entry's outcome is "disclosed",
+ * "declined" or "failed: <error name>"; its elements "ns/elem[*],..." ('*':
+ * the relying party announced it keeps the element). Errors: the store's. */
+TES_MUST_CHECK tes_err tes_wallet_log(tes_wallet *w, tes_store_log_entry **out, size_t *n);
+
+/* ---- reader trust ---- */
+
+#define TES_WALLET_READER_ROOTS "reader_roots.pem"
+#define TES_WALLET_MAX_READER_ROOTS 64
+
+/* The roots the wallet trusts to license readers, in the order added:
+ * *out an allocated array of new references (free each with tes_cert_free,
+ * then the array with free); *n 0 and *out NULL when it trusts none.
+ * Errors: TES_ERR_CERT_MALFORMED (the file is damaged), TES_ERR_IO,
+ * TES_ERR_ARG (path too long). */
+TES_MUST_CHECK tes_err tes_wallet_reader_roots_get(tes_wallet *w, tes_cert ***out, size_t *n);
+/* Adds the wallet's reader roots to store (profile TES_PROFILE_READER);
+ * *n (may be NULL) how many: 0 when it trusts none. Errors: those of
+ * tes_wallet_reader_roots_get and tes_trust_store_add. */
+TES_MUST_CHECK tes_err tes_wallet_reader_roots_load(tes_wallet *w, tes_trust_store *store,
+                                                    size_t *n);
+/* Adds roots (not taken over), after those the wallet trusts, skipping the
+ * ones it trusts already (same certificate); *added (may be NULL) how many
+ * were new. Every root is checked first (tes_trust_check_root: a CA with
+ * keyCertSign): on any failure nothing changes. Errors: TES_ERR_ARG,
+ * TES_ERR_IACA_PROFILE (not a root; *bad, when not NULL, its index),
+ * TES_ERR_READER_ROOTS_FULL (more than TES_WALLET_MAX_READER_ROOTS in all),
+ * those of tes_wallet_reader_roots_get, TES_ERR_IO. */
+TES_MUST_CHECK tes_err tes_wallet_reader_roots_add(tes_wallet *w, tes_cert *const *roots,
+                                                   size_t n, size_t *added, size_t *bad);
+/* Replaces the roots by roots[0..n) (n 0: trusts none; the file is removed).
+ * Same checks and errors as tes_wallet_reader_roots_add. */
+TES_MUST_CHECK tes_err tes_wallet_reader_roots_set(tes_wallet *w, tes_cert *const *roots,
+                                                   size_t n, size_t *bad);
+
+/* ---- presenting ---- */
+
+/* True when presenting credential cred_id needs the PIN: its keys need
+ * user verification, or the SE needs a login for every key use
+ * (tes_wallet_needs_login). False for an unknown credential. */
+bool tes_wallet_present_needs_pin(tes_wallet *w, int64_t cred_id);
+
+/* A file-based presentation (the DeviceResponse goes to the caller, e.g. a
+ * file; the session transcript comes from the caller). */
+typedef struct tes_wallet_present_opts {
+    int64_t credential_id;
+    /* What is asked: the elements (borrowed views), or else a DeviceRequest
+     * whose DocRequest for the credential's docType is answered (its
+     * readerAuth is not checked: the result says whether it had one). */
+    const tes_mdoc_req_elem *elems;
+    size_t n_elems;
+    tes_bytes device_request;
+    tes_bytes transcript;      /* plain SessionTranscript (tes_mdoc_transcript_load) */
+    tes_device_auth auth;      /* signature (default) or MAC */
+    const tes_key *reader_key; /* MAC: the reader's public key */
+    const char *pin;           /* NULL: none; needed when tes_wallet_present_needs_pin */
+    const char *relying_party; /* the log's name for it; NULL: "unknown reader" */
+    int64_t now;               /* the log entry's time; 0: the store's clock */
+} tes_wallet_present_opts;
+
+typedef struct tes_wallet_present_result {
+    tes_holder_disclosed *disclosed; /* each released element once (owned) */
+    size_t n_disclosed;
+    size_t n_requested;   /* elements asked for */
+    size_t missing;       /* of those, not in the credential */
+    bool reader_auth_unchecked; /* the DeviceRequest carried readerAuth (not verified) */
+} tes_wallet_present_result;
+void tes_wallet_present_result_free(tes_wallet_present_result *r);
+
+/* Presents credential o->credential_id: the PIN checked, a copy taken only
+ * when something will be disclosed, the DeviceResponse signed or MACed by the
+ * copy's secure-element key into *device_response (reset first; freed on
+ * failure), the log entry written (tes_holder_answer_request: the sequence
+ * and its errors). *res (free with tes_wallet_present_result_free, also
+ * after a failure) says what was disclosed. Errors besides those:
+ * TES_ERR_ARG (no elements, or both elements and a request, missing
+ * transcript), TES_ERR_NOT_FOUND (no such credential), TES_ERR_MDOC_REQUEST
+ * and the CBOR errors (a malformed DeviceRequest), TES_ERR_DOCTYPE_MISMATCH
+ * (the request asks for no document of the credential's type). Failures
+ * before the sequence (arguments, request) are not logged. */
+TES_MUST_CHECK tes_err tes_wallet_present(tes_wallet *w, const tes_wallet_present_opts *o,
+                                          tes_buf *device_response,
+                                          tes_wallet_present_result *res);
+
+/* A proximity presentation (ISO 18013-5 device retrieval): one transaction
+ * of tes_holder_serve on the wallet's store and secure element. */
+typedef struct tes_wallet_serve_opts {
+    tes_transport *t;                 /* borrowed; the caller closes it */
+    const tes_engagement *engagement; /* sent (QR) or served (NFC) */
+    const tes_key *edevice;           /* its private key */
+    tes_bytes nfc_handover_select;    /* NFC: the exact NDEF served; QR: empty */
+    tes_consent_fn consent;           /* asks the holder (and for the PIN) */
+    void *consent_ctx;
+    /* NULL: the wallet's own reader roots (tes_wallet_reader_roots_load);
+     * else these instead (borrowed). */
+    tes_trust_store *reader_trust;
+    int64_t now;                      /* 0: the system clock (tes_clock_now) */
+    int timeout_ms;                   /* <= 0: the default */
+} tes_wallet_serve_opts;
+
+/* Serves one transaction (tes_holder_serve: its errors and its log). With
+ * no roots at all every reader is shown to the holder as not authenticated.
+ * Errors besides: TES_ERR_ARG, those of tes_wallet_reader_roots_load. */
+TES_MUST_CHECK tes_err tes_wallet_serve(tes_wallet *w, const tes_wallet_serve_opts *o,
+                                        tes_holder_result *out);
 
 #ifdef __cplusplus
 }

@@ -125,6 +125,9 @@ static const err_entry table[] = {
     {TES_ERR_BATCH_KEY_SHARED, "batch_key_shared", "two copies are bound to the same key"},
     {TES_ERR_BATCH_PROTECTIONS, "batch_protections",
      "the copies' keys differ in their protections"},
+    /* present: */
+    {TES_ERR_READER_ROOTS_FULL, "reader_roots_full",
+     "the wallet trusts as many reader authorities as it can hold"},
     {TES_ERR_NOMEM, "out_of_memory", "allocation failed"},
     {TES_ERR_IO, "io", "file or socket I/O failed"},
     {TES_ERR_CRYPTO, "crypto_backend", "the crypto backend failed"},

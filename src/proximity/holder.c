@@ -12,10 +12,11 @@
  *      status 10, session ended) before anyone is asked.
  *   4. Consent (callback). Declined: the session is ended, nothing else.
  *   5. Released = approved by the holder AND (in the reader's scope OR
- *      overridden by the holder) AND held by the credential. The PIN is
- *      checked before a single-use copy is taken, so a wrong PIN costs no copy.
- *   6. DeviceResponse signed (or MACed) by the copy's secure-element key,
- *      sent as the final SessionData (status 20); the log records it.
+ *      overridden by the holder) AND held by the credential.
+ *   6. tes_holder_answer_request (answer.c), the holder's one sequence: PIN
+ *      checked before a copy is taken (a wrong PIN costs no copy), the
+ *      DeviceResponse signed (or MACed) by the copy's secure-element key, the
+ *      log entry; then sent as the final SessionData (status 20).
  * Every failure ends the session with the right status while the channel
  * works, discloses nothing, and is logged as "failed: <error name>".
  */
@@ -36,116 +37,6 @@ int prox_age_over_nn(tes_bytes name)
     return (a - '0') * 10 + (b - '0');
 }
 
-/* ------------------------------------------------------------ the credential's elements */
-
-typedef struct cred_elem {
-    tes_bytes ns, name; /* point into the credential bytes */
-    int age;            /* NN of age_over_NN, else -1 */
-    bool value;         /* elementValue is true (for age_over_NN) */
-} cred_elem;
-
-typedef struct cred_elems {
-    cred_elem *e;
-    size_t n;
-} cred_elems;
-
-#define CRED_MAX_ELEMENTS 4096
-static const tes_cbor_limits cred_limits = {.max_input = 16u << 20, .max_depth = 24};
-
-/* Reads (namespace, elementIdentifier) of every IssuerSignedItem of a stored
- * credential ({"docType", "issuerSigned"} or a bare IssuerSigned). */
-static tes_err cred_elements_read(tes_bytes mdoc, cred_elems *out)
-{
-    *out = (cred_elems){0};
-    tes_cbor_doc d;
-    tes_err e = tes_cbor_parse(mdoc, &cred_limits, &d);
-    if (e != TES_OK)
-        return e;
-    uint32_t is = tes_cbor_map_get_text(&d, 0, "issuerSigned");
-    if (is == TES_CBOR_NONE)
-        is = 0;
-    uint32_t nss = tes_cbor_map_get_text(&d, is, "nameSpaces");
-    size_t total = 0;
-    if (!tes_cbor_is(&d, nss, TES_CBOR_MAP)) {
-        e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "stored credential has no issuerSigned nameSpaces");
-        goto out;
-    }
-    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;) {
-        uint32_t arr = tes_cbor_next(&d, k);
-        if (!tes_cbor_is(&d, k, TES_CBOR_TEXT) || !tes_cbor_is(&d, arr, TES_CBOR_ARRAY)) {
-            e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "stored credential nameSpaces malformed");
-            goto out;
-        }
-        total += tes_cbor_count(&d, arr);
-        k = tes_cbor_next(&d, arr);
-    }
-    if (total > CRED_MAX_ELEMENTS) {
-        e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "stored credential has more than %d elements",
-                        CRED_MAX_ELEMENTS);
-        goto out;
-    }
-    out->e = calloc(total ? total : 1, sizeof(*out->e));
-    if (out->e == NULL) {
-        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;) {
-        uint32_t arr = tes_cbor_next(&d, k);
-        tes_bytes ns = TES_BYTES(d.nodes[k].data, d.nodes[k].len);
-        for (uint32_t c = tes_cbor_child(&d, arr); c != TES_CBOR_NONE && c < d.nodes[arr].next;
-             c = tes_cbor_next(&d, c)) {
-            tes_bytes inner;
-            tes_cbor_doc it;
-            if (!tes_cbor_tag24_content(&d, c, &inner) ||
-                tes_cbor_parse(inner, &cred_limits, &it) != TES_OK) {
-                e = tes_err_set(TES_ERR_MDOC_ITEM, "stored credential item is not "
-                                                   "IssuerSignedItemBytes");
-                goto out;
-            }
-            uint32_t id = tes_cbor_map_get_text(&it, 0, "elementIdentifier");
-            uint32_t val = tes_cbor_map_get_text(&it, 0, "elementValue");
-            if (!tes_cbor_is(&it, id, TES_CBOR_TEXT) || val == TES_CBOR_NONE) {
-                tes_cbor_doc_free(&it);
-                e = tes_err_set(TES_ERR_MDOC_ITEM, "stored credential item lacks "
-                                                   "elementIdentifier or elementValue");
-                goto out;
-            }
-            /* the text points into `inner`, i.e. into the credential bytes */
-            cred_elem *x = &out->e[out->n++];
-            x->ns = ns;
-            x->name = TES_BYTES(it.nodes[id].data, it.nodes[id].len);
-            x->age = prox_age_over_nn(x->name);
-            x->value = tes_cbor_is(&it, val, TES_CBOR_TRUE);
-            tes_cbor_doc_free(&it);
-        }
-        k = tes_cbor_next(&d, arr);
-    }
-out:
-    tes_cbor_doc_free(&d);
-    if (e != TES_OK) {
-        free(out->e);
-        *out = (cred_elems){0};
-    }
-    return e;
-}
-
-/* The credential holds the element, or answers age_over_NN by the nearest
- * match (a true age_over above NN, or a false one below it; 18013-5 §7.2.5). */
-static bool cred_holds(const cred_elems *c, tes_bytes ns, tes_bytes name)
-{
-    int nn = prox_age_over_nn(name);
-    for (size_t i = 0; i < c->n; i++) {
-        const cred_elem *x = &c->e[i];
-        if (!tes_bytes_eq(x->ns, ns))
-            continue;
-        if (tes_bytes_eq(x->name, name))
-            return true;
-        if (nn >= 0 && x->age >= 0 && ((x->age > nn && x->value) || (x->age < nn && !x->value)))
-            return true;
-    }
-    return false;
-}
-
 /* ------------------------------------------------------------ one transaction */
 
 typedef struct holder_tx {
@@ -156,6 +47,7 @@ typedef struct holder_tx {
     char rp[256];      /* relying party for the log */
     tes_buf log_elems; /* "ns/elem[*],..." NUL-terminated */
     int64_t cred_id;
+    bool logged; /* the outcome is in the log already */
 } holder_tx;
 
 /* Sends a status-only SessionData (plain: it carries no data). */
@@ -195,7 +87,8 @@ static tes_err fail(holder_tx *t, tes_err e, uint64_t status)
     send_status(t, status);
     char outcome[96];
     snprintf(outcome, sizeof(outcome), "failed: %s", tes_err_name(e));
-    log_add(t, outcome);
+    if (!t->logged)
+        log_add(t, outcome);
     return tes_err_set(e, "%s", msg);
 }
 
@@ -254,7 +147,7 @@ static tes_err ereader_key_from_establishment(tes_bytes est, tes_key **out)
  * wallet holds, the most recent credential of that docType that still has an
  * unused copy (else the most recent one, whose take will fail cleanly). */
 static tes_err choose_credential(holder_tx *t, const tes_mdoc_request *r, size_t *doc,
-                                 int64_t *cred_id, bool *single_use)
+                                 int64_t *cred_id)
 {
     tes_store_cred *creds = NULL;
     size_t n = 0;
@@ -281,43 +174,11 @@ static tes_err choose_credential(holder_tx *t, const tes_mdoc_request *r, size_t
         if (best != NULL) {
             *doc = i;
             *cred_id = best->id;
-            *single_use = best->single_use;
             e = TES_OK;
         }
     }
     tes_store_creds_free(creds, n);
     return e;
-}
-
-typedef struct se_ecdh_ctx {
-    tes_se *se;
-    const char *id;
-    const char *pin;
-} se_ecdh_ctx;
-
-static tes_err se_ecdh(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD], size_t *len)
-{
-    const se_ecdh_ctx *c = ctx;
-    return c->se->ops->key_agreement(c->se, c->id, c->pin, peer, out, len);
-}
-
-static void log_elems_build(tes_buf *b, const tes_mdoc_req_elem *el, size_t n)
-{
-    tes_buf_reset(b);
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            tes_buf_append(b, ",", 1);
-        tes_buf_append(b, el[i].ns.ptr, el[i].ns.len);
-        tes_buf_append(b, "/", 1);
-        tes_buf_append(b, el[i].name.ptr, el[i].name.len);
-        if (el[i].intent_to_retain)
-            tes_buf_append(b, "*", 1);
-    }
-    tes_buf_append(b, "", 1);
-    if (b->failed)
-        tes_buf_reset(b);
-    else
-        b->len--; /* keep the NUL outside len */
 }
 
 static tes_err check_params(const tes_holder_params *p, tes_holder_result *out)
@@ -344,15 +205,13 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
     tes_reader_scope scope = {0};
     bool have_scope = false;
     tes_consent_request cr = {0};
-    tes_store_copy copy = {0};
-    bool have_copy = false;
-    cred_elems held = {0};
-    bool held_known = false;
+    tes_store_copy peek = {0};
+    prox_cred_elems held = {0};
+    tes_holder_answer ans = {0};
     tes_mdoc_req_elem *approved = NULL;
     tes_key *ereader = NULL;
     char pin[64] = {0};
     size_t doc = 0;
-    bool single_use = false;
 
     /* 1. SessionEstablishment -> DeviceRequest */
     e = tes_transport_recv(p->t, &est, timeout);
@@ -376,7 +235,7 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
     }
 
     /* 2. which document; who asks, and what they may ask for */
-    e = choose_credential(&t, &req, &doc, &t.cred_id, &single_use);
+    e = choose_credential(&t, &req, &doc, &t.cred_id);
     if (e != TES_OK) {
         e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
         goto done;
@@ -417,7 +276,7 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
     snprintf(out->reader_name, sizeof(out->reader_name), "%s", cr.reader_name);
     out->reader_authenticated = cr.reader_authenticated;
     out->credential_id = t.cred_id;
-    log_elems_build(&t.log_elems, dr->elems, dr->n_elems);
+    prox_elems_list(&t.log_elems, dr->elems, dr->n_elems);
 
     /* 3. at most two age_over_NN (18013-5 §7.2.5) */
     size_t n_age = 0;
@@ -440,22 +299,14 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
         goto done;
     }
 
-    /* 4. consent. A reusable credential's copy costs nothing to take now, so
-     * what it holds is shown exactly; a single-use copy is taken only after
-     * consent and PIN, so until then every element counts as held (the
-     * holder may see an element that will turn out to be missing, never the
-     * other way round). */
-    if (!single_use) {
-        e = tes_store_take_copy(p->store, t.cred_id, &copy);
-        if (e == TES_OK) {
-            have_copy = true;
-            e = cred_elements_read(tes_buf_bytes(&copy.mdoc), &held);
-            held_known = e == TES_OK;
-        }
-        if (e != TES_OK) {
-            e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
-            goto done;
-        }
+    /* 4. consent, on what the copy the store would hand out holds (peeked:
+     * nothing is taken or counted before consent) */
+    e = tes_store_peek_copy(p->store, t.cred_id, &peek);
+    if (e == TES_OK)
+        e = prox_cred_elements_read(tes_buf_bytes(&peek.mdoc), &held);
+    if (e != TES_OK) {
+        e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
+        goto done;
     }
     cr.items = calloc(dr->n_elems ? dr->n_elems : 1, sizeof(*cr.items));
     approved = calloc(dr->n_elems ? dr->n_elems : 1, sizeof(*approved));
@@ -470,7 +321,7 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
         it->name = dr->elems[i].name;
         it->intent_to_retain = dr->elems[i].intent_to_retain;
         it->in_scope = have_scope && tes_reader_scope_allows(&scope, it->ns, it->name);
-        it->held = !held_known || cred_holds(&held, it->ns, it->name);
+        it->held = prox_cred_answer(&held, it->ns, it->name) >= 0;
     }
     e = p->consent ? p->consent(p->consent_ctx, &cr, pin)
                    : tes_err_set(TES_ERR_CONSENT, "no consent callback: declined");
@@ -508,77 +359,32 @@ tes_err tes_holder_serve(const tes_holder_params *p, tes_holder_result *out)
         log_add(&t, "disclosed");
         goto done;
     }
-    if (pin[0] != '\0') {
-        e = p->se->ops->pin_verify(p->se, pin);
-        if (e == TES_ERR_PIN_NOT_SET) {
-            tes_wipe(pin, sizeof(pin)); /* no PIN on this SE: no key can need one */
-            e = TES_OK;
-        }
-        if (e != TES_OK) {
-            e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
-            goto done;
-        }
-    }
-    if (!have_copy) {
-        e = tes_store_take_copy(p->store, t.cred_id, &copy);
-        if (e != TES_OK) {
-            e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
-            goto done;
-        }
-        have_copy = true;
-        e = cred_elements_read(tes_buf_bytes(&copy.mdoc), &held);
-        if (e != TES_OK) {
-            e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
-            goto done;
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < n_approved; i++)
-            if (cred_holds(&held, approved[i].ns, approved[i].name))
-                approved[k++] = approved[i];
-        n_approved = k;
-    }
-    log_elems_build(&t.log_elems, approved, n_approved);
-    tes_se_key_info ki;
-    e = p->se->ops->key_info(p->se, copy.key_id, &ki);
-    if (e == TES_OK && ki.used)
-        e = tes_err_set(TES_ERR_KEY_USED, "the single-use key of this copy was already used");
-    if (e == TES_OK && ki.user_verification && pin[0] == '\0')
-        e = tes_err_set(TES_ERR_PIN_REQUIRED, "the credential's key needs the PIN");
-    if (e == TES_OK && ki.curve != TES_CURVE_P256)
-        e = tes_err_set(TES_ERR_UNSUPPORTED, "the credential's key is not on P-256");
-    if (e != TES_OK) {
-        e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
-        goto done;
-    }
-
-    /* 6. present: MAC when the SE can export an ECDH secret, else signature */
-    const char *use_pin = pin[0] ? pin : NULL;
-    se_ecdh_ctx ec = {p->se, copy.key_id, use_pin};
-    tes_se_signer_ctx sc = {p->se, copy.key_id, use_pin};
-    tes_signer signer = {tes_se_cose_sign, &sc, TES_COSE_ES256};
-    tes_mdoc_present_params pp = {.mdoc = tes_buf_bytes(&copy.mdoc),
-                                  .elems = approved,
-                                  .n_elems = n_approved,
-                                  .transcript = tes_session_transcript_bytes(t.s)};
+    /* 6. the holder's one sequence: PIN, copy, signature or MAC, log */
+    tes_holder_answer_params ap = {.se = p->se,
+                                   .store = p->store,
+                                   .cred_id = t.cred_id,
+                                   .elems = approved,
+                                   .n_elems = n_approved,
+                                   .transcript = tes_session_transcript_bytes(t.s),
+                                   .auth = TES_DEVICE_AUTH_SIGNATURE,
+                                   .pin = pin,
+                                   .relying_party = t.rp,
+                                   .now = p->now};
+    /* MAC when the SE can export an ECDH secret, else signature */
     if ((tes_se_caps(p->se) & TES_SE_CAP_ECDH_EXPORT) && p->se->ops->key_agreement != NULL &&
         ereader_key_from_establishment(tes_buf_bytes(&est), &ereader) == TES_OK) {
-        pp.reader_key = ereader;
-        pp.device_ecdh = se_ecdh;
-        pp.device_ecdh_ctx = &ec;
-    } else {
-        pp.device = &signer;
+        ap.auth = TES_DEVICE_AUTH_MAC;
+        ap.reader_key = ereader;
     }
-    size_t missing = 0;
-    tes_buf_reset(&resp);
-    e = tes_mdoc_present(&pp, &resp, &missing);
+    e = tes_holder_answer_request(&ap, &resp, &ans);
+    t.logged = true; /* the sequence logs its own outcome */
     if (e == TES_OK)
         e = send_final(&t, tes_buf_bytes(&resp));
     if (e != TES_OK) {
         e = fail(&t, e, TES_SESSION_STATUS_TERMINATION);
         goto done;
     }
-    out->disclosed = n_approved - (missing < n_approved ? missing : n_approved);
-    log_add(&t, "disclosed");
+    out->disclosed = ans.answered;
 
 done:
     tes_wipe(pin, sizeof(pin));
@@ -586,8 +392,8 @@ done:
     free(approved);
     free(cr.items);
     free(held.e);
-    if (have_copy)
-        tes_store_copy_free(&copy);
+    tes_store_copy_free(&peek);
+    tes_holder_answer_free(&ans);
     tes_reader_scope_free(&scope);
     tes_mdoc_request_free(&req);
     if (t.s)

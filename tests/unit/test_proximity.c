@@ -29,6 +29,8 @@ static const char pid_claims[] =
     " \"age_over_65\": false, \"nationality\": \"UT\", \"document_number\": \"T22000129\","
     " \"portrait\": \"_9j_4AAQSkZJRgABAQAAAQABAAD_2wBDAP__\"}}";
 
+#include "prox_fixture.h"
+
 static const char *const hotel_scope[] = {PID_NS "/family_name",     PID_NS "/given_name",
                                           PID_NS "/document_number", PID_NS "/portrait",
                                           PID_NS "/nationality",     PID_NS "/age_over_NN"};
@@ -43,41 +45,11 @@ typedef struct pki {
     tes_trust_store *reader_trust; /* the holder's: reader authorities */
 } pki;
 
-static tes_cert *make_root(const char *cn, tes_key *k)
-{
-    tes_cert_template t = {.common_name = cn,
-                           .country = "UT",
-                           .not_before = T0 - 10 * DAY,
-                           .not_after = T0 + 3650 * DAY,
-                           .is_ca = true,
-                           .path_len = 0,
-                           .key_usage = TES_KU_KEY_CERT_SIGN | TES_KU_CRL_SIGN,
-                           .issuer_alt_uri = "https://ut.example"};
-    tes_cert *c = NULL;
-    return tes_cert_create(&t, k, NULL, k, &c) == TES_OK ? c : NULL;
-}
-
 static tes_cert *make_reader(const char *cn, tes_key *k, tes_cert *root, tes_key *root_key,
                              int64_t nb, int64_t na, bool scoped)
 {
-    tes_buf scope = {0};
-    if (scoped &&
-        tes_reader_scope_encode("hotel registration", hotel_scope,
-                                sizeof(hotel_scope) / sizeof(hotel_scope[0]), &scope) != TES_OK)
-        return NULL;
-    tes_cert_template t = {.common_name = cn,
-                           .country = "UT",
-                           .not_before = nb,
-                           .not_after = na,
-                           .path_len = -1,
-                           .key_usage = TES_KU_DIGITAL_SIGNATURE,
-                           .eku_oid = TES_OID_EKU_MDL_READER,
-                           .extra_oid = scoped ? TES_OID_READER_SCOPE : NULL,
-                           .extra_value = tes_buf_bytes(&scope)};
-    tes_cert *c = NULL;
-    tes_err e = tes_cert_create(&t, k, root, root_key, &c);
-    tes_buf_free(&scope);
-    return e == TES_OK ? c : NULL;
+    return fx_reader(cn, k, root, root_key, nb, na, hotel_scope,
+                     scoped ? sizeof(hotel_scope) / sizeof(hotel_scope[0]) : 0);
 }
 
 #define UNSCOPED_NAME "H\xc3\xb4tel \xe2\x80\xae" "nialP\xc2\x9b"
@@ -91,21 +63,12 @@ static bool pki_make(pki *p)
         tes_key_generate(TES_CURVE_P256, &p->reader_key) ||
         tes_key_generate(TES_CURVE_P256, &p->other_key))
         return false;
-    p->iaca = make_root("Utopia IACA", p->iaca_key);
-    p->rroot = make_root("Police Bureau", p->rroot_key);
-    p->other_root = make_root("Other Bureau", p->other_key);
+    p->iaca = fx_root("Utopia IACA", p->iaca_key);
+    p->rroot = fx_root("Police Bureau", p->rroot_key);
+    p->other_root = fx_root("Other Bureau", p->other_key);
     if (!p->iaca || !p->rroot || !p->other_root)
         return false;
-    tes_cert_template dt = {.common_name = "Utopia DS",
-                            .country = "UT",
-                            .not_before = T0 - 10 * DAY,
-                            .not_after = T0 + 1000 * DAY,
-                            .path_len = -1,
-                            .key_usage = TES_KU_DIGITAL_SIGNATURE,
-                            .eku_oid = TES_OID_EKU_MDL_DS,
-                            .issuer_alt_uri = "https://ut.example",
-                            .crl_uri = "https://ut.example/crl"};
-    if (tes_cert_create(&dt, p->ds_key, p->iaca, p->iaca_key, &p->ds) != TES_OK)
+    if ((p->ds = fx_ds(p->ds_key, p->iaca, p->iaca_key)) == NULL)
         return false;
     p->reader = make_reader("Hotel Utopia", p->reader_key, p->rroot, p->rroot_key, T0 - DAY,
                             T0 + 365 * DAY, true);

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "tessera/mdoc.h"
+#include "tessera/wallet.h"
 
 #include "cli.h"
 
@@ -133,9 +134,10 @@ static bool disclosed(const tes_cbor_doc *d, tes_bytes ns, tes_bytes name)
 }
 
 /* Tells on stderr what was disclosed and which requested elements the
- * credential does not hold. */
+ * credential does not hold: from the wallet's result when there is one, else
+ * from the response. */
 static void report(const present_args *a, const tes_mdoc_req_elem *elems, size_t n, size_t missing,
-                   tes_bytes response)
+                   tes_bytes response, const tes_wallet_present_result *res)
 {
     fprintf(stderr, "presented %zu of %zu requested elements (device %s%s) to %s\n", n - missing, n,
             a->mac ? "MAC" : "signature", a->wallet ? ", key in the secure element" : "", a->out);
@@ -143,436 +145,243 @@ static void report(const present_args *a, const tes_mdoc_req_elem *elems, size_t
         return;
     tes_cbor_doc d;
     size_t listed = 0;
-    bool ok = tes_cbor_parse(response, NULL, &d) == TES_OK;
-    if (ok) {
-        for (size_t i = 0; i < n; i++)
-            listed += !disclosed(&d, elems[i].ns, elems[i].name);
+    bool ok = elems != NULL && (res != NULL || tes_cbor_parse(response, NULL, &d) == TES_OK);
+    bool *shown = ok ? calloc(n ? n : 1, sizeof(bool)) : NULL;
+    for (size_t i = 0; shown && i < n; i++) {
+        for (size_t j = 0; res && j < res->n_disclosed && !shown[i]; j++)
+            shown[i] = tes_bytes_eq(elems[i].ns, TES_BYTES(res->disclosed[j].ns,
+                                                           strlen(res->disclosed[j].ns))) &&
+                       tes_bytes_eq(elems[i].name, TES_BYTES(res->disclosed[j].name,
+                                                             strlen(res->disclosed[j].name)));
+        if (res == NULL)
+            shown[i] = disclosed(&d, elems[i].ns, elems[i].name);
+        listed += !shown[i];
     }
-    if (!ok || listed != missing) {
+    if (shown == NULL || listed != missing) {
         /* e.g. age_over_NN answered by a neighbouring age_over_MM */
         fprintf(stderr, "not in the credential: %zu requested element(s)\n", missing);
     } else {
         fprintf(stderr, "not in the credential (left out):");
         for (size_t i = 0; i < n; i++)
-            if (!disclosed(&d, elems[i].ns, elems[i].name))
+            if (!shown[i])
                 fprintf(stderr, " %.*s/%.*s", (int)elems[i].ns.len, (const char *)elems[i].ns.ptr,
                         (int)elems[i].name.len, (const char *)elems[i].name.ptr);
         fputc('\n', stderr);
     }
-    if (ok)
+    free(shown);
+    if (ok && res == NULL)
         tes_cbor_doc_free(&d);
 }
 
-/* Appends "ns/name[*]" for every element the response discloses; '*' when the
- * request announced it will be retained. */
-static void disclosed_list(tes_bytes response, const tes_mdoc_req_elem *elems, size_t n,
-                           tes_buf *out)
+/* The request's DocRequest for doctype (any single one when it is not known). */
+static int request_elems(const present_args *a, tes_bytes raw, const char *doctype,
+                         tes_mdoc_request *req, const tes_mdoc_req_elem **elems, size_t *n)
 {
-    tes_cbor_doc d;
-    if (tes_cbor_parse(response, NULL, &d) != TES_OK)
-        return;
-    uint32_t docs = tes_cbor_map_get_text(&d, 0, "documents");
-    uint32_t doc = docs != TES_CBOR_NONE && tes_cbor_is(&d, docs, TES_CBOR_ARRAY) &&
-                           tes_cbor_count(&d, docs) > 0
-                       ? tes_cbor_child(&d, docs)
-                       : TES_CBOR_NONE;
-    uint32_t is = doc != TES_CBOR_NONE && tes_cbor_is(&d, doc, TES_CBOR_MAP)
-                      ? tes_cbor_map_get_text(&d, doc, "issuerSigned")
-                      : TES_CBOR_NONE;
-    uint32_t nss = is != TES_CBOR_NONE && tes_cbor_is(&d, is, TES_CBOR_MAP)
-                       ? tes_cbor_map_get_text(&d, is, "nameSpaces")
-                       : TES_CBOR_NONE;
-    if (nss == TES_CBOR_NONE || !tes_cbor_is(&d, nss, TES_CBOR_MAP)) {
-        tes_cbor_doc_free(&d);
-        return;
-    }
-    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;
-         k = tes_cbor_next(&d, tes_cbor_next(&d, k))) {
-        const tes_cbor_node *kn = tes_cbor_at(&d, k);
-        uint32_t items = tes_cbor_next(&d, k);
-        if (kn->type != TES_CBOR_TEXT || !tes_cbor_is(&d, items, TES_CBOR_ARRAY))
-            continue;
-        tes_bytes ns = TES_BYTES(kn->data, kn->len);
-        for (uint32_t it = tes_cbor_child(&d, items);
-             it != TES_CBOR_NONE && it < d.nodes[items].next; it = tes_cbor_next(&d, it)) {
-            tes_bytes inner;
-            tes_cbor_doc sub;
-            if (!tes_cbor_tag24_content(&d, it, &inner) ||
-                tes_cbor_parse(inner, NULL, &sub) != TES_OK)
-                continue;
-            uint32_t id = tes_cbor_is(&sub, 0, TES_CBOR_MAP)
-                              ? tes_cbor_map_get_text(&sub, 0, "elementIdentifier")
-                              : TES_CBOR_NONE;
-            if (id != TES_CBOR_NONE && tes_cbor_is(&sub, id, TES_CBOR_TEXT)) {
-                tes_bytes name = TES_BYTES(sub.nodes[id].data, sub.nodes[id].len);
-                bool retain = false;
-                for (size_t i = 0; i < n; i++)
-                    if (elems[i].intent_to_retain && tes_bytes_eq(elems[i].ns, ns) &&
-                        tes_bytes_eq(elems[i].name, name))
-                        retain = true;
-                if (out->len)
-                    tes_buf_append(out, ",", 1);
-                tes_buf_append(out, ns.ptr, ns.len);
-                tes_buf_append(out, "/", 1);
-                tes_buf_append(out, name.ptr, name.len);
-                if (retain)
-                    tes_buf_append(out, "*", 1);
-            }
-            tes_cbor_doc_free(&sub);
-        }
-    }
-    tes_cbor_doc_free(&d);
-}
-
-/* The requested elements, for a log entry of a failed presentation. */
-static void requested_list(const tes_mdoc_req_elem *elems, size_t n, tes_buf *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (out->len)
-            tes_buf_append(out, ",", 1);
-        tes_buf_append(out, elems[i].ns.ptr, elems[i].ns.len);
-        tes_buf_append(out, "/", 1);
-        tes_buf_append(out, elems[i].name.ptr, elems[i].name.len);
-        if (elems[i].intent_to_retain)
-            tes_buf_append(out, "*", 1);
-    }
-}
-
-/* The name `present` gives the relying party in the log: the reader is not
- * authenticated by this command. */
-#define UNKNOWN_READER "unknown reader"
-
-/* Writes one log entry; false (reported) when the store refused it. */
-static bool log_entry(cli_wallet *w, int64_t cred, tes_buf *elements, const char *outcome)
-{
-    tes_buf_append(elements, "", 1); /* NUL */
-    const tes_store_log_entry ent = {
-        .at = (int64_t)time(NULL),
-        .relying_party = UNKNOWN_READER,
-        .elements = elements->failed ? "" : (char *)elements->ptr,
-        .cred_id = cred,
-        .outcome = (char *)outcome,
-    };
-    tes_err e = tes_store_log_add(w->store, &ent);
-    if (e != TES_OK) {
-        cli_fail_code(CLI_EXIT_FAIL, e, "present: writing the wallet's transaction log");
-        return false;
-    }
-    return true;
-}
-
-static void log_failure(cli_wallet *w, int64_t cred, const tes_mdoc_req_elem *elems, size_t n,
-                        tes_err e)
-{
-    char msg[1024], outcome[128];
-    snprintf(msg, sizeof(msg), "%s", tes_err_message_for(e)); /* keep the failure's message */
-    snprintf(outcome, sizeof(outcome), "failed: %s", tes_err_name(e));
-    tes_buf l = {0};
-    requested_list(elems, n, &l);
-    log_entry(w, cred, &l, outcome);
-    tes_buf_free(&l);
-    tes_err_set(e, "%s", msg);
-}
-
-/* ECDH in the secure element, for device MAC. */
-typedef struct se_ecdh_ctx {
-    tes_se *se;
-    const char *id, *pin;
-} se_ecdh_ctx;
-
-static tes_err se_ecdh(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD], size_t *out_len)
-{
-    const se_ecdh_ctx *c = ctx;
-    return c->se->ops->key_agreement(c->se, c->id, c->pin, peer, out, out_len);
-}
-
-/* Stand-ins for the device key while finding out what a presentation would
- * disclose: they never touch the secure element (so spend nothing). */
-static tes_err dry_sign(void *ctx, int64_t alg, tes_bytes msg, uint8_t *sig, size_t *sig_len)
-{
-    (void)ctx, (void)alg, (void)msg;
-    if (*sig_len < 64)
-        return tes_err_set(TES_ERR_BUFFER_SMALL, "dry run: signature buffer too small");
-    memset(sig, 0, 64);
-    *sig_len = 64;
-    return TES_OK;
-}
-
-static tes_err dry_ecdh(void *ctx, const tes_key *peer, uint8_t out[TES_MAX_COORD], size_t *out_len)
-{
-    (void)ctx, (void)peer;
-    memset(out, 0, 32);
-    *out_len = 32;
-    return TES_OK;
-}
-
-/* How many of the requested elements a presentation of credential cred would
- * disclose, from the copy the store would hand out (not taken). */
-static tes_err would_disclose(cli_wallet *w, int64_t cred, const tes_mdoc_present_params *base,
-                              size_t *n)
-{
-    tes_store_copy peek = {0};
-    tes_err e = tes_store_peek_copy(w->store, cred, &peek);
+    tes_err e = tes_mdoc_request_parse(raw, req);
     if (e != TES_OK)
-        return e;
-    tes_signer dry = {dry_sign, NULL, TES_COSE_ES256};
-    tes_mdoc_present_params p = *base;
-    p.mdoc = tes_buf_bytes(&peek.mdoc);
-    if (p.reader_key != NULL) {
-        p.device_ecdh = dry_ecdh;
-        p.device_ecdh_ctx = NULL;
-        p.device = NULL;
-    } else {
-        p.device = &dry;
-    }
-    tes_buf out = {0};
-    size_t missing = 0;
-    e = tes_mdoc_present(&p, &out, &missing);
-    tes_buf_free(&out);
-    tes_store_copy_free(&peek);
-    if (e == TES_OK)
-        *n = base->n_elems - (missing < base->n_elems ? missing : base->n_elems);
-    return e;
+        return cli_fail(cli_exit_for(e), "request %s", a->request);
+    const tes_mdoc_doc_request *match = NULL;
+    for (size_t i = 0; i < req->n_docs && match == NULL; i++)
+        if (*doctype ? tes_bytes_eq(req->docs[i].doctype, TES_BYTES(doctype, strlen(doctype)))
+                     : req->n_docs == 1)
+            match = &req->docs[i];
+    if (match == NULL)
+        return cli_error(CLI_EXIT_FAIL, "request %s asks for no document of type '%s'", a->request,
+                         *doctype ? doctype : "(unknown)");
+    if (match->has_reader_auth)
+        fprintf(stderr, "note: the request's reader authentication is not checked here "
+                        "(the reader is untrusted)\n");
+    *elems = match->elems;
+    *n = match->n_elems;
+    return CLI_EXIT_OK;
 }
 
-static int present(const present_args *a)
+/* --elements into elems (list: the strdup'ed text they point into). */
+static int list_elems(const present_args *a, const char *doctype, char **list,
+                      tes_mdoc_req_elem *elems, size_t *n)
 {
-    int rc = CLI_EXIT_USAGE;
-    tes_buf mdoc_file = {0}, req_raw = {0}, transcript = {0}, out = {0};
-    tes_key *device = NULL, *reader = NULL;
-    tes_mdoc_request req = {0};
-    bool have_req = false;
+    const tes_doctype *t = *doctype ? tes_doctype_find(doctype) : NULL;
+    if ((*list = strdup(a->elements)) == NULL)
+        return cli_error(CLI_EXIT_USAGE, "out of memory");
+    return parse_elements(*list, t ? t->ns : NULL, elems, n);
+}
+
+/* The reader's public key (--mac) and the session transcript. */
+static int load_inputs(const present_args *a, tes_key **reader, tes_buf *transcript)
+{
+    if (a->mac && cli_load_key(a->reader_pub, reader) != TES_OK)
+        return cli_fail(CLI_EXIT_USAGE, "reader public key");
+    if (cli_load_transcript(a->transcript, transcript) != TES_OK)
+        return cli_fail(CLI_EXIT_USAGE, "session transcript");
+    return CLI_EXIT_OK;
+}
+
+/* From the holder's wallet: everything from the PIN to the log entry is one
+ * library call (tes_wallet_present). */
+static int present_wallet(const present_args *a)
+{
+    cli_wallet w;
+    int rc = cli_wallet_open("present", a->wallet, &w);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    tes_buf req_raw = {0}, transcript = {0}, out = {0};
+    tes_key *reader = NULL;
+    tes_store_cred *cred = NULL;
     char *list = NULL;
-    static tes_mdoc_req_elem list_elems[MAX_ELEMENTS];
-    const tes_mdoc_req_elem *elems = NULL;
-    size_t n_elems = 0, missing = 0;
-    cli_wallet w = {0};
-    bool wallet_open = false, have_copy = false;
-    tes_store_copy copy = {0};
-    tes_store_cred *creds = NULL;
-    size_t n_creds = 0;
+    static tes_mdoc_req_elem elems[MAX_ELEMENTS];
+    size_t n_elems = 0;
     char pin[CLI_PIN_MAX] = "";
-    bool have_pin = false;
-    char doctype[256] = "";
-    tes_err e;
-
-    if (a->wallet) {
-        if ((rc = cli_wallet_open("present", a->wallet, &w)) != CLI_EXIT_OK)
-            goto done;
-        wallet_open = true;
-        rc = CLI_EXIT_USAGE;
-        if ((e = tes_store_list(w.store, &creds, &n_creds)) != TES_OK) {
-            rc = cli_fail_code(cli_exit_for(e), e, "present: reading the wallet");
-            goto done;
-        }
-        const tes_store_cred *cred = NULL;
-        for (size_t i = 0; i < n_creds; i++)
-            if (creds[i].id == a->credential)
-                cred = &creds[i];
-        if (cred == NULL) {
-            rc = cli_error(CLI_EXIT_USAGE,
-                           "present: the wallet %s holds no credential %lld (see 'tessera wallet "
-                           "list --wallet %s')",
-                           a->wallet, (long long)a->credential, a->wallet);
-            goto done;
-        }
-        snprintf(doctype, sizeof(doctype), "%s", cred->doctype ? cred->doctype : "");
-        /* An output that cannot be written must not cost a single-use copy. */
-        if ((e = cli_check_output(a->out)) != TES_OK) {
-            rc = cli_fail_code(CLI_EXIT_USAGE, e, "present: the response cannot be written");
-            goto done;
-        }
-        if (a->mac && !(tes_se_caps(w.se) & TES_SE_CAP_ECDH_EXPORT)) {
-            rc = cli_error(CLI_EXIT_FAIL,
-                           "present: --mac needs the device key's ECDH result, and the wallet's "
-                           "%s secure element does not let it leave (no ecdh-export capability); "
-                           "present with a device signature instead",
-                           w.se->ops->name);
-            goto done;
-        }
-    } else {
-        if (cli_read_file(a->mdoc, &mdoc_file) != TES_OK) {
-            cli_fail(rc, "reading the credential");
-            goto done;
-        }
-        cli_maybe_unhex(&mdoc_file);
-        if (cli_load_key(a->device_key, &device) != TES_OK) {
-            cli_fail(rc, "device key");
-            goto done;
-        }
-        if (!tes_key_has_private(device)) {
-            cli_error(rc, "device key: %s is a public key; presenting needs the private key",
-                      a->device_key);
-            goto done;
-        }
-    }
-    if (a->mac && cli_load_key(a->reader_pub, &reader) != TES_OK) {
-        cli_fail(rc, "reader public key");
+    tes_wallet_present_result res = {0};
+    tes_err e = tes_wallet_credential(w.wallet, a->credential, &cred);
+    rc = CLI_EXIT_USAGE;
+    if (e == TES_ERR_NOT_FOUND) {
+        rc = cli_error(CLI_EXIT_USAGE,
+                       "present: the wallet %s holds no credential %lld (see 'tessera wallet "
+                       "list --wallet %s')",
+                       a->wallet, (long long)a->credential, a->wallet);
         goto done;
     }
-    if (cli_load_transcript(a->transcript, &transcript) != TES_OK) {
-        cli_fail(rc, "session transcript");
+    if (e != TES_OK) {
+        rc = cli_fail_code(cli_exit_for(e), e, "present: reading the wallet");
         goto done;
     }
-
-    if (!a->wallet)
-        mdoc_doctype(tes_buf_bytes(&mdoc_file), doctype, sizeof(doctype));
+    /* An output that cannot be written must not cost a single-use copy. */
+    if ((e = cli_check_output(a->out)) != TES_OK) {
+        rc = cli_fail_code(CLI_EXIT_USAGE, e, "present: the response cannot be written");
+        goto done;
+    }
+    if (a->mac && !(tes_se_caps(w.se) & TES_SE_CAP_ECDH_EXPORT)) {
+        rc = cli_error(CLI_EXIT_FAIL,
+                       "present: --mac needs the device key's ECDH result, and the wallet's "
+                       "%s secure element does not let it leave (no ecdh-export capability); "
+                       "present with a device signature instead",
+                       w.se->ops->name);
+        goto done;
+    }
+    if (load_inputs(a, &reader, &transcript) != CLI_EXIT_OK)
+        goto done;
+    tes_wallet_present_opts o = {.credential_id = a->credential,
+                                 .transcript = tes_buf_bytes(&transcript),
+                                 .auth = a->mac ? TES_DEVICE_AUTH_MAC : TES_DEVICE_AUTH_SIGNATURE,
+                                 .reader_key = reader};
     if (a->request) {
         if (cli_read_file(a->request, &req_raw) != TES_OK) {
             cli_fail(rc, "reading the request");
             goto done;
         }
         cli_maybe_unhex(&req_raw);
-        e = tes_mdoc_request_parse(tes_buf_bytes(&req_raw), &req);
-        if (e != TES_OK) {
-            rc = cli_fail(cli_exit_for(e), "request %s", a->request);
-            goto done;
-        }
-        have_req = true;
-        const tes_mdoc_doc_request *match = NULL;
-        for (size_t i = 0; i < req.n_docs && match == NULL; i++)
-            if (*doctype ? tes_bytes_eq(req.docs[i].doctype, TES_BYTES(doctype, strlen(doctype)))
-                         : req.n_docs == 1)
-                match = &req.docs[i];
-        if (match == NULL) {
-            rc = cli_error(CLI_EXIT_FAIL, "request %s asks for no document of type '%s'",
-                           a->request, *doctype ? doctype : "(unknown)");
-            goto done;
-        }
-        if (match->has_reader_auth)
-            fprintf(stderr, "note: the request's reader authentication is not checked here "
-                            "(the reader is untrusted)\n");
-        elems = match->elems;
-        n_elems = match->n_elems;
+        o.device_request = tes_buf_bytes(&req_raw);
     } else {
-        const tes_doctype *t = *doctype ? tes_doctype_find(doctype) : NULL;
-        list = strdup(a->elements);
-        if (list == NULL) {
-            rc = cli_error(CLI_EXIT_USAGE, "out of memory");
+        if ((rc = list_elems(a, cred->doctype, &list, elems, &n_elems)) != CLI_EXIT_OK)
             goto done;
-        }
-        if ((rc = parse_elements(list, t ? t->ns : NULL, list_elems, &n_elems)) != CLI_EXIT_OK)
-            goto done;
-        rc = CLI_EXIT_USAGE;
-        elems = list_elems;
+        o.elems = elems;
+        o.n_elems = n_elems;
     }
-
-    tes_signer signer;
-    tes_se_signer_ctx sctx;
-    se_ecdh_ctx ectx;
-    tes_mdoc_present_params p = {
-        .elems = elems,
-        .n_elems = n_elems,
-        .transcript = tes_buf_bytes(&transcript),
-        .reader_key = a->mac ? reader : NULL,
-    };
-    if (a->wallet) {
-        /* A key that needs the PIN: ask for it and check it before a copy is
-         * spent, so that a mistyped PIN costs no single-use copy. */
-        bool need_pin = cli_wallet_cred_flag(&w, CLI_SETTING_CRED_UV_FMT, a->credential);
-        /* A PKCS#11 token's private keys are usable only in a session logged in
-         * with the user PIN, whether or not the key needs user verification. */
-        need_pin = need_pin || cli_se_needs_login(w.se);
-        if (need_pin) {
-            if ((rc = cli_pin_read("present", a->pin_fd, "PIN", pin)) != CLI_EXIT_OK)
-                goto done;
-            have_pin = true;
-            e = w.se->ops->pin_verify(w.se, pin);
-            if (e != TES_OK) {
-                log_failure(&w, a->credential, elems, n_elems, e);
-                rc = cli_se_fail(&w, e, "present: checking the PIN");
-                goto done;
-            }
-        }
-        /* Nothing of the request in the credential: nothing to disclose, no
-         * copy spent. */
-        size_t n_disclosed = 0;
-        e = would_disclose(&w, a->credential, &p, &n_disclosed);
-        if (e == TES_OK && n_disclosed == 0) {
-            e = tes_err_set(TES_ERR_ELEMENT_NOT_ISSUED,
-                            "none of the %zu requested elements is in credential %lld; nothing "
-                            "disclosed, no copy spent",
-                            n_elems, (long long)a->credential);
-            log_failure(&w, a->credential, elems, n_elems, e);
-            rc = cli_fail_code(CLI_EXIT_FAIL, e, "present");
+    /* The PIN is asked when the credential's keys need it (or the token needs
+     * a login); the library checks it before a copy is spent. */
+    if (tes_wallet_present_needs_pin(w.wallet, a->credential)) {
+        if ((rc = cli_pin_read("present", a->pin_fd, "PIN", pin)) != CLI_EXIT_OK)
             goto done;
-        }
-        if (e == TES_OK)
-            e = tes_store_take_copy(w.store, a->credential, &copy);
-        if (e != TES_OK) {
-            if (e != TES_ERR_NOT_FOUND)
-                log_failure(&w, a->credential, elems, n_elems, e);
-            rc = cli_fail_code(cli_exit_for(e), e, "present: taking a copy of credential %lld",
-                               (long long)a->credential);
-            goto done;
-        }
-        have_copy = true;
-        tes_se_key_info ki;
-        e = w.se->ops->key_info(w.se, copy.key_id, &ki);
-        if (e != TES_OK) {
-            log_failure(&w, a->credential, elems, n_elems, e);
-            rc = cli_se_fail(&w, e, "present: key %s of credential %lld", copy.key_id,
-                             (long long)a->credential);
-            goto done;
-        }
-        if (ki.user_verification && !have_pin) {
-            if ((rc = cli_pin_read("present", a->pin_fd, "PIN", pin)) != CLI_EXIT_OK)
-                goto done;
-            have_pin = true;
-        }
-        sctx = (tes_se_signer_ctx){w.se, copy.key_id, have_pin ? pin : NULL};
-        signer = (tes_signer){tes_se_cose_sign, &sctx, TES_COSE_ES256};
-        ectx = (se_ecdh_ctx){w.se, copy.key_id, have_pin ? pin : NULL};
-        p.mdoc = tes_buf_bytes(&copy.mdoc);
-        if (a->mac) {
-            p.device_ecdh = se_ecdh;
-            p.device_ecdh_ctx = &ectx;
-        } else {
-            p.device = &signer;
-        }
-    } else {
-        signer = tes_signer_from_key(device);
-        p.mdoc = tes_buf_bytes(&mdoc_file);
-        p.device = a->mac ? NULL : &signer;
-        p.device_key = a->mac ? device : NULL;
+        o.pin = pin;
     }
-    e = tes_mdoc_present(&p, &out, &missing);
+    e = tes_wallet_present(w.wallet, &o, &out, &res);
+    tes_wipe(pin, sizeof(pin));
+    if (res.reader_auth_unchecked)
+        fprintf(stderr, "note: the request's reader authentication is not checked here "
+                        "(the reader is untrusted)\n");
     if (e != TES_OK) {
-        if (a->wallet) {
-            log_failure(&w, a->credential, elems, n_elems, e);
-            rc = cli_se_fail(&w, e, "presenting credential %lld", (long long)a->credential);
-        } else {
-            rc = cli_fail(cli_exit_for(e), "presenting %s", a->mdoc);
-        }
+        rc = cli_se_fail(&w, e, "present: credential %lld", (long long)a->credential);
         goto done;
-    }
-    if (a->wallet) {
-        /* Logged before the response leaves: the holder's log never misses a
-         * disclosure. */
-        tes_buf l = {0};
-        disclosed_list(tes_buf_bytes(&out), elems, n_elems, &l);
-        bool logged = log_entry(&w, a->credential, &l, "disclosed");
-        tes_buf_free(&l);
-        if (!logged) {
-            rc = CLI_EXIT_FAIL;
-            goto done;
-        }
     }
     if (cli_write_file(a->out, tes_buf_bytes(&out), true) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
         goto done;
     }
-    report(a, elems, n_elems, missing, tes_buf_bytes(&out));
+    report(a, a->request ? NULL : elems, res.n_requested, res.missing, tes_buf_bytes(&out), &res);
     rc = CLI_EXIT_OK;
 done:
     tes_wipe(pin, sizeof(pin));
-    if (have_copy)
-        tes_store_copy_free(&copy);
-    tes_store_creds_free(creds, n_creds);
-    if (wallet_open)
-        cli_wallet_close(&w);
-    if (have_req)
-        tes_mdoc_request_free(&req);
+    tes_wallet_present_result_free(&res);
+    tes_store_creds_free(cred, cred ? 1 : 0);
+    cli_wallet_close(&w);
+    free(list);
+    tes_key_free(reader);
+    out.secret = true;
+    tes_buf_free(&out);
+    tes_buf_free(&transcript);
+    tes_buf_free(&req_raw);
+    return rc;
+}
+
+/* From a credential file and a device key file. */
+static int present_file(const present_args *a)
+{
+    int rc = CLI_EXIT_USAGE;
+    tes_buf mdoc_file = {0}, req_raw = {0}, transcript = {0}, out = {0};
+    tes_key *device = NULL, *reader = NULL;
+    tes_mdoc_request req = {0};
+    char *list = NULL;
+    static tes_mdoc_req_elem list_elems_buf[MAX_ELEMENTS];
+    const tes_mdoc_req_elem *elems = NULL;
+    size_t n_elems = 0, missing = 0;
+    char doctype[256] = "";
+    tes_err e;
+
+    if (cli_read_file(a->mdoc, &mdoc_file) != TES_OK) {
+        cli_fail(rc, "reading the credential");
+        goto done;
+    }
+    cli_maybe_unhex(&mdoc_file);
+    if (cli_load_key(a->device_key, &device) != TES_OK) {
+        cli_fail(rc, "device key");
+        goto done;
+    }
+    if (!tes_key_has_private(device)) {
+        cli_error(rc, "device key: %s is a public key; presenting needs the private key",
+                  a->device_key);
+        goto done;
+    }
+    if (load_inputs(a, &reader, &transcript) != CLI_EXIT_OK)
+        goto done;
+    mdoc_doctype(tes_buf_bytes(&mdoc_file), doctype, sizeof(doctype));
+    if (a->request) {
+        if (cli_read_file(a->request, &req_raw) != TES_OK) {
+            cli_fail(rc, "reading the request");
+            goto done;
+        }
+        cli_maybe_unhex(&req_raw);
+        if ((rc = request_elems(a, tes_buf_bytes(&req_raw), doctype, &req, &elems, &n_elems)) !=
+            CLI_EXIT_OK)
+            goto done;
+    } else {
+        if ((rc = list_elems(a, doctype, &list, list_elems_buf, &n_elems)) != CLI_EXIT_OK)
+            goto done;
+        elems = list_elems_buf;
+    }
+    rc = CLI_EXIT_USAGE;
+    tes_signer signer = tes_signer_from_key(device);
+    tes_mdoc_present_params p = {
+        .mdoc = tes_buf_bytes(&mdoc_file),
+        .elems = elems,
+        .n_elems = n_elems,
+        .transcript = tes_buf_bytes(&transcript),
+        .reader_key = a->mac ? reader : NULL,
+        .device = a->mac ? NULL : &signer,
+        .device_key = a->mac ? device : NULL,
+    };
+    e = tes_mdoc_present(&p, &out, &missing);
+    if (e != TES_OK) {
+        rc = cli_fail(cli_exit_for(e), "presenting %s", a->mdoc);
+        goto done;
+    }
+    if (cli_write_file(a->out, tes_buf_bytes(&out), true) != TES_OK) {
+        rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
+        goto done;
+    }
+    report(a, elems, n_elems, missing, tes_buf_bytes(&out), NULL);
+    rc = CLI_EXIT_OK;
+done:
+    tes_mdoc_request_free(&req);
     free(list);
     tes_key_free(reader);
     tes_key_free(device);
@@ -581,6 +390,11 @@ done:
     tes_buf_free(&req_raw);
     tes_buf_free(&mdoc_file);
     return rc;
+}
+
+static int present(const present_args *a)
+{
+    return a->wallet ? present_wallet(a) : present_file(a);
 }
 
 int cmd_present(int argc, char **argv)

@@ -342,7 +342,7 @@ static int cmd_list(int argc, char **argv)
         return rc;
     tes_store_cred *creds = NULL;
     size_t n = 0;
-    tes_err e = tes_store_list(w.store, &creds, &n);
+    tes_err e = tes_wallet_list(w.wallet, &creds, &n);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: reading the store", cmd);
         goto out;
@@ -446,7 +446,7 @@ static int cmd_log(int argc, char **argv)
         return rc;
     tes_store_log_entry *ents = NULL;
     size_t n = 0;
-    tes_err e = tes_store_log_list(w.store, &ents, &n);
+    tes_err e = tes_wallet_log(w.wallet, &ents, &n);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: reading the log", cmd);
         goto out;

@@ -16,12 +16,12 @@
 #include <unistd.h>
 
 #include "tessera/proximity.h"
+#include "tessera/wallet.h"
 
 #include "cli.h"
 
-#define READER_ROOTS "reader_roots.pem"
 #define MAX_TRUST_ARGS 64
-#define MAX_ROOTS 64
+#define MAX_ROOTS TES_WALLET_MAX_READER_ROOTS
 #define DEFAULT_TIMEOUT 120
 #define DEFAULT_VPCD "127.0.0.1:35963"
 /* NFC data retrieval sizes announced in the Handover Select (extended length). */
@@ -100,8 +100,7 @@ static void note_released(consent_ctx *c, const tes_consent_request *req)
 
 static bool need_pin(consent_ctx *c, int64_t cred)
 {
-    return cli_wallet_cred_flag(c->w, CLI_SETTING_CRED_UV_FMT, cred) ||
-           cli_se_needs_login(c->w->se);
+    return tes_wallet_present_needs_pin(c->w->wallet, cred);
 }
 
 /* Reads one answer line from the terminal. */
@@ -274,24 +273,32 @@ typedef struct present_args {
     size_t timeout;
 } present_args;
 
-static int load_reader_trust(const present_args *a, cli_wallet *w, tes_trust_store *store)
+/* --reader-trust into *store; without it *store stays NULL (tes_wallet_serve
+ * uses the wallet's own roots) and a wallet that trusts none is told so. */
+static int load_reader_trust(const present_args *a, cli_wallet *w, tes_trust_store **store)
 {
     const char *cmd = "wallet present";
-    if (a->n_trust > 0)
-        return cli_load_trust(cmd, a->trust, a->n_trust, TES_PROFILE_READER, store);
-    char path[PATH_MAX];
-    if (!cli_path_in(path, sizeof(path), w->dir, READER_ROOTS))
-        return cli_usage_error(cmd, "--wallet path too long");
-    if (access(path, F_OK) != 0) {
+    *store = NULL;
+    if (a->n_trust > 0) {
+        if (tes_trust_store_new(store) != TES_OK)
+            return cli_fail(CLI_EXIT_USAGE, "%s: trust store", cmd);
+        return cli_load_trust(cmd, a->trust, a->n_trust, TES_PROFILE_READER, *store);
+    }
+    tes_cert **roots = NULL;
+    size_t n = 0;
+    tes_err e = tes_wallet_reader_roots_get(w->wallet, &roots, &n);
+    if (e != TES_OK)
+        return cli_fail_code(CLI_EXIT_USAGE, e, "%s: the wallet's reader roots", cmd);
+    for (size_t i = 0; i < n; i++)
+        tes_cert_free(roots[i]);
+    free(roots);
+    if (n == 0)
         fprintf(stderr,
                 "tessera: wallet present: the wallet trusts no reader authority: every reader "
                 "will be shown as NOT authenticated (add one with 'tessera wallet trust-reader "
                 "--wallet %s --root PEM')\n",
                 w->dir);
-        return CLI_EXIT_OK;
-    }
-    const char *one[1] = {path};
-    return cli_load_trust(cmd, one, 1, TES_PROFILE_READER, store);
+    return CLI_EXIT_OK;
 }
 
 /* Prints the outcome of tes_holder_serve; returns the exit code. */
@@ -382,8 +389,8 @@ out:
 
 /* NFC: the card logic is pumped through vpcd in a thread while the holder's
  * session runs over the card's transport in this one. */
-static tes_err serve_nfc(const present_args *a, tes_holder_params *p, tes_apdu_card *card,
-                         tes_holder_result *res)
+static tes_err serve_nfc(const present_args *a, cli_wallet *w, tes_wallet_serve_opts *p,
+                         tes_apdu_card *card, tes_holder_result *res)
 {
     const char *cmd = "wallet present";
     nfc_pump pump = {.card = card, .vpcd = a->vpcd, .timeout_ms = p->timeout_ms};
@@ -395,7 +402,7 @@ static tes_err serve_nfc(const present_args *a, tes_holder_params *p, tes_apdu_c
            a->vpcd, a->timeout);
     fflush(stdout);
     p->t = tes_apdu_card_transport(card);
-    tes_err e = tes_holder_serve(p, res);
+    tes_err e = tes_wallet_serve(w->wallet, p, res);
     char msg[1024];
     snprintf(msg, sizeof(msg), "%s", tes_err_message());
     /* Give the reader time to fetch the last response, then take the card away. */
@@ -432,12 +439,7 @@ static int present(const present_args *a)
     consent_ctx cc = {.w = &w, .pin_fd = a->pin_fd, .policy_path = a->policy};
     tes_err e;
 
-    rc = CLI_EXIT_USAGE;
-    if (tes_trust_store_new(&trust) != TES_OK) {
-        cli_fail(rc, "%s: trust store", cmd);
-        goto out;
-    }
-    if ((rc = load_reader_trust(a, &w, trust)) != CLI_EXIT_OK)
+    if ((rc = load_reader_trust(a, &w, &trust)) != CLI_EXIT_OK)
         goto out;
     rc = CLI_EXIT_USAGE;
     if (a->policy) {
@@ -469,21 +471,19 @@ static int present(const present_args *a)
         goto out;
     }
 
-    tes_holder_params p = {
+    tes_wallet_serve_opts p = {
         .t = t,
         .engagement = &eng,
         .edevice = edevice,
         .nfc_handover_select = tes_buf_bytes(&ndef),
-        .se = w.se,
-        .store = w.store,
-        .reader_trust = trust,
+        .reader_trust = trust, /* NULL: the wallet's own roots */
         .consent = consent_cb,
         .consent_ctx = &cc,
         .now = (int64_t)time(NULL),
         .timeout_ms = (int)a->timeout * 1000,
     };
     tes_holder_result res = {0};
-    e = a->nfc ? serve_nfc(a, &p, card, &res) : tes_holder_serve(&p, &res);
+    e = a->nfc ? serve_nfc(a, &w, &p, card, &res) : tes_wallet_serve(w.wallet, &p, &res);
     rc = report(cmd, &w, &cc, e, &res);
 out:
     if (t)
@@ -633,90 +633,66 @@ int cmd_wallet_trust_reader(int argc, char **argv)
     int rc = cli_wallet_open(cmd, wallet, &w);
     if (rc != CLI_EXIT_OK)
         return rc;
-    char path[PATH_MAX];
-    tes_cert *certs[MAX_ROOTS];
-    size_t n = 0;
-    tes_buf raw = {0}, pem = {0};
+    tes_cert *add[MAX_ROOTS], **have = NULL;
+    size_t from[MAX_ROOTS]; /* which --root each certificate came from */
+    size_t n_add = 0, n = 0, added = 0, bad = 0;
+    tes_buf raw = {0};
+    tes_err e;
     rc = CLI_EXIT_USAGE;
-    if (!cli_path_in(path, sizeof(path), wallet, READER_ROOTS)) {
-        rc = cli_usage_error(cmd, "--wallet path too long");
-        goto out;
-    }
-    if (access(path, F_OK) == 0) {
-        if (cli_read_file(path, &raw) != TES_OK ||
-            tes_cert_parse_all(tes_buf_bytes(&raw), certs, MAX_ROOTS, &n) != TES_OK) {
-            cli_fail(rc, "%s: reading %s", cmd, path);
-            n = 0;
-            goto out;
-        }
-        tes_buf_reset(&raw);
-    }
-    size_t before = n;
     for (size_t i = 0; i < n_roots; i++) {
-        tes_cert *add[MAX_ROOTS];
         size_t k = 0;
         if (cli_read_file(roots[i], &raw) != TES_OK) {
             cli_fail(rc, "%s: --root", cmd);
             goto out;
         }
-        if (tes_cert_parse_all(tes_buf_bytes(&raw), add, MAX_ROOTS, &k) != TES_OK || k == 0) {
+        e = tes_cert_parse_all(tes_buf_bytes(&raw), add + n_add, MAX_ROOTS - n_add, &k);
+        tes_buf_reset(&raw);
+        if (e != TES_OK || k == 0) {
             cli_error(rc, "%s: %s holds no certificate", cmd, roots[i]);
             goto out;
         }
-        tes_buf_reset(&raw);
-        for (size_t j = 0; j < k; j++) {
-            bool dup = false;
-            for (size_t m = 0; m < n && !dup; m++)
-                dup = memcmp(tes_cert_get_info(certs[m])->sha256, tes_cert_get_info(add[j])->sha256,
-                             32) == 0;
-            tes_err e = dup ? TES_OK : tes_trust_check_root(add[j]);
-            if (e != TES_OK) {
-                cli_fail_code(CLI_EXIT_FAIL, e, "%s: %s is not a root certificate", cmd, roots[i]);
-                rc = CLI_EXIT_FAIL;
-                for (size_t q = j; q < k; q++)
-                    tes_cert_free(add[q]);
-                goto out;
-            }
-            if (dup || n == MAX_ROOTS) {
-                if (!dup)
-                    fprintf(stderr, "tessera: %s: more than %d roots; %s not added\n", cmd,
-                            MAX_ROOTS, tes_cert_get_info(add[j])->subject);
-                tes_cert_free(add[j]);
-            } else {
-                certs[n++] = add[j];
-            }
-        }
+        for (size_t j = 0; j < k; j++)
+            from[n_add + j] = i;
+        n_add += k;
     }
-    if (n > before) {
-        for (size_t i = 0; i < n; i++)
-            if (tes_cert_to_pem(certs[i], &pem) != TES_OK) {
-                cli_fail(rc, "%s: PEM", cmd);
-                goto out;
-            }
-        if (cli_write_file(path, tes_buf_bytes(&pem), false) != TES_OK) {
-            cli_fail(rc, "%s: writing %s", cmd, path);
-            goto out;
-        }
+    e = tes_wallet_reader_roots_add(w.wallet, add, n_add, &added, &bad);
+    if (e == TES_ERR_ARG || tes_err_is_env(e)) {
+        cli_fail_code(rc, e, "%s: the wallet's reader roots", cmd);
+        goto out;
+    }
+    if (e != TES_OK) {
+        rc = e == TES_ERR_READER_ROOTS_FULL
+                 ? cli_fail_code(CLI_EXIT_FAIL, e, "%s: nothing added", cmd)
+                 : cli_fail_code(CLI_EXIT_FAIL, e, "%s: %s is not a root certificate", cmd,
+                                 bad < n_add ? roots[from[bad]] : "?");
+        goto out;
+    }
+    if ((e = tes_wallet_reader_roots_get(w.wallet, &have, &n)) != TES_OK) {
+        cli_fail_code(rc, e, "%s: the wallet's reader roots", cmd);
+        goto out;
     }
     if (n == 0) {
         printf("the wallet %s trusts no reader authority (readers are shown as not "
                "authenticated)\n",
                wallet);
     } else {
-        printf("the wallet %s trusts readers licensed by (%s):\n", wallet, path);
+        printf("the wallet %s trusts readers licensed by (%s/%s):\n", wallet, wallet,
+               TES_WALLET_READER_ROOTS);
         for (size_t i = 0; i < n; i++) {
             char until[21];
-            tes_time_format(tes_cert_get_info(certs[i])->not_after, until);
-            printf("  %s (until %s)%s\n", tes_cert_get_info(certs[i])->subject, until,
-                   i >= before ? "  [added]" : "");
+            tes_time_format(tes_cert_get_info(have[i])->not_after, until);
+            printf("  %s (until %s)%s\n", tes_cert_get_info(have[i])->subject, until,
+                   i >= n - added ? "  [added]" : "");
         }
     }
     rc = CLI_EXIT_OK;
 out:
+    for (size_t i = 0; i < n_add; i++)
+        tes_cert_free(add[i]);
     for (size_t i = 0; i < n; i++)
-        tes_cert_free(certs[i]);
+        tes_cert_free(have[i]);
+    free(have);
     tes_buf_free(&raw);
-    tes_buf_free(&pem);
     cli_wallet_close(&w);
     return rc;
 }
