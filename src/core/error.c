@@ -125,6 +125,8 @@ static const err_entry table[] = {
     {TES_ERR_BATCH_KEY_SHARED, "batch_key_shared", "two copies are bound to the same key"},
     {TES_ERR_BATCH_PROTECTIONS, "batch_protections",
      "the copies' keys differ in their protections"},
+    /* enrol: */
+    {TES_ERR_COPY_NOT_BOUND, "copy_not_bound", "a copy is not bound to the key made for it"},
     {TES_ERR_NOMEM, "out_of_memory", "allocation failed"},
     {TES_ERR_IO, "io", "file or socket I/O failed"},
     {TES_ERR_CRYPTO, "crypto_backend", "the crypto backend failed"},
