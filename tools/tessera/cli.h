@@ -132,15 +132,12 @@ bool cli_parse_size(const char *s, size_t max, size_t *out);
 #define CLI_WALLET_DB TES_WALLET_DB
 #define CLI_WALLET_SE_DIR TES_WALLET_SE_DIR
 #define CLI_SETTING_SE TES_WALLET_SETTING_SE
-/* Per credential: whether its copies' keys need user verification (so
- * `present` can ask for and check the PIN before it spends a copy), and
- * whether its copies are single-use (so `wallet list` can say what is left).
- * Both are now columns of the credential, written with it in one transaction;
- * these setting names are what wallets before store schema 2 used (the store
- * migrates them) and select the flag in cli_wallet_cred_flag. */
+/* Transitional, until the last callers (cmd_present.c, cmd_wallet_present.c)
+ * read the typed fields needs_pin / single_use of tes_wallet_credential
+ * themselves: the selectors of cli_wallet_cred_flag (once the setting names
+ * of wallets before store schema 2, which the store migrates). */
 #define CLI_SETTING_CRED_UV_FMT "credential.%lld.uv"
 #define CLI_SETTING_CRED_SINGLE_FMT "credential.%lld.single_use"
-/* Whether the wallet recorded setting fmt (one of the above) as "1" for cred. */
 
 typedef struct cli_wallet {
     char dir[PATH_MAX];
@@ -159,8 +156,9 @@ bool cli_se_needs_login(const tes_se *se);
  * (errors already reported, prefixed with cmd). */
 int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w);
 void cli_wallet_close(cli_wallet *w);
-/* Whether the wallet recorded setting fmt (CLI_SETTING_CRED_*_FMT) as "1" for
- * credential cred. */
+/* Transitional (above): credential cred's needs_pin (fmt
+ * CLI_SETTING_CRED_UV_FMT) or single_use (CLI_SETTING_CRED_SINGLE_FMT), false
+ * when there is no such credential. New code calls tes_wallet_credential. */
 bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred);
 
 /* Like cli_fail, with the error's stable name appended: "...: msg [pin_wrong]". */

@@ -65,17 +65,13 @@ void cli_wallet_close(cli_wallet *w)
 
 bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred)
 {
-    /* Recorded with the credential itself (one transaction); the settings of
-     * older wallets were carried over by the store's migration. */
-    tes_store_cred *creds = NULL;
-    size_t n = 0;
+    /* The typed flags of the credential (tes_wallet_credential); fmt only
+     * selects which. */
+    tes_store_cred *c = NULL;
     bool set = false;
-    if (tes_store_list(w->store, &creds, &n) == TES_OK)
-        for (size_t i = 0; i < n; i++)
-            if (creds[i].id == cred)
-                set = strcmp(fmt, CLI_SETTING_CRED_UV_FMT) == 0 ? creds[i].needs_pin
-                                                                : creds[i].single_use;
-    tes_store_creds_free(creds, n);
+    if (tes_wallet_credential(w->wallet, cred, &c) == TES_OK)
+        set = strcmp(fmt, CLI_SETTING_CRED_UV_FMT) == 0 ? c->needs_pin : c->single_use;
+    tes_store_creds_free(c, c ? 1 : 0);
     return set;
 }
 
