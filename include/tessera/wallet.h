@@ -283,11 +283,11 @@ typedef struct tes_wallet_enrol_opts {
 } tes_wallet_enrol_opts;
 
 typedef struct tes_wallet_enrol_result {
-    int64_t cred_id;        /* in the store (tes_wallet_credential) */
-    size_t copies;          /* stored: as many as asked, fewer if the issuer sent fewer */
+    int64_t cred_id;                 /* in the store (tes_wallet_credential) */
+    size_t copies;                   /* stored: as many as asked, fewer if the issuer sent fewer */
     int64_t valid_from, valid_until; /* the credential's, all copies valid within */
-    bool single_use;        /* each copy is presented once */
-    bool needs_pin;         /* every presentation needs the PIN (always, for now) */
+    bool single_use;                 /* each copy is presented once */
+    bool needs_pin;                  /* every presentation needs the PIN (always, for now) */
     /* The device id the issuer recorded (the SE's, from the attestations
      * made: tes_se_device_id); "" when the SE made no attestation (the issuer
      * then knows each copy by its key's thumbprint) */

@@ -105,8 +105,7 @@ static bool is_kept(char (*kept)[64], size_t n, const char *id)
 
 /* Deletes the keys made and not kept; false when the SE refused one (its id
  * into stuck). */
-static bool delete_unkept(enrol_ctx *c, char (*kept)[64], size_t n_kept,
-                          char stuck[TES_SE_ID_MAX])
+static bool delete_unkept(enrol_ctx *c, char (*kept)[64], size_t n_kept, char stuck[TES_SE_ID_MAX])
 {
     bool all = true;
     for (size_t i = 0; i < c->n_created; i++)
@@ -133,10 +132,10 @@ static tes_err check_first(tes_se *se, const tes_wallet_enrol_opts *o, bool *jwt
         return e;
     /* A secure element without key attestation JWTs (PKCS#11) keeps to the x5c form. */
     *jwt_attest = se->ops->size >= sizeof(tes_se_ops) && se->ops->attest_jwt != NULL;
-    if (!*jwt_attest &&
-        (o->proof == TES_OID4VCI_PROOF_KEY_ATTESTATION || o->proof == TES_OID4VCI_PROOF_ATTESTATION))
-        return tes_err_set(TES_ERR_UNSUPPORTED, "the %s secure element makes no key attestation JWTs",
-                           se->ops->name);
+    if (!*jwt_attest && (o->proof == TES_OID4VCI_PROOF_KEY_ATTESTATION ||
+                         o->proof == TES_OID4VCI_PROOF_ATTESTATION))
+        return tes_err_set(TES_ERR_UNSUPPORTED,
+                           "the %s secure element makes no key attestation JWTs", se->ops->name);
     return TES_OK;
 }
 
@@ -177,10 +176,8 @@ tes_err tes_wallet_enrol(tes_wallet *w, const tes_wallet_enrol_opts *o, tes_wall
         return e;
     /* Every copy's key needs the PIN; none is single-use in the SE (the proof
      * of possession is its first signature): tes_wallet_copy_use. */
-    enrol_ctx ctx = {.se = tes_wallet_se(w),
-                     .pin = o->pin,
-                     .ko = {.user_verification = true},
-                     .cap = copies};
+    enrol_ctx ctx = {
+        .se = tes_wallet_se(w), .pin = o->pin, .ko = {.user_verification = true}, .cap = copies};
     tes_buf *mdocs = NULL;
     char(*key_ids)[64] = NULL;
     size_t n = 0;
@@ -242,13 +239,15 @@ out:;
             char why[768];
             snprintf(why, sizeof why, "%s", tes_err_message());
             if (cleaned)
-                e = tes_err_set(e, "%s (nothing stored; the %zu key%s made for it deleted from the "
-                               "secure element)",
-                            why, ctx.n_created, ctx.n_created == 1 ? "" : "s");
+                e = tes_err_set(e,
+                                "%s (nothing stored; the %zu key%s made for it deleted from the "
+                                "secure element)",
+                                why, ctx.n_created, ctx.n_created == 1 ? "" : "s");
             else
-                e = tes_err_set(e, "%s (nothing stored; the secure element kept key %s made for it: "
-                               "it serves no credential)",
-                            why, stuck);
+                e = tes_err_set(e,
+                                "%s (nothing stored; the secure element kept key %s made for it: "
+                                "it serves no credential)",
+                                why, stuck);
         }
     }
     if (mdocs != NULL)

@@ -225,13 +225,12 @@ static tes_err offer_parse(const char *uri, offer *o)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     size_t len;
     tes_err err = tes_url_decode(val, val_len, true, text, MAX_OFFER + 1, &len);
-    if (err != TES_OK) {
-        free(text);
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: %s", tes_err_message());
-    }
     json_error_t jerr;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = err == TES_OK ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    tes_wipe(text, MAX_OFFER + 1); /* the pre-authorized code */
     free(text);
+    if (err != TES_OK)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: %s", tes_err_message());
     if (!json_is_object(j)) {
         json_decref(j);
         return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: credential_offer is not a JSON object");
@@ -406,8 +405,8 @@ static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const c
     tes_err err = proof_jwk(key, &x, &y);
     if (err != TES_OK)
         goto out;
-    hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", PROOF_TYP, "alg", "ES256",
-                    "jwk", "kty", "EC", "crv", "P-256", "x", (const char *)x.ptr, x.len, "y",
+    hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", PROOF_TYP, "alg", "ES256", "jwk",
+                    "kty", "EC", "crv", "P-256", "x", (const char *)x.ptr, x.len, "y",
                     (const char *)y.ptr, y.len);
     if (hdr != NULL && ka != NULL) {
         json_object_set_new(hdr, "key_attestation", json_string(ka));
@@ -548,8 +547,7 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
     *key_ids = NULL;
     *n = 0;
     if (batch == 0 || batch > BATCH_HARD_MAX)
-        return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: batch must be 1..%d",
-                           BATCH_HARD_MAX);
+        return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: batch must be 1..%d", BATCH_HARD_MAX);
     if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK)
         return tes_err_set(TES_ERR_TRANSPORT, "libcurl could not be initialised");
 

@@ -370,7 +370,8 @@ tes_err tes_wallet_add(tes_wallet *w, const tes_bytes *mdocs, size_t n,
     at = n;
     const tes_store_cred meta = {
         .doctype = first.doctype,
-        .display_name = (char *)(display_name ? display_name : tes_wallet_default_name(first.doctype)),
+        .display_name =
+            (char *)(display_name ? display_name : tes_wallet_default_name(first.doctype)),
         .issuer = first.issuer,
         .valid_from = first.valid_from,
         .valid_until = first.valid_until,

@@ -1,6 +1,6 @@
 /*
  * The issuer tests' shared fixture (test_issuer, test_key_attestation,
- * test_ds_hsm): header-only, static inline, included after harness.h.
+ * test_ds_hsm, test_wallet_enrol): header-only, static inline, included after harness.h.
  *
  *  - a test clock the tests move (fx_clock_offset);
  *  - a temp dir with an authority as `tessera authority init` makes it;

@@ -9,7 +9,9 @@
  *  - a wrong transaction code: TES_ERR_GRANT, nothing stored, no key left;
  *  - the issuer answered but storing failed: nothing stored, the keys made
  *    deleted from the SE, and the error says so;
- *  - reporting the phone lost by its device id (tes_wallet_report_lost).
+ *  - reporting the phone lost by its device id (tes_wallet_report_lost);
+ *  - the device id itself (tes_se_device_id, _jwt): one id from a chain and
+ *    from a key attestation JWT of one SE, and what each refuses.
  * The acceptance rule "each copy bound to the key made for it" is tested
  * through tes_wallet_add in test_wallet.c (the service does not misbehave). */
 #include <sqlite3.h>
@@ -159,8 +161,7 @@ TEST(enrol_batch_of_three_as_one_single_use_credential)
     size_t suspended = 0;
     CHECK_ERR(tes_wallet_report_lost(E.url, recovery, dev, &suspended), TES_OK);
     CHECK_EQ_INT(suspended, 3);
-    CHECK_ERR(tes_wallet_report_lost(E.url, "AAAA-BBBB-CCCC-DDDD", dev, &suspended),
-              TES_ERR_GRANT);
+    CHECK_ERR(tes_wallet_report_lost(E.url, "AAAA-BBBB-CCCC-DDDD", dev, &suspended), TES_ERR_GRANT);
 
     tes_buf_free(&uri);
     tes_wallet_close(w);
@@ -293,5 +294,48 @@ TEST(enrol_store_failure_deletes_the_keys)
     CHECK_EQ_INT(n_creds(w), 0);
     CHECK_EQ_INT(n_keys(w), 0);
     tes_buf_free(&uri);
+    tes_wallet_close(w);
+}
+
+/* tes_se_device_id and its JWT form: the same id from an attestation chain
+ * and from a key attestation JWT of one SE (what the issuer records either
+ * way), and what each refuses. */
+TEST(se_device_id_of_chain_and_jwt)
+{
+    REQUIRE(env_up());
+    tes_wallet *w = phone(false);
+    REQUIRE(w != NULL);
+    tes_se *se = tes_wallet_se(w);
+    char id[TES_SE_ID_MAX], want[65], got[65];
+    const tes_se_key_opts ko = {0};
+    REQUIRE(tes_se_create_key(se, &ko, id) == TES_OK);
+    REQUIRE(fx_se_device_id(se, want));
+    tes_buf chain = {0}, jwt = {0};
+    REQUIRE(se->ops->attest(se, id, TES_BYTES("n", 1), &chain) == TES_OK);
+    CHECK_ERR(tes_se_device_id(tes_buf_bytes(&chain), got), TES_OK);
+    CHECK_EQ_STR(got, want);
+    const char *ids[1] = {id};
+    REQUIRE(tes_se_attest_jwt(se, ids, 1, "nonce", &jwt) == TES_OK);
+    CHECK_ERR(tes_se_device_id_jwt(tes_buf_bytes(&jwt), got), TES_OK);
+    CHECK_EQ_STR(got, want);
+    CHECK_ERR(tes_wallet_device_id(w, got), TES_OK);
+    CHECK_EQ_STR(got, want);
+
+    /* a chain of one certificate: no SE certificate; not CBOR; x5c[1] no bytes */
+    static const uint8_t one[] = {0x81, 0x41, 0x00};
+    CHECK_ERR(tes_se_device_id(TES_BYTES(one, sizeof one), got), TES_ERR_NOT_FOUND);
+    CHECK_EQ_STR(got, "");
+    static const uint8_t junk[] = {0xff, 0x00};
+    CHECK_ERR(tes_se_device_id(TES_BYTES(junk, sizeof junk), got), TES_ERR_ATTESTATION);
+    static const uint8_t not_bytes[] = {0x82, 0x41, 0x00, 0x01};
+    CHECK_ERR(tes_se_device_id(TES_BYTES(not_bytes, sizeof not_bytes), got), TES_ERR_ATTESTATION);
+    CHECK_ERR(tes_se_device_id(TES_BYTES(NULL, 0), got), TES_ERR_ATTESTATION);
+    /* JWTs: no x5c ({"alg":"ES256"}), not a JWT, a header that is not JSON */
+    CHECK_ERR(tes_se_device_id_jwt(TES_BYTES_STR("eyJhbGciOiJFUzI1NiJ9.e30.sig"), got),
+              TES_ERR_NOT_FOUND);
+    CHECK_ERR(tes_se_device_id_jwt(TES_BYTES_STR("no dot at all"), got), TES_ERR_ATTESTATION);
+    CHECK_ERR(tes_se_device_id_jwt(TES_BYTES_STR("bm90IGpzb24.e30.sig"), got), TES_ERR_ATTESTATION);
+    tes_buf_free(&chain);
+    tes_buf_free(&jwt);
     tes_wallet_close(w);
 }
