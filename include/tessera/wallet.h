@@ -276,7 +276,8 @@ typedef struct tes_wallet_enrol_opts {
     const char *offer_uri; /* required: the openid-credential-offer:// URI */
     const char *tx_code;   /* the transaction code (1..16 characters) when the offer needs one */
     const char *pin;       /* required: the wallet's PIN */
-    size_t copies;         /* 1..TES_WALLET_MAX_COPIES (the issuer may allow fewer); 0: 1 */
+    size_t copies;         /* 1..TES_WALLET_MAX_COPIES; 0: 1. The client asks for at most
+                              100 in one request (TES_ERR_ARG beyond), the issuer its batch_max */
     tes_oid4vci_proof_form proof; /* 0: TES_OID4VCI_PROOF_AUTO */
     const char *display_name;     /* NULL: tes_wallet_default_name of the doctype */
     const tes_clock *clock;       /* the proofs' "iat"; NULL: the system clock */
