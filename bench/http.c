@@ -22,6 +22,7 @@
 
 #include "tessera/crypto.h"
 #include "tessera/issuer.h"
+#include "tessera/wallet.h"
 
 static const char PID_CLAIMS[] =
     "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": \"Erika\","

@@ -151,6 +151,8 @@ typedef enum tes_err {
     TES_ERR_BATCH_MIXED = 358,       /* copies of one batch differ in doctype or issuer */
     TES_ERR_BATCH_KEY_SHARED = 359,  /* two copies of one batch are bound to the same key */
     TES_ERR_BATCH_PROTECTIONS = 360, /* the copies' keys differ in protections (PIN, single use) */
+    /* enrol: */
+    TES_ERR_COPY_NOT_BOUND = 361,    /* a copy is not bound to the key made for it */
     /* present: */
     TES_ERR_READER_ROOTS_FULL = 365, /* the wallet's list of reader authorities is full */
 
@@ -269,6 +271,18 @@ TES_MUST_CHECK tes_err tes_b64url_decode(tes_buf *out, const char *text, size_t 
 /* Standard base64 (for PEM); whitespace skipped on input. */
 void tes_b64_encode(tes_buf *out, tes_bytes in);
 TES_MUST_CHECK tes_err tes_b64_decode(tes_buf *out, const char *text, size_t len);
+/* Percent (URL) decoding of one form component or URI query value, strictly:
+ * '%' must be followed by two hex digits, '+' is a space when plus_space, a
+ * raw byte <= 0x20 or >= 0x7f and a decoded control character are refused.
+ * Writes the decoded bytes NUL-terminated into out (cap bytes including the
+ * NUL); *out_len (may be NULL) receives their number. Errors: TES_ERR_ARG
+ * (NULL out, cap 0), TES_ERR_HTTP_REQUEST (malformed, or longer than cap - 1:
+ * the callers parse HTTP forms and OpenID4VCI offer URIs). */
+TES_MUST_CHECK tes_err tes_url_decode(const char *in, size_t len, bool plus_space, char *out,
+                                      size_t cap, size_t *out_len);
+/* Appends the percent-encoding of s[0..len) to out: the RFC 3986 unreserved
+ * characters kept, every other byte as %XX (upper case). */
+void tes_url_encode(tes_buf *out, const char *s, size_t len);
 
 /* Untrusted text (a name, a doctype, a value from the wire) made safe to put in
  * a message or show to a person: the bytes of v into out as a C string of at

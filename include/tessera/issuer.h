@@ -5,8 +5,8 @@
  * attestation, batch issuance), status list publication, and the operator
  * actions (enrol, revoke, suspend, reinstate).
  *
- * Wire profile (what tessera's wallet client speaks; any OpenID4VCI 1.0
- * wallet for mso_mdoc should too):
+ * Wire profile (what tessera's wallet client, tessera/wallet.h, speaks; any
+ * OpenID4VCI 1.0 wallet for mso_mdoc should too):
  *   GET  /.well-known/openid-credential-issuer   issuer metadata
  *   GET  /.well-known/oauth-authorization-server  AS metadata (token endpoint,
  *        grant pre-authorized_code supported)
@@ -302,88 +302,6 @@ typedef struct tes_authority_result {
 TES_MUST_CHECK tes_err tes_authority_create(const tes_authority_params *p,
                                             tes_authority_result *out);
 void tes_authority_result_free(tes_authority_result *r);
-
-/* ---- wallet side: an OpenID4VCI client ---- */
-
-/* Key material the client asks for, per copy: creates a key, returns its
- * public key, its attestation chain (CBOR array, as tes_se attest) for the
- * challenge, and signs the proof JWT's signing input (ES256 raw r||s).
- * Implemented by the wallet over its secure element. In the key attestation
- * forms below the challenge given to create is empty and a chain returned is
- * not used (create may skip attesting). */
-typedef struct tes_oid4vci_keys {
-    tes_err (*create)(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *public_key_pem,
-                      tes_buf *attestation);
-    tes_err (*sign)(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64]);
-    void *ctx;
-} tes_oid4vci_keys;
-
-/* Which proofs the client sends (tes_oid4vci_proof_opts.form). */
-typedef enum tes_oid4vci_proof_form {
-    /* key_attestation given and the issuer's metadata has
-     * key_attestations_required for the jwt proof type: as KEY_ATTESTATION;
-     * otherwise as X5C. */
-    TES_OID4VCI_PROOF_AUTO = 0,
-    /* Tessera's own form: jwt proofs whose header carries "jwk" and, when
-     * create returned one, the attestation chain as "x5c" (the challenge
-     * given to create is the c_nonce). What tes_oid4vci_obtain sends. */
-    TES_OID4VCI_PROOF_X5C = 1,
-    /* OpenID4VCI 1.0: one jwt proof per key, its header {"typ",
-     * "alg": "ES256", "jwk", "key_attestation": a key attestation JWT of that
-     * key for the c_nonce (Appendix D.1, F.1)}. Needs key_attestation. */
-    TES_OID4VCI_PROOF_KEY_ATTESTATION = 2,
-    /* OpenID4VCI 1.0 proof type "attestation" (Appendix F.3): one key
-     * attestation of all the batch's keys for the c_nonce, no signature by
-     * the keys. Needs key_attestation and an issuer that lists the proof
-     * type (TES_ERR_UNSUPPORTED otherwise). */
-    TES_OID4VCI_PROOF_ATTESTATION = 3,
-} tes_oid4vci_proof_form;
-
-/* How keys are attested to the issuer (tes_oid4vci_obtain_with). */
-typedef struct tes_oid4vci_proof_opts {
-    tes_oid4vci_proof_form form;
-    /* Appends to *jwt a key attestation JWT (OpenID4VCI 1.0 Appendix D.1)
-     * of the n keys key_ids made by keys->create, with "nonce" = nonce (e.g.
-     * tes_se_attest_jwt); ctx is keys->ctx. NULL: only the X5C form. */
-    tes_err (*key_attestation)(void *ctx, const char *const *key_ids, size_t n, const char *nonce,
-                               tes_buf *jwt);
-    /* appended: the proofs' "iat" (NULL: the system clock) */
-    const tes_clock *clock;
-} tes_oid4vci_proof_opts;
-
-/* Obtains `batch` copies for the offer: parses the offer URI, fetches
- * metadata, redeems the code with tx_code, gets a c_nonce, makes one key per
- * copy and the proofs proof->form says (proof NULL: as X5C), requests the
- * credentials; *mdocs receives `batch` stored credentials (tes_buf array,
- * caller frees each and the array) and key_ids the matching key ids (each
- * copy checked to be bound to its key, whatever order the issuer answers
- * in, and to carry the configuration's doctype). The issuer sends each in
- * OpenID4VCI 1.0's mso_mdoc form (base64url of the CBOR IssuerSigned; the
- * stored credential wraps it with the MSO's docType) or, legacy, as the
- * stored-credential map itself. Errors: TES_ERR_HTTP_REQUEST (bad offer),
- * TES_ERR_MDOC_STRUCTURE (a credential of neither form),
- * TES_ERR_DOCTYPE_MISMATCH, TES_ERR_TRANSPORT
- * (network), TES_ERR_UNSUPPORTED (the issuer does not offer what the proof
- * form needs), TES_ERR_ARG (a key attestation form without the callback),
- * TES_ERR_GRANT / TES_ERR_PROOF / ... from the issuer's error responses. */
-TES_MUST_CHECK tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code,
-                                               size_t batch, const tes_oid4vci_keys *keys,
-                                               const tes_oid4vci_proof_opts *proof, tes_buf **mdocs,
-                                               char (**key_ids)[64], size_t *n);
-/* tes_oid4vci_obtain_with with proof NULL (Tessera's x5c form). */
-TES_MUST_CHECK tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t batch,
-                                          const tes_oid4vci_keys *keys, tes_buf **mdocs,
-                                          char (**key_ids)[64], size_t *n);
-
-/* Reports a lost phone (POST <issuer_url>/lost, see the wire profile): from
- * any machine, with the holder's recovery code; device_id (64 hex digits)
- * names the phone, NULL every credential of the holder. *suspended (may be
- * NULL) receives how many credentials were suspended now. Errors:
- * TES_ERR_GRANT (wrong recovery code), TES_ERR_RATE_LIMIT,
- * TES_ERR_HTTP_REQUEST (bad device id, none of the holder's credentials on
- * it, or a bad answer), TES_ERR_TRANSPORT / TES_ERR_TIMEOUT (network). */
-TES_MUST_CHECK tes_err tes_oid4vci_report_lost(const char *issuer_url, const char *recovery_code,
-                                               const char *device_id, size_t *suspended);
 
 #ifdef __cplusplus
 }

@@ -250,6 +250,28 @@ TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name,
 TES_MUST_CHECK tes_err tes_se_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids,
                                          const char *nonce, tes_buf *jwt);
 
+/* ---- the device id ----
+ *
+ * A phone's device id is the lower-case hex SHA-256 of the DER of its secure
+ * element's attestation certificate: the second certificate of every
+ * attestation of its keys, the same for all keys of one chip. The issuer
+ * records it with the copies it issues (tessera/issuer.h) and the holder
+ * names a lost phone by it (tes_wallet_device_id). out receives 64 digits and
+ * a NUL ("" on failure); nothing is verified here (tes_se_attestation_verify
+ * does that). */
+
+/* From an attestation chain as attest makes it (CBOR array of DER
+ * certificates, leaf first). Errors: TES_ERR_NOT_FOUND (an array of fewer
+ * than two certificates, or no array: no secure-element certificate),
+ * TES_ERR_ATTESTATION (empty, not CBOR or beyond 16 certificates / 256 KiB,
+ * or the second element is not a byte string), TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_se_device_id(tes_bytes attestation_chain, char out[65]);
+/* From a key attestation JWT (tes_se_attest_jwt): its header's x5c[1]
+ * (base64 DER). Errors: TES_ERR_NOT_FOUND (no x5c of two or more entries),
+ * TES_ERR_ATTESTATION (not a JWT, a header that is not JSON, x5c[1] not
+ * base64), TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_se_device_id_jwt(tes_bytes key_attestation_jwt, char out[65]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -110,7 +110,7 @@ const char *tes_wallet_default_name(const char *doctype);
  * copies. On failure nothing is stored, and *bad (when not NULL) is the index
  * of the copy at fault (for TES_ERR_BATCH_KEY_SHARED the later of the two), or
  * n when no single copy is. Other errors: TES_ERR_ARG, the SE's and the
- * store's. */
+ * store's. The same as tes_wallet_add with only a display name. */
 TES_MUST_CHECK tes_err tes_wallet_add_batch(tes_wallet *w, const tes_bytes *mdocs, size_t n,
                                             const char *display_name, int64_t *cred_id,
                                             size_t *bad);
@@ -230,6 +230,201 @@ typedef struct tes_wallet_serve_opts {
  * Errors besides: TES_ERR_ARG, those of tes_wallet_reader_roots_load. */
 TES_MUST_CHECK tes_err tes_wallet_serve(tes_wallet *w, const tes_wallet_serve_opts *o,
                                         tes_holder_result *out);
+/* ---- OpenID4VCI client ----
+ *
+ * The wallet's side of OpenID4VCI 1.0 (pre-authorized code flow with a
+ * transaction code, mso_mdoc), speaking the wire profile documented in
+ * tessera/issuer.h (the issuer's side). Most front ends call
+ * tes_wallet_enrol below, which drives it over the wallet's secure element
+ * and stores the copies; these are the calls it is made of, for a front end
+ * with keys elsewhere. Stateless: any thread. */
+
+/* Key material the client asks for, per copy: creates a key, returns its
+ * public key, its attestation chain (CBOR array, as tes_se attest) for the
+ * challenge, and signs the proof JWT's signing input (ES256 raw r||s).
+ * Implemented by the wallet over its secure element. In the key attestation
+ * forms below the challenge given to create is empty and a chain returned is
+ * not used (create may skip attesting). */
+typedef struct tes_oid4vci_keys {
+    tes_err (*create)(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *public_key_pem,
+                      tes_buf *attestation);
+    tes_err (*sign)(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64]);
+    void *ctx;
+} tes_oid4vci_keys;
+
+/* Which proofs the client sends (tes_oid4vci_proof_opts.form). */
+typedef enum tes_oid4vci_proof_form {
+    /* key_attestation given and the issuer's metadata has
+     * key_attestations_required for the jwt proof type: as KEY_ATTESTATION;
+     * otherwise as X5C. */
+    TES_OID4VCI_PROOF_AUTO = 0,
+    /* Tessera's own form: jwt proofs whose header carries "jwk" and, when
+     * create returned one, the attestation chain as "x5c" (the challenge
+     * given to create is the c_nonce). What tes_oid4vci_obtain sends. */
+    TES_OID4VCI_PROOF_X5C = 1,
+    /* OpenID4VCI 1.0: one jwt proof per key, its header {"typ",
+     * "alg": "ES256", "jwk", "key_attestation": a key attestation JWT of that
+     * key for the c_nonce (Appendix D.1, F.1)}. Needs key_attestation. */
+    TES_OID4VCI_PROOF_KEY_ATTESTATION = 2,
+    /* OpenID4VCI 1.0 proof type "attestation" (Appendix F.3): one key
+     * attestation of all the batch's keys for the c_nonce, no signature by
+     * the keys. Needs key_attestation and an issuer that lists the proof
+     * type (TES_ERR_UNSUPPORTED otherwise). */
+    TES_OID4VCI_PROOF_ATTESTATION = 3,
+} tes_oid4vci_proof_form;
+
+/* How keys are attested to the issuer (tes_oid4vci_obtain_with). */
+typedef struct tes_oid4vci_proof_opts {
+    tes_oid4vci_proof_form form;
+    /* Appends to *jwt a key attestation JWT (OpenID4VCI 1.0 Appendix D.1)
+     * of the n keys key_ids made by keys->create, with "nonce" = nonce (e.g.
+     * tes_se_attest_jwt); ctx is keys->ctx. NULL: only the X5C form. */
+    tes_err (*key_attestation)(void *ctx, const char *const *key_ids, size_t n, const char *nonce,
+                               tes_buf *jwt);
+    /* appended: the proofs' "iat" (NULL: the system clock) */
+    const tes_clock *clock;
+} tes_oid4vci_proof_opts;
+
+/* Obtains `batch` copies for the offer: parses the offer URI, fetches
+ * metadata, redeems the code with tx_code, gets a c_nonce, makes one key per
+ * copy and the proofs proof->form says (proof NULL: as X5C), requests the
+ * credentials; *mdocs receives `batch` stored credentials (tes_buf array,
+ * caller frees each and the array) and key_ids the matching key ids (each
+ * copy checked to be bound to its key, whatever order the issuer answers
+ * in, and to carry the configuration's doctype). The issuer sends each in
+ * OpenID4VCI 1.0's mso_mdoc form (base64url of the CBOR IssuerSigned; the
+ * stored credential wraps it with the MSO's docType) or, legacy, as the
+ * stored-credential map itself. Errors: TES_ERR_HTTP_REQUEST (bad offer),
+ * TES_ERR_MDOC_STRUCTURE (a credential of neither form),
+ * TES_ERR_DOCTYPE_MISMATCH, TES_ERR_TRANSPORT
+ * (network), TES_ERR_UNSUPPORTED (the issuer does not offer what the proof
+ * form needs), TES_ERR_ARG (a key attestation form without the callback),
+ * TES_ERR_GRANT / TES_ERR_PROOF / ... from the issuer's error responses. */
+TES_MUST_CHECK tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code,
+                                               size_t batch, const tes_oid4vci_keys *keys,
+                                               const tes_oid4vci_proof_opts *proof, tes_buf **mdocs,
+                                               char (**key_ids)[64], size_t *n);
+/* tes_oid4vci_obtain_with with proof NULL (Tessera's x5c form). */
+TES_MUST_CHECK tes_err tes_oid4vci_obtain(const char *offer_uri, const char *tx_code, size_t batch,
+                                          const tes_oid4vci_keys *keys, tes_buf **mdocs,
+                                          char (**key_ids)[64], size_t *n);
+
+/* Reports a lost phone (POST <issuer_url>/lost, see the wire profile): from
+ * any machine, with the holder's recovery code; device_id (64 hex digits)
+ * names the phone, NULL every credential of the holder. *suspended (may be
+ * NULL) receives how many credentials were suspended now. Errors:
+ * TES_ERR_GRANT (wrong recovery code), TES_ERR_RATE_LIMIT,
+ * TES_ERR_HTTP_REQUEST (bad device id, none of the holder's credentials on
+ * it, or a bad answer), TES_ERR_TRANSPORT / TES_ERR_TIMEOUT (network). */
+TES_MUST_CHECK tes_err tes_oid4vci_report_lost(const char *issuer_url, const char *recovery_code,
+                                               const char *device_id, size_t *suspended);
+
+/* ---- adding with options ----
+ *
+ * How often a copy may be presented is one rule, stated here: a credential is
+ * stored single-use (the store hands each copy out once, then it is spent:
+ * tes_store_take_copy) when its keys are single-use in the secure element,
+ * or when the adder asks for it with TES_WALLET_COPIES_SINGLE_USE. The second
+ * is what enrolment does for a batch of more than one copy: the keys it makes
+ * are not single-use in the SE, because the proof of possession the issuer
+ * asks for is a key's first signature, so a single-use key would be spent
+ * before its first presentation; the store keeps each copy to one
+ * presentation instead (unlinkability: no two readers see the same copy).
+ * `tessera wallet add` keeps the default (single-use exactly when the keys
+ * are), as tes_wallet_add_batch always has. */
+typedef enum tes_wallet_copy_use {
+    TES_WALLET_COPIES_AS_KEYS = 0,   /* single-use when the copies' keys are */
+    TES_WALLET_COPIES_SINGLE_USE = 1 /* each copy presented once, whatever its key allows */
+} tes_wallet_copy_use;
+
+typedef struct tes_wallet_add_opts {
+    const char *display_name;     /* NULL: tes_wallet_default_name of the doctype */
+    tes_wallet_copy_use copy_use; /* 0: TES_WALLET_COPIES_AS_KEYS */
+    /* Optional: n key ids, key_ids[i] the key made for copy i; each copy must
+     * then be bound to its own (TES_ERR_COPY_NOT_BOUND), not merely to some
+     * key of the SE. NULL: any key of the SE (TES_ERR_KEY_UNKNOWN). */
+    const char *const *key_ids;
+} tes_wallet_add_opts;
+
+/* tes_wallet_add_batch with options (o NULL: the defaults): the same
+ * acceptance rules and errors, plus TES_ERR_COPY_NOT_BOUND with key_ids. */
+TES_MUST_CHECK tes_err tes_wallet_add(tes_wallet *w, const tes_bytes *mdocs, size_t n,
+                                      const tes_wallet_add_opts *o, int64_t *cred_id, size_t *bad);
+
+/* ---- device id ---- */
+
+/* The phone's device id (tes_se_device_id, tessera/se.h): the hex SHA-256 of
+ * its secure element's attestation certificate, which the issuer records with
+ * every copy it issues to this wallet and which names the phone when it is
+ * reported lost (tes_wallet_report_lost). A key of the wallet is attested for
+ * it (a temporary key, deleted after, when the wallet has none yet). No PIN
+ * needed. Errors: TES_ERR_UNSUPPORTED (the SE makes no key attestations, e.g.
+ * PKCS#11: the issuer then knows each key by its thumbprint),
+ * TES_ERR_NOT_FOUND / TES_ERR_ATTESTATION (an attestation without an SE
+ * certificate), TES_ERR_ARG, the SE's errors. */
+TES_MUST_CHECK tes_err tes_wallet_device_id(tes_wallet *w, char out[65]);
+
+/* ---- enrolment ----
+ *
+ * The holder's enrolment over OpenID4VCI: the citizen, enrolled at the
+ * counter, scans the offer (openid-credential-offer://...) and types the
+ * transaction code and the wallet's PIN. In this order:
+ *   1. the SE must have a PIN (TES_ERR_PIN_NOT_SET) and the PIN must be right
+ *      (TES_ERR_PIN_WRONG, TES_ERR_PIN_LOCKED): checked before the one-time
+ *      offer is redeemed, so a mistyped PIN does not spend it;
+ *   2. the offer is redeemed with the transaction code and one key per copy
+ *      is made in the SE (user verification: every use needs the PIN; not
+ *      single-use, see tes_wallet_copy_use), attested for the issuer's
+ *      c_nonce and proves possession (tes_oid4vci_obtain_with);
+ *   3. the copies are checked to be bound each to the key made for it and
+ *      stored as ONE credential through tes_wallet_add (its acceptance
+ *      rules), TES_WALLET_COPIES_SINGLE_USE for more than one copy.
+ * On failure nothing is stored, and the keys made are deleted from the SE
+ * again (a key the SE refuses to delete is named in the message). Keys made
+ * for copies the issuer did not send are deleted on success too. The
+ * library keeps no copy of the PIN or the transaction code (the token
+ * request that carries the code is wiped); the caller wipes its own. One
+ * thread, like the wallet. */
+typedef struct tes_wallet_enrol_opts {
+    const char *offer_uri; /* required: the openid-credential-offer:// URI */
+    const char *tx_code;   /* the transaction code (1..16 characters) when the offer needs one */
+    const char *pin;       /* required: the wallet's PIN */
+    size_t copies;         /* 1..TES_WALLET_MAX_COPIES; 0: 1. The client asks for at most
+                              100 in one request (TES_ERR_ARG beyond), the issuer its batch_max */
+    tes_oid4vci_proof_form proof; /* 0: TES_OID4VCI_PROOF_AUTO */
+    const char *display_name;     /* NULL: tes_wallet_default_name of the doctype */
+    const tes_clock *clock;       /* the proofs' "iat"; NULL: the system clock */
+} tes_wallet_enrol_opts;
+
+typedef struct tes_wallet_enrol_result {
+    int64_t cred_id;                 /* in the store (tes_wallet_credential) */
+    size_t copies;                   /* stored: as many as asked, fewer if the issuer sent fewer */
+    int64_t valid_from, valid_until; /* the credential's, all copies valid within */
+    bool single_use;                 /* each copy is presented once */
+    bool needs_pin;                  /* every presentation needs the PIN (always, for now) */
+    /* The device id the issuer recorded (the SE's, from the attestations
+     * made: tes_se_device_id); "" when the SE made no attestation (the issuer
+     * then knows each copy by its key's thumbprint) */
+    char device_id[65];
+    bool device_ids_differ; /* the attestations named several devices: device_id is the
+                               first one's and not what the issuer recorded */
+} tes_wallet_enrol_result;
+
+/* Enrols (above); *r (required) is filled on success and zeroed otherwise.
+ * Errors: TES_ERR_ARG (options missing or out of range), TES_ERR_PIN_NOT_SET,
+ * TES_ERR_PIN_WRONG, TES_ERR_PIN_LOCKED, TES_ERR_UNSUPPORTED (a key
+ * attestation proof form the SE cannot make), tes_oid4vci_obtain_with's
+ * (TES_ERR_GRANT for a wrong or used transaction code or offer, TES_ERR_PROOF,
+ * TES_ERR_TRANSPORT, ...), TES_ERR_HTTP_REQUEST (the issuer sent no copy or
+ * more than asked), tes_wallet_add's, the SE's and the store's. */
+TES_MUST_CHECK tes_err tes_wallet_enrol(tes_wallet *w, const tes_wallet_enrol_opts *o,
+                                        tes_wallet_enrol_result *r);
+
+/* Reports the phone lost: tes_oid4vci_report_lost (same arguments, same
+ * errors); device_id from tes_wallet_device_id, or NULL for every credential
+ * of the holder. Needs no wallet: the phone is gone. */
+TES_MUST_CHECK tes_err tes_wallet_report_lost(const char *issuer_url, const char *recovery_code,
+                                              const char *device_id, size_t *n_suspended);
 
 #ifdef __cplusplus
 }

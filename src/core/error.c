@@ -125,6 +125,8 @@ static const err_entry table[] = {
     {TES_ERR_BATCH_KEY_SHARED, "batch_key_shared", "two copies are bound to the same key"},
     {TES_ERR_BATCH_PROTECTIONS, "batch_protections",
      "the copies' keys differ in their protections"},
+    /* enrol: */
+    {TES_ERR_COPY_NOT_BOUND, "copy_not_bound", "a copy is not bound to the key made for it"},
     /* present: */
     {TES_ERR_READER_ROOTS_FULL, "reader_roots_full",
      "the wallet trusts as many reader authorities as it can hold"},

@@ -1,4 +1,4 @@
-/* Hex, base64, base64url, and untrusted text made printable. */
+/* Hex, base64, base64url, percent (URL) coding, and untrusted text made printable. */
 #include <string.h>
 
 #include "tessera/core.h"
@@ -232,4 +232,58 @@ tes_err tes_b64_decode(tes_buf *out, const char *text, size_t len)
 tes_err tes_b64url_decode(tes_buf *out, const char *text, size_t len)
 {
     return b64_decode(out, text, len, true);
+}
+
+/* Percent (URL) coding, RFC 3986: one form component or URI query value. */
+
+tes_err tes_url_decode(const char *in, size_t len, bool plus_space, char *out, size_t cap,
+                       size_t *out_len)
+{
+    if ((in == NULL && len != 0) || out == NULL || cap == 0)
+        return tes_err_set(TES_ERR_ARG, "tes_url_decode: NULL argument");
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '%') {
+            if (len - i < 3)
+                return tes_err_set(TES_ERR_HTTP_REQUEST,
+                                   "'%%' at offset %zu not followed by two hex digits", i);
+            int h = tes_hex_digit(in[i + 1]), l = tes_hex_digit(in[i + 2]);
+            if (h < 0 || l < 0)
+                return tes_err_set(TES_ERR_HTTP_REQUEST,
+                                   "'%%' at offset %zu not followed by two hex digits", i);
+            c = (unsigned char)(h << 4 | l);
+            i += 2;
+        } else if (c == '+' && plus_space) {
+            c = ' ';
+        } else if (c <= 0x20 || c >= 0x7f) {
+            return tes_err_set(TES_ERR_HTTP_REQUEST,
+                               "byte 0x%02x at offset %zu must be percent-encoded", c, i);
+        }
+        if (c < 0x20 || c == 0x7f)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "control character (0x%02x) in a parameter",
+                               c);
+        if (o + 1 >= cap)
+            return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter longer than %zu bytes", cap - 1);
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    if (out_len)
+        *out_len = o;
+    return TES_OK;
+}
+
+void tes_url_encode(tes_buf *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~') {
+            tes_buf_append(out, &c, 1);
+        } else {
+            char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+            tes_buf_append(out, enc, 3);
+        }
+    }
 }

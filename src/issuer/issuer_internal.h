@@ -61,13 +61,6 @@ typedef struct iss_token_req {
  * TES_ERR_HTTP_REQUEST otherwise. */
 TES_MUST_CHECK tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out);
 
-/* Percent-decodes one form component strictly ('+' -> ' ' when plus_space)
- * into out (NUL-terminated, cap bytes including the NUL). */
-TES_MUST_CHECK tes_err iss_url_decode(const char *in, size_t len, bool plus_space, char *out,
-                                      size_t cap, size_t *out_len);
-/* Appends the percent-encoding of s (RFC 3986 unreserved characters kept). */
-void iss_url_encode(tes_buf *out, const char *s, size_t len);
-
 /* ---- credential request (JSON) ---- */
 typedef struct iss_cred_req {
     char config_id[ISS_CONFIG_ID_MAX + 1];

@@ -66,60 +66,6 @@ const char *iss_wire_error(tes_err e, int *http_status)
     return name;
 }
 
-/* ------------------------------------------------------------------ URL encoding */
-
-tes_err iss_url_decode(const char *in, size_t len, bool plus_space, char *out, size_t cap,
-                       size_t *out_len)
-{
-    if ((in == NULL && len != 0) || out == NULL || cap == 0)
-        return tes_err_set(TES_ERR_ARG, "iss_url_decode: NULL argument");
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == '%') {
-            if (len - i < 3)
-                return tes_err_set(TES_ERR_HTTP_REQUEST,
-                                   "'%%' at offset %zu not followed by two hex digits", i);
-            int h = tes_hex_digit(in[i + 1]), l = tes_hex_digit(in[i + 2]);
-            if (h < 0 || l < 0)
-                return tes_err_set(TES_ERR_HTTP_REQUEST,
-                                   "'%%' at offset %zu not followed by two hex digits", i);
-            c = (unsigned char)(h << 4 | l);
-            i += 2;
-        } else if (c == '+' && plus_space) {
-            c = ' ';
-        } else if (c <= 0x20 || c >= 0x7f) {
-            return tes_err_set(TES_ERR_HTTP_REQUEST,
-                               "byte 0x%02x at offset %zu must be percent-encoded", c, i);
-        }
-        if (c < 0x20 || c == 0x7f)
-            return tes_err_set(TES_ERR_HTTP_REQUEST, "control character (0x%02x) in a parameter",
-                               c);
-        if (o + 1 >= cap)
-            return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter longer than %zu bytes", cap - 1);
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
-    if (out_len)
-        *out_len = o;
-    return TES_OK;
-}
-
-void iss_url_encode(tes_buf *out, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            tes_buf_append(out, &c, 1);
-        } else {
-            char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
-            tes_buf_append(out, enc, 3);
-        }
-    }
-}
-
 /* ------------------------------------------------------------------ token form */
 
 tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out)
@@ -145,12 +91,12 @@ tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out)
         size_t name_len = (size_t)(eq - (body + pos));
         if (name_len == 0)
             return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter at offset %zu has no name", pos);
-        tes_err err = iss_url_decode(body + pos, name_len, true, name, sizeof name, NULL);
+        tes_err err = tes_url_decode(body + pos, name_len, true, name, sizeof name, NULL);
         if (err != TES_OK) {
             if (err == TES_ERR_HTTP_REQUEST && name_len >= sizeof name) {
                 /* A long unknown name: validate it, then ignore it. */
                 char big[ISS_FORM_MAX_VALUE + 1];
-                if (iss_url_decode(body + pos, name_len, true, big, sizeof big, NULL) != TES_OK)
+                if (tes_url_decode(body + pos, name_len, true, big, sizeof big, NULL) != TES_OK)
                     return tes_err_set(TES_ERR_HTTP_REQUEST, "parameter name: %s",
                                        tes_err_message());
                 name[0] = '\0';
@@ -173,14 +119,14 @@ tes_err iss_form_parse(const char *body, size_t len, iss_token_req *out)
         const char *val = eq + 1;
         size_t val_len = end - (size_t)(val - body);
         if (dst != NULL) {
-            err = iss_url_decode(val, val_len, true, dst, ISS_FORM_MAX_VALUE + 1, NULL);
+            err = tes_url_decode(val, val_len, true, dst, ISS_FORM_MAX_VALUE + 1, NULL);
         } else {
             /* An unknown parameter (client_id, a client assertion, ...): checked for
              * syntax only, whatever its length (the body is bounded), then ignored. */
             char *scratch = malloc(val_len + 1);
             if (scratch == NULL)
                 return tes_err_set(TES_ERR_NOMEM, "out of memory");
-            err = iss_url_decode(val, val_len, true, scratch, val_len + 1, NULL);
+            err = tes_url_decode(val, val_len, true, scratch, val_len + 1, NULL);
             free(scratch);
         }
         if (err != TES_OK)
@@ -666,33 +612,21 @@ tes_err iss_key_thumbprint(const tes_key *k, char out[65])
     return err;
 }
 
-/* Hex SHA-256 of the second certificate of chain (CBOR array of DER), or the
- * thumbprint of k when the chain is empty or has one certificate. */
+/* Hex SHA-256 of the second certificate of chain (CBOR array of DER:
+ * tes_se_device_id), or the thumbprint of k when the chain is empty or has
+ * fewer than two certificates. */
 static tes_err chain_device_id(tes_bytes chain, const tes_key *k, char out[65])
 {
     if (chain.len == 0)
         return iss_key_thumbprint(k, out);
-    tes_cbor_limits lim = {.max_input = ISS_X5C_MAX * (ISS_X5C_CERT_MAX + 16),
-                           .max_depth = 2,
-                           .max_items = ISS_X5C_MAX + 1};
-    tes_cbor_doc d;
-    if (tes_cbor_parse(chain, &lim, &d) != TES_OK)
-        return tes_err_set(TES_ERR_PROOF, "the attestation chain is not CBOR");
-    tes_err err = TES_OK;
-    if (!tes_cbor_is(&d, 0, TES_CBOR_ARRAY) || tes_cbor_count(&d, 0) < 2) {
-        tes_cbor_doc_free(&d);
+    tes_err err = tes_se_device_id(chain, out);
+    if (err == TES_ERR_NOT_FOUND)
         return iss_key_thumbprint(k, out);
+    if (err == TES_ERR_ATTESTATION) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", tes_err_message());
+        return tes_err_set(TES_ERR_PROOF, "%s", why);
     }
-    uint32_t second = tes_cbor_child_at(&d, 0, 1);
-    if (second == TES_CBOR_NONE || !tes_cbor_is(&d, second, TES_CBOR_BYTES)) {
-        err = tes_err_set(TES_ERR_PROOF, "x5c[1] is not a certificate");
-    } else {
-        const tes_cbor_node *n = tes_cbor_at(&d, second);
-        uint8_t h[32];
-        if ((err = tes_digest(TES_HASH_SHA256, TES_BYTES(n->data, n->len), h)) == TES_OK)
-            tes_hex_str(out, TES_BYTES(h, 32));
-    }
-    tes_cbor_doc_free(&d);
     return err;
 }
 
@@ -745,7 +679,7 @@ tes_err iss_offer_uri(const char *credential_issuer, const char *config_id, cons
         return tes_err_set(TES_ERR_NOMEM, "cannot build the credential offer");
     static const char prefix[] = "openid-credential-offer://?credential_offer=";
     tes_buf_append(out, prefix, sizeof prefix - 1);
-    iss_url_encode(out, text, strlen(text));
+    tes_url_encode(out, text, strlen(text));
     free(text);
     if (out->failed)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");

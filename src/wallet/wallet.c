@@ -1,5 +1,6 @@
 /* The holder's wallet: its directory (store + secure element), opening and
- * creating it, and adding a batch of copies with the acceptance rules. */
+ * creating it, adding a batch of copies with the acceptance rules, reading a
+ * credential back, and the phone's device id. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -249,31 +250,61 @@ const char *tes_wallet_default_name(const char *doctype)
     return doctype;
 }
 
+/* Copy i's key when the adder named it: the copy must be bound to it. */
+static tes_err expected_key(tes_se *se, const tes_key *want, size_t i, const char *id,
+                            char out[TES_SE_ID_MAX])
+{
+    tes_key *k = NULL;
+    bool bound = id != NULL && strlen(id) < TES_SE_ID_MAX &&
+                 tes_se_public_key(se, id, &k) == TES_OK && tes_key_equal_public(k, want);
+    tes_key_free(k);
+    if (!bound)
+        return tes_err_set(TES_ERR_COPY_NOT_BOUND,
+                           "copy %zu is not bound to the key %s made for it", i,
+                           id ? id : "(none)");
+    snprintf(out, TES_SE_ID_MAX, "%s", id);
+    return TES_OK;
+}
+
 tes_err tes_wallet_add_batch(tes_wallet *w, const tes_bytes *mdocs, size_t n,
                              const char *display_name, int64_t *cred_id, size_t *bad)
 {
+    const tes_wallet_add_opts o = {.display_name = display_name};
+    return tes_wallet_add(w, mdocs, n, &o, cred_id, bad);
+}
+
+tes_err tes_wallet_add(tes_wallet *w, const tes_bytes *mdocs, size_t n,
+                       const tes_wallet_add_opts *o, int64_t *cred_id, size_t *bad)
+{
+    static const tes_wallet_add_opts defaults = {0};
+    if (o == NULL)
+        o = &defaults;
+    const char *display_name = o->display_name;
     if (bad)
         *bad = n;
     if (w == NULL || mdocs == NULL || cred_id == NULL || n == 0 || n > TES_WALLET_MAX_COPIES)
         return tes_err_set(TES_ERR_ARG,
-                           "tes_wallet_add_batch: needs a wallet, 1..%d copies and "
+                           "tes_wallet_add: needs a wallet, 1..%d copies and "
                            "cred_id",
                            TES_WALLET_MAX_COPIES);
+    if (o->copy_use != TES_WALLET_COPIES_AS_KEYS && o->copy_use != TES_WALLET_COPIES_SINGLE_USE)
+        return tes_err_set(TES_ERR_ARG, "tes_wallet_add: unknown copy use %d", (int)o->copy_use);
     if (display_name != NULL && *display_name == '\0')
         return tes_err_set(TES_ERR_ARG, "the display name must not be empty");
     tes_se *se = w->se;
     tes_store_new_copy *copies = calloc(n, sizeof(*copies));
     char(*key_ids)[TES_SE_ID_MAX] = calloc(n, TES_SE_ID_MAX);
-    char(*all)[TES_SE_ID_MAX] = calloc(MAX_KEYS, TES_SE_ID_MAX);
+    /* without the keys named, every key of the SE is a candidate */
+    char(*all)[TES_SE_ID_MAX] = o->key_ids ? NULL : calloc(MAX_KEYS, TES_SE_ID_MAX);
     tes_mdoc_cred_info first = {0};
     size_t n_all = 0, at = n;
     bool single = false, uv = false;
     tes_err e;
-    if (!copies || !key_ids || !all) {
+    if (!copies || !key_ids || (!all && !o->key_ids)) {
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((e = se->ops->list_keys(se, all, MAX_KEYS, &n_all)) != TES_OK)
+    if (all && (e = se->ops->list_keys(se, all, MAX_KEYS, &n_all)) != TES_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
         at = i;
@@ -289,7 +320,8 @@ tes_err tes_wallet_add_batch(tes_wallet *w, const tes_bytes *mdocs, size_t n,
             tes_mdoc_cred_info_free(&f);
             goto out;
         }
-        e = find_key(se, f.device_key, all, n_all, key_ids[i]);
+        e = o->key_ids ? expected_key(se, f.device_key, i, o->key_ids[i], key_ids[i])
+                       : find_key(se, f.device_key, all, n_all, key_ids[i]);
         if (e != TES_OK) {
             tes_mdoc_cred_info_free(&f);
             goto out;
@@ -338,13 +370,16 @@ tes_err tes_wallet_add_batch(tes_wallet *w, const tes_bytes *mdocs, size_t n,
     at = n;
     const tes_store_cred meta = {
         .doctype = first.doctype,
-        .display_name = (char *)(display_name ? display_name : tes_wallet_default_name(first.doctype)),
+        .display_name =
+            (char *)(display_name ? display_name : tes_wallet_default_name(first.doctype)),
         .issuer = first.issuer,
         .valid_from = first.valid_from,
         .valid_until = first.valid_until,
         .copies = (int64_t)n,
         .needs_pin = uv,
     };
+    /* single-use: by the keys, or as the adder asks (tes_wallet_copy_use) */
+    single = single || o->copy_use == TES_WALLET_COPIES_SINGLE_USE;
     e = tes_store_add_credential(w->store, &meta, copies, n, single, cred_id);
 out:
     if (e != TES_OK && bad)
@@ -353,5 +388,70 @@ out:
     free(copies);
     free(key_ids);
     free(all);
+    return e;
+}
+
+tes_err tes_wallet_credential(tes_wallet *w, int64_t id, tes_store_cred **out)
+{
+    if (w == NULL || out == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_wallet_credential: NULL argument");
+    *out = NULL;
+    tes_store_cred *all = NULL;
+    size_t n = 0;
+    tes_err e = tes_store_list(w->store, &all, &n);
+    if (e != TES_OK)
+        return e;
+    size_t at = n;
+    for (size_t i = 0; i < n && at == n; i++)
+        if (all[i].id == id)
+            at = i;
+    if (at == n) {
+        e = tes_err_set(TES_ERR_NOT_FOUND, "the wallet has no credential %lld", (long long)id);
+    } else if ((*out = calloc(1, sizeof(**out))) == NULL) {
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    } else {
+        **out = all[at]; /* moved: its strings now belong to *out */
+        all[at] = (tes_store_cred){0};
+    }
+    tes_store_creds_free(all, n);
+    return e;
+}
+
+/* ---- the device id ---- */
+
+tes_err tes_wallet_device_id(tes_wallet *w, char out[65])
+{
+    if (w == NULL || out == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_wallet_device_id: NULL argument");
+    out[0] = '\0';
+    tes_se *se = w->se;
+    if (se->ops->attest == NULL)
+        return tes_err_set(TES_ERR_UNSUPPORTED,
+                           "this secure element (%s) makes no key attestations, so the wallet has "
+                           "no device id: the issuer knows each key by its thumbprint",
+                           se->ops->name);
+    char ids[1][TES_SE_ID_MAX], tmp[TES_SE_ID_MAX] = "";
+    size_t n = 0;
+    tes_err e = se->ops->list_keys(se, ids, 1, &n);
+    if (e == TES_ERR_BUFFER_SMALL)
+        e = TES_OK, n = 1;
+    if (e != TES_OK)
+        return e;
+    const char *key = ids[0];
+    if (n == 0) {
+        const tes_se_key_opts ko = {0};
+        if ((e = tes_se_create_key(se, &ko, tmp)) != TES_OK)
+            return e;
+        key = tmp;
+    }
+    static const char challenge[] = "tessera device-id";
+    tes_buf chain = {0};
+    e = se->ops->attest(se, key, TES_BYTES(challenge, sizeof challenge - 1), &chain);
+    if (tmp[0] && se->ops->delete_key(se, tmp) != TES_OK) {
+        /* best effort: a key never used */
+    }
+    if (e == TES_OK)
+        e = tes_se_device_id(tes_buf_bytes(&chain), out);
+    tes_buf_free(&chain);
     return e;
 }

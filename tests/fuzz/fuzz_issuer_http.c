@@ -9,7 +9,7 @@
  *   0  iss_form_parse (token request body)
  *   1  iss_cred_req_parse, then iss_proof_parse on every proof it returns
  *   2  iss_proof_parse on the rest as one JWT, then iss_proof_attestation
- *   3  iss_url_decode with and without '+' as space
+ *   3  tes_url_decode with and without '+' as space
  * Checked: only the documented codes come back; accepted output is
  * consistent (NUL-terminated fields within their bounds, 1..batch_max
  * proofs of a known configuration, a P-256 key, a nonce, iat within the
@@ -109,22 +109,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     default: {
         char out[256];
         size_t len = 0;
-        tes_err e = iss_url_decode(in, n, true, out, sizeof out, &len);
+        tes_err e = tes_url_decode(in, n, true, out, sizeof out, &len);
         CHECK(e == TES_OK || e == TES_ERR_HTTP_REQUEST);
         if (e == TES_OK) {
             CHECK(len < sizeof out && out[len] == '\0' && len <= n);
             char again[256];
             size_t len2 = 0;
-            tes_err e2 = iss_url_decode(in, n, false, again, sizeof again, &len2);
+            tes_err e2 = tes_url_decode(in, n, false, again, sizeof again, &len2);
             CHECK(e2 == TES_OK && len2 == len); /* '+' only changes what it decodes to */
             /* encoding what was decoded decodes back to it */
             tes_buf enc = {0};
-            iss_url_encode(&enc, out, len);
+            tes_url_encode(&enc, out, len);
             if (!enc.failed && enc.len < 4096) {
                 char *back = malloc(len + 1);
                 size_t len3 = 0;
                 CHECK(back != NULL);
-                CHECK(iss_url_decode((const char *)enc.ptr, enc.len, false, back, len + 1, &len3) ==
+                CHECK(tes_url_decode((const char *)enc.ptr, enc.len, false, back, len + 1, &len3) ==
                       TES_OK);
                 CHECK(len3 == len && memcmp(back, out, len) == 0);
                 free(back);

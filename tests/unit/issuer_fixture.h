@@ -1,6 +1,6 @@
 /*
  * The issuer tests' shared fixture (test_issuer, test_key_attestation,
- * test_ds_hsm): header-only, static inline, included after harness.h.
+ * test_ds_hsm, test_wallet_enrol): header-only, static inline, included after harness.h.
  *
  *  - a test clock the tests move (fx_clock_offset);
  *  - a temp dir with an authority as `tessera authority init` makes it;
@@ -33,6 +33,7 @@
 #include "tessera/core.h"
 #include "tessera/crypto.h"
 #include "tessera/issuer.h"
+#include "tessera/wallet.h"
 #include "tessera/mdoc.h"
 #include "tessera/se.h"
 #include "tessera/trust.h"
@@ -322,7 +323,7 @@ static inline bool fx_offer_code(const char *uri, char *code, size_t cap)
         return false;
     char *dec = malloc(8192);
     size_t n;
-    bool ok = iss_url_decode(q + 17, strlen(q + 17), true, dec, 8192, &n) == TES_OK;
+    bool ok = tes_url_decode(q + 17, strlen(q + 17), true, dec, 8192, &n) == TES_OK;
     json_t *j = ok ? json_loadb(dec, n, 0, NULL) : NULL;
     json_t *c = json_object_get(json_object_get(json_object_get(j, "grants"), ISS_GRANT_PRE_AUTH),
                                 "pre-authorized_code");
@@ -358,9 +359,9 @@ static inline bool fx_enrol(const tes_issuer_config *cfg, const char *counter, t
 static inline void fx_token_form(tes_buf *f, const char *code, const char *tx)
 {
     tes_buf_append(f, "grant_type=", 11);
-    iss_url_encode(f, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
+    tes_url_encode(f, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
     tes_buf_append(f, "&pre-authorized_code=", 21);
-    iss_url_encode(f, code, strlen(code));
+    tes_url_encode(f, code, strlen(code));
     if (tx) {
         tes_buf_append(f, "&tx_code=", 9);
         tes_buf_append(f, tx, strlen(tx));

@@ -39,6 +39,7 @@
 #include "tessera/cose.h"
 #include "tessera/crypto.h"
 #include "tessera/issuer.h"
+#include "tessera/wallet.h"
 #include "tessera/mdoc.h"
 #include "tessera/se.h"
 #include "tessera/status.h"

@@ -38,6 +38,7 @@
 
 #include "tessera/cose.h"
 #include "tessera/issuer.h"
+#include "tessera/wallet.h"
 #include "tessera/mdoc.h"
 #include "tessera/registry.h"
 #include "tessera/se.h"

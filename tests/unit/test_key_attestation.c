@@ -32,6 +32,7 @@
 
 #include "tessera/cose.h"
 #include "tessera/issuer.h"
+#include "tessera/wallet.h"
 #include "tessera/mdoc.h"
 #include "tessera/se.h"
 

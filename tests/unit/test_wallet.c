@@ -394,3 +394,87 @@ TEST(old_layout_and_damaged_wallets)
     CHECK(access(fresh, F_OK) != 0); /* nothing made */
     rm_rf(tmp);
 }
+
+/* tes_wallet_add's options: the one rule for single use (by the keys, or as
+ * the adder asks: what enrolment does for a batch), the keys made for each
+ * copy (a copy bound to another key refused), and reading a credential back
+ * with its typed flags (tes_wallet_credential). */
+TEST(add_copy_use_and_named_keys)
+{
+    char tmp[] = "/tmp/tes_wallet_XXXXXX", dir[128];
+    REQUIRE(mkdtemp(tmp) != NULL);
+    snprintf(dir, sizeof dir, "%s/w", tmp);
+    issuer is;
+    REQUIRE(issuer_make(&is, "Test DS"));
+    tes_wallet *w = NULL;
+    REQUIRE(tes_wallet_create(dir, NULL, &w) == TES_OK);
+
+    char k[6][TES_SE_ID_MAX];
+    tes_buf m[6];
+    for (int i = 0; i < 6; i++)
+        REQUIRE(new_key(w, i >= 4, false, k[i]) &&
+                issue_to_se(&is, w, TES_DOCTYPE_PID, k[i], 0, &m[i]));
+    tes_bytes b[6];
+    for (int i = 0; i < 6; i++)
+        b[i] = tes_buf_bytes(&m[i]);
+
+    /* the default: single-use exactly when the keys are (these are not) */
+    int64_t id1 = 0, id2 = 0, id3 = 0;
+    size_t bad = 99;
+    CHECK_ERR(tes_wallet_add(w, b, 2, NULL, &id1, &bad), TES_OK);
+    tes_store_cred *c = NULL;
+    CHECK_ERR(tes_wallet_credential(w, id1, &c), TES_OK);
+    REQUIRE(c != NULL);
+    CHECK(!c->single_use && !c->needs_pin);
+    CHECK_EQ_INT(c->copies, 2);
+    CHECK_EQ_STR(c->display_name, "PID");
+    tes_store_creds_free(c, 1);
+
+    /* asked for: each copy presented once though the keys are not single-use */
+    const char *named_wrong[2] = {k[3], k[2]};
+    tes_wallet_add_opts o = {.display_name = "Enrolled",
+                             .copy_use = TES_WALLET_COPIES_SINGLE_USE,
+                             .key_ids = named_wrong};
+    CHECK_ERR(tes_wallet_add(w, b + 2, 2, &o, &id2, &bad), TES_ERR_COPY_NOT_BOUND);
+    CHECK_EQ_INT(bad, 0);
+    CHECK(strstr(tes_err_message(), k[3]) != NULL);
+    CHECK_EQ_INT(count_creds(w, NULL), 1); /* nothing stored */
+    const char *named[2] = {k[2], k[3]};
+    o.key_ids = named;
+    CHECK_ERR(tes_wallet_add(w, b + 2, 2, &o, &id2, &bad), TES_OK);
+    c = NULL;
+    CHECK_ERR(tes_wallet_credential(w, id2, &c), TES_OK);
+    REQUIRE(c != NULL);
+    CHECK(c->single_use && !c->needs_pin);
+    CHECK_EQ_STR(c->display_name, "Enrolled");
+    tes_store_creds_free(c, 1);
+    /* single-use copies: the store hands each out once */
+    tes_store_copy cp;
+    for (int i = 0; i < 2; i++) {
+        CHECK_ERR(tes_store_take_copy(tes_wallet_store(w), id2, &cp), TES_OK);
+        tes_store_copy_free(&cp);
+    }
+    CHECK_ERR(tes_store_take_copy(tes_wallet_store(w), id2, &cp), TES_ERR_KEY_USED);
+
+    /* the keys' PIN protection is recorded as needs_pin */
+    const tes_wallet_add_opts plain = {.copy_use = TES_WALLET_COPIES_AS_KEYS};
+    CHECK_ERR(tes_wallet_add(w, b + 4, 2, &plain, &id3, &bad), TES_OK);
+    c = NULL;
+    CHECK_ERR(tes_wallet_credential(w, id3, &c), TES_OK);
+    REQUIRE(c != NULL);
+    CHECK(!c->single_use && c->needs_pin);
+    tes_store_creds_free(c, 1);
+
+    /* refusals */
+    c = NULL;
+    CHECK_ERR(tes_wallet_credential(w, 999, &c), TES_ERR_NOT_FOUND);
+    CHECK(c == NULL);
+    const tes_wallet_add_opts odd = {.copy_use = (tes_wallet_copy_use)7};
+    CHECK_ERR(tes_wallet_add(w, b, 1, &odd, &id1, &bad), TES_ERR_ARG);
+
+    for (int i = 0; i < 6; i++)
+        tes_buf_free(&m[i]);
+    tes_wallet_close(w);
+    issuer_free(&is);
+    rm_rf(tmp);
+}

@@ -3,9 +3,9 @@
  *
  * The tool is meant to be thin: argument parsing, prompting, file I/O and
  * printing over libtessera's calls. Provisioning (authority, reader CA), issuing,
- * verifying and the status verdict are library calls; the holder's wallet
- * sequence (wallet.c, cmd_wallet*.c, cmd_present.c) is still composed here
- * until it moves into the library as src/wallet/.
+ * verifying, the status verdict and the holder's wallet (tessera/wallet.h:
+ * enrolment, presenting, reader trust, the log) are library calls; wallet.c
+ * here only opens a wallet for a command and reports its errors.
  *
  * Exit codes (every command):
  *   0  success (verify: the response is valid)
@@ -132,15 +132,6 @@ bool cli_parse_size(const char *s, size_t max, size_t *out);
 #define CLI_WALLET_DB TES_WALLET_DB
 #define CLI_WALLET_SE_DIR TES_WALLET_SE_DIR
 #define CLI_SETTING_SE TES_WALLET_SETTING_SE
-/* Per credential: whether its copies' keys need user verification (so
- * `present` can ask for and check the PIN before it spends a copy), and
- * whether its copies are single-use (so `wallet list` can say what is left).
- * Both are now columns of the credential, written with it in one transaction;
- * these setting names are what wallets before store schema 2 used (the store
- * migrates them) and select the flag in cli_wallet_cred_flag. */
-#define CLI_SETTING_CRED_UV_FMT "credential.%lld.uv"
-#define CLI_SETTING_CRED_SINGLE_FMT "credential.%lld.single_use"
-/* Whether the wallet recorded setting fmt (one of the above) as "1" for cred. */
 
 typedef struct cli_wallet {
     char dir[PATH_MAX];
@@ -159,10 +150,6 @@ bool cli_se_needs_login(const tes_se *se);
  * (errors already reported, prefixed with cmd). */
 int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w);
 void cli_wallet_close(cli_wallet *w);
-/* Whether the wallet recorded setting fmt (CLI_SETTING_CRED_*_FMT) as "1" for
- * credential cred. */
-bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred);
-
 /* Like cli_fail, with the error's stable name appended: "...: msg [pin_wrong]". */
 int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)));

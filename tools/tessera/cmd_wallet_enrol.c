@@ -12,12 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "tessera/cbor.h"
 #include "tessera/cose.h"
-#include "tessera/issuer.h"
-
 #include "tessera/wallet.h"
 
 #include "cli.h"
@@ -27,47 +23,6 @@
 /* An offer by value with a handful of credential configurations fits. */
 #define MAX_OFFER 8192
 
-typedef struct enrol_ctx {
-    cli_wallet *w;
-    const char *pin;
-    tes_se_key_opts ko;
-    char (*created)[TES_SE_ID_MAX]; /* keys made so far (deleted if enrolment fails) */
-    size_t n_created, cap;
-    char device[65]; /* the phone's device id, from the first attestation ("" none) */
-    bool device_differs;
-} enrol_ctx;
-
-static void hex_sha256(tes_bytes data, char out[65])
-{
-    uint8_t h[32];
-    out[0] = '\0';
-    if (tes_digest(TES_HASH_SHA256, data, h) == TES_OK)
-        tes_hex_str(out, TES_BYTES(h, 32));
-}
-
-/* The device id an issuer records for keys attested with this chain (CBOR
- * array of DER, leaf first): hex SHA-256 of the second certificate, the
- * secure element's attestation certificate (issuer.h). False when the chain
- * has fewer than two certificates. */
-static bool device_id_of_chain(tes_bytes chain, char out[65])
-{
-    tes_cbor_doc d;
-    out[0] = '\0';
-    if (tes_cbor_parse(chain, NULL, &d) != TES_OK)
-        return false;
-    uint32_t second = tes_cbor_is(&d, 0, TES_CBOR_ARRAY) && tes_cbor_count(&d, 0) >= 2
-                          ? tes_cbor_child_at(&d, 0, 1)
-                          : TES_CBOR_NONE;
-    bool ok = second != TES_CBOR_NONE && tes_cbor_is(&d, second, TES_CBOR_BYTES);
-    if (ok) {
-        const tes_cbor_node *n = tes_cbor_at(&d, second);
-        hex_sha256(TES_BYTES(n->data, n->len), out);
-        ok = out[0] != '\0';
-    }
-    tes_cbor_doc_free(&d);
-    return ok;
-}
-
 /* Hex SHA-256 of a key's COSE_Key: its thumbprint as the issuer records it. */
 static bool key_thumbprint(const tes_key *k, char out[65])
 {
@@ -75,187 +30,12 @@ static bool key_thumbprint(const tes_key *k, char out[65])
     tes_cbor_enc e = {.out = &cose};
     tes_cose_key_write(&e, k);
     bool ok = tes_cbor_enc_finish(&e) == TES_OK;
-    if (ok)
-        hex_sha256(tes_buf_bytes(&cose), out);
-    tes_buf_free(&cose);
-    return ok && out[0] != '\0';
-}
-
-/* Notes the device id of one attestation: the first one seen, or that they differ. */
-static void note_device(enrol_ctx *c, const char dev[65])
-{
-    if (c->device[0] == '\0')
-        memcpy(c->device, dev, 65);
-    else if (strcmp(c->device, dev) != 0)
-        c->device_differs = true;
-}
-
-/* The device id of a key attestation JWT: hex SHA-256 of its header's x5c[1]
- * (the secure element's attestation certificate, as in the x5c form). */
-static bool device_id_of_jwt(tes_bytes jwt, char out[65])
-{
+    uint8_t h[32];
     out[0] = '\0';
-    const uint8_t *dot = memchr(jwt.ptr, '.', jwt.len);
-    tes_buf hdr = {0}, der = {0};
-    json_t *h = NULL;
-    bool ok = dot != NULL &&
-              tes_b64url_decode(&hdr, (const char *)jwt.ptr, (size_t)(dot - jwt.ptr)) == TES_OK &&
-              (h = json_loadb((const char *)hdr.ptr, hdr.len, 0, NULL)) != NULL;
-    json_t *second = ok ? json_array_get(json_object_get(h, "x5c"), 1) : NULL;
-    ok = json_is_string(second) &&
-         tes_b64_decode(&der, json_string_value(second), json_string_length(second)) == TES_OK;
-    if (ok)
-        hex_sha256(tes_buf_bytes(&der), out);
-    json_decref(h);
-    tes_buf_free(&hdr);
-    tes_buf_free(&der);
-    return ok && out[0] != '\0';
-}
-
-/* OpenID4VCI 1.0 key attestation (Appendix D.1), signed inside the secure element. */
-static tes_err key_attest_jwt(void *ctx, const char *const *key_ids, size_t n, const char *nonce,
-                              tes_buf *jwt)
-{
-    enrol_ctx *c = ctx;
-    size_t before = jwt->len;
-    tes_err e = tes_se_attest_jwt(c->w->se, key_ids, n, nonce, jwt);
-    char dev[65];
-    if (e == TES_OK && device_id_of_jwt(TES_BYTES(jwt->ptr + before, jwt->len - before), dev))
-        note_device(c, dev);
-    return e;
-}
-
-static tes_err key_create(void *ctx, tes_bytes challenge, char key_id[64], tes_buf *public_key_pem,
-                          tes_buf *attestation)
-{
-    enrol_ctx *c = ctx;
-    tes_se *se = c->w->se;
-    if (c->n_created == c->cap)
-        return tes_err_set(TES_ERR_ARG, "the issuer's client asked for more keys than copies");
-    char id[TES_SE_ID_MAX];
-    tes_err e = tes_se_create_key(se, &c->ko, id);
-    if (e != TES_OK)
-        return e;
-    snprintf(c->created[c->n_created++], TES_SE_ID_MAX, "%s", id);
-    tes_key *pub = NULL;
-    if ((e = tes_se_public_key(se, id, &pub)) != TES_OK)
-        return e;
-    e = tes_key_to_pem(pub, false, public_key_pem);
-    tes_key_free(pub);
-    if (e != TES_OK)
-        return e;
-    /* Without an attestation the issuer may still accept the key (a
-     * development service); one that requires it answers invalid_proof. An
-     * empty challenge: the client sends a key attestation JWT instead. */
-    if (challenge.len > 0 && se->ops->attest != NULL &&
-        (e = se->ops->attest(se, id, challenge, attestation)) != TES_OK)
-        return e;
-    char dev[65];
-    if (attestation->len > 0 && device_id_of_chain(tes_buf_bytes(attestation), dev))
-        note_device(c, dev);
-    snprintf(key_id, 64, "%s", id);
-    return TES_OK;
-}
-
-static tes_err key_sign(void *ctx, const char *key_id, tes_bytes msg, uint8_t sig[64])
-{
-    enrol_ctx *c = ctx;
-    uint8_t raw[TES_MAX_SIG];
-    size_t len = sizeof(raw);
-    tes_err e = tes_se_sign(c->w->se, key_id, c->pin, msg, raw, &len);
-    if (e != TES_OK)
-        return e;
-    if (len != 64)
-        return tes_err_set(TES_ERR_UNSUPPORTED,
-                           "key %s is not a P-256 key (signature of %zu bytes)", key_id, len);
-    memcpy(sig, raw, 64);
-    return TES_OK;
-}
-
-/* Checks the copies (each bound to the key it was asked for, all of one
- * credential) and stores them; prints the credential id. */
-static int store_copies(const char *cmd, cli_wallet *w, tes_buf *mdocs, char (*key_ids)[64],
-                        size_t n, const char *name, const tes_se_key_opts *ko)
-{
-    tes_store_new_copy *copies = calloc(n, sizeof(*copies));
-    tes_mdoc_cred_info first = {0};
-    bool have_first = false;
-    int rc = CLI_EXIT_FAIL;
-    if (copies == NULL) {
-        rc = cli_error(CLI_EXIT_USAGE, "%s: out of memory", cmd);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        tes_mdoc_cred_info f;
-        tes_err e = tes_mdoc_cred_info_read(tes_buf_bytes(&mdocs[i]), &f);
-        if (e != TES_OK) {
-            rc = cli_fail_code(CLI_EXIT_FAIL, e, "%s: copy %zu from the issuer", cmd, i + 1);
-            goto out;
-        }
-        tes_key *pub = NULL;
-        e = tes_se_public_key(w->se, key_ids[i], &pub);
-        bool bound = e == TES_OK && tes_key_equal_public(pub, f.device_key);
-        tes_key_free(pub);
-        if (!bound) {
-            rc = cli_error(CLI_EXIT_FAIL,
-                           "%s: copy %zu from the issuer is not bound to the key %s it was asked "
-                           "for",
-                           cmd, i + 1, key_ids[i]);
-            tes_mdoc_cred_info_free(&f);
-            goto out;
-        }
-        if (!have_first) {
-            first = f;
-            have_first = true;
-        } else {
-            bool same =
-                strcmp(f.doctype, first.doctype) == 0 && strcmp(f.issuer, first.issuer) == 0;
-            if (f.valid_from > first.valid_from)
-                first.valid_from = f.valid_from;
-            if (f.valid_until < first.valid_until)
-                first.valid_until = f.valid_until;
-            tes_mdoc_cred_info_free(&f);
-            if (!same) {
-                rc = cli_error(CLI_EXIT_FAIL, "%s: the issuer's copies are not of one credential",
-                               cmd);
-                goto out;
-            }
-        }
-        copies[i].key_id = key_ids[i];
-        copies[i].mdoc = tes_buf_bytes(&mdocs[i]);
-    }
-    bool single = n > 1;
-    const tes_store_cred meta = {
-        .doctype = first.doctype,
-        .display_name = (char *)(name ? name : tes_wallet_default_name(first.doctype)),
-        .issuer = first.issuer,
-        .valid_from = first.valid_from,
-        .valid_until = first.valid_until,
-        .copies = (int64_t)n,
-        .needs_pin = ko->user_verification,
-    };
-    int64_t id = 0;
-    tes_err e = tes_store_add_credential(w->store, &meta, copies, n, single, &id);
-    if (e != TES_OK) {
-        rc = cli_fail_code(cli_exit_for(e), e, "%s: storing the credential", cmd);
-        goto out;
-    }
-    printf("%lld\n", (long long)id);
-    char f1[21], f2[21];
-    tes_time_format(first.valid_from, f1);
-    tes_time_format(first.valid_until, f2);
-    fprintf(stderr,
-            "obtained credential %lld over OpenID4VCI: %s (%s) from %s, valid %s .. %s, %zu "
-            "%scop%s%s\n",
-            (long long)id, meta.display_name, first.doctype, first.issuer, f1, f2, n,
-            single ? "single-use " : "", n == 1 ? "y" : "ies",
-            ko->user_verification ? ", needs the PIN" : "");
-    rc = CLI_EXIT_OK;
-out:
-    if (have_first)
-        tes_mdoc_cred_info_free(&first);
-    free(copies);
-    return rc;
+    if (ok && tes_digest(TES_HASH_SHA256, tes_buf_bytes(&cose), h) == TES_OK)
+        tes_hex_str(out, TES_BYTES(h, 32));
+    tes_buf_free(&cose);
+    return out[0] != '\0';
 }
 
 typedef struct enrol_args {
@@ -343,29 +123,14 @@ static int wallet_enrol(const char *cmd, const enrol_args *a)
         return rc;
     char pin[CLI_PIN_MAX] = "", tx[CLI_PIN_MAX] = "";
     char *offer = NULL;
-    tes_buf *mdocs = NULL;
-    char(*key_ids)[64] = NULL;
-    size_t n = 0;
-    /* Every copy's key needs the PIN. Keys are not made single-use in the
-     * secure element: the proof of possession is their first signature, so a
-     * single-use key would be spent before its first presentation. The store
-     * takes each copy once instead (single-use credential). */
-    enrol_ctx ctx = {.w = &w, .ko = {.user_verification = true}, .cap = a->batch};
-    ctx.created = calloc(a->batch, TES_SE_ID_MAX);
-    if (ctx.created == NULL) {
-        rc = cli_error(CLI_EXIT_USAGE, "%s: out of memory", cmd);
-        goto out;
-    }
+    /* No PIN yet: say so before asking for anything (the library checks too). */
     int pin_left = 0, puk_left = 0;
     bool pin_set = false;
     tes_err e = w.se->ops->pin_status(w.se, &pin_left, &puk_left, &pin_set);
+    if (e == TES_OK && !pin_set)
+        e = tes_err_set(TES_ERR_PIN_NOT_SET, "the wallet has no PIN yet");
     if (e != TES_OK) {
-        rc = cli_se_fail(&w, e, "%s: the secure element", cmd);
-        goto out;
-    }
-    if (!pin_set) {
-        rc = cli_se_fail(&w, tes_err_set(TES_ERR_PIN_NOT_SET, "the wallet has no PIN yet"),
-                         "%s: the copies' keys need the PIN", cmd);
+        rc = cli_se_fail(&w, e, "%s: the copies' keys need the PIN", cmd);
         goto out;
     }
     /* The offer, the PIN, then the transaction code: the order of the lines
@@ -379,83 +144,57 @@ static int wallet_enrol(const char *cmd, const enrol_args *a)
     if ((rc = cli_secret_read(cmd, tx_fd, "--tx-code-fd", "transaction code", tx, sizeof tx)) !=
         CLI_EXIT_OK)
         goto out;
-    const char *txc = tx;
-    if (*txc == '\0' || strlen(txc) > MAX_TX_CODE) {
+    if (*tx == '\0' || strlen(tx) > MAX_TX_CODE) {
         rc = cli_usage_error(cmd, "the transaction code must be 1..%d characters", MAX_TX_CODE);
         goto out;
     }
-    /* A wrong PIN is found here, before the offer is redeemed (it works once). */
-    if ((e = w.se->ops->pin_verify(w.se, pin)) != TES_OK) {
+    fprintf(stderr, "asking the issuer for %zu cop%s ...\n", a->batch, a->batch == 1 ? "y" : "ies");
+    const tes_wallet_enrol_opts eo = {.offer_uri = offer,
+                                      .tx_code = tx,
+                                      .pin = pin,
+                                      .copies = a->batch,
+                                      .proof = a->proof,
+                                      .display_name = a->name};
+    tes_wallet_enrol_result r;
+    e = tes_wallet_enrol(w.wallet, &eo, &r);
+    if (e == TES_ERR_PIN_WRONG || e == TES_ERR_PIN_LOCKED || e == TES_ERR_PIN_NOT_SET) {
         rc = cli_se_fail(&w, e, "%s: checking the PIN", cmd);
         goto out;
     }
-    ctx.pin = pin;
-    /* A secure element without key attestation JWTs (PKCS#11) keeps to the x5c form. */
-    bool jwt_attest = w.se->ops->size >= sizeof(tes_se_ops) && w.se->ops->attest_jwt != NULL;
-    if (!jwt_attest && (a->proof == TES_OID4VCI_PROOF_KEY_ATTESTATION ||
-                        a->proof == TES_OID4VCI_PROOF_ATTESTATION)) {
-        rc = cli_se_fail(&w,
-                         tes_err_set(TES_ERR_UNSUPPORTED,
-                                     "the %s secure element makes no key attestation JWTs",
-                                     w.se->ops->name),
-                         "%s: --proof", cmd);
-        goto out;
-    }
-    const tes_oid4vci_keys keys = {.create = key_create, .sign = key_sign, .ctx = &ctx};
-    const tes_oid4vci_proof_opts proof = {.form = a->proof,
-                                          .key_attestation = jwt_attest ? key_attest_jwt : NULL};
-    fprintf(stderr, "asking the issuer for %zu cop%s ...\n", a->batch, a->batch == 1 ? "y" : "ies");
-    e = tes_oid4vci_obtain_with(offer, txc, a->batch, &keys, &proof, &mdocs, &key_ids, &n);
     if (e != TES_OK) {
         rc = cli_fail_code(cli_exit_for(e), e, "%s: obtaining the credential", cmd);
         goto out;
     }
-    if (n == 0 || n > a->batch) {
-        rc = cli_error(CLI_EXIT_FAIL, "%s: the issuer returned %zu credentials for %zu keys", cmd,
-                       n, a->batch);
-        goto out;
+    printf("%lld\n", (long long)r.cred_id);
+    tes_store_cred *cred = NULL;
+    if (tes_wallet_credential(w.wallet, r.cred_id, &cred) == TES_OK) {
+        char f1[21], f2[21];
+        tes_time_format(r.valid_from, f1);
+        tes_time_format(r.valid_until, f2);
+        fprintf(stderr,
+                "obtained credential %lld over OpenID4VCI: %s (%s) from %s, valid %s .. %s, %zu "
+                "%scop%s%s\n",
+                (long long)r.cred_id, cred->display_name, cred->doctype, cred->issuer, f1, f2,
+                r.copies, r.single_use ? "single-use " : "", r.copies == 1 ? "y" : "ies",
+                r.needs_pin ? ", needs the PIN" : "");
     }
-    rc = store_copies(cmd, &w, mdocs, key_ids, n, a->name, &ctx.ko);
-    if (rc == CLI_EXIT_OK) {
-        if (ctx.device[0] && !ctx.device_differs)
-            fprintf(stderr,
-                    "device id: %s\n(the authority records it with the copies; if the phone is "
-                    "lost: 'tessera wallet report-lost --device' with it)\n",
-                    ctx.device);
-        else
-            fprintf(stderr, "device id: none (the secure element made no attestation): the "
-                            "authority knows each copy by its key's thumbprint\n");
-    }
+    tes_store_creds_free(cred, cred ? 1 : 0);
+    if (r.device_id[0] && !r.device_ids_differ)
+        fprintf(stderr,
+                "device id: %s\n(the authority records it with the copies; if the phone is "
+                "lost: 'tessera wallet report-lost --device' with it)\n",
+                r.device_id);
+    else
+        fprintf(stderr, "device id: none (the secure element made no attestation): the "
+                        "authority knows each copy by its key's thumbprint\n");
+    rc = CLI_EXIT_OK;
 out:
-    if (rc != CLI_EXIT_OK && ctx.created != NULL) {
-        /* Nothing stored: the keys made for it are of no use. */
-        for (size_t i = 0; i < ctx.n_created; i++)
-            if (w.se->ops->delete_key(w.se, ctx.created[i]) != TES_OK) {
-                /* best effort */
-            }
-    } else if (rc == CLI_EXIT_OK && n < ctx.n_created) {
-        /* Keys the issuer issued nothing for. */
-        for (size_t i = 0; i < ctx.n_created; i++) {
-            bool used = false;
-            for (size_t k = 0; k < n; k++)
-                used = used || strcmp(key_ids[k], ctx.created[i]) == 0;
-            if (!used && w.se->ops->delete_key(w.se, ctx.created[i]) != TES_OK) {
-                /* best effort */
-            }
-        }
-    }
     tes_wipe(pin, sizeof(pin));
     tes_wipe(tx, sizeof(tx));
     if (offer != NULL && offer != a->offer) {
         tes_wipe(offer, MAX_OFFER);
         free(offer);
     }
-    if (mdocs != NULL)
-        for (size_t i = 0; i < n; i++)
-            tes_buf_free(&mdocs[i]);
-    free(mdocs);
-    free(key_ids);
-    free(ctx.created);
     cli_wallet_close(&w);
     return rc;
 }
@@ -581,33 +320,36 @@ int cmd_wallet_enrol(int argc, char **argv)
 
 /* ---- wallet device-id ---- */
 
-/* Prints the phone's device id: the hex SHA-256 of the secure element's
- * attestation certificate, which every attestation of the wallet's keys
- * carries second. A key is attested for it (a temporary one when the wallet
- * has none yet). */
+/* Prints the phone's device id (tes_wallet_device_id), or, for a secure
+ * element that makes no attestations, the thumbprints the authority knows its
+ * keys by. */
 static int wallet_device_id(const char *cmd, const char *dir)
 {
     cli_wallet w;
     int rc = cli_wallet_open(cmd, dir, &w);
     if (rc != CLI_EXIT_OK)
         return rc;
-    tes_se *se = w.se;
-    char ids[64][TES_SE_ID_MAX];
-    size_t n = 0;
-    tes_err e = se->ops->list_keys(se, ids, 64, &n);
-    if (e == TES_ERR_BUFFER_SMALL)
-        e = TES_OK, n = 64;
-    if (e != TES_OK) {
-        rc = cli_se_fail(&w, e, "%s: listing the keys", cmd);
-        goto out;
-    }
-    if (se->ops->attest == NULL) {
+    char dev[65];
+    tes_err e = tes_wallet_device_id(w.wallet, dev);
+    if (e == TES_OK) {
+        printf("%s\n", dev);
+        fprintf(stderr, "the device id of this phone (SHA-256 of its secure element's attestation "
+                        "certificate);\nthe authority records it with every credential it "
+                        "issues to this wallet\n");
+        rc = CLI_EXIT_OK;
+    } else if (e == TES_ERR_UNSUPPORTED) {
+        tes_se *se = w.se;
         fprintf(stderr,
                 "%s: this secure element (%s) makes no key attestations, so the wallet has no\n"
                 "device id: the authority knows each key by its thumbprint instead. Report a lost\n"
                 "phone for all your credentials ('tessera wallet report-lost' without --device),\n"
                 "or give the counter these key thumbprints:\n",
                 cmd, se->ops->name);
+        char ids[64][TES_SE_ID_MAX];
+        size_t n = 0;
+        e = se->ops->list_keys(se, ids, 64, &n);
+        if (e == TES_ERR_BUFFER_SMALL)
+            n = 64;
         for (size_t i = 0; i < n; i++) {
             tes_key *pub = NULL;
             char th[65];
@@ -616,39 +358,9 @@ static int wallet_device_id(const char *cmd, const char *dir)
             tes_key_free(pub);
         }
         rc = CLI_EXIT_FAIL;
-        goto out;
-    }
-    char tmp[TES_SE_ID_MAX] = "";
-    const char *key = n > 0 ? ids[0] : NULL;
-    if (key == NULL) {
-        tes_se_key_opts ko = {0};
-        if ((e = tes_se_create_key(se, &ko, tmp)) != TES_OK) {
-            rc = cli_se_fail(&w, e, "%s: making a key to attest", cmd);
-            goto out;
-        }
-        key = tmp;
-    }
-    static const char challenge[] = "tessera device-id";
-    tes_buf chain = {0};
-    e = se->ops->attest(se, key, TES_BYTES(challenge, sizeof challenge - 1), &chain);
-    if (tmp[0] && se->ops->delete_key(se, tmp) != TES_OK) {
-        /* best effort: an unused key */
-    }
-    char dev[65];
-    if (e != TES_OK) {
-        rc = cli_se_fail(&w, e, "%s: attesting key %s", cmd, key);
-    } else if (!device_id_of_chain(tes_buf_bytes(&chain), dev)) {
-        rc = cli_error(CLI_EXIT_FAIL,
-                       "%s: the attestation of key %s has no secure-element certificate", cmd, key);
     } else {
-        printf("%s\n", dev);
-        fprintf(stderr, "the device id of this phone (SHA-256 of its secure element's attestation "
-                        "certificate);\nthe authority records it with every credential it "
-                        "issues to this wallet\n");
-        rc = CLI_EXIT_OK;
+        rc = cli_se_fail(&w, e, "%s: attesting a key of the wallet", cmd);
     }
-    tes_buf_free(&chain);
-out:
     cli_wallet_close(&w);
     return rc;
 }
@@ -766,7 +478,7 @@ int cmd_wallet_report_lost(int argc, char **argv)
         code = typed;
     }
     size_t n = 0;
-    tes_err e = tes_oid4vci_report_lost(issuer, code, device, &n);
+    tes_err e = tes_wallet_report_lost(issuer, code, device, &n);
     tes_wipe(typed, sizeof typed);
     if (e != TES_OK)
         return cli_fail_code(cli_exit_for(e), e, "%s", cmd);

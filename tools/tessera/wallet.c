@@ -63,22 +63,6 @@ void cli_wallet_close(cli_wallet *w)
     w->store = NULL;
 }
 
-bool cli_wallet_cred_flag(cli_wallet *w, const char *fmt, int64_t cred)
-{
-    /* Recorded with the credential itself (one transaction); the settings of
-     * older wallets were carried over by the store's migration. */
-    tes_store_cred *creds = NULL;
-    size_t n = 0;
-    bool set = false;
-    if (tes_store_list(w->store, &creds, &n) == TES_OK)
-        for (size_t i = 0; i < n; i++)
-            if (creds[i].id == cred)
-                set = strcmp(fmt, CLI_SETTING_CRED_UV_FMT) == 0 ? creds[i].needs_pin
-                                                                : creds[i].single_use;
-    tes_store_creds_free(creds, n);
-    return set;
-}
-
 int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
 {
     char msg[1024];

@@ -1,5 +1,6 @@
 /*
- * The wallet's OpenID4VCI client (tes_oid4vci_obtain, issuer.h): offer URI ->
+ * The wallet's OpenID4VCI client (tes_oid4vci_obtain, wallet.h; the wire
+ * profile is the issuer's, tessera/issuer.h): offer URI ->
  * issuer and AS metadata -> token (pre-authorized code + tx code) -> c_nonce
  * -> one key, attestation and proof JWT per copy -> credential request ->
  * every returned mdoc checked to be bound to the key made for it and to carry
@@ -33,13 +34,20 @@
 #include "tessera/cbor.h"
 #include "tessera/mdoc.h"
 
-#include "issuer/issuer_internal.h"
+#include "tessera/wallet.h"
 
 #define MAX_RESPONSE (32u << 20)
 #define MAX_OFFER 16384
 #define CONNECT_TIMEOUT_MS 10000L
 #define TOTAL_TIMEOUT_MS 60000L
 #define OFFER_SCHEME "openid-credential-offer://"
+/* The protocol's names and the bounds this client keeps to (the issuer's own
+ * are in src/issuer/issuer_internal.h: the two sides share no code). */
+#define GRANT_PRE_AUTH "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+#define PROOF_TYP "openid4vci-proof+jwt"
+#define BATCH_HARD_MAX 100 /* copies in one request */
+#define X5C_MAX 4          /* certificates in an attestation chain */
+#define NONCE_MAX 256      /* bytes of a c_nonce */
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -216,21 +224,20 @@ static tes_err offer_parse(const char *uri, offer *o)
     if (text == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     size_t len;
-    tes_err err = iss_url_decode(val, val_len, true, text, MAX_OFFER + 1, &len);
-    if (err != TES_OK) {
-        free(text);
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: %s", tes_err_message());
-    }
+    tes_err err = tes_url_decode(val, val_len, true, text, MAX_OFFER + 1, &len);
     json_error_t jerr;
-    json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = err == TES_OK ? json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+    tes_wipe(text, MAX_OFFER + 1); /* the pre-authorized code */
     free(text);
+    if (err != TES_OK)
+        return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: %s", tes_err_message());
     if (!json_is_object(j)) {
         json_decref(j);
         return tes_err_set(TES_ERR_HTTP_REQUEST, "offer: credential_offer is not a JSON object");
     }
     json_t *iss = json_object_get(j, "credential_issuer");
     json_t *ids = json_object_get(j, "credential_configuration_ids");
-    json_t *grant = json_object_get(json_object_get(j, "grants"), ISS_GRANT_PRE_AUTH);
+    json_t *grant = json_object_get(json_object_get(j, "grants"), GRANT_PRE_AUTH);
     json_t *code = json_object_get(grant, "pre-authorized_code");
     json_t *id0 = json_array_get(ids, 0);
     if (!json_is_string(iss) || !http_url(json_string_value(iss))) {
@@ -292,7 +299,7 @@ static const char *str_member(json_t *o, const char *k)
 /* The header's x5c from an attestation chain (CBOR array of DER). */
 static tes_err x5c_from_chain(tes_bytes chain, json_t **out)
 {
-    tes_cbor_limits lim = {.max_input = 64 * 1024, .max_depth = 2, .max_items = ISS_X5C_MAX + 1};
+    tes_cbor_limits lim = {.max_input = 64 * 1024, .max_depth = 2, .max_items = X5C_MAX + 1};
     tes_cbor_doc d;
     if (tes_cbor_parse(chain, &lim, &d) != TES_OK)
         return tes_err_set(TES_ERR_ATTESTATION_FORMAT, "attestation: %s", tes_err_message());
@@ -371,6 +378,20 @@ static tes_err make_key_attestation(const tes_oid4vci_keys *keys,
     return ka->failed ? tes_err_set(TES_ERR_NOMEM, "out of memory") : TES_OK;
 }
 
+/* The base64url coordinates of a proof key, an EC P-256 key (its JWK). */
+static tes_err proof_jwk(const tes_key *k, tes_buf *x, tes_buf *y)
+{
+    uint8_t rx[TES_MAX_COORD], ry[TES_MAX_COORD];
+    if (k == NULL || tes_key_curve(k) != TES_CURVE_P256)
+        return tes_err_set(TES_ERR_UNSUPPORTED, "proof keys must be EC P-256");
+    tes_err err = tes_key_public_raw(k, rx, ry);
+    if (err != TES_OK)
+        return err;
+    tes_b64url_encode(x, TES_BYTES(rx, 32));
+    tes_b64url_encode(y, TES_BYTES(ry, 32));
+    return x->failed || y->failed ? tes_err_set(TES_ERR_NOMEM, "out of memory") : TES_OK;
+}
+
 /* The proof JWT (NUL-terminated in jwt) for key_id / key: its header names
  * the key by "jwk" and carries either the key attestation ka (OpenID4VCI 1.0
  * Appendix F.1) or, without ka, the attestation chain att as "x5c"
@@ -381,11 +402,11 @@ static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const c
 {
     tes_buf x = {0}, y = {0};
     json_t *hdr = NULL, *claims = NULL;
-    tes_err err = iss_key_jwk(key, &x, &y);
+    tes_err err = proof_jwk(key, &x, &y);
     if (err != TES_OK)
         goto out;
-    hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", ISS_PROOF_TYP, "alg", "ES256",
-                    "jwk", "kty", "EC", "crv", "P-256", "x", (const char *)x.ptr, x.len, "y",
+    hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", PROOF_TYP, "alg", "ES256", "jwk",
+                    "kty", "EC", "crv", "P-256", "x", (const char *)x.ptr, x.len, "y",
                     (const char *)y.ptr, y.len);
     if (hdr != NULL && ka != NULL) {
         json_object_set_new(hdr, "key_attestation", json_string(ka));
@@ -525,9 +546,8 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
     *mdocs = NULL;
     *key_ids = NULL;
     *n = 0;
-    if (batch == 0 || batch > ISS_BATCH_HARD_MAX)
-        return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: batch must be 1..%d",
-                           ISS_BATCH_HARD_MAX);
+    if (batch == 0 || batch > BATCH_HARD_MAX)
+        return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: batch must be 1..%d", BATCH_HARD_MAX);
     if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK)
         return tes_err_set(TES_ERR_TRANSPORT, "libcurl could not be initialised");
 
@@ -635,12 +655,12 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
 
     /* ---- token */
     tes_buf_append(&form, "grant_type=", 11);
-    iss_url_encode(&form, ISS_GRANT_PRE_AUTH, strlen(ISS_GRANT_PRE_AUTH));
+    tes_url_encode(&form, GRANT_PRE_AUTH, strlen(GRANT_PRE_AUTH));
     tes_buf_append(&form, "&pre-authorized_code=", 21);
-    iss_url_encode(&form, o.code, strlen(o.code));
+    tes_url_encode(&form, o.code, strlen(o.code));
     if (o.needs_tx) {
         tes_buf_append(&form, "&tx_code=", 9);
-        iss_url_encode(&form, tx_code, strlen(tx_code));
+        tes_url_encode(&form, tx_code, strlen(tx_code));
     }
     if (form.failed) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
@@ -663,7 +683,7 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
     if ((err = http_call(&c, "nonce", nonce_ep, NULL, NULL, "", 0, true, &nonce_j)) != TES_OK)
         goto out;
     const char *nonce = str_member(nonce_j, "c_nonce");
-    if (nonce == NULL || nonce[0] == '\0' || strlen(nonce) > ISS_NONCE_MAX) {
+    if (nonce == NULL || nonce[0] == '\0' || strlen(nonce) > NONCE_MAX) {
         err = tes_err_set(TES_ERR_HTTP_REQUEST, "nonce: no c_nonce in the answer");
         goto out;
     }
