@@ -1,8 +1,9 @@
 /*
  * tessera/jose.h — the JOSE pieces Tessera speaks (docs/JOSE.md): compact
  * JWS with ES256 only (RFC 7515, RFC 7518 §3.4), EC P-256 public JWKs and
- * their RFC 7638 thumbprint (RFC 7517, RFC 7518 §6.2), and the JWT claims
- * checks the OpenID4VCI issuer and wallet share (RFC 7519).
+ * their RFC 7638 thumbprint (RFC 7517, RFC 7518 §6.2), the JWT claims
+ * checks the OpenID4VCI issuer and wallet share (RFC 7519), and compact
+ * JWE with ECDH-ES + A256GCM for OpenID4VP responses (RFC 7516).
  *
  * Built on jansson (struct json_t is jansson's json_t: callers that look
  * into the objects include <jansson.h>) and crypto.h. Strict on hostile
@@ -136,6 +137,54 @@ TES_MUST_CHECK tes_err tes_jwk_from_key(const tes_key *key, struct json_t **out)
  * TES_ERR_JWK: not an EC P-256 key. */
 TES_MUST_CHECK tes_err tes_jwk_thumbprint(const tes_key *key,
                                           char out[TES_JWK_THUMBPRINT_LEN + 1]);
+
+/* ---------------------------------------------------------------- JWE */
+
+/* Compact JWE (RFC 7516) with "alg":"ECDH-ES" (direct key agreement, RFC
+ * 7518 §4.6) and "enc":"A256GCM", on P-256: OpenID4VP's encrypted
+ * response (direct_post.jwt). "A128GCM" and every other algorithm are
+ * refused (TES_ERR_JOSE_HEADER). */
+
+/* The ECDH of the recipient's key with the sender's public key peer: its
+ * x-coordinate (32 bytes) into z. A secure element can do it (its key stays
+ * inside). */
+typedef tes_err (*tes_jwe_agree)(void *ctx, const tes_key *peer, uint8_t z[32]);
+
+/* A tes_jwe_agree for a key in memory (ctx: a const tes_key * with its
+ * private half, P-256). */
+tes_err tes_jwe_key_agree(void *ctx, const tes_key *peer, uint8_t z[32]);
+
+/* Decrypts text[0..len) (at most max_len characters; 0: TES_JWS_MAX): five
+ * parts, header a JSON object without duplicates, "alg" "ECDH-ES", "enc"
+ * "A256GCM", no "crit" or "zip", empty encrypted key, IV 12 and tag 16
+ * bytes, "epk" an EC P-256 public JWK (point on the curve), "apu"/"apv" at
+ * most 256 bytes; then agree, the Concat KDF and AES-256-GCM with the
+ * received header as AAD. Appends the plaintext to plaintext (give it
+ * .secret = true to have it wiped); *header (when header is not NULL) gets
+ * the protected header (new reference). Errors: TES_ERR_JOSE (malformed),
+ * TES_ERR_JOSE_HEADER (refused header), TES_ERR_JWK ("epk"),
+ * TES_ERR_SIGNATURE (does not decrypt: another key or changed), what agree
+ * returns, TES_ERR_NOMEM; nothing appended or handed out on failure. The
+ * secrets (Z, the content key) are wiped. */
+TES_MUST_CHECK tes_err tes_jwe_decrypt(const char *text, size_t len, size_t max_len,
+                                       tes_jwe_agree agree, void *ctx, struct json_t **header,
+                                       tes_buf *plaintext);
+
+/* Encrypts plaintext to recipient (an EC P-256 public key) with a fresh
+ * ephemeral key (ECDH-ES, A256GCM), the IV drawn from rng (NULL: the
+ * system's); extra (may be NULL) adds header members ("kid", "apu", "apv",
+ * ...; not "alg", "enc", "epk", "crit", "zip": TES_ERR_ARG). Appends the
+ * compact JWE to out. TES_ERR_ARG, TES_ERR_RANDOM, TES_ERR_NOMEM,
+ * TES_ERR_CRYPTO. */
+TES_MUST_CHECK tes_err tes_jwe_encrypt(const struct json_t *extra, tes_bytes plaintext,
+                                       const tes_key *recipient, const tes_rng *rng,
+                                       tes_buf *out);
+
+/* The Concat KDF of RFC 7518 §4.6.2 with SHA-256 (one round): key_len
+ * (1..32) bytes of key from the shared secret z, the "enc" value and the
+ * decoded apu / apv. TES_ERR_ARG, TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_jwe_concat_kdf(tes_bytes z, const char *enc, tes_bytes apu,
+                                          tes_bytes apv, uint8_t *key, size_t key_len);
 
 /* ---------------------------------------------------------------- JWT claims */
 

@@ -11,6 +11,8 @@
 
 #include "tessera/jose.h"
 
+#include "jose_internal.h"
+
 #define P256_LEN 32
 
 /* ---------------------------------------------------------------- base64url */
@@ -77,6 +79,18 @@ tes_err tes_jose_json_encode(const json_t *v, tes_buf *out)
     tes_b64url_encode(out, TES_BYTES(text, strlen(text)));
     free(text);
     if (out->failed) {
+        out->len = before;
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    return TES_OK;
+}
+
+tes_err jwx_append(tes_buf *out, const tes_buf *text)
+{
+    size_t before = out->len;
+    if (!text->failed)
+        tes_buf_append(out, text->ptr, text->len);
+    if (text->failed || out->failed) {
         out->len = before;
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     }
@@ -215,12 +229,7 @@ tes_err tes_jws_sign(const json_t *header, const json_t *payload, tes_jws_signer
         goto done;
     tes_buf_append(&jws, ".", 1);
     tes_b64url_encode(&jws, TES_BYTES(sig, sizeof sig));
-    size_t before = out->len;
-    tes_buf_append(out, jws.ptr, jws.len);
-    if (jws.failed || out->failed) {
-        out->len = before;
-        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
-    }
+    err = jwx_append(out, &jws);
 done:
     tes_buf_free(&jws);
     return err;
