@@ -12,9 +12,10 @@
 set(TES_LAYER_core      "")
 set(TES_LAYER_cbor      "core")
 set(TES_LAYER_crypto    "core")
+set(TES_LAYER_jose      "core;crypto")   # JWS ES256, JWK, JWT claims (jose.h)
 set(TES_LAYER_cose      "core;cbor;crypto")
 set(TES_LAYER_trust     "core;cbor;crypto")
-set(TES_LAYER_se        "core;cbor;crypto;trust") # trust: the attestation chain validator
+set(TES_LAYER_se        "core;cbor;crypto;jose;trust") # trust: the attestation chain validator
 set(TES_LAYER_store     "core")
 set(TES_LAYER_transport "core")
 set(TES_LAYER_httpd     "core")
@@ -26,8 +27,8 @@ set(TES_LAYER_proximity "core;cbor;crypto;cose;trust;mdoc;se;store;session;trans
 # the holder's wallet: its directory, store and SE, enrolment over OpenID4VCI (its client),
 # presenting through proximity (the 18013-5 device-retrieval protocol layer; it never
 # includes wallet); nothing of the issuer (the two actors share only what lies below both)
-set(TES_LAYER_wallet    "core;cbor;crypto;cose;trust;mdoc;se;store;session;transport;status;proximity")
-set(TES_LAYER_issuer    "core;cbor;crypto;cose;trust;se;mdoc;status;registry;httpd")
+set(TES_LAYER_wallet    "core;cbor;crypto;jose;cose;trust;mdoc;se;store;session;transport;status;proximity")
+set(TES_LAYER_issuer    "core;cbor;crypto;jose;cose;trust;se;mdoc;status;registry;httpd")
 
 if(NOT SRC)
   message(FATAL_ERROR "layers.cmake: -DSRC=<repository root> is required")

@@ -88,6 +88,10 @@ typedef enum tes_err {
     TES_ERR_STATUS_TOO_LARGE = 211, /* status list inflates beyond the bound (decompression bomb) */
     /* ISO 18013-5 audit */
     TES_ERR_MDOC_DATE = 212,        /* a tdate / full-date not in the form 18013-5 requires */
+    /* jose: */
+    TES_ERR_JOSE = 216,             /* a compact JWS, base64url part or JSON segment is malformed */
+    TES_ERR_JOSE_HEADER = 217,      /* a JOSE header asks for what is refused (alg, crit, typ) */
+    TES_ERR_JWK = 218,              /* a JWK is not an EC P-256 public key */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */

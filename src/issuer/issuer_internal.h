@@ -163,13 +163,8 @@ void iss_proof_free(iss_proof *p);
  * (struct json_t is jansson's json_t; callers that build JSON include
  * <jansson.h>.) Each failure is `code` with a message naming `what`. */
 struct json_t;
-/* True when s[0..n) has only base64url characters (no padding). */
-bool iss_b64url_chars(const char *s, size_t n);
-/* Decodes a base64url JWS segment into a JSON object (*out, new reference;
- * duplicate members refused). */
-TES_MUST_CHECK tes_err iss_segment_json(const char *s, size_t n, tes_err code, const char *what,
-                                        struct json_t **out);
-/* An EC P-256 public JWK (no "d") -> key. */
+/* (Compact JWS, base64url and JWK themselves: tessera/jose.h.)
+ * An EC P-256 public JWK (no "d") -> key: tes_jwk_to_key, its refusals as code. */
 TES_MUST_CHECK tes_err iss_jwk_parse(struct json_t *jwk, tes_err code, const char *what,
                                      tes_key **out);
 /* An x5c array (1..ISS_X5C_MAX standard-base64 DER) -> CBOR array of bstr

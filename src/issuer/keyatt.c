@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "tessera/cbor.h"
+#include "tessera/jose.h"
 #include "tessera/se.h"
 #include "tessera/trust.h"
 
@@ -192,46 +193,22 @@ tes_err iss_key_att_parse(const iss_policy *p, const char *jwt, size_t len, int6
         return tes_err_set(TES_ERR_ATTESTATION_FORMAT, "empty or longer than %d characters",
                            ISS_KA_MAX);
 
-    /* ---- framing */
-    const char *d1 = memchr(jwt, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - jwt)) : NULL;
-    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - jwt)) != NULL)
-        return tes_err_set(TES_ERR_ATTESTATION_FORMAT, "not a compact JWS of three parts");
-    size_t hl = (size_t)(d1 - jwt), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - jwt);
-    if (hl == 0 || pl == 0 || !iss_b64url_chars(jwt, hl) || !iss_b64url_chars(d1 + 1, pl) ||
-        !iss_b64url_chars(d2 + 1, sl))
-        return tes_err_set(TES_ERR_ATTESTATION_FORMAT,
-                           "its parts are empty or not base64url (no padding)");
-
-    json_t *hdr = NULL, *cl = NULL;
-    tes_buf sig = {0};
+    /* ---- framing, base64url, JSON (tessera/jose.h) */
+    const tes_jws_limits lim = {ISS_KA_MAX, ISS_KA_MAX, ISS_KA_MAX};
+    tes_jws jws;
+    tes_err err = tes_jws_parse(jwt, len, &lim, &jws);
+    if (err == TES_ERR_JOSE || err == TES_ERR_SIGNATURE)
+        return tes_err_set(TES_ERR_ATTESTATION_FORMAT, "%s", tes_err_message());
+    if (err != TES_OK)
+        return err;
+    json_t *hdr = jws.header;
     tes_cert *certs[ISS_X5C_MAX] = {0};
     size_t ncerts = 0;
-    tes_err err;
-    if ((err = iss_segment_json(jwt, hl, TES_ERR_ATTESTATION_FORMAT, "its header", &hdr)) !=
-            TES_OK ||
-        (err = iss_segment_json(d1 + 1, pl, TES_ERR_ATTESTATION_FORMAT, "its payload", &cl)) !=
-            TES_OK)
-        goto done;
-    if (tes_b64url_decode(&sig, d2 + 1, sl) != TES_OK || sig.len != 64) {
-        err = tes_err_set(TES_ERR_ATTESTATION_FORMAT, "its signature is not 64 bytes (ES256 r||s)");
-        goto done;
-    }
 
     /* ---- header */
-    json_t *typ = json_object_get(hdr, "typ"), *alg = json_object_get(hdr, "alg");
-    if (!json_is_string(typ) || strcmp(json_string_value(typ), TES_KA_JWT_TYP) != 0) {
-        err = tes_err_set(TES_ERR_ATTESTATION, "header \"typ\" is not \"" TES_KA_JWT_TYP "\"");
-        goto done;
-    }
-    if (!json_is_string(alg) || strcmp(json_string_value(alg), "ES256") != 0) {
-        err = tes_err_set(TES_ERR_ATTESTATION,
-                          "header \"alg\" is not \"ES256\" (the only algorithm this issuer "
-                          "supports)");
-        goto done;
-    }
-    if (json_object_get(hdr, "crit") != NULL) {
-        err = tes_err_set(TES_ERR_ATTESTATION, "header has \"crit\" parameters");
+    if ((err = tes_jws_check_header(&jws, TES_KA_JWT_TYP)) != TES_OK) {
+        if (err == TES_ERR_JOSE_HEADER)
+            err = tes_err_set(TES_ERR_ATTESTATION, "%s", tes_err_message());
         goto done;
     }
     json_t *x5c = json_object_get(hdr, "x5c");
@@ -247,12 +224,11 @@ tes_err iss_key_att_parse(const iss_policy *p, const char *jwt, size_t len, int6
         goto done;
 
     /* ---- signature over the exact received header.payload */
-    const tes_key *signer = tes_cert_key(certs[0]);
-    if (tes_key_curve(signer) != TES_CURVE_P256) {
+    err = tes_jws_verify(&jws, tes_cert_key(certs[0]));
+    if (err == TES_ERR_JOSE_HEADER) {
         err = tes_err_set(TES_ERR_ATTESTATION, "the x5c[0] key is not EC P-256 (ES256)");
         goto done;
     }
-    err = tes_key_verify(signer, TES_HASH_SHA256, TES_BYTES(jwt, hl + 1 + pl), tes_buf_bytes(&sig));
     if (err == TES_ERR_SIGNATURE) {
         err = tes_err_set(TES_ERR_ATTESTATION,
                           "its signature does not verify with the key of its x5c[0] certificate");
@@ -262,13 +238,11 @@ tes_err iss_key_att_parse(const iss_policy *p, const char *jwt, size_t len, int6
         goto done;
 
     /* ---- claims */
-    err = parse_claims(p, cl, now, for_jwt_proof, c_nonce, out);
+    err = parse_claims(p, jws.payload, now, for_jwt_proof, c_nonce, out);
 done:
     for (size_t i = 0; i < ncerts; i++)
         tes_cert_free(certs[i]);
-    json_decref(hdr);
-    json_decref(cl);
-    tes_buf_free(&sig);
+    tes_jws_free(&jws);
     if (err != TES_OK)
         iss_key_att_free(out);
     return err;

@@ -12,6 +12,7 @@
 
 #include "tessera/cbor.h"
 #include "tessera/cose.h"
+#include "tessera/jose.h"
 #include "tessera/mdoc.h"
 #include "tessera/se.h"
 
@@ -292,58 +293,10 @@ void iss_proof_free(iss_proof *p)
     memset(p, 0, sizeof *p);
 }
 
-bool iss_b64url_chars(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
-
-/* Decodes a base64url JSON member of exactly want bytes into out. */
-static tes_err jwk_coord(json_t *jwk, tes_err code, const char *what, const char *name,
-                         uint8_t out[32])
-{
-    json_t *v = json_object_get(jwk, name);
-    if (!json_is_string(v))
-        return tes_err_set(code, "%s \"%s\" missing or not a string", what, name);
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if (n != 43 || !iss_b64url_chars(s, n))
-        return tes_err_set(code, "%s \"%s\" is not 32 bytes of base64url", what, name);
-    tes_buf b = {0};
-    tes_err err = tes_b64url_decode(&b, s, n);
-    if (err == TES_OK && b.len != 32)
-        err = TES_ERR_ENCODING;
-    if (err == TES_OK)
-        memcpy(out, b.ptr, 32);
-    tes_buf_free(&b);
-    return err == TES_OK ? TES_OK
-                         : tes_err_set(code, "%s \"%s\" is not 32 bytes of base64url", what, name);
-}
-
 tes_err iss_jwk_parse(json_t *jwk, tes_err code, const char *what, tes_key **out)
 {
-    if (!json_is_object(jwk))
-        return tes_err_set(code, "%s is not a JSON object", what);
-    if (json_object_get(jwk, "d") != NULL)
-        return tes_err_set(code, "%s carries a private key (\"d\")", what);
-    json_t *kty = json_object_get(jwk, "kty"), *crv = json_object_get(jwk, "crv");
-    if (!json_is_string(kty) || strcmp(json_string_value(kty), "EC") != 0)
-        return tes_err_set(code, "%s \"kty\" must be \"EC\"", what);
-    if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") != 0)
-        return tes_err_set(code, "%s \"crv\" must be \"P-256\"", what);
-    uint8_t x[32], y[32];
-    tes_err err;
-    if ((err = jwk_coord(jwk, code, what, "x", x)) != TES_OK ||
-        (err = jwk_coord(jwk, code, what, "y", y)) != TES_OK)
-        return err;
-    if (tes_key_from_ec_point(TES_CURVE_P256, TES_BYTES(x, 32), TES_BYTES(y, 32), out) != TES_OK)
-        return tes_err_set(code, "%s is not a point on P-256", what);
-    return TES_OK;
+    tes_err err = tes_jwk_to_key(jwk, out);
+    return err == TES_ERR_JWK ? tes_err_set(code, "%s %s", what, tes_err_message()) : err;
 }
 
 static tes_err parse_jwk(json_t *jwk, tes_key **out)
@@ -384,63 +337,27 @@ tes_err iss_x5c_parse(json_t *x5c, tes_err code, const char *prefix, tes_buf *ou
     return err;
 }
 
-tes_err iss_segment_json(const char *s, size_t n, tes_err code, const char *what, json_t **out)
-{
-    tes_buf raw = {0};
-    tes_err err = tes_b64url_decode(&raw, s, n);
-    if (err != TES_OK) {
-        tes_buf_free(&raw);
-        return tes_err_set(code, "%s is not base64url", what);
-    }
-    json_error_t jerr;
-    *out = json_loadb(raw.len ? (const char *)raw.ptr : "", raw.len, JSON_REJECT_DUPLICATES, &jerr);
-    tes_buf_free(&raw);
-    if (*out == NULL)
-        return tes_err_set(code, "%s is not JSON: %.200s", what, jerr.text);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        return tes_err_set(code, "%s is not a JSON object", what);
-    }
-    return TES_OK;
-}
-
 static tes_err check_claims(const iss_policy *p, json_t *claims, int64_t now, iss_proof *out)
 {
-    json_t *aud = json_object_get(claims, "aud");
-    bool aud_ok = false;
-    if (json_is_string(aud)) {
-        aud_ok = strcmp(json_string_value(aud), p->credential_issuer) == 0 &&
-                 json_string_length(aud) == strlen(p->credential_issuer);
-    } else if (json_is_array(aud)) {
-        for (size_t i = 0; i < json_array_size(aud) && !aud_ok; i++) {
-            json_t *a = json_array_get(aud, i);
-            aud_ok = json_is_string(a) && json_string_length(a) == strlen(p->credential_issuer) &&
-                     strcmp(json_string_value(a), p->credential_issuer) == 0;
-        }
-    }
-    if (!aud_ok)
+    if (!tes_jwt_aud_has(claims, p->credential_issuer))
         return tes_err_set(TES_ERR_PROOF, "proof \"aud\" is not this issuer (%.200s)",
                            p->credential_issuer);
-    json_t *iat = json_object_get(claims, "iat");
-    if (!json_is_integer(iat))
+    int64_t t, exp;
+    if (tes_jwt_int(claims, "iat", &t) != TES_OK)
         return tes_err_set(TES_ERR_PROOF, "proof \"iat\" missing or not an integer");
-    json_int_t t = json_integer_value(iat);
     if (t < now - ISS_IAT_SKEW || t > now + ISS_IAT_SKEW)
         return tes_err_set(TES_ERR_PROOF, "proof \"iat\" is more than %d seconds from now",
                            ISS_IAT_SKEW);
     out->iat = t;
-    json_t *exp = json_object_get(claims, "exp");
-    if (exp != NULL && (!json_is_integer(exp) || json_integer_value(exp) <= now))
+    tes_err err = tes_jwt_int(claims, "exp", &exp);
+    if (err == TES_ERR_JOSE || (err == TES_OK && exp <= now))
         return tes_err_set(TES_ERR_PROOF, "proof has expired (\"exp\")");
     json_t *nonce = json_object_get(claims, "nonce");
     if (!json_is_string(nonce) || json_string_length(nonce) == 0)
         return tes_err_set(TES_ERR_PROOF, "proof carries no \"nonce\" (get one at the nonce "
                                           "endpoint)");
-    size_t nl = json_string_length(nonce);
-    if (nl > ISS_NONCE_MAX || strlen(json_string_value(nonce)) != nl)
+    if (tes_jwt_string(claims, "nonce", ISS_NONCE_MAX, out->nonce) != TES_OK)
         return tes_err_set(TES_ERR_PROOF, "proof \"nonce\" is not a c_nonce of this issuer");
-    memcpy(out->nonce, json_string_value(nonce), nl + 1);
     return TES_OK;
 }
 
@@ -453,44 +370,21 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
     if (len == 0 || len > ISS_JWT_MAX)
         return tes_err_set(TES_ERR_HTTP_REQUEST, "proof JWT empty or longer than %d characters",
                            ISS_JWT_MAX);
-    /* ---- framing: header.payload.signature, base64url without padding */
-    const char *d1 = memchr(jwt, '.', len);
-    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - jwt)) : NULL;
-    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - jwt)) != NULL)
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof is not a compact JWS of three parts");
-    size_t hl = (size_t)(d1 - jwt), pl = (size_t)(d2 - d1 - 1), sl = len - (size_t)(d2 + 1 - jwt);
-    if (hl == 0 || pl == 0 || hl > ISS_JWT_HEADER_MAX || pl > ISS_JWT_PAYLOAD_MAX)
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof header or payload empty or too long");
-    if (!iss_b64url_chars(jwt, hl) || !iss_b64url_chars(d1 + 1, pl) ||
-        !iss_b64url_chars(d2 + 1, sl))
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "proof parts are not base64url (no padding)");
-    if (sl != 86)
-        return tes_err_set(TES_ERR_PROOF, "proof signature is not 64 bytes (ES256 r||s)");
-
-    json_t *hdr = NULL, *claims = NULL;
-    tes_buf sig = {0};
-    tes_err err;
-    if ((err = iss_segment_json(jwt, hl, TES_ERR_HTTP_REQUEST, "proof header", &hdr)) != TES_OK ||
-        (err = iss_segment_json(d1 + 1, pl, TES_ERR_HTTP_REQUEST, "proof payload", &claims)) !=
-            TES_OK)
-        goto done;
-    if (tes_b64url_decode(&sig, d2 + 1, sl) != TES_OK || sig.len != 64) {
-        err = tes_err_set(TES_ERR_PROOF, "proof signature is not 64 bytes (ES256 r||s)");
-        goto done;
-    }
+    /* ---- framing, base64url, JSON (tessera/jose.h) */
+    const tes_jws_limits lim = {ISS_JWT_MAX, ISS_JWT_HEADER_MAX, ISS_JWT_PAYLOAD_MAX};
+    tes_jws jws;
+    tes_err err = tes_jws_parse(jwt, len, &lim, &jws);
+    if (err == TES_ERR_JOSE || err == TES_ERR_SIGNATURE)
+        return tes_err_set(err == TES_ERR_JOSE ? TES_ERR_HTTP_REQUEST : TES_ERR_PROOF, "proof %s",
+                           tes_err_message());
+    if (err != TES_OK)
+        return err;
+    json_t *hdr = jws.header;
 
     /* ---- header */
-    json_t *typ = json_object_get(hdr, "typ"), *alg = json_object_get(hdr, "alg");
-    if (!json_is_string(typ) || strcmp(json_string_value(typ), ISS_PROOF_TYP) != 0) {
-        err = tes_err_set(TES_ERR_PROOF, "proof header \"typ\" must be \"" ISS_PROOF_TYP "\"");
-        goto done;
-    }
-    if (!json_is_string(alg) || strcmp(json_string_value(alg), "ES256") != 0) {
-        err = tes_err_set(TES_ERR_PROOF, "proof header \"alg\" must be \"ES256\"");
-        goto done;
-    }
-    if (json_object_get(hdr, "crit") != NULL) {
-        err = tes_err_set(TES_ERR_PROOF, "proof header has \"crit\" parameters");
+    if ((err = tes_jws_check_header(&jws, ISS_PROOF_TYP)) != TES_OK) {
+        if (err == TES_ERR_JOSE_HEADER)
+            err = tes_err_set(TES_ERR_PROOF, "proof %s", tes_err_message());
         goto done;
     }
     if (json_object_get(hdr, "kid") != NULL) {
@@ -513,9 +407,7 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
         goto done;
 
     /* ---- signature over the exact received header.payload */
-    err =
-        tes_key_verify(out->key, TES_HASH_SHA256, TES_BYTES(jwt, hl + 1 + pl), tes_buf_bytes(&sig));
-    if (err == TES_ERR_SIGNATURE) {
+    if ((err = tes_jws_verify(&jws, out->key)) == TES_ERR_SIGNATURE) {
         err = tes_err_set(TES_ERR_PROOF, "proof signature does not verify with its jwk");
         goto done;
     }
@@ -523,7 +415,7 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
         goto done;
 
     /* ---- claims */
-    if ((err = check_claims(p, claims, now, out)) != TES_OK)
+    if ((err = check_claims(p, jws.payload, now, out)) != TES_OK)
         goto done;
 
     /* ---- the key attestation (OpenID4VCI 1.0 Appendix D.1): all but its signer's trust */
@@ -545,9 +437,7 @@ tes_err iss_proof_parse(const iss_policy *p, const char *jwt, size_t len, int64_
                                              "one of its attested_keys");
     }
 done:
-    json_decref(hdr);
-    json_decref(claims);
-    tes_buf_free(&sig);
+    tes_jws_free(&jws);
     if (err != TES_OK)
         iss_proof_free(out);
     return err;

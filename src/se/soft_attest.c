@@ -12,8 +12,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "se/soft_internal.h"
 #include "tessera/cbor.h"
+#include "tessera/jose.h"
 
 /* ---------------------------------------------------------------- attestation */
 
@@ -89,41 +92,6 @@ out:
 
 /* ---------------------------------------------------------------- key attestation JWT */
 
-/* Appends s (printable ASCII, checked by the caller) as a JSON string. */
-static void json_str(tes_buf *b, const char *s)
-{
-    tes_buf_append(b, "\"", 1);
-    for (; *s; s++) {
-        if (*s == '"' || *s == '\\')
-            tes_buf_append(b, "\\", 1);
-        tes_buf_append(b, s, 1);
-    }
-    tes_buf_append(b, "\"", 1);
-}
-
-/* Appends the public JWK of an EC P-256 key. */
-static tes_err json_jwk(tes_buf *b, const tes_key *k)
-{
-    uint8_t x[TES_MAX_COORD], y[TES_MAX_COORD];
-    tes_err err = tes_key_public_raw(k, x, y);
-    if (err != TES_OK)
-        return err;
-    static const char head[] = "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"";
-    tes_buf_append(b, head, sizeof head - 1);
-    tes_b64url_encode(b, TES_BYTES(x, SOFT_SCALAR_LEN));
-    tes_buf_append(b, "\",\"y\":\"", 7);
-    tes_b64url_encode(b, TES_BYTES(y, SOFT_SCALAR_LEN));
-    tes_buf_append(b, "\"}", 2);
-    return TES_OK;
-}
-
-static void json_int(tes_buf *b, int64_t v)
-{
-    char t[24];
-    int n = snprintf(t, sizeof t, "%lld", (long long)v);
-    tes_buf_append(b, t, (size_t)n);
-}
-
 /* Checks the arguments of attest_jwt that need no state. */
 static tes_err ka_args(const char *const *ids, size_t n_ids, const char *nonce, tes_buf *jwt)
 {
@@ -154,59 +122,59 @@ static tes_err ka_args(const char *const *ids, size_t n_ids, const char *nonce, 
     return TES_OK;
 }
 
-/* The claims: keys and their protections as they are in the sealed state. */
+/* The claims: keys and their protections as they are in the sealed state.
+ * *out: a new JSON object. */
 static tes_err ka_payload(soft_state *st, const char *const *ids, size_t n_ids, const char *nonce,
-                          int64_t iat, int64_t exp, tes_buf *out)
+                          int64_t iat, int64_t exp, json_t **out)
 {
     const soft_key *first = NULL;
     tes_err err = TES_OK;
-    tes_buf_append(out, "{\"iat\":", 7);
-    json_int(out, iat);
-    tes_buf_append(out, ",\"exp\":", 7);
-    json_int(out, exp);
-    tes_buf_append(out, ",\"attested_keys\":[", 18);
+    json_t *keys = json_array(), *storage = json_array(), *jwk = NULL;
+    *out = json_object();
+    if (keys == NULL || storage == NULL || *out == NULL)
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n_ids && err == TES_OK; i++) {
         const soft_key *k = soft_state_find(st, ids[i]);
         tes_key *priv = NULL;
-        if (k == NULL)
-            return soft_key_unknown(ids[i]);
-        if (k->single_use && k->used)
-            return tes_err_set(TES_ERR_KEY_USED,
-                               "key \"%.64s\" is single-use and already used: nothing to attest",
-                               k->id);
+        if (k == NULL) {
+            err = soft_key_unknown(ids[i]);
+        } else if (k->single_use && k->used) {
+            err = tes_err_set(TES_ERR_KEY_USED,
+                              "key \"%.64s\" is single-use and already used: nothing to attest",
+                              k->id);
+        } else if (first != NULL && (k->uv != first->uv || k->single_use != first->single_use)) {
+            err = tes_err_set(TES_ERR_ARG,
+                              "attest_jwt: keys \"%s\" and \"%s\" have different protections "
+                              "(user verification, single use); attest them separately",
+                              first->id, k->id);
+        } else if ((err = soft_key_object(k, &priv)) == TES_OK &&
+                   (err = tes_jwk_from_key(priv, &jwk)) == TES_OK) { /* the public half only */
+            if (json_array_append_new(keys, jwk) != 0)
+                err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        }
         if (first == NULL)
             first = k;
-        else if (k->uv != first->uv || k->single_use != first->single_use)
-            return tes_err_set(TES_ERR_ARG,
-                               "attest_jwt: keys \"%s\" and \"%s\" have different protections "
-                               "(user verification, single use); attest them separately",
-                               first->id, k->id);
-        if (i > 0)
-            tes_buf_append(out, ",", 1);
-        if ((err = soft_key_object(k, &priv)) == TES_OK) /* only the public half is written */
-            err = json_jwk(out, priv);
         tes_key_free(priv);
     }
-    if (err != TES_OK)
-        return err;
-    tes_buf_append(out, "],\"key_storage\":[", 17);
-    json_str(out, TES_KA_STORAGE_SOFT);
-    if (first->single_use) {
-        tes_buf_append(out, ",", 1);
-        json_str(out, TES_KA_STORAGE_SINGLE_USE);
+    if (err == TES_OK &&
+        (json_object_set_new(*out, "iat", json_integer(iat)) != 0 ||
+         json_object_set_new(*out, "exp", json_integer(exp)) != 0 ||
+         json_object_set(*out, "attested_keys", keys) != 0 ||
+         json_array_append_new(storage, json_string(TES_KA_STORAGE_SOFT)) != 0 ||
+         (first->single_use &&
+          json_array_append_new(storage, json_string(TES_KA_STORAGE_SINGLE_USE)) != 0) ||
+         json_object_set(*out, "key_storage", storage) != 0 ||
+         (first->uv && json_object_set_new(*out, "user_authentication",
+                                           json_pack("[s]", TES_KA_USER_AUTH_PIN)) != 0) ||
+         (nonce != NULL && json_object_set_new(*out, "nonce", json_string(nonce)) != 0)))
+        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    json_decref(keys);
+    json_decref(storage);
+    if (err != TES_OK) {
+        json_decref(*out);
+        *out = NULL;
     }
-    tes_buf_append(out, "]", 1);
-    if (first->uv) {
-        tes_buf_append(out, ",\"user_authentication\":[", 24);
-        json_str(out, TES_KA_USER_AUTH_PIN);
-        tes_buf_append(out, "]", 1);
-    }
-    if (nonce != NULL) {
-        tes_buf_append(out, ",\"nonce\":", 9);
-        json_str(out, nonce);
-    }
-    tes_buf_append(out, "}", 1);
-    return out->failed ? tes_err_set(TES_ERR_NOMEM, "out of memory") : TES_OK;
+    return err;
 }
 
 tes_err soft_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids, const char *nonce,
@@ -221,7 +189,7 @@ tes_err soft_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids, const 
         return err;
     tes_key *att_key = NULL, *signer = NULL;
     tes_cert *att_cert = NULL, *signer_cert = NULL;
-    tes_buf hdr = {0}, payload = {0}, out = {0};
+    json_t *hdr = NULL, *payload = NULL;
     if ((err = tes_key_from_ec_private(TES_CURVE_P256, TES_BYTES(st.att_d, SOFT_SCALAR_LEN),
                                        &att_key)) != TES_OK)
         goto out;
@@ -259,43 +227,29 @@ tes_err soft_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids, const 
     if (err != TES_OK ||
         (err = tes_cert_create(&t, signer, att_cert, att_key, &signer_cert)) != TES_OK)
         goto out;
-    static const char h1[] = "{\"alg\":\"ES256\",\"typ\":\"" TES_KA_JWT_TYP "\",\"x5c\":[\"";
-    tes_buf_append(&hdr, h1, sizeof h1 - 1);
-    tes_b64_encode(&hdr, tes_cert_der(signer_cert));
-    tes_buf_append(&hdr, "\",\"", 3);
-    tes_b64_encode(&hdr, tes_cert_der(att_cert));
-    tes_buf_append(&hdr, "\"]}", 3);
-    tes_b64url_encode(&out, tes_buf_bytes(&hdr));
-    tes_buf_append(&out, ".", 1);
-    tes_b64url_encode(&out, tes_buf_bytes(&payload));
-    if (hdr.failed || out.failed) {
+    tes_buf x5c0 = {0}, x5c1 = {0};
+    tes_b64_encode(&x5c0, tes_cert_der(signer_cert));
+    tes_b64_encode(&x5c1, tes_cert_der(att_cert));
+    tes_buf_append(&x5c0, "", 1);
+    tes_buf_append(&x5c1, "", 1);
+    hdr = x5c0.failed || x5c1.failed
+              ? NULL
+              : json_pack("{s:s, s:s, s:[s, s]}", "alg", "ES256", "typ", TES_KA_JWT_TYP, "x5c",
+                          (const char *)x5c0.ptr, (const char *)x5c1.ptr);
+    tes_buf_free(&x5c0);
+    tes_buf_free(&x5c1);
+    if (hdr == NULL) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
-    uint8_t sig[TES_MAX_SIG];
-    size_t sig_len = 0;
-    if ((err = tes_key_sign(signer, TES_HASH_SHA256, tes_buf_bytes(&out), sig, &sig_len)) != TES_OK)
-        goto out;
-    tes_buf_append(&out, ".", 1);
-    tes_b64url_encode(&out, TES_BYTES(sig, sig_len));
-    if (out.failed) {
-        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    size_t before = jwt->len;
-    tes_buf_append(jwt, out.ptr, out.len);
-    if (jwt->failed) {
-        jwt->len = before;
-        err = tes_err_set(TES_ERR_NOMEM, "out of memory");
-    }
+    err = tes_jws_sign(hdr, payload, tes_jws_key_signer, signer, jwt);
 out:
     tes_cert_free(signer_cert);
     tes_cert_free(att_cert);
     tes_key_free(signer);
     tes_key_free(att_key);
-    tes_buf_free(&hdr);
-    tes_buf_free(&payload);
-    tes_buf_free(&out);
+    json_decref(hdr);
+    json_decref(payload);
     return soft_op_end(s, &st, err);
 }
 

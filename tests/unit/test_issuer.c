@@ -37,6 +37,7 @@
 #include <sqlite3.h>
 
 #include "tessera/cose.h"
+#include "tessera/jose.h"
 #include "tessera/issuer.h"
 #include "tessera/wallet.h"
 #include "tessera/mdoc.h"
@@ -1555,7 +1556,7 @@ TEST(credential_response_form)
         json_object_get(json_array_get(json_object_get(v, "credentials"), 0), "credential");
     CHECK(json_is_string(cred));
     const char *text = json_is_string(cred) ? json_string_value(cred) : "";
-    CHECK(strlen(text) > 0 && iss_b64url_chars(text, strlen(text))); /* no '=', '+', '/' */
+    CHECK(strlen(text) > 0 && tes_jose_b64url_chars(text, strlen(text))); /* no '=', '+', '/' */
     tes_buf raw = {0};
     CHECK_ERR(tes_b64url_decode(&raw, text, strlen(text)), TES_OK);
     tes_cbor_doc d;
