@@ -64,6 +64,9 @@ static const err_entry table[] = {
     {TES_ERR_HTTP_REQUEST, "http_request", "HTTP request malformed"},
     {TES_ERR_STATUS_TOO_LARGE, "status_list_too_large", "status list inflates beyond the bound"},
     {TES_ERR_MDOC_DATE, "mdoc_date_form", "a tdate or full-date is not in the 18013-5 form"},
+    /* cbor: */
+    {TES_ERR_CBOR_MISSING, "cbor_missing", "a CBOR map lacks a required member"},
+    {TES_ERR_CBOR_END, "cbor_end", "a CBOR array or map has fewer items than required"},
     {TES_ERR_ISSUER_SIG, "issuer_signature", "issuer signature is wrong"},
     {TES_ERR_CHAIN_UNTRUSTED, "chain_untrusted", "issuer does not chain to a trusted root"},
     {TES_ERR_CHAIN_SIG, "chain_signature", "a certificate signature in the chain is wrong"},
