@@ -198,6 +198,11 @@ void tes_cbor_int_in(tes_cbor_cur *c, const char *key, int64_t *out);
 void tes_cbor_bool_in(tes_cbor_cur *c, const char *key, bool *out);
 void tes_cbor_embedded_in(tes_cbor_cur *c, const char *key, tes_bytes *out);
 void tes_cbor_item_in(tes_cbor_cur *c, const char *key, uint32_t *node);
+/* The member, a map or an array, as a node to walk later or hand on. */
+void tes_cbor_map_in(tes_cbor_cur *c, const char *key, uint32_t *node);
+void tes_cbor_array_in(tes_cbor_cur *c, const char *key, uint32_t *node);
+/* The member whose text key is `key` (bytes read elsewhere, not NUL-terminated). */
+void tes_cbor_item_in_text(tes_cbor_cur *c, tes_bytes key, uint32_t *node);
 /* The member with integer key `key` of the entered map. */
 void tes_cbor_bytes_in_int(tes_cbor_cur *c, int64_t key, tes_bytes *out);
 void tes_cbor_item_in_int(tes_cbor_cur *c, int64_t key, uint32_t *node);

@@ -74,20 +74,20 @@ static uint32_t entered_map(tes_cbor_cur *c)
 
 /* The value of the member whose key is text `text` (by_text) or integer `ikey`.
  * Scans the whole map, so a key present twice is an error, not a silent pick. */
-static uint32_t find(tes_cbor_cur *c, const char *text, int64_t ikey, bool by_text)
+static uint32_t find(tes_cbor_cur *c, tes_bytes text, int64_t ikey, bool by_text)
 {
     uint32_t map = entered_map(c);
     if (map == TES_CBOR_NONE)
         return TES_CBOR_NONE;
     const tes_cbor_doc *d = c->doc;
-    size_t tl = by_text ? strlen(text) : 0;
+    size_t tl = text.len;
     uint32_t found = TES_CBOR_NONE;
     for (uint32_t k = map + 1; k < d->nodes[map].next;) {
         const tes_cbor_node *kn = &d->nodes[k];
         uint32_t v = kn->next;
         bool hit;
         if (by_text)
-            hit = kn->type == TES_CBOR_TEXT && kn->len == tl && memcmp(kn->data, text, tl) == 0;
+            hit = kn->type == TES_CBOR_TEXT && kn->len == tl && (tl == 0 || memcmp(kn->data, text.ptr, tl) == 0);
         else if (ikey >= 0)
             hit = kn->type == TES_CBOR_UINT && kn->val == (uint64_t)ikey;
         else
@@ -106,7 +106,7 @@ static uint32_t find(tes_cbor_cur *c, const char *text, int64_t ikey, bool by_te
 
 static uint32_t member(tes_cbor_cur *c, const char *key)
 {
-    uint32_t v = find(c, key, 0, true);
+    uint32_t v = find(c, TES_BYTES(key, strlen(key)), 0, true);
     if (v == TES_CBOR_NONE)
         FAIL(c, TES_ERR_CBOR_MISSING, "CBOR map has no member \"%s\"", key);
     return v;
@@ -114,7 +114,7 @@ static uint32_t member(tes_cbor_cur *c, const char *key)
 
 static uint32_t member_int(tes_cbor_cur *c, int64_t key)
 {
-    uint32_t v = find(c, NULL, key, false);
+    uint32_t v = find(c, TES_BYTES(NULL, 0), key, false);
     if (v == TES_CBOR_NONE)
         FAIL(c, TES_ERR_CBOR_MISSING, "CBOR map has no member %lld", (long long)key);
     return v;
@@ -238,7 +238,10 @@ void tes_cbor_next_bool(tes_cbor_cur *c, bool *out) { read_bool(c, take(c), out)
 void tes_cbor_next_embedded(tes_cbor_cur *c, tes_bytes *out) { read_embedded(c, take(c), out); }
 void tes_cbor_next_item(tes_cbor_cur *c, uint32_t *node) { *node = take(c); }
 
-bool tes_cbor_has(tes_cbor_cur *c, const char *key) { return find(c, key, 0, true) != TES_CBOR_NONE; }
+bool tes_cbor_has(tes_cbor_cur *c, const char *key)
+{
+    return find(c, TES_BYTES(key, strlen(key)), 0, true) != TES_CBOR_NONE;
+}
 void tes_cbor_text_in(tes_cbor_cur *c, const char *key, tes_bytes *out)
 {
     read_str(c, member(c, key), TES_CBOR_TEXT, out);
@@ -255,6 +258,30 @@ void tes_cbor_embedded_in(tes_cbor_cur *c, const char *key, tes_bytes *out)
     read_embedded(c, member(c, key), out);
 }
 void tes_cbor_item_in(tes_cbor_cur *c, const char *key, uint32_t *node) { *node = member(c, key); }
+
+static void read_container(tes_cbor_cur *c, uint32_t i, tes_cbor_type t, uint32_t *node)
+{
+    *node = typed(c, i, t) ? i : TES_CBOR_NONE;
+}
+
+void tes_cbor_map_in(tes_cbor_cur *c, const char *key, uint32_t *node)
+{
+    read_container(c, member(c, key), TES_CBOR_MAP, node);
+}
+void tes_cbor_array_in(tes_cbor_cur *c, const char *key, uint32_t *node)
+{
+    read_container(c, member(c, key), TES_CBOR_ARRAY, node);
+}
+
+void tes_cbor_item_in_text(tes_cbor_cur *c, tes_bytes key, uint32_t *node)
+{
+    *node = find(c, key, 0, true);
+    if (*node == TES_CBOR_NONE) {
+        char shown[64];
+        tes_text_printable(shown, sizeof(shown), key);
+        FAIL(c, TES_ERR_CBOR_MISSING, "CBOR map has no member \"%s\"", shown);
+    }
+}
 void tes_cbor_bytes_in_int(tes_cbor_cur *c, int64_t key, tes_bytes *out)
 {
     read_str(c, member_int(c, key), TES_CBOR_BYTES, out);

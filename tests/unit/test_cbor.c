@@ -335,6 +335,12 @@ TEST(cursor_reads_every_type_by_key_and_in_order)
     tes_cbor_bytes_in_int(&c, 1, &b1);
     tes_cbor_item_in_int(&c, -2, &m7);
     CHECK(tes_cbor_has(&c, "arr") && !tes_cbor_has(&c, "absent"));
+    uint32_t mnode, anode, vnode;
+    tes_cbor_map_in(&c, "m", &mnode);
+    tes_cbor_array_in(&c, "arr", &anode);
+    tes_cbor_item_in_text(&c, TES_BYTES_STR("version"), &vnode);
+    CHECK(tes_cbor_is(&d, mnode, TES_CBOR_MAP) && tes_cbor_is(&d, anode, TES_CBOR_ARRAY));
+    CHECK(tes_cbor_text_eq(&d, vnode, "1.0"));
     tes_cbor_enter_array_in(&c, "arr");
     CHECK_EQ_INT(tes_cbor_items(&c), 2);
     tes_cbor_next_uint(&c, &one);
@@ -428,6 +434,11 @@ TEST(cursor_every_getter_on_a_missing_key)
     MISSING(tes_cbor_bytes_in_int(&c, 2, &s));
     MISSING(tes_cbor_item_in_int(&c, -1, &node));
     MISSING(tes_cbor_item_in(&c, "Version", &node)); /* keys are case-sensitive */
+    MISSING(tes_cbor_map_in(&c, "nope", &node));
+    CHECK(node == TES_CBOR_NONE);
+    MISSING(tes_cbor_array_in(&c, "nope", &node));
+    MISSING(tes_cbor_item_in_text(&c, TES_BYTES("versio", 6), &node));
+    CHECK(node == TES_CBOR_NONE);
 #undef MISSING
     /* presence is asked without an error */
     in_sample(&c, &d);
@@ -470,6 +481,10 @@ TEST(cursor_every_getter_on_a_wrong_type)
     CHECK_EQ_INT(c.depth, 1);
     WRONG(tes_cbor_enter_array_in(&c, "m"));
     WRONG(tes_cbor_bytes_in_int(&c, -2, &s));
+    uint32_t node;
+    WRONG(tes_cbor_map_in(&c, "arr", &node));
+    CHECK(node == TES_CBOR_NONE);
+    WRONG(tes_cbor_array_in(&c, "m", &node));
     /* in order */
     WRONG(tes_cbor_next_bytes(&c, &s));   /* the first key is text */
     WRONG(tes_cbor_next_uint(&c, &u));
@@ -530,6 +545,11 @@ TEST(cursor_refuses_a_duplicate_key)
     tes_cbor_enter_map(&c);
     tes_cbor_item_in(&c, "k", &node);
     CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_item_in_text(&c, TES_BYTES_STR("k"), &node);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    CHECK(node == TES_CBOR_NONE);
     tes_cbor_doc_free(&d);
     REQUIRE(parse_hex("a2014101024102", &d, &b) == TES_OK);
     d.nodes[3].val = 1;
