@@ -435,6 +435,62 @@ static tes_err check_dates(const tes_cbor_doc *d, uint32_t val)
     return TES_OK;
 }
 
+/* The digests of one namespace, DigestIDs = {+ DigestID => Digest}, sorted by digestID:
+ * each disclosed item finds its digest in O(log n), so n items cost n log n, not n^2. */
+typedef struct digest_ref {
+    uint32_t id;
+    tes_bytes digest;
+} digest_ref;
+
+typedef struct digest_index {
+    digest_ref *refs;
+    size_t n;
+} digest_index;
+
+static int by_ref_id(const void *a, const void *b)
+{
+    uint32_t x = ((const digest_ref *)a)->id, y = ((const digest_ref *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Indexes the map at node ns_digests (checked by check_value_digests); TES_CBOR_NONE: empty. */
+static tes_err index_digests(const mso_view *m, uint32_t ns_digests, digest_index *ix)
+{
+    *ix = (digest_index){0};
+    if (ns_digests == TES_CBOR_NONE)
+        return TES_OK;
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, &m->doc, ns_digests);
+    tes_cbor_enter_map(&c);
+    ix->refs = malloc(((size_t)tes_cbor_items(&c) + 1) * sizeof(*ix->refs)); /* never malloc(0) */
+    if (ix->refs == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    bool ascending = true;
+    while (tes_cbor_more(&c)) {
+        uint64_t id;
+        tes_bytes digest;
+        tes_cbor_next_uint(&c, &id);
+        tes_cbor_next_bytes(&c, &digest);
+        ix->refs[ix->n] = (digest_ref){.id = (uint32_t)id, .digest = digest};
+        if (ix->n > 0 && ix->refs[ix->n - 1].id > ix->refs[ix->n].id)
+            ascending = false;
+        ix->n++;
+    }
+    /* deterministic encoding already lists them in order */
+    if (!ascending)
+        qsort(ix->refs, ix->n, sizeof(*ix->refs), by_ref_id);
+    return TES_OK;
+}
+
+/* The digest of digestID id, or NULL. */
+static const digest_ref *find_digest(const digest_index *ix, uint32_t id)
+{
+    digest_ref key = {.id = id};
+    if (ix->n == 0)
+        return NULL;
+    return bsearch(&key, ix->refs, ix->n, sizeof(*ix->refs), by_ref_id);
+}
+
 /* Namespace and element name of an item, printable, for error messages. */
 typedef struct item_names {
     char ns[96], el[96];
@@ -454,9 +510,9 @@ static void name_item(item_names *n, tes_bytes ns, tes_bytes el)
  *   "elementValue": DataElementValue
  * }
  * One disclosed item: its shape, its dates, and its digest against the MSO's digest
- * ns_digests[digestID]; recorded in *el. */
+ * for its digestID in the namespace's digests; recorded in *el. */
 static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, tes_bytes ns,
-                          const mso_view *m, uint32_t ns_digests, tes_mdoc_element *el,
+                          const mso_view *m, const digest_index *digests, tes_mdoc_element *el,
                           uint8_t *scratch_hash)
 {
     size_t di = v->doc_index;
@@ -513,19 +569,15 @@ static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, t
     }
 
     /* the MSO's digest for this digestID */
-    tes_cbor_cur mc;
-    tes_bytes want;
+    const digest_ref *want = find_digest(digests, el->digest_id);
     size_t hl = tes_hash_size(m->hash);
-    tes_cbor_cur_init(&mc, &m->doc, ns_digests);
-    tes_cbor_enter_map(&mc);
-    tes_cbor_bytes_in_int(&mc, el->digest_id, &want);
-    if (tes_cbor_cur_error(&mc) == TES_ERR_CBOR_MISSING) {
+    if (want == NULL) {
         name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_DIGEST_MISSING,
                            "document %zu: %s/%s (digestID %u) has no digest in the MSO", di, nm.ns,
                            nm.el, el->digest_id);
     }
-    if (tes_cbor_cur_error(&mc) != TES_OK || want.len != hl) {
+    if (want->digest.len != hl) {
         name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_MSO_STRUCTURE,
                            "document %zu: MSO digest for %s digestID %u is not a %zu-byte bstr", di,
@@ -534,7 +586,7 @@ static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, t
     e = tes_digest(m->hash, tes_cbor_span(d, item), scratch_hash);
     if (e != TES_OK)
         return e;
-    if (!tes_ct_eq(TES_BYTES(scratch_hash, hl), want)) {
+    if (!tes_ct_eq(TES_BYTES(scratch_hash, hl), want->digest)) {
         name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_DIGEST_MISMATCH,
                            "document %zu: %s/%s (digestID %u) does not match its MSO digest", di,
@@ -938,14 +990,17 @@ static tes_err check_disclosed(const vctx *v, const tes_cbor_doc *d, uint32_t ns
                             di, name);
             break;
         }
+        digest_index digests;
+        e = index_digests(m, ns_digests, &digests);
         size_t first = out->n_elems;
         while (e == TES_OK && tes_cbor_more(&c)) {
             uint32_t item;
             tes_cbor_next_item(&c, &item);
-            e = check_item(v, d, item, ns, m, ns_digests, &out->elems[out->n_elems], hash);
+            e = check_item(v, d, item, ns, m, &digests, &out->elems[out->n_elems], hash);
             if (e == TES_OK)
                 out->n_elems++;
         }
+        free(digests.refs);
         tes_cbor_exit_array(&c);
         /* sorted, so a namespace of n items costs O(n log n), not n^2 comparisons */
         if (e == TES_OK)
