@@ -7,10 +7,10 @@
 #include "tessera/cbor.h"
 
 /* Records the first error; later ones are dropped (the first says what went wrong). */
-#define FAIL(c, code, ...)                                   \
-    do {                                                     \
-        if ((c)->err == TES_OK)                              \
-            (c)->err = tes_err_set((code), __VA_ARGS__);     \
+#define FAIL(c, code, ...)                                                                         \
+    do {                                                                                           \
+        if ((c)->err == TES_OK)                                                                    \
+            (c)->err = tes_err_set((code), __VA_ARGS__);                                           \
     } while (0)
 
 void tes_cbor_cur_init(tes_cbor_cur *c, const tes_cbor_doc *d, uint32_t node)
@@ -38,9 +38,9 @@ tes_err tes_cbor_cur_finish(tes_cbor_cur *c)
 
 static const char *type_name(uint8_t t)
 {
-    static const char *const names[] = {"uint", "negint", "bstr",  "tstr",      "array",
-                                        "map",  "tag",    "false", "true",      "null",
-                                        "undefined", "float", "simple value"};
+    static const char *const names[] = {"uint",      "negint", "bstr",        "tstr", "array",
+                                        "map",       "tag",    "false",       "true", "null",
+                                        "undefined", "float",  "simple value"};
     return t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 
@@ -87,7 +87,8 @@ static uint32_t find(tes_cbor_cur *c, tes_bytes text, int64_t ikey, bool by_text
         uint32_t v = kn->next;
         bool hit;
         if (by_text)
-            hit = kn->type == TES_CBOR_TEXT && kn->len == tl && (tl == 0 || memcmp(kn->data, text.ptr, tl) == 0);
+            hit = kn->type == TES_CBOR_TEXT && kn->len == tl &&
+                  (tl == 0 || memcmp(kn->data, text.ptr, tl) == 0);
         else if (ikey >= 0)
             hit = kn->type == TES_CBOR_UINT && kn->val == (uint64_t)ikey;
         else
@@ -148,9 +149,18 @@ static void enter(tes_cbor_cur *c, uint32_t i, tes_cbor_type t)
     c->end[l] = c->doc->nodes[i].next;
 }
 
-void tes_cbor_enter_map(tes_cbor_cur *c) { enter(c, take(c), TES_CBOR_MAP); }
-void tes_cbor_enter_array(tes_cbor_cur *c) { enter(c, take(c), TES_CBOR_ARRAY); }
-void tes_cbor_enter_map_in(tes_cbor_cur *c, const char *key) { enter(c, member(c, key), TES_CBOR_MAP); }
+void tes_cbor_enter_map(tes_cbor_cur *c)
+{
+    enter(c, take(c), TES_CBOR_MAP);
+}
+void tes_cbor_enter_array(tes_cbor_cur *c)
+{
+    enter(c, take(c), TES_CBOR_ARRAY);
+}
+void tes_cbor_enter_map_in(tes_cbor_cur *c, const char *key)
+{
+    enter(c, member(c, key), TES_CBOR_MAP);
+}
 void tes_cbor_enter_array_in(tes_cbor_cur *c, const char *key)
 {
     enter(c, member(c, key), TES_CBOR_ARRAY);
@@ -168,8 +178,14 @@ static void exit_level(tes_cbor_cur *c, tes_cbor_type t)
     c->depth--;
 }
 
-void tes_cbor_exit_map(tes_cbor_cur *c) { exit_level(c, TES_CBOR_MAP); }
-void tes_cbor_exit_array(tes_cbor_cur *c) { exit_level(c, TES_CBOR_ARRAY); }
+void tes_cbor_exit_map(tes_cbor_cur *c)
+{
+    exit_level(c, TES_CBOR_MAP);
+}
+void tes_cbor_exit_array(tes_cbor_cur *c)
+{
+    exit_level(c, TES_CBOR_ARRAY);
+}
 
 bool tes_cbor_more(const tes_cbor_cur *c)
 {
@@ -226,17 +242,37 @@ static void read_embedded(tes_cbor_cur *c, uint32_t i, tes_bytes *out)
 {
     *out = TES_BYTES(NULL, 0);
     if (i != TES_CBOR_NONE && !tes_cbor_tag24_content(c->doc, i, out))
-        FAIL(c, TES_ERR_CBOR_TYPE, "CBOR item at offset %u is not 24(bstr)",
-             c->doc->nodes[i].off);
+        FAIL(c, TES_ERR_CBOR_TYPE, "CBOR item at offset %u is not 24(bstr)", c->doc->nodes[i].off);
 }
 
-void tes_cbor_next_text(tes_cbor_cur *c, tes_bytes *out) { read_str(c, take(c), TES_CBOR_TEXT, out); }
-void tes_cbor_next_bytes(tes_cbor_cur *c, tes_bytes *out) { read_str(c, take(c), TES_CBOR_BYTES, out); }
-void tes_cbor_next_uint(tes_cbor_cur *c, uint64_t *out) { read_uint(c, take(c), out); }
-void tes_cbor_next_int(tes_cbor_cur *c, int64_t *out) { read_int(c, take(c), out); }
-void tes_cbor_next_bool(tes_cbor_cur *c, bool *out) { read_bool(c, take(c), out); }
-void tes_cbor_next_embedded(tes_cbor_cur *c, tes_bytes *out) { read_embedded(c, take(c), out); }
-void tes_cbor_next_item(tes_cbor_cur *c, uint32_t *node) { *node = take(c); }
+void tes_cbor_next_text(tes_cbor_cur *c, tes_bytes *out)
+{
+    read_str(c, take(c), TES_CBOR_TEXT, out);
+}
+void tes_cbor_next_bytes(tes_cbor_cur *c, tes_bytes *out)
+{
+    read_str(c, take(c), TES_CBOR_BYTES, out);
+}
+void tes_cbor_next_uint(tes_cbor_cur *c, uint64_t *out)
+{
+    read_uint(c, take(c), out);
+}
+void tes_cbor_next_int(tes_cbor_cur *c, int64_t *out)
+{
+    read_int(c, take(c), out);
+}
+void tes_cbor_next_bool(tes_cbor_cur *c, bool *out)
+{
+    read_bool(c, take(c), out);
+}
+void tes_cbor_next_embedded(tes_cbor_cur *c, tes_bytes *out)
+{
+    read_embedded(c, take(c), out);
+}
+void tes_cbor_next_item(tes_cbor_cur *c, uint32_t *node)
+{
+    *node = take(c);
+}
 
 bool tes_cbor_has(tes_cbor_cur *c, const char *key)
 {
@@ -250,14 +286,26 @@ void tes_cbor_bytes_in(tes_cbor_cur *c, const char *key, tes_bytes *out)
 {
     read_str(c, member(c, key), TES_CBOR_BYTES, out);
 }
-void tes_cbor_uint_in(tes_cbor_cur *c, const char *key, uint64_t *out) { read_uint(c, member(c, key), out); }
-void tes_cbor_int_in(tes_cbor_cur *c, const char *key, int64_t *out) { read_int(c, member(c, key), out); }
-void tes_cbor_bool_in(tes_cbor_cur *c, const char *key, bool *out) { read_bool(c, member(c, key), out); }
+void tes_cbor_uint_in(tes_cbor_cur *c, const char *key, uint64_t *out)
+{
+    read_uint(c, member(c, key), out);
+}
+void tes_cbor_int_in(tes_cbor_cur *c, const char *key, int64_t *out)
+{
+    read_int(c, member(c, key), out);
+}
+void tes_cbor_bool_in(tes_cbor_cur *c, const char *key, bool *out)
+{
+    read_bool(c, member(c, key), out);
+}
 void tes_cbor_embedded_in(tes_cbor_cur *c, const char *key, tes_bytes *out)
 {
     read_embedded(c, member(c, key), out);
 }
-void tes_cbor_item_in(tes_cbor_cur *c, const char *key, uint32_t *node) { *node = member(c, key); }
+void tes_cbor_item_in(tes_cbor_cur *c, const char *key, uint32_t *node)
+{
+    *node = member(c, key);
+}
 
 static void read_container(tes_cbor_cur *c, uint32_t i, tes_cbor_type t, uint32_t *node)
 {
@@ -286,4 +334,7 @@ void tes_cbor_bytes_in_int(tes_cbor_cur *c, int64_t key, tes_bytes *out)
 {
     read_str(c, member_int(c, key), TES_CBOR_BYTES, out);
 }
-void tes_cbor_item_in_int(tes_cbor_cur *c, int64_t key, uint32_t *node) { *node = member_int(c, key); }
+void tes_cbor_item_in_int(tes_cbor_cur *c, int64_t key, uint32_t *node)
+{
+    *node = member_int(c, key);
+}

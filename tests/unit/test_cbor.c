@@ -409,12 +409,12 @@ TEST(cursor_every_getter_on_a_missing_key)
     int64_t i = 9;
     bool f = true;
     uint32_t node = 0;
-#define MISSING(call)                                                 \
-    do {                                                              \
-        in_sample(&c, &d);                                            \
-        call;                                                         \
-        CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_MISSING);      \
-        CHECK(strstr(tes_err_message(), "no member") != NULL);        \
+#define MISSING(call)                                                                              \
+    do {                                                                                           \
+        in_sample(&c, &d);                                                                         \
+        call;                                                                                      \
+        CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_MISSING);                                   \
+        CHECK(strstr(tes_err_message(), "no member") != NULL);                                     \
     } while (0)
     MISSING(tes_cbor_text_in(&c, "nope", &s));
     CHECK(s.ptr == NULL && s.len == 0);
@@ -464,11 +464,11 @@ TEST(cursor_every_getter_on_a_wrong_type)
     uint64_t u;
     int64_t i;
     bool f;
-#define WRONG(call)                                             \
-    do {                                                        \
-        in_sample(&c, &d);                                      \
-        call;                                                   \
-        CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_TYPE);   \
+#define WRONG(call)                                                                                \
+    do {                                                                                           \
+        in_sample(&c, &d);                                                                         \
+        call;                                                                                      \
+        CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_TYPE);                                      \
     } while (0)
     WRONG(tes_cbor_text_in(&c, "b", &s));
     CHECK(s.ptr == NULL);
@@ -486,7 +486,7 @@ TEST(cursor_every_getter_on_a_wrong_type)
     CHECK(node == TES_CBOR_NONE);
     WRONG(tes_cbor_array_in(&c, "m", &node));
     /* in order */
-    WRONG(tes_cbor_next_bytes(&c, &s));   /* the first key is text */
+    WRONG(tes_cbor_next_bytes(&c, &s)); /* the first key is text */
     WRONG(tes_cbor_next_uint(&c, &u));
     WRONG(tes_cbor_next_int(&c, &i));
     WRONG(tes_cbor_next_bool(&c, &f));
@@ -521,8 +521,8 @@ TEST(cursor_every_getter_on_a_wrong_type)
 TEST(cursor_refuses_a_duplicate_key)
 {
     /* the decoder refuses duplicate keys, also when one is not in shortest form */
-    CHECK_ERR(parse_err("a2616b01616b02"), TES_ERR_CBOR_DUP_KEY);   /* {"k": 1, "k": 2} */
-    CHECK_ERR(parse_err("a20101180102"), TES_ERR_CBOR_DUP_KEY);     /* {1: 1, 1(as 0x1801): 2} */
+    CHECK_ERR(parse_err("a2616b01616b02"), TES_ERR_CBOR_DUP_KEY); /* {"k": 1, "k": 2} */
+    CHECK_ERR(parse_err("a20101180102"), TES_ERR_CBOR_DUP_KEY);   /* {1: 1, 1(as 0x1801): 2} */
     /* a document built otherwise: {"k": h'01', "j": h'02'} with "j" turned into "k",
      * and {1: h'01', 2: h'02'} with 2 turned into 1 */
     tes_buf b = {0};
@@ -619,10 +619,10 @@ TEST(cursor_keeps_the_first_error)
     in_sample(&c, &d);
     tes_bytes s;
     uint64_t u = 9;
-    tes_cbor_text_in(&c, "missing_one", &s);     /* the first error */
-    tes_cbor_uint_in(&c, "n", &u);               /* would succeed: does nothing */
-    tes_cbor_text_in(&c, "b", &s);               /* would be a type error: does nothing */
-    tes_cbor_exit_array(&c);                     /* would be a mismatch: does nothing */
+    tes_cbor_text_in(&c, "missing_one", &s); /* the first error */
+    tes_cbor_uint_in(&c, "n", &u);           /* would succeed: does nothing */
+    tes_cbor_text_in(&c, "b", &s);           /* would be a type error: does nothing */
+    tes_cbor_exit_array(&c);                 /* would be a mismatch: does nothing */
     tes_cbor_enter_map_in(&c, "m");
     CHECK(u == 0 && c.depth == 1);
     CHECK(!tes_cbor_more(&c) && tes_cbor_items(&c) == 0);
