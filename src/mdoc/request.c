@@ -322,17 +322,25 @@ tes_err tes_mdoc_status_ref(tes_bytes issuer_auth, uint64_t *idx, tes_buf *uri)
     tes_cbor_doc_free(&pd);
     if (!ok || tes_cbor_parse(inner, &limits, &md) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "issuerAuth payload is not an MSO");
-    uint32_t st = tes_cbor_map_get_text(&md, 0, "status");
-    uint32_t sl = tes_cbor_map_get_text(&md, st, "status_list");
-    uint32_t ix = tes_cbor_map_get_text(&md, sl, "idx");
-    uint32_t ur = tes_cbor_map_get_text(&md, sl, "uri");
-    if (st == TES_CBOR_NONE)
-        e = tes_err_set(TES_ERR_NOT_FOUND, "the MSO carries no status reference");
-    else if (!tes_cbor_is(&md, ix, TES_CBOR_UINT) || !tes_cbor_is(&md, ur, TES_CBOR_TEXT))
+    /* MobileSecurityObject = {..., ? "status": {"status_list": {"idx": uint, "uri": tstr}}} */
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, &md, 0);
+    tes_cbor_enter_map(&c);
+    if (!tes_cbor_has(&c, "status")) {
+        tes_cbor_doc_free(&md);
+        return tes_err_set(TES_ERR_NOT_FOUND, "the MSO carries no status reference");
+    }
+    uint64_t list_idx;
+    tes_bytes list_uri;
+    tes_cbor_enter_map_in(&c, "status");
+    tes_cbor_enter_map_in(&c, "status_list");
+    tes_cbor_uint_in(&c, "idx", &list_idx);
+    tes_cbor_text_in(&c, "uri", &list_uri);
+    if (tes_cbor_cur_error(&c) != TES_OK) {
         e = tes_err_set(TES_ERR_STATUS, "MSO status lacks status_list {idx, uri}");
-    else {
-        *idx = md.nodes[ix].val;
-        tes_buf_append(uri, md.nodes[ur].data, md.nodes[ur].len);
+    } else {
+        *idx = list_idx;
+        tes_buf_append(uri, list_uri.ptr, list_uri.len);
     }
     tes_cbor_doc_free(&md);
     return e;
