@@ -110,6 +110,103 @@ bool tes_cbor_text_eq(const tes_cbor_doc *d, uint32_t i, const char *s);
  * CBOR bytes) and true. */
 bool tes_cbor_tag24_content(const tes_cbor_doc *d, uint32_t i, tes_bytes *inner);
 
+/* Cursor: reading a decoded document by its structure, as the CDDL reads
+ * ("spiffy decode", after QCBOR). Enter a map or array, get members by key
+ * or items in order with their type checked, exit, and check one status at
+ * the end:
+ *
+ *     tes_cbor_cur c;
+ *     tes_cbor_cur_init(&c, doc, node);
+ *     tes_cbor_enter_map(&c);                  // MSO = {
+ *     tes_cbor_text_in(&c, "version", &ver);   //   "version": tstr,
+ *     tes_cbor_enter_map_in(&c, "valueDigests");
+ *     while (tes_cbor_more(&c)) {              //   {+ NameSpace => ...}
+ *         tes_cbor_next_text(&c, &ns);         //   a map's items alternate key, value
+ *         tes_cbor_next_item(&c, &digests);
+ *     }
+ *     tes_cbor_exit_map(&c);
+ *     tes_cbor_exit_map(&c);
+ *     tes_err e = tes_cbor_cur_finish(&c);
+ *
+ * Errors are sticky: the first is kept (and set as the thread's error, see
+ * tes_err_set), every later call does nothing and returns empty outputs
+ * (empty bytes, 0, TES_CBOR_NONE), so a sequence of reads is checked once.
+ * The errors:
+ *   TES_ERR_CBOR_MISSING  a member asked for by key is absent, or the start node is absent
+ *   TES_ERR_CBOR_END      an item is read past the end of the entered container
+ *   TES_ERR_CBOR_TYPE     an item is not of the type asked for (an int beyond
+ *                         int64, a tag other than 24(bstr) included)
+ *   TES_ERR_CBOR_DUP_KEY  the key occurs twice (tes_cbor_parse refuses such maps;
+ *                         this guards documents built otherwise)
+ *   TES_ERR_CBOR_TOO_DEEP more than TES_CBOR_CUR_DEPTH containers entered
+ *   TES_ERR_ARG           a by-key read or an exit with no map/array entered,
+ *                         exit_map of an array (or the reverse), or (finish only)
+ *                         a container left entered
+ * Reading by key scans the entered map once (linear in its size) and does not
+ * move the position of tes_cbor_next_*; entering by key enters that member.
+ * The cursor borrows the document, allocates nothing and needs no freeing;
+ * one cursor belongs to one thread. */
+#define TES_CBOR_CUR_DEPTH 12
+typedef struct tes_cbor_cur {
+    const tes_cbor_doc *doc;
+    tes_err err;      /* the first error, TES_OK while there is none */
+    uint32_t depth;   /* containers entered; level 0 holds the start node alone */
+    uint32_t node[TES_CBOR_CUR_DEPTH + 1]; /* the container entered at each level */
+    uint32_t pos[TES_CBOR_CUR_DEPTH + 1];  /* its next unread item */
+    uint32_t end[TES_CBOR_CUR_DEPTH + 1];  /* the node after its last item */
+} tes_cbor_cur;
+
+/* Starts at node (the item the first enter or next_* reads); TES_CBOR_NONE or
+ * an index beyond the document sets TES_ERR_CBOR_MISSING. */
+void tes_cbor_cur_init(tes_cbor_cur *c, const tes_cbor_doc *d, uint32_t node);
+/* The first error so far (TES_OK when none). */
+static inline tes_err tes_cbor_cur_error(const tes_cbor_cur *c) { return c->err; }
+/* The final status: the first error, else TES_ERR_ARG if a container is still
+ * entered, else TES_OK. */
+TES_MUST_CHECK tes_err tes_cbor_cur_finish(tes_cbor_cur *c);
+
+/* Entering the next item of the current level, or the member `key` of the
+ * entered map; exiting the innermost entered container (of that kind). */
+void tes_cbor_enter_map(tes_cbor_cur *c);
+void tes_cbor_enter_array(tes_cbor_cur *c);
+void tes_cbor_enter_map_in(tes_cbor_cur *c, const char *key);
+void tes_cbor_enter_array_in(tes_cbor_cur *c, const char *key);
+void tes_cbor_exit_map(tes_cbor_cur *c);
+void tes_cbor_exit_array(tes_cbor_cur *c);
+
+/* True while there is no error and the current level has unread items. */
+bool tes_cbor_more(const tes_cbor_cur *c);
+/* Items of the entered array, pairs of the entered map (0 at level 0 or after an error). */
+uint64_t tes_cbor_items(const tes_cbor_cur *c);
+
+/* The next item of the current level, type-checked (in a map: a key, then
+ * its value). Text and byte strings point into the document's input. */
+void tes_cbor_next_text(tes_cbor_cur *c, tes_bytes *out);
+void tes_cbor_next_bytes(tes_cbor_cur *c, tes_bytes *out);
+void tes_cbor_next_uint(tes_cbor_cur *c, uint64_t *out);
+void tes_cbor_next_int(tes_cbor_cur *c, int64_t *out);   /* uint or negint within int64 */
+void tes_cbor_next_bool(tes_cbor_cur *c, bool *out);
+void tes_cbor_next_embedded(tes_cbor_cur *c, tes_bytes *out); /* 24(bstr): the bstr content */
+void tes_cbor_next_item(tes_cbor_cur *c, uint32_t *node);  /* any type, skipped whole */
+
+/* The member `key` (text) of the entered map, type-checked. */
+bool tes_cbor_has(tes_cbor_cur *c, const char *key); /* present? never an error by absence */
+void tes_cbor_text_in(tes_cbor_cur *c, const char *key, tes_bytes *out);
+void tes_cbor_bytes_in(tes_cbor_cur *c, const char *key, tes_bytes *out);
+void tes_cbor_uint_in(tes_cbor_cur *c, const char *key, uint64_t *out);
+void tes_cbor_int_in(tes_cbor_cur *c, const char *key, int64_t *out);
+void tes_cbor_bool_in(tes_cbor_cur *c, const char *key, bool *out);
+void tes_cbor_embedded_in(tes_cbor_cur *c, const char *key, tes_bytes *out);
+void tes_cbor_item_in(tes_cbor_cur *c, const char *key, uint32_t *node);
+/* The member, a map or an array, as a node to walk later or hand on. */
+void tes_cbor_map_in(tes_cbor_cur *c, const char *key, uint32_t *node);
+void tes_cbor_array_in(tes_cbor_cur *c, const char *key, uint32_t *node);
+/* The member whose text key is `key` (bytes read elsewhere, not NUL-terminated). */
+void tes_cbor_item_in_text(tes_cbor_cur *c, tes_bytes key, uint32_t *node);
+/* The member with integer key `key` of the entered map. */
+void tes_cbor_bytes_in_int(tes_cbor_cur *c, int64_t key, tes_bytes *out);
+void tes_cbor_item_in_int(tes_cbor_cur *c, int64_t key, uint32_t *node);
+
 /* Encoder. Zero-initialise, or set `out` to a caller buffer to append to. */
 typedef struct tes_cbor_enc {
     tes_buf *out;

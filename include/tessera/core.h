@@ -88,6 +88,9 @@ typedef enum tes_err {
     TES_ERR_STATUS_TOO_LARGE = 211, /* status list inflates beyond the bound (decompression bomb) */
     /* ISO 18013-5 audit */
     TES_ERR_MDOC_DATE = 212,        /* a tdate / full-date not in the form 18013-5 requires */
+    /* cbor: */
+    TES_ERR_CBOR_MISSING = 213,     /* a map lacks a member the reader requires */
+    TES_ERR_CBOR_END = 214,         /* an array or map has fewer items than the reader reads */
     /* jose: */
     TES_ERR_JOSE = 216,             /* a compact JWS, base64url part or JSON segment is malformed */
     TES_ERR_JOSE_HEADER = 217,      /* a JOSE header asks for what is refused (alg, crit, typ) */

@@ -64,6 +64,9 @@ static const err_entry table[] = {
     {TES_ERR_HTTP_REQUEST, "http_request", "HTTP request malformed"},
     {TES_ERR_STATUS_TOO_LARGE, "status_list_too_large", "status list inflates beyond the bound"},
     {TES_ERR_MDOC_DATE, "mdoc_date_form", "a tdate or full-date is not in the 18013-5 form"},
+    /* cbor: */
+    {TES_ERR_CBOR_MISSING, "cbor_missing", "a CBOR map lacks a required member"},
+    {TES_ERR_CBOR_END, "cbor_end", "a CBOR array or map has fewer items than required"},
     /* jose: */
     {TES_ERR_JOSE, "jose", "a JWS, base64url part or JOSE JSON segment is malformed"},
     {TES_ERR_JOSE_HEADER, "jose_header", "a JOSE header asks for what is refused"},

@@ -82,6 +82,11 @@ void mdoc_device_auth_bytes(tes_buf *out, tes_bytes transcript, tes_bytes doctyp
     tes_buf_free(&tmp);
 }
 
+/* A credential file is one of
+ *   DeviceResponse = {..., "documents": [Document]}      ; exactly one Document
+ *   Document = {"docType": DocType, "issuerSigned": IssuerSigned, ...}
+ *   IssuerSigned = {? "nameSpaces": IssuerNameSpaces, "issuerAuth": IssuerAuth}
+ * A bare IssuerSigned takes its docType from the MSO. */
 tes_err mdoc_cred_load(tes_bytes in, mdoc_cred *c)
 {
     memset(c, 0, sizeof(*c));
@@ -90,38 +95,58 @@ tes_err mdoc_cred_load(tes_bytes in, mdoc_cred *c)
     if (e != TES_OK)
         return e;
     tes_cbor_doc *d = &c->doc;
-    uint32_t root = 0, is = TES_CBOR_NONE;
-    if (!tes_cbor_is(d, root, TES_CBOR_MAP)) {
+    tes_cbor_cur top;
+    tes_cbor_cur_init(&top, d, 0);
+    tes_cbor_enter_map(&top);
+    if (tes_cbor_cur_error(&top) != TES_OK) {
         e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential is not a CBOR map");
         goto fail;
     }
-    uint32_t docs = tes_cbor_map_get_text(d, root, "documents");
-    if (docs != TES_CBOR_NONE) {
+    uint32_t root = 0;
+    if (tes_cbor_has(&top, "documents")) {
         /* a DeviceResponse holding one document */
+        uint32_t docs;
+        tes_cbor_item_in(&top, "documents", &docs);
         if (!tes_cbor_is(d, docs, TES_CBOR_ARRAY) || tes_cbor_count(d, docs) != 1) {
             e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential file holds %s documents",
                             tes_cbor_is(d, docs, TES_CBOR_ARRAY) ? "several or no" : "no");
             goto fail;
         }
-        root = tes_cbor_child(d, docs);
+        tes_cbor_enter_array_in(&top, "documents");
+        tes_cbor_next_item(&top, &root);
     }
-    is = tes_cbor_map_get_text(d, root, "issuerSigned");
-    if (is == TES_CBOR_NONE && tes_cbor_map_get_text(d, root, "issuerAuth") != TES_CBOR_NONE)
+    /* the Document (or the bare IssuerSigned) */
+    tes_cbor_cur doc;
+    uint32_t is = TES_CBOR_NONE;
+    tes_cbor_cur_init(&doc, d, root);
+    tes_cbor_enter_map(&doc);
+    if (tes_cbor_has(&doc, "issuerSigned"))
+        tes_cbor_item_in(&doc, "issuerSigned", &is);
+    else if (tes_cbor_has(&doc, "issuerAuth"))
         is = root;
     if (!tes_cbor_is(d, is, TES_CBOR_MAP)) {
         e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential has no issuerSigned map");
         goto fail;
     }
     c->issuer_signed = is;
-    c->issuer_auth = tes_cbor_map_get_text(d, is, "issuerAuth");
-    c->name_spaces = tes_cbor_map_get_text(d, is, "nameSpaces");
+    c->issuer_auth = TES_CBOR_NONE;
+    c->name_spaces = TES_CBOR_NONE;
+    tes_cbor_cur isc;
+    tes_cbor_cur_init(&isc, d, is);
+    tes_cbor_enter_map(&isc);
+    if (tes_cbor_has(&isc, "issuerAuth"))
+        tes_cbor_item_in(&isc, "issuerAuth", &c->issuer_auth);
+    if (tes_cbor_has(&isc, "nameSpaces"))
+        tes_cbor_item_in(&isc, "nameSpaces", &c->name_spaces);
     if (c->issuer_auth == TES_CBOR_NONE ||
         (c->name_spaces != TES_CBOR_NONE && !tes_cbor_is(d, c->name_spaces, TES_CBOR_MAP))) {
         e = tes_err_set(TES_ERR_MDOC_STRUCTURE,
                         "issuerSigned lacks issuerAuth or has bad nameSpaces");
         goto fail;
     }
-    uint32_t dt = tes_cbor_map_get_text(d, root, "docType");
+    uint32_t dt = TES_CBOR_NONE;
+    if (tes_cbor_has(&doc, "docType"))
+        tes_cbor_item_in(&doc, "docType", &dt);
     if (tes_cbor_is(d, dt, TES_CBOR_TEXT)) {
         c->doctype = TES_BYTES(d->nodes[dt].data, d->nodes[dt].len);
     } else {
@@ -142,9 +167,14 @@ tes_err mdoc_cred_load(tes_bytes in, mdoc_cred *c)
             e = tes_err_set(TES_ERR_MSO_STRUCTURE, "credential MSO cannot be read");
             goto fail;
         }
-        uint32_t mdt = tes_cbor_map_get_text(&md, 0, "docType");
-        if (tes_cbor_is(&md, mdt, TES_CBOR_TEXT))
-            c->doctype = TES_BYTES(md.nodes[mdt].data, md.nodes[mdt].len);
+        /* MobileSecurityObject = {..., "docType": tstr, ...} */
+        tes_cbor_cur mc;
+        tes_bytes mso_doctype;
+        tes_cbor_cur_init(&mc, &md, 0);
+        tes_cbor_enter_map(&mc);
+        tes_cbor_text_in(&mc, "docType", &mso_doctype);
+        if (tes_cbor_cur_error(&mc) == TES_OK)
+            c->doctype = mso_doctype;
         tes_cbor_doc_free(&md);
         if (c->doctype.len == 0) {
             e = tes_err_set(TES_ERR_MSO_STRUCTURE, "credential MSO has no docType");

@@ -28,28 +28,60 @@ static int age_nn(tes_bytes name)
     return (a - '0') * 10 + (b - '0');
 }
 
-/* Reads the items of one namespace array. */
+/* The items of one namespace of the credential:
+ * [+ IssuerSignedItemBytes], IssuerSignedItemBytes = #6.24(bstr .cbor IssuerSignedItem),
+ * IssuerSignedItem = {..., "elementIdentifier": tstr, "elementValue": any} */
 static tes_err read_items(const tes_cbor_doc *d, uint32_t arr, held *h, size_t *n)
 {
     *n = 0;
-    for (uint32_t c = tes_cbor_child(d, arr); c != TES_CBOR_NONE && c < d->nodes[arr].next;
-         c = tes_cbor_next(d, c)) {
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, arr);
+    tes_cbor_enter_array(&c);
+    while (tes_cbor_more(&c)) {
+        uint32_t node;
         tes_bytes inner;
         tes_cbor_doc it;
-        if (!tes_cbor_tag24_content(d, c, &inner) || tes_cbor_parse(inner, NULL, &it) != TES_OK)
+        tes_cbor_next_item(&c, &node);
+        if (!tes_cbor_tag24_content(d, node, &inner) || tes_cbor_parse(inner, NULL, &it) != TES_OK)
             return tes_err_set(TES_ERR_MDOC_ITEM, "credential item is not IssuerSignedItemBytes");
-        uint32_t name = tes_cbor_map_get_text(&it, 0, "elementIdentifier");
-        uint32_t val = tes_cbor_map_get_text(&it, 0, "elementValue");
-        if (!tes_cbor_is(&it, name, TES_CBOR_TEXT) || val == TES_CBOR_NONE) {
+        tes_cbor_cur ic;
+        tes_bytes name;
+        uint32_t value;
+        tes_cbor_cur_init(&ic, &it, 0);
+        tes_cbor_enter_map(&ic);
+        tes_cbor_text_in(&ic, "elementIdentifier", &name);
+        tes_cbor_item_in(&ic, "elementValue", &value);
+        if (tes_cbor_cur_error(&ic) != TES_OK) {
             tes_cbor_doc_free(&it);
             return tes_err_set(TES_ERR_MDOC_ITEM, "credential item lacks elementIdentifier");
         }
         held *x = &h[(*n)++];
-        *x = (held){.node = c, .name = TES_BYTES(it.nodes[name].data, it.nodes[name].len)};
+        *x = (held){.node = node, .name = name};
         x->age = age_nn(x->name);
-        x->value = tes_cbor_is(&it, val, TES_CBOR_TRUE);
+        x->value = tes_cbor_is(&it, value, TES_CBOR_TRUE);
         tes_cbor_doc_free(&it);
     }
+    return TES_OK;
+}
+
+/* IssuerNameSpaces = {+ NameSpace => [+ IssuerSignedItemBytes]}: the number of items held. */
+static tes_err count_held(const tes_cbor_doc *d, uint32_t name_spaces, size_t *total)
+{
+    *total = 0;
+    if (name_spaces == TES_CBOR_NONE)
+        return TES_OK;
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, name_spaces);
+    tes_cbor_enter_map(&c);
+    while (tes_cbor_more(&c)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_enter_array(&c);
+        *total += tes_cbor_items(&c);
+        tes_cbor_exit_array(&c);
+    }
+    if (tes_cbor_cur_error(&c) != TES_OK)
+        return tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential nameSpaces malformed");
     return TES_OK;
 }
 
@@ -99,18 +131,12 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
     if (e != TES_OK)
         return e;
     const tes_cbor_doc *d = &c.doc;
-    size_t total = 0;
-    if (c.name_spaces != TES_CBOR_NONE)
-        for (uint32_t k = tes_cbor_child(d, c.name_spaces);
-             k != TES_CBOR_NONE && k < d->nodes[c.name_spaces].next;) {
-            uint32_t arr = tes_cbor_next(d, k);
-            if (!tes_cbor_is(d, k, TES_CBOR_TEXT) || !tes_cbor_is(d, arr, TES_CBOR_ARRAY)) {
-                tes_cbor_doc_free(&c.doc);
-                return tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential nameSpaces malformed");
-            }
-            total += tes_cbor_count(d, arr);
-            k = tes_cbor_next(d, arr);
-        }
+    size_t total;
+    e = count_held(d, c.name_spaces, &total);
+    if (e != TES_OK) {
+        tes_cbor_doc_free(&c.doc);
+        return e;
+    }
     held *h = calloc(total ? total : 1, sizeof(*h));
     tes_buf resp = {0}, dab = {0}, auth = {0};
     if (h == NULL) {
@@ -138,12 +164,16 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
     if (answered == NULL)
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
     size_t base = 0;
-    if (e == TES_OK && c.name_spaces != TES_CBOR_NONE)
-        for (uint32_t k = tes_cbor_child(d, c.name_spaces);
-             k != TES_CBOR_NONE && k < d->nodes[c.name_spaces].next && e == TES_OK;) {
-            uint32_t arr = tes_cbor_next(d, k);
-            tes_bytes ns = TES_BYTES(d->nodes[k].data, d->nodes[k].len);
+    tes_cbor_cur nc;
+    if (e == TES_OK && c.name_spaces != TES_CBOR_NONE) {
+        tes_cbor_cur_init(&nc, d, c.name_spaces);
+        tes_cbor_enter_map(&nc);
+        while (e == TES_OK && tes_cbor_more(&nc)) {
+            tes_bytes ns;
+            uint32_t arr;
             size_t n;
+            tes_cbor_next_text(&nc, &ns);
+            tes_cbor_next_item(&nc, &arr);
             e = read_items(d, arr, h + base, &n);
             bool any = false;
             for (size_t r = 0; r < p->n_elems && e == TES_OK; r++)
@@ -153,31 +183,34 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
                 }
             used_ns += any;
             base += n;
-            k = tes_cbor_next(d, arr);
         }
+    }
     for (size_t r = 0; r < p->n_elems && answered; r++)
         n_missing += !answered[r];
     free(answered);
     size_t nsm = tes_cbor_enc_pos(&en);
     tes_cbor_enc_map(&en, used_ns);
     base = 0;
-    if (e == TES_OK && c.name_spaces != TES_CBOR_NONE)
-        for (uint32_t k = tes_cbor_child(d, c.name_spaces);
-             k != TES_CBOR_NONE && k < d->nodes[c.name_spaces].next;) {
-            uint32_t arr = tes_cbor_next(d, k);
+    if (e == TES_OK && c.name_spaces != TES_CBOR_NONE) {
+        tes_cbor_cur_init(&nc, d, c.name_spaces);
+        tes_cbor_enter_map(&nc);
+        while (tes_cbor_more(&nc)) {
+            uint32_t ns, arr;
+            tes_cbor_next_item(&nc, &ns);
+            tes_cbor_next_item(&nc, &arr);
             size_t n = (size_t)tes_cbor_count(d, arr), chosen = 0;
             for (size_t i = 0; i < n; i++)
                 chosen += h[base + i].chosen;
             if (chosen > 0) {
-                tes_cbor_enc_raw(&en, tes_cbor_span(d, k));
+                tes_cbor_enc_raw(&en, tes_cbor_span(d, ns));
                 tes_cbor_enc_array(&en, chosen);
                 for (size_t i = 0; i < n; i++)
                     if (h[base + i].chosen)
                         tes_cbor_enc_raw(&en, tes_cbor_span(d, h[base + i].node));
             }
             base += n;
-            k = tes_cbor_next(d, arr);
         }
+    }
     tes_cbor_enc_sort_map(&en, nsm);
     tes_cbor_enc_cstr(&en, "issuerAuth");
     tes_cbor_enc_raw(&en, tes_cbor_span(d, c.issuer_auth));

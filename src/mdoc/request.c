@@ -19,6 +19,15 @@ void tes_mdoc_request_free(tes_mdoc_request *r)
     *r = (tes_mdoc_request){0};
 }
 
+/* ItemsRequestBytes = #6.24(bstr .cbor ItemsRequest)
+ * ItemsRequest = {
+ *   "docType": DocType,
+ *   "nameSpaces": NameSpaces,
+ *   ? "requestInfo": {* tstr => any}
+ * }
+ * NameSpaces = {+ NameSpace => DataElements}
+ * DataElements = {+ DataElementIdentifier => IntentToRetain}
+ * IntentToRetain = bool */
 static tes_err parse_items_request(tes_bytes bytes, tes_mdoc_doc_request *dr, size_t di)
 {
     tes_cbor_doc d;
@@ -26,65 +35,80 @@ static tes_err parse_items_request(tes_bytes bytes, tes_mdoc_doc_request *dr, si
     tes_err e = tes_cbor_parse(bytes, &limits, &d);
     if (e != TES_OK)
         return e;
-    if (!tes_cbor_tag24_content(&d, 0, &inner)) {
-        tes_cbor_doc_free(&d);
-        return tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu: itemsRequest is not tag 24", di);
-    }
+    bool wrapped = tes_cbor_tag24_content(&d, 0, &inner);
     tes_cbor_doc_free(&d);
+    if (!wrapped)
+        return tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu: itemsRequest is not tag 24", di);
     e = tes_cbor_parse(inner, &limits, &d);
     if (e != TES_OK)
         return e;
-    uint32_t dt = tes_cbor_map_get_text(&d, 0, "docType");
-    uint32_t nss = tes_cbor_map_get_text(&d, 0, "nameSpaces");
-    size_t n = 0;
-    if (!tes_cbor_is(&d, dt, TES_CBOR_TEXT) || !tes_cbor_is(&d, nss, TES_CBOR_MAP)) {
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_text_in(&c, "docType", &dr->doctype);
+    tes_cbor_enter_map_in(&c, "nameSpaces");
+    if (tes_cbor_cur_error(&c) != TES_OK) {
         e = tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu: ItemsRequest needs docType and nameSpaces", di);
         goto out;
     }
-    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;) {
-        uint32_t m = tes_cbor_next(&d, k);
-        if (!tes_cbor_is(&d, k, TES_CBOR_TEXT) || !tes_cbor_is(&d, m, TES_CBOR_MAP)) {
+    /* the namespaces and the number of elements, bounded before anything is allocated */
+    size_t n = 0;
+    while (tes_cbor_more(&c)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_enter_map(&c);
+        if (tes_cbor_cur_error(&c) != TES_OK) {
             e = tes_err_set(TES_ERR_MDOC_REQUEST,
                             "docRequest %zu: nameSpaces must map namespace to {element: bool}", di);
             goto out;
         }
-        n += tes_cbor_count(&d, m);
-        k = tes_cbor_next(&d, m);
+        n += tes_cbor_items(&c);
+        tes_cbor_exit_map(&c);
     }
+    tes_cbor_exit_map(&c);
     if (n > MAX_REQUESTED_ELEMENTS) {
         e = tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu asks for more than %d elements", di,
                         MAX_REQUESTED_ELEMENTS);
         goto out;
     }
-    dr->doctype = TES_BYTES(d.nodes[dt].data, d.nodes[dt].len);
     dr->elems = calloc(n ? n : 1, sizeof(*dr->elems));
     if (dr->elems == NULL) {
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
-    for (uint32_t k = tes_cbor_child(&d, nss); k != TES_CBOR_NONE && k < d.nodes[nss].next;) {
-        uint32_t m = tes_cbor_next(&d, k);
-        for (uint32_t c = tes_cbor_child(&d, m); c != TES_CBOR_NONE && c < d.nodes[m].next;) {
-            uint32_t v = tes_cbor_next(&d, c);
-            if (!tes_cbor_is(&d, c, TES_CBOR_TEXT) ||
-                !(tes_cbor_is(&d, v, TES_CBOR_TRUE) || tes_cbor_is(&d, v, TES_CBOR_FALSE))) {
+    /* the elements */
+    tes_cbor_enter_map_in(&c, "nameSpaces");
+    while (tes_cbor_more(&c)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_enter_map(&c);
+        while (tes_cbor_more(&c)) {
+            tes_mdoc_req_elem *el = &dr->elems[dr->n_elems];
+            tes_cbor_next_text(&c, &el->name);
+            tes_cbor_next_bool(&c, &el->intent_to_retain);
+            if (tes_cbor_cur_error(&c) != TES_OK) {
                 e = tes_err_set(TES_ERR_MDOC_REQUEST,
                                 "docRequest %zu: each requested element maps to IntentToRetain (bool)", di);
                 goto out;
             }
-            dr->elems[dr->n_elems++] = (tes_mdoc_req_elem){
-                .ns = TES_BYTES(d.nodes[k].data, d.nodes[k].len),
-                .name = TES_BYTES(d.nodes[c].data, d.nodes[c].len),
-                .intent_to_retain = tes_cbor_is(&d, v, TES_CBOR_TRUE)};
-            c = tes_cbor_next(&d, v);
+            el->ns = ns;
+            dr->n_elems++;
         }
-        k = tes_cbor_next(&d, m);
+        tes_cbor_exit_map(&c);
     }
 out:
     tes_cbor_doc_free(&d);
     return e;
 }
 
+/* DeviceRequest = {
+ *   "version": tstr,                 ; "1.x"
+ *   "docRequests": [+ DocRequest]
+ * }
+ * DocRequest = {
+ *   "itemsRequest": ItemsRequestBytes,
+ *   ? "readerAuth": ReaderAuth       ; COSE_Sign1, detached payload
+ * } */
 tes_err tes_mdoc_request_parse(tes_bytes in, tes_mdoc_request *out)
 {
     *out = (tes_mdoc_request){0};
@@ -92,19 +116,22 @@ tes_err tes_mdoc_request_parse(tes_bytes in, tes_mdoc_request *out)
     tes_err e = tes_cbor_parse(in, &limits, &d);
     if (e != TES_OK)
         return e;
-    uint32_t ver = tes_cbor_map_get_text(&d, 0, "version");
-    uint32_t drs = tes_cbor_map_get_text(&d, 0, "docRequests");
-    if (!tes_cbor_is(&d, 0, TES_CBOR_MAP) || !tes_cbor_is(&d, ver, TES_CBOR_TEXT) ||
-        !tes_cbor_is(&d, drs, TES_CBOR_ARRAY) || tes_cbor_count(&d, drs) == 0) {
+    tes_cbor_cur c;
+    tes_bytes version;
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_text_in(&c, "version", &version);
+    tes_cbor_enter_array_in(&c, "docRequests");
+    if (tes_cbor_cur_error(&c) != TES_OK || tes_cbor_items(&c) == 0) {
         e = tes_err_set(TES_ERR_MDOC_REQUEST,
                         "not a DeviceRequest: needs version and a non-empty docRequests array");
         goto fail;
     }
-    if (d.nodes[ver].len < 2 || memcmp(d.nodes[ver].data, "1.", 2) != 0) {
+    if (version.len < 2 || memcmp(version.ptr, "1.", 2) != 0) {
         e = tes_err_set(TES_ERR_MDOC_VERSION, "DeviceRequest version is not 1.x");
         goto fail;
     }
-    size_t n = (size_t)tes_cbor_count(&d, drs);
+    size_t n = (size_t)tes_cbor_items(&c);
     if (n > MAX_DOC_REQUESTS) {
         e = tes_err_set(TES_ERR_MDOC_REQUEST, "more than %d docRequests", MAX_DOC_REQUESTS);
         goto fail;
@@ -114,26 +141,29 @@ tes_err tes_mdoc_request_parse(tes_bytes in, tes_mdoc_request *out)
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto fail;
     }
-    uint32_t c = tes_cbor_child(&d, drs);
-    for (size_t i = 0; i < n; i++, c = tes_cbor_next(&d, c)) {
+    for (size_t i = 0; i < n; i++) {
         out->n_docs = i + 1;
         tes_mdoc_doc_request *dr = &out->docs[i];
-        uint32_t ir = tes_cbor_map_get_text(&d, c, "itemsRequest");
-        uint32_t ra = tes_cbor_map_get_text(&d, c, "readerAuth");
-        if (!tes_cbor_is(&d, c, TES_CBOR_MAP) || ir == TES_CBOR_NONE) {
+        uint32_t items_request;
+        tes_cbor_enter_map(&c);
+        tes_cbor_item_in(&c, "itemsRequest", &items_request);
+        if (tes_cbor_cur_error(&c) != TES_OK) {
             e = tes_err_set(TES_ERR_MDOC_REQUEST, "docRequest %zu lacks itemsRequest", i);
             goto fail;
         }
-        dr->items_request_bytes = tes_cbor_span(&d, ir);
+        dr->items_request_bytes = tes_cbor_span(&d, items_request);
         e = parse_items_request(dr->items_request_bytes, dr, i);
         if (e != TES_OK)
             goto fail;
-        if (ra != TES_CBOR_NONE) {
-            e = tes_cose_sign1_decode(&d, ra, &dr->reader_auth);
+        if (tes_cbor_has(&c, "readerAuth")) {
+            uint32_t reader_auth;
+            tes_cbor_item_in(&c, "readerAuth", &reader_auth);
+            e = tes_cose_sign1_decode(&d, reader_auth, &dr->reader_auth);
             if (e != TES_OK)
                 goto fail;
             dr->has_reader_auth = true;
         }
+        tes_cbor_exit_map(&c);
     }
     tes_cbor_doc_free(&d);
     return TES_OK;
@@ -292,17 +322,25 @@ tes_err tes_mdoc_status_ref(tes_bytes issuer_auth, uint64_t *idx, tes_buf *uri)
     tes_cbor_doc_free(&pd);
     if (!ok || tes_cbor_parse(inner, &limits, &md) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "issuerAuth payload is not an MSO");
-    uint32_t st = tes_cbor_map_get_text(&md, 0, "status");
-    uint32_t sl = tes_cbor_map_get_text(&md, st, "status_list");
-    uint32_t ix = tes_cbor_map_get_text(&md, sl, "idx");
-    uint32_t ur = tes_cbor_map_get_text(&md, sl, "uri");
-    if (st == TES_CBOR_NONE)
-        e = tes_err_set(TES_ERR_NOT_FOUND, "the MSO carries no status reference");
-    else if (!tes_cbor_is(&md, ix, TES_CBOR_UINT) || !tes_cbor_is(&md, ur, TES_CBOR_TEXT))
+    /* MobileSecurityObject = {..., ? "status": {"status_list": {"idx": uint, "uri": tstr}}} */
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, &md, 0);
+    tes_cbor_enter_map(&c);
+    if (!tes_cbor_has(&c, "status")) {
+        tes_cbor_doc_free(&md);
+        return tes_err_set(TES_ERR_NOT_FOUND, "the MSO carries no status reference");
+    }
+    uint64_t list_idx;
+    tes_bytes list_uri;
+    tes_cbor_enter_map_in(&c, "status");
+    tes_cbor_enter_map_in(&c, "status_list");
+    tes_cbor_uint_in(&c, "idx", &list_idx);
+    tes_cbor_text_in(&c, "uri", &list_uri);
+    if (tes_cbor_cur_error(&c) != TES_OK) {
         e = tes_err_set(TES_ERR_STATUS, "MSO status lacks status_list {idx, uri}");
-    else {
-        *idx = md.nodes[ix].val;
-        tes_buf_append(uri, md.nodes[ur].data, md.nodes[ur].len);
+    } else {
+        *idx = list_idx;
+        tes_buf_append(uri, list_uri.ptr, list_uri.len);
     }
     tes_cbor_doc_free(&md);
     return e;

@@ -34,125 +34,248 @@ typedef struct mso_view {
  * (the CBOR decoder refuses duplicate map keys). */
 #define MDOC_DIGEST_ID_LIMIT (1u << 31)
 
-/* ValueDigests = {+ NameSpace => DigestIDs}, DigestIDs = {+ DigestID => Digest}: every
- * entry, not only the disclosed ones, so a malformed MSO is refused whole. One pass. */
+/* A name from the input, printable, for an error message ("?" when there is none). */
+static void shown(char *out, size_t cap, tes_bytes text)
+{
+    if (text.ptr == NULL)
+        snprintf(out, cap, "?");
+    else
+        tes_text_printable(out, cap, text);
+}
+
+/* ValueDigests = {+ NameSpace => DigestIDs}
+ * DigestIDs = {+ DigestID => Digest}
+ * DigestID = uint                  ; below 2^31 (18013-5 §9.1.2.4)
+ * Digest = bstr                    ; of the digestAlgorithm's size
+ * Every entry, not only the disclosed ones, so a malformed MSO is refused whole. */
 static tes_err check_value_digests(const vctx *v, const tes_cbor_doc *d, uint32_t vd, size_t hl)
 {
     size_t di = v->doc_index;
-    if (tes_cbor_count(d, vd) == 0)
+    char ns_name[96];
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, vd);
+    tes_cbor_enter_map(&c);
+    if (tes_cbor_items(&c) == 0)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO valueDigests is empty", di);
-    for (uint32_t k = tes_cbor_child(d, vd); k != TES_CBOR_NONE && k < d->nodes[vd].next;) {
-        uint32_t ids = tes_cbor_next(d, k);
-        char ns[96] = "?";
-        /* the name is rendered for error messages only, off the success path */
-#define NS_NAME() (tes_cbor_is(d, k, TES_CBOR_TEXT) \
-                       ? (tes_text_printable(ns, sizeof(ns), TES_BYTES(d->nodes[k].data, d->nodes[k].len)), true) \
-                       : true)
-        if ((!tes_cbor_is(d, k, TES_CBOR_TEXT) || !tes_cbor_is(d, ids, TES_CBOR_MAP) ||
-             tes_cbor_count(d, ids) == 0) && NS_NAME())
+    while (tes_cbor_more(&c)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_enter_map(&c);
+        if (tes_cbor_cur_error(&c) != TES_OK || tes_cbor_items(&c) == 0) {
+            shown(ns_name, sizeof(ns_name), ns);
             return tes_err_set(TES_ERR_MSO_STRUCTURE,
                                "document %zu: MSO valueDigests must map namespace text to a "
-                               "non-empty map of digests ('%s')", di, ns);
-        for (uint32_t q = tes_cbor_child(d, ids); q != TES_CBOR_NONE && q < d->nodes[ids].next;) {
-            uint32_t dg = tes_cbor_next(d, q);
-            if ((!tes_cbor_is(d, q, TES_CBOR_UINT) || d->nodes[q].val >= MDOC_DIGEST_ID_LIMIT) &&
-                NS_NAME())
+                               "non-empty map of digests ('%s')", di, ns_name);
+        }
+        while (tes_cbor_more(&c)) {
+            uint64_t id;
+            tes_bytes digest;
+            tes_cbor_next_uint(&c, &id);
+            if (tes_cbor_cur_error(&c) != TES_OK || id >= MDOC_DIGEST_ID_LIMIT) {
+                shown(ns_name, sizeof(ns_name), ns);
                 return tes_err_set(TES_ERR_MSO_STRUCTURE,
                                    "document %zu: MSO valueDigests['%s'] has a digestID that is "
-                                   "not an unsigned integer below 2^31", di, ns);
-            if ((!tes_cbor_is(d, dg, TES_CBOR_BYTES) || d->nodes[dg].len != hl) && NS_NAME())
+                                   "not an unsigned integer below 2^31", di, ns_name);
+            }
+            tes_cbor_next_bytes(&c, &digest);
+            if (tes_cbor_cur_error(&c) != TES_OK || digest.len != hl) {
+                shown(ns_name, sizeof(ns_name), ns);
                 return tes_err_set(TES_ERR_MSO_STRUCTURE,
                                    "document %zu: MSO digest for %s digestID %llu is not a %zu-byte "
-                                   "bstr", di, ns, (unsigned long long)d->nodes[q].val, hl);
-            q = tes_cbor_next(d, dg);
+                                   "bstr", di, ns_name, (unsigned long long)id, hl);
+            }
         }
-        k = tes_cbor_next(d, ids);
-#undef NS_NAME
+        tes_cbor_exit_map(&c);
     }
     return TES_OK;
 }
 
-/* True when every item of array a is text (and there is at least one). */
+/* [+ tstr]: true when node a is a non-empty array of text. */
 static bool text_array(const tes_cbor_doc *d, uint32_t a)
 {
-    if (!tes_cbor_is(d, a, TES_CBOR_ARRAY) || tes_cbor_count(d, a) == 0)
-        return false;
-    for (uint32_t c = tes_cbor_child(d, a); c != TES_CBOR_NONE && c < d->nodes[a].next;
-         c = tes_cbor_next(d, c))
-        if (!tes_cbor_is(d, c, TES_CBOR_TEXT))
-            return false;
-    return true;
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, a);
+    tes_cbor_enter_array(&c);
+    bool some = tes_cbor_items(&c) > 0;
+    while (tes_cbor_more(&c)) {
+        tes_bytes text;
+        tes_cbor_next_text(&c, &text);
+    }
+    tes_cbor_exit_array(&c);
+    return some && tes_cbor_cur_finish(&c) == TES_OK;
 }
 
-/* DeviceKeyInfo = {"deviceKey", ? "keyAuthorizations", ? "keyInfo"} (18013-5 §9.1.2.4). */
+/* True when the array at node a (of text, checked before) holds `text`. */
+static bool text_in_array(const tes_cbor_doc *d, uint32_t a, tes_bytes text)
+{
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, a);
+    tes_cbor_enter_array(&c);
+    while (tes_cbor_more(&c)) {
+        tes_bytes item;
+        tes_cbor_next_text(&c, &item);
+        if (tes_bytes_eq(item, text))
+            return true;
+    }
+    return false;
+}
+
+/* DeviceKeyInfo = {
+ *   "deviceKey": DeviceKey,
+ *   ? "keyAuthorizations": KeyAuthorizations,
+ *   ? "keyInfo": KeyInfo
+ * }
+ * KeyInfo = {* int => any}
+ * KeyAuthorizations = {? "nameSpaces": AuthorizedNameSpaces,
+ *                      ? "dataElements": AuthorizedDataElements}
+ * AuthorizedNameSpaces = [+ NameSpace]
+ * AuthorizedDataElements = {+ NameSpace => DataElementsArray}
+ * DataElementsArray = [+ DataElementIdentifier]
+ * A namespace in AuthorizedNameSpaces shall not be in AuthorizedDataElements (18013-5 §9.1.2.4). */
 static tes_err check_device_key_info(const vctx *v, const tes_cbor_doc *d, uint32_t dki)
 {
     size_t di = v->doc_index;
-    if (tes_cbor_map_get_text(d, dki, "deviceKey") == TES_CBOR_NONE)
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, dki);
+    tes_cbor_enter_map(&c);
+    if (!tes_cbor_has(&c, "deviceKey"))
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO deviceKeyInfo lacks deviceKey",
                            di);
-    uint32_t ki = tes_cbor_map_get_text(d, dki, "keyInfo");
-    if (ki != TES_CBOR_NONE) {
-        /* KeyInfo = {* int => any} */
-        bool ok = tes_cbor_is(d, ki, TES_CBOR_MAP);
-        for (uint32_t k = ok ? tes_cbor_child(d, ki) : TES_CBOR_NONE;
-             ok && k != TES_CBOR_NONE && k < d->nodes[ki].next;) {
+    if (tes_cbor_has(&c, "keyInfo")) {
+        tes_cbor_enter_map_in(&c, "keyInfo");
+        while (tes_cbor_more(&c)) {
             int64_t label;
-            ok = tes_cbor_get_int(d, k, &label);
-            k = tes_cbor_next(d, tes_cbor_next(d, k));
+            uint32_t value;
+            tes_cbor_next_int(&c, &label);
+            tes_cbor_next_item(&c, &value);
         }
-        if (!ok)
+        tes_cbor_exit_map(&c);
+        if (tes_cbor_cur_error(&c) != TES_OK)
             return tes_err_set(TES_ERR_MSO_STRUCTURE,
                                "document %zu: MSO keyInfo must be a map with integer keys", di);
     }
-    uint32_t ka = tes_cbor_map_get_text(d, dki, "keyAuthorizations");
-    if (ka == TES_CBOR_NONE)
+    if (!tes_cbor_has(&c, "keyAuthorizations"))
         return TES_OK;
-    if (!tes_cbor_is(d, ka, TES_CBOR_MAP))
+    tes_cbor_enter_map_in(&c, "keyAuthorizations");
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO keyAuthorizations is not a map",
                            di);
-    /* AuthorizedNameSpaces = [+ NameSpace]; AuthorizedDataElements = {+ NameSpace =>
-     * [+ DataElementIdentifier]}; a namespace in the first shall not be in the second. */
-    uint32_t nss = tes_cbor_map_get_text(d, ka, "nameSpaces");
-    uint32_t de = tes_cbor_map_get_text(d, ka, "dataElements");
-    if (nss != TES_CBOR_NONE && !text_array(d, nss))
-        return tes_err_set(TES_ERR_MSO_STRUCTURE,
-                           "document %zu: MSO keyAuthorizations.nameSpaces must be a non-empty "
-                           "array of namespaces", di);
-    if (de == TES_CBOR_NONE)
+    uint32_t name_spaces = TES_CBOR_NONE;
+    if (tes_cbor_has(&c, "nameSpaces")) {
+        tes_cbor_item_in(&c, "nameSpaces", &name_spaces);
+        if (!text_array(d, name_spaces))
+            return tes_err_set(TES_ERR_MSO_STRUCTURE,
+                               "document %zu: MSO keyAuthorizations.nameSpaces must be a non-empty "
+                               "array of namespaces", di);
+    }
+    if (!tes_cbor_has(&c, "dataElements"))
         return TES_OK;
-    if (!tes_cbor_is(d, de, TES_CBOR_MAP) || tes_cbor_count(d, de) == 0)
+    tes_cbor_enter_map_in(&c, "dataElements");
+    if (tes_cbor_cur_error(&c) != TES_OK || tes_cbor_items(&c) == 0)
         return tes_err_set(TES_ERR_MSO_STRUCTURE,
                            "document %zu: MSO keyAuthorizations.dataElements must be a non-empty "
                            "map", di);
-    for (uint32_t k = tes_cbor_child(d, de); k != TES_CBOR_NONE && k < d->nodes[de].next;) {
-        uint32_t arr = tes_cbor_next(d, k);
-        if (!tes_cbor_is(d, k, TES_CBOR_TEXT) || !text_array(d, arr))
+    while (tes_cbor_more(&c)) {
+        tes_bytes ns;
+        uint32_t elements;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_next_item(&c, &elements);
+        if (tes_cbor_cur_error(&c) != TES_OK || !text_array(d, elements))
             return tes_err_set(TES_ERR_MSO_STRUCTURE,
                                "document %zu: MSO keyAuthorizations.dataElements must map a "
                                "namespace to a non-empty array of element identifiers", di);
-        tes_bytes ns = TES_BYTES(d->nodes[k].data, d->nodes[k].len);
         /* both lists are bounded by the (issuer-signed) MSO; keyAuthorizations are short */
-        if (nss != TES_CBOR_NONE)
-            for (uint32_t c = tes_cbor_child(d, nss); c != TES_CBOR_NONE && c < d->nodes[nss].next;
-                 c = tes_cbor_next(d, c))
-                if (tes_bytes_eq(TES_BYTES(d->nodes[c].data, d->nodes[c].len), ns)) {
-                    char a[96];
-                    tes_text_printable(a, sizeof(a), ns);
-                    return tes_err_set(TES_ERR_MSO_STRUCTURE,
-                                       "document %zu: MSO keyAuthorizations names namespace '%s' "
-                                       "in both nameSpaces and dataElements", di, a);
-                }
-        k = tes_cbor_next(d, arr);
+        if (name_spaces != TES_CBOR_NONE && text_in_array(d, name_spaces, ns)) {
+            char a[96];
+            tes_text_printable(a, sizeof(a), ns);
+            return tes_err_set(TES_ERR_MSO_STRUCTURE,
+                               "document %zu: MSO keyAuthorizations names namespace '%s' "
+                               "in both nameSpaces and dataElements", di, a);
+        }
     }
     return TES_OK;
 }
 
+/* The hash named by digestAlgorithm, or false when it is none of those 18013-5 allows. */
+static bool digest_algorithm(tes_bytes name, tes_hash *out)
+{
+    if (tes_bytes_eq(name, TES_BYTES_STR("SHA-256")))
+        *out = TES_HASH_SHA256;
+    else if (tes_bytes_eq(name, TES_BYTES_STR("SHA-384")))
+        *out = TES_HASH_SHA384;
+    else if (tes_bytes_eq(name, TES_BYTES_STR("SHA-512")))
+        *out = TES_HASH_SHA512;
+    else
+        return false;
+    return true;
+}
+
+/* One tdate of the entered ValidityInfo: "<name>": tdate. */
+static tes_err validity_date(const vctx *v, tes_cbor_cur *c, const char *name, int64_t *out)
+{
+    uint32_t node;
+    tes_cbor_item_in(c, name, &node);
+    tes_err e = tes_cbor_cur_error(c) != TES_OK ? TES_ERR_MSO_STRUCTURE
+                                                : mdoc_read_tdate(c->doc, node, out);
+    if (e == TES_ERR_MDOC_DATE)
+        return tes_err_set(e, "document %zu: MSO validityInfo.%s: %s", v->doc_index, name,
+                           tes_err_message());
+    if (e != TES_OK)
+        return tes_err_set(TES_ERR_MSO_STRUCTURE,
+                           "document %zu: MSO validityInfo lacks %s as tdate (tag 0)", v->doc_index,
+                           name);
+    return TES_OK;
+}
+
+/* ValidityInfo = {
+ *   "signed": tdate,
+ *   "validFrom": tdate,         ; equal to or later than signed
+ *   "validUntil": tdate,        ; later than validFrom
+ *   ? "expectedUpdate": tdate
+ * }  (18013-5 §9.1.2.4) */
+static tes_err check_validity_info(const vctx *v, tes_cbor_cur *c, mso_view *m,
+                                   tes_mdoc_document *out)
+{
+    size_t di = v->doc_index;
+    tes_cbor_enter_map_in(c, "validityInfo");
+    if (tes_cbor_cur_error(c) != TES_OK)
+        return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no validityInfo map", di);
+    tes_err e = validity_date(v, c, "signed", &out->signed_at);
+    if (e == TES_OK)
+        e = validity_date(v, c, "validFrom", &out->valid_from);
+    if (e == TES_OK)
+        e = validity_date(v, c, "validUntil", &out->valid_until);
+    m->has_expected_update = e == TES_OK && tes_cbor_has(c, "expectedUpdate");
+    if (m->has_expected_update)
+        e = validity_date(v, c, "expectedUpdate", &m->expected_update);
+    if (e != TES_OK)
+        return e;
+    tes_cbor_exit_map(c);
+    const char *order = NULL;
+    if (out->valid_from < out->signed_at)
+        order = "validFrom is before signed";
+    else if (out->valid_until <= out->valid_from)
+        order = "validUntil is not after validFrom";
+    if (order != NULL)
+        return tes_err_set(TES_ERR_MSO_VALIDITY_ORDER, "document %zu: MSO validityInfo: %s", di,
+                           order);
+    return TES_OK;
+}
+
+/* MobileSecurityObjectBytes = #6.24(bstr .cbor MobileSecurityObject)
+ * MobileSecurityObject = {
+ *   "version": tstr,                     ; "1.0"
+ *   "digestAlgorithm": tstr,             ; "SHA-256" / "SHA-384" / "SHA-512"
+ *   "docType": tstr,                     ; the Document's
+ *   "valueDigests": ValueDigests,
+ *   "deviceKeyInfo": DeviceKeyInfo,
+ *   "validityInfo": ValidityInfo,
+ *   ? "status": {"status_list": {"idx": uint, "uri": tstr}}
+ * } */
 static tes_err parse_mso(const vctx *v, const tes_cose_msg *auth, tes_bytes doctype, mso_view *m,
                          tes_mdoc_document *out)
 {
     size_t di = v->doc_index;
-    /* payload = 24(bstr .cbor MobileSecurityObject) */
     tes_cbor_doc pd;
     tes_cbor_node pn[4];
     if (auth->detached)
@@ -172,92 +295,68 @@ static tes_err parse_mso(const vctx *v, const tes_cose_msg *auth, tes_bytes doct
     if (e != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO is not CBOR: %s", di,
                            tes_err_message());
-    const tes_cbor_doc *d = &m->doc;
-    if (!tes_cbor_is(d, 0, TES_CBOR_MAP))
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, &m->doc, 0);
+    tes_cbor_enter_map(&c);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO is not a map", di);
-    uint32_t ver = tes_cbor_map_get_text(d, 0, "version");
-    if (!tes_cbor_is(d, ver, TES_CBOR_TEXT))
+
+    tes_bytes version, alg, dt;
+    tes_cbor_text_in(&c, "version", &version);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no version", di);
-    if (!tes_cbor_text_eq(d, ver, "1.0"))
+    if (!tes_bytes_eq(version, TES_BYTES_STR("1.0")))
         return tes_err_set(TES_ERR_MDOC_VERSION, "document %zu: MSO version is not \"1.0\"", di);
-    uint32_t alg = tes_cbor_map_get_text(d, 0, "digestAlgorithm");
-    if (!tes_cbor_is(d, alg, TES_CBOR_TEXT))
+
+    tes_cbor_text_in(&c, "digestAlgorithm", &alg);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no digestAlgorithm", di);
-    if (tes_cbor_text_eq(d, alg, "SHA-256"))
-        m->hash = TES_HASH_SHA256;
-    else if (tes_cbor_text_eq(d, alg, "SHA-384"))
-        m->hash = TES_HASH_SHA384;
-    else if (tes_cbor_text_eq(d, alg, "SHA-512"))
-        m->hash = TES_HASH_SHA512;
-    else {
+    if (!digest_algorithm(alg, &m->hash)) {
         char a[32];
-        tes_text_printable(a, sizeof(a), TES_BYTES(d->nodes[alg].data, d->nodes[alg].len));
+        tes_text_printable(a, sizeof(a), alg);
         return tes_err_set(TES_ERR_MSO_DIGEST_ALG,
                            "document %zu: MSO digest algorithm '%s' is not supported", di, a);
     }
-    uint32_t dt = tes_cbor_map_get_text(d, 0, "docType");
-    if (!tes_cbor_is(d, dt, TES_CBOR_TEXT))
+
+    tes_cbor_text_in(&c, "docType", &dt);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no docType", di);
-    if (!tes_bytes_eq(TES_BYTES(d->nodes[dt].data, d->nodes[dt].len), doctype)) {
+    if (!tes_bytes_eq(dt, doctype)) {
         char a[128], b[128];
-        tes_text_printable(a, sizeof(a), TES_BYTES(d->nodes[dt].data, d->nodes[dt].len));
+        tes_text_printable(a, sizeof(a), dt);
         tes_text_printable(b, sizeof(b), doctype);
         return tes_err_set(TES_ERR_DOCTYPE_MISMATCH,
                            "document %zu: MSO docType '%s' differs from the Document's '%s'", di, a,
                            b);
     }
-    m->value_digests = tes_cbor_map_get_text(d, 0, "valueDigests");
-    if (!tes_cbor_is(d, m->value_digests, TES_CBOR_MAP))
+
+    tes_cbor_map_in(&c, "valueDigests", &m->value_digests);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no valueDigests map", di);
-    e = check_value_digests(v, d, m->value_digests, tes_hash_size(m->hash));
+    e = check_value_digests(v, &m->doc, m->value_digests, tes_hash_size(m->hash));
     if (e != TES_OK)
         return e;
-    m->device_key_info = tes_cbor_map_get_text(d, 0, "deviceKeyInfo");
-    if (!tes_cbor_is(d, m->device_key_info, TES_CBOR_MAP))
+
+    tes_cbor_map_in(&c, "deviceKeyInfo", &m->device_key_info);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no deviceKeyInfo", di);
-    e = check_device_key_info(v, d, m->device_key_info);
+    e = check_device_key_info(v, &m->doc, m->device_key_info);
     if (e != TES_OK)
         return e;
-    uint32_t vi = tes_cbor_map_get_text(d, 0, "validityInfo");
-    if (!tes_cbor_is(d, vi, TES_CBOR_MAP))
-        return tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: MSO has no validityInfo map", di);
-    static const char *const names[] = {"signed", "validFrom", "validUntil", "expectedUpdate"};
-    int64_t *dst[] = {&out->signed_at, &out->valid_from, &out->valid_until, &m->expected_update};
-    for (size_t i = 0; i < 4; i++) {
-        uint32_t n = tes_cbor_map_get_text(d, vi, names[i]);
-        if (n == TES_CBOR_NONE && i == 3) {
-            m->has_expected_update = false;
-            break;
-        }
-        m->has_expected_update = i == 3;
-        e = n == TES_CBOR_NONE ? TES_ERR_MSO_STRUCTURE : mdoc_read_tdate(d, n, dst[i]);
-        if (e == TES_ERR_MDOC_DATE)
-            return tes_err_set(e, "document %zu: MSO validityInfo.%s: %s", di, names[i],
-                               tes_err_message());
-        if (e != TES_OK)
-            return tes_err_set(TES_ERR_MSO_STRUCTURE,
-                               "document %zu: MSO validityInfo lacks %s as tdate (tag 0)", di,
-                               names[i]);
-    }
-    /* 18013-5 §9.1.2.4: "validFrom shall be equal or later than the signed element",
-     * validUntil "shall be later than the validFrom element" (so signed < validUntil). */
-    const char *order = out->valid_from < out->signed_at    ? "validFrom is before signed"
-                        : out->valid_until <= out->valid_from ? "validUntil is not after validFrom"
-                                                              : NULL;
-    if (order != NULL)
-        return tes_err_set(TES_ERR_MSO_VALIDITY_ORDER, "document %zu: MSO validityInfo: %s", di,
-                           order);
-    uint32_t st = tes_cbor_map_get_text(d, 0, "status");
-    if (st != TES_CBOR_NONE) {
-        uint32_t sl = tes_cbor_map_get_text(d, st, "status_list");
-        uint32_t idx = tes_cbor_map_get_text(d, sl, "idx");
-        uint32_t uri = tes_cbor_map_get_text(d, sl, "uri");
-        if (!tes_cbor_is(d, idx, TES_CBOR_UINT) || !tes_cbor_is(d, uri, TES_CBOR_TEXT))
+
+    e = check_validity_info(v, &c, m, out);
+    if (e != TES_OK)
+        return e;
+
+    if (tes_cbor_has(&c, "status")) {
+        tes_cbor_enter_map_in(&c, "status");
+        tes_cbor_enter_map_in(&c, "status_list");
+        tes_cbor_uint_in(&c, "idx", &out->status_idx);
+        tes_cbor_text_in(&c, "uri", &out->status_uri);
+        if (tes_cbor_cur_error(&c) != TES_OK)
             return tes_err_set(TES_ERR_STATUS,
                                "document %zu: MSO status lacks status_list {idx, uri}", di);
         out->has_status = true;
-        out->status_idx = d->nodes[idx].val;
-        out->status_uri = TES_BYTES(d->nodes[uri].data, d->nodes[uri].len);
     }
     return TES_OK;
 }
@@ -291,24 +390,29 @@ static tes_err check_validity(const vctx *v, const tes_mdoc_document *doc,
     return TES_OK;
 }
 
-/* Counts the IssuerSignedItemBytes of all namespaces, checking the shape. */
+/* IssuerNameSpaces = {+ NameSpace => [+ IssuerSignedItemBytes]}: the shape, and the
+ * number of items of all namespaces. */
 static tes_err count_items(const vctx *v, const tes_cbor_doc *d, uint32_t ns_map, size_t *n)
 {
     *n = 0;
     if (ns_map == TES_CBOR_NONE)
         return TES_OK;
-    if (!tes_cbor_is(d, ns_map, TES_CBOR_MAP))
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, ns_map);
+    tes_cbor_enter_map(&c);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MDOC_STRUCTURE, "document %zu: nameSpaces is not a map",
                            v->doc_index);
-    for (uint32_t k = tes_cbor_child(d, ns_map); k != TES_CBOR_NONE && k < d->nodes[ns_map].next;) {
-        uint32_t arr = tes_cbor_next(d, k);
-        if (!tes_cbor_is(d, k, TES_CBOR_TEXT) || !tes_cbor_is(d, arr, TES_CBOR_ARRAY) ||
-            tes_cbor_count(d, arr) == 0)
+    while (tes_cbor_more(&c)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_enter_array(&c);
+        if (tes_cbor_cur_error(&c) != TES_OK || tes_cbor_items(&c) == 0)
             return tes_err_set(TES_ERR_MDOC_STRUCTURE,
                                "document %zu: nameSpaces must map namespace text to a non-empty "
                                "array of IssuerSignedItemBytes", v->doc_index);
-        *n += tes_cbor_count(d, arr);
-        k = tes_cbor_next(d, arr);
+        *n += tes_cbor_items(&c);
+        tes_cbor_exit_array(&c);
     }
     return TES_OK;
 }
@@ -331,80 +435,163 @@ static tes_err check_dates(const tes_cbor_doc *d, uint32_t val)
     return TES_OK;
 }
 
-/* Checks one disclosed IssuerSignedItemBytes against the MSO and records it. */
+/* The digests of one namespace, DigestIDs = {+ DigestID => Digest}, sorted by digestID:
+ * each disclosed item finds its digest in O(log n), so n items cost n log n, not n^2. */
+typedef struct digest_ref {
+    uint32_t id;
+    tes_bytes digest;
+} digest_ref;
+
+typedef struct digest_index {
+    digest_ref *refs;
+    size_t n;
+} digest_index;
+
+static int by_ref_id(const void *a, const void *b)
+{
+    uint32_t x = ((const digest_ref *)a)->id, y = ((const digest_ref *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+/* Indexes the map at node ns_digests (checked by check_value_digests); TES_CBOR_NONE: empty. */
+static tes_err index_digests(const mso_view *m, uint32_t ns_digests, digest_index *ix)
+{
+    *ix = (digest_index){0};
+    if (ns_digests == TES_CBOR_NONE)
+        return TES_OK;
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, &m->doc, ns_digests);
+    tes_cbor_enter_map(&c);
+    ix->refs = malloc(((size_t)tes_cbor_items(&c) + 1) * sizeof(*ix->refs)); /* never malloc(0) */
+    if (ix->refs == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    bool ascending = true;
+    while (tes_cbor_more(&c)) {
+        uint64_t id;
+        tes_bytes digest;
+        tes_cbor_next_uint(&c, &id);
+        tes_cbor_next_bytes(&c, &digest);
+        ix->refs[ix->n] = (digest_ref){.id = (uint32_t)id, .digest = digest};
+        if (ix->n > 0 && ix->refs[ix->n - 1].id > ix->refs[ix->n].id)
+            ascending = false;
+        ix->n++;
+    }
+    /* deterministic encoding already lists them in order */
+    if (!ascending)
+        qsort(ix->refs, ix->n, sizeof(*ix->refs), by_ref_id);
+    return TES_OK;
+}
+
+/* The digest of digestID id, or NULL. */
+static const digest_ref *find_digest(const digest_index *ix, uint32_t id)
+{
+    digest_ref key = {.id = id};
+    if (ix->n == 0)
+        return NULL;
+    return bsearch(&key, ix->refs, ix->n, sizeof(*ix->refs), by_ref_id);
+}
+
+/* Namespace and element name of an item, printable, for error messages. */
+typedef struct item_names {
+    char ns[96], el[96];
+} item_names;
+
+static void name_item(item_names *n, tes_bytes ns, tes_bytes el)
+{
+    tes_text_printable(n->ns, sizeof(n->ns), ns);
+    tes_text_printable(n->el, sizeof(n->el), el);
+}
+
+/* IssuerSignedItemBytes = #6.24(bstr .cbor IssuerSignedItem)
+ * IssuerSignedItem = {
+ *   "digestID": uint,                    ; below 2^31
+ *   "random": bstr,                      ; at least 16 bytes
+ *   "elementIdentifier": DataElementIdentifier,
+ *   "elementValue": DataElementValue
+ * }
+ * One disclosed item: its shape, its dates, and its digest against the MSO's digest
+ * for its digestID in the namespace's digests; recorded in *el. */
 static tes_err check_item(const vctx *v, const tes_cbor_doc *d, uint32_t item, tes_bytes ns,
-                          const mso_view *m, uint32_t ns_digests, tes_mdoc_element *el,
+                          const mso_view *m, const digest_index *digests, tes_mdoc_element *el,
                           uint8_t *scratch_hash)
 {
     size_t di = v->doc_index;
-    /* names are rendered for error messages only, off the success path */
-    char nsname[96], ename[96];
-#define NAMES() (tes_text_printable(nsname, sizeof(nsname), ns), \
-                 tes_text_printable(ename, sizeof(ename), el->name))
+    item_names nm;
     el->name = TES_BYTES(NULL, 0);
     tes_bytes inner;
-    if (!tes_cbor_tag24_content(d, item, &inner) && (NAMES(), true))
+    if (!tes_cbor_tag24_content(d, item, &inner)) {
+        name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_MDOC_ITEM,
                            "document %zu: an item of namespace '%s' is not IssuerSignedItemBytes "
-                           "(tag 24)", di, nsname);
+                           "(tag 24)", di, nm.ns);
+    }
     tes_cbor_doc it;
     tes_cbor_node itn[32];
     tes_err e = tes_cbor_parse_with(inner, &limits, itn, 32, &it);
-    if (e != TES_OK && (NAMES(), true))
+    if (e != TES_OK) {
+        name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_MDOC_ITEM, "document %zu: an item of namespace '%s' is not CBOR: %s",
-                           di, nsname, tes_err_message());
-    uint32_t id = tes_cbor_map_get_text(&it, 0, "digestID");
-    uint32_t rnd = tes_cbor_map_get_text(&it, 0, "random");
-    uint32_t name = tes_cbor_map_get_text(&it, 0, "elementIdentifier");
-    uint32_t val = tes_cbor_map_get_text(&it, 0, "elementValue");
-    if (tes_cbor_is(&it, id, TES_CBOR_UINT) && it.nodes[id].val >= MDOC_DIGEST_ID_LIMIT) {
+                           di, nm.ns, tes_err_message());
+    }
+    tes_cbor_cur c;
+    uint64_t id;
+    tes_bytes random;
+    uint32_t value;
+    tes_cbor_cur_init(&c, &it, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_uint_in(&c, "digestID", &id);
+    if (tes_cbor_cur_error(&c) == TES_OK && id >= MDOC_DIGEST_ID_LIMIT) {
         tes_cbor_doc_free(&it);
-        NAMES();
+        name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_MDOC_ITEM,
                            "document %zu: an item of namespace '%s' has a digestID of 2^31 or "
-                           "more", di, nsname);
+                           "more", di, nm.ns);
     }
-    if (!tes_cbor_is(&it, 0, TES_CBOR_MAP) || !tes_cbor_is(&it, id, TES_CBOR_UINT) ||
-        !tes_cbor_is(&it, rnd, TES_CBOR_BYTES) ||
-        it.nodes[rnd].len < 16 || !tes_cbor_is(&it, name, TES_CBOR_TEXT) || val == TES_CBOR_NONE) {
+    tes_cbor_bytes_in(&c, "random", &random);
+    tes_cbor_text_in(&c, "elementIdentifier", &el->name);
+    tes_cbor_item_in(&c, "elementValue", &value);
+    if (tes_cbor_cur_error(&c) != TES_OK || random.len < 16) {
         tes_cbor_doc_free(&it);
-        NAMES();
+        name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_MDOC_ITEM,
                            "document %zu: an item of namespace '%s' lacks digestID, random "
-                           "(>= 16 bytes), elementIdentifier or elementValue", di, nsname);
+                           "(>= 16 bytes), elementIdentifier or elementValue", di, nm.ns);
     }
     el->ns = ns;
-    el->name = TES_BYTES(it.nodes[name].data, it.nodes[name].len);
-    el->value = tes_cbor_span(&it, val);
-    el->digest_id = (uint32_t)it.nodes[id].val;
+    el->value = tes_cbor_span(&it, value);
+    el->digest_id = (uint32_t)id;
     /* dates anywhere in the value: tdate = 0(tstr), full-date = 1004(tstr) (18013-5 §7.2.1) */
-    e = check_dates(&it, val);
+    e = check_dates(&it, value);
     tes_cbor_doc_free(&it); /* the views point into the response, not into `it` */
-    if (e != TES_OK && (NAMES(), true))
-        return tes_err_set(e, "document %zu: %s/%s: %s", di, nsname, ename, tes_err_message());
+    if (e != TES_OK) {
+        name_item(&nm, ns, el->name);
+        return tes_err_set(e, "document %zu: %s/%s: %s", di, nm.ns, nm.el, tes_err_message());
+    }
 
-    uint32_t want = ns_digests == TES_CBOR_NONE
-                        ? TES_CBOR_NONE
-                        : tes_cbor_map_get_int(&m->doc, ns_digests, el->digest_id);
-    if (want == TES_CBOR_NONE && (NAMES(), true))
-        return tes_err_set(TES_ERR_DIGEST_MISSING,
-                           "document %zu: %s/%s (digestID %u) has no digest in the MSO", di, nsname,
-                           ename, el->digest_id);
+    /* the MSO's digest for this digestID */
+    const digest_ref *want = find_digest(digests, el->digest_id);
     size_t hl = tes_hash_size(m->hash);
-    if ((!tes_cbor_is(&m->doc, want, TES_CBOR_BYTES) || m->doc.nodes[want].len != hl) &&
-        (NAMES(), true))
+    if (want == NULL) {
+        name_item(&nm, ns, el->name);
+        return tes_err_set(TES_ERR_DIGEST_MISSING,
+                           "document %zu: %s/%s (digestID %u) has no digest in the MSO", di, nm.ns,
+                           nm.el, el->digest_id);
+    }
+    if (want->digest.len != hl) {
+        name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_MSO_STRUCTURE,
                            "document %zu: MSO digest for %s digestID %u is not a %zu-byte bstr", di,
-                           nsname, el->digest_id, hl);
+                           nm.ns, el->digest_id, hl);
+    }
     e = tes_digest(m->hash, tes_cbor_span(d, item), scratch_hash);
     if (e != TES_OK)
         return e;
-    if (!tes_ct_eq(TES_BYTES(scratch_hash, hl), TES_BYTES(m->doc.nodes[want].data, hl)) &&
-        (NAMES(), true))
+    if (!tes_ct_eq(TES_BYTES(scratch_hash, hl), want->digest)) {
+        name_item(&nm, ns, el->name);
         return tes_err_set(TES_ERR_DIGEST_MISMATCH,
                            "document %zu: %s/%s (digestID %u) does not match its MSO digest", di,
-                           nsname, ename, el->digest_id);
-#undef NAMES
+                           nm.ns, nm.el, el->digest_id);
+    }
     return TES_OK;
 }
 
@@ -497,58 +684,83 @@ static tes_err check_issuing_country(const vctx *v, const tes_mdoc_element *el, 
     return TES_OK;
 }
 
+/* Does KeyAuthorizations (in DeviceKeyInfo, its shape checked by check_device_key_info)
+ * authorise the device to sign element ns/name: the whole namespace in nameSpaces, or the
+ * element among dataElements[ns]? */
 static bool authorised(const tes_cbor_doc *d, uint32_t key_info, tes_bytes ns, tes_bytes name)
 {
-    uint32_t ka = tes_cbor_map_get_text(d, key_info, "keyAuthorizations");
-    if (!tes_cbor_is(d, ka, TES_CBOR_MAP))
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, key_info);
+    tes_cbor_enter_map(&c);
+    if (!tes_cbor_has(&c, "keyAuthorizations"))
         return false;
-    uint32_t nss = tes_cbor_map_get_text(d, ka, "nameSpaces");
-    if (tes_cbor_is(d, nss, TES_CBOR_ARRAY))
-        for (uint32_t c = tes_cbor_child(d, nss); c != TES_CBOR_NONE && c < d->nodes[nss].next;
-             c = tes_cbor_next(d, c))
-            if (tes_cbor_is(d, c, TES_CBOR_TEXT) &&
-                tes_bytes_eq(TES_BYTES(d->nodes[c].data, d->nodes[c].len), ns))
-                return true;
-    uint32_t de = tes_cbor_map_get_text(d, ka, "dataElements");
-    if (!tes_cbor_is(d, de, TES_CBOR_MAP))
+    tes_cbor_enter_map_in(&c, "keyAuthorizations");
+    if (tes_cbor_has(&c, "nameSpaces")) {
+        uint32_t name_spaces;
+        tes_cbor_array_in(&c, "nameSpaces", &name_spaces);
+        if (text_in_array(d, name_spaces, ns))
+            return true;
+    }
+    if (!tes_cbor_has(&c, "dataElements"))
         return false;
-    for (uint32_t k = tes_cbor_child(d, de); k != TES_CBOR_NONE && k < d->nodes[de].next;) {
-        uint32_t arr = tes_cbor_next(d, k);
-        if (tes_cbor_is(d, k, TES_CBOR_TEXT) &&
-            tes_bytes_eq(TES_BYTES(d->nodes[k].data, d->nodes[k].len), ns) &&
-            tes_cbor_is(d, arr, TES_CBOR_ARRAY))
-            for (uint32_t c = tes_cbor_child(d, arr); c != TES_CBOR_NONE && c < d->nodes[arr].next;
-                 c = tes_cbor_next(d, c))
-                if (tes_cbor_is(d, c, TES_CBOR_TEXT) &&
-                    tes_bytes_eq(TES_BYTES(d->nodes[c].data, d->nodes[c].len), name))
-                    return true;
-        k = tes_cbor_next(d, arr);
+    tes_cbor_enter_map_in(&c, "dataElements");
+    while (tes_cbor_more(&c)) {
+        tes_bytes key;
+        uint32_t elements;
+        tes_cbor_next_text(&c, &key);
+        tes_cbor_next_item(&c, &elements);
+        if (tes_bytes_eq(key, ns))
+            return text_in_array(d, elements, name);
     }
     return false;
 }
 
+/* DeviceSigned = {
+ *   "nameSpaces": DeviceNameSpacesBytes,  ; #6.24(bstr .cbor DeviceNameSpaces)
+ *   "deviceAuth": DeviceAuth
+ * }
+ * DeviceAuth = {"deviceSignature": DeviceSignature} / {"deviceMac": DeviceMac}
+ * DeviceNameSpaces = {* NameSpace => DeviceSignedItems}
+ * DeviceSignedItems = {+ DataElementIdentifier => DataElementValue}
+ * Device-signed elements must be authorised by the MSO's keyAuthorizations; the signature
+ * or MAC is over DeviceAuthenticationBytes (18013-5 §9.1.3). */
 static tes_err check_device(const vctx *v, const tes_cbor_doc *d, uint32_t dev_signed,
                             const mso_view *m, tes_bytes doctype, tes_mdoc_document *out,
                             size_t first_free, size_t cap)
 {
     size_t di = v->doc_index;
-    uint32_t nsb = tes_cbor_map_get_text(d, dev_signed, "nameSpaces");
-    uint32_t da = tes_cbor_map_get_text(d, dev_signed, "deviceAuth");
+    tes_cbor_cur c;
     tes_bytes dns;
-    if (!tes_cbor_tag24_content(d, nsb, &dns) || !tes_cbor_is(d, da, TES_CBOR_MAP))
+    uint32_t nsb;
+    tes_cbor_cur_init(&c, d, dev_signed);
+    tes_cbor_enter_map(&c);
+    tes_cbor_item_in(&c, "nameSpaces", &nsb);
+    tes_cbor_embedded_in(&c, "nameSpaces", &dns);
+    tes_cbor_enter_map_in(&c, "deviceAuth");
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MDOC_DEVICE_AUTH,
                            "document %zu: deviceSigned needs nameSpaces (tag 24) and deviceAuth",
                            di);
-    uint32_t sig = tes_cbor_map_get_text(d, da, "deviceSignature");
-    uint32_t mac = tes_cbor_map_get_text(d, da, "deviceMac");
-    if ((sig == TES_CBOR_NONE) == (mac == TES_CBOR_NONE))
+    bool by_signature = tes_cbor_has(&c, "deviceSignature");
+    if (by_signature == tes_cbor_has(&c, "deviceMac"))
         return tes_err_set(TES_ERR_MDOC_DEVICE_AUTH,
                            "document %zu: deviceAuth must hold exactly one of deviceSignature and "
                            "deviceMac", di);
-    /* device key from the MSO */
+    uint32_t sig = TES_CBOR_NONE, mac = TES_CBOR_NONE;
+    if (by_signature)
+        tes_cbor_item_in(&c, "deviceSignature", &sig);
+    else
+        tes_cbor_item_in(&c, "deviceMac", &mac);
+
+    /* the device key, from the MSO (present: check_device_key_info) */
     tes_key *dk = NULL;
-    uint32_t dkn = tes_cbor_map_get_text(&m->doc, m->device_key_info, "deviceKey");
-    tes_err e = dkn == TES_CBOR_NONE ? TES_ERR_COSE_KEY : tes_cose_key_decode(&m->doc, dkn, &dk);
+    tes_cbor_cur mc;
+    uint32_t dkn;
+    tes_cbor_cur_init(&mc, &m->doc, m->device_key_info);
+    tes_cbor_enter_map(&mc);
+    tes_cbor_item_in(&mc, "deviceKey", &dkn);
+    tes_err e = tes_cbor_cur_error(&mc) != TES_OK ? TES_ERR_COSE_KEY
+                                                 : tes_cose_key_decode(&m->doc, dkn, &dk);
     if (e != TES_OK)
         return tes_err_set(TES_ERR_DEVICE_KEY, "document %zu: MSO deviceKey is unusable: %s", di,
                            dkn == TES_CBOR_NONE ? "missing" : tes_err_message());
@@ -556,34 +768,37 @@ static tes_err check_device(const vctx *v, const tes_cbor_doc *d, uint32_t dev_s
     /* device-signed elements must be authorised by the MSO's keyAuthorizations */
     tes_cbor_doc nd = {0};
     tes_cbor_node ndn[16];
+    size_t n = out->n_elems = first_free;
     e = tes_cbor_parse_with(dns, &limits, ndn, 16, &nd);
-    if (e == TES_OK && !tes_cbor_is(&nd, 0, TES_CBOR_MAP))
-        e = TES_ERR_CBOR_TYPE;
-    if (e != TES_OK) {
+    tes_cbor_cur dc;
+    tes_cbor_cur_init(&dc, &nd, 0);
+    tes_cbor_enter_map(&dc);
+    if (e != TES_OK || tes_cbor_cur_error(&dc) != TES_OK) {
         e = tes_err_set(TES_ERR_MDOC_DEVICE_AUTH, "document %zu: DeviceNameSpaces is not a map", di);
         goto out;
     }
-    size_t n = out->n_elems = first_free;
-    for (uint32_t k = tes_cbor_child(&nd, 0); k != TES_CBOR_NONE && k < nd.nodes[0].next;) {
-        uint32_t em = tes_cbor_next(&nd, k);
-        if (!tes_cbor_is(&nd, k, TES_CBOR_TEXT) || !tes_cbor_is(&nd, em, TES_CBOR_MAP) ||
-            tes_cbor_count(&nd, em) == 0) {
+    while (tes_cbor_more(&dc)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&dc, &ns);
+        tes_cbor_enter_map(&dc);
+        if (tes_cbor_cur_error(&dc) != TES_OK || tes_cbor_items(&dc) == 0) {
             e = tes_err_set(TES_ERR_MDOC_DEVICE_AUTH,
                             "document %zu: DeviceNameSpaces must map namespace to a non-empty "
                             "map of elements", di);
             goto out;
         }
-        tes_bytes ns = TES_BYTES(nd.nodes[k].data, nd.nodes[k].len);
-        for (uint32_t c = tes_cbor_child(&nd, em); c != TES_CBOR_NONE && c < nd.nodes[em].next;) {
-            uint32_t val = tes_cbor_next(&nd, c);
-            tes_bytes name = TES_BYTES(nd.nodes[c].data, nd.nodes[c].len);
-            if (!tes_cbor_is(&nd, c, TES_CBOR_TEXT) || !authorised(&m->doc, m->device_key_info, ns, name)) {
-                char a[96], b[96];
-                tes_text_printable(a, sizeof(a), ns);
-                tes_text_printable(b, sizeof(b), name);
+        while (tes_cbor_more(&dc)) {
+            tes_bytes name;
+            uint32_t value;
+            tes_cbor_next_text(&dc, &name);
+            tes_cbor_next_item(&dc, &value);
+            if (tes_cbor_cur_error(&dc) != TES_OK ||
+                !authorised(&m->doc, m->device_key_info, ns, name)) {
+                item_names nm;
+                name_item(&nm, ns, name);
                 e = tes_err_set(TES_ERR_DEVICE_NAMESPACES,
                                 "document %zu: device-signed element %s/%s is not authorised by "
-                                "the MSO keyAuthorizations", di, a, b);
+                                "the MSO keyAuthorizations", di, nm.ns, nm.el);
                 goto out;
             }
             if (n == cap) {
@@ -591,11 +806,10 @@ static tes_err check_device(const vctx *v, const tes_cbor_doc *d, uint32_t dev_s
                 goto out;
             }
             out->elems[n++] = (tes_mdoc_element){.ns = ns, .name = name,
-                                                 .value = tes_cbor_span(&nd, val),
+                                                 .value = tes_cbor_span(&nd, value),
                                                  .device_signed = true};
-            c = tes_cbor_next(&nd, val);
         }
-        k = tes_cbor_next(&nd, em);
+        tes_cbor_exit_map(&dc);
     }
 
     tes_buf dab = {0};
@@ -679,77 +893,164 @@ static bool version_1x(tes_bytes v)
     return true;
 }
 
-/* documentErrors = [+ {DocType => ErrorCode}], ErrorCode = int (18013-5 §8.3.2.1.2.2). */
+/* documentErrors = [+ DocumentError]
+ * DocumentError = {DocType => ErrorCode}
+ * ErrorCode = int                       (18013-5 §8.3.2.1.2.2) */
 static tes_err check_document_errors(const tes_cbor_doc *d, uint32_t de)
 {
-    if (de == TES_CBOR_NONE)
-        return TES_OK;
-    bool ok = tes_cbor_is(d, de, TES_CBOR_ARRAY) && tes_cbor_count(d, de) > 0;
-    for (uint32_t c = ok ? tes_cbor_child(d, de) : TES_CBOR_NONE;
-         ok && c != TES_CBOR_NONE && c < d->nodes[de].next; c = tes_cbor_next(d, c)) {
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, de);
+    tes_cbor_enter_array(&c);
+    bool ok = tes_cbor_items(&c) > 0;
+    while (ok && tes_cbor_more(&c)) {
+        tes_bytes doctype;
         int64_t code;
-        uint32_t k = tes_cbor_child(d, c);
-        ok = tes_cbor_is(d, c, TES_CBOR_MAP) && tes_cbor_count(d, c) == 1 &&
-             tes_cbor_is(d, k, TES_CBOR_TEXT) && tes_cbor_get_int(d, tes_cbor_next(d, k), &code);
+        tes_cbor_enter_map(&c);
+        ok = tes_cbor_items(&c) == 1;
+        tes_cbor_next_text(&c, &doctype);
+        tes_cbor_next_int(&c, &code);
+        tes_cbor_exit_map(&c);
     }
-    if (!ok)
+    if (!ok || tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MDOC_STRUCTURE,
                            "DeviceResponse documentErrors must be a non-empty array of "
                            "{docType: int error code}");
     return TES_OK;
 }
 
-/* Errors = {+ NameSpace => {+ DataElementIdentifier => ErrorCode}} (18013-5 §8.3.2.1.2.2). */
+/* Errors = {+ NameSpace => ErrorItems}
+ * ErrorItems = {+ DataElementIdentifier => ErrorCode}   (18013-5 §8.3.2.1.2.2) */
 static tes_err check_errors(const vctx *v, const tes_cbor_doc *d, uint32_t er)
 {
-    if (er == TES_CBOR_NONE)
-        return TES_OK;
-    bool ok = tes_cbor_is(d, er, TES_CBOR_MAP) && tes_cbor_count(d, er) > 0;
-    for (uint32_t k = ok ? tes_cbor_child(d, er) : TES_CBOR_NONE;
-         ok && k != TES_CBOR_NONE && k < d->nodes[er].next;) {
-        uint32_t items = tes_cbor_next(d, k);
-        ok = tes_cbor_is(d, k, TES_CBOR_TEXT) && tes_cbor_is(d, items, TES_CBOR_MAP) &&
-             tes_cbor_count(d, items) > 0;
-        for (uint32_t q = ok ? tes_cbor_child(d, items) : TES_CBOR_NONE;
-             ok && q != TES_CBOR_NONE && q < d->nodes[items].next;) {
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, er);
+    tes_cbor_enter_map(&c);
+    bool ok = tes_cbor_items(&c) > 0;
+    while (ok && tes_cbor_more(&c)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_enter_map(&c);
+        ok = tes_cbor_items(&c) > 0;
+        while (ok && tes_cbor_more(&c)) {
+            tes_bytes name;
             int64_t code;
-            ok = tes_cbor_is(d, q, TES_CBOR_TEXT) && tes_cbor_get_int(d, tes_cbor_next(d, q), &code);
-            q = tes_cbor_next(d, tes_cbor_next(d, q));
+            tes_cbor_next_text(&c, &name);
+            tes_cbor_next_int(&c, &code);
         }
-        k = tes_cbor_next(d, items);
+        tes_cbor_exit_map(&c);
     }
-    if (!ok)
+    if (!ok || tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MDOC_STRUCTURE,
                            "document %zu: errors must map namespaces to non-empty maps of "
                            "element identifier to int error code", v->doc_index);
     return TES_OK;
 }
 
+/* The digests of namespace ns in the MSO: valueDigests[ns], or TES_CBOR_NONE. */
+static uint32_t ns_digests_of(const mso_view *m, tes_bytes ns)
+{
+    tes_cbor_cur c;
+    uint32_t digests;
+    tes_cbor_cur_init(&c, &m->doc, m->value_digests);
+    tes_cbor_enter_map(&c);
+    tes_cbor_item_in_text(&c, ns, &digests);
+    return digests;
+}
+
+/* IssuerNameSpaces = {+ NameSpace => [+ IssuerSignedItemBytes]}
+ * Every disclosed item against its digest, into out->elems (room for all: count_items);
+ * no namespace discloses the same element or digestID twice. */
+static tes_err check_disclosed(const vctx *v, const tes_cbor_doc *d, uint32_t ns_map,
+                               const mso_view *m, tes_mdoc_document *out, size_t n_items)
+{
+    size_t di = v->doc_index;
+    out->n_elems = 0;
+    if (ns_map == TES_CBOR_NONE)
+        return TES_OK;
+    const tes_mdoc_element **sorted = malloc(n_items * sizeof(*sorted));
+    if (sorted == NULL)
+        return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    tes_err e = TES_OK;
+    uint8_t hash[TES_MAX_DIGEST];
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, ns_map);
+    tes_cbor_enter_map(&c);
+    while (e == TES_OK && tes_cbor_more(&c)) {
+        tes_bytes ns;
+        tes_cbor_next_text(&c, &ns);
+        tes_cbor_enter_array(&c);
+        /* look the namespace's digests up once */
+        uint32_t ns_digests = ns_digests_of(m, ns);
+        if (ns_digests != TES_CBOR_NONE && !tes_cbor_is(&m->doc, ns_digests, TES_CBOR_MAP)) {
+            char name[96];
+            tes_text_printable(name, sizeof(name), ns);
+            e = tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: valueDigests['%s'] is not a map",
+                            di, name);
+            break;
+        }
+        digest_index digests;
+        e = index_digests(m, ns_digests, &digests);
+        size_t first = out->n_elems;
+        while (e == TES_OK && tes_cbor_more(&c)) {
+            uint32_t item;
+            tes_cbor_next_item(&c, &item);
+            e = check_item(v, d, item, ns, m, &digests, &out->elems[out->n_elems], hash);
+            if (e == TES_OK)
+                out->n_elems++;
+        }
+        free(digests.refs);
+        tes_cbor_exit_array(&c);
+        /* sorted, so a namespace of n items costs O(n log n), not n^2 comparisons */
+        if (e == TES_OK)
+            e = check_unique(v, out->elems + first, out->n_elems - first, sorted, ns);
+    }
+    free(sorted);
+    return e;
+}
+
+/* Document = {
+ *   "docType": DocType,
+ *   "issuerSigned": IssuerSigned,
+ *   "deviceSigned": DeviceSigned,
+ *   ? "errors": Errors
+ * }
+ * IssuerSigned = {? "nameSpaces": IssuerNameSpaces, "issuerAuth": IssuerAuth}
+ * IssuerAuth = COSE_Sign1 over MobileSecurityObjectBytes, x5chain the document signer's */
 static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t node,
                                tes_mdoc_document *out)
 {
     size_t di = v->doc_index;
-    if (!tes_cbor_is(d, node, TES_CBOR_MAP))
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, d, node);
+    tes_cbor_enter_map(&c);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MDOC_STRUCTURE, "document %zu is not a map", di);
-    uint32_t dt = tes_cbor_map_get_text(d, node, "docType");
-    uint32_t is = tes_cbor_map_get_text(d, node, "issuerSigned");
-    uint32_t ds = tes_cbor_map_get_text(d, node, "deviceSigned");
-    if (!tes_cbor_is(d, dt, TES_CBOR_TEXT) || !tes_cbor_is(d, is, TES_CBOR_MAP))
+    uint32_t ds, er, ia, nsm = TES_CBOR_NONE;
+    tes_cbor_text_in(&c, "docType", &out->doctype);
+    tes_cbor_enter_map_in(&c, "issuerSigned");
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MDOC_STRUCTURE,
                            "document %zu lacks docType (text) or issuerSigned (map)", di);
-    if (!tes_cbor_is(d, ds, TES_CBOR_MAP))
+    if (tes_cbor_has(&c, "nameSpaces"))
+        tes_cbor_item_in(&c, "nameSpaces", &nsm);
+    bool has_auth = tes_cbor_has(&c, "issuerAuth");
+    if (has_auth)
+        tes_cbor_item_in(&c, "issuerAuth", &ia);
+    tes_cbor_exit_map(&c);
+    tes_cbor_map_in(&c, "deviceSigned", &ds);
+    if (tes_cbor_cur_error(&c) != TES_OK)
         return tes_err_set(TES_ERR_MDOC_DEVICE_AUTH,
                            "document %zu lacks deviceSigned: it is not bound to the device", di);
-    out->doctype = TES_BYTES(d->nodes[dt].data, d->nodes[dt].len);
-    tes_err e = check_errors(v, d, tes_cbor_map_get_text(d, node, "errors"));
-    if (e != TES_OK)
-        return e;
-    uint32_t ia = tes_cbor_map_get_text(d, is, "issuerAuth");
-    uint32_t nsm = tes_cbor_map_get_text(d, is, "nameSpaces");
-    if (ia == TES_CBOR_NONE)
+    if (tes_cbor_has(&c, "errors")) {
+        tes_cbor_item_in(&c, "errors", &er);
+        tes_err e = check_errors(v, d, er);
+        if (e != TES_OK)
+            return e;
+    }
+    if (!has_auth)
         return tes_err_set(TES_ERR_MDOC_STRUCTURE, "document %zu: issuerSigned lacks issuerAuth", di);
     size_t n_items;
-    e = count_items(v, d, nsm, &n_items);
+    tes_err e = count_items(v, d, nsm, &n_items);
     if (e != TES_OK)
         return e;
 
@@ -790,56 +1091,12 @@ static tes_err verify_document(const vctx *v, const tes_cbor_doc *d, uint32_t no
         if (out->elems == NULL)
             e = tes_err_set(TES_ERR_NOMEM, "out of memory");
     }
-    const tes_mdoc_element **sorted = NULL;
-    if (e == TES_OK && n_items > 0 && (sorted = malloc(n_items * sizeof(*sorted))) == NULL)
-        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
-    /* every disclosed item against its digest */
-    size_t k = 0;
-    uint8_t hash[TES_MAX_DIGEST];
-    for (uint32_t nk = nsm == TES_CBOR_NONE ? TES_CBOR_NONE : tes_cbor_child(d, nsm);
-         e == TES_OK && nk != TES_CBOR_NONE && nk < d->nodes[nsm].next;) {
-        uint32_t arr = tes_cbor_next(d, nk);
-        tes_bytes ns = TES_BYTES(d->nodes[nk].data, d->nodes[nk].len);
-        char nsname[96] = "";
-        /* look the namespace's digests up once */
-        uint32_t ns_digests = TES_CBOR_NONE;
-        for (uint32_t q = tes_cbor_child(&m.doc, m.value_digests);
-             q != TES_CBOR_NONE && q < m.doc.nodes[m.value_digests].next;) {
-            uint32_t qv = tes_cbor_next(&m.doc, q);
-            if (tes_cbor_is(&m.doc, q, TES_CBOR_TEXT) &&
-                tes_bytes_eq(TES_BYTES(m.doc.nodes[q].data, m.doc.nodes[q].len), ns)) {
-                ns_digests = qv;
-                break;
-            }
-            q = tes_cbor_next(&m.doc, qv);
-        }
-        if (ns_digests != TES_CBOR_NONE && !tes_cbor_is(&m.doc, ns_digests, TES_CBOR_MAP)) {
-            tes_text_printable(nsname, sizeof(nsname), ns);
-            e = tes_err_set(TES_ERR_MSO_STRUCTURE, "document %zu: valueDigests['%s'] is not a map",
-                            di, nsname);
-            break;
-        }
-        size_t first = k;
-        for (uint32_t it = tes_cbor_child(d, arr); e == TES_OK && it != TES_CBOR_NONE &&
-                                                   it < d->nodes[arr].next;
-             it = tes_cbor_next(d, it)) {
-            e = check_item(v, d, it, ns, &m, ns_digests, &out->elems[k], hash);
-            if (e != TES_OK)
-                break;
-            k++;
-        }
-        /* the same element or digest twice in one namespace is not allowed: sorted, so a
-         * namespace of n items costs O(n log n), not n^2 comparisons */
-        if (e == TES_OK)
-            e = check_unique(v, out->elems + first, k - first, sorted, ns);
-        nk = tes_cbor_next(d, arr);
-    }
-    out->n_elems = k;
     if (e == TES_OK)
-        e = check_issuing_country(v, out->elems, k, ci);
-    free(sorted);
+        e = check_disclosed(v, d, nsm, &m, out, n_items);
     if (e == TES_OK)
-        e = check_device(v, d, ds, &m, out->doctype, out, k, cap);
+        e = check_issuing_country(v, out->elems, out->n_elems, ci);
+    if (e == TES_OK)
+        e = check_device(v, d, ds, &m, out->doctype, out, out->n_elems, cap);
     tes_cbor_doc_free(&m.doc);
     /* status_uri points into the MSO, which lives inside the response bytes */
     return e;
@@ -869,39 +1126,54 @@ tes_err tes_mdoc_verify(tes_bytes response, const tes_mdoc_verify_opts *o, tes_m
     e = tes_cbor_parse(response, &limits, &d);
     if (e != TES_OK)
         goto out;
-    uint32_t ver = tes_cbor_map_get_text(&d, 0, "version");
-    uint32_t docs = tes_cbor_map_get_text(&d, 0, "documents");
-    uint32_t status = tes_cbor_map_get_text(&d, 0, "status");
-    if (!tes_cbor_is(&d, 0, TES_CBOR_MAP) || !tes_cbor_is(&d, ver, TES_CBOR_TEXT) ||
-        !tes_cbor_is(&d, status, TES_CBOR_UINT) ||
-        (docs != TES_CBOR_NONE && !tes_cbor_is(&d, docs, TES_CBOR_ARRAY))) {
+    /* DeviceResponse = {
+     *   "version": tstr,                   ; "1.x"
+     *   ? "documents": [+ Document],
+     *   ? "documentErrors": [+ DocumentError],
+     *   "status": uint                     ; 0: OK
+     * } */
+    tes_cbor_cur c;
+    tes_bytes version;
+    uint64_t status;
+    uint32_t documents = TES_CBOR_NONE;
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_text_in(&c, "version", &version);
+    tes_cbor_uint_in(&c, "status", &status);
+    if (tes_cbor_has(&c, "documents"))
+        tes_cbor_array_in(&c, "documents", &documents);
+    if (tes_cbor_cur_error(&c) != TES_OK) {
         e = tes_err_set(TES_ERR_MDOC_STRUCTURE,
                         "not a DeviceResponse: needs version (text), status (uint) and documents "
                         "(array)");
         goto out;
     }
-    if (!version_1x(TES_BYTES(d.nodes[ver].data, d.nodes[ver].len))) {
+    if (!version_1x(version)) {
         e = tes_err_set(TES_ERR_MDOC_VERSION, "DeviceResponse version is not 1.x");
         goto out;
     }
-    e = check_document_errors(&d, tes_cbor_map_get_text(&d, 0, "documentErrors"));
-    if (e != TES_OK)
-        goto out;
-    if (d.nodes[status].val != 0) {
+    bool has_errors = tes_cbor_has(&c, "documentErrors");
+    if (has_errors) {
+        uint32_t de;
+        tes_cbor_item_in(&c, "documentErrors", &de);
+        e = check_document_errors(&d, de);
+        if (e != TES_OK)
+            goto out;
+    }
+    if (status != 0) {
         e = tes_err_set(TES_ERR_DOC_ERRORS, "DeviceResponse status is %llu (not OK)",
-                        (unsigned long long)d.nodes[status].val);
+                        (unsigned long long)status);
         goto out;
     }
-    size_t n = docs == TES_CBOR_NONE ? 0 : (size_t)tes_cbor_count(&d, docs);
-    if (docs != TES_CBOR_NONE && n == 0) {
+    size_t n = documents == TES_CBOR_NONE ? 0 : (size_t)tes_cbor_count(&d, documents);
+    if (documents != TES_CBOR_NONE && n == 0) {
         e = tes_err_set(TES_ERR_MDOC_STRUCTURE,
                         "DeviceResponse documents is an empty array (absent or [+ Document])");
         goto out;
     }
     if (n == 0) {
         e = tes_err_set(TES_ERR_DOC_ERRORS, "DeviceResponse returns no documents%s",
-                        tes_cbor_map_get_text(&d, 0, "documentErrors") != TES_CBOR_NONE
-                            ? " (documentErrors present)" : "");
+                        has_errors ? " (documentErrors present)" : "");
         goto out;
     }
     r->docs = calloc(n, sizeof(*r->docs));
@@ -910,10 +1182,12 @@ tes_err tes_mdoc_verify(tes_bytes response, const tes_mdoc_verify_opts *o, tes_m
         goto out;
     }
     r->n_docs = n;
-    uint32_t c = tes_cbor_child(&d, docs);
-    for (size_t i = 0; i < n; i++, c = tes_cbor_next(&d, c)) {
+    tes_cbor_enter_array_in(&c, "documents");
+    for (size_t i = 0; i < n; i++) {
+        uint32_t document;
+        tes_cbor_next_item(&c, &document);
         v.doc_index = i;
-        e = verify_document(&v, &d, c, &r->docs[i]);
+        e = verify_document(&v, &d, document, &r->docs[i]);
         if (e != TES_OK) {
             r->failed_doc = i;
             break;

@@ -267,3 +267,421 @@ TEST(parse_into_caller_storage_and_spill_to_heap)
     CHECK_ERR(tes_cbor_parse_with(TES_BYTES(arr, 4), NULL, big, 8, &d), TES_ERR_CBOR_TRUNCATED);
     CHECK(d.nodes == NULL && d.count == 0);
 }
+
+/* ---------------------------------------------------------------- the cursor */
+
+/* {"version": "1.0", "n": 5, "neg": -3, "b": h'0102', "ok": true, "e": 24(<<{}>>),
+ *  "arr": [1, "x"], "m": {"k": 1}, 1: h'02', -2: 7} */
+static void sample(tes_buf *b, tes_cbor_doc *d)
+{
+    tes_cbor_enc e = {.out = b};
+    tes_cbor_enc_map(&e, 10);
+    tes_cbor_enc_cstr(&e, "version");
+    tes_cbor_enc_cstr(&e, "1.0");
+    tes_cbor_enc_cstr(&e, "n");
+    tes_cbor_enc_uint(&e, 5);
+    tes_cbor_enc_cstr(&e, "neg");
+    tes_cbor_enc_int(&e, -3);
+    tes_cbor_enc_cstr(&e, "b");
+    tes_cbor_enc_bytes(&e, "\x01\x02", 2);
+    tes_cbor_enc_cstr(&e, "ok");
+    tes_cbor_enc_bool(&e, true);
+    tes_cbor_enc_cstr(&e, "e");
+    tes_cbor_enc_tag(&e, 24);
+    tes_cbor_enc_bytes(&e, "\xa0", 1);
+    tes_cbor_enc_cstr(&e, "arr");
+    tes_cbor_enc_array(&e, 2);
+    tes_cbor_enc_uint(&e, 1);
+    tes_cbor_enc_cstr(&e, "x");
+    tes_cbor_enc_cstr(&e, "m");
+    tes_cbor_enc_map(&e, 1);
+    tes_cbor_enc_cstr(&e, "k");
+    tes_cbor_enc_uint(&e, 1);
+    tes_cbor_enc_int(&e, 1);
+    tes_cbor_enc_bytes(&e, "\x02", 1);
+    tes_cbor_enc_int(&e, -2);
+    tes_cbor_enc_uint(&e, 7);
+    REQUIRE(tes_cbor_enc_finish(&e) == TES_OK);
+    REQUIRE(tes_cbor_parse(tes_buf_bytes(b), NULL, d) == TES_OK);
+}
+
+/* A cursor inside the sample's top-level map. */
+static void in_sample(tes_cbor_cur *c, const tes_cbor_doc *d)
+{
+    tes_cbor_cur_init(c, d, 0);
+    tes_cbor_enter_map(c);
+    REQUIRE(tes_cbor_cur_error(c) == TES_OK);
+}
+
+TEST(cursor_reads_every_type_by_key_and_in_order)
+{
+    tes_buf b = {0};
+    tes_cbor_doc d;
+    sample(&b, &d);
+    tes_cbor_cur c;
+    in_sample(&c, &d);
+    CHECK_EQ_INT(tes_cbor_items(&c), 10);
+    tes_bytes ver, bs, emb, x, b1;
+    uint64_t n, one;
+    int64_t neg, k, seven;
+    bool ok;
+    uint32_t m7;
+    tes_cbor_text_in(&c, "version", &ver);
+    tes_cbor_uint_in(&c, "n", &n);
+    tes_cbor_int_in(&c, "neg", &neg);
+    tes_cbor_bytes_in(&c, "b", &bs);
+    tes_cbor_bool_in(&c, "ok", &ok);
+    tes_cbor_embedded_in(&c, "e", &emb);
+    tes_cbor_bytes_in_int(&c, 1, &b1);
+    tes_cbor_item_in_int(&c, -2, &m7);
+    CHECK(tes_cbor_has(&c, "arr") && !tes_cbor_has(&c, "absent"));
+    uint32_t mnode, anode, vnode;
+    tes_cbor_map_in(&c, "m", &mnode);
+    tes_cbor_array_in(&c, "arr", &anode);
+    tes_cbor_item_in_text(&c, TES_BYTES_STR("version"), &vnode);
+    CHECK(tes_cbor_is(&d, mnode, TES_CBOR_MAP) && tes_cbor_is(&d, anode, TES_CBOR_ARRAY));
+    CHECK(tes_cbor_text_eq(&d, vnode, "1.0"));
+    tes_cbor_enter_array_in(&c, "arr");
+    CHECK_EQ_INT(tes_cbor_items(&c), 2);
+    tes_cbor_next_uint(&c, &one);
+    CHECK(tes_cbor_more(&c));
+    tes_cbor_next_text(&c, &x);
+    CHECK(!tes_cbor_more(&c));
+    tes_cbor_exit_array(&c);
+    tes_cbor_enter_map_in(&c, "m");
+    tes_cbor_int_in(&c, "k", &k);
+    tes_cbor_exit_map(&c);
+    tes_cbor_exit_map(&c);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_OK);
+    CHECK(tes_bytes_eq(ver, TES_BYTES_STR("1.0")) && n == 5 && neg == -3 && ok && k == 1);
+    CHECK(bs.len == 2 && bs.ptr[1] == 2 && emb.len == 1 && emb.ptr[0] == 0xa0);
+    CHECK(b1.len == 1 && b1.ptr[0] == 2 && one == 1 && x.len == 1 && x.ptr[0] == 'x');
+    CHECK(tes_cbor_get_int(&d, m7, &seven) && seven == 7);
+
+    /* a map in order: key, value, key, value ... */
+    in_sample(&c, &d);
+    size_t pairs = 0;
+    while (tes_cbor_more(&c)) {
+        uint32_t key, val;
+        tes_cbor_next_item(&c, &key);
+        tes_cbor_next_item(&c, &val);
+        pairs++;
+    }
+    tes_cbor_exit_map(&c);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_OK);
+    CHECK_EQ_INT(pairs, 10);
+    /* every in-order reader, on [1, -1, h'', "", false, 24(<<1>>), {}] */
+    tes_cbor_doc a;
+    tes_buf ab = {0};
+    REQUIRE(parse_hex("8701204060f4d8184101a0", &a, &ab) == TES_OK);
+    tes_cbor_cur_init(&c, &a, 0);
+    tes_cbor_enter_array(&c);
+    int64_t minus;
+    tes_bytes s1, s2, s3;
+    bool f = true;
+    tes_cbor_next_uint(&c, &one);
+    tes_cbor_next_int(&c, &minus);
+    tes_cbor_next_bytes(&c, &s1);
+    tes_cbor_next_text(&c, &s2);
+    tes_cbor_next_bool(&c, &f);
+    tes_cbor_next_embedded(&c, &s3);
+    tes_cbor_enter_map(&c);
+    CHECK_EQ_INT(tes_cbor_items(&c), 0);
+    CHECK(!tes_cbor_more(&c));
+    tes_cbor_exit_map(&c);
+    tes_cbor_exit_array(&c);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_OK);
+    CHECK(one == 1 && minus == -1 && s1.len == 0 && s2.len == 0 && !f && s3.len == 1);
+    tes_cbor_doc_free(&a);
+    tes_buf_free(&ab);
+    tes_cbor_doc_free(&d);
+    tes_buf_free(&b);
+}
+
+TEST(cursor_every_getter_on_a_missing_key)
+{
+    tes_buf b = {0};
+    tes_cbor_doc d;
+    sample(&b, &d);
+    tes_cbor_cur c;
+    tes_bytes s = TES_BYTES_STR("junk");
+    uint64_t u = 9;
+    int64_t i = 9;
+    bool f = true;
+    uint32_t node = 0;
+#define MISSING(call)                                                                              \
+    do {                                                                                           \
+        in_sample(&c, &d);                                                                         \
+        call;                                                                                      \
+        CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_MISSING);                                   \
+        CHECK(strstr(tes_err_message(), "no member") != NULL);                                     \
+    } while (0)
+    MISSING(tes_cbor_text_in(&c, "nope", &s));
+    CHECK(s.ptr == NULL && s.len == 0);
+    MISSING(tes_cbor_bytes_in(&c, "nope", &s));
+    MISSING(tes_cbor_uint_in(&c, "nope", &u));
+    CHECK(u == 0);
+    MISSING(tes_cbor_int_in(&c, "nope", &i));
+    CHECK(i == 0);
+    MISSING(tes_cbor_bool_in(&c, "nope", &f));
+    CHECK(!f);
+    MISSING(tes_cbor_embedded_in(&c, "nope", &s));
+    MISSING(tes_cbor_item_in(&c, "nope", &node));
+    CHECK(node == TES_CBOR_NONE);
+    MISSING(tes_cbor_enter_map_in(&c, "nope"));
+    CHECK_EQ_INT(c.depth, 1);
+    MISSING(tes_cbor_enter_array_in(&c, "nope"));
+    MISSING(tes_cbor_bytes_in_int(&c, 2, &s));
+    MISSING(tes_cbor_item_in_int(&c, -1, &node));
+    MISSING(tes_cbor_item_in(&c, "Version", &node)); /* keys are case-sensitive */
+    MISSING(tes_cbor_map_in(&c, "nope", &node));
+    CHECK(node == TES_CBOR_NONE);
+    MISSING(tes_cbor_array_in(&c, "nope", &node));
+    MISSING(tes_cbor_item_in_text(&c, TES_BYTES("versio", 6), &node));
+    CHECK(node == TES_CBOR_NONE);
+#undef MISSING
+    /* presence is asked without an error */
+    in_sample(&c, &d);
+    CHECK(!tes_cbor_has(&c, "nope"));
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_OK);
+    /* no start node */
+    tes_cbor_cur_init(&c, &d, TES_CBOR_NONE);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_MISSING);
+    tes_cbor_cur_init(&c, &d, d.count);
+    tes_cbor_enter_map(&c);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_ERR_CBOR_MISSING);
+    tes_cbor_doc_free(&d);
+    tes_buf_free(&b);
+}
+
+TEST(cursor_every_getter_on_a_wrong_type)
+{
+    tes_buf b = {0};
+    tes_cbor_doc d;
+    sample(&b, &d);
+    tes_cbor_cur c;
+    tes_bytes s;
+    uint64_t u;
+    int64_t i;
+    bool f;
+#define WRONG(call)                                                                                \
+    do {                                                                                           \
+        in_sample(&c, &d);                                                                         \
+        call;                                                                                      \
+        CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_TYPE);                                      \
+    } while (0)
+    WRONG(tes_cbor_text_in(&c, "b", &s));
+    CHECK(s.ptr == NULL);
+    WRONG(tes_cbor_bytes_in(&c, "version", &s));
+    WRONG(tes_cbor_uint_in(&c, "neg", &u));
+    WRONG(tes_cbor_int_in(&c, "version", &i));
+    WRONG(tes_cbor_bool_in(&c, "n", &f));
+    WRONG(tes_cbor_embedded_in(&c, "b", &s));
+    WRONG(tes_cbor_enter_map_in(&c, "arr"));
+    CHECK_EQ_INT(c.depth, 1);
+    WRONG(tes_cbor_enter_array_in(&c, "m"));
+    WRONG(tes_cbor_bytes_in_int(&c, -2, &s));
+    uint32_t node;
+    WRONG(tes_cbor_map_in(&c, "arr", &node));
+    CHECK(node == TES_CBOR_NONE);
+    WRONG(tes_cbor_array_in(&c, "m", &node));
+    /* in order */
+    WRONG(tes_cbor_next_bytes(&c, &s)); /* the first key is text */
+    WRONG(tes_cbor_next_uint(&c, &u));
+    WRONG(tes_cbor_next_int(&c, &i));
+    WRONG(tes_cbor_next_bool(&c, &f));
+    WRONG(tes_cbor_next_embedded(&c, &s));
+    WRONG(tes_cbor_enter_map(&c));
+    WRONG(tes_cbor_enter_array(&c));
+    uint32_t key;
+    in_sample(&c, &d);
+    tes_cbor_next_item(&c, &key);
+    tes_cbor_next_bytes(&c, &s); /* "1.0" is text */
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_TYPE);
+#undef WRONG
+    /* an integer beyond int64 is not an int */
+    tes_cbor_doc big;
+    tes_buf bb = {0};
+    REQUIRE(parse_hex("a161691bffffffffffffffff", &big, &bb) == TES_OK); /* {"i": 2^64-1} */
+    tes_cbor_cur_init(&c, &big, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_int_in(&c, "i", &i);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_TYPE);
+    tes_cbor_cur_init(&c, &big, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_uint_in(&c, "i", &u);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_ERR_ARG); /* read fine, but the map is left entered */
+    CHECK(u == UINT64_MAX);
+    tes_cbor_doc_free(&big);
+    tes_buf_free(&bb);
+    tes_cbor_doc_free(&d);
+    tes_buf_free(&b);
+}
+
+TEST(cursor_refuses_a_duplicate_key)
+{
+    /* the decoder refuses duplicate keys, also when one is not in shortest form */
+    CHECK_ERR(parse_err("a2616b01616b02"), TES_ERR_CBOR_DUP_KEY); /* {"k": 1, "k": 2} */
+    CHECK_ERR(parse_err("a20101180102"), TES_ERR_CBOR_DUP_KEY);   /* {1: 1, 1(as 0x1801): 2} */
+    /* a document built otherwise: {"k": h'01', "j": h'02'} with "j" turned into "k",
+     * and {1: h'01', 2: h'02'} with 2 turned into 1 */
+    tes_buf b = {0};
+    tes_cbor_doc d;
+    REQUIRE(parse_hex("a2616b4101616a4102", &d, &b) == TES_OK);
+    d.nodes[3].data = d.nodes[1].data;
+    tes_cbor_cur c;
+    tes_bytes s;
+    uint32_t node;
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_bytes_in(&c, "k", &s);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    CHECK(s.ptr == NULL);
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    CHECK(!tes_cbor_has(&c, "k"));
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_item_in(&c, "k", &node);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_item_in_text(&c, TES_BYTES_STR("k"), &node);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    CHECK(node == TES_CBOR_NONE);
+    tes_cbor_doc_free(&d);
+    REQUIRE(parse_hex("a2014101024102", &d, &b) == TES_OK);
+    d.nodes[3].val = 1;
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_bytes_in_int(&c, 1, &s);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_map(&c);
+    tes_cbor_item_in_int(&c, 1, &node);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_DUP_KEY);
+    tes_cbor_doc_free(&d);
+    tes_buf_free(&b);
+}
+
+TEST(cursor_enter_and_exit_must_match)
+{
+    tes_buf b = {0};
+    tes_cbor_doc d;
+    sample(&b, &d);
+    tes_cbor_cur c;
+    /* exit_array of a map */
+    in_sample(&c, &d);
+    tes_cbor_exit_array(&c);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_ARG);
+    /* exit_map of an array */
+    in_sample(&c, &d);
+    tes_cbor_enter_array_in(&c, "arr");
+    tes_cbor_exit_map(&c);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_ARG);
+    /* exit with nothing entered */
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_exit_map(&c);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_ARG);
+    /* a read by key needs an entered map: not at the start, not in an array */
+    tes_bytes s;
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_text_in(&c, "version", &s);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_ARG);
+    in_sample(&c, &d);
+    tes_cbor_enter_array_in(&c, "arr");
+    tes_cbor_text_in(&c, "version", &s);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_ARG);
+    /* finishing with a container entered */
+    in_sample(&c, &d);
+    tes_cbor_enter_map_in(&c, "m");
+    tes_cbor_exit_map(&c);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_ERR_ARG);
+    /* entering by key leaves the in-order position where it was */
+    in_sample(&c, &d);
+    tes_cbor_enter_map_in(&c, "m");
+    tes_cbor_exit_map(&c);
+    tes_cbor_next_text(&c, &s);
+    CHECK(tes_bytes_eq(s, TES_BYTES_STR("version")));
+    tes_cbor_exit_map(&c);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_OK);
+    tes_cbor_doc_free(&d);
+    tes_buf_free(&b);
+}
+
+TEST(cursor_keeps_the_first_error)
+{
+    tes_buf b = {0};
+    tes_cbor_doc d;
+    sample(&b, &d);
+    tes_cbor_cur c;
+    in_sample(&c, &d);
+    tes_bytes s;
+    uint64_t u = 9;
+    tes_cbor_text_in(&c, "missing_one", &s); /* the first error */
+    tes_cbor_uint_in(&c, "n", &u);           /* would succeed: does nothing */
+    tes_cbor_text_in(&c, "b", &s);           /* would be a type error: does nothing */
+    tes_cbor_exit_array(&c);                 /* would be a mismatch: does nothing */
+    tes_cbor_enter_map_in(&c, "m");
+    CHECK(u == 0 && c.depth == 1);
+    CHECK(!tes_cbor_more(&c) && tes_cbor_items(&c) == 0);
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_ERR_CBOR_MISSING);
+    CHECK(strstr(tes_err_message(), "missing_one") != NULL);
+    tes_cbor_doc_free(&d);
+    tes_buf_free(&b);
+}
+
+TEST(cursor_bounds_of_depth_and_size)
+{
+    /* 13 nested arrays: 12 can be entered, the 13th is refused */
+    tes_buf b = {0};
+    tes_cbor_doc d;
+    REQUIRE(parse_hex("81818181818181818181818180", &d, &b) == TES_OK);
+    tes_cbor_cur c;
+    tes_cbor_cur_init(&c, &d, 0);
+    for (int i = 0; i < TES_CBOR_CUR_DEPTH; i++)
+        tes_cbor_enter_array(&c);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_OK);
+    tes_cbor_enter_array(&c);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_TOO_DEEP);
+    tes_cbor_doc_free(&d);
+    /* reading past the end of an array, of a map, of the document */
+    REQUIRE(parse_hex("8201a1616101", &d, &b) == TES_OK); /* [1, {"a": 1}] */
+    uint64_t u;
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_array(&c);
+    CHECK_EQ_INT(tes_cbor_items(&c), 2);
+    tes_cbor_next_uint(&c, &u);
+    tes_cbor_enter_map(&c);
+    CHECK_EQ_INT(tes_cbor_items(&c), 1);
+    tes_bytes k;
+    tes_cbor_next_text(&c, &k);
+    tes_cbor_next_uint(&c, &u);
+    CHECK(!tes_cbor_more(&c));
+    tes_cbor_next_uint(&c, &u);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_END);
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_array(&c);
+    uint32_t map;
+    tes_cbor_next_uint(&c, &u);
+    tes_cbor_next_item(&c, &map);
+    CHECK(!tes_cbor_more(&c));
+    tes_cbor_next_uint(&c, &u);
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_END);
+    tes_cbor_cur_init(&c, &d, 0);
+    tes_cbor_enter_array(&c);
+    tes_cbor_exit_array(&c);
+    tes_cbor_enter_array(&c); /* the document holds one item only */
+    CHECK_ERR(tes_cbor_cur_error(&c), TES_ERR_CBOR_END);
+    /* starting inside: the map alone, its parent's items out of reach */
+    tes_cbor_cur_init(&c, &d, 2);
+    tes_cbor_enter_map(&c);
+    tes_cbor_next_text(&c, &k);
+    tes_cbor_next_uint(&c, &u);
+    tes_cbor_exit_map(&c);
+    CHECK(!tes_cbor_more(&c));
+    CHECK_ERR(tes_cbor_cur_finish(&c), TES_OK);
+    tes_cbor_doc_free(&d);
+    tes_buf_free(&b);
+}

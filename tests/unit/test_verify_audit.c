@@ -170,9 +170,11 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
     const item *items = s->items ? s->items : mdl_items;
     size_t n = s->items ? s->n_items : sizeof(mdl_items) / sizeof(mdl_items[0]);
     const char *doctype = s->doctype ? s->doctype : "org.iso.18013.5.1.mDL";
-    tes_buf ib[16] = {{0}};
-    uint8_t dg[16][32];
-    bool ok = n <= 16;
+    /* on the heap: a namespace may hold thousands of items */
+    tes_buf *ib = calloc(n ? n : 1, sizeof(*ib));
+    uint8_t (*dg)[32] = calloc(n ? n : 1, sizeof(*dg));
+    bool *dup = calloc(n ? n : 1, sizeof(*dup));
+    bool ok = ib != NULL && dg != NULL && dup != NULL;
     /* items: 24(bstr(IssuerSignedItem)) and their digests */
     for (size_t i = 0; ok && i < n; i++) {
         tes_buf raw = {0};
@@ -225,12 +227,11 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
         tes_cbor_enc_map(&m, n_ns + s->empty_ns_digests);
         for (size_t k = 0; k < n_ns; k++) {
             bool extra = s->extra_digest && k == 0;
-            /* one digest per digestID (an item disclosed twice has one) */
-            bool dup[16] = {false};
+            /* one digest per digestID (an item disclosed twice has one); items with the
+             * same digestID are given next to each other */
             size_t uniq = 0;
             for (size_t i = first[k]; i < first[k + 1]; i++) {
-                for (size_t j = first[k]; j < i; j++)
-                    dup[i] |= items[j].id == items[i].id;
+                dup[i] = i > first[k] && items[i - 1].id == items[i].id;
                 uniq += !dup[i];
             }
             tes_cbor_enc_cstr(&m, nss[k]);
@@ -378,8 +379,11 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
     tes_cbor_enc_cstr(&r, "status");
     tes_cbor_enc_uint(&r, 0);
     ok = ok && tes_cbor_enc_finish(&r) == TES_OK;
-    for (size_t i = 0; i < 16; i++)
+    for (size_t i = 0; ib != NULL && i < n; i++)
         tes_buf_free(&ib[i]);
+    free(ib);
+    free(dg);
+    free(dup);
     tes_buf_free(&mso);
     tes_buf_free(&payload);
     tes_buf_free(&devns);
@@ -789,6 +793,29 @@ TEST(an_element_or_digest_id_once_per_namespace)
            "discloses element 'family_name' twice");
     expect("same name and digestID in two namespaces", &p,
            (spec){.items = other_ns, .n_items = 2}, TES_OK, NULL);
+    pki_free(&p);
+}
+
+/* A namespace of thousands of items: each is checked against its digest and the
+ * duplicate check stays n log n; an element repeated at the far end is still found. */
+TEST(a_large_namespace_is_checked_whole)
+{
+    PKI(p);
+    enum { N = 10000 };
+    item *big = calloc(N, sizeof(*big));
+    char (*names)[16] = calloc(N, sizeof(*names));
+    REQUIRE(big != NULL && names != NULL);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "element_%05zu", i);
+        big[i] = (item){NS_MDL, 100 + i, names[i], V_TEXT, "x", 0, false};
+    }
+    expect("10000 items in one namespace", &p, (spec){.items = big, .n_items = N}, TES_OK, NULL);
+    big[N - 1].name = names[0];
+    expect("10000 items, the first element again at the end", &p,
+           (spec){.items = big, .n_items = N}, TES_ERR_MDOC_ITEM,
+           "discloses element 'element_00000' twice");
+    free(big);
+    free(names);
     pki_free(&p);
 }
 
