@@ -33,7 +33,9 @@ run 0 "tessera --spec" tes --spec
 cp "$T/out" "$T/spec"
 mapfile -t COMMANDS < <(sed -n 's/^command //p; s/^alias //p' "$T/spec")
 (( ${#COMMANDS[@]} > 20 )) && ok || bad "--spec lists only ${#COMMANDS[@]} commands"
-known() { printf '%s\n' "${COMMANDS[@]}" | grep -qx -- "$1"; }
+declare -A KNOWN=()
+for c in "${COMMANDS[@]}"; do KNOWN[$c]=1; done
+known() { [[ -n ${KNOWN[$1]:-} ]]; }
 
 # every command dispatched has an entry: main.c's top level, the subcommand tables of the
 # command groups, and the subcommands they compare by name
