@@ -209,7 +209,7 @@ void cli_command_help(const cli_command *c, FILE *f)
             }
             size_t l = opt_label(label, sizeof(label), o);
             fprintf(f, "  %s", label);
-            if (l + 3 > width) {
+            if (l + 4 > width) { /* at least two blanks before the help */
                 fputc('\n', f);
                 print_lines(f, o->help, width, 0);
             } else {
