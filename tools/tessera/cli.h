@@ -34,6 +34,8 @@
 #include "tessera/mdoc.h"
 #include "tessera/status.h"
 
+#include "commands.h"
+
 /* Keep in step with project(VERSION) in CMakeLists.txt. */
 #define CLI_VERSION "0.1.0"
 
@@ -70,9 +72,11 @@ int cmd_authority_serve(int argc, char **argv);
 int cmd_authority_enrol(int argc, char **argv);
 int cmd_authority_status(int argc, char **argv);
 
-/* Per-command usage text (main.c); cmd is the subcommand name, or for the
- * commands with subcommands "wallet keygen", "vendor init", ... */
-void cli_print_usage(const char *cmd, bool to_stderr);
+/* Prints the help of a command on standard output (main.c, from the table of
+ * commands.c); cmd is the command's name ("issue") or a command group's
+ * ("wallet") or a subcommand's ("wallet keygen", "vendor init", ...);
+ * anything else: the overview of 'tessera --help'. */
+void cli_help(const char *cmd);
 
 /* ---- reporting (util.c) ---- */
 

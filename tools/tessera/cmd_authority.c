@@ -88,23 +88,14 @@ static int authority_init(const char *dir, const char *country, const char *name
 
 int cmd_authority(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"country", required_argument, NULL, 'c'},
-        {"name", required_argument, NULL, 'n'},
-        {"url", required_argument, NULL, 'u'},
-        {"force", no_argument, NULL, 'f'},
-        {"ds-hsm", required_argument, NULL, 'H'},
-        {"pin-fd", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("authority init", &opts);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
         char full[64] = "authority";
         if (argc >= 3 && strcmp(argv[1], "help") == 0)
             snprintf(full, sizeof(full), "authority %s", argv[2]);
-        cli_print_usage(full, false);
+        cli_help(full);
         return CLI_EXIT_OK;
     }
     static const struct {
@@ -135,7 +126,7 @@ int cmd_authority(int argc, char **argv)
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dir = optarg;
@@ -162,7 +153,7 @@ int cmd_authority(int argc, char **argv)
                                        optarg);
             break;
         case 'h':
-            cli_print_usage("authority init", false);
+            cli_help("authority init");
             return CLI_EXIT_OK;
         default:
             return cli_bad_option("authority", c, argv);

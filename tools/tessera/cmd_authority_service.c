@@ -229,38 +229,14 @@ stop:
 
 int cmd_authority_serve(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'b'},
-        {"listen", required_argument, NULL, 'l'},
-        {"public-url", required_argument, NULL, 'u'},
-        {"vendor-root", required_argument, NULL, 'v'},
-        {"require-uv", no_argument, NULL, 'U'},
-        {"batch-max", required_argument, NULL, 'B'},
-        {"valid-days", required_argument, NULL, 'V'},
-        {"status-ttl", required_argument, NULL, 'T'},
-        {"status-cache", required_argument, NULL, 'K'},
-        {"port-file", required_argument, NULL, 'p'},
-        {"hsm-pin-fd", required_argument, NULL, 'P'},
-        {"credentials-per-offer", required_argument, NULL, 'O'},
-        {"credentials-per-person", required_argument, NULL, 'Q'},
-        {"budget-period", required_argument, NULL, 'W'},
-        {"nonce-rate", required_argument, NULL, 'N'},
-        {"max-connections", required_argument, NULL, 'C'},
-        {"max-connections-per-address", required_argument, NULL, 'A'},
-        {"request-deadline", required_argument, NULL, 'D'},
-        {"idle-timeout", required_argument, NULL, 'I'},
-        {"max-body", required_argument, NULL, 'M'},
-        {"rate-limit", required_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("authority serve", &opts);
     const char *cmd = "authority serve";
     serve_args a = {.hsm_pin_fd = -1};
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             a.dir = optarg;
@@ -364,7 +340,7 @@ int cmd_authority_serve(int argc, char **argv)
             break;
         }
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -554,24 +530,14 @@ out:
 
 int cmd_authority_enrol(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'b'},
-        {"claims", required_argument, NULL, 'c'},
-        {"doctype", required_argument, NULL, 't'},
-        {"public-url", required_argument, NULL, 'u'},
-        {"operator", required_argument, NULL, 'o'},
-        {"qr-png", required_argument, NULL, 'q'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("authority enrol", &opts);
     const char *cmd = "authority enrol";
     enrol_args a = {.doctype = TES_DOCTYPE_PID};
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             a.dir = optarg;
@@ -598,7 +564,7 @@ int cmd_authority_enrol(int argc, char **argv)
             a.json = true;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -619,16 +585,8 @@ int cmd_authority_enrol(int argc, char **argv)
 
 int cmd_authority_status(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"db", required_argument, NULL, 'b'},
-        {"credential", required_argument, NULL, 'c'},
-        {"person", required_argument, NULL, 'p'},
-        {"device", required_argument, NULL, 'D'},
-        {"operator", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("authority revoke", &opts);
     char cmd[32];
     snprintf(cmd, sizeof(cmd), "authority %s", argv[0]);
     tes_status_value v;
@@ -648,7 +606,7 @@ int cmd_authority_status(int argc, char **argv)
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dir = optarg;
@@ -680,7 +638,7 @@ int cmd_authority_status(int argc, char **argv)
             op = optarg;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);

@@ -133,17 +133,15 @@ static void show_embedded(walk *w, tes_bytes content, const char *path)
 
 int cmd_inspect(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("inspect", &opts);
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'h':
-            cli_print_usage("inspect", false);
+            cli_help("inspect");
             return CLI_EXIT_OK;
         default:
             return cli_bad_option("inspect", c, argv);

@@ -204,30 +204,13 @@ done:
 
 int cmd_issue(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"authority", required_argument, NULL, 'a'},
-        {"doctype", required_argument, NULL, 't'},
-        {"claims", required_argument, NULL, 'c'},
-        {"device-key", required_argument, NULL, 'k'},
-        {"valid-days", required_argument, NULL, 'v'},
-        {"decoys", required_argument, NULL, 'y'},
-        {"doctype-table", required_argument, NULL, 'T'},
-        {"out", required_argument, NULL, 'o'},
-        {"wallet", required_argument, NULL, 'w'},
-        {"key", required_argument, NULL, 'K'},
-        {"attestation", required_argument, NULL, 'A'},
-        {"vendor-root", required_argument, NULL, 'V'},
-        {"challenge", required_argument, NULL, 'C'},
-        {"require-uv", no_argument, NULL, 'U'},
-        {"hsm-pin-fd", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("issue", &opts);
     issue_args a = {.valid_days = 365, .decoys = 2, .hsm_pin_fd = -1};
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'a':
             a.authority = optarg;
@@ -282,7 +265,7 @@ int cmd_issue(int argc, char **argv)
                                        optarg);
             break;
         case 'h':
-            cli_print_usage("issue", false);
+            cli_help("issue");
             return CLI_EXIT_OK;
         default:
             return cli_bad_option("issue", c, argv);

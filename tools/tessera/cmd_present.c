@@ -399,27 +399,14 @@ static int present(const present_args *a)
 
 int cmd_present(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"mdoc", required_argument, NULL, 'm'},
-        {"device-key", required_argument, NULL, 'k'},
-        {"request", required_argument, NULL, 'r'},
-        {"elements", required_argument, NULL, 'e'},
-        {"transcript", required_argument, NULL, 's'},
-        {"mac", no_argument, NULL, 'M'},
-        {"reader-pub", required_argument, NULL, 'R'},
-        {"out", required_argument, NULL, 'o'},
-        {"wallet", required_argument, NULL, 'w'},
-        {"credential", required_argument, NULL, 'c'},
-        {"pin-fd", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("present", &opts);
     present_args a = {.pin_fd = -1};
     int c;
     size_t v;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
             a.mdoc = optarg;
@@ -463,7 +450,7 @@ int cmd_present(int argc, char **argv)
                                        optarg);
             break;
         case 'h':
-            cli_print_usage("present", false);
+            cli_help("present");
             return CLI_EXIT_OK;
         default:
             return cli_bad_option("present", c, argv);

@@ -300,27 +300,8 @@ out:
 
 static int cmd_checkin(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"reader", required_argument, NULL, 'r'},
-        {"trust", required_argument, NULL, 't'},
-        {"qr", required_argument, NULL, 'q'},
-        {"qr-png", required_argument, NULL, 'g'},
-        {"nfc", no_argument, NULL, 'n'},
-        {"tcp", required_argument, NULL, 'c'},
-        {"elements", required_argument, NULL, 'e'},
-        {"retain", required_argument, NULL, 'R'},
-        {"doctype", required_argument, NULL, 'd'},
-        {"json", no_argument, NULL, 'j'},
-        {"portrait-out", required_argument, NULL, 'p'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"pcsc-reader", required_argument, NULL, 'P'},
-        {"status", required_argument, NULL, 'S'},
-        {"status-cache", required_argument, NULL, 'C'},
-        {"status-max-age", required_argument, NULL, 'M'},
-        {"status-max-ttl", required_argument, NULL, 'X'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("reader checkin", &opts);
     const char *cmd = "reader checkin";
     checkin_args a = {
         .timeout = DEFAULT_TIMEOUT,
@@ -330,7 +311,7 @@ static int cmd_checkin(int argc, char **argv)
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             a.reader = optarg;
@@ -394,7 +375,7 @@ static int cmd_checkin(int argc, char **argv)
             a.status.max_ttl = (int64_t)max_age;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -433,7 +414,7 @@ int cmd_reader(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
-        cli_print_usage("reader checkin", false);
+        cli_help("reader checkin");
         return CLI_EXIT_OK;
     }
     if (argc < 2)

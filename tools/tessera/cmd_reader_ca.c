@@ -60,18 +60,15 @@ static int ca_init(const char *dir, const char *name, const char *country, bool 
 
 static int cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},     {"name", required_argument, NULL, 'n'},
-        {"country", required_argument, NULL, 'c'}, {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("reader-ca init", &opts);
     const char *cmd = "reader-ca init";
     const char *dir = NULL, *name = NULL, *country = "UT";
     bool force = false;
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dir = optarg;
@@ -86,7 +83,7 @@ static int cmd_init(int argc, char **argv)
             force = true;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -204,26 +201,14 @@ out:
 
 static int cmd_issue_reader(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"name", required_argument, NULL, 'n'},
-        {"scope", required_argument, NULL, 's'},
-        {"purpose", required_argument, NULL, 'p'},
-        {"valid-days", required_argument, NULL, 'v'},
-        {"valid-from", required_argument, NULL, 'F'},
-        {"valid-until", required_argument, NULL, 'U'},
-        {"country", required_argument, NULL, 'c'},
-        {"out", required_argument, NULL, 'o'},
-        {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("reader-ca issue", &opts);
     const char *cmd = "reader-ca issue";
     issue_args a = {.days = READER_DAYS};
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             a.dir = optarg;
@@ -257,7 +242,7 @@ static int cmd_issue_reader(int argc, char **argv)
             a.force = true;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -290,7 +275,7 @@ int cmd_reader_ca(int argc, char **argv)
         char full[64] = "reader-ca";
         if (argc >= 3 && strcmp(argv[1], "help") == 0)
             snprintf(full, sizeof(full), "reader-ca %s", argv[2]);
-        cli_print_usage(full, false);
+        cli_help(full);
         return CLI_EXIT_OK;
     }
     if (argc < 2)

@@ -45,17 +45,12 @@ static int vendor_init(const char *dir, const char *name, bool force)
 
 int cmd_vendor(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"name", required_argument, NULL, 'n'},
-        {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("vendor init", &opts);
     const char *cmd = "vendor init";
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
-        cli_print_usage(cmd, false);
+        cli_help(cmd);
         return CLI_EXIT_OK;
     }
     if (argc < 2)
@@ -69,7 +64,7 @@ int cmd_vendor(int argc, char **argv)
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dir = optarg;
@@ -81,7 +76,7 @@ int cmd_vendor(int argc, char **argv)
             force = true;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);

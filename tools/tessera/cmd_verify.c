@@ -105,25 +105,14 @@ done:
 
 int cmd_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"trust", required_argument, NULL, 't'},
-        {"transcript", required_argument, NULL, 's'},
-        {"reader-key", required_argument, NULL, 'r'},
-        {"at", required_argument, NULL, 'a'},
-        {"json", no_argument, NULL, 'j'},
-        {"status", required_argument, NULL, 'S'},
-        {"status-cache", required_argument, NULL, 'C'},
-        {"status-max-age", required_argument, NULL, 'M'},
-        {"status-max-ttl", required_argument, NULL, 'X'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("verify", &opts);
     verify_args a = {.status = {.mode = TES_STATUS_OFF, .max_age = CLI_STATUS_DEFAULT_MAX_AGE}};
     size_t max_age;
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 't':
             if (a.n_trust == MAX_TRUST_ARGS)
@@ -162,7 +151,7 @@ int cmd_verify(int argc, char **argv)
             a.status.max_ttl = (int64_t)max_age;
             break;
         case 'h':
-            cli_print_usage("verify", false);
+            cli_help("verify");
             return CLI_EXIT_OK;
         default:
             return cli_bad_option("verify", c, argv);

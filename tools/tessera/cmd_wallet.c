@@ -147,19 +147,14 @@ static int wallet_init(const char *dir, const char *se_arg, const char *vendor)
 
 static int cmd_init(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dir", required_argument, NULL, 'd'},
-        {"se", required_argument, NULL, 's'},
-        {"vendor", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet init", &opts);
     const char *cmd = "wallet init";
     const char *dir = NULL, *se = "soft", *vendor = NULL;
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'd':
             dir = optarg;
@@ -171,7 +166,7 @@ static int cmd_init(int argc, char **argv)
             vendor = optarg;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -189,18 +184,13 @@ static int cmd_init(int argc, char **argv)
 static int parse_wallet_opts(const char *cmd, int argc, char **argv, bool allow_pin,
                              bool allow_json, wopts *o)
 {
-    static const struct option opts[] = {
-        {"wallet", required_argument, NULL, 'w'},
-        {"pin-fd", required_argument, NULL, 'p'},
-        {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for(cmd, &opts);
     *o = (wopts){.pin_fd = -1};
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             o->wallet = optarg;
@@ -218,7 +208,7 @@ static int parse_wallet_opts(const char *cmd, int argc, char **argv, bool allow_
             o->json = true;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -260,7 +250,7 @@ static int cmd_pin(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         if (argc < 2)
             return cli_usage_error("wallet pin", "missing set, change, unblock or status");
-        cli_print_usage("wallet pin", false);
+        cli_help("wallet pin");
         return CLI_EXIT_OK;
     }
     const char *what = argv[1];
@@ -496,18 +486,8 @@ out:
 
 static int cmd_keygen(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"wallet", required_argument, NULL, 'w'},
-        {"attest", no_argument, NULL, 'a'},
-        {"challenge", required_argument, NULL, 'c'},
-        {"uv", no_argument, NULL, 'u'},
-        {"single-use", no_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'},
-        {"attestation-out", required_argument, NULL, 'A'},
-        {"pin-fd", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet keygen", &opts);
     const char *cmd = "wallet keygen";
     const char *wallet = NULL, *challenge_hex = NULL, *out = NULL, *att_out = NULL;
     bool attest = false;
@@ -516,7 +496,7 @@ static int cmd_keygen(int argc, char **argv)
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             wallet = optarg;
@@ -545,7 +525,7 @@ static int cmd_keygen(int argc, char **argv)
                                        optarg);
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -713,13 +693,8 @@ out:
 
 static int cmd_add(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"wallet", required_argument, NULL, 'w'},
-        {"mdoc", required_argument, NULL, 'm'},
-        {"name", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet add", &opts);
     const char *cmd = "wallet add";
     const char *wallet = NULL, *name = NULL;
     const char *files[MAX_COPIES];
@@ -727,7 +702,7 @@ static int cmd_add(int argc, char **argv)
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             wallet = optarg;
@@ -741,7 +716,7 @@ static int cmd_add(int argc, char **argv)
             name = optarg;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -784,7 +759,7 @@ int cmd_wallet(int argc, char **argv)
         char full[64] = "wallet";
         if (argc >= 3 && strcmp(argv[1], "help") == 0)
             snprintf(full, sizeof(full), "wallet %s", argv[2]);
-        cli_print_usage(full, false);
+        cli_help(full);
         return CLI_EXIT_OK;
     }
     if (argc < 2)

@@ -201,27 +201,15 @@ out:
 
 int cmd_wallet_enrol(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"wallet", required_argument, NULL, 'w'},
-        {"offer", required_argument, NULL, 'o'},
-        {"offer-fd", required_argument, NULL, 'O'},
-        {"offer-file", required_argument, NULL, 'F'},
-        {"tx-code", required_argument, NULL, 't'},
-        {"tx-code-fd", required_argument, NULL, 'T'},
-        {"pin-fd", required_argument, NULL, 'p'},
-        {"batch", required_argument, NULL, 'b'},
-        {"name", required_argument, NULL, 'n'},
-        {"proof", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet enrol", &opts);
     const char *cmd = "wallet enrol";
     enrol_args a = {.pin_fd = -1, .tx_code_fd = -1, .offer_fd = -1, .batch = 1};
     int offers = 0;
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             a.wallet = optarg;
@@ -273,7 +261,7 @@ int cmd_wallet_enrol(int argc, char **argv)
                                        optarg);
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -367,22 +355,19 @@ static int wallet_device_id(const char *cmd, const char *dir)
 
 int cmd_wallet_device_id(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"wallet", required_argument, NULL, 'w'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet device-id", &opts);
     const char *cmd = "wallet device-id", *wallet = NULL;
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             wallet = optarg;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -399,19 +384,13 @@ int cmd_wallet_device_id(int argc, char **argv)
 
 int cmd_wallet_report_lost(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"issuer", required_argument, NULL, 'i'},
-        {"recovery-code", required_argument, NULL, 'r'},
-        {"recovery-code-fd", required_argument, NULL, 'f'},
-        {"device", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet report-lost", &opts);
     const char *cmd = "wallet report-lost", *issuer = NULL, *code = NULL, *device = NULL;
     int c, code_fd = -1;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'i':
             issuer = optarg;
@@ -430,7 +409,7 @@ int cmd_wallet_report_lost(int argc, char **argv)
             device = optarg;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);

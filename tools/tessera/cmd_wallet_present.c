@@ -503,27 +503,14 @@ out:
 
 int cmd_wallet_present(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"wallet", required_argument, NULL, 'w'},
-        {"qr", no_argument, NULL, 'q'},
-        {"nfc", no_argument, NULL, 'n'},
-        {"tcp", required_argument, NULL, 't'},
-        {"policy", required_argument, NULL, 'P'},
-        {"pin-fd", required_argument, NULL, 'p'},
-        {"reader-trust", required_argument, NULL, 'r'},
-        {"qr-png", required_argument, NULL, 'g'},
-        {"uri-out", required_argument, NULL, 'u'},
-        {"timeout", required_argument, NULL, 'T'},
-        {"vpcd", required_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet present", &opts);
     const char *cmd = "wallet present";
     present_args a = {.pin_fd = -1, .timeout = DEFAULT_TIMEOUT, .vpcd = DEFAULT_VPCD};
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             a.wallet = optarg;
@@ -564,7 +551,7 @@ int cmd_wallet_present(int argc, char **argv)
             a.vpcd = optarg;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
@@ -595,19 +582,15 @@ int cmd_wallet_present(int argc, char **argv)
 
 int cmd_wallet_trust_reader(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"wallet", required_argument, NULL, 'w'},
-        {"root", required_argument, NULL, 'r'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
+    cli_getopt opts;
+    cli_getopt_for("wallet trust-reader", &opts);
     const char *cmd = "wallet trust-reader";
     const char *wallet = NULL, *roots[MAX_TRUST_ARGS];
     size_t n_roots = 0;
     int c;
     optind = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, opts.shortopts, opts.longopts, NULL)) != -1) {
         switch (c) {
         case 'w':
             wallet = optarg;
@@ -618,7 +601,7 @@ int cmd_wallet_trust_reader(int argc, char **argv)
             roots[n_roots++] = optarg;
             break;
         case 'h':
-            cli_print_usage(cmd, false);
+            cli_help(cmd);
             return CLI_EXIT_OK;
         default:
             return cli_bad_option(cmd, c, argv);
