@@ -72,10 +72,20 @@ static uint32_t entered_map(tes_cbor_cur *c)
     return c->node[c->depth];
 }
 
-/* The value of the member whose key is text `text` (by_text) or integer `ikey`.
- * Scans the whole map, so a key present twice is an error, not a silent pick. */
-static uint32_t find(tes_cbor_cur *c, tes_bytes text, int64_t ikey, bool by_text)
+/* A member key to look for: a text string or an integer, named at the call site. */
+enum key_kind { KEY_TEXT, KEY_INT };
+struct member_key {
+    enum key_kind kind;
+    tes_bytes text; /* KEY_TEXT */
+    int64_t num;    /* KEY_INT */
+};
+
+/* The value of the member whose key is key. Scans the whole map, so a key
+ * present twice is an error, not a silent pick. */
+static uint32_t find(tes_cbor_cur *c, struct member_key key)
 {
+    tes_bytes text = key.text;
+    int64_t ikey = key.num;
     uint32_t map = entered_map(c);
     if (map == TES_CBOR_NONE)
         return TES_CBOR_NONE;
@@ -86,7 +96,7 @@ static uint32_t find(tes_cbor_cur *c, tes_bytes text, int64_t ikey, bool by_text
         const tes_cbor_node *kn = &d->nodes[k];
         uint32_t v = kn->next;
         bool hit;
-        if (by_text)
+        if (key.kind == KEY_TEXT)
             hit = kn->type == TES_CBOR_TEXT && kn->len == tl &&
                   (tl == 0 || memcmp(kn->data, text.ptr, tl) == 0);
         else if (ikey >= 0)
@@ -107,7 +117,8 @@ static uint32_t find(tes_cbor_cur *c, tes_bytes text, int64_t ikey, bool by_text
 
 static uint32_t member(tes_cbor_cur *c, const char *key)
 {
-    uint32_t v = find(c, TES_BYTES(key, strlen(key)), 0, true);
+    uint32_t v =
+        find(c, (struct member_key){.kind = KEY_TEXT, .text = TES_BYTES(key, strlen(key))});
     if (v == TES_CBOR_NONE)
         FAIL(c, TES_ERR_CBOR_MISSING, "CBOR map has no member \"%s\"", key);
     return v;
@@ -115,7 +126,7 @@ static uint32_t member(tes_cbor_cur *c, const char *key)
 
 static uint32_t member_int(tes_cbor_cur *c, int64_t key)
 {
-    uint32_t v = find(c, TES_BYTES(NULL, 0), key, false);
+    uint32_t v = find(c, (struct member_key){.kind = KEY_INT, .num = key});
     if (v == TES_CBOR_NONE)
         FAIL(c, TES_ERR_CBOR_MISSING, "CBOR map has no member %lld", (long long)key);
     return v;
@@ -276,7 +287,8 @@ void tes_cbor_next_item(tes_cbor_cur *c, uint32_t *node)
 
 bool tes_cbor_has(tes_cbor_cur *c, const char *key)
 {
-    return find(c, TES_BYTES(key, strlen(key)), 0, true) != TES_CBOR_NONE;
+    return find(c, (struct member_key){.kind = KEY_TEXT, .text = TES_BYTES(key, strlen(key))}) !=
+           TES_CBOR_NONE;
 }
 void tes_cbor_text_in(tes_cbor_cur *c, const char *key, tes_bytes *out)
 {
@@ -323,7 +335,7 @@ void tes_cbor_array_in(tes_cbor_cur *c, const char *key, uint32_t *node)
 
 void tes_cbor_item_in_text(tes_cbor_cur *c, tes_bytes key, uint32_t *node)
 {
-    *node = find(c, key, 0, true);
+    *node = find(c, (struct member_key){.kind = KEY_TEXT, .text = key});
     if (*node == TES_CBOR_NONE) {
         char shown[64];
         tes_text_printable(shown, sizeof(shown), key);

@@ -63,8 +63,15 @@ bool tes_cbor_text_eq(const tes_cbor_doc *d, uint32_t i, const char *s)
     return d->nodes[i].len == n && memcmp(d->nodes[i].data, s, n) == 0;
 }
 
-static uint32_t map_find(const tes_cbor_doc *d, uint32_t map, const char *text, int64_t ikey,
-                         bool by_text)
+/* A map key to look for: a text string or an integer, named at the call site. */
+enum map_key_kind { MAP_KEY_TEXT, MAP_KEY_INT };
+struct map_key {
+    enum map_key_kind kind;
+    const char *text; /* MAP_KEY_TEXT */
+    int64_t num;      /* MAP_KEY_INT */
+};
+
+static uint32_t map_find(const tes_cbor_doc *d, uint32_t map, struct map_key key)
 {
     if (!tes_cbor_is(d, map, TES_CBOR_MAP))
         return TES_CBOR_NONE;
@@ -72,7 +79,8 @@ static uint32_t map_find(const tes_cbor_doc *d, uint32_t map, const char *text, 
     for (uint32_t k = map + 1; k < end;) {
         uint32_t v = d->nodes[k].next;
         int64_t x;
-        if (by_text ? tes_cbor_text_eq(d, k, text) : (tes_cbor_get_int(d, k, &x) && x == ikey))
+        if (key.kind == MAP_KEY_TEXT ? tes_cbor_text_eq(d, k, key.text)
+                                     : (tes_cbor_get_int(d, k, &x) && x == key.num))
             return v;
         k = d->nodes[v].next;
     }
@@ -81,12 +89,12 @@ static uint32_t map_find(const tes_cbor_doc *d, uint32_t map, const char *text, 
 
 uint32_t tes_cbor_map_get_text(const tes_cbor_doc *d, uint32_t map, const char *key)
 {
-    return map_find(d, map, key, 0, true);
+    return map_find(d, map, (struct map_key){.kind = MAP_KEY_TEXT, .text = key});
 }
 
 uint32_t tes_cbor_map_get_int(const tes_cbor_doc *d, uint32_t map, int64_t key)
 {
-    return map_find(d, map, NULL, key, false);
+    return map_find(d, map, (struct map_key){.kind = MAP_KEY_INT, .num = key});
 }
 
 bool tes_cbor_tag24_content(const tes_cbor_doc *d, uint32_t i, tes_bytes *inner)

@@ -136,8 +136,15 @@ tes_err tes_hex_decode(tes_buf *out, const char *text, size_t len)
 static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static void b64_encode(tes_buf *out, tes_bytes in, const char *alpha, bool pad)
+/* The two base64 alphabets (RFC 4648 sections 4 and 5) and their padding rule. */
+enum b64_variant {
+    B64_STD, /* "+/", padded with '=' */
+    B64_URL, /* "-_", no padding written; '=' tolerated on input */
+};
+
+static void b64_encode(tes_buf *out, tes_bytes in, enum b64_variant variant)
 {
+    const char *alpha = variant == B64_URL ? b64url : b64std;
     size_t i = 0;
     char q[4];
     while (i + 3 <= in.len) {
@@ -157,22 +164,23 @@ static void b64_encode(tes_buf *out, tes_bytes in, const char *alpha, bool pad)
     q[1] = alpha[(v >> 12) & 63];
     q[2] = rest == 2 ? alpha[(v >> 6) & 63] : '=';
     q[3] = '=';
-    size_t n = pad ? 4 : rest + 1;
+    size_t n = variant == B64_STD ? 4 : rest + 1;
     tes_buf_append(out, q, n);
 }
 
 void tes_b64_encode(tes_buf *out, tes_bytes in)
 {
-    b64_encode(out, in, b64std, true);
+    b64_encode(out, in, B64_STD);
 }
 
 void tes_b64url_encode(tes_buf *out, tes_bytes in)
 {
-    b64_encode(out, in, b64url, false);
+    b64_encode(out, in, B64_URL);
 }
 
-static int b64val(char c, bool url)
+static int b64val(char c, enum b64_variant variant)
 {
+    bool url = variant == B64_URL;
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
     if (c >= 'a' && c <= 'z')
@@ -186,8 +194,9 @@ static int b64val(char c, bool url)
     return -1;
 }
 
-static tes_err b64_decode(tes_buf *out, const char *text, size_t len, bool url)
+static tes_err b64_decode(tes_buf *out, const char *text, size_t len, enum b64_variant variant)
 {
+    bool url = variant == B64_URL;
     uint32_t acc = 0;
     int bits = 0;
     size_t pads = 0, start = out->len;
@@ -199,7 +208,7 @@ static tes_err b64_decode(tes_buf *out, const char *text, size_t len, bool url)
             pads++;
             continue;
         }
-        int v = b64val(c, url);
+        int v = b64val(c, variant);
         if (v < 0 || pads > 0) {
             out->len = start;
             return tes_err_set(TES_ERR_ENCODING, "invalid base64%s character at offset %zu",
@@ -226,12 +235,12 @@ static tes_err b64_decode(tes_buf *out, const char *text, size_t len, bool url)
 
 tes_err tes_b64_decode(tes_buf *out, const char *text, size_t len)
 {
-    return b64_decode(out, text, len, false);
+    return b64_decode(out, text, len, B64_STD);
 }
 
 tes_err tes_b64url_decode(tes_buf *out, const char *text, size_t len)
 {
-    return b64_decode(out, text, len, true);
+    return b64_decode(out, text, len, B64_URL);
 }
 
 /* Percent (URL) coding, RFC 3986: one form component or URI query value. */

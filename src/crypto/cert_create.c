@@ -29,11 +29,14 @@ static tes_err add_name_entry(X509_NAME *name, int nid, const char *value)
     return TES_OK;
 }
 
+/* RFC 5280 4.2: whether a relying party that does not know the extension must reject. */
+enum ext_criticality { EXT_NONCRITICAL, EXT_CRITICAL };
+
 /* Adds ext (an i2d-able extension struct for nid); frees nothing. */
-static tes_err add_ext(X509 *x, int nid, void *value, bool critical)
+static tes_err add_ext(X509 *x, int nid, void *value, enum ext_criticality criticality)
 {
-    if (value == NULL ||
-        X509_add1_ext_i2d(x, nid, value, critical ? 1 : 0, X509V3_ADD_DEFAULT) != 1)
+    if (value == NULL || X509_add1_ext_i2d(x, nid, value, criticality == EXT_CRITICAL ? 1 : 0,
+                                           X509V3_ADD_DEFAULT) != 1)
         return fail(OBJ_nid2sn(nid));
     return TES_OK;
 }
@@ -71,7 +74,7 @@ static tes_err add_key_ids(X509 *x, const tes_cert *issuer)
         ASN1_OCTET_STRING_free(os);
         return fail("subjectKeyIdentifier");
     }
-    err = add_ext(x, NID_subject_key_identifier, os, false);
+    err = add_ext(x, NID_subject_key_identifier, os, EXT_NONCRITICAL);
     ASN1_OCTET_STRING_free(os);
     if (err)
         return err;
@@ -82,7 +85,7 @@ static tes_err add_key_ids(X509 *x, const tes_cert *issuer)
         AUTHORITY_KEYID_free(akid);
         return fail("authorityKeyIdentifier");
     }
-    err = add_ext(x, NID_authority_key_identifier, akid, false);
+    err = add_ext(x, NID_authority_key_identifier, akid, EXT_NONCRITICAL);
     AUTHORITY_KEYID_free(akid);
     return err;
 }
@@ -98,7 +101,7 @@ static tes_err add_basic_constraints(X509 *x, const tes_cert_template *t)
         BASIC_CONSTRAINTS_free(bc);
         return fail("basicConstraints pathLen");
     }
-    tes_err err = add_ext(x, NID_basic_constraints, bc, true);
+    tes_err err = add_ext(x, NID_basic_constraints, bc, EXT_CRITICAL);
     BASIC_CONSTRAINTS_free(bc);
     return err;
 }
@@ -116,7 +119,7 @@ static tes_err add_key_usage(X509 *x, uint32_t ku)
             return fail("keyUsage");
         }
     }
-    tes_err err = add_ext(x, NID_key_usage, bs, true);
+    tes_err err = add_ext(x, NID_key_usage, bs, EXT_CRITICAL);
     ASN1_BIT_STRING_free(bs);
     return err;
 }
@@ -135,7 +138,7 @@ static tes_err add_eku(X509 *x, const char *oid)
         return fail("extendedKeyUsage");
     }
     /* 18013-5 Table B.3 / B.5: the EKU extension is critical. */
-    tes_err err = add_ext(x, NID_ext_key_usage, eku, true);
+    tes_err err = add_ext(x, NID_ext_key_usage, eku, EXT_CRITICAL);
     sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
     return err;
 }
@@ -176,7 +179,7 @@ static tes_err add_issuer_alt_uri(X509 *x, const char *uri)
     GENERAL_NAMES *names = uri_names(uri);
     if (names == NULL)
         return fail("issuerAltName");
-    tes_err err = add_ext(x, NID_issuer_alt_name, names, false);
+    tes_err err = add_ext(x, NID_issuer_alt_name, names, EXT_NONCRITICAL);
     GENERAL_NAMES_free(names);
     return err;
 }
@@ -204,7 +207,7 @@ static tes_err add_crl_dp(X509 *x, const char *uri)
         sk_DIST_POINT_free(dps);
         return fail("cRLDistributionPoints");
     }
-    tes_err err = add_ext(x, NID_crl_distribution_points, dps, false);
+    tes_err err = add_ext(x, NID_crl_distribution_points, dps, EXT_NONCRITICAL);
     CRL_DIST_POINTS_free(dps);
     return err;
 }

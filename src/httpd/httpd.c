@@ -172,22 +172,26 @@ void httpd_client_ip(struct MHD_Connection *c, char out[64])
 
 /* ------------------------------------------------------------------ responses */
 
+/* What becomes of the connection after an answer: kept for the next request,
+ * or closed (a refusal of the request's framing, whose rest cannot be trusted). */
+enum conn_after { CONN_KEEP, CONN_CLOSE };
+
 static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                 const void *data, size_t len, bool no_store, const char *www_auth,
-                                 const char *allow, bool close)
+                                 const void *data, size_t len, httpd_reply_opts o,
+                                 enum conn_after after)
 {
     struct MHD_Response *r =
         MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_MUST_COPY);
     if (r == NULL)
         return MHD_NO;
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (no_store)
+    if (o.no_store)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    if (www_auth)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, www_auth);
-    if (allow)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
-    if (close)
+    if (o.www_authenticate)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, o.www_authenticate);
+    if (o.allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, o.allow);
+    if (after == CONN_CLOSE)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -195,49 +199,48 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 }
 
 enum MHD_Result httpd_send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                const void *data, size_t len, bool no_store, const char *www_auth,
-                                const char *allow)
+                                const void *data, size_t len, httpd_reply_opts opts)
 {
-    return send_text(c, status, type, data, len, no_store, www_auth, allow, false);
+    return send_text(c, status, type, data, len, opts, CONN_KEEP);
 }
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *v,
-                                 bool no_store, const char *www_auth, const char *allow, bool close)
+                                 httpd_reply_opts o, enum conn_after after)
 {
     char *text = v ? json_dumps(v, JSON_COMPACT) : NULL;
     json_decref(v);
     if (text == NULL) {
         static const char oom[] =
             "{\"error\":\"server_error\",\"error_description\":\"out of memory\"}";
-        return send_text(c, 500, "application/json", oom, sizeof oom - 1, true, NULL, NULL, close);
+        return send_text(c, 500, "application/json", oom, sizeof oom - 1,
+                         (httpd_reply_opts){.no_store = true}, after);
     }
-    enum MHD_Result ret = send_text(c, status, "application/json", text, strlen(text), no_store,
-                                    www_auth, allow, close);
+    enum MHD_Result ret = send_text(c, status, "application/json", text, strlen(text), o, after);
     free(text);
     return ret;
 }
 
-enum MHD_Result httpd_send_json(struct MHD_Connection *c, unsigned status, json_t *v, bool no_store,
-                                const char *www_auth, const char *allow)
+enum MHD_Result httpd_send_json(struct MHD_Connection *c, unsigned status, json_t *v,
+                                httpd_reply_opts opts)
 {
-    return send_json(c, status, v, no_store, www_auth, allow, false);
+    return send_json(c, status, v, opts, CONN_KEEP);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *name,
-                                  const char *desc, const char *www_auth, const char *allow,
-                                  bool close)
+                                  const char *desc, httpd_reply_opts o, enum conn_after after)
 {
     char clean[512];
     httpd_oauth_text(desc, clean, sizeof clean);
     json_t *v = clean[0] ? json_pack("{s:s, s:s}", "error", name, "error_description", clean)
                          : json_pack("{s:s}", "error", name);
-    return send_json(c, status, v, true, www_auth, allow, close);
+    o.no_store = true;
+    return send_json(c, status, v, o, after);
 }
 
 enum MHD_Result httpd_send_error(struct MHD_Connection *c, unsigned status, const char *name,
-                                 const char *desc, const char *www_auth, const char *allow)
+                                 const char *desc, httpd_reply_opts opts)
 {
-    return send_error(c, status, name, desc, www_auth, allow, false);
+    return send_error(c, status, name, desc, opts, CONN_KEEP);
 }
 
 /* ------------------------------------------------------------------ connections */
@@ -287,12 +290,18 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     }
 }
 
-/* The request's arrival ended (arriving = false) or a new one begins. */
-static void mark(httpd *h, struct MHD_Connection *c, bool arriving)
+/* Where a connection's current request is, for the deadline watchdog. */
+enum req_phase {
+    REQ_ARRIVING, /* a new request begins: its deadline starts now */
+    REQ_ARRIVED,  /* the whole request is here: the deadline no longer runs */
+};
+
+static void mark(httpd *h, struct MHD_Connection *c, enum req_phase phase)
 {
     hconn *e = conn_entry(c);
     if (e == NULL)
         return;
+    bool arriving = phase == REQ_ARRIVING;
     pthread_mutex_lock(&h->mu);
     e->arriving = arriving;
     if (arriving)
@@ -399,7 +408,7 @@ static enum MHD_Result refuse(httpd *h, struct MHD_Connection *c, hreq *r, unsig
     httpd_client_ip(c, ip);
     httpd_log(h, "refused a request from %s: %s", ip, desc);
     r->answered = true;
-    return send_error(c, status, "invalid_request", desc, NULL, NULL, true);
+    return send_error(c, status, "invalid_request", desc, (httpd_reply_opts){0}, CONN_CLOSE);
 }
 
 static enum MHD_Result too_large(httpd *h, struct MHD_Connection *c, hreq *r)
@@ -407,7 +416,7 @@ static enum MHD_Result too_large(httpd *h, struct MHD_Connection *c, hreq *r)
     char d[96];
     snprintf(d, sizeof d, "the request body is larger than %zu bytes", h->lim.max_body);
     r->answered = true;
-    return send_error(c, 413, "invalid_request", d, NULL, NULL, true);
+    return send_error(c, 413, "invalid_request", d, (httpd_reply_opts){0}, CONN_CLOSE);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -470,7 +479,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     /* The whole request is here: the deadline no longer runs. */
-    mark(h, c, false);
+    mark(h, c, REQ_ARRIVED);
     if (r->too_large)
         return too_large(h, c, r);
     r->answered = true;
@@ -489,7 +498,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         *con_cls = NULL;
     }
     /* A kept-alive connection: the next request's deadline starts now. */
-    mark(h, c, true);
+    mark(h, c, REQ_ARRIVING);
 }
 
 /* ------------------------------------------------------------------ start / stop */

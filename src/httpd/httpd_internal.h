@@ -102,18 +102,26 @@ void httpd_client_ip(struct MHD_Connection *c, char out[64]);
  * each non-ASCII sequence -> '?'. NULL in: "". */
 void httpd_oauth_text(const char *in, char *out, size_t cap);
 
-/* Sends data as the answer (copied). no_store: Cache-Control: no-store;
- * www_auth, allow: those headers when not NULL. */
+/* Headers of one answer beyond Content-Type, named at the call site:
+ *   httpd_send_json(c, 200, v, (httpd_reply_opts){.no_store = true});
+ * A zero struct ((httpd_reply_opts){0}) adds none. */
+typedef struct httpd_reply_opts {
+    bool no_store;                /* Cache-Control: no-store */
+    const char *www_authenticate; /* WWW-Authenticate, when not NULL */
+    const char *allow;            /* Allow, when not NULL */
+} httpd_reply_opts;
+
+/* Sends data as the answer (copied), with the headers opts names. */
 enum MHD_Result httpd_send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                const void *data, size_t len, bool no_store, const char *www_auth,
-                                const char *allow);
+                                const void *data, size_t len, httpd_reply_opts opts);
 /* Sends the JSON value v (taken; NULL: a 500 "out of memory" error). */
-enum MHD_Result httpd_send_json(struct MHD_Connection *c, unsigned status, json_t *v, bool no_store,
-                                const char *www_auth, const char *allow);
+enum MHD_Result httpd_send_json(struct MHD_Connection *c, unsigned status, json_t *v,
+                                httpd_reply_opts opts);
 /* The one writer of error bodies: {"error": name, "error_description":
  * httpd_oauth_text(desc)} (no description member when desc is NULL or
- * empty), Cache-Control: no-store. */
+ * empty), Cache-Control: no-store whatever opts.no_store says, and
+ * opts.www_authenticate / opts.allow when set. */
 enum MHD_Result httpd_send_error(struct MHD_Connection *c, unsigned status, const char *name,
-                                 const char *desc, const char *www_auth, const char *allow);
+                                 const char *desc, httpd_reply_opts opts);
 
 #endif

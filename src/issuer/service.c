@@ -89,7 +89,8 @@ enum MHD_Result svc_send_error(struct MHD_Connection *c, tes_err e, const char *
                  clean);
         www = hdr;
     }
-    return httpd_send_error(c, (unsigned)status, name, desc, www, NULL);
+    return httpd_send_error(c, (unsigned)status, name, desc,
+                            (httpd_reply_opts){.www_authenticate = www});
 }
 
 /* Sends the calling thread's last error (message copied first). */
@@ -204,15 +205,16 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
         if (strcmp(method, routes[i].method) != 0) {
             char d[96];
             snprintf(d, sizeof d, "%.16s is not allowed here; use %s", method, routes[i].method);
-            return httpd_send_error(c, 405, "invalid_request", d, NULL, routes[i].method);
+            return httpd_send_error(c, 405, "invalid_request", d,
+                                    (httpd_reply_opts){.allow = routes[i].method});
         }
         switch (routes[i].id) {
         case 1:
             return httpd_send_text(c, 200, "application/json", s->metadata, strlen(s->metadata),
-                                   false, NULL, NULL);
+                                   (httpd_reply_opts){0});
         case 2:
             return httpd_send_text(c, 200, "application/json", s->as_metadata,
-                                   strlen(s->as_metadata), false, NULL, NULL);
+                                   strlen(s->as_metadata), (httpd_reply_opts){0});
         case 3:
             return svc_handle_token(s, c, body);
         case 4:
@@ -234,10 +236,11 @@ static enum MHD_Result dispatch(tes_issuer *s, struct MHD_Connection *c, const c
     size_t digits = n ? strspn(n, "0123456789") : 0;
     if (n && digits >= 1 && digits <= 9 && n[digits] == '\0' && n[0] != '0') {
         if (strcmp(method, "GET") != 0)
-            return httpd_send_error(c, 405, "invalid_request", "use GET", NULL, "GET");
+            return httpd_send_error(c, 405, "invalid_request", "use GET",
+                                    (httpd_reply_opts){.allow = "GET"});
         return svc_handle_status(s, c, strtoll(n, NULL, 10));
     }
-    return httpd_send_error(c, 404, "not_found", "no such endpoint", NULL, NULL);
+    return httpd_send_error(c, 404, "not_found", "no such endpoint", (httpd_reply_opts){0});
 }
 
 /* The HTTP layer's handler: a whole request, its body bounded. */

@@ -429,7 +429,7 @@ static bool issue_and_answer(cred_call *x)
         one_device = one_device && strcmp(b->ids[b->cap + i], b->ids[b->cap]) == 0;
     if (resp != NULL && one_device)
         json_object_set_new(resp, "device_id", json_string(b->ids[b->cap]));
-    x->ret = httpd_send_json(x->c, 200, resp, true, NULL, NULL);
+    x->ret = httpd_send_json(x->c, 200, resp, (httpd_reply_opts){.no_store = true});
     ok = true;
 out:
     json_decref(list);
@@ -448,7 +448,8 @@ enum MHD_Result svc_handle_credential(tes_issuer *s, struct MHD_Connection *c, c
     if (!bearer_token(c, x.token, &why)) {
         if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION) == NULL)
             /* RFC 6750 §3.1: no error code in the challenge when no token was sent. */
-            return httpd_send_error(c, 401, "invalid_token", why, "Bearer", NULL);
+            return httpd_send_error(c, 401, "invalid_token", why,
+                                    (httpd_reply_opts){.www_authenticate = "Bearer"});
         return svc_send_error(c, TES_ERR_TOKEN, why);
     }
     if (svc_rl_touch(s, "token", x.token, strlen(x.token), 1) > s->rate_limit) {

@@ -57,7 +57,8 @@ enum MHD_Result svc_handle_status(tes_issuer *s, struct MHD_Connection *c, int64
         if (err == TES_OK && list > 1)
             err = tes_registry_status_series(r, s->status_base, &current);
         if (err == TES_OK && list > 1 && list > current)
-            return httpd_send_error(c, 404, "not_found", "no such status list", NULL, NULL);
+            return httpd_send_error(c, 404, "not_found", "no such status list",
+                                    (httpd_reply_opts){0});
         if (err == TES_OK)
             err = build_status(s, list, now, &tok);
         if (err != TES_OK) {
@@ -175,6 +176,6 @@ enum MHD_Result svc_handle_lost(tes_issuer *s, struct MHD_Connection *c, const t
         return svc_send_last_error(c, err, NULL);
     /* The next status list served says so (no wait for the service's cache). */
     svc_status_cache_drop(s);
-    return httpd_send_json(c, 200, json_pack("{s:I}", "suspended", (json_int_t)changed), true, NULL,
-                           NULL);
+    return httpd_send_json(c, 200, json_pack("{s:I}", "suspended", (json_int_t)changed),
+                           (httpd_reply_opts){.no_store = true});
 }

@@ -75,7 +75,7 @@ enum MHD_Result svc_handle_token(tes_issuer *s, struct MHD_Connection *c, const 
     json_t *v = json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
                           "expires_in", (json_int_t)s->token_lifetime);
     tes_wipe(token, sizeof token);
-    ret = httpd_send_json(c, 200, v, true, NULL, NULL);
+    ret = httpd_send_json(c, 200, v, (httpd_reply_opts){.no_store = true});
 out:
     tes_wipe(req, sizeof *req);
     free(req);
@@ -101,5 +101,6 @@ enum MHD_Result svc_handle_nonce(tes_issuer *s, struct MHD_Connection *c)
         err = tes_registry_nonce_new(r, now_of(s), s->nonce_lifetime, nonce);
     if (err != TES_OK)
         return svc_send_last_error(c, err, NULL);
-    return httpd_send_json(c, 200, json_pack("{s:s}", "c_nonce", nonce), true, NULL, NULL);
+    return httpd_send_json(c, 200, json_pack("{s:s}", "c_nonce", nonce),
+                           (httpd_reply_opts){.no_store = true});
 }

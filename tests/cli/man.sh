@@ -108,6 +108,10 @@ run 2 "unknown option" tes wallet enrol --no-such-option
 grep_in "$T/err" "unknown option '--no-such-option'" "the unknown option is named"
 run 2 "an option of another subcommand" tes wallet list --wallet x --pin-fd 3
 grep_in "$T/err" "unknown option '--pin-fd'" "wallet list has no --pin-fd"
+run 2 "--json where the table has none" tes wallet pin set --wallet x --json
+grep_in "$T/err" "unknown option '--json'" "wallet pin has no --json"
+run 2 "pin status reads no PIN" tes wallet pin status --wallet x --pin-fd 3
+grep_in "$T/err" "unknown option '--pin-fd'" "wallet pin status has no --pin-fd"
 
 # every switch over a table's options handles exactly the table's options: for each
 # cli_getopt_for("NAME", ...) the cases up to the end of the function

@@ -25,7 +25,7 @@ patterns=(
     '\bgetentropy[[:space:]]*\('
     '/dev/u?random'
     '\barc4random'
-    '\b(s?rand|s?random|drand48|lrand48|mrand48|rand_r)\('                  # libc PRNGs
+    '\b(s?rand|s?random|drand48|erand48|lrand48|nrand48|mrand48|jrand48|rand_r)\('  # libc PRNGs (no space: "random (16)" in prose is fine)
 )
 
 offenders=$(mktemp)

@@ -174,6 +174,7 @@ static bool peer_closed(int fd, int ms, tes_buf *got)
 typedef struct raw_resp {
     int status;
     char body[4096];
+    char headers[8192]; /* the header lines, each after "\r\n" */
     bool conn_close;
 } raw_resp;
 
@@ -193,6 +194,7 @@ static bool parse_resp(const tes_buf *raw, raw_resp *r)
         return false;
     *hend = '\0';
     r->conn_close = strcasestr(text, "\r\nConnection: close") != NULL;
+    snprintf(r->headers, sizeof r->headers, "%s", text);
     snprintf(r->body, sizeof r->body, "%s", hend + 4);
     return true;
 }
@@ -212,6 +214,14 @@ static bool raw_request(int port, const char *from, const char *req, size_t len,
     ok = ok && parse_resp(&got, r);
     tes_buf_free(&got);
     return ok;
+}
+
+/* Whether the answer has the header line starting with line ("Allow: GET"). */
+static bool has_header(const raw_resp *r, const char *line)
+{
+    char want[256];
+    snprintf(want, sizeof want, "\r\n%s", line);
+    return strcasestr(r->headers, want) != NULL;
 }
 
 #define RAW(port, text, r) raw_request((port), CLIENT, (text), sizeof(text) - 1, 10000, (r))
@@ -537,6 +547,38 @@ TEST(framing_and_url_refused)
           r.status == 200 && strstr(r.body, "c_nonce"));
     CHECK(RAW(port, "GET /status/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r) &&
           r.status == 200);
+
+    /* The headers each answer names (httpd_reply_opts): no-store on nonces and
+     * every error, Allow on a 405, WWW-Authenticate on a 401, none on metadata. */
+    CHECK(RAW(port,
+              "POST /nonce HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: "
+              "close\r\n\r\n",
+              &r) &&
+          r.status == 200 && has_header(&r, "Cache-Control: no-store") &&
+          !has_header(&r, "Allow:") && !has_header(&r, "WWW-Authenticate:"));
+    CHECK(RAW(port, "GET /nonce HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r) &&
+          r.status == 405 && has_header(&r, "Allow: POST") &&
+          has_header(&r, "Cache-Control: no-store") && !has_header(&r, "WWW-Authenticate:"));
+    CHECK(RAW(port,
+              "POST /status/2 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: "
+              "close\r\n\r\n",
+              &r) &&
+          r.status == 405 && has_header(&r, "Allow: GET"));
+    CHECK(RAW(port,
+              "POST /credential HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: "
+              "close\r\n\r\n",
+              &r) &&
+          r.status == 401 && has_header(&r, "WWW-Authenticate: Bearer") &&
+          has_header(&r, "Cache-Control: no-store") && !has_header(&r, "Allow:"));
+    CHECK(RAW(port,
+              "GET /.well-known/openid-credential-issuer HTTP/1.1\r\nHost: x\r\nConnection: "
+              "close\r\n\r\n",
+              &r) &&
+          r.status == 200 && !has_header(&r, "Cache-Control:") && !has_header(&r, "Allow:") &&
+          !has_header(&r, "WWW-Authenticate:"));
+    CHECK(RAW(port, "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", &r) &&
+          r.status == 404 && has_header(&r, "Cache-Control: no-store") &&
+          !has_header(&r, "Allow:"));
     tes_issuer_stop(iss);
 }
 

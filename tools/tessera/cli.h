@@ -104,9 +104,14 @@ tes_err cli_read_file(const char *path, tes_buf *out);
 /* Reads a file holding secret material straight into a secret buffer (no
  * intermediate copies; wiped when freed). */
 tes_err cli_read_secret(const char *path, tes_buf *out);
-/* Writes atomically (0644 public, 0600 secret or personal data); "-" writes
- * standard output, and an existing device or FIFO is written in place. */
-tes_err cli_write_file(const char *path, tes_bytes data, bool secret);
+/* Who may read a file written: everyone, or only the owner (secret or personal data). */
+typedef enum cli_file_access {
+    CLI_FILE_PUBLIC,  /* mode 0644 */
+    CLI_FILE_PRIVATE, /* mode 0600 */
+} cli_file_access;
+/* Writes atomically with the mode readers names; "-" writes standard output,
+ * and an existing device or FIFO is written in place. */
+tes_err cli_write_file(const char *path, tes_bytes data, cli_file_access readers);
 /* Whether cli_write_file(path) can be expected to work (an existing device,
  * FIFO or "-", or a writable directory to create the file in): checked before
  * anything irreversible (spending a single-use copy) happens. */
@@ -237,11 +242,15 @@ int cli_verdict_json(const cli_verdict *v);
 int cli_verdict_human(const char *cmd, const cli_verdict *v);
 
 /* ---- QR codes (qr.c) ---- */
+/* How cli_qr_print colours the code. */
+typedef enum cli_qr_colours {
+    CLI_QR_PLAIN, /* no escape codes: drawn for a dark terminal background */
+    CLI_QR_ANSI,  /* black on white with ANSI colours, whatever the terminal's */
+} cli_qr_colours;
 
 /* Draws text as a QR code on f (two rows of modules per line with half
- * blocks, quiet zone of 4 modules; black on white with ANSI colours when
- * ansi is true, else for a dark terminal background). */
-tes_err cli_qr_print(FILE *f, const char *text, bool ansi);
+ * blocks, quiet zone of 4 modules), coloured as colours says. */
+tes_err cli_qr_print(FILE *f, const char *text, cli_qr_colours colours);
 /* Writes text as a QR code PNG (8 pixels per module, quiet zone 4), atomically. */
 tes_err cli_qr_write_png(const char *path, const char *text);
 /* Decodes the first QR code of a PNG file; *out is a malloc'd NUL-terminated string. */

@@ -183,14 +183,14 @@ static int serve(const char *cmd, const serve_args *a)
     }
     char path[PATH_MAX];
     if (!cli_path_in(path, sizeof(path), a->dir, ISSUER_URL_FILE) ||
-        cli_write_file(path, TES_BYTES(url, strlen(url)), false) != TES_OK) {
+        cli_write_file(path, TES_BYTES(url, strlen(url)), CLI_FILE_PUBLIC) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "%s: recording the URL in %s", cmd, a->dir);
         goto stop;
     }
     if (a->port_file) {
         char p[16];
         int n = snprintf(p, sizeof(p), "%d\n", port);
-        if (cli_write_file(a->port_file, TES_BYTES(p, (size_t)n), false) != TES_OK) {
+        if (cli_write_file(a->port_file, TES_BYTES(p, (size_t)n), CLI_FILE_PUBLIC) != TES_OK) {
             rc = cli_fail(CLI_EXIT_USAGE, "%s: writing --port-file", cmd);
             goto stop;
         }
@@ -501,7 +501,8 @@ static int enrol(const char *cmd, const enrol_args *a)
         printf("credential offer (for the citizen's wallet; 'tessera wallet enrol --offer-file F'):\n");
         printf("offer: %s\n", uri);
         fflush(stdout);
-        if (cli_qr_print(stdout, uri, isatty(STDOUT_FILENO)) != TES_OK) {
+        if (cli_qr_print(stdout, uri, isatty(STDOUT_FILENO) ? CLI_QR_ANSI : CLI_QR_PLAIN) !=
+            TES_OK) {
             rc = cli_fail(CLI_EXIT_USAGE, "%s: drawing the QR code", cmd);
             goto out;
         }

@@ -188,7 +188,7 @@ static int issue(const issue_args *a)
         rc = cli_fail(cli_exit_for(e), "issuing %s", a->doctype);
         goto done;
     }
-    if (cli_write_file(a->out, tes_buf_bytes(&out), true) != TES_OK) {
+    if (cli_write_file(a->out, tes_buf_bytes(&out), CLI_FILE_PRIVATE) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "writing the credential");
         goto done;
     }

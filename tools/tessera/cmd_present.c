@@ -293,7 +293,7 @@ static int present_wallet(const present_args *a)
         rc = cli_se_fail(&w, e, "present: credential %lld", (long long)a->credential);
         goto done;
     }
-    if (cli_write_file(a->out, tes_buf_bytes(&out), true) != TES_OK) {
+    if (cli_write_file(a->out, tes_buf_bytes(&out), CLI_FILE_PRIVATE) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
         goto done;
     }
@@ -374,7 +374,7 @@ static int present_file(const present_args *a)
         rc = cli_fail(cli_exit_for(e), "presenting %s", a->mdoc);
         goto done;
     }
-    if (cli_write_file(a->out, tes_buf_bytes(&out), true) != TES_OK) {
+    if (cli_write_file(a->out, tes_buf_bytes(&out), CLI_FILE_PRIVATE) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "writing the response");
         goto done;
     }

@@ -113,8 +113,8 @@ static int write_portrait(const char *cmd, const tes_mdoc_result *r, const char 
             int rc = CLI_EXIT_OK;
             if (doc.nodes[0].type != TES_CBOR_BYTES)
                 rc = cli_error(CLI_EXIT_FAIL, "%s: the portrait is not a byte string", cmd);
-            else if (cli_write_file(path, TES_BYTES(doc.nodes[0].data, doc.nodes[0].len), true) !=
-                     TES_OK)
+            else if (cli_write_file(path, TES_BYTES(doc.nodes[0].data, doc.nodes[0].len),
+                                    CLI_FILE_PRIVATE) != TES_OK)
                 rc = cli_fail(CLI_EXIT_USAGE, "%s: writing the portrait", cmd);
             else
                 fprintf(stderr, "portrait (%zu bytes) written to %s\n", (size_t)doc.nodes[0].len,

@@ -181,8 +181,13 @@ static int cmd_init(int argc, char **argv)
 
 /* ---- common option parsing for --wallet / --pin-fd / --json ---- */
 
-static int parse_wallet_opts(const char *cmd, int argc, char **argv, bool allow_pin,
-                             bool allow_json, wopts *o)
+/* Whether this command reads --pin-fd: "wallet pin status" shares the table of
+ * "wallet pin" but asks for nothing. (--json needs no such rule: each command's
+ * getopt table from commands.c holds it only where it belongs.) */
+enum pin_fd_rule { PIN_FD_REFUSED, PIN_FD_READ };
+
+static int parse_wallet_opts(const char *cmd, int argc, char **argv, enum pin_fd_rule pin_fd,
+                             wopts *o)
 {
     cli_getopt opts;
     cli_getopt_for(cmd, &opts);
@@ -196,15 +201,13 @@ static int parse_wallet_opts(const char *cmd, int argc, char **argv, bool allow_
             o->wallet = optarg;
             break;
         case 'p':
-            if (!allow_pin)
+            if (pin_fd == PIN_FD_REFUSED)
                 return cli_usage_error(cmd, "unknown option '--pin-fd'");
             if (!cli_parse_fd(optarg, &o->pin_fd))
                 return cli_usage_error(cmd, "--pin-fd needs a file descriptor number, not '%s'",
                                        optarg);
             break;
         case 'j':
-            if (!allow_json)
-                return cli_usage_error(cmd, "unknown option '--json'");
             o->json = true;
             break;
         case 'h':
@@ -268,7 +271,8 @@ static int cmd_pin(int argc, char **argv)
                                what);
     const char *cmd = "wallet pin";
     wopts o;
-    int rc = parse_wallet_opts(cmd, argc - 1, argv + 1, op != STATUS, false, &o);
+    int rc =
+        parse_wallet_opts(cmd, argc - 1, argv + 1, op == STATUS ? PIN_FD_REFUSED : PIN_FD_READ, &o);
     if (rc >= 0)
         return rc;
     cli_wallet w;
@@ -324,7 +328,7 @@ static int cmd_list(int argc, char **argv)
 {
     const char *cmd = "wallet list";
     wopts o;
-    int rc = parse_wallet_opts(cmd, argc, argv, false, true, &o);
+    int rc = parse_wallet_opts(cmd, argc, argv, PIN_FD_REFUSED, &o);
     if (rc >= 0)
         return rc;
     cli_wallet w;
@@ -428,7 +432,7 @@ static int cmd_log(int argc, char **argv)
 {
     const char *cmd = "wallet log";
     wopts o;
-    int rc = parse_wallet_opts(cmd, argc, argv, false, true, &o);
+    int rc = parse_wallet_opts(cmd, argc, argv, PIN_FD_REFUSED, &o);
     if (rc >= 0)
         return rc;
     cli_wallet w;
@@ -591,7 +595,7 @@ static int cmd_keygen(int argc, char **argv)
         rc = cli_se_fail(&w, e, "%s: reading the public key of %s", cmd, id);
         goto out;
     }
-    if (out && cli_write_file(out, tes_buf_bytes(&pem), false) != TES_OK) {
+    if (out && cli_write_file(out, tes_buf_bytes(&pem), CLI_FILE_PUBLIC) != TES_OK) {
         rc = cli_fail(CLI_EXIT_USAGE, "%s: writing the public key", cmd);
         goto out;
     }
@@ -601,7 +605,7 @@ static int cmd_keygen(int argc, char **argv)
             rc = cli_se_fail(&w, e, "%s: attesting key %s", cmd, id);
             goto out;
         }
-        if (cli_write_file(att_out, tes_buf_bytes(&chain), false) != TES_OK) {
+        if (cli_write_file(att_out, tes_buf_bytes(&chain), CLI_FILE_PUBLIC) != TES_OK) {
             rc = cli_fail(CLI_EXIT_USAGE, "%s: writing the attestation", cmd);
             goto out;
         }

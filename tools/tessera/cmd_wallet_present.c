@@ -349,7 +349,8 @@ static int open_tcp(const present_args *a, const tes_engagement *eng, tes_tcp_li
         printf("Show this QR code to the reader (device engagement, a fresh key for this "
                "session):\n");
         fflush(stdout);
-        if (cli_qr_print(stdout, text, isatty(STDOUT_FILENO)) != TES_OK) {
+        if (cli_qr_print(stdout, text, isatty(STDOUT_FILENO) ? CLI_QR_ANSI : CLI_QR_PLAIN) !=
+            TES_OK) {
             cli_fail(rc, "%s: drawing the QR code", cmd);
             goto out;
         }
@@ -366,7 +367,7 @@ static int open_tcp(const present_args *a, const tes_engagement *eng, tes_tcp_li
     }
     if (a->uri_out) {
         uri.ptr[uri.len - 1] = '\n';
-        e = cli_write_file(a->uri_out, tes_buf_bytes(&uri), false);
+        e = cli_write_file(a->uri_out, tes_buf_bytes(&uri), CLI_FILE_PUBLIC);
         uri.ptr[uri.len - 1] = '\0';
         if (e != TES_OK) {
             rc = cli_fail(CLI_EXIT_USAGE, "%s: writing the URI", cmd);

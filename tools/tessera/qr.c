@@ -31,8 +31,9 @@ static bool dark(const QRcode *q, int x, int y)
     return q->data[y * q->width + x] & 1;
 }
 
-tes_err cli_qr_print(FILE *f, const char *text, bool ansi)
+tes_err cli_qr_print(FILE *f, const char *text, cli_qr_colours colours)
 {
+    bool ansi = colours == CLI_QR_ANSI;
     QRcode *q = encode(text);
     if (q == NULL)
         return TES_ERR_NOMEM;
@@ -104,7 +105,7 @@ tes_err cli_qr_write_png(const char *path, const char *text)
     if (out.failed)
         e = tes_err_set(TES_ERR_NOMEM, "out of memory writing the QR code PNG");
     else
-        e = cli_write_file(path, tes_buf_bytes(&out), true);
+        e = cli_write_file(path, tes_buf_bytes(&out), CLI_FILE_PRIVATE);
 out:
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
     free(row);

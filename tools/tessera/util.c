@@ -113,7 +113,7 @@ tes_err cli_read_secret(const char *path, tes_buf *out)
     return TES_OK;
 }
 
-tes_err cli_write_file(const char *path, tes_bytes data, bool secret)
+tes_err cli_write_file(const char *path, tes_bytes data, cli_file_access readers)
 {
     if (strcmp(path, "-") == 0) {
         /* standard output, written directly (never replaced by a file) */
@@ -129,7 +129,7 @@ tes_err cli_write_file(const char *path, tes_bytes data, bool secret)
         }
         return TES_OK;
     }
-    return tes_file_write(path, data, secret ? 0600 : 0644);
+    return tes_file_write(path, data, readers == CLI_FILE_PRIVATE ? 0600 : 0644);
 }
 
 tes_err cli_check_output(const char *path)
