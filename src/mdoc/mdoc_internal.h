@@ -38,6 +38,77 @@ void mdoc_device_auth_bytes(tes_buf *out, tes_bytes transcript, tes_bytes doctyp
                             tes_bytes device_ns_bytes);
 
 /*
+ * Verifying a DeviceResponse (tes_mdoc_verify), in four files: verify.c walks the
+ * DeviceResponse and each Document, verify_mso.c checks the MSO, verify_items.c the
+ * issuer-signed items, verify_device.c DeviceSigned. Each check returns TES_OK or sets the
+ * error (code and message naming document v->doc_index) and returns it.
+ */
+typedef struct mdoc_vctx {
+    const tes_mdoc_verify_opts *o;
+    tes_bytes transcript;        /* plain SessionTranscript */
+    tes_bytes transcript_tagged; /* SessionTranscriptBytes */
+    size_t doc_index;
+} mdoc_vctx;
+
+/* Limits for every CBOR the verifier parses. */
+extern const tes_cbor_limits mdoc_verify_limits;
+
+/* The MSO, parsed. */
+#define MDOC_MSO_NODES 160 /* an MSO with ~50 digests; larger ones spill to the heap */
+
+typedef struct mdoc_mso {
+    tes_cbor_node nodes[MDOC_MSO_NODES];
+    tes_cbor_doc doc;
+    tes_hash hash;
+    uint32_t value_digests, device_key_info;
+    int64_t expected_update;
+    bool has_expected_update;
+} mdoc_mso;
+
+/* 18013-5 §9.1.2.4: DigestID = uint, below 2^31; digest IDs unique per namespace
+ * (the CBOR decoder refuses duplicate map keys). */
+#define MDOC_DIGEST_ID_LIMIT (1u << 31)
+
+/* verify_mso.c. The MSO of issuerAuth (its signature checked before) into *m (free m->doc,
+ * also on failure; start it zeroed) and its dates, status into *out. */
+tes_err mdoc_parse_mso(const mdoc_vctx *v, const tes_cose_msg *auth, tes_bytes doctype,
+                       mdoc_mso *m, tes_mdoc_document *out);
+/* The MSO's dates against the document signer certificate ds and the evaluation time. */
+tes_err mdoc_check_validity(const mdoc_vctx *v, const tes_mdoc_document *doc,
+                            const tes_cert_info *ds);
+/* True when the array at node a (of text, checked before) holds `text`. */
+bool mdoc_text_in_array(const tes_cbor_doc *d, uint32_t a, tes_bytes text);
+
+/* verify_items.c. The shape of IssuerNameSpaces at node ns_map (TES_CBOR_NONE: none) and the
+ * number of its items. */
+tes_err mdoc_count_items(const mdoc_vctx *v, const tes_cbor_doc *d, uint32_t ns_map, size_t *n);
+/* Every disclosed item against its MSO digest, into out->elems (room for n_items). */
+tes_err mdoc_check_disclosed(const mdoc_vctx *v, const tes_cbor_doc *d, uint32_t ns_map,
+                             const mdoc_mso *m, tes_mdoc_document *out, size_t n_items);
+/* issuing_country / issuing_jurisdiction of the n elements against the document signer. */
+tes_err mdoc_check_issuing_country(const mdoc_vctx *v, const tes_mdoc_element *el, size_t n,
+                                   const tes_cert_info *ds);
+
+/* verify_device.c. DeviceSigned at node dev_signed: its elements appended to out->elems
+ * from first_free (room for cap), its signature or MAC checked. */
+tes_err mdoc_check_device(const mdoc_vctx *v, const tes_cbor_doc *d, uint32_t dev_signed,
+                          const mdoc_mso *m, tes_bytes doctype, tes_mdoc_document *out,
+                          size_t first_free, size_t cap);
+/* An upper bound of the device-signed elements of DeviceSigned at node dev_signed. */
+size_t mdoc_count_device_elems(const tes_cbor_doc *d, uint32_t dev_signed);
+
+/* Namespace and element name of an item, printable, for error messages. */
+typedef struct mdoc_item_names {
+    char ns[96], el[96];
+} mdoc_item_names;
+
+static inline void mdoc_name_item(mdoc_item_names *n, tes_bytes ns, tes_bytes el)
+{
+    tes_text_printable(n->ns, sizeof(n->ns), ns);
+    tes_text_printable(n->el, sizeof(n->el), el);
+}
+
+/*
  * Test hooks. Deliberate flaws for the negative test matrix ("sign, then
  * corrupt X", as t_cose's test options do): each makes exactly one thing wrong
  * in an otherwise correct, correctly signed credential or response.

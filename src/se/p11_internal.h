@@ -1,8 +1,9 @@
 /*
  * Private to src/se/: what the files of the PKCS#11 backend share
- * (pkcs11.c: the module, slots and key operations; p11_errors.c: CKR names and
- * their Tessera errors; p11_state.c: Tessera's PIN counters and key flags file;
- * p11_pin.c: the PIN and PUK logic). The design notes are pkcs11.c's.
+ * (pkcs11.c: the module, slots, login and the ops table; pkcs11_keys.c: the
+ * key operations; p11_errors.c: CKR names and their Tessera errors;
+ * p11_state.c: Tessera's PIN counters and key flags file; p11_pin.c: the PIN
+ * and PUK logic). The design notes are pkcs11.c's.
  */
 #ifndef TES_SE_P11_INTERNAL_H
 #define TES_SE_P11_INTERNAL_H
@@ -92,5 +93,17 @@ void p11_remember_pin(p11_se *s, const char *pin);
  * verification keep working. Not a guess: that PIN was verified; if it no
  * longer works (changed elsewhere) it is forgotten. */
 void p11_restore_login(p11_se *s);
+
+/* pkcs11_keys.c: the key operations behind tes_se_ops, called with s->mu held;
+ * arguments, errors and ownership as in tes_se_ops (se.h). */
+tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, char id[TES_SE_ID_MAX]);
+tes_err p11_key_info_locked(p11_se *s, const char *id, tes_se_key_info *out);
+tes_err p11_public_key_locked(p11_se *s, const char *id, tes_key **out);
+tes_err p11_sign_locked(p11_se *s, const char *id, const char *pin, tes_bytes msg, uint8_t *sig,
+                        size_t *sig_len);
+tes_err p11_key_agreement_locked(p11_se *s, const char *id, const char *pin, const tes_key *peer,
+                                 uint8_t out[TES_MAX_COORD], size_t *out_len);
+tes_err p11_delete_key_locked(p11_se *s, const char *id);
+tes_err p11_list_keys_locked(p11_se *s, char (*ids)[TES_SE_ID_MAX], size_t max, size_t *n);
 
 #endif

@@ -61,6 +61,11 @@
  *   - A log entry's at (a credential's created_at) of 0 means the store's clock
  *     (tes_store_opts) now. relying_party and outcome are
  *     required; elements may be NULL (stored as "").
+ *
+ * Files of the store
+ *   This file: opening, recognising and migrating the store, its prepared
+ *   statements and transactions. store_creds.c: credentials and copies.
+ *   store_log.c: the log and the settings. Shared: store_internal.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -73,8 +78,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tessera/store.h"
 #include "store/sqlite_file.h"
+#include "store/store_internal.h"
 
 /* PRAGMA application_id of a Tessera wallet store: "TESW". */
 #define TES_STORE_APP_ID 0x54455357
@@ -132,28 +137,6 @@ static const char *const migrations[] = {
 static const char *const required_tables[] = {"migrations", "credentials", "copies", "log",
                                               "settings"};
 
-/* Prepared statements, kept for the life of the connection. */
-enum {
-    ST_BEGIN,
-    ST_COMMIT,
-    ST_ROLLBACK,
-    ST_CRED_INSERT,
-    ST_COPY_INSERT,
-    ST_COPY_BY_KEY,
-    ST_LIST,
-    ST_CRED_SINGLE_USE,
-    ST_COPY_PICK_UNUSED,
-    ST_COPY_PICK_LEAST,
-    ST_COPY_COUNT,
-    ST_COPY_MARK,
-    ST_CRED_DELETE,
-    ST_LOG_INSERT,
-    ST_LOG_LIST,
-    ST_SET,
-    ST_GET,
-    ST_COUNT
-};
-
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -187,13 +170,6 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_GET] = "SELECT value FROM settings WHERE key = ?1",
 };
 
-struct tes_store {
-    sqlite3 *db;
-    sqlite3_stmt *st[ST_COUNT];
-    char *path; /* as opened: counted in sqlite_file's table of open files */
-    tes_clock clock; /* the opener's (tes_store_opts) */
-};
-
 /* ------------------------------------------------------------------ errors */
 
 /* Maps an SQLite result code (with the connection's message) to a tes_err and
@@ -207,26 +183,26 @@ static const sqlite_file_kind store_kind = {
     .version = TES_STORE_VERSION,
 };
 
-static tes_err sql_fail(sqlite3 *db, int rc, const char *what)
+tes_err store_sql_fail(sqlite3 *db, int rc, const char *what)
 {
     return sqlite_file_fail(&store_kind, db, rc, what);
 }
 
-static tes_err nomem(const char *what)
+tes_err store_nomem(const char *what)
 {
     return tes_err_set(TES_ERR_NOMEM, "store: %s: out of memory", what);
 }
 
 /* -------------------------------------------------------------- statements */
 
-static tes_err stmt_get(tes_store *s, int which, sqlite3_stmt **out)
+tes_err store_stmt_get(tes_store *s, int which, sqlite3_stmt **out)
 {
     if (!s->st[which]) {
         int rc = sqlite3_prepare_v3(s->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
                                     &s->st[which], NULL);
         if (rc != SQLITE_OK) {
             s->st[which] = NULL;
-            return sql_fail(s->db, rc, "preparing a statement");
+            return store_sql_fail(s->db, rc, "preparing a statement");
         }
     }
     *out = s->st[which];
@@ -234,7 +210,7 @@ static tes_err stmt_get(tes_store *s, int which, sqlite3_stmt **out)
 }
 
 /* Resets a statement after use (keeps it prepared, drops its bindings). */
-static void stmt_done(sqlite3_stmt *st)
+void store_stmt_done(sqlite3_stmt *st)
 {
     if (st) {
         sqlite3_reset(st);
@@ -246,39 +222,39 @@ static void stmt_done(sqlite3_stmt *st)
 static tes_err stmt_exec(tes_store *s, int which, const char *what)
 {
     sqlite3_stmt *st = NULL;
-    tes_err e = stmt_get(s, which, &st);
+    tes_err e = store_stmt_get(s, which, &st);
     if (e)
         return e;
     int rc = sqlite3_step(st);
-    e = rc == SQLITE_DONE ? TES_OK : sql_fail(s->db, rc, what);
-    stmt_done(st);
+    e = rc == SQLITE_DONE ? TES_OK : store_sql_fail(s->db, rc, what);
+    store_stmt_done(st);
     return e;
 }
 
-static tes_err bind_text(tes_store *s, sqlite3_stmt *st, int i, const char *v)
+tes_err store_bind_text(tes_store *s, sqlite3_stmt *st, int i, const char *v)
 {
     int rc = sqlite3_bind_text(st, i, v ? v : "", -1, SQLITE_STATIC);
-    return rc == SQLITE_OK ? TES_OK : sql_fail(s->db, rc, "binding a parameter");
+    return rc == SQLITE_OK ? TES_OK : store_sql_fail(s->db, rc, "binding a parameter");
 }
 
-static tes_err bind_int(tes_store *s, sqlite3_stmt *st, int i, int64_t v)
+tes_err store_bind_int(tes_store *s, sqlite3_stmt *st, int i, int64_t v)
 {
     int rc = sqlite3_bind_int64(st, i, v);
-    return rc == SQLITE_OK ? TES_OK : sql_fail(s->db, rc, "binding a parameter");
+    return rc == SQLITE_OK ? TES_OK : store_sql_fail(s->db, rc, "binding a parameter");
 }
 
-static tes_err bind_blob(tes_store *s, sqlite3_stmt *st, int i, tes_bytes v)
+tes_err store_bind_blob(tes_store *s, sqlite3_stmt *st, int i, tes_bytes v)
 {
     if (v.len > INT_MAX)
         return tes_err_set(TES_ERR_ARG, "store: mdoc of %zu bytes is too large", v.len);
     /* zeroblob for empty: a NULL pointer would bind SQL NULL. */
     int rc = v.len ? sqlite3_bind_blob(st, i, v.ptr, (int)v.len, SQLITE_STATIC)
                    : sqlite3_bind_zeroblob(st, i, 0);
-    return rc == SQLITE_OK ? TES_OK : sql_fail(s->db, rc, "binding a parameter");
+    return rc == SQLITE_OK ? TES_OK : store_sql_fail(s->db, rc, "binding a parameter");
 }
 
 /* Copies a text column (never NULL on success). */
-static char *col_text(sqlite3_stmt *st, int i)
+char *store_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     int n = sqlite3_column_bytes(st, i);
@@ -293,7 +269,7 @@ static char *col_text(sqlite3_stmt *st, int i)
 
 /* ------------------------------------------------------------ transactions */
 
-static tes_err tx_begin(tes_store *s)
+tes_err store_tx_begin(tes_store *s)
 {
     return stmt_exec(s, ST_BEGIN, "starting a transaction");
 }
@@ -304,9 +280,9 @@ static void tx_rollback(tes_store *s)
     if (sqlite3_get_autocommit(s->db))
         return; /* nothing open (or SQLite already rolled back) */
     sqlite3_stmt *st = NULL;
-    if (stmt_get(s, ST_ROLLBACK, &st) == TES_OK) {
+    if (store_stmt_get(s, ST_ROLLBACK, &st) == TES_OK) {
         (void)sqlite3_step(st);
-        stmt_done(st);
+        store_stmt_done(st);
     } else {
         (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     }
@@ -322,7 +298,7 @@ static tes_err tx_commit(tes_store *s)
 }
 
 /* Ends a transaction: commit when e is TES_OK, otherwise roll back. */
-static tes_err tx_end(tes_store *s, tes_err e)
+tes_err store_tx_end(tes_store *s, tes_err e)
 {
     if (e) {
         tx_rollback(s);
@@ -335,7 +311,7 @@ static tes_err tx_end(tes_store *s, tes_err e)
 
 static tes_err migrate(tes_store *s, const char *path)
 {
-    tes_err e = tx_begin(s);
+    tes_err e = store_tx_begin(s);
     if (e)
         return e;
     /* Re-read inside the write lock: another process may have migrated meanwhile. */
@@ -351,7 +327,7 @@ static tes_err migrate(tes_store *s, const char *path)
         if (!(e = sqlite_file_exec(&store_kind, s->db, migrations[v], "migrating the schema")))
             e = sqlite_file_exec(&store_kind, s->db, book, "recording the migration");
     }
-    return tx_end(s, e);
+    return store_tx_end(s, e);
 }
 
 static tes_err check_tables(tes_store *s, const char *path)
@@ -360,7 +336,7 @@ static tes_err check_tables(tes_store *s, const char *path)
     int rc = sqlite3_prepare_v2(
         s->db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1", -1, &st, NULL);
     if (rc != SQLITE_OK)
-        return sql_fail(s->db, rc, "reading the schema");
+        return store_sql_fail(s->db, rc, "reading the schema");
     tes_err e = TES_OK;
     for (size_t i = 0; !e && i < sizeof required_tables / sizeof required_tables[0]; i++) {
         sqlite3_reset(st);
@@ -371,7 +347,7 @@ static tes_err check_tables(tes_store *s, const char *path)
             e = tes_err_set(TES_ERR_STORE_CORRUPT, "store: %s is damaged: table %s is missing",
                             path, required_tables[i]);
         else if (rc != SQLITE_ROW)
-            e = sql_fail(s->db, rc, "reading the schema");
+            e = store_sql_fail(s->db, rc, "reading the schema");
     }
     sqlite3_finalize(st);
     return e;
@@ -394,7 +370,7 @@ tes_err tes_store_open_with(const char *path, const tes_store_opts *o, tes_store
     if (!e && (!s || !(s->path = strdup(path)))) {
         free(s);
         s = NULL;
-        e = nomem("opening");
+        e = store_nomem("opening");
     }
     if (s)
         s->clock = o && o->clock ? *o->clock : tes_clock_system();
@@ -410,7 +386,7 @@ tes_err tes_store_open_with(const char *path, const tes_store_opts *o, tes_store
     if (e)
         return e;
     if (rc != SQLITE_OK) {
-        e = s->db ? sql_fail(s->db, rc, "opening") : nomem("opening");
+        e = s->db ? store_sql_fail(s->db, rc, "opening") : store_nomem("opening");
         goto fail;
     }
     sqlite3_extended_result_codes(s->db, 1);
@@ -426,7 +402,7 @@ tes_err tes_store_open_with(const char *path, const tes_store_opts *o, tes_store
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        e = sql_fail(s->db, rc, "switching to WAL");
+        e = store_sql_fail(s->db, rc, "switching to WAL");
         sqlite3_finalize(st);
         goto fail;
     }
@@ -466,425 +442,4 @@ void tes_store_close(tes_store *s)
     sqlite_file_closed(s->path);
     free(s->path);
     free(s);
-}
-
-/* ------------------------------------------------------------ credentials */
-
-tes_err tes_store_add_credential(tes_store *s, const tes_store_cred *meta,
-                                 const tes_store_new_copy *copies, size_t n, bool single_use,
-                                 int64_t *id)
-{
-    if (!s || !meta || !meta->doctype || !*meta->doctype || !id || (n && !copies))
-        return tes_err_set(TES_ERR_ARG, "store: add_credential needs a store, a doctype and an id "
-                                        "output");
-    if (n == 0)
-        return tes_err_set(TES_ERR_ARG, "store: a credential needs at least one copy");
-    for (size_t i = 0; i < n; i++) {
-        if (!copies[i].key_id || !*copies[i].key_id)
-            return tes_err_set(TES_ERR_ARG, "store: copy %zu has no key id", i);
-        if (copies[i].mdoc.len == 0 || !copies[i].mdoc.ptr)
-            return tes_err_set(TES_ERR_ARG, "store: copy %zu has no mdoc bytes", i);
-    }
-
-    tes_err e = tx_begin(s);
-    if (e)
-        return e;
-    sqlite3_stmt *st = NULL;
-    int64_t cred = 0;
-    /* A key already serving a stored copy (the same mdoc added again, or
-     * another mdoc for that key): two copies sharing a key would be linkable and
-     * a single-use key could not be shown by both. Checked under the write lock. */
-    for (size_t i = 0; !e && i < n; i++) {
-        int64_t other = 0;
-        bool dup = false;
-        st = NULL;
-        if (!(e = stmt_get(s, ST_COPY_BY_KEY, &st)) &&
-            !(e = bind_text(s, st, 1, copies[i].key_id))) {
-            int rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW) {
-                dup = true;
-                other = sqlite3_column_int64(st, 0);
-            } else if (rc != SQLITE_DONE) {
-                e = sql_fail(s->db, rc, "looking for the key's copies");
-            }
-        }
-        stmt_done(st);
-        if (!e && dup)
-            e = tes_err_set(TES_ERR_EXISTS,
-                            "store: key %s already belongs to a copy of credential %lld (the "
-                            "same credential added twice?)",
-                            copies[i].key_id, (long long)other);
-    }
-    if (e)
-        return tx_end(s, e);
-    if (!(e = stmt_get(s, ST_CRED_INSERT, &st)) && !(e = bind_text(s, st, 1, meta->doctype)) &&
-        !(e = bind_text(s, st, 2, meta->display_name)) &&
-        !(e = bind_text(s, st, 3, meta->issuer)) && !(e = bind_int(s, st, 4, meta->valid_from)) &&
-        !(e = bind_int(s, st, 5, meta->valid_until)) &&
-        !(e = bind_int(s, st, 6, single_use ? 1 : 0)) &&
-        !(e = bind_int(s, st, 7, meta->created_at ? meta->created_at : tes_clock_now(&s->clock))) &&
-        !(e = bind_int(s, st, 8, meta->needs_pin ? 1 : 0))) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-            cred = sqlite3_last_insert_rowid(s->db);
-        else
-            e = sql_fail(s->db, rc, "adding a credential");
-    }
-    stmt_done(st);
-
-    for (size_t i = 0; !e && i < n; i++) {
-        st = NULL;
-        if (!(e = stmt_get(s, ST_COPY_INSERT, &st)) && !(e = bind_int(s, st, 1, cred)) &&
-            !(e = bind_text(s, st, 2, copies[i].key_id)) &&
-            !(e = bind_blob(s, st, 3, copies[i].mdoc))) {
-            int rc = sqlite3_step(st);
-            if (rc != SQLITE_DONE)
-                e = sql_fail(s->db, rc, "adding a copy");
-        }
-        stmt_done(st);
-    }
-    e = tx_end(s, e);
-    if (!e)
-        *id = cred;
-    return e;
-}
-
-void tes_store_creds_free(tes_store_cred *c, size_t n)
-{
-    if (!c)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(c[i].doctype);
-        free(c[i].display_name);
-        free(c[i].issuer);
-    }
-    free(c);
-}
-
-tes_err tes_store_list(tes_store *s, tes_store_cred **out, size_t *n)
-{
-    if (!s || !out || !n)
-        return tes_err_set(TES_ERR_ARG, "store: list needs a store and outputs");
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *st = NULL;
-    tes_err e = stmt_get(s, ST_LIST, &st);
-    if (e)
-        return e;
-    tes_store_cred *arr = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            tes_store_cred *na = realloc(arr, ncap * sizeof *na);
-            if (!na) {
-                e = nomem("listing credentials");
-                break;
-            }
-            arr = na;
-            cap = ncap;
-        }
-        tes_store_cred *c = &arr[len];
-        memset(c, 0, sizeof *c);
-        len++;
-        c->id = sqlite3_column_int64(st, 0);
-        c->doctype = col_text(st, 1);
-        c->display_name = col_text(st, 2);
-        c->issuer = col_text(st, 3);
-        c->valid_from = sqlite3_column_int64(st, 4);
-        c->valid_until = sqlite3_column_int64(st, 5);
-        c->created_at = sqlite3_column_int64(st, 6);
-        c->copies = sqlite3_column_int64(st, 7);
-        c->unused_copies = sqlite3_column_int64(st, 8);
-        c->single_use = sqlite3_column_int64(st, 9) != 0;
-        c->needs_pin = sqlite3_column_int64(st, 10) != 0;
-        if (!c->doctype || !c->display_name || !c->issuer) {
-            e = nomem("listing credentials");
-            break;
-        }
-    }
-    if (!e && rc != SQLITE_DONE)
-        e = sql_fail(s->db, rc, "listing credentials");
-    stmt_done(st);
-    if (e) {
-        tes_store_creds_free(arr, len);
-        return e;
-    }
-    *out = arr;
-    *n = len;
-    return TES_OK;
-}
-
-void tes_store_copy_free(tes_store_copy *c)
-{
-    if (!c)
-        return;
-    free(c->key_id);
-    tes_buf_free(&c->mdoc);
-    memset(c, 0, sizeof *c);
-}
-
-/* Runs a statement with one integer parameter expecting one integer row.
- * *found is false when there is no row. */
-static tes_err one_int(tes_store *s, int which, int64_t arg, int64_t *val, bool *found,
-                       const char *what)
-{
-    sqlite3_stmt *st = NULL;
-    tes_err e = stmt_get(s, which, &st);
-    if (e)
-        return e;
-    *found = false;
-    if (!(e = bind_int(s, st, 1, arg))) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *found = true;
-            *val = sqlite3_column_int64(st, 0);
-        } else if (rc != SQLITE_DONE) {
-            e = sql_fail(s->db, rc, what);
-        }
-    }
-    stmt_done(st);
-    return e;
-}
-
-/* Selects a copy (pick statement) into out; *found false when none. */
-static tes_err pick_copy(tes_store *s, int which, int64_t cred_id, tes_store_copy *out, bool *found)
-{
-    sqlite3_stmt *st = NULL;
-    tes_err e = stmt_get(s, which, &st);
-    if (e)
-        return e;
-    *found = false;
-    if (!(e = bind_int(s, st, 1, cred_id))) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            out->id = sqlite3_column_int64(st, 0);
-            out->key_id = col_text(st, 1);
-            const void *blob = sqlite3_column_blob(st, 2);
-            int blen = sqlite3_column_bytes(st, 2);
-            if (blen > 0 && blob)
-                tes_buf_append(&out->mdoc, blob, (size_t)blen);
-            out->use_count = sqlite3_column_int64(st, 3) + 1; /* after this take */
-            if (!out->key_id || out->mdoc.failed || (blen > 0 && !blob))
-                e = nomem("reading a copy");
-            else
-                *found = true;
-        } else if (rc != SQLITE_DONE) {
-            e = sql_fail(s->db, rc, "selecting a copy");
-        }
-    }
-    stmt_done(st);
-    return e;
-}
-
-/* Picks the copy to present and, with take, marks it (one transaction). */
-static tes_err pick_or_take(tes_store *s, int64_t cred_id, tes_store_copy *out, bool take)
-{
-    if (!s || !out)
-        return tes_err_set(TES_ERR_ARG, "store: take_copy needs a store and an output");
-    memset(out, 0, sizeof *out);
-
-    tes_err e = tx_begin(s);
-    if (e)
-        return e;
-    int64_t single_use = 0, total = 0;
-    bool found = false;
-    e = one_int(s, ST_CRED_SINGLE_USE, cred_id, &single_use, &found, "reading a credential");
-    if (!e && !found)
-        e = tes_err_set(TES_ERR_NOT_FOUND, "store: no credential %lld", (long long)cred_id);
-    if (!e)
-        e = pick_copy(s, single_use ? ST_COPY_PICK_UNUSED : ST_COPY_PICK_LEAST, cred_id, out,
-                      &found);
-    if (!e && !found) {
-        e = one_int(s, ST_COPY_COUNT, cred_id, &total, &found, "counting copies");
-        if (!e && single_use)
-            e = tes_err_set(TES_ERR_KEY_USED,
-                            "store: all %lld single-use copies of credential %lld are used",
-                            (long long)total, (long long)cred_id);
-        else if (!e)
-            e = tes_err_set(TES_ERR_NOT_FOUND, "store: credential %lld has no copies",
-                            (long long)cred_id);
-    }
-    if (!e && take) {
-        sqlite3_stmt *st = NULL;
-        if (!(e = stmt_get(s, ST_COPY_MARK, &st))) {
-            if (!(e = bind_int(s, st, 1, out->id))) {
-                int rc = sqlite3_step(st);
-                if (rc != SQLITE_DONE)
-                    e = sql_fail(s->db, rc, "marking a copy used");
-                else if (sqlite3_changes(s->db) != 1)
-                    e = tes_err_set(TES_ERR_STORE, "store: copy %lld vanished while marking it",
-                                    (long long)out->id);
-            }
-            stmt_done(st);
-        }
-    }
-    e = tx_end(s, e);
-    if (e)
-        tes_store_copy_free(out);
-    return e;
-}
-
-tes_err tes_store_take_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
-{
-    return pick_or_take(s, cred_id, out, true);
-}
-
-tes_err tes_store_peek_copy(tes_store *s, int64_t cred_id, tes_store_copy *out)
-{
-    return pick_or_take(s, cred_id, out, false);
-}
-
-tes_err tes_store_delete_credential(tes_store *s, int64_t cred_id)
-{
-    if (!s)
-        return tes_err_set(TES_ERR_ARG, "store: delete_credential needs a store");
-    tes_err e = tx_begin(s);
-    if (e)
-        return e;
-    sqlite3_stmt *st = NULL;
-    if (!(e = stmt_get(s, ST_CRED_DELETE, &st))) {
-        if (!(e = bind_int(s, st, 1, cred_id))) {
-            int rc = sqlite3_step(st);
-            if (rc != SQLITE_DONE)
-                e = sql_fail(s->db, rc, "deleting a credential");
-            else if (sqlite3_changes(s->db) == 0)
-                e = tes_err_set(TES_ERR_NOT_FOUND, "store: no credential %lld", (long long)cred_id);
-        }
-        stmt_done(st);
-    }
-    return tx_end(s, e);
-}
-
-/* -------------------------------------------------------------------- log */
-
-tes_err tes_store_log_add(tes_store *s, const tes_store_log_entry *le)
-{
-    if (!s || !le || !le->relying_party || !le->outcome)
-        return tes_err_set(TES_ERR_ARG, "store: a log entry needs a relying party and an outcome");
-    tes_err e = tx_begin(s);
-    if (e)
-        return e;
-    sqlite3_stmt *st = NULL;
-    if (!(e = stmt_get(s, ST_LOG_INSERT, &st))) {
-        if (!(e = bind_int(s, st, 1, le->at ? le->at : tes_clock_now(&s->clock))) &&
-            !(e = bind_text(s, st, 2, le->relying_party)) &&
-            !(e = bind_text(s, st, 3, le->elements)) && !(e = bind_int(s, st, 4, le->cred_id)) &&
-            !(e = bind_text(s, st, 5, le->outcome))) {
-            int rc = sqlite3_step(st);
-            if (rc != SQLITE_DONE)
-                e = sql_fail(s->db, rc, "adding a log entry");
-        }
-        stmt_done(st);
-    }
-    return tx_end(s, e);
-}
-
-void tes_store_log_free(tes_store_log_entry *le, size_t n)
-{
-    if (!le)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        free(le[i].relying_party);
-        free(le[i].elements);
-        free(le[i].outcome);
-    }
-    free(le);
-}
-
-tes_err tes_store_log_list(tes_store *s, tes_store_log_entry **out, size_t *n)
-{
-    if (!s || !out || !n)
-        return tes_err_set(TES_ERR_ARG, "store: log_list needs a store and outputs");
-    *out = NULL;
-    *n = 0;
-    sqlite3_stmt *st = NULL;
-    tes_err e = stmt_get(s, ST_LOG_LIST, &st);
-    if (e)
-        return e;
-    tes_store_log_entry *arr = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            tes_store_log_entry *na = realloc(arr, ncap * sizeof *na);
-            if (!na) {
-                e = nomem("listing the log");
-                break;
-            }
-            arr = na;
-            cap = ncap;
-        }
-        tes_store_log_entry *le = &arr[len];
-        memset(le, 0, sizeof *le);
-        len++;
-        le->id = sqlite3_column_int64(st, 0);
-        le->at = sqlite3_column_int64(st, 1);
-        le->relying_party = col_text(st, 2);
-        le->elements = col_text(st, 3);
-        le->cred_id = sqlite3_column_int64(st, 4);
-        le->outcome = col_text(st, 5);
-        if (!le->relying_party || !le->elements || !le->outcome) {
-            e = nomem("listing the log");
-            break;
-        }
-    }
-    if (!e && rc != SQLITE_DONE)
-        e = sql_fail(s->db, rc, "listing the log");
-    stmt_done(st);
-    if (e) {
-        tes_store_log_free(arr, len);
-        return e;
-    }
-    *out = arr;
-    *n = len;
-    return TES_OK;
-}
-
-/* --------------------------------------------------------------- settings */
-
-tes_err tes_store_set(tes_store *s, const char *key, const char *value)
-{
-    if (!s || !key || !value)
-        return tes_err_set(TES_ERR_ARG, "store: set needs a store, a key and a value");
-    tes_err e = tx_begin(s);
-    if (e)
-        return e;
-    sqlite3_stmt *st = NULL;
-    if (!(e = stmt_get(s, ST_SET, &st))) {
-        if (!(e = bind_text(s, st, 1, key)) && !(e = bind_text(s, st, 2, value))) {
-            int rc = sqlite3_step(st);
-            if (rc != SQLITE_DONE)
-                e = sql_fail(s->db, rc, "writing a setting");
-        }
-        stmt_done(st);
-    }
-    return tx_end(s, e);
-}
-
-tes_err tes_store_get(tes_store *s, const char *key, char **value)
-{
-    if (!s || !key || !value)
-        return tes_err_set(TES_ERR_ARG, "store: get needs a store, a key and an output");
-    *value = NULL;
-    sqlite3_stmt *st = NULL;
-    tes_err e = stmt_get(s, ST_GET, &st);
-    if (e)
-        return e;
-    if (!(e = bind_text(s, st, 1, key))) {
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            *value = col_text(st, 0);
-            if (!*value)
-                e = nomem("reading a setting");
-        } else if (rc == SQLITE_DONE) {
-            e = tes_err_set(TES_ERR_NOT_FOUND, "store: no setting \"%s\"", key);
-        } else {
-            e = sql_fail(s->db, rc, "reading a setting");
-        }
-    }
-    stmt_done(st);
-    return e;
 }
