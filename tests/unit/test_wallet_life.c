@@ -27,6 +27,7 @@
 #define DAY 86400
 static int64_t T0; /* now, for the hotel's certificates (prox_fixture.h) */
 #include "prox_fixture.h"
+#include "store_v1.h"
 
 #define PID_NS "eu.europa.ec.eudi.pid.1"
 #define PIN "123456"
@@ -336,4 +337,173 @@ TEST(a_wallet_life_through_wallet_h)
     tes_cert_free(iaca);
     tes_issuer_stop(iss);
     CHECK(fx_temp_remove(dir));
+}
+
+/* ------------------------------------------------------------------ an old wallet directory */
+
+/* The store as the previous release wrote it: schema version 1, where a
+ * credential's "needs the PIN" flag was the setting "credential.N.uv". */
+static const char store_v1[] = TES_TEST_STORE_V1_SCHEMA;
+
+/* Rewrites dir's wallet.db (closed) at schema version 1 with the same
+ * credentials, copies and settings, each credential's PIN flag moved to
+ * "credential.N.uv"; the credential ids moved up by 6 (a flag under the
+ * wrong id would show). */
+static bool downgrade_to_v1(const char *dir)
+{
+    char cur[256], old[256];
+    snprintf(cur, sizeof cur, "%s/%s", dir, TES_WALLET_DB);
+    snprintf(old, sizeof old, "%s/v1.db", dir);
+    sqlite3 *db = NULL;
+    bool ok = sqlite3_open(old, &db) == SQLITE_OK &&
+              sqlite3_exec(db, store_v1, NULL, NULL, NULL) == SQLITE_OK;
+    char *sql = sqlite3_mprintf(
+        "ATTACH %Q AS cur;"
+        "INSERT INTO credentials SELECT id + 6, doctype, display_name, issuer, valid_from,"
+        " valid_until, single_use, created_at FROM cur.credentials;"
+        "INSERT INTO copies SELECT id, credential_id + 6, key_id, mdoc, use_count, used"
+        " FROM cur.copies;"
+        "INSERT INTO settings SELECT key, value FROM cur.settings;"
+        "INSERT INTO settings SELECT 'credential.' || (id + 6) || '.uv', '1' FROM cur.credentials"
+        " WHERE needs_pin = 1;"
+        "DETACH cur;",
+        cur);
+    char *err = NULL;
+    ok = ok && sql != NULL && sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK;
+    if (err)
+        fprintf(stderr, "    v1: %s\n", err);
+    sqlite3_free(err);
+    sqlite3_free(sql);
+    sqlite3_close(db);
+    return ok && rename(old, cur) == 0;
+}
+
+static int64_t user_version(const char *dir)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, TES_WALLET_DB);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A PID bound to a new key of w's SE that needs the PIN, signed by ds under iaca. */
+static bool add_old_pid(tes_wallet *w, tes_key *ds_key, tes_cert *ds, int64_t *id)
+{
+    tes_mdoc_claims claims = {0};
+    const tes_se_key_opts ko = {.user_verification = true};
+    char kid[TES_SE_ID_MAX];
+    tes_key *pub = NULL;
+    tes_buf mdoc = {0};
+    bool ok = tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), FX_PID_CLAIMS,
+                                        strlen(FX_PID_CLAIMS), NULL, &claims) == TES_OK &&
+              tes_se_create_key(tes_wallet_se(w), &ko, kid) == TES_OK &&
+              tes_se_public_key(tes_wallet_se(w), kid, &pub) == TES_OK;
+    tes_signer signer = tes_signer_from_key(ds_key);
+    tes_bytes chain = tes_cert_der(ds);
+    tes_mdoc_issue_params ip = {.doctype = TES_DOCTYPE_PID,
+                                .claims = &claims,
+                                .device_key = pub,
+                                .issuer = &signer,
+                                .ds_chain = &chain,
+                                .ds_chain_len = 1,
+                                .signed_at = T0 - 3600,
+                                .valid_from = T0 - 3600,
+                                .valid_until = T0 + 365 * DAY};
+    ok = ok && tes_mdoc_issue(&ip, &mdoc) == TES_OK;
+    tes_bytes view = tes_buf_bytes(&mdoc);
+    ok = ok && tes_wallet_add_batch(w, &view, 1, "Old PID", id, NULL) == TES_OK;
+    tes_buf_free(&mdoc);
+    tes_key_free(pub);
+    tes_mdoc_claims_free(&claims);
+    return ok;
+}
+
+TEST(a_wallet_directory_of_the_previous_release_opens_and_presents)
+{
+    T0 = (int64_t)time(NULL);
+    char dir[64] = "/tmp/tes_wold_XXXXXX", wdir[128];
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(wdir, sizeof wdir, "%s/w", dir);
+    tes_key *iaca_key = NULL, *ds_key = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_P256, &iaca_key) == TES_OK &&
+            tes_key_generate(TES_CURVE_P256, &ds_key) == TES_OK);
+    tes_cert *iaca = fx_root("Utopia IACA", iaca_key);
+    tes_cert *ds = iaca ? fx_ds(ds_key, iaca, iaca_key) : NULL;
+    REQUIRE(ds != NULL);
+
+    /* the directory: a soft SE with a key that needs the PIN, a credential on it */
+    tes_wallet *w = NULL;
+    int64_t id = 0;
+    REQUIRE(tes_wallet_create(wdir, NULL, &w) == TES_OK);
+    REQUIRE(tes_wallet_pin_set(w, PIN, PUK) == TES_OK);
+    REQUIRE(add_old_pid(w, ds_key, ds, &id));
+    tes_wallet_close(w);
+    w = NULL;
+    /* its store as the previous release kept it */
+    REQUIRE(downgrade_to_v1(wdir));
+    CHECK_EQ_INT(user_version(wdir), 1);
+
+    /* opens with this release: migrated, the PIN flag carried over */
+    REQUIRE(tes_wallet_open(wdir, NULL, &w) == TES_OK);
+    CHECK_EQ_INT(user_version(wdir), 2);
+    CHECK_EQ_STR(tes_wallet_se_spec(w), "soft:se");
+    tes_store_cred *c = NULL;
+    CHECK_ERR(tes_wallet_credential(w, id, &c), TES_ERR_NOT_FOUND); /* ids as the old store had */
+    REQUIRE(tes_wallet_credential(w, id + 6, &c) == TES_OK);
+    CHECK(c->needs_pin && !c->single_use);
+    CHECK_EQ_STR(c->display_name, "Old PID");
+    CHECK_EQ_INT(c->copies, 1);
+    tes_store_creds_free(c, 1);
+    CHECK(tes_wallet_present_needs_pin(w, id + 6));
+
+    /* and presents: not without the PIN, with it verified against the IACA */
+    static const tes_mdoc_req_elem ask[] = {
+        {TES_BYTES_STR(PID_NS), TES_BYTES_STR("family_name"), false}};
+    tes_wallet_present_opts po = {.credential_id = id + 6,
+                                  .elems = ask,
+                                  .n_elems = 1,
+                                  .transcript = FX_TRANSCRIPT,
+                                  .relying_party = "Old Hotel"};
+    tes_buf resp = {0};
+    tes_wallet_present_result res;
+    CHECK_ERR(tes_wallet_present(w, &po, &resp, &res), TES_ERR_PIN_REQUIRED);
+    tes_wallet_present_result_free(&res);
+    po.pin = PIN;
+    CHECK_ERR(tes_wallet_present(w, &po, &resp, &res), TES_OK);
+    CHECK_EQ_INT(res.n_disclosed, 1);
+    tes_wallet_present_result_free(&res);
+    tes_trust_store *trust = NULL;
+    REQUIRE(tes_trust_store_new(&trust) == TES_OK &&
+            tes_trust_store_add(trust, TES_PROFILE_DS, iaca) == TES_OK);
+    tes_mdoc_result r = {0};
+    CHECK_ERR(fx_verify_response(&resp, trust, T0, &r), TES_OK);
+    char names[256];
+    verified_names(&r, names, sizeof names);
+    CHECK_EQ_STR(names, "family_name");
+    tes_mdoc_result_free(&r);
+    tes_store_log_entry *le = NULL;
+    size_t n = 0;
+    REQUIRE(tes_wallet_log(w, &le, &n) == TES_OK);
+    CHECK(n == 2 && strcmp(le[n - 1].outcome, "disclosed") == 0 &&
+          strcmp(le[n - 1].relying_party, "Old Hotel") == 0);
+    tes_store_log_free(le, n);
+
+    tes_trust_store_free(trust);
+    tes_buf_free(&resp);
+    tes_wallet_close(w);
+    tes_cert_free(ds);
+    tes_cert_free(iaca);
+    tes_key_free(ds_key);
+    tes_key_free(iaca_key);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
 }
