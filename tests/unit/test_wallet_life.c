@@ -14,7 +14,6 @@
  * And a wallet directory as the previous release left it (store schema 1,
  * the PIN flag in settings "credential.N.uv") opens and presents.
  */
-#include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -76,73 +75,19 @@ static const char policy_json[] =
     " \"deny\": [\"" PID_NS "/given_name\"]}],"
     " \"unauthenticated\": \"decline\", \"pin\": \"" PIN2 "\"}";
 
-typedef struct serve_run {
-    tes_wallet *w;
-    tes_wallet_serve_opts o;
-    tes_holder_result res;
-    tes_err err;
-} serve_run;
-
-static void *serve_thread(void *arg)
-{
-    serve_run *r = arg;
-    r->err = tes_wallet_serve(r->w, &r->o, &r->res);
-    return NULL;
-}
-
 /* One check-in: the wallet serves in a thread with the policy, the hotel's
  * reader asks for family name, given name, age over 18 and birth date. */
-static bool checkin(tes_wallet *w, hotel *h, tes_consent_policy *policy, serve_run *run,
+static bool checkin(tes_wallet *w, hotel *h, tes_consent_policy *policy, fx_serve_run *run,
                     tes_err *reader_err, tes_mdoc_result *result, tes_buf *response)
 {
-    tes_transport *ht = NULL, *rt = NULL;
-    tes_key *edevice = NULL;
-    tes_engagement eng = {0}, reng = {0};
-    tes_buf uri = {0};
-    bool ok = tes_transport_memory_pair(&ht, &rt) == TES_OK &&
-              tes_key_generate(TES_CURVE_P256, &edevice) == TES_OK &&
-              tes_engagement_build(edevice, &eng) == TES_OK &&
-              tes_engagement_to_uri(&eng, &uri) == TES_OK &&
-              tes_engagement_from_uri((const char *)uri.ptr, uri.len, &reng) == TES_OK;
-    *run = (serve_run){.w = w,
-                       .o = {.t = ht,
-                             .engagement = &eng,
-                             .edevice = edevice,
-                             .consent = tes_consent_policy_decide,
-                             .consent_ctx = policy,
-                             .now = T0,
-                             .timeout_ms = 5000}};
-    pthread_t th;
-    ok = ok && pthread_create(&th, NULL, serve_thread, run) == 0;
-    if (ok) {
-        static const tes_mdoc_req_elem el[] = {
-            {TES_BYTES_STR(PID_NS), TES_BYTES_STR("family_name"), true},
-            {TES_BYTES_STR(PID_NS), TES_BYTES_STR("given_name"), false},
-            {TES_BYTES_STR(PID_NS), TES_BYTES_STR("age_over_18"), false},
-            {TES_BYTES_STR(PID_NS), TES_BYTES_STR("birth_date"), false}};
-        tes_signer rs = tes_signer_from_key(h->reader_key);
-        tes_bytes chain = tes_cert_der(h->reader);
-        tes_reader_params rp = {.t = rt,
-                                .engagement = &reng,
-                                .doctype = TES_DOCTYPE_PID,
-                                .elems = el,
-                                .n_elems = 4,
-                                .reader = &rs,
-                                .reader_chain = &chain,
-                                .reader_chain_len = 1,
-                                .trust = h->iaca_trust,
-                                .now = T0,
-                                .timeout_ms = 5000};
-        *reader_err = tes_reader_checkin(&rp, response, result);
-        pthread_join(th, NULL);
-    }
-    tes_transport_close(ht);
-    tes_transport_close(rt);
-    tes_engagement_free(&eng);
-    tes_engagement_free(&reng);
-    tes_buf_free(&uri);
-    tes_key_free(edevice);
-    return ok;
+    static const tes_mdoc_req_elem el[] = {
+        {TES_BYTES_STR(PID_NS), TES_BYTES_STR("family_name"), true},
+        {TES_BYTES_STR(PID_NS), TES_BYTES_STR("given_name"), false},
+        {TES_BYTES_STR(PID_NS), TES_BYTES_STR("age_over_18"), false},
+        {TES_BYTES_STR(PID_NS), TES_BYTES_STR("birth_date"), false}};
+    const fx_reader_ask ask = {el, 4, h->reader_key, h->reader, h->iaca_trust, T0};
+    return fx_wallet_checkin(w, tes_consent_policy_decide, policy, &ask, run, reader_err, result,
+                             response);
 }
 
 /* The names of the elements the reader verified, "a,b" in document order. */
@@ -267,7 +212,7 @@ TEST(a_wallet_life_through_wallet_h)
     /* 5. the check-in: exactly the consented elements, verified against the IACA */
     tes_consent_policy *policy = NULL;
     REQUIRE(tes_consent_policy_parse(policy_json, strlen(policy_json), &policy) == TES_OK);
-    serve_run run;
+    fx_serve_run run;
     tes_err rerr = TES_ERR_ARG;
     tes_mdoc_result result = {0};
     tes_buf response = {0};
