@@ -426,6 +426,44 @@ TES_MUST_CHECK tes_err tes_wallet_enrol(tes_wallet *w, const tes_wallet_enrol_op
 TES_MUST_CHECK tes_err tes_wallet_report_lost(const char *issuer_url, const char *recovery_code,
                                               const char *device_id, size_t *n_suspended);
 
+
+/* ---- the PIN ----
+ *
+ * The wallet's PIN (every use of a key made with user verification needs
+ * it) and the PUK that unblocks it, kept and checked by the secure element:
+ * after TES_SE_PIN_TRIES wrong PINs in a row the PIN is locked and only the
+ * PUK unblocks it; after TES_SE_PUK_TRIES wrong PUKs it is blocked for good.
+ * The library keeps no copy of a PIN or PUK; the caller wipes its own
+ * (tes_wipe). One thread, like the wallet. */
+
+/* Sets the first PIN and PUK. Errors: TES_ERR_ARG (NULL argument),
+ * TES_ERR_PIN_FORMAT (not the digits the SE takes), TES_ERR_STATE (a PIN
+ * is set already: change or unblock it), the SE's. */
+TES_MUST_CHECK tes_err tes_wallet_pin_set(tes_wallet *w, const char *pin, const char *puk);
+/* Replaces the PIN, the current one given. Errors: TES_ERR_ARG,
+ * TES_ERR_PIN_FORMAT, TES_ERR_PIN_NOT_SET, TES_ERR_PIN_WRONG (a try spent),
+ * TES_ERR_PIN_LOCKED, TES_ERR_SE_BLOCKED, the SE's. */
+TES_MUST_CHECK tes_err tes_wallet_pin_change(tes_wallet *w, const char *old_pin,
+                                             const char *new_pin);
+/* Unblocks (or resets) the PIN with the PUK: new_pin set, the PIN's tries
+ * reset. Errors: TES_ERR_ARG, TES_ERR_PIN_FORMAT, TES_ERR_PIN_NOT_SET,
+ * TES_ERR_PIN_WRONG (a PUK try spent), TES_ERR_SE_BLOCKED (too many wrong
+ * PUKs: blocked for good), the SE's. */
+TES_MUST_CHECK tes_err tes_wallet_pin_unblock(tes_wallet *w, const char *puk,
+                                              const char *new_pin);
+
+typedef struct tes_wallet_pin_state {
+    bool set;           /* a PIN was set */
+    int pin_tries_left; /* of TES_SE_PIN_TRIES; 0: locked */
+    int puk_tries_left; /* of TES_SE_PUK_TRIES; 0: blocked for good */
+    bool locked;        /* set, the PIN locked, the PUK can unblock it */
+    bool blocked;       /* set, the PUK blocked for good */
+} tes_wallet_pin_state;
+
+/* Where the PIN stands (*out zeroed first). Needs no PIN. Errors:
+ * TES_ERR_ARG, the SE's. */
+TES_MUST_CHECK tes_err tes_wallet_pin_status(tes_wallet *w, tes_wallet_pin_state *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "tessera/cbor.h"
+#include "tessera/jose.h"
 #include "tessera/mdoc.h"
 
 #include "tessera/wallet.h"
@@ -334,17 +335,6 @@ static tes_err x5c_from_chain(tes_bytes chain, json_t **out)
     return TES_OK;
 }
 
-static void b64url_json(tes_buf *out, json_t *v, bool *ok)
-{
-    char *t = json_dumps(v, JSON_COMPACT);
-    if (t == NULL) {
-        *ok = false;
-        return;
-    }
-    tes_b64url_encode(out, TES_BYTES(t, strlen(t)));
-    free(t);
-}
-
 /* Makes the key for one copy (keys->create): its id, public key and, when
  * challenge is not empty, the attestation chain create returned. */
 static tes_err make_key(const tes_oid4vci_keys *keys, const char *challenge, char key_id[64],
@@ -378,18 +368,16 @@ static tes_err make_key_attestation(const tes_oid4vci_keys *keys,
     return ka->failed ? tes_err_set(TES_ERR_NOMEM, "out of memory") : TES_OK;
 }
 
-/* The base64url coordinates of a proof key, an EC P-256 key (its JWK). */
-static tes_err proof_jwk(const tes_key *k, tes_buf *x, tes_buf *y)
+/* keys->sign as a tes_jws_signer: the key stays where keys keep it. */
+typedef struct proof_signer {
+    const tes_oid4vci_keys *keys;
+    const char *key_id;
+} proof_signer;
+
+static tes_err proof_sign(void *ctx, tes_bytes msg, uint8_t sig[TES_JWS_ES256_SIG_LEN])
 {
-    uint8_t rx[TES_MAX_COORD], ry[TES_MAX_COORD];
-    if (k == NULL || tes_key_curve(k) != TES_CURVE_P256)
-        return tes_err_set(TES_ERR_UNSUPPORTED, "proof keys must be EC P-256");
-    tes_err err = tes_key_public_raw(k, rx, ry);
-    if (err != TES_OK)
-        return err;
-    tes_b64url_encode(x, TES_BYTES(rx, 32));
-    tes_b64url_encode(y, TES_BYTES(ry, 32));
-    return x->failed || y->failed ? tes_err_set(TES_ERR_NOMEM, "out of memory") : TES_OK;
+    const proof_signer *ps = ctx;
+    return ps->keys->sign(ps->keys->ctx, ps->key_id, msg, sig);
 }
 
 /* The proof JWT (NUL-terminated in jwt) for key_id / key: its header names
@@ -400,14 +388,11 @@ static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const c
                           const char *key_id, const tes_key *key, const tes_buf *att,
                           const char *ka, int64_t iat, tes_buf *jwt)
 {
-    tes_buf x = {0}, y = {0};
-    json_t *hdr = NULL, *claims = NULL;
-    tes_err err = proof_jwk(key, &x, &y);
+    json_t *jwk = NULL, *hdr = NULL, *claims = NULL;
+    tes_err err = tes_jwk_from_key(key, &jwk);
     if (err != TES_OK)
-        goto out;
-    hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s%, s:s%}}", "typ", PROOF_TYP, "alg", "ES256", "jwk",
-                    "kty", "EC", "crv", "P-256", "x", (const char *)x.ptr, x.len, "y",
-                    (const char *)y.ptr, y.len);
+        return err;
+    hdr = json_pack("{s:s, s:s, s:o}", "typ", PROOF_TYP, "alg", "ES256", "jwk", jwk);
     if (hdr != NULL && ka != NULL) {
         json_object_set_new(hdr, "key_attestation", json_string(ka));
     } else if (hdr != NULL && att->len > 0) {
@@ -417,29 +402,19 @@ static tes_err make_proof(const tes_oid4vci_keys *keys, const char *aud, const c
         json_object_set_new(hdr, "x5c", x5c);
     }
     claims = json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)iat, "nonce", nonce);
-    bool ok = hdr != NULL && claims != NULL;
-    if (ok)
-        b64url_json(jwt, hdr, &ok);
-    tes_buf_append(jwt, ".", 1);
-    if (ok)
-        b64url_json(jwt, claims, &ok);
-    if (!ok || jwt->failed) {
+    if (hdr == NULL || claims == NULL) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
-    uint8_t sig[64];
-    if ((err = keys->sign(keys->ctx, key_id, tes_buf_bytes(jwt), sig)) != TES_OK)
+    const proof_signer ps = {keys, key_id};
+    if ((err = tes_jws_sign(hdr, claims, proof_sign, (void *)&ps, jwt)) != TES_OK)
         goto out;
-    tes_buf_append(jwt, ".", 1);
-    tes_b64url_encode(jwt, TES_BYTES(sig, 64));
     tes_buf_append(jwt, "", 1);
     if (jwt->failed)
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
 out:
     json_decref(hdr);
     json_decref(claims);
-    tes_buf_free(&x);
-    tes_buf_free(&y);
     return err;
 }
 

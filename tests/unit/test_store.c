@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fixed_env.h"
+#include "store_v1.h"
 #include "tessera/store.h"
 
 /* ------------------------------------------------------------------ helpers */
@@ -1110,22 +1111,7 @@ TEST(migration_carries_the_pin_flag_over)
     sqlite3 *db = NULL;
     REQUIRE(sqlite3_open(t.path, &db) == SQLITE_OK);
     static const char v1[] =
-        "PRAGMA application_id = 1413829463;"
-        "CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);"
-        "CREATE TABLE credentials (id INTEGER PRIMARY KEY AUTOINCREMENT, doctype TEXT NOT NULL,"
-        " display_name TEXT NOT NULL, issuer TEXT NOT NULL, valid_from INTEGER NOT NULL,"
-        " valid_until INTEGER NOT NULL, single_use INTEGER NOT NULL CHECK (single_use IN (0, 1)),"
-        " created_at INTEGER NOT NULL);"
-        "CREATE TABLE copies (id INTEGER PRIMARY KEY AUTOINCREMENT, credential_id INTEGER NOT NULL"
-        " REFERENCES credentials(id) ON DELETE CASCADE, key_id TEXT NOT NULL, mdoc BLOB NOT NULL,"
-        " use_count INTEGER NOT NULL DEFAULT 0 CHECK (use_count >= 0),"
-        " used INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1)));"
-        "CREATE INDEX copies_by_credential ON copies(credential_id, used, use_count);"
-        "CREATE TABLE log (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"
-        " relying_party TEXT NOT NULL, elements TEXT NOT NULL, credential_id INTEGER NOT NULL,"
-        " outcome TEXT NOT NULL);"
-        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-        "INSERT INTO migrations VALUES (1, 0);"
+        TES_TEST_STORE_V1_SCHEMA
         "INSERT INTO credentials VALUES (1, 'd', 'uv', 'i', 0, 1, 1, 0), (2, 'd', 'plain', 'i', 0,"
         " 1, 0, 0), (12, 'd', 'uv12', 'i', 0, 1, 0, 0);"
         "INSERT INTO copies(credential_id, key_id, mdoc) VALUES (1, 'k1', x'a0'), (2, 'k2', x'a0'),"

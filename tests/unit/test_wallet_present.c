@@ -491,72 +491,17 @@ static tes_err approve_all(void *ctx, tes_consent_request *req, char pin[64])
     return TES_OK;
 }
 
-typedef struct serve_run {
-    tes_wallet *w;
-    tes_wallet_serve_opts o;
-    tes_holder_result res;
-    tes_err err;
-} serve_run;
-
-static void *serve_thread(void *arg)
-{
-    serve_run *r = arg;
-    r->err = tes_wallet_serve(r->w, &r->o, &r->res);
-    return NULL;
-}
-
 /* One check-in: the wallet serves in a thread, the reader (with `reader`
  * as its certificate) runs here. */
-static bool checkin(pki *p, wallet *wl, tes_cert *reader, consent_seen *seen, serve_run *run,
+static bool checkin(pki *p, wallet *wl, tes_cert *reader, consent_seen *seen, fx_serve_run *run,
                     tes_err *reader_err, tes_mdoc_result *result, tes_buf *response)
 {
-    tes_transport *ht = NULL, *rt = NULL;
-    tes_key *edevice = NULL;
-    tes_engagement eng = {0}, reng = {0};
-    tes_buf uri = {0};
-    if (tes_transport_memory_pair(&ht, &rt) != TES_OK ||
-        tes_key_generate(TES_CURVE_P256, &edevice) != TES_OK ||
-        tes_engagement_build(edevice, &eng) != TES_OK ||
-        tes_engagement_to_uri(&eng, &uri) != TES_OK ||
-        tes_engagement_from_uri((const char *)uri.ptr, uri.len, &reng) != TES_OK)
-        return false;
-    *run = (serve_run){.w = wl->w,
-                       .o = {.t = ht,
-                             .engagement = &eng,
-                             .edevice = edevice,
-                             .consent = approve_all,
-                             .consent_ctx = seen,
-                             .now = T0,
-                             .timeout_ms = 5000}};
-    pthread_t th;
-    if (pthread_create(&th, NULL, serve_thread, run) != 0)
-        return false;
     static const tes_mdoc_req_elem el[] = {
         {TES_BYTES_STR(PID_NS), TES_BYTES_STR("family_name"), false},
         {TES_BYTES_STR(PID_NS), TES_BYTES_STR("age_over_18"), false},
         {TES_BYTES_STR(PID_NS), TES_BYTES_STR("resident_city"), false}};
-    tes_signer rs = tes_signer_from_key(p->reader_key);
-    tes_bytes chain = tes_cert_der(reader);
-    tes_reader_params rp = {.t = rt,
-                            .engagement = &reng,
-                            .doctype = TES_DOCTYPE_PID,
-                            .elems = el,
-                            .n_elems = 3,
-                            .reader = &rs,
-                            .reader_chain = &chain,
-                            .reader_chain_len = 1,
-                            .trust = p->iaca_trust,
-                            .now = T0,
-                            .timeout_ms = 5000};
-    *reader_err = tes_reader_checkin(&rp, response, result);
-    pthread_join(th, NULL);
-    tes_transport_close(ht);
-    tes_transport_close(rt);
-    tes_engagement_free(&eng);
-    tes_engagement_free(&reng);
-    tes_buf_free(&uri);
-    tes_key_free(edevice);
-    return true;
+    const fx_reader_ask ask = {el, 3, p->reader_key, reader, p->iaca_trust, T0};
+    return fx_wallet_checkin(wl->w, approve_all, seen, &ask, run, reader_err, result, response);
 }
 
 TEST(serve_with_the_wallets_reader_roots)
@@ -570,7 +515,7 @@ TEST(serve_with_the_wallets_reader_roots)
 
     /* a reader licensed by a trusted authority gets the elements */
     consent_seen seen = {.pin = PIN};
-    serve_run run;
+    fx_serve_run run;
     tes_err rerr;
     tes_mdoc_result result = {0};
     tes_buf response = {0};

@@ -229,21 +229,20 @@ static int parse_wallet_opts(const char *cmd, int argc, char **argv, enum pin_fd
 
 static int pin_status(cli_wallet *w)
 {
-    int pin_left = 0, puk_left = 0;
-    bool set = false;
-    tes_err e = w->se->ops->pin_status(w->se, &pin_left, &puk_left, &set);
+    tes_wallet_pin_state st;
+    tes_err e = tes_wallet_pin_status(w->wallet, &st);
     if (e != TES_OK)
         return cli_se_fail(w, e, "wallet pin status");
-    if (!set)
+    if (!st.set)
         printf("PIN: not set\n");
-    else if (puk_left == 0)
+    else if (st.blocked)
         printf("PIN: blocked for good (no PUK tries left)\n");
-    else if (pin_left == 0)
-        printf("PIN: locked (unblock with the PUK); PUK tries left: %d of %d\n", puk_left,
-               TES_SE_PUK_TRIES);
+    else if (st.locked)
+        printf("PIN: locked (unblock with the PUK); PUK tries left: %d of %d\n",
+               st.puk_tries_left, TES_SE_PUK_TRIES);
     else
-        printf("PIN: set; tries left: %d of %d; PUK tries left: %d of %d\n", pin_left,
-               TES_SE_PIN_TRIES, puk_left, TES_SE_PUK_TRIES);
+        printf("PIN: set; tries left: %d of %d; PUK tries left: %d of %d\n", st.pin_tries_left,
+               TES_SE_PIN_TRIES, st.puk_tries_left, TES_SE_PUK_TRIES);
     return CLI_EXIT_OK;
 }
 
@@ -285,26 +284,25 @@ static int cmd_pin(int argc, char **argv)
     }
     char a[CLI_PIN_MAX] = "", b[CLI_PIN_MAX] = "";
     tes_err e = TES_OK;
-    const tes_se_ops *ops = w.se->ops;
     switch (op) {
     case SET:
         if ((rc = cli_pin_read_new(cmd, o.pin_fd, "new PIN", a)) == CLI_EXIT_OK &&
             (rc = cli_pin_read_new(cmd, o.pin_fd, "new PUK", b)) == CLI_EXIT_OK) {
-            e = ops->pin_set(w.se, a, b);
+            e = tes_wallet_pin_set(w.wallet, a, b);
             rc = e == TES_OK ? CLI_EXIT_OK : cli_se_fail(&w, e, "wallet pin set");
         }
         break;
     case CHANGE:
         if ((rc = cli_pin_read(cmd, o.pin_fd, "current PIN", a)) == CLI_EXIT_OK &&
             (rc = cli_pin_read_new(cmd, o.pin_fd, "new PIN", b)) == CLI_EXIT_OK) {
-            e = ops->pin_change(w.se, a, b);
+            e = tes_wallet_pin_change(w.wallet, a, b);
             rc = e == TES_OK ? CLI_EXIT_OK : cli_se_fail(&w, e, "wallet pin change");
         }
         break;
     case UNBLOCK:
         if ((rc = cli_pin_read(cmd, o.pin_fd, "PUK", a)) == CLI_EXIT_OK &&
             (rc = cli_pin_read_new(cmd, o.pin_fd, "new PIN", b)) == CLI_EXIT_OK) {
-            e = ops->pin_unblock(w.se, a, b);
+            e = tes_wallet_pin_unblock(w.wallet, a, b);
             rc = e == TES_OK ? CLI_EXIT_OK : cli_se_fail(&w, e, "wallet pin unblock");
         }
         break;
