@@ -80,26 +80,42 @@ typedef struct tes_signer {
  * alg is chosen from the curve: P-256 ES256, P-384 ES384, P-521 ES512, Ed25519 EdDSA. */
 tes_signer tes_signer_from_key(const tes_key *k);
 
+/* How the writers below shape a message. Pass NULL for the defaults: the
+ * payload embedded, no tag, no x5chain, no external AAD. The struct and what
+ * it points to are borrowed for the call only. */
+enum {
+    TES_COSE_DETACHED = 1u << 0, /* payload slot nil (the signature/tag still covers it) */
+    TES_COSE_TAGGED = 1u << 1,   /* wrapped in tag 18 (Sign1) or 17 (Mac0) */
+};
+typedef struct tes_cose_opts {
+    unsigned flags;           /* TES_COSE_DETACHED | TES_COSE_TAGGED; other bits: TES_ERR_ARG */
+    const tes_bytes *x5chain; /* Sign1 only: unprotected {33: x5chain}, leaf first */
+    size_t chain_len;         /* 0: no x5chain header; at most TES_COSE_MAX_CHAIN */
+    tes_bytes external_aad;   /* empty: none */
+} tes_cose_opts;
+
 /* Writes a COSE_Sign1 into e: protected {1: alg}, unprotected {33: x5chain}
- * when chain_len > 0 (a single bstr for one certificate, else an array).
- * With detach the payload slot is nil (the signature still covers payload). */
-void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payload, bool detach,
-                          const tes_bytes *x5chain, size_t chain_len, tes_bytes external_aad,
-                          bool tagged);
+ * when o->chain_len > 0 (a single bstr for one certificate, else an array).
+ * Errors (left in e->err, as every writer here does): TES_ERR_ARG (no signer,
+ * unknown flag, chain_len with no x5chain or above TES_COSE_MAX_CHAIN),
+ * TES_ERR_COSE_ALG (the signer's alg), the signer's own error. */
+void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payload,
+                          const tes_cose_opts *o);
 /* Room tes_cose_sign1_write_inbuf needs in front of the payload. */
 #define TES_COSE_SIGN1_ROOM 40
-/* Same as tes_cose_sign1_write with an embedded payload and no external_aad,
+/* Same as tes_cose_sign1_write with an embedded payload and no external_aad
+ * (TES_COSE_DETACHED or an external_aad in o: TES_ERR_ARG),
  * for a payload the caller has already written at buf[payload_off .. end):
  * the Sig_structure is assembled in place, in the bytes right before it
  * (at most TES_COSE_SIGN1_ROOM of them, overwritten), so the payload is not
  * copied to be signed. buf must not be e->out. TES_ERR_ARG when payload_off
  * leaves too little room. */
 void tes_cose_sign1_write_inbuf(tes_cbor_enc *e, const tes_signer *s, uint8_t *buf,
-                                size_t payload_off, size_t end, const tes_bytes *x5chain,
-                                size_t chain_len, bool tagged);
-/* Writes a COSE_Mac0 with HMAC 256/256: protected {1: 5}, empty unprotected. */
-void tes_cose_mac0_write(tes_cbor_enc *e, tes_bytes mac_key, tes_bytes payload, bool detach,
-                         tes_bytes external_aad, bool tagged);
+                                size_t payload_off, size_t end, const tes_cose_opts *o);
+/* Writes a COSE_Mac0 with HMAC 256/256: protected {1: 5}, empty unprotected.
+ * Errors: TES_ERR_ARG (unknown flag, an x5chain in o), the HMAC's. */
+void tes_cose_mac0_write(tes_cbor_enc *e, tes_bytes mac_key, tes_bytes payload,
+                         const tes_cose_opts *o);
 
 /* COSE_Key: EC2 (kty 2; crv 1,2,3; x, y as bstr; a y given as a bool
  * compressed point is rejected) or OKP (kty 1; crv 6 Ed25519; x). A private

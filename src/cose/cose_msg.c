@@ -527,11 +527,15 @@ static size_t prot_encode(int64_t alg, uint8_t p[16])
     return n;
 }
 
+static const tes_cose_opts no_opts; /* NULL opts: embedded, untagged, no x5chain, no AAD */
+#define KNOWN_FLAGS ((unsigned)(TES_COSE_DETACHED | TES_COSE_TAGGED))
+
 /* Argument checks shared by the Sign1 writers; encodes the protected header. */
-static tes_err sign1_check(const tes_signer *s, const tes_bytes *x5chain, size_t chain_len,
-                           uint8_t prot[16], size_t *plen)
+static tes_err sign1_check(const tes_signer *s, const tes_cose_opts *o, uint8_t prot[16],
+                           size_t *plen)
 {
-    if (!s || !s->sign || (chain_len && !x5chain) || chain_len > TES_COSE_MAX_CHAIN)
+    if (!s || !s->sign || (o->flags & ~KNOWN_FLAGS) || (o->chain_len && !o->x5chain) ||
+        o->chain_len > TES_COSE_MAX_CHAIN)
         return tes_err_set(TES_ERR_ARG, "COSE_Sign1 write: bad arguments");
     if (!tes_cose_alg_hash(s->alg, NULL))
         return tes_err_set(TES_ERR_COSE_ALG, "COSE_Sign1 write: unsupported alg %lld",
@@ -541,11 +545,12 @@ static tes_err sign1_check(const tes_signer *s, const tes_bytes *x5chain, size_t
 }
 
 /* Writes [protected, {33: x5chain} or {}, payload or nil, signature], tagged 18 on request. */
-static void write_sign1(tes_cbor_enc *e, const uint8_t *prot, size_t plen, const tes_bytes *x5chain,
-                        size_t chain_len, const tes_bytes *payload, const uint8_t *sig,
-                        size_t sig_len, bool tagged)
+static void write_sign1(tes_cbor_enc *e, const uint8_t *prot, size_t plen, const tes_cose_opts *o,
+                        const tes_bytes *payload, const uint8_t *sig, size_t sig_len)
 {
-    if (tagged)
+    const tes_bytes *x5chain = o->x5chain;
+    size_t chain_len = o->chain_len;
+    if (o->flags & TES_COSE_TAGGED)
         tes_cbor_enc_tag(e, TAG_SIGN1);
     tes_cbor_enc_array(e, 4);
     tes_cbor_enc_bytes(e, prot, plen);
@@ -569,21 +574,22 @@ static void write_sign1(tes_cbor_enc *e, const uint8_t *prot, size_t plen, const
     tes_cbor_enc_bytes(e, sig, sig_len);
 }
 
-void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payload, bool detach,
-                          const tes_bytes *x5chain, size_t chain_len, tes_bytes external_aad,
-                          bool tagged)
+void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payload,
+                          const tes_cose_opts *o)
 {
     if (!e || e->err)
         return;
+    if (!o)
+        o = &no_opts;
     uint8_t prot[16];
     size_t plen = 0;
-    if ((e->err = sign1_check(s, x5chain, chain_len, prot, &plen)) != TES_OK)
+    if ((e->err = sign1_check(s, o, prot, &plen)) != TES_OK)
         return;
     uint8_t sig[TES_MAX_SIG];
     size_t sig_len = sizeof sig;
 
     tes_buf tbs = {0};
-    tes_err rc = to_be_signed(&tbs, "Signature1", TES_BYTES(prot, plen), external_aad, payload);
+    tes_err rc = to_be_signed(&tbs, "Signature1", TES_BYTES(prot, plen), o->external_aad, payload);
     if (rc == TES_OK)
         rc = s->sign(s->ctx, s->alg, tes_buf_bytes(&tbs), sig, &sig_len);
     tes_buf_free(&tbs);
@@ -594,19 +600,26 @@ void tes_cose_sign1_write(tes_cbor_enc *e, const tes_signer *s, tes_bytes payloa
         return;
     }
 
-    write_sign1(e, prot, plen, x5chain, chain_len, detach ? NULL : &payload, sig, sig_len, tagged);
+    write_sign1(e, prot, plen, o, (o->flags & TES_COSE_DETACHED) ? NULL : &payload, sig, sig_len);
 }
 
 void tes_cose_sign1_write_inbuf(tes_cbor_enc *e, const tes_signer *s, uint8_t *buf,
-                                size_t payload_off, size_t end, const tes_bytes *x5chain,
-                                size_t chain_len, bool tagged)
+                                size_t payload_off, size_t end, const tes_cose_opts *o)
 {
     if (!e || e->err)
         return;
+    if (!o)
+        o = &no_opts;
     uint8_t prot[16];
     size_t plen = 0;
-    if ((e->err = sign1_check(s, x5chain, chain_len, prot, &plen)) != TES_OK)
+    if ((e->err = sign1_check(s, o, prot, &plen)) != TES_OK)
         return;
+    if ((o->flags & TES_COSE_DETACHED) || o->external_aad.len) {
+        e->err =
+            tes_err_set(TES_ERR_ARG, "COSE_Sign1 write: in place, the payload is embedded and no "
+                                     "external_aad is taken");
+        return;
+    }
     if (!buf || payload_off > end) {
         e->err = tes_err_set(TES_ERR_ARG, "COSE_Sign1 write: bad payload bounds");
         return;
@@ -646,19 +659,25 @@ void tes_cose_sign1_write_inbuf(tes_cbor_enc *e, const tes_signer *s, uint8_t *b
         return;
     }
     tes_bytes payload = TES_BYTES(buf + payload_off, len);
-    write_sign1(e, prot, plen, x5chain, chain_len, &payload, sig, sig_len, tagged);
+    write_sign1(e, prot, plen, o, &payload, sig, sig_len);
 }
 
-void tes_cose_mac0_write(tes_cbor_enc *e, tes_bytes mac_key, tes_bytes payload, bool detach,
-                         tes_bytes external_aad, bool tagged)
+void tes_cose_mac0_write(tes_cbor_enc *e, tes_bytes mac_key, tes_bytes payload,
+                         const tes_cose_opts *o)
 {
     if (!e || e->err)
         return;
+    if (!o)
+        o = &no_opts;
+    if ((o->flags & ~KNOWN_FLAGS) || o->chain_len || o->x5chain) {
+        e->err = tes_err_set(TES_ERR_ARG, "COSE_Mac0 write: bad arguments");
+        return;
+    }
     uint8_t prot[16];
     size_t plen = prot_encode(TES_COSE_HMAC256, prot);
     uint8_t mac[32];
     tes_buf tbs = {0};
-    tes_err rc = to_be_signed(&tbs, "MAC0", TES_BYTES(prot, plen), external_aad, payload);
+    tes_err rc = to_be_signed(&tbs, "MAC0", TES_BYTES(prot, plen), o->external_aad, payload);
     if (rc == TES_OK)
         rc = tes_hmac_sha256(mac_key, tes_buf_bytes(&tbs), mac);
     tes_buf_free(&tbs);
@@ -666,12 +685,12 @@ void tes_cose_mac0_write(tes_cbor_enc *e, tes_bytes mac_key, tes_bytes payload, 
         e->err = rc;
         return;
     }
-    if (tagged)
+    if (o->flags & TES_COSE_TAGGED)
         tes_cbor_enc_tag(e, TAG_MAC0);
     tes_cbor_enc_array(e, 4);
     tes_cbor_enc_bytes(e, prot, plen);
     tes_cbor_enc_map(e, 0);
-    if (detach)
+    if (o->flags & TES_COSE_DETACHED)
         tes_cbor_enc_null(e);
     else
         tes_cbor_enc_bytes(e, payload.ptr, payload.len);

@@ -387,8 +387,8 @@ static tes_err issue(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *ou
     tes_cbor_enc_map(&oe, 2);
     tes_cbor_enc_cstr(&oe, "issuerAuth");
     size_t auth = out->len;
-    tes_cose_sign1_write_inbuf(&oe, p->issuer, tbs.ptr, payload_off, tbs.len, p->ds_chain,
-                               chain_len, false);
+    tes_cose_sign1_write_inbuf(&oe, p->issuer, tbs.ptr, payload_off, tbs.len,
+                               &(tes_cose_opts){.x5chain = p->ds_chain, .chain_len = chain_len});
     if ((e = tes_cbor_enc_finish(&oe)) != TES_OK)
         goto done;
     uint8_t *a = out->ptr + auth;

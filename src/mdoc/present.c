@@ -243,12 +243,12 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
             e = tes_mdoc_derive_key(p->device_key, p->reader_key, p->transcript, TES_ISO_EMAC_KEY, emac);
         }
         if (e == TES_OK)
-            tes_cose_mac0_write(&ae, TES_BYTES(emac, 32), tes_buf_bytes(&dab), true,
-                                TES_BYTES(NULL, 0), false);
+            tes_cose_mac0_write(&ae, TES_BYTES(emac, 32), tes_buf_bytes(&dab),
+                                &(tes_cose_opts){.flags = TES_COSE_DETACHED});
         tes_wipe(emac, sizeof(emac));
     } else if (e == TES_OK) {
-        tes_cose_sign1_write(&ae, p->device, tes_buf_bytes(&dab), true, NULL, 0,
-                             TES_BYTES(NULL, 0), false);
+        tes_cose_sign1_write(&ae, p->device, tes_buf_bytes(&dab),
+                             &(tes_cose_opts){.flags = TES_COSE_DETACHED});
     }
     if (e == TES_OK)
         e = tes_cbor_enc_finish(&ae);

@@ -276,8 +276,10 @@ tes_err tes_mdoc_request_build(const char *doctype, const tes_mdoc_req_elem *ele
         if (err == TES_OK) {
             reader_auth_bytes(&rab, tes_buf_bytes(&plain), tes_buf_bytes(&irb));
             tes_cbor_enc ae = {.out = &ra};
-            tes_cose_sign1_write(&ae, reader, tes_buf_bytes(&rab), true, chain, chain_len,
-                                 TES_BYTES(NULL, 0), false);
+            tes_cose_sign1_write(&ae, reader, tes_buf_bytes(&rab),
+                                 &(tes_cose_opts){.flags = TES_COSE_DETACHED,
+                                                  .x5chain = chain,
+                                                  .chain_len = chain_len});
             err = rab.failed ? TES_ERR_NOMEM : tes_cbor_enc_finish(&ae);
         }
     }

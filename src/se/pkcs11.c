@@ -92,12 +92,12 @@
 
 tes_err p11_check_pin(const char *pin)
 {
-    return se_check_pin_format(pin, false, true);
+    return se_check_pin_format(pin, SE_SECRET_PIN, SE_PIN_TEXT);
 }
 
 tes_err p11_check_puk(const char *puk)
 {
-    return se_check_pin_format(puk, true, true);
+    return se_check_pin_format(puk, SE_SECRET_PUK, SE_PIN_TEXT);
 }
 
 void p11_logout(p11_se *s)

@@ -131,8 +131,9 @@ tes_err tes_se_soft_provision(tes_se *se, const char *vendor_dir)
 
 /* ---------------------------------------------------------------- PIN syntax */
 
-tes_err se_check_pin_format(const char *pin, bool puk, bool text)
+tes_err se_check_pin_format(const char *pin, se_secret which, se_pin_syntax syntax)
 {
+    bool puk = which == SE_SECRET_PUK, text = syntax == SE_PIN_TEXT;
     const char *what = puk ? "PUK" : "PIN";
     size_t min = puk ? 8 : 4, max = text ? 63 : 16;
     if (pin == NULL)

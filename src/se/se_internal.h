@@ -22,11 +22,17 @@ TES_MUST_CHECK tes_err se_pkcs11_open(const char *module, const char *label, con
  * soft SE; TES_ERR_ARG otherwise). */
 TES_MUST_CHECK tes_err se_soft_provision(tes_se *se, const char *vendor_dir);
 
-/* PIN / PUK syntax (see TES_SE_CAP_TEXT_PIN): without text, PIN 4..16 ASCII
- * digits and PUK 8..16; with text, PIN 4..63 bytes and PUK 8..63 without
+/* Which secret se_check_pin_format checks, and the syntax its backend takes. */
+typedef enum se_secret { SE_SECRET_PIN, SE_SECRET_PUK } se_secret;
+typedef enum se_pin_syntax {
+    SE_PIN_DIGITS, /* ASCII digits only, at most 16 */
+    SE_PIN_TEXT,   /* any bytes but control characters, at most 63 (TES_SE_CAP_TEXT_PIN) */
+} se_pin_syntax;
+/* PIN / PUK syntax (see TES_SE_CAP_TEXT_PIN): SE_PIN_DIGITS, PIN 4..16 ASCII
+ * digits and PUK 8..16; SE_PIN_TEXT, PIN 4..63 bytes and PUK 8..63 without
  * control characters. TES_OK or TES_ERR_PIN_FORMAT (what is wrong in the
  * message, never the PIN). */
-TES_MUST_CHECK tes_err se_check_pin_format(const char *pin, bool puk, bool text);
+TES_MUST_CHECK tes_err se_check_pin_format(const char *pin, se_secret which, se_pin_syntax syntax);
 
 /* Builds the DER value of the attestation extension (an OCTET STRING holding
  * the CBOR map {"uv", "single_use", "backend", "challenge"}) into out. */

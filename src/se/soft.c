@@ -119,8 +119,8 @@ static tes_err soft_pin_set(tes_se *se, const char *pin, const char *puk)
 {
     soft_se *s = soft_of(se);
     tes_err err;
-    if ((err = se_check_pin_format(pin, false, false)) != TES_OK ||
-        (err = se_check_pin_format(puk, true, false)) != TES_OK)
+    if ((err = se_check_pin_format(pin, SE_SECRET_PIN, SE_PIN_DIGITS)) != TES_OK ||
+        (err = se_check_pin_format(puk, SE_SECRET_PUK, SE_PIN_DIGITS)) != TES_OK)
         return err;
     soft_state st;
     if ((err = soft_op_begin(s, &st)) != TES_OK)
@@ -141,7 +141,7 @@ static tes_err soft_pin_set(tes_se *se, const char *pin, const char *puk)
 static tes_err soft_pin_verify(tes_se *se, const char *pin)
 {
     soft_se *s = soft_of(se);
-    tes_err err = se_check_pin_format(pin, false, false);
+    tes_err err = se_check_pin_format(pin, SE_SECRET_PIN, SE_PIN_DIGITS);
     if (err)
         return err;
     soft_state st;
@@ -154,9 +154,9 @@ static tes_err soft_pin_change(tes_se *se, const char *old_pin, const char *new_
 {
     soft_se *s = soft_of(se);
     tes_err err;
-    if ((err = se_check_pin_format(old_pin, false, false)) != TES_OK)
+    if ((err = se_check_pin_format(old_pin, SE_SECRET_PIN, SE_PIN_DIGITS)) != TES_OK)
         return err;
-    if ((err = se_check_pin_format(new_pin, false, false)) != TES_OK)
+    if ((err = se_check_pin_format(new_pin, SE_SECRET_PIN, SE_PIN_DIGITS)) != TES_OK)
         return tes_err_set(err, "new PIN: %s", tes_err_message());
     soft_state st;
     if ((err = soft_op_begin(s, &st)) != TES_OK)
@@ -171,9 +171,9 @@ static tes_err soft_pin_unblock(tes_se *se, const char *puk, const char *new_pin
 {
     soft_se *s = soft_of(se);
     tes_err err;
-    if ((err = se_check_pin_format(puk, true, false)) != TES_OK)
+    if ((err = se_check_pin_format(puk, SE_SECRET_PUK, SE_PIN_DIGITS)) != TES_OK)
         return err;
-    if ((err = se_check_pin_format(new_pin, false, false)) != TES_OK)
+    if ((err = se_check_pin_format(new_pin, SE_SECRET_PIN, SE_PIN_DIGITS)) != TES_OK)
         return tes_err_set(err, "new PIN: %s", tes_err_message());
     soft_state st;
     if ((err = soft_op_begin(s, &st)) != TES_OK)
@@ -364,7 +364,8 @@ static tes_err use_gate(soft_se *s, soft_state *st, const char *id, const char *
         if (pin == NULL)
             return tes_err_set(TES_ERR_PIN_REQUIRED,
                                "key \"%s\" needs user verification: give the PIN", id);
-        tes_err err = se_check_pin_format(pin, false, false); /* a malformed PIN costs no try */
+        tes_err err = se_check_pin_format(pin, SE_SECRET_PIN,
+                                          SE_PIN_DIGITS); /* a malformed PIN costs no try */
         if (err == TES_OK)
             err = pin_check(s, st, pin);
         if (err)

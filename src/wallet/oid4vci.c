@@ -103,11 +103,13 @@ static tes_err wire_code(const char *name)
     return TES_ERR_HTTP_REQUEST;
 }
 
-/* One request; on a 2xx answer *out receives the JSON object (unless
- * want_json is false). Error answers become codes with the issuer's
+typedef enum http_method { HTTP_GET, HTTP_POST } http_method;
+
+/* One request (HTTP_POST sends body[0 .. body_len)); on a 2xx answer *out
+ * receives the JSON object. Error answers become codes with the issuer's
  * error_description in the message. */
 static tes_err http_call(client *c, const char *what, const char *url, const char *ctype,
-                         const char *bearer, const char *body, size_t body_len, bool post,
+                         const char *bearer, const char *body, size_t body_len, http_method method,
                          json_t **out)
 {
     if (!http_url(url))
@@ -135,7 +137,7 @@ static tes_err http_call(client *c, const char *what, const char *url, const cha
     }
     curl_easy_setopt(c->h, CURLOPT_URL, url);
     curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
-    if (post) {
+    if (method == HTTP_POST) {
         curl_easy_setopt(c->h, CURLOPT_POST, 1L);
         curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -566,7 +568,8 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
-    if ((err = http_call(&c, "issuer metadata", md_url, NULL, NULL, NULL, 0, false, &md)) != TES_OK)
+    if ((err = http_call(&c, "issuer metadata", md_url, NULL, NULL, NULL, 0, HTTP_GET, &md)) !=
+        TES_OK)
         goto out;
     const char *md_issuer = str_member(md, "credential_issuer");
     const char *cred_ep = str_member(md, "credential_endpoint");
@@ -617,7 +620,7 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
         err = tes_err_set(TES_ERR_HTTP_REQUEST, "authorization server URL is not http(s)");
         goto out;
     }
-    if ((err = http_call(&c, "authorization server metadata", as_url, NULL, NULL, NULL, 0, false,
+    if ((err = http_call(&c, "authorization server metadata", as_url, NULL, NULL, NULL, 0, HTTP_GET,
                          &as)) != TES_OK)
         goto out;
     const char *token_ep = str_member(as, "token_endpoint");
@@ -642,7 +645,7 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
         goto out;
     }
     if ((err = http_call(&c, "token", token_ep, "application/x-www-form-urlencoded", NULL,
-                         (const char *)form.ptr, form.len, true, &tok)) != TES_OK)
+                         (const char *)form.ptr, form.len, HTTP_POST, &tok)) != TES_OK)
         goto out;
     const char *at = str_member(tok, "access_token"), *tt = str_member(tok, "token_type");
     if (at == NULL || tt == NULL || strcasecmp(tt, "Bearer") != 0 || strlen(at) > 128) {
@@ -655,7 +658,7 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
     }
 
     /* ---- nonce */
-    if ((err = http_call(&c, "nonce", nonce_ep, NULL, NULL, "", 0, true, &nonce_j)) != TES_OK)
+    if ((err = http_call(&c, "nonce", nonce_ep, NULL, NULL, "", 0, HTTP_POST, &nonce_j)) != TES_OK)
         goto out;
     const char *nonce = str_member(nonce_j, "c_nonce");
     if (nonce == NULL || nonce[0] == '\0' || strlen(nonce) > NONCE_MAX) {
@@ -708,7 +711,7 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
 
     /* ---- credentials */
     if ((err = http_call(&c, "credential", cred_ep, "application/json", token, req_text,
-                         strlen(req_text), true, &resp)) != TES_OK)
+                         strlen(req_text), HTTP_POST, &resp)) != TES_OK)
         goto out;
     json_t *creds = json_object_get(resp, "credentials");
     if (!json_is_array(creds) || json_array_size(creds) != batch) {
@@ -849,8 +852,8 @@ tes_err tes_oid4vci_report_lost(const char *issuer_url, const char *recovery_cod
     curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
     curl_easy_setopt(c.h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_RESPONSE);
     curl_easy_setopt(c.h, CURLOPT_USERAGENT, "tessera-wallet");
-    if ((err = http_call(&c, "report lost", url, "application/json", NULL, body, strlen(body), true,
-                         &resp)) != TES_OK)
+    if ((err = http_call(&c, "report lost", url, "application/json", NULL, body, strlen(body),
+                         HTTP_POST, &resp)) != TES_OK)
         goto out;
     json_t *k = json_object_get(resp, "suspended");
     if (!json_is_integer(k) || json_integer_value(k) < 0) {

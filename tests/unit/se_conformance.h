@@ -297,8 +297,8 @@ __attribute__((unused)) static void se_conformance(tes_se *se, const char *label
         tes_buf out = {0};
         tes_cbor_enc enc = {.out = &out};
         static const char payload[] = "payload signed in the secure element";
-        tes_cose_sign1_write(&enc, &signer, TES_BYTES_STR(payload), false, NULL, 0,
-                             TES_BYTES(NULL, 0), true);
+        tes_cose_sign1_write(&enc, &signer, TES_BYTES_STR(payload),
+                             &(tes_cose_opts){.flags = TES_COSE_TAGGED});
         SEC_OK(label, tes_cbor_enc_finish(&enc));
         tes_cose_msg msg;
         SEC_OK(label, tes_cose_sign1_parse(tes_buf_bytes(&out), &msg));

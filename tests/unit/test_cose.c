@@ -360,7 +360,12 @@ static void roundtrip_one(tes_curve curve, int64_t want_alg, const char *want_pr
         size_t chain_len = (v & 4) ? 2 : (size_t)(v & 1);
         tes_buf out = {0};
         tes_cbor_enc e = {.out = &out};
-        tes_cose_sign1_write(&e, &s, pl, detach, chain, chain_len, aad, tagged);
+        tes_cose_sign1_write(&e, &s, pl,
+                             &(tes_cose_opts){.flags = (detach ? TES_COSE_DETACHED : 0u) |
+                                                       (tagged ? TES_COSE_TAGGED : 0u),
+                                              .x5chain = chain,
+                                              .chain_len = chain_len,
+                                              .external_aad = aad});
         REQUIRE(tes_cbor_enc_finish(&e) == TES_OK);
         CHECK_EQ_INT(out.ptr[0], tagged ? 0xd2 : 0x84);
 
@@ -390,7 +395,7 @@ static void roundtrip_one(tes_curve curve, int64_t want_alg, const char *want_pr
     REQUIRE(tes_key_generate(curve, &k2) == TES_OK);
     tes_buf out = {0};
     tes_cbor_enc e = {.out = &out};
-    tes_cose_sign1_write(&e, &s, pl, false, NULL, 0, aad, false);
+    tes_cose_sign1_write(&e, &s, pl, &(tes_cose_opts){.external_aad = aad});
     REQUIRE(tes_cbor_enc_finish(&e) == TES_OK);
     tes_cose_msg m;
     REQUIRE(tes_cose_sign1_parse(tes_buf_bytes(&out), &m) == TES_OK);
@@ -427,8 +432,10 @@ TEST(sign1_write_deterministic_bytes)
     tes_buf a = {0}, b = {0};
     tes_cbor_enc ea = {.out = &a}, eb = {.out = &b};
     tes_bytes cert = TES_BYTES_STR("C");
-    tes_cose_sign1_write(&ea, &s, TES_BYTES_STR("P"), false, &cert, 1, TES_BYTES(NULL, 0), false);
-    tes_cose_sign1_write(&eb, &s, TES_BYTES_STR("P"), false, &cert, 1, TES_BYTES(NULL, 0), false);
+    tes_cose_sign1_write(&ea, &s, TES_BYTES_STR("P"),
+                         &(tes_cose_opts){.x5chain = &cert, .chain_len = 1});
+    tes_cose_sign1_write(&eb, &s, TES_BYTES_STR("P"),
+                         &(tes_cose_opts){.x5chain = &cert, .chain_len = 1});
     REQUIRE(tes_cbor_enc_finish(&ea) == TES_OK && tes_cbor_enc_finish(&eb) == TES_OK);
     CHECK(tes_bytes_eq(tes_buf_bytes(&a), tes_buf_bytes(&b)));
     /* 84 43 a10127 a1 1821 4143 4150 5840 <sig> */
@@ -452,10 +459,9 @@ TEST(sign1_write_sticky_errors)
     tes_signer s = {failing_sign, NULL, TES_COSE_ES256};
     tes_buf out = {0};
     tes_cbor_enc e = {.out = &out};
-    tes_cose_sign1_write(&e, &s, TES_BYTES_STR("p"), false, NULL, 0, TES_BYTES(NULL, 0), false);
+    tes_cose_sign1_write(&e, &s, TES_BYTES_STR("p"), NULL);
     CHECK_ERR(e.err, TES_ERR_CRYPTO);
-    tes_cose_mac0_write(&e, TES_BYTES_STR("k"), TES_BYTES_STR("p"), false, TES_BYTES(NULL, 0),
-                        false);
+    tes_cose_mac0_write(&e, TES_BYTES_STR("k"), TES_BYTES_STR("p"), NULL);
     CHECK_ERR(tes_cbor_enc_finish(&e), TES_ERR_CRYPTO);
     CHECK_EQ_INT(out.len, 0);
 
@@ -465,11 +471,11 @@ TEST(sign1_write_sticky_errors)
     tes_signer bad = tes_signer_from_key(k);
     bad.alg = TES_COSE_ES384;
     tes_cbor_enc e2 = {.out = &out};
-    tes_cose_sign1_write(&e2, &bad, TES_BYTES_STR("p"), false, NULL, 0, TES_BYTES(NULL, 0), false);
+    tes_cose_sign1_write(&e2, &bad, TES_BYTES_STR("p"), NULL);
     CHECK_ERR(tes_cbor_enc_finish(&e2), TES_ERR_COSE_ALG);
     bad.alg = 5;
     tes_cbor_enc e3 = {.out = &out};
-    tes_cose_sign1_write(&e3, &bad, TES_BYTES_STR("p"), false, NULL, 0, TES_BYTES(NULL, 0), false);
+    tes_cose_sign1_write(&e3, &bad, TES_BYTES_STR("p"), NULL);
     CHECK_ERR(tes_cbor_enc_finish(&e3), TES_ERR_COSE_ALG);
     /* Too long a chain. */
     tes_bytes chain[TES_COSE_MAX_CHAIN + 1];
@@ -477,8 +483,8 @@ TEST(sign1_write_sticky_errors)
         chain[j] = TES_BYTES_STR("c");
     tes_signer good = tes_signer_from_key(k);
     tes_cbor_enc e4 = {.out = &out};
-    tes_cose_sign1_write(&e4, &good, TES_BYTES_STR("p"), false, chain, TES_COSE_MAX_CHAIN + 1,
-                         TES_BYTES(NULL, 0), false);
+    tes_cose_sign1_write(&e4, &good, TES_BYTES_STR("p"),
+                         &(tes_cose_opts){.x5chain = chain, .chain_len = TES_COSE_MAX_CHAIN + 1});
     CHECK_ERR(tes_cbor_enc_finish(&e4), TES_ERR_ARG);
     CHECK_EQ_INT(out.len, 0);
     tes_key_free(k);
@@ -497,7 +503,10 @@ TEST(mac0_roundtrip)
         bool detach = v & 1, tagged = v & 2;
         tes_buf out = {0};
         tes_cbor_enc e = {.out = &out};
-        tes_cose_mac0_write(&e, key, pl, detach, aad, tagged);
+        tes_cose_mac0_write(&e, key, pl,
+                            &(tes_cose_opts){.flags = (detach ? TES_COSE_DETACHED : 0u) |
+                                                      (tagged ? TES_COSE_TAGGED : 0u),
+                                             .external_aad = aad});
         REQUIRE(tes_cbor_enc_finish(&e) == TES_OK);
         CHECK_EQ_INT(out.ptr[0], tagged ? 0xd1 : 0x84);
         tes_cose_msg m;
@@ -516,6 +525,74 @@ TEST(mac0_roundtrip)
                   tagged ? TES_ERR_COSE_MALFORMED : TES_ERR_COSE_ALG);
         tes_buf_free(&out);
     }
+}
+
+/* NULL opts and {0} are the same message; the in-place writer makes the same
+ * bytes as the copying one; what an option set cannot mean is refused. */
+TEST(write_opts_defaults_and_refusals)
+{
+    tes_key *k = NULL;
+    REQUIRE(tes_key_generate(TES_CURVE_ED25519, &k) == TES_OK); /* deterministic signatures */
+    tes_signer s = tes_signer_from_key(k);
+    tes_bytes cert = TES_BYTES_STR("C");
+    const tes_cose_opts tagged_chain = {.flags = TES_COSE_TAGGED, .x5chain = &cert, .chain_len = 1};
+    static const char pl[] = "in place payload";
+    const size_t pl_len = sizeof pl - 1;
+    for (int v = 0; v < 2; v++) {
+        const tes_cose_opts *o = v ? &tagged_chain : NULL;
+        tes_buf a = {0}, b = {0}, c = {0};
+        tes_cbor_enc ea = {.out = &a}, eb = {.out = &b}, ec = {.out = &c};
+        tes_cose_sign1_write(&ea, &s, TES_BYTES(pl, pl_len), o);
+        tes_cose_sign1_write(&eb, &s, TES_BYTES(pl, pl_len), v ? o : &(tes_cose_opts){0});
+        uint8_t buf[TES_COSE_SIGN1_ROOM + sizeof pl];
+        memcpy(buf + TES_COSE_SIGN1_ROOM, pl, pl_len);
+        tes_cose_sign1_write_inbuf(&ec, &s, buf, TES_COSE_SIGN1_ROOM, TES_COSE_SIGN1_ROOM + pl_len,
+                                   o);
+        REQUIRE(tes_cbor_enc_finish(&ea) == TES_OK && tes_cbor_enc_finish(&eb) == TES_OK &&
+                tes_cbor_enc_finish(&ec) == TES_OK);
+        CHECK_EQ_INT(a.ptr[0], v ? 0xd2 : 0x84);
+        CHECK(tes_bytes_eq(tes_buf_bytes(&a), tes_buf_bytes(&b)));
+        CHECK(tes_bytes_eq(tes_buf_bytes(&a), tes_buf_bytes(&c)));
+        tes_buf_free(&a);
+        tes_buf_free(&b);
+        tes_buf_free(&c);
+    }
+    tes_buf m1 = {0}, m2 = {0};
+    tes_cbor_enc e1 = {.out = &m1}, e2 = {.out = &m2};
+    tes_cose_mac0_write(&e1, TES_BYTES_STR("k"), TES_BYTES(pl, pl_len), NULL);
+    tes_cose_mac0_write(&e2, TES_BYTES_STR("k"), TES_BYTES(pl, pl_len), &(tes_cose_opts){0});
+    REQUIRE(tes_cbor_enc_finish(&e1) == TES_OK && tes_cbor_enc_finish(&e2) == TES_OK);
+    CHECK_EQ_INT(m1.ptr[0], 0x84);
+    CHECK(tes_bytes_eq(tes_buf_bytes(&m1), tes_buf_bytes(&m2)));
+    tes_buf_free(&m1);
+    tes_buf_free(&m2);
+
+    /* Refused, each with nothing written. */
+    uint8_t room[TES_COSE_SIGN1_ROOM + 1] = {0};
+    const tes_cose_opts unknown_flag = {.flags = TES_COSE_TAGGED << 1};
+    const tes_cose_opts detached = {.flags = TES_COSE_DETACHED};
+    const tes_cose_opts aad = {.external_aad = TES_BYTES_STR("aad")};
+    const tes_cose_opts no_chain = {.chain_len = 1};
+    const tes_cose_opts mac_chain = {.x5chain = &cert, .chain_len = 1};
+#define REFUSED(call)                                                                              \
+    do {                                                                                           \
+        tes_buf out = {0};                                                                         \
+        tes_cbor_enc e = {.out = &out};                                                            \
+        call;                                                                                      \
+        CHECK_ERR(tes_cbor_enc_finish(&e), TES_ERR_ARG);                                           \
+        CHECK_EQ_INT(out.len, 0);                                                                  \
+        tes_buf_free(&out);                                                                        \
+    } while (0)
+    REFUSED(tes_cose_sign1_write(&e, &s, TES_BYTES_STR("p"), &unknown_flag));
+    REFUSED(tes_cose_sign1_write(&e, &s, TES_BYTES_STR("p"), &no_chain));
+    REFUSED(tes_cose_sign1_write_inbuf(&e, &s, room, TES_COSE_SIGN1_ROOM, sizeof room, &detached));
+    REFUSED(tes_cose_sign1_write_inbuf(&e, &s, room, TES_COSE_SIGN1_ROOM, sizeof room, &aad));
+    REFUSED(
+        tes_cose_sign1_write_inbuf(&e, &s, room, TES_COSE_SIGN1_ROOM, sizeof room, &unknown_flag));
+    REFUSED(tes_cose_mac0_write(&e, TES_BYTES_STR("k"), TES_BYTES_STR("p"), &unknown_flag));
+    REFUSED(tes_cose_mac0_write(&e, TES_BYTES_STR("k"), TES_BYTES_STR("p"), &mac_chain));
+#undef REFUSED
+    tes_key_free(k);
 }
 
 /* ------------------------------------------------------------------ COSE_Key */

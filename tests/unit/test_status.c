@@ -556,8 +556,9 @@ TEST(token_verify_failures)
     /* tes_cose_sign1_write's header ({1: alg} only) is not a status list token either */
     tes_buf plain = {0};
     tes_cbor_enc e = {.out = &plain};
-    tes_cose_sign1_write(&e, &a.signer, tes_buf_bytes(&claims), false, a.chain, 1,
-                         TES_BYTES(NULL, 0), true);
+    tes_cose_sign1_write(
+        &e, &a.signer, tes_buf_bytes(&claims),
+        &(tes_cose_opts){.flags = TES_COSE_TAGGED, .x5chain = a.chain, .chain_len = 1});
     REQUIRE(tes_cbor_enc_finish(&e) == TES_OK);
     CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&plain), URI, a.trust, NOW, &t),
               TES_ERR_STATUS_TOKEN);

@@ -337,8 +337,8 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
         }
         if (!s->no_issuer_auth) {
             tes_cbor_enc_cstr(&r, "issuerAuth");
-            tes_cose_sign1_write(&r, &issuer, tes_buf_bytes(&payload), false, &chain, 1,
-                                 TES_BYTES(NULL, 0), false);
+            tes_cose_sign1_write(&r, &issuer, tes_buf_bytes(&payload),
+                                 &(tes_cose_opts){.x5chain = &chain, .chain_len = 1});
         }
         tes_cbor_enc_cstr(&r, "deviceSigned");
         tes_cbor_enc_map(&r, 2);
@@ -358,14 +358,15 @@ static bool build(const pki *p, const spec *s, tes_buf *out)
             tes_cbor_enc_bytes(&r, tag, sizeof(tag));
         } else {
             tes_cbor_enc_cstr(&r, "deviceSignature");
-            tes_cose_sign1_write(&r, &device, tes_buf_bytes(&dab), !s->device_attached, NULL, 0,
-                                 TES_BYTES(NULL, 0), false);
+            tes_cose_sign1_write(
+                &r, &device, tes_buf_bytes(&dab),
+                &(tes_cose_opts){.flags = s->device_attached ? 0u : TES_COSE_DETACHED});
         }
         if (s->device_both) {
             uint8_t k[32] = {0};
             tes_cbor_enc_cstr(&r, "deviceMac");
-            tes_cose_mac0_write(&r, TES_BYTES(k, 32), tes_buf_bytes(&dab), true,
-                                TES_BYTES(NULL, 0), false);
+            tes_cose_mac0_write(&r, TES_BYTES(k, 32), tes_buf_bytes(&dab),
+                                &(tes_cose_opts){.flags = TES_COSE_DETACHED});
         }
         if (s->errors) {
             tes_cbor_enc_cstr(&r, "errors");
