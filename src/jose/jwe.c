@@ -194,7 +194,10 @@ tes_err tes_jwe_decrypt(const char *text, size_t len, size_t max_len, tes_jwe_ag
     size_t before = plaintext->len;
     err = tes_aes256gcm_decrypt(cek, iv.ptr, TES_BYTES(p[0], l[0]), tes_buf_bytes(&ct), plaintext);
     if (err != TES_OK) {
-        plaintext->len = before;
+        if (before == 0)
+            tes_buf_free(plaintext); /* nothing handed out, not even the room */
+        else
+            plaintext->len = before;
         if (err == TES_ERR_SIGNATURE || err == TES_ERR_CRYPTO)
             err = tes_err_set(TES_ERR_SIGNATURE,
                               "JWE does not decrypt (another key, or changed on the way)");
