@@ -176,6 +176,7 @@ TEST(conformance)
     CHECK((caps & TES_SE_CAP_ECDH_EXPORT) != 0); /* SoftHSM2 offers CKM_ECDH1_DERIVE */
     CHECK((caps & TES_SE_CAP_HARDWARE) == 0);    /* SoftHSM2 is a soft token */
     CHECK((caps & TES_SE_CAP_LOGIN) != 0);       /* keys are used in a logged-in session */
+    CHECK((caps & TES_SE_CAP_PSEUDONYM) != 0);   /* with CKM_ECDH1_DERIVE */
     CHECK(se->ops->attest == NULL);
     se_conformance(se, "pkcs11", TES_BYTES(NULL, 0));
     tes_se_close(se);
