@@ -162,6 +162,9 @@ typedef enum tes_err {
     TES_ERR_COPY_NOT_BOUND = 361,    /* a copy is not bound to the key made for it */
     /* present: */
     TES_ERR_READER_ROOTS_FULL = 365, /* the wallet's list of reader authorities is full */
+    /* pseudo: */
+    TES_ERR_SITE_KEY = 375, /* a pseudonym's site key is not an uncompressed P-256 point on
+                               the curve */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

@@ -57,6 +57,9 @@ enum {
      * needs the user PIN first (a PKCS#11 token logs its session in), whether
      * or not the key itself needs user verification. */
     TES_SE_CAP_LOGIN = 1u << 8,
+    /* Not a protection: the backend computes per-site pseudonyms
+     * (tes_se_pseudonym). */
+    TES_SE_CAP_PSEUDONYM = 1u << 9,
 };
 
 typedef struct tes_se_key_opts {
@@ -117,6 +120,9 @@ typedef struct tes_se_ops {
      * for the contract. Optional (NULL: the backend makes none). */
     tes_err (*attest_jwt)(tes_se *se, const char *const *ids, size_t n_ids, const char *nonce,
                           tes_buf *jwt);
+    /* The wallet's pseudonym for a site: see tes_se_pseudonym for the
+     * contract. Optional (NULL: the backend makes none). */
+    tes_err (*pseudonym)(tes_se *se, const char *pin, tes_bytes site_key, uint8_t out[32]);
 } tes_se_ops;
 
 /* Every backend's instance starts with this header. */
@@ -249,6 +255,39 @@ TES_MUST_CHECK tes_err tes_se_vendor_create(const char *dir, const char *name,
  * every operation. */
 TES_MUST_CHECK tes_err tes_se_attest_jwt(tes_se *se, const char *const *ids, size_t n_ids,
                                          const char *nonce, tes_buf *jwt);
+
+/* ---- per-site pseudonyms (docs/PSEUDONYM.md) ----
+ *
+ * BSI TR-03110 Restricted Identification for websites: one secret P-256
+ * scalar sk per secure element (the wallet's pseudonym key), made inside it
+ * on first use and never exported, not even its public key; for a site
+ * whose public key is PK_site (the 65-byte uncompressed point 04||x||y)
+ *     pseudonym = SHA-256("Tessera pseudonym v1" || x(sk * PK_site) || PK_site)
+ * (the label is its 20 ASCII bytes, x the 32-byte x-coordinate). The same
+ * for every call with one secure element and one site, different for every
+ * site and every secure element, and unlinkable between sites without sk.
+ * The caller (the wallet) must take PK_site from the site's certificate it
+ * has verified, whose key signed the request: never from a field the site
+ * chooses freely. */
+#define TES_SE_PSEUDONYM_LEN 32
+#define TES_SE_PSEUDONYM_LABEL "Tessera pseudonym v1"
+
+/* Computes the pseudonym for the site key site_key (65 bytes: 0x04 || x ||
+ * y, on P-256) into out. The PIN is always needed: the pseudonym is released
+ * only within a presentation the holder approved, and a wrong PIN counts
+ * against the same tries as every other PIN use. A bad site key costs no
+ * try. The pseudonym key is made on the first call (and kept before the
+ * first pseudonym is released). On failure out is zeroed. Errors:
+ * TES_ERR_SITE_KEY (not 65 bytes, not uncompressed, not on the curve),
+ * TES_ERR_PIN_REQUIRED (pin NULL), TES_ERR_PIN_FORMAT, TES_ERR_PIN_WRONG,
+ * TES_ERR_PIN_LOCKED, TES_ERR_PIN_NOT_SET, TES_ERR_SE_BLOCKED,
+ * TES_ERR_UNSUPPORTED (the backend makes no pseudonyms, was built before the
+ * member existed, or the token cannot do ECDH), TES_ERR_ARG, and the state
+ * and token errors of every operation (TES_ERR_SE_TAMPERED,
+ * TES_ERR_SE_ROLLBACK, TES_ERR_SE_BACKEND, TES_ERR_IO). Thread rules: as
+ * every other operation of the secure element. */
+TES_MUST_CHECK tes_err tes_se_pseudonym(tes_se *se, const char *pin, tes_bytes site_key,
+                                        uint8_t out[TES_SE_PSEUDONYM_LEN]);
 
 /* ---- the device id ----
  *

@@ -137,6 +137,9 @@ static const err_entry table[] = {
     /* present: */
     {TES_ERR_READER_ROOTS_FULL, "reader_roots_full",
      "the wallet trusts as many reader authorities as it can hold"},
+    /* pseudo: */
+    {TES_ERR_SITE_KEY, "site_key",
+     "the site key for a pseudonym is not an uncompressed P-256 point on the curve"},
     {TES_ERR_NOMEM, "out_of_memory", "allocation failed"},
     {TES_ERR_IO, "io", "file or socket I/O failed"},
     {TES_ERR_CRYPTO, "crypto_backend", "the crypto backend failed"},

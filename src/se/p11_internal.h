@@ -103,6 +103,13 @@ tes_err p11_sign_locked(p11_se *s, const char *id, const char *pin, tes_bytes ms
                         size_t *sig_len);
 tes_err p11_key_agreement_locked(p11_se *s, const char *id, const char *pin, const tes_key *peer,
                                  uint8_t out[TES_MAX_COORD], size_t *out_len);
+/* CKM_ECDH1_DERIVE (CKD_NULL) of private key h with the uncompressed point
+ * into a session-only, extractable secret whose 32-byte value is read into
+ * out and which is destroyed at once; id names the key in messages. */
+tes_err p11_ecdh_derive(p11_se *s, CK_OBJECT_HANDLE h, const uint8_t point[65], const char *id,
+                        uint8_t out[32]);
+/* tes_se_ops.pseudonym (p11_pseudonym.c). */
+tes_err p11_pseudonym_locked(p11_se *s, const char *pin, tes_bytes site_key, uint8_t out[32]);
 tes_err p11_delete_key_locked(p11_se *s, const char *id);
 tes_err p11_list_keys_locked(p11_se *s, char (*ids)[TES_SE_ID_MAX], size_t max, size_t *n);
 

@@ -79,7 +79,8 @@
  * (this code only ever trusts its own handle's flag).
  *
  * No function here returns private key bytes; attest is NULL (generic
- * PKCS#11 has no key attestation).
+ * PKCS#11 has no key attestation). Per-site pseudonyms (p11_pseudonym.c) use
+ * one more ECDH key that no key id names; TES_SE_CAP_PSEUDONYM with ECDH.
  *
  * This file: loading the module, picking the slot and token, the session's
  * login, the tes_se_ops table and its locking; the key operations are in
@@ -145,7 +146,7 @@ static uint32_t p11_caps(tes_se *se)
 {
     p11_se *s = (p11_se *)se;
     return TES_SE_CAP_TEXT_PIN | TES_SE_CAP_LOGIN | (s->hw ? TES_SE_CAP_HARDWARE : 0u) |
-           (s->can_ecdh ? TES_SE_CAP_ECDH_EXPORT : 0u);
+           (s->can_ecdh ? TES_SE_CAP_ECDH_EXPORT | TES_SE_CAP_PSEUDONYM : 0u);
 }
 
 /* ------------------------------------------------------------------ locked wrappers */
@@ -212,6 +213,11 @@ static tes_err p11_list_keys(tes_se *se, char (*ids)[TES_SE_ID_MAX], size_t max,
     LOCKED(p11_list_keys_locked(s_, ids, max, n));
 }
 
+static tes_err p11_pseudonym(tes_se *se, const char *pin, tes_bytes site_key, uint8_t out[32])
+{
+    LOCKED(p11_pseudonym_locked(s_, pin, site_key, out));
+}
+
 static void p11_destroy(p11_se *s)
 {
     if (s->m) {
@@ -252,6 +258,7 @@ static const tes_se_ops p11_ops = {
     .list_keys = p11_list_keys,
     .close = p11_close,
     .attest_jwt = NULL, /* no key attestations (see attest) */
+    .pseudonym = p11_pseudonym,
 };
 
 /* ------------------------------------------------------------------ open */

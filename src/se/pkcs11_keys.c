@@ -313,12 +313,24 @@ tes_err p11_key_agreement_locked(p11_se *s, const char *id, const char *pin, con
     if ((e = use_private(s, id, pin, &h, &f)) != TES_OK)
         return e;
 
+    uint8_t z[32];
+    if ((e = p11_ecdh_derive(s, h, point, id, z)) != TES_OK)
+        return e;
+    memcpy(out, z, 32);
+    *out_len = 32;
+    tes_wipe(z, sizeof z);
+    return TES_OK;
+}
+
+tes_err p11_ecdh_derive(p11_se *s, CK_OBJECT_HANDLE h, const uint8_t point[65], const char *id,
+                        uint8_t out[32])
+{
     CK_ECDH1_DERIVE_PARAMS params = {
         .kdf = CKD_NULL,
         .shared_data_len = 0,
         .shared_data = NULL,
-        .public_data_len = sizeof point,
-        .public_data = point,
+        .public_data_len = 65,
+        .public_data = (CK_BYTE_PTR)point,
     };
     CK_MECHANISM mech = {CKM_ECDH1_DERIVE, &params, sizeof params};
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -377,7 +389,6 @@ tes_err p11_key_agreement_locked(p11_se *s, const char *id, const char *pin, con
                            (unsigned long)a.ulValueLen);
     }
     memcpy(out, val, 32);
-    *out_len = 32;
     tes_wipe(val, sizeof val);
     return TES_OK;
 }

@@ -39,4 +39,14 @@ TES_MUST_CHECK tes_err se_check_pin_format(const char *pin, se_secret which, se_
 TES_MUST_CHECK tes_err se_attestation_ext(bool uv, bool single_use, const char *backend,
                                           tes_bytes challenge, tes_buf *out);
 
+/* Per-site pseudonyms (pseudonym.c; tes_se_pseudonym). The site key must be
+ * the 65-byte uncompressed P-256 point: its public key object into *out, or
+ * TES_ERR_SITE_KEY. */
+#define SE_SITE_KEY_LEN 65
+TES_MUST_CHECK tes_err se_pseudonym_site_key(tes_bytes site_key, tes_key **out);
+/* SHA-256(TES_SE_PSEUDONYM_LABEL || z || site_key) into out; z is the
+ * x-coordinate of sk * PK_site (site_key already checked). */
+TES_MUST_CHECK tes_err se_pseudonym_finish(const uint8_t z[32], tes_bytes site_key,
+                                           uint8_t out[TES_SE_PSEUDONYM_LEN]);
+
 #endif

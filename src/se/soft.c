@@ -115,6 +115,11 @@ static tes_err pin_check(soft_se *s, soft_state *st, const char *pin)
     return TES_OK;
 }
 
+tes_err soft_pin_check(soft_se *s, soft_state *st, const char *pin)
+{
+    return pin_check(s, st, pin);
+}
+
 static tes_err soft_pin_set(tes_se *se, const char *pin, const char *puk)
 {
     soft_se *s = soft_of(se);
@@ -244,7 +249,7 @@ static tes_err soft_pin_status(tes_se *se, int *pin_tries_left, int *puk_tries_l
 static uint32_t soft_caps(tes_se *se)
 {
     (void)se;
-    return SOFT_CAPS;
+    return SOFT_CAPS | TES_SE_CAP_PSEUDONYM;
 }
 
 tes_err soft_check_id(const char *id)
@@ -514,6 +519,7 @@ static const tes_se_ops soft_ops = {
     .list_keys = soft_list_keys,
     .close = soft_close,
     .attest_jwt = soft_attest_jwt,
+    .pseudonym = soft_pseudonym,
 };
 
 static bool file_exists(const char *path, tes_err *err)

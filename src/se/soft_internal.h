@@ -40,6 +40,8 @@ typedef struct soft_state {
     tes_buf att_cert;               /* its certificate (DER): self-signed or vendor-issued */
     soft_key *keys;
     size_t nkeys;
+    bool have_pseud;                  /* the pseudonym key exists (made on first use) */
+    uint8_t pseud_d[SOFT_SCALAR_LEN]; /* its scalar (never a soft_key: no other use) */
     bool dirty; /* changed in memory since the last soft_state_store */
 } soft_state;
 
@@ -91,6 +93,11 @@ tes_err soft_op_begin(soft_se *s, soft_state *st);
 /* Persists pending changes (if err is still TES_OK), wipes, unlocks. */
 tes_err soft_op_end(soft_se *s, soft_state *st, tes_err err);
 tes_err soft_check_id(const char *id);
+/* The PIN check of every PIN-gated operation (state loaded, lock held, format
+ * checked): counts the try before comparing (soft.c). */
+tes_err soft_pin_check(soft_se *s, soft_state *st, const char *pin);
+/* tes_se_ops.pseudonym (soft_pseudonym.c). */
+tes_err soft_pseudonym(tes_se *se, const char *pin, tes_bytes site_key, uint8_t out[32]);
 tes_err soft_key_unknown(const char *id);
 /* The key object of k (private; free after use). */
 tes_err soft_key_object(const soft_key *k, tes_key **out);

@@ -173,7 +173,7 @@ tes_err soft_scalar_new(const tes_rng *rng, uint8_t d[SOFT_SCALAR_LEN], tes_key 
 
 static void enc_state(tes_cbor_enc *e, const soft_state *st)
 {
-    tes_cbor_enc_map(e, 13);
+    tes_cbor_enc_map(e, st->have_pseud ? 14 : 13);
     tes_cbor_enc_cstr(e, "v");
     tes_cbor_enc_uint(e, SOFT_STATE_VERSION);
     tes_cbor_enc_cstr(e, "ctr");
@@ -213,6 +213,10 @@ static void enc_state(tes_cbor_enc *e, const soft_state *st)
         tes_cbor_enc_bool(e, k->single_use);
         tes_cbor_enc_cstr(e, "used");
         tes_cbor_enc_bool(e, k->used);
+    }
+    if (st->have_pseud) { /* optional: states from before pseudonyms lack it */
+        tes_cbor_enc_cstr(e, "pseud_d");
+        tes_cbor_enc_bytes(e, st->pseud_d, SOFT_SCALAR_LEN);
     }
 }
 
@@ -294,6 +298,9 @@ static tes_err dec_state(tes_bytes plain, soft_state *st)
         what = "blocked";
     else if (!get_bytes(&d, 0, "att_d", st->att_d, SOFT_SCALAR_LEN))
         what = "attestation key";
+    else if (tes_cbor_map_get_text(&d, 0, "pseud_d") != TES_CBOR_NONE &&
+             !(st->have_pseud = get_bytes(&d, 0, "pseud_d", st->pseud_d, SOFT_SCALAR_LEN)))
+        what = "pseudonym key";
     if (what == NULL) {
         uint32_t c = tes_cbor_map_get_text(&d, 0, "att_cert");
         if (c == TES_CBOR_NONE || !tes_cbor_is(&d, c, TES_CBOR_BYTES) || d.nodes[c].len == 0)

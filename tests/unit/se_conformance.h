@@ -8,6 +8,9 @@
  *
  *     TEST(soft_conformance) { ... se_conformance(se, "soft", vendor_roots); ... }
  *
+ * se_conformance ends with the per-site pseudonym checks (se_conformance_pseudonym) when the
+ * backend has TES_SE_CAP_PSEUDONYM; se_conformance_pseudonym_two compares two wallets.
+ *
  * Precondition: `se` is freshly opened, has no PIN set and no keys (the body
  * sets PIN "123456" / PUK "12345678" and ends with PIN "7654321"). It leaves
  * keys behind; the caller closes the secure element.
@@ -92,6 +95,130 @@ static inline tes_err sec_sign_verify(tes_se *se, const char *id, const char *pi
         e = tes_key_verify(pub, TES_HASH_SHA256, TES_BYTES_STR(msg), TES_BYTES(sig, sig_len));
     tes_key_free(pub);
     return e;
+}
+
+/* The uncompressed point (04 || x || y) of a fixed site key: the P-256 key whose scalar is 32
+ * bytes of `seed` (1..0xfe: always below the group order). */
+static inline bool sec_site_point(uint8_t seed, uint8_t out[65])
+{
+    uint8_t d[32], x[TES_MAX_COORD], y[TES_MAX_COORD];
+    memset(d, seed, sizeof d);
+    tes_key *k = NULL;
+    bool ok = tes_key_from_ec_private(TES_CURVE_P256, TES_BYTES(d, 32), &k) == TES_OK &&
+              tes_key_public_raw(k, x, y) == TES_OK;
+    tes_key_free(k);
+    out[0] = 0x04;
+    memcpy(out + 1, x, 32);
+    memcpy(out + 33, y, 32);
+    return ok;
+}
+
+/* The pseudonym of se for the fixed site `seed`. */
+static inline tes_err sec_pseudonym(tes_se *se, const char *pin, uint8_t seed,
+                                    uint8_t out[TES_SE_PSEUDONYM_LEN])
+{
+    uint8_t site[65];
+    if (!sec_site_point(seed, site))
+        return TES_ERR_CRYPTO;
+    return tes_se_pseudonym(se, pin, TES_BYTES(site, sizeof site), out);
+}
+
+static inline size_t sec_key_count(tes_se *se)
+{
+    static char ids[256][TES_SE_ID_MAX];
+    size_t n = 0;
+    if (se->ops->list_keys(se, ids, 256, &n) != TES_OK)
+        return (size_t)-1;
+    return n;
+}
+
+/* Per-site pseudonyms on one secure element whose PIN is `pin` (tries full) and whose PUK is
+ * the conformance PUK 12345678. */
+__attribute__((unused)) static void se_conformance_pseudonym(tes_se *se, const char *label,
+                                                             const char *pin)
+{
+    uint8_t a1[TES_SE_PSEUDONYM_LEN], a2[TES_SE_PSEUDONYM_LEN], b[TES_SE_PSEUDONYM_LEN];
+    uint8_t zero[TES_SE_PSEUDONYM_LEN] = {0};
+    uint8_t site_a[65], site_b[65], bad[66];
+    REQUIRE(sec_site_point(0x11, site_a) && sec_site_point(0x22, site_b));
+    size_t keys_before = sec_key_count(se);
+
+    /* deterministic per site, different between sites */
+    SEC_OK(label, sec_pseudonym(se, pin, 0x11, a1));
+    SEC_OK(label, sec_pseudonym(se, pin, 0x11, a2));
+    CHECK_EQ_MEM(a1, a2, sizeof a1);
+    SEC_OK(label, sec_pseudonym(se, pin, 0x22, b));
+    CHECK(memcmp(a1, b, sizeof a1) != 0);
+    CHECK(memcmp(a1, zero, sizeof a1) != 0);
+    /* the pseudonym key is no credential key: nothing new is listed */
+    CHECK_EQ_INT(sec_key_count(se), keys_before);
+
+    /* not a public value: not the site key, its hash, or the hash of label || site key */
+    uint8_t h[32], lab[20 + 65];
+    SEC_OK(label, tes_digest(TES_HASH_SHA256, TES_BYTES(site_a, 65), h));
+    CHECK(memcmp(a1, h, 32) != 0);
+    CHECK(memcmp(a1, site_a + 1, 32) != 0 && memcmp(a1, site_a + 33, 32) != 0);
+    memcpy(lab, TES_SE_PSEUDONYM_LABEL, 20);
+    memcpy(lab + 20, site_a, 65);
+    SEC_OK(label, tes_digest(TES_HASH_SHA256, TES_BYTES(lab, sizeof lab), h));
+    CHECK(memcmp(a1, h, 32) != 0);
+
+    /* the PIN: always needed, counted like every other PIN use */
+    CHECK_EQ_INT(sec_pin_tries(se), TES_SE_PIN_TRIES);
+    memset(a2, 0xa5, sizeof a2);
+    SEC_ERR(label, sec_pseudonym(se, NULL, 0x11, a2), TES_ERR_PIN_REQUIRED);
+    CHECK_EQ_MEM(a2, zero, sizeof a2); /* nothing released on failure */
+    SEC_ERR(label, sec_pseudonym(se, "12", 0x11, a2), TES_ERR_PIN_FORMAT);
+    CHECK_EQ_INT(sec_pin_tries(se), TES_SE_PIN_TRIES);
+    memset(a2, 0xa5, sizeof a2);
+    SEC_ERR(label, sec_pseudonym(se, "99999999", 0x11, a2), TES_ERR_PIN_WRONG);
+    CHECK_EQ_MEM(a2, zero, sizeof a2);
+    CHECK_EQ_INT(sec_pin_tries(se), TES_SE_PIN_TRIES - 1);
+    SEC_ERR(label, sec_pseudonym(se, "99999999", 0x11, a2), TES_ERR_PIN_WRONG);
+    CHECK_EQ_INT(sec_pin_tries(se), TES_SE_PIN_TRIES - 2);
+    SEC_OK(label, sec_pseudonym(se, pin, 0x11, a2));
+    CHECK_EQ_MEM(a1, a2, sizeof a1);
+    CHECK_EQ_INT(sec_pin_tries(se), TES_SE_PIN_TRIES);
+
+    /* a bad site key: its own error, and no PIN try spent (even with a wrong PIN) */
+    memcpy(bad, site_a, 65);
+    bad[65] = 0;
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(bad, 64), a2), TES_ERR_SITE_KEY);
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(bad, 66), a2), TES_ERR_SITE_KEY);
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(bad, 0), a2), TES_ERR_SITE_KEY);
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(bad, 33), a2), TES_ERR_SITE_KEY);
+    bad[0] = 0x02; /* compressed form */
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(bad, 65), a2), TES_ERR_SITE_KEY);
+    bad[0] = 0x04;
+    bad[64] ^= 0x01; /* y off the curve */
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(bad, 65), a2), TES_ERR_SITE_KEY);
+    SEC_ERR(label, tes_se_pseudonym(se, "99999999", TES_BYTES(bad, 65), a2), TES_ERR_SITE_KEY);
+    memset(bad, 0, 65);
+    bad[0] = 0x04; /* (0, 0) */
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(bad, 65), a2), TES_ERR_SITE_KEY);
+    CHECK_EQ_INT(sec_pin_tries(se), TES_SE_PIN_TRIES);
+    SEC_ERR(label, tes_se_pseudonym(NULL, pin, TES_BYTES(site_a, 65), a2), TES_ERR_ARG);
+    SEC_ERR(label, tes_se_pseudonym(se, pin, TES_BYTES(site_a, 65), NULL), TES_ERR_ARG);
+
+    /* a locked PIN locks pseudonyms too, until the PUK (the conformance PUK) unblocks it */
+    for (int i = 0; i < TES_SE_PIN_TRIES; i++)
+        SEC_ERR(label, sec_pseudonym(se, "99999999", 0x11, a2), TES_ERR_PIN_WRONG);
+    SEC_ERR(label, sec_pseudonym(se, pin, 0x11, a2), TES_ERR_PIN_LOCKED);
+    SEC_OK(label, se->ops->pin_unblock(se, "12345678", pin));
+    SEC_OK(label, sec_pseudonym(se, pin, 0x11, a2));
+    CHECK_EQ_MEM(a1, a2, sizeof a1);
+}
+
+/* Two wallets (secure elements a and b, PINs pin_a and pin_b) give different pseudonyms for
+ * the same site. */
+__attribute__((unused)) static void se_conformance_pseudonym_two(tes_se *a, const char *pin_a,
+                                                                 tes_se *b, const char *pin_b,
+                                                                 const char *label)
+{
+    uint8_t pa[TES_SE_PSEUDONYM_LEN], pb[TES_SE_PSEUDONYM_LEN];
+    SEC_OK(label, sec_pseudonym(a, pin_a, 0x11, pa));
+    SEC_OK(label, sec_pseudonym(b, pin_b, 0x11, pb));
+    CHECK(memcmp(pa, pb, sizeof pa) != 0);
 }
 
 __attribute__((unused)) static void se_conformance(tes_se *se, const char *label,
@@ -329,6 +456,14 @@ __attribute__((unused)) static void se_conformance(tes_se *se, const char *label
     if (caps & TES_SE_CAP_ECDH_EXPORT)
         SEC_ERR(label, ops->key_agreement(se, plain, NULL, peer, z_se, &z_se_len),
                 TES_ERR_KEY_UNKNOWN);
+
+    /* ---- per-site pseudonyms */
+    if (caps & TES_SE_CAP_PSEUDONYM) {
+        se_conformance_pseudonym(se, label, "7654321");
+    } else {
+        uint8_t p[TES_SE_PSEUDONYM_LEN];
+        SEC_ERR(label, sec_pseudonym(se, "7654321", 0x11, p), TES_ERR_UNSUPPORTED);
+    }
 
     tes_key_free(peer);
     tes_key_free(plain_pub);

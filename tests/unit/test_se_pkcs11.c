@@ -176,6 +176,7 @@ TEST(conformance)
     CHECK((caps & TES_SE_CAP_ECDH_EXPORT) != 0); /* SoftHSM2 offers CKM_ECDH1_DERIVE */
     CHECK((caps & TES_SE_CAP_HARDWARE) == 0);    /* SoftHSM2 is a soft token */
     CHECK((caps & TES_SE_CAP_LOGIN) != 0);       /* keys are used in a logged-in session */
+    CHECK((caps & TES_SE_CAP_PSEUDONYM) != 0);   /* with CKM_ECDH1_DERIVE */
     CHECK(se->ops->attest == NULL);
     se_conformance(se, "pkcs11", TES_BYTES(NULL, 0));
     tes_se_close(se);
@@ -186,22 +187,29 @@ TEST(conformance)
  * found by its label, the user logged in), not through the backend under test: libtessera has
  * no function for it. Call it with no tes_se open on the token. */
 typedef struct key_attrs {
-    bool sensitive, extractable, is_private, on_token;
+    bool sensitive, extractable, is_private, on_token, derive, sign;
+    unsigned long publics; /* public objects with the same CKA_ID */
 } key_attrs;
+
+static bool token_key_attrs_raw(const char *label, tes_bytes idb, const char *id, key_attrs *out);
 
 static bool token_key_attrs(const char *label, const char *id, key_attrs *out)
 {
     tes_buf idb = {0};
-    if (tes_hex_decode(&idb, id, strlen(id)) != TES_OK || idb.len != 16) {
-        tes_buf_free(&idb);
-        return false;
-    }
+    bool ok = tes_hex_decode(&idb, id, strlen(id)) == TES_OK && idb.len == 16 &&
+              token_key_attrs_raw(label, tes_buf_bytes(&idb), id, out);
+    tes_buf_free(&idb);
+    return ok;
+}
+
+/* As token_key_attrs for the key whose CKA_ID is idb (id: its name in messages). */
+static bool token_key_attrs_raw(const char *label, tes_bytes idb, const char *id, key_attrs *out)
+{
     CK_FUNCTION_LIST *m = p11_kit_module_load(MODULE, 0);
     if (m == NULL || p11_kit_module_initialize(m) != CKR_OK) {
         fprintf(stderr, "    cannot load %s: %s\n", MODULE, p11_kit_message());
         if (m)
             p11_kit_module_release(m);
-        tes_buf_free(&idb);
         return false;
     }
     bool ok = false;
@@ -228,7 +236,7 @@ static bool token_key_attrs(const char *label, const char *id, key_attrs *out)
     if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN)
         goto close;
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, idb.ptr, idb.len}};
+    CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof cls}, {CKA_ID, (void *)idb.ptr, idb.len}};
     CK_OBJECT_HANDLE h[2];
     CK_ULONG found = 0;
     if (m->C_FindObjectsInit(sess, tmpl, 2) == CKR_OK) {
@@ -238,17 +246,25 @@ static bool token_key_attrs(const char *label, const char *id, key_attrs *out)
             found = 0;
     }
     if (found == 1) {
-        CK_BBOOL v[4] = {0};
-        CK_ATTRIBUTE a[] = {{CKA_SENSITIVE, &v[0], 1},
-                            {CKA_EXTRACTABLE, &v[1], 1},
-                            {CKA_PRIVATE, &v[2], 1},
-                            {CKA_TOKEN, &v[3], 1}};
-        if (m->C_GetAttributeValue(sess, h[0], a, 4) == CKR_OK) {
+        CK_BBOOL v[6] = {0};
+        CK_ATTRIBUTE a[] = {{CKA_SENSITIVE, &v[0], 1}, {CKA_EXTRACTABLE, &v[1], 1},
+                            {CKA_PRIVATE, &v[2], 1},   {CKA_TOKEN, &v[3], 1},
+                            {CKA_DERIVE, &v[4], 1},    {CKA_SIGN, &v[5], 1}};
+        if (m->C_GetAttributeValue(sess, h[0], a, 6) == CKR_OK) {
             *out = (key_attrs){.sensitive = v[0] == CK_TRUE,
                                .extractable = v[1] == CK_TRUE,
                                .is_private = v[2] == CK_TRUE,
-                               .on_token = v[3] == CK_TRUE};
+                               .on_token = v[3] == CK_TRUE,
+                               .derive = v[4] == CK_TRUE,
+                               .sign = v[5] == CK_TRUE};
             ok = true;
+        }
+        cls = CKO_PUBLIC_KEY;
+        out->publics = 99;
+        if (ok && m->C_FindObjectsInit(sess, tmpl, 2) == CKR_OK) {
+            if (m->C_FindObjects(sess, h, 2, &found) == CKR_OK)
+                out->publics = found;
+            m->C_FindObjectsFinal(sess);
         }
     } else {
         fprintf(stderr, "    %lu private keys with CKA_ID %s\n", (unsigned long)found, id);
@@ -259,7 +275,6 @@ close:
 done:
     p11_kit_module_finalize(m);
     p11_kit_module_release(m);
-    tes_buf_free(&idb);
     return ok;
 }
 
@@ -559,4 +574,39 @@ TEARDOWN(token)
 {
     if (g_tmp[0] != '\0' && getenv("TES_KEEP_TMP") == NULL)
         rm_rf(g_tmp);
+}
+
+TEST(pseudonym)
+{
+    REQUIRE(g_ready);
+    REQUIRE(init_token("tessera-pseud"));
+    REQUIRE(init_token("tessera-pseud2"));
+    tes_se *se = NULL, *other = NULL;
+    REQUIRE(open_token("tessera-pseud", "st-pseud", &se) == TES_OK);
+    uint8_t p1[32], p2[32];
+    CHECK_ERR(sec_pseudonym(se, USER_PIN, 0x11, p1), TES_ERR_PIN_NOT_SET);
+    CHECK_ERR(se->ops->pin_set(se, USER_PIN, SO_PIN), TES_OK);
+    CHECK_ERR(sec_pseudonym(se, USER_PIN, 0x11, p1), TES_OK);
+    tes_se_close(se);
+
+    /* the key as the token keeps it: private, sensitive, never extractable, on the token,
+     * for key agreement only, and no public half left behind */
+    key_attrs ka;
+    memset(&ka, 0, sizeof ka);
+    CHECK(token_key_attrs_raw("tessera-pseud", TES_BYTES_STR("tessera-pseudonym"), "pseudonym",
+                              &ka));
+    CHECK(ka.sensitive && !ka.extractable && ka.is_private && ka.on_token && ka.derive);
+    CHECK(!ka.sign);
+    CHECK_EQ_INT(ka.publics, 0);
+
+    /* the same after reopening; another token (another wallet): another pseudonym */
+    se = NULL;
+    REQUIRE(open_token("tessera-pseud", "st-pseud", &se) == TES_OK);
+    CHECK_ERR(sec_pseudonym(se, USER_PIN, 0x11, p2), TES_OK);
+    CHECK_EQ_MEM(p1, p2, 32);
+    REQUIRE(open_token("tessera-pseud2", "st-pseud2", &other) == TES_OK);
+    CHECK_ERR(other->ops->pin_set(other, USER_PIN, SO_PIN), TES_OK);
+    se_conformance_pseudonym_two(se, USER_PIN, other, USER_PIN, "pkcs11");
+    tes_se_close(other);
+    tes_se_close(se);
 }

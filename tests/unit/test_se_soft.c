@@ -135,7 +135,7 @@ TEST(soft_conformance)
     uint32_t caps = tes_se_caps(se);
     CHECK_EQ_INT(caps, TES_SE_CAP_PIN_LOCKOUT | TES_SE_CAP_USER_VERIFICATION |
                            TES_SE_CAP_SINGLE_USE | TES_SE_CAP_ECDH_EXPORT | TES_SE_CAP_ATTESTATION |
-                           TES_SE_CAP_ROLLBACK);
+                           TES_SE_CAP_ROLLBACK | TES_SE_CAP_PSEUDONYM);
     CHECK_ERR(tes_se_soft_provision(se, vdir), TES_OK);
     se_conformance(se, "soft", tes_buf_bytes(&roots));
     tes_se_close(se);
@@ -998,4 +998,111 @@ TEST(clock_and_rng_are_the_callers)
     rm_rf(t2.path);
     rm_rf(t3.path);
     rm_rf(v.path);
+}
+
+/* ---------------------------------------------------------------- per-site pseudonyms */
+
+/* The pseudonym scalar of the soft SE se, unsealed by the test as sealed_scalar does. */
+static tes_err sealed_pseudonym_scalar(tes_se *se, uint8_t out[SOFT_SCALAR_LEN], bool *have)
+{
+    soft_se *s = (soft_se *)se;
+    tes_err e = soft_lock(s);
+    if (e != TES_OK)
+        return e;
+    soft_state st;
+    if ((e = soft_state_load(s, &st)) == TES_OK) {
+        *have = st.have_pseud;
+        memcpy(out, st.pseud_d, SOFT_SCALAR_LEN);
+        soft_state_free(&st);
+    }
+    soft_unlock(s);
+    return e;
+}
+
+TEST(pseudonym)
+{
+    tmpdir t, t2;
+    REQUIRE(tmp_make(&t) && tmp_make(&t2));
+    tes_se *se = NULL, *other = NULL;
+    char uv[TES_SE_ID_MAX], uv2[TES_SE_ID_MAX];
+    REQUIRE(setup(&t, &se, uv));
+    uint8_t d[32];
+    bool have = true;
+    CHECK_ERR(sealed_pseudonym_scalar(se, d, &have), TES_OK);
+    CHECK(!have); /* made on first use only */
+    uint8_t p1[32], p2[32];
+    CHECK_ERR(sec_pseudonym(se, "123456", 0x11, p1), TES_OK);
+
+    /* the documented formula, recomputed from the unsealed scalar */
+    CHECK_ERR(sealed_pseudonym_scalar(se, d, &have), TES_OK);
+    CHECK(have);
+    uint8_t site[65], z[TES_MAX_COORD], in[20 + 32 + 65], want[32];
+    size_t z_len = 0;
+    REQUIRE(sec_site_point(0x11, site));
+    tes_key *priv = NULL, *pub = NULL;
+    CHECK_ERR(tes_key_from_ec_private(TES_CURVE_P256, TES_BYTES(d, 32), &priv), TES_OK);
+    CHECK_ERR(tes_key_from_ec_point(TES_CURVE_P256, TES_BYTES(site + 1, 32),
+                                    TES_BYTES(site + 33, 32), &pub),
+              TES_OK);
+    CHECK_ERR(tes_key_ecdh(priv, pub, z, &z_len), TES_OK);
+    CHECK_EQ_INT(z_len, 32);
+    memcpy(in, "Tessera pseudonym v1", 20);
+    memcpy(in + 20, z, 32);
+    memcpy(in + 52, site, 65);
+    CHECK_ERR(tes_digest(TES_HASH_SHA256, TES_BYTES(in, sizeof in), want), TES_OK);
+    CHECK_EQ_MEM(p1, want, 32);
+    tes_key_free(priv);
+    tes_key_free(pub);
+
+    /* the scalar is in no file of the secure element */
+    char dir[400];
+    snprintf(dir, sizeof dir, "%s/se", t.path);
+    int files = 0;
+    CHECK_EQ_INT(scan_dir_for(dir, d, &files), 0);
+    CHECK(files >= 3);
+    tes_wipe(d, sizeof d);
+
+    /* the same after reopening */
+    tes_se_close(se);
+    se = NULL;
+    CHECK_ERR(open_soft(&t, &se), TES_OK);
+    REQUIRE(se != NULL);
+    CHECK_ERR(sec_pseudonym(se, "123456", 0x11, p2), TES_OK);
+    CHECK_EQ_MEM(p1, p2, 32);
+
+    /* another wallet: another pseudonym for the same site */
+    REQUIRE(setup(&t2, &other, uv2));
+    se_conformance_pseudonym_two(se, "123456", other, "123456", "soft");
+
+    tes_se_close(other);
+    tes_se_close(se);
+    rm_rf(t.path);
+    rm_rf(t2.path);
+}
+
+TEST(pseudonym_key_added_to_an_older_state)
+{
+    tmpdir t;
+    REQUIRE(tmp_make(&t));
+    tes_se *se = NULL;
+    char uv[TES_SE_ID_MAX];
+    REQUIRE(setup(&t, &se, uv));
+    uint8_t p[32];
+    CHECK_ERR(sec_pseudonym(se, "123456", 0x11, p), TES_OK);
+    /* reseal the state without its pseudonym key, as a release before pseudonyms wrote it */
+    soft_se *s = (soft_se *)se;
+    REQUIRE(soft_lock(s) == TES_OK);
+    soft_state st;
+    REQUIRE(soft_state_load(s, &st) == TES_OK);
+    st.have_pseud = false;
+    st.dirty = true;
+    CHECK_ERR(soft_state_store(s, &st), TES_OK);
+    soft_state_free(&st);
+    soft_unlock(s);
+    /* an old state opens and makes its pseudonym key on first use */
+    uint8_t q[32];
+    CHECK_ERR(sec_pseudonym(se, "123456", 0x11, q), TES_OK);
+    CHECK(memcmp(p, q, 32) != 0); /* a new key: a new pseudonym (as on a new phone) */
+    tes_se_close(se);
+    rm_rf(t.path);
 }
