@@ -90,6 +90,41 @@ TEST(transcript_without_encryption_has_null_thumbprint)
     tes_buf_free(&got);
 }
 
+/* tests/interop/oid4vp_transcript.json: cases whose bytes @owf/mdoc
+ * (SessionTranscript.forOid4Vp, tests/interop/oid4vp_transcript.mjs) and a
+ * by-hand encoding of the CDDL agree on; ours must give the same. */
+TEST(transcript_agrees_with_owf_mdoc)
+{
+    tes_buf text = {0};
+    REQUIRE(tes_file_read("tests/interop/oid4vp_transcript.json", 1u << 16, &text) == TES_OK);
+    json_t *cases = json_loadb((const char *)text.ptr, text.len, 0, NULL);
+    tes_buf_free(&text);
+    REQUIRE(json_is_array(cases) && json_array_size(cases) >= 3);
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        const char *thp_hex = json_string_value(json_object_get(c, "jwk_thumbprint"));
+        const char *want_hex = json_string_value(json_object_get(c, "session_transcript"));
+        tes_buf thp = {0}, want = {0}, got = {0};
+        REQUIRE(want_hex != NULL && tes_hex_decode(&want, want_hex, strlen(want_hex)) == TES_OK);
+        if (thp_hex != NULL)
+            REQUIRE(tes_hex_decode(&thp, thp_hex, strlen(thp_hex)) == TES_OK && thp.len == 32);
+        CHECK_ERR(tes_oid4vp_session_transcript(
+                      json_string_value(json_object_get(c, "client_id")),
+                      json_string_value(json_object_get(c, "nonce")), thp_hex ? thp.ptr : NULL,
+                      json_string_value(json_object_get(c, "response_uri")), &got),
+                  TES_OK);
+        if (!tes_bytes_eq(tes_buf_bytes(&got), tes_buf_bytes(&want)))
+            fprintf(stderr, "    case %s differs\n",
+                    json_string_value(json_object_get(c, "name")));
+        CHECK(tes_bytes_eq(tes_buf_bytes(&got), tes_buf_bytes(&want)));
+        tes_buf_free(&thp);
+        tes_buf_free(&want);
+        tes_buf_free(&got);
+    }
+    json_decref(cases);
+}
+
 TEST(transcript_binds_every_input)
 {
     uint8_t thp[32] = {1}, thp2[32] = {2};
