@@ -39,7 +39,9 @@ extern "C" {
  * "mso_mdoc" is refused with TES_ERR_DCQL_UNSUPPORTED. trusted_authorities
  * is checked for shape (non-empty array of {type, values}) and kept only as
  * a count: the matcher does not evaluate it (the caller may refuse a query
- * that has it, or check the issuer itself). */
+ * that has it, or check the issuer itself). A credential set's "purpose"
+ * (in the drafts' examples) is accepted as a string or object and ignored.
+ * Duplicate JSON keys are refused. */
 
 #define TES_DCQL_MAX_INPUT 65536       /* bytes of JSON */
 #define TES_DCQL_MAX_CREDENTIALS 16    /* Credential Queries in a query */
