@@ -22,12 +22,13 @@ set(TES_LAYER_httpd     "core")
 set(TES_LAYER_mdoc      "core;cbor;crypto;cose;trust")
 set(TES_LAYER_status    "core;cbor;crypto;cose;trust;mdoc")
 set(TES_LAYER_session   "core;cbor;crypto;cose;trust;mdoc")
+set(TES_LAYER_oid4vp    "core;cbor;crypto;jose;cose;trust;mdoc;session") # OpenID4VP: DCQL, transcript, JAR
 set(TES_LAYER_registry  "core;crypto;cose;trust;status;store")
 set(TES_LAYER_proximity "core;cbor;crypto;cose;trust;mdoc;se;store;session;transport;status")
 # the holder's wallet: its directory, store and SE, enrolment over OpenID4VCI (its client),
 # presenting through proximity (the 18013-5 device-retrieval protocol layer; it never
 # includes wallet); nothing of the issuer (the two actors share only what lies below both)
-set(TES_LAYER_wallet    "core;cbor;crypto;jose;cose;trust;mdoc;se;store;session;transport;status;proximity")
+set(TES_LAYER_wallet    "core;cbor;crypto;jose;cose;trust;mdoc;se;store;session;transport;status;proximity;oid4vp")
 set(TES_LAYER_issuer    "core;cbor;crypto;jose;cose;trust;se;mdoc;status;registry;httpd")
 
 if(NOT SRC)

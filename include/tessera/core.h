@@ -95,6 +95,9 @@ typedef enum tes_err {
     TES_ERR_JOSE = 216,             /* a compact JWS, base64url part or JSON segment is malformed */
     TES_ERR_JOSE_HEADER = 217,      /* a JOSE header asks for what is refused (alg, crit, typ) */
     TES_ERR_JWK = 218,              /* a JWK is not an EC P-256 public key */
+    /* dcql: */
+    TES_ERR_DCQL = 219,             /* a DCQL query is malformed or beyond its limits */
+    TES_ERR_DCQL_UNSUPPORTED = 220, /* a DCQL query asks for a format Tessera does not present */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -165,6 +168,8 @@ typedef enum tes_err {
     /* pseudo: */
     TES_ERR_SITE_KEY = 375, /* a pseudonym's site key is not an uncompressed P-256 point on
                                the curve */
+    /* dcql: */
+    TES_ERR_DCQL_UNSATISFIED = 366,  /* no held credentials satisfy the DCQL query */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

@@ -71,6 +71,9 @@ static const err_entry table[] = {
     {TES_ERR_JOSE, "jose", "a JWS, base64url part or JOSE JSON segment is malformed"},
     {TES_ERR_JOSE_HEADER, "jose_header", "a JOSE header asks for what is refused"},
     {TES_ERR_JWK, "jwk", "a JWK is not an EC P-256 public key"},
+    /* dcql: */
+    {TES_ERR_DCQL, "dcql", "a DCQL query is malformed or beyond its limits"},
+    {TES_ERR_DCQL_UNSUPPORTED, "dcql_unsupported", "a DCQL query asks for an unsupported format"},
     {TES_ERR_ISSUER_SIG, "issuer_signature", "issuer signature is wrong"},
     {TES_ERR_CHAIN_UNTRUSTED, "chain_untrusted", "issuer does not chain to a trusted root"},
     {TES_ERR_CHAIN_SIG, "chain_signature", "a certificate signature in the chain is wrong"},
@@ -140,6 +143,8 @@ static const err_entry table[] = {
     /* pseudo: */
     {TES_ERR_SITE_KEY, "site_key",
      "the site key for a pseudonym is not an uncompressed P-256 point on the curve"},
+    /* dcql: */
+    {TES_ERR_DCQL_UNSATISFIED, "dcql_unsatisfied", "no held credentials satisfy the DCQL query"},
     {TES_ERR_NOMEM, "out_of_memory", "allocation failed"},
     {TES_ERR_IO, "io", "file or socket I/O failed"},
     {TES_ERR_CRYPTO, "crypto_backend", "the crypto backend failed"},

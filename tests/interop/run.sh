@@ -38,7 +38,7 @@ command -v openssl >/dev/null || { echo "interop: openssl is not installed" >&2;
 if [ ! -f node_modules/.package-lock.json ] \
    || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || [ package.json -nt node_modules/.package-lock.json ] \
-   || [ ! -d node_modules/@auth0/mdl ]; then
+   || [ ! -d node_modules/@auth0/mdl ] || [ ! -d node_modules/@owf/mdoc ]; then
   echo "interop: installing node dependencies (npm ci)"
   if ! npm ci --no-audit --no-fund; then
     echo "interop: npm ci failed" >&2
@@ -354,6 +354,12 @@ else
   fail $t
 fi
 stop_serves
+
+# --- E: the OpenID4VP 1.0 mdoc SessionTranscript (Appendix B.2.6.1) of an independent
+# implementation (@owf/mdoc) equals the bytes of oid4vp_transcript.json, which
+# tests/unit/test_oid4vp.c requires of tes_oid4vp_session_transcript ---
+t=E_oid4vp_transcript
+if runlog "$tmp/$t.log" node oid4vp_transcript.mjs; then pass $t; else fail $t; fi
 
 summary
 [ "$failed" -eq 0 ]
