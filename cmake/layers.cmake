@@ -28,6 +28,7 @@ set(TES_LAYER_proximity "core;cbor;crypto;cose;trust;mdoc;se;store;session;trans
 # presenting through proximity (the 18013-5 device-retrieval protocol layer; it never
 # includes wallet); nothing of the issuer (the two actors share only what lies below both)
 set(TES_LAYER_wallet    "core;cbor;crypto;jose;cose;trust;mdoc;se;store;session;transport;status;proximity")
+set(TES_LAYER_oid4vp    "core;cbor;crypto;jose;cose;trust;mdoc;session")
 set(TES_LAYER_issuer    "core;cbor;crypto;jose;cose;trust;se;mdoc;status;registry;httpd")
 
 if(NOT SRC)

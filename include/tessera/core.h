@@ -162,6 +162,13 @@ typedef enum tes_err {
     TES_ERR_COPY_NOT_BOUND = 361,    /* a copy is not bound to the key made for it */
     /* present: */
     TES_ERR_READER_ROOTS_FULL = 365, /* the wallet's list of reader authorities is full */
+    /* jar: */
+    TES_ERR_OID4VP_REQUEST = 369,    /* an OpenID4VP request object's claims are refused */
+    TES_ERR_CLIENT_ID_PREFIX = 370,  /* client_id prefix not x509_san_dns / x509_hash */
+    TES_ERR_CLIENT_ID_MISMATCH = 371,/* client_id does not match the certificate or the URL */
+    TES_ERR_RESPONSE_URI = 372,      /* response_uri not https (or loopback http if allowed) */
+    TES_ERR_REQUEST_EXPIRED = 373,   /* request object expired or issued in the future */
+    TES_ERR_RP_PROFILE = 374,        /* RP access certificate lacks its dNSName SAN */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */
