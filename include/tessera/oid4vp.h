@@ -41,25 +41,25 @@ extern "C" {
  * one key usable for encryption (EC P-256, "use" "enc" or absent) and
  * "encrypted_response_enc_values_supported" from {"A128GCM","A256GCM"};
  * response_mode "direct_post.jwt" requires that key. */
-#define TES_OID4VP_REQUEST_MAX 32768   /* characters of a request object */
-#define TES_OID4VP_X5C_MAX 4           /* certificates in "x5c" */
-#define TES_OID4VP_CERT_MAX 8192       /* bytes of one DER certificate */
-#define TES_OID4VP_CLIENT_ID_MAX 300   /* bytes of client_id */
-#define TES_OID4VP_URI_MAX 2048        /* bytes of response_uri */
-#define TES_OID4VP_NONCE_MAX 256       /* bytes of nonce */
-#define TES_OID4VP_STATE_MAX 256       /* bytes of state */
-#define TES_OID4VP_KID_MAX 256         /* bytes of the encryption key's kid */
-#define TES_OID4VP_JWKS_MAX 8          /* keys in client_metadata.jwks */
-#define TES_OID4VP_SKEW 300            /* default clock skew, seconds */
+#define TES_OID4VP_REQUEST_MAX 32768 /* characters of a request object */
+#define TES_OID4VP_X5C_MAX 4         /* certificates in "x5c" */
+#define TES_OID4VP_CERT_MAX 8192     /* bytes of one DER certificate */
+#define TES_OID4VP_CLIENT_ID_MAX 300 /* bytes of client_id */
+#define TES_OID4VP_URI_MAX 2048      /* bytes of response_uri */
+#define TES_OID4VP_NONCE_MAX 256     /* bytes of nonce */
+#define TES_OID4VP_STATE_MAX 256     /* bytes of state */
+#define TES_OID4VP_KID_MAX 256       /* bytes of the encryption key's kid */
+#define TES_OID4VP_JWKS_MAX 8        /* keys in client_metadata.jwks */
+#define TES_OID4VP_SKEW 300          /* default clock skew, seconds */
 #define TES_OID4VP_AUD "https://self-issued.me/v2"
 #define TES_OID4VP_REQUEST_TYP "oauth-authz-req+jwt"
 
 typedef struct tes_oid4vp_request_opts {
-    tes_trust_store *rp_roots;  /* required: the RP roots (TES_PROFILE_READER) */
-    int64_t now;                /* required: Unix seconds */
-    int64_t skew;               /* 0: TES_OID4VP_SKEW; < 0: none */
-    const char *client_id;      /* the client_id of the request URL; NULL: none given */
-    bool allow_loopback_http;   /* http://localhost, 127.0.0.1, [::1] response_uri (tests) */
+    tes_trust_store *rp_roots; /* required: the RP roots (TES_PROFILE_READER) */
+    int64_t now;               /* required: Unix seconds */
+    int64_t skew;              /* 0: TES_OID4VP_SKEW; < 0: none */
+    const char *client_id;     /* the client_id of the request URL; NULL: none given */
+    bool allow_loopback_http;  /* http://localhost, 127.0.0.1, [::1] response_uri (tests) */
 } tes_oid4vp_request_opts;
 
 enum {
@@ -69,20 +69,20 @@ enum {
 
 /* A verified request (owned; tes_oid4vp_request_free). */
 typedef struct tes_oid4vp_request {
-    char *client_id;       /* as in the request, prefix included */
-    char *dns_name;        /* the leaf's dNSName (x509_san_dns: the one named) */
-    char *display_name;    /* the leaf's subject common name */
-    tes_reader_scope scope;/* purpose and permitted elements (empty when the leaf has none) */
+    char *client_id;        /* as in the request, prefix included */
+    char *dns_name;         /* the leaf's dNSName (x509_san_dns: the one named) */
+    char *display_name;     /* the leaf's subject common name */
+    tes_reader_scope scope; /* purpose and permitted elements (empty when the leaf has none) */
     char *response_uri;
-    char *response_mode;   /* "direct_post.jwt" or "direct_post" */
+    char *response_mode; /* "direct_post.jwt" or "direct_post" */
     char *nonce;
-    char *state;           /* NULL when absent */
-    char *dcql_query;      /* compact JSON text of the "dcql_query" object */
-    tes_key *enc_key;      /* response-encryption key (public), NULL without client_metadata */
-    char *enc_kid;         /* its "kid", NULL when absent */
+    char *state;      /* NULL when absent */
+    char *dcql_query; /* compact JSON text of the "dcql_query" object */
+    tes_key *enc_key; /* response-encryption key (public), NULL without client_metadata */
+    char *enc_kid;    /* its "kid", NULL when absent */
     char enc_thumbprint[TES_JWK_THUMBPRINT_LEN + 1]; /* RFC 7638, "" without enc_key */
-    uint32_t enc_values;   /* TES_OID4VP_ENC_* supported; 0 when not given */
-    tes_cert *leaf;        /* the RP's access certificate (owned reference) */
+    uint32_t enc_values; /* TES_OID4VP_ENC_* supported; 0 when not given */
+    tes_cert *leaf;      /* the RP's access certificate (owned reference) */
 } tes_oid4vp_request;
 
 /* Verifies the request object jws[0..len) for the wallet (see above) and

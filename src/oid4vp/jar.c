@@ -137,7 +137,8 @@ static tes_err check_client_id(tes_oid4vp_request *r, const tes_cert *leaf)
 static bool loopback_host(const char *host, size_t n)
 {
     return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
-           (n == 9 && memcmp(host, "127.0.0.1", 9) == 0) || (n == 5 && memcmp(host, "[::1]", 5) == 0);
+           (n == 9 && memcmp(host, "127.0.0.1", 9) == 0) ||
+           (n == 5 && memcmp(host, "[::1]", 5) == 0);
 }
 
 static tes_err check_response_uri(const char *uri, bool allow_loopback_http)
@@ -160,10 +161,8 @@ static tes_err check_response_uri(const char *uri, bool allow_loopback_http)
     if (hn == 0 || strcspn(host, "@") < strcspn(host, "/?#"))
         return tes_err_set(TES_ERR_RESPONSE_URI, "response_uri has no host (or a userinfo)");
     if (http && !(allow_loopback_http && loopback_host(host, hn)))
-        return tes_err_set(TES_ERR_RESPONSE_URI,
-                           "response_uri is plain http%s", allow_loopback_http
-                                                               ? " on a host not loopback"
-                                                               : " (https required)");
+        return tes_err_set(TES_ERR_RESPONSE_URI, "response_uri is plain http%s",
+                           allow_loopback_http ? " on a host not loopback" : " (https required)");
     return TES_OK;
 }
 

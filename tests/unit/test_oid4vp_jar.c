@@ -70,12 +70,12 @@ TEST(setup)
     snprintf(ca, sizeof ca, "%s/rpca", g_tmp);
     snprintf(rogue, sizeof rogue, "%s/rogue", g_tmp);
     tes_cert *root = NULL;
-    REQUIRE(tes_reader_ca_create(&(tes_reader_ca_params){.dir = ca, .name = "RP Authority",
-                                                         .now = g_now},
-                                 &root) == TES_OK);
-    REQUIRE(tes_reader_ca_create(&(tes_reader_ca_params){.dir = rogue, .name = "RP Authority",
-                                                         .now = g_now},
-                                 NULL) == TES_OK);
+    REQUIRE(tes_reader_ca_create(
+                &(tes_reader_ca_params){.dir = ca, .name = "RP Authority", .now = g_now}, &root) ==
+            TES_OK);
+    REQUIRE(tes_reader_ca_create(
+                &(tes_reader_ca_params){.dir = rogue, .name = "RP Authority", .now = g_now},
+                NULL) == TES_OK);
     REQUIRE(tes_trust_store_new(&g_roots) == TES_OK);
     REQUIRE(tes_trust_store_add(g_roots, TES_PROFILE_READER, root) == TES_OK);
     tes_cert_free(root);
@@ -127,8 +127,8 @@ static json_t *default_payload(void)
         "direct_post.jwt", "response_uri", "https://" RP_DNS "/oid4vp/response", "nonce",
         "n-0S6_WzA2Mj", "state", "st-1", "aud", TES_OID4VP_AUD, "iat", (json_int_t)g_now, "exp",
         (json_int_t)(g_now + 300), "dcql_query", "credentials", "id", "pid", "format", "mso_mdoc",
-        "meta", "doctype_value", "eu.europa.ec.eudi.pid.1", "client_metadata", "jwks", "keys",
-        jwk, "encrypted_response_enc_values_supported", "A128GCM", "A256GCM");
+        "meta", "doctype_value", "eu.europa.ec.eudi.pid.1", "client_metadata", "jwks", "keys", jwk,
+        "encrypted_response_enc_values_supported", "A128GCM", "A256GCM");
 }
 
 /* Signs header and payload (references stolen) with key. */
@@ -208,8 +208,8 @@ TEST(a_request_from_a_licensed_site_verifies_and_hands_out_what_the_wallet_needs
 {
     char *jws = sign(default_header(g_leaf), default_payload(), g_key);
     REQUIRE(jws != NULL);
-    const tes_oid4vp_request_opts o = {.rp_roots = g_roots, .now = g_now,
-                                       .client_id = "x509_san_dns:" RP_DNS};
+    const tes_oid4vp_request_opts o = {
+        .rp_roots = g_roots, .now = g_now, .client_id = "x509_san_dns:" RP_DNS};
     tes_oid4vp_request *r = NULL;
     tes_err e = tes_oid4vp_request_verify(jws, strlen(jws), &o, &r);
     if (e != TES_OK)
@@ -219,7 +219,8 @@ TEST(a_request_from_a_licensed_site_verifies_and_hands_out_what_the_wallet_needs
     CHECK(strcmp(r->dns_name, RP_DNS) == 0);
     CHECK(strcmp(r->display_name, "Example Shop") == 0);
     CHECK(r->scope.purpose && strcmp(r->scope.purpose, "age verification") == 0);
-    CHECK(r->scope.n == 1 && strcmp(r->scope.elements[0], "eu.europa.ec.eudi.pid.1/age_over_18") == 0);
+    CHECK(r->scope.n == 1 &&
+          strcmp(r->scope.elements[0], "eu.europa.ec.eudi.pid.1/age_over_18") == 0);
     CHECK(strcmp(r->response_uri, "https://" RP_DNS "/oid4vp/response") == 0);
     CHECK(strcmp(r->response_mode, "direct_post.jwt") == 0);
     CHECK(strcmp(r->nonce, "n-0S6_WzA2Mj") == 0);
@@ -245,9 +246,10 @@ TEST(a_request_from_a_licensed_site_verifies_and_hands_out_what_the_wallet_needs
     json_object_set_new(p, "response_mode", json_string("direct_post"));
     jws = sign(default_header(g_leaf), p, g_key);
     r = NULL;
-    CHECK_ERR(tes_oid4vp_request_verify(jws, strlen(jws), &(tes_oid4vp_request_opts){
-                                            .rp_roots = g_roots, .now = g_now}, &r),
-              TES_OK);
+    CHECK_ERR(
+        tes_oid4vp_request_verify(
+            jws, strlen(jws), &(tes_oid4vp_request_opts){.rp_roots = g_roots, .now = g_now}, &r),
+        TES_OK);
     CHECK(r && r->state == NULL && r->enc_key == NULL && r->enc_thumbprint[0] == '\0' &&
           strcmp(r->dns_name, RP_DNS) == 0);
     tes_oid4vp_request_free(r);
@@ -315,9 +317,11 @@ TEST(the_client_id_must_name_the_certificate)
     free(jws);
     /* the URL's client_id differs */
     jws = sign(default_header(g_leaf), default_payload(), g_key);
-    CHECK_ERR(verify_opts(jws, &(tes_oid4vp_request_opts){.rp_roots = g_roots, .now = g_now,
-                                                          .client_id = "x509_san_dns:other.example"}),
-              TES_ERR_CLIENT_ID_MISMATCH);
+    CHECK_ERR(
+        verify_opts(jws, &(tes_oid4vp_request_opts){.rp_roots = g_roots,
+                                                    .now = g_now,
+                                                    .client_id = "x509_san_dns:other.example"}),
+        TES_ERR_CLIENT_ID_MISMATCH);
     free(jws);
 }
 
@@ -335,12 +339,10 @@ TEST(the_claims_are_checked)
     CHECK_ERR(verify_with("dcql_query", NULL), TES_ERR_OID4VP_REQUEST);
     CHECK_ERR(verify_with("dcql_query", json_string("{}")), TES_ERR_OID4VP_REQUEST);
     CHECK_ERR(verify_with("client_metadata", NULL), TES_ERR_OID4VP_REQUEST); /* .jwt needs a key */
-    CHECK_ERR(verify_with("client_metadata",
-                          json_pack("{s:{s:[]}}", "jwks", "keys")),
+    CHECK_ERR(verify_with("client_metadata", json_pack("{s:{s:[]}}", "jwks", "keys")),
               TES_ERR_OID4VP_REQUEST);
-    CHECK_ERR(verify_with("client_metadata",
-                          json_pack("{s:{s:[{s:s, s:s}]}}", "jwks", "keys", "kty", "RSA", "n",
-                                    "AQAB")),
+    CHECK_ERR(verify_with("client_metadata", json_pack("{s:{s:[{s:s, s:s}]}}", "jwks", "keys",
+                                                       "kty", "RSA", "n", "AQAB")),
               TES_ERR_JWK);
     CHECK_ERR(verify_with("exp", json_integer(g_now - 3600)), TES_ERR_REQUEST_EXPIRED);
     CHECK_ERR(verify_with("iat", json_integer(g_now + 3600)), TES_ERR_REQUEST_EXPIRED);
@@ -351,8 +353,7 @@ TEST(the_response_uri_is_https_or_an_allowed_loopback)
 {
     CHECK_ERR(verify_with("response_uri", json_string("http://" RP_DNS "/r")),
               TES_ERR_RESPONSE_URI);
-    CHECK_ERR(verify_with("response_uri", json_string("ftp://" RP_DNS "/r")),
-              TES_ERR_RESPONSE_URI);
+    CHECK_ERR(verify_with("response_uri", json_string("ftp://" RP_DNS "/r")), TES_ERR_RESPONSE_URI);
     CHECK_ERR(verify_with("response_uri", json_string("https://user@" RP_DNS "/r")),
               TES_ERR_RESPONSE_URI);
     CHECK_ERR(verify_with("response_uri", NULL), TES_ERR_OID4VP_REQUEST);
@@ -361,8 +362,8 @@ TEST(the_response_uri_is_https_or_an_allowed_loopback)
     json_object_set_new(p, "response_uri", json_string("http://127.0.0.1:8080/r"));
     char *jws = sign(default_header(g_leaf), p, g_key);
     CHECK_ERR(verify(jws), TES_ERR_RESPONSE_URI);
-    const tes_oid4vp_request_opts lo = {.rp_roots = g_roots, .now = g_now,
-                                        .allow_loopback_http = true};
+    const tes_oid4vp_request_opts lo = {
+        .rp_roots = g_roots, .now = g_now, .allow_loopback_http = true};
     CHECK_ERR(verify_opts(jws, &lo), TES_OK);
     free(jws);
     p = default_payload();
@@ -391,7 +392,7 @@ TEST(oversized_and_duplicate_members_are_refused_by_jose)
     REQUIRE(pj != NULL && pj[0] == '{');
     tes_buf dup = {0};
     tes_buf_append(&dup, "{\"nonce\":\"first\",", 17);
-    tes_buf_append(&dup, pj + 1, strlen(pj)); /* with its NUL */
+    tes_buf_append(&dup, pj + 1, strlen(pj));                   /* with its NUL */
     tes_buf once = sign_raw(default_header(g_leaf), pj, g_key); /* without: verifies */
     CHECK_ERR(verify((const char *)once.ptr), TES_OK);
     tes_buf_free(&once);
