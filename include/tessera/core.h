@@ -170,6 +170,13 @@ typedef enum tes_err {
                                the curve */
     /* dcql: */
     TES_ERR_DCQL_UNSATISFIED = 366,  /* no held credentials satisfy the DCQL query */
+    /* jar: */
+    TES_ERR_OID4VP_REQUEST = 369,    /* an OpenID4VP request object's claims are refused */
+    TES_ERR_CLIENT_ID_PREFIX = 370,  /* client_id prefix not x509_san_dns / x509_hash */
+    TES_ERR_CLIENT_ID_MISMATCH = 371,/* client_id does not match the certificate or the URL */
+    TES_ERR_RESPONSE_URI = 372,      /* response_uri not https (or loopback http if allowed) */
+    TES_ERR_REQUEST_EXPIRED = 373,   /* request object expired or issued in the future */
+    TES_ERR_RP_PROFILE = 374,        /* RP access certificate lacks its dNSName SAN */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */

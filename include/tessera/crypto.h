@@ -174,6 +174,14 @@ const tes_cert_info *tes_cert_get_info(const tes_cert *c);
 tes_bytes tes_cert_der(const tes_cert *c);
 /* The subject public key (borrowed; lives as long as the certificate). */
 const tes_key *tes_cert_key(const tes_cert *c);
+/* True when the certificate's subjectAltName holds the dNSName dns (compared
+ * byte for byte, ASCII case-insensitively as RFC 5280 §7.2 asks; a name with
+ * a NUL inside never matches). False without a subjectAltName. */
+bool tes_cert_san_has_dns(const tes_cert *c, const char *dns);
+/* The first dNSName of the subjectAltName into out (NUL-terminated):
+ * TES_OK, TES_ERR_NOT_FOUND (none), TES_ERR_CERT_MALFORMED (longer than
+ * cap - 1 or holding a NUL). */
+TES_MUST_CHECK tes_err tes_cert_san_dns(const tes_cert *c, char *out, size_t cap);
 /* True when the certificate lists this EKU OID (dotted text). */
 bool tes_cert_has_eku(const tes_cert *c, const char *oid);
 /* Looks up an extension by OID; returns its DER value (the OCTET STRING
@@ -199,6 +207,7 @@ typedef struct tes_cert_template {
     const char *eku_oid;       /* optional, dotted text (e.g. 1.0.18013.5.1.2) */
     const char *issuer_alt_uri;/* optional issuerAltName URI */
     const char *crl_uri;       /* optional CRL distribution point URI */
+    const char *san_dns;       /* optional subjectAltName dNSName (non-critical) */
     /* Optional extra non-critical extension (OID, DER value), e.g. a reader scope. */
     const char *extra_oid;
     tes_bytes extra_value;

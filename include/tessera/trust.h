@@ -154,6 +154,10 @@ void tes_reader_scope_free(tes_reader_scope *s);
 #define TES_READER_KEY "reader_key.pem"
 #define TES_READER_NAME_MAX 200 /* bytes of a name or purpose */
 #define TES_READER_SCOPE_MAX 256 /* elements in one scope */
+#define TES_RP_DNS_MAX 253       /* bytes of a relying party's DNS name */
+
+/* True when s is a DNS name as tes_reader_cert_params.dns_name takes it. */
+bool tes_rp_dns_name_ok(const char *s);
 
 typedef struct tes_reader_ca_params {
     const char *dir;     /* required */
@@ -181,6 +185,12 @@ typedef struct tes_reader_cert_params {
     const char *country;           /* NULL: the root's country (if it has one) */
     int64_t not_before, not_after; /* 0: now - 1 hour, now + valid_days days */
     size_t valid_days;             /* 0: 365 */
+    /* A relying party's access certificate (OpenID4VP, HAIP: a website
+     * licensed like a reader): its DNS name, written as the subjectAltName
+     * dNSName the wallet matches the request's client_id
+     * "x509_san_dns:<dns_name>" against. Letters, digits, '-' and '.', labels
+     * of 1..63, at most TES_RP_DNS_MAX bytes. NULL: a reader without SAN. */
+    const char *dns_name;
     bool force;                    /* replace a reader certificate already in out_dir */
     int64_t now;                   /* 0: the system clock */
 } tes_reader_cert_params;
@@ -189,7 +199,7 @@ typedef struct tes_reader_cert_params {
  * p->ca_dir into p->out_dir. *cert_out (optional) gets the new certificate
  * (caller frees). Errors: TES_ERR_ARG (a parameter missing or out of shape,
  * a scope element not "namespace/element", the validity ending before it
- * starts), TES_ERR_NOT_FOUND (ca_dir holds no reader authority),
+ * starts, dns_name not a DNS name), TES_ERR_NOT_FOUND (ca_dir holds no reader authority),
  * TES_ERR_CERT_MALFORMED / TES_ERR_KEY_MALFORMED (its files unreadable, or
  * the key not the root's), TES_ERR_EXISTS (out_dir already holds a reader
  * certificate or key and force is not set), TES_ERR_DIR_UNSAFE / TES_ERR_IO,

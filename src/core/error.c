@@ -145,6 +145,17 @@ static const err_entry table[] = {
      "the site key for a pseudonym is not an uncompressed P-256 point on the curve"},
     /* dcql: */
     {TES_ERR_DCQL_UNSATISFIED, "dcql_unsatisfied", "no held credentials satisfy the DCQL query"},
+    /* jar: */
+    {TES_ERR_OID4VP_REQUEST, "oid4vp_request", "the request object's claims are refused"},
+    {TES_ERR_CLIENT_ID_PREFIX, "client_id_prefix",
+     "the client_id prefix is not supported (x509_san_dns, x509_hash)"},
+    {TES_ERR_CLIENT_ID_MISMATCH, "client_id_mismatch",
+     "the client_id does not match the relying party's certificate or the request URL"},
+    {TES_ERR_RESPONSE_URI, "response_uri", "the response_uri is refused"},
+    {TES_ERR_REQUEST_EXPIRED, "request_expired",
+     "the request object is expired or issued in the future"},
+    {TES_ERR_RP_PROFILE, "rp_profile",
+     "the relying party's access certificate has no subjectAltName dNSName"},
     {TES_ERR_NOMEM, "out_of_memory", "allocation failed"},
     {TES_ERR_IO, "io", "file or socket I/O failed"},
     {TES_ERR_CRYPTO, "crypto_backend", "the crypto backend failed"},

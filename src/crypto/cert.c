@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -386,6 +387,70 @@ bool tes_cert_has_eku(const tes_cert *c, const char *oid)
     }
     sk_ASN1_OBJECT_pop_free(eku, ASN1_OBJECT_free);
     return found;
+}
+
+/* Calls fn on each dNSName of c's subjectAltName until it returns true. */
+static bool each_san_dns(const tes_cert *c, bool (*fn)(void *, const char *, size_t), void *ctx)
+{
+    if (c == NULL)
+        return false;
+    GENERAL_NAMES *names = X509_get_ext_d2i(c->x509, NID_subject_alt_name, NULL, NULL);
+    if (names == NULL) {
+        tes_crypto_clear_errors();
+        return false;
+    }
+    bool done = false;
+    for (int i = 0; i < sk_GENERAL_NAME_num(names) && !done; i++) {
+        const GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, i);
+        int type;
+        const ASN1_STRING *v = GENERAL_NAME_get0_value(gn, &type);
+        if (type != GEN_DNS || v == NULL)
+            continue;
+        done = fn(ctx, (const char *)ASN1_STRING_get0_data(v), (size_t)ASN1_STRING_length(v));
+    }
+    GENERAL_NAMES_free(names);
+    return done;
+}
+
+static bool dns_equal(void *ctx, const char *name, size_t len)
+{
+    const char *want = ctx;
+    return strlen(want) == len && memchr(name, '\0', len) == NULL &&
+           strncasecmp(want, name, len) == 0;
+}
+
+bool tes_cert_san_has_dns(const tes_cert *c, const char *dns)
+{
+    return dns != NULL && *dns != '\0' && each_san_dns(c, dns_equal, (void *)dns);
+}
+
+struct san_first {
+    char *out;
+    size_t cap;
+    tes_err e;
+};
+
+static bool dns_first(void *ctx, const char *name, size_t len)
+{
+    struct san_first *f = ctx;
+    if (len >= f->cap || memchr(name, '\0', len) != NULL)
+        f->e = tes_err_set(TES_ERR_CERT_MALFORMED, "subjectAltName dNSName too long or with NUL");
+    else {
+        memcpy(f->out, name, len);
+        f->out[len] = '\0';
+        f->e = TES_OK;
+    }
+    return true;
+}
+
+tes_err tes_cert_san_dns(const tes_cert *c, char *out, size_t cap)
+{
+    if (c == NULL || out == NULL || cap == 0)
+        return tes_err_set(TES_ERR_ARG, "tes_cert_san_dns: NULL argument");
+    struct san_first f = {out, cap, TES_OK};
+    if (!each_san_dns(c, dns_first, &f))
+        return tes_err_set(TES_ERR_NOT_FOUND, "certificate has no subjectAltName dNSName");
+    return f.e;
 }
 
 tes_err tes_cert_extension(const tes_cert *c, const char *oid, tes_bytes *value, bool *critical)

@@ -184,6 +184,21 @@ static tes_err add_issuer_alt_uri(X509 *x, const char *uri)
     return err;
 }
 
+static tes_err add_san_dns(X509 *x, const char *dns)
+{
+    if (dns[0] == '\0' || !ascii_printable(dns))
+        return tes_err_set(TES_ERR_ARG, "subjectAltName dNSName must be non-empty printable ASCII");
+    GENERAL_NAMES *names = uri_names(dns);
+    if (names == NULL)
+        return fail("subjectAltName");
+    /* uri_names made a URI: the same IA5String, as a dNSName */
+    GENERAL_NAME *gn = sk_GENERAL_NAME_value(names, 0);
+    gn->type = GEN_DNS;
+    tes_err err = add_ext(x, NID_subject_alt_name, names, EXT_NONCRITICAL);
+    GENERAL_NAMES_free(names);
+    return err;
+}
+
 static tes_err add_crl_dp(X509 *x, const char *uri)
 {
     if (uri[0] == '\0' || !ascii_printable(uri))
@@ -335,6 +350,8 @@ tes_err tes_cert_create(const tes_cert_template *t, const tes_key *subject_key,
     if (t->issuer_alt_uri != NULL && (err = add_issuer_alt_uri(x, t->issuer_alt_uri)) != TES_OK)
         goto done;
     if (t->crl_uri != NULL && (err = add_crl_dp(x, t->crl_uri)) != TES_OK)
+        goto done;
+    if (t->san_dns != NULL && (err = add_san_dns(x, t->san_dns)) != TES_OK)
         goto done;
     if (t->extra_oid != NULL && (err = add_extra(x, t->extra_oid, t->extra_value)) != TES_OK)
         goto done;

@@ -22,7 +22,7 @@ tes_err soft_pseudonym(tes_se *se, const char *pin, tes_bytes site_key, uint8_t 
         tes_key_free(site);
         return tes_err_set(TES_ERR_PIN_REQUIRED, "a pseudonym needs the holder's PIN");
     }
-    if ((err = se_check_pin_format(pin, false, false)) != TES_OK) {
+    if ((err = se_check_pin_format(pin, SE_SECRET_PIN, SE_PIN_DIGITS)) != TES_OK) {
         tes_key_free(site);
         return err;
     }

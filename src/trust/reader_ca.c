@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,28 @@ tes_err tes_pki_write_cert(const char *dir, const char *file, const tes_cert *c)
 static bool name_ok(const char *s)
 {
     return s != NULL && *s != '\0' && strlen(s) <= TES_READER_NAME_MAX;
+}
+
+bool tes_rp_dns_name_ok(const char *s)
+{
+    if (s == NULL || *s == '\0' || strlen(s) > TES_RP_DNS_MAX)
+        return false;
+    size_t label = 0;
+    for (const char *c = s;; c++) {
+        if (*c == '.' || *c == '\0') {
+            if (label == 0 || label > 63 || c[-1] == '-' || c[-(ptrdiff_t)label] == '-')
+                return false;
+            if (*c == '\0')
+                return true;
+            label = 0;
+            continue;
+        }
+        bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                  (*c >= '0' && *c <= '9') || *c == '-';
+        if (!ok)
+            return false;
+        label++;
+    }
 }
 
 /* ---- the reader authority ---- */
@@ -207,6 +230,9 @@ tes_err tes_reader_cert_issue(const tes_reader_cert_params *p, tes_cert **cert_o
     if (p->country && !tes_pki_country_ok(p->country))
         return tes_err_set(TES_ERR_ARG, "the country must be two upper-case letters, not '%s'",
                            p->country);
+    if (p->dns_name && !tes_rp_dns_name_ok(p->dns_name))
+        return tes_err_set(TES_ERR_ARG, "'%s' is not a DNS name (letters, digits, '-', '.')",
+                           p->dns_name);
     int64_t now = p->now ? p->now : tes_clock_now(NULL); /* 0: the system clock */
     int64_t days = p->valid_days ? (int64_t)p->valid_days : READER_DAYS;
     int64_t nb = p->not_before ? p->not_before : now - TES_PKI_SKEW;
@@ -247,6 +273,7 @@ tes_err tes_reader_cert_issue(const tes_reader_cert_params *p, tes_cert **cert_o
         .eku_oid = TES_OID_EKU_MDL_READER,
         .extra_oid = TES_OID_READER_SCOPE,
         .extra_value = tes_buf_bytes(&ext),
+        .san_dns = p->dns_name,
     };
     if ((e = tes_cert_create(&t, key, root, root_key, &cert)) != TES_OK) {
         e = tes_err_set(e, "creating the reader certificate: %s", tes_err_message());

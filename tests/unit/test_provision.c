@@ -338,6 +338,49 @@ TEST(reader_ca_and_reader_certificate_with_scope)
               TES_ERR_CERT_EXPIRED);
     tes_cert_free(cert);
 
+    /* a relying party's access certificate: the reader profile plus its DNS name */
+    char site[128];
+    snprintf(site, sizeof site, "%s/site", g_tmp);
+    tes_reader_cert_params sp = rp;
+    sp.out_dir = site;
+    sp.name = "Example Shop";
+    sp.not_before = sp.not_after = 0;
+    sp.dns_name = "shop.example.com";
+    CHECK(!tes_cert_san_has_dns(root, "shop.example.com")); /* no SAN */
+    char dns[64];
+    CHECK_ERR(tes_cert_san_dns(root, dns, sizeof dns), TES_ERR_NOT_FOUND);
+    cert = NULL;
+    CHECK_ERR(tes_reader_cert_issue(&sp, &cert), TES_OK);
+    REQUIRE(cert != NULL);
+    CHECK_ERR(tes_trust_validate(readers, TES_PROFILE_READER, (tes_bytes[]){tes_cert_der(cert)},
+                                 1, now, &tr),
+              TES_OK);
+    CHECK(tes_cert_san_has_dns(cert, "shop.example.com"));
+    CHECK(tes_cert_san_has_dns(cert, "SHOP.example.com"));
+    CHECK(!tes_cert_san_has_dns(cert, "example.com"));
+    CHECK(!tes_cert_san_has_dns(cert, "shop.example.com.evil"));
+    CHECK_ERR(tes_cert_san_dns(cert, dns, sizeof dns), TES_OK);
+    CHECK(strcmp(dns, "shop.example.com") == 0);
+    CHECK_ERR(tes_cert_san_dns(cert, dns, 8), TES_ERR_CERT_MALFORMED);
+    CHECK_ERR(tes_reader_scope_from_cert(cert, &sc), TES_OK);
+    CHECK_EQ_INT(sc.n, 2);
+    tes_reader_scope_free(&sc);
+    tes_cert_free(cert);
+    CHECK(tes_rp_dns_name_ok("a.b-c.example"));
+    CHECK(tes_rp_dns_name_ok("localhost"));
+    static const char *const bad_dns[] = {"", ".a", "a.", "a..b", "-a.b", "a-.b", "a b",
+                                          "a/b", "*.example.com", "a_b.example"};
+    for (size_t i = 0; i < sizeof bad_dns / sizeof *bad_dns; i++) {
+        CHECK(!tes_rp_dns_name_ok(bad_dns[i]));
+        sp.dns_name = bad_dns[i];
+        sp.force = true;
+        CHECK_ERR(tes_reader_cert_issue(&sp, NULL), TES_ERR_ARG);
+    }
+    char longlabel[80];
+    memset(longlabel, 'a', 64);
+    strcpy(longlabel + 64, ".com");
+    CHECK(!tes_rp_dns_name_ok(longlabel));
+
     /* failures, before anything is written */
     tes_reader_cert_params bad = rp;
     bad.not_after = bad.not_before;
