@@ -37,6 +37,7 @@ static void print_caps(FILE *f, uint32_t caps)
         {TES_SE_CAP_ECDH_EXPORT, "ecdh-export"},
         {TES_SE_CAP_ATTESTATION, "attestation"},
         {TES_SE_CAP_ROLLBACK, "rollback"},
+        {TES_SE_CAP_PSEUDONYM, "pseudonym"},
     };
     bool any = false;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
