@@ -224,6 +224,10 @@ typedef struct tes_bytes {
 #define TES_BYTES(p, n) ((tes_bytes){(const uint8_t *)(p), (n)})
 #define TES_BYTES_STR(s) ((tes_bytes){(const uint8_t *)(s), sizeof(s) - 1})
 bool tes_bytes_eq(tes_bytes a, tes_bytes b);
+/* A NUL-terminated copy of b (which need not be NUL-terminated: unlike
+ * strndup, nothing past b.len is read); the caller frees it with free().
+ * NULL when out of memory. */
+char *tes_bytes_cstr(tes_bytes b);
 /* Constant-time equality of two equal-length slices; false if lengths differ. */
 bool tes_ct_eq(tes_bytes a, tes_bytes b);
 /* Overwrites memory in a way the compiler will not elide. */

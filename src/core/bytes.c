@@ -9,6 +9,17 @@ bool tes_bytes_eq(tes_bytes a, tes_bytes b)
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
+char *tes_bytes_cstr(tes_bytes b)
+{
+    char *s = malloc(b.len + 1);
+    if (s != NULL) {
+        if (b.len)
+            memcpy(s, b.ptr, b.len);
+        s[b.len] = '\0';
+    }
+    return s;
+}
+
 bool tes_ct_eq(tes_bytes a, tes_bytes b)
 {
     if (a.len != b.len)

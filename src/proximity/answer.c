@@ -165,19 +165,6 @@ void tes_holder_answer_free(tes_holder_answer *a)
 
 /* Which elements of copy `mdoc` answer the request: each released element
  * once, in the credential's order; counts answered and missing requests. */
-/* A NUL-terminated copy of a CBOR text's bytes (they are not NUL-terminated:
- * strndup would read past them looking for one). */
-static char *text_dup(tes_bytes t)
-{
-    char *s = malloc(t.len + 1);
-    if (s != NULL) {
-        if (t.len)
-            memcpy(s, t.ptr, t.len);
-        s[t.len] = '\0';
-    }
-    return s;
-}
-
 static tes_err choose(const tes_holder_answer_params *p, tes_bytes mdoc, tes_holder_answer *out)
 {
     prox_cred_elems held;
@@ -210,8 +197,8 @@ static tes_err choose(const tes_holder_answer_params *p, tes_bytes mdoc, tes_hol
         if (!pick[i])
             continue;
         tes_holder_disclosed *d = &out->disclosed[out->n_disclosed++];
-        d->ns = text_dup(held.e[i].ns);
-        d->name = text_dup(held.e[i].name);
+        d->ns = tes_bytes_cstr(held.e[i].ns);
+        d->name = tes_bytes_cstr(held.e[i].name);
         d->intent_to_retain = pick[i] == 2;
         if (d->ns == NULL || d->name == NULL)
             e = tes_err_set(TES_ERR_NOMEM, "out of memory");

@@ -376,11 +376,9 @@ tes_err reg_result_set(reg_result *res, size_t col, const char *value, size_t le
 {
     if (!value)
         return TES_OK;
-    char *c = malloc(len + 1);
+    char *c = tes_bytes_cstr(TES_BYTES(value, len));
     if (!c)
         return reg_nomem("reading rows");
-    memcpy(c, value, len);
-    c[len] = '\0';
     res->cell[(res->nrows - 1) * res->ncols + col] = c;
     return TES_OK;
 }

@@ -67,6 +67,10 @@ typedef struct p11_se {
 const char *p11_ckr_name(CK_RV rv);
 /* Maps a failed call to a Tessera error with the CKR name in the message. */
 tes_err p11_fail(CK_RV rv, const char *what);
+/* Finds the one object matching template t (n attributes); *found false when
+ * none. what ("" or e.g. "pseudonym key") names it in the error message. */
+tes_err p11_find_one(p11_se *s, CK_ATTRIBUTE *t, CK_ULONG n, const char *what,
+                     CK_OBJECT_HANDLE *h, bool *found);
 void p11_state_free(p11_state *st);
 bool p11_is_hex_id(const char *s);
 p11_keyflags *p11_state_find(p11_state *st, const char *id);

@@ -31,19 +31,7 @@ static tes_err find_pseud(p11_se *s, CK_OBJECT_HANDLE *h, bool *found)
         {CKA_ID, (void *)PSEUD_ID, sizeof PSEUD_ID - 1},
         {CKA_LABEL, (void *)PSEUD_LABEL, sizeof PSEUD_LABEL - 1},
     };
-    *found = false;
-    CK_RV rv = s->m->C_FindObjectsInit(s->sess, t, 3);
-    if (rv != CKR_OK)
-        return p11_fail(rv, "C_FindObjectsInit (pseudonym key)");
-    CK_ULONG n = 0;
-    rv = s->m->C_FindObjects(s->sess, h, 1, &n);
-    CK_RV rv2 = s->m->C_FindObjectsFinal(s->sess);
-    if (rv != CKR_OK)
-        return p11_fail(rv, "C_FindObjects (pseudonym key)");
-    if (rv2 != CKR_OK)
-        return p11_fail(rv2, "C_FindObjectsFinal");
-    *found = n == 1;
-    return TES_OK;
+    return p11_find_one(s, t, 3, "pseudonym key", h, found);
 }
 
 static tes_err create_pseud(p11_se *s, CK_OBJECT_HANDLE *h)

@@ -4,6 +4,8 @@
  * delete and list. The design (key attributes, ids and labels, login, the
  * flags Tessera keeps) is described at the top of pkcs11.c.
  */
+#include <stdio.h>
+
 #include "se/p11_internal.h"
 
 /* DER of OID 1.2.840.10045.3.1.7 (prime256v1 / P-256). */
@@ -19,6 +21,30 @@ static bool id_bytes(const char *id, uint8_t out[P11_ID_LEN])
     return true;
 }
 
+tes_err p11_find_one(p11_se *s, CK_ATTRIBUTE *t, CK_ULONG n, const char *what, CK_OBJECT_HANDLE *h,
+                     bool *found)
+{
+    char call[96];
+    *found = false;
+    CK_RV rv = s->m->C_FindObjectsInit(s->sess, t, n);
+    if (rv != CKR_OK) {
+        snprintf(call, sizeof call, what[0] ? "C_FindObjectsInit (%s)" : "C_FindObjectsInit%s",
+                 what);
+        return p11_fail(rv, call);
+    }
+    CK_ULONG got = 0;
+    rv = s->m->C_FindObjects(s->sess, h, 1, &got);
+    CK_RV rv2 = s->m->C_FindObjectsFinal(s->sess);
+    if (rv != CKR_OK) {
+        snprintf(call, sizeof call, what[0] ? "C_FindObjects (%s)" : "C_FindObjects%s", what);
+        return p11_fail(rv, call);
+    }
+    if (rv2 != CKR_OK)
+        return p11_fail(rv2, "C_FindObjectsFinal");
+    *found = got == 1;
+    return TES_OK;
+}
+
 /* Finds the object of class cls with CKA_ID id. *found false when none. */
 static tes_err find_obj(p11_se *s, CK_OBJECT_CLASS cls, const uint8_t id[P11_ID_LEN],
                         CK_OBJECT_HANDLE *h, bool *found)
@@ -27,19 +53,7 @@ static tes_err find_obj(p11_se *s, CK_OBJECT_CLASS cls, const uint8_t id[P11_ID_
         {CKA_CLASS, &cls, sizeof cls},
         {CKA_ID, (void *)id, P11_ID_LEN},
     };
-    *found = false;
-    CK_RV rv = s->m->C_FindObjectsInit(s->sess, t, 2);
-    if (rv != CKR_OK)
-        return p11_fail(rv, "C_FindObjectsInit");
-    CK_ULONG n = 0;
-    rv = s->m->C_FindObjects(s->sess, h, 1, &n);
-    CK_RV rv2 = s->m->C_FindObjectsFinal(s->sess);
-    if (rv != CKR_OK)
-        return p11_fail(rv, "C_FindObjects");
-    if (rv2 != CKR_OK)
-        return p11_fail(rv2, "C_FindObjectsFinal");
-    *found = n == 1;
-    return TES_OK;
+    return p11_find_one(s, t, 2, "", h, found);
 }
 
 /* Whether key `id` exists (either half visible in the session). */

@@ -112,16 +112,6 @@ static bool der_octet_string(tes_bytes in, tes_bytes *content)
     return true;
 }
 
-static char *dup_text(const tes_cbor_node *n)
-{
-    char *s = malloc(n->len + 1);
-    if (s != NULL) {
-        memcpy(s, n->data, n->len);
-        s[n->len] = '\0';
-    }
-    return s;
-}
-
 tes_err tes_reader_scope_from_cert(const tes_cert *c, tes_reader_scope *out)
 {
     if (c == NULL || out == NULL)
@@ -168,7 +158,7 @@ tes_err tes_reader_scope_from_cert(const tes_cert *c, tes_reader_scope *out)
                         SCOPE_MAX_ELEMENTS);
         goto out;
     }
-    out->purpose = dup_text(&d.nodes[pu]);
+    out->purpose = tes_bytes_cstr(TES_BYTES(d.nodes[pu].data, d.nodes[pu].len));
     out->elements = calloc(n ? n : 1, sizeof(char *));
     if (out->purpose == NULL || out->elements == NULL) {
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
@@ -184,7 +174,7 @@ tes_err tes_reader_scope_from_cert(const tes_cert *c, tes_reader_scope *out)
                             who, i);
             goto out;
         }
-        if ((out->elements[i] = dup_text(x)) == NULL) {
+        if ((out->elements[i] = tes_bytes_cstr(TES_BYTES(x->data, x->len))) == NULL) {
             e = tes_err_set(TES_ERR_NOMEM, "out of memory");
             goto out;
         }

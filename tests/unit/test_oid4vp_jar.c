@@ -17,19 +17,6 @@
 
 #define RP_DNS "rp.example.com"
 
-/* A NUL-terminated copy of n bytes that have no NUL after them (strndup would
- * look past them for one). */
-static char *bytes_dup(const void *p, size_t n)
-{
-    char *s = malloc(n + 1);
-    if (s != NULL) {
-        if (n)
-            memcpy(s, p, n);
-        s[n] = '\0';
-    }
-    return s;
-}
-
 static char g_tmp[64];
 static int64_t g_now;
 static tes_trust_store *g_roots;
@@ -115,7 +102,7 @@ static char *hash_client_id(const tes_cert *c)
     tes_buf b = {0};
     tes_buf_append(&b, "x509_hash:", 10);
     tes_b64url_encode(&b, TES_BYTES(tes_cert_get_info(c)->sha256, 32));
-    char *s = bytes_dup(b.ptr, b.len);
+    char *s = tes_bytes_cstr(tes_buf_bytes(&b));
     tes_buf_free(&b);
     return s;
 }
@@ -150,7 +137,7 @@ static char *sign(json_t *h, json_t *p, const tes_key *key)
     tes_buf out = {0};
     char *s = NULL;
     if (h && p && tes_jws_sign(h, p, tes_jws_key_signer, (void *)key, &out) == TES_OK)
-        s = bytes_dup(out.ptr, out.len);
+        s = tes_bytes_cstr(tes_buf_bytes(&out));
     tes_buf_free(&out);
     json_decref(h);
     json_decref(p);
