@@ -243,9 +243,9 @@ static tes_err new_response_code(tes_rp *s, const rp_tx *t, char *code, size_t c
 }
 
 /* The reply to the wallet: {} or {"redirect_uri": ...#response_code=...}. */
-static json_t *wallet_reply(const tes_rp *s, const rp_tx *t, const char *code)
+static json_t *wallet_reply(const tes_rp *s, const char *code)
 {
-    if (code[0] == '\0' || t->browser[0] == '\0')
+    if (code[0] == '\0')
         return json_object();
     char uri[TES_OID4VP_URI_MAX];
     snprintf(uri, sizeof uri, "%s/site/callback#response_code=%s", s->site.public_url, code);
@@ -338,7 +338,7 @@ tes_err rp_response_handle(tes_rp *s, const char *id, const tes_buf *body, json_
         e = f.error ? handle_error(s, &t, &f, code, sizeof code)
                     : handle_response(s, &t, &f, code, sizeof code);
     tes_rp_form_free(&f);
-    if (e == TES_OK && (*reply = wallet_reply(s, &t, code)) == NULL)
+    if (e == TES_OK && (*reply = wallet_reply(s, code)) == NULL)
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
     rp_tx_free(&t);
     return e;
