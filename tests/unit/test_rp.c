@@ -398,7 +398,7 @@ static bool build_jwe(const tes_oid4vp_request *req, const wopts *o, tes_bytes m
          tes_jwe_encrypt(o->encrypt_to ? NULL : extra, TES_BYTES(text, strlen(text)),
                          o->encrypt_to ? o->encrypt_to : req->enc_key, NULL, jwe) == TES_OK;
     if (ok && o->tamper) {
-        char *last = strrchr((char *)jwe->ptr, '.'); /* the tag is after the last dot */
+        char *last = memrchr(jwe->ptr, '.', jwe->len); /* the tag is after the last dot */
         char *ct = last ? last - 2 : NULL;            /* a ciphertext character */
         if (ct)
             *ct = *ct == 'A' ? 'B' : 'A';
