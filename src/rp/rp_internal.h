@@ -139,6 +139,11 @@ struct tes_rp {
     tes_rng rng;
     httpd *http;
     volatile bool stopping; /* long polls give up */
+    /* Long polls block the worker thread they run on (and its other
+     * connections): at most max_waiters wait at once, the others are
+     * answered at once (the client polls again). */
+    pthread_mutex_t wait_mu;
+    unsigned waiters, max_waiters;
 };
 
 static inline int64_t rp_now(const tes_rp *s)

@@ -130,7 +130,36 @@ static bool open_status(const char *st)
            strcmp(st, "answering") == 0;
 }
 
+/* Takes a waiter's place; false when max_waiters already wait. */
+static bool waiter_enter(tes_rp *s)
+{
+    pthread_mutex_lock(&s->wait_mu);
+    bool ok = s->waiters < s->max_waiters;
+    if (ok)
+        s->waiters++;
+    pthread_mutex_unlock(&s->wait_mu);
+    return ok;
+}
+
+static void waiter_leave(tes_rp *s)
+{
+    pthread_mutex_lock(&s->wait_mu);
+    s->waiters--;
+    pthread_mutex_unlock(&s->wait_mu);
+}
+
+static tes_err wait_loop(tes_rp *s, const char *id, int64_t wait, rp_tx *out);
+
 tes_err rp_tx_wait(tes_rp *s, const char *id, int64_t wait, rp_tx *out)
+{
+    if (wait <= 0 || !waiter_enter(s))
+        return rp_tx_get(s->db, id, out);
+    tes_err e = wait_loop(s, id, wait, out);
+    waiter_leave(s);
+    return e;
+}
+
+static tes_err wait_loop(tes_rp *s, const char *id, int64_t wait, rp_tx *out)
 {
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);
@@ -302,6 +331,7 @@ void tes_rp_stop(tes_rp *s)
         return;
     s->stopping = true;
     httpd_stop(s->http);
+    pthread_mutex_destroy(&s->wait_mu);
     rp_db_close(s->db);
     tes_trust_store_free(s->trust);
     rp_site_free(&s->site);
@@ -371,6 +401,9 @@ tes_err tes_rp_start(const tes_rp_config *c, tes_rp **out, int *port)
     tes_rp *s = calloc(1, sizeof *s);
     if (s == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
+    pthread_mutex_init(&s->wait_mu, NULL);
+    unsigned workers = c->workers ? c->workers : DEFAULT_WORKERS;
+    s->max_waiters = workers > 2 ? workers / 2 : 1;
     int fd = -1, bound = 0;
     bool v6 = false;
     char host[256];
@@ -382,7 +415,7 @@ tes_err tes_rp_start(const tes_rp_config *c, tes_rp **out, int *port)
         httpd_config hc = {
             .listen_fd = fd,
             .v6 = v6,
-            .workers = c->workers ? c->workers : DEFAULT_WORKERS,
+            .workers = workers,
             .limits = {.max_connections = c->max_connections, .max_body = TES_RP_MAX_BODY},
             .handler = on_request,
             .handler_cls = s,

@@ -119,6 +119,7 @@ typedef struct world {
     tes_signer ds_signer;
     tes_bytes chain[1];
     tes_buf pid, pid_status; /* a PID; one with a status reference (index 5) */
+    tes_buf pid_fake_pseudonym; /* one whose issuer signed a "pseudonym" element */
     char site[128], site_hash[128], trust_file[128];
 } world;
 
@@ -162,12 +163,18 @@ static bool make_authority(void)
     return ok;
 }
 
-static bool issue_pid(const char *status_uri, tes_buf *out)
+static const char PID_CLAIMS_FAKE[] =
+    "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Doe\", \"given_name\": \"Jan\", "
+    "\"birth_date\": \"1990-01-01\", \"issuing_authority\": \"UT\", \"issuing_country\": \"UT\", "
+    "\"expiry_date\": \"2031-01-01\", \"age_over_18\": true, \"nationality\": \"UT\"}, "
+    "\"org.tessera.pseudonym.1\": {\"pseudonym\": \"chosen-by-the-issuer\"}}";
+
+static bool issue_pid_with(const char *claims_json, const char *status_uri, tes_buf *out)
 {
     tes_mdoc_claims claims = {0};
     int64_t now = time(NULL);
-    tes_err e = tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), PID_CLAIMS,
-                                          strlen(PID_CLAIMS), NULL, &claims);
+    tes_err e = tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), claims_json,
+                                          strlen(claims_json), NULL, &claims);
     tes_mdoc_issue_params ip = {.doctype = TES_DOCTYPE_PID, .claims = &claims,
                                 .device_key = W.device, .issuer = &W.ds_signer,
                                 .ds_chain = W.chain, .ds_chain_len = 1,
@@ -177,7 +184,14 @@ static bool issue_pid(const char *status_uri, tes_buf *out)
     if (e == TES_OK)
         e = tes_mdoc_issue(&ip, out);
     tes_mdoc_claims_free(&claims);
+    if (e != TES_OK)
+        fprintf(stderr, "    issue: %s\n", tes_err_message());
     return e == TES_OK;
+}
+
+static bool issue_pid(const char *status_uri, tes_buf *out)
+{
+    return issue_pid_with(PID_CLAIMS, status_uri, out);
 }
 
 /* An RP authority (the wallet's RP root) and a site certificate for localhost. */
@@ -280,11 +294,19 @@ static void svc_stop(svc *s)
     memset(s, 0, sizeof *s);
 }
 
-/* A new transaction: its JSON (transaction_id, authorization_request, ...). */
+static json_t *tx_new_q(const svc *s, const char *flow, const char *dcql);
+
+/* A new transaction for age_over_18: its JSON (transaction_id, authorization_request, ...). */
 static json_t *tx_new(const svc *s, const char *flow)
 {
+    return tx_new_q(s, flow, DCQL_AGE);
+}
+
+/* A new transaction with the query dcql. */
+static json_t *tx_new_q(const svc *s, const char *flow, const char *dcql)
+{
     char body[1024], url[128];
-    snprintf(body, sizeof body, "{\"dcql_query\": %s, \"flow\": \"%s\"}", DCQL_AGE, flow);
+    snprintf(body, sizeof body, "{\"dcql_query\": %s, \"flow\": \"%s\"}", dcql, flow);
     snprintf(url, sizeof url, "%s/api/v1/transactions", s->base);
     reply r = http("POST", url, "application/json", body, strlen(body), s->key, NULL);
     json_t *v = r.code == 201 ? json_incref(r.json) : NULL;
@@ -310,6 +332,7 @@ typedef struct wopts {
     bool tamper;                  /* flip a character of the ciphertext */
     const char *post_to;          /* another response_uri to POST to */
     const tes_oid4vp_request *use; /* answer this request (another transaction's) */
+    bool with_pseudonym;           /* also disclose org.tessera.pseudonym.1/pseudonym */
 } wopts;
 
 typedef struct answer {
@@ -381,9 +404,11 @@ static bool build_jwe(const tes_oid4vp_request *req, const wopts *o, tes_bytes m
                                              o->response_uri ? o->response_uri : req->response_uri,
                                              &st) == TES_OK;
     static const tes_mdoc_req_elem elems[] = {
-        {TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("age_over_18"), false}};
+        {TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("age_over_18"), false},
+        {TES_BYTES_STR(TES_RP_PSEUDONYM_NS), TES_BYTES_STR(TES_RP_PSEUDONYM_ELEMENT), false}};
     tes_signer dev = tes_signer_from_key(W.device);
-    tes_mdoc_present_params pp = {.mdoc = mdoc, .elems = elems, .n_elems = 1,
+    tes_mdoc_present_params pp = {.mdoc = mdoc, .elems = elems,
+                                  .n_elems = o->with_pseudonym ? 2 : 1,
                                   .transcript = tes_buf_bytes(&st), .device = &dev};
     ok = ok && tes_mdoc_present(&pp, &dr, NULL) == TES_OK;
     tes_b64url_encode(&b64, tes_buf_bytes(&dr));
@@ -486,6 +511,7 @@ TEST(setup)
     char status_uri[64];
     snprintf(status_uri, sizeof status_uri, "http://127.0.0.1:%d/status/1", PORT_STATUS);
     REQUIRE(issue_pid(status_uri, &W.pid_status));
+    REQUIRE(issue_pid_with(PID_CLAIMS_FAKE, NULL, &W.pid_fake_pseudonym));
     snprintf(W.site, sizeof W.site, "%s/shop", g_tmp);
     REQUIRE(make_site("Demo Shop", W.site, TES_RP_X509_SAN_DNS, PORT_SQLITE));
     REQUIRE(svc_start(&S, W.site, PORT_SQLITE, NULL, TES_STATUS_ONLINE));
@@ -833,6 +859,33 @@ TEST(same_device_needs_the_response_code)
     json_decref(tx);
 }
 
+static const char DCQL_AGE_PSEUDONYM[] =
+    "{\"credentials\":[{\"id\":\"pid\",\"format\":\"mso_mdoc\",\"meta\":{\"doctype_value\":"
+    "\"eu.europa.ec.eudi.pid.1\"},\"claims\":[{\"path\":[\"eu.europa.ec.eudi.pid.1\","
+    "\"age_over_18\"]},{\"path\":[\"org.tessera.pseudonym.1\",\"pseudonym\"]}]}]}";
+
+TEST(pseudonym_missing_or_not_device_signed)
+{
+    /* asked for, not disclosed */
+    json_t *tx = tx_new_q(&S, "cross_device", DCQL_AGE_PSEUDONYM);
+    REQUIRE(tx != NULL);
+    answer a;
+    REQUIRE(wallet_answer(auth_url_of(tx), tes_buf_bytes(&W.pid), NULL, &a));
+    CHECK_REFUSED(a.r, 400, "lacks org.tessera.pseudonym.1/pseudonym");
+    answer_free(&a);
+    check_tx(&S, jstr(tx, "transaction_id"), "failed", tes_err_name(TES_ERR_RP_CLAIMS));
+    json_decref(tx);
+    /* disclosed, but signed by the issuer, not by the secure element */
+    tx = tx_new_q(&S, "cross_device", DCQL_AGE_PSEUDONYM);
+    REQUIRE(tx != NULL);
+    wopts o = {.with_pseudonym = true};
+    REQUIRE(wallet_answer(auth_url_of(tx), tes_buf_bytes(&W.pid_fake_pseudonym), &o, &a));
+    CHECK_REFUSED(a.r, 400, "the pseudonym is not device-signed");
+    answer_free(&a);
+    check_tx(&S, jstr(tx, "transaction_id"), "failed", tes_err_name(TES_ERR_RP_CLAIMS));
+    json_decref(tx);
+}
+
 /* ---- status list: a tiny HTTP server serving a token that suspends index 5 ---- */
 
 static tes_buf g_status_token;
@@ -1094,6 +1147,7 @@ TEARDOWN(stop)
     svc_stop(&S);
     tes_buf_free(&W.pid);
     tes_buf_free(&W.pid_status);
+    tes_buf_free(&W.pid_fake_pseudonym);
     tes_key_free(W.iaca_key);
     tes_key_free(W.ds_key);
     tes_key_free(W.device);
