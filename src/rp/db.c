@@ -16,15 +16,16 @@
 
 #include "rp/rp_internal.h"
 
+/* (each statement in parentheses: one literal made of several lines) */
 static const char *const SCHEMA[] = {
-    "CREATE TABLE IF NOT EXISTS rp_tx ("
-    " id TEXT PRIMARY KEY, nonce TEXT NOT NULL, state TEXT NOT NULL, enc_key TEXT NOT NULL,"
-    " flow TEXT NOT NULL, dcql TEXT NOT NULL, cred_id TEXT NOT NULL, browser TEXT NOT NULL,"
-    " created BIGINT NOT NULL, expires BIGINT NOT NULL, status TEXT NOT NULL,"
-    " fetched INTEGER NOT NULL DEFAULT 0, response_code TEXT, result TEXT)",
+    ("CREATE TABLE IF NOT EXISTS rp_tx ("
+     " id TEXT PRIMARY KEY, nonce TEXT NOT NULL, state TEXT NOT NULL, enc_key TEXT NOT NULL,"
+     " flow TEXT NOT NULL, dcql TEXT NOT NULL, cred_id TEXT NOT NULL, browser TEXT NOT NULL,"
+     " created BIGINT NOT NULL, expires BIGINT NOT NULL, status TEXT NOT NULL,"
+     " fetched INTEGER NOT NULL DEFAULT 0, response_code TEXT, result TEXT)"),
     "CREATE INDEX IF NOT EXISTS rp_tx_expires ON rp_tx (expires)",
-    "CREATE TABLE IF NOT EXISTS rp_session ("
-    " id TEXT PRIMARY KEY, account TEXT NOT NULL, expires BIGINT NOT NULL)",
+    ("CREATE TABLE IF NOT EXISTS rp_session ("
+     " id TEXT PRIMARY KEY, account TEXT NOT NULL, expires BIGINT NOT NULL)"),
 };
 
 #define TX_COLS                                                                                    \
