@@ -192,7 +192,7 @@ typedef struct req_spec {
     const tes_key *key; /* signs (NULL: cert's) */
     const char *response_uri;
     const char *dcql;   /* JSON text (NULL: age_over_18 and the pseudonym) */
-    const char *enc;    /* "A128GCM" only, or NULL: both */
+    const char *enc;    /* "A128GCM" only, "": none listed, NULL: both */
     const char *nonce;
 } req_spec;
 
@@ -220,7 +220,8 @@ static char *request(const req_spec *s)
     json_object_set_new(jwk, "kid", json_string("enc-1"));
     json_error_t je;
     json_t *dcql = json_loads(s->dcql ? s->dcql : DCQL_DEFAULT, 0, &je);
-    json_t *encs = s->enc ? json_pack("[s]", s->enc) : json_pack("[s, s]", "A128GCM", "A256GCM");
+    json_t *encs = s->enc && s->enc[0] ? json_pack("[s]", s->enc)
+                                       : json_pack("[s, s]", "A128GCM", "A256GCM");
     json_t *p = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:{s:{s:[o]}, s:o}}", "client_id",
         "x509_san_dns:" DNS, "response_type", "vp_token", "response_mode", "direct_post.jwt",
@@ -228,6 +229,9 @@ static char *request(const req_spec *s)
         "nonce", s->nonce ? s->nonce : "n-0S6_WzA2Mj", "state", "st-1", "aud", TES_OID4VP_AUD,
         "iat", (json_int_t)g_now, "exp", (json_int_t)(g_now + 300), "dcql_query", dcql,
         "client_metadata", "jwks", "keys", jwk, "encrypted_response_enc_values_supported", encs);
+    if (p && s->enc && !s->enc[0])
+        json_object_del(json_object_get(p, "client_metadata"),
+                        "encrypted_response_enc_values_supported");
     json_t *h = json_pack("{s:s, s:s, s:o}", "alg", "ES256", "typ", "oauth-authz-req+jwt", "x5c",
                           x5c_of(s->cert->leaf));
     tes_buf out = {0};
@@ -485,13 +489,19 @@ TEST(login_releases_age_and_pseudonym_verifiably)
     tes_buf_free(&form);
 }
 
-TEST(a128gcm_when_only_that_is_offered)
+TEST(a128gcm_when_a256gcm_is_not_offered)
 {
     tes_buf form = {0};
     tes_wallet_authorize_result res;
     req_spec s = {.cert = &g_a, .enc = "A128GCM"};
     CHECK_ERR(run(&s, g_allow, NULL, &form, &res), TES_OK);
     verified v;
+    CHECK_ERR(verify_form(&form, "http://localhost:18451/response", "n-0S6_WzA2Mj", &v), TES_OK);
+    CHECK_EQ_STR(v.enc, "A128GCM");
+    tes_wallet_authorize_result_free(&res);
+    /* none listed: A128GCM, the parameter's default */
+    req_spec none = {.cert = &g_a, .enc = ""};
+    CHECK_ERR(run(&none, g_allow, NULL, &form, &res), TES_OK);
     CHECK_ERR(verify_form(&form, "http://localhost:18451/response", "n-0S6_WzA2Mj", &v), TES_OK);
     CHECK_EQ_STR(v.enc, "A128GCM");
     tes_wallet_authorize_result_free(&res);
