@@ -86,14 +86,41 @@ static void site_free(site *s)
     tes_key_free(s->key);
 }
 
-/* An issuing authority (IACA and DS) and the wallet's PID, its MSO
- * authorising the pseudonym namespace (the PID doctype's property). */
+#define COPIES 16
+
+/* Issues the PID to SE key id (its MSO authorising the pseudonym namespace:
+ * the PID doctype's property) into out. */
+static bool issue_copy(tes_key *ds_key, tes_cert *ds, const tes_mdoc_claims *claims,
+                       const char *id, tes_buf *out)
+{
+    const tes_doctype *pt = tes_doctype_find(TES_DOCTYPE_PID);
+    tes_key *dev = NULL;
+    if (tes_se_public_key(tes_wallet_se(g_w), id, &dev) != TES_OK)
+        return false;
+    tes_signer s = tes_signer_from_key(ds_key);
+    tes_bytes chain = tes_cert_der(ds);
+    const tes_mdoc_issue_params p = {.doctype = TES_DOCTYPE_PID, .claims = claims,
+                                     .device_key = dev, .issuer = &s, .ds_chain = &chain,
+                                     .ds_chain_len = 1, .signed_at = g_now - DAY,
+                                     .valid_from = g_now - DAY, .valid_until = g_now + 300 * DAY,
+                                     .device_namespaces = pt->device_namespaces,
+                                     .n_device_namespaces = pt->n_device_namespaces};
+    *out = (tes_buf){0};
+    bool ok = tes_mdoc_issue(&p, out) == TES_OK;
+    tes_key_free(dev);
+    return ok;
+}
+
+/* An issuing authority (IACA and DS) and the wallet: PIN set, one PID of
+ * COPIES single-use copies whose keys need the PIN (so every disclosure
+ * spends exactly one copy, and a refusal none). */
 static bool wallet_make(void)
 {
-    tes_key *iaca_key = NULL, *ds_key = NULL, *dev = NULL;
+    tes_key *iaca_key = NULL, *ds_key = NULL;
     tes_cert *iaca = NULL, *ds = NULL;
     tes_mdoc_claims claims = {0};
-    tes_buf mdoc = {0};
+    tes_buf mdocs[COPIES] = {{0}};
+    tes_bytes views[COPIES];
     char dir[128], id[TES_SE_ID_MAX];
     static const char pid[] =
         "{\"eu.europa.ec.eudi.pid.1\": {\"family_name\": \"Mustermann\", \"given_name\": "
@@ -111,7 +138,6 @@ static bool wallet_make(void)
                             .eku_oid = TES_OID_EKU_MDL_DS, .issuer_alt_uri = "https://ut.example",
                             .crl_uri = "https://ut.example/crl"};
     snprintf(dir, sizeof dir, "%s/wallet", g_tmp);
-    const tes_doctype *pt = tes_doctype_find(TES_DOCTYPE_PID);
     bool ok = tes_key_generate(TES_CURVE_P256, &iaca_key) == TES_OK &&
               tes_key_generate(TES_CURVE_P256, &ds_key) == TES_OK &&
               tes_cert_create(&t, iaca_key, NULL, iaca_key, &iaca) == TES_OK &&
@@ -120,31 +146,23 @@ static bool wallet_make(void)
               tes_trust_store_add(g_iaca_trust, TES_PROFILE_DS, iaca) == TES_OK &&
               tes_wallet_create(dir, NULL, &g_w) == TES_OK &&
               tes_wallet_pin_set(g_w, PIN, "12345678") == TES_OK &&
-              tes_se_create_key(tes_wallet_se(g_w),
-                                &(tes_se_key_opts){.user_verification = true}, id) == TES_OK &&
-              tes_se_public_key(tes_wallet_se(g_w), id, &dev) == TES_OK &&
-              tes_mdoc_claims_from_json(pt, pid, strlen(pid), NULL, &claims) == TES_OK;
-    if (ok) {
-        tes_signer s = tes_signer_from_key(ds_key);
-        tes_bytes chain = tes_cert_der(ds);
-        const tes_mdoc_issue_params p = {.doctype = TES_DOCTYPE_PID, .claims = &claims,
-                                         .device_key = dev, .issuer = &s, .ds_chain = &chain,
-                                         .ds_chain_len = 1, .signed_at = g_now - DAY,
-                                         .valid_from = g_now - DAY, .valid_until = g_now + 300 * DAY,
-                                         .device_namespaces = pt->device_namespaces,
-                                         .n_device_namespaces = pt->n_device_namespaces};
-        tes_bytes one;
-        ok = tes_mdoc_issue(&p, &mdoc) == TES_OK &&
-             (one = tes_buf_bytes(&mdoc),
-              tes_wallet_add_batch(g_w, &one, 1, NULL, &g_cred, NULL) == TES_OK);
-        if (!ok)
-            fprintf(stderr, "    wallet: %s\n", tes_err_message());
+              tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), pid, strlen(pid), NULL,
+                                        &claims) == TES_OK;
+    const tes_se_key_opts ko = {.user_verification = true, .single_use = true};
+    for (size_t i = 0; ok && i < COPIES; i++) {
+        ok = tes_se_create_key(tes_wallet_se(g_w), &ko, id) == TES_OK &&
+             issue_copy(ds_key, ds, &claims, id, &mdocs[i]);
+        views[i] = tes_buf_bytes(&mdocs[i]);
     }
-    tes_buf_free(&mdoc);
+    if (ok && tes_wallet_add_batch(g_w, views, COPIES, NULL, &g_cred, NULL) != TES_OK) {
+        fprintf(stderr, "    wallet: %s\n", tes_err_message());
+        ok = false;
+    }
+    for (size_t i = 0; i < COPIES; i++)
+        tes_buf_free(&mdocs[i]);
     tes_mdoc_claims_free(&claims);
     tes_key_free(iaca_key);
     tes_key_free(ds_key);
-    tes_key_free(dev);
     tes_cert_free(iaca);
     tes_cert_free(ds);
     return ok;
@@ -254,8 +272,7 @@ static tes_wallet_authorize_opts opts(tes_consent_policy *policy)
                                        .allow_loopback_http = true};
 }
 
-/* The credential's copies never shown (the one reusable copy: 1 until the
- * first login shows it). */
+/* The credential's single-use copies not spent yet. */
 static int64_t unused_copies(void)
 {
     tes_store_cred *c = NULL;
@@ -480,8 +497,8 @@ TEST(login_releases_age_and_pseudonym_verifiably)
               TES_ERR_DEVICE_SIG);
     CHECK_ERR(verify_form(&form, "http://localhost:18452/response", "n-0S6_WzA2Mj", &v),
               TES_ERR_DEVICE_SIG);
-    CHECK_EQ_INT(before, 1);
-    CHECK_EQ_INT(unused_copies(), 0); /* the reusable copy has now been shown */
+    CHECK_EQ_INT(before, COPIES);
+    CHECK_EQ_INT(unused_copies(), before - 1); /* one single-use copy spent */
     CHECK(strncmp(last_outcome(), "disclosed | Example Shop (localhost) | " PID_NS
                                   "/age_over_18," TES_NS_PSEUDONYM "/pseudonym",
                   200) == 0);
@@ -564,7 +581,9 @@ static void refused_and_told(const req_spec *s, tes_consent_policy *policy, tes_
     tes_buf form = {0};
     tes_wallet_authorize_result res;
     size_t logs = log_count();
+    int64_t copies = unused_copies();
     tes_err e = run(s, policy, NULL, &form, &res);
+    CHECK_EQ_INT(unused_copies(), copies);
     if (e != want)
         fprintf(stderr, "    got %s: %s\n", tes_err_name(e), tes_err_message());
     CHECK(e == want);
@@ -663,8 +682,10 @@ TEST(wrong_pin_releases_nothing)
     tes_buf form = {0};
     tes_wallet_authorize_result res;
     req_spec s = {.cert = &g_a};
+    int64_t copies = unused_copies();
     CHECK_ERR(run(&s, p, NULL, &form, &res), TES_ERR_PIN_WRONG);
     CHECK(form.len == 0 && res.pseudonym[0] == '\0' && res.n_disclosed == 0);
+    CHECK_EQ_INT(unused_copies(), copies);
     CHECK(strncmp(last_outcome(), "failed: pin_wrong", 17) == 0);
     tes_wallet_authorize_result_free(&res);
     tes_buf_free(&form);
