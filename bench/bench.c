@@ -8,6 +8,7 @@
  *                               (tessera_bench_heap results) when present
  *   tessera_bench http DIR      rows 3b/3c alone (issuing over HTTP; registry and
  *                               authority in a temp dir under DIR, removed after)
+ *   tessera_bench login         row 8 alone (the relying party's work per OpenID4VP login)
  *   tessera_bench status        row 4 alone (status-list lookup and zlib, 1 M and 100 M)
  *   tessera_bench loop N [KIND] N operations of one kind (verification by default,
  *                               or its floor, issuing, ...) and nothing else, for
@@ -32,6 +33,7 @@
 #include "fixture.h"
 #include "floor.h"
 #include "http.h"
+#include "login.h"
 #include "prox.h"
 #include "tessera/status.h"
 
@@ -726,6 +728,33 @@ static void prox_rows(const bench_world *w)
     }
 }
 
+/* ------------------------------------------------------------------ row 8: online login */
+
+/* Row 8: the relying party's work per OpenID4VP login (login.h) against its floor. */
+static void login_rows(void)
+{
+    bench_world w;
+    bench_world_params p = {.n_holders = POOL_HOLDERS / 4, .n_auth = POOL_ISSUERS,
+                            .few_elements = true};
+    char ours[64], ref[160], ratio[32], target[32];
+    login_figures f;
+    if (!bench_world_make(&w, &p) || !login_bench(&w, paired, &f)) {
+        row("8", "online login: decrypt + verify + status (RP)", "FAILED", "(see stderr)", "",
+            ">= 0.8");
+        fflush(stdout);
+        return;
+    }
+    rate_str(ours, sizeof ours, f.ours);
+    snprintf(ref, sizeof ref, "ECDH + A256GCM + 2 ECDSA verify %.0f/s (%zu-byte JWE)",
+             1.0 / f.floor, f.body_len);
+    double v = f.floor / f.ours;
+    snprintf(ratio, sizeof ratio, "%.3f", v);
+    snprintf(target, sizeof target, ">= 0.8 %s", verdict(v, 0.8));
+    row("8", "online login: decrypt + verify + status (RP)", ours, ref, ratio, target);
+    fflush(stdout);
+    bench_world_free(&w);
+}
+
 static int cmd_table(const char *dir)
 {
     char cpu[256], path[4096];
@@ -906,6 +935,9 @@ static int cmd_table(const char *dir)
     /* 7 */
     prox_rows(&w);
 
+    /* 8 */
+    login_rows();
+
     floor_free(fs);
     floor_free(fm);
     bench_world_free(&w);
@@ -943,13 +975,17 @@ int main(int argc, char **argv)
         bench_world_free(&w);
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "login") == 0) {
+        login_rows();
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "status") == 0) {
         status_rows();
         return 0;
     }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "loop") == 0)
         return cmd_loop(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : "sig");
-    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | status | "
+    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | login | status | "
                     "loop N "
                     "[sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]\n");
     return 2;

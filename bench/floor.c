@@ -470,3 +470,126 @@ void floor_issue_run(floor_issue *f)
 }
 
 size_t floor_issue_hashes(const floor_issue *f) { return f->n_items + 1; }
+
+/* ------------------------------------------------------------ login: the JWE half */
+
+/* One encrypted OpenID4VP response split once at setup: what the cheapest
+ * decryption needs (the recipient's EC_KEY, the ephemeral public point, the
+ * protected header text as AAD, IV, ciphertext, tag). */
+struct floor_login {
+    EC_KEY *recipient;
+    EC_POINT *epk;
+    uint8_t *aad, *ct, *pt;
+    size_t aad_len, ct_len;
+    uint8_t iv[12], tag[16];
+    uint8_t otherinfo[64]; /* Concat KDF: counter || Z || AlgorithmID || apu || apv || keydatalen */
+};
+
+static size_t b64url_part(const char *s, size_t n, uint8_t **out)
+{
+    tes_buf b = {0};
+    if (tes_b64url_decode(&b, s, n) != TES_OK)
+        ossl_die("base64url");
+    *out = b.ptr;
+    return b.len;
+}
+
+/* The ephemeral key's point from the header's "epk" {"x": ..., "y": ...}. */
+static EC_POINT *epk_point(const char *hdr, size_t n)
+{
+    uint8_t pt[65] = {4};
+    const char *names[2] = {"\"x\":\"", "\"y\":\""};
+    for (int k = 0; k < 2; k++) {
+        const char *p = memmem(hdr, n, names[k], strlen(names[k]));
+        if (!p)
+            ossl_die("epk coordinate");
+        p += strlen(names[k]);
+        const char *q = memchr(p, '"', (size_t)(hdr + n - p));
+        uint8_t *c = NULL;
+        if (!q || b64url_part(p, (size_t)(q - p), &c) != 32)
+            ossl_die("epk coordinate length");
+        memcpy(pt + 1 + 32 * k, c, 32);
+        free(c);
+    }
+    EC_POINT *e = EC_POINT_new(p256());
+    if (!e || !EC_POINT_oct2point(p256(), e, pt, sizeof pt, NULL))
+        ossl_die("epk point");
+    return e;
+}
+
+floor_login *floor_login_prepare(const tes_key *recipient, tes_bytes jwe)
+{
+    floor_login *f = calloc(1, sizeof(*f));
+    const char *s = (const char *)jwe.ptr, *dot[4];
+    size_t k = 0;
+    for (size_t i = 0; i < jwe.len && k < 4; i++)
+        if (s[i] == '.')
+            dot[k++] = s + i;
+    if (!f || k != 4 || dot[1] != dot[0] + 1)
+        ossl_die("compact JWE (direct key agreement)");
+    f->recipient = ec_from_tes_private(recipient);
+    f->aad_len = (size_t)(dot[0] - s);
+    f->aad = malloc(f->aad_len);
+    memcpy(f->aad, s, f->aad_len);
+    uint8_t *hdr = NULL, *iv = NULL, *tag = NULL;
+    size_t hn = b64url_part(s, f->aad_len, &hdr);
+    f->epk = epk_point((const char *)hdr, hn);
+    if (!memmem(hdr, hn, "\"A256GCM\"", 9))
+        ossl_die("enc A256GCM");
+    free(hdr);
+    if (b64url_part(dot[1] + 1, (size_t)(dot[2] - dot[1] - 1), &iv) != 12)
+        ossl_die("IV length");
+    memcpy(f->iv, iv, 12);
+    free(iv);
+    f->ct_len = b64url_part(dot[2] + 1, (size_t)(dot[3] - dot[2] - 1), &f->ct);
+    if (b64url_part(dot[3] + 1, (size_t)(s + jwe.len - dot[3] - 1), &tag) != 16)
+        ossl_die("tag length");
+    memcpy(f->tag, tag, 16);
+    free(tag);
+    f->pt = malloc(f->ct_len + 1);
+    /* RFC 7518 §4.6.2 OtherInfo for "A256GCM", empty apu/apv, 256 bits */
+    static const uint8_t info[] = {0, 0, 0, 7, 'A', '2', '5', '6', 'G', 'C', 'M', 0, 0, 0, 0,
+                                   0, 0, 0, 0, 0, 0, 1, 0};
+    memcpy(f->otherinfo, info, sizeof info);
+    if (!f->pt || !floor_login_run(f))
+        ossl_die("floor_login (setup check)");
+    return f;
+}
+
+/* ECDH, one SHA-256 (Concat KDF, one round), AES-256-GCM decryption + tag check. */
+bool floor_login_run(floor_login *f)
+{
+    uint8_t z[32], key[32];
+    if (ECDH_compute_key(z, sizeof z, f->epk, f->recipient, NULL) != 32)
+        return false;
+    SHA256_CTX c;
+    static const uint8_t one[4] = {0, 0, 0, 1};
+    SHA256_Init(&c);
+    SHA256_Update(&c, one, 4);
+    SHA256_Update(&c, z, 32);
+    SHA256_Update(&c, f->otherinfo, 23);
+    SHA256_Final(key, &c);
+    EVP_CIPHER_CTX *x = EVP_CIPHER_CTX_new();
+    int n = 0, m = 0;
+    bool ok = x && EVP_DecryptInit_ex(x, EVP_aes_256_gcm(), NULL, key, f->iv) &&
+              EVP_DecryptUpdate(x, NULL, &n, f->aad, (int)f->aad_len) &&
+              EVP_DecryptUpdate(x, f->pt, &n, f->ct, (int)f->ct_len) &&
+              EVP_CIPHER_CTX_ctrl(x, EVP_CTRL_GCM_SET_TAG, 16, f->tag) &&
+              EVP_DecryptFinal_ex(x, f->pt + n, &m) == 1;
+    EVP_CIPHER_CTX_free(x);
+    OPENSSL_cleanse(key, sizeof key);
+    OPENSSL_cleanse(z, sizeof z);
+    return ok && (size_t)(n + m) == f->ct_len;
+}
+
+void floor_login_free(floor_login *f)
+{
+    if (!f)
+        return;
+    EC_KEY_free(f->recipient);
+    EC_POINT_free(f->epk);
+    free(f->aad);
+    free(f->ct);
+    free(f->pt);
+    free(f);
+}

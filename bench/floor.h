@@ -48,6 +48,16 @@ void floor_issue_run(floor_issue *f);
 /* How many SHA-256 it hashes (items + the MSO's Sig_structure). */
 size_t floor_issue_hashes(const floor_issue *f);
 
+/* Row 8 (login.h): the JWE half of an OpenID4VP login's floor, for one
+ * compact JWE (ECDH-ES + A256GCM, no apu/apv) to recipient (private half
+ * given): ECDH with the ephemeral key, the Concat KDF's one SHA-256 and
+ * AES-256-GCM decryption with its tag check. prepare checks that it
+ * decrypts (exits otherwise); run returns false when it does not. */
+typedef struct floor_login floor_login;
+floor_login *floor_login_prepare(const tes_key *recipient, tes_bytes jwe);
+bool floor_login_run(floor_login *f);
+void floor_login_free(floor_login *f);
+
 /* "OpenSSL 3.0.x ..." of the library actually linked. */
 const char *floor_openssl_version(void);
 

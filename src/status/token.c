@@ -1,7 +1,8 @@
 /*
  * Status List Tokens in CWT form (draft-ietf-oauth-status-list §5.2): a
- * COSE_Sign1 with protected {1: alg, 16: "application/statuslist+cwt"},
- * unprotected {33: x5chain}, over the CWT claims
+ * COSE_Sign1 with protected {1: alg, 16: "application/statuslist+cwt", 33: x5chain},
+ * unprotected {} (tokens with the x5chain unprotected, as Tessera wrote them before,
+ * verify too), over the CWT claims
  *   {2 sub: uri, 4 exp, 6 iat, 65533 status_list: {"lst": bstr, "bits": 2},
  *    65534 ttl}
  * written in deterministic key order, tag 18 on the outside.
@@ -117,14 +118,26 @@ done:
 
 /* ------------------------------------------------------------------ build */
 
-/* Protected header {1: alg, 16: typ}, deterministic order (1 < 16). */
-static void write_protected(tes_cbor_enc *e, int64_t alg)
+/* Protected header {1: alg, 16: typ, 33: x5chain}, deterministic order (1 < 16 < 33).
+ * The chain is signed with the list: verifiers that look for it only among the
+ * protected parameters (@owf/mdoc, tests/interop step G) find it, and those that read
+ * either bucket (RFC 9360 allows both; tes_cose_sign1_decode does) too. */
+static void write_protected(tes_cbor_enc *e, int64_t alg, const tes_bytes *chain,
+                            size_t chain_len)
 {
-    tes_cbor_enc_map(e, 2);
+    tes_cbor_enc_map(e, 3);
     tes_cbor_enc_int(e, TES_COSE_HDR_ALG);
     tes_cbor_enc_int(e, alg);
     tes_cbor_enc_int(e, 16);
     tes_cbor_enc_cstr(e, TES_STATUS_TYP);
+    tes_cbor_enc_int(e, TES_COSE_HDR_X5CHAIN);
+    if (chain_len == 1) {
+        tes_cbor_enc_bytes(e, chain[0].ptr, chain[0].len);
+        return;
+    }
+    tes_cbor_enc_array(e, chain_len);
+    for (size_t j = 0; j < chain_len; j++)
+        tes_cbor_enc_bytes(e, chain[j].ptr, chain[j].len);
 }
 
 static void write_claims(tes_cbor_enc *e, const char *uri, int64_t iat, int64_t exp, int64_t ttl,
@@ -180,7 +193,7 @@ tes_err tes_status_token_build(const tes_status_list *l, const char *uri, int64_
     tes_err rc = tes_status_list_compress(l, &lst);
     tes_cbor_enc e = {.out = &prot};
     if (rc == TES_OK) {
-        write_protected(&e, signer->alg);
+        write_protected(&e, signer->alg, chain, chain_len);
         rc = tes_cbor_enc_finish(&e);
     }
     if (rc == TES_OK) {
@@ -211,15 +224,7 @@ tes_err tes_status_token_build(const tes_status_list *l, const char *uri, int64_
         tes_cbor_enc_tag(&e, 18);
         tes_cbor_enc_array(&e, 4);
         tes_cbor_enc_bytes(&e, prot.ptr, prot.len);
-        tes_cbor_enc_map(&e, 1);
-        tes_cbor_enc_int(&e, TES_COSE_HDR_X5CHAIN);
-        if (chain_len == 1) {
-            tes_cbor_enc_bytes(&e, chain[0].ptr, chain[0].len);
-        } else {
-            tes_cbor_enc_array(&e, chain_len);
-            for (size_t j = 0; j < chain_len; j++)
-                tes_cbor_enc_bytes(&e, chain[j].ptr, chain[j].len);
-        }
+        tes_cbor_enc_map(&e, 0);
         tes_cbor_enc_bytes(&e, payload.ptr, payload.len);
         tes_cbor_enc_bytes(&e, sig, sig_len);
         rc = tes_cbor_enc_finish(&e);
@@ -236,10 +241,11 @@ tes_err tes_status_token_build(const tes_status_list *l, const char *uri, int64_
 /* The typ (label 16) of the protected header must be the status list's. */
 static tes_err check_typ(tes_bytes prot)
 {
-    tes_cbor_limits lim = {.max_input = 4096, .max_depth = 4, .max_items = 64};
-    tes_cbor_node nodes[16];
+    /* room for the x5chain the protected header now carries */
+    tes_cbor_limits lim = {.max_input = 65536, .max_depth = 4, .max_items = 64};
+    tes_cbor_node nodes[32];
     tes_cbor_doc d;
-    tes_err e = tes_cbor_parse_with(prot, &lim, nodes, 16, &d);
+    tes_err e = tes_cbor_parse_with(prot, &lim, nodes, 32, &d);
     if (e != TES_OK)
         return shape(e, "protected header");
     e = TES_OK;

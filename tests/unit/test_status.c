@@ -446,12 +446,23 @@ TEST(token_build_and_verify)
     CHECK_EQ_INT(tes_status_list_get(&t.list, 63), TES_STATUS_REVOKED);
     tes_status_token_free(&t);
 
-    /* the protected header and claims are exactly as the draft writes them */
+    /* the protected header and claims are exactly as the draft writes them, the x5chain
+     * signed with them (protected: found by verifiers that look only there) */
     tes_cose_msg m;
     REQUIRE(tes_cose_sign1_parse(tes_buf_bytes(&tok), &m) == TES_OK);
-    tes_buf prot = prot_with_typ("application/statuslist+cwt");
+    tes_buf prot = {0};
+    tes_cbor_enc pe = {.out = &prot};
+    tes_cbor_enc_map(&pe, 3);
+    tes_cbor_enc_int(&pe, 1);
+    tes_cbor_enc_int(&pe, TES_COSE_ES256);
+    tes_cbor_enc_int(&pe, 16);
+    tes_cbor_enc_cstr(&pe, "application/statuslist+cwt");
+    tes_cbor_enc_int(&pe, 33);
+    tes_cbor_enc_bytes(&pe, a.chain[0].ptr, a.chain[0].len);
+    REQUIRE(tes_cbor_enc_finish(&pe) == TES_OK);
     CHECK(tes_bytes_eq(m.protected_raw, tes_buf_bytes(&prot)));
     CHECK_EQ_INT(m.x5chain_len, 1);
+    CHECK(tes_bytes_eq(m.x5chain[0], a.chain[0]));
     tes_status_claims c;
     REQUIRE(tes_status_claims_parse(m.payload, &c) == TES_OK);
     CHECK_EQ_INT(c.bits, 2);
@@ -562,7 +573,8 @@ TEST(token_verify_failures)
     REQUIRE(tes_cbor_enc_finish(&e) == TES_OK);
     CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&plain), URI, a.trust, NOW, &t),
               TES_ERR_STATUS_TOKEN);
-    /* the right typ, the same claims: accepted (the claims were fine) */
+    /* the right typ, the same claims, the x5chain unprotected (as tokens were written
+     * before it moved into the protected header): accepted */
     tes_buf prot = prot_with_typ("application/statuslist+cwt");
     tes_buf good = sign_raw(a.ds_key, tes_buf_bytes(&prot), tes_buf_bytes(&claims), a.chain[0]);
     CHECK_ERR(tes_status_token_verify(tes_buf_bytes(&good), URI, a.trust, NOW, &t), TES_OK);
