@@ -175,7 +175,9 @@ static bool issue_pid_with(const char *claims_json, const char *status_uri, tes_
     int64_t now = time(NULL);
     tes_err e = tes_mdoc_claims_from_json(tes_doctype_find(TES_DOCTYPE_PID), claims_json,
                                           strlen(claims_json), NULL, &claims);
+    static const char *const device_ns[] = {TES_RP_PSEUDONYM_NS};
     tes_mdoc_issue_params ip = {.doctype = TES_DOCTYPE_PID, .claims = &claims,
+                                .device_namespaces = device_ns, .n_device_namespaces = 1,
                                 .device_key = W.device, .issuer = &W.ds_signer,
                                 .ds_chain = W.chain, .ds_chain_len = 1,
                                 .signed_at = now - 3600, .valid_from = now - 3600,
@@ -228,11 +230,7 @@ static bool make_site(const char *name, const char *dir, tes_rp_client_id_prefix
         fprintf(stderr, "    rp init: %s\n", tes_err_message());
         return false;
     }
-    /* the login page's query without the pseudonym: tes_mdoc_present does not make
-     * device-signed elements yet (the authz helper adds them) */
-    char q[160];
-    snprintf(q, sizeof q, "%s/%s", dir, TES_RP_SITE_DCQL);
-    return tes_file_write(q, TES_BYTES(DCQL_AGE, strlen(DCQL_AGE)), 0644) == TES_OK;
+    return true; /* the login page's query: the default, age_over_18 and the pseudonym */
 }
 
 static char *read_api_key(const char *dir)
@@ -333,7 +331,15 @@ typedef struct wopts {
     const char *post_to;          /* another response_uri to POST to */
     const tes_oid4vp_request *use; /* answer this request (another transaction's) */
     bool with_pseudonym;           /* also disclose org.tessera.pseudonym.1/pseudonym */
+    bool device_pseudonym;         /* a device-signed pseudonym (as the wallet's SE makes) */
 } wopts;
+
+/* The device-signed pseudonym of the test wallet: bstr of 32 bytes 0x50. */
+static const uint8_t PSEUDONYM_CBOR[34] = {
+    0x58, 0x20, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50,
+    0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50, 0x50,
+    0x50, 0x50, 0x50, 0x50, 0x50, 0x50};
+#define PSEUDONYM_B64 "UFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFA"
 
 typedef struct answer {
     tes_oid4vp_request *req;
@@ -407,10 +413,17 @@ static bool build_jwe(const tes_oid4vp_request *req, const wopts *o, tes_bytes m
         {TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("age_over_18"), false},
         {TES_BYTES_STR(TES_RP_PSEUDONYM_NS), TES_BYTES_STR(TES_RP_PSEUDONYM_ELEMENT), false}};
     tes_signer dev = tes_signer_from_key(W.device);
+    const tes_mdoc_device_elem dev_elems[] = {
+        {TES_RP_PSEUDONYM_NS, TES_RP_PSEUDONYM_ELEMENT,
+         TES_BYTES(PSEUDONYM_CBOR, sizeof PSEUDONYM_CBOR)}};
     tes_mdoc_present_params pp = {.mdoc = mdoc, .elems = elems,
                                   .n_elems = o->with_pseudonym ? 2 : 1,
+                                  .device_elems = dev_elems,
+                                  .n_device_elems = o->device_pseudonym ? 1 : 0,
                                   .transcript = tes_buf_bytes(&st), .device = &dev};
     ok = ok && tes_mdoc_present(&pp, &dr, NULL) == TES_OK;
+    if (!ok)
+        fprintf(stderr, "    build_jwe: %s\n", tes_err_message());
     tes_b64url_encode(&b64, tes_buf_bytes(&dr));
     json_t *payload = json_pack("{s:{s:[s#]}}", "vp_token", "pid", (const char *)b64.ptr,
                                 b64.len);
@@ -886,6 +899,23 @@ TEST(pseudonym_missing_or_not_device_signed)
     json_decref(tx);
 }
 
+TEST(pseudonym_device_signed)
+{
+    json_t *tx = tx_new_q(&S, "cross_device", DCQL_AGE_PSEUDONYM);
+    REQUIRE(tx != NULL);
+    answer a;
+    wopts o = {.device_pseudonym = true};
+    REQUIRE(wallet_answer(auth_url_of(tx), tes_buf_bytes(&W.pid), &o, &a));
+    CHECK_EQ_INT(a.r.code, 200);
+    answer_free(&a);
+    reply r = tx_get(&S, jstr(tx, "transaction_id"), NULL);
+    CHECK(strcmp(jstr(r.json, "status"), "verified") == 0);
+    CHECK(strcmp(jstr(r.json, "pseudonym"), PSEUDONYM_B64) == 0);
+    CHECK(strlen(jstr(r.json, "pseudonym")) == 43);
+    reply_free(&r);
+    json_decref(tx);
+}
+
 /* ---- status list: a tiny HTTP server serving a token that suspends index 5 ---- */
 
 static tes_buf g_status_token;
@@ -954,9 +984,10 @@ TEST(site_login_with_cookies)
     CHECK_EQ_INT(login.code, 200);
     CHECK(strncmp(jstr(login.json, "qr_svg"), "<svg", 4) == 0);
     CHECK(json_object_get(login.json, "transaction_id") != NULL);
-    /* the wallet answers */
+    /* the wallet answers with age_over_18 and its device-signed pseudonym */
     answer a;
-    REQUIRE(wallet_answer(jstr(login.json, "authorization_request"), tes_buf_bytes(&W.pid), NULL,
+    wopts wo = {.device_pseudonym = true};
+    REQUIRE(wallet_answer(jstr(login.json, "authorization_request"), tes_buf_bytes(&W.pid), &wo,
                           &a));
     CHECK_EQ_INT(a.r.code, 200);
     answer_free(&a);
@@ -969,11 +1000,13 @@ TEST(site_login_with_cookies)
     reply st = http("GET", url, NULL, NULL, 0, NULL, jar);
     CHECK(strcmp(jstr(st.json, "state"), "logged_in") == 0);
     CHECK(json_is_true(json_object_get(st.json, "age_over_18")));
+    CHECK(strcmp(jstr(st.json, "pseudonym"), PSEUDONYM_B64) == 0);
     reply_free(&st);
     snprintf(url, sizeof url, "%s/site/me", S.base);
     me = http("GET", url, NULL, NULL, 0, NULL, jar);
     CHECK_EQ_INT(me.code, 200);
     CHECK(json_is_true(json_object_get(me.json, "age_over_18")));
+    CHECK(strcmp(jstr(me.json, "pseudonym"), PSEUDONYM_B64) == 0);
     reply_free(&me);
     snprintf(url, sizeof url, "%s/site/logout", S.base);
     reply out = http("POST", url, NULL, "", 0, NULL, jar);
