@@ -5,8 +5,11 @@
 # loopback port of rpsvc's range: the backend API (401 without or with a wrong key, 201 with
 # the key: the openid4vp:// authorization request, 400 for a bad query), the request object
 # (application/oauth-authz-req+jwt; the wallet side is tested in tests/unit/test_rp.c), the
-# login page and /site/login (QR SVG, HttpOnly cookie), and a clean stop on SIGTERM.
-# Needs: $TESSERA_BIN, curl, node (JSON checks).
+# login page and /site/login (QR SVG, HttpOnly cookie); then the whole login twice with
+# Tessera's wallet (`tessera wallet authorize` with a policy, one single-use copy each): the
+# site's status says logged in with age_over_18 and the pseudonym the wallet printed, /site/me
+# keeps the session, the second login gives the same pseudonym; and a clean stop on SIGTERM.
+# Needs: $TESSERA_BIN, curl, node (JSON checks). Port 18420 (rpsvc's range).
 set -euo pipefail
 
 TESSERA_BIN=${TESSERA_BIN:-build/tessera}
@@ -77,6 +80,48 @@ grep_in "$T/out" "login.js" "the login page"
 curl -s -D "$T/headers" -o "$T/out" -X POST -d '{}' "$B/site/login"
 json "site login" 'j.qr_svg.startsWith("<svg") && j.authorization_request.startsWith("openid4vp://")'
 grep_in "$T/headers" "tessera_login=.*HttpOnly; SameSite=Lax" "login cookie"
+
+# ---- the whole login with Tessera's wallet (tessera wallet authorize) ----
+PID=eu.europa.ec.eudi.pid.1
+run 0 "vendor init" tes vendor init --dir vendor
+run 0 "wallet init" tes wallet init --dir phone --vendor vendor
+printf '123456\n123456\n12345678\n12345678\n' >pins
+printf '123456\n' >pin
+run 0 "pin set" tes wallet pin set --wallet phone --pin-fd 3 3<pins
+cat >pid.json <<'EOF2'
+{"eu.europa.ec.eudi.pid.1": {"family_name": "Doe", "given_name": "Jan", "birth_date": "1990-01-01",
+ "issuing_authority": "UT", "issuing_country": "UT", "expiry_date": "2031-01-01",
+ "age_over_18": true, "nationality": "UT"}}
+EOF2
+for i in 1 2; do # two single-use copies, one per login
+    run 0 "keygen $i" tes wallet keygen --wallet phone --uv --out "dev$i.pem"
+    K=$(head -1 "$T/out")
+    run 0 "issue PID $i" tes issue --authority auth --doctype $PID --claims pid.json \
+        --wallet phone --key "$K" --out "pid$i.mdoc"
+done
+run 0 "wallet add" tes wallet add --wallet phone --mdoc pid1.mdoc --mdoc pid2.mdoc
+run 0 "trust the RP authority" tes wallet trust-reader --wallet phone --root rpca/reader_ca.pem
+cat >policy.json <<'EOF2'
+{"readers": [{"name": "Demo Shop", "authenticated": true, "allow": "*"}],
+ "unauthenticated": "decline"}
+EOF2
+login() { # login N: a login through the site's page API and the wallet; the pseudonym in $T/ps.N
+    curl -s -c "jar.$1" -b "jar.$1" -o "$T/out" -X POST -H "Origin: http://localhost:$PORT" \
+        -d '{}' "http://localhost:$PORT/site/login"
+    local url
+    url=$(jget j.authorization_request)
+    run 0 "wallet authorize $1" tes wallet authorize --wallet phone --policy policy.json \
+        --pin-file pin --allow-loopback-http "$url"
+    grep_in "$T/out" "logged in at Demo Shop" "wallet $1 logged in"
+    grep '^pseudonym:' "$T/out" | awk '{print $2}' >"ps.$1"
+    curl -s -c "jar.$1" -b "jar.$1" -o "$T/out" "http://localhost:$PORT/site/status?wait=5"
+    json "site $1 logged in" 'j.state === "logged_in" && j.age_over_18 === true && j.pseudonym === "'"$(cat "ps.$1")"'"'
+    curl -s -b "jar.$1" -o "$T/out" "http://localhost:$PORT/site/me"
+    json "site $1 session" 'j.logged_in === true && j.pseudonym.length === 43'
+}
+login 1
+login 2
+[[ -s ps.1 && $(cat ps.1) == "$(cat ps.2)" ]] && ok || bad "the same pseudonym on a second login"
 
 kill -TERM "$SPID"
 rc=0
