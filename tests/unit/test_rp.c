@@ -332,6 +332,7 @@ typedef struct wopts {
     const tes_oid4vp_request *use; /* answer this request (another transaction's) */
     bool with_pseudonym;           /* also disclose org.tessera.pseudonym.1/pseudonym */
     bool device_pseudonym;         /* a device-signed pseudonym (as the wallet's SE makes) */
+    bool a128gcm;                  /* encrypt with A128GCM (else A256GCM) */
 } wopts;
 
 /* The device-signed pseudonym of the test wallet: bstr of 32 bytes 0x50. */
@@ -432,9 +433,11 @@ static bool build_jwe(const tes_oid4vp_request *req, const wopts *o, tes_bytes m
         json_object_set_new(payload, "state", json_string(state));
     char *text = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
     json_t *extra = req->enc_kid ? json_pack("{s:s}", "kid", req->enc_kid) : NULL;
+    tes_jwe_encrypt_opts eo = {.enc = o->a128gcm ? TES_JWE_ENC_A128GCM : TES_JWE_ENC_A256GCM,
+                               .extra = o->encrypt_to ? NULL : extra};
     ok = ok && text &&
-         tes_jwe_encrypt(o->encrypt_to ? NULL : extra, TES_BYTES(text, strlen(text)),
-                         o->encrypt_to ? o->encrypt_to : req->enc_key, NULL, jwe) == TES_OK;
+         tes_jwe_encrypt_with(&eo, TES_BYTES(text, strlen(text)),
+                              o->encrypt_to ? o->encrypt_to : req->enc_key, jwe) == TES_OK;
     if (ok && o->tamper) {
         char *last = memrchr(jwe->ptr, '.', jwe->len); /* the tag is after the last dot */
         char *ct = last ? last - 2 : NULL;            /* a ciphertext character */
@@ -658,6 +661,31 @@ TEST(login_cross_device)
     json_decref(tx);
 }
 
+TEST(login_with_a128gcm)
+{
+    json_t *tx = tx_new(&S, "cross_device");
+    REQUIRE(tx != NULL);
+    answer a;
+    wopts o = {.a128gcm = true};
+    REQUIRE(wallet_answer(auth_url_of(tx), tes_buf_bytes(&W.pid), &o, &a));
+    CHECK_EQ_INT(a.r.code, 200);
+    answer_free(&a);
+    check_tx(&S, jstr(tx, "transaction_id"), "verified", NULL);
+    json_decref(tx);
+}
+
+typedef struct poller {
+    const char *id;
+    reply r;
+} poller;
+
+static void *poll_thread(void *arg)
+{
+    poller *p = arg;
+    p->r = tx_get(&S, p->id, "?wait=25");
+    return NULL;
+}
+
 TEST(long_poll_returns_when_answered)
 {
     json_t *tx = tx_new(&S, "cross_device");
@@ -665,6 +693,19 @@ TEST(long_poll_returns_when_answered)
     reply r = tx_get(&S, jstr(tx, "transaction_id"), "?wait=0");
     CHECK(strcmp(jstr(r.json, "status"), "pending") == 0);
     reply_free(&r);
+    /* a poll waiting while the wallet answers comes back with the result */
+    poller p = {.id = jstr(tx, "transaction_id")};
+    pthread_t th;
+    REQUIRE(pthread_create(&th, NULL, poll_thread, &p) == 0);
+    answer a;
+    CHECK(wallet_answer(auth_url_of(tx), tes_buf_bytes(&W.pid), NULL, &a));
+    CHECK_EQ_INT(a.r.code, 200);
+    answer_free(&a);
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(p.r.code, 200);
+    /* the poll waits through pending and fetched: it ends with the result */
+    CHECK(strcmp(jstr(p.r.json, "status"), "verified") == 0);
+    reply_free(&p.r);
     json_decref(tx);
 }
 
