@@ -14,6 +14,11 @@
 #                        verifies every credential
 #   d-wallet-enrol-forms `tessera wallet enrol` takes the standard IssuerSigned, answers with
 #                        unknown members and the legacy form; refuses a DeviceResponse
+#   E_oid4vp_transcript  @owf/mdoc's OpenID4VP SessionTranscript equals Tessera's vectors
+#   F_oid4vp_node_selftest  OpenID4VP 1.0 with @openid4vc/openid4vp: its wallet side
+#                        (oid4vp_wallet.mjs) logs in to its verifier side (oid4vp_verifier.mjs)
+#                        with a Tessera-issued PID (A256GCM, A128GCM, x509_hash); a response over
+#                        another SessionTranscript and an untrusted RP are refused
 #
 # Env: TESSERA_BIN (required for a/b), INTEROP_KEEP=1 keeps the temp dir,
 #      TESSERA_VECTORS (default: ../vectors from this dir, i.e. tests/vectors).
@@ -360,6 +365,97 @@ stop_serves
 # tests/unit/test_oid4vp.c requires of tes_oid4vp_session_transcript ---
 t=E_oid4vp_transcript
 if runlog "$tmp/$t.log" node oid4vp_transcript.mjs; then pass $t; else fail $t; fi
+
+# --- OpenID4VP 1.0 with an independent implementation (@openid4vc/openid4vp 0.7.0 for
+# the protocol, @owf/mdoc for the DeviceResponse, jose for JWS/JWE) ---
+VP="$tmp/vp"
+mkdir -p "$VP"
+printf '%s\n' "$PIDCLAIMS" >"$VP/pid.json"
+VPV_PID=""
+# vp_verifier OUTPREFIX [ARGS...] — starts oid4vp_verifier.mjs in the background (its URL in
+# OUTPREFIX.url, its verdict in OUTPREFIX.json); VPV_PID is its pid
+vp_verifier() {
+  local o=$1; shift
+  rm -f "$o.url"
+  node oid4vp_verifier.mjs --url-file "$o.url" --timeout 60 "$@" >"$o.json" 2>"$o.err" &
+  VPV_PID=$!
+  SERVE_PIDS+=("$VPV_PID")
+  wait_file "$o.url" "$VPV_PID" || { echo "  the Node verifier did not start:"; sed 's/^/  | /' "$o.err" | head -20; return 1; }
+}
+# vp_wait OUTPREFIX — waits for the Node verifier; its exit status
+vp_wait() {
+  local rc=0
+  wait "$VPV_PID" || rc=$?
+  return $rc
+}
+# vp_check FILE EXPR — evaluates the JS expression EXPR over the JSON object j of FILE; fails
+# (printing the object) unless it is true
+vp_check() {
+  node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    if (!(0, eval)("(j) => " + process.argv[2])(j)) { console.log(JSON.stringify(j, null, 2)); process.exit(1); }' "$1" "$2"
+}
+# the holder's credential, issued by a Tessera authority to a test device key
+vp_setup() {
+  [ -s "$VP/mdoc.cbor" ] && return 0
+  runlog "$VP/init.log" "$TESSERA_BIN" authority init --dir "$VP/auth" --country UT --name Utopia || return 1
+  runlog "$VP/dev.log" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VP/dev.pem" || return 1
+  runlog "$VP/devpub.log" openssl pkey -in "$VP/dev.pem" -pubout -out "$VP/dev_pub.pem" || return 1
+  runlog "$VP/issue.log" "$TESSERA_BIN" issue --authority "$VP/auth" --doctype eu.europa.ec.eudi.pid.1 \
+    --claims "$VP/pid.json" --device-key "$VP/dev_pub.pem" --out "$VP/mdoc.cbor" || return 1
+}
+
+# F: the Node wallet against the Node verifier (both built on the library) with a
+# Tessera-issued PID: proves the harness, and that the library accepts what it must and
+# refuses a DeviceResponse over another SessionTranscript and an RP outside the trusted roots.
+# The RP certificate here is made with openssl (root + leaf with SAN dNSName localhost).
+t=F_oid4vp_node_selftest
+f_pair() { # NAME WALLET_TRUST [VERIFIER ARGS...] -- [WALLET ARGS...]
+  local n=$1 trust=$2; shift 2
+  local va=()
+  while [ "$1" != -- ]; do va+=("$1"); shift; done; shift
+  vp_verifier "$VP/f-$n-v" --key "$VP/f_rp_key.pem" --cert "$VP/f_rp.pem" --iaca "$VP/auth/iaca.pem" "${va[@]}" || return 1
+  local rc=0
+  node oid4vp_wallet.mjs --url "$(cat "$VP/f-$n-v.url")" --trust "$trust" --credential "$VP/mdoc.cbor" \
+    --device-key "$VP/dev.pem" "$@" >"$VP/f-$n-w.json" 2>"$VP/f-$n-w.err" || rc=$?
+  if [ "$rc" -ne 0 ]; then kill "$VPV_PID" 2>/dev/null || true; fi
+  vp_wait || true
+  return $rc
+}
+f_run() {
+  vp_setup || return 1
+  runlog "$VP/f_root.log" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$VP/f_root_key.pem" -out "$VP/f_root.pem" -days 2 -subj "/CN=Node RP root/C=UT" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign || return 1
+  runlog "$VP/f_csr.log" openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$VP/f_rp_key.pem" -out "$VP/f_rp.csr" -subj "/CN=Node verifier" || return 1
+  printf 'subjectAltName=DNS:localhost\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:FALSE\n' >"$VP/f_ext.cnf"
+  runlog "$VP/f_leaf.log" openssl x509 -req -in "$VP/f_rp.csr" -CA "$VP/f_root.pem" -CAkey "$VP/f_root_key.pem" \
+    -CAcreateserial -days 1 -extfile "$VP/f_ext.cnf" -out "$VP/f_rp.pem" || return 1
+  local e
+  for e in A256GCM A128GCM; do
+    f_pair "$e" "$VP/f_root.pem" -- --enc "$e" || { echo "  Node wallet -> Node verifier ($e) failed:"; sed 's/^/  | /' "$VP/f-$e-w.json" "$VP/f-$e-w.err" "$VP/f-$e-v.err" | head -40; return 1; }
+    vp_check "$VP/f-$e-v.json" "j.ok && j.jwe_header.enc === '$e' && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true && Object.keys(j.claims['eu.europa.ec.eudi.pid.1']).length === 1" || return 1
+  done
+  f_pair hash "$VP/f_root.pem" --prefix x509_hash -- || { echo "  x509_hash failed:"; sed 's/^/  | /' "$VP/f-hash-w.json" "$VP/f-hash-v.json" | head -40; return 1; }
+  vp_check "$VP/f-hash-w.json" "j.client_prefix === 'x509_hash' && j.client_id.startsWith('x509_hash:')" || return 1
+  if f_pair tamper "$VP/f_root.pem" -- --tamper transcript; then
+    echo "  a DeviceResponse over another SessionTranscript was accepted"; return 1
+  fi
+  vp_check "$VP/f-tamper-v.json" "!j.ok && /Device signature must be valid/.test(j.error)" || return 1
+  if f_pair untrusted "$VP/auth/iaca.pem" --timeout 5 --; then
+    echo "  the wallet accepted a request object from an RP outside its trusted roots"; return 1
+  fi
+  grep -q "x5c chain refused: no trusted root" "$VP/f-untrusted-w.err" || { sed 's/^/  | /' "$VP/f-untrusted-w.err"; return 1; }
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif f_run; then
+  pass $t
+else
+  fail $t
+fi
+stop_serves
 
 summary
 [ "$failed" -eq 0 ]
