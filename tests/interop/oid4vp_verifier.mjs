@@ -18,7 +18,10 @@
 // usage: node oid4vp_verifier.mjs --key RP_KEY.pem --cert RP_CHAIN.pem --iaca IACA.pem
 //          --url-file F [--port-file F] [--host localhost] [--prefix x509_san_dns|x509_hash]
 //          [--dcql FILE.json] [--enc A128GCM|A256GCM[,..]] [--same-device] [--timeout S]
-//          [--transcript-file F]
+//          [--transcript-file F] [--no-status]
+//          [--base URL --request-out FILE]   only write the request object (URLs under
+//                                            URL) to FILE and exit; nothing is served
+//   --no-status  do not check the credential's status list (see the note in run.sh)
 //
 // Writes the openid4vp:// URL to --url-file once listening. Prints one JSON
 // object {"ok", "error", "claims": {ns: {elem: value}}, "device_signed":
@@ -46,7 +49,8 @@ try {
   args = parseArgs(process.argv.slice(2), {
     key: 'string', cert: 'string', iaca: 'string', 'url-file': 'string', 'port-file': 'string',
     host: 'string', prefix: 'string', dcql: 'string', enc: 'string', 'same-device': 'bool',
-    timeout: 'string', 'transcript-file': 'string',
+    timeout: 'string', 'transcript-file': 'string', base: 'string', 'request-out': 'string',
+    'no-status': 'bool',
   });
 } catch (e) {
   usage(e.message);
@@ -103,9 +107,12 @@ server = createServer((req, res) => {
     finish(1);
   });
 });
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const port = server.address().port;
-const base = `http://${host}:${port}`;
+let port = 0;
+if (!args['request-out']) {
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = server.address().port;
+}
+const base = args.base ?? `http://${host}:${port}`;
 const requestUri = `${base}/oid4vp/request/${tx}`;
 const responseUri = `${base}/oid4vp/response/${tx}`;
 const clientId = prefix === 'x509_san_dns'
@@ -136,6 +143,16 @@ const created = await verifier.createOpenId4vpAuthorizationRequest({
 const requestJwt = created.jar.authorizationRequestJwt;
 const requestPayload = created.authorizationRequestPayload;
 log(`request object claims: ${Object.keys(requestPayload).join(', ')}`);
+if (args['request-out']) {
+  // only the request object (for Tessera's request verifier); nothing is served
+  writeFileSync(args['request-out'], requestJwt);
+  writeFileSync(args['url-file'], `${created.authorizationRequest}\n`);
+  result.ok = true;
+  result.nonce = nonce;
+  result.state = state;
+  result.client_id = clientId;
+  finish(0);
+}
 writeFileSync(args['url-file'], `${created.authorizationRequest}\n`);
 if (args['port-file']) writeFileSync(args['port-file'], `${port}\n`);
 
@@ -232,6 +249,7 @@ async function verifyResponse(form) {
         docRequests: [{ docRequestIndex: 0, elements: { 'org.tessera.pseudonym.1': { pseudonym: { source: 'deviceSigned' } } } }],
       },
       trustedCertificates: [{ issuance: iaca, status: iaca }],
+      disableStatusValidation: Boolean(args['no-status']),
       onCheck: (c) => { if (c.status === 'FAILED') failed.push(`${c.category}: ${c.check}${c.reason ? ` (${c.reason})` : ''}`); },
     }, ctx);
     if (failed.length) throw new Error(`DeviceResponse for ${id} refused: ${failed.join('; ')}`);
