@@ -17,7 +17,8 @@
 #   E_oid4vp_transcript  @owf/mdoc's OpenID4VP SessionTranscript equals Tessera's vectors
 #   F_oid4vp_node_selftest  OpenID4VP 1.0 with @openid4vc/openid4vp: its wallet side
 #                        (oid4vp_wallet.mjs) logs in to its verifier side (oid4vp_verifier.mjs)
-#                        with a Tessera-issued PID (A256GCM, A128GCM, x509_hash); a response over
+#                        with a Tessera-issued PID (A256GCM, A128GCM, x509_hash, a device-signed
+#                        pseudonym under the MSO's keyAuthorizations); a response over
 #                        another SessionTranscript and an untrusted RP are refused
 #
 # Env: TESSERA_BIN (required for a/b), INTEROP_KEEP=1 keeps the temp dir,
@@ -439,6 +440,20 @@ f_run() {
   done
   f_pair hash "$VP/f_root.pem" --prefix x509_hash -- || { echo "  x509_hash failed:"; sed 's/^/  | /' "$VP/f-hash-w.json" "$VP/f-hash-v.json" | head -40; return 1; }
   vp_check "$VP/f-hash-w.json" "j.client_prefix === 'x509_hash' && j.client_id.startsWith('x509_hash:')" || return 1
+  # the pseudonym of decision 1: device-signed, authorised by the MSO's keyAuthorizations that
+  # the Tessera authority writes for the PID (checked by @owf/mdoc on both sides)
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]},
+               {"path": ["org.tessera.pseudonym.1", "pseudonym"]}]}]}' >"$VP/pseudonym_dcql.json"
+  f_pair pseudonym "$VP/f_root.pem" --dcql "$VP/pseudonym_dcql.json" -- --pseudonym-seed interop \
+    || { echo "  the device-signed pseudonym failed:"; sed 's/^/  | /' "$VP/f-pseudonym-w.json" "$VP/f-pseudonym-w.err" "$VP/f-pseudonym-v.json" | head -40; return 1; }
+  local want
+  want=$(node -e 'const c = require("crypto"), fs = require("fs");
+    const der = Buffer.from(fs.readFileSync(process.argv[1], "utf8").replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+    console.log(c.createHash("sha256").update("interop").update(der).digest("base64url"))' "$VP/f_rp.pem")
+  vp_check "$VP/f-pseudonym-v.json" "j.ok && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true
+    && j.device_signed['org.tessera.pseudonym.1'].pseudonym.b64u === '$want'" || return 1
   if f_pair tamper "$VP/f_root.pem" -- --tamper transcript; then
     echo "  a DeviceResponse over another SessionTranscript was accepted"; return 1
   fi
