@@ -140,9 +140,21 @@ typedef struct tes_mdoc_cred_info {
     char issuer[256];    /* document signer subject */
     int64_t signed_at, valid_from, valid_until;
     tes_key *device_key; /* MSO deviceKeyInfo.deviceKey (owned: freed by _free) */
+    /* keyAuthorizations.nameSpaces: the namespaces the device may sign (the
+     * first TES_MDOC_MAX_DEVICE_NAMESPACES; longer names are left out) */
+    size_t n_device_namespaces;
+    char device_namespaces[TES_MDOC_MAX_DEVICE_NAMESPACES][256];
 } tes_mdoc_cred_info;
 TES_MUST_CHECK tes_err tes_mdoc_cred_info_read(tes_bytes mdoc, tes_mdoc_cred_info *out);
 void tes_mdoc_cred_info_free(tes_mdoc_cred_info *info);
+/* True when info's MSO lets the device sign elements of namespace ns. */
+bool tes_mdoc_cred_info_device_ns(const tes_mdoc_cred_info *info, const char *ns);
+
+/* The issuer-signed elements of a stored credential, each with its value
+ * (encoded CBOR), into *out (the caller's: tes_mdoc_claims_free; at most
+ * 4096). Nothing is verified (tes_mdoc_cred_info_read does). Errors:
+ * TES_ERR_MDOC_STRUCTURE, TES_ERR_MDOC_ITEM, the CBOR errors, TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_mdoc_cred_elements(tes_bytes mdoc, tes_mdoc_claims *out);
 
 /* ---- requests ---- */
 
