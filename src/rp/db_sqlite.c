@@ -40,9 +40,7 @@ static void sq_close(rp_db *d)
     sq_db *s = (sq_db *)d;
     if (s->db) {
         sqlite3_close(s->db);
-        sqlite_file_lock();
-        sqlite_file_closed(s->path);
-        sqlite_file_unlock();
+        sqlite_file_closed(s->path); /* takes the open-files lock itself */
     }
     free(s->path);
     free(s);

@@ -472,5 +472,64 @@ else
 fi
 stop_serves
 
+# H: the Node wallet (the library's client side, @owf/mdoc, jose) logs in to Tessera's
+# verifier service `tessera rp serve` through the site backend's API (COMMON decision 2):
+# A256GCM and A128GCM responses verify with age_over_18 true and nothing else; the
+# holder's refusal is reported as declined; a DeviceResponse over another
+# SessionTranscript fails with invalid_request and the transaction reports failed.
+t=H_oid4vp_node_wallet_to_tessera_rp
+H_PORT=18551
+h_base="http://localhost:$H_PORT"
+# h_login NAME DCQL [WALLET ARGS...] — one transaction: create, run the wallet, read the result
+h_login() {
+  local n=$1 dcql=$2; shift 2
+  runlog "$VP/h-$n.create" node rp_api.mjs create --base "$h_base" --api-key-file "$VP/shop/api_key" --dcql "$dcql" || return 1
+  local url tx
+  url=$(jfield "$VP/h-$n.create" authorization_request)
+  tx=$(jfield "$VP/h-$n.create" transaction_id)
+  node oid4vp_wallet.mjs --url "$url" --trust "$VP/rpca/reader_ca.pem" --credential "$VP/mdoc.cbor" \
+    --device-key "$VP/dev.pem" "$@" >"$VP/h-$n-w.json" 2>"$VP/h-$n-w.err" || true
+  runlog "$VP/h-$n.result" node rp_api.mjs get --base "$h_base" --api-key-file "$VP/shop/api_key" --tx "$tx" --wait 10 || return 1
+}
+h_show() { echo "  $1:"; sed 's/^/  | /' "$VP/h-$2-w.json" "$VP/h-$2-w.err" "$VP/h-$2.result" "$VP/rp.err" | head -60; }
+h_run() {
+  vp_setup || return 1
+  runlog "$VP/rpca.log" "$TESSERA_BIN" reader-ca init --dir "$VP/rpca" --name "Interop RP CA" || return 1
+  runlog "$VP/shopcert.log" "$TESSERA_BIN" reader-ca issue --dir "$VP/rpca" --name "Interop Shop" \
+    --purpose "age check" --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$VP/shopcert" || return 1
+  runlog "$VP/shop.log" "$TESSERA_BIN" rp init --dir "$VP/shop" --cert "$VP/shopcert/reader.pem" \
+    --key-file "$VP/shopcert/reader_key.pem" --public-url "$h_base" || return 1
+  rm -f "$VP/rp.port"
+  "$TESSERA_BIN" rp serve --dir "$VP/shop" --listen "127.0.0.1:$H_PORT" --trust "$VP/auth/iaca.pem" \
+    --status off --port-file "$VP/rp.port" >"$VP/rp.out" 2>"$VP/rp.err" &
+  SERVE_PIDS+=($!)
+  wait_file "$VP/rp.port" $! || { echo "  rp serve did not start:"; sed 's/^/  | /' "$VP/rp.err"; return 1; }
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]}]}]}' >"$VP/h_dcql.json"
+  local e
+  for e in A256GCM A128GCM; do
+    h_login "$e" "$VP/h_dcql.json" --enc "$e" || return 1
+    vp_check "$VP/h-$e-w.json" "j.ok && j.enc === '$e' && j.client_prefix === 'x509_san_dns'" || { h_show "the wallet ($e)" "$e"; return 1; }
+    vp_check "$VP/h-$e.result" "j.status === 'verified' && j.doctype === 'eu.europa.ec.eudi.pid.1'
+      && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true && Object.keys(j.claims).length === 1
+      && Object.keys(j.claims['eu.europa.ec.eudi.pid.1']).length === 1" || { h_show "Tessera's verdict ($e)" "$e"; return 1; }
+  done
+  h_login decline "$VP/h_dcql.json" --decline || return 1
+  vp_check "$VP/h-decline-w.json" "j.ok" || { h_show "the error response was not taken" decline; return 1; }
+  vp_check "$VP/h-decline.result" "j.status === 'declined' && !j.claims" || { h_show "a declined login" decline; return 1; }
+  h_login tamper "$VP/h_dcql.json" --tamper transcript || return 1
+  vp_check "$VP/h-tamper-w.json" "!j.ok && j.status === 400 && j.body.error === 'invalid_request'" || { h_show "a response over another SessionTranscript" tamper; return 1; }
+  vp_check "$VP/h-tamper.result" "j.status === 'failed' && !j.claims" || { h_show "a response over another SessionTranscript" tamper; return 1; }
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif h_run; then
+  pass $t
+else
+  fail $t
+fi
+stop_serves
+
 summary
 [ "$failed" -eq 0 ]
