@@ -474,8 +474,8 @@ stop_serves
 
 # H: the Node wallet (the library's client side, @owf/mdoc, jose) logs in to Tessera's
 # verifier service `tessera rp serve` through the site backend's API (COMMON decision 2):
-# A256GCM and A128GCM responses verify with age_over_18 true and nothing else; the
-# holder's refusal is reported as declined; a DeviceResponse over another
+# A256GCM and A128GCM responses verify with age_over_18 true and nothing else; a
+# device-signed pseudonym is reported as "pseudonym"; the holder's refusal is reported as declined; a DeviceResponse over another
 # SessionTranscript fails with invalid_request and the transaction reports failed.
 t=H_oid4vp_node_wallet_to_tessera_rp
 H_PORT=18551
@@ -496,7 +496,8 @@ h_run() {
   vp_setup || return 1
   runlog "$VP/rpca.log" "$TESSERA_BIN" reader-ca init --dir "$VP/rpca" --name "Interop RP CA" || return 1
   runlog "$VP/shopcert.log" "$TESSERA_BIN" reader-ca issue --dir "$VP/rpca" --name "Interop Shop" \
-    --purpose "age check" --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$VP/shopcert" || return 1
+    --purpose "age check" --scope eu.europa.ec.eudi.pid.1/age_over_18,org.tessera.pseudonym.1/pseudonym \
+    --dns localhost --out "$VP/shopcert" || return 1
   runlog "$VP/shop.log" "$TESSERA_BIN" rp init --dir "$VP/shop" --cert "$VP/shopcert/reader.pem" \
     --key-file "$VP/shopcert/reader_key.pem" --public-url "$h_base" || return 1
   rm -f "$VP/rp.port"
@@ -515,6 +516,19 @@ h_run() {
       && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true && Object.keys(j.claims).length === 1
       && Object.keys(j.claims['eu.europa.ec.eudi.pid.1']).length === 1" || { h_show "Tessera's verdict ($e)" "$e"; return 1; }
   done
+  # the pseudonym (decision 1), device-signed under the MSO's keyAuthorizations: reported
+  # base64url as "pseudonym", not among the claims
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]},
+               {"path": ["org.tessera.pseudonym.1", "pseudonym"]}]}]}' >"$VP/h_pseudonym.json"
+  h_login pseudonym "$VP/h_pseudonym.json" --pseudonym-seed interop || return 1
+  local want
+  want=$(node -e 'const c = require("crypto"), fs = require("fs");
+    const der = Buffer.from(fs.readFileSync(process.argv[1], "utf8").replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+    console.log(c.createHash("sha256").update("interop").update(der).digest("base64url"))' "$VP/shopcert/reader.pem")
+  vp_check "$VP/h-pseudonym.result" "j.status === 'verified' && j.pseudonym === '$want'
+    && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true" || { h_show "the pseudonym" pseudonym; return 1; }
   h_login decline "$VP/h_dcql.json" --decline || return 1
   vp_check "$VP/h-decline-w.json" "j.ok" || { h_show "the error response was not taken" decline; return 1; }
   vp_check "$VP/h-decline.result" "j.status === 'declined' && !j.claims" || { h_show "a declined login" decline; return 1; }
