@@ -482,8 +482,9 @@ TES_MUST_CHECK tes_err tes_wallet_pin_status(tes_wallet *w, tes_wallet_pin_state
  * site" —), takes a single-use copy, builds the DeviceResponse over the
  * OpenID4VP SessionTranscript (device signature in the SE), with the
  * site's pseudonym as a device-signed element when asked, encrypts it to
- * the request's key (JWE ECDH-ES, A256GCM unless the site offers only
- * A128GCM) and POSTs it (direct_post.jwt) to response_uri.
+ * the request's key (JWE ECDH-ES; A256GCM when the site offers it, else
+ * A128GCM, the default of encrypted_response_enc_values_supported) and
+ * POSTs it (direct_post.jwt) to response_uri.
  *
  * The pseudonym (docs/PSEUDONYM.md): asked for as the claim
  * [TES_NS_PSEUDONYM, TES_ELEM_PSEUDONYM] inside a Credential Query of a

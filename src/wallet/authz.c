@@ -341,10 +341,12 @@ static tes_err seal(authz *a, tes_bytes resp)
     tes_buf pl = {.secret = true}, jwe = {0};
     tes_err e = payload(a, resp, &pl);
     if (e == TES_OK && strcmp(r->response_mode, "direct_post.jwt") == 0) {
-        bool only128 = r->enc_values == TES_OID4VP_ENC_A128GCM;
+        /* A256GCM when offered; else A128GCM, also the default when the site
+         * lists none (OpenID4VP 1.0 encrypted_response_enc_values_supported) */
+        bool a256 = (r->enc_values & TES_OID4VP_ENC_A256GCM) != 0;
         json_t *extra = r->enc_kid ? json_pack("{s:s}", "kid", r->enc_kid) : NULL;
         const tes_jwe_encrypt_opts jo = {
-            .enc = only128 ? TES_JWE_ENC_A128GCM : TES_JWE_ENC_A256GCM, .extra = extra};
+            .enc = a256 ? TES_JWE_ENC_A256GCM : TES_JWE_ENC_A128GCM, .extra = extra};
         e = r->enc_key == NULL
                 ? tes_err_set(TES_ERR_OID4VP_REQUEST, "direct_post.jwt without an encryption key")
                 : tes_jwe_encrypt_with(&jo, tes_buf_bytes(&pl), r->enc_key, &jwe);

@@ -123,10 +123,12 @@ tes_err tes_wallet_authorize(tes_wallet *w, const char *url, const tes_wallet_au
                          total);
     if (e == TES_OK)
         e = fetch(&c, request_uri, o->allow_loopback_http);
+    size_t n = c.body.len; /* a line end after the JWS is no part of it */
+    while (n > 0 && (c.body.ptr[n - 1] == '\n' || c.body.ptr[n - 1] == '\r'))
+        n--;
     if (e == TES_OK)
-        e = tes_wallet_authorize_request(w, c.body.ptr ? (const char *)c.body.ptr : "", c.body.len,
-                                         client_id, o,
-                                         &form, res);
+        e = tes_wallet_authorize_request(w, c.body.ptr ? (const char *)c.body.ptr : "", n,
+                                         client_id, o, &form, res);
     if (form.len > 0)
         e = post(&c, &form, res, e);
     tes_buf_free(&form);

@@ -132,7 +132,9 @@ tes_err wallet_http_perform(wallet_http *c, const char *what, const char *url,
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, NULL);
     curl_slist_free_all(hdrs);
     if (rc != CURLE_OK) {
-        if (c->too_big || rc == CURLE_FILESIZE_EXCEEDED)
+        if (rc == CURLE_FILESIZE_EXCEEDED)
+            c->too_big = true;
+        if (c->too_big)
             return tes_err_set(TES_ERR_HTTP_REQUEST, "%s: the answer is larger than %zu bytes",
                                what, c->max_body);
         if (rc == CURLE_OPERATION_TIMEDOUT)
