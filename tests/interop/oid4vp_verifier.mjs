@@ -189,6 +189,13 @@ async function handle(req, res) {
       return finish(1);
     }
     const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
+    if (form.error && form.state === state && !form.response) {
+      // the wallet's error response (OpenID4VP 1.0 §8.5): taken (200), nothing verified
+      result.wallet_error = { error: form.error, error_description: form.error_description, state: form.state };
+      result.error = `the wallet answered ${form.error}: ${form.error_description ?? ''}`;
+      json(res, 200, {});
+      return finish(1);
+    }
     try {
       await verifyResponse(form);
     } catch (e) {

@@ -20,6 +20,12 @@
 #                        with a Tessera-issued PID (A256GCM, A128GCM, x509_hash, a device-signed
 #                        pseudonym under the MSO's keyAuthorizations); a response over
 #                        another SessionTranscript and an untrusted RP are refused
+#   G_oid4vp_tessera_wallet_to_node_verifier  `tessera wallet authorize` answers the library's
+#                        verifier (site certificate from `reader-ca issue --dns localhost`):
+#                        age_over_18 alone; the pseudonym the same twice at one site, different
+#                        at another; A128GCM when only that is offered; an untrusted site gets nothing
+#   H_oid4vp_node_wallet_to_tessera_rp  the library's wallet side logs in to `tessera rp serve`
+#                        (backend API): A256GCM, A128GCM, the pseudonym, declined, a wrong transcript
 #
 # Env: TESSERA_BIN (required for a/b), INTEROP_KEEP=1 keeps the temp dir,
 #      TESSERA_VECTORS (default: ../vectors from this dir, i.e. tests/vectors).
@@ -466,6 +472,109 @@ f_run() {
 if [ "$tessera_ok" = 0 ]; then
   fail $t "$tessera_why"
 elif f_run; then
+  pass $t
+else
+  fail $t
+fi
+stop_serves
+
+# G: Tessera's wallet (`tessera wallet authorize`) answers the independent verifier
+# (oid4vp_verifier.mjs on @openid4vc/openid4vp, responses verified by @owf/mdoc): the
+# request object signed under a site certificate from `tessera reader-ca issue --dns
+# localhost`, the PID enrolled over OpenID4VCI from a Tessera authority; age_over_18 alone,
+# then age_over_18 with the per-site pseudonym (device-signed, the same on a second login,
+# different for another site's certificate). The Node verifier does not check the status
+# list here (--no-status): @owf/mdoc 0.8.2 reads the x5chain of a status list token only
+# from the protected header, Tessera's token carries it unprotected (RFC 9360 allows both).
+t=G_oid4vp_tessera_wallet_to_node_verifier
+G="$VP/g"
+g_login() { # NAME SITE DCQL [VERIFIER ARGS] — one login of the Tessera wallet at the Node verifier of SITE
+  local n=$1 site=$2 dcql=$3; shift 3
+  vp_verifier "$G/$n-v" --key "$G/$site/reader_key.pem" --cert "$G/$site/reader.pem" \
+    --iaca "$G/auth/iaca.pem" --no-status --dcql "$dcql" "$@" || return 1
+  local rc=0
+  "$TESSERA_BIN" wallet authorize --wallet "$G/phone" --policy "$G/policy.json" --allow-loopback-http \
+    "$(cat "$G/$n-v.url")" >"$G/$n-w.out" 2>"$G/$n-w.err" || rc=$?
+  if [ "$rc" -ne 0 ]; then kill "$VPV_PID" 2>/dev/null || true; fi
+  vp_wait || true
+  if [ "$rc" -ne 0 ]; then
+    echo "  tessera wallet authorize ($n) exited $rc:"; sed 's/^/  | /' "$G/$n-w.out" "$G/$n-w.err" "$G/$n-v.json" "$G/$n-v.err" | head -60
+    return 1
+  fi
+}
+g_run() {
+  vp_setup || return 1
+  mkdir -p "$G"
+  printf '%s\n' "$PIDCLAIMS" >"$G/pid.json"
+  runlog "$G/winit.log" "$TESSERA_BIN" wallet init --dir "$G/phone" || return 1
+  printf '123456\n123456\n12345678\n12345678\n' >"$G/pins"
+  runlog "$G/pin.log" "$TESSERA_BIN" wallet pin set --wallet "$G/phone" --pin-fd 3 3<"$G/pins" || return 1
+  runlog "$G/init.log" "$TESSERA_BIN" authority init --dir "$G/auth" --country UT --name Utopia || return 1
+  serve "$G/auth" "$G/serve" || return 1
+  enrol "$G/auth" "$G/enrol.json" || return 1
+  printf '123456\n%s\n' "$(jfield "$G/enrol.json" tx_code)" >"$G/fds"
+  jfield "$G/enrol.json" offer >"$G/offer"
+  runlog "$G/wenrol.log" "$TESSERA_BIN" wallet enrol --wallet "$G/phone" --offer-file "$G/offer" --batch 8 \
+    --pin-fd 3 --name eID 3<"$G/fds" || return 1
+  runlog "$G/rpca.log" "$TESSERA_BIN" reader-ca init --dir "$G/rpca" --name "Interop RP CA" || return 1
+  local site
+  for site in shop1 shop2; do
+    runlog "$G/$site.log" "$TESSERA_BIN" reader-ca issue --dir "$G/rpca" --name "Node $site" --purpose "age check" \
+      --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$G/$site" || return 1
+  done
+  runlog "$G/trust.log" "$TESSERA_BIN" wallet trust-reader --wallet "$G/phone" --root "$G/rpca/reader_ca.pem" || return 1
+  printf '%s\n' '{"readers": [{"name": "*", "authenticated": true,
+    "allow": ["eu.europa.ec.eudi.pid.1/age_over_18", "org.tessera.pseudonym.1/pseudonym"]}], "pin": "123456"}' >"$G/policy.json"
+  # age_over_18 alone (the verifier's default query)
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]}]}]}' >"$G/age.json"
+  g_login age shop1 "$G/age.json" || return 1
+  vp_check "$G/age-v.json" "j.ok && j.doctype === 'eu.europa.ec.eudi.pid.1' && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true
+    && Object.keys(j.claims).length === 1 && Object.keys(j.claims['eu.europa.ec.eudi.pid.1']).length === 1
+    && Object.keys(j.device_signed).length === 0" || return 1
+  # with the pseudonym: twice at shop1 (the same), once at shop2 (another)
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]},
+               {"path": ["org.tessera.pseudonym.1", "pseudonym"]}]}]}' >"$G/pseudonym.json"
+  g_login p1 shop1 "$G/pseudonym.json" || return 1
+  g_login p2 shop1 "$G/pseudonym.json" || return 1
+  g_login p3 shop2 "$G/pseudonym.json" || return 1
+  local p
+  for p in p1 p2 p3; do
+    vp_check "$G/$p-v.json" "j.ok && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true
+      && /^[A-Za-z0-9_-]{43}$/.test(j.device_signed['org.tessera.pseudonym.1'].pseudonym.b64u)" || return 1
+  done
+  for p in p1 p3; do # what the wallet says it released is what the verifier received
+    grep -qx "pseudonym: $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).device_signed["org.tessera.pseudonym.1"].pseudonym.b64u)' "$G/$p-v.json")" "$G/$p-w.out" \
+      || { echo "  the wallet's output names another pseudonym:"; sed 's/^/  | /' "$G/$p-w.out"; return 1; }
+  done
+  # a site that offers only A128GCM gets A128GCM
+  g_login a128 shop1 "$G/age.json" --enc A128GCM || return 1
+  vp_check "$G/a128-v.json" "j.ok && j.jwe_header.enc === 'A128GCM'" || return 1
+  # a site licensed by a reader authority the wallet does not trust gets nothing
+  runlog "$G/rpca2.log" "$TESSERA_BIN" reader-ca init --dir "$G/rpca2" --name "Unknown RP CA" || return 1
+  runlog "$G/shop3.log" "$TESSERA_BIN" reader-ca issue --dir "$G/rpca2" --name "Node shop3" --purpose "age check" \
+    --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$G/shop3" || return 1
+  vp_verifier "$G/untrusted-v" --key "$G/shop3/reader_key.pem" --cert "$G/shop3/reader.pem" \
+    --iaca "$G/auth/iaca.pem" --dcql "$G/age.json" --timeout 3 || return 1
+  if "$TESSERA_BIN" wallet authorize --wallet "$G/phone" --policy "$G/policy.json" --allow-loopback-http \
+      "$(cat "$G/untrusted-v.url")" >"$G/untrusted-w.out" 2>"$G/untrusted-w.err"; then
+    echo "  the wallet answered a site outside its trusted reader authorities"; return 1
+  fi
+  vp_wait || true
+  grep -q "is not a trusted reader root \[chain_untrusted\]" "$G/untrusted-w.err" || { sed 's/^/  | /' "$G/untrusted-w.err"; return 1; }
+  vp_check "$G/untrusted-v.json" "!j.ok && /no response within/.test(j.error)" || return 1
+  node -e '
+    const f = (n) => JSON.parse(require("fs").readFileSync(process.argv[1] + "/" + n + "-v.json", "utf8")).device_signed["org.tessera.pseudonym.1"].pseudonym.b64u;
+    const [a, b, c] = ["p1", "p2", "p3"].map(f);
+    if (a !== b) { console.log("two logins at one site gave two pseudonyms", a, b); process.exit(1); }
+    if (a === c) { console.log("two sites got the same pseudonym", a); process.exit(1); }' "$G" || return 1
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif g_run; then
   pass $t
 else
   fail $t
