@@ -23,7 +23,8 @@
 #   G_oid4vp_tessera_wallet_to_node_verifier  `tessera wallet authorize` answers the library's
 #                        verifier (site certificate from `reader-ca issue --dns localhost`):
 #                        age_over_18 alone; the pseudonym the same twice at one site, different
-#                        at another; A128GCM when only that is offered; an untrusted site gets nothing
+#                        at another; x509_hash; same-device redirect; A128GCM when only that is
+#                        offered; an untrusted site gets nothing
 #   H_oid4vp_node_wallet_to_tessera_rp  the library's wallet side logs in to `tessera rp serve`
 #                        (backend API): A256GCM, A128GCM, the pseudonym, declined, a wrong transcript
 #
@@ -514,7 +515,7 @@ g_run() {
   enrol "$G/auth" "$G/enrol.json" || return 1
   printf '123456\n%s\n' "$(jfield "$G/enrol.json" tx_code)" >"$G/fds"
   jfield "$G/enrol.json" offer >"$G/offer"
-  runlog "$G/wenrol.log" "$TESSERA_BIN" wallet enrol --wallet "$G/phone" --offer-file "$G/offer" --batch 8 \
+  runlog "$G/wenrol.log" "$TESSERA_BIN" wallet enrol --wallet "$G/phone" --offer-file "$G/offer" --batch 10 \
     --pin-fd 3 --name eID 3<"$G/fds" || return 1
   runlog "$G/rpca.log" "$TESSERA_BIN" reader-ca init --dir "$G/rpca" --name "Interop RP CA" || return 1
   local site
@@ -550,6 +551,12 @@ g_run() {
     grep -qx "pseudonym: $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).device_signed["org.tessera.pseudonym.1"].pseudonym.b64u)' "$G/$p-v.json")" "$G/$p-w.out" \
       || { echo "  the wallet's output names another pseudonym:"; sed 's/^/  | /' "$G/$p-w.out"; return 1; }
   done
+  # client_id x509_hash (the leaf's SHA-256), and the same-device flow (the wallet follows
+  # the verifier's redirect_uri)
+  g_login hash shop1 "$G/age.json" --prefix x509_hash --same-device || return 1
+  vp_check "$G/hash-v.json" "j.ok && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true" || return 1
+  grep -q "^redirect: *http://localhost:[0-9]*/done#response_code=" "$G/hash-w.out" \
+    || { echo "  the wallet did not report the redirect:"; sed 's/^/  | /' "$G/hash-w.out"; return 1; }
   # a site that offers only A128GCM gets A128GCM
   g_login a128 shop1 "$G/age.json" --enc A128GCM || return 1
   vp_check "$G/a128-v.json" "j.ok && j.jwe_header.enc === 'A128GCM'" || return 1
