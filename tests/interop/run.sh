@@ -26,7 +26,8 @@
 #                        at another; x509_hash; same-device redirect; A128GCM when only that is
 #                        offered; an untrusted site gets nothing
 #   H_oid4vp_node_wallet_to_tessera_rp  the library's wallet side logs in to `tessera rp serve`
-#                        (backend API): A256GCM, A128GCM, the pseudonym, declined, a wrong transcript
+#                        (backend API): A256GCM, A128GCM, the pseudonym, declined, a wrong
+#                        transcript; same-device through the site's login page and response_code
 #
 # Env: TESSERA_BIN (required for a/b), INTEROP_KEEP=1 keeps the temp dir,
 #      TESSERA_VECTORS (default: ../vectors from this dir, i.e. tests/vectors).
@@ -645,6 +646,23 @@ h_run() {
     console.log(c.createHash("sha256").update("interop").update(der).digest("base64url"))' "$VP/shopcert/reader.pem")
   vp_check "$VP/h-pseudonym.result" "j.status === 'verified' && j.pseudonym === '$want'
     && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true" || { h_show "the pseudonym" pseudonym; return 1; }
+  # same device through the site's own login page (/site/login, as the page's script does):
+  # the wallet is sent back to /site/callback with a response_code, and the login completes
+  # only with it (OpenID4VP 1.0 §8.2); the site's query asks for age_over_18 and the pseudonym
+  runlog "$VP/h-site.login" node rp_api.mjs site-login --base "$h_base" --cookie-file "$VP/h-site.cookies" \
+    --flow same_device || return 1
+  node oid4vp_wallet.mjs --url "$(jfield "$VP/h-site.login" authorization_request)" --trust "$VP/rpca/reader_ca.pem" \
+    --credential "$VP/mdoc.cbor" --device-key "$VP/dev.pem" --pseudonym-seed interop >"$VP/h-site-w.json" 2>"$VP/h-site-w.err" || true
+  vp_check "$VP/h-site-w.json" "j.ok && /^http:\\/\\/localhost:$H_PORT\\/site\\/callback#response_code=[A-Za-z0-9_-]+$/.test(j.body.redirect_uri)" \
+    || { h_show "the same-device redirect" site; return 1; }
+  runlog "$VP/h-site.nocode" node rp_api.mjs site-status --base "$h_base" --cookie-file "$VP/h-site.cookies" || return 1
+  vp_check "$VP/h-site.nocode" "j.state !== 'logged_in'" || { echo "  logged in without the response_code"; return 1; }
+  local code
+  code=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).body.redirect_uri.split("#response_code=")[1])' "$VP/h-site-w.json")
+  runlog "$VP/h-site.status" node rp_api.mjs site-status --base "$h_base" --cookie-file "$VP/h-site.cookies" \
+    --response-code "$code" || return 1
+  vp_check "$VP/h-site.status" "j.state === 'logged_in' && j.age_over_18 === true && j.pseudonym === '$want'" \
+    || { h_show "the site's login" site; return 1; }
   h_login decline "$VP/h_dcql.json" --decline || return 1
   vp_check "$VP/h-decline-w.json" "j.ok" || { h_show "the error response was not taken" decline; return 1; }
   vp_check "$VP/h-decline.result" "j.status === 'declined' && !j.claims" || { h_show "a declined login" decline; return 1; }
