@@ -26,7 +26,7 @@
 #                        at another; x509_hash; same-device redirect; A128GCM when only that is
 #                        offered; an untrusted site gets nothing
 #   H_oid4vp_node_wallet_to_tessera_rp  the library's wallet side logs in to `tessera rp serve`
-#                        (backend API): A256GCM, A128GCM, the pseudonym, declined, a wrong
+#                        (backend API): A256GCM, A128GCM, the pseudonym, x509_hash, declined, a wrong
 #                        transcript; same-device through the site's login page and response_code
 #
 # Env: TESSERA_BIN (required for a/b), INTEROP_KEEP=1 keeps the temp dir,
@@ -600,13 +600,13 @@ h_base="http://localhost:$H_PORT"
 # h_login NAME DCQL [WALLET ARGS...] — one transaction: create, run the wallet, read the result
 h_login() {
   local n=$1 dcql=$2; shift 2
-  runlog "$VP/h-$n.create" node rp_api.mjs create --base "$h_base" --api-key-file "$VP/shop/api_key" --dcql "$dcql" || return 1
+  runlog "$VP/h-$n.create" node rp_api.mjs create --base "$h_base" --api-key-file "${H_KEY:-$VP/shop/api_key}" --dcql "$dcql" || return 1
   local url tx
   url=$(jfield "$VP/h-$n.create" authorization_request)
   tx=$(jfield "$VP/h-$n.create" transaction_id)
   node oid4vp_wallet.mjs --url "$url" --trust "$VP/rpca/reader_ca.pem" --credential "$VP/mdoc.cbor" \
     --device-key "$VP/dev.pem" "$@" >"$VP/h-$n-w.json" 2>"$VP/h-$n-w.err" || true
-  runlog "$VP/h-$n.result" node rp_api.mjs get --base "$h_base" --api-key-file "$VP/shop/api_key" --tx "$tx" --wait 10 || return 1
+  runlog "$VP/h-$n.result" node rp_api.mjs get --base "$h_base" --api-key-file "${H_KEY:-$VP/shop/api_key}" --tx "$tx" --wait 10 || return 1
 }
 h_show() { echo "  $1:"; sed 's/^/  | /' "$VP/h-$2-w.json" "$VP/h-$2-w.err" "$VP/h-$2.result" "$VP/rp.err" | head -60; }
 h_run() {
@@ -663,6 +663,18 @@ h_run() {
     --response-code "$code" || return 1
   vp_check "$VP/h-site.status" "j.state === 'logged_in' && j.age_over_18 === true && j.pseudonym === '$want'" \
     || { h_show "the site's login" site; return 1; }
+  # a second site with client_id x509_hash (another certificate, another rp serve)
+  runlog "$VP/shop2cert.log" "$TESSERA_BIN" reader-ca issue --dir "$VP/rpca" --name "Interop Shop 2" \
+    --purpose "age check" --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$VP/shop2cert" || return 1
+  runlog "$VP/shop2.log" "$TESSERA_BIN" rp init --dir "$VP/shop2" --cert "$VP/shop2cert/reader.pem" \
+    --key-file "$VP/shop2cert/reader_key.pem" --public-url "http://localhost:$((H_PORT + 1))" --client-id-prefix x509_hash || return 1
+  "$TESSERA_BIN" rp serve --dir "$VP/shop2" --listen "127.0.0.1:$((H_PORT + 1))" --trust "$VP/auth/iaca.pem" \
+    --status off --port-file "$VP/rp2.port" >"$VP/rp2.out" 2>"$VP/rp2.err" &
+  SERVE_PIDS+=($!)
+  wait_file "$VP/rp2.port" $! || { echo "  rp serve (x509_hash) did not start:"; sed 's/^/  | /' "$VP/rp2.err"; return 1; }
+  h_base="http://localhost:$((H_PORT + 1))" H_KEY="$VP/shop2/api_key" h_login hash "$VP/h_dcql.json" || return 1
+  vp_check "$VP/h-hash-w.json" "j.ok && j.client_prefix === 'x509_hash' && j.client_id.startsWith('x509_hash:')" || { h_show "x509_hash" hash; return 1; }
+  vp_check "$VP/h-hash.result" "j.status === 'verified' && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true" || { h_show "x509_hash" hash; return 1; }
   h_login decline "$VP/h_dcql.json" --decline || return 1
   vp_check "$VP/h-decline-w.json" "j.ok" || { h_show "the error response was not taken" decline; return 1; }
   vp_check "$VP/h-decline.result" "j.status === 'declined' && !j.claims" || { h_show "a declined login" decline; return 1; }
