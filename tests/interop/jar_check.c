@@ -2,9 +2,11 @@
  * tests/interop/jar_check.c — the C side of tests/interop/jar.sh:
  *   jar_check issue DIR   an RP authority in DIR/ca and a relying party's
  *                         access certificate for rp.example.com in DIR/rp
- *   jar_check verify DIR FILE   FILE (a request object made by another
- *                         library) verifies against DIR/ca's root; prints
- *                         what the wallet would show
+ *   jar_check verify DIR FILE [CLIENT_ID NONCE]   FILE (a request object
+ *                         made by another library) verifies against DIR/ca's
+ *                         root for CLIENT_ID (default
+ *                         x509_san_dns:rp.example.com) with NONCE (default
+ *                         interop-nonce-1); prints what the wallet would show
  * Exit 0 on success, 1 with the error on stderr.
  */
 #include <stdio.h>
@@ -50,12 +52,15 @@ int main(int argc, char **argv)
         return fail("inputs");
     tes_oid4vp_request *r = NULL;
     const tes_oid4vp_request_opts o = {
-        .rp_roots = s, .now = tes_clock_now(NULL), .client_id = "x509_san_dns:rp.example.com"};
+        .rp_roots = s,
+        .now = tes_clock_now(NULL),
+        .client_id = argc > 5 ? argv[4] : "x509_san_dns:rp.example.com"};
+    const char *nonce = argc > 5 ? argv[5] : "interop-nonce-1";
     if (tes_oid4vp_request_verify((const char *)jws.ptr, jws.len, &o, &r) != TES_OK)
         return fail("request object");
     printf("%s (%s) asks for %s, purpose '%s', nonce %s, enc key %s\n", r->display_name,
            r->client_id, r->dcql_query, r->scope.purpose, r->nonce, r->enc_thumbprint);
-    int rc = strcmp(r->nonce, "interop-nonce-1") == 0 && r->enc_key != NULL &&
+    int rc = strcmp(r->nonce, nonce) == 0 && r->enc_key != NULL &&
                      r->enc_values == (TES_OID4VP_ENC_A128GCM | TES_OID4VP_ENC_A256GCM)
                  ? 0
                  : 1;

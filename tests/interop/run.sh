@@ -14,6 +14,20 @@
 #                        verifies every credential
 #   d-wallet-enrol-forms `tessera wallet enrol` takes the standard IssuerSigned, answers with
 #                        unknown members and the legacy form; refuses a DeviceResponse
+#   E_oid4vp_transcript  @owf/mdoc's OpenID4VP SessionTranscript equals Tessera's vectors
+#   F_oid4vp_node_selftest  OpenID4VP 1.0 with @openid4vc/openid4vp: its wallet side
+#                        (oid4vp_wallet.mjs) logs in to its verifier side (oid4vp_verifier.mjs)
+#                        with a Tessera-issued PID (A256GCM, A128GCM, x509_hash, a device-signed
+#                        pseudonym under the MSO's keyAuthorizations); a response over
+#                        another SessionTranscript and an untrusted RP are refused
+#   G_oid4vp_tessera_wallet_to_node_verifier  `tessera wallet authorize` answers the library's
+#                        verifier (site certificate from `reader-ca issue --dns localhost`):
+#                        age_over_18 alone; the pseudonym the same twice at one site, different
+#                        at another; x509_hash; same-device redirect; A128GCM when only that is
+#                        offered; an untrusted site gets nothing
+#   H_oid4vp_node_wallet_to_tessera_rp  the library's wallet side logs in to `tessera rp serve`
+#                        (backend API): A256GCM, A128GCM, the pseudonym, x509_hash, declined, a wrong
+#                        transcript; same-device through the site's login page and response_code
 #
 # Env: TESSERA_BIN (required for a/b), INTEROP_KEEP=1 keeps the temp dir,
 #      TESSERA_VECTORS (default: ../vectors from this dir, i.e. tests/vectors).
@@ -360,6 +374,322 @@ stop_serves
 # tests/unit/test_oid4vp.c requires of tes_oid4vp_session_transcript ---
 t=E_oid4vp_transcript
 if runlog "$tmp/$t.log" node oid4vp_transcript.mjs; then pass $t; else fail $t; fi
+
+# --- OpenID4VP 1.0 with an independent implementation (@openid4vc/openid4vp 0.7.0 for
+# the protocol, @owf/mdoc for the DeviceResponse, jose for JWS/JWE) ---
+VP="$tmp/vp"
+mkdir -p "$VP"
+printf '%s\n' "$PIDCLAIMS" >"$VP/pid.json"
+VPV_PID=""
+# vp_verifier OUTPREFIX [ARGS...] — starts oid4vp_verifier.mjs in the background (its URL in
+# OUTPREFIX.url, its verdict in OUTPREFIX.json); VPV_PID is its pid
+vp_verifier() {
+  local o=$1; shift
+  rm -f "$o.url"
+  node oid4vp_verifier.mjs --url-file "$o.url" --timeout 60 "$@" >"$o.json" 2>"$o.err" &
+  VPV_PID=$!
+  SERVE_PIDS+=("$VPV_PID")
+  wait_file "$o.url" "$VPV_PID" || { echo "  the Node verifier did not start:"; sed 's/^/  | /' "$o.err" | head -20; return 1; }
+}
+# vp_wait OUTPREFIX — waits for the Node verifier; its exit status
+vp_wait() {
+  local rc=0
+  wait "$VPV_PID" || rc=$?
+  return $rc
+}
+# vp_check FILE EXPR — evaluates the JS expression EXPR over the JSON object j of FILE; fails
+# (printing the object) unless it is true
+vp_check() {
+  node -e '
+    const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    if (!(0, eval)("(j) => " + process.argv[2])(j)) { console.log(JSON.stringify(j, null, 2)); process.exit(1); }' "$1" "$2"
+}
+# the holder's credential, issued by a Tessera authority to a test device key
+vp_setup() {
+  [ -s "$VP/mdoc.cbor" ] && return 0
+  runlog "$VP/init.log" "$TESSERA_BIN" authority init --dir "$VP/auth" --country UT --name Utopia || return 1
+  runlog "$VP/dev.log" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$VP/dev.pem" || return 1
+  runlog "$VP/devpub.log" openssl pkey -in "$VP/dev.pem" -pubout -out "$VP/dev_pub.pem" || return 1
+  runlog "$VP/issue.log" "$TESSERA_BIN" issue --authority "$VP/auth" --doctype eu.europa.ec.eudi.pid.1 \
+    --claims "$VP/pid.json" --device-key "$VP/dev_pub.pem" --out "$VP/mdoc.cbor" || return 1
+}
+
+# F: the Node wallet against the Node verifier (both built on the library) with a
+# Tessera-issued PID: proves the harness, and that the library accepts what it must and
+# refuses a DeviceResponse over another SessionTranscript and an RP outside the trusted roots.
+# The RP certificate here is made with openssl (root + leaf with SAN dNSName localhost).
+t=F_oid4vp_node_selftest
+f_pair() { # NAME WALLET_TRUST [VERIFIER ARGS...] -- [WALLET ARGS...]
+  local n=$1 trust=$2; shift 2
+  local va=()
+  while [ "$1" != -- ]; do va+=("$1"); shift; done; shift
+  vp_verifier "$VP/f-$n-v" --key "$VP/f_rp_key.pem" --cert "$VP/f_rp.pem" --iaca "$VP/auth/iaca.pem" "${va[@]}" || return 1
+  local rc=0
+  node oid4vp_wallet.mjs --url "$(cat "$VP/f-$n-v.url")" --trust "$trust" --credential "$VP/mdoc.cbor" \
+    --device-key "$VP/dev.pem" "$@" >"$VP/f-$n-w.json" 2>"$VP/f-$n-w.err" || rc=$?
+  if [ "$rc" -ne 0 ]; then kill "$VPV_PID" 2>/dev/null || true; fi
+  vp_wait || true
+  return $rc
+}
+f_run() {
+  vp_setup || return 1
+  runlog "$VP/f_root.log" openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$VP/f_root_key.pem" -out "$VP/f_root.pem" -days 2 -subj "/CN=Node RP root/C=UT" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign || return 1
+  runlog "$VP/f_csr.log" openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$VP/f_rp_key.pem" -out "$VP/f_rp.csr" -subj "/CN=Node verifier" || return 1
+  printf 'subjectAltName=DNS:localhost\nkeyUsage=critical,digitalSignature\nbasicConstraints=CA:FALSE\n' >"$VP/f_ext.cnf"
+  runlog "$VP/f_leaf.log" openssl x509 -req -in "$VP/f_rp.csr" -CA "$VP/f_root.pem" -CAkey "$VP/f_root_key.pem" \
+    -CAcreateserial -days 1 -extfile "$VP/f_ext.cnf" -out "$VP/f_rp.pem" || return 1
+  local e
+  for e in A256GCM A128GCM; do
+    f_pair "$e" "$VP/f_root.pem" -- --enc "$e" || { echo "  Node wallet -> Node verifier ($e) failed:"; sed 's/^/  | /' "$VP/f-$e-w.json" "$VP/f-$e-w.err" "$VP/f-$e-v.err" | head -40; return 1; }
+    vp_check "$VP/f-$e-v.json" "j.ok && j.jwe_header.enc === '$e' && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true && Object.keys(j.claims['eu.europa.ec.eudi.pid.1']).length === 1" || return 1
+  done
+  f_pair hash "$VP/f_root.pem" --prefix x509_hash -- || { echo "  x509_hash failed:"; sed 's/^/  | /' "$VP/f-hash-w.json" "$VP/f-hash-v.json" | head -40; return 1; }
+  vp_check "$VP/f-hash-w.json" "j.client_prefix === 'x509_hash' && j.client_id.startsWith('x509_hash:')" || return 1
+  # the pseudonym of decision 1: device-signed, authorised by the MSO's keyAuthorizations that
+  # the Tessera authority writes for the PID (checked by @owf/mdoc on both sides)
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]},
+               {"path": ["org.tessera.pseudonym.1", "pseudonym"]}]}]}' >"$VP/pseudonym_dcql.json"
+  f_pair pseudonym "$VP/f_root.pem" --dcql "$VP/pseudonym_dcql.json" -- --pseudonym-seed interop \
+    || { echo "  the device-signed pseudonym failed:"; sed 's/^/  | /' "$VP/f-pseudonym-w.json" "$VP/f-pseudonym-w.err" "$VP/f-pseudonym-v.json" | head -40; return 1; }
+  local want
+  want=$(node -e 'const c = require("crypto"), fs = require("fs");
+    const der = Buffer.from(fs.readFileSync(process.argv[1], "utf8").replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+    console.log(c.createHash("sha256").update("interop").update(der).digest("base64url"))' "$VP/f_rp.pem")
+  vp_check "$VP/f-pseudonym-v.json" "j.ok && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true
+    && j.device_signed['org.tessera.pseudonym.1'].pseudonym.b64u === '$want'" || return 1
+  if f_pair tamper "$VP/f_root.pem" -- --tamper transcript; then
+    echo "  a DeviceResponse over another SessionTranscript was accepted"; return 1
+  fi
+  vp_check "$VP/f-tamper-v.json" "!j.ok && /Device signature must be valid/.test(j.error)" || return 1
+  if f_pair untrusted "$VP/auth/iaca.pem" --timeout 5 --; then
+    echo "  the wallet accepted a request object from an RP outside its trusted roots"; return 1
+  fi
+  grep -q "x5c chain refused: no trusted root" "$VP/f-untrusted-w.err" || { sed 's/^/  | /' "$VP/f-untrusted-w.err"; return 1; }
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif f_run; then
+  pass $t
+else
+  fail $t
+fi
+stop_serves
+
+# G: Tessera's wallet (`tessera wallet authorize`) answers the independent verifier
+# (oid4vp_verifier.mjs on @openid4vc/openid4vp, responses verified by @owf/mdoc): the
+# request object signed under a site certificate from `tessera reader-ca issue --dns
+# localhost`, the PID enrolled over OpenID4VCI from a Tessera authority; age_over_18 alone,
+# then age_over_18 with the per-site pseudonym (device-signed, the same on a second login,
+# different for another site's certificate). The Node verifier does not check the status
+# list here (--no-status): @owf/mdoc 0.8.2 reads the x5chain of a status list token only
+# from the protected header, Tessera's token carries it unprotected (RFC 9360 allows both).
+t=G_oid4vp_tessera_wallet_to_node_verifier
+G="$VP/g"
+g_login() { # NAME SITE DCQL [VERIFIER ARGS] — one login of the Tessera wallet at the Node verifier of SITE
+  local n=$1 site=$2 dcql=$3; shift 3
+  vp_verifier "$G/$n-v" --key "$G/$site/reader_key.pem" --cert "$G/$site/reader.pem" \
+    --iaca "$G/auth/iaca.pem" --no-status --dcql "$dcql" "$@" || return 1
+  local rc=0
+  "$TESSERA_BIN" wallet authorize --wallet "$G/phone" --policy "$G/policy.json" --allow-loopback-http \
+    "$(cat "$G/$n-v.url")" >"$G/$n-w.out" 2>"$G/$n-w.err" || rc=$?
+  if [ "$rc" -ne 0 ]; then kill "$VPV_PID" 2>/dev/null || true; fi
+  vp_wait || true
+  if [ "$rc" -ne 0 ]; then
+    echo "  tessera wallet authorize ($n) exited $rc:"; sed 's/^/  | /' "$G/$n-w.out" "$G/$n-w.err" "$G/$n-v.json" "$G/$n-v.err" | head -60
+    return 1
+  fi
+}
+g_run() {
+  vp_setup || return 1
+  mkdir -p "$G"
+  printf '%s\n' "$PIDCLAIMS" >"$G/pid.json"
+  runlog "$G/winit.log" "$TESSERA_BIN" wallet init --dir "$G/phone" || return 1
+  printf '123456\n123456\n12345678\n12345678\n' >"$G/pins"
+  runlog "$G/pin.log" "$TESSERA_BIN" wallet pin set --wallet "$G/phone" --pin-fd 3 3<"$G/pins" || return 1
+  runlog "$G/init.log" "$TESSERA_BIN" authority init --dir "$G/auth" --country UT --name Utopia || return 1
+  serve "$G/auth" "$G/serve" || return 1
+  enrol "$G/auth" "$G/enrol.json" || return 1
+  printf '123456\n%s\n' "$(jfield "$G/enrol.json" tx_code)" >"$G/fds"
+  jfield "$G/enrol.json" offer >"$G/offer"
+  runlog "$G/wenrol.log" "$TESSERA_BIN" wallet enrol --wallet "$G/phone" --offer-file "$G/offer" --batch 10 \
+    --pin-fd 3 --name eID 3<"$G/fds" || return 1
+  runlog "$G/rpca.log" "$TESSERA_BIN" reader-ca init --dir "$G/rpca" --name "Interop RP CA" || return 1
+  local site
+  for site in shop1 shop2; do
+    runlog "$G/$site.log" "$TESSERA_BIN" reader-ca issue --dir "$G/rpca" --name "Node $site" --purpose "age check" \
+      --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$G/$site" || return 1
+  done
+  runlog "$G/trust.log" "$TESSERA_BIN" wallet trust-reader --wallet "$G/phone" --root "$G/rpca/reader_ca.pem" || return 1
+  printf '%s\n' '{"readers": [{"name": "*", "authenticated": true,
+    "allow": ["eu.europa.ec.eudi.pid.1/age_over_18", "org.tessera.pseudonym.1/pseudonym"]}], "pin": "123456"}' >"$G/policy.json"
+  # age_over_18 alone (the verifier's default query)
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]}]}]}' >"$G/age.json"
+  g_login age shop1 "$G/age.json" || return 1
+  vp_check "$G/age-v.json" "j.ok && j.doctype === 'eu.europa.ec.eudi.pid.1' && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true
+    && Object.keys(j.claims).length === 1 && Object.keys(j.claims['eu.europa.ec.eudi.pid.1']).length === 1
+    && Object.keys(j.device_signed).length === 0" || return 1
+  # with the pseudonym: twice at shop1 (the same), once at shop2 (another)
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]},
+               {"path": ["org.tessera.pseudonym.1", "pseudonym"]}]}]}' >"$G/pseudonym.json"
+  g_login p1 shop1 "$G/pseudonym.json" || return 1
+  g_login p2 shop1 "$G/pseudonym.json" || return 1
+  g_login p3 shop2 "$G/pseudonym.json" || return 1
+  local p
+  for p in p1 p2 p3; do
+    vp_check "$G/$p-v.json" "j.ok && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true
+      && /^[A-Za-z0-9_-]{43}$/.test(j.device_signed['org.tessera.pseudonym.1'].pseudonym.b64u)" || return 1
+  done
+  for p in p1 p3; do # what the wallet says it released is what the verifier received
+    grep -qx "pseudonym: $(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).device_signed["org.tessera.pseudonym.1"].pseudonym.b64u)' "$G/$p-v.json")" "$G/$p-w.out" \
+      || { echo "  the wallet's output names another pseudonym:"; sed 's/^/  | /' "$G/$p-w.out"; return 1; }
+  done
+  # client_id x509_hash (the leaf's SHA-256), and the same-device flow (the wallet follows
+  # the verifier's redirect_uri)
+  g_login hash shop1 "$G/age.json" --prefix x509_hash --same-device || return 1
+  vp_check "$G/hash-v.json" "j.ok && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true" || return 1
+  grep -q "^redirect: *http://localhost:[0-9]*/done#response_code=" "$G/hash-w.out" \
+    || { echo "  the wallet did not report the redirect:"; sed 's/^/  | /' "$G/hash-w.out"; return 1; }
+  # a site that offers only A128GCM gets A128GCM
+  g_login a128 shop1 "$G/age.json" --enc A128GCM || return 1
+  vp_check "$G/a128-v.json" "j.ok && j.jwe_header.enc === 'A128GCM'" || return 1
+  # a site licensed by a reader authority the wallet does not trust gets nothing
+  runlog "$G/rpca2.log" "$TESSERA_BIN" reader-ca init --dir "$G/rpca2" --name "Unknown RP CA" || return 1
+  runlog "$G/shop3.log" "$TESSERA_BIN" reader-ca issue --dir "$G/rpca2" --name "Node shop3" --purpose "age check" \
+    --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$G/shop3" || return 1
+  vp_verifier "$G/untrusted-v" --key "$G/shop3/reader_key.pem" --cert "$G/shop3/reader.pem" \
+    --iaca "$G/auth/iaca.pem" --dcql "$G/age.json" --timeout 3 || return 1
+  if "$TESSERA_BIN" wallet authorize --wallet "$G/phone" --policy "$G/policy.json" --allow-loopback-http \
+      "$(cat "$G/untrusted-v.url")" >"$G/untrusted-w.out" 2>"$G/untrusted-w.err"; then
+    echo "  the wallet answered a site outside its trusted reader authorities"; return 1
+  fi
+  vp_wait || true
+  grep -q "is not a trusted reader root \[chain_untrusted\]" "$G/untrusted-w.err" || { sed 's/^/  | /' "$G/untrusted-w.err"; return 1; }
+  vp_check "$G/untrusted-v.json" "!j.ok && /no response within/.test(j.error)" || return 1
+  node -e '
+    const f = (n) => JSON.parse(require("fs").readFileSync(process.argv[1] + "/" + n + "-v.json", "utf8")).device_signed["org.tessera.pseudonym.1"].pseudonym.b64u;
+    const [a, b, c] = ["p1", "p2", "p3"].map(f);
+    if (a !== b) { console.log("two logins at one site gave two pseudonyms", a, b); process.exit(1); }
+    if (a === c) { console.log("two sites got the same pseudonym", a); process.exit(1); }' "$G" || return 1
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif g_run; then
+  pass $t
+else
+  fail $t
+fi
+stop_serves
+
+# H: the Node wallet (the library's client side, @owf/mdoc, jose) logs in to Tessera's
+# verifier service `tessera rp serve` through the site backend's API (COMMON decision 2):
+# A256GCM and A128GCM responses verify with age_over_18 true and nothing else; a
+# device-signed pseudonym is reported as "pseudonym"; the holder's refusal is reported as declined; a DeviceResponse over another
+# SessionTranscript fails with invalid_request and the transaction reports failed.
+t=H_oid4vp_node_wallet_to_tessera_rp
+H_PORT=18551
+h_base="http://localhost:$H_PORT"
+# h_login NAME DCQL [WALLET ARGS...] — one transaction: create, run the wallet, read the result
+h_login() {
+  local n=$1 dcql=$2; shift 2
+  runlog "$VP/h-$n.create" node rp_api.mjs create --base "$h_base" --api-key-file "${H_KEY:-$VP/shop/api_key}" --dcql "$dcql" || return 1
+  local url tx
+  url=$(jfield "$VP/h-$n.create" authorization_request)
+  tx=$(jfield "$VP/h-$n.create" transaction_id)
+  node oid4vp_wallet.mjs --url "$url" --trust "$VP/rpca/reader_ca.pem" --credential "$VP/mdoc.cbor" \
+    --device-key "$VP/dev.pem" "$@" >"$VP/h-$n-w.json" 2>"$VP/h-$n-w.err" || true
+  runlog "$VP/h-$n.result" node rp_api.mjs get --base "$h_base" --api-key-file "${H_KEY:-$VP/shop/api_key}" --tx "$tx" --wait 10 || return 1
+}
+h_show() { echo "  $1:"; sed 's/^/  | /' "$VP/h-$2-w.json" "$VP/h-$2-w.err" "$VP/h-$2.result" "$VP/rp.err" | head -60; }
+h_run() {
+  vp_setup || return 1
+  runlog "$VP/rpca.log" "$TESSERA_BIN" reader-ca init --dir "$VP/rpca" --name "Interop RP CA" || return 1
+  runlog "$VP/shopcert.log" "$TESSERA_BIN" reader-ca issue --dir "$VP/rpca" --name "Interop Shop" \
+    --purpose "age check" --scope eu.europa.ec.eudi.pid.1/age_over_18,org.tessera.pseudonym.1/pseudonym \
+    --dns localhost --out "$VP/shopcert" || return 1
+  runlog "$VP/shop.log" "$TESSERA_BIN" rp init --dir "$VP/shop" --cert "$VP/shopcert/reader.pem" \
+    --key-file "$VP/shopcert/reader_key.pem" --public-url "$h_base" || return 1
+  rm -f "$VP/rp.port"
+  "$TESSERA_BIN" rp serve --dir "$VP/shop" --listen "127.0.0.1:$H_PORT" --trust "$VP/auth/iaca.pem" \
+    --status off --port-file "$VP/rp.port" >"$VP/rp.out" 2>"$VP/rp.err" &
+  SERVE_PIDS+=($!)
+  wait_file "$VP/rp.port" $! || { echo "  rp serve did not start:"; sed 's/^/  | /' "$VP/rp.err"; return 1; }
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]}]}]}' >"$VP/h_dcql.json"
+  local e
+  for e in A256GCM A128GCM; do
+    h_login "$e" "$VP/h_dcql.json" --enc "$e" || return 1
+    vp_check "$VP/h-$e-w.json" "j.ok && j.enc === '$e' && j.client_prefix === 'x509_san_dns'" || { h_show "the wallet ($e)" "$e"; return 1; }
+    vp_check "$VP/h-$e.result" "j.status === 'verified' && j.doctype === 'eu.europa.ec.eudi.pid.1'
+      && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true && Object.keys(j.claims).length === 1
+      && Object.keys(j.claims['eu.europa.ec.eudi.pid.1']).length === 1" || { h_show "Tessera's verdict ($e)" "$e"; return 1; }
+  done
+  # the pseudonym (decision 1), device-signed under the MSO's keyAuthorizations: reported
+  # base64url as "pseudonym", not among the claims
+  printf '%s\n' '{"credentials": [{"id": "pid", "format": "mso_mdoc",
+    "meta": {"doctype_value": "eu.europa.ec.eudi.pid.1"},
+    "claims": [{"path": ["eu.europa.ec.eudi.pid.1", "age_over_18"]},
+               {"path": ["org.tessera.pseudonym.1", "pseudonym"]}]}]}' >"$VP/h_pseudonym.json"
+  h_login pseudonym "$VP/h_pseudonym.json" --pseudonym-seed interop || return 1
+  local want
+  want=$(node -e 'const c = require("crypto"), fs = require("fs");
+    const der = Buffer.from(fs.readFileSync(process.argv[1], "utf8").replace(/-----[^-]+-----/g, "").replace(/\s+/g, ""), "base64");
+    console.log(c.createHash("sha256").update("interop").update(der).digest("base64url"))' "$VP/shopcert/reader.pem")
+  vp_check "$VP/h-pseudonym.result" "j.status === 'verified' && j.pseudonym === '$want'
+    && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true" || { h_show "the pseudonym" pseudonym; return 1; }
+  # same device through the site's own login page (/site/login, as the page's script does):
+  # the wallet is sent back to /site/callback with a response_code, and the login completes
+  # only with it (OpenID4VP 1.0 §8.2); the site's query asks for age_over_18 and the pseudonym
+  runlog "$VP/h-site.login" node rp_api.mjs site-login --base "$h_base" --cookie-file "$VP/h-site.cookies" \
+    --flow same_device || return 1
+  node oid4vp_wallet.mjs --url "$(jfield "$VP/h-site.login" authorization_request)" --trust "$VP/rpca/reader_ca.pem" \
+    --credential "$VP/mdoc.cbor" --device-key "$VP/dev.pem" --pseudonym-seed interop >"$VP/h-site-w.json" 2>"$VP/h-site-w.err" || true
+  vp_check "$VP/h-site-w.json" "j.ok && /^http:\\/\\/localhost:$H_PORT\\/site\\/callback#response_code=[A-Za-z0-9_-]+$/.test(j.body.redirect_uri)" \
+    || { h_show "the same-device redirect" site; return 1; }
+  runlog "$VP/h-site.nocode" node rp_api.mjs site-status --base "$h_base" --cookie-file "$VP/h-site.cookies" || return 1
+  vp_check "$VP/h-site.nocode" "j.state !== 'logged_in'" || { echo "  logged in without the response_code"; return 1; }
+  local code
+  code=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).body.redirect_uri.split("#response_code=")[1])' "$VP/h-site-w.json")
+  runlog "$VP/h-site.status" node rp_api.mjs site-status --base "$h_base" --cookie-file "$VP/h-site.cookies" \
+    --response-code "$code" || return 1
+  vp_check "$VP/h-site.status" "j.state === 'logged_in' && j.age_over_18 === true && j.pseudonym === '$want'" \
+    || { h_show "the site's login" site; return 1; }
+  # a second site with client_id x509_hash (another certificate, another rp serve)
+  runlog "$VP/shop2cert.log" "$TESSERA_BIN" reader-ca issue --dir "$VP/rpca" --name "Interop Shop 2" \
+    --purpose "age check" --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out "$VP/shop2cert" || return 1
+  runlog "$VP/shop2.log" "$TESSERA_BIN" rp init --dir "$VP/shop2" --cert "$VP/shop2cert/reader.pem" \
+    --key-file "$VP/shop2cert/reader_key.pem" --public-url "http://localhost:$((H_PORT + 1))" --client-id-prefix x509_hash || return 1
+  "$TESSERA_BIN" rp serve --dir "$VP/shop2" --listen "127.0.0.1:$((H_PORT + 1))" --trust "$VP/auth/iaca.pem" \
+    --status off --port-file "$VP/rp2.port" >"$VP/rp2.out" 2>"$VP/rp2.err" &
+  SERVE_PIDS+=($!)
+  wait_file "$VP/rp2.port" $! || { echo "  rp serve (x509_hash) did not start:"; sed 's/^/  | /' "$VP/rp2.err"; return 1; }
+  h_base="http://localhost:$((H_PORT + 1))" H_KEY="$VP/shop2/api_key" h_login hash "$VP/h_dcql.json" || return 1
+  vp_check "$VP/h-hash-w.json" "j.ok && j.client_prefix === 'x509_hash' && j.client_id.startsWith('x509_hash:')" || { h_show "x509_hash" hash; return 1; }
+  vp_check "$VP/h-hash.result" "j.status === 'verified' && j.claims['eu.europa.ec.eudi.pid.1'].age_over_18 === true" || { h_show "x509_hash" hash; return 1; }
+  h_login decline "$VP/h_dcql.json" --decline || return 1
+  vp_check "$VP/h-decline-w.json" "j.ok" || { h_show "the error response was not taken" decline; return 1; }
+  vp_check "$VP/h-decline.result" "j.status === 'declined' && !j.claims" || { h_show "a declined login" decline; return 1; }
+  h_login tamper "$VP/h_dcql.json" --tamper transcript || return 1
+  vp_check "$VP/h-tamper-w.json" "!j.ok && j.status === 400 && j.body.error === 'invalid_request'" || { h_show "a response over another SessionTranscript" tamper; return 1; }
+  vp_check "$VP/h-tamper.result" "j.status === 'failed' && !j.claims" || { h_show "a response over another SessionTranscript" tamper; return 1; }
+}
+if [ "$tessera_ok" = 0 ]; then
+  fail $t "$tessera_why"
+elif h_run; then
+  pass $t
+else
+  fail $t
+fi
+stop_serves
 
 summary
 [ "$failed" -eq 0 ]
