@@ -485,15 +485,15 @@ stop_serves
 # request object signed under a site certificate from `tessera reader-ca issue --dns
 # localhost`, the PID enrolled over OpenID4VCI from a Tessera authority; age_over_18 alone,
 # then age_over_18 with the per-site pseudonym (device-signed, the same on a second login,
-# different for another site's certificate). The Node verifier does not check the status
-# list here (--no-status): @owf/mdoc 0.8.2 reads the x5chain of a status list token only
-# from the protected header, Tessera's token carries it unprotected (RFC 9360 allows both).
+# different for another site's certificate). The Node verifier checks the credential's
+# status list too (@owf/mdoc reads the token's x5chain from its protected header, where
+# Tessera puts it): after the authority suspends the person, it refuses the same login.
 t=G_oid4vp_tessera_wallet_to_node_verifier
 G="$VP/g"
 g_login() { # NAME SITE DCQL [VERIFIER ARGS] — one login of the Tessera wallet at the Node verifier of SITE
   local n=$1 site=$2 dcql=$3; shift 3
   vp_verifier "$G/$n-v" --key "$G/$site/reader_key.pem" --cert "$G/$site/reader.pem" \
-    --iaca "$G/auth/iaca.pem" --no-status --dcql "$dcql" "$@" || return 1
+    --iaca "$G/auth/iaca.pem" --dcql "$dcql" "$@" || return 1
   local rc=0
   "$TESSERA_BIN" wallet authorize --wallet "$G/phone" --policy "$G/policy.json" --allow-loopback-http \
     "$(cat "$G/$n-v.url")" >"$G/$n-w.out" 2>"$G/$n-w.err" || rc=$?
@@ -574,6 +574,16 @@ g_run() {
   vp_wait || true
   grep -q "is not a trusted reader root \[chain_untrusted\]" "$G/untrusted-w.err" || { sed 's/^/  | /' "$G/untrusted-w.err"; return 1; }
   vp_check "$G/untrusted-v.json" "!j.ok && /no response within/.test(j.error)" || return 1
+  # suspended by the authority: the independent verifier reads the status list and refuses
+  runlog "$G/suspend.log" "$TESSERA_BIN" authority suspend --dir "$G/auth" \
+    --person "$(jfield "$G/enrol.json" person)" || return 1
+  vp_verifier "$G/susp-v" --key "$G/shop1/reader_key.pem" --cert "$G/shop1/reader.pem" \
+    --iaca "$G/auth/iaca.pem" --dcql "$G/age.json" --timeout 5 || return 1
+  "$TESSERA_BIN" wallet authorize --wallet "$G/phone" --policy "$G/policy.json" --allow-loopback-http \
+    "$(cat "$G/susp-v.url")" >"$G/susp-w.out" 2>"$G/susp-w.err" || true
+  vp_wait || true
+  vp_check "$G/susp-v.json" "!j.ok && /status|suspend/i.test(j.error)" \
+    || { sed 's/^/  | /' "$G/susp-v.json" "$G/susp-v.err" "$G/susp-w.err" | head -30; return 1; }
   node -e '
     const f = (n) => JSON.parse(require("fs").readFileSync(process.argv[1] + "/" + n + "-v.json", "utf8")).device_signed["org.tessera.pseudonym.1"].pseudonym.b64u;
     const [a, b, c] = ["p1", "p2", "p3"].map(f);
