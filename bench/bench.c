@@ -8,7 +8,8 @@
  *                               (tessera_bench_heap results) when present
  *   tessera_bench http DIR      rows 3b/3c alone (issuing over HTTP; registry and
  *                               authority in a temp dir under DIR, removed after)
- *   tessera_bench login         row 8 alone (the relying party's work per OpenID4VP login)
+ *   tessera_bench login DIR     rows 8-8c alone (the relying party's work per OpenID4VP login,
+ *                               then logins over HTTP: site and service in a temp dir under DIR)
  *   tessera_bench status        row 4 alone (status-list lookup and zlib, 1 M and 100 M)
  *   tessera_bench loop N [KIND] N operations of one kind (verification by default,
  *                               or its floor, issuing, ...) and nothing else, for
@@ -730,8 +731,43 @@ static void prox_rows(const bench_world *w)
 
 /* ------------------------------------------------------------------ row 8: online login */
 
-/* Row 8: the relying party's work per OpenID4VP login (login.h) against its floor. */
-static void login_rows(void)
+#define LOGIN_HTTP_SECONDS 4.0
+
+/* Rows 8b/8c: whole logins over HTTP (login.h), 1 and 2 client threads, beside the
+ * floor of row 8 (the verifier's cryptography per login, CPU time of one thread). */
+static void login_http_rows(const bench_world *w, const char *dir, double floor)
+{
+    static const int threads[2] = {1, 2};
+    char what[96], ours[64], ref[160], ratio[32];
+    double t0 = wall_now();
+    login_http *b = login_http_start(w, dir);
+    if (!b) {
+        row("8b", "online login over HTTP (OpenID4VP)", "FAILED", "(see stderr)", "", "(info)");
+        fflush(stdout);
+        return;
+    }
+    for (int k = 0; k < 2; k++) {
+        login_http_run_figures h;
+        snprintf(what, sizeof what, "online login over HTTP, %d client thread%s", threads[k],
+                 threads[k] > 1 ? "s" : "");
+        if (!login_http_run(b, threads[k], LOGIN_HTTP_SECONDS, &h)) {
+            row(k == 0 ? "8b" : "8c", what, "FAILED", "(see stderr)", "", "(info)");
+            break;
+        }
+        snprintf(ours, sizeof ours, "%6.0f/s", h.rate);
+        snprintf(ref, sizeof ref, "RP floor %.0f/s; CPU %.2f cores (RP + clients)%s", 1.0 / floor,
+                 h.cpu, h.failed ? ", SOME FAILED" : "");
+        snprintf(ratio, sizeof ratio, "%.3f", h.rate * floor);
+        row(k == 0 ? "8b" : "8c", what, ours, ref, ratio, "(info)");
+        fflush(stdout);
+    }
+    login_http_stop(b);
+    fprintf(stderr, "bench: rows 8b/8c: %.1f s\n", wall_now() - t0);
+}
+
+/* Row 8: the relying party's work per OpenID4VP login (login.h) against its floor;
+ * then 8b/8c over HTTP (temp dir under dir). */
+static void login_rows(const char *dir)
 {
     bench_world w;
     bench_world_params p = {.n_holders = POOL_HOLDERS / 4, .n_auth = POOL_ISSUERS,
@@ -752,6 +788,7 @@ static void login_rows(void)
     snprintf(target, sizeof target, ">= 0.8 %s", verdict(v, 0.8));
     row("8", "online login: decrypt + verify + status (RP)", ours, ref, ratio, target);
     fflush(stdout);
+    login_http_rows(&w, dir, f.floor);
     bench_world_free(&w);
 }
 
@@ -936,7 +973,7 @@ static int cmd_table(const char *dir)
     prox_rows(&w);
 
     /* 8 */
-    login_rows();
+    login_rows(dir);
 
     floor_free(fs);
     floor_free(fm);
@@ -975,8 +1012,8 @@ int main(int argc, char **argv)
         bench_world_free(&w);
         return 0;
     }
-    if (argc == 2 && strcmp(argv[1], "login") == 0) {
-        login_rows();
+    if (argc == 3 && strcmp(argv[1], "login") == 0) {
+        login_rows(argv[2]);
         return 0;
     }
     if (argc == 2 && strcmp(argv[1], "status") == 0) {
@@ -985,7 +1022,7 @@ int main(int argc, char **argv)
     }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "loop") == 0)
         return cmd_loop(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : "sig");
-    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | login | status | "
+    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | login DIR | status | "
                     "loop N "
                     "[sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]\n");
     return 2;

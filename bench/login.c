@@ -10,6 +10,7 @@
 #include "floor.h"
 #include "tessera/jose.h"
 #include "tessera/oid4vp.h"
+#include "tessera/rp.h"
 #include "tessera/status.h"
 
 #define LOGIN_CLIENT_ID "x509_san_dns:bench.example"
@@ -107,14 +108,11 @@ static tes_err verify_login(login_ctx *c, size_t i)
                                 l->enc, NULL, &pt);
     if (e != TES_OK)
         return e;
-    json_t *j = json_loadb((const char *)pt.ptr, pt.len, JSON_REJECT_DUPLICATES, NULL);
-    const char *state = json_string_value(json_object_get(j, "state"));
-    json_t *tok = json_array_get(json_object_get(json_object_get(j, "vp_token"), "pid"), 0);
-    if (!state || strcmp(state, l->state) != 0 || !json_is_string(tok))
-        e = TES_ERR_HTTP_REQUEST;
-    else
-        e = tes_b64url_decode(&resp, json_string_value(tok), json_string_length(tok));
-    json_decref(j);
+    char *state = NULL; /* the service's own parser of the payload (tessera/rp.h) */
+    e = tes_rp_payload_parse((const char *)pt.ptr, pt.len, "pid", &state, &resp);
+    if (e == TES_OK && (state == NULL || strcmp(state, l->state) != 0))
+        e = TES_ERR_RP_STATE;
+    free(state);
     tes_buf_free(&pt);
     tes_mdoc_result r = {0};
     if (e == TES_OK) {
