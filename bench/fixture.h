@@ -70,6 +70,10 @@ tes_mdoc_verify_opts bench_opts(const bench_world *w, size_t i, tes_trust_store 
 bool bench_write_file(const char *path, const void *data, size_t len);
 bool bench_read_file(const char *path, tes_buf *out);
 
+/* Monotonic wall seconds; CPU seconds of the whole process (user + system, all threads). */
+double bench_wall(void);
+double bench_cpu_process(void);
+
 /* Fails loudly (the benchmark must only time correct work). */
 void bench_die(const char *what, tes_err e) __attribute__((noreturn));
 

@@ -46,20 +46,6 @@ struct http_bench {
     tes_buf sample;
 };
 
-static double wall(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static double cpu_process(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
 
 static bool write_file(const char *dir, const char *name, tes_bytes data, unsigned mode)
 {
@@ -148,7 +134,7 @@ static tes_err obtain(offer *o, tes_buf *out)
 http_bench *http_bench_start(const bench_authority *a, const char *parent_dir, size_t n_offers,
                              double *setup_secs)
 {
-    double t0 = wall();
+    double t0 = bench_wall();
     http_bench *b = calloc(1, sizeof *b);
     if (!b)
         return NULL;
@@ -207,7 +193,7 @@ http_bench *http_bench_start(const bench_authority *a, const char *parent_dir, s
         goto fail;
     }
     atomic_init(&b->next, 1);
-    *setup_secs = wall() - t0;
+    *setup_secs = bench_wall() - t0;
     return b;
 fail:
     http_bench_stop(b);
@@ -240,7 +226,7 @@ static void *client_main(void *arg)
 {
     client *c = arg;
     pthread_barrier_wait(c->go);
-    double t0 = wall();
+    double t0 = bench_wall();
     while (!atomic_load_explicit(c->stop, memory_order_relaxed)) {
         size_t i = atomic_fetch_add(&c->b->next, 1);
         if (i >= c->b->n) {
@@ -252,7 +238,7 @@ static void *client_main(void *arg)
         else if (c->failed++ < 3)
             fprintf(stderr, "bench http: obtain: %s\n", tes_err_message());
     }
-    c->secs = wall() - t0;
+    c->secs = bench_wall() - t0;
     return NULL;
 }
 
@@ -274,7 +260,7 @@ bool http_bench_run(http_bench *b, int threads, double secs, http_run *out)
         }
     }
     pthread_barrier_wait(&go);
-    double c0 = cpu_process(), w0 = wall();
+    double c0 = bench_cpu_process(), w0 = bench_wall();
     struct timespec d = {.tv_sec = (time_t)secs,
                          .tv_nsec = (long)((secs - (double)(time_t)secs) * 1e9)};
     while (nanosleep(&d, &d) != 0 && errno == EINTR)
@@ -291,7 +277,7 @@ bool http_bench_run(http_bench *b, int threads, double secs, http_run *out)
             out->rate += (double)c[k].ok / c[k].secs;
         busy += c[k].secs;
     }
-    out->cpu = (cpu_process() - c0) / (wall() - w0);
+    out->cpu = (bench_cpu_process() - c0) / (bench_wall() - w0);
     pthread_barrier_destroy(&go);
     out->latency = out->creds ? busy / (double)out->creds : 0;
     return out->creds > 0 && out->failed == 0;

@@ -46,20 +46,6 @@ struct login_http {
     atomic_bool stop;
 };
 
-static double wall(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static double cpu_process(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           (double)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
 
 /* ------------------------------------------------------------------ a minimal HTTP/1.1 client */
 
@@ -313,7 +299,7 @@ bool login_http_run(login_http *b, int threads, double secs, login_http_run_figu
     atomic_store(&b->logins, 0);
     atomic_store(&b->failed, 0);
     atomic_store(&b->stop, false);
-    double w0 = wall(), c0 = cpu_process();
+    double w0 = bench_wall(), c0 = bench_cpu_process();
     int started = 0;
     for (; started < threads; started++)
         if (pthread_create(&t[started], NULL, client_main, b) != 0)
@@ -323,12 +309,12 @@ bool login_http_run(login_http *b, int threads, double secs, login_http_run_figu
     atomic_store(&b->stop, true);
     for (int k = 0; k < started; k++)
         pthread_join(t[k], NULL);
-    double el = wall() - w0;
+    double el = bench_wall() - w0;
     out->threads = started;
     out->logins = atomic_load(&b->logins);
     out->failed = atomic_load(&b->failed);
     out->rate = (double)out->logins / el;
-    out->cpu = (cpu_process() - c0) / el;
+    out->cpu = (bench_cpu_process() - c0) / el;
     return started == threads && out->logins > 0;
 }
 

@@ -1,8 +1,8 @@
 /*
  * pg_fixture.h — a throw-away PostgreSQL cluster for unit tests
  * (scripts/pg-test.sh), started at the first pg_new_db() and stopped by a
- * reaper child when the test process ends however it ends. The same as
- * test_registry.c's (which could include this header instead of its copy).
+ * reaper child when the test process ends however it ends (test_registry.c,
+ * test_rp.c).
  * Tests run from the repository root (ctest's WORKING_DIRECTORY).
  */
 #ifndef TES_TESTS_PG_FIXTURE_H
