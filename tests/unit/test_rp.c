@@ -1203,6 +1203,7 @@ TEST(payload_fast_path)
     SLOW_OK("{" VP ",\"big\":1234567890123456789}");         /* 19 digits */
     SLOW_OK("{" VP ",\"e\":1e5,\"E\":-2.5E-3}");             /* exponents */
     SLOW_OK("{\"vp_token\":{\"\\u0070id\":[\"oWF4AQ\"]}}"); /* the id escaped */
+    SLOW_OK("{\"vp_token\":{\"pid\":[\"oWF4\\u0041Q\"]}}"); /* the presentation */
     /* refusals: always jansson's, word for word */
     REFUSED("");
     REFUSED("{}");
@@ -1244,6 +1245,10 @@ TEST(payload_fast_path)
     REFUSED("{\"vp_token\":{\"pid\":[\"oW+4AQ\"]}}");
     REFUSED("{\"vp_token\":{\"pid\":[\"oWF4A\"]}}");
     REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ==\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4\\\"AQ\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\\\"]}\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4\xc3\xa9\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4 AQ\"]}}");
     REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]}\0}");       /* NUL bytes */
     REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]},\"state\":\"s\0\"}");
     REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]},\"state\":\"s\x01\"}");
