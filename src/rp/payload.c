@@ -179,26 +179,21 @@ static bool skip_value(pl_scan *s)
         if (s->p == s->end)
             return false;
         char c = *s->p;
-        bool closed = false;
         if (c == '{' || c == '[') {
             if (depth == PL_DEPTH_MAX)
                 return false;
             s->p++;
             open[depth] = c;
             base[depth++] = s->nnames;
-            if (eat(s, c == '{' ? '}' : ']')) { /* empty */
-                depth--;
-                closed = true;
-            } else if (c == '[') {
-                continue;
-            } else if (!name(s, base[depth - 1], &k)) {
-                return false;
-            } else {
+            if (!eat(s, c == '{' ? '}' : ']')) { /* its first member or element */
+                if (c == '{' && !name(s, base[depth - 1], &k))
+                    return false;
                 continue;
             }
-        }
-        if (!closed && !scalar(s))
+            depth--; /* empty */
+        } else if (!scalar(s)) {
             return false;
+        }
         /* after a value: ',' and the next, or closers */
         for (;;) {
             if (depth == 0)
