@@ -102,7 +102,8 @@ typedef struct tes_rp_config {
     bool accept_undetermined; /* accept a credential whose status cannot be determined */
     int64_t tx_lifetime;      /* seconds; 0: TES_RP_TX_LIFETIME */
     int64_t session_lifetime; /* seconds; 0: TES_RP_SESSION_LIFETIME */
-    unsigned workers;         /* 0: 16 (long polls hold one each) */
+    unsigned workers;         /* 0: 16; at most workers / 2 long polls wait at once (each
+                                 connection has its own thread, bounded by max_connections) */
     size_t max_connections;   /* 0: the HTTP layer's default */
     const tes_clock *clock;   /* NULL: system */
     const tes_rng *rng;       /* NULL: system */

@@ -596,6 +596,10 @@ tes_err httpd_start(const httpd_config *c, httpd **out)
     unsigned workers = c->workers ? c->workers : 1;
     if (workers > h->lim.max_connections) /* each worker takes its share of the limit */
         workers = (unsigned)h->lim.max_connections;
+    if (c->threading == HTTPD_THREAD_PER_CONNECTION) {
+        flags = (flags & ~(unsigned)MHD_USE_AUTO) | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
+        workers = 0; /* no pool: MHD refuses a pool size with a thread per connection */
+    }
     h->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)c->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, workers, MHD_OPTION_CONNECTION_LIMIT,

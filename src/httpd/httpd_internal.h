@@ -68,10 +68,22 @@ typedef void (*httpd_log_fn)(void *ctx, const char *line);
 typedef enum MHD_Result (*httpd_handler_fn)(void *cls, struct MHD_Connection *c, const char *url,
                                             const char *method, const tes_buf *body);
 
+/* How connections are served. */
+typedef enum httpd_threading {
+    /* `workers` threads, each polling its share of the connections: a handler
+     * must answer at once (while it runs, the other connections of its thread
+     * wait). */
+    HTTPD_THREAD_POOL = 0,
+    /* one thread per connection (at most max_connections): a handler may wait
+     * (a long poll) without holding up any other connection. */
+    HTTPD_THREAD_PER_CONNECTION = 1,
+} httpd_threading;
+
 typedef struct httpd_config {
     int listen_fd;       /* bound, listening, non-blocking; the daemon owns it once started */
     bool v6;             /* the socket is IPv6 */
-    unsigned workers;    /* threads answering requests */
+    httpd_threading threading;
+    unsigned workers;    /* HTTPD_THREAD_POOL: threads answering requests (0: 1) */
     httpd_limits limits; /* resolved with httpd_limits_resolve by httpd_start */
     httpd_handler_fn handler;
     void *handler_cls;

@@ -415,7 +415,9 @@ tes_err tes_rp_start(const tes_rp_config *c, tes_rp **out, int *port)
         httpd_config hc = {
             .listen_fd = fd,
             .v6 = v6,
-            .workers = workers,
+            /* long polls wait in their handler: a thread per connection, so that a
+             * waiting poll never holds up the wallet's answer on another connection */
+            .threading = HTTPD_THREAD_PER_CONNECTION,
             .limits = {.max_connections = c->max_connections, .max_body = TES_RP_MAX_BODY},
             .handler = on_request,
             .handler_cls = s,

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -707,6 +708,56 @@ TEST(long_poll_returns_when_answered)
     /* the poll waits through pending and fetched: it ends with the result */
     CHECK(strcmp(jstr(p.r.json, "status"), "verified") == 0);
     reply_free(&p.r);
+    json_decref(tx);
+}
+
+typedef struct flagged_poller {
+    poller p;
+    atomic_bool done;
+} flagged_poller;
+
+static void *flagged_poll_thread(void *arg)
+{
+    flagged_poller *f = arg;
+    f->p.r = tx_get(&S, f->p.id, "?wait=25");
+    atomic_store(&f->done, true);
+    return NULL;
+}
+
+/* Every long poll the service lets wait (workers 8: 4) waits on a transaction nobody
+ * answers; meanwhile a wallet logs in on another one. On the HTTP layer's thread pool a
+ * poll waiting in its handler held up the other connections its thread had accepted
+ * (seen as a 25 s stall of a wallet's answer in a test run; with a pool of 2 threads
+ * this test fails every time); with a thread per connection the wallet is answered
+ * while the polls still wait. */
+TEST(long_polls_do_not_hold_up_the_wallet)
+{
+    json_t *idle = tx_new(&S, "cross_device"), *tx = tx_new(&S, "cross_device");
+    REQUIRE(idle && tx);
+    flagged_poller f[4];
+    pthread_t th[4];
+    for (int k = 0; k < 4; k++) {
+        f[k] = (flagged_poller){.p = {.id = jstr(idle, "transaction_id")}};
+        atomic_init(&f[k].done, false);
+        REQUIRE(pthread_create(&th[k], NULL, flagged_poll_thread, &f[k]) == 0);
+    }
+    struct timespec settle = {0, 300 * 1000000L}; /* let the polls reach their wait */
+    nanosleep(&settle, NULL);
+    answer a;
+    CHECK(wallet_answer(auth_url_of(tx), tes_buf_bytes(&W.pid), NULL, &a));
+    CHECK_EQ_INT(a.r.code, 200);
+    answer_free(&a);
+    check_tx(&S, jstr(tx, "transaction_id"), "verified", NULL);
+    for (int k = 0; k < 4; k++)
+        CHECK(!atomic_load(&f[k].done)); /* the polls still wait: nothing was held up */
+    g_offset = TES_RP_TX_LIFETIME + 1; /* the idle transaction expires: the polls end */
+    for (int k = 0; k < 4; k++) {
+        pthread_join(th[k], NULL);
+        CHECK_EQ_INT(f[k].p.r.code, 200);
+        reply_free(&f[k].p.r);
+    }
+    g_offset = 0;
+    json_decref(idle);
     json_decref(tx);
 }
 
