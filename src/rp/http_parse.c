@@ -91,9 +91,8 @@ rp_code_verdict rp_response_code_check(const char *expected, const char *given, 
         return RP_CODE_CLAIMS;
     if (given == NULL)
         return RP_CODE_STATUS_ONLY;
-    return tes_ct_eq(TES_BYTES(given, len), TES_BYTES(expected, strlen(expected)))
-               ? RP_CODE_CLAIMS
-               : RP_CODE_WRONG;
+    return tes_ct_eq(TES_BYTES(given, len), TES_BYTES(expected, strlen(expected))) ? RP_CODE_CLAIMS
+                                                                                   : RP_CODE_WRONG;
 }
 
 void rp_create_req_free(rp_create_req *r)
@@ -127,9 +126,9 @@ tes_err rp_create_parse(const char *body, size_t len, rp_create_req *out)
     snprintf(out->flow, sizeof out->flow, "%s", flow);
     char *text = json_dumps(dq, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(req);
-    tes_err e = text ? rp_dcql_check(text, strlen(text), out->cred_id, sizeof out->cred_id,
-                                     &out->dcql)
-                     : tes_err_set(TES_ERR_NOMEM, "out of memory");
+    tes_err e =
+        text ? rp_dcql_check(text, strlen(text), out->cred_id, sizeof out->cred_id, &out->dcql)
+             : tes_err_set(TES_ERR_NOMEM, "out of memory");
     free(text);
     if (e != TES_OK) {
         e = tes_err_set(e, "dcql_query: %s", tes_err_message_for(e));

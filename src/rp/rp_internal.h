@@ -247,8 +247,8 @@ typedef struct rp_create_req {
  * the wire error_description. Errors: TES_ERR_RP_REQUEST (not a JSON object
  * with a "dcql_query" object, or another flow), then rp_dcql_check's on the
  * query with the message prefixed "dcql_query: " (TES_ERR_DCQL,
- * TES_ERR_DCQL_UNSUPPORTED, TES_ERR_RP_REQUEST, TES_ERR_NOMEM). On failure
- * *out holds nothing (dcql NULL). */
+ * TES_ERR_DCQL_UNSUPPORTED, TES_ERR_RP_REQUEST, TES_ERR_NOMEM); TES_ERR_ARG
+ * for a NULL body with a length. On failure *out holds nothing (dcql NULL). */
 TES_MUST_CHECK tes_err rp_create_parse(const char *body, size_t len, rp_create_req *out);
 void rp_create_req_free(rp_create_req *r);
 

@@ -138,8 +138,8 @@ static void fuzz_code(const uint8_t *data, size_t size)
     else if (absent)
         CHECK(k == RP_CODE_STATUS_ONLY);
     else
-        CHECK(k == ((gl == el && memcmp(given, expected, el) == 0) ? RP_CODE_CLAIMS
-                                                                   : RP_CODE_WRONG));
+        CHECK(k ==
+              ((gl == el && memcmp(given, expected, el) == 0) ? RP_CODE_CLAIMS : RP_CODE_WRONG));
 }
 
 static void fuzz_create(const char *body, size_t n)

@@ -17,8 +17,8 @@
 #define ID22 "AAAAAAAAAAAAAAAAAAAAAA"
 #define ID64 ID22 ID22 "AAAAAAAAAAAAAAAAAAAA"
 #define Q                                                                                          \
-    "{\"credentials\":[{\"id\":\"pid\",\"format\":\"mso_mdoc\",\"meta\":{\"doctype_value\":"   \
-    "\"eu.europa.ec.eudi.pid.1\"},\"claims\":[{\"path\":[\"eu.europa.ec.eudi.pid.1\","         \
+    "{\"credentials\":[{\"id\":\"pid\",\"format\":\"mso_mdoc\",\"meta\":{\"doctype_value\":"       \
+    "\"eu.europa.ec.eudi.pid.1\"},\"claims\":[{\"path\":[\"eu.europa.ec.eudi.pid.1\","             \
     "\"family_name\"]}]}]}"
 
 static rp_route route(const char *url)
@@ -40,12 +40,12 @@ TEST(route_wallet_endpoints)
 
 TEST(route_id_checks_each_break)
 {
-    CHECK(!route("/oid4vp/request/").id_ok);                   /* empty */
-    CHECK(route("/oid4vp/request/" ID64).id_ok);               /* 64: the maximum */
-    CHECK(!route("/oid4vp/request/" ID64 "A").id_ok);          /* 65 */
-    CHECK(!route("/oid4vp/response/abc%2e").id_ok);            /* not base64url */
-    CHECK(!route("/oid4vp/response/abc/def").id_ok);           /* a further segment */
-    CHECK(!route("/api/v1/transactions/abc=").id_ok);          /* padding */
+    CHECK(!route("/oid4vp/request/").id_ok);          /* empty */
+    CHECK(route("/oid4vp/request/" ID64).id_ok);      /* 64: the maximum */
+    CHECK(!route("/oid4vp/request/" ID64 "A").id_ok); /* 65 */
+    CHECK(!route("/oid4vp/response/abc%2e").id_ok);   /* not base64url */
+    CHECK(!route("/oid4vp/response/abc/def").id_ok);  /* a further segment */
+    CHECK(!route("/api/v1/transactions/abc=").id_ok); /* padding */
     rp_route r;
     rp_route_parse("/oid4vp/request/ab\0cd", 21, &r); /* a NUL inside the given length */
     CHECK_EQ_INT(r.kind, RP_ROUTE_REQUEST);
@@ -84,20 +84,20 @@ TEST(wait_parse)
     CHECK_EQ_INT(wait_of("0"), 0);
     CHECK_EQ_INT(wait_of(""), 0);
     CHECK_EQ_INT(wait_of("25"), TES_RP_WAIT_MAX);
-    CHECK_EQ_INT(wait_of("26"), TES_RP_WAIT_MAX);                  /* capped */
+    CHECK_EQ_INT(wait_of("26"), TES_RP_WAIT_MAX);                         /* capped */
     CHECK_EQ_INT(wait_of("99999999999999999999999999"), TES_RP_WAIT_MAX); /* saturates */
-    CHECK_EQ_INT(wait_of("-5"), 0);                                /* negative */
-    CHECK_EQ_INT(wait_of("5s"), 0);                                /* trailing */
-    CHECK_EQ_INT(wait_of("+"), 0);                                 /* no digits */
-    CHECK_EQ_INT(wait_of(" +7"), 7);                               /* as strtol reads it */
+    CHECK_EQ_INT(wait_of("-5"), 0);                                       /* negative */
+    CHECK_EQ_INT(wait_of("5s"), 0);                                       /* trailing */
+    CHECK_EQ_INT(wait_of("+"), 0);                                        /* no digits */
+    CHECK_EQ_INT(wait_of(" +7"), 7);                                      /* as strtol reads it */
     CHECK_EQ_INT(wait_of("7 "), 0);
-    CHECK_EQ_INT(rp_wait_parse("7\0", 2), 0);                     /* a NUL inside */
+    CHECK_EQ_INT(rp_wait_parse("7\0", 2), 0); /* a NUL inside */
     char big[RP_QUERY_MAX + 2];
     memset(big, '0', sizeof big);
     big[RP_QUERY_MAX - 1] = '9';
-    CHECK_EQ_INT(rp_wait_parse(big, RP_QUERY_MAX), 9);            /* 256 bytes: looked at */
+    CHECK_EQ_INT(rp_wait_parse(big, RP_QUERY_MAX), 9); /* 256 bytes: looked at */
     big[RP_QUERY_MAX] = '9';
-    CHECK_EQ_INT(rp_wait_parse(big, RP_QUERY_MAX + 1), 0);        /* 257: absent */
+    CHECK_EQ_INT(rp_wait_parse(big, RP_QUERY_MAX + 1), 0); /* 257: absent */
     CHECK(rp_query_usable("", 0));
     CHECK(!rp_query_usable(NULL, 0));
     CHECK(!rp_query_usable(big, RP_QUERY_MAX + 1));
