@@ -10,9 +10,7 @@
 
 #include <jansson.h>
 
-#include "tessera/jose.h"
-#include "tessera/oid4vp.h"
-#include "tessera/rp.h"
+#include "rp/rp_internal.h"
 
 #define ERROR_MAX 64
 #define ERROR_DESC_MAX 1024
@@ -166,8 +164,8 @@ static tes_err read_vp_token(const json_t *vp, const char *credential_id, tes_bu
     return TES_OK;
 }
 
-tes_err tes_rp_payload_parse(const char *json, size_t len, const char *credential_id,
-                             char **state, tes_buf *device_response)
+tes_err rp_payload_parse_jansson(const char *json, size_t len, const char *credential_id,
+                                 char **state, tes_buf *device_response)
 {
     if (json == NULL || credential_id == NULL || state == NULL || device_response == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_rp_payload_parse: NULL argument");
@@ -202,4 +200,19 @@ tes_err tes_rp_payload_parse(const char *json, size_t len, const char *credentia
     tes_buf_free(&dr);
     json_decref(v);
     return e;
+}
+
+/* The common payload through payload.c's scanner; the rest, and every
+ * refusal, through jansson. */
+tes_err tes_rp_payload_parse(const char *json, size_t len, const char *credential_id,
+                             char **state, tes_buf *device_response)
+{
+    if (json == NULL || credential_id == NULL || state == NULL || device_response == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_rp_payload_parse: NULL argument");
+    *state = NULL;
+    tes_err e;
+    if (len <= TES_RP_RESPONSE_MAX &&
+        rp_payload_fast(json, len, credential_id, state, device_response, &e))
+        return e;
+    return rp_payload_parse_jansson(json, len, credential_id, state, device_response);
 }

@@ -6,6 +6,7 @@
  *   db_sqlite.c / db_pg.c  the engines
  *   jar.c       the signed request object
  *   form.c      the response endpoint's parsing (pure: fuzzed)
+ *   payload.c   its fast path for the decrypted payload (jansson's the other)
  *   http_parse.c the routes' and the backend API's request parsing (pure: fuzzed)
  *   response.c  processing a response into a transaction's result
  *   service.c   start / stop, routes, the wallet endpoints
@@ -126,6 +127,20 @@ tes_err rp_session_insert(rp_db *d, const char *id_hash, const char *account, in
 tes_err rp_session_get(rp_db *d, const char *id_hash, int64_t now, char **account);
 tes_err rp_session_delete(rp_db *d, const char *id_hash);
 tes_err rp_db_purge(rp_db *d, int64_t now);
+
+/* ---- the payload (form.c, payload.c) ---- */
+/* tes_rp_payload_parse is the fast path, then, when it did not handle the
+ * input, the jansson path; both exposed for the differential fuzz target
+ * (tests/fuzz/fuzz_rp_response.c). rp_payload_fast: true when it handled
+ * json[0..len) (only ever to accept it): *e TES_OK (or TES_ERR_NOMEM) and the
+ * outputs as tes_rp_payload_parse sets them; false, outputs untouched, when
+ * the input lies outside its subset or is to be refused. Arguments checked
+ * by the caller (not NULL, len bounded, *state NULL). */
+bool rp_payload_fast(const char *json, size_t len, const char *credential_id, char **state,
+                     tes_buf *device_response, tes_err *e);
+/* tes_rp_payload_parse with jansson alone (same contract). */
+tes_err rp_payload_parse_jansson(const char *json, size_t len, const char *credential_id,
+                                 char **state, tes_buf *device_response);
 
 /* ---- the service ---- */
 struct tes_rp {

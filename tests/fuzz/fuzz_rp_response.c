@@ -4,7 +4,10 @@
  * "response", tes_jwe_decrypt of it with a fixed P-256 key (the seeds are
  * encrypted to it) and tes_rp_payload_parse of the plaintext; and
  * tes_rp_payload_parse on the raw input as a decrypted payload. On success
- * the results must be set and bounded.
+ * the results must be set and bounded. Differential: each payload also goes
+ * through the fast path (rp_payload_fast) and the jansson path
+ * (rp_payload_parse_jansson) alone; when the fast path handles it, jansson
+ * must accept it too, with the same state and the same DeviceResponse.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 
 #include "tessera/jose.h"
 #include "tessera/oid4vp.h"
+#include "rp/rp_internal.h"
 #include "tessera/rp.h"
 
 #define CHECK(cond)                                                                                \
@@ -35,8 +39,30 @@ static const tes_key *key(void)
     return k;
 }
 
+/* The fast path against jansson's on text[0..len). */
+static void differential(const char *text, size_t len)
+{
+    char *fs = NULL, *js = NULL;
+    tes_buf fd = {0}, jd = {0};
+    tes_err fe = TES_ERR_ARG;
+    bool handled = len <= TES_RP_RESPONSE_MAX && rp_payload_fast(text, len, "pid", &fs, &fd, &fe);
+    tes_err je = rp_payload_parse_jansson(text, len, "pid", &js, &jd);
+    if (handled) {
+        CHECK(fe == TES_OK && je == TES_OK);
+        CHECK((fs == NULL) == (js == NULL) && (fs == NULL || strcmp(fs, js) == 0));
+        CHECK(fd.len == jd.len && memcmp(fd.ptr, jd.ptr, fd.len) == 0);
+    } else {
+        CHECK(fs == NULL && fd.len == 0);
+    }
+    free(fs);
+    free(js);
+    tes_buf_free(&fd);
+    tes_buf_free(&jd);
+}
+
 static void payload(const char *text, size_t len)
 {
+    differential(text, len);
     char *state = NULL;
     tes_buf dr = {0};
     tes_err e = tes_rp_payload_parse(text, len, "pid", &state, &dr);

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "pg_fixture.h"
+#include "rp/rp_internal.h" /* the payload's two paths */
 #include "tessera/cose.h"
 #include "tessera/mdoc.h"
 #include "tessera/oid4vp.h"
@@ -1143,6 +1144,136 @@ TEST(payload_parser)
     CHECK_ERR(payload("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]},\"vp_token\":{}}"),
               TES_ERR_RP_RESPONSE);
     CHECK_ERR(payload("{\"state\":\"s\"}"), TES_ERR_RP_RESPONSE);
+}
+
+/* json[0..n) through the whole parser, its fast path and its jansson path:
+ * the fast path handles it exactly when fast says so, and the whole parser
+ * answers want, as jansson alone does (same message, same state and bytes). */
+static void paths(const char *json, size_t n, bool fast, tes_err want, int line)
+{
+    char *fs = NULL, *js = NULL, *ws = NULL, jmsg[256];
+    tes_buf fd = {0}, jd = {0}, wd = {0};
+    tes_err fe = TES_ERR_ARG;
+    bool handled = rp_payload_fast(json, n, "pid", &fs, &fd, &fe);
+    tes_err je = rp_payload_parse_jansson(json, n, "pid", &js, &jd);
+    snprintf(jmsg, sizeof jmsg, "%s", tes_err_message());
+    tes_err we = tes_rp_payload_parse(json, n, "pid", &ws, &wd);
+    if (handled != fast || we != want || je != want)
+        fprintf(stderr, "  line %d: fast %d (want %d), %s / jansson %s (want %s)\n", line, handled,
+                fast, tes_err_name(we), tes_err_name(je), tes_err_name(want));
+    CHECK(handled == fast && we == want && je == want);
+    CHECK(!handled || (fe == TES_OK && fd.len == jd.len && memcmp(fd.ptr, jd.ptr, fd.len) == 0 &&
+                       (fs == NULL) == (js == NULL) && (fs == NULL || strcmp(fs, js) == 0)));
+    CHECK(handled || (fs == NULL && fd.len == 0));
+    CHECK(wd.len == jd.len && (wd.len == 0 || memcmp(wd.ptr, jd.ptr, wd.len) == 0));
+    CHECK((ws == NULL) == (js == NULL) && (ws == NULL || strcmp(ws, js) == 0));
+    if (want != TES_OK)
+        CHECK(strcmp(jmsg, tes_err_message()) == 0);
+    free(fs);
+    free(js);
+    free(ws);
+    tes_buf_free(&fd);
+    tes_buf_free(&jd);
+    tes_buf_free(&wd);
+}
+#define FAST_OK(lit) paths(lit, sizeof(lit) - 1, true, TES_OK, __LINE__)
+#define SLOW_OK(lit) paths(lit, sizeof(lit) - 1, false, TES_OK, __LINE__)
+#define REFUSED(lit) paths(lit, sizeof(lit) - 1, false, TES_ERR_RP_RESPONSE, __LINE__)
+
+#define VP "\"vp_token\":{\"pid\":[\"oWF4AQ\"]}"
+
+TEST(payload_fast_path)
+{
+    /* the fast path's results, and jansson's */
+    FAST_OK("{" VP ",\"state\":\"s-1._~\"}");
+    FAST_OK("{\"state\":\"s\"," VP "}");
+    FAST_OK("{" VP "}");
+    FAST_OK(" \t\r\n{ \"vp_token\" : { \"pid\" : [ \"oWF4AQ\" ] } , \"state\" : \"s\" } \n");
+    FAST_OK("{" VP ",\"x\":1,\"y\":-0,\"z\":-12.50,\"t\":true,\"f\":false,\"n\":null,\"e\":\"\"}");
+    FAST_OK("{" VP ",\"a\":[],\"o\":{},\"m\":[1,\"a\",[{}],{\"a\":{\"a\":[null]}}]}");
+    FAST_OK("{" VP ",\"d\":[[[[[[[[1]]]]]]]]}");      /* 8 nested: the bound */
+    FAST_OK("{" VP ",\"o\":{\"a\":1,\"b\":{\"a\":2}},\"a\":3}"); /* same names, other objects */
+    FAST_OK("{" VP ",\"big\":123456789012345678,\"r\":0.0000000000000000000001}");
+    FAST_OK("{" VP ",\"\":0,\"del\":\"~ !#$%&'()*+,-./:;<=>?@[]^_`{|}\"}");
+    /* outside the subset: jansson decides (accepting) */
+    SLOW_OK("{" VP ",\"state\":\"\\u0073\"}");                /* an escape */
+    SLOW_OK("{" VP ",\"x\":\"caf\xc3\xa9\"}");               /* non-ASCII */
+    SLOW_OK("{" VP ",\"x\":\"\x7f\"}");                      /* DEL */
+    SLOW_OK("{" VP ",\"d\":[[[[[[[[[1]]]]]]]]]}");           /* 9 nested */
+    SLOW_OK("{" VP ",\"big\":1234567890123456789}");         /* 19 digits */
+    SLOW_OK("{" VP ",\"e\":1e5,\"E\":-2.5E-3}");             /* exponents */
+    SLOW_OK("{\"vp_token\":{\"\\u0070id\":[\"oWF4AQ\"]}}"); /* the id escaped */
+    SLOW_OK("{\"vp_token\":{\"pid\":[\"oWF4\\u0041Q\"]}}"); /* the presentation */
+    /* refusals: always jansson's, word for word */
+    REFUSED("");
+    REFUSED("{}");
+    REFUSED("[]");
+    REFUSED("{" VP ",\"state\":\"s\"");                      /* truncated */
+    REFUSED("{" VP ",\"state\":\"s");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4");
+    REFUSED("{" VP "}x");                                    /* trailing garbage */
+    REFUSED("{" VP "}{}");
+    REFUSED("{" VP ",}");
+    REFUSED("{" VP ",\"x\":[1,]}");
+    REFUSED("{" VP ",\"x\":01}");
+    REFUSED("{" VP ",\"x\":1.}");
+    REFUSED("{" VP ",\"x\":-}");
+    REFUSED("{" VP ",\"x\":1.5.2}");
+    REFUSED("{" VP ",\"x\":truex}");
+    REFUSED("{" VP ",\"x\":nul}");
+    REFUSED("{" VP ",\"x\":[}");
+    REFUSED("{" VP ",\"x\":{\"a\"}}");
+    REFUSED("{" VP ",\"x\":{\"a\":1 \"b\":2}}");
+    REFUSED("{" VP ",\"x\":1e999}");                         /* real overflow */
+    REFUSED("{" VP ",\"x\":99999999999999999999}");          /* too big integer */
+    REFUSED("{" VP ",\"state\":\"a\\u0000b\"}");              /* NUL escaped */
+    REFUSED("{" VP ",\"state\":\"\"}");                      /* empty state */
+    REFUSED("{" VP ",\"state\":1}");
+    REFUSED("{" VP ",\"state\":null}");
+    REFUSED("{" VP ",\"state\":\"s\",\"state\":\"s\"}");    /* duplicates */
+    REFUSED("{" VP "," VP "}");
+    REFUSED("{" VP ",\"x\":1,\"x\":1}");
+    REFUSED("{" VP ",\"x\":{\"a\":1,\"b\":[{\"c\":2,\"c\":3}]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"],\"pid\":[\"oWF4AQ\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"],\"x\":1}}");      /* wrong shapes */
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\",\"oWF4AQ\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[]}}");
+    REFUSED("{\"vp_token\":{\"pid\":\"oWF4AQ\"}}");
+    REFUSED("{\"vp_token\":{\"other\":[\"oWF4AQ\"]}}");
+    REFUSED("{\"vp_token\":[\"oWF4AQ\"]}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"\"]}}");               /* empty, not base64url */
+    REFUSED("{\"vp_token\":{\"pid\":[\"oW+4AQ\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4A\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ==\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4\\\"AQ\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\\\"]}\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4\xc3\xa9\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4 AQ\"]}}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]}\0}");       /* NUL bytes */
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]},\"state\":\"s\0\"}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]},\"state\":\"s\x01\"}");
+    REFUSED("{\"vp_token\":{\"pid\":[\"oWF4AQ\"]},\"state\":\"s\xff\"}"); /* bad UTF-8 */
+    REFUSED("\xef\xbb\xbf{" VP "}");                         /* a BOM */
+    REFUSED("{" VP ",\"d\":[[[[[[[[[1]]]]]]]]}");           /* unbalanced */
+    /* bounds: a state of TES_OID4VP_STATE_MAX bytes is fast, one more refused */
+    char big[TES_OID4VP_STATE_MAX + 64];
+    int n = snprintf(big, sizeof big, "{" VP ",\"state\":\"%0*d\"}", TES_OID4VP_STATE_MAX, 0);
+    paths(big, (size_t)n, true, TES_OK, __LINE__);
+    n = snprintf(big, sizeof big, "{" VP ",\"state\":\"%0*d\"}", TES_OID4VP_STATE_MAX + 1, 0);
+    paths(big, (size_t)n, false, TES_ERR_RP_RESPONSE, __LINE__);
+    /* 32 member names (PL_NAMES_MAX) open at once: fast; 33: jansson's */
+    char names[512] = "{" VP;
+    for (int i = 0; i < 32; i++) {
+        size_t at = strlen(names);
+        snprintf(names + at, sizeof names - at, ",\"m%d\":0", i);
+        if (i == 30) {
+            memcpy(big, names, strlen(names));
+            big[strlen(names)] = '}';
+            paths(big, strlen(names) + 1, true, TES_OK, __LINE__);
+        }
+    }
+    strcat(names, "}");
+    paths(names, strlen(names), false, TES_OK, __LINE__);
 }
 
 TEST(qr_svg)
