@@ -8,6 +8,7 @@
  * learnt the transaction id alone (it is in the QR code) gets its status, not
  * its claims.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,39 +49,16 @@ json_t *rp_tx_created(const tes_rp *s, const rp_tx *t)
 
 static enum MHD_Result create(tes_rp *s, struct MHD_Connection *c, const tes_buf *body)
 {
-    json_error_t je;
-    json_t *req = json_loadb(body->ptr ? (const char *)body->ptr : "", body->len,
-                             JSON_REJECT_DUPLICATES, &je);
-    json_t *dq = json_object_get(req, "dcql_query");
-    const char *flow = json_string_value(json_object_get(req, "flow"));
-    if (!json_is_object(req) || !json_is_object(dq)) {
-        json_decref(req);
-        return rp_send_error(c, 400, "invalid_request",
-                             "the body must be a JSON object with a \"dcql_query\" object");
-    }
-    if (flow == NULL)
-        flow = "cross_device";
-    if (strcmp(flow, "cross_device") != 0 && strcmp(flow, "same_device") != 0) {
-        json_decref(req);
-        return rp_send_error(c, 400, "invalid_request",
-                             "\"flow\" is \"cross_device\" or \"same_device\"");
-    }
-    char *text = json_dumps(dq, JSON_COMPACT | JSON_PRESERVE_ORDER), *compact = NULL;
-    char cred_id[TES_DCQL_MAX_ID + 1];
-    char flow_copy[16];
-    snprintf(flow_copy, sizeof flow_copy, "%s", flow);
-    json_decref(req);
-    tes_err e = text ? rp_dcql_check(text, strlen(text), cred_id, sizeof cred_id, &compact)
-                     : tes_err_set(TES_ERR_NOMEM, "out of memory");
-    free(text);
+    rp_create_req r;
+    tes_err e = rp_create_parse((const char *)body->ptr, body->len, &r);
     if (e != TES_OK) {
         char d[400];
-        snprintf(d, sizeof d, "dcql_query: %s", tes_err_message_for(e));
+        snprintf(d, sizeof d, "%s", tes_err_message_for(e));
         return rp_send_error(c, tes_err_is_env(e) ? 500 : 400, "invalid_request", d);
     }
     rp_tx t;
-    e = rp_tx_create(s, compact, cred_id, flow_copy, "", &t);
-    free(compact);
+    e = rp_tx_create(s, r.dcql, r.cred_id, r.flow, "", &t);
+    rp_create_req_free(&r);
     if (e != TES_OK)
         return rp_send_error(c, 500, "server_error", tes_err_message_for(e));
     json_t *v = rp_tx_created(s, &t);
@@ -97,15 +75,13 @@ static enum MHD_Result get(tes_rp *s, struct MHD_Connection *c, const char *id)
     if (e != TES_OK)
         return rp_send_error(c, 500, "server_error", tes_err_message_for(e));
     const char *code = rp_query(c, "response_code");
-    bool needs_code = t.response_code[0] != '\0';
-    if (needs_code && code != NULL &&
-        !tes_ct_eq(TES_BYTES(code, strlen(code)),
-                   TES_BYTES(t.response_code, strlen(t.response_code)))) {
+    rp_code_verdict k = rp_response_code_check(t.response_code, code, code ? strlen(code) : 0);
+    if (k == RP_CODE_WRONG) {
         rp_tx_free(&t);
         return rp_send_error(c, 400, "invalid_request", "the response_code is not this "
                                                         "transaction's");
     }
-    if (needs_code && code == NULL) {
+    if (k == RP_CODE_STATUS_ONLY) {
         free(t.result); /* status only: the claims need the response_code */
         t.result = NULL;
     }
@@ -119,22 +95,21 @@ enum MHD_Result rp_api(tes_rp *s, struct MHD_Connection *c, const char *url, con
 {
     if (!authorised(s, c))
         return unauthorised(c);
-    if (strcmp(url, "/api/v1/transactions") == 0) {
+    rp_route r;
+    rp_route_parse(url, strlen(url), &r);
+    if (r.kind == RP_ROUTE_API_CREATE) {
         if (strcmp(method, "POST") != 0)
             return httpd_send_error(c, 405, "invalid_request", "use POST",
                                     (httpd_reply_opts){.allow = "POST"});
         return create(s, c, body);
     }
-    const char *prefix = "/api/v1/transactions/";
-    if (strncmp(url, prefix, strlen(prefix)) == 0) {
-        const char *id = url + strlen(prefix);
+    if (r.kind == RP_ROUTE_API_TX) {
         if (strcmp(method, "GET") != 0)
             return httpd_send_error(c, 405, "invalid_request", "use GET",
                                     (httpd_reply_opts){.allow = "GET"});
-        size_t n = strlen(id);
-        if (n == 0 || n > RP_TOKEN_MAX || !tes_jose_b64url_chars(id, n))
+        if (!r.id_ok)
             return rp_send_error(c, 404, "invalid_request", "unknown transaction");
-        return get(s, c, id);
+        return get(s, c, r.id); /* the id ends the url: NUL-terminated */
     }
     return rp_send_error(c, 404, "not_found", "no such endpoint");
 }

@@ -7,6 +7,7 @@
  *   jar.c       the signed request object
  *   form.c      the response endpoint's parsing (pure: fuzzed)
  *   payload.c   its fast path for the decrypted payload (jansson's the other)
+ *   http_parse.c the routes' and the backend API's request parsing (pure: fuzzed)
  *   response.c  processing a response into a transaction's result
  *   service.c   start / stop, routes, the wallet endpoints
  *   api.c       the backend API
@@ -202,6 +203,69 @@ json_t *rp_tx_wire(const rp_tx *t, int64_t now);
 /* Waits until the transaction is answered or expired or wait seconds passed
  * (polling the database: several instances may share it). */
 tes_err rp_tx_wait(tes_rp *s, const char *id, int64_t wait, rp_tx *out);
+
+/* ---- http_parse.c: request parsing of the routes and the backend API
+ * (pure, bounded, no connection: tests/fuzz/fuzz_rp_http.c) ---- */
+#define RP_QUERY_MAX 256 /* bytes of a query argument we look at */
+#define RP_FLOW_MAX 15   /* bytes of "cross_device" / "same_device" */
+
+/* What a request path names. The id (into the url, not NUL-terminated)
+ * follows the route's prefix; id_ok: it is 1..RP_TOKEN_MAX base64url
+ * characters (anything else is an unknown transaction). */
+typedef enum rp_route_kind {
+    RP_ROUTE_SITE,        /* none of the below: the demo site's */
+    RP_ROUTE_REQUEST,     /* /oid4vp/request/<id> */
+    RP_ROUTE_RESPONSE,    /* /oid4vp/response/<id> */
+    RP_ROUTE_API_CREATE,  /* /api/v1/transactions exactly */
+    RP_ROUTE_API_TX,      /* /api/v1/transactions/<id> */
+    RP_ROUTE_API_UNKNOWN, /* any other /api/... */
+} rp_route_kind;
+typedef struct rp_route {
+    rp_route_kind kind;
+    const char *id; /* REQUEST, RESPONSE, API_TX: url + prefix length; else NULL */
+    size_t id_len;
+    bool id_ok;
+} rp_route;
+/* Splits url[0..len) into its route (never fails). */
+void rp_route_parse(const char *url, size_t len, rp_route *out);
+/* 1..RP_TOKEN_MAX base64url characters. */
+bool rp_tx_id_ok(const char *id, size_t len);
+
+/* A query argument's value v[0..len) (NULL: absent) is looked at only when it
+ * is at most RP_QUERY_MAX bytes without a NUL; otherwise it counts as absent. */
+bool rp_query_usable(const char *v, size_t len);
+/* The seconds of wait=v[0..len): 0 when absent, unusable, not a decimal
+ * number (as strtol reads it: leading white space, a sign) or negative;
+ * at most TES_RP_WAIT_MAX. */
+int64_t rp_wait_parse(const char *v, size_t len);
+
+/* What GET /api/v1/transactions/<id> hands out, given the transaction's
+ * response_code (expected, NUL-terminated; "" when it needs none) and the
+ * query's (given[0..len), NULL when absent or unusable); compared in
+ * constant time. */
+typedef enum rp_code_verdict {
+    RP_CODE_CLAIMS,      /* the status and the claims */
+    RP_CODE_STATUS_ONLY, /* the code is needed and absent: the status only */
+    RP_CODE_WRONG,       /* the code given is not the transaction's: 400 */
+} rp_code_verdict;
+rp_code_verdict rp_response_code_check(const char *expected, const char *given, size_t len);
+
+/* The body of POST /api/v1/transactions, parsed and checked. */
+typedef struct rp_create_req {
+    char flow[RP_FLOW_MAX + 1];          /* "cross_device" (the default) or "same_device" */
+    char cred_id[TES_DCQL_MAX_ID + 1];   /* the one Credential Query's id */
+    char *dcql;                          /* owned: compact JSON of the checked dcql_query */
+} rp_create_req;
+/* Parses {"dcql_query": {...}, "flow": "cross_device" | "same_device"}
+ * (duplicate members rejected; a "flow" that is not a string is the
+ * default) from body[0..len) (NULL with len 0: empty). The error's message is
+ * the wire error_description. Errors: TES_ERR_RP_REQUEST (not a JSON object
+ * with a "dcql_query" object, or another flow), then rp_dcql_check's on the
+ * query with the message prefixed "dcql_query: " (TES_ERR_DCQL,
+ * TES_ERR_DCQL_UNSUPPORTED, TES_ERR_RP_REQUEST, TES_ERR_NOMEM); TES_ERR_ARG
+ * for a NULL body with a length. On failure *out holds nothing (dcql NULL). */
+TES_MUST_CHECK tes_err rp_create_parse(const char *body, size_t len, rp_create_req *out);
+void rp_create_req_free(rp_create_req *r);
 
 /* http helpers */
 enum MHD_Result rp_send_error(struct MHD_Connection *c, unsigned status, const char *name,

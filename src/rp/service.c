@@ -193,19 +193,13 @@ enum MHD_Result rp_send_error(struct MHD_Connection *c, unsigned status, const c
 const char *rp_query(struct MHD_Connection *c, const char *name)
 {
     const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
-    return v && strlen(v) <= 256 ? v : NULL;
+    return v && rp_query_usable(v, strnlen(v, RP_QUERY_MAX + 1)) ? v : NULL;
 }
 
 int64_t rp_query_wait(struct MHD_Connection *c)
 {
     const char *w = rp_query(c, "wait");
-    if (w == NULL)
-        return 0;
-    char *end;
-    long v = strtol(w, &end, 10);
-    if (*w == '\0' || *end != '\0' || v < 0)
-        return 0;
-    return v > TES_RP_WAIT_MAX ? TES_RP_WAIT_MAX : v;
+    return w ? rp_wait_parse(w, strlen(w)) : 0;
 }
 
 /* The wire error of a failure the wallet or a client caused. */
@@ -221,12 +215,6 @@ static enum MHD_Result send_tes_error(struct MHD_Connection *c, tes_err e, const
 }
 
 /* ---- wallet endpoints ---- */
-
-static bool tx_id_ok(const char *id)
-{
-    size_t n = strlen(id);
-    return n > 0 && n <= RP_TOKEN_MAX && tes_jose_b64url_chars(id, n);
-}
 
 static enum MHD_Result get_request(tes_rp *s, struct MHD_Connection *c, const char *id)
 {
@@ -272,34 +260,33 @@ static enum MHD_Result post_response(tes_rp *s, struct MHD_Connection *c, const 
 
 /* ---- dispatch ---- */
 
-static const char *after(const char *url, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return strncmp(url, prefix, n) == 0 ? url + n : NULL;
-}
-
 static enum MHD_Result dispatch(tes_rp *s, struct MHD_Connection *c, const char *url,
                                 const char *method, const tes_buf *body)
 {
-    const char *id;
-    if ((id = after(url, "/oid4vp/request/")) != NULL) {
+    rp_route r;
+    rp_route_parse(url, strlen(url), &r);
+    switch (r.kind) {
+    case RP_ROUTE_REQUEST: /* the id ends the url: NUL-terminated */
         if (strcmp(method, "GET") != 0)
             return httpd_send_error(c, 405, "invalid_request", "use GET",
                                     (httpd_reply_opts){.allow = "GET"});
-        if (!tx_id_ok(id))
+        if (!r.id_ok)
             return rp_send_error(c, 404, "invalid_request", "unknown transaction");
-        return get_request(s, c, id);
-    }
-    if ((id = after(url, "/oid4vp/response/")) != NULL) {
+        return get_request(s, c, r.id);
+    case RP_ROUTE_RESPONSE:
         if (strcmp(method, "POST") != 0)
             return httpd_send_error(c, 405, "invalid_request", "use POST",
                                     (httpd_reply_opts){.allow = "POST"});
-        if (!tx_id_ok(id))
+        if (!r.id_ok)
             return rp_send_error(c, 404, "invalid_request", "unknown transaction");
-        return post_response(s, c, id, body);
-    }
-    if (after(url, "/api/") != NULL)
+        return post_response(s, c, r.id, body);
+    case RP_ROUTE_API_CREATE:
+    case RP_ROUTE_API_TX:
+    case RP_ROUTE_API_UNKNOWN:
         return rp_api(s, c, url, method, body);
+    case RP_ROUTE_SITE:
+        break;
+    }
     return rp_site_http(s, c, url, method, body);
 }
 
