@@ -111,15 +111,15 @@ tes_err rp_create_parse(const char *body, size_t len, rp_create_req *out)
     json_error_t je;
     json_t *req = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &je);
     json_t *dq = json_object_get(req, "dcql_query");
-    const char *flow = json_string_value(json_object_get(req, "flow"));
+    const json_t *fv = json_object_get(req, "flow");
+    /* absent: cross-device; present, it must be one of the two names */
+    const char *flow = fv == NULL ? "cross_device" : json_string_value(fv);
     if (!json_is_object(req) || !json_is_object(dq)) {
         json_decref(req);
         return tes_err_set(TES_ERR_RP_REQUEST,
                            "the body must be a JSON object with a \"dcql_query\" object");
     }
-    if (flow == NULL)
-        flow = "cross_device";
-    if (strcmp(flow, "cross_device") != 0 && strcmp(flow, "same_device") != 0) {
+    if (flow == NULL || (strcmp(flow, "cross_device") != 0 && strcmp(flow, "same_device") != 0)) {
         json_decref(req);
         return tes_err_set(TES_ERR_RP_REQUEST, "\"flow\" is \"cross_device\" or \"same_device\"");
     }

@@ -133,10 +133,6 @@ TEST(create_ok)
     REQUIRE(create("{\"flow\": \"same_device\", \"dcql_query\": " Q "}", &r) == TES_OK);
     CHECK_EQ_STR(r.flow, "same_device");
     rp_create_req_free(&r);
-    /* a flow that is not a string is the default (as before the split) */
-    REQUIRE(create("{\"flow\": 1, \"dcql_query\": " Q "}", &r) == TES_OK);
-    CHECK_EQ_STR(r.flow, "cross_device");
-    rp_create_req_free(&r);
 }
 
 static void create_fails(const char *body, size_t len, tes_err code, const char *msg)
@@ -167,6 +163,11 @@ TEST(create_each_check_breaks)
     create_fails(trunc, strlen(trunc), TES_ERR_RP_REQUEST, BODY_MSG);
     const char *flow = "{\"flow\": \"other\", \"dcql_query\": " Q "}";
     create_fails(flow, strlen(flow), TES_ERR_RP_REQUEST, FLOW_MSG);
+    /* a flow that is not a string is refused, not taken for the default */
+    const char *flow_int = "{\"flow\": 1, \"dcql_query\": " Q "}";
+    create_fails(flow_int, strlen(flow_int), TES_ERR_RP_REQUEST, FLOW_MSG);
+    const char *flow_null = "{\"flow\": null, \"dcql_query\": " Q "}";
+    create_fails(flow_null, strlen(flow_null), TES_ERR_RP_REQUEST, FLOW_MSG);
     const char *empty = "{\"dcql_query\": {}}";
     create_fails(empty, strlen(empty), TES_ERR_DCQL, "dcql_query: ");
     const char *sdjwt = "{\"dcql_query\": {\"credentials\": [{\"id\": \"x\", \"format\": "
