@@ -30,6 +30,8 @@ set(TES_LAYER_proximity "core;cbor;crypto;cose;trust;mdoc;se;store;session;trans
 # includes wallet); nothing of the issuer (the two actors share only what lies below both)
 set(TES_LAYER_wallet    "core;cbor;crypto;jose;cose;trust;mdoc;se;store;session;transport;status;proximity;oid4vp")
 set(TES_LAYER_issuer    "core;cbor;crypto;jose;cose;trust;se;mdoc;status;registry;httpd")
+# the relying party's verifier service (OpenID4VP, issue 13): its own small database layer on store
+set(TES_LAYER_rp        "core;cbor;crypto;jose;cose;trust;mdoc;session;status;oid4vp;store;httpd")
 
 if(NOT SRC)
   message(FATAL_ERROR "layers.cmake: -DSRC=<repository root> is required")

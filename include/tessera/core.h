@@ -98,6 +98,10 @@ typedef enum tes_err {
     /* dcql: */
     TES_ERR_DCQL = 219,             /* a DCQL query is malformed or beyond its limits */
     TES_ERR_DCQL_UNSUPPORTED = 220, /* a DCQL query asks for a format Tessera does not present */
+    /* ---- rpsvc (issue 13) ---- */
+    TES_ERR_RP_RESPONSE = 221,      /* a response to the verifier (form, payload, vp_token) is malformed */
+    TES_ERR_RP_REQUEST = 222,       /* a call of the verifier's backend API is malformed */
+    /* ---- end rpsvc ---- */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -177,6 +181,18 @@ typedef enum tes_err {
     TES_ERR_RESPONSE_URI = 372,      /* response_uri not https (or loopback http if allowed) */
     TES_ERR_REQUEST_EXPIRED = 373,   /* request object expired or issued in the future */
     TES_ERR_RP_PROFILE = 374,        /* RP access certificate lacks its dNSName SAN */
+    /* ---- rpsvc (issue 13) ---- */
+    TES_ERR_RP_TX_UNKNOWN = 376,     /* no such verifier transaction */
+    TES_ERR_RP_TX_EXPIRED = 377,     /* the verifier transaction has expired */
+    TES_ERR_RP_TX_USED = 378,        /* the verifier transaction was answered already (replay) */
+    TES_ERR_RP_STATE = 379,          /* the response's state is not the transaction's */
+    TES_ERR_RP_DECRYPT = 380,        /* the response does not decrypt with the transaction's key */
+    TES_ERR_RP_DECLINED = 381,       /* the wallet declined (an error response) */
+    TES_ERR_RP_CLAIMS = 382,         /* the presentation lacks a requested document or claim */
+    TES_ERR_RP_STATUS = 383,         /* the credential is revoked or suspended */
+    TES_ERR_RP_STATUS_UNKNOWN = 384, /* the credential's status could not be determined */
+    TES_ERR_RP_AUTH = 385,           /* the backend's API key or the site cookie is wrong */
+    /* ---- end rpsvc ---- */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */
@@ -193,6 +209,9 @@ typedef enum tes_err {
     TES_ERR_PCSC = 611,        /* PC/SC failed (no pcscd, no reader, card removed) */
     /* secret directories (tes_dir_secret) */
     TES_ERR_DIR_UNSAFE = 612,  /* a directory for secrets is another user's or writable by others */
+    /* ---- rpsvc (issue 13) ---- */
+    TES_ERR_RP_CONFIG = 613,   /* a verifier site directory is incomplete or inconsistent */
+    /* ---- end rpsvc ---- */
 } tes_err;
 
 static inline bool tes_err_is_caller(tes_err e) { return e > 0 && e < 100; }
@@ -327,6 +346,24 @@ void tes_time_format(int64_t t, char out[21]);
 TES_MUST_CHECK tes_err tes_time_parse(const char *s, size_t len, bool strict, int64_t *out);
 /* Validates "YYYY-MM-DD". */
 bool tes_date_valid(const char *s, size_t len);
+
+/* QR codes (ISO/IEC 18004, error correction level M, 8-bit mode): the one
+ * encoder the CLI (terminal, PNG) and the services (SVG) draw from. */
+#define TES_QR_MAX_TEXT 2331 /* characters encoded */
+#define TES_QR_QUIET 4       /* quiet zone, modules */
+typedef struct tes_qr {
+    int width;        /* modules on a side, without the quiet zone */
+    uint8_t *modules; /* width * width, row-major, 1 = dark (owned; tes_qr_free) */
+} tes_qr;
+/* Encodes text (1..TES_QR_MAX_TEXT characters). Errors: TES_ERR_ARG, TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_qr_encode(const char *text, tes_qr *out);
+void tes_qr_free(tes_qr *q);
+/* Whether module (x, y) of the code drawn with its quiet zone (coordinates
+ * 0 .. width + 2 * TES_QR_QUIET - 1) is dark; false outside. */
+bool tes_qr_dark(const tes_qr *q, int x, int y);
+/* Appends an SVG image of the code (with its quiet zone, one unit a module,
+ * black on white, scalable) to out. Errors: those of tes_qr_encode. */
+TES_MUST_CHECK tes_err tes_qr_svg(const char *text, tes_buf *out);
 
 /* Reads a whole file (bounded by max bytes). */
 TES_MUST_CHECK tes_err tes_file_read(const char *path, size_t max, tes_buf *out);

@@ -74,6 +74,21 @@ static const err_entry table[] = {
     /* dcql: */
     {TES_ERR_DCQL, "dcql", "a DCQL query is malformed or beyond its limits"},
     {TES_ERR_DCQL_UNSUPPORTED, "dcql_unsupported", "a DCQL query asks for an unsupported format"},
+    /* ---- rpsvc (issue 13) ---- */
+    {TES_ERR_RP_RESPONSE, "rp_response", "the response to the verifier is malformed"},
+    {TES_ERR_RP_REQUEST, "rp_request", "the call of the verifier's API is malformed"},
+    {TES_ERR_RP_TX_UNKNOWN, "rp_transaction_unknown", "no such verifier transaction"},
+    {TES_ERR_RP_TX_EXPIRED, "rp_transaction_expired", "the verifier transaction has expired"},
+    {TES_ERR_RP_TX_USED, "rp_transaction_used", "the verifier transaction was answered already"},
+    {TES_ERR_RP_STATE, "rp_state", "the response's state is not the transaction's"},
+    {TES_ERR_RP_DECRYPT, "rp_decrypt", "the response does not decrypt with the transaction's key"},
+    {TES_ERR_RP_DECLINED, "rp_declined", "the wallet declined"},
+    {TES_ERR_RP_CLAIMS, "rp_claims", "the presentation lacks a requested document or claim"},
+    {TES_ERR_RP_STATUS, "rp_status", "the credential is revoked or suspended"},
+    {TES_ERR_RP_STATUS_UNKNOWN, "rp_status_unknown", "the credential's status could not be determined"},
+    {TES_ERR_RP_AUTH, "rp_auth", "the API key or the site cookie is wrong"},
+    {TES_ERR_RP_CONFIG, "rp_config", "the verifier's site directory is incomplete or inconsistent"},
+    /* ---- end rpsvc ---- */
     {TES_ERR_ISSUER_SIG, "issuer_signature", "issuer signature is wrong"},
     {TES_ERR_CHAIN_UNTRUSTED, "chain_untrusted", "issuer does not chain to a trusted root"},
     {TES_ERR_CHAIN_SIG, "chain_signature", "a certificate signature in the chain is wrong"},

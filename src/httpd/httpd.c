@@ -16,6 +16,8 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,6 +191,18 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     if (o.www_authenticate)
         MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, o.www_authenticate);
+    for (size_t i = 0; i < 2; i++)
+        if (o.set_cookie[i])
+            MHD_add_response_header(r, MHD_HTTP_HEADER_SET_COOKIE, o.set_cookie[i]);
+    if (o.location)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, o.location);
+    if (o.security_headers) {
+        MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+        MHD_add_response_header(r, "X-Frame-Options", "DENY");
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        MHD_add_response_header(r, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'");
+    }
     if (o.allow)
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, o.allow);
     if (after == CONN_CLOSE)
@@ -595,5 +609,75 @@ tes_err httpd_start(const httpd_config *c, httpd **out)
         return tes_err_set(TES_ERR_IO, "libmicrohttpd could not start");
     }
     *out = h;
+    return TES_OK;
+}
+
+/* Splits "HOST:PORT" / "[V6]:PORT" and binds a listening socket. */
+tes_err httpd_listen(const char *listen_spec, int *fd_out, int *port_out, bool *v6,
+                         char *host_out, size_t host_cap)
+{
+    char host[256];
+    const char *colon, *port_s;
+    if (listen_spec[0] == '[') {
+        const char *rb = strchr(listen_spec, ']');
+        if (rb == NULL || rb[1] != ':' || (size_t)(rb - listen_spec - 1) >= sizeof host)
+            return tes_err_set(TES_ERR_ARG, "listen: expected [ADDRESS]:PORT, got '%.100s'",
+                               listen_spec);
+        memcpy(host, listen_spec + 1, (size_t)(rb - listen_spec - 1));
+        host[rb - listen_spec - 1] = '\0';
+        port_s = rb + 2;
+    } else {
+        colon = strrchr(listen_spec, ':');
+        if (colon == NULL || (size_t)(colon - listen_spec) >= sizeof host)
+            return tes_err_set(TES_ERR_ARG, "listen: expected ADDRESS:PORT, got '%.100s'",
+                               listen_spec);
+        memcpy(host, listen_spec, (size_t)(colon - listen_spec));
+        host[colon - listen_spec] = '\0';
+        port_s = colon + 1;
+    }
+    char *end;
+    long port = strtol(port_s, &end, 10);
+    if (*port_s == '\0' || *end != '\0' || port < 0 || port > 65535)
+        return tes_err_set(TES_ERR_ARG, "listen: bad port in '%.100s'", listen_spec);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST};
+    struct addrinfo *ai = NULL;
+    if (getaddrinfo(host[0] ? host : NULL, port_s, &hints, &ai) != 0 || ai == NULL)
+        return tes_err_set(TES_ERR_ARG, "listen: '%.100s' is not a numeric address", host);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    tes_err err = TES_OK;
+    if (fd < 0) {
+        err = tes_err_set(TES_ERR_IO, "socket: %s", strerror(errno));
+    } else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+               bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+        err = tes_err_set(TES_ERR_IO, "cannot listen on %.100s: %s", listen_spec, strerror(errno));
+    } else {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+            err = tes_err_set(TES_ERR_IO, "fcntl: %s", strerror(errno));
+    }
+    if (err == TES_OK) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+            err = tes_err_set(TES_ERR_IO, "getsockname: %s", strerror(errno));
+        } else if (ss.ss_family == AF_INET6) {
+            *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+            *v6 = true;
+        } else {
+            *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+            *v6 = false;
+        }
+    }
+    freeaddrinfo(ai);
+    if (err != TES_OK) {
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    snprintf(host_out, host_cap, "%s", host[0] ? host : (*v6 ? "::1" : "127.0.0.1"));
+    *fd_out = fd;
     return TES_OK;
 }

@@ -88,6 +88,12 @@ void httpd_limits_resolve(const httpd_limits *in, httpd_limits *out);
 /* Starts the daemon and its deadline watchdog. On failure listen_fd is not
  * closed. Errors: TES_ERR_ARG (no handler, bad fd), TES_ERR_NOMEM, TES_ERR_IO. */
 tes_err httpd_start(const httpd_config *c, httpd **out);
+/* Splits listen_spec "HOST:PORT" / "[V6]:PORT" (numeric address; port 0: any)
+ * and binds a non-blocking listening socket: *fd_out, the port bound, whether
+ * it is IPv6, and the host as text (default loopback when empty). Errors:
+ * TES_ERR_ARG (not HOST:PORT), TES_ERR_IO. */
+tes_err httpd_listen(const char *listen_spec, int *fd_out, int *port_out, bool *v6,
+                     char *host_out, size_t host_cap);
 /* Stops the daemon (joins its threads, closes the listening socket). NULL: nothing. */
 void httpd_stop(httpd *h);
 
@@ -109,6 +115,9 @@ typedef struct httpd_reply_opts {
     bool no_store;                /* Cache-Control: no-store */
     const char *www_authenticate; /* WWW-Authenticate, when not NULL */
     const char *allow;            /* Allow, when not NULL */
+    const char *set_cookie[2];    /* Set-Cookie headers, when not NULL */
+    const char *location;         /* Location, when not NULL */
+    bool security_headers;        /* nosniff, no framing, no referrer, a same-origin CSP (pages) */
 } httpd_reply_opts;
 
 /* Sends data as the answer (copied), with the headers opts names. */

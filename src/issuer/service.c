@@ -282,76 +282,6 @@ static tes_err load_authority(tes_issuer *s, const char *dir, const char *hsm_pi
     return err;
 }
 
-/* Splits "HOST:PORT" / "[V6]:PORT" and binds a listening socket. */
-static tes_err listen_on(const char *listen_spec, int *fd_out, int *port_out, bool *v6,
-                         char *host_out, size_t host_cap)
-{
-    char host[256];
-    const char *colon, *port_s;
-    if (listen_spec[0] == '[') {
-        const char *rb = strchr(listen_spec, ']');
-        if (rb == NULL || rb[1] != ':' || (size_t)(rb - listen_spec - 1) >= sizeof host)
-            return tes_err_set(TES_ERR_ARG, "listen: expected [ADDRESS]:PORT, got '%.100s'",
-                               listen_spec);
-        memcpy(host, listen_spec + 1, (size_t)(rb - listen_spec - 1));
-        host[rb - listen_spec - 1] = '\0';
-        port_s = rb + 2;
-    } else {
-        colon = strrchr(listen_spec, ':');
-        if (colon == NULL || (size_t)(colon - listen_spec) >= sizeof host)
-            return tes_err_set(TES_ERR_ARG, "listen: expected ADDRESS:PORT, got '%.100s'",
-                               listen_spec);
-        memcpy(host, listen_spec, (size_t)(colon - listen_spec));
-        host[colon - listen_spec] = '\0';
-        port_s = colon + 1;
-    }
-    char *end;
-    long port = strtol(port_s, &end, 10);
-    if (*port_s == '\0' || *end != '\0' || port < 0 || port > 65535)
-        return tes_err_set(TES_ERR_ARG, "listen: bad port in '%.100s'", listen_spec);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                             .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV | AI_NUMERICHOST};
-    struct addrinfo *ai = NULL;
-    if (getaddrinfo(host[0] ? host : NULL, port_s, &hints, &ai) != 0 || ai == NULL)
-        return tes_err_set(TES_ERR_ARG, "listen: '%.100s' is not a numeric address", host);
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int one = 1;
-    tes_err err = TES_OK;
-    if (fd < 0) {
-        err = tes_err_set(TES_ERR_IO, "socket: %s", strerror(errno));
-    } else if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-               bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
-        err = tes_err_set(TES_ERR_IO, "cannot listen on %.100s: %s", listen_spec, strerror(errno));
-    } else {
-        int fl = fcntl(fd, F_GETFL);
-        if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
-            err = tes_err_set(TES_ERR_IO, "fcntl: %s", strerror(errno));
-    }
-    if (err == TES_OK) {
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof ss;
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-            err = tes_err_set(TES_ERR_IO, "getsockname: %s", strerror(errno));
-        } else if (ss.ss_family == AF_INET6) {
-            *port_out = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-            *v6 = true;
-        } else {
-            *port_out = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            *v6 = false;
-        }
-    }
-    freeaddrinfo(ai);
-    if (err != TES_OK) {
-        if (fd >= 0)
-            close(fd);
-        return err;
-    }
-    snprintf(host_out, host_cap, "%s", host[0] ? host : (*v6 ? "::1" : "127.0.0.1"));
-    *fd_out = fd;
-    return TES_OK;
-}
-
 static tes_err build_metadata(tes_issuer *s)
 {
     const char *pub = s->public_url;
@@ -557,7 +487,7 @@ tes_err tes_issuer_start(const tes_issuer_config *c, tes_issuer **out, int *port
         goto fail;
     tes_registry_close(probe);
 
-    if ((err = listen_on(c->listen ? c->listen : "127.0.0.1:8080", &fd, &bound, &v6, host,
+    if ((err = httpd_listen(c->listen ? c->listen : "127.0.0.1:8080", &fd, &bound, &v6, host,
                          sizeof host)) != TES_OK)
         goto fail;
     if (c->public_url != NULL) {

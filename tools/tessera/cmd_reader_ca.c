@@ -105,7 +105,7 @@ static int cmd_init(int argc, char **argv)
 /* ---- reader-ca issue ---- */
 
 typedef struct issue_args {
-    const char *dir, *name, *scope, *purpose, *out, *country, *valid_from, *valid_until;
+    const char *dir, *name, *scope, *purpose, *out, *country, *valid_from, *valid_until, *dns;
     size_t days;
     bool force;
 } issue_args;
@@ -167,6 +167,7 @@ static int ca_issue(const issue_args *a)
         .not_before = nb,
         .not_after = na,
         .valid_days = a->days,
+        .dns_name = a->dns,
         .force = a->force,
     };
     tes_err e = tes_reader_cert_issue(&p, &cert);
@@ -186,6 +187,9 @@ static int ca_issue(const issue_args *a)
            TES_OID_EKU_MDL_READER, t1, t2);
     printf("                  issued by %s\n", ci->issuer);
     printf("  %-15s its private key (mode 0600)\n", READER_KEY);
+    if (a->dns)
+        printf("  site name       %s (subjectAltName dNSName: client_id x509_san_dns:%s)\n",
+               a->dns, a->dns);
     printf("  scope%s%s%s: ", a->purpose ? " (" : "", a->purpose ? a->purpose : "",
            a->purpose ? ")" : "");
     for (size_t i = 0; i < n; i++)
@@ -238,6 +242,9 @@ static int cmd_issue_reader(int argc, char **argv)
         case 'o':
             a.out = optarg;
             break;
+        case 'D':
+            a.dns = optarg;
+            break;
         case 'f':
             a.force = true;
             break;
@@ -250,6 +257,9 @@ static int cmd_issue_reader(int argc, char **argv)
     }
     if (optind < argc)
         return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    if (a.dns != NULL && !tes_rp_dns_name_ok(a.dns))
+        return cli_usage_error(cmd, "--dns '%s' is not a DNS name (letters, digits, '-', '.')",
+                               a.dns);
     if (a.dir == NULL || *a.dir == '\0')
         return cli_usage_error(cmd, "missing --dir (the reader authority)");
     if (a.name == NULL || *a.name == '\0')

@@ -1072,7 +1072,54 @@ static const cli_opt OPTS_READER_CA_ISSUE[] = {
      "the end of the explicit validity (with --valid-from)", NULL, NULL},
     {"out", 'o', CLI_ARG_REQUIRED, 'o', "DIR", "where the reader's certificate and key go", NULL,
      NULL},
+    {"dns", 0, CLI_ARG_REQUIRED, 'D', "NAME",
+     "a website's access certificate (OpenID4VP): its DNS name as\n"
+     "subjectAltName dNSName, which wallets match against the\n"
+     "request's client_id x509_san_dns:NAME and response_uri host",
+     NULL, NULL},
     {"force", 0, CLI_ARG_NONE, 'f', NULL, "replace files already there", NULL, NULL},
+};
+
+static const cli_opt OPTS_RP_INIT[] = {
+    {"dir", 0, CLI_ARG_REQUIRED, 'd', "D", "the site directory to create (mode 0700)", NULL, NULL},
+    {"cert", 0, CLI_ARG_REQUIRED, 'c', "PEM",
+     "the site's access certificate ('reader-ca issue --dns'),\n"
+     "then its chain", NULL, NULL},
+    {"chain", 0, CLI_ARG_REQUIRED, 'C', "PEM", "more chain certificates", NULL, NULL},
+    {"key-file", 0, CLI_ARG_REQUIRED, 'k', "PEM",
+     "the certificate's private key (copied into D, mode 0600)", NULL, NULL},
+    {"client-id-prefix", 0, CLI_ARG_REQUIRED, 'P', "PREFIX",
+     "x509_san_dns (default) or x509_hash", NULL, NULL},
+    {"public-url", 0, CLI_ARG_REQUIRED, 'u', "URL",
+     "https://NAME[:PORT] the wallet and browsers reach (http\n"
+     "only for localhost, 127.0.0.1, [::1])", NULL, NULL},
+    {"name", 0, CLI_ARG_REQUIRED, 'n', "NAME", "the site's name (default the certificate's CN)",
+     NULL, NULL},
+};
+
+static const cli_opt OPTS_RP_SERVE[] = {
+    {"dir", 0, CLI_ARG_REQUIRED, 'd', "D", "the site directory ('tessera rp init')", NULL, NULL},
+    {"listen", 0, CLI_ARG_REQUIRED, 'l', "HOST:PORT", "where to listen (default 127.0.0.1:8090)",
+     NULL, NULL},
+    {"public-url", 0, CLI_ARG_REQUIRED, 'u', "URL", "overrides the site's public URL", NULL,
+     NULL},
+    {"db", 0, CLI_ARG_REQUIRED, 'D', "URL",
+     "transactions in this SQLite file or postgresql://... database\n"
+     "(default D/rp.db)", NULL, NULL},
+    {"trust", 0, CLI_ARG_REQUIRED, 't', "FILES",
+     "comma-separated PEM files of the issuers' IACA roots", NULL, NULL},
+    {"status", 0, CLI_ARG_REQUIRED, 'S', "MODE",
+     "credential status: off (default), online, cached", NULL, NULL},
+    {"status-cache", 0, CLI_ARG_REQUIRED, 'C', "DIR", "status lists (default D/status-cache)",
+     NULL, NULL},
+    {"status-max-age", 0, CLI_ARG_REQUIRED, 'M', "SEC",
+     "the oldest cached status list used (default 2 days)", NULL, NULL},
+    {"accept-undetermined", 0, CLI_ARG_NONE, 'U', NULL,
+     "accept a credential whose status cannot be determined\n"
+     "(default: refuse it)", NULL, NULL},
+    {"tx-lifetime", 0, CLI_ARG_REQUIRED, 'T', "SEC", "how long a transaction lives (default 300)",
+     NULL, NULL},
+    {"port-file", 0, CLI_ARG_REQUIRED, 'p', "FILE", "write the bound port there", NULL, NULL},
 };
 
 static const cli_opt OPTS_READER_CHECKIN[] = {
@@ -2239,7 +2286,7 @@ const cli_command cli_commands[] = {
         .name = "reader-ca issue",
         .synopsis = "tessera reader-ca issue --dir D --name READER --scope NS/ELEM,... --out DIR "
                     "[--purpose TEXT] [--valid-days N | --valid-from T --valid-until T] [--country "
-                    "CC] [--force]",
+                    "CC] [--dns NAME] [--force]",
         .description =
             "Issues a reader certificate with the root of the reader authority D: the directory\n"
             "DIR (mode 0700) with\n"
@@ -2274,6 +2321,71 @@ const cli_command cli_commands[] = {
                "hour ago for \\fB\\-\\-valid\\-days\\fR (default 365), or "
                "\\fB\\-\\-valid\\-from\\fR/\\fB\\-\\-valid\\-until\\fR\n"
                "(RFC 3339). The country defaults to the root's.",
+    },
+    {
+        .name = "rp",
+        .summary = "a website's OpenID4VP verifier service (online login with the eID)",
+        .description =
+            "A relying party's verifier service (OpenID4VP 1.0 under HAIP 1.0, docs/RP.md): a\n"
+            "website licensed with an access certificate ('reader-ca issue --dns NAME') asks\n"
+            "wallets for claims (DCQL), signs its request objects, decrypts and verifies the\n"
+            "answers, and serves a demo login page.\n"
+            "\n"
+            "  init    creates the site directory D\n"
+            "  serve   runs the service",
+        .epilogue = "See 'tessera help rp SUBCOMMAND'.",
+    },
+    {
+        .name = "rp init",
+        .synopsis = "tessera rp init --dir D --cert PEM --key-file PEM --public-url URL "
+                    "[--chain PEM] [--client-id-prefix x509_san_dns|x509_hash] [--name NAME]",
+        .description =
+            "Creates the site directory D (mode 0700): site.pem (the access certificate and its\n"
+            "chain), site_key.pem (its key, 0600), api_key (a new random Bearer key for the\n"
+            "site's backend, 0600), site.json (public URL, client_id prefix, name) and\n"
+            "site_dcql.json (the login page's DCQL query: the PID's age_over_18 and the\n"
+            "per-site pseudonym). With x509_san_dns the public URL's host must be the\n"
+            "certificate's DNS name.",
+        OPTS(OPTS_RP_INIT),
+        .epilogue =
+            "exit status: 0 created; 1 the key is not the certificate's; 2 usage error, D\n"
+            "             already holds a site, or I/O error\n"
+            "\n"
+            "example:\n"
+            "  tessera reader-ca issue --dir rpca --name \"Shop\" --purpose \"age check\" \\\n"
+            "      --scope eu.europa.ec.eudi.pid.1/age_over_18 --dns localhost --out shopcert\n"
+            "  tessera rp init --dir shop --cert shopcert/reader.pem \\\n"
+            "      --key-file shopcert/reader_key.pem --public-url http://localhost:8090",
+        .man = "Creates the site directory \\fID\\fR of a relying party: its access "
+               "certificate and chain\n"
+               "(\\fBsite.pem\\fR), its key (\\fBsite_key.pem\\fR, mode 0600), the backend's "
+               "Bearer key\n"
+               "(\\fBapi_key\\fR, mode 0600), its settings (\\fBsite.json\\fR) and the login "
+               "page's DCQL query\n"
+               "(\\fBsite_dcql.json\\fR). See docs/RP.md.",
+    },
+    {
+        .name = "rp serve",
+        .synopsis = "tessera rp serve --dir D --trust FILES [--listen HOST:PORT] [--public-url URL] "
+                    "[--db URL] [--status off|online|cached] [--status-cache DIR] "
+                    "[--status-max-age SEC] [--accept-undetermined] [--tx-lifetime SEC] "
+                    "[--port-file FILE]",
+        .description =
+            "Runs the site's OpenID4VP verifier until SIGINT or SIGTERM: GET\n"
+            "/oid4vp/request/TX (the signed request object), POST /oid4vp/response/TX\n"
+            "(direct_post.jwt), the backend API /api/v1/transactions (Bearer key D/api_key),\n"
+            "and the demo login page / with /site/login, /site/status, /site/me,\n"
+            "/site/logout, /site/callback. Transactions are kept in D/rp.db or --db.",
+        OPTS(OPTS_RP_SERVE),
+        .epilogue =
+            "exit status: 0 stopped by a signal; 2 usage error, not a site directory, cannot\n"
+            "             listen, or the database cannot be opened\n"
+            "\n"
+            "example:\n"
+            "  tessera rp serve --dir shop --listen 127.0.0.1:8090 --trust auth/iaca.pem",
+        .man = "Runs the relying party's OpenID4VP 1.0 verifier service for the site "
+               "directory \\fID\\fR until\n"
+               "SIGINT or SIGTERM. Its HTTP interface is described in docs/RP.md.",
     },
     {
         .name = "reader",

@@ -24,6 +24,7 @@ static const struct {
     {"authority", cmd_authority}, {"issue", cmd_issue},         {"present", cmd_present},
     {"verify", cmd_verify},       {"inspect", cmd_inspect},     {"wallet", cmd_wallet},
     {"vendor", cmd_vendor},       {"reader-ca", cmd_reader_ca}, {"reader", cmd_reader},
+    {"rp", cmd_rp},
     {"help", cmd_help},
 };
 

@@ -1,7 +1,6 @@
 /* QR codes for the device engagement: drawn in the terminal and written as
- * PNG with libqrencode and libpng, read back from a PNG with zbar. */
+ * PNG (the library's encoder, tes_qr_encode, and libpng), read back from a PNG with zbar. */
 #include <png.h>
-#include <qrencode.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,34 +8,23 @@
 
 #include "cli.h"
 
-#define QUIET 4     /* quiet zone, modules (ISO/IEC 18004) */
+#define QUIET TES_QR_QUIET /* quiet zone, modules (ISO/IEC 18004) */
 #define PNG_SCALE 8 /* pixels per module */
 #define PNG_MAX_SIDE 8192
 
-static QRcode *encode(const char *text)
+static bool dark(const tes_qr *q, int x, int y)
 {
-    QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-    if (q == NULL)
-        tes_err_set(TES_ERR_NOMEM, "cannot encode %zu characters as a QR code", strlen(text));
-    return q;
-}
-
-/* Dark module at (x, y) of the code with quiet zone; false outside. */
-static bool dark(const QRcode *q, int x, int y)
-{
-    x -= QUIET;
-    y -= QUIET;
-    if (x < 0 || y < 0 || x >= q->width || y >= q->width)
-        return false;
-    return q->data[y * q->width + x] & 1;
+    return tes_qr_dark(q, x, y);
 }
 
 tes_err cli_qr_print(FILE *f, const char *text, cli_qr_colours colours)
 {
     bool ansi = colours == CLI_QR_ANSI;
-    QRcode *q = encode(text);
-    if (q == NULL)
-        return TES_ERR_NOMEM;
+    tes_qr qr;
+    tes_err qe = tes_qr_encode(text, &qr);
+    if (qe != TES_OK)
+        return qe;
+    tes_qr *q = &qr;
     int side = q->width + 2 * QUIET;
     /* Each character cell holds two modules, upper and lower: the foreground
      * draws light modules (white), the background shows dark ones. */
@@ -56,7 +44,7 @@ tes_err cli_qr_print(FILE *f, const char *text, cli_qr_colours colours)
             fputs("\033[0m", f);
         fputc('\n', f);
     }
-    QRcode_free(q);
+    tes_qr_free(q);
     return TES_OK;
 }
 
@@ -75,9 +63,11 @@ static void png_flush_nop(png_structp png)
 
 tes_err cli_qr_write_png(const char *path, const char *text)
 {
-    QRcode *q = encode(text);
-    if (q == NULL)
-        return TES_ERR_NOMEM;
+    tes_qr qr;
+    tes_err qe = tes_qr_encode(text, &qr);
+    if (qe != TES_OK)
+        return qe;
+    tes_qr *q = &qr;
     int side = (q->width + 2 * QUIET) * PNG_SCALE;
     tes_buf out = {0};
     png_bytep row = malloc((size_t)side);
@@ -110,7 +100,7 @@ out:
     png_destroy_write_struct(png ? &png : NULL, info ? &info : NULL);
     free(row);
     tes_buf_free(&out);
-    QRcode_free(q);
+    tes_qr_free(q);
     return e;
 }
 
