@@ -172,6 +172,11 @@ typedef enum tes_err {
     /* pseudo: */
     TES_ERR_SITE_KEY = 375, /* a pseudonym's site key is not an uncompressed P-256 point on
                                the curve */
+    /* ---- authz (issue 13) ---- */
+    TES_ERR_AUTHZ_URL = 390,        /* an authorization request URL is malformed or unsupported */
+    TES_ERR_REQUEST_URI = 391,      /* request_uri answered an error, another type or too much */
+    TES_ERR_VERIFIER_REFUSED = 392, /* the verifier refused the wallet's response */
+    /* ---- end authz ---- */
     /* dcql: */
     TES_ERR_DCQL_UNSATISFIED = 366,  /* no held credentials satisfy the DCQL query */
     /* jar: */

@@ -71,6 +71,14 @@ TES_MUST_CHECK tes_err tes_aes256gcm_encrypt(const uint8_t key[32], const uint8_
                                              tes_bytes aad, tes_bytes plain, tes_buf *out);
 TES_MUST_CHECK tes_err tes_aes256gcm_decrypt(const uint8_t key[32], const uint8_t iv[12],
                                              tes_bytes aad, tes_bytes cipher, tes_buf *out);
+/* The same with a key of key_len bytes: 32 (AES-256-GCM) or 16 (AES-128-GCM);
+ * another length is TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_aesgcm_encrypt(const uint8_t *key, size_t key_len,
+                                          const uint8_t iv[12], tes_bytes aad, tes_bytes plain,
+                                          tes_buf *out);
+TES_MUST_CHECK tes_err tes_aesgcm_decrypt(const uint8_t *key, size_t key_len,
+                                          const uint8_t iv[12], tes_bytes aad, tes_bytes cipher,
+                                          tes_buf *out);
 /* (Random bytes: tes_rng_fill in core.h, the one randomness API.) */
 
 /* ---- keys ---- */

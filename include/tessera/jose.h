@@ -3,7 +3,7 @@
  * JWS with ES256 only (RFC 7515, RFC 7518 §3.4), EC P-256 public JWKs and
  * their RFC 7638 thumbprint (RFC 7517, RFC 7518 §6.2), the JWT claims
  * checks the OpenID4VCI issuer and wallet share (RFC 7519), and compact
- * JWE with ECDH-ES + A256GCM for OpenID4VP responses (RFC 7516).
+ * JWE with ECDH-ES + A256GCM or A128GCM for OpenID4VP responses (RFC 7516).
  *
  * Built on jansson (struct json_t is jansson's json_t: callers that look
  * into the objects include <jansson.h>) and crypto.h. Strict on hostile
@@ -141,9 +141,15 @@ TES_MUST_CHECK tes_err tes_jwk_thumbprint(const tes_key *key,
 /* ---------------------------------------------------------------- JWE */
 
 /* Compact JWE (RFC 7516) with "alg":"ECDH-ES" (direct key agreement, RFC
- * 7518 §4.6) and "enc":"A256GCM", on P-256: OpenID4VP's encrypted
- * response (direct_post.jwt). "A128GCM" and every other algorithm are
- * refused (TES_ERR_JOSE_HEADER). */
+ * 7518 §4.6) and "enc":"A256GCM" or "A128GCM" (the two HAIP allows), on
+ * P-256: OpenID4VP's encrypted response (direct_post.jwt). Every other
+ * algorithm is refused (TES_ERR_JOSE_HEADER). */
+
+/* The content encryption ("enc"); the Concat KDF derives a key of its length. */
+typedef enum tes_jwe_enc {
+    TES_JWE_ENC_A256GCM = 0, /* AES-256-GCM, 32-byte key (the default) */
+    TES_JWE_ENC_A128GCM = 1, /* AES-128-GCM, 16-byte key */
+} tes_jwe_enc;
 
 /* The ECDH of the recipient's key with the sender's public key peer: its
  * x-coordinate (32 bytes) into z. A secure element can do it (its key stays
@@ -156,10 +162,10 @@ tes_err tes_jwe_key_agree(void *ctx, const tes_key *peer, uint8_t z[32]);
 
 /* Decrypts text[0..len) (at most max_len characters; 0: TES_JWS_MAX): five
  * parts, header a JSON object without duplicates, "alg" "ECDH-ES", "enc"
- * "A256GCM", no "crit" or "zip", empty encrypted key, IV 12 and tag 16
- * bytes, "epk" an EC P-256 public JWK (point on the curve), "apu"/"apv" at
- * most 256 bytes; then agree, the Concat KDF and AES-256-GCM with the
- * received header as AAD. Appends the plaintext to plaintext (give it
+ * "A256GCM" or "A128GCM", no "crit" or "zip", empty encrypted key, IV 12 and
+ * tag 16 bytes, "epk" an EC P-256 public JWK (point on the curve),
+ * "apu"/"apv" at most 256 bytes; then agree, the Concat KDF (a key of 32 or
+ * 16 bytes, as "enc" says) and AES-GCM with the received header as AAD. Appends the plaintext to plaintext (give it
  * .secret = true to have it wiped); *header (when header is not NULL) gets
  * the protected header (new reference). Errors: TES_ERR_JOSE (malformed),
  * TES_ERR_JOSE_HEADER (refused header), TES_ERR_JWK ("epk"),
@@ -170,12 +176,23 @@ TES_MUST_CHECK tes_err tes_jwe_decrypt(const char *text, size_t len, size_t max_
                                        tes_jwe_agree agree, void *ctx, struct json_t **header,
                                        tes_buf *plaintext);
 
+/* Options of tes_jwe_encrypt_with (borrowed for the call). */
+typedef struct tes_jwe_encrypt_opts {
+    tes_jwe_enc enc;            /* the content encryption */
+    const struct json_t *extra; /* NULL, or header members to add (below) */
+    const tes_rng *rng;         /* the IV's source; NULL: the system's */
+} tes_jwe_encrypt_opts;
+
 /* Encrypts plaintext to recipient (an EC P-256 public key) with a fresh
- * ephemeral key (ECDH-ES, A256GCM), the IV drawn from rng (NULL: the
- * system's); extra (may be NULL) adds header members ("kid", "apu", "apv",
+ * ephemeral key (ECDH-ES, o->enc; o NULL: A256GCM, no extra members, the
+ * system's randomness); o->extra adds header members ("kid", "apu", "apv",
  * ...; not "alg", "enc", "epk", "crit", "zip": TES_ERR_ARG). Appends the
- * compact JWE to out. TES_ERR_ARG, TES_ERR_RANDOM, TES_ERR_NOMEM,
- * TES_ERR_CRYPTO. */
+ * compact JWE to out. TES_ERR_ARG (also an unknown enc), TES_ERR_RANDOM,
+ * TES_ERR_NOMEM, TES_ERR_CRYPTO. */
+TES_MUST_CHECK tes_err tes_jwe_encrypt_with(const tes_jwe_encrypt_opts *o, tes_bytes plaintext,
+                                            const tes_key *recipient, tes_buf *out);
+
+/* tes_jwe_encrypt_with with enc A256GCM, extra and rng. */
 TES_MUST_CHECK tes_err tes_jwe_encrypt(const struct json_t *extra, tes_bytes plaintext,
                                        const tes_key *recipient, const tes_rng *rng,
                                        tes_buf *out);

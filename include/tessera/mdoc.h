@@ -28,6 +28,13 @@ extern "C" {
 #define TES_NS_MDL "org.iso.18013.5.1"
 #define TES_DOCTYPE_PID "eu.europa.ec.eudi.pid.1"
 #define TES_NS_PID "eu.europa.ec.eudi.pid.1"
+/* The per-site pseudonym (docs/PSEUDONYM.md): a device-signed element, so the
+ * MSO must authorise its namespace (keyAuthorizations). Its value is a bstr
+ * of the 32 bytes of tes_se_pseudonym. */
+#define TES_NS_PSEUDONYM "org.tessera.pseudonym.1"
+#define TES_ELEM_PSEUDONYM "pseudonym"
+/* Most namespaces in tes_mdoc_issue_params.device_namespaces. */
+#define TES_MDOC_MAX_DEVICE_NAMESPACES 8
 
 /* ---- doctype table ---- */
 
@@ -55,6 +62,11 @@ typedef struct tes_doctype {
     const char *ns;         /* the doctype's own namespace */
     const tes_elem_def *elems;
     size_t n_elems;
+    /* The namespaces whose elements the holder's device may sign itself (the
+     * MSO's keyAuthorizations.nameSpaces when an issuer follows the table):
+     * the PID's is TES_NS_PSEUDONYM; none for the mDL and registered ones. */
+    const char *const *device_namespaces;
+    size_t n_device_namespaces;
 } tes_doctype;
 
 /* Built-in tables (mDL, PID) and those added with tes_doctype_register. */
@@ -104,10 +116,19 @@ typedef struct tes_mdoc_issue_params {
     /* optional IETF Token Status List reference */
     const char *status_uri;
     uint32_t status_idx;
+    /* optional: namespaces the device may sign elements of (borrowed), written
+     * as DeviceKeyInfo keyAuthorizations {"nameSpaces": [...]} (18013-5
+     * §9.1.2.4); at most TES_MDOC_MAX_DEVICE_NAMESPACES, each a non-empty
+     * string, none twice. n 0: no keyAuthorizations (the device may sign
+     * nothing). Usually the doctype's device_namespaces. */
+    const char *const *device_namespaces;
+    size_t n_device_namespaces;
 } tes_mdoc_issue_params;
 
 /* Issues one mdoc; out receives the stored-credential map (see top). Each
- * IssuerSignedItem gets 32 random bytes and a random digestID < 2^31. */
+ * IssuerSignedItem gets 32 random bytes and a random digestID < 2^31.
+ * Errors: TES_ERR_ARG (a missing parameter, validity, claims out of order,
+ * bad device_namespaces), TES_ERR_NOMEM, the signer's. */
 TES_MUST_CHECK tes_err tes_mdoc_issue(const tes_mdoc_issue_params *p, tes_buf *out);
 
 /* What a wallet records about a stored credential, read from its MSO and
@@ -119,9 +140,21 @@ typedef struct tes_mdoc_cred_info {
     char issuer[256];    /* document signer subject */
     int64_t signed_at, valid_from, valid_until;
     tes_key *device_key; /* MSO deviceKeyInfo.deviceKey (owned: freed by _free) */
+    /* keyAuthorizations.nameSpaces: the namespaces the device may sign (the
+     * first TES_MDOC_MAX_DEVICE_NAMESPACES; longer names are left out) */
+    size_t n_device_namespaces;
+    char device_namespaces[TES_MDOC_MAX_DEVICE_NAMESPACES][256];
 } tes_mdoc_cred_info;
 TES_MUST_CHECK tes_err tes_mdoc_cred_info_read(tes_bytes mdoc, tes_mdoc_cred_info *out);
 void tes_mdoc_cred_info_free(tes_mdoc_cred_info *info);
+/* True when info's MSO lets the device sign elements of namespace ns. */
+bool tes_mdoc_cred_info_device_ns(const tes_mdoc_cred_info *info, const char *ns);
+
+/* The issuer-signed elements of a stored credential, each with its value
+ * (encoded CBOR), into *out (the caller's: tes_mdoc_claims_free; at most
+ * 4096). Nothing is verified (tes_mdoc_cred_info_read does). Errors:
+ * TES_ERR_MDOC_STRUCTURE, TES_ERR_MDOC_ITEM, the CBOR errors, TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_mdoc_cred_elements(tes_bytes mdoc, tes_mdoc_claims *out);
 
 /* ---- requests ---- */
 
@@ -163,10 +196,24 @@ TES_MUST_CHECK tes_err tes_mdoc_request_build(const char *doctype, const tes_mdo
 
 /* ---- presenting ---- */
 
+/* One device-signed element: DeviceNameSpaces ns -> {name: value} (18013-5
+ * §8.3.2.1.2.2). The verifier accepts it only when the MSO's
+ * keyAuthorizations authorise it. */
+typedef struct tes_mdoc_device_elem {
+    const char *ns, *name;
+    tes_bytes value; /* one encoded CBOR data item (borrowed) */
+} tes_mdoc_device_elem;
+#define TES_MDOC_MAX_DEVICE_ELEMS 8
+
 typedef struct tes_mdoc_present_params {
     tes_bytes mdoc;                 /* stored credential */
     const tes_mdoc_req_elem *elems; /* requested elements (e.g. from a DocRequest) */
     size_t n_elems;
+    /* device-signed elements (borrowed; 0..TES_MDOC_MAX_DEVICE_ELEMS), put
+     * into deviceSigned.nameSpaces and so covered by the device signature or
+     * MAC; (ns, name) pairs distinct. */
+    const tes_mdoc_device_elem *device_elems;
+    size_t n_device_elems;
     tes_bytes transcript;           /* plain SessionTranscript bytes */
     /* device authentication: by signature with `device`, or by MAC when
      * reader_key (EReaderKey public) is set, using device_key for ECDH */
@@ -183,9 +230,13 @@ typedef struct tes_mdoc_present_params {
 
 /* Builds a DeviceResponse disclosing exactly the requested elements that the
  * credential holds (age_over_NN by the nearest-match rule of 18013-5
- * §7.2.5); requested elements it does not hold are left out and reported in
- * `missing` (may be NULL). Errors: TES_ERR_MDOC_* when the credential is
- * malformed, TES_ERR_ARG when neither auth mode is usable. */
+ * §7.2.5), and the device-signed elements given; requested elements it does
+ * not hold are left out and reported in `missing` (may be NULL). Whether
+ * the MSO authorises the device-signed elements is the caller's business
+ * (a verifier refuses them otherwise). Errors: TES_ERR_MDOC_* when the
+ * credential is malformed, TES_ERR_ARG when neither auth mode is usable or
+ * the device-signed elements are malformed (too many, empty names, a value
+ * that is not one CBOR item, a pair twice). */
 TES_MUST_CHECK tes_err tes_mdoc_present(const tes_mdoc_present_params *p, tes_buf *out,
                                         size_t *missing);
 

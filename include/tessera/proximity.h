@@ -54,6 +54,10 @@ typedef struct tes_consent_request {
     int64_t credential_id;   /* the wallet credential that would answer */
     tes_consent_item *items;
     size_t n_items;
+    /* Online (OpenID4VP): the site's DNS name from its verified access
+     * certificate ("" for a proximity reader). A pseudonym for this site is
+     * asked as the item TES_NS_PSEUDONYM / TES_ELEM_PSEUDONYM. */
+    char site[256];
 } tes_consent_request;
 
 /* Fills approve/override_scope and writes the PIN (NUL-terminated, may stay
@@ -133,7 +137,8 @@ typedef struct tes_holder_answer_params {
     tes_se *se;
     tes_store *store;
     int64_t cred_id;
-    const tes_mdoc_req_elem *elems; /* what to release (consented); 1 or more; borrowed */
+    const tes_mdoc_req_elem *elems; /* what to release (consented); 1 or more (or device
+                                       elements); borrowed */
     size_t n_elems;
     tes_bytes transcript;           /* plain SessionTranscript */
     tes_device_auth auth;
@@ -141,6 +146,10 @@ typedef struct tes_holder_answer_params {
     const char *pin;                /* NULL or "": none given */
     const char *relying_party;      /* the log's name for who asks (NULL: "unknown reader") */
     int64_t now;                    /* time of the log entry; 0: the store's clock */
+    /* device-signed elements to add (borrowed; tes_mdoc_present_params): with
+     * them, elems may be empty. They are logged as disclosed. */
+    const tes_mdoc_device_elem *device_elems;
+    size_t n_device_elems;
 } tes_holder_answer_params;
 
 /* One element released, as the credential holds it (a request for

@@ -30,6 +30,7 @@
 #include "tessera/se.h"
 #include "tessera/store.h"
 #include "tessera/proximity.h"
+#include "tessera/jose.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -463,6 +464,121 @@ typedef struct tes_wallet_pin_state {
 /* Where the PIN stands (*out zeroed first). Needs no PIN. Errors:
  * TES_ERR_ARG, the SE's. */
 TES_MUST_CHECK tes_err tes_wallet_pin_status(tes_wallet *w, tes_wallet_pin_state *out);
+
+/* ---- online login: OpenID4VP 1.0 (docs/WALLET.md) ----
+ *
+ * The wallet's side of OpenID for Verifiable Presentations 1.0 under HAIP
+ * for mso_mdoc: a website shows an authorization request URL (QR code or
+ * link); the wallet fetches its signed request object by request_uri,
+ * verifies it (tes_oid4vp_request_verify) against the roots it trusts to
+ * license relying parties — the same reader roots as for proximity readers
+ * (TES_WALLET_READER_ROOTS, `tessera wallet trust-reader`): a site's access
+ * certificate is issued by a reader authority with the site's DNS name —,
+ * requires the response_uri's host to be the certificate's DNS name
+ * (x509_san_dns, OpenID4VP §5.9.3), evaluates the DCQL query over the
+ * wallet's credentials, refuses a request for elements outside the
+ * certificate's scope, asks the holder (consent callback: who — display
+ * name, DNS name, purpose —, what — the elements, and "a pseudonym for this
+ * site" —), takes a single-use copy, builds the DeviceResponse over the
+ * OpenID4VP SessionTranscript (device signature in the SE), with the
+ * site's pseudonym as a device-signed element when asked, encrypts it to
+ * the request's key (JWE ECDH-ES; A256GCM when the site offers it, else
+ * A128GCM, the default of encrypted_response_enc_values_supported) and
+ * POSTs it (direct_post.jwt) to response_uri.
+ *
+ * The pseudonym (docs/PSEUDONYM.md): asked for as the claim
+ * [TES_NS_PSEUDONYM, TES_ELEM_PSEUDONYM] inside a Credential Query of a
+ * credential whose MSO authorises that namespace (keyAuthorizations); its
+ * value is tes_se_pseudonym with the verified leaf certificate's public
+ * key (65 bytes uncompressed) as the site key, a CBOR bstr of 32 bytes. It
+ * is outside every scope check (it is not a personal attribute and belongs
+ * to this site alone) but shown to the holder, who may refuse it.
+ *
+ * Refusals the verifier is told of (an OpenID4VP error response POSTed to
+ * its response_uri with its state): no credential matches (access_denied,
+ * TES_ERR_DCQL_UNSATISFIED), the holder declines (access_denied,
+ * TES_ERR_CONSENT), the request asks beyond the certificate's scope
+ * (invalid_request, TES_ERR_READER_SCOPE), a DCQL query Tessera does not
+ * understand (invalid_request, TES_ERR_DCQL / TES_ERR_DCQL_UNSUPPORTED).
+ * A request that does not verify, or whose response_uri is not the
+ * certificate's host, gets no answer at all (its response_uri is not
+ * trusted). Nothing is disclosed before the request verified and the holder
+ * consented; every transaction that reached consent is in the wallet's log
+ * (relying party "<display name> (<dns name>)"). Only the request_uri form is
+ * accepted (HAIP): a URL carrying the request object by value ("request=")
+ * is refused with TES_ERR_AUTHZ_URL. */
+
+#define TES_WALLET_AUTHZ_URL_MAX 4096 /* bytes of an authorization request URL */
+#define TES_WALLET_AUTHZ_TIMEOUT_MS 30000 /* default per HTTP exchange */
+
+/* Splits an authorization request URL: "openid4vp://?client_id=..&request_uri=.."
+ * (also "openid4vp:", "haip://", "eudi-openid4vp://" and an https URL of the
+ * same query, the same-device forms); the values percent-decoded into
+ * *client_id and *request_uri (owned: free). Strict: at most
+ * TES_WALLET_AUTHZ_URL_MAX bytes, no parameter twice, request_uri an http(s)
+ * URL, request_uri_method absent or "get", no "request" (by value).
+ * Errors: TES_ERR_ARG, TES_ERR_AUTHZ_URL (what is wrong in the message),
+ * TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_wallet_authz_url_parse(const char *url, char **client_id,
+                                                  char **request_uri);
+
+typedef struct tes_wallet_authorize_opts {
+    tes_consent_fn consent; /* asks the holder and for the PIN (or tes_consent_policy_decide) */
+    void *consent_ctx;
+    /* NULL: the wallet's own reader roots; else these instead (borrowed). */
+    tes_trust_store *rp_trust;
+    /* accept http://localhost, 127.0.0.1, [::1] request_uri and response_uri
+     * (tests, a site on this machine); https otherwise */
+    bool allow_loopback_http;
+    int64_t now;    /* 0: the system clock */
+    int timeout_ms; /* per HTTP exchange; <= 0: TES_WALLET_AUTHZ_TIMEOUT_MS */
+} tes_wallet_authorize_opts;
+
+typedef struct tes_wallet_authorize_result {
+    char rp_name[256];      /* the certificate's display name ("" before it verified) */
+    char rp_dns[256];       /* its DNS name */
+    char *response_uri;     /* owned; NULL before the request verified */
+    int64_t credential_id;  /* the credential presented (0: none) */
+    tes_holder_disclosed *disclosed; /* issuer-signed elements released (owned) */
+    size_t n_disclosed;
+    char pseudonym[TES_JWK_THUMBPRINT_LEN + 1]; /* base64url of the pseudonym released, or "" */
+    const char *error_sent; /* the OpenID4VP error told to the verifier (static), or NULL */
+    char *redirect_uri;     /* owned: the verifier's redirect_uri (same-device), or NULL */
+} tes_wallet_authorize_result;
+void tes_wallet_authorize_result_free(tes_wallet_authorize_result *r);
+
+/* The pure core, without HTTP: from the request object jws[0..len) (as
+ * fetched from request_uri) and the client_id of the URL, every step up to
+ * the form body to POST to res->response_uri: "response=<JWE>" on success,
+ * "error=..&error_description=..&state=.." for a refusal the verifier is told
+ * of (res->error_sent says which); form empty when nothing may be sent.
+ * *res (free with tes_wallet_authorize_result_free, also after a failure).
+ * Errors: those of tes_oid4vp_request_verify (request, signature, chain,
+ * client_id, expiry), TES_ERR_RESPONSE_URI (its host is not the
+ * certificate's DNS name), TES_ERR_DCQL / TES_ERR_DCQL_UNSUPPORTED,
+ * TES_ERR_DCQL_UNSATISFIED (no credential matches), TES_ERR_READER_SCOPE
+ * (asks beyond the certificate's scope), TES_ERR_CONSENT (the holder
+ * declined), those of tes_se_pseudonym and tes_holder_answer_request (PIN,
+ * copy, signature, log), TES_ERR_JWK, TES_ERR_NOMEM, the store's. */
+TES_MUST_CHECK tes_err tes_wallet_authorize_request(tes_wallet *w, const char *jws, size_t len,
+                                                    const char *client_id,
+                                                    const tes_wallet_authorize_opts *o,
+                                                    tes_buf *form,
+                                                    tes_wallet_authorize_result *res);
+
+/* The whole exchange for the authorization request URL url: parse it, GET
+ * request_uri (Accept application/oauth-authz-req+jwt, at most
+ * TES_OID4VP_REQUEST_MAX bytes, within the timeout), tes_wallet_authorize_request,
+ * POST the form to response_uri (also an error response), read its JSON
+ * answer and its redirect_uri. Errors: those of tes_wallet_authz_url_parse
+ * and tes_wallet_authorize_request, TES_ERR_REQUEST_URI (request_uri
+ * answered with an error status, another content type, or more than
+ * TES_OID4VP_REQUEST_MAX bytes), TES_ERR_VERIFIER_REFUSED (response_uri
+ * answered with an error: its error and error_description in the message),
+ * TES_ERR_TRANSPORT, TES_ERR_TIMEOUT. */
+TES_MUST_CHECK tes_err tes_wallet_authorize(tes_wallet *w, const char *url,
+                                            const tes_wallet_authorize_opts *o,
+                                            tes_wallet_authorize_result *res);
 
 #ifdef __cplusplus
 }

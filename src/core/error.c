@@ -158,6 +158,12 @@ static const err_entry table[] = {
     /* pseudo: */
     {TES_ERR_SITE_KEY, "site_key",
      "the site key for a pseudonym is not an uncompressed P-256 point on the curve"},
+    /* ---- authz (issue 13) ---- */
+    {TES_ERR_AUTHZ_URL, "authz_url", "the authorization request URL is malformed or unsupported"},
+    {TES_ERR_REQUEST_URI, "request_uri",
+     "the request object could not be fetched (HTTP status, content type or size)"},
+    {TES_ERR_VERIFIER_REFUSED, "verifier_refused", "the verifier refused the wallet's response"},
+    /* ---- end authz ---- */
     /* dcql: */
     {TES_ERR_DCQL_UNSATISFIED, "dcql_unsatisfied", "no held credentials satisfy the DCQL query"},
     /* jar: */

@@ -1,5 +1,5 @@
 /*
- * AES-256-GCM, 12-byte IV, 16-byte tag appended to the ciphertext.
+ * AES-GCM (256- or 128-bit key), 12-byte IV, 16-byte tag appended to the ciphertext.
  * Both functions append to out; on any failure out is restored to its previous
  * length and whatever was written past it is wiped. Decryption releases nothing
  * unless the tag verified.
@@ -33,15 +33,23 @@ static tes_err check_args(const uint8_t *key, const uint8_t *iv, tes_bytes aad, 
     return TES_OK;
 }
 
-tes_err tes_aes256gcm_encrypt(const uint8_t key[32], const uint8_t iv[12], tes_bytes aad,
-                              tes_bytes plain, tes_buf *out)
+/* The cipher for a key of key_len bytes (16 or 32), or NULL. */
+static const EVP_CIPHER *gcm_cipher(size_t key_len)
 {
-    tes_err err = check_args(key, iv, aad, plain, out, "tes_aes256gcm_encrypt");
+    return key_len == 32 ? tes_crypto_aes256gcm() : key_len == 16 ? tes_crypto_aes128gcm() : NULL;
+}
+
+tes_err tes_aesgcm_encrypt(const uint8_t *key, size_t key_len, const uint8_t iv[12],
+                           tes_bytes aad, tes_bytes plain, tes_buf *out)
+{
+    tes_err err = check_args(key, iv, aad, plain, out, "tes_aesgcm_encrypt");
     if (err)
         return err;
-    const EVP_CIPHER *cipher = tes_crypto_aes256gcm();
+    if (key_len != 16 && key_len != 32)
+        return tes_err_set(TES_ERR_ARG, "tes_aesgcm_encrypt: the key must be 16 or 32 bytes");
+    const EVP_CIPHER *cipher = gcm_cipher(key_len);
     if (cipher == NULL)
-        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching AES-256-GCM");
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching AES-GCM");
     size_t old_len = out->len;
     uint8_t *dst = tes_buf_extend(out, plain.len + TAG_LEN);
     if (dst == NULL)
@@ -57,23 +65,31 @@ tes_err tes_aes256gcm_encrypt(const uint8_t key[32], const uint8_t iv[12], tes_b
     EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
     if (!ok) {
         rollback(out, old_len);
-        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "AES-256-GCM encryption");
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "AES-GCM encryption");
     }
     return TES_OK;
 }
 
-tes_err tes_aes256gcm_decrypt(const uint8_t key[32], const uint8_t iv[12], tes_bytes aad,
-                              tes_bytes cipher_text, tes_buf *out)
+tes_err tes_aes256gcm_encrypt(const uint8_t key[32], const uint8_t iv[12], tes_bytes aad,
+                              tes_bytes plain, tes_buf *out)
 {
-    tes_err err = check_args(key, iv, aad, cipher_text, out, "tes_aes256gcm_decrypt");
+    return tes_aesgcm_encrypt(key, 32, iv, aad, plain, out);
+}
+
+tes_err tes_aesgcm_decrypt(const uint8_t *key, size_t key_len, const uint8_t iv[12],
+                           tes_bytes aad, tes_bytes cipher_text, tes_buf *out)
+{
+    tes_err err = check_args(key, iv, aad, cipher_text, out, "tes_aesgcm_decrypt");
     if (err)
         return err;
+    if (key_len != 16 && key_len != 32)
+        return tes_err_set(TES_ERR_ARG, "tes_aesgcm_decrypt: the key must be 16 or 32 bytes");
     if (cipher_text.len < TAG_LEN)
         return tes_err_set(TES_ERR_SIGNATURE, "AES-GCM ciphertext shorter than its tag (%zu bytes)",
                            cipher_text.len);
-    const EVP_CIPHER *cipher = tes_crypto_aes256gcm();
+    const EVP_CIPHER *cipher = gcm_cipher(key_len);
     if (cipher == NULL)
-        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching AES-256-GCM");
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "fetching AES-GCM");
     size_t body = cipher_text.len - TAG_LEN;
     size_t old_len = out->len;
     /* Reserve at least one byte so dst is never NULL for an empty plaintext. */
@@ -93,7 +109,7 @@ tes_err tes_aes256gcm_decrypt(const uint8_t key[32], const uint8_t iv[12], tes_b
     if (!ok) {
         EVP_CIPHER_CTX_free(ctx);
         rollback(out, old_len);
-        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "AES-256-GCM decryption");
+        return tes_crypto_ossl_fail(TES_ERR_CRYPTO, "AES-GCM decryption");
     }
     /* The tag check: a failure here is a wrong key, IV, AAD or tampered data. */
     int tag_ok = EVP_DecryptFinal_ex(ctx, dst + body, &fin) > 0;
@@ -104,4 +120,10 @@ tes_err tes_aes256gcm_decrypt(const uint8_t key[32], const uint8_t iv[12], tes_b
         return tes_err_set(TES_ERR_SIGNATURE, "AES-GCM tag does not verify");
     }
     return TES_OK;
+}
+
+tes_err tes_aes256gcm_decrypt(const uint8_t key[32], const uint8_t iv[12], tes_bytes aad,
+                              tes_bytes cipher_text, tes_buf *out)
+{
+    return tes_aesgcm_decrypt(key, 32, iv, aad, cipher_text, out);
 }

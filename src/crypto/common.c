@@ -23,6 +23,7 @@ struct cache {
     EVP_MAC *hmac;
     EVP_KDF *hkdf;
     EVP_CIPHER *aes256gcm;
+    EVP_CIPHER *aes128gcm;
 };
 static struct cache g_cache;
 
@@ -40,6 +41,7 @@ static void cache_release(void)
     EVP_MAC_free(g_cache.hmac);
     EVP_KDF_free(g_cache.hkdf);
     EVP_CIPHER_free(g_cache.aes256gcm);
+    EVP_CIPHER_free(g_cache.aes128gcm);
     g_cache = (struct cache){0};
 }
 
@@ -72,7 +74,8 @@ static void cache_init(void)
         g_cache.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
         g_cache.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
         g_cache.aes256gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-        ok = g_cache.hmac && g_cache.hkdf && g_cache.aes256gcm;
+        g_cache.aes128gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);
+        ok = g_cache.hmac && g_cache.hkdf && g_cache.aes256gcm && g_cache.aes128gcm;
     }
     if (!ok) {
         cache_release();
@@ -145,6 +148,11 @@ EVP_KDF *tes_crypto_hkdf(void)
 const EVP_CIPHER *tes_crypto_aes256gcm(void)
 {
     return cache_ready() ? g_cache.aes256gcm : NULL;
+}
+
+const EVP_CIPHER *tes_crypto_aes128gcm(void)
+{
+    return cache_ready() ? g_cache.aes128gcm : NULL;
 }
 
 tes_err tes_crypto_ossl_fail(tes_err code, const char *what)

@@ -60,6 +60,7 @@ const EVP_MD *tes_crypto_md(tes_hash h);
 EVP_MAC *tes_crypto_hmac(void);
 EVP_KDF *tes_crypto_hkdf(void);
 const EVP_CIPHER *tes_crypto_aes256gcm(void);
+const EVP_CIPHER *tes_crypto_aes128gcm(void);
 
 /* Records code with "what: <first OpenSSL error>" and clears OpenSSL's error queue. */
 tes_err tes_crypto_ossl_fail(tes_err code, const char *what);

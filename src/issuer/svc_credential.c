@@ -110,6 +110,9 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
 {
     const tes_signer signer = *tes_ds_signer_get(s->dss);
     const tes_bytes chain[1] = {tes_cert_der(s->ds)};
+    /* what the holder's device may sign (the PID: its per-site pseudonym) is
+     * the doctype's property */
+    const tes_doctype *t = tes_doctype_find(doctype);
     tes_buf mdoc = {0}, text = {0};
     tes_err err = TES_OK;
     for (size_t i = 0; i < n && err == TES_OK; i++) {
@@ -129,6 +132,8 @@ static tes_err issue_copies(tes_issuer *s, const char *doctype, const tes_mdoc_c
             .status_uri = status_uri,
             .status_idx = issued[i].status_idx,
             .rng = &s->rng,
+            .device_namespaces = t ? t->device_namespaces : NULL,
+            .n_device_namespaces = t ? t->n_device_namespaces : 0,
         };
         tes_bytes is;
         if ((err = tes_mdoc_issue(&p, &mdoc)) != TES_OK ||

@@ -1,6 +1,6 @@
 /*
  * jwe.c — compact JWE with "alg":"ECDH-ES" (direct key agreement, RFC 7518
- * §4.6) and "enc":"A256GCM" (RFC 7518 §5.3), as OpenID4VP's direct_post.jwt
+ * §4.6) and "enc":"A256GCM" or "A128GCM" (RFC 7518 §5.3), as OpenID4VP's direct_post.jwt
  * uses it (tessera/jose.h). The key agreement goes through a callback, so
  * the recipient's key can stay in a secure element. Untrusted input: every
  * part bounded and strictly decoded before any key agreement.
@@ -80,6 +80,37 @@ tes_err tes_jwe_key_agree(void *ctx, const tes_key *peer, uint8_t z[32])
     return err;
 }
 
+/* ---------------------------------------------------------------- "enc" */
+
+/* The "enc" value of e and its key length; NULL for an unknown e. */
+static const char *enc_name(tes_jwe_enc e, size_t *key_len)
+{
+    switch (e) {
+    case TES_JWE_ENC_A256GCM:
+        *key_len = 32;
+        return "A256GCM";
+    case TES_JWE_ENC_A128GCM:
+        *key_len = 16;
+        return "A128GCM";
+    }
+    return NULL;
+}
+
+/* The received "enc" member: A256GCM or A128GCM, else TES_ERR_JOSE_HEADER. */
+static tes_err enc_of(const json_t *enc, const char **name, size_t *key_len)
+{
+    static const tes_jwe_enc all[] = {TES_JWE_ENC_A256GCM, TES_JWE_ENC_A128GCM};
+    for (size_t i = 0; json_is_string(enc) && i < sizeof all / sizeof all[0]; i++) {
+        const char *n = enc_name(all[i], key_len);
+        if (json_string_length(enc) == strlen(n) && strcmp(json_string_value(enc), n) == 0) {
+            *name = n;
+            return TES_OK;
+        }
+    }
+    return tes_err_set(TES_ERR_JOSE_HEADER, "JWE \"enc\" is not \"A256GCM\" or \"A128GCM\" "
+                                            "(the only ones accepted)");
+}
+
 /* ---------------------------------------------------------------- parts */
 
 /* Strict base64url of a header member name (absent: empty) into out, at most
@@ -152,12 +183,10 @@ tes_err tes_jwe_decrypt(const char *text, size_t len, size_t max_len, tes_jwe_ag
                                                "accepted)");
         goto done;
     }
-    if (!json_is_string(enc) || strcmp(json_string_value(enc), "A256GCM") != 0 ||
-        json_string_length(enc) != 7) {
-        err = tes_err_set(TES_ERR_JOSE_HEADER, "JWE \"enc\" is not \"A256GCM\" (the only one "
-                                               "accepted)");
+    const char *enc_value = NULL;
+    size_t key_len = 0;
+    if ((err = enc_of(enc, &enc_value, &key_len)) != TES_OK)
         goto done;
-    }
     if (json_object_get(hdr, "crit") != NULL || json_object_get(hdr, "zip") != NULL) {
         err = tes_err_set(TES_ERR_JOSE_HEADER, "JWE header has \"crit\" or \"zip\"");
         goto done;
@@ -186,13 +215,15 @@ tes_err tes_jwe_decrypt(const char *text, size_t len, size_t max_len, tes_jwe_ag
         err = tes_err_set(err, "JWE \"epk\" %s", tes_err_message());
         goto done;
     }
-    /* ---- key agreement, Concat KDF, AES-256-GCM with the received header as AAD */
+    /* ---- key agreement, Concat KDF (its length follows "enc"), AES-GCM with
+     * the received header as AAD */
     if ((err = agree(ctx, epk, z)) != TES_OK ||
-        (err = tes_jwe_concat_kdf(TES_BYTES(z, 32), "A256GCM", tes_buf_bytes(&apu),
-                                  tes_buf_bytes(&apv), cek, 32)) != TES_OK)
+        (err = tes_jwe_concat_kdf(TES_BYTES(z, 32), enc_value, tes_buf_bytes(&apu),
+                                  tes_buf_bytes(&apv), cek, key_len)) != TES_OK)
         goto done;
     size_t before = plaintext->len;
-    err = tes_aes256gcm_decrypt(cek, iv.ptr, TES_BYTES(p[0], l[0]), tes_buf_bytes(&ct), plaintext);
+    err = tes_aesgcm_decrypt(cek, key_len, iv.ptr, TES_BYTES(p[0], l[0]), tes_buf_bytes(&ct),
+                             plaintext);
     if (err != TES_OK) {
         if (before == 0)
             tes_buf_free(plaintext); /* nothing handed out, not even the room */
@@ -220,11 +251,15 @@ done:
     return err;
 }
 
-tes_err tes_jwe_encrypt(const json_t *extra, tes_bytes plaintext, const tes_key *recipient,
-                        const tes_rng *rng, tes_buf *out)
+tes_err tes_jwe_encrypt_with(const tes_jwe_encrypt_opts *o, tes_bytes plaintext,
+                             const tes_key *recipient, tes_buf *out)
 {
+    const json_t *extra = o ? o->extra : NULL;
+    const tes_rng *rng = o ? o->rng : NULL;
+    size_t key_len = 0;
+    const char *enc = enc_name(o ? o->enc : TES_JWE_ENC_A256GCM, &key_len);
     if (recipient == NULL || out == NULL || (plaintext.ptr == NULL && plaintext.len != 0) ||
-        (extra != NULL && !json_is_object(extra)))
+        (extra != NULL && !json_is_object(extra)) || enc == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_jwe_encrypt: bad argument");
     if (extra && (json_object_get(extra, "alg") || json_object_get(extra, "enc") ||
                   json_object_get(extra, "epk") || json_object_get(extra, "crit") ||
@@ -239,7 +274,7 @@ tes_err tes_jwe_encrypt(const json_t *extra, tes_bytes plaintext, const tes_key 
     if ((err = tes_key_generate(TES_CURVE_P256, &eph)) != TES_OK ||
         (err = tes_jwk_from_key(eph, &epk)) != TES_OK)
         goto done;
-    hdr = json_pack("{s:s, s:s, s:o}", "alg", "ECDH-ES", "enc", "A256GCM", "epk", epk);
+    hdr = json_pack("{s:s, s:s, s:o}", "alg", "ECDH-ES", "enc", enc, "epk", epk);
     epk = NULL; /* stolen by json_pack, even when it fails */
     if (hdr == NULL || (extra != NULL && json_object_update(hdr, (json_t *)extra) != 0)) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
@@ -250,12 +285,13 @@ tes_err tes_jwe_encrypt(const json_t *extra, tes_bytes plaintext, const tes_key 
         goto done;
     }
     if ((err = tes_jwe_key_agree(eph, recipient, z)) != TES_OK ||
-        (err = tes_jwe_concat_kdf(TES_BYTES(z, 32), "A256GCM", tes_buf_bytes(&apu),
-                                  tes_buf_bytes(&apv), cek, 32)) != TES_OK ||
+        (err = tes_jwe_concat_kdf(TES_BYTES(z, 32), enc, tes_buf_bytes(&apu),
+                                  tes_buf_bytes(&apv), cek, key_len)) != TES_OK ||
         (err = tes_rng_fill(rng, iv, sizeof iv)) != TES_OK ||
         (err = tes_jose_json_encode(hdr, &jwe)) != TES_OK)
         goto done;
-    if ((err = tes_aes256gcm_encrypt(cek, iv, tes_buf_bytes(&jwe), plaintext, &ct)) != TES_OK)
+    if ((err = tes_aesgcm_encrypt(cek, key_len, iv, tes_buf_bytes(&jwe), plaintext, &ct)) !=
+        TES_OK)
         goto done;
     if (ct.len < JWE_TAG_LEN) {
         err = tes_err_set(TES_ERR_CRYPTO, "AES-GCM output shorter than its tag");
@@ -279,4 +315,11 @@ done:
     tes_buf_free(&jwe);
     tes_buf_free(&ct);
     return err;
+}
+
+tes_err tes_jwe_encrypt(const json_t *extra, tes_bytes plaintext, const tes_key *recipient,
+                        const tes_rng *rng, tes_buf *out)
+{
+    const tes_jwe_encrypt_opts o = {.enc = TES_JWE_ENC_A256GCM, .extra = extra, .rng = rng};
+    return tes_jwe_encrypt_with(&o, plaintext, recipient, out);
 }

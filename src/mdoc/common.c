@@ -1,4 +1,5 @@
 /* Pieces shared by issuing, presenting and verifying. */
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -251,6 +252,108 @@ tes_err tes_mdoc_derive_key(const tes_key *priv, const tes_key *pub, tes_bytes t
     return e;
 }
 
+/* keyAuthorizations.nameSpaces of DeviceKeyInfo dki, as far as they fit. */
+static void read_device_namespaces(const tes_cbor_doc *md, uint32_t dki, tes_mdoc_cred_info *f)
+{
+    uint32_t ka = tes_cbor_map_get_text(md, dki, "keyAuthorizations");
+    uint32_t ns = ka == TES_CBOR_NONE ? TES_CBOR_NONE : tes_cbor_map_get_text(md, ka, "nameSpaces");
+    if (!tes_cbor_is(md, ns, TES_CBOR_ARRAY))
+        return;
+    for (uint32_t c = tes_cbor_child(md, ns); c != TES_CBOR_NONE && c < md->nodes[ns].next;
+         c = tes_cbor_next(md, c)) {
+        if (!tes_cbor_is(md, c, TES_CBOR_TEXT) || md->nodes[c].len >= 256 ||
+            memchr(md->nodes[c].data, '\0', md->nodes[c].len) != NULL ||
+            f->n_device_namespaces == TES_MDOC_MAX_DEVICE_NAMESPACES)
+            continue;
+        char *out = f->device_namespaces[f->n_device_namespaces++];
+        memcpy(out, md->nodes[c].data, md->nodes[c].len);
+        out[md->nodes[c].len] = '\0';
+    }
+}
+
+bool tes_mdoc_cred_info_device_ns(const tes_mdoc_cred_info *info, const char *ns)
+{
+    for (size_t i = 0; info && ns && i < info->n_device_namespaces; i++)
+        if (strcmp(info->device_namespaces[i], ns) == 0)
+            return true;
+    return false;
+}
+
+#define CRED_MAX_ELEMENTS 4096
+
+/* One IssuerSignedItemBytes node of d into the claim x. */
+static tes_err cred_item(const tes_cbor_doc *d, uint32_t node, tes_bytes ns, tes_mdoc_claim *x)
+{
+    tes_bytes inner;
+    tes_cbor_doc it;
+    if (!tes_cbor_tag24_content(d, node, &inner) || tes_cbor_parse(inner, NULL, &it) != TES_OK)
+        return tes_err_set(TES_ERR_MDOC_ITEM, "credential item is not IssuerSignedItemBytes");
+    uint32_t id = tes_cbor_map_get_text(&it, 0, "elementIdentifier");
+    uint32_t val = tes_cbor_map_get_text(&it, 0, "elementValue");
+    tes_err e = TES_OK;
+    if (!tes_cbor_is(&it, id, TES_CBOR_TEXT) || val == TES_CBOR_NONE)
+        e = tes_err_set(TES_ERR_MDOC_ITEM, "credential item lacks elementIdentifier or "
+                                           "elementValue");
+    if (e == TES_OK) {
+        tes_bytes v = tes_cbor_span(&it, val);
+        x->ns = tes_bytes_cstr(ns);
+        x->name = tes_bytes_cstr(TES_BYTES(it.nodes[id].data, it.nodes[id].len));
+        tes_buf_append(&x->value, v.ptr, v.len);
+        if (x->ns == NULL || x->name == NULL || x->value.failed)
+            e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+    }
+    tes_cbor_doc_free(&it);
+    return e;
+}
+
+tes_err tes_mdoc_cred_elements(tes_bytes mdoc, tes_mdoc_claims *out)
+{
+    if (out == NULL)
+        return tes_err_set(TES_ERR_ARG, "tes_mdoc_cred_elements: NULL argument");
+    *out = (tes_mdoc_claims){0};
+    mdoc_cred c;
+    tes_err e = mdoc_cred_load(mdoc, &c);
+    if (e != TES_OK)
+        return e;
+    const tes_cbor_doc *d = &c.doc;
+    uint32_t nss = c.name_spaces;
+    size_t total = 0;
+    for (uint32_t k = nss == TES_CBOR_NONE ? TES_CBOR_NONE : tes_cbor_child(d, nss);
+         k != TES_CBOR_NONE && k < d->nodes[nss].next;) {
+        uint32_t arr = tes_cbor_next(d, k);
+        if (!tes_cbor_is(d, k, TES_CBOR_TEXT) || !tes_cbor_is(d, arr, TES_CBOR_ARRAY)) {
+            e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential nameSpaces malformed");
+            goto out;
+        }
+        total += tes_cbor_count(d, arr);
+        k = tes_cbor_next(d, arr);
+    }
+    if (total > CRED_MAX_ELEMENTS) {
+        e = tes_err_set(TES_ERR_MDOC_STRUCTURE, "credential has more than %d elements",
+                        CRED_MAX_ELEMENTS);
+        goto out;
+    }
+    out->items = calloc(total ? total : 1, sizeof(*out->items));
+    if (out->items == NULL) {
+        e = tes_err_set(TES_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    for (uint32_t k = nss == TES_CBOR_NONE ? TES_CBOR_NONE : tes_cbor_child(d, nss);
+         e == TES_OK && k != TES_CBOR_NONE && k < d->nodes[nss].next;) {
+        uint32_t arr = tes_cbor_next(d, k);
+        tes_bytes ns = TES_BYTES(d->nodes[k].data, d->nodes[k].len);
+        for (uint32_t i = tes_cbor_child(d, arr);
+             e == TES_OK && i != TES_CBOR_NONE && i < d->nodes[arr].next; i = tes_cbor_next(d, i))
+            e = cred_item(d, i, ns, &out->items[out->n++]);
+        k = tes_cbor_next(d, arr);
+    }
+out:
+    tes_cbor_doc_free(&c.doc);
+    if (e != TES_OK)
+        tes_mdoc_claims_free(out);
+    return e;
+}
+
 tes_err tes_mdoc_cred_info_read(tes_bytes mdoc, tes_mdoc_cred_info *f)
 {
     memset(f, 0, sizeof(*f));
@@ -311,6 +414,8 @@ tes_err tes_mdoc_cred_info_read(tes_bytes mdoc, tes_mdoc_cred_info *f)
     e = tes_cose_key_decode(&md, dk, &f->device_key);
     if (e != TES_OK)
         e = tes_err_set(TES_ERR_DEVICE_KEY, "the MSO deviceKey is unusable: %s", tes_err_message());
+    if (e == TES_OK)
+        read_device_namespaces(&md, dki, f);
 done:
     tes_cert_free(ds);
     tes_cbor_doc_free(&md);

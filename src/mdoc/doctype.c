@@ -103,9 +103,12 @@ static const tes_elem_def pid_elems[] = {
 #undef M
 #undef O
 
+static const char *const pid_device_ns[] = {TES_NS_PSEUDONYM};
+
 static const tes_doctype builtin[] = {
-    {TES_DOCTYPE_MDL, TES_NS_MDL, mdl_elems, sizeof(mdl_elems) / sizeof(mdl_elems[0])},
-    {TES_DOCTYPE_PID, TES_NS_PID, pid_elems, sizeof(pid_elems) / sizeof(pid_elems[0])},
+    {TES_DOCTYPE_MDL, TES_NS_MDL, mdl_elems, sizeof(mdl_elems) / sizeof(mdl_elems[0]), NULL, 0},
+    {TES_DOCTYPE_PID, TES_NS_PID, pid_elems, sizeof(pid_elems) / sizeof(pid_elems[0]),
+     pid_device_ns, 1},
 };
 
 /* ---- registered tables ---- */

@@ -168,6 +168,57 @@ static size_t align16(size_t n)
     return (n + 15) & ~(size_t)15;
 }
 
+/* device_namespaces: at most TES_MDOC_MAX_DEVICE_NAMESPACES non-empty,
+ * distinct strings. */
+static tes_err check_device_namespaces(const tes_mdoc_issue_params *p)
+{
+    size_t n = p->n_device_namespaces;
+    if (n == 0)
+        return TES_OK;
+    if (p->device_namespaces == NULL || n > TES_MDOC_MAX_DEVICE_NAMESPACES)
+        return tes_err_set(TES_ERR_ARG, "device_namespaces: 1 to %d namespaces",
+                           TES_MDOC_MAX_DEVICE_NAMESPACES);
+    for (size_t i = 0; i < n; i++) {
+        const char *ns = p->device_namespaces[i];
+        if (ns == NULL || ns[0] == '\0' || strlen(ns) > 255)
+            return tes_err_set(TES_ERR_ARG, "device_namespaces[%zu] is empty or too long", i);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(p->device_namespaces[j], ns) == 0)
+                return tes_err_set(TES_ERR_ARG, "device_namespaces names '%s' twice", ns);
+    }
+    return TES_OK;
+}
+
+/* DeviceKeyInfo = {"deviceKey": COSE_Key, ? "keyAuthorizations": {"nameSpaces": [+ tstr]}} */
+static void enc_device_key_info(tes_cbor_enc *me, const tes_mdoc_issue_params *p, unsigned flaws)
+{
+    (void)flaws;
+    bool auth = p->n_device_namespaces > 0;
+    tes_cbor_enc_map(me, 1 + auth);
+    tes_cbor_enc_cstr(me, "deviceKey");
+    if (MDOC_FLAW(flaws, MDOC_FLAW_MSO_DEVICE_KEY)) {
+        tes_cbor_enc_map(me, 4);
+        tes_cbor_enc_uint(me, 1);
+        tes_cbor_enc_uint(me, 2);
+        tes_cbor_enc_int(me, -1);
+        tes_cbor_enc_uint(me, 99);
+        tes_cbor_enc_int(me, -2);
+        tes_cbor_enc_bytes(me, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32);
+        tes_cbor_enc_int(me, -3);
+        tes_cbor_enc_bytes(me, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy", 32);
+    } else {
+        tes_cose_key_write(me, p->device_key);
+    }
+    if (!auth)
+        return;
+    tes_cbor_enc_cstr(me, "keyAuthorizations");
+    tes_cbor_enc_map(me, 1);
+    tes_cbor_enc_cstr(me, "nameSpaces");
+    tes_cbor_enc_array(me, p->n_device_namespaces);
+    for (size_t i = 0; i < p->n_device_namespaces; i++)
+        tes_cbor_enc_cstr(me, p->device_namespaces[i]);
+}
+
 /* Issues the credential; `flaws` (mdoc_internal.h, "Test hooks") is read only in
  * the test build: elsewhere every MDOC_FLAW() is false and the flaws are dead code. */
 static tes_err issue(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *out)
@@ -178,6 +229,9 @@ static tes_err issue(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *ou
         return tes_err_set(TES_ERR_ARG, "tes_mdoc_issue: missing parameter");
     if (p->valid_until <= p->valid_from)
         return tes_err_set(TES_ERR_ARG, "validUntil must be after validFrom");
+    tes_err e0 = check_device_namespaces(p);
+    if (e0 != TES_OK)
+        return e0;
     const tes_mdoc_claim *claims = p->claims->items;
     size_t n = p->claims->n, n_groups = 0;
     if (n > 0 && claims == NULL)
@@ -287,6 +341,8 @@ static tes_err issue(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *ou
     size_t est = MSO_ROOM + 512 + strlen(p->doctype) + (p->status_uri ? strlen(p->status_uri) : 0);
     for (size_t g = 0; g < n_groups; g++)
         est += groups[g].ns_len + 20 + groups[g].n_ids * (5 + 2 + 32);
+    for (size_t k = 0; k < p->n_device_namespaces; k++)
+        est += 32 + strlen(p->device_namespaces[k]);
     if (tes_buf_extend(&tbs, est) == NULL) {
         e = tes_err_set(TES_ERR_NOMEM, "out of memory issuing");
         goto done;
@@ -339,21 +395,7 @@ static tes_err issue(const tes_mdoc_issue_params *p, unsigned flaws, tes_buf *ou
         }
     }
     tes_cbor_enc_cstr(&me, "deviceKeyInfo");
-    tes_cbor_enc_map(&me, 1);
-    tes_cbor_enc_cstr(&me, "deviceKey");
-    if (MDOC_FLAW(flaws, MDOC_FLAW_MSO_DEVICE_KEY)) {
-        tes_cbor_enc_map(&me, 4);
-        tes_cbor_enc_uint(&me, 1);
-        tes_cbor_enc_uint(&me, 2);
-        tes_cbor_enc_int(&me, -1);
-        tes_cbor_enc_uint(&me, 99);
-        tes_cbor_enc_int(&me, -2);
-        tes_cbor_enc_bytes(&me, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 32);
-        tes_cbor_enc_int(&me, -3);
-        tes_cbor_enc_bytes(&me, "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy", 32);
-    } else {
-        tes_cose_key_write(&me, p->device_key);
-    }
+    enc_device_key_info(&me, p, flaws);
     tes_cbor_enc_cstr(&me, "digestAlgorithm");
     tes_cbor_enc_cstr(&me, MDOC_FLAW(flaws, MDOC_FLAW_MSO_DIGEST_ALG) ? "MD5" : "SHA-256");
     e = tes_cbor_enc_finish(&me);

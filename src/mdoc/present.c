@@ -112,6 +112,80 @@ static bool choose(held *h, size_t n, tes_bytes name)
     return best != NULL;
 }
 
+/* Checks the device-signed elements: bounded, names non-empty, each value one
+ * CBOR item, no (ns, name) twice. */
+static tes_err check_device_elems(const tes_mdoc_present_params *p)
+{
+    size_t n = p->n_device_elems;
+    if (n == 0)
+        return TES_OK;
+    if (p->device_elems == NULL || n > TES_MDOC_MAX_DEVICE_ELEMS)
+        return tes_err_set(TES_ERR_ARG, "device-signed elements: 1 to %d",
+                           TES_MDOC_MAX_DEVICE_ELEMS);
+    for (size_t i = 0; i < n; i++) {
+        const tes_mdoc_device_elem *x = &p->device_elems[i];
+        tes_cbor_doc d;
+        if (x->ns == NULL || x->name == NULL || !x->ns[0] || !x->name[0] ||
+            x->value.len == 0 || tes_cbor_parse(x->value, NULL, &d) != TES_OK)
+            return tes_err_set(TES_ERR_ARG, "device-signed element %zu: needs a namespace, a "
+                                            "name and one CBOR value", i);
+        tes_cbor_doc_free(&d);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(p->device_elems[j].ns, x->ns) == 0 &&
+                strcmp(p->device_elems[j].name, x->name) == 0)
+                return tes_err_set(TES_ERR_ARG, "device-signed element %s/%s given twice", x->ns,
+                                   x->name);
+    }
+    return TES_OK;
+}
+
+/* DeviceNameSpacesBytes = #6.24(bstr .cbor DeviceNameSpaces),
+ * DeviceNameSpaces = {* NameSpace => {+ DataElementIdentifier => DataElementValue}},
+ * canonical (maps sorted), into out. */
+static tes_err device_ns_bytes(const tes_mdoc_present_params *p, tes_buf *out)
+{
+    tes_buf inner = {0};
+    tes_cbor_enc en = {.out = &inner};
+    size_t n = p->n_device_elems, n_ns = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++)
+            first = strcmp(p->device_elems[j].ns, p->device_elems[i].ns) != 0;
+        n_ns += first;
+    }
+    tes_cbor_enc_map(&en, n_ns);
+    for (size_t i = 0; i < n; i++) {
+        const char *ns = p->device_elems[i].ns;
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++)
+            first = strcmp(p->device_elems[j].ns, ns) != 0;
+        if (!first)
+            continue;
+        size_t count = 0;
+        for (size_t j = i; j < n; j++)
+            count += strcmp(p->device_elems[j].ns, ns) == 0;
+        tes_cbor_enc_cstr(&en, ns);
+        size_t m = tes_cbor_enc_pos(&en);
+        tes_cbor_enc_map(&en, count);
+        for (size_t j = i; j < n; j++)
+            if (strcmp(p->device_elems[j].ns, ns) == 0) {
+                tes_cbor_enc_cstr(&en, p->device_elems[j].name);
+                tes_cbor_enc_raw(&en, p->device_elems[j].value);
+            }
+        tes_cbor_enc_sort_map(&en, m);
+    }
+    tes_cbor_enc_sort_map(&en, 0);
+    tes_err e = tes_cbor_enc_finish(&en);
+    if (e == TES_OK) {
+        tes_cbor_enc oe = {.out = out};
+        tes_cbor_enc_tag(&oe, 24);
+        tes_cbor_enc_bytes(&oe, inner.ptr, inner.len);
+        e = tes_cbor_enc_finish(&oe);
+    }
+    tes_buf_free(&inner);
+    return e;
+}
+
 /* Presents the credential; `flaws` (mdoc_internal.h, "Test hooks") is read only in
  * the test build: elsewhere every MDOC_FLAW() is false and the flaws are dead code. */
 static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf *out,
@@ -126,8 +200,11 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
                            "ephemeral key for MAC");
     if (missing)
         *missing = 0;
+    tes_err e = check_device_elems(p);
+    if (e != TES_OK)
+        return e;
     mdoc_cred c;
-    tes_err e = mdoc_cred_load(p->mdoc, &c);
+    e = mdoc_cred_load(p->mdoc, &c);
     if (e != TES_OK)
         return e;
     const tes_cbor_doc *d = &c.doc;
@@ -138,7 +215,7 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
         return e;
     }
     held *h = calloc(total ? total : 1, sizeof(*h));
-    tes_buf resp = {0}, dab = {0}, auth = {0};
+    tes_buf resp = {0}, dab = {0}, auth = {0}, dns = {0};
     if (h == NULL) {
         tes_cbor_doc_free(&c.doc);
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
@@ -215,7 +292,7 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
     tes_cbor_enc_cstr(&en, "issuerAuth");
     tes_cbor_enc_raw(&en, tes_cbor_span(d, c.issuer_auth));
 
-    /* device authentication over DeviceAuthenticationBytes; no device-signed elements */
+    /* device authentication over DeviceAuthenticationBytes, with the device-signed elements */
     static const uint8_t empty_ns[] = {0xd8, 0x18, 0x41, 0xa0}; /* 24(<<{}>>) */
     /* 24(<<{"org.example": {"extra": "x"}}>>), for MDOC_FLAW_DEVICE_NS */
     static const uint8_t extra_ns[] = {0xd8, 0x18, 0x56, 0xa1, 0x6b, 'o', 'r', 'g', '.', 'e', 'x',
@@ -224,6 +301,10 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
     tes_bytes dev_ns = MDOC_FLAW(flaws, MDOC_FLAW_DEVICE_NS)
                            ? TES_BYTES(extra_ns, sizeof(extra_ns))
                            : TES_BYTES(empty_ns, sizeof(empty_ns));
+    if (e == TES_OK && p->n_device_elems > 0 && !MDOC_FLAW(flaws, MDOC_FLAW_DEVICE_NS)) {
+        e = device_ns_bytes(p, &dns);
+        dev_ns = tes_buf_bytes(&dns);
+    }
     mdoc_device_auth_bytes(&dab, p->transcript, c.doctype, dev_ns);
     tes_cbor_enc ae = {.out = &auth};
     bool mac = p->reader_key != NULL;
@@ -284,6 +365,8 @@ static tes_err present(const tes_mdoc_present_params *p, unsigned flaws, tes_buf
     tes_buf_free(&resp);
     tes_buf_free(&dab);
     tes_buf_free(&auth);
+    dns.secret = true; /* the device-signed values (a pseudonym) */
+    tes_buf_free(&dns);
     tes_cbor_doc_free(&c.doc);
     return e;
 }

@@ -208,19 +208,27 @@ static tes_err choose(const tes_holder_answer_params *p, tes_bytes mdoc, tes_hol
     return e;
 }
 
-/* "ns/elem[*],..." of what was disclosed, NUL-terminated outside len. */
-static tes_err disclosed_list(tes_buf *b, const tes_holder_answer *a)
+/* "ns/elem[*],..." of what was disclosed (the device-signed elements too),
+ * NUL-terminated outside len. */
+static tes_err disclosed_list(tes_buf *b, const tes_holder_answer *a,
+                              const tes_holder_answer_params *p)
 {
-    tes_mdoc_req_elem *el = calloc(a->n_disclosed ? a->n_disclosed : 1, sizeof(*el));
+    size_t n = a->n_disclosed + p->n_device_elems;
+    tes_mdoc_req_elem *el = calloc(n ? n : 1, sizeof(*el));
     if (el == NULL)
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < a->n_disclosed; i++)
         el[i] = (tes_mdoc_req_elem){TES_BYTES(a->disclosed[i].ns, strlen(a->disclosed[i].ns)),
                                     TES_BYTES(a->disclosed[i].name, strlen(a->disclosed[i].name)),
                                     a->disclosed[i].intent_to_retain};
-    prox_elems_list(b, el, a->n_disclosed);
+    for (size_t i = 0; i < p->n_device_elems; i++) {
+        const tes_mdoc_device_elem *d = &p->device_elems[i];
+        el[a->n_disclosed + i] = (tes_mdoc_req_elem){TES_BYTES(d->ns, strlen(d->ns)),
+                                                     TES_BYTES(d->name, strlen(d->name)), false};
+    }
+    prox_elems_list(b, el, n);
     free(el);
-    return b->len || a->n_disclosed == 0 ? TES_OK : tes_err_set(TES_ERR_NOMEM, "out of memory");
+    return b->len || n == 0 ? TES_OK : tes_err_set(TES_ERR_NOMEM, "out of memory");
 }
 
 static tes_err log_write(const tes_holder_answer_params *p, const tes_buf *elems,
@@ -285,7 +293,7 @@ static tes_err answer(const tes_holder_answer_params *p, tes_buf *response, tes_
     tes_store_copy_free(&copy);
     if (e != TES_OK)
         return e;
-    if (out->n_disclosed == 0)
+    if (out->n_disclosed == 0 && p->n_device_elems == 0)
         return tes_err_set(TES_ERR_ELEMENT_NOT_ISSUED,
                            "none of the %zu requested elements is in credential %lld; nothing "
                            "disclosed, no copy spent",
@@ -302,7 +310,7 @@ static tes_err answer(const tes_holder_answer_params *p, tes_buf *response, tes_
     if ((e = tes_store_take_copy(p->store, p->cred_id, &copy)) != TES_OK)
         return e;
     e = choose(p, tes_buf_bytes(&copy.mdoc), out);
-    if (e == TES_OK && out->n_disclosed == 0)
+    if (e == TES_OK && out->n_disclosed == 0 && p->n_device_elems == 0)
         e = tes_err_set(TES_ERR_ELEMENT_NOT_ISSUED,
                         "the copy taken of credential %lld holds none of the %zu requested "
                         "elements",
@@ -316,6 +324,8 @@ static tes_err answer(const tes_holder_answer_params *p, tes_buf *response, tes_
     tes_mdoc_present_params pp = {.mdoc = tes_buf_bytes(&copy.mdoc),
                                   .elems = p->elems,
                                   .n_elems = p->n_elems,
+                                  .device_elems = p->device_elems,
+                                  .n_device_elems = p->n_device_elems,
                                   .transcript = p->transcript,
                                   .reader_key = mac ? p->reader_key : NULL,
                                   .device = mac ? NULL : &signer,
@@ -328,7 +338,7 @@ static tes_err answer(const tes_holder_answer_params *p, tes_buf *response, tes_
         return e;
     /* 5. logged before the response leaves: the log never misses a disclosure */
     tes_buf l = {0};
-    e = disclosed_list(&l, out);
+    e = disclosed_list(&l, out, p);
     if (e == TES_OK)
         e = log_write(p, &l, "disclosed");
     tes_buf_free(&l);
@@ -341,7 +351,7 @@ tes_err tes_holder_answer_request(const tes_holder_answer_params *p, tes_buf *re
     if (out != NULL)
         *out = (tes_holder_answer){0};
     if (p == NULL || response == NULL || out == NULL || p->se == NULL || p->store == NULL ||
-        p->elems == NULL || p->n_elems == 0 ||
+        (p->n_elems == 0 && p->n_device_elems == 0) || (p->n_elems > 0 && p->elems == NULL) ||
         (p->auth != TES_DEVICE_AUTH_SIGNATURE && p->auth != TES_DEVICE_AUTH_MAC) ||
         (p->auth == TES_DEVICE_AUTH_MAC && p->reader_key == NULL))
         return tes_err_set(TES_ERR_ARG, "answering: needs a secure element, a store, at least "

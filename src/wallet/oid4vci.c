@@ -28,7 +28,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
 #include "tessera/cbor.h"
@@ -36,6 +35,8 @@
 #include "tessera/mdoc.h"
 
 #include "tessera/wallet.h"
+
+#include "wallet_internal.h"
 
 #define MAX_RESPONSE (32u << 20)
 #define MAX_OFFER 16384
@@ -50,41 +51,10 @@
 #define X5C_MAX 4          /* certificates in an attestation chain */
 #define NONCE_MAX 256      /* bytes of a c_nonce */
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_init(void)
-{
-    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
 /* ------------------------------------------------------------------ HTTP */
 
-typedef struct client {
-    CURL *h;
-    char errbuf[CURL_ERROR_SIZE];
-    tes_buf body;
-    bool too_big;
-    long status;
-} client;
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx)
-{
-    client *c = ctx;
-    size_t len = size * n;
-    if (c->body.len + len > MAX_RESPONSE) {
-        c->too_big = true;
-        return 0;
-    }
-    tes_buf_append(&c->body, p, len);
-    return c->body.failed ? 0 : len;
-}
-
-static bool http_url(const char *u)
-{
-    return u && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0) &&
-           strlen(u) < 2048;
-}
+typedef wallet_http client;
+#define http_url wallet_http_url
 
 /* Maps an OAuth / OpenID4VCI error name to a code. */
 static tes_err wire_code(const char *name)
@@ -112,52 +82,12 @@ static tes_err http_call(client *c, const char *what, const char *url, const cha
                          const char *bearer, const char *body, size_t body_len, http_method method,
                          json_t **out)
 {
-    if (!http_url(url))
-        return tes_err_set(TES_ERR_HTTP_REQUEST, "%s: '%.200s' is not an http(s) URL", what,
-                           url ? url : "(none)");
-    tes_buf_reset(&c->body);
-    c->too_big = false;
-    c->errbuf[0] = '\0';
-    struct curl_slist *hdrs = NULL, *t;
-    char line[160];
-    bool ok = (hdrs = curl_slist_append(NULL, "Accept: application/json")) != NULL &&
-              (t = curl_slist_append(hdrs, "Expect:")) != NULL;
-    if (ok && ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        ok = (t = curl_slist_append(hdrs, line)) != NULL;
-    }
-    if (ok && bearer) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
-        ok = (t = curl_slist_append(hdrs, line)) != NULL;
-        tes_wipe(line, sizeof line);
-    }
-    if (!ok) {
-        curl_slist_free_all(hdrs);
-        return tes_err_set(TES_ERR_NOMEM, "out of memory");
-    }
-    curl_easy_setopt(c->h, CURLOPT_URL, url);
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, hdrs);
-    if (method == HTTP_POST) {
-        curl_easy_setopt(c->h, CURLOPT_POST, 1L);
-        curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body ? body : "");
-        curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-    } else {
-        curl_easy_setopt(c->h, CURLOPT_HTTPGET, 1L);
-    }
-    CURLcode rc = curl_easy_perform(c->h);
-    curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, NULL);
-    curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, NULL);
-    curl_slist_free_all(hdrs);
-    if (rc != CURLE_OK) {
-        if (c->too_big)
-            return tes_err_set(TES_ERR_HTTP_REQUEST, "%s: the answer is larger than %u bytes", what,
-                               MAX_RESPONSE);
-        if (rc == CURLE_OPERATION_TIMEDOUT)
-            return tes_err_set(TES_ERR_TIMEOUT, "%s: no answer from %.200s in time", what, url);
-        return tes_err_set(TES_ERR_TRANSPORT, "%s: %.200s: %s", what, url,
-                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
-    }
-    curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
+    const wallet_http_req hr = {.content_type = ctype, .bearer = bearer, .body = body,
+                               .body_len = body_len};
+    tes_err perr = wallet_http_perform(c, what, url,
+                                       method == HTTP_POST ? WALLET_HTTP_POST : WALLET_HTTP_GET, &hr);
+    if (perr != TES_OK)
+        return perr;
     json_error_t jerr;
     json_t *v = json_loadb(c->body.len ? (const char *)c->body.ptr : "", c->body.len,
                            JSON_REJECT_DUPLICATES, &jerr);
@@ -525,9 +455,6 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
     *n = 0;
     if (batch == 0 || batch > BATCH_HARD_MAX)
         return tes_err_set(TES_ERR_ARG, "tes_oid4vci_obtain: batch must be 1..%d", BATCH_HARD_MAX);
-    if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK)
-        return tes_err_set(TES_ERR_TRANSPORT, "libcurl could not be initialised");
-
     offer o;
     tes_err err = offer_parse(offer_uri, &o);
     if (err != TES_OK)
@@ -547,21 +474,12 @@ tes_err tes_oid4vci_obtain_with(const char *offer_uri, const char *tx_code, size
     const char **id_ptrs = NULL;
     bool *filled = calloc(batch, sizeof *filled);
     tes_mdoc_cred_info info = {0};
-    if (made == NULL || out == NULL || ids == NULL || filled == NULL ||
-        (c.h = curl_easy_init()) == NULL) {
+    if (made == NULL || out == NULL || ids == NULL || filled == NULL) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
-    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &c);
-    curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, c.errbuf);
-    curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c.h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c.h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
-    curl_easy_setopt(c.h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_RESPONSE);
-    curl_easy_setopt(c.h, CURLOPT_USERAGENT, "tessera-wallet");
+    if ((err = wallet_http_open(&c, MAX_RESPONSE, CONNECT_TIMEOUT_MS, TOTAL_TIMEOUT_MS)) != TES_OK)
+        goto out;
 
     /* ---- metadata */
     if ((md_url = well_known(o.issuer, "openid-credential-issuer")) == NULL) {
@@ -793,9 +711,7 @@ out:
     free(as_url);
     tes_buf_free(&form);
     tes_buf_free(&jwt);
-    tes_buf_free(&c.body);
-    if (c.h)
-        curl_easy_cleanup(c.h);
+    wallet_http_close(&c);
     offer_free(&o);
     return err;
 }
@@ -822,8 +738,6 @@ tes_err tes_oid4vci_report_lost(const char *issuer_url, const char *recovery_cod
         if (!ok)
             return tes_err_set(TES_ERR_ARG, "report lost: a device id is 64 hex digits");
     }
-    if (pthread_once(&curl_once, curl_init) != 0 || curl_init_rc != CURLE_OK)
-        return tes_err_set(TES_ERR_TRANSPORT, "libcurl could not be initialised");
     size_t n = strlen(issuer_url);
     while (n > 0 && issuer_url[n - 1] == '/')
         n--;
@@ -836,22 +750,14 @@ tes_err tes_oid4vci_report_lost(const char *issuer_url, const char *recovery_cod
     client c = {0};
     json_t *resp = NULL;
     tes_err err = TES_OK;
-    if (url == NULL || body == NULL || (c.h = curl_easy_init()) == NULL) {
+    if (url == NULL || body == NULL) {
         err = tes_err_set(TES_ERR_NOMEM, "out of memory");
         goto out;
     }
+    if ((err = wallet_http_open(&c, MAX_RESPONSE, CONNECT_TIMEOUT_MS, TOTAL_TIMEOUT_MS)) != TES_OK)
+        goto out;
     memcpy(url, issuer_url, n);
     memcpy(url + n, "/lost", sizeof "/lost");
-    curl_easy_setopt(c.h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c.h, CURLOPT_WRITEDATA, &c);
-    curl_easy_setopt(c.h, CURLOPT_ERRORBUFFER, c.errbuf);
-    curl_easy_setopt(c.h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c.h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c.h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c.h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
-    curl_easy_setopt(c.h, CURLOPT_TIMEOUT_MS, TOTAL_TIMEOUT_MS);
-    curl_easy_setopt(c.h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)MAX_RESPONSE);
-    curl_easy_setopt(c.h, CURLOPT_USERAGENT, "tessera-wallet");
     if ((err = http_call(&c, "report lost", url, "application/json", NULL, body, strlen(body),
                          HTTP_POST, &resp)) != TES_OK)
         goto out;
@@ -870,8 +776,6 @@ out:
         free(body);
     }
     free(url);
-    tes_buf_free(&c.body);
-    if (c.h)
-        curl_easy_cleanup(c.h);
+    wallet_http_close(&c);
     return err;
 }

@@ -543,6 +543,52 @@ static char *jwe_with_header(const char *real, const char *hdr)
     return (char *)b.ptr;
 }
 
+/* A128GCM: the header says it, the key is 16 bytes (a 32-byte Concat KDF
+ * key would not open it: checked by re-deriving with both lengths). */
+TEST(jwe_a128gcm_round_trip)
+{
+    tes_key *bob = private_key(BOB_D);
+    REQUIRE(bob != NULL);
+    tes_buf jwe = {0}, pt = {0};
+    static const char msg[] = "{\"vp_token\":\"y\"}";
+    json_t *extra = json_pack("{s:s}", "kid", "k1");
+    const tes_jwe_encrypt_opts o = {.enc = TES_JWE_ENC_A128GCM, .extra = extra};
+    CHECK_ERR(tes_jwe_encrypt_with(&o, TES_BYTES(msg, strlen(msg)), bob, &jwe), TES_OK);
+    tes_buf_append(&jwe, "", 1);
+    const char *text = (const char *)jwe.ptr;
+    json_t *h = NULL;
+    CHECK_ERR(tes_jwe_decrypt(text, strlen(text), 0, tes_jwe_key_agree, bob, &h, &pt), TES_OK);
+    CHECK(pt.len == strlen(msg) && memcmp(pt.ptr, msg, pt.len) == 0);
+    CHECK_EQ_STR(json_string_value(json_object_get(h, "enc")), "A128GCM");
+    CHECK_EQ_STR(json_string_value(json_object_get(h, "kid")), "k1");
+    json_decref(h);
+    tes_buf_free(&pt);
+    /* the same header rewritten to A256GCM no longer decrypts (the AAD and the
+     * key length both change) */
+    const char *dot = strchr(text, '.');
+    tes_buf hb = {0};
+    REQUIRE(tes_b64url_decode(&hb, text, (size_t)(dot - text)) == TES_OK);
+    tes_buf_append(&hb, "", 1);
+    char *hdr = strdup((const char *)hb.ptr);
+    char *at = strstr(hdr, "A128GCM");
+    REQUIRE(at != NULL);
+    memcpy(at, "A256GCM", 7);
+    char *j = jwe_with_header(text, hdr);
+    CHECK_ERR(tes_jwe_decrypt(j, strlen(j), 0, tes_jwe_key_agree, bob, NULL, &pt),
+              TES_ERR_SIGNATURE);
+    CHECK(pt.len == 0);
+    free(j);
+    free(hdr);
+    tes_buf_free(&hb);
+    /* an unknown enc is refused by encrypt */
+    const tes_jwe_encrypt_opts bad = {.enc = (tes_jwe_enc)7};
+    CHECK_ERR(tes_jwe_encrypt_with(&bad, TES_BYTES(msg, 3), bob, &pt), TES_ERR_ARG);
+    CHECK(pt.len == 0);
+    json_decref(extra);
+    tes_buf_free(&jwe);
+    tes_key_free(bob);
+}
+
 TEST(jwe_round_trip_and_refusals)
 {
     tes_key *bob = private_key(BOB_D), *k384 = NULL;
@@ -579,7 +625,11 @@ TEST(jwe_round_trip_and_refusals)
         {"{\"alg\":\"ECDH-ES\",\"alg\":\"ECDH-ES\",\"enc\":\"A256GCM\",\"epk\":%s}", TES_ERR_JOSE},
         {"{\"alg\":\"ECDH-ES+A128KW\",\"enc\":\"A256GCM\",\"epk\":%s}", TES_ERR_JOSE_HEADER},
         {"{\"alg\":\"dir\",\"enc\":\"A256GCM\",\"epk\":%s}", TES_ERR_JOSE_HEADER},
-        {"{\"alg\":\"ECDH-ES\",\"enc\":\"A128GCM\",\"epk\":%s}", TES_ERR_JOSE_HEADER},
+        /* A128GCM is accepted, but this JWE was made with A256GCM: the key
+         * derived for A128GCM does not open it */
+        {"{\"alg\":\"ECDH-ES\",\"enc\":\"A128GCM\",\"epk\":%s}", TES_ERR_SIGNATURE},
+        {"{\"alg\":\"ECDH-ES\",\"enc\":\"A192GCM\",\"epk\":%s}", TES_ERR_JOSE_HEADER},
+        {"{\"alg\":\"ECDH-ES\",\"enc\":\"a128gcm\",\"epk\":%s}", TES_ERR_JOSE_HEADER},
         {"{\"alg\":\"ECDH-ES\",\"enc\":\"A128CBC-HS256\",\"epk\":%s}", TES_ERR_JOSE_HEADER},
         {"{\"alg\":\"ECDH-ES\",\"enc\":\"A256GCM\",\"zip\":\"DEF\",\"epk\":%s}", TES_ERR_JOSE_HEADER},
         {"{\"alg\":\"ECDH-ES\",\"enc\":\"A256GCM\",\"crit\":[\"x\"],\"epk\":%s}",

@@ -486,6 +486,113 @@ TEST(round_trip_pid)
     fixture_free(&f);
 }
 
+/* Device-signed elements (the pseudonym): the MSO's keyAuthorizations come
+ * from device_namespaces; the verifier takes them (device_signed) only when
+ * authorised, refuses them otherwise, and they are under the device
+ * signature and MAC. */
+static tes_err issue_pid_auth(fixture *f, const char *const *ns, size_t n, tes_buf *out)
+{
+    tes_signer s = tes_signer_from_key(f->a.ds_key);
+    tes_bytes chain = tes_cert_der(f->a.ds);
+    tes_mdoc_issue_params p = {.doctype = f->doctype, .claims = &f->claims, .device_key = f->device,
+                               .issuer = &s, .ds_chain = &chain, .ds_chain_len = 1,
+                               .signed_at = T0 - 3600, .valid_from = T0 - 3600,
+                               .valid_until = T0 + 365 * DAY, .device_namespaces = ns,
+                               .n_device_namespaces = n};
+    return tes_mdoc_issue(&p, out);
+}
+
+static tes_err present_dev(fixture *f, tes_bytes mdoc, const tes_mdoc_device_elem *de, size_t n,
+                           bool mac, tes_buf *out)
+{
+    static const tes_mdoc_req_elem req[] = {
+        {TES_BYTES_STR(TES_NS_PID), TES_BYTES_STR("age_over_18"), false}};
+    tes_signer s = tes_signer_from_key(f->device);
+    tes_mdoc_present_params p = {.mdoc = mdoc, .elems = req, .n_elems = 1,
+                                 .device_elems = de, .n_device_elems = n,
+                                 .transcript = TES_BYTES(transcript, sizeof(transcript)),
+                                 .device = mac ? NULL : &s, .device_key = f->device,
+                                 .reader_key = mac ? f->ereader : NULL};
+    tes_buf_reset(out);
+    return tes_mdoc_present(&p, out, NULL);
+}
+
+TEST(device_signed_elements_need_key_authorizations)
+{
+    fixture f;
+    REQUIRE(fixture_make(&f, TES_DOCTYPE_PID, pid_claims));
+    const tes_doctype *t = tes_doctype_find(TES_DOCTYPE_PID);
+    REQUIRE(t != NULL && t->n_device_namespaces == 1);
+    CHECK_EQ_STR(t->device_namespaces[0], TES_NS_PSEUDONYM);
+    CHECK_EQ_INT(tes_doctype_find(TES_DOCTYPE_MDL)->n_device_namespaces, 0);
+    tes_buf with = {0}, without = {0}, resp = {0};
+    REQUIRE(issue_pid_auth(&f, t->device_namespaces, 1, &with) == TES_OK);
+    REQUIRE(issue_pid_auth(&f, NULL, 0, &without) == TES_OK);
+    /* the MSO says it: keyAuthorizations {"nameSpaces": ["org.tessera.pseudonym.1"]} */
+    static const char ka[] = "keyAuthorizations";
+    bool in_with = false, in_without = false;
+    for (size_t i = 0; i + sizeof ka - 1 <= with.len && !in_with; i++)
+        in_with = memcmp(with.ptr + i, ka, sizeof ka - 1) == 0;
+    for (size_t i = 0; i + sizeof ka - 1 <= without.len && !in_without; i++)
+        in_without = memcmp(without.ptr + i, ka, sizeof ka - 1) == 0;
+    CHECK(in_with && !in_without);
+
+    uint8_t pv[34] = {0x58, 0x20};
+    for (int i = 0; i < 32; i++)
+        pv[2 + i] = (uint8_t)(0xa0 + i);
+    const tes_mdoc_device_elem de[] = {
+        {TES_NS_PSEUDONYM, TES_ELEM_PSEUDONYM, TES_BYTES(pv, sizeof pv)}};
+    for (int mac = 0; mac < 2; mac++) {
+        tes_mdoc_result r;
+        REQUIRE(present_dev(&f, tes_buf_bytes(&with), de, 1, mac, &resp) == TES_OK);
+        CHECK_ERR(verify_with(&f, tes_buf_bytes(&resp), T0, &r), TES_OK);
+        const tes_mdoc_element *ps = r.n_docs == 1 ? find_elem(&r.docs[0], "pseudonym") : NULL;
+        CHECK(ps != NULL && ps->device_signed &&
+              tes_bytes_eq(ps->ns, TES_BYTES_STR(TES_NS_PSEUDONYM)) &&
+              tes_bytes_eq(ps->value, TES_BYTES(pv, sizeof pv)));
+        const tes_mdoc_element *age = r.n_docs == 1 ? find_elem(&r.docs[0], "age_over_18") : NULL;
+        CHECK(age != NULL && !age->device_signed);
+        tes_mdoc_result_free(&r);
+        /* the device-signed part is under the signature / MAC: change one
+         * byte of the pseudonym in the response and it no longer verifies */
+        size_t at = 0;
+        for (size_t i = 0; i + 4 <= resp.len && at == 0; i++)
+            if (memcmp(resp.ptr + i, pv + 2, 4) == 0)
+                at = i;
+        REQUIRE(at != 0);
+        resp.ptr[at] ^= 1;
+        CHECK_ERR(verify_with(&f, tes_buf_bytes(&resp), T0, &r),
+                  mac ? TES_ERR_DEVICE_MAC : TES_ERR_DEVICE_SIG);
+        tes_mdoc_result_free(&r);
+        /* without the authorisation: refused */
+        REQUIRE(present_dev(&f, tes_buf_bytes(&without), de, 1, mac, &resp) == TES_OK);
+        CHECK_ERR(verify_with(&f, tes_buf_bytes(&resp), T0, &r), TES_ERR_DEVICE_NAMESPACES);
+        tes_mdoc_result_free(&r);
+    }
+    /* an element of a namespace the MSO does not authorise: refused */
+    const tes_mdoc_device_elem other[] = {{"org.example", "x", TES_BYTES(pv, sizeof pv)}};
+    tes_mdoc_result r;
+    REQUIRE(present_dev(&f, tes_buf_bytes(&with), other, 1, false, &resp) == TES_OK);
+    CHECK_ERR(verify_with(&f, tes_buf_bytes(&resp), T0, &r), TES_ERR_DEVICE_NAMESPACES);
+    tes_mdoc_result_free(&r);
+    /* what present and issue refuse */
+    const tes_mdoc_device_elem twice[] = {de[0], de[0]};
+    CHECK_ERR(present_dev(&f, tes_buf_bytes(&with), twice, 2, false, &resp), TES_ERR_ARG);
+    const tes_mdoc_device_elem junk[] = {
+        {TES_NS_PSEUDONYM, TES_ELEM_PSEUDONYM, TES_BYTES(pv, 5)}}; /* truncated bstr */
+    CHECK_ERR(present_dev(&f, tes_buf_bytes(&with), junk, 1, false, &resp), TES_ERR_ARG);
+    const char *dup[] = {TES_NS_PSEUDONYM, TES_NS_PSEUDONYM};
+    tes_buf bad = {0};
+    CHECK_ERR(issue_pid_auth(&f, dup, 2, &bad), TES_ERR_ARG);
+    const char *empty[] = {""};
+    CHECK_ERR(issue_pid_auth(&f, empty, 1, &bad), TES_ERR_ARG);
+    tes_buf_free(&bad);
+    tes_buf_free(&with);
+    tes_buf_free(&without);
+    tes_buf_free(&resp);
+    fixture_free(&f);
+}
+
 TEST(age_over_nearest_match)
 {
     fixture f;

@@ -62,6 +62,8 @@ int cmd_reader(int argc, char **argv);
 /* wallet subcommands living in cmd_wallet_present.c */
 int cmd_wallet_present(int argc, char **argv);
 int cmd_wallet_trust_reader(int argc, char **argv);
+/* wallet authorize (cmd_wallet_authorize.c): OpenID4VP login */
+int cmd_wallet_authorize(int argc, char **argv);
 /* wallet enrol, device-id, report-lost (cmd_wallet_enrol.c) */
 int cmd_wallet_enrol(int argc, char **argv);
 int cmd_wallet_device_id(int argc, char **argv);

@@ -182,6 +182,8 @@ static int issue(const issue_args *a)
         .valid_from = now,
         .valid_until = now + (int64_t)a->valid_days * DAY,
         .decoys = a->decoys,
+        .device_namespaces = t->device_namespaces,
+        .n_device_namespaces = t->n_device_namespaces,
     };
     tes_err e = tes_mdoc_issue(&p, &out);
     if (e != TES_OK) {

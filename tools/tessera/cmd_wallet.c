@@ -752,6 +752,7 @@ int cmd_wallet(int argc, char **argv)
         {"add", cmd_add},
         {"present", cmd_wallet_present},
         {"trust-reader", cmd_wallet_trust_reader},
+        {"authorize", cmd_wallet_authorize},
         {"enrol", cmd_wallet_enrol},
         {"enroll", cmd_wallet_enrol},
         {"device-id", cmd_wallet_device_id},
@@ -769,13 +770,13 @@ int cmd_wallet(int argc, char **argv)
         return cli_usage_error(
             "wallet",
             "missing subcommand (init, pin, list, log, keygen, add, enrol, device-id, report-lost, "
-            "present, trust-reader)");
+            "present, trust-reader, authorize)");
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(argc - 1, argv + 1);
     return cli_usage_error(
         "wallet",
         "unknown subcommand '%s' (init, pin, list, log, keygen, add, enrol, device-id, "
-        "report-lost, present, trust-reader)",
+        "report-lost, present, trust-reader, authorize)",
         argv[1]);
 }

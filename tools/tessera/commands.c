@@ -1043,6 +1043,23 @@ static const cli_opt OPTS_WALLET_TRUST_READER[] = {
      "a PEM file of root certificates (repeatable); none: only list", NULL, NULL},
 };
 
+static const cli_opt OPTS_WALLET_AUTHORIZE[] = {
+    {"wallet", 0, CLI_ARG_REQUIRED, 'w', "D", "the wallet directory", NULL, NULL},
+    {"policy", 0, CLI_ARG_REQUIRED, 'P', "FILE",
+     "decide by rules instead of asking (the format of 'wallet\n"
+     "present --policy'; a rule's name is the site's verified name)",
+     NULL, NULL},
+    {"pin-file", 0, CLI_ARG_REQUIRED, 'f', "F",
+     "read the PIN as the first line of file F (else the policy's\n"
+     "\"pin\", else the terminal without echo)",
+     NULL, NULL},
+    {"allow-loopback-http", 0, CLI_ARG_NONE, 'L', NULL,
+     "accept plain http to localhost, 127.0.0.1 and [::1] for\n"
+     "request_uri and response_uri (a site on this machine, tests)",
+     NULL, NULL},
+    {"timeout", 0, CLI_ARG_REQUIRED, 'T', "SEC", "per HTTP exchange (default 30)", NULL, NULL},
+};
+
 static const cli_opt OPTS_READER_CA_INIT[] = {
     {"dir", 0, CLI_ARG_REQUIRED, 'd', "D", "where to create the reader authority", NULL, NULL},
     {"name", 0, CLI_ARG_REQUIRED, 'n', "NAME", "the authority's name", NULL, NULL},
@@ -1684,7 +1701,8 @@ const cli_command cli_commands[] = {
         .description =
             "The holder's wallet: credentials in a store (D/wallet.db), their device keys in a\n"
             "secure element that never lets them out (the software secure element in D/se/, or a\n"
-            "PKCS#11 token). At a front desk: 'tessera wallet present' (QR or NFC); from files:\n"
+            "PKCS#11 token). At a front desk: 'tessera wallet present' (QR or NFC); on a website:\n"
+            "'tessera wallet authorize URL' (OpenID4VP login); from files:\n"
             "'tessera present --wallet D --credential ID'.\n"
             "\n"
             "PINs are never given on the command line: they are asked on the terminal (no echo)\n"
@@ -2205,6 +2223,62 @@ const cli_command cli_commands[] = {
             "reader's input, 2 on usage errors, no terminal and no policy, I/O errors and "
             "timeouts\n"
             "(\\fB\\-\\-timeout\\fR, default 120 s).",
+    },
+    {
+        .name = "wallet authorize",
+        .synopsis = "tessera wallet authorize --wallet D [--policy FILE] [--pin-file F] "
+                    "[--allow-loopback-http] [--timeout SEC] URL",
+        .description =
+            "Logs in to a website with the wallet (OpenID4VP 1.0, HAIP; docs/WALLET.md). URL is\n"
+            "the site's authorization request: 'openid4vp://?client_id=...&request_uri=...' from\n"
+            "its QR code, or the same query on an https link (same device). The request object\n"
+            "is fetched from request_uri and verified: signed by the site's access certificate,\n"
+            "which must chain to a reader authority the wallet trusts ('wallet trust-reader')\n"
+            "and match client_id; the answer goes only to the certificate's host. The query is\n"
+            "matched against the wallet's credentials and must stay within the certificate's\n"
+            "scope. The holder sees who asks (verified name, DNS name, purpose) and what (the\n"
+            "elements, and a pseudonym for this site) and agrees to all or nothing; then the\n"
+            "PIN. The answer is signed in the secure element, encrypted to the site and posted;\n"
+            "a refusal (declined, no matching credential, beyond the scope) is posted as an\n"
+            "OpenID4VP error. The wallet's log records the login.",
+        OPTS(OPTS_WALLET_AUTHORIZE),
+        .epilogue =
+            "output (stdout): the request ('site:', 'purpose:', 'asks for:'), then on success\n"
+            "  disclosed: NS/ELEMENT, ...\n"
+            "  pseudonym: <43 base64url characters>     (when asked)\n"
+            "  redirect:  <the verifier's redirect_uri>  (same-device flow)\n"
+            "  logged in at NAME (DNS)\n"
+            "exit status: 0 logged in; 1 refused (the reason on stderr, and what the site was\n"
+            "             told), the site's request failed a check, or the site refused the\n"
+            "             answer; 2 usage, I/O, network or timeout\n"
+            "\n"
+            "example:\n"
+            "  tessera wallet authorize --wallet phone --policy allow.json --pin-file pin \\\n"
+            "    'openid4vp://?client_id=x509_san_dns%3Ashop.example&request_uri=https%3A...'",
+        .man = "Logs in to a website with the wallet: the wallet side of OpenID4VP 1.0 under "
+               "HAIP, for\n"
+               "mso_mdoc. \\fIURL\\fR is the site's authorization request "
+               "(\\fBopenid4vp://?client_id=\\fR...\\fB&request_uri=\\fR...,\n"
+               "or the same query on an https link); a request object given by value is "
+               "refused. The\n"
+               "request object is fetched from request_uri (application/oauth\\-authz\\-req+jwt, "
+               "bounded in\n"
+               "size and time) and verified against the reader authorities of \\fBwallet "
+               "trust\\-reader\\fR; its\n"
+               "client_id must name the certificate, and the response goes only to the "
+               "certificate's DNS\n"
+               "name. The DCQL query is matched against the wallet's credentials; elements "
+               "outside the\n"
+               "certificate's scope are refused. The holder is shown who asks and what, "
+               "including a\n"
+               "pseudonym for this site (computed in the secure element from the site's "
+               "certificate key),\n"
+               "and agrees to all or nothing (\\fB\\-\\-policy\\fR decides instead); then the PIN "
+               "(\\fB\\-\\-pin\\-file\\fR,\n"
+               "the policy's, or the terminal). Prints what was disclosed, the pseudonym and the "
+               "site's\n"
+               "redirect. Exit 0 logged in, 1 refused or failed a check, 2 usage, I/O, network "
+               "errors.",
     },
     {
         .name = "wallet trust-reader",
