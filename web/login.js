@@ -21,6 +21,26 @@
   const $ = (id) => document.getElementById(id);
   const views = ["view-start", "view-waiting", "view-result", "view-account"];
 
+  // This tab started a login (kept across reloads and back/forward, not across tabs): the
+  // server answers "invalid" both for a failed login and for none at all, and only the first
+  // is worth showing after a reload.
+  const MARK = "tessera-login-started";
+  function mark(on) {
+    try {
+      if (on) sessionStorage.setItem(MARK, "1");
+      else sessionStorage.removeItem(MARK);
+    } catch (e) {
+      // storage disabled: a reload after a failed login shows the start page
+    }
+  }
+  function marked() {
+    try {
+      return sessionStorage.getItem(MARK) === "1";
+    } catch (e) {
+      return false;
+    }
+  }
+
   // A generation number: a new login, a logout or a re-initialisation ends every older loop.
   let generation = 0;
   let expiryTimer = null;
@@ -35,7 +55,7 @@
   }
 
   // fetch with a JSON answer; returns {status, body} (body null when not JSON)
-  async function call(method, url, timeoutMs) {
+  async function call(method, url, timeoutMs, json) {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), timeoutMs || 20000);
     try {
@@ -43,7 +63,8 @@
         method,
         credentials: "same-origin",
         cache: "no-store",
-        headers: { Accept: "application/json" },
+        headers: json ? { Accept: "application/json", "Content-Type": "application/json" } : { Accept: "application/json" },
+        body: json ? JSON.stringify(json) : undefined,
         signal: ctl.signal,
       });
       let body = null;
@@ -66,6 +87,7 @@
   function showStart(note) {
     stopExpiry();
     $("title").textContent = "Log in with your eID";
+    mark(false);
     show("view-start", "start");
     say(note || "");
   }
@@ -75,6 +97,7 @@
     const over = acct && acct.age_over_18;
     $("age").textContent = over === true ? "over 18" : over === false ? "not over 18" : "age not shared";
     $("account").textContent = (acct && acct.pseudonym) || "";
+    mark(false);
     show("view-account", "logged_in");
     $("title").textContent = "You are logged in";
     say("Logged in.");
@@ -161,11 +184,21 @@
     expiryTimer = setInterval(tick, 1000);
   }
 
-  // tx: {authorization_request, qr_svg, expires_at} (from POST /site/login or a pending status)
+  // tx: {authorization_request, qr_svg, expires_at} (from POST /site/login, or a pending
+  // status after a reload, which may not repeat the code: then a new one is offered)
   function showWaiting(tx) {
-    putQr(tx.qr_svg);
     const link = $("wallet-link");
-    link.href = tx.authorization_request;
+    const hasCode = typeof tx.authorization_request === "string" && tx.authorization_request !== "";
+    putQr(hasCode ? tx.qr_svg : "");
+    if (hasCode) {
+      link.href = tx.authorization_request;
+      link.dataset.flow = tx.flow || "cross_device";
+    } else {
+      link.removeAttribute("href");
+      delete link.dataset.flow;
+    }
+    $("with-code").hidden = !hasCode;
+    $("without-code").hidden = hasCode;
     show("view-waiting", "waiting");
     $("title").textContent = "Log in with your eID";
     startExpiry(tx.expires_at);
@@ -248,27 +281,38 @@
     }
   }
 
-  async function startLogin() {
+  // A new login transaction. flow "cross_device" (the QR code; the page polls) or
+  // "same_device" (the wallet on this device sends the browser back to /site/callback)
+  async function startLogin(flow) {
     const gen = ++generation;
-    $("login").disabled = true;
-    $("retry").disabled = true;
-    say("Starting the login…");
+    const buttons = ["login", "retry", "new-code"];
+    for (const b of buttons) $(b).disabled = true;
+    say(flow === "same_device" ? "Opening your wallet…" : "Starting the login…");
     let r;
     try {
-      r = await call("POST", "/site/login");
+      r = await call("POST", "/site/login", 20000, { flow: flow || "cross_device" });
     } catch (e) {
       r = null;
     } finally {
-      $("login").disabled = false;
-      $("retry").disabled = false;
+      for (const b of buttons) $(b).disabled = false;
     }
-    if (gen !== generation) return;
+    if (gen !== generation) return null;
     if (!r || (r.status !== 200 && r.status !== 201) || !r.body || !r.body.authorization_request) {
       showResult("error", r && r.body && (r.body.message || r.body.error_description));
-      return;
+      return null;
     }
+    mark(true);
+    r.body.flow = flow || "cross_device";
     showWaiting(r.body);
     poll(gen);
+    return r.body;
+  }
+
+  // "Open your wallet" on this device: a same-device transaction, then the wallet's link
+  async function openWallet(ev) {
+    ev.preventDefault();
+    const tx = await startLogin("same_device");
+    if (tx) window.location.href = tx.authorization_request;
   }
 
   async function logout() {
@@ -325,15 +369,14 @@
       if (gen !== generation) return;
       const s = st.status === 200 && st.body ? st.body.state : null;
       if (s === "pending" || s === "fetched") {
-        if (st.body.authorization_request) {
-          showWaiting(st.body);
-          poll(gen);
-        } else {
-          await startLogin(); // the server no longer hands out the old code: a fresh one
-        }
+        // keep waiting for that login (the wallet may be at its consent screen); without
+        // the code again, the page offers a new one
+        mark(true);
+        showWaiting(st.body);
+        poll(gen);
         return;
       }
-      if (s === "declined" || s === "expired" || s === "invalid") {
+      if (s === "declined" || s === "expired" || (s === "invalid" && marked())) {
         showResult(s, st.body.message);
         return;
       }
@@ -347,8 +390,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("login").addEventListener("click", startLogin);
-    $("retry").addEventListener("click", startLogin);
+    $("login").addEventListener("click", () => startLogin("cross_device"));
+    $("retry").addEventListener("click", () => startLogin("cross_device"));
+    $("new-code").addEventListener("click", () => startLogin("cross_device"));
+    $("wallet-link").addEventListener("click", openWallet);
     $("logout").addEventListener("click", logout);
     init();
   });

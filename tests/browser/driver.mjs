@@ -9,10 +9,13 @@
 //   open URL               load URL in the one tab
 //   wait STATES [SECONDS]  until <body data-state> is one of STATES (comma-separated; default
 //                          bound 90 s: a liveness bound, not a timing assertion); answers info
+//   waitlink FLOW [SECONDS] until the wallet link of a FLOW (cross_device, same_device)
+//                          transaction is shown; answers info
 //   info                   {state, url, title, status, age, account, link, qr, resultTitle,
-//                          resultDetail, errors}
-//   click ID               clicks the element #ID (it must be visible)
+//                          resultDetail, flow, errors}
+//   click ID               clicks the element #ID (it must be visible and enabled)
 //   reload | back | forward
+//   newtab                 closes the tab for a new one (same cookies)
 //   shot NAME              full-page screenshot DIR/NAME.png; answers {path}
 //   cookies                the cookies of the current page: [{name, httpOnly, sameSite, ...}]
 //   quit
@@ -81,14 +84,17 @@ try {
   fs.rmSync(profile, { recursive: true, force: true });
   process.exit(1);
 }
-const page = await browser.newPage();
-console.log("ok " + JSON.stringify({ browser: await browser.version(), chromium }));
 const errors = [];
-page.on("pageerror", (e) => errors.push("pageerror: " + (e.message || String(e))));
-page.on("console", (m) => {
-  // Chromium logs every non-2xx answer as "Failed to load resource": the page expects 401s
-  if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push("console: " + m.text());
-});
+function watch(p) {
+  p.on("pageerror", (e) => errors.push("pageerror: " + (e.message || String(e))));
+  p.on("console", (m) => {
+    // Chromium logs every non-2xx answer as "Failed to load resource": the page expects 401s
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push("console: " + m.text());
+  });
+  return p;
+}
+let page = watch(await browser.newPage());
+console.log("ok " + JSON.stringify({ browser: await browser.version(), chromium }));
 
 async function info() {
   const dom = await page.evaluate(() => {
@@ -110,6 +116,7 @@ async function info() {
       account: visible("account") ? t("account") : null,
       accountLine: visible("account-line") ? t("account-line") : null,
       link: visible("wallet-link") ? link.getAttribute("href") : null,
+      flow: link ? link.dataset.flow || null : null,
       qr: visible("qr") && !!qr,
       qrActive: !!document.querySelector("#qr script, #qr foreignObject, #qr [onload]"),
       resultTitle: visible("result-title") ? t("result-title") : null,
@@ -149,12 +156,37 @@ async function run(line) {
     }
     case "info":
       return info();
+    case "waitlink": {
+      // until the wallet link of a FLOW transaction (cross_device | same_device) is shown
+      const [flow, secs] = rest.split(" ");
+      try {
+        await page.waitForFunction((f) => {
+          const l = document.getElementById("wallet-link");
+          return !!l && l.getClientRects().length > 0 && l.dataset.flow === f &&
+            /^openid4vp:/.test(l.getAttribute("href") || "");
+        }, { timeout: Number(secs || 90) * 1000, polling: 100 }, flow);
+      } catch (e) {
+        throw new Error("no " + flow + " wallet link: " + JSON.stringify(await info()));
+      }
+      return info();
+    }
     case "click": {
       const el = await page.$("#" + rest);
       if (!el) throw new Error("no element #" + rest);
       const vis = await el.evaluate((e) => e.getClientRects().length > 0 && !e.disabled);
       if (!vis) throw new Error("#" + rest + " is hidden or disabled");
-      await el.click();
+      // the element's click() (the same click event for the page), not synthetic mouse input:
+      // once the page has launched the wallet's openid4vp: link, headless Chromium keeps the
+      // external-protocol prompt it cannot show and drops mouse input to every tab after it
+      await el.evaluate((e) => e.click());
+      return {};
+    }
+    case "newtab": {
+      // a new tab in the same profile (cookies kept), as when a wallet app opens its redirect;
+      // the old tab is closed (it may be left waiting on the wallet's openid4vp: launch)
+      const old = page;
+      page = watch(await browser.newPage());
+      await old.close();
       return {};
     }
     case "reload":
