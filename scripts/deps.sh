@@ -14,7 +14,8 @@ PACKAGES=(
     libpq-dev postgresql                   # the issuer's registry on PostgreSQL (tests start a cluster)
     sqlite3                                # tests inspect the registry and store files
     clang libclang-rt-14-dev clang-format  # libFuzzer builds, `make format`
-    nodejs npm                          # interop tests (tests/interop)
+    nodejs npm                          # interop tests (tests/interop), the browser test
+    chromium                            # the browser test of the demo site (tests/browser)
     valgrind
     openssl xxd                         # test and demo scripts (keys, hex vectors)
 )

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "rp/rp_internal.h"
 
@@ -53,6 +54,19 @@ static enum MHD_Result send_file(struct MHD_Connection *c, const char *path)
                                    rp_web_files[i].len,
                                    (httpd_reply_opts){.no_store = true, .security_headers = true});
     return rp_send_error(c, 404, "not_found", "no such page");
+}
+
+/* True when the browser has closed this connection: a page reloaded or left during a long
+ * poll aborts its request, and the answer would go nowhere. A verified login must not be
+ * taken (and its session opened) for such a request: the page's next poll takes it. */
+static bool client_gone(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci == NULL)
+        return false;
+    char byte;
+    return recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 /* ---- login ---- */
@@ -205,6 +219,8 @@ static enum MHD_Result status(tes_rp *s, struct MHD_Connection *c)
                                                "The wallet's answer was not valid."));
     else if (strcmp(st, "verified") == 0 && code_ok) {
         rp_tx_free(&t);
+        if (client_gone(c))
+            return MHD_NO; /* left for the page's next poll */
         return logged_in(s, c, id);
     } else if (strcmp(st, "verified") == 0)
         v = state_reply("pending", "Continue in the window your wallet opened.");
