@@ -113,7 +113,10 @@ tes_err authz_cands_load(tes_wallet *w, int64_t now, authz_cands *c)
     c->cand = calloc(n ? n : 1, sizeof *c->cand);
     if (c->items == NULL || c->cand == NULL)
         e = tes_err_set(TES_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; e == TES_OK && i < n; i++)
+    /* newest first (the store lists by id): the matcher picks the first candidate that
+     * satisfies the query, so the login uses the most recent credential that can be shown,
+     * as the front desk does (src/proximity/holder.c, choose_credential) */
+    for (size_t i = n; e == TES_OK && i-- > 0;)
         (void)one_candidate(c, tes_wallet_store(w), &creds[i], now);
     tes_store_creds_free(creds, n);
     if (e != TES_OK)
