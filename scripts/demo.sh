@@ -10,11 +10,16 @@
 # chip maker), the hotel checks the eID's status list at check-in; the citizen reports the phone
 # lost from a laptop with the recovery code given at enrolment, the Ministry's service suspends
 # every credential on that phone, and the hotel reader, once it refreshes its list, rejects it.
+# Online, a wine shop's website (its verifier service `tessera rp serve`, its page in headless
+# Chromium) logs the citizen in with "over 18" and a pseudonym for that site alone (OpenID4VP);
+# after the loss the same login is refused because the eID is suspended. Screenshots of the
+# page go to $DEMO_SHOTS (default build/artifacts/demo); their paths are printed.
 #
 #   make demo                      (builds first; binary build/tessera)
 #   TESSERA_BIN=/path/to/tessera bash scripts/demo.sh
 #
-# Needs xxd. Exits non-zero if any step fails.
+# Needs xxd, and for the website node, npm and chromium (scripts/deps.sh installs them; the
+# browser's node modules come from npm the first time). Exits non-zero if any step fails.
 set -euo pipefail
 
 TESSERA_BIN=${TESSERA_BIN:-build/tessera}
@@ -27,12 +32,21 @@ for tool in xxd; do
 done
 
 TESSERA_BIN=$(cd "$(dirname "$TESSERA_BIN")" && pwd)/$(basename "$TESSERA_BIN")
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEMO_SHOTS=${DEMO_SHOTS:-$REPO/build/artifacts/demo}
+mkdir -p "$DEMO_SHOTS"
+DEMO_SHOTS=$(cd "$DEMO_SHOTS" && pwd)
 W=$(mktemp -d)
 WALLET_PID=""
 ISSUER_PID=""
+SHOP_PID=""
+# shellcheck source=tests/browser/driver.bash
+source "$REPO/tests/browser/driver.bash"
 cleanup() {
+    browser_stop
     if [[ -n $WALLET_PID ]]; then kill "$WALLET_PID" 2>/dev/null || true; fi
     if [[ -n $ISSUER_PID ]]; then kill "$ISSUER_PID" 2>/dev/null || true; fi
+    if [[ -n $SHOP_PID ]]; then kill "$SHOP_PID" 2>/dev/null || true; fi
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -311,10 +325,10 @@ RECOVERY=$(sed -n 's/^recovery code for a lost phone: //p' .out)
 say "The recovery code is printed on paper for the citizen, to keep away from the phone."
 say "The wallet scans the offer, the citizen types the PIN and the code (here all three from fd 3,"
 say "never on the command line, where other users of the machine could read them):"
-say "three copies, each bound to its own key made and attested in the secure element; each copy"
+say "five copies, each bound to its own key made and attested in the secure element; each copy"
 say "is shown once, so that hotels cannot link the holder's visits."
 exec 3< <(printf '%s\n123456\n%s\n' "$OFFER" "$TX")
-show_id tessera wallet enrol --wallet "phone" --offer-fd 3 --batch 3 --pin-fd 3 --name "Utopia eID"
+show_id tessera wallet enrol --wallet "phone" --offer-fd 3 --batch 5 --pin-fd 3 --name "Utopia eID"
 exec 3<&-
 show tessera wallet list --wallet "phone"
 say "The phone's device id (its secure element's attestation certificate, hashed) is what the"
@@ -330,13 +344,110 @@ say "hours without network):"
 checkin_round valid --status online
 [[ $CHECKIN_RC == 0 ]] || { echo "demo: the check-in with status failed (exit $CHECKIN_RC)" >&2; exit 1; }
 
-step "14. The phone is lost"
+# free_port: a loopback port nobody listens on
+free_port() {
+    local p
+    for _ in $(seq 1 50); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 9<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+    done
+    echo "demo: no free loopback port" >&2
+    return 1
+}
+# bstep WHAT CMD...: one browser command that must succeed
+bstep() {
+    local what=$1
+    shift
+    browser "$@" || { echo "demo: the browser could not $what: $BROWSER_REPLY" >&2; exit 1; }
+}
+# bshot NAME: a screenshot of the page, its path printed
+bshot() {
+    bstep "take a screenshot" shot "$1"
+    say "(screenshot: $(bget r.path))"
+}
+# shop_login POLICY: the wallet answers the authorization request shown on the page
+shop_login() {
+    bstep "find the wallet link" waitlink cross_device
+    local link
+    link=$(bget r.link)
+    say "The page shows a QR code for a phone and the same link for a wallet on this device:"
+    say "  $link"
+    show tessera wallet authorize --wallet "phone" --policy "$1" --pin-file "pin.txt" \
+        --allow-loopback-http "$link"
+}
+
+step "14. Online: a wine shop's website logs the citizen in with \"over 18\" and a pseudonym"
+say "Websites are licensed like the hotel's reader: a trust authority for online services issues"
+say "the shop's access certificate with its DNS name, what it may ask for and why."
+show tessera reader-ca init --dir "webtrust" --name "Utopia Web Trust"
+show tessera reader-ca issue --dir "webtrust" --name "Utopia Wine Shop" \
+    --purpose "age check for wine delivery" \
+    --scope eu.europa.ec.eudi.pid.1/age_over_18,org.tessera.pseudonym.1/pseudonym \
+    --dns localhost --out "shopcert"
+say "The wallet trusts the web trust authority (as it trusts the police bureau for readers):"
+show tessera wallet trust-reader --wallet "phone" --root "webtrust/reader_ca.pem"
+SHOP_PORT=$(free_port)
+say "The shop runs Tessera's verifier service beside its website (here on localhost:$SHOP_PORT):"
+show tessera rp init --dir "shop" --cert "shopcert/reader.pem" --key-file "shopcert/reader_key.pem" \
+    --public-url "http://localhost:$SHOP_PORT"
+printf '   $ tessera rp serve --dir shop --listen 127.0.0.1:%s --trust ministry/iaca.pem --status online &\n' "$SHOP_PORT"
+"$TESSERA_BIN" rp serve --dir "shop" --listen "127.0.0.1:$SHOP_PORT" --trust "ministry/iaca.pem" \
+    --status online >"shop.log" 2>&1 &
+SHOP_PID=$!
+for _ in $(seq 1 100); do
+    (exec 9<>"/dev/tcp/127.0.0.1/$SHOP_PORT") 2>/dev/null && break
+    kill -0 "$SHOP_PID" 2>/dev/null || break
+    sleep 0.05
+done
+(exec 9<>"/dev/tcp/127.0.0.1/$SHOP_PORT") 2>/dev/null ||
+    { sed 's/^/     /' "shop.log"; echo "demo: the shop's service did not start" >&2; exit 1; }
+say "A visitor opens the shop's page in a browser (headless Chromium, driven by this script):"
+for tool in node npm; do
+    command -v "$tool" >/dev/null || { echo "demo: the website step needs $tool (scripts/deps.sh)" >&2; exit 1; }
+done
+if [[ ! -d $REPO/tests/browser/node_modules/puppeteer-core ]]; then
+    say "(first run: installing the browser driver with npm ci into tests/browser/node_modules)"
+    (cd "$REPO/tests/browser" && npm ci --no-audit --no-fund >/dev/null) ||
+        { echo "demo: npm ci in tests/browser failed" >&2; exit 1; }
+fi
+browser_start "$DEMO_SHOTS" "$W/browser.log" ||
+    { echo "demo: the browser did not start: $BROWSER_REPLY" >&2; exit 1; }
+bstep "open the shop" open "http://localhost:$SHOP_PORT/"
+bstep "see the start page" wait start
+bshot 01-shop-start
+bstep "click log in" click login
+bstep "see the waiting page" wait waiting
+bshot 02-shop-qr
+say "The phone's wallet checks the request (signed with the shop's key, certificate under the"
+say "trusted web authority, the DNS name the answer goes to), shows who asks, what and why; the"
+say "holder agrees (here a policy file and the PIN from a 0600 file, never on the command line)."
+say "The secure element computes the shop's pseudonym from a secret that never leaves it and the"
+say "shop's certificate key: the same at every visit, another one at every other site."
+printf '%s\n' '{"readers": [{"name": "Utopia Wine Shop", "authenticated": true,' \
+    '  "allow": ["eu.europa.ec.eudi.pid.1/age_over_18", "org.tessera.pseudonym.1/pseudonym"]}]}' \
+    >"shop-policy.json"
+(umask 077 && printf '123456\n' >"pin.txt")
+shop_login "shop-policy.json"
+PSEUDONYM=$(sed -n 's/^pseudonym: *//p' .out)
+[[ -n $PSEUDONYM ]] || { echo "demo: the wallet released no pseudonym" >&2; exit 1; }
+say "The page moves on by itself (it waits on the shop's service):"
+bstep "see the logged-in page" wait logged_in
+ACCOUNT=$(bget r.account)
+say "  $(bget r.accountLine)"
+[[ $ACCOUNT == "$PSEUDONYM" ]] || { echo "demo: the page shows another account" >&2; exit 1; }
+bshot 03-shop-logged-in
+say "The shop learnt that the visitor is over 18 and their account number at this shop; not the"
+say "name, not the birth date, nothing another site could match."
+bstep "log out" click logout
+bstep "see the start page again" wait start
+
+step "15. The phone is lost"
 say "From the holder's laptop (no wallet needed there), the citizen reports the phone lost with"
 say "the recovery code; the service suspends every credential on that phone, in one audited step:"
 say "(the code is typed at a prompt; here the script gives it on file descriptor 3)"
 show tessera wallet report-lost --issuer "http://127.0.0.1:$(cat issuer.port)" \
     --recovery-code-fd 3 --device "$DEVICE" 3< <(printf '%s\n' "$RECOVERY")
-grep -q '^suspended 3 credentials' .out || { echo "demo: report-lost suspended nothing" >&2; exit 1; }
+grep -q '^suspended 5 credentials' .out || { echo "demo: report-lost suspended nothing" >&2; exit 1; }
 say "(At the counter the Ministry can do the same for a citizen without the code:"
 say " tessera authority suspend --dir ministry --device ${DEVICE:0:12}...)"
 say "Whoever holds the phone tries to check in. Once the hotel reader's copy of the list is"
@@ -349,6 +460,20 @@ if [[ $CHECKIN_RC != 1 ]] || ! grep -q '^INVALID: credential_suspended' .out; th
 fi
 say "Rejected: the eID is suspended. (Without network the reader uses its cached list while it"
 say "is young enough and unexpired; a list it cannot check is undetermined, never valid.)"
+say "Online too: whoever holds the phone tries to log in at the wine shop. The shop's service"
+say "checks the eID's status list (--status online) and refuses the login:"
+bstep "click log in" click login
+bstep "see the waiting page" wait waiting
+LOGIN_RC=0
+shop_login "shop-policy.json" || LOGIN_RC=$?
+[[ $LOGIN_RC != 0 ]] || { echo "demo: the shop accepted the suspended eID" >&2; exit 1; }
+bstep "see the refusal" wait invalid
+say "  the page: $(bget r.status)"
+bshot 04-shop-refused-suspended
+browser_stop
+kill "$SHOP_PID" 2>/dev/null || true
+wait "$SHOP_PID" 2>/dev/null || true
+SHOP_PID=""
 say "When the phone turns up again, the Ministry reinstates what is on it:"
 show tessera authority reinstate --dir "ministry" --device "$DEVICE" --operator "counter 3"
 kill "$ISSUER_PID" 2>/dev/null || true
