@@ -21,9 +21,9 @@
   const $ = (id) => document.getElementById(id);
   const views = ["view-start", "view-waiting", "view-result", "view-account"];
 
-  // This tab started a login (kept across reloads and back/forward, not across tabs): the
-  // server answers "invalid" both for a failed login and for none at all, and only the first
-  // is worth showing after a reload.
+  // This tab started a login (kept across reloads and back/forward, not across tabs): when
+  // the server knows of no login ("none": its cookie ended with the transaction), a tab that
+  // started one says that it expired; another tab shows the start page.
   const MARK = "tessera-login-started";
   function mark(on) {
     try {
@@ -225,6 +225,9 @@
       case "invalid":
         showResult(st.state, st.message);
         return true;
+      case "none": // the login's cookie ended with its transaction
+        showResult("expired", "The login expired. Start again.");
+        return true;
       default:
         showResult("error", st && st.message);
         return true;
@@ -376,8 +379,12 @@
         poll(gen);
         return;
       }
-      if (s === "declined" || s === "expired" || (s === "invalid" && marked())) {
+      if (s === "declined" || s === "expired" || s === "invalid") {
         showResult(s, st.body.message);
+        return;
+      }
+      if (s === "none" && marked()) {
+        showResult("expired", "The login expired. Start again.");
         return;
       }
       // "logged_in" here: that login's session has ended (logged out, or expired), since

@@ -192,12 +192,12 @@ static enum MHD_Result status(tes_rp *s, struct MHD_Connection *c)
 {
     char id[RP_TOKEN_MAX + 1], hash[65];
     if (!login_cookie(c, id, hash))
-        return httpd_send_json(c, 200, state_reply("invalid", "No login in progress."),
+        return httpd_send_json(c, 200, state_reply("none", "No login in progress."),
                                (httpd_reply_opts){.no_store = true});
     rp_tx t;
     tes_err e = rp_tx_wait(s, id, rp_query_wait(c), &t);
     if (e == TES_ERR_RP_TX_UNKNOWN)
-        return httpd_send_json(c, 200, state_reply("invalid", "No login in progress."),
+        return httpd_send_json(c, 200, state_reply("none", "No login in progress."),
                                (httpd_reply_opts){.no_store = true});
     if (e != TES_OK)
         return rp_send_error(c, 500, "server_error", tes_err_message_for(e));

@@ -165,8 +165,10 @@ EOF
 
 PA=$(free_port 18500) || early_fail "no free port in 18500-18549"
 PB=$(free_port $((PA + 1))) || early_fail "no free port in 18500-18549"
+PC=$(free_port $((PB + 1))) || early_fail "no free port in 18500-18549"
 A="http://localhost:$PA"
 B="http://localhost:$PB"
+C="http://localhost:$PC"
 run 0 "rp init A" tes rp init --dir "$T/siteA" --cert "$T/certA/reader.pem" \
     --key-file "$T/certA/reader_key.pem" --public-url "$A" --name "Shop A"
 run 0 "rp init B" tes rp init --dir "$T/siteB" --cert "$T/certB/reader.pem" \
@@ -174,6 +176,10 @@ run 0 "rp init B" tes rp init --dir "$T/siteB" --cert "$T/certB/reader.pem" \
 serve A "$T/siteA" "$PA" --status off || { finish; exit 1; }
 PID_A=${SITE_PIDS[-1]}
 serve B "$T/siteB" "$PB" --status off || { finish; exit 1; }
+# site C: B's certificate on another port, its logins expire after 10 s (the shortest allowed)
+run 0 "rp init C" tes rp init --dir "$T/siteC" --cert "$T/certB/reader.pem" \
+    --key-file "$T/certB/reader_key.pem" --public-url "$C" --name "Shop C"
+serve C "$T/siteC" "$PC" --status off --tx-lifetime 10 || { finish; exit 1; }
 
 # --- the browser --------------------------------------------------------------------------
 rm -rf "$ART"
@@ -293,6 +299,21 @@ check "declined: the message" '/declined/.test(r.resultTitle) && /Nothing was sh
 shot 09-declined
 b "declined: reload" reload
 b "declined: still shown after the reload" wait declined
+
+# --- site C: a login nobody answers expires, and the page says so by itself ---------------------
+b "expired: open C" open "$C/"
+b "expired: C loaded" wait start,logged_in
+if [[ $(bget r.state) == logged_in ]]; then
+    b "expired: log out" click logout
+    b "expired: logged out" wait start
+fi
+b "expired: log in" click login
+b "expired: waiting" wait waiting
+b "expired: shown by itself" wait expired 60
+check "expired: the message" '/expired/i.test(r.resultTitle)'
+shot 10-expired
+b "expired: reload" reload
+b "expired: still shown after the reload" wait expired
 
 # --- no JavaScript error on the page at any time ---------------------------------------------
 b "page errors" info
