@@ -596,18 +596,24 @@ tes_err httpd_start(const httpd_config *c, httpd **out)
     unsigned workers = c->workers ? c->workers : 1;
     if (workers > h->lim.max_connections) /* each worker takes its share of the limit */
         workers = (unsigned)h->lim.max_connections;
+    /* the pool size as an option array, empty with a thread per connection (MHD refuses a
+     * pool there, and warns about a pool of 0) */
+    struct MHD_OptionItem pool[2] = {{MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)workers, NULL},
+                                     {MHD_OPTION_END, 0, NULL}};
     if (c->threading == HTTPD_THREAD_PER_CONNECTION) {
         flags = (flags & ~(unsigned)MHD_USE_AUTO) | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL;
-        workers = 0; /* no pool: MHD refuses a pool size with a thread per connection */
+        pool[0] = pool[1];
     }
     h->mhd = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)c->listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, workers, MHD_OPTION_CONNECTION_LIMIT,
+        /* the logger first: libmicrohttpd warns about options set before it */
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)c->listen_fd,
+        MHD_OPTION_ARRAY, pool, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)h->lim.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned)h->lim.max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)h->lim.idle_timeout, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
-        h, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, MHD_OPTION_END);
+        h, MHD_OPTION_END);
     if (h->mhd == NULL) {
         httpd_stop(h);
         return tes_err_set(TES_ERR_IO, "libmicrohttpd could not start");
