@@ -69,6 +69,9 @@ const char *p11_ckr_name(CK_RV rv);
 tes_err p11_fail(CK_RV rv, const char *what);
 /* Finds the one object matching template t (n attributes); *found false when
  * none. what ("" or e.g. "pseudonym key") names it in the error message. */
+/* CKA_EC_PARAMS of a P-256 key: the DER OID 1.2.840.10045.3.1.7 (prime256v1). */
+extern const uint8_t p11_p256_oid[10];
+
 tes_err p11_find_one(p11_se *s, CK_ATTRIBUTE *t, CK_ULONG n, const char *what,
                      CK_OBJECT_HANDLE *h, bool *found);
 void p11_state_free(p11_state *st);

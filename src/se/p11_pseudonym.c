@@ -21,8 +21,6 @@
 #define PSEUD_ID "tessera-pseudonym"
 
 /* DER of OID 1.2.840.10045.3.1.7 (prime256v1 / P-256). */
-static const uint8_t pseud_p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
-
 static tes_err find_pseud(p11_se *s, CK_OBJECT_HANDLE *h, bool *found)
 {
     CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
@@ -42,7 +40,7 @@ static tes_err create_pseud(p11_se *s, CK_OBJECT_HANDLE *h)
     CK_ATTRIBUTE pub[] = {
         {CKA_CLASS, &pubc, sizeof pubc},
         {CKA_KEY_TYPE, &kt, sizeof kt},
-        {CKA_EC_PARAMS, (void *)pseud_p256_oid, sizeof pseud_p256_oid},
+        {CKA_EC_PARAMS, (void *)p11_p256_oid, sizeof p11_p256_oid},
         {CKA_TOKEN, &no, sizeof no},
         {CKA_PRIVATE, &yes, sizeof yes},
     };

@@ -9,7 +9,7 @@
 #include "se/p11_internal.h"
 
 /* DER of OID 1.2.840.10045.3.1.7 (prime256v1 / P-256). */
-static const uint8_t p256_oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
+const uint8_t p11_p256_oid[10] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 
 /* Parses a key id; false when it cannot be one of ours. */
 static bool id_bytes(const char *id, uint8_t out[P11_ID_LEN])
@@ -107,7 +107,7 @@ tes_err p11_create_key_locked(p11_se *s, const tes_se_key_opts *opts, char id[TE
     CK_ATTRIBUTE pub[] = {
         {CKA_CLASS, &pubc, sizeof pubc},
         {CKA_KEY_TYPE, &kt, sizeof kt},
-        {CKA_EC_PARAMS, (void *)p256_oid, sizeof p256_oid},
+        {CKA_EC_PARAMS, (void *)p11_p256_oid, sizeof p11_p256_oid},
         {CKA_TOKEN, &yes, sizeof yes},
         {CKA_PRIVATE, &no, sizeof no},
         {CKA_VERIFY, &yes, sizeof yes},

@@ -7,6 +7,7 @@
  */
 #define TES_HARNESS_ERR_NAME(code) tes_err_name((tes_err)(code))
 #include "harness.h"
+#include "rp_fixture.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -22,18 +23,6 @@ static int64_t g_now;
 static tes_trust_store *g_roots;
 static tes_cert *g_leaf, *g_other_leaf, *g_expired_leaf, *g_nodns_leaf;
 static tes_key *g_key, *g_other_key, *g_expired_key, *g_nodns_key, *g_enc;
-
-static tes_key *load_key(const char *dir)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, TES_READER_KEY);
-    tes_buf raw = {.secret = true};
-    tes_key *k = NULL;
-    if (tes_file_read(p, 1u << 20, &raw) != TES_OK || tes_key_parse(tes_buf_bytes(&raw), &k))
-        k = NULL;
-    tes_buf_free(&raw);
-    return k;
-}
 
 /* An RP certificate from the authority in ca into tmp/out. */
 static tes_cert *issue(const char *ca, const char *out, const char *dns, int64_t nb, int64_t na,
@@ -86,15 +75,6 @@ TEST(setup)
     REQUIRE(g_leaf && g_key && g_other_leaf && g_other_key && g_expired_leaf && g_expired_key &&
             g_nodns_leaf && g_nodns_key);
     REQUIRE(tes_key_generate(TES_CURVE_P256, &g_enc) == TES_OK);
-}
-
-static json_t *x5c_of(const tes_cert *c)
-{
-    tes_buf b = {0};
-    tes_b64_encode(&b, tes_cert_der(c));
-    json_t *a = json_pack("[s#]", (const char *)b.ptr, b.len);
-    tes_buf_free(&b);
-    return a;
 }
 
 static char *hash_client_id(const tes_cert *c)

@@ -14,6 +14,7 @@
  */
 #define TES_HARNESS_ERR_NAME(code) tes_err_name((tes_err)(code))
 #include "harness.h"
+#include "rp_fixture.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -50,18 +51,6 @@ typedef struct site {
 static site g_a, g_b, g_rogue, g_expired, g_wide;
 
 /* ---------------------------------------------------------------- setup */
-
-static tes_key *load_key(const char *dir)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, TES_READER_KEY);
-    tes_buf raw = {.secret = true};
-    tes_key *k = NULL;
-    if (tes_file_read(p, 1u << 20, &raw) != TES_OK || tes_key_parse(tes_buf_bytes(&raw), &k))
-        k = NULL;
-    tes_buf_free(&raw);
-    return k;
-}
 
 static bool site_make(site *s, const char *ca, const char *out, const char *const *scope,
                       size_t n_scope, int64_t nb, int64_t na)
@@ -219,15 +208,6 @@ static const char DCQL_DEFAULT[] =
     "{\"doctype_value\": \"eu.europa.ec.eudi.pid.1\"}, \"claims\": ["
     "{\"path\": [\"eu.europa.ec.eudi.pid.1\", \"age_over_18\"]},"
     "{\"path\": [\"org.tessera.pseudonym.1\", \"pseudonym\"]}]}]}";
-
-static json_t *x5c_of(const tes_cert *c)
-{
-    tes_buf b = {0};
-    tes_b64_encode(&b, tes_cert_der(c));
-    json_t *a = json_pack("[s#]", (const char *)b.ptr, b.len);
-    tes_buf_free(&b);
-    return a;
-}
 
 static char *request(const req_spec *s)
 {
