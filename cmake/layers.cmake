@@ -28,7 +28,11 @@ set(TES_LAYER_proximity "core;cbor;crypto;cose;trust;mdoc;se;store;session;trans
 # the holder's wallet: its directory, store and SE, enrolment over OpenID4VCI (its client),
 # presenting through proximity (the 18013-5 device-retrieval protocol layer; it never
 # includes wallet); nothing of the issuer (the two actors share only what lies below both)
-set(TES_LAYER_wallet    "core;cbor;crypto;jose;cose;trust;mdoc;se;store;session;transport;status;proximity;oid4vp")
+# door and car keys (issue 14): the Aliro transaction (both sides), access and revocation documents
+set(TES_LAYER_access    "core;cbor;crypto;cose;se;transport")
+# the door lock: its crash-safe store and its decisions, on the access engine
+set(TES_LAYER_lock      "core;cbor;crypto;cose;access;store;transport")
+set(TES_LAYER_wallet    "core;cbor;crypto;jose;cose;trust;mdoc;se;store;session;transport;status;proximity;oid4vp;access")
 set(TES_LAYER_issuer    "core;cbor;crypto;jose;cose;trust;se;mdoc;status;registry;httpd")
 # the relying party's verifier service (OpenID4VP, issue 13): its own small database layer on store
 set(TES_LAYER_rp        "core;cbor;crypto;jose;cose;trust;mdoc;session;status;oid4vp;store;httpd")

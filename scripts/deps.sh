@@ -17,6 +17,7 @@ PACKAGES=(
     nodejs npm                          # interop tests (tests/interop), the browser test
     chromium                            # the browser test of the demo site (tests/browser)
     valgrind
+    python3-pyscard python3-cryptography python3-cbor2  # the independent Aliro reader (tests/interop/aliro)
     openssl xxd                         # test and demo scripts (keys, hex vectors)
 )
 

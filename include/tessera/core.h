@@ -102,6 +102,11 @@ typedef enum tes_err {
     TES_ERR_RP_RESPONSE = 221,      /* a response to the verifier (form, payload, vp_token) is malformed */
     TES_ERR_RP_REQUEST = 222,       /* a call of the verifier's backend API is malformed */
     /* ---- end rpsvc ---- */
+    /* ---- access (issue 14) ---- */
+    TES_ERR_TLV = 215,              /* BER-TLV malformed, beyond its bounds, or a field of the
+                                       wrong length */
+    TES_ERR_ACCESS_DOC_FORMAT = 223,/* an access or revocation document is malformed */
+    /* ---- end access ---- */
 
     /* failed checks */
     TES_ERR_ISSUER_SIG = 300,        /* issuer signature over the MSO is wrong */
@@ -198,6 +203,22 @@ typedef enum tes_err {
     TES_ERR_RP_STATUS_UNKNOWN = 384, /* the credential's status could not be determined */
     TES_ERR_RP_AUTH = 385,           /* the backend's API key or the site cookie is wrong */
     /* ---- end rpsvc ---- */
+    /* ---- access (issue 14) ---- */
+    TES_ERR_ACCESS_READER = 362,     /* the reader (lock) did not authenticate: AUTH1 signature
+                                        wrong, or no key of the wallet for its reader group */
+    TES_ERR_ACCESS_ENDPOINT = 363,   /* the phone did not authenticate: device signature wrong,
+                                        endpoint unknown and no access document */
+    TES_ERR_ACCESS_ISSUER = 364,     /* an access or revocation document is not signed by a
+                                        trusted issuer (or its digests do not match) */
+    TES_ERR_ACCESS_DENIED = 367,     /* the key does not open this door (group, room, schedule) */
+    TES_ERR_ACCESS_EXPIRED = 368,    /* the key is outside its validity (before check-in, after
+                                        check-out) */
+    TES_ERR_ACCESS_REVOKED = 386,    /* the key was revoked (given back, phone lost) */
+    TES_ERR_ACCESS_CHANNEL = 387,    /* a secure-channel message fails authentication (altered,
+                                        reflected, replayed or reordered) */
+    TES_ERR_ACCESS_RATE = 388,       /* too many full (standard) transactions: try later */
+    TES_ERR_ACCESS_ROLLBACK = 389,   /* a revocation document older than one already applied */
+    /* ---- end access ---- */
 
     /* environment */
     TES_ERR_NOMEM = 600,   /* allocation failed */
@@ -217,6 +238,9 @@ typedef enum tes_err {
     /* ---- rpsvc (issue 13) ---- */
     TES_ERR_RP_CONFIG = 613,   /* a verifier site directory is incomplete or inconsistent */
     /* ---- end rpsvc ---- */
+    /* ---- access (issue 14) ---- */
+    TES_ERR_LOCK_CONFIG = 614, /* a lock's or hotel's directory is incomplete or inconsistent */
+    /* ---- end access ---- */
 } tes_err;
 
 static inline bool tes_err_is_caller(tes_err e) { return e > 0 && e < 100; }
