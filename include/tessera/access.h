@@ -162,7 +162,7 @@ typedef struct tes_access_channel {
 } tes_access_channel;
 void tes_access_channel_init(tes_access_channel *ch, const uint8_t sk_reader[32],
                              const uint8_t sk_device[32]);
-/* Seals plain (empty stays empty, without a counter step) from the reader
+/* Seals plain (empty stays empty; the counter steps all the same) from the reader
  * (from_reader) or the device; the counter of that direction advances. */
 TES_MUST_CHECK tes_err tes_access_channel_seal(tes_access_channel *ch, bool from_reader,
                                                tes_bytes plain, tes_buf *out);

@@ -101,6 +101,38 @@ TES_MUST_CHECK tes_err tes_vpcd_run(tes_apdu_card *c, const char *host_port, int
 TES_MUST_CHECK tes_err tes_pcsc_connect(const char *reader_match, int timeout_ms, tes_buf *ndef,
                                         tes_transport **out);
 
+/* ---- cards of any application (door keys: access.h) ---- */
+
+/* A card: any processor of command APDUs (the mdoc card above, the door-key
+ * applets, or a dispatcher between them). process appends the response APDU
+ * (data || SW1 SW2); reset is the field going off (optional); finished, when
+ * given, ends the serving loop once it returns true. ctx is borrowed. */
+typedef struct tes_card {
+    tes_err (*process)(void *ctx, tes_bytes command, tes_buf *response);
+    void (*reset)(void *ctx);
+    bool (*finished)(void *ctx);
+    void *ctx;
+} tes_card;
+
+/* Serves `card` through vpcd as tes_vpcd_run does (the same link handling,
+ * timeouts and stop). A process() error drops the link. */
+TES_MUST_CHECK tes_err tes_vpcd_serve(const tes_card *card, const char *host_port, int timeout_ms,
+                                      volatile int *stop);
+
+/* Reader: the card in the first PC/SC reader whose name contains
+ * reader_match (NULL: any), connected exclusively with nothing selected,
+ * waiting at most timeout_ms for it. Errors: TES_ERR_PCSC, TES_ERR_TIMEOUT. */
+typedef struct tes_pcsc_card tes_pcsc_card;
+TES_MUST_CHECK tes_err tes_pcsc_card_connect(const char *reader_match, int timeout_ms,
+                                             tes_pcsc_card **out);
+/* Sends one command APDU and appends the response (data || SW1 SW2). The
+ * signature fits access.h's tes_apdu_transmit_fn (card is a tes_pcsc_card).
+ * Errors: TES_ERR_PCSC (the card left), TES_ERR_APDU (no status word). */
+TES_MUST_CHECK tes_err tes_pcsc_card_transmit(void *card, tes_bytes command, tes_buf *response);
+/* Waits until the card has left the reader (TES_ERR_TIMEOUT otherwise). */
+TES_MUST_CHECK tes_err tes_pcsc_card_wait_removed(tes_pcsc_card *c, int timeout_ms);
+void tes_pcsc_card_free(tes_pcsc_card *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -454,3 +454,114 @@ fail:
     pcsc_close(&c->base);
     return err;
 }
+
+/* ---------------------------------------------------------------- a raw card */
+
+/* For applications that speak their own APDUs (door keys, access.h): the card in the
+ * first matching reader, exclusively, with nothing selected. */
+struct tes_pcsc_card {
+    pcsc_conn c;
+};
+
+tes_err tes_pcsc_card_connect(const char *reader_match, int timeout_ms, tes_pcsc_card **out)
+{
+    if (!out)
+        return tes_err_set(TES_ERR_ARG, "tes_pcsc_card_connect: NULL argument");
+    *out = NULL;
+    int64_t deadline = tes_tr_deadline(timeout_ms);
+    tes_pcsc_card *k = calloc(1, sizeof *k);
+    uint8_t *rbuf = malloc(PCSC_MAX_RAPDU);
+    if (!k || !rbuf) {
+        free(k);
+        free(rbuf);
+        return tes_err_set(TES_ERR_NOMEM, "pcsc: out of memory");
+    }
+    pcsc_conn *c = &k->c;
+    c->base.ops = &pcsc_ops;
+    c->rbuf = rbuf;
+    tes_err err;
+    LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &c->ctx);
+    if (rv != SCARD_S_SUCCESS) {
+        c->ctx = 0;
+        err = pcsc_fail(rv, "connecting to pcscd");
+        goto fail;
+    }
+    for (;;) {
+        char name[256];
+        err = wait_card(c, reader_match, deadline, name, sizeof name);
+        if (err)
+            goto fail;
+        DWORD proto = 0;
+        rv = SCardConnect(c->ctx, name, SCARD_SHARE_EXCLUSIVE,
+                          SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->card, &proto);
+        if (rv == SCARD_S_SUCCESS) {
+            c->pci = proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
+            break;
+        }
+        c->card = 0;
+        err = pcsc_fail(rv, "connecting to the card");
+        if (rv != SCARD_W_REMOVED_CARD && rv != SCARD_E_NO_SMARTCARD &&
+            rv != SCARD_W_UNRESPONSIVE_CARD && rv != SCARD_W_UNPOWERED_CARD &&
+            rv != SCARD_E_PROTO_MISMATCH && rv != SCARD_E_SHARING_VIOLATION)
+            goto fail;
+        if (tes_tr_remaining(deadline) == 0)
+            goto fail;
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    *out = k;
+    return TES_OK;
+fail:
+    pcsc_close(&c->base);
+    return err;
+}
+
+tes_err tes_pcsc_card_transmit(void *card, tes_bytes command, tes_buf *response)
+{
+    tes_pcsc_card *k = card;
+    if (!k || !response || !command.ptr)
+        return tes_err_set(TES_ERR_ARG, "tes_pcsc_card_transmit: NULL argument");
+    tes_bytes data;
+    uint16_t sw;
+    tes_err err = xmit(&k->c, command, &data, &sw, "transmit");
+    if (err)
+        return err;
+    tes_buf_append(response, data.ptr, data.len + 2); /* data || SW1 SW2 */
+    return response->failed ? tes_err_set(TES_ERR_NOMEM, "pcsc: out of memory") : TES_OK;
+}
+
+tes_err tes_pcsc_card_wait_removed(tes_pcsc_card *k, int timeout_ms)
+{
+    if (!k)
+        return tes_err_set(TES_ERR_ARG, "tes_pcsc_card_wait_removed: NULL argument");
+    char name[256];
+    DWORD name_len = sizeof name, state = 0, proto = 0, atr_len = 0;
+    LONG rv = SCardStatus(k->c.card, name, &name_len, &state, &proto, NULL, &atr_len);
+    if (rv != SCARD_S_SUCCESS)
+        return TES_OK; /* gone already */
+    SCARD_READERSTATE st = {.szReader = name, .dwCurrentState = SCARD_STATE_UNAWARE};
+    int64_t deadline = tes_tr_deadline(timeout_ms);
+    for (;;) {
+        rv = SCardGetStatusChange(k->c.ctx, 0, &st, 1);
+        if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
+            return pcsc_fail(rv, "waiting for the card to leave");
+        if (!(st.dwEventState & SCARD_STATE_PRESENT))
+            return TES_OK;
+        st.dwCurrentState = st.dwEventState;
+        int left = tes_tr_remaining(deadline);
+        if (left == 0)
+            return tes_err_set(TES_ERR_TIMEOUT, "PC/SC: the card stayed in the field");
+        rv = SCardGetStatusChange(k->c.ctx, left < 0 || left > 200 ? 200 : (DWORD)left, &st, 1);
+        if (rv != SCARD_S_SUCCESS && rv != SCARD_E_TIMEOUT)
+            return pcsc_fail(rv, "waiting for the card to leave");
+        if (!(st.dwEventState & SCARD_STATE_PRESENT))
+            return TES_OK;
+        st.dwCurrentState = st.dwEventState;
+    }
+}
+
+void tes_pcsc_card_free(tes_pcsc_card *k)
+{
+    if (k)
+        pcsc_close(&k->c.base);
+}

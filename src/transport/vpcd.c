@@ -62,10 +62,32 @@ static tes_err send_frame(int fd, tes_bytes payload)
     return err;
 }
 
+static tes_err mdoc_card_process(void *ctx, tes_bytes command, tes_buf *response)
+{
+    return tes_apdu_card_process(ctx, command, response);
+}
+static void mdoc_card_reset(void *ctx) { tes_apdu_card_reset(ctx); }
+static bool mdoc_card_finished(void *ctx) { return tes_apdu_card_finished(ctx); }
+
 tes_err tes_vpcd_run(tes_apdu_card *c, const char *host_port, int timeout_ms, volatile int *stop)
 {
     if (!c)
         return tes_err_set(TES_ERR_ARG, "tes_vpcd_run: NULL card");
+    tes_apdu_card_reset(c);
+    tes_apdu_card_set_max_response(c, 0xFFFF - 2); /* vpcd's 2-byte frame length */
+    tes_apdu_card_set_wait(c, timeout_ms < 0 ? 10000 : timeout_ms, stop);
+    tes_apdu_card_set_link(c, true);
+    tes_card card = {mdoc_card_process, mdoc_card_reset, mdoc_card_finished, c};
+    tes_err err = tes_vpcd_serve(&card, host_port, timeout_ms, stop);
+    tes_apdu_card_set_link(c, false);
+    return err;
+}
+
+tes_err tes_vpcd_serve(const tes_card *c, const char *host_port, int timeout_ms,
+                       volatile int *stop)
+{
+    if (!c || !c->process)
+        return tes_err_set(TES_ERR_ARG, "tes_vpcd_serve: NULL card");
     const char *addr = host_port ? host_port : VPCD_DEFAULT;
     int fd;
     int dial_ms = timeout_ms < 0 || timeout_ms > 5000 ? 5000 : timeout_ms;
@@ -75,16 +97,14 @@ tes_err tes_vpcd_run(tes_apdu_card *c, const char *host_port, int timeout_ms, vo
                            "vpcd: cannot reach pcscd's vpcd driver at %s (is pcscd running?): %s",
                            addr, tes_err_message());
     bool qa = quickack_enabled();
-    tes_apdu_card_reset(c);
-    tes_apdu_card_set_max_response(c, 0xFFFF - 2); /* vpcd's 2-byte frame length */
-    tes_apdu_card_set_wait(c, timeout_ms < 0 ? 10000 : timeout_ms, stop);
-    tes_apdu_card_set_link(c, true);
+    if (c->reset)
+        c->reset(c->ctx);
 
     tes_buf payload = {0}, resp = {0};
     int64_t idle_deadline = tes_tr_deadline(timeout_ms);
     err = TES_OK;
     for (;;) {
-        if ((stop && *stop) || tes_apdu_card_finished(c))
+        if ((stop && *stop) || (c->finished && c->finished(c->ctx)))
             break;
         /* idle wait in slices, so that stop is noticed */
         quickack(fd, qa);
@@ -132,7 +152,8 @@ tes_err tes_vpcd_run(tes_apdu_card *c, const char *host_port, int timeout_ms, vo
         if (len == 1) {
             uint8_t ctl = payload.ptr[0];
             if (ctl == 0x00 || ctl == 0x02) { /* power off, reset */
-                tes_apdu_card_reset(c);
+                if (c->reset)
+                    c->reset(c->ctx);
             } else if (ctl == 0x04) { /* get ATR */
                 err = send_frame(fd, TES_BYTES(card_atr, sizeof card_atr));
                 if (err)
@@ -141,7 +162,7 @@ tes_err tes_vpcd_run(tes_apdu_card *c, const char *host_port, int timeout_ms, vo
             continue;
         }
         tes_buf_reset(&resp);
-        err = tes_apdu_card_process(c, tes_buf_bytes(&payload), &resp);
+        err = c->process(c->ctx, tes_buf_bytes(&payload), &resp);
         if (err) /* the holder did not answer in time, or stop: drop the link */
             break;
         err = send_frame(fd, tes_buf_bytes(&resp));
@@ -150,7 +171,6 @@ tes_err tes_vpcd_run(tes_apdu_card *c, const char *host_port, int timeout_ms, vo
     }
     if (err == TES_ERR_TRANSPORT && stop && *stop)
         err = TES_OK; /* stopped while the card waited for the holder */
-    tes_apdu_card_set_link(c, false);
     close(fd);
     tes_buf_free(&payload);
     tes_buf_free(&resp);
