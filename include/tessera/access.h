@@ -327,6 +327,13 @@ typedef struct tes_access_revocation {
     uint8_t keys[TES_ACCESS_MAX_REVOKED][TES_ACCESS_KEY_ID_LEN];
 } tes_access_revocation;
 
+/* The step-up DeviceRequest (see docs/KEYS.md): encode asks for the access
+ * and/or the revocation documents as the public readers do (text keys);
+ * parse takes text or integer keys and ignores unknown document types.
+ * Errors: TES_ERR_ACCESS_DOC_FORMAT, TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_access_request_encode(bool access, bool revocation, tes_buf *out);
+TES_MUST_CHECK tes_err tes_access_request_parse(tes_bytes in, bool *access, bool *revocation);
+
 /* (declared by the document helper: tes_access_doc_issue, tes_access_doc_verify,
  * tes_access_revocation_issue, tes_access_revocation_verify, the step-up
  * DeviceRequest / DeviceResponse codecs) */
