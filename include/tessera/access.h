@@ -334,6 +334,38 @@ typedef struct tes_access_revocation {
 TES_MUST_CHECK tes_err tes_access_request_encode(bool access, bool revocation, tes_buf *out);
 TES_MUST_CHECK tes_err tes_access_request_parse(tes_bytes in, bool *access, bool *revocation);
 
+/* ---------------------------------------------------------------- provisioning */
+
+/* How a key reaches a phone (docs/KEYS.md, "Provisioning"): the wallet makes
+ * an endpoint key in its secure element and hands the hotel a key request;
+ * the hotel answers with a key package. Both are CBOR maps with text keys:
+ *   request  {"v": 1, "endpoint_key": bstr(65), ? "attestation": bstr
+ *             (the x5chain of tes_se attest: the key lives in a secure element)}
+ *   package  {"v": 1, "issuer": tstr (the hotel's name), "group_id": bstr(16),
+ *             "reader_key": bstr(65) (the group key that signs AUTH1),
+ *             "issuer_key": bstr(65) (the key that signs the documents),
+ *             "document": bstr (the access Document), ? "revocation": bstr
+ *             (the newest revocation Document of the group)}
+ * The parsers are strict and bounded (64 KiB); the byte strings point into
+ * the input. Errors: TES_ERR_ACCESS_DOC_FORMAT, TES_ERR_ARG, TES_ERR_NOMEM. */
+typedef struct tes_access_key_request {
+    uint8_t endpoint_key[TES_ACCESS_POINT_LEN];
+    tes_bytes attestation; /* empty when absent */
+} tes_access_key_request;
+TES_MUST_CHECK tes_err tes_access_key_request_encode(const tes_access_key_request *r, tes_buf *out);
+TES_MUST_CHECK tes_err tes_access_key_request_parse(tes_bytes in, tes_access_key_request *out);
+
+typedef struct tes_access_key_package {
+    char issuer[64];
+    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];
+    uint8_t reader_key[TES_ACCESS_POINT_LEN];
+    uint8_t issuer_key[TES_ACCESS_POINT_LEN];
+    tes_bytes document;
+    tes_bytes revocation; /* empty when absent */
+} tes_access_key_package;
+TES_MUST_CHECK tes_err tes_access_key_package_encode(const tes_access_key_package *p, tes_buf *out);
+TES_MUST_CHECK tes_err tes_access_key_package_parse(tes_bytes in, tes_access_key_package *out);
+
 /* (declared by the document helper: tes_access_doc_issue, tes_access_doc_verify,
  * tes_access_revocation_issue, tes_access_revocation_verify, the step-up
  * DeviceRequest / DeviceResponse codecs) */

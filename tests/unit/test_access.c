@@ -362,3 +362,43 @@ TEST(tlv_parser_is_strict)
     CHECK_EQ_INT(t[0].value.len, 2);
     CHECK_ERR(tes_tlv_parse(TES_BYTES("\x41", 1), t, 4, &n), TES_ERR_TLV);
 }
+
+TEST(key_request_and_package_round_trip_and_refusals)
+{
+    tes_access_key_request q = {{0x04, 1, 2, 3}, TES_BYTES("att", 3)}, q2;
+    tes_buf b = {0};
+    CHECK_ERR(tes_access_key_request_encode(&q, &b), TES_OK);
+    CHECK_ERR(tes_access_key_request_parse(tes_buf_bytes(&b), &q2), TES_OK);
+    CHECK_EQ_MEM(q2.endpoint_key, q.endpoint_key, TES_ACCESS_POINT_LEN);
+    CHECK(tes_bytes_eq(q2.attestation, q.attestation));
+    q.endpoint_key[0] = 0x02; /* compressed: refused */
+    tes_buf_reset(&b);
+    CHECK_ERR(tes_access_key_request_encode(&q, &b), TES_OK);
+    CHECK_ERR(tes_access_key_request_parse(tes_buf_bytes(&b), &q2), TES_ERR_ACCESS_DOC_FORMAT);
+
+    tes_access_key_package p = {.issuer = "Hotel Zur Post",
+                                .group_id = {9},
+                                .reader_key = {0x04, 7},
+                                .issuer_key = {0x04, 8},
+                                .document = TES_BYTES("\xA0", 1)},
+                           p2;
+    tes_buf_reset(&b);
+    CHECK_ERR(tes_access_key_package_encode(&p, &b), TES_OK);
+    CHECK_ERR(tes_access_key_package_parse(tes_buf_bytes(&b), &p2), TES_OK);
+    CHECK_EQ_STR(p2.issuer, "Hotel Zur Post");
+    CHECK_EQ_MEM(p2.reader_key, p.reader_key, TES_ACCESS_POINT_LEN);
+    CHECK(tes_bytes_eq(p2.document, p.document));
+    CHECK_EQ_INT(p2.revocation.len, 0);
+    /* cut short, and an unknown member */
+    CHECK_ERR(tes_access_key_package_parse(TES_BYTES(b.ptr, b.len - 1), &p2),
+              TES_ERR_ACCESS_DOC_FORMAT);
+    tes_buf_reset(&b);
+    tes_cbor_enc e = {.out = &b};
+    tes_cbor_enc_map(&e, 2);
+    tes_cbor_enc_cstr(&e, "v");
+    tes_cbor_enc_uint(&e, 1);
+    tes_cbor_enc_cstr(&e, "extra");
+    tes_cbor_enc_uint(&e, 1);
+    CHECK_ERR(tes_access_key_package_parse(tes_buf_bytes(&b), &p2), TES_ERR_ACCESS_DOC_FORMAT);
+    tes_buf_free(&b);
+}
