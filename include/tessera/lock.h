@@ -29,6 +29,129 @@ typedef struct tes_lock_endpoint {
 
 /* ---- the store (declared by the lock-store helper) ---- */
 
+/*
+ * The lock's store: one SQLite file (lock.db), src/lock/store.c.
+ *
+ * Durability: journal_mode=WAL with synchronous=FULL; every change below is
+ * one BEGIN IMMEDIATE ... COMMIT transaction (rolled back on any error), so
+ * a process killed at any instant (SIGKILL, power loss) leaves the last
+ * committed state: a revocation once applied is never lost, a persistent key
+ * is never half-written. secure_delete is on: an evicted or revoked
+ * endpoint's persistent key is overwritten in the file, not left in a free
+ * page.
+ *
+ * Files: a missing file is created with mode 0600 (O_CREAT|O_EXCL, the last
+ * component must not be a symbolic link); an existing file must be the
+ * caller's (effective uid) and neither readable nor writable by its group or
+ * others (it holds persistent keys). A non-empty file that is not SQLite, or
+ * an SQLite database of another application (PRAGMA application_id "TESL"),
+ * is refused unmodified. The schema is versioned (PRAGMA user_version).
+ *
+ * Threads and processes: a tes_lock_store is one SQLite connection; use it
+ * from one thread at a time. Several processes may open the same file (a
+ * write lock held by another is waited for up to 5000 ms, then
+ * TES_ERR_BUSY). Do not carry an open store across fork(): the child opens
+ * its own.
+ *
+ * Errors common to every function: TES_ERR_ARG (a NULL or out-of-range
+ * argument, said which in the message), TES_ERR_STORE (SQLite failed),
+ * TES_ERR_STORE_CORRUPT (the file is damaged), TES_ERR_BUSY (locked by
+ * another process beyond the timeout), TES_ERR_NOMEM.
+ */
+typedef struct tes_lock_store tes_lock_store;
+
+#define TES_LOCK_LOG_KEEP 10000      /* log rows kept (the oldest are trimmed) */
+#define TES_LOCK_LOG_DETAIL_MAX 200  /* bytes of a log entry's detail */
+#define TES_LOCK_META_NAME_MAX 64    /* bytes of a counter's name */
+
+/* Opens (creating when missing) the store at path; *out is the caller's
+ * (tes_lock_store_close). Errors: TES_ERR_STORE (cannot create or open, not
+ * a regular file, a schema newer than this build), TES_ERR_STORE_CORRUPT
+ * (not SQLite, another application's database, or tables missing),
+ * TES_ERR_DIR_UNSAFE (another user's file, or group/other mode bits set),
+ * TES_ERR_BUSY, TES_ERR_ARG, TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_lock_store_open(const char *path, tes_lock_store **out);
+/* Closes the store (NULL is fine). Everything committed is on disk already. */
+void tes_lock_store_close(tes_lock_store *s);
+
+/* ---- endpoints: the cache of authenticated endpoints, most recently used first.
+ * Order: last_used, newest first; equal last_used: the one put or touched
+ * last first. Copies out include the persistent key (a secret): the caller
+ * wipes them (tes_wipe) when done. */
+
+/* At most max endpoints into out[0..max), most recently used first; *n
+ * receives their number (0 when none). Errors: common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_endpoints(tes_lock_store *s, tes_lock_endpoint *out,
+                                                size_t max, size_t *n);
+/* The endpoint whose endpoint_key is key. Errors: TES_ERR_NOT_FOUND, common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_endpoint_get(tes_lock_store *s,
+                                                   const uint8_t key[TES_ACCESS_POINT_LEN],
+                                                   tes_lock_endpoint *out);
+/* Inserts e or replaces the endpoint with the same endpoint_key (persistent
+ * key, grant and last_used all taken from e), then evicts the least recently
+ * used beyond max_endpoints (>= 1), in one transaction. e->grant.rooms[i]
+ * must be NUL-terminated for i < n_rooms (<= TES_ACCESS_MAX_ROOMS); rooms past
+ * n_rooms are not stored (they read back as zeros). Errors:
+ * TES_ERR_ACCESS_REVOKED (e->grant.key_id is in the applied revocation:
+ * nothing stored), TES_ERR_ARG (bad rooms, max_endpoints 0), common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_endpoint_put(tes_lock_store *s, const tes_lock_endpoint *e,
+                                                   size_t max_endpoints);
+/* Marks an endpoint used at `now` (it becomes the most recently used).
+ * Errors: TES_ERR_NOT_FOUND, common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_endpoint_touch(tes_lock_store *s,
+                                                     const uint8_t key[TES_ACCESS_POINT_LEN],
+                                                     int64_t now);
+/* Forgets an endpoint (its persistent key overwritten in the file).
+ * Errors: TES_ERR_NOT_FOUND, common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_endpoint_delete(tes_lock_store *s,
+                                                      const uint8_t key[TES_ACCESS_POINT_LEN]);
+
+/* ---- revocation: the newest revocation document applied (its version is
+ * the lock's revocation watermark) */
+
+/* The applied revocation: version 0, no keys and a zero group id when none
+ * was ever applied. Errors: common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_revocation(tes_lock_store *s, tes_access_revocation *out);
+/* Applies a verified revocation document (the caller has checked its
+ * signature and that it is for this lock's group): in one transaction, its
+ * version and its whole set of revoked key ids replace the stored ones, and
+ * every cached endpoint whose grant.key_id is in the set is deleted.
+ * Errors: TES_ERR_ACCESS_ROLLBACK (r->version <= the stored version: nothing
+ * changes), TES_ERR_ARG (version <= 0, n_keys > TES_ACCESS_MAX_REVOKED, or a
+ * group id other than the one of the revocation applied before), common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_revocation_apply(tes_lock_store *s,
+                                                       const tes_access_revocation *r);
+/* Whether key_id is in the applied revocation. Errors: common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_is_revoked(tes_lock_store *s,
+                                                 const uint8_t key_id[TES_ACCESS_KEY_ID_LEN],
+                                                 bool *revoked);
+
+/* ---- log: what the lock decided, for `tessera lock log` */
+
+/* Appends one entry and trims the log to the newest TES_LOCK_LOG_KEEP rows,
+ * in one transaction. outcome: "unlocked" or "refused"; flow: "fast",
+ * "standard", "step-up" or "none"; reason: TES_OK or the refusal's code;
+ * key_id (16 bytes) and detail (at most TES_LOCK_LOG_DETAIL_MAX bytes) may be
+ * NULL. detail is stored made printable (tes_text_printable). Errors:
+ * TES_ERR_ARG (another outcome or flow, detail too long), common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_log(tes_lock_store *s, int64_t at, const char *outcome,
+                                          const char *flow, tes_err reason,
+                                          const uint8_t *key_id, const char *detail);
+/* Appends the newest max_rows entries (0: all kept) to json_lines, oldest
+ * first, newest last, one JSON object a line ("\n"-terminated):
+ * {"at":N,"time":"YYYY-MM-DDTHH:MM:SSZ","outcome":..,"flow":..,
+ *  "reason":tes_err_name(reason),"key_id":hex|null,"detail":text|null}.
+ * Errors: common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_log_list(tes_lock_store *s, size_t max_rows,
+                                               tes_buf *json_lines);
+
+/* ---- counters: named integers (e.g. the rate limiter's window) */
+
+/* name: 1..TES_LOCK_META_NAME_MAX bytes. get errors: TES_ERR_NOT_FOUND,
+ * common ones; put (insert or replace, one transaction): common ones. */
+TES_MUST_CHECK tes_err tes_lock_store_meta_get(tes_lock_store *s, const char *name, int64_t *value);
+TES_MUST_CHECK tes_err tes_lock_store_meta_put(tes_lock_store *s, const char *name, int64_t value);
+
 #ifdef __cplusplus
 }
 #endif
