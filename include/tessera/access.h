@@ -502,6 +502,56 @@ TES_MUST_CHECK tes_err tes_access_response_parse(tes_bytes in, tes_bytes *docs, 
 
 
 
+/* ---------------------------------------------------------------- the hotel */
+
+/* The issuer of door keys (docs/KEYS.md, "The hotel"). A hotel directory
+ * (0700) holds hotel.json (name, reader group id), issuer_key.pem (signs the
+ * documents) and reader_key.pem (the group key the locks sign AUTH1 with),
+ * both 0600 and created exclusively; issued.jsonl (one line per key issued:
+ * key id, rooms, validity, the phone's endpoint key, the guest), and
+ * revocation.cbor (the newest revocation document), both written atomically. */
+typedef struct tes_hotel tes_hotel;
+typedef struct tes_hotel_opts {
+    const tes_clock *clock; /* NULL: the system's */
+    const tes_rng *rng;     /* NULL: the system's */
+} tes_hotel_opts;
+/* Errors: TES_ERR_EXISTS, TES_ERR_IO, TES_ERR_DIR_UNSAFE, TES_ERR_ARG (name
+ * empty, longer than 63 bytes or with control characters). */
+TES_MUST_CHECK tes_err tes_hotel_init(const char *dir, const char *name, const tes_hotel_opts *o);
+/* Errors: TES_ERR_LOCK_CONFIG (a file missing or inconsistent), TES_ERR_IO. */
+TES_MUST_CHECK tes_err tes_hotel_open(const char *dir, const tes_hotel_opts *o, tes_hotel **out);
+void tes_hotel_close(tes_hotel *h);
+const char *tes_hotel_name(const tes_hotel *h);
+const uint8_t *tes_hotel_group_id(const tes_hotel *h);
+const tes_key *tes_hotel_reader_key(const tes_hotel *h); /* private: for tes_lock_init */
+const tes_key *tes_hotel_issuer_key(const tes_hotel *h); /* private: public part for locks */
+
+typedef struct tes_hotel_key_params {
+    const char *const *rooms; /* 1..TES_ACCESS_MAX_ROOMS */
+    size_t n_rooms;
+    int64_t not_before, not_after;   /* check-in, check-out */
+    uint16_t daily_from, daily_until; /* minutes after midnight UTC; 0,0 all day */
+    const char *guest;                /* for the hotel's records (may be NULL) */
+} tes_hotel_key_params;
+/* Issues a room key for the phone that made `key_request`: a fresh key id, the
+ * access document bound to the request's endpoint key, and the key package
+ * for the wallet (with the newest revocation document). Recorded in
+ * issued.jsonl. Errors: TES_ERR_ACCESS_DOC_FORMAT (the request),
+ * TES_ERR_ARG (rooms, dates), TES_ERR_IO. */
+TES_MUST_CHECK tes_err tes_hotel_issue_key(tes_hotel *h, tes_bytes key_request,
+                                           const tes_hotel_key_params *p, tes_buf *package,
+                                           uint8_t key_id[TES_ACCESS_KEY_ID_LEN]);
+/* Revokes one key (key_id) or every key issued to one phone (endpoint_key):
+ * a new revocation document (version = now, or the last version + 1) listing
+ * every key revoked so far, written to revocation.cbor and appended to *doc
+ * (when doc is not NULL). *n_new gets how many keys were newly revoked.
+ * Errors: TES_ERR_NOT_FOUND (no such key issued), TES_ERR_ARG (neither or
+ * both given), TES_ERR_IO. */
+TES_MUST_CHECK tes_err tes_hotel_revoke(tes_hotel *h, const uint8_t *key_id,
+                                        const uint8_t *endpoint_key, size_t *n_new, tes_buf *doc);
+/* The newest revocation document (nothing appended when none was made). */
+TES_MUST_CHECK tes_err tes_hotel_revocation(tes_hotel *h, tes_buf *doc);
+
 #ifdef __cplusplus
 }
 #endif

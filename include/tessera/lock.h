@@ -152,6 +152,73 @@ TES_MUST_CHECK tes_err tes_lock_store_log_list(tes_lock_store *s, size_t max_row
 TES_MUST_CHECK tes_err tes_lock_store_meta_get(tes_lock_store *s, const char *name, int64_t *value);
 TES_MUST_CHECK tes_err tes_lock_store_meta_put(tes_lock_store *s, const char *name, int64_t value);
 
+/* ---- the lock ---- */
+
+#define TES_LOCK_DEFAULT_MAX_ENDPOINTS 64
+#define TES_LOCK_DEFAULT_STANDARD_PER_MINUTE 30
+
+/* What `tessera lock init` writes into a lock directory. */
+typedef struct tes_lock_init_params {
+    char hotel[64];                                /* the hotel's name (for logs) */
+    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];
+    uint8_t instance_id[TES_ACCESS_GROUP_ID_LEN];  /* this door's reader instance */
+    char room[TES_ACCESS_ROOM_MAX];                /* the door: a room or a door name */
+    const tes_key *reader_key;                     /* the group's private key */
+    const tes_key *issuer_key;                     /* the hotel's document signer (public) */
+    size_t max_endpoints;                          /* 0: TES_LOCK_DEFAULT_MAX_ENDPOINTS */
+    unsigned standard_per_minute;                  /* 0: TES_LOCK_DEFAULT_STANDARD_PER_MINUTE */
+} tes_lock_init_params;
+
+/* Creates dir (0700) with lock.json, reader_key.pem (0600, O_EXCL) and an
+ * empty lock.db. Errors: TES_ERR_EXISTS (a lock is there already),
+ * TES_ERR_IO, TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_lock_init(const char *dir, const tes_lock_init_params *p);
+
+typedef struct tes_lock_opts {
+    const tes_clock *clock; /* NULL: the system's */
+    const tes_rng *rng;     /* NULL: the system's */
+} tes_lock_opts;
+
+typedef struct tes_lock tes_lock;
+/* Opens a lock directory. Errors: TES_ERR_LOCK_CONFIG (lock.json missing or
+ * inconsistent, reader key unreadable or not the group's), the store's. */
+TES_MUST_CHECK tes_err tes_lock_open(const char *dir, const tes_lock_opts *o, tes_lock **out);
+void tes_lock_close(tes_lock *l);
+
+/* The outcome of one tap. */
+typedef struct tes_lock_outcome {
+    bool unlocked;
+    tes_access_flow flow;
+    tes_err reason;                  /* TES_OK when unlocked */
+    char detail[200];                /* what the log says */
+    bool has_key_id;
+    uint8_t key_id[TES_ACCESS_KEY_ID_LEN];
+    bool learned_revocation;         /* a newer revocation document was applied */
+} tes_lock_outcome;
+
+/* One transaction with the phone behind `transmit`: the fast path for an
+ * endpoint the lock knows (its grant checked again), else AUTH1 and, for an
+ * endpoint it does not know or whose document is newer, the access document
+ * by step-up; a revocation document when the phone announces one newer than
+ * the lock's watermark. The grant must cover this door's room, now (check-in
+ * to check-out, the daily window) and not be revoked. The reader's verdict is
+ * sent to the phone and the outcome logged. Returns TES_OK when the
+ * transaction reached a verdict (out->unlocked says which; out->reason is
+ * TES_ERR_ACCESS_* for a refusal); link and protocol failures are returned
+ * (and logged as refusals). Full (standard) transactions are limited to
+ * standard_per_minute: beyond it the phone is refused before AUTH1
+ * (TES_ERR_ACCESS_RATE), so a phone cannot make the lock sign without end. */
+TES_MUST_CHECK tes_err tes_lock_transaction(tes_lock *l, tes_apdu_transmit_fn transmit, void *ctx,
+                                            tes_lock_outcome *out);
+/* Applies a revocation document brought by maintenance (not by a phone).
+ * Errors: TES_ERR_ACCESS_ISSUER, TES_ERR_ACCESS_DOC_FORMAT, TES_ERR_ACCESS_DENIED
+ * (another group), TES_ERR_ACCESS_ROLLBACK, the store's. */
+TES_MUST_CHECK tes_err tes_lock_apply_revocation(tes_lock *l, tes_bytes revocation_doc);
+/* The lock's store (borrowed; valid until tes_lock_close). */
+tes_lock_store *tes_lock_store_of(tes_lock *l);
+/* This door's room. */
+const char *tes_lock_room(const tes_lock *l);
+
 #ifdef __cplusplus
 }
 #endif

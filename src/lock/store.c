@@ -309,7 +309,7 @@ static tes_err migrate(tes_lock_store *s, const char *path)
         snprintf(book, sizeof book,
                  "INSERT INTO migrations(version, applied_at) VALUES (%lld, %lld);"
                  "PRAGMA user_version = %lld;",
-                 (long long)(v + 1), (long long)time(NULL), (long long)(v + 1));
+                 (long long)(v + 1), (long long)tes_clock_now(NULL), (long long)(v + 1));
         if (!(e = sqlite_file_exec(&lock_kind, s->db, migrations[v], "migrating the schema")))
             e = sqlite_file_exec(&lock_kind, s->db, book, "recording the migration");
     }
