@@ -29,6 +29,7 @@ SW_CONDITIONS = b"\x69\x85"  # conditions of use not satisfied (wrong state)
 SW_DATA = b"\x6A\x80"        # incorrect data
 SW_NOT_FOUND = b"\x6A\x82"   # applet not found
 SW_INS = b"\x6D\x00"
+LINGER = 3.0  # seconds the card stays after its transaction (--once) waiting for power-off
 
 
 def log(msg):
@@ -324,13 +325,27 @@ def serve(phone, host, port, once, deadline):
                 raise TimeoutError("vpcd not reachable at %s:%d" % (host, port))
             time.sleep(0.2)
     log("connected to vpcd %s:%d" % (host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # With --once, after the transaction the card stays in the field until the reader powers
+    # it down (or LINGER seconds pass), so that vpcd sees a clean removal before the next tap.
+    linger_until = None
     try:
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
+            now = time.monotonic()
+            if once and phone.done and linger_until is None:
+                linger_until = now + LINGER
+            end = min(deadline, linger_until) if linger_until is not None else deadline
+            if end - now <= 0:
+                if linger_until is not None:
+                    return
                 raise TimeoutError("timeout")
-            sock.settimeout(left)
-            n = struct.unpack(">H", recv_exact(sock, 2))[0]
+            sock.settimeout(end - now)
+            try:
+                n = struct.unpack(">H", recv_exact(sock, 2))[0]
+            except (socket.timeout, ConnectionError):
+                if linger_until is not None:
+                    return
+                raise
             payload = recv_exact(sock, n)
             if n == 1:
                 code = payload[0]
@@ -340,13 +355,10 @@ def serve(phone, host, port, once, deadline):
                     if phone.started and not phone.done:
                         phone.end("power-off" if code == 0 else "reset")
                     phone.reset()
-                if once and phone.done:
-                    return
+                    if once and phone.done:
+                        return
                 continue
-            resp = phone.handle(payload)
-            send_frame(sock, resp)
-            if once and phone.done:
-                return
+            send_frame(sock, phone.handle(payload))
     finally:
         sock.close()
 

@@ -299,6 +299,10 @@ class Reader:
 
         # ---- step-up: read the access (and revocation) documents
         self.out["flow"] = "step-up"
+        if entry is not None:
+            # The device stored this persistent key at AUTH1; keep in step with it whatever
+            # the documents say (an unknown endpoint is only remembered once admitted).
+            self.remember(ep, kp)
         if self.issuer is None:
             self.finish_exchange(A.STATUS_NOT_FOUND)
             raise Refused("unknown endpoint and no --issuer-key to read its documents", A.STATUS_NOT_FOUND)
