@@ -151,6 +151,7 @@ class Phone:
     def get_response(self, le):
         if not self.pending:
             return SW_CONDITIONS
+        self.events.append("get-response")
         body, self.pending = self.pending, b""
         return self.chunk(body, le)
 

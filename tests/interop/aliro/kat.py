@@ -199,8 +199,8 @@ def compute(inp):
     out["salt_fast"] = hx(fctx.salt(A.LABEL_FAST, A.xcoord(endpoint)))
     fk = A.derive_fast(fctx, kp, A.xcoord(endpoint))
     out["fast_okm"] = hx(fk["okm"])
-    for name in ("cryptogram", "exchange_reader", "exchange_device", "ble_material", "uwb_ranging",
-                 "ble_reader", "ble_device"):
+    out["fast_cryptogram_key"] = hx(fk["cryptogram"])
+    for name in ("exchange_reader", "exchange_device", "ble_material", "uwb_ranging", "ble_reader", "ble_device"):
         out["fast_" + name] = hx(fk[name])
     cg = A.cryptogram_seal(fk["cryptogram"], bytes.fromhex(inp["cryptogram_plain"]))
     assert len(cg) == 64
@@ -215,7 +215,7 @@ def compute(inp):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--out", default=os.path.join(here, "..", "..", "vectors", "aliro", "kat.json"))
+    ap.add_argument("--out", default=os.path.normpath(os.path.join(here, "..", "..", "vectors", "aliro", "kat.json")))
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args()
     doc = {"description": "Aliro 1.0 key schedule and secure channel known answers; "
