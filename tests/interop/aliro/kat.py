@@ -137,6 +137,14 @@ def compute(inp):
     out["salt_volatile"] = hx(ctx.salt(A.LABEL_VOLATILE))
     out["salt_persistent"] = hx(ctx.salt(A.LABEL_PERSISTENT, A.xcoord(endpoint)))
     k = A.derive_standard(ctx, z)
+    # Cross-checks of the library KDFs by their definitions (SEC 1 3.6.1; RFC 5869).
+    assert k["kdh"] == hashlib.sha256(z + b"\x00\x00\x00\x01" + ctx.tx_id).digest()
+    prk = hmac.new(ctx.salt(A.LABEL_VOLATILE), k["kdh"], hashlib.sha256).digest()
+    t, okm = b"", b""
+    for i in range(1, 6):
+        t = hmac.new(prk, t + ctx.device_eph_x + bytes([i]), hashlib.sha256).digest()
+        okm += t
+    assert okm == k["okm"]
     out["kdh"] = hx(k["kdh"])
     out["standard_okm"] = hx(k["okm"])
     for name in ("exchange_reader", "exchange_device", "stepup_material", "ble_material", "uwb_ranging",
@@ -212,6 +220,39 @@ def compute(inp):
     return out
 
 
+# BER-TLV cases both parsers must agree on: ok -> [[tag hex, value hex], ...], else error.
+TLV_CASES = [
+    ("one object", "5c020100", [["5c", "0100"]]),
+    ("two-byte tag", "7f6604020200ff", [["7f66", "020200ff"]]),
+    ("empty value", "8c00", [["8c", ""]]),
+    ("length 81", "53" + "8180" + "00" * 128, [["53", "00" * 128]]),
+    ("length 82", "53" + "820100" + "00" * 256, [["53", "00" * 256]]),
+    ("sequence", "410101420101", [["41", "01"], ["42", "01"]]),
+    ("value truncated", "5c030100", None),
+    ("length missing", "5c", None),
+    ("length 81 truncated", "5381", None),
+    ("length 82 truncated", "538201", None),
+    ("length 83 (3-byte length) unsupported", "5383000001" + "00", None),
+    ("indefinite length", "5380", None),
+    ("tag of 3 bytes", "5f8101" + "0100", None),
+    ("two-byte tag truncated", "7f", None),
+    ("trailing byte", "5c02010000", None),
+]
+
+
+def tlv_vectors():
+    out = []
+    for name, data, want in TLV_CASES:
+        try:
+            got = [[("%02x" % o.tag) if o.tag <= 0xFF else ("%04x" % o.tag), o.value.hex()]
+                   for o in A.tlv_parse(bytes.fromhex(data))]
+        except A.AliroError:
+            got = None
+        assert got == want, (name, got)
+        out.append({"name": name, "input": data, "objects": want})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -221,7 +262,7 @@ def main():
     doc = {"description": "Aliro 1.0 key schedule and secure channel known answers; "
                           "see tests/vectors/aliro/README.md",
            "generator": "tests/interop/aliro/kat.py",
-           "inputs": INPUTS, "outputs": compute(INPUTS)}
+           "inputs": INPUTS, "outputs": compute(INPUTS), "tlv": tlv_vectors()}
     text = json.dumps(doc, indent=2) + "\n"
     if a.check:
         with open(a.out) as f:
