@@ -668,9 +668,17 @@ def parse_access_data(v):
             raise AliroError("access data: a rule is not {0: group_id(16), 1: [rooms]}")
         out.append((r[0], list(r[1])))
     sched = v.get(3)
-    if sched is not None and not isinstance(sched, list):
-        raise AliroError("access data: schedule is not an array")
-    return {"key_id": kid, "rules": out, "schedule": sched}
+    windows = None
+    if sched is not None:
+        if not isinstance(sched, list) or not sched:
+            raise AliroError("access data: schedule is not a non-empty array")
+        windows = []
+        for w in sched:
+            if (not isinstance(w, dict) or set(w) != {0, 1} or not all(isinstance(w[k], int) for k in (0, 1))
+                    or not 0 <= w[0] < w[1] <= 1440):
+                raise AliroError("access data: a schedule window is not {0: from, 1: until} minutes of a day")
+            windows.append([w[0], w[1]])
+    return {"key_id": kid, "rules": out, "schedule": windows}
 
 
 def parse_revocation_data(v):

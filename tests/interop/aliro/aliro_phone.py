@@ -88,6 +88,7 @@ class Phone:
         self.eph = None
         self.exchange_ch = None
         self.stepup_ch = None
+        self.stepup_used = False  # step-up applet selected or ENVELOPE served
         self.auth1_done = False
         self.pending = b""
 
@@ -165,6 +166,7 @@ class Phone:
             return A.fci(A.AID_PRIMARY, self.fci_a5), SW_OK
         if aid == A.AID_STEPUP:
             self.applet = "stepup"
+            self.stepup_used = True
             self.events.append("select-stepup")
             return A.fci(A.AID_STEPUP, self.fci_a5), SW_OK
         return b"", SW_NOT_FOUND
@@ -235,7 +237,9 @@ class Phone:
         return self.exchange_ch.seal(False, plain), SW_OK
 
     def envelope(self, data):
-        if self.applet != "stepup" or self.stepup_ch is None:
+        # The signaling bitmap does not set "step-up SELECT required", so, as the public
+        # reader expects, ENVELOPE is also answered without selecting the step-up applet.
+        if self.stepup_ch is None:
             return b"", SW_CONDITIONS
         objs = A.tlv_parse(data, 1)
         if len(objs) != 1 or objs[0].tag != 0x53:
@@ -257,6 +261,7 @@ class Phone:
         self.events.append("envelope:" + ",".join(dt for dt, _ in reqs))
         resp = A.device_response(docs)
         ct = self.stepup_ch.seal(False, resp)
+        self.stepup_used = True
         self.flow = "step-up"
         return A.tlv(0x53, cbor2.dumps({"data": ct})), SW_OK
 
@@ -265,7 +270,7 @@ class Phone:
             return b"", SW_CONDITIONS
         # After step-up the public reader continues on the step-up channel; otherwise (and
         # as a fallback) the exchange channel. A failed open does not move a counter.
-        chans = [self.stepup_ch, self.exchange_ch] if self.applet == "stepup" and self.stepup_ch else [self.exchange_ch]
+        chans = [self.stepup_ch, self.exchange_ch] if self.stepup_used and self.stepup_ch else [self.exchange_ch]
         for ch in chans:
             try:
                 plain = ch.open(True, data)

@@ -162,7 +162,15 @@ class Reader:
         if not access.get("group_ok"):
             raise Refused("the access document does not name reader group %s" % self.group_id.hex(),
                           A.STATUS_NO_RIGHTS)
+        if self.args.room is not None and self.args.room not in access["rooms"]:
+            raise Refused("room %s is not in the access document (%s)" % (self.args.room, access["rooms"]),
+                          A.STATUS_NO_RIGHTS)
         now = int(self.args.now) if self.args.now else int(time.time())
+        sched = access.get("schedule")
+        if sched:
+            minute = (now % 86400) // 60
+            if not any(s[0] <= minute < s[1] for s in sched):
+                raise Refused("outside the schedule %s (minute %d UTC)" % (sched, minute), A.STATUS_NO_RIGHTS)
         if now < A.parse_tdate(access["valid_from"]):
             raise Refused("not valid before %s" % access["valid_from"], A.STATUS_EXPIRED)
         if now > A.parse_tdate(access["valid_until"]):
@@ -306,9 +314,11 @@ class Reader:
         if self.issuer is None:
             self.finish_exchange(A.STATUS_NOT_FOUND)
             raise Refused("unknown endpoint and no --issuer-key to read its documents", A.STATUS_NOT_FOUND)
-        sdata, ssw = self.send(A.select(A.AID_STEPUP), "select_stepup")
-        if ssw != b"\x90\x00":
-            raise A.AliroError("SELECT step-up answered %s" % ssw.hex())
+        if not args.no_stepup_select:
+            sdata, ssw = self.send(A.select(A.AID_STEPUP), "select_stepup")
+            if ssw != b"\x90\x00":
+                raise A.AliroError("SELECT step-up answered %s" % ssw.hex())
+        exchange_channel = self.channel
         self.channel = A.Channel(keys["stepup_reader"], keys["stepup_device"])
         doctypes = [A.DOCTYPE_ACCESS] + ([A.DOCTYPE_REVOCATION] if signaling & A.SIG_REVOCATION_DOC else [])
         req = cbor2.dumps({"data": self.channel.seal(True, A.device_request(doctypes))})
@@ -342,16 +352,20 @@ class Reader:
                     rooms = [r for g, rs in ad["rules"] if g == self.group_id for r in rs]
                     access = {"rooms": rooms, "key_id": ad["key_id"].hex(),
                               "valid_from": A.tdate(v["valid_from"]), "valid_until": A.tdate(v["valid_until"]),
-                              "signed": A.tdate(v["signed"]),
+                              "signed": A.tdate(v["signed"]), "schedule": ad["schedule"],
                               "group_ok": any(g == self.group_id for g, _ in ad["rules"])}
                 else:
                     raise A.AliroError("DeviceResponse: unexpected document %r" % dt)
+            failure = None
         except A.AliroError as e:
-            self.finish_exchange(A.STATUS_NOT_TRUSTED)
-            raise Refused("document check failed: %s" % e, A.STATUS_NOT_TRUSTED)
+            failure = Refused("document check failed: %s" % e, A.STATUS_NOT_TRUSTED)
         except Refused as r:
-            self.finish_exchange(r.status)
-            raise
+            failure = r
+        if args.exchange_after_stepup == "exchange":
+            self.channel = exchange_channel
+        if failure is not None:
+            self.finish_exchange(failure.status)
+            raise failure
         self.out["access"] = public_access(access)
         try:
             self.decide(access)
@@ -394,6 +408,11 @@ def main():
     ap.add_argument("--reader-match", default="Virtual PCD", help="PC/SC reader name substring")
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--now", help="epoch seconds used for validity checks (default: the clock)")
+    ap.add_argument("--room", help="this door's room: the access document must list it for the group")
+    ap.add_argument("--no-stepup-select", action="store_true",
+                    help="send ENVELOPE without selecting the step-up applet (allowed when 5E bit 2 is clear)")
+    ap.add_argument("--exchange-after-stepup", choices=("stepup", "exchange"), default="stepup",
+                    help="channel of the final EXCHANGE after step-up (default: step-up, as the public reader)")
     ap.add_argument("--attack", choices=ATTACKS)
     ap.add_argument("--record", help="JSON file: written with the AUTH0/AUTH1 of a normal transaction; "
                                      "read by --attack replay-auth1")

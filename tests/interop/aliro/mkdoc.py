@@ -3,7 +3,8 @@
 signed (COSE_Sign1 ES256) with an issuer key — for the Python self-check only.
 
   mkdoc.py access --issuer-key ISS.pem --endpoint-key EP.pem --group-id HEX16 --rooms 101,102 \\
-                  --valid-from T --valid-until T [--signed T] [--key-id HEX16] --out DOC.cbor
+                  --valid-from T --valid-until T [--signed T] [--key-id HEX16] [--schedule 600-720,...] \\
+                  --out DOC.cbor
   mkdoc.py revocation --issuer-key ISS.pem --group-id HEX16 --revoke KEYID[,KEYID...] \\
                   --version T --out DOC.cbor
 
@@ -30,6 +31,7 @@ def main():
     ap.add_argument("--endpoint-key")
     ap.add_argument("--rooms", default="101")
     ap.add_argument("--key-id")
+    ap.add_argument("--schedule", help="daily windows FROM-UNTIL in minutes of the day, comma separated")
     ap.add_argument("--valid-from")
     ap.add_argument("--valid-until")
     ap.add_argument("--signed")
@@ -47,6 +49,8 @@ def main():
         ep = A.load_public_any(a.endpoint_key)
         kid = bytes.fromhex(a.key_id) if a.key_id else hashlib.sha256(b"key id" + A.point(ep)).digest()[:16]
         element2 = {0: 1, 1: kid, 2: [{0: gid, 1: [r for r in a.rooms.split(",") if r]}]}
+        if a.schedule:
+            element2[3] = [{0: int(w.split("-")[0]), 1: int(w.split("-")[1])} for w in a.schedule.split(",")]
         vf, vu = epoch(a.valid_from), epoch(a.valid_until)
         doc = A.make_document(issuer, A.DOCTYPE_ACCESS, element2, epoch(a.signed) if a.signed else vf, vf, vu,
                               device_pub=ep, random_seed=kid)

@@ -10,7 +10,9 @@
 # 4-7. attacks (wrong-signature, replay-auth1, reflect, downgrade-fci): refused by the phone
 # 8. after check-out (--now past valid_until): refused, reader status 0002 at the phone
 # 9. a phone carrying a revocation document of the key: the lock learns it, refuses (0003)
-# 10. the known-answer vectors are what kat.py computes
+# 10. a scheduled key (10:00-12:00 UTC): refused at 13:00 (0025), opens at 11:00 (also with ENVELOPE
+#     on the primary applet and the last EXCHANGE on the exchange keys); the wrong room (0025)
+# 11. the known-answer vectors are what kat.py computes
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -106,6 +108,20 @@ run revoked "--access-doc access.cbor --revocation-doc revocation.cbor" "--flow 
 check revoked 'r["result"] == "refused" and "revoked" in r["reason"] and p["reader_status"] == "0003" and "envelope:aliro-a,aliro-r" in p["events"]'
 run revoked-fast "--access-doc access.cbor" "" 1
 check revoked-fast 'r["result"] == "refused" and r["flow"] == "fast" and p["reader_status"] == "0003"'
+
+# A key valid 10:00-12:00 UTC only (another key id, so the revocation above does not apply).
+$PY "$HERE/mkdoc.py" access --issuer-key issuer.pem --endpoint-key endpoint.pub.pem \
+    --group-id $GROUP --rooms 101 --valid-from $((NOW - 2 * 86400)) --valid-until $((NOW + 2 * 86400)) \
+    --key-id 5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c5c --schedule 600-720 --out scheduled.cbor >/dev/null
+DAY=$((NOW / 86400 * 86400))
+run schedule-out "--access-doc scheduled.cbor" "--flow step-up --now $((DAY + 13 * 3600))" 1
+check schedule-out 'r["result"] == "refused" and "schedule" in r["reason"] and p["reader_status"] == "0025"'
+run schedule-in "--access-doc scheduled.cbor" "--flow step-up --now $((DAY + 11 * 3600))" 0
+check schedule-in 'r["result"] == "unlocked" and p["reader_status"] == "0101"'
+run no-select "--access-doc scheduled.cbor" "--flow step-up --no-stepup-select --exchange-after-stepup exchange --now $((DAY + 11 * 3600))" 0
+check no-select 'r["result"] == "unlocked" and "select_stepup" not in r["sw"] and "select-stepup" not in p["events"] and "envelope:aliro-a" in p["events"] and p["reader_status"] == "0101"'
+run wrong-room "--access-doc scheduled.cbor" "--room 102 --now $((DAY + 11 * 3600))" 1
+check wrong-room 'r["result"] == "refused" and r["flow"] == "fast" and "room 102" in r["reason"] and p["reader_status"] == "0025"'
 
 $PY "$HERE/kat.py" --check >/dev/null || fail "kat.json differs from kat.py"
 echo "selftest: OK"
