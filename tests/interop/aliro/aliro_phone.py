@@ -138,6 +138,10 @@ class Phone:
             log("%02X: %s" % (ins, e))
             self.events.append("error-%02x" % ins)
             body, sw = b"", SW_DATA
+        except Exception as e:  # e.g. malformed CBOR inside a request: refuse, stay up
+            log("%02X: %s: %s" % (ins, type(e).__name__, e))
+            self.events.append("error-%02x" % ins)
+            body, sw = b"", b"\x6F\x00"
         if sw != SW_OK:
             return body + sw
         return self.chunk(body, le)
@@ -387,7 +391,7 @@ def main():
     args = ap.parse_args()
     try:
         phone = Phone(args)
-    except (A.AliroError, OSError, ValueError) as e:
+    except Exception as e:  # unreadable keys, documents or state
         print("aliro_phone: %s" % e, file=sys.stderr)
         return 2
     deadline = time.monotonic() + args.timeout

@@ -176,6 +176,16 @@ class Reader:
         if now > A.parse_tdate(access["valid_until"]):
             raise Refused("expired at %s" % access["valid_until"], A.STATUS_EXPIRED)
 
+    def newer_revocation(self, ts):
+        """True when the device announces (tag 92) a revocation document newer than ours."""
+        if ts == A.ZERO_TIMESTAMP:
+            return False
+        try:
+            t = A.parse_tdate(ts.decode("ascii"))
+        except (A.AliroError, UnicodeDecodeError):
+            raise A.AliroError("tag 92 is not a timestamp: %s" % ts.hex())
+        return t > self.state["revocation_version"]
+
     # -------------------------------------------------------------- the transaction
 
     def run(self):
@@ -219,6 +229,10 @@ class Reader:
                 info = A.cryptogram_open(fk["cryptogram"], cg.value)
                 if info is None:
                     continue
+                if self.newer_revocation(info["revoked_at"]):
+                    # The device holds a newer revocation document: go on to AUTH1 and read it.
+                    self.out["fast_declined"] = "newer revocation document announced"
+                    break
                 self.out.update(flow="fast", endpoint_key=ep.hex())
                 self.channel = A.Channel(fk["exchange_reader"], fk["exchange_device"])
                 self.remember(ep, bytes.fromhex(e["persistent_key"]))
@@ -286,7 +300,7 @@ class Reader:
         dsig = A.tlv_require(objs, 0x9E, 64, "AUTH1 answer")
         signaling = int.from_bytes(A.tlv_require(objs, 0x5E, 2, "AUTH1 answer"), "big")
         A.tlv_require(objs, 0x91, A.TIMESTAMP_LEN, "AUTH1 answer")
-        A.tlv_require(objs, 0x92, A.TIMESTAMP_LEN, "AUTH1 answer")
+        want_revocation = self.newer_revocation(A.tlv_require(objs, 0x92, A.TIMESTAMP_LEN, "AUTH1 answer"))
         ep_pub = A.load_point(ep)
         self.out["endpoint_key"] = ep.hex()
         if not A.verify_raw(ep_pub, dsig, ctx.auth_input(True)):
@@ -294,7 +308,7 @@ class Reader:
             raise Refused("the device signature does not verify", A.STATUS_BAD_SIGNATURE)
         kp = A.derive_persistent(ctx, keys["kdh"], ep[1:33])
         entry = self.known(ep)
-        if entry is not None and args.flow != "step-up":
+        if entry is not None and args.flow != "step-up" and not want_revocation:
             self.remember(ep, kp)
             self.out["access"] = public_access(entry.get("access"))
             try:
@@ -320,7 +334,8 @@ class Reader:
                 raise A.AliroError("SELECT step-up answered %s" % ssw.hex())
         exchange_channel = self.channel
         self.channel = A.Channel(keys["stepup_reader"], keys["stepup_device"])
-        doctypes = [A.DOCTYPE_ACCESS] + ([A.DOCTYPE_REVOCATION] if signaling & A.SIG_REVOCATION_DOC else [])
+        doctypes = [A.DOCTYPE_ACCESS] + (
+            [A.DOCTYPE_REVOCATION] if (signaling & A.SIG_REVOCATION_DOC or want_revocation) else [])
         req = cbor2.dumps({"data": self.channel.seal(True, A.device_request(doctypes))})
         edata, esw = self.send(A.envelope(A.tlv(0x53, req)), "envelope")
         if esw != b"\x90\x00":
