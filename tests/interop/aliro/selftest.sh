@@ -13,7 +13,8 @@
 #    the fast path, reads it in step-up, refuses (0003); then refuses the key on the fast path
 # 10. a scheduled key (10:00-12:00 UTC): refused at 13:00 (0025), opens at 11:00 (also with ENVELOPE
 #     on the primary applet and the last EXCHANGE on the exchange keys); the wrong room (0025)
-# 11. the known-answer vectors are what kat.py computes
+# 11. a foreign hotel's document (0003); a phone presenting another endpoint's document (0003)
+# 12. the known-answer vectors are what kat.py computes
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -123,6 +124,17 @@ run no-select "--access-doc scheduled.cbor" "--flow step-up --no-stepup-select -
 check no-select 'r["result"] == "unlocked" and "select_stepup" not in r["sw"] and "select-stepup" not in p["events"] and "envelope:aliro-a" in p["events"] and p["reader_status"] == "0101"'
 run wrong-room "--access-doc scheduled.cbor" "--room 102 --now $((DAY + 11 * 3600))" 1
 check wrong-room 'r["result"] == "refused" and r["flow"] == "fast" and "room 102" in r["reason"] and p["reader_status"] == "0025"'
+
+# A foreign hotel's document (another issuer key), and a phone presenting another key's document.
+openssl ecparam -name prime256v1 -genkey -noout -out foreign.pem
+openssl ecparam -name prime256v1 -genkey -noout -out other-endpoint.pem
+$PY "$HERE/mkdoc.py" access --issuer-key foreign.pem --endpoint-key endpoint.pub.pem --group-id $GROUP \
+    --rooms 101 --valid-from $((NOW - 3600)) --valid-until $((NOW + 86400)) \
+    --key-id 6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d6d --out foreign.cbor >/dev/null
+run foreign-issuer "--access-doc foreign.cbor" "--flow step-up" 1
+check foreign-issuer 'r["result"] == "refused" and "issuerAuth" in r["reason"] and p["reader_status"] == "0003"'
+run other-key "--access-doc scheduled.cbor --endpoint-key other-endpoint.pem" "--now $((DAY + 11 * 3600))" 1
+check other-key 'r["result"] == "refused" and r["flow"] == "step-up" and "another endpoint key" in r["reason"] and p["reader_status"] == "0003"'
 
 $PY "$HERE/kat.py" --check >/dev/null || fail "kat.json differs from kat.py"
 echo "selftest: OK"
