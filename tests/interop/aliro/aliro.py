@@ -180,7 +180,8 @@ def apdu(cla, ins, p1, p2, data=b"", le=None):
 
 
 def apdu_parse(raw):
-    """(cla, ins, p1, p2, data, le) of a short command APDU (ISO 7816-4 cases 1-4)."""
+    """(cla, ins, p1, p2, data, le) of a command APDU (ISO 7816-4 cases 1-4, short or
+    extended length); le is None when absent, 256 / 65536 for an encoded zero."""
     raw = bytes(raw)
     if len(raw) < 4:
         raise AliroError("apdu: %d bytes, shorter than a header" % len(raw))
@@ -192,7 +193,18 @@ def apdu_parse(raw):
         return cla, ins, p1, p2, b"", body[0] or 256
     lc = body[0]
     if lc == 0:
-        raise AliroError("apdu: extended length not supported")
+        if len(body) < 3:
+            raise AliroError("apdu: truncated extended length")
+        n = int.from_bytes(body[1:3], "big")
+        if len(body) == 3:
+            return cla, ins, p1, p2, b"", n or 65536
+        if n == 0:
+            raise AliroError("apdu: extended Lc of zero")
+        if len(body) == 3 + n:
+            return cla, ins, p1, p2, body[3:], None
+        if len(body) == 5 + n:
+            return cla, ins, p1, p2, body[3:3 + n], int.from_bytes(body[-2:], "big") or 65536
+        raise AliroError("apdu: extended Lc %d does not match the %d body bytes" % (n, len(body)))
     if len(body) == 1 + lc:
         return cla, ins, p1, p2, body[1:], None
     if len(body) == 2 + lc:

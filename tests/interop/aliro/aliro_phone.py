@@ -272,6 +272,8 @@ class Phone:
     def exchange(self, data):
         if self.exchange_ch is None:
             return b"", SW_CONDITIONS
+        if not data:
+            return b"", SW_SECURITY  # an empty command would authenticate nothing
         # After step-up the public reader continues on the step-up channel; otherwise (and
         # as a fallback) the exchange channel. A failed open does not move a counter.
         chans = [self.stepup_ch, self.exchange_ch] if self.stepup_used and self.stepup_ch else [self.exchange_ch]
