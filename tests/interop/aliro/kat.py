@@ -16,6 +16,8 @@ import json
 import os
 import sys
 
+import cbor2
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import aliro as A  # noqa: E402
 
@@ -195,6 +197,12 @@ def compute(inp):
     channel("exchange", k["exchange_reader"], k["exchange_device"], [hx(auth1_plain), inp["msg_device_1"]])
     out["auth1_response"] = out["exchange_device_ctr1"] + "9000"
     channel("stepup", k["stepup_reader"], k["stepup_device"], [inp["msg_device_1"], inp["msg_device_2"]])
+    # The step-up ENVELOPE as the public reader sends it: the DeviceRequest (text keys) for
+    # "aliro-a" and "aliro-r", sealed as the reader's first step-up message.
+    req = A.device_request([A.DOCTYPE_ACCESS, A.DOCTYPE_REVOCATION])
+    out["envelope_request_plain"] = hx(req)
+    sealed = A.Channel(k["stepup_reader"], k["stepup_device"]).seal(True, req)
+    out["envelope_command"] = hx(A.envelope(A.tlv(0x53, cbor2.dumps({"data": sealed}))))
 
     # Fast transaction.
     f_r = A.private_from_scalar(inp["fast_reader_eph_d"])
