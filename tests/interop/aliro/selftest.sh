@@ -4,6 +4,7 @@
 #
 #   bash tests/interop/aliro/selftest.sh
 #
+# 0. test_aliro.py: the module's own checks, each broken on purpose
 # 1. unknown endpoint: standard + step-up (the lock reads and verifies the access document)
 # 2. known endpoint: fast
 # 3. --flow standard: AUTH1 with a known endpoint
@@ -35,6 +36,8 @@ fail() { echo "selftest: FAIL: $*" >&2; for f in "$W"/*.log "$W"/pcscd/pcscd.log
 GROUP=00112233445566778899aabbccddeeff
 INSTANCE=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
 NOW=$(date +%s)
+
+$PY "$HERE/test_aliro.py" 2>"$W/unit.log" || fail "test_aliro.py"
 
 cd "$W"
 for k in reader endpoint issuer; do
