@@ -166,6 +166,14 @@ TEST(before_check_in_and_after_check_out)
     CHECK_ERR(o.reason, TES_ERR_ACCESS_EXPIRED);
     uint16_t st = 0;
     CHECK(tes_access_device_verdict(f.dev, &st) && st == TES_ACCESS_STATUS_EXPIRED);
+    /* the phone loses its persistent key: a full transaction, refused, and the lock keeps
+     * the phone's new persistent key, so the next refusal is cheap again (fast) */
+    f.ring.has_kp = false;
+    CHECK_ERR(tap(w.lock101, &f, &o), TES_OK);
+    CHECK(!o.unlocked && o.flow == TES_ACCESS_FLOW_STANDARD);
+    CHECK_ERR(o.reason, TES_ERR_ACCESS_EXPIRED);
+    CHECK_ERR(tap(w.lock101, &f, &o), TES_OK);
+    CHECK(!o.unlocked && o.flow == TES_ACCESS_FLOW_FAST);
     fx_free(&f);
     world_free(&w);
 }
