@@ -37,6 +37,7 @@
 #define TESSERA_ACCESS_H
 
 #include "tessera/core.h"
+#include "tessera/cose.h"
 #include "tessera/crypto.h"
 #include "tessera/se.h"
 
@@ -327,12 +328,145 @@ typedef struct tes_access_revocation {
     uint8_t keys[TES_ACCESS_MAX_REVOKED][TES_ACCESS_KEY_ID_LEN];
 } tes_access_revocation;
 
-/* The step-up DeviceRequest (see docs/KEYS.md): encode asks for the access
- * and/or the revocation documents as the public readers do (text keys);
- * parse takes text or integer keys and ignores unknown document types.
- * Errors: TES_ERR_ACCESS_DOC_FORMAT, TES_ERR_ARG. */
+/* The documents' wire format (profile "tessera-hotel-1", docs/KEYS.md), an
+ * mdoc-like structure with integer keys:
+ *   Document = {5: docType, 1: {1: {docType: [24(bstr .cbor IssuerSignedItem)]},
+ *                               2: issuerAuth}}
+ *   IssuerSignedItem = {1: digestID, 2: random bstr(16), 3: "element2", 4: data}
+ *   issuerAuth = [bstr .cbor {1: -7}, {4: kid bstr(8)}, bstr .cbor 24(bstr .cbor MSO),
+ *                 signature bstr(64) r||s]           (untagged COSE_Sign1, ES256)
+ *   MSO = {1: "1.0", 2: "SHA-256", 3: {docType: {digestID: bstr(32)}},
+ *          ? 4: {1: COSE_Key P-256},                  (aliro-a only: the endpoint key)
+ *          5: docType, 6: {1: signed, 2: validFrom, 3: validUntil}}  (tdates, tag 0)
+ *   access data (aliro-a) = {0: 1, 1: key_id bstr(16),
+ *                            2: [{0: group_id bstr(16), 1: [+ room tstr]}],
+ *                            ? 3: [{0: from_minute, 1: until_minute}]}
+ *   revocation data (aliro-r) = {0: 1, 1: group_id bstr(16), 2: [* key_id bstr(16)]}
+ * kid = the first 8 bytes of SHA-256(04 || x || y) of the issuer's public key;
+ * each digest is SHA-256 over the item's exact bytes, 24(bstr) included.
+ *
+ * The verifiers are strict and bounded: every map holds exactly the members
+ * above (no other key, none twice), every member has its type and size, the
+ * document is at most TES_ACCESS_DOC_MAX bytes; they judge neither time nor
+ * room nor revocation (the lock does). Their outputs are plain copies (nothing
+ * points into the document). */
+#define TES_ACCESS_KID_LEN 8
+#define TES_ACCESS_DOC_MAX 16384           /* bytes of one Document */
+#define TES_ACCESS_RESPONSE_MAX 65536      /* bytes of a DeviceResponse */
+#define TES_ACCESS_REQUEST_MAX 4096        /* bytes of a DeviceRequest */
+#define TES_ACCESS_DAY_MINUTES 1440
+#define TES_ACCESS_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
+
+/* t as "YYYY-MM-DDTHH:MM:SSZ" (UTC, no NUL); t <= 0 or beyond
+ * TES_ACCESS_TIME_MAX gives 20 zero bytes (unset). */
+void tes_access_timestamp(int64_t t, uint8_t out[TES_ACCESS_TIMESTAMP_LEN]);
+/* The reverse: 20 zero bytes give 0; anything but the exact form above (a
+ * real date and time of years 1970..9999, upper-case T and Z, seconds 00..59)
+ * is TES_ERR_TLV. TES_ERR_ARG for NULL. */
+TES_MUST_CHECK tes_err tes_access_timestamp_parse(const uint8_t in[TES_ACCESS_TIMESTAMP_LEN],
+                                                  int64_t *t);
+
+/* The kid of an issuer key (P-256, public part used). TES_ERR_ARG for NULL or
+ * another curve. */
+TES_MUST_CHECK tes_err tes_access_doc_kid(const tes_key *issuer_public,
+                                          uint8_t kid[TES_ACCESS_KID_LEN]);
+
+/* Issues the access document ("aliro-a") of grant g, bound to g->endpoint_key,
+ * valid from g->not_before to g->not_after, signed at g->signed_at by issuer
+ * (an ES256 signer whose public key is issuer_public: the kid is taken from
+ * it), the item's random from rng (NULL: the system's). Appends the Document
+ * to out (nothing appended on failure). Errors: TES_ERR_ARG (NULL argument; a
+ * signer not ES256 or a public key not P-256; no room or more than
+ * TES_ACCESS_MAX_ROOMS; a room empty, not NUL-terminated within
+ * TES_ACCESS_ROOM_MAX, with a character outside printable ASCII 0x20..0x7e, or
+ * named twice; not_before <= 0, not_before >= not_after, not_after or
+ * signed_at outside 1..TES_ACCESS_TIME_MAX; a schedule other than 0,0 (all
+ * day) or from < until <= 1440; an endpoint key that is not an uncompressed
+ * P-256 point on the curve), TES_ERR_RANDOM, TES_ERR_NOMEM, the signer's
+ * error (TES_ERR_CRYPTO when it gives no 64-byte signature). */
+TES_MUST_CHECK tes_err tes_access_doc_issue(const tes_access_grant *g, const tes_signer *issuer,
+                                            const tes_key *issuer_public, const tes_rng *rng,
+                                            tes_buf *out);
+/* Verifies an access document against the trusted issuer keys (any curve may
+ * be listed; only P-256 keys can match) and fills *out: endpoint_key from
+ * deviceKeyInfo, not_before/not_after/signed_at from validityInfo, key_id,
+ * group_id, rooms (NUL-terminated) and schedule (0,0 when absent) from the
+ * access data. On failure *out is zeroed. Errors:
+ *   TES_ERR_ARG                NULL document pointer with a length, NULL out,
+ *                              NULL issuers with n_issuers > 0 or a NULL issuer;
+ *   TES_ERR_ACCESS_DOC_FORMAT  any malformation: not CBOR, trailing bytes,
+ *                              larger than TES_ACCESS_DOC_MAX, a map member
+ *                              missing, unknown or twice, a wrong type or
+ *                              size, docType or namespace not "aliro-a", a
+ *                              protected header other than {1: -7}, a kid not
+ *                              8 bytes, a signature not 64 bytes, an MSO
+ *                              version other than "1.0" or digest algorithm
+ *                              other than "SHA-256", a deviceKey that is not a
+ *                              P-256 point on the curve, a tdate not
+ *                              YYYY-MM-DDTHH:MM:SSZ, validUntil not after
+ *                              validFrom, more than 8 items or 16 digests, two
+ *                              items with one digestID or element, no
+ *                              "element2", access data out of its bounds
+ *                              (version not 1, not one reader group, no room
+ *                              or more than TES_ACCESS_MAX_ROOMS, a room empty,
+ *                              longer than TES_ACCESS_ROOM_MAX - 1, not
+ *                              printable ASCII or named twice, a schedule not
+ *                              one window from < until <= 1440);
+ *   TES_ERR_ACCESS_ISSUER      alg not ES256 (-7), no issuer with that kid,
+ *                              the signature verifies with none of them, the
+ *                              MSO's docType not the Document's, an item whose
+ *                              digestID has no digest in the MSO or whose
+ *                              digest differs;
+ *   TES_ERR_NOMEM, TES_ERR_CRYPTO. */
+TES_MUST_CHECK tes_err tes_access_doc_verify(tes_bytes document, const tes_key *const *issuers,
+                                             size_t n_issuers, tes_access_grant *out);
+
+/* Issues the revocation document ("aliro-r") of r: signed = validFrom =
+ * r->version, validUntil = version + 10 years (315569520 s), no deviceKeyInfo.
+ * Errors: TES_ERR_ARG (NULL argument, signer or key as above, version outside
+ * 1..TES_ACCESS_TIME_MAX - 10 years, more than TES_ACCESS_MAX_REVOKED keys, a
+ * key listed twice), TES_ERR_RANDOM, TES_ERR_NOMEM, the signer's error. */
+TES_MUST_CHECK tes_err tes_access_revocation_issue(const tes_access_revocation *r,
+                                                   const tes_signer *issuer,
+                                                   const tes_key *issuer_public,
+                                                   const tes_rng *rng, tes_buf *out);
+/* Verifies a revocation document as tes_access_doc_verify does an access
+ * document (docType and namespace "aliro-r", no deviceKeyInfo, validFrom equal
+ * to signed) and fills *out (version = signed; zeroed on failure). Errors: as
+ * tes_access_doc_verify, the revocation data's bounds being version 1, a
+ * 16-byte group id, at most TES_ACCESS_MAX_REVOKED distinct 16-byte keys. */
+TES_MUST_CHECK tes_err tes_access_revocation_verify(tes_bytes document,
+                                                    const tes_key *const *issuers, size_t n_issuers,
+                                                    tes_access_revocation *out);
+
+/* The step-up DeviceRequest (reader -> device), with text keys as the public
+ * reader writes it: {"1": "1.0", "2": [{"1": 24(bstr .cbor {"1": {NS: {EL:
+ * true}}, "5": docType})}, ...]}, the access document request ("aliro-a",
+ * elements "element2" and "element4") first, then the revocation one
+ * ("aliro-r", "element2"). Appends to out. Errors: TES_ERR_ARG (NULL out, or
+ * neither document asked), TES_ERR_NOMEM. */
 TES_MUST_CHECK tes_err tes_access_request_encode(bool access, bool revocation, tes_buf *out);
+/* Reads a DeviceRequest (keys 1, 2, 5 as integers or as the texts "1", "2",
+ * "5"; other members refused): which of the two documents it asks for.
+ * Document requests of another docType are ignored. At most
+ * TES_ACCESS_REQUEST_MAX bytes, 8 document requests, 8 namespaces of 32
+ * elements each. Errors: TES_ERR_ARG (NULL), TES_ERR_ACCESS_DOC_FORMAT (any
+ * malformation, a version other than "1.0"). */
 TES_MUST_CHECK tes_err tes_access_request_parse(tes_bytes in, bool *access, bool *revocation);
+
+/* The DeviceResponse (device -> reader) {1: "1.0", 2: [Document...], 3: 0},
+ * each docs[i] copied verbatim (each must be exactly one CBOR item of at most
+ * TES_ACCESS_DOC_MAX bytes; n may be 0). Appends to out. Errors: TES_ERR_ARG
+ * (NULL, a doc not one CBOR item or too large, the whole beyond
+ * TES_ACCESS_RESPONSE_MAX), TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_access_response_encode(const tes_bytes *docs, size_t n, tes_buf *out);
+/* Reads a DeviceResponse: docs[0..*n) point into `in` (each the exact bytes of
+ * one Document map, to give to the verifiers). Strict: integer keys 1, 2, 3
+ * only, version "1.0", status 0, every document a map, at most max documents
+ * and TES_ACCESS_RESPONSE_MAX bytes. Errors: TES_ERR_ARG (NULL),
+ * TES_ERR_ACCESS_DOC_FORMAT (*n is then 0). */
+TES_MUST_CHECK tes_err tes_access_response_parse(tes_bytes in, tes_bytes *docs, size_t max,
+                                                 size_t *n);
 
 /* ---------------------------------------------------------------- provisioning */
 
@@ -365,10 +499,6 @@ typedef struct tes_access_key_package {
 } tes_access_key_package;
 TES_MUST_CHECK tes_err tes_access_key_package_encode(const tes_access_key_package *p, tes_buf *out);
 TES_MUST_CHECK tes_err tes_access_key_package_parse(tes_bytes in, tes_access_key_package *out);
-
-/* (declared by the document helper: tes_access_doc_issue, tes_access_doc_verify,
- * tes_access_revocation_issue, tes_access_revocation_verify, the step-up
- * DeviceRequest / DeviceResponse codecs) */
 
 #ifdef __cplusplus
 }
