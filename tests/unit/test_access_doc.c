@@ -28,7 +28,7 @@
         CHECK_ERR(e_, code);                                                                       \
         if (!tes_harness_check(strstr(tes_err_message(), words) != NULL, __FILE__, __LINE__,       \
                                "message names: " words))                                           \
-            fprintf(stderr, "    message: %s\n", tes_err_message());                              \
+            fprintf(stderr, "    message: %s\n", tes_err_message());                               \
     } while (0)
 
 static tes_key *issuer, *other, *p384, *endpoint;
@@ -122,15 +122,20 @@ typedef struct data_spec {
     size_t n_rooms;
     const char *room0; /* replaces the first room's name */
     bool rooms_not_array;
-    int n_windows;     /* -1: no member 3 */
+    int n_windows; /* -1: no member 3 */
     uint64_t from, until;
     bool extra_key;
 } data_spec;
 
 static data_spec data_ok(void)
 {
-    return (data_spec){.version = 1, .key_id_len = 16, .n_groups = 1, .n_rooms = 2,
-                       .n_windows = 1, .from = 480, .until = 1320};
+    return (data_spec){.version = 1,
+                       .key_id_len = 16,
+                       .n_groups = 1,
+                       .n_rooms = 2,
+                       .n_windows = 1,
+                       .from = 480,
+                       .until = 1320};
 }
 
 static void build_access_data(const data_spec *s, tes_buf *out)
@@ -208,6 +213,7 @@ typedef struct doc_spec {
     const char *doctype, *ns, *mso_doctype, *mso_ns, *version, *digest_alg, *element;
     int64_t alg;
     bool tagged, protected_extra, unprotected_extra, extra_doc_key, extra_mso_key, trailing;
+    bool issuer_signed_first; /* the Document's 1 before its 5 */
     const tes_key *signer, *kid_key;
     size_t kid_len, random_len, sig_len;
     bool device_key;
@@ -224,11 +230,24 @@ typedef struct doc_spec {
 static doc_spec spec_access(tes_bytes value)
 {
     setup();
-    return (doc_spec){.doctype = "aliro-a", .ns = "aliro-a", .mso_doctype = "aliro-a",
-                      .mso_ns = "aliro-a", .version = "1.0", .digest_alg = "SHA-256",
-                      .element = "element2", .alg = -7, .signer = issuer, .kid_key = issuer,
-                      .kid_len = 8, .random_len = 16, .sig_len = 64, .device_key = true,
-                      .crv = 1, .value = value, .signed_at = T_SIGNED, .from = T_IN,
+    return (doc_spec){.doctype = "aliro-a",
+                      .ns = "aliro-a",
+                      .mso_doctype = "aliro-a",
+                      .mso_ns = "aliro-a",
+                      .version = "1.0",
+                      .digest_alg = "SHA-256",
+                      .element = "element2",
+                      .alg = -7,
+                      .signer = issuer,
+                      .kid_key = issuer,
+                      .kid_len = 8,
+                      .random_len = 16,
+                      .sig_len = 64,
+                      .device_key = true,
+                      .crv = 1,
+                      .value = value,
+                      .signed_at = T_SIGNED,
+                      .from = T_IN,
                       .until = T_OUT};
 }
 
@@ -282,8 +301,7 @@ static void build_doc(const doc_spec *s, tes_buf *out)
     tes_buf item = {0}, item2 = {0}, mso = {0}, payload = {0}, tbs = {0};
     item_bytes(s, s->digest_id, s->element, &item);
     if (s->second_item)
-        item_bytes(s, s->digest_id + 1, s->second_element ? s->second_element : s->element,
-                   &item2);
+        item_bytes(s, s->digest_id + 1, s->second_element ? s->second_element : s->element, &item2);
     uint8_t dg[32], dg2[32];
     if (tes_digest(TES_HASH_SHA256, tes_buf_bytes(&item), dg) != TES_OK ||
         tes_digest(TES_HASH_SHA256, tes_buf_bytes(&item2), dg2) != TES_OK)
@@ -374,8 +392,10 @@ static void build_doc(const doc_spec *s, tes_buf *out)
 
     tes_cbor_enc o = {.out = out};
     tes_cbor_enc_map(&o, 2 + s->extra_doc_key);
-    tes_cbor_enc_uint(&o, 5);
-    tes_cbor_enc_cstr(&o, s->doctype);
+    if (!s->issuer_signed_first) {
+        tes_cbor_enc_uint(&o, 5);
+        tes_cbor_enc_cstr(&o, s->doctype);
+    }
     tes_cbor_enc_uint(&o, 1);
     tes_cbor_enc_map(&o, 2);
     tes_cbor_enc_uint(&o, 1);
@@ -399,6 +419,10 @@ static void build_doc(const doc_spec *s, tes_buf *out)
     }
     tes_cbor_enc_bytes(&o, payload.ptr, payload.len);
     tes_cbor_enc_bytes(&o, sig, s->sig_len);
+    if (s->issuer_signed_first) {
+        tes_cbor_enc_uint(&o, 5);
+        tes_cbor_enc_cstr(&o, s->doctype);
+    }
     if (s->extra_doc_key) {
         tes_cbor_enc_uint(&o, 9);
         tes_cbor_enc_uint(&o, 0);
@@ -691,7 +715,8 @@ TEST(issue_reports_the_rng_failure)
     tes_buf_free(&doc);
 }
 
-/* ---------------------------------------------------------------- verify: the hand-made baseline */
+/* ---------------------------------------------------------------- verify: the hand-made baseline
+ */
 
 TEST(hand_made_document_verifies)
 {
@@ -721,6 +746,10 @@ TEST(hand_made_document_verifies)
     CHECK_ERR(try_access(&s), TES_OK);
     s.second_element = NULL; /* two items "element2" */
     CHECK_BROKE(try_access(&s), FMT, "two items share");
+    /* members in another order */
+    s = spec_access(tes_buf_bytes(&data));
+    s.issuer_signed_first = true;
+    CHECK_ERR(try_access(&s), TES_OK);
     tes_buf_free(&doc);
     tes_buf_free(&data);
 }
@@ -1297,6 +1326,30 @@ TEST(request_parse_refuses)
     CHECK_ERR(tes_access_request_parse(TES_BYTES(int_version, sizeof int_version), &a, &r), FMT);
     CHECK_ERR(tes_access_request_parse(TES_BYTES(zero_key, sizeof zero_key), &a, &r), FMT);
     CHECK_ERR(tes_access_request_parse(TES_BYTES(empty, sizeof empty), NULL, &r), TES_ERR_ARG);
+    /* 9 document requests; more than TES_ACCESS_REQUEST_MAX bytes */
+    tes_buf one = {0}, many = {0};
+    REQUIRE(tes_access_request_encode(true, false, &one) == TES_OK);
+    size_t dr_off = 9; /* a2 61 31 63 312e30 61 32 | 81 | DocRequest */
+    REQUIRE(one.ptr[dr_off] == 0x81);
+    tes_buf_append(&many, one.ptr, dr_off);
+    tes_buf_append(&many, "\x89", 1);
+    for (int i = 0; i < 9; i++)
+        tes_buf_append(&many, one.ptr + dr_off + 1, one.len - dr_off - 1);
+    CHECK_BROKE(tes_access_request_parse(tes_buf_bytes(&many), &a, &r), FMT, "1 to 8 document");
+    many.ptr[dr_off] = 0x88; /* 8 of them: fine */
+    many.len -= one.len - dr_off - 1;
+    CHECK_ERR(tes_access_request_parse(tes_buf_bytes(&many), &a, &r), TES_OK);
+    CHECK(a && !r);
+    tes_buf_reset(&many);
+    uint8_t *big = tes_buf_extend(&many, TES_ACCESS_REQUEST_MAX + 1);
+    REQUIRE(big != NULL);
+    memset(big, 0, many.len);
+    big[0] = 0x59; /* bstr of the rest */
+    big[1] = (uint8_t)((TES_ACCESS_REQUEST_MAX - 2) >> 8);
+    big[2] = (uint8_t)(TES_ACCESS_REQUEST_MAX - 2);
+    CHECK_BROKE(tes_access_request_parse(tes_buf_bytes(&many), &a, &r), FMT, "bytes, above");
+    tes_buf_free(&one);
+    tes_buf_free(&many);
     tes_buf_free(&req);
 }
 
@@ -1319,6 +1372,12 @@ TEST(response_round_trip)
     CHECK_ERR(tes_access_response_parse(tes_buf_bytes(&resp), got, 4, &n), TES_OK);
     REQUIRE(n == 2);
     CHECK(tes_bytes_eq(got[0], docs[0]) && tes_bytes_eq(got[1], docs[1]));
+    CHECK(tes_access_doc_is(got[0], TES_ACCESS_DOCTYPE));
+    CHECK(!tes_access_doc_is(got[0], TES_REVOCATION_DOCTYPE));
+    CHECK(tes_access_doc_is(got[1], TES_REVOCATION_DOCTYPE));
+    CHECK(!tes_access_doc_is(got[1], TES_ACCESS_DOCTYPE));
+    CHECK(!tes_access_doc_is(TES_BYTES(got[0].ptr, got[0].len - 1), TES_ACCESS_DOCTYPE));
+    CHECK(!tes_access_doc_is(got[0], NULL));
     CHECK(got[0].ptr >= resp.ptr && got[0].ptr < resp.ptr + resp.len); /* points into it */
     CHECK_ERR(verify(got[0], &back), TES_OK);
     CHECK_ERR(tes_access_response_parse(tes_buf_bytes(&resp), got, 1, &n), FMT);
@@ -1339,11 +1398,11 @@ TEST(response_refuses)
     size_t n;
     /* status 1, text keys, version 2.0, a document that is no map, a member missing */
     static const uint8_t status1[] = {0xa3, 0x01, 0x63, '1', '.', '0', 0x02, 0x80, 0x03, 0x01};
-    static const uint8_t text_keys[] = {0xa3, 0x61, '1', 0x63, '1', '.', '0', 0x61,
-                                        '2',  0x80, 0x61, '3', 0x00};
+    static const uint8_t text_keys[] = {0xa3, 0x61, '1',  0x63, '1', '.', '0',
+                                        0x61, '2',  0x80, 0x61, '3', 0x00};
     static const uint8_t v2[] = {0xa3, 0x01, 0x63, '2', '.', '0', 0x02, 0x80, 0x03, 0x00};
-    static const uint8_t not_map[] = {0xa3, 0x01, 0x63, '1', '.', '0', 0x02,
-                                      0x81, 0x41, 0x00, 0x03, 0x00};
+    static const uint8_t not_map[] = {0xa3, 0x01, 0x63, '1',  '.',  '0',
+                                      0x02, 0x81, 0x41, 0x00, 0x03, 0x00};
     static const uint8_t no_status[] = {0xa2, 0x01, 0x63, '1', '.', '0', 0x02, 0x80};
     static const uint8_t ok[] = {0xa3, 0x01, 0x63, '1', '.', '0', 0x02, 0x81, 0xa0, 0x03, 0x00};
     CHECK_ERR(tes_access_response_parse(TES_BYTES(status1, sizeof status1), got, 4, &n), FMT);
@@ -1363,6 +1422,21 @@ TEST(response_refuses)
     tes_buf out = {0};
     CHECK_ERR(tes_access_response_encode(&two_items, 1, &out), TES_ERR_ARG);
     CHECK_ERR(tes_access_response_encode(&empty, 1, &out), TES_ERR_ARG);
+    /* four documents of 16 KiB: beyond TES_ACCESS_RESPONSE_MAX */
+    tes_buf blob = {0};
+    uint8_t *b = tes_buf_extend(&blob, TES_ACCESS_DOC_MAX);
+    REQUIRE(b != NULL);
+    memset(b, 0, blob.len);
+    b[0] = 0x59;
+    b[1] = (uint8_t)((TES_ACCESS_DOC_MAX - 3) >> 8);
+    b[2] = (uint8_t)(TES_ACCESS_DOC_MAX - 3);
+    tes_bytes four[4] = {tes_buf_bytes(&blob), tes_buf_bytes(&blob), tes_buf_bytes(&blob),
+                         tes_buf_bytes(&blob)};
+    CHECK_ERR(tes_access_response_encode(four, 3, &out), TES_OK);
+    tes_buf_reset(&out);
+    CHECK_ERR(tes_access_response_encode(four, 4, &out), TES_ERR_ARG);
+    CHECK_EQ_INT(out.len, 0);
+    tes_buf_free(&blob);
     CHECK_EQ_INT(out.len, 0);
     tes_buf_free(&out);
 }
