@@ -343,7 +343,11 @@ typedef struct tes_access_revocation {
  *                            ? 3: [{0: from_minute, 1: until_minute}]}
  *   revocation data (aliro-r) = {0: 1, 1: group_id bstr(16), 2: [* key_id bstr(16)]}
  * kid = the first 8 bytes of SHA-256(04 || x || y) of the issuer's public key;
- * each digest is SHA-256 over the item's exact bytes, 24(bstr) included.
+ * each digest is SHA-256 over the item's exact bytes, 24(bstr) included. The
+ * issuers write one item (digestID 0, random from the rng), integer keys in
+ * ascending order but the Document's (5 before 1, as the profile shows it);
+ * the verifiers take any key order, other digestIDs and up to 8 items (an
+ * item of another element is digest-checked and ignored).
  *
  * The verifiers are strict and bounded: every map holds exactly the members
  * above (no other key, none twice), every member has its type and size, the
@@ -399,7 +403,8 @@ TES_MUST_CHECK tes_err tes_access_doc_issue(const tes_access_grant *g, const tes
  *                              missing, unknown or twice, a wrong type or
  *                              size, docType or namespace not "aliro-a", a
  *                              protected header other than {1: -7}, a kid not
- *                              8 bytes, a signature not 64 bytes, an MSO
+ *                              8 bytes, a signature not 64 bytes, the
+ *                              COSE_Sign1 tagged or detached, an MSO
  *                              version other than "1.0" or digest algorithm
  *                              other than "SHA-256", a deviceKey that is not a
  *                              P-256 point on the curve, a tdate not
@@ -412,7 +417,8 @@ TES_MUST_CHECK tes_err tes_access_doc_issue(const tes_access_grant *g, const tes
  *                              longer than TES_ACCESS_ROOM_MAX - 1, not
  *                              printable ASCII or named twice, a schedule not
  *                              one window from < until <= 1440);
- *   TES_ERR_ACCESS_ISSUER      alg not ES256 (-7), no issuer with that kid,
+ *   TES_ERR_ACCESS_ISSUER      alg missing or not ES256 (-7), no issuer with
+ *                              that kid,
  *                              the signature verifies with none of them, the
  *                              MSO's docType not the Document's, an item whose
  *                              digestID has no digest in the MSO or whose
@@ -420,6 +426,11 @@ TES_MUST_CHECK tes_err tes_access_doc_issue(const tes_access_grant *g, const tes
  *   TES_ERR_NOMEM, TES_ERR_CRYPTO. */
 TES_MUST_CHECK tes_err tes_access_doc_verify(tes_bytes document, const tes_key *const *issuers,
                                              size_t n_issuers, tes_access_grant *out);
+
+/* Whether document is one CBOR map whose member 5 (docType) is the text
+ * doctype (TES_ACCESS_DOCTYPE or TES_REVOCATION_DOCTYPE): which verifier a
+ * document of a DeviceResponse is for. Checks nothing else; false for NULL. */
+bool tes_access_doc_is(tes_bytes document, const char *doctype);
 
 /* Issues the revocation document ("aliro-r") of r: signed = validFrom =
  * r->version, validUntil = version + 10 years (315569520 s), no deviceKeyInfo.
