@@ -453,6 +453,11 @@ TES_MUST_CHECK tes_err tes_access_doc_issue(const tes_access_grant *g, const tes
 TES_MUST_CHECK tes_err tes_access_doc_verify(tes_bytes document, const tes_key *const *issuers,
                                              size_t n_issuers, tes_access_grant *out);
 
+/* Whether document is one CBOR map whose member 5 (docType) is the text
+ * doctype (TES_ACCESS_DOCTYPE or TES_REVOCATION_DOCTYPE): which verifier a
+ * document of a DeviceResponse is for. Checks nothing else; false for NULL. */
+bool tes_access_doc_is(tes_bytes document, const char *doctype);
+
 /* Issues the revocation document ("aliro-r") of r: signed = validFrom =
  * r->version, validUntil = version + 10 years (315569520 s), no deviceKeyInfo.
  * Errors: TES_ERR_ARG (NULL argument, signer or key as above, version outside

@@ -106,6 +106,93 @@ TES_MUST_CHECK tes_err tes_store_set(tes_store *s, const char *key, const char *
 /* *value is malloc'd; TES_ERR_NOT_FOUND when absent. */
 TES_MUST_CHECK tes_err tes_store_get(tes_store *s, const char *key, char **value);
 
+
+/* ---- door keys (issue 14; tessera/wallet.h's door keys are built on these) ----
+ *
+ * Generic rows: byte strings and numbers; what they mean (access documents,
+ * endpoint and reader keys) is the wallet's business. Each change is one
+ * transaction. Blobs returned are owned by the struct (free with the matching
+ * *_free / *_clear). */
+
+/* One door key. A key is 'requested' (active false: only se_key_id,
+ * endpoint_key and created_at are set) from the moment the secure element
+ * made it until the hotel's package activates it. */
+typedef struct tes_store_access_key {
+    int64_t id;
+    bool active;
+    char *se_key_id;
+    tes_buf endpoint_key, group_id, reader_key, issuer_key, document, key_id;
+    char *issuer;
+    char *rooms; /* as the wallet wrote it */
+    int64_t not_before, not_after, issued_at, created_at;
+} tes_store_access_key;
+void tes_store_access_key_clear(tes_store_access_key *k);
+void tes_store_access_keys_free(tes_store_access_key *k, size_t n);
+
+/* Records a requested key (created_at from the store's clock); *id its row.
+ * Errors: TES_ERR_ARG (empty se_key_id or endpoint_key), TES_ERR_EXISTS (a
+ * door key with that SE key or endpoint key is recorded already), the
+ * store's. */
+TES_MUST_CHECK tes_err tes_store_access_key_request(tes_store *s, const char *se_key_id,
+                                                    tes_bytes endpoint_key, int64_t *id);
+
+/* What activates (or renews) the requested key whose endpoint key is
+ * endpoint_key (borrowed views). rev_document, when not empty, is the group's
+ * revocation document of version rev_version, kept as by
+ * tes_store_access_revocation_put but silently left out when not newer than
+ * the one held. */
+typedef struct tes_store_access_grant {
+    tes_bytes endpoint_key;
+    tes_bytes group_id, reader_key, issuer_key, document, key_id;
+    const char *issuer, *rooms;
+    int64_t not_before, not_after, issued_at;
+    tes_bytes rev_document;
+    int64_t rev_version;
+} tes_store_access_grant;
+/* One transaction: the row is made active with g's members; *id (may be
+ * NULL) its row id. Errors: TES_ERR_ARG (missing members), TES_ERR_NOT_FOUND
+ * (no key with that endpoint key), TES_ERR_EXISTS (the key is active already
+ * with a document issued at or after g->issued_at: nothing changes), the
+ * store's. */
+TES_MUST_CHECK tes_err tes_store_access_key_activate(tes_store *s, const tes_store_access_grant *g,
+                                                     int64_t *id);
+/* The key with that endpoint key (*out cleared first; tes_store_access_key_clear
+ * it). Errors: TES_ERR_NOT_FOUND, TES_ERR_ARG, the store's. */
+TES_MUST_CHECK tes_err tes_store_access_key_by_endpoint(tes_store *s, tes_bytes endpoint_key,
+                                                        tes_store_access_key *out);
+/* The key to offer a reader of group group_id at time now: an active key of
+ * the group whose validity has not ended (not_after > now), those valid now
+ * (not_before <= now) first, then the most recently issued, then the newest
+ * row. Errors: TES_ERR_NOT_FOUND (none), TES_ERR_ARG, the store's. */
+TES_MUST_CHECK tes_err tes_store_access_key_find(tes_store *s, tes_bytes group_id, int64_t now,
+                                                 tes_store_access_key *out);
+/* Every door key, requested ones too, oldest first: free with
+ * tes_store_access_keys_free(*out, *n). Errors: TES_ERR_ARG, the store's. */
+TES_MUST_CHECK tes_err tes_store_access_keys_list(tes_store *s, tes_store_access_key **out,
+                                                  size_t *n);
+/* Deletes a door key (its persistent keys with it). Errors: TES_ERR_NOT_FOUND,
+ * the store's. */
+TES_MUST_CHECK tes_err tes_store_access_key_delete(tes_store *s, int64_t id);
+
+/* The persistent key (32 bytes) a key shares with one reader (reader_id: 32
+ * bytes). get: TES_ERR_NOT_FOUND when none; put replaces (updated_at from the
+ * store's clock). Errors: TES_ERR_ARG (sizes), TES_ERR_NOT_FOUND (put: no
+ * key row), the store's. */
+TES_MUST_CHECK tes_err tes_store_access_persistent_get(tes_store *s, int64_t key,
+                                                       tes_bytes reader_id, uint8_t out[32]);
+TES_MUST_CHECK tes_err tes_store_access_persistent_put(tes_store *s, int64_t key,
+                                                       tes_bytes reader_id, const uint8_t k[32]);
+
+/* The newest revocation document of a group. put keeps it only when version
+ * is newer than the one held: TES_ERR_EXISTS otherwise (nothing changes).
+ * get: *version and *document (reset first) of the one held, or
+ * TES_ERR_NOT_FOUND. Errors: TES_ERR_ARG (empty group or document, version
+ * <= 0), the store's. */
+TES_MUST_CHECK tes_err tes_store_access_revocation_put(tes_store *s, tes_bytes group_id,
+                                                       int64_t version, tes_bytes document);
+TES_MUST_CHECK tes_err tes_store_access_revocation_get(tes_store *s, tes_bytes group_id,
+                                                       int64_t *version, tes_buf *document);
+
 #ifdef __cplusplus
 }
 #endif

@@ -31,6 +31,7 @@
 #include "tessera/store.h"
 #include "tessera/proximity.h"
 #include "tessera/jose.h"
+#include "tessera/access.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -579,6 +580,153 @@ TES_MUST_CHECK tes_err tes_wallet_authorize_request(tes_wallet *w, const char *j
 TES_MUST_CHECK tes_err tes_wallet_authorize(tes_wallet *w, const char *url,
                                             const tes_wallet_authorize_opts *o,
                                             tes_wallet_authorize_result *res);
+
+
+/* ---- door keys (issue 14; docs/WALLET.md "Door keys", docs/KEYS.md) ----
+ *
+ * The phone's side of hotel room keys. At check-in the wallet makes an
+ * endpoint key in its secure element (no PIN: doors open in express mode, as
+ * the public wallets do; not single-use) and hands the hotel a key request
+ * (tes_wallet_key_request); the hotel answers with a key package (its access
+ * document for that endpoint key, its reader group key and issuer key), which
+ * tes_wallet_key_add verifies and keeps. tes_wallet_tap then answers a lock's
+ * Aliro transaction (standard, fast, step-up) through vpcd. Revocation
+ * documents a phone carries (tes_wallet_key_revocation_add) reach offline
+ * locks with the next transaction. One thread, like the wallet. */
+
+/* The challenge the key request's attestation chain carries (tes_se attest):
+ * the hotel checks it with tes_se_attestation_verify. */
+#define TES_WALLET_KEY_ATTEST_CHALLENGE "tessera door key request"
+#define TES_WALLET_KEY_ISSUER_MAX 64
+#define TES_WALLET_KEY_ROOMS_MAX (TES_ACCESS_MAX_ROOMS * (TES_ACCESS_ROOM_MAX + 2))
+#define TES_WALLET_TAP_TIMEOUT_MS 30000 /* default wait for the reader */
+
+/* Makes a new endpoint key in the wallet's secure element, records it as
+ * requested and appends the encoded key request (tes_access_key_request_encode)
+ * to *request: its public key and, when the secure element makes key
+ * attestations, its attestation chain for TES_WALLET_KEY_ATTEST_CHALLENGE. On
+ * failure nothing is appended and the key is deleted again. Errors:
+ * TES_ERR_ARG, the SE's (TES_ERR_SE_*), the store's, TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_wallet_key_request(tes_wallet *w, tes_buf *request);
+
+/* A door key as the holder sees it. */
+typedef struct tes_wallet_key_info {
+    int64_t id;                 /* its row in the store */
+    bool active;                /* false: requested, no key package added yet */
+    bool revoked;               /* a revocation document the wallet holds lists it */
+    char issuer[TES_WALLET_KEY_ISSUER_MAX]; /* the hotel's name ("" when requested) */
+    char rooms[TES_WALLET_KEY_ROOMS_MAX];   /* "101, 102" */
+    int64_t not_before, not_after;          /* check-in, check-out (0 when requested) */
+    int64_t issued_at;                      /* the access document's signing time */
+    int64_t created_at;                     /* when the key was requested */
+    char key_id[2 * TES_ACCESS_KEY_ID_LEN + 1]; /* hex, "" when requested */
+    char se_key_id[TES_SE_ID_MAX];
+} tes_wallet_key_info;
+
+/* Adds a hotel's key package (tes_access_key_package_parse). Checks, in this
+ * order: the package is well-formed (TES_ERR_ACCESS_DOC_FORMAT), its issuer
+ * key is a P-256 point (TES_ERR_ACCESS_DOC_FORMAT), the access document
+ * verifies with it (tes_access_doc_verify's errors: TES_ERR_ACCESS_ISSUER for
+ * a document signed by another key, TES_ERR_ACCESS_DOC_FORMAT), names the
+ * package's group (TES_ERR_ACCESS_DOC_FORMAT), the reader key is a P-256
+ * point (TES_ERR_ACCESS_DOC_FORMAT), the revocation document, when present,
+ * verifies with the issuer key for the same group (tes_access_revocation_verify's
+ * errors, TES_ERR_ACCESS_DOC_FORMAT); the document's endpoint key is one this
+ * wallet requested (TES_ERR_ACCESS_ENDPOINT) whose key its secure element
+ * still holds (TES_ERR_KEY_UNKNOWN); the key is not active with this very
+ * document or a later one (TES_ERR_EXISTS: a package added twice). A newer
+ * document for an active key (an extended stay) replaces the older. The key,
+ * its document and the revocation document (kept when newer than the group's
+ * held one) are stored in one transaction. *out (may be NULL) describes the
+ * key. Other errors: TES_ERR_ARG, TES_ERR_NOMEM, the SE's, the store's. */
+TES_MUST_CHECK tes_err tes_wallet_key_add(tes_wallet *w, tes_bytes package,
+                                          tes_wallet_key_info *out);
+
+typedef struct tes_wallet_revocation_info {
+    char issuer[TES_WALLET_KEY_ISSUER_MAX]; /* the hotel of the group */
+    int64_t version;
+    size_t n_keys;      /* keys the document revokes */
+    size_t own_revoked; /* of those, keys of this wallet */
+} tes_wallet_revocation_info;
+
+/* Keeps a revocation document of a reader group this wallet holds an active
+ * key of, to carry it to offline locks (the next transaction announces it).
+ * Errors: TES_ERR_ACCESS_DOC_FORMAT (malformed), TES_ERR_NOT_FOUND (the
+ * wallet holds no key of the document's group, or no key whose hotel signed
+ * it), TES_ERR_ACCESS_ISSUER (signed by none of the hotels whose keys the
+ * wallet holds, or by another hotel than the group's),
+ * TES_ERR_ACCESS_ROLLBACK (not newer than the group's document held: nothing
+ * changes), TES_ERR_ARG, TES_ERR_NOMEM, the store's. *out may be NULL. */
+TES_MUST_CHECK tes_err tes_wallet_key_revocation_add(tes_wallet *w, tes_bytes revocation_doc,
+                                                     tes_wallet_revocation_info *out);
+
+/* Every door key, requested ones too, oldest first: *out allocated (free with
+ * tes_wallet_keys_free), NULL when none. Errors: TES_ERR_ARG, TES_ERR_NOMEM,
+ * the store's. */
+TES_MUST_CHECK tes_err tes_wallet_keys(tes_wallet *w, tes_wallet_key_info **out, size_t *n);
+void tes_wallet_keys_free(tes_wallet_key_info *k, size_t n);
+
+/* The keyring the access engine's device asks (tes_access_keyring) over the
+ * wallet's store:
+ *   find         the active key of the reader's group whose validity has not
+ *                ended at the clock's now, those valid now first, then the
+ *                most recently issued; endpoint issued_at = the document's
+ *                signing time, revoked_at = the version of the group's
+ *                revocation document held (zeros without), signaling =
+ *                ACCESS_DOC | STEPUP_SELECT (| REVOCATION_DOC when held),
+ *                key_slot = the first 8 bytes of the key id;
+ *   persistent   per key and full reader id, in the store;
+ *   documents    "aliro-a": the key's access document; "aliro-r": the group's
+ *                revocation document, when held;
+ *   event        the wallet's log: relying party the hotel's name ("unknown
+ *                reader" when no key was used), elements "door key", outcome
+ *                "opened" (status 0101) or "refused (status XXXX)".
+ * The keyring borrows w (and clock) until freed. */
+typedef struct tes_wallet_keyring tes_wallet_keyring;
+/* clock NULL: the system clock. Errors: TES_ERR_ARG, TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_wallet_keyring_new(tes_wallet *w, const tes_clock *clock,
+                                              tes_wallet_keyring **out);
+/* The keyring to give tes_access_device_opts.ring (borrowed from k). */
+const tes_access_keyring *tes_wallet_keyring_ring(tes_wallet_keyring *k);
+/* Verdicts seen so far (event calls), and the last one's status and key
+ * (*key_id 0 when no key was used). */
+unsigned tes_wallet_keyring_verdicts(const tes_wallet_keyring *k, uint16_t *last_status,
+                                     int64_t *key_id);
+void tes_wallet_keyring_free(tes_wallet_keyring *k);
+
+/* What a reader status means, for the holder ("unlocked", "key expired",
+ * "key not trusted (revoked)", "no rights for this door", ...; static). */
+const char *tes_wallet_tap_status_text(uint16_t status);
+
+typedef struct tes_wallet_tap_opts {
+    const char *vpcd;     /* "host:port"; NULL: vpcd's default 127.0.0.1:35963 */
+    int timeout_ms;       /* without a command from the reader; <= 0: TES_WALLET_TAP_TIMEOUT_MS */
+    volatile int *stop;   /* set (e.g. by a signal handler) to stop; may be NULL */
+    unsigned count;       /* transactions to answer (verdicts); 0: 1 */
+    const tes_clock *clock; /* which keys are valid; NULL: the system clock */
+    const tes_rng *rng;     /* ephemeral keys; NULL: the system's */
+} tes_wallet_tap_opts;
+
+typedef struct tes_wallet_tap_result {
+    unsigned transactions; /* verdicts received */
+    bool has_status;
+    uint16_t status;       /* the last reader status (TES_ACCESS_STATUS_UNLOCKED: opened) */
+    bool opened;           /* status is TES_ACCESS_STATUS_UNLOCKED */
+    int64_t key_id;        /* the key used in the last transaction (0: none) */
+    char issuer[TES_WALLET_KEY_ISSUER_MAX]; /* its hotel */
+    char rooms[TES_WALLET_KEY_ROOMS_MAX];   /* its rooms */
+} tes_wallet_tap_result;
+
+/* Serves the Aliro applets (primary and step-up; other applets get 6A82)
+ * through vpcd (tes_vpcd_serve) with the wallet's keys until the reader has
+ * given its verdict for o->count transactions, the card is removed (pcscd
+ * closes the link), stop is set or the reader stays silent for the timeout.
+ * *r (required, zeroed first) says what the reader said last. A transaction
+ * the reader ended without a verdict is not counted. Errors: TES_ERR_ARG,
+ * TES_ERR_TRANSPORT (vpcd unreachable: is pcscd running?), TES_ERR_TIMEOUT
+ * (no command within the timeout), TES_ERR_NOMEM. */
+TES_MUST_CHECK tes_err tes_wallet_tap(tes_wallet *w, const tes_wallet_tap_opts *o,
+                                      tes_wallet_tap_result *r);
 
 #ifdef __cplusplus
 }

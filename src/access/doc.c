@@ -104,8 +104,8 @@ bool accessdoc_key(const tes_cbor_doc *d, uint32_t k, bool flex, int64_t *out)
     return true;
 }
 
-bool accessdoc_members(const tes_cbor_doc *d, uint32_t m, const int64_t *keys, size_t n,
-                       bool flex, uint32_t *vals)
+bool accessdoc_members(const tes_cbor_doc *d, uint32_t m, const int64_t *keys, size_t n, bool flex,
+                       uint32_t *vals)
 {
     for (size_t j = 0; j < n; j++)
         vals[j] = TES_CBOR_NONE;
@@ -248,8 +248,8 @@ static tes_err sign_mso(tes_buf *tbs, const tes_signer *s, tes_bytes *payload, u
     size_t plen = tbs->len - off;
     /* ["Signature1", h'a10126', h'', payload] */
     static const char ctx[] = "Signature1";
-    size_t hlen = 1 + 1 + (sizeof ctx - 1) + 1 + sizeof PROTECTED_ES256 + 1 +
-                  tes_cbor_head_size(plen);
+    size_t hlen =
+        1 + 1 + (sizeof ctx - 1) + 1 + sizeof PROTECTED_ES256 + 1 + tes_cbor_head_size(plen);
     uint8_t *h = p + off - hlen;
     size_t n = 0;
     h[n++] = 0x84;
@@ -267,8 +267,10 @@ static tes_err sign_mso(tes_buf *tbs, const tes_signer *s, tes_bytes *payload, u
     if (e != TES_OK)
         return e;
     if (sig_len != 64)
-        return tes_err_set(TES_ERR_CRYPTO, "the issuer's signer gave %zu bytes, not an ES256 "
-                                           "signature of 64", sig_len);
+        return tes_err_set(TES_ERR_CRYPTO,
+                           "the issuer's signer gave %zu bytes, not an ES256 "
+                           "signature of 64",
+                           sig_len);
     memcpy(sig, raw, 64);
     *payload = TES_BYTES(p + off, plen);
     return TES_OK;
@@ -281,8 +283,10 @@ tes_err accessdoc_issue(const accessdoc_envelope *env, const tes_signer *issuer,
         out == NULL)
         return tes_err_set(TES_ERR_ARG, "issuing a document: NULL argument");
     if (issuer->alg != TES_COSE_ES256)
-        return tes_err_set(TES_ERR_ARG, "an access document issuer signs with ES256 (alg -7), not "
-                                        "%lld", (long long)issuer->alg);
+        return tes_err_set(TES_ERR_ARG,
+                           "an access document issuer signs with ES256 (alg -7), not "
+                           "%lld",
+                           (long long)issuer->alg);
     uint8_t kid[TES_ACCESS_KID_LEN], rnd[ACCESSDOC_RANDOM_LEN], digest[32], sig[64];
     tes_err e = tes_access_doc_kid(issuer_public, kid);
     if (e != TES_OK)
@@ -391,7 +395,8 @@ static tes_err read_item(const char *dt, tes_bytes whole, tes_bytes inner, item_
     if (!accessdoc_members(&d, 0, keys, 4, false, v) || v[0] == TES_CBOR_NONE ||
         v[3] == TES_CBOR_NONE)
         e = FMT("%s document: an item is not a map of 1 digestID, 2 random, 3 element, "
-                "4 value", dt);
+                "4 value",
+                dt);
     else if (!accessdoc_uint(&d, v[0], 0x7fffffff, &it->id))
         e = FMT("%s document: an item's digestID is not an unsigned integer below 2^31", dt);
     else if (!accessdoc_bytes(&d, v[1], ACCESSDOC_RANDOM_LEN, NULL))
@@ -535,7 +540,8 @@ static tes_err read_mso(tes_bytes payload, const char *dt, doc_view *v, accessdo
         m[1] == TES_CBOR_NONE || m[2] == TES_CBOR_NONE || m[4] == TES_CBOR_NONE ||
         m[5] == TES_CBOR_NONE)
         e = FMT("%s document: the MSO is not a map of 1 version, 2 digestAlgorithm, "
-                "3 valueDigests, 4 deviceKeyInfo, 5 docType, 6 validityInfo", dt);
+                "3 valueDigests, 4 deviceKeyInfo, 5 docType, 6 validityInfo",
+                dt);
     else if (!text_is(&d, m[0], TES_BYTES_STR("1.0")))
         e = FMT("%s document: MSO version is not \"1.0\"", dt);
     else if (!text_is(&d, m[1], TES_BYTES_STR("SHA-256")))
@@ -549,7 +555,8 @@ static tes_err read_mso(tes_bytes payload, const char *dt, doc_view *v, accessdo
              !accessdoc_tdate(&d, vi[1], &env->valid_from) ||
              !accessdoc_tdate(&d, vi[2], &env->valid_until))
         e = FMT("%s document: MSO validityInfo is not {1: signed, 2: validFrom, 3: validUntil} "
-                "as tdates YYYY-MM-DDTHH:MM:SSZ", dt);
+                "as tdates YYYY-MM-DDTHH:MM:SSZ",
+                dt);
     else if (env->valid_until <= env->valid_from)
         e = FMT("%s document: MSO validUntil is not after validFrom", dt);
     if (e == TES_OK)
@@ -678,4 +685,19 @@ tes_err accessdoc_verify(tes_bytes document, const tes_key *const *issuers, size
         env->value = data->value;
     tes_cbor_doc_free(&d);
     return e;
+}
+
+bool tes_access_doc_is(tes_bytes document, const char *doctype)
+{
+    if (doctype == NULL || (document.ptr == NULL && document.len > 0) ||
+        document.len > TES_ACCESS_DOC_MAX)
+        return false;
+    tes_cbor_node st[96];
+    tes_cbor_doc d;
+    if (tes_cbor_parse_with(document, &doc_limits, st, 96, &d) != TES_OK)
+        return false;
+    bool is = tes_cbor_is(&d, 0, TES_CBOR_MAP) &&
+              text_is(&d, tes_cbor_map_get_int(&d, 0, 5), TES_BYTES(doctype, strlen(doctype)));
+    tes_cbor_doc_free(&d);
+    return is;
 }

@@ -26,7 +26,8 @@ static tes_err check_grant(const tes_access_grant *g)
         if (!accessdoc_room_ok((const uint8_t *)r, len))
             return tes_err_set(TES_ERR_ARG,
                                "room %zu is empty, longer than %d characters or not printable "
-                               "ASCII", i, TES_ACCESS_ROOM_MAX - 1);
+                               "ASCII",
+                               i, TES_ACCESS_ROOM_MAX - 1);
         for (size_t j = 0; j < i; j++)
             if (strcmp(g->rooms[j], r) == 0)
                 return tes_err_set(TES_ERR_ARG, "room '%s' is named twice", r);
@@ -38,9 +39,10 @@ static tes_err check_grant(const tes_access_grant *g)
         return tes_err_set(TES_ERR_ARG, "an access grant's signed_at is out of range");
     bool all_day = g->daily_from == 0 && g->daily_until == 0;
     if (!all_day && (g->daily_from >= g->daily_until || g->daily_until > TES_ACCESS_DAY_MINUTES))
-        return tes_err_set(TES_ERR_ARG, "a schedule is 0,0 (all day) or from < until <= %d "
-                                        "minutes, not %u,%u", TES_ACCESS_DAY_MINUTES,
-                           g->daily_from, g->daily_until);
+        return tes_err_set(TES_ERR_ARG,
+                           "a schedule is 0,0 (all day) or from < until <= %d "
+                           "minutes, not %u,%u",
+                           TES_ACCESS_DAY_MINUTES, g->daily_from, g->daily_until);
     tes_key *k = NULL;
     if (g->endpoint_key[0] != 0x04 ||
         tes_key_from_ec_point(TES_CURVE_P256, TES_BYTES(g->endpoint_key + 1, 32),
@@ -116,7 +118,8 @@ static tes_err read_rooms(const tes_cbor_doc *d, uint32_t a, tes_access_grant *o
         const tes_cbor_node *n = &d->nodes[i];
         if (n->type != TES_CBOR_TEXT || !accessdoc_room_ok(n->data, n->len))
             return FMT("access document: room %llu is not 1 to %d characters of printable "
-                       "ASCII", (unsigned long long)k, TES_ACCESS_ROOM_MAX - 1);
+                       "ASCII",
+                       (unsigned long long)k, TES_ACCESS_ROOM_MAX - 1);
         for (size_t j = 0; j < k; j++)
             if (strlen(out->rooms[j]) == n->len && memcmp(out->rooms[j], n->data, n->len) == 0)
                 return FMT("access document: room %llu is named twice", (unsigned long long)k);
@@ -138,7 +141,8 @@ static tes_err read_schedule(const tes_cbor_doc *d, uint32_t a, tes_access_grant
         !accessdoc_uint(d, v[0], TES_ACCESS_DAY_MINUTES, &from) ||
         !accessdoc_uint(d, v[1], TES_ACCESS_DAY_MINUTES, &until) || from >= until)
         return FMT("access document: the schedule is not one window [{0: from, 1: until}] with "
-                   "from < until <= %d", TES_ACCESS_DAY_MINUTES);
+                   "from < until <= %d",
+                   TES_ACCESS_DAY_MINUTES);
     out->daily_from = (uint16_t)from;
     out->daily_until = (uint16_t)until;
     return TES_OK;
@@ -197,8 +201,7 @@ tes_err tes_access_doc_verify(tes_bytes document, const tes_key *const *issuers,
 /* ---------------------------------------------------------------- revocation data */
 
 tes_err tes_access_revocation_issue(const tes_access_revocation *r, const tes_signer *issuer,
-                                    const tes_key *issuer_public, const tes_rng *rng,
-                                    tes_buf *out)
+                                    const tes_key *issuer_public, const tes_rng *rng, tes_buf *out)
 {
     if (r == NULL || issuer == NULL || issuer_public == NULL || out == NULL)
         return tes_err_set(TES_ERR_ARG, "tes_access_revocation_issue: NULL argument");

@@ -8,17 +8,17 @@
 #include "tessera/cbor.h"
 #include "tessera/cose.h"
 
-#define ACCESSDOC_ELEMENT "element2"   /* the data element of both documents */
-#define ACCESSDOC_MAX_ITEMS 8          /* items in the namespace */
-#define ACCESSDOC_MAX_DIGESTS 16       /* digests in the MSO's namespace */
+#define ACCESSDOC_ELEMENT "element2" /* the data element of both documents */
+#define ACCESSDOC_MAX_ITEMS 8        /* items in the namespace */
+#define ACCESSDOC_MAX_DIGESTS 16     /* digests in the MSO's namespace */
 #define ACCESSDOC_RANDOM_LEN 16
 #define ACCESSDOC_TEN_YEARS 315569520LL /* 10 Gregorian years, seconds */
 
 /* What one document says besides its data element. */
 typedef struct accessdoc_envelope {
-    const char *doctype;        /* TES_ACCESS_DOCTYPE or TES_REVOCATION_DOCTYPE (also the namespace) */
-    tes_bytes value;            /* issue: the encoded data; verify: its bytes in the document */
-    bool has_device_key;        /* deviceKeyInfo (required for aliro-a, absent for aliro-r) */
+    const char *doctype; /* TES_ACCESS_DOCTYPE or TES_REVOCATION_DOCTYPE (also the namespace) */
+    tes_bytes value;     /* issue: the encoded data; verify: its bytes in the document */
+    bool has_device_key; /* deviceKeyInfo (required for aliro-a, absent for aliro-r) */
     uint8_t device_key[TES_ACCESS_POINT_LEN];
     int64_t signed_at, valid_from, valid_until;
 } accessdoc_envelope;
@@ -39,8 +39,8 @@ bool accessdoc_key(const tes_cbor_doc *d, uint32_t k, bool flex, int64_t *out);
 /* The members of map node m whose keys are keys[0..n) (vals[j] the value node,
  * TES_CBOR_NONE when absent); false when m is not a map or a key is not one of
  * them or occurs twice (in either form). */
-bool accessdoc_members(const tes_cbor_doc *d, uint32_t m, const int64_t *keys, size_t n,
-                       bool flex, uint32_t *vals);
+bool accessdoc_members(const tes_cbor_doc *d, uint32_t m, const int64_t *keys, size_t n, bool flex,
+                       uint32_t *vals);
 /* True when node i is a byte string of exactly len bytes (copied to out when non-NULL). */
 bool accessdoc_bytes(const tes_cbor_doc *d, uint32_t i, size_t len, uint8_t *out);
 /* True when node i is an unsigned integer no larger than max. */

@@ -166,8 +166,10 @@ tes_err tes_access_response_encode(const tes_bytes *docs, size_t n, tes_buf *out
         tes_cbor_doc d;
         if (docs[i].ptr == NULL || docs[i].len > TES_ACCESS_DOC_MAX ||
             tes_cbor_parse(docs[i], &one_doc, &d) != TES_OK)
-            return tes_err_set(TES_ERR_ARG, "DeviceResponse: document %zu is not one CBOR item of "
-                                            "at most %d bytes", i, TES_ACCESS_DOC_MAX);
+            return tes_err_set(TES_ERR_ARG,
+                               "DeviceResponse: document %zu is not one CBOR item of "
+                               "at most %d bytes",
+                               i, TES_ACCESS_DOC_MAX);
         tes_cbor_doc_free(&d);
         total += docs[i].len;
     }

@@ -360,18 +360,6 @@ static int ts_cmp(const uint8_t a[TES_ACCESS_TIMESTAMP_LEN], const uint8_t b[TES
     return memcmp(a, b, TES_ACCESS_TIMESTAMP_LEN);
 }
 
-static bool doctype_is(tes_bytes doc, const char *doctype)
-{
-    /* the Document's docType (member 5) is looked up by the verifiers; here only which
-     * verifier to hand it to: the document names its type in the text after key 5 */
-    size_t n = strlen(doctype);
-    for (size_t i = 0; i + 2 + n <= doc.len && i < 16; i++)
-        if (doc.ptr[i] == 0x05 && doc.ptr[i + 1] == (uint8_t)(0x60 | n) &&
-            memcmp(doc.ptr + i + 2, doctype, n) == 0)
-            return true;
-    return false;
-}
-
 /* Step-up: the documents the phone offers, verified and applied. */
 static tes_err step_up(tap *t, bool want_access, bool want_revocation)
 {
@@ -384,7 +372,7 @@ static tes_err step_up(tap *t, bool want_access, bool want_revocation)
         err = tes_access_response_parse(tes_buf_bytes(&resp), docs, 4, &n);
     bool got_access = false;
     for (size_t i = 0; !err && i < n; i++) {
-        if (doctype_is(docs[i], TES_REVOCATION_DOCTYPE)) {
+        if (tes_access_doc_is(docs[i], TES_REVOCATION_DOCTYPE)) {
             tes_access_revocation *rev = calloc(1, sizeof *rev);
             if (!rev) {
                 err = tes_err_set(TES_ERR_NOMEM, "lock: out of memory");
@@ -404,7 +392,7 @@ static tes_err step_up(tap *t, bool want_access, bool want_revocation)
             free(rev);
             if (err)
                 err = refuse(t, err, "the revocation document is refused: %s", tes_err_message());
-        } else if (want_access && !got_access) {
+        } else if (want_access && !got_access && tes_access_doc_is(docs[i], TES_ACCESS_DOCTYPE)) {
             tes_access_grant g;
             err = tes_access_doc_verify(docs[i], (const tes_key *const *)l->issuers, l->n_issuers,
                                         &g);

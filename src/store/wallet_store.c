@@ -65,7 +65,8 @@
  * Files of the store
  *   This file: opening, recognising and migrating the store, its prepared
  *   statements and transactions. store_creds.c: credentials and copies.
- *   store_log.c: the log and the settings. Shared: store_internal.h.
+ *   store_log.c: the log and the settings. store_keys.c: door keys (their own
+ *   statements, prepared per call). Shared: store_internal.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -131,11 +132,42 @@ static const char *const migrations[] = {
     "  SELECT CAST(substr(key, 12, length(key) - 14) AS INTEGER) FROM settings"
     "  WHERE key LIKE 'credential.%.uv' AND value = '1');"
     "CREATE INDEX copies_by_key ON copies(key_id);",
+    /* 3: door keys (issue 14, store_keys.c): the keys the wallet's secure element made
+     * for hotels ('requested' until the hotel's package makes them 'active'), the
+     * persistent keys shared with each lock, the newest revocation document per group */
+    "CREATE TABLE access_keys ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  state TEXT NOT NULL CHECK (state IN ('requested', 'active')),"
+    "  se_key_id TEXT NOT NULL UNIQUE,"
+    "  endpoint_key BLOB NOT NULL UNIQUE,"
+    "  group_id BLOB NOT NULL DEFAULT x'',"
+    "  issuer TEXT NOT NULL DEFAULT '',"
+    "  reader_key BLOB NOT NULL DEFAULT x'',"
+    "  issuer_key BLOB NOT NULL DEFAULT x'',"
+    "  document BLOB NOT NULL DEFAULT x'',"
+    "  key_id BLOB NOT NULL DEFAULT x'',"
+    "  rooms TEXT NOT NULL DEFAULT '',"
+    "  not_before INTEGER NOT NULL DEFAULT 0,"
+    "  not_after INTEGER NOT NULL DEFAULT 0,"
+    "  issued_at INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX access_keys_by_group ON access_keys(group_id, state);"
+    "CREATE TABLE access_persistent ("
+    "  key INTEGER NOT NULL REFERENCES access_keys(id) ON DELETE CASCADE,"
+    "  reader_id BLOB NOT NULL CHECK (length(reader_id) = 32),"
+    "  kpersistent BLOB NOT NULL CHECK (length(kpersistent) = 32),"
+    "  updated_at INTEGER NOT NULL,"
+    "  PRIMARY KEY (key, reader_id));"
+    "CREATE TABLE access_revocations ("
+    "  group_id BLOB PRIMARY KEY,"
+    "  version INTEGER NOT NULL,"
+    "  document BLOB NOT NULL);",
 };
 #define TES_STORE_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
-static const char *const required_tables[] = {"migrations", "credentials", "copies", "log",
-                                              "settings"};
+static const char *const required_tables[] = {"migrations",  "credentials",       "copies",
+                                              "log",         "settings",          "access_keys",
+                                              "access_persistent", "access_revocations"};
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",

@@ -5,7 +5,7 @@
  *   tes_access_doc_verify and tes_access_revocation_verify (one trusted issuer,
  *   whose key the seed documents are signed with), tes_access_request_parse
  *   and tes_access_response_parse, whose documents go on to both verifiers as
- *   a lock's step-up does.
+ *   a lock's step-up does; tes_access_doc_is never says both docTypes.
  * Results must be TES_OK or the documented errors; what a verifier accepted
  * keeps its bounds; what it refused is all zeros.
  * Seeds (corpus/fuzz_access_doc/): a valid access document, revocation
@@ -127,6 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tes_bytes in = TES_BYTES(data, size);
     access_doc(in);
     revocation_doc(in);
+    CHECK(!(tes_access_doc_is(in, TES_ACCESS_DOCTYPE) &&
+            tes_access_doc_is(in, TES_REVOCATION_DOCTYPE)));
     request(in);
     response(in);
     return 0;

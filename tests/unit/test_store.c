@@ -319,9 +319,10 @@ TEST(new_store_file_and_header)
     CHECK_EQ_INT(sb.st_mode & 0777, 0600);
 
     CHECK_EQ_INT(raw_int(t.path, "PRAGMA application_id"), 0x54455357);
-    CHECK_EQ_INT(raw_int(t.path, "PRAGMA user_version"), 2);
+    CHECK_EQ_INT(raw_int(t.path, "PRAGMA user_version"), 3);
     CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM migrations WHERE version = 1"), 1);
     CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM migrations WHERE version = 2"), 1);
+    CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM migrations WHERE version = 3"), 1);
     CHECK_EQ_INT(raw_int(t.path, "SELECT count(*) FROM copies WHERE credential_id = 1"), 1);
     tes_store_close(s);
 
@@ -1135,6 +1136,6 @@ TEST(migration_carries_the_pin_flag_over)
     CHECK(c12->needs_pin && !c12->single_use);
     tes_store_creds_free(c, n);
     tes_store_close(s);
-    CHECK_EQ_INT(raw_int(t.path, "PRAGMA user_version"), 2);
+    CHECK_EQ_INT(raw_int(t.path, "PRAGMA user_version"), 3);
     tmp_clean(&t);
 }

@@ -398,7 +398,7 @@ TEST(a_wallet_directory_of_the_previous_release_opens_and_presents)
 
     /* opens with this release: migrated, the PIN flag carried over */
     REQUIRE(tes_wallet_open(wdir, NULL, &w) == TES_OK);
-    CHECK_EQ_INT(user_version(wdir), 2);
+    CHECK_EQ_INT(user_version(wdir), 3);
     CHECK_EQ_STR(tes_wallet_se_spec(w), "soft:se");
     tes_store_cred *c = NULL;
     CHECK_ERR(tes_wallet_credential(w, id, &c), TES_ERR_NOT_FOUND); /* ids as the old store had */

@@ -70,6 +70,10 @@ int cmd_wallet_authorize(int argc, char **argv);
 int cmd_wallet_enrol(int argc, char **argv);
 int cmd_wallet_device_id(int argc, char **argv);
 int cmd_wallet_report_lost(int argc, char **argv);
+/* wallet key-request, key-add, tap (cmd_wallet_keys.c): door keys */
+int cmd_wallet_key_request(int argc, char **argv);
+int cmd_wallet_key_add(int argc, char **argv);
+int cmd_wallet_tap(int argc, char **argv);
 /* authority serve / enrol / revoke / suspend / reinstate (cmd_authority_service.c);
  * argv[0] is the subcommand's name. `tessera-issuerd ARGS` runs
  * cmd_authority_serve with the same arguments. */
@@ -164,6 +168,9 @@ bool cli_se_needs_login(const tes_se *se);
  * (errors already reported, prefixed with cmd). */
 int cli_wallet_open(const char *cmd, const char *dir, cli_wallet *w);
 void cli_wallet_close(cli_wallet *w);
+/* Prints the wallet's door keys after the credentials of 'wallet list' (nothing
+ * when it has none); returns an exit code (cmd_wallet_keys.c). */
+int cli_wallet_list_keys(cli_wallet *w);
 /* Like cli_fail, with the error's stable name appended: "...: msg [pin_wrong]". */
 int cli_fail_code(int code, tes_err e, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)));

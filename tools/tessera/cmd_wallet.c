@@ -369,6 +369,8 @@ static int cmd_list(int argc, char **argv)
         free(s);
     } else if (n == 0) {
         printf("no credentials in %s\n", o.wallet);
+        rc = cli_wallet_list_keys(&w);
+        goto out;
     } else {
         int64_t now = (int64_t)time(NULL);
         for (size_t i = 0; i < n; i++) {
@@ -393,6 +395,8 @@ static int cmd_list(int argc, char **argv)
                        (long long)c->copies, (long long)c->copies,
                        (long long)(c->copies - c->unused_copies));
         }
+        rc = cli_wallet_list_keys(&w);
+        goto out;
     }
     rc = CLI_EXIT_OK;
 out:
@@ -757,6 +761,9 @@ int cmd_wallet(int argc, char **argv)
         {"enroll", cmd_wallet_enrol},
         {"device-id", cmd_wallet_device_id},
         {"report-lost", cmd_wallet_report_lost},
+        {"key-request", cmd_wallet_key_request},
+        {"key-add", cmd_wallet_key_add},
+        {"tap", cmd_wallet_tap},
     };
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
@@ -770,13 +777,13 @@ int cmd_wallet(int argc, char **argv)
         return cli_usage_error(
             "wallet",
             "missing subcommand (init, pin, list, log, keygen, add, enrol, device-id, report-lost, "
-            "present, trust-reader, authorize)");
+            "present, trust-reader, authorize, key-request, key-add, tap)");
     for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].fn(argc - 1, argv + 1);
     return cli_usage_error(
         "wallet",
         "unknown subcommand '%s' (init, pin, list, log, keygen, add, enrol, device-id, "
-        "report-lost, present, trust-reader, authorize)",
+        "report-lost, present, trust-reader, authorize, key-request, key-add, tap)",
         argv[1]);
 }

@@ -994,6 +994,33 @@ static const cli_opt OPTS_WALLET_REPORT_LOST[] = {
      NULL, NULL},
 };
 
+/* door keys (cmd_wallet_keys.c) */
+static const cli_opt OPTS_WALLET_KEY_REQUEST[] = {
+    {"wallet", 0, CLI_ARG_REQUIRED, 'w', "D", "the wallet directory", NULL, NULL},
+    {"out", 0, CLI_ARG_REQUIRED, 'o', "FILE",
+     "where the key request goes (a new file, mode 0644; an existing\n"
+     "file is never overwritten)",
+     NULL, NULL},
+};
+
+static const cli_opt OPTS_WALLET_KEY_ADD[] = {
+    {"wallet", 0, CLI_ARG_REQUIRED, 'w', "D", "the wallet directory", NULL, NULL},
+};
+
+static const cli_opt OPTS_WALLET_TAP[] = {
+    {"wallet", 0, CLI_ARG_REQUIRED, 'w', "D", "the wallet directory", NULL, NULL},
+    {"nfc", 0, CLI_ARG_NONE, 'n', NULL,
+     "answer over NFC through vsmartcard's vpcd (pcscd): the default\n"
+     "and, for now, the only way",
+     NULL, NULL},
+    {"vpcd", 0, CLI_ARG_REQUIRED, 'v', "HOST:PORT", "vpcd's address (default 127.0.0.1:35963)",
+     NULL, NULL},
+    {"timeout", 0, CLI_ARG_REQUIRED, 't', "S",
+     "give up when the reader sends nothing for S seconds (default 30)", NULL, NULL},
+    {"count", 0, CLI_ARG_REQUIRED, 'c', "N",
+     "answer N transactions (reader verdicts) before exiting (default 1)", NULL, NULL},
+};
+
 static const cli_opt OPTS_WALLET_PRESENT[] = {
     {"wallet", 0, CLI_ARG_REQUIRED, 'w', "D", "the wallet directory", NULL, NULL},
     {"qr", 0, CLI_ARG_NONE, 'q', NULL,
@@ -2199,6 +2226,89 @@ const cli_command cli_commands[] = {
                "\\fB\\-\\-recovery\\-code\\fR puts it on the command line, where other users of "
                "the machine can\n"
                "read it (ps, /proc), and is meant for throw-away test codes.",
+    },
+    {
+        .name = "wallet key-request",
+        .synopsis = "tessera wallet key-request --wallet D --out FILE",
+        .description =
+            "Door keys, step 1 (docs/WALLET.md, \"Door keys\"): makes a new endpoint key in the\n"
+            "wallet's secure element (no PIN: doors open in express mode; reusable) and writes\n"
+            "the key request for the hotel's front desk to FILE: the endpoint's public key and,\n"
+            "when the secure element makes them, its attestation chain. The key waits as\n"
+            "\"requested\" until the hotel's key package is added ('tessera wallet key-add').",
+        OPTS(OPTS_WALLET_KEY_REQUEST),
+        .epilogue = "exit status: 0 written; 1 the secure element or store refused; 2 usage "
+                    "error, not a\n"
+                    "             wallet, FILE exists or cannot be written\n"
+                    "\n"
+                    "example:\n"
+                    "  tessera wallet key-request --wallet phone --out key-request.cbor",
+        .man = "Makes a new endpoint key in the wallet's secure element (no user verification: "
+               "doors open in\n"
+               "express mode; not single-use), records it as requested and writes the key request "
+               "(CBOR\n"
+               "{\"v\": 1, \"endpoint_key\", ? \"attestation\"}, docs/KEYS.md) to a new file "
+               "\\fIFILE\\fR\n"
+               "(mode 0644; an existing file is refused). The attestation chain carries the "
+               "challenge\n"
+               "\"tessera door key request\".",
+    },
+    {
+        .name = "wallet key-add",
+        .synopsis = "tessera wallet key-add --wallet D FILE",
+        .description =
+            "Door keys, step 2: adds what the hotel sent. FILE is either a key package (the\n"
+            "access document for a key this wallet requested, the hotel's reader group key and\n"
+            "issuer key, perhaps the group's revocation document) or a revocation document of\n"
+            "a hotel whose key the wallet holds (kept when newer than the one held, and handed\n"
+            "to the next locks the phone opens). The package's access document must verify\n"
+            "with its issuer key and be bound to a key this wallet requested; the same package\n"
+            "twice is refused; a newer document for the same key (an extended stay) replaces\n"
+            "the older.",
+        OPTS(OPTS_WALLET_KEY_ADD),
+        .epilogue = "exit status: 0 added; 1 refused (not for this wallet, bad signature, "
+                    "added already,\n"
+                    "             not newer); 2 usage error, not a wallet, FILE unreadable\n"
+                    "\n"
+                    "example:\n"
+                    "  tessera wallet key-add --wallet phone key-package.cbor",
+        .man = "Adds a key package (tried first) or a revocation document. A package is checked: "
+               "its access\n"
+               "document verifies with the package's issuer key and names the package's reader "
+               "group, its\n"
+               "endpoint key is one this wallet requested (else \\fBaccess_endpoint\\fR) and "
+               "still holds, and\n"
+               "it is not the document held already (\\fBexists\\fR). A revocation document "
+               "must verify with the\n"
+               "issuer key of a group the wallet holds a key of and be newer than the one held "
+               "(else\n"
+               "\\fBaccess_rollback\\fR); a key it lists is shown as revoked by \\fBwallet "
+               "list\\fR.",
+    },
+    {
+        .name = "wallet tap",
+        .synopsis = "tessera wallet tap --wallet D [--nfc] [--vpcd HOST:PORT] [--timeout S] "
+                    "[--count N]",
+        .description =
+            "Door keys, step 3: the phone at the door. Answers the lock's Aliro transaction\n"
+            "(standard, fast, step-up with the access and revocation documents) with the key\n"
+            "of the lock's reader group, as an NFC card through vsmartcard's vpcd (pcscd must\n"
+            "run). Prints \"door opened: <hotel> room <rooms>\" or \"door stayed shut:\n"
+            "<reason>\" and logs the tap in the wallet's log.",
+        OPTS(OPTS_WALLET_TAP),
+        .epilogue = "exit status: 0 the door opened; 1 the lock refused; 2 usage error, not a "
+                    "wallet, no\n"
+                    "             vpcd, or no verdict within the timeout\n"
+                    "\n"
+                    "example:\n"
+                    "  tessera wallet tap --wallet phone --nfc",
+        .man = "Serves the Aliro applets (A000000909ACCE5501 and the step-up applet ...5502; "
+               "other applets\n"
+               "get 6A82) through vpcd until the reader has given its verdict for \\fIN\\fR "
+               "transactions. Keys\n"
+               "whose validity ended are not offered. Exit status 0 when the last verdict is "
+               "\"unlocked\"\n"
+               "(0101), 1 for any other verdict, 2 when there was none.",
     },
     {
         .name = "wallet present",
