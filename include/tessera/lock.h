@@ -91,7 +91,8 @@ TES_MUST_CHECK tes_err tes_lock_store_endpoint_get(tes_lock_store *s,
  * key, grant and last_used all taken from e), then evicts the least recently
  * used beyond max_endpoints (>= 1), in one transaction. e->grant.rooms[i]
  * must be NUL-terminated for i < n_rooms (<= TES_ACCESS_MAX_ROOMS); rooms past
- * n_rooms are not stored (they read back as zeros). Errors:
+ * n_rooms are not stored and every name reads back NUL-padded (zeros after
+ * its end, zeros in the unused rooms). Errors:
  * TES_ERR_ACCESS_REVOKED (e->grant.key_id is in the applied revocation:
  * nothing stored), TES_ERR_ARG (bad rooms, max_endpoints 0), common ones. */
 TES_MUST_CHECK tes_err tes_lock_store_endpoint_put(tes_lock_store *s, const tes_lock_endpoint *e,

@@ -27,6 +27,9 @@
  * otherwise); no cached endpoint's grant.key_id is in the revoked set (apply
  * deletes them, put refuses them, both inside the write transaction); a
  * cached grant is bound to its endpoint key (put refuses another).
+ *
+ * No clock: every time stored (last_used, a log entry's at) is the caller's,
+ * and migrations are recorded without one.
  */
 #include <jansson.h>
 #include <limits.h>
@@ -35,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/sqlite_file.h"
@@ -47,13 +49,12 @@
 #define ROOMS_BLOB_MAX (TES_ACCESS_MAX_ROOMS * TES_ACCESS_ROOM_MAX)
 
 /* Migration i brings user_version from i to i+1 (run by migrate() in one
- * BEGIN IMMEDIATE transaction that also records it). */
+ * BEGIN IMMEDIATE transaction that also records it in table migrations). */
 static const char *const migrations[] = {
     /* 1: initial schema */
     "PRAGMA application_id = 1413829452;" /* == LOCK_STORE_APP_ID */
     "CREATE TABLE migrations ("
-    "  version INTEGER PRIMARY KEY,"
-    "  applied_at INTEGER NOT NULL);"
+    "  version INTEGER PRIMARY KEY);"
     "CREATE TABLE endpoints ("
     "  endpoint_key BLOB PRIMARY KEY CHECK (length(endpoint_key) = 65),"
     "  kpersistent BLOB NOT NULL CHECK (length(kpersistent) = 32),"
@@ -307,9 +308,9 @@ static tes_err migrate(tes_lock_store *s, const char *path)
     for (int64_t v = ver; !e && v < LOCK_STORE_VERSION; v++) {
         char book[160];
         snprintf(book, sizeof book,
-                 "INSERT INTO migrations(version, applied_at) VALUES (%lld, %lld);"
+                 "INSERT INTO migrations(version) VALUES (%lld);"
                  "PRAGMA user_version = %lld;",
-                 (long long)(v + 1), (long long)time(NULL), (long long)(v + 1));
+                 (long long)(v + 1), (long long)(v + 1));
         if (!(e = sqlite_file_exec(&lock_kind, s->db, migrations[v], "migrating the schema")))
             e = sqlite_file_exec(&lock_kind, s->db, book, "recording the migration");
     }
