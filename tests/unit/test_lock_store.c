@@ -684,9 +684,9 @@ TEST(log_lines)
     longer[sizeof longer - 1] = '\0';
     CHECK_ERR(tes_lock_store_log(s, 1, "refused", "none", TES_OK, NULL, longer), TES_ERR_ARG);
     longer[TES_LOCK_LOG_DETAIL_MAX] = '\0';
-    CHECK_ERR(tes_lock_store_log(s, 1765152180, "refused", "standard", TES_ERR_ACCESS_RATE, NULL,
-                                 longer),
-              TES_OK);
+    CHECK_ERR(
+        tes_lock_store_log(s, 1765152180, "refused", "standard", TES_ERR_ACCESS_RATE, NULL, longer),
+        TES_OK);
 
     tes_buf b = {0};
     CHECK_ERR(tes_lock_store_log_list(s, 0, &b), TES_OK);
@@ -903,11 +903,11 @@ static void crash_writer(const char *path, int fd, int64_t gen)
 }
 
 typedef struct {
-    long long last_rev;   /* newest revocation version reported committed (0: none) */
-    long long last_meta;  /* newest counter reported */
-    long long last_gen;   /* newest put reported */
+    long long last_rev;  /* newest revocation version reported committed (0: none) */
+    long long last_meta; /* newest counter reported */
+    long long last_gen;  /* newest put reported */
     unsigned last_idx;
-    int errors;           /* "E" lines */
+    int errors; /* "E" lines */
     long puts;
 } crash_report;
 
