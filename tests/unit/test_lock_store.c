@@ -1092,3 +1092,80 @@ TEST(survives_sigkill_at_random_moments)
     CHECK(rev_floor > 0);
     tmp_clean(&t);
 }
+
+/* ------------------------------------------------------------------ two writers */
+
+/* Two processes apply the same increasing versions and put endpoints: the version check
+ * and the write happen under one write lock, so each version is applied once, the newest
+ * wins, and the cache never exceeds its bound. */
+TEST(two_processes_race_without_losing_a_version)
+{
+    tmp_store t;
+    tes_lock_store *s = open_new(&t);
+    REQUIRE(s != NULL);
+    tes_lock_store_close(s);
+    enum { VERSIONS = 40, WRITERS = 2 };
+    int fds[WRITERS][2];
+    pid_t pids[WRITERS];
+    fflush(NULL);
+    for (int w = 0; w < WRITERS; w++) {
+        REQUIRE(pipe(fds[w]) == 0);
+        pids[w] = fork();
+        REQUIRE(pids[w] >= 0);
+        if (pids[w] == 0) {
+            close(fds[w][0]);
+            tes_lock_store *c = NULL;
+            int applied = 0, code = 0;
+            tes_access_revocation *r = rev_new(0, group_a);
+            if (!r || tes_lock_store_open(t.path, &c) != TES_OK)
+                _exit(3);
+            for (int v = 1; v <= VERSIONS && !code; v++) {
+                r->version = v;
+                r->n_keys = 0;
+                rev_add(r, 1000 * v + w);
+                tes_err e = tes_lock_store_revocation_apply(c, r);
+                if (e == TES_OK)
+                    applied++;
+                else if (e != TES_ERR_ACCESS_ROLLBACK)
+                    code = (int)e;
+                tes_lock_endpoint ep;
+                make_ep((unsigned)(w * 20 + v % 10), 1000 * v + 500 + w, v, &ep);
+                if (!code && (e = tes_lock_store_endpoint_put(c, &ep, 4)) != TES_OK)
+                    code = (int)e;
+            }
+            char line[32];
+            int len = snprintf(line, sizeof line, "%d %d\n", applied, code);
+            _exit(write(fds[w][1], line, (size_t)len) == len ? 0 : 5);
+        }
+        close(fds[w][1]);
+    }
+    int applied_total = 0;
+    for (int w = 0; w < WRITERS; w++) {
+        int status = 0;
+        REQUIRE(waitpid(pids[w], &status, 0) == pids[w]);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        char line[32] = "";
+        ssize_t r = read(fds[w][0], line, sizeof line - 1);
+        close(fds[w][0]);
+        int applied = -1, code = -1;
+        CHECK(r > 0 && sscanf(line, "%d %d", &applied, &code) == 2);
+        CHECK_ERR(code, TES_OK);
+        applied_total += applied;
+    }
+    CHECK_EQ_INT(applied_total, VERSIONS); /* each version applied by exactly one writer */
+    REQUIRE(tes_lock_store_open(t.path, &s) == TES_OK);
+    tes_access_revocation *got = calloc(1, sizeof *got);
+    REQUIRE(got);
+    CHECK_ERR(tes_lock_store_revocation(s, got), TES_OK);
+    CHECK_EQ_INT(got->version, VERSIONS);
+    CHECK_EQ_INT(got->n_keys, 1);
+    tes_lock_endpoint out[8];
+    size_t n = 0;
+    CHECK_ERR(tes_lock_store_endpoints(s, out, 8, &n), TES_OK);
+    CHECK(n >= 1 && n <= 4);
+    for (size_t i = 0; i < n; i++)
+        CHECK(ep_consistent(&out[i], NULL));
+    free(got);
+    tes_lock_store_close(s);
+    tmp_clean(&t);
+}
