@@ -60,9 +60,9 @@ typedef struct tes_lock_endpoint {
  */
 typedef struct tes_lock_store tes_lock_store;
 
-#define TES_LOCK_LOG_KEEP 10000      /* log rows kept (the oldest are trimmed) */
-#define TES_LOCK_LOG_DETAIL_MAX 200  /* bytes of a log entry's detail */
-#define TES_LOCK_META_NAME_MAX 64    /* bytes of a counter's name */
+#define TES_LOCK_LOG_KEEP 10000     /* log rows kept (the oldest are trimmed) */
+#define TES_LOCK_LOG_DETAIL_MAX 200 /* bytes of a log entry's detail */
+#define TES_LOCK_META_NAME_MAX 64   /* bytes of a counter's name */
 
 /* Opens (creating when missing) the store at path; *out is the caller's
  * (tes_lock_store_close). Errors: TES_ERR_STORE (cannot create or open, not
@@ -91,7 +91,8 @@ TES_MUST_CHECK tes_err tes_lock_store_endpoint_get(tes_lock_store *s,
  * key, grant and last_used all taken from e), then evicts the least recently
  * used beyond max_endpoints (>= 1), in one transaction. e->grant.rooms[i]
  * must be NUL-terminated for i < n_rooms (<= TES_ACCESS_MAX_ROOMS); rooms past
- * n_rooms are not stored (they read back as zeros). Errors:
+ * n_rooms are not stored and every name reads back NUL-padded (zeros after
+ * its end, zeros in the unused rooms). Errors:
  * TES_ERR_ACCESS_REVOKED (e->grant.key_id is in the applied revocation:
  * nothing stored), TES_ERR_ARG (bad rooms, max_endpoints 0), common ones. */
 TES_MUST_CHECK tes_err tes_lock_store_endpoint_put(tes_lock_store *s, const tes_lock_endpoint *e,
@@ -135,8 +136,8 @@ TES_MUST_CHECK tes_err tes_lock_store_is_revoked(tes_lock_store *s,
  * NULL. detail is stored made printable (tes_text_printable). Errors:
  * TES_ERR_ARG (another outcome or flow, detail too long), common ones. */
 TES_MUST_CHECK tes_err tes_lock_store_log(tes_lock_store *s, int64_t at, const char *outcome,
-                                          const char *flow, tes_err reason,
-                                          const uint8_t *key_id, const char *detail);
+                                          const char *flow, tes_err reason, const uint8_t *key_id,
+                                          const char *detail);
 /* Appends the newest max_rows entries (0: all kept) to json_lines, oldest
  * first, newest last, one JSON object a line ("\n"-terminated):
  * {"at":N,"time":"YYYY-MM-DDTHH:MM:SSZ","outcome":..,"flow":..,

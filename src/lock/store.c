@@ -27,6 +27,9 @@
  * otherwise); no cached endpoint's grant.key_id is in the revoked set (apply
  * deletes them, put refuses them, both inside the write transaction); a
  * cached grant is bound to its endpoint key (put refuses another).
+ *
+ * No clock: every time stored (last_used, a log entry's at) is the caller's,
+ * and migrations are recorded without one.
  */
 #include <jansson.h>
 #include <limits.h>
@@ -35,7 +38,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/sqlite_file.h"
@@ -47,13 +49,12 @@
 #define ROOMS_BLOB_MAX (TES_ACCESS_MAX_ROOMS * TES_ACCESS_ROOM_MAX)
 
 /* Migration i brings user_version from i to i+1 (run by migrate() in one
- * BEGIN IMMEDIATE transaction that also records it). */
+ * BEGIN IMMEDIATE transaction that also records it in table migrations). */
 static const char *const migrations[] = {
     /* 1: initial schema */
     "PRAGMA application_id = 1413829452;" /* == LOCK_STORE_APP_ID */
     "CREATE TABLE migrations ("
-    "  version INTEGER PRIMARY KEY,"
-    "  applied_at INTEGER NOT NULL);"
+    "  version INTEGER PRIMARY KEY);"
     "CREATE TABLE endpoints ("
     "  endpoint_key BLOB PRIMARY KEY CHECK (length(endpoint_key) = 65),"
     "  kpersistent BLOB NOT NULL CHECK (length(kpersistent) = 32),"
@@ -119,7 +120,7 @@ enum {
 };
 
 #define EP_COLS                                                                                    \
-    "endpoint_key, kpersistent, key_id, group_id, rooms, not_before, not_after, daily_from,"     \
+    "endpoint_key, kpersistent, key_id, group_id, rooms, not_before, not_after, daily_from,"       \
     " daily_until, signed_at, last_used"
 #define EP_ORDER "ORDER BY last_used DESC, seq DESC"
 
@@ -187,8 +188,9 @@ static tes_err sql_fail(tes_lock_store *s, int rc, const char *what)
 
 static tes_err corrupt(const char *what)
 {
-    return tes_err_set(TES_ERR_STORE_CORRUPT, "lock store: %s: a stored value has the wrong "
-                                              "size or range (the file is damaged)",
+    return tes_err_set(TES_ERR_STORE_CORRUPT,
+                       "lock store: %s: a stored value has the wrong "
+                       "size or range (the file is damaged)",
                        what);
 }
 
@@ -217,7 +219,8 @@ static void stmt_done(sqlite3_stmt *st)
 static tes_err bind_blob(tes_lock_store *s, sqlite3_stmt *st, int i, const void *p, size_t n)
 {
     /* zeroblob for empty: a NULL pointer would bind SQL NULL */
-    int rc = n ? sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC) : sqlite3_bind_zeroblob(st, i, 0);
+    int rc =
+        n ? sqlite3_bind_blob(st, i, p, (int)n, SQLITE_STATIC) : sqlite3_bind_zeroblob(st, i, 0);
     return rc == SQLITE_OK ? TES_OK : sql_fail(s, rc, "binding a parameter");
 }
 
@@ -307,9 +310,9 @@ static tes_err migrate(tes_lock_store *s, const char *path)
     for (int64_t v = ver; !e && v < LOCK_STORE_VERSION; v++) {
         char book[160];
         snprintf(book, sizeof book,
-                 "INSERT INTO migrations(version, applied_at) VALUES (%lld, %lld);"
+                 "INSERT INTO migrations(version) VALUES (%lld);"
                  "PRAGMA user_version = %lld;",
-                 (long long)(v + 1), (long long)tes_clock_now(NULL), (long long)(v + 1));
+                 (long long)(v + 1), (long long)(v + 1));
         if (!(e = sqlite_file_exec(&lock_kind, s->db, migrations[v], "migrating the schema")))
             e = sqlite_file_exec(&lock_kind, s->db, book, "recording the migration");
     }
@@ -330,9 +333,8 @@ static tes_err check_tables(tes_lock_store *s, const char *path)
         if (rc == SQLITE_OK)
             rc = sqlite3_step(st);
         if (rc == SQLITE_DONE)
-            e = tes_err_set(TES_ERR_STORE_CORRUPT,
-                            "lock store: %s is damaged: table %s is missing", path,
-                            required_tables[i]);
+            e = tes_err_set(TES_ERR_STORE_CORRUPT, "lock store: %s is damaged: table %s is missing",
+                            path, required_tables[i]);
         else if (rc != SQLITE_ROW)
             e = sql_fail(s, rc, "reading the schema");
     }
@@ -521,7 +523,8 @@ tes_err tes_lock_store_endpoint_get(tes_lock_store *s, const uint8_t key[TES_ACC
                                     tes_lock_endpoint *out)
 {
     if (!s || !key || !out)
-        return tes_err_set(TES_ERR_ARG, "lock store: endpoint_get needs a store, a key and an output");
+        return tes_err_set(TES_ERR_ARG,
+                           "lock store: endpoint_get needs a store, a key and an output");
     sqlite3_stmt *st = NULL;
     tes_err e = stmt(s, LS_EP_GET, &st);
     if (e)
@@ -545,8 +548,8 @@ tes_err tes_lock_store_endpoint_get(tes_lock_store *s, const uint8_t key[TES_ACC
 static tes_err pack_rooms(const tes_access_grant *g, uint8_t rooms[ROOMS_BLOB_MAX], size_t *len)
 {
     if (g->n_rooms > TES_ACCESS_MAX_ROOMS)
-        return tes_err_set(TES_ERR_ARG, "lock store: a grant of %zu rooms (at most %d)",
-                           g->n_rooms, TES_ACCESS_MAX_ROOMS);
+        return tes_err_set(TES_ERR_ARG, "lock store: a grant of %zu rooms (at most %d)", g->n_rooms,
+                           TES_ACCESS_MAX_ROOMS);
     memset(rooms, 0, ROOMS_BLOB_MAX);
     for (size_t i = 0; i < g->n_rooms; i++) {
         const char *r = g->rooms[i];
@@ -591,10 +594,10 @@ static tes_err put_row(tes_lock_store *s, const tes_lock_endpoint *ep, const uin
         !(e = bind_blob(s, st, 2, ep->kpersistent, sizeof ep->kpersistent)) &&
         !(e = bind_blob(s, st, 3, g->key_id, sizeof g->key_id)) &&
         !(e = bind_blob(s, st, 4, g->group_id, sizeof g->group_id)) &&
-        !(e = bind_blob(s, st, 5, rooms, rooms_len)) &&
-        !(e = bind_int(s, st, 6, g->not_before)) && !(e = bind_int(s, st, 7, g->not_after)) &&
-        !(e = bind_int(s, st, 8, g->daily_from)) && !(e = bind_int(s, st, 9, g->daily_until)) &&
-        !(e = bind_int(s, st, 10, g->signed_at)) && !(e = bind_int(s, st, 11, ep->last_used)))
+        !(e = bind_blob(s, st, 5, rooms, rooms_len)) && !(e = bind_int(s, st, 6, g->not_before)) &&
+        !(e = bind_int(s, st, 7, g->not_after)) && !(e = bind_int(s, st, 8, g->daily_from)) &&
+        !(e = bind_int(s, st, 9, g->daily_until)) && !(e = bind_int(s, st, 10, g->signed_at)) &&
+        !(e = bind_int(s, st, 11, ep->last_used)))
         e = step_done(s, st, "storing an endpoint", NULL);
     stmt_done(st);
     return e;
@@ -733,7 +736,8 @@ tes_err tes_lock_store_revocation(tes_lock_store *s, tes_access_revocation *out)
 tes_err tes_lock_store_revocation_apply(tes_lock_store *s, const tes_access_revocation *r)
 {
     if (!s || !r)
-        return tes_err_set(TES_ERR_ARG, "lock store: revocation_apply needs a store and a revocation");
+        return tes_err_set(TES_ERR_ARG,
+                           "lock store: revocation_apply needs a store and a revocation");
     if (r->version <= 0)
         return tes_err_set(TES_ERR_ARG, "lock store: a revocation of version %lld (must be > 0)",
                            (long long)r->version);
@@ -753,8 +757,8 @@ tes_err tes_lock_store_revocation_apply(tes_lock_store *s, const tes_access_revo
                                      "applied version %lld",
                                      (long long)r->version, (long long)have));
     if (have > 0 && memcmp(group, r->group_id, sizeof group) != 0)
-        return tx_end(s, tes_err_set(TES_ERR_ARG,
-                                     "lock store: a revocation of another reader group"));
+        return tx_end(s,
+                      tes_err_set(TES_ERR_ARG, "lock store: a revocation of another reader group"));
     sqlite3_stmt *st = NULL;
     if (!(e = stmt(s, LS_REV_SET, &st))) {
         if (!(e = bind_blob(s, st, 1, r->group_id, sizeof r->group_id)) &&
@@ -783,7 +787,8 @@ tes_err tes_lock_store_is_revoked(tes_lock_store *s, const uint8_t key_id[TES_AC
     if (revoked)
         *revoked = false;
     if (!s || !key_id || !revoked)
-        return tes_err_set(TES_ERR_ARG, "lock store: is_revoked needs a store, a key id and an output");
+        return tes_err_set(TES_ERR_ARG,
+                           "lock store: is_revoked needs a store, a key id and an output");
     return is_revoked(s, key_id, revoked);
 }
 
