@@ -393,8 +393,8 @@ TES_MUST_CHECK tes_err tes_access_key_package_parse(tes_bytes in, tes_access_key
  * TES_ACCESS_TIME_MAX gives 20 zero bytes (unset). */
 void tes_access_timestamp(int64_t t, uint8_t out[TES_ACCESS_TIMESTAMP_LEN]);
 /* The reverse: 20 zero bytes give 0; anything but the exact form above (a
- * real date and time of years 1970..9999, upper-case T and Z, seconds 00..59)
- * is TES_ERR_TLV. TES_ERR_ARG for NULL. */
+ * real date and time after 1970-01-01T00:00:00Z up to TES_ACCESS_TIME_MAX,
+ * upper-case T and Z, seconds 00..59) is TES_ERR_TLV. TES_ERR_ARG for NULL. */
 TES_MUST_CHECK tes_err tes_access_timestamp_parse(const uint8_t in[TES_ACCESS_TIMESTAMP_LEN],
                                                   int64_t *t);
 
