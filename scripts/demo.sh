@@ -40,6 +40,8 @@ W=$(mktemp -d)
 WALLET_PID=""
 ISSUER_PID=""
 SHOP_PID=""
+LOCK_PID=""
+PCSCD_DIR=""
 # shellcheck source=tests/browser/driver.bash
 source "$REPO/tests/browser/driver.bash"
 cleanup() {
@@ -47,6 +49,8 @@ cleanup() {
     if [[ -n $WALLET_PID ]]; then kill "$WALLET_PID" 2>/dev/null || true; fi
     if [[ -n $ISSUER_PID ]]; then kill "$ISSUER_PID" 2>/dev/null || true; fi
     if [[ -n $SHOP_PID ]]; then kill "$SHOP_PID" 2>/dev/null || true; fi
+    if [[ -n $LOCK_PID ]]; then kill "$LOCK_PID" 2>/dev/null || true; fi
+    if [[ -n $PCSCD_DIR ]]; then bash "$REPO/scripts/pcscd-test.sh" stop "$PCSCD_DIR" >/dev/null 2>&1 || true; fi
     rm -rf "$W"
 }
 trap cleanup EXIT
@@ -344,6 +348,46 @@ say "hours without network):"
 checkin_round valid --status online
 [[ $CHECKIN_RC == 0 ]] || { echo "demo: the check-in with status failed (exit $CHECKIN_RC)" >&2; exit 1; }
 
+step "13a. The front desk gives the phone a room key; the door of room 101 opens offline over NFC"
+say "The hotel keys its doors (Aliro 1.0, docs/KEYS.md): a key to sign room keys, and the reader"
+say "group key its locks prove themselves with. Each lock is configured once, then works offline."
+show tessera hotel init --dir "hotel" --name "Hotel Utopia"
+show tessera lock init --dir "door101" --hotel "hotel" --room 101
+show tessera lock init --dir "door102" --hotel "hotel" --room 102
+say "The phone's secure element makes a key for the room key; only its public half goes to the desk:"
+show tessera wallet key-request --wallet "phone" --out "roomkey.req"
+NOW=$(date +%s)
+show tessera hotel issue-key --hotel "hotel" --request "roomkey.req" --room 101 \
+    --from "$(date -u -d "@$((NOW - 600))" +%Y-%m-%dT%H:%M:%SZ)" \
+    --until "$(date -u -d "@$((NOW + 2 * 86400))" +%Y-%m-%dT%H:%M:%SZ)" --guest "the guest" \
+    --out "roomkey.pkg"
+show tessera wallet key-add --wallet "phone" "roomkey.pkg"
+say "The doors are PC/SC readers (pcscd; vsmartcard's vpcd plays the NFC field for the phone):"
+PCSCD_DIR=$W/pcscd
+bash "$REPO/scripts/pcscd-test.sh" start "$PCSCD_DIR" >/dev/null 2>"pcscd.err" ||
+    { echo "demo: the door step needs pcscd and vpcd (run as root; scripts/deps.sh): $(cat pcscd.err)" >&2; exit 1; }
+# door LOCKDIR: the lock serves one tap while the phone is held to it
+door() {
+    tessera lock serve --config "$1" --nfc --count 1 --timeout 30 >"lock.out" 2>"lock.err" &
+    LOCK_PID=$!
+    local rc=0
+    show tessera wallet tap --wallet "phone" --nfc --timeout 30 || rc=$?
+    wait "$LOCK_PID" || true
+    LOCK_PID=""
+    say "  the lock: $(cat lock.out)"
+    return $rc
+}
+say "First tap at room 101: the lock does not know this phone; it proves itself (AUTH1), then"
+say "reads the room key's document (step-up) and remembers the phone:"
+door "door101" || { echo "demo: room 101 did not open" >&2; exit 1; }
+grep -q '"flow": "step-up"' lock.out || { echo "demo: the first tap was not a step-up" >&2; exit 1; }
+say "Second tap: the fast path (a symmetric cryptogram from the key both kept):"
+door "door101" || { echo "demo: room 101 did not open the second time" >&2; exit 1; }
+grep -q '"flow": "fast"' lock.out || { echo "demo: the second tap was not fast" >&2; exit 1; }
+say "The door of room 102 stays shut:"
+if door "door102"; then echo "demo: room 102 opened" >&2; exit 1; fi
+grep -q 'access_denied' lock.out || { echo "demo: room 102 refused for another reason" >&2; exit 1; }
+
 # free_port: a loopback port nobody listens on
 free_port() {
     local p
@@ -474,6 +518,29 @@ browser_stop
 kill "$SHOP_PID" 2>/dev/null || true
 wait "$SHOP_PID" 2>/dev/null || true
 SHOP_PID=""
+say "The hotel is told too: it revokes the phone's room keys. Its locks are offline; the next"
+say "guest's phone keyed at the desk carries the revocation to every door it touches:"
+show tessera hotel revoke --hotel "hotel" --phone "roomkey.req" --out "revocation.cbor"
+show tessera wallet init --dir "phone2"
+show tessera wallet key-request --wallet "phone2" --out "phone2.req"
+show tessera hotel issue-key --hotel "hotel" --request "phone2.req" --room 103 \
+    --from "$(date -u -d "@$((NOW - 600))" +%Y-%m-%dT%H:%M:%SZ)" \
+    --until "$(date -u -d "@$((NOW + 86400))" +%Y-%m-%dT%H:%M:%SZ)" --out "phone2.pkg"
+show tessera wallet key-add --wallet "phone2" "phone2.pkg"
+tessera lock serve --config "door101" --nfc --count 1 --timeout 30 >"lock.out" 2>"lock.err" &
+LOCK_PID=$!
+show tessera wallet tap --wallet "phone2" --nfc --timeout 30 || true
+wait "$LOCK_PID" || true
+LOCK_PID=""
+say "  the lock: $(cat lock.out)"
+grep -q '"learned_revocation": true' lock.out || { echo "demo: the lock did not learn the revocation" >&2; exit 1; }
+say "Whoever holds the lost phone tries room 101 again:"
+if door "door101"; then echo "demo: the lost phone still opened room 101" >&2; exit 1; fi
+grep -q 'access_revoked' lock.out || { echo "demo: the lost phone was refused for another reason" >&2; exit 1; }
+say "Refused: the key is revoked. The lock's log says who opened and who was refused:"
+show tessera lock log --config "door101"
+bash "$REPO/scripts/pcscd-test.sh" stop "$PCSCD_DIR" >/dev/null 2>&1 || true
+PCSCD_DIR=""
 say "When the phone turns up again, the Ministry reinstates what is on it:"
 show tessera authority reinstate --dir "ministry" --device "$DEVICE" --operator "counter 3"
 kill "$ISSUER_PID" 2>/dev/null || true

@@ -147,7 +147,8 @@ tes_err tes_vpcd_serve(const tes_card *c, const char *host_port, int timeout_ms,
         err = tes_tr_read_full(fd, payload.ptr, len, &got, io_deadline);
         if (err)
             break;
-        idle_deadline = tes_tr_deadline(timeout_ms);
+        if (len != 1) /* a command; pcscd's own control frames do not keep the card alive */
+            idle_deadline = tes_tr_deadline(timeout_ms);
 
         if (len == 1) {
             uint8_t ctl = payload.ptr[0];

@@ -110,4 +110,82 @@ grep_in "$T/out" '"refused"' "A: the refusal is in room 102's log"
 grep_in "$T/out" 'access_denied' "A: with its reason"
 echo "timing (pcscd + vpcd, independent phone): first tap (step-up) ${FIRST_MS} ms, fast ${FAST_MS} ms"
 
+# ---------------------------------------------------------------- B. Tessera phone, independent reader
+run 0 "wallet init" tes wallet init --dir "$T/phone"
+run 0 "wallet key-request" tes wallet key-request --wallet "$T/phone" --out "$T/phone.req"
+run 0 "hotel issue-key (Tessera phone)" tes hotel issue-key --hotel "$T/hotel" --request "$T/phone.req" \
+    --room 101 --from "$FROM" --until "$UNTIL" --guest "A. Guest" --out "$T/phone.key"
+[[ $(stat -c %a "$T/phone.key") == 600 ]] && ok || bad "the key package is not 0600"
+run 0 "wallet key-add" tes wallet key-add --wallet "$T/phone" "$T/phone.key"
+run 0 "wallet list" tes wallet list --wallet "$T/phone"
+grep_in "$T/out" "Hotel Zur Post" "B: the key is in the wallet's list"
+grep_in "$T/out" "101" "B: with its room"
+openssl ec -in "$T/hotel/issuer_key.pem" -pubout -out "$T/issuer.pub.pem" 2>/dev/null
+READER=($PY "$ALIRO/aliro_reader.py" --reader-key "$T/hotel/reader_key.pem" --group-id "$GROUP"
+        --instance-id "$INSTANCE101" --issuer-key "$T/issuer.pub.pem" --state "$T/py_lock.json"
+        --room 101 --reader-match "Virtual PCD" --timeout 30)
+
+# one tap of Tessera's phone against the independent reader: reader args...
+ptap() {
+    "$TESSERA_BIN" wallet tap --wallet "$T/phone" --nfc --timeout 30 >"$T/lock.out" 2>"$T/lock.err" &
+    local wpid=$!
+    BG+=("$wpid")
+    local rc=0
+    "${READER[@]}" "$@" >"$T/phone.out" 2>"$T/phone.err" || rc=$?
+    if [[ $rc == 2 ]]; then echo "independent reader: $(cat "$T/phone.err")" >&2; fi
+    wait "$wpid" || true
+    cp "$T/phone.out" "$T/out"
+    return $rc
+}
+ptap --flow fast && ok || bad "B: first tap, the independent reader did not open"
+json "B: step-up first (the reader does not know the phone)" 'j.result === "unlocked" && j.flow === "step-up" && j.access.rooms.includes("101")'
+grep_in "$T/lock.out" "door opened" "B: the phone says the door opened"
+ptap --flow fast && ok || bad "B: second tap"
+json "B: then fast" 'j.result === "unlocked" && j.flow === "fast"'
+ptap --flow standard && ok || bad "B: standard tap"
+json "B: standard" 'j.result === "unlocked" && j.flow === "standard"'
+ptap --flow standard --record "$T/auth1.rec" && ok || bad "B: recording a transaction"
+for attack in wrong-signature replay-auth1 reflect downgrade-fci; do
+    rc=0
+    ptap --flow standard --attack "$attack" --record "$T/auth1.rec" || rc=$?
+    if [[ $rc == 3 ]]; then bad "B: the phone accepted the attack $attack"; else ok; fi
+    json "B: $attack refused by the phone" 'j.result !== "unlocked" && j.result !== "attack-accepted"'
+done
+run 0 "wallet log" tes wallet log --wallet "$T/phone"
+grep_in "$T/out" "door key" "B: the taps are in the wallet's log"
+
+# ---------------------------------------------------------------- C. Tessera phone, Tessera lock
+wtap() { # LOCKDIR: one tap of the Tessera phone at a Tessera lock
+    tap "$1" "$TESSERA_BIN" wallet tap --wallet "$T/phone" --nfc --timeout 30
+}
+wtap "$T/door101" && ok || bad "C: first tap, the phone did not open"
+lock_says "C: first tap: step-up" 'j.result === "unlocked" && j.flow === "step-up"'
+C_STEPUP_MS=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["ms"])' "$T/lock.out")
+wtap "$T/door101" && ok || bad "C: second tap"
+lock_says "C: second tap: fast" 'j.result === "unlocked" && j.flow === "fast"'
+C_FAST_MS=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["ms"])' "$T/lock.out")
+rc=0; wtap "$T/door102" || rc=$?
+[[ $rc == 1 ]] && ok || bad "C: room 102: the phone's exit status is $rc, want 1 (refused)"
+lock_says "C: room 102 stays shut" 'j.result === "refused" && j.reason === "access_denied"'
+grep_in "$T/phone.out" "stayed shut" "C: the phone says the door stayed shut"
+
+# The phone is reported lost: the hotel revokes its keys. Room 101's lock is offline and does
+# not know yet; another guest's phone, keyed after the revocation, brings it.
+run 0 "hotel revoke (lost phone)" tes hotel revoke --hotel "$T/hotel" --phone "$T/phone.req" --out "$T/rev.cbor"
+grep_in "$T/out" "1 key newly revoked" "C: one key revoked"
+run 0 "wallet init (another guest)" tes wallet init --dir "$T/other"
+run 0 "key-request (another guest)" tes wallet key-request --wallet "$T/other" --out "$T/other.req"
+run 0 "issue-key (another guest, room 103)" tes hotel issue-key --hotel "$T/hotel" --request "$T/other.req" \
+    --room 103 --from "$FROM" --until "$UNTIL" --out "$T/other.key"
+run 0 "key-add (another guest)" tes wallet key-add --wallet "$T/other" "$T/other.key"
+tap "$T/door101" "$TESSERA_BIN" wallet tap --wallet "$T/other" --nfc --timeout 30 || true
+lock_says "C: the other guest's phone may not open 101 but the lock learns the revocation" \
+    'j.result === "refused" && j.reason === "access_denied" && j.learned_revocation === true'
+rc=0; wtap "$T/door101" || rc=$?
+[[ $rc == 1 ]] && ok || bad "C: the lost phone: exit status $rc, want 1 (refused)"
+lock_says "C: the lost phone is refused" 'j.result === "refused" && j.reason === "access_revoked"'
+run 0 "lock log 101" tes lock log --config "$T/door101"
+grep_in "$T/out" "access_revoked" "C: the revoked tap is in the lock's log"
+echo "timing (pcscd + vpcd, Tessera phone and lock, from card present to verdict): step-up ${C_STEPUP_MS} ms, fast ${C_FAST_MS} ms"
+
 finish
