@@ -530,6 +530,10 @@ const char *tes_hotel_name(const tes_hotel *h);
 const uint8_t *tes_hotel_group_id(const tes_hotel *h);
 const tes_key *tes_hotel_reader_key(const tes_hotel *h); /* private: for tes_lock_init */
 const tes_key *tes_hotel_issuer_key(const tes_hotel *h); /* private: public part for locks */
+/* A P-256 private key from a PEM (or DER) file of at most 8 KiB, the file's
+ * bytes wiped after parsing (the hotel's and the locks' keys). Errors:
+ * TES_ERR_IO, TES_ERR_KEY_MALFORMED (not a P-256 private key), TES_ERR_ARG. */
+TES_MUST_CHECK tes_err tes_access_key_read(const char *path, tes_key **out);
 
 typedef struct tes_hotel_key_params {
     const char *const *rooms; /* 1..TES_ACCESS_MAX_ROOMS */

@@ -339,6 +339,9 @@ void tes_hex_str(char *out, tes_bytes in);
 TES_MUST_CHECK tes_err tes_hex_decode(tes_buf *out, const char *text, size_t len);
 /* The value of one hex digit (either case), or -1 for any other character. */
 int tes_hex_digit(char c);
+/* Exactly n bytes from a C string of exactly 2 * n hex digits (either case, nothing
+ * else): true and out filled, or false and out untouched. For fixed-size ids. */
+bool tes_hex_fixed(const char *s, uint8_t *out, size_t n);
 /* base64url without padding on output; padding tolerated on input. */
 void tes_b64url_encode(tes_buf *out, tes_bytes in);
 TES_MUST_CHECK tes_err tes_b64url_decode(tes_buf *out, const char *text, size_t len);

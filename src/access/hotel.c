@@ -32,25 +32,6 @@ struct tes_hotel {
     const tes_rng *rng;
 };
 
-static void hexs(const uint8_t *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", in[i]);
-}
-
-static bool unhex(const char *s, uint8_t *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return false;
-        out[i] = (uint8_t)v;
-    }
-    return true;
-}
-
 static bool name_ok(const char *name)
 {
     size_t n = name ? strlen(name) : 0;
@@ -109,7 +90,7 @@ tes_err tes_hotel_init(const char *dir, const char *name, const tes_hotel_opts *
     tes_key_free(issuer);
     tes_key_free(reader);
     char ghex[33];
-    hexs(gid, sizeof gid, ghex);
+    tes_hex_str(ghex, TES_BYTES(gid, sizeof gid));
     json_t *j = json_pack("{s:i, s:s, s:s}", "version", 1, "name", name, "group_id", ghex);
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(j);
@@ -121,20 +102,30 @@ tes_err tes_hotel_init(const char *dir, const char *name, const tes_hotel_opts *
     return err;
 }
 
+tes_err tes_access_key_read(const char *path, tes_key **out)
+{
+    if (!path || !out)
+        return tes_err_set(TES_ERR_ARG, "tes_access_key_read: NULL argument");
+    *out = NULL;
+    tes_buf pem = {.secret = true};
+    tes_err err = tes_file_read(path, 8192, &pem);
+    if (!err)
+        err = tes_key_parse(tes_buf_bytes(&pem), out);
+    tes_buf_free(&pem);
+    if (!err && (!tes_key_has_private(*out) || tes_key_curve(*out) != TES_CURVE_P256)) {
+        tes_key_free(*out);
+        *out = NULL;
+        err = tes_err_set(TES_ERR_KEY_MALFORMED, "%s is not a P-256 private key", path);
+    }
+    return err;
+}
+
 static tes_err read_key(const char *dir, const char *file, tes_key **out)
 {
     char p[4096];
     path_of(dir, file, p);
-    tes_buf pem = {.secret = true};
-    tes_err err = tes_file_read(p, 8192, &pem);
-    if (!err)
-        err = tes_key_parse(tes_buf_bytes(&pem), out);
-    tes_buf_free(&pem);
-    if (!err && (!tes_key_has_private(*out) || tes_key_curve(*out) != TES_CURVE_P256))
-        err = TES_ERR_KEY_MALFORMED;
-    if (err)
-        return tes_err_set(TES_ERR_LOCK_CONFIG, "hotel %s: %s is not a P-256 private key", dir,
-                           file);
+    if (tes_access_key_read(p, out) != TES_OK)
+        return tes_err_set(TES_ERR_LOCK_CONFIG, "hotel %s: %s: %s", dir, file, tes_err_message());
     return TES_OK;
 }
 
@@ -158,7 +149,7 @@ tes_err tes_hotel_open(const char *dir, const tes_hotel_opts *o, tes_hotel **out
     json_int_t ver = 0;
     if (!j || json_unpack(j, "{s:I, s:s, s:s}", "version", &ver, "name", &name, "group_id",
                           &gid) != 0 ||
-        ver != 1 || !name_ok(name) || !unhex(gid, h->group_id, TES_ACCESS_GROUP_ID_LEN))
+        ver != 1 || !name_ok(name) || !tes_hex_fixed(gid, h->group_id, TES_ACCESS_GROUP_ID_LEN))
         err = tes_err_set(TES_ERR_LOCK_CONFIG, "hotel %s: hotel.json is missing or inconsistent",
                           dir);
     else
@@ -263,8 +254,8 @@ tes_err tes_hotel_issue_key(tes_hotel *h, tes_bytes key_request, const tes_hotel
     point(h->issuer, pk.issuer_key);
     if (!err) {
         char kid[33], ek[131];
-        hexs(g.key_id, sizeof g.key_id, kid);
-        hexs(g.endpoint_key, TES_ACCESS_POINT_LEN, ek);
+        tes_hex_str(kid, TES_BYTES(g.key_id, sizeof g.key_id));
+        tes_hex_str(ek, TES_BYTES(g.endpoint_key, TES_ACCESS_POINT_LEN));
         json_t *rooms = json_array();
         for (size_t i = 0; i < g.n_rooms; i++)
             json_array_append_new(rooms, json_string(g.rooms[i]));
@@ -313,9 +304,9 @@ static tes_err keys_of(tes_hotel *h, const uint8_t *endpoint_key, const uint8_t 
         return err;
     char want_ek[131] = "", want_kid[33] = "";
     if (endpoint_key)
-        hexs(endpoint_key, TES_ACCESS_POINT_LEN, want_ek);
+        tes_hex_str(want_ek, TES_BYTES(endpoint_key, TES_ACCESS_POINT_LEN));
     if (key_id)
-        hexs(key_id, TES_ACCESS_KEY_ID_LEN, want_kid);
+        tes_hex_str(want_kid, TES_BYTES(key_id, TES_ACCESS_KEY_ID_LEN));
     size_t off = 0;
     while (off < text.len && *n < max) {
         const uint8_t *nl = memchr(text.ptr + off, '\n', text.len - off);
@@ -324,7 +315,7 @@ static tes_err keys_of(tes_hotel *h, const uint8_t *endpoint_key, const uint8_t 
         const char *kid = NULL, *ek = NULL;
         if (j && json_unpack(j, "{s:s, s:s}", "key_id", &kid, "endpoint_key", &ek) == 0 &&
             ((endpoint_key && strcmp(ek, want_ek) == 0) || (key_id && strcmp(kid, want_kid) == 0)) &&
-            unhex(kid, out[*n], TES_ACCESS_KEY_ID_LEN))
+            tes_hex_fixed(kid, out[*n], TES_ACCESS_KEY_ID_LEN))
             (*n)++;
         json_decref(j); /* a torn last line (a crash while appending) is skipped */
         off += len + 1;

@@ -133,6 +133,18 @@ tes_err tes_hex_decode(tes_buf *out, const char *text, size_t len)
     return TES_OK;
 }
 
+bool tes_hex_fixed(const char *s, uint8_t *out, size_t n)
+{
+    if (s == NULL || out == NULL || strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < 2 * n; i++)
+        if (tes_hex_digit(s[i]) < 0)
+            return false;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)(tes_hex_digit(s[2 * i]) << 4 | tes_hex_digit(s[2 * i + 1]));
+    return true;
+}
+
 static const char b64std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

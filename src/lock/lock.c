@@ -20,7 +20,6 @@
 #include "tessera/lock.h"
 
 #define LOCK_JSON_MAX 16384
-#define KEY_PEM_MAX 8192
 #define MAX_ISSUERS 4
 #define RATE_WINDOW 60 /* seconds */
 
@@ -42,25 +41,6 @@ struct tes_lock {
 };
 
 /* ---------------------------------------------------------------- configuration */
-
-static bool hex_decode(const char *s, uint8_t *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return false;
-        out[i] = (uint8_t)v;
-    }
-    return true;
-}
-
-static void hex_encode(const uint8_t *in, size_t n, char *out)
-{
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + 2 * i, 3, "%02x", in[i]);
-}
 
 static tes_err cfg_fail(const char *dir, const char *what)
 {
@@ -113,9 +93,9 @@ tes_err tes_lock_init(const char *dir, const tes_lock_init_params *p)
     err = point_of(p->issuer_key, issuer);
     if (err)
         return err;
-    hex_encode(p->group_id, 16, gid);
-    hex_encode(p->instance_id, 16, iid);
-    hex_encode(issuer, TES_ACCESS_POINT_LEN, ihex);
+    tes_hex_str(gid, TES_BYTES(p->group_id, 16));
+    tes_hex_str(iid, TES_BYTES(p->instance_id, 16));
+    tes_hex_str(ihex, TES_BYTES(issuer, TES_ACCESS_POINT_LEN));
     json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:[s], s:I, s:I}", "version", 1, "hotel",
                           p->hotel, "group_id", gid, "instance_id", iid, "room", p->room,
                           "issuer_keys", ihex, "max_endpoints",
@@ -173,7 +153,7 @@ static tes_err load_config(tes_lock *l, const char *dir)
         err = cfg_fail(dir, "lock.json lacks a member or has one of the wrong type");
     else if (ver != 1)
         err = cfg_fail(dir, "lock.json is of another version");
-    else if (!hex_decode(gid, l->reader_id, 16) || !hex_decode(iid, l->reader_id + 16, 16))
+    else if (!tes_hex_fixed(gid, l->reader_id, 16) || !tes_hex_fixed(iid, l->reader_id + 16, 16))
         err = cfg_fail(dir, "group_id / instance_id are not 32 hex digits");
     else if (!room_ok(room) || strlen(hotel) >= sizeof l->hotel)
         err = cfg_fail(dir, "room or hotel name out of bounds");
@@ -185,7 +165,7 @@ static tes_err load_config(tes_lock *l, const char *dir)
     for (size_t i = 0; !err && i < json_array_size(issuers); i++) {
         uint8_t pt[TES_ACCESS_POINT_LEN];
         const char *h = json_string_value(json_array_get(issuers, i));
-        if (!hex_decode(h, pt, sizeof pt) || pt[0] != 0x04 ||
+        if (!tes_hex_fixed(h, pt, sizeof pt) || pt[0] != 0x04 ||
             tes_key_from_ec_point(TES_CURVE_P256, TES_BYTES(pt + 1, 32), TES_BYTES(pt + 33, 32),
                                   &l->issuers[i]) != TES_OK)
             err = cfg_fail(dir, "an issuer key is not an uncompressed P-256 point");
@@ -215,19 +195,11 @@ tes_err tes_lock_open(const char *dir, const tes_lock_opts *o, tes_lock **out)
     l->rng = o ? o->rng : NULL;
     tes_err err = load_config(l, dir);
     char path[4096];
-    tes_buf pem = {.secret = true};
     if (!err) {
         snprintf(path, sizeof path, "%s/reader_key.pem", dir);
-        err = tes_file_read(path, KEY_PEM_MAX, &pem);
-        if (!err)
-            err = tes_key_parse(tes_buf_bytes(&pem), &l->reader_key);
-        if (!err && (!tes_key_has_private(l->reader_key) ||
-                     tes_key_curve(l->reader_key) != TES_CURVE_P256))
-            err = TES_ERR_KEY_MALFORMED;
-        if (err)
+        if (tes_access_key_read(path, &l->reader_key) != TES_OK)
             err = cfg_fail(dir, "reader_key.pem is not a P-256 private key");
     }
-    tes_buf_free(&pem);
     if (!err) {
         snprintf(path, sizeof path, "%s/lock.db", dir);
         err = tes_lock_store_open(path, &l->store);

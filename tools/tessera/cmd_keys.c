@@ -17,19 +17,6 @@
 
 #define MAX_ROOMS TES_ACCESS_MAX_ROOMS
 
-static bool parse_hex(const char *s, uint8_t *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1)
-            return false;
-        out[i] = (uint8_t)v;
-    }
-    return true;
-}
-
 static void print_hex(const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -215,7 +202,7 @@ static int hotel_revoke(int argc, char **argv)
     if (!key_id == !request)
         return cli_usage_error(cmd, "needs --key-id ID or --phone REQUEST (one of them)");
     uint8_t kid[TES_ACCESS_KEY_ID_LEN];
-    if (key_id && !parse_hex(key_id, kid, sizeof kid))
+    if (key_id && !tes_hex_fixed(key_id, kid, sizeof kid))
         return cli_usage_error(cmd, "--key-id is 32 hex digits");
     tes_hotel *h = NULL;
     int rc = open_hotel(cmd, dir, &h);
@@ -333,7 +320,7 @@ static int lock_init(int argc, char **argv)
     if (!dir || !room)
         return cli_usage_error(cmd, "needs --dir, --hotel and --room");
     tes_lock_init_params p = {.max_endpoints = max_ep, .standard_per_minute = (unsigned)rate};
-    if (instance && !parse_hex(instance, p.instance_id, sizeof p.instance_id))
+    if (instance && !tes_hex_fixed(instance, p.instance_id, sizeof p.instance_id))
         return cli_usage_error(cmd, "--instance-id is 32 hex digits");
     if (!instance && tes_rng_fill(NULL, p.instance_id, sizeof p.instance_id) != 0)
         return cli_error(CLI_EXIT_USAGE, "%s: no randomness", cmd);
