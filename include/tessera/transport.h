@@ -112,6 +112,11 @@ typedef struct tes_card {
     void (*reset)(void *ctx);
     bool (*finished)(void *ctx);
     void *ctx;
+    /* Once finished, stay in the field until the reader powers the card down,
+     * at most this long (ms; 0: leave at once). A phone taken away only after
+     * the reader let go lets pcscd see a clean removal, so that the next card
+     * on the same slot is noticed. */
+    int linger_ms;
 } tes_card;
 
 /* Serves `card` through vpcd as tes_vpcd_run does (the same link handling,

@@ -600,6 +600,7 @@ TES_MUST_CHECK tes_err tes_wallet_authorize(tes_wallet *w, const char *url,
 #define TES_WALLET_KEY_ISSUER_MAX 64
 #define TES_WALLET_KEY_ROOMS_MAX (TES_ACCESS_MAX_ROOMS * (TES_ACCESS_ROOM_MAX + 2))
 #define TES_WALLET_TAP_TIMEOUT_MS 30000 /* default wait for the reader */
+#define TES_WALLET_TAP_LINGER_MS 2000   /* after the verdict, until the reader lets go */
 
 /* Makes a new endpoint key in the wallet's secure element, records it as
  * requested and appends the encoded key request (tes_access_key_request_encode)

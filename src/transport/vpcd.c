@@ -77,7 +77,7 @@ tes_err tes_vpcd_run(tes_apdu_card *c, const char *host_port, int timeout_ms, vo
     tes_apdu_card_set_max_response(c, 0xFFFF - 2); /* vpcd's 2-byte frame length */
     tes_apdu_card_set_wait(c, timeout_ms < 0 ? 10000 : timeout_ms, stop);
     tes_apdu_card_set_link(c, true);
-    tes_card card = {mdoc_card_process, mdoc_card_reset, mdoc_card_finished, c};
+    tes_card card = {mdoc_card_process, mdoc_card_reset, mdoc_card_finished, c, 0};
     tes_err err = tes_vpcd_serve(&card, host_port, timeout_ms, stop);
     tes_apdu_card_set_link(c, false);
     return err;
@@ -102,10 +102,17 @@ tes_err tes_vpcd_serve(const tes_card *c, const char *host_port, int timeout_ms,
 
     tes_buf payload = {0}, resp = {0};
     int64_t idle_deadline = tes_tr_deadline(timeout_ms);
+    bool lingered = false;
     err = TES_OK;
     for (;;) {
-        if ((stop && *stop) || (c->finished && c->finished(c->ctx)))
+        if (stop && *stop)
             break;
+        if (c->finished && c->finished(c->ctx)) {
+            if (c->linger_ms <= 0 || lingered)
+                break;
+            lingered = true; /* wait for the power-off, within linger_ms */
+            idle_deadline = tes_tr_deadline(c->linger_ms);
+        }
         /* idle wait in slices, so that stop is noticed */
         quickack(fd, qa);
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -119,8 +126,9 @@ tes_err tes_vpcd_serve(const tes_card *c, const char *host_port, int timeout_ms,
         }
         if (rc <= 0) {
             if (tes_tr_remaining(idle_deadline) == 0) {
-                err = tes_err_set(TES_ERR_TIMEOUT, "vpcd: no command from the reader in %d ms",
-                                  timeout_ms);
+                if (!lingered)
+                    err = tes_err_set(TES_ERR_TIMEOUT,
+                                      "vpcd: no command from the reader in %d ms", timeout_ms);
                 break;
             }
             continue;
@@ -153,6 +161,8 @@ tes_err tes_vpcd_serve(const tes_card *c, const char *host_port, int timeout_ms,
         if (len == 1) {
             uint8_t ctl = payload.ptr[0];
             if (ctl == 0x00 || ctl == 0x02) { /* power off, reset */
+                if (lingered)
+                    break; /* the reader let go: leave the field */
                 if (c->reset)
                     c->reset(c->ctx);
             } else if (ctl == 0x04) { /* get ATR */

@@ -275,7 +275,7 @@ tes_err tes_wallet_tap(tes_wallet *w, const tes_wallet_tap_opts *o, tes_wallet_t
         .se = tes_wallet_se(w), .ring = tes_wallet_keyring_ring(t.kr), .rng = o->rng};
     if ((e = tes_access_device_new(&d, &t.dev)) != TES_OK)
         goto out;
-    const tes_card card = {tap_process, tap_reset, tap_finished, &t};
+    const tes_card card = {tap_process, tap_reset, tap_finished, &t, TES_WALLET_TAP_LINGER_MS};
     e = tes_vpcd_serve(&card, o->vpcd,
                        o->timeout_ms > 0 ? o->timeout_ms : TES_WALLET_TAP_TIMEOUT_MS, o->stop);
     r->transactions = tes_wallet_keyring_verdicts(t.kr, &r->status, &r->key_id);
