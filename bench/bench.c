@@ -11,8 +11,9 @@
  *   tessera_bench login DIR     rows 8-8c alone (the relying party's work per OpenID4VP login,
  *                               then logins over HTTP: site and service in a temp dir under DIR)
  *   tessera_bench access [nfc]  rows 9-9c alone (door keys: the Aliro transaction in memory vs
- *                               its OpenSSL floor; 9b/9c over pcscd + vpcd when TES_BENCH_NFC=1
- *                               or "nfc" is given: pcscd must run, see bench/run.sh)
+ *                               its OpenSSL floor, then 9b/9c over pcscd + vpcd when
+ *                               TES_BENCH_NFC=1); "access nfc": rows 9b/9c only (pcscd must
+ *                               run: scripts/pcscd-test.sh start DIR)
  *   tessera_bench access-loop N KIND  N door-key transactions (std, std-mem, fast, fast64)
  *                               and nothing else, for perf
  *   tessera_bench status        row 4 alone (status-list lookup and zlib, 1 M and 100 M)
@@ -804,11 +805,16 @@ static void login_rows(const char *dir)
  * this thread, against the OpenSSL floor of what the transaction needs (access.h lists it).
  * Rows 9b/9c: taps through pcscd + vpcd (only when run.sh started pcscd: TES_BENCH_NFC=1). */
 #define ACCESS_NFC_RUNS 20
-static void access_rows(void)
+static void access_nfc_rows(double t0);
+static void access_rows(bool memory)
 {
     char ours[64], ref[160], ratio[32], target[64];
     double t0 = wall_now();
     access_figures f;
+    if (!memory) {
+        access_nfc_rows(t0);
+        return;
+    }
     if (!access_bench_memory(paired, &f)) {
         row("9", "door key, standard transaction in memory", "FAILED", "(see stderr)", "",
             ">= 0.8");
@@ -840,6 +846,12 @@ static void access_rows(void)
     printf("    breakdown (CPU per call, best of 3 x 0.1 s):\n");
     access_bench_breakdown(stdout);
     fflush(stdout);
+    access_nfc_rows(t0);
+}
+
+static void access_nfc_rows(double t0)
+{
+    char ours[64], ref[160], ratio[32], target[64];
     const char *nfc = getenv("TES_BENCH_NFC");
     if (nfc == NULL || strcmp(nfc, "1") != 0) {
         row("9b", "door key tap via pcscd + vpcd, standard+step-up", "n/a (pcscd not available)",
@@ -1057,7 +1069,7 @@ static int cmd_table(const char *dir)
     login_rows(dir);
 
     /* 9 */
-    access_rows();
+    access_rows(true);
 
     floor_free(fs);
     floor_free(fm);
@@ -1105,7 +1117,7 @@ int main(int argc, char **argv)
     if ((argc == 2 || argc == 3) && strcmp(argv[1], "access") == 0) {
         if (argc == 3 && strcmp(argv[2], "nfc") == 0)
             setenv("TES_BENCH_NFC", "1", 1);
-        access_rows();
+        access_rows(argc == 2);
         return 0;
     }
     if (argc == 2 && strcmp(argv[1], "status") == 0) {
