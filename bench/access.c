@@ -1121,7 +1121,8 @@ static double tap(SCARDCONTEXT sc, const char *reader, tes_lock *l, phone *ph,
     if (!e)
         e = tes_pcsc_card_wait_removed(c, TIMEOUT_MS);
     if (e) {
-        fprintf(stderr, "bench access: NFC tap: %s: %s\n", tes_err_name(e), tes_err_message());
+        fprintf(stderr, "bench access: NFC tap (the phone saw %d commands): %s: %s\n", cc.processed,
+                tes_err_name(e), tes_err_message());
         s.stop = 1;
     }
     tes_pcsc_card_free(c);
