@@ -772,6 +772,25 @@ bool access_bench_memory(access_pair_fn pair, access_figures *out)
 /* N transactions of one kind and nothing else, for perf / callgrind. */
 int access_bench_loop(long n, const char *kind)
 {
+    if (strncmp(kind, "floor-", 6) == 0) {
+        afloor f;
+        uint8_t id[32] = {0};
+        afloor_init(&f, id);
+        bool std_ = strcmp(kind, "floor-std") == 0;
+        f.n_wrong = strcmp(kind, "floor-fast64") == 0 ? N_KNOWN - 1 : 0;
+        if (!std_ && strcmp(kind, "floor-fast") != 0 && !f.n_wrong) {
+            fprintf(stderr, "access loop: floor-std | floor-fast | floor-fast64\n");
+            afloor_free(&f);
+            return 2;
+        }
+        double t0 = cpu_s();
+        for (long i = 0; i < n; i++)
+            (std_ ? op_floor_std : op_floor_fast)(&f, 0);
+        fprintf(stderr, "access loop %s: %.1f us CPU per transaction\n", kind,
+                (cpu_s() - t0) / (double)n * 1e6);
+        afloor_free(&f);
+        return 0;
+    }
     world w;
     world_init(&w);
     actx a = {.reader_key = w.reader_key, .ph = &w.soft_phone, .want_index = -1};

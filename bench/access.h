@@ -63,8 +63,10 @@ typedef struct access_figures {
 /* Rows 9/9'/9a/9a'. False (message on stderr) on failure. */
 bool access_bench_memory(access_pair_fn pair, access_figures *out);
 
-/* n transactions of kind "std" (soft SE), "std-mem", "fast" (1 known key) or "fast64", for
- * perf / callgrind: `tessera_bench access-loop N KIND`. */
+/* n transactions of kind "std" (soft SE), "std-mem", "fast" (1 known key) or "fast64", or
+ * of their floors "floor-std", "floor-fast", "floor-fast64", for perf / callgrind:
+ * `tessera_bench access-loop N KIND` (ours in op_std / op_fast, floors in op_floor_std /
+ * op_floor_fast). */
 int access_bench_loop(long n, const char *kind);
 
 /* The pieces, ours beside OpenSSL's, one line each to f (CPU time per call). */

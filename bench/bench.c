@@ -1126,7 +1126,7 @@ int main(int argc, char **argv)
     }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "loop") == 0)
         return cmd_loop(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : "sig");
-    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | login DIR | access [nfc] | access-loop N std|std-mem|fast|fast64 | status | "
+    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | login DIR | access [nfc] | access-loop N std|std-mem|fast|fast64|floor-std|floor-fast|floor-fast64 | status | "
                     "loop N "
                     "[sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]\n");
     return 2;
