@@ -10,6 +10,12 @@
  *                               authority in a temp dir under DIR, removed after)
  *   tessera_bench login DIR     rows 8-8c alone (the relying party's work per OpenID4VP login,
  *                               then logins over HTTP: site and service in a temp dir under DIR)
+ *   tessera_bench access [nfc]  rows 9-9c alone (door keys: the Aliro transaction in memory vs
+ *                               its OpenSSL floor, then 9b/9c over pcscd + vpcd when
+ *                               TES_BENCH_NFC=1); "access nfc": rows 9b/9c only (pcscd must
+ *                               run: scripts/pcscd-test.sh start DIR)
+ *   tessera_bench access-loop N KIND  N door-key transactions (std, std-mem, fast, fast64)
+ *                               and nothing else, for perf
  *   tessera_bench status        row 4 alone (status-list lookup and zlib, 1 M and 100 M)
  *   tessera_bench loop N [KIND] N operations of one kind (verification by default,
  *                               or its floor, issuing, ...) and nothing else, for
@@ -31,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "fixture.h"
 #include "floor.h"
 #include "http.h"
@@ -792,6 +799,92 @@ static void login_rows(const char *dir)
     bench_world_free(&w);
 }
 
+/* ------------------------------------------------------------------ row 9: door keys */
+
+/* Rows 9/9'/9a/9a' (access.h): CPU time of one whole Aliro transaction, phone and lock in
+ * this thread, against the OpenSSL floor of what the transaction needs (access.h lists it).
+ * Rows 9b/9c: taps through pcscd + vpcd (only when run.sh started pcscd: TES_BENCH_NFC=1). */
+#define ACCESS_NFC_RUNS 20
+static void access_nfc_rows(double t0);
+static void access_rows(bool memory)
+{
+    char ours[64], ref[160], ratio[32], target[64];
+    double t0 = wall_now();
+    access_figures f;
+    if (!memory) {
+        access_nfc_rows(t0);
+        return;
+    }
+    if (!access_bench_memory(paired, &f)) {
+        row("9", "door key, standard transaction in memory", "FAILED", "(see stderr)", "",
+            ">= 0.8");
+        fflush(stdout);
+        return;
+    }
+    struct {
+        const char *num, *what, *floor;
+        double ours, fl, target;
+    } r[4] = {
+        {"9", "door key, standard tx in memory (both sides)",
+         "2 keygen+2 ECDH+2 sign+2 verify+KDFs+6 GCM", f.std_soft, f.std_soft_floor, 0.8},
+        {"9'", "  same, endpoint key in memory (no soft SE)", "same floor", f.std_mem,
+         f.std_mem_floor, 0.8},
+        {"9a", "door key, fast tx in memory, 1 known key", "2 keygen + 2 HKDF(3 blocks) + 6 GCM",
+         f.fast1, f.fast1_floor, 0.7},
+        {"9a'", "  same, 64 known keys (match last)", "+ 63 x (HKDF 1 block + failed GCM)",
+         f.fast64, f.fast64_floor, 0.7},
+    };
+    for (int i = 0; i < 4; i++) {
+        double v = r[i].fl / r[i].ours;
+        snprintf(ours, sizeof ours, "%7.1f us CPU", r[i].ours * 1e6);
+        snprintf(ref, sizeof ref, "%s %.1f us", r[i].floor, r[i].fl * 1e6);
+        snprintf(ratio, sizeof ratio, "%.3f", v);
+        snprintf(target, sizeof target, ">= %.1f %s", r[i].target, verdict(v, r[i].target));
+        row(r[i].num, r[i].what, ours, ref, ratio, target);
+    }
+    fflush(stdout);
+    printf("    breakdown (CPU per call, best of 3 x 0.1 s):\n");
+    access_bench_breakdown(stdout);
+    fflush(stdout);
+    access_nfc_rows(t0);
+}
+
+static void access_nfc_rows(double t0)
+{
+    char ours[64], ref[160], ratio[32], target[64];
+    const char *nfc = getenv("TES_BENCH_NFC");
+    if (nfc == NULL || strcmp(nfc, "1") != 0) {
+        row("9b", "door key tap via pcscd + vpcd, standard+step-up", "n/a (pcscd not available)",
+            nfc && *nfc ? nfc : "(run via run.sh as root)", "", "< 50 ms (info)");
+        row("9c", "door key tap via pcscd + vpcd, fast", "n/a (pcscd not available)", "", "",
+            "< 20 ms (info)");
+        fprintf(stderr, "bench: rows 9: %.1f s\n", wall_now() - t0);
+        return;
+    }
+    access_nfc_figures n;
+    if (access_bench_nfc(ACCESS_NFC_RUNS, &n)) {
+        snprintf(ours, sizeof ours, "%7.1f ms wall", n.std_med * 1e3);
+        snprintf(ref, sizeof ref, "median of %zu, p90 %.1f ms; + %.0f ms pcscd polling (not counted)",
+                 n.runs, n.std_p90 * 1e3, n.card_wait * 1e3);
+        snprintf(ratio, sizeof ratio, "%.3f", 50e-3 / n.std_med);
+        snprintf(target, sizeof target, "< 50 ms %s (info)", n.std_med < 50e-3 ? "ok" : "ABOVE");
+        row("9b", "door key tap via pcscd + vpcd, standard+step-up", ours, ref, ratio, target);
+        snprintf(ours, sizeof ours, "%7.1f ms wall", n.fast_med * 1e3);
+        snprintf(ref, sizeof ref, "median of %zu, p90 %.1f ms (card present -> unlocked)", n.runs,
+                 n.fast_p90 * 1e3);
+        snprintf(ratio, sizeof ratio, "%.3f", 20e-3 / n.fast_med);
+        snprintf(target, sizeof target, "< 20 ms %s (info)", n.fast_med < 20e-3 ? "ok" : "ABOVE");
+        row("9c", "door key tap via pcscd + vpcd, fast", ours, ref, ratio, target);
+    } else {
+        row("9b", "door key tap via pcscd + vpcd, standard+step-up", "FAILED", "(see stderr)", "",
+            "< 50 ms (info)");
+        row("9c", "door key tap via pcscd + vpcd, fast", "FAILED", "(see stderr)", "",
+            "< 20 ms (info)");
+    }
+    fflush(stdout);
+    fprintf(stderr, "bench: rows 9: %.1f s\n", wall_now() - t0);
+}
+
 static int cmd_table(const char *dir)
 {
     char cpu[256], path[4096];
@@ -975,6 +1068,9 @@ static int cmd_table(const char *dir)
     /* 8 */
     login_rows(dir);
 
+    /* 9 */
+    access_rows(true);
+
     floor_free(fs);
     floor_free(fm);
     bench_world_free(&w);
@@ -1016,13 +1112,21 @@ int main(int argc, char **argv)
         login_rows(argv[2]);
         return 0;
     }
+    if (argc == 4 && strcmp(argv[1], "access-loop") == 0)
+        return access_bench_loop(strtol(argv[2], NULL, 10), argv[3]);
+    if ((argc == 2 || argc == 3) && strcmp(argv[1], "access") == 0) {
+        if (argc == 3 && strcmp(argv[2], "nfc") == 0)
+            setenv("TES_BENCH_NFC", "1", 1);
+        access_rows(argc == 2);
+        return 0;
+    }
     if (argc == 2 && strcmp(argv[1], "status") == 0) {
         status_rows();
         return 0;
     }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "loop") == 0)
         return cmd_loop(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : "sig");
-    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | login DIR | status | "
+    fprintf(stderr, "usage: tessera_bench prepare DIR | table DIR | http DIR | prox memory|nfc | login DIR | access [nfc] | access-loop N std|std-mem|fast|fast64|floor-std|floor-fast|floor-fast64 | status | "
                     "loop N "
                     "[sig|mac|cold|floor|floor-items|floor-mac|floor-cold|issue|floor-issue]\n");
     return 2;

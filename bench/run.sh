@@ -9,7 +9,7 @@
 #                           on first use; skipped with a note when node/npm are missing)
 # 3. tessera_bench_heap:    peak heap of one verification at ~1 kB, 16 kB, 256 kB, 4 MB input
 # 4. tessera_bench table:   all in-process measurements, printed with the results of 2 and 3;
-#                           row 7a (NFC through vpcd) needs pcscd: started here with
+#                           rows 7a and 9b/9c (NFC through vpcd) need pcscd: started here with
 #                           scripts/pcscd-test.sh (as root), else the row says n/a
 #
 # Env: TES_BENCH_DIR (default: a temp dir), BENCH_NODE_SECONDS (default 3),
