@@ -124,15 +124,26 @@ typedef struct tes_access_context {
     size_t fci_len;
 } tes_access_context;
 
-/* Session keys of one transaction. */
+/* Session keys of one transaction. The derivations fill the exchange keys,
+ * the UWB key, the cryptogram key (fast) and the step-up and BLE materials;
+ * the step-up and BLE key pairs are expanded from their materials only when
+ * a transaction needs them (tes_access_keys_expand): an NFC tap without
+ * step-up never pays for them. */
 typedef struct tes_access_keys {
     uint8_t exchange_reader[32], exchange_device[32];
-    uint8_t stepup_reader[32], stepup_device[32]; /* standard flow only */
-    uint8_t ble_reader[32], ble_device[32];
+    uint8_t stepup_material[32], ble_material[32];
+    uint8_t stepup_reader[32], stepup_device[32]; /* standard flow only, once expanded */
+    uint8_t ble_reader[32], ble_device[32];       /* once expanded */
     uint8_t uwb_ranging[32];
     uint8_t cryptogram[32]; /* fast flow only */
-    bool has_stepup;
+    bool has_stepup_material; /* standard flow */
+    bool has_stepup, has_ble; /* expanded */
 } tes_access_keys;
+#define TES_ACCESS_KEYS_STEPUP 1u /* SKReader / SKDevice of the step-up channel */
+#define TES_ACCESS_KEYS_BLE 2u    /* BleSKReader / BleSKDevice */
+/* Expands the key pairs asked for (idempotent). TES_ERR_STATE when step-up
+ * keys are asked of a fast transaction's keys (they have none). */
+TES_MUST_CHECK tes_err tes_access_keys_expand(tes_access_keys *k, unsigned which);
 
 /* ANSI X9.63 KDF with SHA-256 (SEC 1 §3.6.1): out_len bytes. */
 TES_MUST_CHECK tes_err tes_x963_kdf_sha256(tes_bytes z, tes_bytes shared_info, uint8_t *out,
@@ -147,6 +158,12 @@ TES_MUST_CHECK tes_err tes_access_derive_persistent(const tes_access_context *c,
                                                     const uint8_t endpoint_key_x[32],
                                                     uint8_t kpersistent[32]);
 /* Fast flow: the cryptogram key and the exchange keys from a persistent key. */
+/* Only the cryptogram key (the first 32 bytes of the fast expansion): what a
+ * lock needs to try one of its known persistent keys on a cryptogram. */
+TES_MUST_CHECK tes_err tes_access_derive_cryptogram_key(const tes_access_context *c,
+                                                        const uint8_t kpersistent[32],
+                                                        const uint8_t endpoint_key_x[32],
+                                                        uint8_t key[32]);
 TES_MUST_CHECK tes_err tes_access_derive_fast(const tes_access_context *c,
                                               const uint8_t kpersistent[32],
                                               const uint8_t endpoint_key_x[32],

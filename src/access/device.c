@@ -137,6 +137,19 @@ static tes_err get_response(tes_access_device *d, const tes_apdu *a, tes_buf *r)
     return r->failed ? tes_err_set(TES_ERR_NOMEM, "access device: out of memory") : TES_OK;
 }
 
+/* The step-up channel, expanded on first use (most taps never need it). */
+static tes_err stepup_ready(tes_access_device *d)
+{
+    if (d->stepup_open)
+        return TES_OK;
+    tes_err err = tes_access_keys_expand(&d->keys, TES_ACCESS_KEYS_STEPUP);
+    if (!err) {
+        tes_access_channel_init(&d->stepup, d->keys.stepup_reader, d->keys.stepup_device);
+        d->stepup_open = true;
+    }
+    return err;
+}
+
 /* ---------------------------------------------------------------- SELECT */
 
 static tes_err select_aid(tes_access_device *d, const tes_apdu *a, tes_buf *r)
@@ -155,10 +168,9 @@ static tes_err select_aid(tes_access_device *d, const tes_apdu *a, tes_buf *r)
         tes_access_fci(tes_access_aid_primary, &fci);
         tes_access_fci_template(&fci, d->ctx.fci, &d->ctx.fci_len);
     } else {
-        if (d->state != ST_AUTH1 && d->state != ST_STEPUP)
+        if ((d->state != ST_AUTH1 && d->state != ST_STEPUP) || stepup_ready(d) != TES_OK)
             return fail(d, r, SW_SEQUENCE);
         d->state = ST_STEPUP;
-        d->stepup_open = true;
         tes_access_fci(tes_access_aid_stepup, &fci);
     }
     tes_err err = fci.failed ? tes_err_set(TES_ERR_NOMEM, "access device: out of memory")
@@ -342,7 +354,6 @@ static tes_err auth1(tes_access_device *d, const tes_apdu *a, tes_buf *r)
         err = auth1_answer(d, f->value.ptr[0] == 1, &plain);
     if (!err) {
         tes_access_channel_init(&d->channel, d->keys.exchange_reader, d->keys.exchange_device);
-        tes_access_channel_init(&d->stepup, d->keys.stepup_reader, d->keys.stepup_device);
         d->has_channel = true;
         err = tes_access_channel_seal(&d->channel, false, tes_buf_bytes(&plain), &cipher);
     }
@@ -435,7 +446,7 @@ static tes_err envelope_answer(tes_access_device *d, tes_bytes request, tes_buf 
 
 static tes_err envelope(tes_access_device *d, const tes_apdu *a, tes_buf *r)
 {
-    if (d->state != ST_AUTH1 && d->state != ST_STEPUP)
+    if ((d->state != ST_AUTH1 && d->state != ST_STEPUP) || stepup_ready(d) != TES_OK)
         return fail(d, r, SW_SEQUENCE);
     if (a->p1 || a->p2)
         return fail(d, r, SW_P1P2);

@@ -98,20 +98,37 @@ tes_err tes_access_derive_standard(const tes_access_context *c, const uint8_t z[
     if (!err) {
         memcpy(out->exchange_reader, okm, 32);
         memcpy(out->exchange_device, okm + 32, 32);
+        memcpy(out->stepup_material, okm + 64, 32);
+        memcpy(out->ble_material, okm + 96, 32);
         memcpy(out->uwb_ranging, okm + 128, 32);
-        err = sub_key(okm + 64, "SKReader", out->stepup_reader);
+        out->has_stepup_material = true;
     }
-    if (!err)
-        err = sub_key(okm + 64, "SKDevice", out->stepup_device);
-    if (!err)
-        err = sub_key(okm + 96, "BleSKReader", out->ble_reader);
-    if (!err)
-        err = sub_key(okm + 96, "BleSKDevice", out->ble_device);
-    out->has_stepup = !err;
     tes_wipe(okm, sizeof okm);
     if (err) {
         tes_wipe(out, sizeof *out);
         tes_wipe(kdh, 32);
+    }
+    return err;
+}
+
+tes_err tes_access_keys_expand(tes_access_keys *k, unsigned which)
+{
+    if (!k || (which & ~(TES_ACCESS_KEYS_STEPUP | TES_ACCESS_KEYS_BLE)))
+        return tes_err_set(TES_ERR_ARG, "tes_access_keys_expand: bad argument");
+    tes_err err = TES_OK;
+    if ((which & TES_ACCESS_KEYS_STEPUP) && !k->has_stepup) {
+        if (!k->has_stepup_material)
+            return tes_err_set(TES_ERR_STATE, "access: a fast transaction has no step-up keys");
+        err = sub_key(k->stepup_material, "SKReader", k->stepup_reader);
+        if (!err)
+            err = sub_key(k->stepup_material, "SKDevice", k->stepup_device);
+        k->has_stepup = !err;
+    }
+    if (!err && (which & TES_ACCESS_KEYS_BLE) && !k->has_ble) {
+        err = sub_key(k->ble_material, "BleSKReader", k->ble_reader);
+        if (!err)
+            err = sub_key(k->ble_material, "BleSKDevice", k->ble_device);
+        k->has_ble = !err;
     }
     return err;
 }
@@ -137,15 +154,23 @@ tes_err tes_access_derive_fast(const tes_access_context *c, const uint8_t kpersi
         memcpy(out->cryptogram, okm, 32);
         memcpy(out->exchange_reader, okm + 32, 32);
         memcpy(out->exchange_device, okm + 64, 32);
+        memcpy(out->ble_material, okm + 96, 32);
         memcpy(out->uwb_ranging, okm + 128, 32);
-        err = sub_key(okm + 96, "BleSKReader", out->ble_reader);
     }
-    if (!err)
-        err = sub_key(okm + 96, "BleSKDevice", out->ble_device);
     tes_wipe(okm, sizeof okm);
     if (err)
         tes_wipe(out, sizeof *out);
     return err;
+}
+
+tes_err tes_access_derive_cryptogram_key(const tes_access_context *c,
+                                         const uint8_t kpersistent[32],
+                                         const uint8_t endpoint_key_x[32], uint8_t key[32])
+{
+    if (!c || !kpersistent || !endpoint_key_x || !key)
+        return tes_err_set(TES_ERR_ARG, "tes_access_derive_cryptogram_key: NULL argument");
+    /* HKDF's first output block does not depend on the length asked for */
+    return expand(c, TES_BYTES(kpersistent, 32), "VolatileFast", endpoint_key_x, key, 32);
 }
 
 void tes_access_auth_input(const tes_access_context *c, bool device,

@@ -167,6 +167,10 @@ tes_err tes_access_sealed_unwrap(tes_bytes in, tes_bytes *sealed)
         for (size_t i = 0; i < k; i++)
             len = len << 8 | in.ptr[off + i];
         off += k;
+        size_t floor = k == 1 ? 24 : k == 2 ? 256 : 65536; /* the shortest form only */
+        if (len < floor)
+            return tes_err_set(TES_ERR_ACCESS_DOC_FORMAT,
+                               "step-up message: bstr length %zu not in its shortest form", len);
     } else {
         return tes_err_set(TES_ERR_ACCESS_DOC_FORMAT, "step-up message: bstr length form refused");
     }

@@ -88,35 +88,37 @@ static tes_err select_aid(tes_access_reader *x, const uint8_t *aid, tes_buf *fci
     return err;
 }
 
-/* Tries one known persistent key on the cryptogram. */
+/* Tries one known persistent key on the cryptogram: only the cryptogram key is derived for
+ * a candidate; the rest of the fast keys for the one that opens it. */
 static bool fast_match(tes_access_reader *x, const tes_access_known *k, tes_bytes cryptogram,
                        tes_access_result *r)
 {
-    tes_access_keys keys;
+    uint8_t ck[32];
     bool ok = false;
     tes_buf plain = {.secret = true};
     static const uint8_t zero_iv[12];
-    if (tes_access_derive_fast(&x->ctx, k->kpersistent, k->endpoint_key + 1, &keys) == TES_OK &&
-        tes_aes256gcm_decrypt(keys.cryptogram, zero_iv, TES_BYTES(NULL, 0), cryptogram,
-                              &plain) == TES_OK) {
+    if (tes_access_derive_cryptogram_key(&x->ctx, k->kpersistent, k->endpoint_key + 1, ck) ==
+            TES_OK &&
+        tes_aes256gcm_decrypt(ck, zero_iv, TES_BYTES(NULL, 0), cryptogram, &plain) == TES_OK) {
         tes_tlv t[4];
         size_t n;
         const tes_tlv *s, *i, *v;
         ok = tes_tlv_parse(tes_buf_bytes(&plain), t, 4, &n) == TES_OK &&
              (s = tes_tlv_find(t, n, 0x5E)) && s->value.len == 2 &&
              (i = tes_tlv_find(t, n, 0x91)) && i->value.len == TES_ACCESS_TIMESTAMP_LEN &&
-             (v = tes_tlv_find(t, n, 0x92)) && v->value.len == TES_ACCESS_TIMESTAMP_LEN;
+             (v = tes_tlv_find(t, n, 0x92)) && v->value.len == TES_ACCESS_TIMESTAMP_LEN &&
+             tes_access_derive_fast(&x->ctx, k->kpersistent, k->endpoint_key + 1, &x->keys) ==
+                 TES_OK;
         if (ok) {
             r->signaling = (uint16_t)(s->value.ptr[0] << 8 | s->value.ptr[1]);
             memcpy(r->issued_at, i->value.ptr, TES_ACCESS_TIMESTAMP_LEN);
             memcpy(r->revoked_at, v->value.ptr, TES_ACCESS_TIMESTAMP_LEN);
             memcpy(r->endpoint_key, k->endpoint_key, TES_ACCESS_POINT_LEN);
-            x->keys = keys;
-            tes_access_channel_init(&x->channel, keys.exchange_reader, keys.exchange_device);
+            tes_access_channel_init(&x->channel, x->keys.exchange_reader, x->keys.exchange_device);
             x->has_channel = true;
         }
     }
-    tes_wipe(&keys, sizeof keys);
+    tes_wipe(ck, sizeof ck);
     tes_buf_free(&plain);
     return ok;
 }
@@ -261,8 +263,7 @@ tes_err tes_access_reader_auth1(tes_access_reader *x, tes_access_result *r)
     if (!err) {
         x->keys = keys;
         tes_access_channel_init(&x->channel, keys.exchange_reader, keys.exchange_device);
-        tes_access_channel_init(&x->stepup, keys.stepup_reader, keys.stepup_device);
-        x->has_channel = x->has_stepup = true;
+        x->has_channel = x->has_stepup = true; /* the step-up keys are expanded when used */
         err = tes_access_channel_open(&x->channel, false, tes_buf_bytes(&ans), &plain);
     }
     tes_tlv t[8];
@@ -330,7 +331,12 @@ tes_err tes_access_reader_step_up(tes_access_reader *x, bool access_doc, bool re
         return tes_err_set(TES_ERR_STATE, "access reader: step-up needs a standard transaction");
     tes_buf fci = {0}, req = {0}, sealed = {0}, wrapped = {0}, body = {0}, ans = {0};
     tes_err err = TES_OK;
-    if (!x->stepup_selected) {
+    if (!x->keys.has_stepup) {
+        err = tes_access_keys_expand(&x->keys, TES_ACCESS_KEYS_STEPUP);
+        if (!err)
+            tes_access_channel_init(&x->stepup, x->keys.stepup_reader, x->keys.stepup_device);
+    }
+    if (!err && !x->stepup_selected) {
         err = select_aid(x, tes_access_aid_stepup, &fci);
         x->stepup_selected = !err;
     }

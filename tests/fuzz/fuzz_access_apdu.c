@@ -248,6 +248,7 @@ static void prelude(hreader *h, bool fast, tes_buf *resp)
     one(tes_buf_bytes(&cmd), resp);
     CHECK(ok_9000(resp));
     tes_access_channel_init(&h->ch, keys.exchange_reader, keys.exchange_device);
+    CHECK(tes_access_keys_expand(&keys, TES_ACCESS_KEYS_STEPUP) == TES_OK);
     tes_access_channel_init(&h->stepup, keys.stepup_reader, keys.stepup_device);
     tes_buf plain = {0};
     CHECK(tes_access_channel_open(&h->ch, false, TES_BYTES(resp->ptr, resp->len - 2), &plain) ==

@@ -7,6 +7,7 @@
 #define TES_HARNESS_ERR_NAME(code) tes_err_name((tes_err)(code))
 #include "harness.h"
 
+#include "access/access_internal.h"
 #include "access_fixture.h"
 #include "tessera/cbor.h"
 
@@ -343,6 +344,20 @@ TEST(malformed_commands_get_status_words)
     CHECK_EQ_INT(sw_of(&f, (const uint8_t *)"\x90\x80\x00\x00", 4), 0x6E00);
     CHECK_EQ_INT(sw_of(&f, (const uint8_t *)"\x00\xC0\x00\x00\x00", 5), 0x6985);
     fx_free(&f);
+}
+
+TEST(sealed_wrapper_is_strict)
+{
+    tes_bytes out;
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "data\x42\x01\x02", 9), &out), TES_OK);
+    CHECK_EQ_INT(out.len, 2);
+    /* an empty byte string with a 2-byte length: not the shortest form */
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "data\x59\x00\x00", 9), &out),
+              TES_ERR_ACCESS_DOC_FORMAT);
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "data\x42\x01", 8), &out),
+              TES_ERR_ACCESS_DOC_FORMAT);
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "dat\x61\x40", 8), &out),
+              TES_ERR_ACCESS_DOC_FORMAT);
 }
 
 TEST(tlv_parser_is_strict)

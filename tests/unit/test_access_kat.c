@@ -127,6 +127,10 @@ TEST(x963_kdf_and_standard_keys)
     CHECK_OUT("standard_exchange_reader", k.exchange_reader, 32);
     CHECK_OUT("standard_exchange_device", k.exchange_device, 32);
     CHECK_OUT("standard_uwb_ranging", k.uwb_ranging, 32);
+    CHECK_OUT("standard_stepup_material", k.stepup_material, 32);
+    CHECK_OUT("standard_ble_material", k.ble_material, 32);
+    CHECK(!k.has_stepup && !k.has_ble); /* expanded only when asked for */
+    CHECK_ERR(tes_access_keys_expand(&k, TES_ACCESS_KEYS_STEPUP | TES_ACCESS_KEYS_BLE), TES_OK);
     CHECK_OUT("standard_stepup_reader", k.stepup_reader, 32);
     CHECK_OUT("standard_stepup_device", k.stepup_device, 32);
     CHECK_OUT("standard_ble_reader", k.ble_reader, 32);
@@ -226,6 +230,7 @@ TEST(secure_channel_both_directions_standard_and_step_up)
     tes_access_keys k;
     REQUIRE(tes_key_ecdh(re, de, z, &zl) == TES_OK);
     REQUIRE(tes_access_derive_standard(&c, z, &k, kdh) == TES_OK);
+    REQUIRE(tes_access_keys_expand(&k, TES_ACCESS_KEYS_STEPUP) == TES_OK);
     channel_case(k.exchange_reader, k.exchange_device, "exchange", true);
     channel_case(k.stepup_reader, k.stepup_device, "stepup", false);
     tes_key_free(re);
@@ -248,6 +253,12 @@ TEST(fast_keys_and_cryptogram)
     CHECK_OUT("fast_exchange_reader", k.exchange_reader, 32);
     CHECK_OUT("fast_exchange_device", k.exchange_device, 32);
     CHECK_OUT("fast_uwb_ranging", k.uwb_ranging, 32);
+    CHECK_OUT("fast_ble_material", k.ble_material, 32);
+    CHECK_ERR(tes_access_keys_expand(&k, TES_ACCESS_KEYS_STEPUP), TES_ERR_STATE);
+    CHECK_ERR(tes_access_keys_expand(&k, TES_ACCESS_KEYS_BLE), TES_OK);
+    uint8_t ck[32];
+    CHECK_ERR(tes_access_derive_cryptogram_key(&c, kp.ptr, ex, ck), TES_OK);
+    CHECK_OUT("fast_cryptogram_key", ck, 32);
     CHECK_OUT("fast_ble_reader", k.ble_reader, 32);
     CHECK_OUT("fast_ble_device", k.ble_device, 32);
     static const uint8_t zero_iv[12];
