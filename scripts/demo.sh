@@ -351,13 +351,13 @@ checkin_round valid --status online
 step "13a. The front desk gives the phone a room key; the door of room 101 opens offline over NFC"
 say "The hotel keys its doors (Aliro 1.0, docs/KEYS.md): a key to sign room keys, and the reader"
 say "group key its locks prove themselves with. Each lock is configured once, then works offline."
-show tessera hotel init --dir "hotel" --name "Hotel Utopia"
-show tessera lock init --dir "door101" --hotel "hotel" --room 101
-show tessera lock init --dir "door102" --hotel "hotel" --room 102
+show tessera hotel init --dir "hotelkeys" --name "Hotel Utopia"
+show tessera lock init --dir "door101" --hotel "hotelkeys" --room 101
+show tessera lock init --dir "door102" --hotel "hotelkeys" --room 102
 say "The phone's secure element makes a key for the room key; only its public half goes to the desk:"
 show tessera wallet key-request --wallet "phone" --out "roomkey.req"
 NOW=$(date +%s)
-show tessera hotel issue-key --hotel "hotel" --request "roomkey.req" --room 101 \
+show tessera hotel issue-key --hotel "hotelkeys" --request "roomkey.req" --room 101 \
     --from "$(date -u -d "@$((NOW - 600))" +%Y-%m-%dT%H:%M:%SZ)" \
     --until "$(date -u -d "@$((NOW + 2 * 86400))" +%Y-%m-%dT%H:%M:%SZ)" --guest "the guest" \
     --out "roomkey.pkg"
@@ -520,10 +520,10 @@ wait "$SHOP_PID" 2>/dev/null || true
 SHOP_PID=""
 say "The hotel is told too: it revokes the phone's room keys. Its locks are offline; the next"
 say "guest's phone keyed at the desk carries the revocation to every door it touches:"
-show tessera hotel revoke --hotel "hotel" --phone "roomkey.req" --out "revocation.cbor"
+show tessera hotel revoke --hotel "hotelkeys" --phone "roomkey.req" --out "revocation.cbor"
 show tessera wallet init --dir "phone2"
 show tessera wallet key-request --wallet "phone2" --out "phone2.req"
-show tessera hotel issue-key --hotel "hotel" --request "phone2.req" --room 103 \
+show tessera hotel issue-key --hotel "hotelkeys" --request "phone2.req" --room 103 \
     --from "$(date -u -d "@$((NOW - 600))" +%Y-%m-%dT%H:%M:%SZ)" \
     --until "$(date -u -d "@$((NOW + 86400))" +%Y-%m-%dT%H:%M:%SZ)" --out "phone2.pkg"
 show tessera wallet key-add --wallet "phone2" "phone2.pkg"

@@ -54,7 +54,7 @@ static tes_err write_key(const char *dir, const char *file, const tes_key *k)
     path_of(dir, file, p);
     struct stat st;
     if (lstat(p, &st) == 0)
-        return tes_err_set(TES_ERR_EXISTS, "hotel: %s exists already", p);
+        return tes_err_set(TES_ERR_EXISTS, "%s exists already", p);
     tes_buf pem = {.secret = true};
     tes_err err = tes_key_to_pem(k, true, &pem);
     if (!err)
@@ -68,10 +68,14 @@ tes_err tes_hotel_init(const char *dir, const char *name, const tes_hotel_opts *
     if (!dir || !name_ok(name))
         return tes_err_set(TES_ERR_ARG, "hotel: the name must be 1 to 63 printable bytes");
     char p[4096];
+    static const char *const files[] = {"issuer_key.pem", "reader_key.pem", "hotel.json"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) { /* nothing half made */
+        struct stat st;
+        path_of(dir, files[i], p);
+        if (lstat(p, &st) == 0)
+            return tes_err_set(TES_ERR_EXISTS, "%s exists already", p);
+    }
     path_of(dir, "hotel.json", p);
-    struct stat st;
-    if (stat(p, &st) == 0)
-        return tes_err_set(TES_ERR_EXISTS, "hotel: %s exists already", p);
     bool created;
     tes_err err = tes_dir_secret(dir, &created);
     if (err)

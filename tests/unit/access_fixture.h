@@ -145,17 +145,27 @@ static inline void fx_point(const tes_key *k, uint8_t out[TES_ACCESS_POINT_LEN])
     memcpy(out + 33, y, 32);
 }
 
-static inline bool fx_init(fx *f)
+/* The phone's secure element: spec NULL makes a soft SE in the fixture's directory; a
+ * "pkcs11:MODULE:LABEL" spec opens that token (its state beside the soft one) and logs in
+ * with login_pin (the holder unlocked the phone: the door key itself needs no PIN). */
+static inline bool fx_init_se(fx *f, const char *se_spec, const char *login_pin,
+                              const char *puk)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/tes_access_XXXXXX");
     if (!mkdtemp(f->dir))
         return false;
-    char spec[128];
+    char spec[300], state[128];
     snprintf(spec, sizeof spec, "soft:%s/se", f->dir);
+    snprintf(state, sizeof state, "%s/state", f->dir);
     tes_se_key_opts o = {0};
     tes_key *pub = NULL;
-    if (tes_se_open(spec, NULL, &f->se) || tes_se_create_key(f->se, &o, f->ring.ep.se_key_id) ||
+    if (tes_se_open(se_spec ? se_spec : spec, se_spec ? state : NULL, &f->se))
+        return false;
+    if (login_pin && (f->se->ops->pin_set(f->se, login_pin, puk) != TES_OK ||
+                      f->se->ops->pin_verify(f->se, login_pin) != TES_OK))
+        return false;
+    if (tes_se_create_key(f->se, &o, f->ring.ep.se_key_id) ||
         tes_se_public_key(f->se, f->ring.ep.se_key_id, &pub))
         return false;
     fx_point(pub, f->ring.ep.endpoint_key);
@@ -177,6 +187,8 @@ static inline bool fx_init(fx *f)
     f->link.dev = f->dev;
     return true;
 }
+
+static inline bool fx_init(fx *f) { return fx_init_se(f, NULL, NULL, NULL); }
 
 static inline tes_access_reader_opts fx_reader_opts(fx *f, const tes_access_known *known, size_t n)
 {

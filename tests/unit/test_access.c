@@ -11,6 +11,8 @@
 #include "access_fixture.h"
 #include "tessera/cbor.h"
 
+#include <sys/stat.h>
+
 static tes_err run_standard(fx *f, tes_access_result *r)
 {
     tes_access_reader_opts o = fx_reader_opts(f, NULL, 0);
@@ -202,6 +204,65 @@ TEST(replayed_auth1_is_refused)
     tes_buf_free(&resp);
     tes_buf_free(&old_auth1);
     tes_access_reader_free(x);
+    fx_free(&f);
+}
+
+/* A replayed AUTH0 answer (ephemeral key and cryptogram of an earlier fast transaction)
+ * opens nothing: the cryptogram key depends on this transaction's id and reader key. */
+typedef struct replay_ctx {
+    int count;
+    bool record;
+    tes_buf saved;
+} replay_ctx;
+
+static void replay_auth0(void *ctx, bool command, tes_buf *apdu)
+{
+    replay_ctx *t = ctx;
+    if (command) {
+        t->count++;
+        return;
+    }
+    if (t->count != 2) /* the answer to AUTH0 */
+        return;
+    if (t->record) {
+        tes_buf_reset(&t->saved);
+        tes_buf_append(&t->saved, apdu->ptr, apdu->len);
+    } else {
+        tes_buf_reset(apdu);
+        tes_buf_append(apdu, t->saved.ptr, t->saved.len);
+    }
+}
+
+TEST(replayed_cryptogram_opens_nothing)
+{
+    fx f;
+    REQUIRE(fx_init(&f));
+    tes_access_result r;
+    CHECK_ERR(run_standard(&f, &r), TES_OK);
+    tes_access_known k;
+    memcpy(k.endpoint_key, r.endpoint_key, TES_ACCESS_POINT_LEN);
+    memcpy(k.kpersistent, r.kpersistent, 32);
+    replay_ctx t = {.record = true};
+    f.link.tamper = replay_auth0;
+    f.link.tamper_ctx = &t;
+    tes_access_reader_opts o = fx_reader_opts(&f, &k, 1);
+    tes_access_reader *x = NULL;
+    CHECK_ERR(tes_access_reader_begin(&o, &x, &r), TES_OK);
+    CHECK_EQ_INT(r.flow, TES_ACCESS_FLOW_FAST); /* the genuine one, recorded */
+    tes_access_reader_free(x);
+    x = NULL;
+    REQUIRE(t.saved.len > 64);
+    t.record = false;
+    t.count = 0;
+    tes_access_device_reset(f.dev);
+    CHECK_ERR(tes_access_reader_begin(&o, &x, &r), TES_OK);
+    CHECK_EQ_INT(r.flow, TES_ACCESS_FLOW_NONE);
+    CHECK_EQ_INT(r.known_index, -1);
+    /* and the full path fails: the reader signs over the replayed ephemeral key, not the
+     * phone's, and the phone refuses the signature */
+    CHECK_ERR(tes_access_reader_auth1(x, &r), TES_ERR_ACCESS_READER);
+    tes_access_reader_free(x);
+    tes_buf_free(&t.saved);
     fx_free(&f);
 }
 
@@ -416,4 +477,43 @@ TEST(key_request_and_package_round_trip_and_refusals)
     tes_cbor_enc_uint(&e, 1);
     CHECK_ERR(tes_access_key_package_parse(tes_buf_bytes(&b), &p2), TES_ERR_ACCESS_DOC_FORMAT);
     tes_buf_free(&b);
+}
+
+/* The endpoint key in a PKCS#11 token (SoftHSM2, as the project installs it): the device
+ * signs AUTH1 inside the token; standard then fast. */
+TEST(endpoint_key_in_a_pkcs11_token)
+{
+    static const char *module = "/usr/lib/softhsm/libsofthsm2.so";
+    REQUIRE(access(module, R_OK) == 0); /* not a skip: scripts/deps.sh installs softhsm2 */
+    char tmp[] = "/tmp/tes_access_p11_XXXXXX", path[300], cmd[600];
+    REQUIRE(mkdtemp(tmp) != NULL);
+    snprintf(path, sizeof path, "%s/tokens", tmp);
+    REQUIRE(mkdir(path, 0700) == 0);
+    snprintf(cmd, sizeof cmd, "%s/softhsm2.conf", tmp);
+    FILE *c = fopen(cmd, "w");
+    REQUIRE(c != NULL);
+    fprintf(c, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", path);
+    fclose(c);
+    REQUIRE(setenv("SOFTHSM2_CONF", cmd, 1) == 0);
+    REQUIRE(system("softhsm2-util --init-token --free --label door --so-pin 12345678 "
+                   "--pin 123456 >/dev/null") == 0);
+    fx f;
+    char spec[300];
+    snprintf(spec, sizeof spec, "pkcs11:%s:door", module);
+    REQUIRE(fx_init_se(&f, spec, "123456", "12345678"));
+    tes_access_result r;
+    CHECK_ERR(run_standard(&f, &r), TES_OK);
+    CHECK_EQ_MEM(r.endpoint_key, f.ring.ep.endpoint_key, TES_ACCESS_POINT_LEN);
+    tes_access_known k;
+    memcpy(k.endpoint_key, r.endpoint_key, TES_ACCESS_POINT_LEN);
+    memcpy(k.kpersistent, r.kpersistent, 32);
+    tes_access_reader_opts o = fx_reader_opts(&f, &k, 1);
+    tes_access_reader *x = NULL;
+    CHECK_ERR(tes_access_reader_begin(&o, &x, &r), TES_OK);
+    CHECK_EQ_INT(r.flow, TES_ACCESS_FLOW_FAST);
+    CHECK_ERR(tes_access_reader_finish(x, TES_ACCESS_STATUS_UNLOCKED), TES_OK);
+    tes_access_reader_free(x);
+    fx_free(&f);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
+    CHECK(system(cmd) == 0);
 }
