@@ -60,7 +60,7 @@ extern const uint8_t tes_access_aid_stepup[TES_ACCESS_AID_LEN];
 #define TES_ACCESS_KEY_ID_LEN 16    /* a key's id in its access document */
 #define TES_ACCESS_TIMESTAMP_LEN 20 /* "YYYY-MM-DDTHH:MM:SSZ", or 20 zero bytes when unset */
 #define TES_ACCESS_CRYPTOGRAM_LEN 64
-#define TES_ACCESS_FCI_MAX 128      /* the FCI proprietary template (A5 TLV) */
+#define TES_ACCESS_FCI_MAX 128 /* the FCI proprietary template (A5 TLV) */
 
 #define TES_ACCESS_INTERFACE_NFC 0x5E
 #define TES_ACCESS_VERSION_1_0 0x0100
@@ -77,14 +77,14 @@ extern const uint8_t tes_access_aid_stepup[TES_ACCESS_AID_LEN];
 #define TES_ACCESS_SIG_STEPUP_SELECT 0x0004  /* SELECT step-up applet before ENVELOPE */
 
 /* Reader status (EXCHANGE tag 97, two bytes) */
-#define TES_ACCESS_STATUS_UNLOCKED 0x0101     /* "state unsecure": the door opened */
-#define TES_ACCESS_STATUS_LOCKED 0x0100       /* "state secure" */
-#define TES_ACCESS_STATUS_FAILURE 0x0000      /* failure, no information */
-#define TES_ACCESS_STATUS_NOT_FOUND 0x0001    /* access credential public key not found */
-#define TES_ACCESS_STATUS_EXPIRED 0x0002      /* access credential expired */
-#define TES_ACCESS_STATUS_NOT_TRUSTED 0x0003  /* access credential not trusted (revoked) */
+#define TES_ACCESS_STATUS_UNLOCKED 0x0101    /* "state unsecure": the door opened */
+#define TES_ACCESS_STATUS_LOCKED 0x0100      /* "state secure" */
+#define TES_ACCESS_STATUS_FAILURE 0x0000     /* failure, no information */
+#define TES_ACCESS_STATUS_NOT_FOUND 0x0001   /* access credential public key not found */
+#define TES_ACCESS_STATUS_EXPIRED 0x0002     /* access credential expired */
+#define TES_ACCESS_STATUS_NOT_TRUSTED 0x0003 /* access credential not trusted (revoked) */
 #define TES_ACCESS_STATUS_BAD_SIGNATURE 0x0004
-#define TES_ACCESS_STATUS_NO_RIGHTS 0x0025    /* invalid access rights (room, schedule) */
+#define TES_ACCESS_STATUS_NO_RIGHTS 0x0025 /* invalid access rights (room, schedule) */
 
 /* ---------------------------------------------------------------- BER-TLV */
 
@@ -111,16 +111,16 @@ void tes_tlv_put(tes_buf *out, uint32_t tag, tes_bytes value);
 
 /* Everything both sides must agree on for the key derivations. */
 typedef struct tes_access_context {
-    uint8_t reader_key_x[32];                     /* reader group public key x */
-    uint8_t reader_id[TES_ACCESS_READER_ID_LEN];  /* tag 4D */
-    uint8_t interface;                            /* TES_ACCESS_INTERFACE_NFC */
-    uint16_t version;                             /* tag 5C chosen by the reader */
-    uint8_t reader_eph_x[32];                     /* tag 87 x */
-    uint8_t device_eph_x[32];                     /* tag 86 x */
-    uint8_t tx_id[TES_ACCESS_TX_ID_LEN];          /* tag 4C */
-    uint8_t flags;                                /* tag 41 of AUTH0 */
-    uint8_t policy;                               /* tag 42 of AUTH0 */
-    uint8_t fci[TES_ACCESS_FCI_MAX];              /* the A5 template as encoded (tag+len+value) */
+    uint8_t reader_key_x[32];                    /* reader group public key x */
+    uint8_t reader_id[TES_ACCESS_READER_ID_LEN]; /* tag 4D */
+    uint8_t interface;                           /* TES_ACCESS_INTERFACE_NFC */
+    uint16_t version;                            /* tag 5C chosen by the reader */
+    uint8_t reader_eph_x[32];                    /* tag 87 x */
+    uint8_t device_eph_x[32];                    /* tag 86 x */
+    uint8_t tx_id[TES_ACCESS_TX_ID_LEN];         /* tag 4C */
+    uint8_t flags;                               /* tag 41 of AUTH0 */
+    uint8_t policy;                              /* tag 42 of AUTH0 */
+    uint8_t fci[TES_ACCESS_FCI_MAX];             /* the A5 template as encoded (tag+len+value) */
     size_t fci_len;
 } tes_access_context;
 
@@ -135,7 +135,7 @@ typedef struct tes_access_keys {
     uint8_t stepup_reader[32], stepup_device[32]; /* standard flow only, once expanded */
     uint8_t ble_reader[32], ble_device[32];       /* once expanded */
     uint8_t uwb_ranging[32];
-    uint8_t cryptogram[32]; /* fast flow only */
+    uint8_t cryptogram[32];   /* fast flow only */
     bool has_stepup_material; /* standard flow */
     bool has_stepup, has_ble; /* expanded */
 } tes_access_keys;
@@ -171,7 +171,8 @@ TES_MUST_CHECK tes_err tes_access_derive_fast(const tes_access_context *c,
 /* The signed data of AUTH1: 4D reader id, 86 device ephemeral x, 87 reader
  * ephemeral x, 4C tx id, 93 usage (415D9569 reader, 4E887B4C device). */
 #define TES_ACCESS_AUTH_INPUT_LEN 126
-void tes_access_auth_input(const tes_access_context *c, bool device, uint8_t out[TES_ACCESS_AUTH_INPUT_LEN]);
+void tes_access_auth_input(const tes_access_context *c, bool device,
+                           uint8_t out[TES_ACCESS_AUTH_INPUT_LEN]);
 
 /* The secure channel: AES-256-GCM, IV = direction prefix || counter. */
 typedef struct tes_access_channel {
@@ -195,14 +196,14 @@ void tes_access_channel_wipe(tes_access_channel *ch);
 
 /* One access credential of the device, as the wallet holds it. */
 typedef struct tes_access_endpoint {
-    char se_key_id[TES_SE_ID_MAX];                 /* the endpoint key in the secure element */
-    uint8_t endpoint_key[TES_ACCESS_POINT_LEN];    /* its public key */
-    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];     /* the reader group it opens */
-    uint8_t reader_key[TES_ACCESS_POINT_LEN];      /* the group's key that signs AUTH1 */
-    uint8_t key_slot[8];                           /* tag 4E */
-    uint8_t issued_at[TES_ACCESS_TIMESTAMP_LEN];   /* tag 91: the access document's signing time */
-    uint8_t revoked_at[TES_ACCESS_TIMESTAMP_LEN];  /* tag 92: newest revocation document held */
-    uint16_t signaling;                            /* tag 5E */
+    char se_key_id[TES_SE_ID_MAX];                /* the endpoint key in the secure element */
+    uint8_t endpoint_key[TES_ACCESS_POINT_LEN];   /* its public key */
+    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];    /* the reader group it opens */
+    uint8_t reader_key[TES_ACCESS_POINT_LEN];     /* the group's key that signs AUTH1 */
+    uint8_t key_slot[8];                          /* tag 4E */
+    uint8_t issued_at[TES_ACCESS_TIMESTAMP_LEN];  /* tag 91: the access document's signing time */
+    uint8_t revoked_at[TES_ACCESS_TIMESTAMP_LEN]; /* tag 92: newest revocation document held */
+    uint16_t signaling;                           /* tag 5E */
 } tes_access_endpoint;
 
 /* What the device asks of the wallet. Every member required but event. */
@@ -228,9 +229,9 @@ typedef struct tes_access_keyring {
 } tes_access_keyring;
 
 typedef struct tes_access_device_opts {
-    tes_se *se;                     /* signs AUTH1 with the endpoint key (no PIN: express) */
+    tes_se *se; /* signs AUTH1 with the endpoint key (no PIN: express) */
     const tes_access_keyring *ring;
-    const tes_rng *rng;             /* NULL: the system's */
+    const tes_rng *rng; /* NULL: the system's */
 } tes_access_device_opts;
 
 typedef struct tes_access_device tes_access_device;
@@ -262,11 +263,11 @@ typedef struct tes_access_known {
 } tes_access_known;
 
 typedef struct tes_access_reader_opts {
-    const tes_key *reader_key;                    /* the group's private key (signs AUTH1) */
-    uint8_t reader_id[TES_ACCESS_READER_ID_LEN];  /* group id || instance id */
-    bool fast;                                    /* ask for the fast cryptogram */
-    uint8_t policy;                               /* tag 42 */
-    const tes_access_known *known;                /* tried in order on the fast path */
+    const tes_key *reader_key;                   /* the group's private key (signs AUTH1) */
+    uint8_t reader_id[TES_ACCESS_READER_ID_LEN]; /* group id || instance id */
+    bool fast;                                   /* ask for the fast cryptogram */
+    uint8_t policy;                              /* tag 42 */
+    const tes_access_known *known;               /* tried in order on the fast path */
     size_t n_known;
     const tes_rng *rng;
     tes_apdu_transmit_fn transmit;
@@ -282,14 +283,14 @@ typedef enum {
 
 typedef struct tes_access_result {
     tes_access_flow flow;
-    int known_index;                               /* fast: which known key matched, else -1 */
-    uint8_t endpoint_key[TES_ACCESS_POINT_LEN];    /* authenticated endpoint key */
-    uint8_t kpersistent[32];                       /* standard: the new persistent key */
+    int known_index;                            /* fast: which known key matched, else -1 */
+    uint8_t endpoint_key[TES_ACCESS_POINT_LEN]; /* authenticated endpoint key */
+    uint8_t kpersistent[32];                    /* standard: the new persistent key */
     bool has_kpersistent;
-    uint8_t issued_at[TES_ACCESS_TIMESTAMP_LEN];   /* tag 91 */
-    uint8_t revoked_at[TES_ACCESS_TIMESTAMP_LEN];  /* tag 92 */
-    uint16_t signaling;                            /* tag 5E */
-    uint16_t version;                              /* protocol version chosen */
+    uint8_t issued_at[TES_ACCESS_TIMESTAMP_LEN];  /* tag 91 */
+    uint8_t revoked_at[TES_ACCESS_TIMESTAMP_LEN]; /* tag 92 */
+    uint16_t signaling;                           /* tag 5E */
+    uint16_t version;                             /* protocol version chosen */
 } tes_access_result;
 
 typedef struct tes_access_reader tes_access_reader;
@@ -327,14 +328,14 @@ void tes_access_reader_free(tes_access_reader *x);
 
 /* What an access document grants (profile "tessera-hotel-1", docs/KEYS.md). */
 typedef struct tes_access_grant {
-    uint8_t key_id[TES_ACCESS_KEY_ID_LEN];       /* chosen by the issuer, names the key */
-    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];   /* the doors it is for */
+    uint8_t key_id[TES_ACCESS_KEY_ID_LEN];     /* chosen by the issuer, names the key */
+    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN]; /* the doors it is for */
     char rooms[TES_ACCESS_MAX_ROOMS][TES_ACCESS_ROOM_MAX];
     size_t n_rooms;
-    int64_t not_before, not_after;               /* check-in, check-out (seconds, UTC) */
-    uint16_t daily_from, daily_until;            /* minutes after midnight UTC; 0,0: all day */
+    int64_t not_before, not_after;    /* check-in, check-out (seconds, UTC) */
+    uint16_t daily_from, daily_until; /* minutes after midnight UTC; 0,0: all day */
     int64_t signed_at;
-    uint8_t endpoint_key[TES_ACCESS_POINT_LEN];  /* the phone's endpoint key it is bound to */
+    uint8_t endpoint_key[TES_ACCESS_POINT_LEN]; /* the phone's endpoint key it is bound to */
 } tes_access_grant;
 
 /* A revocation document: every key of the group revoked so far. */
@@ -400,9 +401,9 @@ TES_MUST_CHECK tes_err tes_access_key_package_parse(tes_bytes in, tes_access_key
  * room nor revocation (the lock does). Their outputs are plain copies (nothing
  * points into the document). */
 #define TES_ACCESS_KID_LEN 8
-#define TES_ACCESS_DOC_MAX 16384           /* bytes of one Document */
-#define TES_ACCESS_RESPONSE_MAX 65536      /* bytes of a DeviceResponse */
-#define TES_ACCESS_REQUEST_MAX 4096        /* bytes of a DeviceRequest */
+#define TES_ACCESS_DOC_MAX 16384      /* bytes of one Document */
+#define TES_ACCESS_RESPONSE_MAX 65536 /* bytes of a DeviceResponse */
+#define TES_ACCESS_REQUEST_MAX 4096   /* bytes of a DeviceRequest */
 #define TES_ACCESS_DAY_MINUTES 1440
 #define TES_ACCESS_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z */
 
@@ -482,8 +483,8 @@ bool tes_access_doc_is(tes_bytes document, const char *doctype);
  * key listed twice), TES_ERR_RANDOM, TES_ERR_NOMEM, the signer's error. */
 TES_MUST_CHECK tes_err tes_access_revocation_issue(const tes_access_revocation *r,
                                                    const tes_signer *issuer,
-                                                   const tes_key *issuer_public,
-                                                   const tes_rng *rng, tes_buf *out);
+                                                   const tes_key *issuer_public, const tes_rng *rng,
+                                                   tes_buf *out);
 /* Verifies a revocation document as tes_access_doc_verify does an access
  * document (docType and namespace "aliro-r", no deviceKeyInfo, validFrom equal
  * to signed) and fills *out (version = signed; zeroed on failure). Errors: as
@@ -522,8 +523,6 @@ TES_MUST_CHECK tes_err tes_access_response_encode(const tes_bytes *docs, size_t 
 TES_MUST_CHECK tes_err tes_access_response_parse(tes_bytes in, tes_bytes *docs, size_t max,
                                                  size_t *n);
 
-
-
 /* ---------------------------------------------------------------- the hotel */
 
 /* The issuer of door keys (docs/KEYS.md, "The hotel"). A hotel directory
@@ -555,7 +554,7 @@ TES_MUST_CHECK tes_err tes_access_key_read(const char *path, tes_key **out);
 typedef struct tes_hotel_key_params {
     const char *const *rooms; /* 1..TES_ACCESS_MAX_ROOMS */
     size_t n_rooms;
-    int64_t not_before, not_after;   /* check-in, check-out */
+    int64_t not_before, not_after;    /* check-in, check-out */
     uint16_t daily_from, daily_until; /* minutes after midnight UTC; 0,0 all day */
     const char *guest;                /* for the hotel's records (may be NULL) */
 } tes_hotel_key_params;

@@ -160,14 +160,14 @@ TES_MUST_CHECK tes_err tes_lock_store_meta_put(tes_lock_store *s, const char *na
 
 /* What `tessera lock init` writes into a lock directory. */
 typedef struct tes_lock_init_params {
-    char hotel[64];                                /* the hotel's name (for logs) */
+    char hotel[64]; /* the hotel's name (for logs) */
     uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];
-    uint8_t instance_id[TES_ACCESS_GROUP_ID_LEN];  /* this door's reader instance */
-    char room[TES_ACCESS_ROOM_MAX];                /* the door: a room or a door name */
-    const tes_key *reader_key;                     /* the group's private key */
-    const tes_key *issuer_key;                     /* the hotel's document signer (public) */
-    size_t max_endpoints;                          /* 0: TES_LOCK_DEFAULT_MAX_ENDPOINTS */
-    unsigned standard_per_minute;                  /* 0: TES_LOCK_DEFAULT_STANDARD_PER_MINUTE */
+    uint8_t instance_id[TES_ACCESS_GROUP_ID_LEN]; /* this door's reader instance */
+    char room[TES_ACCESS_ROOM_MAX];               /* the door: a room or a door name */
+    const tes_key *reader_key;                    /* the group's private key */
+    const tes_key *issuer_key;                    /* the hotel's document signer (public) */
+    size_t max_endpoints;                         /* 0: TES_LOCK_DEFAULT_MAX_ENDPOINTS */
+    unsigned standard_per_minute;                 /* 0: TES_LOCK_DEFAULT_STANDARD_PER_MINUTE */
 } tes_lock_init_params;
 
 /* Creates dir (0700) with lock.json, reader_key.pem (0600, O_EXCL) and an
@@ -190,11 +190,11 @@ void tes_lock_close(tes_lock *l);
 typedef struct tes_lock_outcome {
     bool unlocked;
     tes_access_flow flow;
-    tes_err reason;                  /* TES_OK when unlocked */
-    char detail[200];                /* what the log says */
+    tes_err reason;   /* TES_OK when unlocked */
+    char detail[200]; /* what the log says */
     bool has_key_id;
     uint8_t key_id[TES_ACCESS_KEY_ID_LEN];
-    bool learned_revocation;         /* a newer revocation document was applied */
+    bool learned_revocation; /* a newer revocation document was applied */
 } tes_lock_outcome;
 
 /* One transaction with the phone behind `transmit`: the fast path for an

@@ -22,11 +22,11 @@
 #include "transport/transport_internal.h"
 
 enum {
-    ST_IDLE = 0,   /* nothing selected, or the transaction ended */
-    ST_SELECTED,   /* primary applet selected */
-    ST_AUTH0,      /* ephemeral keys exchanged */
-    ST_AUTH1,      /* reader authenticated, exchange channel open */
-    ST_STEPUP,     /* step-up applet selected after AUTH1 */
+    ST_IDLE = 0, /* nothing selected, or the transaction ended */
+    ST_SELECTED, /* primary applet selected */
+    ST_AUTH0,    /* ephemeral keys exchanged */
+    ST_AUTH1,    /* reader authenticated, exchange channel open */
+    ST_STEPUP,   /* step-up applet selected after AUTH1 */
 };
 
 #define SW_OK 0x9000
@@ -49,19 +49,19 @@ struct tes_access_device {
     const tes_rng *rng;
     int state;
     tes_access_context ctx;
-    bool found;            /* the wallet has a key for the reader's group */
+    bool found; /* the wallet has a key for the reader's group */
     tes_access_endpoint ep;
-    tes_key *eph;          /* the device's ephemeral key of this transaction */
+    tes_key *eph; /* the device's ephemeral key of this transaction */
     tes_key *reader_eph;
-    bool fast_ready;       /* a real cryptogram was sent: the fast channel is valid */
+    bool fast_ready; /* a real cryptogram was sent: the fast channel is valid */
     tes_access_keys keys;
     tes_access_channel channel; /* the channel EXCHANGE uses now */
     tes_access_channel stepup;
     bool has_channel;
     bool stepup_open;
-    tes_buf pending;       /* response data awaiting GET RESPONSE */
+    tes_buf pending; /* response data awaiting GET RESPONSE */
     size_t pending_off;
-    tes_buf envelope;      /* ENVELOPE command chaining */
+    tes_buf envelope; /* ENVELOPE command chaining */
     bool has_verdict;
     uint16_t verdict;
 };
@@ -173,9 +173,9 @@ static tes_err select_aid(tes_access_device *d, const tes_apdu *a, tes_buf *r)
         d->state = ST_STEPUP;
         tes_access_fci(tes_access_aid_stepup, &fci);
     }
-    tes_err err = fci.failed ? tes_err_set(TES_ERR_NOMEM, "access device: out of memory")
-                             : respond(d, r, a->p2 == 0x0C ? TES_BYTES(NULL, 0) : tes_buf_bytes(&fci),
-                                       a->ne);
+    tes_err err =
+        fci.failed ? tes_err_set(TES_ERR_NOMEM, "access device: out of memory")
+                   : respond(d, r, a->p2 == 0x0C ? TES_BYTES(NULL, 0) : tes_buf_bytes(&fci), a->ne);
     tes_buf_free(&fci);
     return err;
 }
@@ -295,8 +295,8 @@ static tes_err auth1_answer(tes_access_device *d, bool want_key, tes_buf *plain)
     tes_access_auth_input(&d->ctx, true, input);
     uint8_t sig[TES_MAX_SIG];
     size_t sig_len = sizeof sig;
-    tes_err err = tes_se_sign(d->se, d->ep.se_key_id, NULL, TES_BYTES(input, sizeof input), sig,
-                              &sig_len);
+    tes_err err =
+        tes_se_sign(d->se, d->ep.se_key_id, NULL, TES_BYTES(input, sizeof input), sig, &sig_len);
     if (err)
         return err;
     if (sig_len != 64)

@@ -151,8 +151,8 @@ tes_err tes_hotel_open(const char *dir, const tes_hotel_opts *o, tes_hotel **out
     json_t *j = err ? NULL : json_loadb((const char *)text.ptr, text.len, 0, NULL);
     const char *name = NULL, *gid = NULL;
     json_int_t ver = 0;
-    if (!j || json_unpack(j, "{s:I, s:s, s:s}", "version", &ver, "name", &name, "group_id",
-                          &gid) != 0 ||
+    if (!j ||
+        json_unpack(j, "{s:I, s:s, s:s}", "version", &ver, "name", &name, "group_id", &gid) != 0 ||
         ver != 1 || !name_ok(name) || !tes_hex_fixed(gid, h->group_id, TES_ACCESS_GROUP_ID_LEN))
         err = tes_err_set(TES_ERR_LOCK_CONFIG, "hotel %s: hotel.json is missing or inconsistent",
                           dir);
@@ -181,10 +181,22 @@ void tes_hotel_close(tes_hotel *h)
     free(h);
 }
 
-const char *tes_hotel_name(const tes_hotel *h) { return h->name; }
-const uint8_t *tes_hotel_group_id(const tes_hotel *h) { return h->group_id; }
-const tes_key *tes_hotel_reader_key(const tes_hotel *h) { return h->reader; }
-const tes_key *tes_hotel_issuer_key(const tes_hotel *h) { return h->issuer; }
+const char *tes_hotel_name(const tes_hotel *h)
+{
+    return h->name;
+}
+const uint8_t *tes_hotel_group_id(const tes_hotel *h)
+{
+    return h->group_id;
+}
+const tes_key *tes_hotel_reader_key(const tes_hotel *h)
+{
+    return h->reader;
+}
+const tes_key *tes_hotel_issuer_key(const tes_hotel *h)
+{
+    return h->issuer;
+}
 
 static void point(const tes_key *k, uint8_t out[TES_ACCESS_POINT_LEN])
 {
@@ -251,7 +263,8 @@ tes_err tes_hotel_issue_key(tes_hotel *h, tes_bytes key_request, const tes_hotel
     err = tes_access_doc_issue(&g, &s, h->issuer, h->rng, &doc);
     if (!err)
         err = tes_hotel_revocation(h, &rev);
-    tes_access_key_package pk = {.document = tes_buf_bytes(&doc), .revocation = tes_buf_bytes(&rev)};
+    tes_access_key_package pk = {.document = tes_buf_bytes(&doc),
+                                 .revocation = tes_buf_bytes(&rev)};
     snprintf(pk.issuer, sizeof pk.issuer, "%s", h->name);
     memcpy(pk.group_id, h->group_id, TES_ACCESS_GROUP_ID_LEN);
     point(h->reader, pk.reader_key);
@@ -263,11 +276,10 @@ tes_err tes_hotel_issue_key(tes_hotel *h, tes_bytes key_request, const tes_hotel
         json_t *rooms = json_array();
         for (size_t i = 0; i < g.n_rooms; i++)
             json_array_append_new(rooms, json_string(g.rooms[i]));
-        json_t *line = json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:s}", "key_id", kid,
-                                 "endpoint_key", ek, "rooms", rooms, "not_before",
-                                 (json_int_t)g.not_before, "not_after", (json_int_t)g.not_after,
-                                 "issued_at", (json_int_t)g.signed_at, "guest",
-                                 p->guest ? p->guest : "");
+        json_t *line = json_pack(
+            "{s:s, s:s, s:o, s:I, s:I, s:I, s:s}", "key_id", kid, "endpoint_key", ek, "rooms",
+            rooms, "not_before", (json_int_t)g.not_before, "not_after", (json_int_t)g.not_after,
+            "issued_at", (json_int_t)g.signed_at, "guest", p->guest ? p->guest : "");
         err = line ? record(h, line) : tes_err_set(TES_ERR_NOMEM, "hotel: out of memory");
         json_decref(line);
     }
@@ -318,7 +330,8 @@ static tes_err keys_of(tes_hotel *h, const uint8_t *endpoint_key, const uint8_t 
         json_t *j = json_loadb((const char *)text.ptr + off, len, 0, NULL);
         const char *kid = NULL, *ek = NULL;
         if (j && json_unpack(j, "{s:s, s:s}", "key_id", &kid, "endpoint_key", &ek) == 0 &&
-            ((endpoint_key && strcmp(ek, want_ek) == 0) || (key_id && strcmp(kid, want_kid) == 0)) &&
+            ((endpoint_key && strcmp(ek, want_ek) == 0) ||
+             (key_id && strcmp(kid, want_kid) == 0)) &&
             tes_hex_fixed(kid, out[*n], TES_ACCESS_KEY_ID_LEN))
             (*n)++;
         json_decref(j); /* a torn last line (a crash while appending) is skipped */

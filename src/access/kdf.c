@@ -25,8 +25,8 @@ tes_err tes_x963_kdf_sha256(tes_bytes z, tes_bytes shared_info, uint8_t *out, si
         return tes_err_set(TES_ERR_ARG, "tes_x963_kdf_sha256: NULL argument");
     uint8_t block[32];
     for (uint32_t counter = 1; out_len > 0; counter++) {
-        uint8_t c[4] = {(uint8_t)(counter >> 24), (uint8_t)(counter >> 16),
-                        (uint8_t)(counter >> 8), (uint8_t)counter};
+        uint8_t c[4] = {(uint8_t)(counter >> 24), (uint8_t)(counter >> 16), (uint8_t)(counter >> 8),
+                        (uint8_t)counter};
         tes_bytes parts[3] = {z, TES_BYTES(c, 4), shared_info};
         tes_err err = tes_digest_parts(TES_HASH_SHA256, parts, 3, block);
         if (err)
@@ -41,8 +41,8 @@ tes_err tes_x963_kdf_sha256(tes_bytes z, tes_bytes shared_info, uint8_t *out, si
 }
 
 /* salt(label) [|| endpoint x]; returns its length (0 when the FCI is too long). */
-static size_t build_salt(const tes_access_context *c, const char *label,
-                         const uint8_t *endpoint_x, uint8_t out[SALT_MAX])
+static size_t build_salt(const tes_access_context *c, const char *label, const uint8_t *endpoint_x,
+                         uint8_t out[SALT_MAX])
 {
     if (c->fci_len > TES_ACCESS_FCI_MAX)
         return 0;
@@ -80,8 +80,7 @@ static tes_err expand(const tes_access_context *c, tes_bytes ikm, const char *la
     if (!n)
         return tes_err_set(TES_ERR_ARG, "access: FCI template of %zu bytes is too long",
                            c->fci_len);
-    return tes_hkdf_sha256(ikm, TES_BYTES(salt, n), TES_BYTES(c->device_eph_x, 32), okm,
-                           okm_len);
+    return tes_hkdf_sha256(ikm, TES_BYTES(salt, n), TES_BYTES(c->device_eph_x, 32), okm, okm_len);
 }
 
 tes_err tes_access_derive_standard(const tes_access_context *c, const uint8_t z[32],
@@ -91,8 +90,8 @@ tes_err tes_access_derive_standard(const tes_access_context *c, const uint8_t z[
         return tes_err_set(TES_ERR_ARG, "tes_access_derive_standard: NULL argument");
     memset(out, 0, sizeof *out);
     uint8_t okm[160];
-    tes_err err = tes_x963_kdf_sha256(TES_BYTES(z, 32), TES_BYTES(c->tx_id, TES_ACCESS_TX_ID_LEN),
-                                      kdh, 32);
+    tes_err err =
+        tes_x963_kdf_sha256(TES_BYTES(z, 32), TES_BYTES(c->tx_id, TES_ACCESS_TX_ID_LEN), kdh, 32);
     if (!err)
         err = expand(c, TES_BYTES(kdh, 32), "Volatile****", NULL, okm, sizeof okm);
     if (!err) {
@@ -148,8 +147,8 @@ tes_err tes_access_derive_fast(const tes_access_context *c, const uint8_t kpersi
         return tes_err_set(TES_ERR_ARG, "tes_access_derive_fast: NULL argument");
     memset(out, 0, sizeof *out);
     uint8_t okm[160];
-    tes_err err = expand(c, TES_BYTES(kpersistent, 32), "VolatileFast", endpoint_key_x, okm,
-                         sizeof okm);
+    tes_err err =
+        expand(c, TES_BYTES(kpersistent, 32), "VolatileFast", endpoint_key_x, okm, sizeof okm);
     if (!err) {
         memcpy(out->cryptogram, okm, 32);
         memcpy(out->exchange_reader, okm + 32, 32);
@@ -163,8 +162,7 @@ tes_err tes_access_derive_fast(const tes_access_context *c, const uint8_t kpersi
     return err;
 }
 
-tes_err tes_access_derive_cryptogram_key(const tes_access_context *c,
-                                         const uint8_t kpersistent[32],
+tes_err tes_access_derive_cryptogram_key(const tes_access_context *c, const uint8_t kpersistent[32],
                                          const uint8_t endpoint_key_x[32], uint8_t key[32])
 {
     if (!c || !kpersistent || !endpoint_key_x || !key)

@@ -140,8 +140,8 @@ tes_err tes_access_key_package_parse(tes_bytes in, tes_access_key_package *out)
     tes_err err = open_map(in, "key package", &d);
     if (err)
         return err;
-    static const char *const keys[] = {"v",          "issuer",     "group_id", "reader_key",
-                                       "issuer_key", "document",   "revocation"};
+    static const char *const keys[] = {"v",          "issuer",   "group_id",  "reader_key",
+                                       "issuer_key", "document", "revocation"};
     tes_bytes g, rk, ik;
     uint32_t is = tes_cbor_map_get_text(&d, 0, "issuer");
     const tes_cbor_node *isn = is == TES_CBOR_NONE ? NULL : tes_cbor_at(&d, is);

@@ -14,8 +14,8 @@ static tes_err want_len(const tes_tlv *t, size_t len, const char *what)
     if (!t)
         return tes_err_set(TES_ERR_TLV, "AUTH0: %s missing", what);
     if (t->value.len != len)
-        return tes_err_set(TES_ERR_TLV, "AUTH0: %s of %zu bytes, %zu expected", what,
-                           t->value.len, len);
+        return tes_err_set(TES_ERR_TLV, "AUTH0: %s of %zu bytes, %zu expected", what, t->value.len,
+                           len);
     return TES_OK;
 }
 
@@ -41,8 +41,8 @@ tes_err tes_access_auth0_parse(tes_bytes data, tes_access_auth0 *out)
     const tes_tlv *f = tes_tlv_find(t, n, 0x41), *p = tes_tlv_find(t, n, 0x42),
                   *v = tes_tlv_find(t, n, 0x5C), *e = tes_tlv_find(t, n, 0x87),
                   *x = tes_tlv_find(t, n, 0x4C), *r = tes_tlv_find(t, n, 0x4D);
-    if ((err = want_len(f, 1, "transaction flags (41)")) ||
-        (err = want_len(p, 1, "policy (42)")) || (err = want_len(v, 2, "version (5C)")) ||
+    if ((err = want_len(f, 1, "transaction flags (41)")) || (err = want_len(p, 1, "policy (42)")) ||
+        (err = want_len(v, 2, "version (5C)")) ||
         (err = want_len(e, TES_ACCESS_POINT_LEN, "reader ephemeral key (87)")) ||
         (err = want_len(x, TES_ACCESS_TX_ID_LEN, "transaction id (4C)")) ||
         (err = want_len(r, TES_ACCESS_READER_ID_LEN, "reader id (4D)")))
@@ -73,7 +73,7 @@ void tes_access_fci(const uint8_t aid[TES_ACCESS_AID_LEN], tes_buf *out)
 {
     static const uint8_t medium[2] = {0x00, 0x00};
     static const uint8_t versions[2] = {0x01, 0x00};
-    static const uint8_t ext[8] = {0x02, 0x02, MAX_COMMAND_SIZE >> 8, MAX_COMMAND_SIZE & 0xFF,
+    static const uint8_t ext[8] = {0x02, 0x02, MAX_COMMAND_SIZE >> 8,  MAX_COMMAND_SIZE & 0xFF,
                                    0x02, 0x02, MAX_RESPONSE_SIZE >> 8, MAX_RESPONSE_SIZE & 0xFF};
     tes_buf a5 = {0}, inner = {0};
     tes_tlv_put(&a5, 0x80, TES_BYTES(medium, 2));
@@ -175,8 +175,8 @@ tes_err tes_access_sealed_unwrap(tes_bytes in, tes_bytes *sealed)
         return tes_err_set(TES_ERR_ACCESS_DOC_FORMAT, "step-up message: bstr length form refused");
     }
     if (in.len - off != len)
-        return tes_err_set(TES_ERR_ACCESS_DOC_FORMAT,
-                           "step-up message: data of %zu bytes in %zu", len, in.len - off);
+        return tes_err_set(TES_ERR_ACCESS_DOC_FORMAT, "step-up message: data of %zu bytes in %zu",
+                           len, in.len - off);
     *sealed = TES_BYTES(in.ptr + off, len);
     return TES_OK;
 }

@@ -78,8 +78,8 @@ static tes_err want_9000(uint16_t sw, const char *what)
 static tes_err select_aid(tes_access_reader *x, const uint8_t *aid, tes_buf *fci)
 {
     uint16_t sw = 0;
-    tes_err err = xchg(x, 0x00, 0xA4, 0x04, 0x00, TES_BYTES(aid, TES_ACCESS_AID_LEN), fci, &sw,
-                       "SELECT");
+    tes_err err =
+        xchg(x, 0x00, 0xA4, 0x04, 0x00, TES_BYTES(aid, TES_ACCESS_AID_LEN), fci, &sw, "SELECT");
     if (!err && sw != 0x9000)
         err = tes_err_set(TES_ERR_APDU, "SELECT %s: no Aliro applet (SW %04X)",
                           aid == tes_access_aid_primary ? TES_ACCESS_AID_PRIMARY_HEX
@@ -161,7 +161,8 @@ static tes_err auth0(tes_access_reader *x, tes_access_result *r)
         e = tes_tlv_find(t, n, 0x86);
         c = tes_tlv_find(t, n, 0x9D);
         if (!e || e->value.len != TES_ACCESS_POINT_LEN || e->value.ptr[0] != 0x04)
-            err = tes_err_set(TES_ERR_TLV, "AUTH0 answer: no uncompressed device ephemeral key (86)");
+            err =
+                tes_err_set(TES_ERR_TLV, "AUTH0 answer: no uncompressed device ephemeral key (86)");
         else if (c && c->value.len != TES_ACCESS_CRYPTOGRAM_LEN)
             err = tes_err_set(TES_ERR_TLV, "AUTH0 answer: cryptogram of %zu bytes", c->value.len);
     }
@@ -348,9 +349,9 @@ tes_err tes_access_reader_step_up(tes_access_reader *x, bool access_doc, bool re
     if (!err) {
         tes_access_sealed_wrap(tes_buf_bytes(&sealed), &wrapped);
         tes_do53_wrap(&body, tes_buf_bytes(&wrapped));
-        err = body.failed ? tes_err_set(TES_ERR_NOMEM, "access reader: out of memory")
-                          : xchg(x, 0x00, 0xC3, 0x00, 0x00, tes_buf_bytes(&body), &ans, &sw,
-                                 "ENVELOPE");
+        err = body.failed
+                  ? tes_err_set(TES_ERR_NOMEM, "access reader: out of memory")
+                  : xchg(x, 0x00, 0xC3, 0x00, 0x00, tes_buf_bytes(&body), &ans, &sw, "ENVELOPE");
     }
     if (!err)
         err = want_9000(sw, "ENVELOPE");
@@ -396,8 +397,8 @@ tes_err tes_access_reader_finish(tes_access_reader *x, uint16_t status)
             err = want_9000(sw, "EXCHANGE");
         if (!err)
             err = tes_access_channel_open(ch, false, tes_buf_bytes(&ans), &reply);
-        if (!err && (reply.len < 4 || reply.ptr[reply.len - 4] != 0x00 ||
-                     reply.ptr[reply.len - 3] != 0x02))
+        if (!err &&
+            (reply.len < 4 || reply.ptr[reply.len - 4] != 0x00 || reply.ptr[reply.len - 3] != 0x02))
             err = tes_err_set(TES_ERR_TLV, "EXCHANGE answer has no status field (00 02 ..)");
     }
     tes_buf_free(&plain);

@@ -36,9 +36,8 @@ static tes_err tlv_one(const uint8_t *p, size_t n, size_t off, tes_tlv *t, size_
                            (unsigned)len);
     }
     if (n - i < len)
-        return tes_err_set(TES_ERR_TLV,
-                           "TLV at offset %zu: tag %X claims %zu bytes, %zu remain", off,
-                           (unsigned)tag, len, n - i);
+        return tes_err_set(TES_ERR_TLV, "TLV at offset %zu: tag %X claims %zu bytes, %zu remain",
+                           off, (unsigned)tag, len, n - i);
     t->tag = tag;
     t->value = TES_BYTES(p + i, len);
     t->raw = TES_BYTES(p, i + len);

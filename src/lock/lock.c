@@ -96,15 +96,13 @@ tes_err tes_lock_init(const char *dir, const tes_lock_init_params *p)
     tes_hex_str(gid, TES_BYTES(p->group_id, 16));
     tes_hex_str(iid, TES_BYTES(p->instance_id, 16));
     tes_hex_str(ihex, TES_BYTES(issuer, TES_ACCESS_POINT_LEN));
-    json_t *j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:[s], s:I, s:I}", "version", 1, "hotel",
-                          p->hotel, "group_id", gid, "instance_id", iid, "room", p->room,
-                          "issuer_keys", ihex, "max_endpoints",
-                          (json_int_t)(p->max_endpoints ? p->max_endpoints
-                                                        : TES_LOCK_DEFAULT_MAX_ENDPOINTS),
-                          "standard_per_minute",
-                          (json_int_t)(p->standard_per_minute
-                                           ? p->standard_per_minute
-                                           : TES_LOCK_DEFAULT_STANDARD_PER_MINUTE));
+    json_t *j = json_pack(
+        "{s:i, s:s, s:s, s:s, s:s, s:[s], s:I, s:I}", "version", 1, "hotel", p->hotel, "group_id",
+        gid, "instance_id", iid, "room", p->room, "issuer_keys", ihex, "max_endpoints",
+        (json_int_t)(p->max_endpoints ? p->max_endpoints : TES_LOCK_DEFAULT_MAX_ENDPOINTS),
+        "standard_per_minute",
+        (json_int_t)(p->standard_per_minute ? p->standard_per_minute
+                                            : TES_LOCK_DEFAULT_STANDARD_PER_MINUTE));
     char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(j);
     if (!text)
@@ -147,9 +145,9 @@ static tes_err load_config(tes_lock *l, const char *dir)
     const char *hotel = NULL, *gid = NULL, *iid = NULL, *room = NULL;
     json_t *issuers = NULL;
     json_int_t ver = 0, max_ep = 0, rate = 0;
-    if (json_unpack(j, "{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I}", "version", &ver, "hotel",
-                    &hotel, "group_id", &gid, "instance_id", &iid, "room", &room, "issuer_keys",
-                    &issuers, "max_endpoints", &max_ep, "standard_per_minute", &rate) != 0)
+    if (json_unpack(j, "{s:I, s:s, s:s, s:s, s:s, s:o, s:I, s:I}", "version", &ver, "hotel", &hotel,
+                    "group_id", &gid, "instance_id", &iid, "room", &room, "issuer_keys", &issuers,
+                    "max_endpoints", &max_ep, "standard_per_minute", &rate) != 0)
         err = cfg_fail(dir, "lock.json lacks a member or has one of the wrong type");
     else if (ver != 1)
         err = cfg_fail(dir, "lock.json is of another version");
@@ -224,8 +222,14 @@ void tes_lock_close(tes_lock *l)
     free(l);
 }
 
-tes_lock_store *tes_lock_store_of(tes_lock *l) { return l ? l->store : NULL; }
-const char *tes_lock_room(const tes_lock *l) { return l ? l->room : ""; }
+tes_lock_store *tes_lock_store_of(tes_lock *l)
+{
+    return l ? l->store : NULL;
+}
+const char *tes_lock_room(const tes_lock *l)
+{
+    return l ? l->room : "";
+}
 
 /* ---------------------------------------------------------------- decisions */
 
@@ -235,8 +239,8 @@ typedef struct tap {
     tes_access_reader *x;
     tes_access_result r;
     int64_t now;
-    bool known;                 /* the endpoint is in the store */
-    tes_lock_endpoint ep;       /* its record (known) or the one being learned */
+    bool known;           /* the endpoint is in the store */
+    tes_lock_endpoint ep; /* its record (known) or the one being learned */
 } tap;
 
 static tes_err refuse(tap *t, tes_err reason, const char *fmt, const char *arg)
@@ -327,7 +331,8 @@ static bool rate_take(tes_lock *l, int64_t now)
 }
 
 /* 20-byte timestamps compare as text ("YYYY-MM-DDTHH:MM:SSZ"; zeros sort first). */
-static int ts_cmp(const uint8_t a[TES_ACCESS_TIMESTAMP_LEN], const uint8_t b[TES_ACCESS_TIMESTAMP_LEN])
+static int ts_cmp(const uint8_t a[TES_ACCESS_TIMESTAMP_LEN],
+                  const uint8_t b[TES_ACCESS_TIMESTAMP_LEN])
 {
     return memcmp(a, b, TES_ACCESS_TIMESTAMP_LEN);
 }
@@ -445,8 +450,8 @@ static tes_err decide(tap *t)
     if (t->known)
         tes_access_timestamp(t->ep.grant.signed_at, cached_ts);
     bool want_access = !t->known || ts_cmp(t->r.issued_at, cached_ts) > 0;
-    bool want_revocation = ts_cmp(t->r.revoked_at, watermark) > 0 &&
-                           (t->r.signaling & TES_ACCESS_SIG_REVOCATION_DOC);
+    bool want_revocation =
+        ts_cmp(t->r.revoked_at, watermark) > 0 && (t->r.signaling & TES_ACCESS_SIG_REVOCATION_DOC);
     if (want_access || want_revocation) {
         err = step_up(t, want_access, want_revocation);
         if (err)
@@ -510,10 +515,11 @@ tes_err tes_lock_transaction(tes_lock *l, tes_apdu_transmit_fn transmit, void *c
     out->flow = t.r.flow;
     if (verdict && t.x) {
         tes_err f = tes_access_reader_finish(t.x, out->unlocked ? TES_ACCESS_STATUS_UNLOCKED
-                                                                 : status_for(out->reason));
+                                                                : status_for(out->reason));
         if (f && out->unlocked) { /* the phone did not get the verdict: it left */
-            snprintf(out->detail, sizeof out->detail, "unlocked; the phone left before the "
-                                                      "verdict reached it");
+            snprintf(out->detail, sizeof out->detail,
+                     "unlocked; the phone left before the "
+                     "verdict reached it");
         }
     }
     if (!verdict) {
@@ -524,8 +530,8 @@ tes_err tes_lock_transaction(tes_lock *l, tes_apdu_transmit_fn transmit, void *c
         snprintf(out->detail, sizeof out->detail, "room %s opened", l->room);
     }
     tes_err logged = tes_lock_store_log(l->store, t.now, out->unlocked ? "unlocked" : "refused",
-                             flow_name(out->flow), out->unlocked ? TES_OK : out->reason,
-                             out->has_key_id ? out->key_id : NULL, out->detail);
+                                        flow_name(out->flow), out->unlocked ? TES_OK : out->reason,
+                                        out->has_key_id ? out->key_id : NULL, out->detail);
     if (logged && !err) /* a lock that cannot keep its log says so */
         err = logged;
     if (known)
@@ -544,8 +550,8 @@ tes_err tes_lock_apply_revocation(tes_lock *l, tes_bytes doc)
     tes_access_revocation *rev = calloc(1, sizeof *rev);
     if (!rev)
         return tes_err_set(TES_ERR_NOMEM, "lock: out of memory");
-    tes_err err = tes_access_revocation_verify(doc, (const tes_key *const *)l->issuers,
-                                               l->n_issuers, rev);
+    tes_err err =
+        tes_access_revocation_verify(doc, (const tes_key *const *)l->issuers, l->n_issuers, rev);
     if (!err && memcmp(rev->group_id, l->group_id, TES_ACCESS_GROUP_ID_LEN) != 0)
         err = tes_err_set(TES_ERR_ACCESS_DENIED,
                           "the revocation document is for another group of doors");

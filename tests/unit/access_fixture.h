@@ -91,7 +91,7 @@ typedef struct fx_link {
     tes_access_device *dev;
     fx_tamper_fn tamper;
     void *tamper_ctx;
-    int fail_at;  /* >0: the n-th command finds no card (removed mid-transaction) */
+    int fail_at; /* >0: the n-th command finds no card (removed mid-transaction) */
     int count;
     tes_buf log[16]; /* the commands, for replays */
 } fx_link;
@@ -148,8 +148,7 @@ static inline void fx_point(const tes_key *k, uint8_t out[TES_ACCESS_POINT_LEN])
 /* The phone's secure element: spec NULL makes a soft SE in the fixture's directory; a
  * "pkcs11:MODULE:LABEL" spec opens that token (its state beside the soft one) and logs in
  * with login_pin (the holder unlocked the phone: the door key itself needs no PIN). */
-static inline bool fx_init_se(fx *f, const char *se_spec, const char *login_pin,
-                              const char *puk)
+static inline bool fx_init_se(fx *f, const char *se_spec, const char *login_pin, const char *puk)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/tes_access_XXXXXX");
@@ -188,7 +187,10 @@ static inline bool fx_init_se(fx *f, const char *se_spec, const char *login_pin,
     return true;
 }
 
-static inline bool fx_init(fx *f) { return fx_init_se(f, NULL, NULL, NULL); }
+static inline bool fx_init(fx *f)
+{
+    return fx_init_se(f, NULL, NULL, NULL);
+}
 
 static inline tes_access_reader_opts fx_reader_opts(fx *f, const tes_access_known *known, size_t n)
 {

@@ -384,8 +384,8 @@ TEST(malformed_commands_get_status_words)
 {
     fx f;
     REQUIRE(fx_init(&f));
-    static const uint8_t select[] = {0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x09,
-                                     0x09, 0xAC, 0xCE, 0x55, 0x01, 0x00};
+    static const uint8_t select[] = {0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00,
+                                     0x09, 0x09, 0xAC, 0xCE, 0x55, 0x01, 0x00};
     static const uint8_t other_aid[] = {0x00, 0xA4, 0x04, 0x00, 0x03, 0xA0, 0x00, 0x01, 0x00};
     CHECK_EQ_INT(sw_of(&f, (const uint8_t *)"\x00\xA4", 2), 0x6700);
     CHECK_EQ_INT(sw_of(&f, other_aid, sizeof other_aid), 0x6A82);
@@ -410,14 +410,27 @@ TEST(malformed_commands_get_status_words)
 TEST(sealed_wrapper_is_strict)
 {
     tes_bytes out;
-    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "data\x42\x01\x02", 9), &out), TES_OK);
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64"
+                                                 "data\x42\x01\x02",
+                                                 9),
+                                       &out),
+              TES_OK);
     CHECK_EQ_INT(out.len, 2);
     /* an empty byte string with a 2-byte length: not the shortest form */
-    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "data\x59\x00\x00", 9), &out),
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64"
+                                                 "data\x59\x00\x00",
+                                                 9),
+                                       &out),
               TES_ERR_ACCESS_DOC_FORMAT);
-    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "data\x42\x01", 8), &out),
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64"
+                                                 "data\x42\x01",
+                                                 8),
+                                       &out),
               TES_ERR_ACCESS_DOC_FORMAT);
-    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64" "dat\x61\x40", 8), &out),
+    CHECK_ERR(tes_access_sealed_unwrap(TES_BYTES("\xA1\x64"
+                                                 "dat\x61\x40",
+                                                 8),
+                                       &out),
               TES_ERR_ACCESS_DOC_FORMAT);
 }
 
@@ -432,7 +445,10 @@ TEST(tlv_parser_is_strict)
     CHECK_ERR(tes_tlv_parse(TES_BYTES("\x41\x80", 2), t, 4, &n), TES_ERR_TLV);
     CHECK_ERR(tes_tlv_parse(TES_BYTES("\x5F\x81\x01\x01\x00", 5), t, 4, &n), TES_ERR_TLV);
     CHECK_ERR(tes_tlv_parse(TES_BYTES("\x41\x01\x01\x41\x01\x01\x41\x01\x01\x41\x01\x01"
-                                      "\x41\x01\x01", 15), t, 4, &n), TES_ERR_TLV);
+                                      "\x41\x01\x01",
+                                      15),
+                            t, 4, &n),
+              TES_ERR_TLV);
     CHECK_ERR(tes_tlv_parse(TES_BYTES("\x7F\x66\x81\x02\xAA\xBB", 6), t, 4, &n), TES_OK);
     CHECK_EQ_INT(t[0].tag, 0x7F66);
     CHECK_EQ_INT(t[0].value.len, 2);

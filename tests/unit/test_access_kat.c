@@ -263,8 +263,8 @@ TEST(fast_keys_and_cryptogram)
     CHECK_OUT("fast_ble_device", k.ble_device, 32);
     static const uint8_t zero_iv[12];
     tes_buf plain = hexv("inputs", "cryptogram_plain"), cg = {0};
-    CHECK_ERR(tes_aes256gcm_encrypt(k.cryptogram, zero_iv, TES_BYTES(NULL, 0), tes_buf_bytes(&plain),
-                                    &cg),
+    CHECK_ERR(tes_aes256gcm_encrypt(k.cryptogram, zero_iv, TES_BYTES(NULL, 0),
+                                    tes_buf_bytes(&plain), &cg),
               TES_OK);
     CHECK_OUT("cryptogram", cg.ptr, cg.len);
     channel_case(k.exchange_reader, k.exchange_device, "fast_exchange", false);
@@ -319,4 +319,7 @@ TEST(tlv_cases_of_the_other_implementation)
     }
 }
 
-TEARDOWN(free_kat) { json_decref(kat); }
+TEARDOWN(free_kat)
+{
+    json_decref(kat);
+}

@@ -13,7 +13,10 @@
 #include "access_fixture.h"
 #include "tessera/lock.h"
 
-static int64_t fixed_now(void *ctx) { return *(int64_t *)ctx; }
+static int64_t fixed_now(void *ctx)
+{
+    return *(int64_t *)ctx;
+}
 
 #define CHECK_IN 1796000000LL /* 2026-11-30 */
 #define CHECK_OUT (CHECK_IN + 3 * 86400)
@@ -76,8 +79,11 @@ static bool give_key(world *w, fx *f, const char *room, uint8_t key_id[16])
     memcpy(q.endpoint_key, f->ring.ep.endpoint_key, TES_ACCESS_POINT_LEN);
     tes_buf req = {0}, pkg = {0};
     const char *rooms[1] = {room};
-    tes_hotel_key_params kp = {.rooms = rooms, .n_rooms = 1, .not_before = CHECK_IN,
-                               .not_after = CHECK_OUT, .guest = "A. Guest"};
+    tes_hotel_key_params kp = {.rooms = rooms,
+                               .n_rooms = 1,
+                               .not_before = CHECK_IN,
+                               .not_after = CHECK_OUT,
+                               .guest = "A. Guest"};
     tes_access_key_package p;
     bool ok = tes_access_key_request_encode(&q, &req) == TES_OK &&
               tes_hotel_issue_key(w->hotel, tes_buf_bytes(&req), &kp, &pkg, key_id) == TES_OK &&
@@ -129,9 +135,9 @@ TEST(first_tap_step_up_then_fast_and_the_wrong_room)
     CHECK(tes_access_device_verdict(f.dev, &st) && st == TES_ACCESS_STATUS_NO_RIGHTS);
     /* and the refusal was not cached: 102 has no endpoint to try fast */
     tes_lock_endpoint ep;
-    CHECK_ERR(tes_lock_store_endpoint_get(tes_lock_store_of(w.lock102), f.ring.ep.endpoint_key,
-                                          &ep),
-              TES_ERR_NOT_FOUND);
+    CHECK_ERR(
+        tes_lock_store_endpoint_get(tes_lock_store_of(w.lock102), f.ring.ep.endpoint_key, &ep),
+        TES_ERR_NOT_FOUND);
     /* the log says why */
     tes_buf log = {0};
     CHECK_ERR(tes_lock_store_log_list(tes_lock_store_of(w.lock102), 10, &log), TES_OK);

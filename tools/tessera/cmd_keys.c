@@ -76,15 +76,14 @@ static int hotel_init(int argc, char **argv)
     tes_err e = tes_hotel_init(dir, name, NULL);
     if (e)
         return cli_fail_code(cli_exit_for(e), e, "%s: %s", cmd, dir);
-    printf("hotel \"%s\" in %s: issuer_key.pem and reader_key.pem (0600), hotel.json\n", name,
-           dir);
+    printf("hotel \"%s\" in %s: issuer_key.pem and reader_key.pem (0600), hotel.json\n", name, dir);
     return CLI_EXIT_OK;
 }
 
 static int hotel_issue_key(int argc, char **argv)
 {
-    const char *cmd = "hotel issue-key", *dir = NULL, *request = NULL, *out = NULL,
-               *from = NULL, *until = NULL, *daily = NULL, *guest = NULL;
+    const char *cmd = "hotel issue-key", *dir = NULL, *request = NULL, *out = NULL, *from = NULL,
+               *until = NULL, *daily = NULL, *guest = NULL;
     const char *rooms[MAX_ROOMS];
     size_t n_rooms = 0;
     cli_getopt opts;
@@ -159,8 +158,7 @@ static int hotel_issue_key(int argc, char **argv)
         printf(" for room");
         for (size_t i = 0; i < n_rooms; i++)
             printf(" %s", rooms[i]);
-        printf(", %s to %s: %s (give it to the phone: tessera wallet key-add)\n", from, until,
-               out);
+        printf(", %s to %s: %s (give it to the phone: tessera wallet key-add)\n", from, until, out);
     }
     tes_buf_free(&req);
     tes_buf_free(&pkg);
@@ -370,7 +368,8 @@ static void print_outcome(const tes_lock *l, const tes_lock_outcome *o, double m
            o->unlocked ? "" : tes_err_name(o->reason));
     if (o->has_key_id)
         print_hex(o->key_id, TES_ACCESS_KEY_ID_LEN);
-    printf("\", \"learned_revocation\": %s, \"ms\": %.1f, \"detail\": \"", o->learned_revocation ? "true" : "false", ms);
+    printf("\", \"learned_revocation\": %s, \"ms\": %.1f, \"detail\": \"",
+           o->learned_revocation ? "true" : "false", ms);
     for (const char *p = o->detail; *p; p++)
         if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
             putchar(*p);
@@ -545,8 +544,8 @@ typedef struct {
     int (*fn)(int, char **);
 } sub_entry;
 
-static int group(const char *name, const char *subs, int argc, char **argv,
-                 const sub_entry *table, size_t n)
+static int group(const char *name, const char *subs, int argc, char **argv, const sub_entry *table,
+                 size_t n)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
@@ -571,8 +570,8 @@ int cmd_hotel(int argc, char **argv)
                                      {"issue-key", hotel_issue_key},
                                      {"revoke", hotel_revoke},
                                      {"revocation", hotel_revocation}};
-    return group("hotel", "init, issue-key, revoke, revocation", argc, argv,
-                 subs, sizeof subs / sizeof subs[0]);
+    return group("hotel", "init, issue-key, revoke, revocation", argc, argv, subs,
+                 sizeof subs / sizeof subs[0]);
 }
 
 int cmd_lock(int argc, char **argv)
