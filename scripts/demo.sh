@@ -368,6 +368,7 @@ bash "$REPO/scripts/pcscd-test.sh" start "$PCSCD_DIR" >/dev/null 2>"pcscd.err" |
     { echo "demo: the door step needs pcscd and vpcd (run as root; scripts/deps.sh): $(cat pcscd.err)" >&2; exit 1; }
 # door LOCKDIR: the lock serves one tap while the phone is held to it
 door() {
+    sleep 1 # pcscd polls vpcd for presence: let it see the phone leave the last door
     tessera lock serve --config "$1" --nfc --count 1 --timeout 30 >"lock.out" 2>"lock.err" &
     LOCK_PID=$!
     local rc=0
@@ -527,6 +528,7 @@ show tessera hotel issue-key --hotel "hotelkeys" --request "phone2.req" --room 1
     --from "$(date -u -d "@$((NOW - 600))" +%Y-%m-%dT%H:%M:%SZ)" \
     --until "$(date -u -d "@$((NOW + 86400))" +%Y-%m-%dT%H:%M:%SZ)" --out "phone2.pkg"
 show tessera wallet key-add --wallet "phone2" "phone2.pkg"
+sleep 1
 tessera lock serve --config "door101" --nfc --count 1 --timeout 30 >"lock.out" 2>"lock.err" &
 LOCK_PID=$!
 show tessera wallet tap --wallet "phone2" --nfc --timeout 30 || true

@@ -58,6 +58,7 @@ fi
 tap() {
     local lock=$1
     shift
+    sleep 1 # pcscd polls for presence: let it see the last phone leave (see ptap)
     "$TESSERA_BIN" lock serve --config "$lock" --nfc --count 1 --timeout 30 >"$T/lock.out" 2>"$T/lock.err" &
     local lpid=$!
     BG+=("$lpid")
@@ -127,6 +128,9 @@ READER=($PY "$ALIRO/aliro_reader.py" --reader-key "$T/hotel/reader_key.pem" --gr
 
 # one tap of Tessera's phone against the independent reader: reader args...
 ptap() {
+    # pcscd polls vpcd for card presence: give it a moment to see the last phone leave
+    # before the next one comes (a phone connecting at once can go unnoticed)
+    sleep 1
     "$TESSERA_BIN" wallet tap --wallet "$T/phone" --nfc --timeout 30 >"$T/lock.out" 2>"$T/lock.err" &
     local wpid=$!
     BG+=("$wpid")
