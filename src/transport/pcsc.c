@@ -381,13 +381,9 @@ static tes_err read_ndef(pcsc_conn *c, tes_buf *ndef)
     return err;
 }
 
-tes_err tes_pcsc_connect(const char *reader_match, int timeout_ms, tes_buf *ndef,
-                         tes_transport **out)
+/* A new connection with its context (nothing connected yet). */
+static tes_err conn_new(pcsc_conn **out)
 {
-    if (!ndef || !out)
-        return tes_err_set(TES_ERR_ARG, "tes_pcsc_connect: NULL argument");
-    *out = NULL;
-    int64_t deadline = tes_tr_deadline(timeout_ms);
     pcsc_conn *c = calloc(1, sizeof *c);
     uint8_t *rbuf = malloc(PCSC_MAX_RAPDU);
     if (!c || !rbuf) {
@@ -397,62 +393,93 @@ tes_err tes_pcsc_connect(const char *reader_match, int timeout_ms, tes_buf *ndef
     }
     c->base.ops = &pcsc_ops;
     c->rbuf = rbuf;
-    tes_err err;
     LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &c->ctx);
     if (rv != SCARD_S_SUCCESS) {
         c->ctx = 0;
-        err = pcsc_fail(rv, "connecting to pcscd");
-        goto fail;
+        pcsc_close(&c->base);
+        return pcsc_fail(rv, "connecting to pcscd");
     }
-    /* A card that was just replaced may still look present to pcscd (stale state of the
-     * previous one): if the first exchanges fail at the PC/SC level, start over while
-     * time remains. */
+    *out = c;
+    return TES_OK;
+}
+
+/* Connects to the card of the first matching reader, then runs setup (may be NULL) on it.
+ * A card that was just replaced may still look present to pcscd (stale state of the
+ * previous one): if connecting or the first exchanges fail at the PC/SC level, start over
+ * while time remains. */
+static tes_err conn_card(pcsc_conn *c, const char *match, int64_t deadline,
+                         tes_err (*setup)(pcsc_conn *c, void *arg), void *arg)
+{
     for (;;) {
         char name[256];
-        err = wait_card(c, reader_match, deadline, name, sizeof name);
+        tes_err err = wait_card(c, match, deadline, name, sizeof name);
         if (err)
-            goto fail;
+            return err;
         DWORD proto = 0;
-        rv = SCardConnect(c->ctx, name, SCARD_SHARE_EXCLUSIVE,
-                          SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->card, &proto);
+        LONG rv = SCardConnect(c->ctx, name, SCARD_SHARE_EXCLUSIVE,
+                               SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->card, &proto);
         if (rv == SCARD_S_SUCCESS) {
             c->pci = proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
             c->max_cmd = 255;
             c->max_resp = 256;
-            size_t before = ndef->len;
-            err = read_ndef(c, ndef);
-            if (!err) {
-                tes_bytes r;
-                uint16_t sw;
-                err = cmd(c, 0x00, 0xA4, 0x04, 0x0C, TES_BYTES(TES_AID_MDOC, 7), 0, &r, &sw,
-                          "SELECT mdoc");
-                err = expect_9000(err, sw, "SELECT mdoc application");
-            }
+            err = setup ? setup(c, arg) : TES_OK;
             if (!err)
-                break;
-            ndef->len = before;
+                return TES_OK;
             SCardDisconnect(c->card, SCARD_LEAVE_CARD);
             c->card = 0;
             if (err != TES_ERR_PCSC)
-                goto fail;
+                return err;
         } else {
             c->card = 0;
             err = pcsc_fail(rv, "connecting to the card");
             if (rv != SCARD_W_REMOVED_CARD && rv != SCARD_E_NO_SMARTCARD &&
                 rv != SCARD_W_UNRESPONSIVE_CARD && rv != SCARD_W_UNPOWERED_CARD &&
                 rv != SCARD_E_PROTO_MISMATCH && rv != SCARD_E_SHARING_VIOLATION)
-                goto fail;
+                return err;
         }
         if (tes_tr_remaining(deadline) == 0)
-            goto fail; /* keeps the last PC/SC error */
+            return err; /* the last PC/SC error */
         struct timespec ts = {0, 100 * 1000000};
         nanosleep(&ts, NULL);
     }
+}
+
+/* The mdoc reader's setup: the Handover Select from the NDEF file, then SELECT mdoc. */
+static tes_err mdoc_setup(pcsc_conn *c, void *arg)
+{
+    tes_buf *ndef = arg;
+    size_t before = ndef->len;
+    tes_err err = read_ndef(c, ndef);
+    if (!err) {
+        tes_bytes r;
+        uint16_t sw;
+        err = cmd(c, 0x00, 0xA4, 0x04, 0x0C, TES_BYTES(TES_AID_MDOC, 7), 0, &r, &sw,
+                  "SELECT mdoc");
+        err = expect_9000(err, sw, "SELECT mdoc application");
+    }
+    if (err)
+        ndef->len = before;
+    return err;
+}
+
+tes_err tes_pcsc_connect(const char *reader_match, int timeout_ms, tes_buf *ndef,
+                         tes_transport **out)
+{
+    if (!ndef || !out)
+        return tes_err_set(TES_ERR_ARG, "tes_pcsc_connect: NULL argument");
+    *out = NULL;
+    int64_t deadline = tes_tr_deadline(timeout_ms);
+    pcsc_conn *c = NULL;
+    tes_err err = conn_new(&c);
+    if (!err)
+        err = conn_card(c, reader_match, deadline, mdoc_setup, ndef);
+    if (err) {
+        if (c)
+            pcsc_close(&c->base);
+        return err;
+    }
     *out = &c->base;
     return TES_OK;
-fail:
-    pcsc_close(&c->base);
-    return err;
 }
 
 /* ---------------------------------------------------------------- a raw card */
@@ -460,7 +487,7 @@ fail:
 /* For applications that speak their own APDUs (door keys, access.h): the card in the
  * first matching reader, exclusively, with nothing selected. */
 struct tes_pcsc_card {
-    pcsc_conn c;
+    pcsc_conn c; /* first member: a tes_pcsc_card * is its pcsc_conn * */
 };
 
 tes_err tes_pcsc_card_connect(const char *reader_match, int timeout_ms, tes_pcsc_card **out)
@@ -469,51 +496,17 @@ tes_err tes_pcsc_card_connect(const char *reader_match, int timeout_ms, tes_pcsc
         return tes_err_set(TES_ERR_ARG, "tes_pcsc_card_connect: NULL argument");
     *out = NULL;
     int64_t deadline = tes_tr_deadline(timeout_ms);
-    tes_pcsc_card *k = calloc(1, sizeof *k);
-    uint8_t *rbuf = malloc(PCSC_MAX_RAPDU);
-    if (!k || !rbuf) {
-        free(k);
-        free(rbuf);
-        return tes_err_set(TES_ERR_NOMEM, "pcsc: out of memory");
+    pcsc_conn *c = NULL;
+    tes_err err = conn_new(&c);
+    if (!err)
+        err = conn_card(c, reader_match, deadline, NULL, NULL);
+    if (err) {
+        if (c)
+            pcsc_close(&c->base);
+        return err;
     }
-    pcsc_conn *c = &k->c;
-    c->base.ops = &pcsc_ops;
-    c->rbuf = rbuf;
-    tes_err err;
-    LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &c->ctx);
-    if (rv != SCARD_S_SUCCESS) {
-        c->ctx = 0;
-        err = pcsc_fail(rv, "connecting to pcscd");
-        goto fail;
-    }
-    for (;;) {
-        char name[256];
-        err = wait_card(c, reader_match, deadline, name, sizeof name);
-        if (err)
-            goto fail;
-        DWORD proto = 0;
-        rv = SCardConnect(c->ctx, name, SCARD_SHARE_EXCLUSIVE,
-                          SCARD_PROTOCOL_T0 | SCARD_PROTOCOL_T1, &c->card, &proto);
-        if (rv == SCARD_S_SUCCESS) {
-            c->pci = proto == SCARD_PROTOCOL_T0 ? SCARD_PCI_T0 : SCARD_PCI_T1;
-            break;
-        }
-        c->card = 0;
-        err = pcsc_fail(rv, "connecting to the card");
-        if (rv != SCARD_W_REMOVED_CARD && rv != SCARD_E_NO_SMARTCARD &&
-            rv != SCARD_W_UNRESPONSIVE_CARD && rv != SCARD_W_UNPOWERED_CARD &&
-            rv != SCARD_E_PROTO_MISMATCH && rv != SCARD_E_SHARING_VIOLATION)
-            goto fail;
-        if (tes_tr_remaining(deadline) == 0)
-            goto fail;
-        struct timespec ts = {0, 50 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-    *out = k;
+    *out = (tes_pcsc_card *)c;
     return TES_OK;
-fail:
-    pcsc_close(&c->base);
-    return err;
 }
 
 tes_err tes_pcsc_card_transmit(void *card, tes_bytes command, tes_buf *response)
