@@ -220,7 +220,8 @@ TEST(keyring_standard_fast_step_up)
     tes_wallet_keyring *kr = NULL;
     REQUIRE(tes_wallet_keyring_new(f.w, &clock, &kr) == TES_OK);
     tlink l = {0};
-    const tes_access_device_opts d = {.se = tes_wallet_se(f.w), .ring = tes_wallet_keyring_ring(kr)};
+    const tes_access_device_opts d = {.se = tes_wallet_se(f.w),
+                                      .ring = tes_wallet_keyring_ring(kr)};
     REQUIRE(tes_access_device_new(&d, &l.dev) == TES_OK);
 
     /* standard */
@@ -369,8 +370,10 @@ TEST(revocations_newer_kept_older_refused)
     CHECK_EQ_INT(ri.own_revoked, 0);
     CHECK_EQ_STR(ri.issuer, "Hotel Aurora");
     /* the same again, and an older one: ROLLBACK, the held one stays */
-    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r1), NULL), TES_ERR_ACCESS_ROLLBACK);
-    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r0), NULL), TES_ERR_ACCESS_ROLLBACK);
+    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r1), NULL),
+              TES_ERR_ACCESS_ROLLBACK);
+    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r0), NULL),
+              TES_ERR_ACCESS_ROLLBACK);
     int64_t version = 0;
     tes_buf held = {0};
     REQUIRE(tes_store_access_revocation_get(tes_wallet_store(f.w),
@@ -465,7 +468,8 @@ TEST(revocation_without_keys_and_in_a_package)
     tes_access_grant g = grant_for(&f.h, ep, T0, T0 + DAY, T0);
     REQUIRE(package(&f.h, &g, NULL, tes_buf_bytes(&rv), &pk));
     CHECK_ERR(tes_wallet_key_add(f.w, tes_buf_bytes(&pk), NULL), TES_OK);
-    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&rv), NULL), TES_ERR_ACCESS_ROLLBACK);
+    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&rv), NULL),
+              TES_ERR_ACCESS_ROLLBACK);
     CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&older), NULL),
               TES_ERR_ACCESS_ROLLBACK);
     tes_buf_free(&rv);
@@ -492,7 +496,8 @@ TEST(store_door_key_rows)
     uint8_t back[32];
     CHECK_ERR(tes_store_access_persistent_get(s, id, TES_BYTES(rid, 32), back), TES_OK);
     CHECK_EQ_MEM(back, k, 32);
-    CHECK_ERR(tes_store_access_persistent_put(s, id + 100, TES_BYTES(rid, 32), k), TES_ERR_NOT_FOUND);
+    CHECK_ERR(tes_store_access_persistent_put(s, id + 100, TES_BYTES(rid, 32), k),
+              TES_ERR_NOT_FOUND);
     CHECK_ERR(tes_store_access_persistent_get(s, id, TES_BYTES(rid, 31), back), TES_ERR_ARG);
     /* activating a key nobody requested */
     uint8_t other[65] = {4, 9};
@@ -540,4 +545,3 @@ TEST(tap_status_texts)
     CHECK_ERR(tes_wallet_tap(NULL, &o, &r), TES_ERR_ARG);
     fx_free(&f);
 }
-
