@@ -328,6 +328,38 @@ typedef struct tes_access_revocation {
     uint8_t keys[TES_ACCESS_MAX_REVOKED][TES_ACCESS_KEY_ID_LEN];
 } tes_access_revocation;
 
+/* ---------------------------------------------------------------- provisioning */
+
+/* How a key reaches a phone (docs/KEYS.md, "Provisioning"): the wallet makes
+ * an endpoint key in its secure element and hands the hotel a key request;
+ * the hotel answers with a key package. Both are CBOR maps with text keys:
+ *   request  {"v": 1, "endpoint_key": bstr(65), ? "attestation": bstr
+ *             (the x5chain of tes_se attest: the key lives in a secure element)}
+ *   package  {"v": 1, "issuer": tstr (the hotel's name), "group_id": bstr(16),
+ *             "reader_key": bstr(65) (the group key that signs AUTH1),
+ *             "issuer_key": bstr(65) (the key that signs the documents),
+ *             "document": bstr (the access Document), ? "revocation": bstr
+ *             (the newest revocation Document of the group)}
+ * The parsers are strict and bounded (64 KiB); the byte strings point into
+ * the input. Errors: TES_ERR_ACCESS_DOC_FORMAT, TES_ERR_ARG, TES_ERR_NOMEM. */
+typedef struct tes_access_key_request {
+    uint8_t endpoint_key[TES_ACCESS_POINT_LEN];
+    tes_bytes attestation; /* empty when absent */
+} tes_access_key_request;
+TES_MUST_CHECK tes_err tes_access_key_request_encode(const tes_access_key_request *r, tes_buf *out);
+TES_MUST_CHECK tes_err tes_access_key_request_parse(tes_bytes in, tes_access_key_request *out);
+
+typedef struct tes_access_key_package {
+    char issuer[64];
+    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];
+    uint8_t reader_key[TES_ACCESS_POINT_LEN];
+    uint8_t issuer_key[TES_ACCESS_POINT_LEN];
+    tes_bytes document;
+    tes_bytes revocation; /* empty when absent */
+} tes_access_key_package;
+TES_MUST_CHECK tes_err tes_access_key_package_encode(const tes_access_key_package *p, tes_buf *out);
+TES_MUST_CHECK tes_err tes_access_key_package_parse(tes_bytes in, tes_access_key_package *out);
+
 /* The documents' wire format (profile "tessera-hotel-1", docs/KEYS.md), an
  * mdoc-like structure with integer keys:
  *   Document = {5: docType, 1: {1: {docType: [24(bstr .cbor IssuerSignedItem)]},
@@ -343,11 +375,7 @@ typedef struct tes_access_revocation {
  *                            ? 3: [{0: from_minute, 1: until_minute}]}
  *   revocation data (aliro-r) = {0: 1, 1: group_id bstr(16), 2: [* key_id bstr(16)]}
  * kid = the first 8 bytes of SHA-256(04 || x || y) of the issuer's public key;
- * each digest is SHA-256 over the item's exact bytes, 24(bstr) included. The
- * issuers write one item (digestID 0, random from the rng), integer keys in
- * ascending order but the Document's (5 before 1, as the profile shows it);
- * the verifiers take any key order, other digestIDs and up to 8 items (an
- * item of another element is digest-checked and ignored).
+ * each digest is SHA-256 over the item's exact bytes, 24(bstr) included.
  *
  * The verifiers are strict and bounded: every map holds exactly the members
  * above (no other key, none twice), every member has its type and size, the
@@ -365,8 +393,8 @@ typedef struct tes_access_revocation {
  * TES_ACCESS_TIME_MAX gives 20 zero bytes (unset). */
 void tes_access_timestamp(int64_t t, uint8_t out[TES_ACCESS_TIMESTAMP_LEN]);
 /* The reverse: 20 zero bytes give 0; anything but the exact form above (a
- * real date and time of years 1970..9999, upper-case T and Z, seconds 00..59)
- * is TES_ERR_TLV. TES_ERR_ARG for NULL. */
+ * real date and time after 1970-01-01T00:00:00Z up to TES_ACCESS_TIME_MAX,
+ * upper-case T and Z, seconds 00..59) is TES_ERR_TLV. TES_ERR_ARG for NULL. */
 TES_MUST_CHECK tes_err tes_access_timestamp_parse(const uint8_t in[TES_ACCESS_TIMESTAMP_LEN],
                                                   int64_t *t);
 
@@ -403,8 +431,7 @@ TES_MUST_CHECK tes_err tes_access_doc_issue(const tes_access_grant *g, const tes
  *                              missing, unknown or twice, a wrong type or
  *                              size, docType or namespace not "aliro-a", a
  *                              protected header other than {1: -7}, a kid not
- *                              8 bytes, a signature not 64 bytes, the
- *                              COSE_Sign1 tagged or detached, an MSO
+ *                              8 bytes, a signature not 64 bytes, an MSO
  *                              version other than "1.0" or digest algorithm
  *                              other than "SHA-256", a deviceKey that is not a
  *                              P-256 point on the curve, a tdate not
@@ -417,8 +444,7 @@ TES_MUST_CHECK tes_err tes_access_doc_issue(const tes_access_grant *g, const tes
  *                              longer than TES_ACCESS_ROOM_MAX - 1, not
  *                              printable ASCII or named twice, a schedule not
  *                              one window from < until <= 1440);
- *   TES_ERR_ACCESS_ISSUER      alg missing or not ES256 (-7), no issuer with
- *                              that kid,
+ *   TES_ERR_ACCESS_ISSUER      alg not ES256 (-7), no issuer with that kid,
  *                              the signature verifies with none of them, the
  *                              MSO's docType not the Document's, an item whose
  *                              digestID has no digest in the MSO or whose
@@ -479,37 +505,57 @@ TES_MUST_CHECK tes_err tes_access_response_encode(const tes_bytes *docs, size_t 
 TES_MUST_CHECK tes_err tes_access_response_parse(tes_bytes in, tes_bytes *docs, size_t max,
                                                  size_t *n);
 
-/* ---------------------------------------------------------------- provisioning */
 
-/* How a key reaches a phone (docs/KEYS.md, "Provisioning"): the wallet makes
- * an endpoint key in its secure element and hands the hotel a key request;
- * the hotel answers with a key package. Both are CBOR maps with text keys:
- *   request  {"v": 1, "endpoint_key": bstr(65), ? "attestation": bstr
- *             (the x5chain of tes_se attest: the key lives in a secure element)}
- *   package  {"v": 1, "issuer": tstr (the hotel's name), "group_id": bstr(16),
- *             "reader_key": bstr(65) (the group key that signs AUTH1),
- *             "issuer_key": bstr(65) (the key that signs the documents),
- *             "document": bstr (the access Document), ? "revocation": bstr
- *             (the newest revocation Document of the group)}
- * The parsers are strict and bounded (64 KiB); the byte strings point into
- * the input. Errors: TES_ERR_ACCESS_DOC_FORMAT, TES_ERR_ARG, TES_ERR_NOMEM. */
-typedef struct tes_access_key_request {
-    uint8_t endpoint_key[TES_ACCESS_POINT_LEN];
-    tes_bytes attestation; /* empty when absent */
-} tes_access_key_request;
-TES_MUST_CHECK tes_err tes_access_key_request_encode(const tes_access_key_request *r, tes_buf *out);
-TES_MUST_CHECK tes_err tes_access_key_request_parse(tes_bytes in, tes_access_key_request *out);
 
-typedef struct tes_access_key_package {
-    char issuer[64];
-    uint8_t group_id[TES_ACCESS_GROUP_ID_LEN];
-    uint8_t reader_key[TES_ACCESS_POINT_LEN];
-    uint8_t issuer_key[TES_ACCESS_POINT_LEN];
-    tes_bytes document;
-    tes_bytes revocation; /* empty when absent */
-} tes_access_key_package;
-TES_MUST_CHECK tes_err tes_access_key_package_encode(const tes_access_key_package *p, tes_buf *out);
-TES_MUST_CHECK tes_err tes_access_key_package_parse(tes_bytes in, tes_access_key_package *out);
+/* ---------------------------------------------------------------- the hotel */
+
+/* The issuer of door keys (docs/KEYS.md, "The hotel"). A hotel directory
+ * (0700) holds hotel.json (name, reader group id), issuer_key.pem (signs the
+ * documents) and reader_key.pem (the group key the locks sign AUTH1 with),
+ * both 0600 and created exclusively; issued.jsonl (one line per key issued:
+ * key id, rooms, validity, the phone's endpoint key, the guest), and
+ * revocation.cbor (the newest revocation document), both written atomically. */
+typedef struct tes_hotel tes_hotel;
+typedef struct tes_hotel_opts {
+    const tes_clock *clock; /* NULL: the system's */
+    const tes_rng *rng;     /* NULL: the system's */
+} tes_hotel_opts;
+/* Errors: TES_ERR_EXISTS, TES_ERR_IO, TES_ERR_DIR_UNSAFE, TES_ERR_ARG (name
+ * empty, longer than 63 bytes or with control characters). */
+TES_MUST_CHECK tes_err tes_hotel_init(const char *dir, const char *name, const tes_hotel_opts *o);
+/* Errors: TES_ERR_LOCK_CONFIG (a file missing or inconsistent), TES_ERR_IO. */
+TES_MUST_CHECK tes_err tes_hotel_open(const char *dir, const tes_hotel_opts *o, tes_hotel **out);
+void tes_hotel_close(tes_hotel *h);
+const char *tes_hotel_name(const tes_hotel *h);
+const uint8_t *tes_hotel_group_id(const tes_hotel *h);
+const tes_key *tes_hotel_reader_key(const tes_hotel *h); /* private: for tes_lock_init */
+const tes_key *tes_hotel_issuer_key(const tes_hotel *h); /* private: public part for locks */
+
+typedef struct tes_hotel_key_params {
+    const char *const *rooms; /* 1..TES_ACCESS_MAX_ROOMS */
+    size_t n_rooms;
+    int64_t not_before, not_after;   /* check-in, check-out */
+    uint16_t daily_from, daily_until; /* minutes after midnight UTC; 0,0 all day */
+    const char *guest;                /* for the hotel's records (may be NULL) */
+} tes_hotel_key_params;
+/* Issues a room key for the phone that made `key_request`: a fresh key id, the
+ * access document bound to the request's endpoint key, and the key package
+ * for the wallet (with the newest revocation document). Recorded in
+ * issued.jsonl. Errors: TES_ERR_ACCESS_DOC_FORMAT (the request),
+ * TES_ERR_ARG (rooms, dates), TES_ERR_IO. */
+TES_MUST_CHECK tes_err tes_hotel_issue_key(tes_hotel *h, tes_bytes key_request,
+                                           const tes_hotel_key_params *p, tes_buf *package,
+                                           uint8_t key_id[TES_ACCESS_KEY_ID_LEN]);
+/* Revokes one key (key_id) or every key issued to one phone (endpoint_key):
+ * a new revocation document (version = now, or the last version + 1) listing
+ * every key revoked so far, written to revocation.cbor and appended to *doc
+ * (when doc is not NULL). *n_new gets how many keys were newly revoked.
+ * Errors: TES_ERR_NOT_FOUND (no such key issued), TES_ERR_ARG (neither or
+ * both given), TES_ERR_IO. */
+TES_MUST_CHECK tes_err tes_hotel_revoke(tes_hotel *h, const uint8_t *key_id,
+                                        const uint8_t *endpoint_key, size_t *n_new, tes_buf *doc);
+/* The newest revocation document (nothing appended when none was made). */
+TES_MUST_CHECK tes_err tes_hotel_revocation(tes_hotel *h, tes_buf *doc);
 
 #ifdef __cplusplus
 }

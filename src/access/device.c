@@ -465,6 +465,7 @@ static tes_err envelope(tes_access_device *d, const tes_apdu *a, tes_buf *r)
     if (!err)
         err = tes_access_channel_seal(&d->stepup, false, tes_buf_bytes(&answer), &cipher);
     if (!err) {
+        d->state = ST_STEPUP; /* EXCHANGE now goes on the step-up keys, selected or not */
         tes_buf sealed_map = {0};
         tes_access_sealed_wrap(tes_buf_bytes(&cipher), &sealed_map);
         tes_do53_wrap(&out, tes_buf_bytes(&sealed_map));

@@ -6,8 +6,8 @@
 
 #include "access/access_internal.h"
 
-#define MAX_COMMAND_SIZE 0x0800 /* 7F66: what this device takes and gives per APDU */
-#define MAX_RESPONSE_SIZE 0x0800
+#define MAX_COMMAND_SIZE 0x00FF /* 7F66: short APDUs, as NFC phones announce them */
+#define MAX_RESPONSE_SIZE 0x0100
 
 static tes_err want_len(const tes_tlv *t, size_t len, const char *what)
 {

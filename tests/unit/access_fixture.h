@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tessera/access.h"
@@ -20,6 +21,7 @@ typedef struct fx_ring {
     uint8_t kp_reader[TES_ACCESS_READER_ID_LEN];
     uint8_t kp[32];
     tes_buf docs; /* one CBOR item returned for "aliro-a" */
+    tes_buf rev;  /* one CBOR item returned for "aliro-r" */
     int events;
     uint16_t last_status;
 } fx_ring;
@@ -64,6 +66,10 @@ static tes_err fx_docs(void *ctx, const tes_access_endpoint *e, const char *doct
     *n = 0;
     if (strcmp(doctype, TES_ACCESS_DOCTYPE) == 0 && r->docs.len) {
         tes_buf_append(items, r->docs.ptr, r->docs.len);
+        *n = 1;
+    }
+    if (strcmp(doctype, TES_REVOCATION_DOCTYPE) == 0 && r->rev.len) {
+        tes_buf_append(items, r->rev.ptr, r->rev.len);
         *n = 1;
     }
     return TES_OK;
@@ -129,7 +135,7 @@ typedef struct fx {
     uint8_t reader_id[TES_ACCESS_READER_ID_LEN];
 } fx;
 
-static void fx_point(const tes_key *k, uint8_t out[TES_ACCESS_POINT_LEN])
+static inline void fx_point(const tes_key *k, uint8_t out[TES_ACCESS_POINT_LEN])
 {
     uint8_t x[TES_MAX_COORD], y[TES_MAX_COORD];
     if (tes_key_public_raw(k, x, y) != TES_OK)
@@ -139,7 +145,7 @@ static void fx_point(const tes_key *k, uint8_t out[TES_ACCESS_POINT_LEN])
     memcpy(out + 33, y, 32);
 }
 
-static bool fx_init(fx *f)
+static inline bool fx_init(fx *f)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "/tmp/tes_access_XXXXXX");
@@ -172,7 +178,7 @@ static bool fx_init(fx *f)
     return true;
 }
 
-static tes_access_reader_opts fx_reader_opts(fx *f, const tes_access_known *known, size_t n)
+static inline tes_access_reader_opts fx_reader_opts(fx *f, const tes_access_known *known, size_t n)
 {
     tes_access_reader_opts o = {.reader_key = f->reader_key,
                                 .fast = n > 0,
@@ -185,12 +191,13 @@ static tes_access_reader_opts fx_reader_opts(fx *f, const tes_access_known *know
     return o;
 }
 
-static void fx_free(fx *f)
+static inline void fx_free(fx *f)
 {
     tes_access_device_free(f->dev);
     tes_se_close(f->se);
     tes_key_free(f->reader_key);
     tes_buf_free(&f->ring.docs);
+    tes_buf_free(&f->ring.rev);
     for (int i = 0; i < 16; i++)
         tes_buf_free(&f->link.log[i]);
     char cmd[128];

@@ -58,6 +58,8 @@ int cmd_wallet(int argc, char **argv);
 int cmd_vendor(int argc, char **argv);
 int cmd_reader_ca(int argc, char **argv);
 int cmd_rp(int argc, char **argv);
+int cmd_hotel(int argc, char **argv);
+int cmd_lock(int argc, char **argv);
 int cmd_reader(int argc, char **argv);
 /* wallet subcommands living in cmd_wallet_present.c */
 int cmd_wallet_present(int argc, char **argv);

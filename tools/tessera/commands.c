@@ -1141,6 +1141,79 @@ static const cli_opt OPTS_RP_INIT[] = {
      NULL, NULL},
 };
 
+static const cli_opt OPTS_HOTEL_INIT[] = {
+    {"dir", 0, CLI_ARG_REQUIRED, 'd', "D", "the hotel directory to create (mode 0700)", NULL, NULL},
+    {"name", 0, CLI_ARG_REQUIRED, 'n', "NAME", "the hotel's name (shown on the guests' phones)",
+     NULL, NULL},
+};
+
+static const cli_opt OPTS_HOTEL_ISSUE_KEY[] = {
+    {"hotel", 0, CLI_ARG_REQUIRED, 'H', "D", "the hotel directory ('tessera hotel init')", NULL,
+     NULL},
+    {"request", 0, CLI_ARG_REQUIRED, 'r', "FILE",
+     "the phone's key request ('tessera wallet key-request')", NULL, NULL},
+    {"room", 0, CLI_ARG_REQUIRED, 'R', "ROOM", "a room or door the key opens (repeatable, up to 16)",
+     NULL, NULL},
+    {"from", 0, CLI_ARG_REQUIRED, 'F', "TIME", "check-in (RFC 3339, e.g. 2026-12-08T14:00:00Z)",
+     NULL, NULL},
+    {"until", 0, CLI_ARG_REQUIRED, 'U', "TIME", "check-out (RFC 3339)", NULL, NULL},
+    {"daily", 0, CLI_ARG_REQUIRED, 'D', "HH:MM-HH:MM",
+     "opens only within these hours every day (UTC)", NULL, NULL},
+    {"guest", 0, CLI_ARG_REQUIRED, 'g', "NAME", "the guest, for the hotel's records", NULL, NULL},
+    {"out", 0, CLI_ARG_REQUIRED, 'o', "FILE", "the key package for the phone (mode 0600)", NULL,
+     NULL},
+};
+
+static const cli_opt OPTS_HOTEL_REVOKE[] = {
+    {"hotel", 0, CLI_ARG_REQUIRED, 'H', "D", "the hotel directory", NULL, NULL},
+    {"key-id", 0, CLI_ARG_REQUIRED, 'k', "ID", "the key to revoke (32 hex digits)", NULL, NULL},
+    {"phone", 0, CLI_ARG_REQUIRED, 'r', "REQUEST",
+     "revoke every key issued to the phone of this key request\n(a lost phone)", NULL, NULL},
+    {"out", 0, CLI_ARG_REQUIRED, 'o', "FILE", "also write the new revocation document here", NULL,
+     NULL},
+};
+
+static const cli_opt OPTS_HOTEL_REVOCATION[] = {
+    {"hotel", 0, CLI_ARG_REQUIRED, 'H', "D", "the hotel directory", NULL, NULL},
+    {"out", 0, CLI_ARG_REQUIRED, 'o', "FILE", "where to write the newest revocation document",
+     NULL, NULL},
+};
+
+static const cli_opt OPTS_LOCK_INIT[] = {
+    {"dir", 0, CLI_ARG_REQUIRED, 'd', "LOCK_DIR", "the lock directory to create (mode 0700)", NULL,
+     NULL},
+    {"hotel", 0, CLI_ARG_REQUIRED, 'H', "D", "the hotel whose doors it belongs to", NULL, NULL},
+    {"room", 0, CLI_ARG_REQUIRED, 'R', "ROOM", "the room or door this lock closes", NULL, NULL},
+    {"instance-id", 0, CLI_ARG_REQUIRED, 'i', "HEX",
+     "the reader instance id (32 hex digits; default random)", NULL, NULL},
+    {"max-endpoints", 0, CLI_ARG_REQUIRED, 'm', "N",
+     "phones remembered for the fast path (default 64)", NULL, NULL},
+    {"standard-per-minute", 0, CLI_ARG_REQUIRED, 'r', "N",
+     "full transactions allowed per minute (default 30)", NULL, NULL},
+};
+
+static const cli_opt OPTS_LOCK_SERVE[] = {
+    {"config", 0, CLI_ARG_REQUIRED, 'c', "LOCK_DIR", "the lock directory ('tessera lock init')",
+     NULL, NULL},
+    {"nfc", 0, CLI_ARG_NONE, 'N', NULL, "talk to phones over NFC through PC/SC (the default)", NULL,
+     NULL},
+    {"reader", 0, CLI_ARG_REQUIRED, 'r', "NAME",
+     "the first PC/SC reader whose name contains NAME (default any)", NULL, NULL},
+    {"count", 0, CLI_ARG_REQUIRED, 'n', "N", "stop after N taps (default: until a signal)", NULL,
+     NULL},
+    {"timeout", 0, CLI_ARG_REQUIRED, 't', "SEC",
+     "give up when no phone comes for SEC seconds (default: wait)", NULL, NULL},
+};
+
+static const cli_opt OPTS_LOCK_LOG[] = {
+    {"config", 0, CLI_ARG_REQUIRED, 'c', "LOCK_DIR", "the lock directory", NULL, NULL},
+    {"last", 0, CLI_ARG_REQUIRED, 'n', "N", "the last N entries (default 100)", NULL, NULL},
+};
+
+static const cli_opt OPTS_LOCK_REVOCATION[] = {
+    {"config", 0, CLI_ARG_REQUIRED, 'c', "LOCK_DIR", "the lock directory", NULL, NULL},
+};
+
 static const cli_opt OPTS_RP_SERVE[] = {
     {"dir", 0, CLI_ARG_REQUIRED, 'd', "D", "the site directory ('tessera rp init')", NULL, NULL},
     {"listen", 0, CLI_ARG_REQUIRED, 'l', "HOST:PORT", "where to listen (default 127.0.0.1:8090)",
@@ -2570,6 +2643,144 @@ const cli_command cli_commands[] = {
         .man = "Runs the relying party's OpenID4VP 1.0 verifier service for the site "
                "directory \\fID\\fR until\n"
                "SIGINT or SIGTERM. Its HTTP interface is described in docs/RP.md.",
+    },
+    {
+        .name = "hotel",
+        .summary = "door keys: issue room keys to guests' phones, revoke them",
+        .description =
+            "The hotel's side of door keys (docs/KEYS.md): the key that signs access and\n"
+            "revocation documents, and the reader group key its locks use.\n"
+            "\n"
+            "  init         creates the hotel directory\n"
+            "  issue-key    issues a room key for a phone's key request\n"
+            "  revoke       revokes a key, or every key of a lost phone\n"
+            "  revocation   writes the newest revocation document",
+        .epilogue = "See 'tessera help hotel SUBCOMMAND'.",
+    },
+    {
+        .name = "hotel init",
+        .synopsis = "tessera hotel init --dir D --name NAME",
+        .description =
+            "Creates the hotel directory D (mode 0700): hotel.json (name, reader group id),\n"
+            "issuer_key.pem (signs the documents) and reader_key.pem (the locks' group key),\n"
+            "both 0600.",
+        OPTS(OPTS_HOTEL_INIT),
+        .epilogue = "exit status: 0 created; 2 usage error, D holds a hotel already, or I/O error\n"
+                    "\n"
+                    "example:\n"
+                    "  tessera hotel init --dir hotel --name \"Hotel Zur Post\"",
+        .man = "Creates the hotel directory \\fID\\fR: its document signing key, its "
+               "locks' reader group\n"
+               "key and its settings. See docs/KEYS.md.",
+    },
+    {
+        .name = "hotel issue-key",
+        .synopsis = "tessera hotel issue-key --hotel D --request FILE --room ROOM [--room ROOM...] "
+                    "--from TIME --until TIME [--daily HH:MM-HH:MM] [--guest NAME] --out FILE",
+        .description =
+            "Issues a room key for the phone that made the key request: an access document\n"
+            "bound to the phone's endpoint key (which never leaves its secure element), for\n"
+            "the rooms and the stay given, signed by the hotel. The key package written to\n"
+            "--out goes to the phone ('tessera wallet key-add'); the hotel records the key in\n"
+            "D/issued.jsonl.",
+        OPTS(OPTS_HOTEL_ISSUE_KEY),
+        .epilogue = "exit status: 0 issued; 1 the request is malformed; 2 usage or I/O error\n"
+                    "\n"
+                    "example:\n"
+                    "  tessera hotel issue-key --hotel hotel --request guest.req --room 101 \\\n"
+                    "      --from 2026-12-08T14:00:00Z --until 2026-12-10T11:00:00Z --out guest.key",
+        .man = "Issues a room key for a phone's key request: the access document and the "
+               "key package\n"
+               "the wallet adds. See docs/KEYS.md.",
+    },
+    {
+        .name = "hotel revoke",
+        .synopsis = "tessera hotel revoke --hotel D (--key-id ID | --phone REQUEST) [--out FILE]",
+        .description =
+            "Revokes one key (given back early) or every key issued to a phone (reported\n"
+            "lost): a new revocation document listing every key revoked so far, kept in\n"
+            "D/revocation.cbor. Offline locks learn it from any phone that carries it (each\n"
+            "new key package includes it; 'tessera wallet key-add' takes it alone too) or from\n"
+            "maintenance ('tessera lock revocation').",
+        OPTS(OPTS_HOTEL_REVOKE),
+        .epilogue = "exit status: 0 revoked; 1 no such key was issued; 2 usage or I/O error",
+        .man = "Revokes a key or every key of a lost phone with a new revocation document.",
+    },
+    {
+        .name = "hotel revocation",
+        .synopsis = "tessera hotel revocation --hotel D --out FILE",
+        .description = "Writes the hotel's newest revocation document to FILE.",
+        OPTS(OPTS_HOTEL_REVOCATION),
+        .epilogue = "exit status: 0 written; 1 nothing was revoked yet; 2 usage or I/O error",
+        .man = "Writes the newest revocation document.",
+    },
+    {
+        .name = "lock",
+        .summary = "door keys: a door lock that opens for the phones the hotel keyed",
+        .description =
+            "A door lock (docs/KEYS.md): it speaks the Aliro NFC transaction with phones\n"
+            "(the fast path for phones it knows, the full path with the access document for\n"
+            "the others), works offline, and learns revocations from the phones.\n"
+            "\n"
+            "  init         creates a lock directory for one door of a hotel\n"
+            "  serve        runs the door on a PC/SC reader\n"
+            "  log          prints the lock's log of taps\n"
+            "  revocation   applies a revocation document (maintenance)",
+        .epilogue = "See 'tessera help lock SUBCOMMAND'.",
+    },
+    {
+        .name = "lock init",
+        .synopsis = "tessera lock init --dir LOCK_DIR --hotel D --room ROOM [--instance-id HEX] "
+                    "[--max-endpoints N] [--standard-per-minute N]",
+        .description =
+            "Creates a lock directory (mode 0700) for the door of ROOM: lock.json (the\n"
+            "hotel's reader group and document key, the room, the limits), reader_key.pem\n"
+            "(the group key, 0600) and lock.db (its crash-safe store).",
+        OPTS(OPTS_LOCK_INIT),
+        .epilogue = "exit status: 0 created; 2 usage error, LOCK_DIR holds a lock already, or I/O "
+                    "error\n"
+                    "\n"
+                    "example:\n"
+                    "  tessera lock init --dir door101 --hotel hotel --room 101",
+        .man = "Creates the lock directory of one door. See docs/KEYS.md.",
+    },
+    {
+        .name = "lock serve",
+        .synopsis = "tessera lock serve --config LOCK_DIR [--nfc] [--reader NAME] [--count N] "
+                    "[--timeout SEC]",
+        .description =
+            "Runs the door: waits for a phone on the PC/SC reader, runs one transaction per\n"
+            "presentation and prints its outcome as one JSON line: {\"result\":\n"
+            "\"unlocked\"|\"refused\", \"room\", \"flow\": \"fast\"|\"standard\"|\"step-up\",\n"
+            "\"reason\", \"key_id\", \"learned_revocation\", \"ms\", \"detail\"}. Every tap is in\n"
+            "the lock's log ('tessera lock log').",
+        OPTS(OPTS_LOCK_SERVE),
+        .epilogue = "exit status: 0 stopped by a signal, or every one of --count taps opened; 1 a\n"
+                    "             tap was refused; 2 usage error, not a lock, no pcscd or reader\n"
+                    "\n"
+                    "example:\n"
+                    "  tessera lock serve --config door101 --nfc",
+        .man = "Runs a door lock on a PC/SC reader; one JSON line per tap.",
+    },
+    {
+        .name = "lock log",
+        .synopsis = "tessera lock log --config LOCK_DIR [--last N]",
+        .description = "Prints the lock's last taps, one JSON object a line (oldest first):\n"
+                       "at, outcome, flow, reason, key_id, detail.",
+        OPTS(OPTS_LOCK_LOG),
+        .epilogue = "exit status: 0 printed; 2 usage error or not a lock",
+        .man = "Prints the lock's log.",
+    },
+    {
+        .name = "lock revocation",
+        .synopsis = "tessera lock revocation --config LOCK_DIR FILE",
+        .description =
+            "Applies a revocation document brought by maintenance (a staff member's device,\n"
+            "a service cable); phones bring them too, during their taps.",
+        OPTS(OPTS_LOCK_REVOCATION),
+        .epilogue = "exit status: 0 applied; 1 refused (not the hotel's, another group, older than\n"
+                    "             the lock's); 2 usage error or not a lock",
+        .man = "Applies a revocation document to a lock.",
     },
     {
         .name = "reader",

@@ -25,6 +25,8 @@ static const struct {
     {"verify", cmd_verify},       {"inspect", cmd_inspect},     {"wallet", cmd_wallet},
     {"vendor", cmd_vendor},       {"reader-ca", cmd_reader_ca}, {"reader", cmd_reader},
     {"rp", cmd_rp},
+    {"hotel", cmd_hotel},
+    {"lock", cmd_lock},
     {"help", cmd_help},
 };
 
