@@ -12,8 +12,8 @@
 
 #include "store/store_internal.h"
 
-#define KEY_COLUMNS                                                                            \
-    "id, state, se_key_id, endpoint_key, group_id, issuer, reader_key, issuer_key, document," \
+#define KEY_COLUMNS                                                                                \
+    "id, state, se_key_id, endpoint_key, group_id, issuer, reader_key, issuer_key, document,"      \
     " key_id, rooms, not_before, not_after, issued_at, created_at"
 
 static tes_err prepare(tes_store *s, const char *sql, sqlite3_stmt **st)
@@ -144,8 +144,7 @@ tes_err tes_store_access_key_request(tes_store *s, const char *se_key_id, tes_by
 
 /* Inside a transaction: keeps document when version is newer than the one held
  * (TES_ERR_EXISTS otherwise). */
-static tes_err revocation_put(tes_store *s, tes_bytes group_id, int64_t version,
-                              tes_bytes document)
+static tes_err revocation_put(tes_store *s, tes_bytes group_id, int64_t version, tes_bytes document)
 {
     sqlite3_stmt *st = NULL;
     tes_err e = prepare(s, "SELECT version FROM access_revocations WHERE group_id = ?1", &st);
@@ -295,8 +294,7 @@ tes_err tes_store_access_key_by_endpoint(tes_store *s, tes_bytes endpoint_key,
         return tes_err_set(TES_ERR_ARG, "store: key_by_endpoint needs an endpoint key and out");
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = NULL;
-    tes_err e =
-        prepare(s, "SELECT " KEY_COLUMNS " FROM access_keys WHERE endpoint_key = ?1", &st);
+    tes_err e = prepare(s, "SELECT " KEY_COLUMNS " FROM access_keys WHERE endpoint_key = ?1", &st);
     if (e)
         return e;
     if ((e = store_bind_blob(s, st, 1, endpoint_key))) {

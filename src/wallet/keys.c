@@ -45,13 +45,15 @@ static bool key_revoked(tes_wallet *w, const tes_store_access_key *k)
     tes_key *ik = NULL;
     tes_access_revocation *rv = calloc(1, sizeof *rv);
     bool revoked = false;
-    if (rv && tes_store_access_revocation_get(tes_wallet_store(w), tes_buf_bytes(&k->group_id),
-                                              &version, &doc) == TES_OK &&
+    if (rv &&
+        tes_store_access_revocation_get(tes_wallet_store(w), tes_buf_bytes(&k->group_id), &version,
+                                        &doc) == TES_OK &&
         keys_point_key(k->issuer_key.ptr, "issuer key", &ik) == TES_OK) {
         const tes_key *const iss[] = {ik};
         if (tes_access_revocation_verify(tes_buf_bytes(&doc), iss, 1, rv) == TES_OK)
             for (size_t i = 0; i < rv->n_keys && !revoked; i++)
-                revoked = tes_ct_eq(TES_BYTES(rv->keys[i], TES_ACCESS_KEY_ID_LEN), tes_buf_bytes(&k->key_id));
+                revoked = tes_ct_eq(TES_BYTES(rv->keys[i], TES_ACCESS_KEY_ID_LEN),
+                                    tes_buf_bytes(&k->key_id));
     }
     tes_key_free(ik);
     tes_buf_free(&doc);
@@ -269,8 +271,9 @@ static tes_err issuer_keys(const tes_store_access_key *k, size_t n, const uint8_
             continue;
         bool seen = false;
         for (size_t j = 0; j < i && !seen; j++)
-            seen = k[j].active && (!group || tes_bytes_eq(tes_buf_bytes(&k[j].group_id),
-                                                         TES_BYTES(group, TES_ACCESS_GROUP_ID_LEN))) &&
+            seen = k[j].active &&
+                   (!group || tes_bytes_eq(tes_buf_bytes(&k[j].group_id),
+                                           TES_BYTES(group, TES_ACCESS_GROUP_ID_LEN))) &&
                    tes_bytes_eq(tes_buf_bytes(&k[j].issuer_key), tes_buf_bytes(&k[i].issuer_key));
         if (seen)
             continue;
@@ -334,9 +337,8 @@ tes_err tes_wallet_key_revocation_add(tes_wallet *w, tes_bytes doc, tes_wallet_r
                             "group");
         goto out;
     }
-    e = tes_store_access_revocation_put(tes_wallet_store(w),
-                                        TES_BYTES(rv->group_id, TES_ACCESS_GROUP_ID_LEN),
-                                        rv->version, doc);
+    e = tes_store_access_revocation_put(
+        tes_wallet_store(w), TES_BYTES(rv->group_id, TES_ACCESS_GROUP_ID_LEN), rv->version, doc);
     if (e == TES_ERR_EXISTS) {
         e = tes_err_set(TES_ERR_ACCESS_ROLLBACK,
                         "the wallet holds a revocation document of this group that is as new or "

@@ -182,8 +182,7 @@ tes_err tes_wallet_keyring_new(tes_wallet *w, const tes_clock *clock, tes_wallet
         return tes_err_set(TES_ERR_NOMEM, "out of memory");
     kr->w = w;
     kr->clock = clock ? *clock : tes_clock_system();
-    kr->ring = (tes_access_keyring){kr, ring_find, ring_kp_get, ring_kp_put, ring_docs,
-                                    ring_event};
+    kr->ring = (tes_access_keyring){kr, ring_find, ring_kp_get, ring_kp_put, ring_docs, ring_event};
     *out = kr;
     return TES_OK;
 }

@@ -131,6 +131,32 @@ TEST(package_refusals)
     REQUIRE(package(&f.h, &g, NULL, tes_buf_bytes(&rev), &pk));
     CHECK_ERR(tes_wallet_key_add(f.w, tes_buf_bytes(&pk), NULL), TES_ERR_ACCESS_ISSUER);
 
+    /* a reader key or issuer key that is no point on the curve */
+    hotel bent = f.h;
+    memset(bent.reader_pt + 1, 0x5A, 64);
+    tes_buf_reset(&pk);
+    g = grant_for(&f.h, ep, T0, T0 + DAY, T0);
+    REQUIRE(package(&bent, &g, NULL, TES_BYTES(NULL, 0), &pk));
+    CHECK_ERR(tes_wallet_key_add(f.w, tes_buf_bytes(&pk), NULL), TES_ERR_ACCESS_DOC_FORMAT);
+    CHECK(strstr(tes_err_message(), "reader key") != NULL);
+    bent = f.h;
+    memset(bent.issuer_pt + 1, 0x5A, 64);
+    tes_buf_reset(&pk);
+    REQUIRE(package(&bent, &g, NULL, TES_BYTES(NULL, 0), &pk));
+    CHECK_ERR(tes_wallet_key_add(f.w, tes_buf_bytes(&pk), NULL), TES_ERR_ACCESS_DOC_FORMAT);
+    CHECK(strstr(tes_err_message(), "issuer key") != NULL);
+
+    /* a revocation document of another group in the package */
+    hotel elsewhere = f.h;
+    memset(elsewhere.group, 0x31, sizeof elsewhere.group);
+    tes_buf rev2 = {0};
+    REQUIRE(revocation(&elsewhere, NULL, T0, NULL, 0, &rev2));
+    tes_buf_reset(&pk);
+    REQUIRE(package(&f.h, &g, NULL, tes_buf_bytes(&rev2), &pk));
+    CHECK_ERR(tes_wallet_key_add(f.w, tes_buf_bytes(&pk), NULL), TES_ERR_ACCESS_DOC_FORMAT);
+    CHECK(strstr(tes_err_message(), "revocation document is for another reader group") != NULL);
+    tes_buf_free(&rev2);
+
     /* not a package at all */
     static const uint8_t junk[] = {0xA1, 0x61, 'v', 0x02};
     CHECK_ERR(tes_wallet_key_add(f.w, TES_BYTES(junk, sizeof junk), NULL),
@@ -194,7 +220,8 @@ TEST(keyring_standard_fast_step_up)
     tes_wallet_keyring *kr = NULL;
     REQUIRE(tes_wallet_keyring_new(f.w, &clock, &kr) == TES_OK);
     tlink l = {0};
-    const tes_access_device_opts d = {.se = tes_wallet_se(f.w), .ring = tes_wallet_keyring_ring(kr)};
+    const tes_access_device_opts d = {.se = tes_wallet_se(f.w),
+                                      .ring = tes_wallet_keyring_ring(kr)};
     REQUIRE(tes_access_device_new(&d, &l.dev) == TES_OK);
 
     /* standard */
@@ -343,8 +370,10 @@ TEST(revocations_newer_kept_older_refused)
     CHECK_EQ_INT(ri.own_revoked, 0);
     CHECK_EQ_STR(ri.issuer, "Hotel Aurora");
     /* the same again, and an older one: ROLLBACK, the held one stays */
-    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r1), NULL), TES_ERR_ACCESS_ROLLBACK);
-    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r0), NULL), TES_ERR_ACCESS_ROLLBACK);
+    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r1), NULL),
+              TES_ERR_ACCESS_ROLLBACK);
+    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r0), NULL),
+              TES_ERR_ACCESS_ROLLBACK);
     int64_t version = 0;
     tes_buf held = {0};
     REQUIRE(tes_store_access_revocation_get(tes_wallet_store(f.w),
@@ -382,16 +411,35 @@ TEST(revocations_newer_kept_older_refused)
     REQUIRE(revocation(&h2, NULL, T0 + 300, theirs, 1, &foreign));
     CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&foreign), NULL), TES_ERR_NOT_FOUND);
 
+    /* a second hotel whose key the wallet holds signs a revocation for the first's group */
+    hotel second = f.h;
+    REQUIRE(hotel_make(&second, 0x55));
+    hotel first = f.h;
+    f.h = second;
+    tes_access_grant g2;
+    REQUIRE(key_added(&f, T0, T0 + 3 * DAY, T0, &g2));
+    f.h = first;
+    hotel cross = first;
+    cross.issuer = second.issuer;
+    tes_buf crossed = {0};
+    REQUIRE(revocation(&cross, NULL, T0 + 400, theirs, 1, &crossed));
+    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&crossed), NULL),
+              TES_ERR_ACCESS_ISSUER);
+    CHECK(strstr(tes_err_message(), "not signed by the hotel of its reader group") != NULL);
+    tes_buf_free(&crossed);
+    hotel_free(&second);
+
     /* a newer one revoking this wallet's own key: kept, the key listed as revoked */
     tes_wallet_key_info *k = NULL;
     size_t nk = 0;
     REQUIRE(tes_wallet_keys(f.w, &k, &nk) == TES_OK);
-    CHECK(nk == 1 && !k[0].revoked);
+    CHECK(nk == 2 && !k[0].revoked && !k[1].revoked);
     tes_wallet_keys_free(k, nk);
     CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&r2), &ri), TES_OK);
     CHECK_EQ_INT(ri.own_revoked, 1);
     REQUIRE(tes_wallet_keys(f.w, &k, &nk) == TES_OK);
-    CHECK(nk == 1 && k[0].revoked && k[0].active);
+    CHECK(nk == 2 && k[0].revoked && k[0].active);
+    CHECK(!k[1].revoked); /* the other hotel's key */
     tes_wallet_keys_free(k, nk);
 
     tes_key_free(other);
@@ -420,7 +468,8 @@ TEST(revocation_without_keys_and_in_a_package)
     tes_access_grant g = grant_for(&f.h, ep, T0, T0 + DAY, T0);
     REQUIRE(package(&f.h, &g, NULL, tes_buf_bytes(&rv), &pk));
     CHECK_ERR(tes_wallet_key_add(f.w, tes_buf_bytes(&pk), NULL), TES_OK);
-    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&rv), NULL), TES_ERR_ACCESS_ROLLBACK);
+    CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&rv), NULL),
+              TES_ERR_ACCESS_ROLLBACK);
     CHECK_ERR(tes_wallet_key_revocation_add(f.w, tes_buf_bytes(&older), NULL),
               TES_ERR_ACCESS_ROLLBACK);
     tes_buf_free(&rv);
@@ -447,7 +496,8 @@ TEST(store_door_key_rows)
     uint8_t back[32];
     CHECK_ERR(tes_store_access_persistent_get(s, id, TES_BYTES(rid, 32), back), TES_OK);
     CHECK_EQ_MEM(back, k, 32);
-    CHECK_ERR(tes_store_access_persistent_put(s, id + 100, TES_BYTES(rid, 32), k), TES_ERR_NOT_FOUND);
+    CHECK_ERR(tes_store_access_persistent_put(s, id + 100, TES_BYTES(rid, 32), k),
+              TES_ERR_NOT_FOUND);
     CHECK_ERR(tes_store_access_persistent_get(s, id, TES_BYTES(rid, 31), back), TES_ERR_ARG);
     /* activating a key nobody requested */
     uint8_t other[65] = {4, 9};
@@ -495,4 +545,3 @@ TEST(tap_status_texts)
     CHECK_ERR(tes_wallet_tap(NULL, &o, &r), TES_ERR_ARG);
     fx_free(&f);
 }
-

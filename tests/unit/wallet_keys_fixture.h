@@ -47,7 +47,8 @@ static inline void point(const tes_key *k, uint8_t out[TES_ACCESS_POINT_LEN])
 static inline bool hotel_make(hotel *h, uint8_t group_byte)
 {
     memset(h, 0, sizeof *h);
-    if (tes_key_generate(TES_CURVE_P256, &h->issuer) || tes_key_generate(TES_CURVE_P256, &h->reader))
+    if (tes_key_generate(TES_CURVE_P256, &h->issuer) ||
+        tes_key_generate(TES_CURVE_P256, &h->reader))
         return false;
     point(h->issuer, h->issuer_pt);
     point(h->reader, h->reader_pt);
@@ -63,7 +64,7 @@ static inline void hotel_free(hotel *h)
 
 /* A grant for the endpoint key of a request, room "101", valid [nb, na), signed at sa. */
 static inline tes_access_grant grant_for(hotel *h, const uint8_t endpoint[TES_ACCESS_POINT_LEN],
-                                  int64_t nb, int64_t na, int64_t sa)
+                                         int64_t nb, int64_t na, int64_t sa)
 {
     tes_access_grant g;
     memset(&g, 0, sizeof g);
@@ -80,8 +81,8 @@ static inline tes_access_grant grant_for(hotel *h, const uint8_t endpoint[TES_AC
 
 /* The package of grant g, its document signed by `signer` (the hotel's issuer when
  * NULL); rev: a revocation document to carry (may be empty). */
-static inline bool package(const hotel *h, const tes_access_grant *g, const tes_key *signer, tes_bytes rev,
-                    tes_buf *out)
+static inline bool package(const hotel *h, const tes_access_grant *g, const tes_key *signer,
+                           tes_bytes rev, tes_buf *out)
 {
     const tes_key *k = signer ? signer : h->issuer;
     tes_signer s = tes_signer_from_key(k);
@@ -98,7 +99,7 @@ static inline bool package(const hotel *h, const tes_access_grant *g, const tes_
 }
 
 static inline bool revocation(const hotel *h, const tes_key *signer, int64_t version,
-                       const uint8_t *const *keys, size_t n, tes_buf *out)
+                              const uint8_t *const *keys, size_t n, tes_buf *out)
 {
     const tes_key *k = signer ? signer : h->issuer;
     tes_signer s = tes_signer_from_key(k);

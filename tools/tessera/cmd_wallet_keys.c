@@ -20,8 +20,8 @@ static tes_err write_new(const char *path, tes_bytes data)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
-        return tes_err_set(errno == EEXIST ? TES_ERR_EXISTS : TES_ERR_IO,
-                           "cannot create %s: %s%s", path, strerror(errno),
+        return tes_err_set(errno == EEXIST ? TES_ERR_EXISTS : TES_ERR_IO, "cannot create %s: %s%s",
+                           path, strerror(errno),
                            errno == EEXIST ? " (refusing to overwrite it)" : "");
     size_t off = 0;
     while (off < data.len) {
@@ -110,8 +110,8 @@ static void print_key(const tes_wallet_key_info *k)
     char f[21], u[21];
     tes_time_format(k->not_before, f);
     tes_time_format(k->not_after, u);
-    printf("door key %lld from %s: room %s, %s .. %s%s\n", (long long)k->id, k->issuer, k->rooms,
-           f, u, k->revoked ? " (REVOKED)" : "");
+    printf("door key %lld from %s: room %s, %s .. %s%s\n", (long long)k->id, k->issuer, k->rooms, f,
+           u, k->revoked ? " (REVOKED)" : "");
 }
 
 int cmd_wallet_key_add(int argc, char **argv)
@@ -307,7 +307,8 @@ int cli_wallet_list_keys(cli_wallet *w)
                now >= k[i].not_after   ? "  (EXPIRED)"
                : now < k[i].not_before ? "  (not yet valid)"
                                        : "");
-        printf("    state:       %s\n", k[i].revoked ? "REVOKED (the hotel withdrew it)" : "active");
+        printf("    state:       %s\n",
+               k[i].revoked ? "REVOKED (the hotel withdrew it)" : "active");
         printf("    key id:      %s\n", k[i].key_id);
     }
     tes_wallet_keys_free(k, n);
