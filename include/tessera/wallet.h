@@ -681,7 +681,8 @@ void tes_wallet_keys_free(tes_wallet_key_info *k, size_t n);
  *                revocation document, when held;
  *   event        the wallet's log: relying party the hotel's name ("unknown
  *                reader" when no key was used), elements "door key", outcome
- *                "opened" (status 0101) or "refused (status XXXX)".
+ *                "opened" (status 0101) or "refused (status SSSS)", SSSS the
+ *                reader status in 4 hex digits.
  * The keyring borrows w (and clock) until freed. */
 typedef struct tes_wallet_keyring tes_wallet_keyring;
 /* clock NULL: the system clock. Errors: TES_ERR_ARG, TES_ERR_NOMEM. */

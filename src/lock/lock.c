@@ -241,7 +241,21 @@ typedef struct tap {
     int64_t now;
     bool known;           /* the endpoint is in the store */
     tes_lock_endpoint ep; /* its record (known) or the one being learned */
+    const tes_lock_endpoint *cache; /* the store's endpoints, read once for this tap */
+    size_t n_cache;
 } tap;
+
+/* The store's record of an endpoint, from what this tap read of it already. */
+static bool cached(tap *t, const uint8_t key[TES_ACCESS_POINT_LEN])
+{
+    for (size_t i = 0; i < t->n_cache; i++) {
+        if (memcmp(t->cache[i].endpoint_key, key, TES_ACCESS_POINT_LEN) == 0) {
+            t->ep = t->cache[i];
+            return true;
+        }
+    }
+    return false;
+}
 
 static tes_err refuse(tap *t, tes_err reason, const char *fmt, const char *arg)
 {
@@ -414,7 +428,7 @@ static tes_err decide(tap *t)
         return err;
 
     if (t->r.flow == TES_ACCESS_FLOW_FAST) {
-        t->known = tes_lock_store_endpoint_get(l->store, t->r.endpoint_key, &t->ep) == TES_OK;
+        t->known = cached(t, t->r.endpoint_key);
         bool newer_rev = ts_cmp(t->r.revoked_at, watermark) > 0;
         uint8_t cached_ts[TES_ACCESS_TIMESTAMP_LEN] = {0};
         if (t->known)
@@ -441,11 +455,7 @@ static tes_err decide(tap *t)
         return refuse(t, err, "%s", tes_err_message());
     if (err)
         return err;
-    tes_lock_endpoint known;
-    t->known = tes_lock_store_endpoint_get(l->store, t->r.endpoint_key, &known) == TES_OK;
-    if (t->known)
-        t->ep = known;
-    tes_wipe(&known, sizeof known);
+    t->known = cached(t, t->r.endpoint_key);
     uint8_t cached_ts[TES_ACCESS_TIMESTAMP_LEN] = {0};
     if (t->known)
         tes_access_timestamp(t->ep.grant.signed_at, cached_ts);
@@ -492,9 +502,8 @@ tes_err tes_lock_transaction(tes_lock *l, tes_apdu_transmit_fn transmit, void *c
         memcpy(known[i].endpoint_key, cache[i].endpoint_key, TES_ACCESS_POINT_LEN);
         memcpy(known[i].kpersistent, cache[i].kpersistent, 32);
     }
-    if (cache)
-        tes_wipe(cache, l->max_endpoints * sizeof *cache);
-    free(cache);
+    t.cache = cache;
+    t.n_cache = err ? 0 : n;
     tes_access_reader_opts o = {.reader_key = l->reader_key,
                                 .fast = n > 0,
                                 .policy = TES_ACCESS_POLICY_USER_DEVICE_SETTING,
@@ -537,6 +546,9 @@ tes_err tes_lock_transaction(tes_lock *l, tes_apdu_transmit_fn transmit, void *c
     if (known)
         tes_wipe(known, l->max_endpoints * sizeof *known);
     free(known);
+    if (cache)
+        tes_wipe(cache, l->max_endpoints * sizeof *cache);
+    free(cache);
     tes_access_reader_free(t.x);
     tes_wipe(&t.ep, sizeof t.ep);
     tes_wipe(&t.r, sizeof t.r);
