@@ -218,9 +218,9 @@ typedef struct tes_access_keyring {
     tes_err (*persistent_put)(void *ctx, const tes_access_endpoint *e,
                               const uint8_t reader_id[TES_ACCESS_READER_ID_LEN],
                               const uint8_t k[32]);
-    /* Appends the encoded Documents of docType `doctype` (TES_ACCESS_DOCTYPE or
-     * TES_REVOCATION_DOCTYPE) the wallet holds for e, each one CBOR item, and
-     * counts them in *n. */
+    /* Appends the encoded Document of docType `doctype` (TES_ACCESS_DOCTYPE or
+     * TES_REVOCATION_DOCTYPE) the wallet holds for e, one CBOR item, and sets
+     * *n to 1; *n = 0 when it holds none. */
     tes_err (*documents)(void *ctx, const tes_access_endpoint *e, const char *doctype,
                          tes_buf *items, size_t *n);
     /* Optional: the reader's verdict (EXCHANGE 97 or CONTROL FLOW), for the

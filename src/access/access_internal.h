@@ -35,7 +35,4 @@ void tes_access_fci_template(const tes_buf *fci, uint8_t a5[TES_ACCESS_FCI_MAX],
 void tes_access_sealed_wrap(tes_bytes sealed, tes_buf *out);
 TES_MUST_CHECK tes_err tes_access_sealed_unwrap(tes_bytes in, tes_bytes *sealed);
 
-/* A DeviceResponse {1: "1.0", 2: [items], 3: 0} from n concatenated CBOR items. */
-TES_MUST_CHECK tes_err tes_access_response_encode_items(tes_bytes items, size_t n, tes_buf *out);
-
 #endif

@@ -429,18 +429,25 @@ static tes_err envelope_answer(tes_access_device *d, tes_bytes request, tes_buf 
     tes_err err = tes_access_request_parse(request, &want_access, &want_revocation);
     if (err)
         return err;
-    tes_buf items = {0};
-    size_t n_items = 0, k = 0;
-    if (want_access)
-        err = d->ring.documents(d->ring.ctx, &d->ep, TES_ACCESS_DOCTYPE, &items, &k);
-    n_items += k;
-    k = 0;
-    if (!err && want_revocation)
-        err = d->ring.documents(d->ring.ctx, &d->ep, TES_REVOCATION_DOCTYPE, &items, &k);
-    n_items += k;
+    static const char *const types[2] = {TES_ACCESS_DOCTYPE, TES_REVOCATION_DOCTYPE};
+    bool want[2] = {want_access, want_revocation};
+    tes_buf held[2] = {{0}, {0}};
+    tes_bytes docs[2];
+    size_t n_docs = 0;
+    for (int i = 0; !err && i < 2; i++) {
+        size_t k = 0;
+        if (want[i])
+            err = d->ring.documents(d->ring.ctx, &d->ep, types[i], &held[i], &k);
+        if (!err && k > 1)
+            err = tes_err_set(TES_ERR_ARG, "access device: the key ring gave %zu %s documents", k,
+                              types[i]);
+        if (!err && k == 1)
+            docs[n_docs++] = tes_buf_bytes(&held[i]);
+    }
     if (!err)
-        err = tes_access_response_encode_items(tes_buf_bytes(&items), n_items, out);
-    tes_buf_free(&items);
+        err = tes_access_response_encode(docs, n_docs, out);
+    tes_buf_free(&held[0]);
+    tes_buf_free(&held[1]);
     return err;
 }
 

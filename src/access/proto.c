@@ -1,6 +1,6 @@
 /*
  * The fixed pieces of the Aliro messages both sides build and check: the AUTH0 command
- * data, the FCI, the step-up wrapper {"data": bstr} and the DeviceResponse frame.
+ * data, the FCI and the step-up wrapper {"data": bstr}.
  */
 #include <string.h>
 
@@ -179,18 +179,4 @@ tes_err tes_access_sealed_unwrap(tes_bytes in, tes_bytes *sealed)
                            len, in.len - off);
     *sealed = TES_BYTES(in.ptr + off, len);
     return TES_OK;
-}
-
-tes_err tes_access_response_encode_items(tes_bytes items, size_t n, tes_buf *out)
-{
-    if (n > 23)
-        return tes_err_set(TES_ERR_ARG, "access: %zu documents in one response", n);
-    static const uint8_t head[] = {0xA3, 0x01, 0x63, '1', '.', '0', 0x02};
-    uint8_t arr = (uint8_t)(0x80 | n);
-    static const uint8_t tail[] = {0x03, 0x00};
-    tes_buf_append(out, head, sizeof head);
-    tes_buf_append(out, &arr, 1);
-    tes_buf_append(out, items.ptr, items.len);
-    tes_buf_append(out, tail, sizeof tail);
-    return out->failed ? tes_err_set(TES_ERR_NOMEM, "access: out of memory") : TES_OK;
 }

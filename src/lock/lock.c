@@ -239,8 +239,8 @@ typedef struct tap {
     tes_access_reader *x;
     tes_access_result r;
     int64_t now;
-    bool known;           /* the endpoint is in the store */
-    tes_lock_endpoint ep; /* its record (known) or the one being learned */
+    bool known;                     /* the endpoint is in the store */
+    tes_lock_endpoint ep;           /* its record (known) or the one being learned */
     const tes_lock_endpoint *cache; /* the store's endpoints, read once for this tap */
     size_t n_cache;
 } tap;
